@@ -1,0 +1,62 @@
+import formbody from '@fastify/formbody'
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyPluginAsync } from 'fastify'
+import type { Store } from '../shared/db/database.js'
+import type { Config } from './config.js'
+import type { Clients } from './clients/index.js'
+import type { Worker } from './jobs/worker.js'
+import health from './routes/health.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    store: Store
+    worker: Worker
+    clients: Clients
+  }
+}
+
+export interface AppOptions {
+  config: Config
+  store: Store
+  worker: Worker
+  clients: Clients
+}
+
+/** The shared pieces every route plugin can reach, decorated once at the root. */
+const context = fp<AppOptions>(
+  async (app, opts) => {
+    app.decorate('config', opts.config)
+    app.decorate('store', opts.store)
+    app.decorate('worker', opts.worker)
+    app.decorate('clients', opts.clients)
+  },
+  { name: 'sms-bridge-context' },
+)
+
+/**
+ * The whole service as a plugin: it never listens; `main` and the tests decide where it runs. Not
+ * encapsulated, so whoever registers it can reach the decorators (the worker, the store).
+ */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  await fastify.register(context, opts)
+  // Twilio posts form bodies; the parser keeps the raw string too, for signature checks.
+  await fastify.register(formbody)
+
+  fastify.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed')
+      return reply.code(status).send({ error: { code: 'internal_error', message: 'Something went wrong on our side.' } })
+    }
+    return reply.code(status).send({ error: { code: err.code ?? 'bad_request', message: err.message } })
+  })
+
+  fastify.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `No route for ${req.method} ${req.url.split('?')[0]}` } }),
+  )
+
+  await fastify.register(health)
+}
+
+export default fp(app, { name: 'sms-bridge' })

@@ -1,0 +1,188 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { parse as parseDotenv } from 'dotenv'
+import { z } from 'zod'
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js'
+
+// Settings whose values must never be echoed, not even in a validation error.
+export const SECRET_SETTINGS = [
+  'TWILIO_AUTH_TOKEN',
+  'INTERCOM_ACCESS_TOKEN',
+  'INTERCOM_CLIENT_SECRET',
+  'DATABASE_AUTH_TOKEN',
+  'ADMIN_TOKEN',
+  'SERIES_WEBHOOK_SECRET',
+] as const
+
+const INTERCOM_BASE_URLS = {
+  us: 'https://api.intercom.io',
+  eu: 'https://api.eu.intercom.io',
+  au: 'https://api.au.intercom.io',
+} as const
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional()
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
+
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100')
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+    PORT: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: httpUrl
+      .describe('the externally visible base URL, e.g. https://sms-bridge.example.com')
+      .transform((v) => v.replace(/\/+$/, '')),
+    DATABASE_URL: z
+      .string()
+      .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/|:memory:)/, 'expected file:PATH, libsql://HOST or https://HOST')
+      .default('file:./data/bridge.db'),
+    DATABASE_AUTH_TOKEN: optionalString,
+    TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected an Account SID: AC followed by 32 hex digits'),
+    TWILIO_AUTH_TOKEN: z.string().min(1, 'required'),
+    TWILIO_PHONE_NUMBER: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.split(',').map((n) => n.trim()).filter(Boolean))
+        .pipe(z.array(e164).min(1))
+        .optional(),
+    ),
+    TWILIO_MESSAGING_SERVICE_SID: optionalString.pipe(
+      z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'expected a Messaging Service SID: MG followed by 32 hex digits').optional(),
+    ),
+    TWILIO_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
+    INTERCOM_ACCESS_TOKEN: z.string().min(1, 'required'),
+    INTERCOM_CLIENT_SECRET: z.string().min(1, 'required'),
+    INTERCOM_REGION: z.enum(['us', 'eu', 'au'], { error: 'expected us, eu or au' }).default('us'),
+    INTERCOM_ADMIN_ID: optionalString,
+    INTERCOM_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
+    DEFAULT_COUNTRY: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.toUpperCase())
+        .refine((v) => isSupportedCountry(v), 'expected a two-letter country code such as US or GB')
+        .transform((v) => v as CountryCode)
+        .optional(),
+    ),
+    SMS_TAG: z.string().trim().min(1).default('sms'),
+    REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
+    RELAY_BOT_REPLIES: boolean.default(true),
+    WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+
+/** Rules across settings, checked on the raw values so they are reported with every other problem. */
+function crossChecks(input: Env): string[] {
+  const problems: string[] = []
+  if (!input.TWILIO_PHONE_NUMBER?.trim() && !input.TWILIO_MESSAGING_SERVICE_SID?.trim()) {
+    problems.push(
+      'TWILIO_PHONE_NUMBER is required: set your Twilio number(s) in E.164, comma separated, or TWILIO_MESSAGING_SERVICE_SID',
+    )
+  }
+  const db = input.DATABASE_URL ?? ''
+  if (/^(libsql|https?|wss?):/.test(db) && !input.DATABASE_AUTH_TOKEN?.trim() && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(db)) {
+    problems.push('DATABASE_AUTH_TOKEN is required: a remote (Turso) DATABASE_URL needs its auth token')
+  }
+  return problems
+}
+
+export type Config = ReturnType<typeof toConfig>
+
+function toConfig(env: z.output<typeof schema>) {
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    publicUrl: env.PUBLIC_URL,
+    database: { url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN },
+    twilio: {
+      accountSid: env.TWILIO_ACCOUNT_SID,
+      authToken: env.TWILIO_AUTH_TOKEN,
+      phoneNumbers: env.TWILIO_PHONE_NUMBER ?? [],
+      messagingServiceSid: env.TWILIO_MESSAGING_SERVICE_SID,
+      apiBaseUrl: env.TWILIO_API_BASE_URL,
+    },
+    intercom: {
+      accessToken: env.INTERCOM_ACCESS_TOKEN,
+      clientSecret: env.INTERCOM_CLIENT_SECRET,
+      region: env.INTERCOM_REGION,
+      adminId: env.INTERCOM_ADMIN_ID,
+      apiBaseUrl: env.INTERCOM_API_BASE_URL ?? INTERCOM_BASE_URLS[env.INTERCOM_REGION],
+    },
+    defaultCountry: env.DEFAULT_COUNTRY,
+    smsTag: env.SMS_TAG,
+    reopenWindowDays: env.REOPEN_WINDOW_DAYS,
+    relayBotReplies: env.RELAY_BOT_REPLIES,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    logLevel: env.LOG_LEVEL,
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+/**
+ * Reads settings from the environment, with an optional `.env` file underneath it (real environment
+ * variables win). Every problem is reported at once; secret values are never part of a message.
+ */
+export function loadConfig(env: Env = process.env, dotenvPath: string | null = '.env'): Config {
+  const merged: Env = { ...(dotenvPath && existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {}), ...env }
+  const input: Env = {}
+  for (const key of Object.keys(schema.shape)) input[key] = merged[key]
+  const result = schema.safeParse(input)
+  const crossProblems = crossChecks(input)
+  if (!result.success || crossProblems.length > 0) {
+    const problems = (result.error?.issues ?? []).map((issue) => {
+      const name = String(issue.path[0] ?? 'settings')
+      const missing = input[name] === undefined || input[name] === ''
+      // Messages come from the schema or from SETTINGS; neither ever contains the value given.
+      if (missing && issue.code !== 'custom') return `${name} is required: ${SETTINGS[name as SettingName]}`
+      return `${name} ${missing ? 'is required' : 'is invalid'}: ${issue.message}`
+    })
+    throw new ConfigError([...new Set([...problems, ...crossProblems])])
+  }
+  return toConfig(result.data!)
+}
+
+
+type SettingName = keyof typeof schema.shape
+
+/** What each setting means; the README's settings table says the same. */
+export const SETTINGS: Record<SettingName, string> = {
+  NODE_ENV: 'production (default), development or test',
+  PORT: 'the port to listen on (default 3000)',
+  HOST: 'the address to listen on (default 0.0.0.0)',
+  PUBLIC_URL: 'the externally visible https base URL, e.g. https://sms-bridge.example.com',
+  DATABASE_URL: 'file:PATH for the embedded database (default file:./data/bridge.db) or libsql://HOST for Turso',
+  DATABASE_AUTH_TOKEN: 'the Turso auth token (remote databases only)',
+  TWILIO_ACCOUNT_SID: 'your Twilio Account SID (AC followed by 32 hex digits)',
+  TWILIO_AUTH_TOKEN: 'your Twilio auth token',
+  TWILIO_PHONE_NUMBER: 'your Twilio number(s) in E.164, comma separated',
+  TWILIO_MESSAGING_SERVICE_SID: 'a Twilio Messaging Service SID (MG...) to send through instead of a number',
+  TWILIO_API_BASE_URL: 'override of https://api.twilio.com (tests, proxies)',
+  INTERCOM_ACCESS_TOKEN: 'the access token of your Intercom app',
+  INTERCOM_CLIENT_SECRET: 'the client secret of your Intercom app (signs webhooks and Canvas Kit requests)',
+  INTERCOM_REGION: 'us (default), eu or au: where your Intercom workspace is hosted',
+  INTERCOM_ADMIN_ID: 'the admin that notes and tags are made as (default: the token owner, from GET /me)',
+  INTERCOM_API_BASE_URL: 'override of the regional Intercom API URL (tests, proxies)',
+  DEFAULT_COUNTRY: 'two-letter country for numbers written without a country code, e.g. US',
+  SMS_TAG: 'the tag put on conversations opened by an inbound text (default sms)',
+  REOPEN_WINDOW_DAYS: 'days after closing during which a new text reopens the same conversation (default 5)',
+  RELAY_BOT_REPLIES: 'whether bot (Fin) replies are texted too (default true)',
+  WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
+  LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
+}

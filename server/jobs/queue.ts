@@ -1,0 +1,234 @@
+import { sql } from 'kysely'
+import type { Executor, Store, Tx } from '../../shared/db/database.js'
+import type { Job, JobState } from '../../shared/db/schema.js'
+
+export const DEFAULT_MAX_ATTEMPTS = 20
+
+export interface EnqueueSpec {
+  task: string
+  payload: unknown
+  /** While a job with this key exists (waiting, running or dead), enqueueing it again does nothing. */
+  key?: string | undefined
+  /** Jobs with the same ordering key run one at a time, in the order they were queued. */
+  queueKey?: string | undefined
+  /** Earliest time to run, in epoch milliseconds (default: now). */
+  runAt?: number | undefined
+  maxAttempts?: number | undefined
+}
+
+export interface EnqueueResult {
+  id: number
+  /** True when a job with the same key already existed and nothing was added. */
+  deduped: boolean
+}
+
+/**
+ * Adds a job inside the caller's transaction, so the job exists exactly when whatever it is about
+ * (a stored webhook, a stored message) exists. Wake the worker after the transaction commits.
+ */
+export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Promise<EnqueueResult> {
+  const inserted = await trx
+    .insertInto('jobs')
+    .values({
+      task: spec.task,
+      payload: JSON.stringify(spec.payload ?? null),
+      key: spec.key ?? null,
+      queue_key: spec.queueKey ?? null,
+      max_attempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      run_at: spec.runAt ?? now,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .returning('id')
+    .executeTakeFirst()
+  if (inserted) return { id: inserted.id, deduped: false }
+  const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
+  return { id: existing.id, deduped: true }
+}
+
+/**
+ * Claims up to `limit` due jobs for `workerId` in one statement, which SQLite runs atomically: two
+ * workers, in one process or two, can never claim the same job. A running job whose lease ran out
+ * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
+ * one is ever eligible, so they run one at a time and in order, even across retries.
+ */
+export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number): Promise<Job[]> {
+  const now = Date.now()
+  return store.write(async (trx) => {
+    // A job that keeps killing its process must not be claimed forever.
+    await trx
+      .updateTable('jobs')
+      .set({
+        state: 'dead',
+        locked_by: null,
+        locked_until: null,
+        updated_at: now,
+        last_error: sql`coalesce(last_error || ' / ', '') || 'lease expired after the last attempt (the process running it stopped)'`,
+      })
+      .where('state', '=', 'running')
+      .where('locked_until', '<=', now)
+      .whereRef('attempts', '>=', 'max_attempts')
+      .execute()
+
+    const due = trx
+      .selectFrom('jobs as j')
+      .select('j.id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('j.state', '=', 'waiting'), eb('j.run_at', '<=', now)]),
+          eb.and([eb('j.state', '=', 'running'), eb('j.locked_until', '<=', now)]),
+        ]),
+      )
+      .where((eb) =>
+        eb.or([
+          eb('j.queue_key', 'is', null),
+          eb(
+            'j.id',
+            '=',
+            eb
+              .selectFrom('jobs as h')
+              .select((h) => h.fn.min('h.id').as('head'))
+              .whereRef('h.queue_key', '=', 'j.queue_key')
+              .where('h.state', 'in', ['waiting', 'running']),
+          ),
+        ]),
+      )
+      .orderBy('j.run_at')
+      .orderBy('j.id')
+      .limit(limit)
+
+    return trx
+      .updateTable('jobs')
+      .set({
+        state: 'running',
+        locked_by: workerId,
+        locked_until: now + leaseMs,
+        attempts: sql`attempts + 1`,
+        updated_at: now,
+      })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute()
+      .then((jobs) => jobs.sort((a, b) => a.id - b.id))
+  })
+}
+
+/** A finished job is deleted; its effects live in the domain tables. */
+export async function completeJob(store: Store, job: Job, workerId: string): Promise<void> {
+  await store.write((trx) =>
+    trx.deleteFrom('jobs').where('id', '=', job.id).where('locked_by', '=', workerId).execute(),
+  )
+}
+
+/** Reschedules a failed job at `runAt`, or buries it when it has no attempts left or must not retry. */
+export async function failJob(
+  store: Store,
+  job: Job,
+  workerId: string,
+  error: string,
+  runAt: number | null,
+): Promise<JobState> {
+  const dead = runAt === null || job.attempts >= job.max_attempts
+  const state: JobState = dead ? 'dead' : 'waiting'
+  await store.write((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({
+        state,
+        run_at: dead ? job.run_at : runAt,
+        locked_by: null,
+        locked_until: null,
+        last_error: error.slice(0, 4000),
+        updated_at: Date.now(),
+      })
+      .where('id', '=', job.id)
+      .where('locked_by', '=', workerId)
+      .execute(),
+  )
+  return state
+}
+
+/** Pushes the lease of jobs still running forward, so no other worker takes them over. */
+export async function extendLeases(store: Store, workerId: string, ids: number[], leaseMs: number): Promise<void> {
+  if (ids.length === 0) return
+  const now = Date.now()
+  await store.write((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({ locked_until: now + leaseMs, updated_at: now })
+      .where('id', 'in', ids)
+      .where('locked_by', '=', workerId)
+      .where('state', '=', 'running')
+      .execute(),
+  )
+}
+
+/**
+ * The earliest future time a waiting job becomes due, or null. Jobs already due but held back by
+ * their ordering key are left out: they become eligible when the job ahead of them settles.
+ */
+export async function nextRunAt(db: Executor, now = Date.now()): Promise<number | null> {
+  const row = await db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.min('run_at').as('next'))
+    .where('state', '=', 'waiting')
+    .where('run_at', '>', now)
+    .executeTakeFirst()
+  return row?.next ?? null
+}
+
+export async function listJobs(db: Executor, state?: JobState, limit = 100): Promise<Job[]> {
+  let q = db.selectFrom('jobs').selectAll().orderBy('id').limit(limit)
+  if (state) q = q.where('state', '=', state)
+  return q.execute()
+}
+
+/** Gives a dead job a fresh set of attempts. */
+export async function retryDeadJob(store: Store, id: number): Promise<boolean> {
+  const res = await store.write((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({ state: 'waiting', attempts: 0, run_at: Date.now(), updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('state', '=', 'dead')
+      .executeTakeFirst(),
+  )
+  return res.numUpdatedRows > 0n
+}
+
+export async function discardDeadJob(store: Store, id: number): Promise<boolean> {
+  const res = await store.write((trx) =>
+    trx.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'dead').executeTakeFirst(),
+  )
+  return res.numDeletedRows > 0n
+}
+
+export interface QueueStats {
+  waiting: number
+  running: number
+  dead: number
+  /** Age in ms of the oldest job that is due but not yet running, 0 when none. */
+  oldestDueAgeMs: number
+}
+
+export async function queueStats(db: Executor, now = Date.now()): Promise<QueueStats> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('state')
+    .execute()
+  const oldest = await db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.min('run_at').as('oldest'))
+    .where('state', '=', 'waiting')
+    .where('run_at', '<=', now)
+    .executeTakeFirst()
+  const count = (s: JobState) => Number(rows.find((r) => r.state === s)?.n ?? 0)
+  return {
+    waiting: count('waiting'),
+    running: count('running'),
+    dead: count('dead'),
+    oldestDueAgeMs: oldest?.oldest ? now - oldest.oldest : 0,
+  }
+}

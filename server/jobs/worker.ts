@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Store } from '../../shared/db/database.js'
+import type { Job } from '../../shared/db/schema.js'
+import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt } from './queue.js'
+
+export interface JobContext {
+  job: Job
+  log: FastifyBaseLogger
+  /** Aborted when the worker gives up waiting for the job at shutdown. */
+  signal: AbortSignal
+}
+
+/**
+ * A task succeeds only by returning; any throw reschedules it with backoff. Throw RetryLaterError to
+ * choose the delay, PermanentError to give up at once. Tasks must be idempotent: after a crash a job
+ * runs again.
+ */
+export type TaskHandler = (payload: any, ctx: JobContext) => Promise<void>
+
+export interface WorkerOptions {
+  store: Store
+  tasks: Record<string, TaskHandler>
+  log: FastifyBaseLogger
+  concurrency?: number
+  /** How long a claimed job is ours; it is extended while the job runs. */
+  leaseMs?: number
+  /** How often to look for work queued by other processes. */
+  pollIntervalMs?: number
+  backoff?: { baseMs: number; maxMs: number }
+  /** Invoked after each job settles (metrics, tests). */
+  onSettled?: (job: Job, outcome: 'completed' | 'retry' | 'dead', error?: unknown) => void
+}
+
+/** Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1))
+  return Math.max(baseMs / 2, Math.round(ceiling * random()))
+}
+
+export class Worker {
+  readonly id = `${process.pid}-${randomUUID().slice(0, 8)}`
+  private readonly store: Store
+  private readonly tasks: Record<string, TaskHandler>
+  private readonly log: FastifyBaseLogger
+  private readonly concurrency: number
+  private readonly leaseMs: number
+  private readonly pollIntervalMs: number
+  private readonly backoff: { baseMs: number; maxMs: number }
+  private readonly onSettled: WorkerOptions['onSettled']
+  private readonly running = new Map<number, Promise<void>>()
+  private readonly abort = new AbortController()
+  private state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle'
+  private pumping = false
+  private wakeAgain = false
+  private pollTimer: NodeJS.Timeout | undefined
+  private dueTimer: NodeJS.Timeout | undefined
+  private dueAt = Infinity
+  private heartbeat: NodeJS.Timeout | undefined
+
+  constructor(options: WorkerOptions) {
+    this.store = options.store
+    this.tasks = options.tasks
+    this.log = options.log
+    this.concurrency = options.concurrency ?? 4
+    this.leaseMs = options.leaseMs ?? 60_000
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000
+    this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 15 * 60_000 }
+    this.onSettled = options.onSettled
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return
+    this.state = 'started'
+    this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs)
+    this.heartbeat = setInterval(() => {
+      extendLeases(this.store, this.id, [...this.running.keys()], this.leaseMs).catch((err) =>
+        this.log.error({ err }, 'could not extend job leases'),
+      )
+    }, Math.max(50, Math.floor(this.leaseMs / 3)))
+    this.wake()
+  }
+
+  /** Looks for work now. Call it after a transaction that enqueued a job has committed. */
+  wake(): void {
+    if (this.state !== 'started') return
+    if (this.pumping) {
+      this.wakeAgain = true
+      return
+    }
+    this.pumping = true
+    this.pump()
+      .catch((err) => this.log.error({ err }, 'job worker could not claim jobs'))
+      .finally(() => {
+        this.pumping = false
+        if (this.wakeAgain) {
+          this.wakeAgain = false
+          this.wake()
+        }
+      })
+  }
+
+  get activeJobs(): number {
+    return this.running.size
+  }
+
+  private async pump(): Promise<void> {
+    while (this.state === 'started' && this.running.size < this.concurrency) {
+      this.wakeAgain = false
+      const jobs = await claimJobs(this.store, this.id, this.concurrency - this.running.size, this.leaseMs)
+      for (const job of jobs) this.running.set(job.id, this.run(job))
+      if (jobs.length === 0) {
+        await this.scheduleNextDue()
+        return
+      }
+    }
+  }
+
+  /** Without this a delayed job would wait for the next poll rather than run on time. */
+  private async scheduleNextDue(): Promise<void> {
+    const next = await nextRunAt(this.store.db)
+    if (next === null || next >= this.dueAt || this.state !== 'started') return
+    if (this.dueTimer) clearTimeout(this.dueTimer)
+    this.dueAt = next
+    this.dueTimer = setTimeout(() => {
+      this.dueAt = Infinity
+      this.wake()
+    }, Math.max(0, next - Date.now()) + 5)
+  }
+
+  private async run(job: Job): Promise<void> {
+    const log = this.log.child({ job: job.id, task: job.task, attempt: job.attempts })
+    let outcome: 'completed' | 'retry' | 'dead' = 'completed'
+    let failure: unknown
+    try {
+      const handler = this.tasks[job.task]
+      if (!handler) throw new PermanentError(`no handler for task "${job.task}"`)
+      await handler(JSON.parse(job.payload), { job, log, signal: this.abort.signal })
+      await completeJob(this.store, job, this.id)
+    } catch (err) {
+      failure = err
+      const delay =
+        err instanceof PermanentError
+          ? null
+          : err instanceof RetryLaterError
+            ? err.delayMs
+            : backoffDelay(job.attempts, this.backoff.baseMs, this.backoff.maxMs)
+      try {
+        const state = await failJob(
+          this.store,
+          job,
+          this.id,
+          `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`,
+          delay === null ? null : Date.now() + delay,
+        )
+        outcome = state === 'dead' ? 'dead' : 'retry'
+        if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')
+        else log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
+      } catch (storeErr) {
+        // The lease will run out and the job will be claimed again: nothing is lost.
+        log.error({ err: storeErr }, 'could not record the job failure')
+      }
+    } finally {
+      this.running.delete(job.id)
+    }
+    this.onSettled?.(job, outcome, failure)
+    this.wake()
+  }
+
+  /**
+   * Stops claiming and waits up to `graceMs` for running jobs. Jobs still running then are left
+   * with their lease; whichever process starts next takes them over when it runs out.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return
+    this.state = 'stopping'
+    clearInterval(this.pollTimer)
+    clearTimeout(this.dueTimer)
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs)
+    })
+    const result = await Promise.race([Promise.allSettled([...this.running.values()]), timedOut])
+    clearTimeout(timer)
+    if (result === 'timeout') {
+      this.log.warn({ jobs: [...this.running.keys()] }, 'jobs still running at shutdown; their leases will expire')
+      this.abort.abort()
+    }
+    clearInterval(this.heartbeat)
+    this.state = 'stopped'
+  }
+}

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { migrate, openStore, type Store } from '../shared/db/database.js'
+import { loggerOptions } from '../shared/log.js'
+import app from './app.js'
+import { createClients, type Clients } from './clients/index.js'
+import type { Config } from './config.js'
+import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
+import { tasks as bridgeTasks } from './tasks.js'
+
+export interface BuildOptions {
+  /** Replace the real clients (tests hand in clients pointed at local stand-ins). */
+  clients?: Clients
+  /** Where log lines go (tests capture them to prove nothing sensitive is written). */
+  logDestination?: DestinationStream
+  /** Extra or replacement job handlers. */
+  tasks?: Record<string, TaskHandler>
+  worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'pollIntervalMs' | 'backoff' | 'onSettled'>>
+}
+
+/**
+ * Opens the database, applies migrations, and builds the Fastify instance with the app and its job
+ * worker (not yet started). Closing the instance stops the worker and closes the database.
+ */
+export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger: { ...loggerOptions(config.logLevel), ...(options.logDestination ? { stream: options.logDestination } : {}) },
+    // Behind fly.io's proxy: the client address and scheme come from X-Forwarded-*.
+    trustProxy: true,
+    bodyLimit: 256 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['fly-request-id'] ?? req.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
+    },
+  })
+  const log = fastify.log
+  const store: Store = await openStore({ url: config.database.url, authToken: config.database.authToken })
+  try {
+    const applied = await migrate(store)
+    if (applied.length > 0) log.info({ migrations: applied }, 'database migrated')
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+
+  const clients = options.clients ?? createClients(config)
+  const worker = new Worker({
+    store,
+    log: log.child({ component: 'worker' }),
+    tasks: { ...bridgeTasks, ...options.tasks },
+    concurrency: config.workerConcurrency,
+    ...options.worker,
+  })
+  await fastify.register(app, { config, store, worker, clients })
+  fastify.addHook('onClose', async () => {
+    await worker.stop()
+    await store.close()
+  })
+  return fastify
+}

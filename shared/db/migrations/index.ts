@@ -1,0 +1,16 @@
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import * as initial from './2026-11-25T00-initial.js'
+
+// Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
+// from compiled output and under Deno. Names sort by date: append, never reorder or edit.
+const migrations: Record<string, Migration> = {
+  '2026-11-25T00-initial': initial,
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations
+  },
+}
+
+export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!

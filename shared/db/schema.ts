@@ -1,0 +1,115 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+/** Milliseconds since the Unix epoch. All timestamps are stored this way. */
+export type Millis = number
+
+/**
+ * One phone number (E.164, or a short code / alphanumeric sender as received) and the Intercom
+ * contact we settled on for it. Phone is not unique in Intercom, so this table is what prevents
+ * duplicate contacts.
+ */
+export interface PhoneContactTable {
+  phone: string
+  intercom_contact_id: string
+  contact_role: string | null
+  created_by_bridge: ColumnType<number, number | undefined, number>
+  created_at: Millis
+  updated_at: Millis
+}
+
+/** The conversation that texts from and to a contact are threaded into. */
+export interface SmsConversationTable {
+  intercom_contact_id: string
+  intercom_conversation_id: string
+  phone: string
+  /** Our Twilio number the customer last texted; replies go out from it. */
+  twilio_number: string | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+export type MessageDirection = 'inbound' | 'outbound'
+
+export interface MessageTable {
+  id: Generated<number>
+  direction: MessageDirection
+  twilio_sid: string | null
+  intercom_conversation_id: string | null
+  intercom_contact_id: string | null
+  /** The conversation part this text came from (outbound) or was posted as (inbound). */
+  intercom_part_id: string | null
+  /** Position of this text among the texts one long reply was split into. */
+  part_index: ColumnType<number, number | undefined, number>
+  /** The customer's number. */
+  phone: string
+  /** Our number (or Messaging Service SID) on the other end. */
+  twilio_number: string | null
+  body: string
+  /** JSON array of media descriptors. */
+  media: ColumnType<string, string | undefined, string>
+  num_segments: number | null
+  status: string
+  error_code: number | null
+  error_message: string | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+/** Keys of webhooks already accepted, so a redelivery has no second effect. */
+export interface WebhookReceiptTable {
+  source: string
+  key: string
+  received_at: Millis
+}
+
+export type ConsentState = 'opted_in' | 'opted_out'
+
+export interface ConsentTable {
+  phone: string
+  state: ConsentState
+  /** Explicit consent to be texted was given (for SMS_CONSENT=required). */
+  consent_given: ColumnType<number, number | undefined, number>
+  /** What changed it: a keyword, a Twilio error code, the Messenger app, an agent. */
+  source: string
+  changed_at: Millis
+}
+
+export type JobState = 'waiting' | 'running' | 'dead'
+
+export interface JobTable {
+  id: Generated<number>
+  task: string
+  /** JSON text. */
+  payload: string
+  /** Deduplication key: a second enqueue with the same key is a no-op while the first job exists. */
+  key: string | null
+  /** Jobs sharing an ordering key run one at a time, in the order they were queued. */
+  queue_key: string | null
+  state: ColumnType<JobState, JobState | undefined, JobState>
+  attempts: ColumnType<number, number | undefined, number>
+  max_attempts: number
+  run_at: Millis
+  locked_by: string | null
+  locked_until: Millis | null
+  last_error: string | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+export interface Database {
+  phone_contacts: PhoneContactTable
+  sms_conversations: SmsConversationTable
+  messages: MessageTable
+  webhook_receipts: WebhookReceiptTable
+  consent: ConsentTable
+  jobs: JobTable
+}
+
+export type Job = Selectable<JobTable>
+export type NewJob = Insertable<JobTable>
+export type Message = Selectable<MessageTable>
+export type NewMessage = Insertable<MessageTable>
+export type MessageUpdate = Updateable<MessageTable>
+export type PhoneContact = Selectable<PhoneContactTable>
+export type SmsConversation = Selectable<SmsConversationTable>
+export type Consent = Selectable<ConsentTable>

@@ -1,0 +1,69 @@
+import pino, { type Logger, type LoggerOptions } from 'pino'
+
+/**
+ * Keeps the last four digits of a phone number and hides the rest: enough to tell two customers apart
+ * in the logs, not enough to text them. Short codes and alphanumeric senders are not personal.
+ */
+export function maskPhone(phone: string | null | undefined): string {
+  if (!phone) return ''
+  const digits = phone.replace(/\D/g, '')
+  if (digits.length <= 6) return phone
+  return `${phone.startsWith('+') ? '+' : ''}${'*'.repeat(digits.length - 4)}${digits.slice(-4)}`
+}
+
+const PHONE_KEYS = new Set(['phone', 'from', 'to', 'From', 'To', 'twilio_number', 'customer'])
+const E164_IN_TEXT = /\+\d{7,15}/g
+
+/** Masks phone numbers in the string values of a log record, a level or two deep. */
+export function maskPhonesIn(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replace(E164_IN_TEXT, (m) => maskPhone(m))
+  if (depth > 3 || value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((v) => maskPhonesIn(v, depth + 1))
+  // Requests, responses and errors have serializers of their own; only plain records are walked.
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = PHONE_KEYS.has(k) && typeof v === 'string' ? maskPhone(v) : maskPhonesIn(v, depth + 1)
+  }
+  return out
+}
+
+// Anything that can carry a credential. pino removes these before a line is written.
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-twilio-signature"]',
+  'req.headers["x-hub-signature"]',
+  'req.headers["x-body-signature"]',
+  'req.headers["x-series-secret"]',
+  'req.headers["x-admin-token"]',
+  'headers.authorization',
+  'headers.Authorization',
+  '*.authToken',
+  '*.accessToken',
+  '*.clientSecret',
+  '*.token',
+  '*.password',
+]
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { log: (record) => maskPhonesIn(record) as Record<string, unknown> },
+    hooks: {
+      logMethod(args, method) {
+        // The message string itself (the last string argument) gets the same masking.
+        const masked = args.map((a) => (typeof a === 'string' ? (maskPhonesIn(a) as string) : a)) as typeof args
+        return method.apply(this, masked)
+      },
+    },
+  }
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level))
+}
+
+export type { Logger }

@@ -1,0 +1,79 @@
+import t from 'tap'
+import { fork, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { enqueue, listJobs } from '../../../server/jobs/queue.js'
+import { tempStore } from '../../support/db.js'
+
+const CHILD = fileURLToPath(new URL('../../support/queue-child.mjs', import.meta.url))
+
+function spawnWorker(t: { teardown(fn: () => void): void }, dbPath: string, out: string, leaseMs: number) {
+  const child = fork(CHILD, [dbPath, out, String(leaseMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return new Promise<ChildProcess>((resolve, reject) => {
+    child.once('message', () => resolve(child))
+    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)))
+  })
+}
+
+function lines(file: string): string[][] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')) : []
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
+    await sleep(10)
+  }
+}
+
+t.test('two processes on one database file never run the same job', async (t) => {
+  const store = await tempStore(t)
+  const out = join(store.path + '.out')
+  const JOBS = 300
+  await store.write(async (trx) => {
+    for (let n = 0; n < JOBS; n++) await enqueue(trx, { task: 'record', payload: { n } })
+  })
+  const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
+  await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain')
+  const starts = lines(out).filter((l) => l[0] === 'start')
+  const byJob = new Map<string, string[]>()
+  for (const [, n, pid] of starts) byJob.set(n!, [...(byJob.get(n!) ?? []), pid!])
+  t.equal(byJob.size, JOBS, 'every job ran')
+  t.same(
+    [...byJob].filter(([, pids]) => pids.length > 1),
+    [],
+    'no job ran twice',
+  )
+  const pids = new Set(starts.map((l) => l[2]))
+  t.equal(pids.size, 2, 'both processes did work')
+  a.kill('SIGTERM')
+  b.kill('SIGTERM')
+})
+
+t.test('a job whose process is killed -9 mid-run is run again by another process after the lease', async (t) => {
+  const store = await tempStore(t)
+  const out = join(store.path + '.out')
+  await store.write((trx) => enqueue(trx, { task: 'hang', payload: { n: 1 } }))
+  const first = await spawnWorker(t, store.path, out, 400)
+  await until(() => lines(out).length === 1, 'the first process to start the job')
+  first.kill('SIGKILL')
+  const [running] = await listJobs(store.db, 'running')
+  t.equal(running?.attempts, 1, 'the job is left running under the dead process')
+
+  const second = await spawnWorker(t, store.path, out, 60_000)
+  await until(() => lines(out).length === 2, 'another process to take the job over')
+  const [, , firstPid] = lines(out)[0]!
+  const [, n, secondPid] = lines(out)[1]!
+  t.equal(n, '1')
+  t.equal(firstPid, String(first.pid))
+  t.equal(secondPid, String(second.pid), 'taken over by the new process')
+  const [again] = await listJobs(store.db, 'running')
+  t.equal(again?.attempts, 2)
+  second.kill('SIGKILL')
+})

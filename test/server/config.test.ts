@@ -1,0 +1,155 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError, SETTINGS, loadConfig } from '../../server/config.js'
+import { tempDir } from '../support/db.js'
+
+const SID = `AC${'0123456789abcdef'.repeat(2)}`
+const valid = {
+  PUBLIC_URL: 'https://sms.example.com/',
+  TWILIO_ACCOUNT_SID: SID,
+  TWILIO_AUTH_TOKEN: 'twilio-secret-value',
+  TWILIO_PHONE_NUMBER: '+14155550100',
+  INTERCOM_ACCESS_TOKEN: 'intercom-secret-value',
+  INTERCOM_CLIENT_SECRET: 'client-secret-value',
+}
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, null)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+t.test('defaults', async (t) => {
+  const c = loadConfig(valid, null)
+  t.equal(c.port, 3000)
+  t.equal(c.host, '0.0.0.0')
+  t.equal(c.publicUrl, 'https://sms.example.com', 'trailing slash removed')
+  t.equal(c.database.url, 'file:./data/bridge.db')
+  t.equal(c.intercom.region, 'us')
+  t.equal(c.intercom.apiBaseUrl, 'https://api.intercom.io')
+  t.equal(c.smsTag, 'sms')
+  t.equal(c.reopenWindowDays, 5)
+  t.equal(c.relayBotReplies, true)
+  t.equal(c.logLevel, 'info')
+  t.same(c.twilio.phoneNumbers, ['+14155550100'])
+  t.equal(c.twilio.apiBaseUrl, undefined)
+})
+
+t.test('values are parsed', async (t) => {
+  const c = loadConfig(
+    {
+      ...valid,
+      PORT: '8080',
+      TWILIO_PHONE_NUMBER: '+14155550100, +447700900123',
+      INTERCOM_REGION: 'eu',
+      DEFAULT_COUNTRY: 'gb',
+      RELAY_BOT_REPLIES: 'false',
+      INTERCOM_ADMIN_ID: '',
+      DATABASE_URL: 'libsql://bridge-team.turso.io',
+      DATABASE_AUTH_TOKEN: 'turso-token',
+    },
+    null,
+  )
+  t.equal(c.port, 8080)
+  t.same(c.twilio.phoneNumbers, ['+14155550100', '+447700900123'], 'several numbers')
+  t.equal(c.intercom.apiBaseUrl, 'https://api.eu.intercom.io', 'regional base URL')
+  t.equal(c.defaultCountry, 'GB')
+  t.equal(c.relayBotReplies, false)
+  t.equal(c.intercom.adminId, undefined, 'empty means unset')
+  t.equal(c.database.authToken, 'turso-token')
+  t.equal(loadConfig({ ...valid, INTERCOM_REGION: 'au' }, null).intercom.apiBaseUrl, 'https://api.au.intercom.io')
+  t.equal(
+    loadConfig({ ...valid, INTERCOM_API_BASE_URL: 'http://127.0.0.1:9999' }, null).intercom.apiBaseUrl,
+    'http://127.0.0.1:9999',
+    'an explicit base URL wins over the region',
+  )
+  const viaService = loadConfig(
+    { ...valid, TWILIO_PHONE_NUMBER: '', TWILIO_MESSAGING_SERVICE_SID: `MG${'a'.repeat(32)}` },
+    null,
+  )
+  t.same(viaService.twilio.phoneNumbers, [])
+  t.equal(viaService.twilio.messagingServiceSid, `MG${'a'.repeat(32)}`, 'a Messaging Service alone is enough')
+})
+
+t.test('with nothing set, one error names every missing setting', async (t) => {
+  const problems = problemsOf({})
+  for (const name of [
+    'PUBLIC_URL',
+    'TWILIO_ACCOUNT_SID',
+    'TWILIO_AUTH_TOKEN',
+    'TWILIO_PHONE_NUMBER',
+    'INTERCOM_ACCESS_TOKEN',
+    'INTERCOM_CLIENT_SECRET',
+  ]) {
+    t.ok(
+      problems.some((p) => p.startsWith(`${name} is required`)),
+      `${name} is named`,
+    )
+  }
+  t.equal(problems.length, 6, 'nothing else: everything else has a default')
+})
+
+const invalid: Array<[string, Record<string, string>, RegExp]> = [
+  ['PORT', { PORT: 'eighty' }, /^PORT is invalid: expected a port number/],
+  ['PORT', { PORT: '70000' }, /^PORT is invalid/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'sms.example.com' }, /^PUBLIC_URL is invalid: expected an http\(s\) URL/],
+  ['TWILIO_ACCOUNT_SID', { TWILIO_ACCOUNT_SID: 'AC123' }, /^TWILIO_ACCOUNT_SID is invalid: expected an Account SID/],
+  ['TWILIO_PHONE_NUMBER', { TWILIO_PHONE_NUMBER: '4155550100' }, /^TWILIO_PHONE_NUMBER is invalid: expected an E\.164/],
+  ['TWILIO_MESSAGING_SERVICE_SID', { TWILIO_MESSAGING_SERVICE_SID: 'MGnope' }, /^TWILIO_MESSAGING_SERVICE_SID is invalid/],
+  ['INTERCOM_REGION', { INTERCOM_REGION: 'de' }, /^INTERCOM_REGION is invalid: expected us, eu or au/],
+  ['DEFAULT_COUNTRY', { DEFAULT_COUNTRY: 'XX' }, /^DEFAULT_COUNTRY is invalid: expected a two-letter country code/],
+  ['DATABASE_URL', { DATABASE_URL: 'postgres://db' }, /^DATABASE_URL is invalid: expected file:PATH/],
+  ['DATABASE_AUTH_TOKEN', { DATABASE_URL: 'libsql://x.turso.io' }, /^DATABASE_AUTH_TOKEN is required/],
+  ['RELAY_BOT_REPLIES', { RELAY_BOT_REPLIES: 'maybe' }, /^RELAY_BOT_REPLIES is invalid: expected true or false/],
+  ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid/],
+  ['TWILIO_API_BASE_URL', { TWILIO_API_BASE_URL: 'not a url' }, /^TWILIO_API_BASE_URL is invalid/],
+]
+
+t.test('each invalid setting is named with what it expects', async (t) => {
+  for (const [name, env, expected] of invalid) {
+    const problems = problemsOf({ ...valid, ...env })
+    t.equal(problems.length, 1, `${name}: exactly one problem`)
+    t.match(problems[0], expected, `${name}: ${problems[0]}`)
+  }
+})
+
+t.test('secret values never appear in the message', async (t) => {
+  const secrets = {
+    TWILIO_AUTH_TOKEN: 'tw-very-secret-0001',
+    INTERCOM_ACCESS_TOKEN: 'ic-very-secret-0002',
+    INTERCOM_CLIENT_SECRET: 'cs-very-secret-0003',
+    DATABASE_AUTH_TOKEN: 'db-very-secret-0004',
+  }
+  try {
+    loadConfig({ ...secrets, DATABASE_URL: 'libsql://x.turso.io', PORT: 'x', TWILIO_ACCOUNT_SID: 'bad' }, null)
+    t.fail('should have thrown')
+  } catch (err) {
+    const message = (err as Error).message
+    t.match(message, /PORT is invalid/)
+    for (const value of Object.values(secrets)) t.notMatch(message, value, 'secret not echoed')
+  }
+})
+
+t.test('a .env file fills in what the environment does not set', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, '.env')
+  writeFileSync(
+    file,
+    Object.entries({ ...valid, PORT: '4000', SMS_TAG: 'text' })
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  )
+  const c = loadConfig({ PORT: '5000' }, file)
+  t.equal(c.port, 5000, 'the environment wins')
+  t.equal(c.smsTag, 'text', 'the file fills the rest')
+  t.equal(c.twilio.authToken, valid.TWILIO_AUTH_TOKEN)
+})
+
+t.test('every setting is described for the README and errors', async (t) => {
+  for (const [name, text] of Object.entries(SETTINGS)) t.ok(text.length > 10, `${name} has a description`)
+})

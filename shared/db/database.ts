@@ -16,11 +16,11 @@ export interface Store {
   /** For reads. Writes go through `write`, never through this directly. */
   readonly db: Db
   /**
-   * Runs `fn` in a write transaction. Write transactions in this process are serialised: the
-   * embedded libSQL driver executes statements synchronously, so a second BEGIN IMMEDIATE on another
-   * pooled connection would block the event loop waiting for a lock that only the first, now frozen,
-   * transaction could release. Other processes on the same file are kept out by SQLite's lock and
-   * wait up to the busy timeout. Never do network I/O inside `fn`.
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). Kysely's SQLite adapter already lets one
+   * query or transaction at a time use the database in this process; this lane is the one door all
+   * writes go through, so they can be refused after close and batched into one commit where that
+   * pays. Other processes on the same file wait on SQLite's lock, up to the busy timeout. Never do
+   * network I/O inside `fn`: everything else in the process waits for it.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
   /** Runs `fn` with the write lane held but no transaction open, for code that opens its own. */

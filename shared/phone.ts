@@ -1,0 +1,66 @@
+import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js'
+
+export type SenderKind = 'e164' | 'short_code' | 'alphanumeric'
+
+export interface NormalizedSender {
+  /** E.164 for phone numbers; short codes and alphanumeric senders exactly as received. */
+  value: string
+  kind: SenderKind
+}
+
+/**
+ * Normalises a sender address from Twilio or a person to E.164. Short codes and alphanumeric sender
+ * ids cannot be normalised and are kept as they are; nothing here throws. `null` means the text is
+ * not a usable address at all (empty, or digits that cannot be a phone number).
+ */
+export function normalizeSender(raw: string, defaultCountry?: CountryCode): NormalizedSender | null {
+  const text = raw.trim()
+  if (text === '') return null
+  if (/[a-z]/i.test(text.replace(/^(tel:|sms:)/i, '').replace(/\s*(ext\.?|x)\s*\d+$/i, ''))) {
+    return { value: text, kind: 'alphanumeric' }
+  }
+  const digits = text.replace(/\D/g, '')
+  if (!text.startsWith('+') && digits.length >= 3 && digits.length <= 6) return { value: digits, kind: 'short_code' }
+  const parsed = parsePhone(text, defaultCountry)
+  return parsed ? { value: parsed.number, kind: 'e164' } : null
+}
+
+/** E.164 for a number typed by a person or stored by someone else, or null when it is not possible. */
+export function toE164(raw: string, defaultCountry?: CountryCode): string | null {
+  return parsePhone(raw.trim(), defaultCountry)?.number ?? null
+}
+
+function parsePhone(text: string, defaultCountry?: CountryCode): PhoneNumber | undefined {
+  const attempts = [parsePhoneNumberFromString(text, defaultCountry)]
+  // "14155550100" or "447700900123": a number stored without its plus sign.
+  if (!text.startsWith('+') && /^\d{8,15}$/.test(text.replace(/[\s().-]/g, ''))) {
+    attempts.push(parsePhoneNumberFromString(`+${text.replace(/\D/g, '')}`))
+  }
+  return attempts.find((p) => p?.isPossible())
+}
+
+/**
+ * The forms a person or an import may have stored this number in on an Intercom contact, for a search
+ * that finds them all: E.164, without the plus, national (formatted and digits only) and
+ * international formatted.
+ */
+export function phoneSearchVariants(e164: string): string[] {
+  const parsed = parsePhoneNumberFromString(e164)
+  if (!parsed) return [e164]
+  const national = parsed.formatNational()
+  return [
+    ...new Set([
+      parsed.number,
+      parsed.number.slice(1),
+      parsed.formatInternational(),
+      national,
+      national.replace(/\D/g, ''),
+      parsed.nationalNumber,
+    ]),
+  ]
+}
+
+/** For people: "+1 415 555 0100". Short codes and sender ids as they are. */
+export function formatForReading(value: string): string {
+  return parsePhoneNumberFromString(value)?.formatInternational() ?? value
+}

@@ -6,6 +6,8 @@ import type { Config } from './config.js'
 import type { Clients } from './clients/index.js'
 import type { Worker } from './jobs/worker.js'
 import health from './routes/health.js'
+import media from './routes/media.js'
+import twilio from './routes/twilio.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,6 +59,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   )
 
   await fastify.register(health)
+  await fastify.register(twilio)
+  await fastify.register(media)
 }
 
 export default fp(app, { name: 'sms-bridge' })

@@ -7,7 +7,8 @@ import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
 import type { Config } from './config.js'
 import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
-import { tasks as bridgeTasks } from './tasks.js'
+import { createTasks } from './tasks.js'
+import type { BridgeDeps } from './bridge/deps.js'
 
 export interface BuildOptions {
   /** Replace the real clients (tests hand in clients pointed at local stand-ins). */
@@ -45,10 +46,11 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   }
 
   const clients = options.clients ?? createClients(config)
-  const worker = new Worker({
+  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake() }
+  const worker: Worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),
-    tasks: { ...bridgeTasks, ...options.tasks },
+    tasks: { ...createTasks(deps), ...options.tasks },
     concurrency: config.workerConcurrency,
     ...options.worker,
   })

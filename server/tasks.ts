@@ -1,4 +1,13 @@
+import type { BridgeDeps } from './bridge/deps.js'
+import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
+import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import type { TaskHandler } from './jobs/worker.js'
 
-/** Every job the bridge runs, by task name. The bridge's domain handlers register here. */
-export const tasks: Record<string, TaskHandler> = {}
+/** Every job the bridge runs, by task name. */
+export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
+  return {
+    [DELIVER_INBOUND]: (payload, ctx) => deliverInbound(deps, payload, ctx),
+    [TAG_CONVERSATION]: (payload) => tagConversation(deps, payload),
+    [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
+  }
+}

@@ -24,6 +24,8 @@ export interface SmsConversationTable {
   phone: string
   /** Our Twilio number the customer last texted; replies go out from it. */
   twilio_number: string | null
+  /** When Intercom last closed it; null while open. */
+  closed_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   created_at: Millis
   updated_at: Millis
 }
@@ -96,6 +98,12 @@ export interface JobTable {
   updated_at: Millis
 }
 
+export interface SettingsCacheTable {
+  key: string
+  value: string
+  updated_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -103,6 +111,7 @@ export interface Database {
   webhook_receipts: WebhookReceiptTable
   consent: ConsentTable
   jobs: JobTable
+  settings_cache: SettingsCacheTable
 }
 
 export type Job = Selectable<JobTable>

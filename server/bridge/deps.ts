@@ -1,0 +1,14 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Store } from '../../shared/db/database.js'
+import type { Clients } from '../clients/index.js'
+import type { Config } from '../config.js'
+
+/** What domain handlers get: no Fastify, no HTTP, just storage, settings and the API clients. */
+export interface BridgeDeps {
+  store: Store
+  config: Config
+  clients: Clients
+  log: FastifyBaseLogger
+  /** Wakes the job worker after a transaction that enqueued work has committed. */
+  wake(): void
+}

@@ -1,0 +1,224 @@
+import type { Intercom } from 'intercom-client'
+import type { Tx } from '../../shared/db/database.js'
+import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
+import { getMessage, insertMessage, mediaOf, updateMessage, type MediaItem } from '../../shared/db/messages.js'
+import type { Message } from '../../shared/db/schema.js'
+import { maskPhone } from '../../shared/log.js'
+import { normalizeSender } from '../../shared/phone.js'
+import { enqueue } from '../jobs/queue.js'
+import type { JobContext } from '../jobs/worker.js'
+import type { BridgeDeps } from './deps.js'
+import {
+  createLead,
+  intercomCall,
+  isNotFound,
+  pickContact,
+  searchContactsByPhone,
+  smsTagId,
+  adminId,
+  toJobError,
+  type ResolvedContact,
+} from './intercom.js'
+import { detectKeyword, recordKeyword } from './keywords.js'
+import { mediaUrls } from './media.js'
+
+export const DELIVER_INBOUND = 'inbound.deliver'
+
+/** An inbound text as Twilio described it, already checked. */
+export interface InboundSms {
+  messageSid: string
+  from: string
+  to: string
+  body: string
+  media: MediaItem[]
+  numSegments: number | null
+}
+
+/**
+ * Stores an inbound text and queues its delivery to Intercom in the caller's transaction. Returns
+ * false when this MessageSid was already stored (a redelivery): nothing else happens then. Texts
+ * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
+ */
+export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeDeps, 'config'>, now = Date.now()): Promise<boolean> {
+  const receipt = await trx
+    .insertInto('webhook_receipts')
+    .values({ source: 'twilio.sms', key: sms.messageSid, received_at: now })
+    .onConflict((oc) => oc.doNothing())
+    .returning('key')
+    .executeTakeFirst()
+  if (!receipt) return false
+  const sender = normalizeSender(sms.from, deps.config.defaultCountry)
+  const phone = sender?.value ?? sms.from
+  const id = await insertMessage(trx, {
+    direction: 'inbound',
+    twilio_sid: sms.messageSid,
+    phone,
+    twilio_number: sms.to,
+    body: sms.body,
+    media: JSON.stringify(sms.media),
+    num_segments: sms.numSegments,
+    status: 'received',
+    created_at: now,
+    updated_at: now,
+  })
+  await enqueue(trx, { task: DELIVER_INBOUND, payload: { messageId: id }, key: `inbound:${sms.messageSid}`, queueKey: `phone:${phone}` }, now)
+  return true
+}
+
+/** Finds the contact for a phone number: our own link first, then Intercom, else a new lead. */
+export async function resolveContact(deps: BridgeDeps, phone: string): Promise<ResolvedContact> {
+  const linked = await findPhoneContact(deps.store.db, phone)
+  if (linked) {
+    return { id: linked.intercom_contact_id, role: linked.contact_role, createdByBridge: linked.created_by_bridge === 1 }
+  }
+  const found = phone.startsWith('+') ? pickContact(await searchContactsByPhone(deps, phone)) : undefined
+  const contact: ResolvedContact = found
+    ? { id: found.id, role: found.role ?? null, createdByBridge: false }
+    : await createLead(deps, phone)
+  // The link is what keeps the next text (and every other process) from creating a second contact.
+  const link = await deps.store.write((trx) =>
+    linkPhoneContact(trx, { phone, contactId: contact.id, role: contact.role, createdByBridge: contact.createdByBridge }),
+  )
+  deps.log.info({ contact: link.intercom_contact_id, phone, found: Boolean(found) }, 'linked phone to Intercom contact')
+  return { id: link.intercom_contact_id, role: link.contact_role, createdByBridge: link.created_by_bridge === 1 }
+}
+
+function reopenable(closedAt: number | null, windowDays: number, now: number): boolean {
+  return closedAt === null || now - closedAt <= windowDays * 86_400_000
+}
+
+function attachmentLabel(n: number): string {
+  return n === 1 ? '(sent an attachment)' : `(sent ${n} attachments)`
+}
+
+/** The text as Intercom should show it: exactly as sent; a picture-only text says what it carries. */
+function displayBody(message: Message): string {
+  return message.body.trim() !== '' ? message.body : attachmentLabel(mediaOf(message).length)
+}
+
+function newestPartBy(conversation: Intercom.Conversation, contactId: string): string | undefined {
+  const parts = conversation.conversation_parts?.conversation_parts ?? []
+  return [...parts].reverse().find((p) => p.author?.id === contactId)?.id
+}
+
+/**
+ * On a retry the attempt before may have posted and then failed: look for a part by this contact
+ * with the exact created_at we send (the text's own time) before posting again.
+ */
+async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number) {
+  const conversation = await intercomCall('read the conversation', () =>
+    deps.clients.intercom.conversations.find({ conversation_id: conversationId }),
+  )
+  return (conversation.conversation_parts?.conversation_parts ?? []).find(
+    (p) => p.author?.id === contactId && p.created_at === createdAt,
+  )?.id
+}
+
+/** Posts a customer reply once, even across retries. Returns the part id, or null if the conversation is gone. */
+async function postAsCustomer(
+  deps: BridgeDeps,
+  ctx: JobContext,
+  conversationId: string,
+  contactId: string,
+  body: string,
+  createdAt: number,
+  attachments: string[],
+): Promise<string | null> {
+  if (ctx.job.attempts > 1) {
+    const posted = await findPostedPart(deps, conversationId, contactId, createdAt).catch((err) => {
+      if (isNotFound(err)) return null
+      throw err
+    })
+    if (posted) return posted
+  }
+  try {
+    // A customer reply reopens a closed conversation for the team; created_at keeps the text at the
+    // time it was sent, even when it is delivered late (after an outage or a catch-up).
+    const conversation = await deps.clients.intercom.conversations.reply({
+      conversation_id: conversationId,
+      body: {
+        message_type: 'comment',
+        type: 'user',
+        intercom_user_id: contactId,
+        body,
+        created_at: createdAt,
+        ...(attachments.length ? { attachment_urls: attachments } : {}),
+      },
+    })
+    return newestPartBy(conversation, contactId) ?? `${conversation.id}@${createdAt}`
+  } catch (err) {
+    const mapped = toJobError(err, 'add the text to the conversation')
+    if (isNotFound(mapped)) return null
+    throw mapped
+  }
+}
+
+/** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
+export async function deliverInbound(deps: BridgeDeps, payload: { messageId: number }, ctx: JobContext): Promise<void> {
+  const message = await getMessage(deps.store.db, payload.messageId)
+  if (!message || message.intercom_part_id) return
+  const contact = await resolveContact(deps, message.phone)
+  const createdAt = Math.floor(message.created_at / 1000)
+  const attachments = mediaUrls(deps.config, message)
+  const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number }
+
+  // Set only when an earlier attempt already started a conversation with this text.
+  let conversationId = message.intercom_conversation_id
+  let partId: string | null = null
+  if (!conversationId) {
+    const existing = await findSmsConversation(deps.store.db, contact.id)
+    if (existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
+      partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
+      if (partId) conversationId = existing.intercom_conversation_id
+    }
+  }
+  if (!conversationId) {
+    const created = await intercomCall('start a conversation', () =>
+      deps.clients.intercom.conversations.create({
+        from: { type: contact.role === 'user' ? 'user' : 'lead', id: contact.id },
+        body: displayBody(message),
+      }),
+    )
+    conversationId = created.conversation_id ?? created.id
+    // Recorded before anything else can fail, so a retry never starts a second conversation; the tag
+    // is its own job, queued in the same transaction.
+    await deps.store.write(async (trx) => {
+      await setSmsConversation(trx, { ...link, conversationId: conversationId! })
+      await updateMessage(trx, message.id, { intercom_conversation_id: conversationId, intercom_contact_id: contact.id })
+      await enqueue(trx, { task: TAG_CONVERSATION, payload: { conversationId }, key: `tag:${conversationId}` })
+    })
+    deps.wake()
+    if (attachments.length === 0) partId = `message:${created.id}`
+  }
+  if (!partId && attachments.length === 0) partId = `conversation:${conversationId}` // the text opened it
+  if (!partId) {
+    // A new conversation cannot carry attachments: they follow as the customer's next part.
+    partId = await postAsCustomer(deps, ctx, conversationId, contact.id, attachmentLabel(attachments.length), createdAt, attachments)
+    if (!partId) throw new Error('the conversation just started could not be found')
+  }
+
+  const keyword = detectKeyword(message.body)
+  await deps.store.write(async (trx) => {
+    await setSmsConversation(trx, { ...link, conversationId: conversationId! })
+    await updateMessage(trx, message.id, {
+      intercom_part_id: partId,
+      intercom_conversation_id: conversationId,
+      intercom_contact_id: contact.id,
+      status: 'delivered_to_intercom',
+    })
+    // Consent changes here, with the text; telling Intercom about it is a job of its own.
+    if (keyword) await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
+  })
+  if (keyword) deps.wake()
+  ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
+}
+
+export const TAG_CONVERSATION = 'conversation.tag'
+
+/** Job: tags a conversation the bridge opened, so inbox rules can route SMS. Tagging twice is harmless. */
+export async function tagConversation(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
+  const [tag, admin] = [await smsTagId(deps), await adminId(deps)]
+  await intercomCall('tag the conversation', () =>
+    deps.clients.intercom.tags.tagConversation({ conversation_id: payload.conversationId, id: tag, admin_id: admin }),
+  )
+}

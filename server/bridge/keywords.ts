@@ -1,0 +1,71 @@
+import type { Tx } from '../../shared/db/database.js'
+import { enqueue } from '../jobs/queue.js'
+import type { BridgeDeps } from './deps.js'
+import { addNote, ensureContactAttribute, setContactAttributes } from './intercom.js'
+
+export type Keyword = 'opt_out' | 'opt_in' | 'help'
+
+// Twilio's default opt-out handling words; only the exact single word counts, in any case.
+const KEYWORDS: Record<string, Keyword> = {
+  STOP: 'opt_out',
+  STOPALL: 'opt_out',
+  UNSUBSCRIBE: 'opt_out',
+  CANCEL: 'opt_out',
+  END: 'opt_out',
+  QUIT: 'opt_out',
+  REVOKE: 'opt_out',
+  OPTOUT: 'opt_out',
+  START: 'opt_in',
+  YES: 'opt_in',
+  UNSTOP: 'opt_in',
+  HELP: 'help',
+  INFO: 'help',
+}
+
+export function detectKeyword(body: string): Keyword | null {
+  return KEYWORDS[body.trim().toUpperCase()] ?? null
+}
+
+export const APPLY_KEYWORD = 'consent.keyword'
+
+export interface KeywordEvent {
+  keyword: Keyword
+  messageId: number
+  phone: string
+  contactId: string
+  conversationId: string
+}
+
+/** Records the consent change a keyword makes and queues telling the team and Intercom. */
+export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
+  if (event.keyword !== 'help') {
+    const state = event.keyword === 'opt_out' ? 'opted_out' : 'opted_in'
+    await trx
+      .insertInto('consent')
+      .values({ phone: event.phone, state, source: 'keyword', changed_at: now })
+      .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source: 'keyword', changed_at: now }))
+      .execute()
+  }
+  await enqueue(trx, { task: APPLY_KEYWORD, payload: event, key: `keyword:${event.messageId}`, queueKey: `phone:${event.phone}` }, now)
+}
+
+const NOTES: Record<Keyword, string> = {
+  opt_out:
+    '<p><b>The customer opted out of text messages</b> (they texted STOP or a similar word).</p>' +
+    '<p>Replies in this conversation will not be sent as SMS. Twilio blocks texts to this number until the customer texts START.</p>',
+  opt_in:
+    '<p><b>The customer opted back in to text messages</b> (they texted START or a similar word).</p>' +
+    '<p>Replies in this conversation are sent as SMS again.</p>',
+  help:
+    '<p><b>The customer asked for help</b> (they texted HELP or INFO).</p>' +
+    '<p>Twilio answers with your number\'s help message; a reply here reaches them as SMS.</p>',
+}
+
+/** Job: shows the consent change on the Intercom contact and in the conversation. Safe to repeat. */
+export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
+  if (event.keyword !== 'help') {
+    await ensureContactAttribute(deps, 'sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
+    await setContactAttributes(deps, event.contactId, { sms_opted_out: event.keyword === 'opt_out' })
+  }
+  await addNote(deps, event.conversationId, NOTES[event.keyword])
+}

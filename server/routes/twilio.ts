@@ -1,0 +1,77 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { verifyTwilioSignature } from '../../shared/signatures.js'
+import { recordInbound, type InboundSms } from '../bridge/inbound.js'
+
+const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `expected a ${prefix}... sid`)
+
+// Only what the bridge reads; Twilio adds parameters over time and they must not break anything.
+const inboundForm = z.looseObject({
+  MessageSid: z.union([sid('SM'), sid('MM')]),
+  AccountSid: sid('AC'),
+  From: z.string().min(1).max(64),
+  To: z.string().min(1).max(64),
+  Body: z.string().max(1600).default(''),
+  NumMedia: z.coerce.number().int().min(0).max(10).default(0),
+  NumSegments: z.coerce.number().int().min(0).optional(),
+})
+
+type Form = Record<string, string | string[] | undefined>
+
+/** Checks X-Twilio-Signature against the public URL Twilio called; 403 and nothing stored otherwise. */
+export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Form | null {
+  const { config } = req.server
+  const params = (req.body ?? {}) as Form
+  const signature = req.headers['x-twilio-signature']
+  const url = `${config.publicUrl}${req.url}`
+  if (typeof req.body !== 'object' || !verifyTwilioSignature(config.twilio.authToken, typeof signature === 'string' ? signature : undefined, url, params)) {
+    reply.code(403).send({ error: { code: 'bad_signature', message: 'The X-Twilio-Signature header is missing or does not match.' } })
+    return null
+  }
+  if (params.AccountSid !== config.twilio.accountSid) {
+    reply.code(403).send({ error: { code: 'wrong_account', message: 'This request is for another Twilio account.' } })
+    return null
+  }
+  return params
+}
+
+function mediaOf(form: Form, count: number) {
+  const media = []
+  for (let i = 0; i < count; i++) {
+    const url = form[`MediaUrl${i}`]
+    if (typeof url === 'string' && url) {
+      const contentType = form[`MediaContentType${i}`]
+      media.push({ url, contentType: typeof contentType === 'string' ? contentType : 'application/octet-stream' })
+    }
+  }
+  return media
+}
+
+const twilio: FastifyPluginAsync = async (app) => {
+  app.post('/twilio/sms', async (req, reply) => {
+    const form = checkTwilioRequest(req, reply)
+    if (!form) return reply
+    const parsed = inboundForm.safeParse(form)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      return reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
+    }
+    const f = parsed.data
+    const sms: InboundSms = {
+      messageSid: f.MessageSid,
+      from: f.From,
+      to: f.To,
+      body: f.Body,
+      media: mediaOf(form, f.NumMedia),
+      numSegments: f.NumSegments ?? null,
+    }
+    const stored = await app.store.write((trx) => recordInbound(trx, sms, app))
+    if (stored) app.worker.wake()
+    else req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
+    return reply.code(200).type('text/xml').send(EMPTY_TWIML)
+  })
+}
+
+export default twilio

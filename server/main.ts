@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { buildServer } from './server.js'
+import { scheduleCatchUp } from './bridge/catchup.js'
 
 /**
  * Builds the service, listens, starts the job worker, and on SIGTERM/SIGINT stops taking requests,
@@ -16,6 +17,7 @@ export async function startService(config: Config): Promise<FastifyInstance> {
     await server.close()
   })
   await server.listen({ port: config.port, host: config.host })
+  await scheduleCatchUp(server.store)
   server.worker.start()
   return server
 }

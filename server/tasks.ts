@@ -1,6 +1,7 @@
 import type { BridgeDeps } from './bridge/deps.js'
 import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
 import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
+import { CATCH_UP, catchUp } from './bridge/catchup.js'
 import type { TaskHandler } from './jobs/worker.js'
 
 /** Every job the bridge runs, by task name. */
@@ -9,5 +10,6 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [DELIVER_INBOUND]: (payload, ctx) => deliverInbound(deps, payload, ctx),
     [TAG_CONVERSATION]: (payload) => tagConversation(deps, payload),
     [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
+    [CATCH_UP]: () => catchUp(deps),
   }
 }

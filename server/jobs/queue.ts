@@ -121,6 +121,18 @@ export async function completeJob(store: Store, job: Job, workerId: string): Pro
   )
 }
 
+/** Puts a recurring job back to wait for its next run, with a fresh set of attempts. */
+export async function rescheduleJob(store: Store, job: Job, workerId: string, runAt: number): Promise<void> {
+  await store.write((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({ state: 'waiting', run_at: runAt, attempts: 0, locked_by: null, locked_until: null, last_error: null, updated_at: Date.now() })
+      .where('id', '=', job.id)
+      .where('locked_by', '=', workerId)
+      .execute(),
+  )
+}
+
 /** Reschedules a failed job at `runAt`, or buries it when it has no attempts left or must not retry. */
 export async function failJob(
   store: Store,

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -17,7 +17,12 @@ export interface JobContext {
  * choose the delay, PermanentError to give up at once. Tasks must be idempotent: after a crash a job
  * runs again.
  */
-export type TaskHandler = (payload: any, ctx: JobContext) => Promise<void>
+export type TaskHandler = (payload: any, ctx: JobContext) => Promise<void | TaskResult>
+
+/** A recurring job returns when to run next: it is kept, with its attempts reset, instead of deleted. */
+export interface TaskResult {
+  runAgainAt: number
+}
 
 export interface WorkerOptions {
   store: Store
@@ -136,8 +141,9 @@ export class Worker {
     try {
       const handler = this.tasks[job.task]
       if (!handler) throw new PermanentError(`no handler for task "${job.task}"`)
-      await handler(JSON.parse(job.payload), { job, log, signal: this.abort.signal })
-      await completeJob(this.store, job, this.id)
+      const result = await handler(JSON.parse(job.payload), { job, log, signal: this.abort.signal })
+      if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt)
+      else await completeJob(this.store, job, this.id)
     } catch (err) {
       failure = err
       const delay =

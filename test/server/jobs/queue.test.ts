@@ -306,3 +306,25 @@ t.test('stop waits for running jobs, then claims nothing more', async (t) => {
   await sleep(50)
   t.equal((await listJobs(store.db, 'waiting')).length, 1, 'a stopped worker takes no new work')
 })
+
+t.test('a recurring job is kept and runs again when it asks to', async (t) => {
+  const store = await tempStore(t)
+  const runs: number[] = []
+  let fail = true
+  const worker = startWorker(t, store, {
+    tick: async () => {
+      if (fail) {
+        fail = false
+        throw new Error('first run fails')
+      }
+      runs.push(Date.now())
+      if (runs.length < 3) return { runAgainAt: Date.now() + 50 }
+    },
+  })
+  await add(store, { task: 'tick', payload: null, key: 'tick' })
+  worker.wake()
+  await until(() => runs.length === 3, 'three runs')
+  t.ok(runs[1]! - runs[0]! >= 45, 'waited until asked')
+  await until(async () => (await listJobs(store.db)).length === 0, 'the job to finish for good')
+  t.same(await add(store, { task: 'tick', payload: null, key: 'tick' }).then((r) => r.deduped), false, 'its key is free again')
+})

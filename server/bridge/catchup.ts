@@ -1,0 +1,77 @@
+import { getCached, setCached } from '../../shared/db/cache.js'
+import { knownSids } from '../../shared/db/messages.js'
+import type { Store } from '../../shared/db/database.js'
+import { enqueue } from '../jobs/queue.js'
+import type { TaskResult } from '../jobs/worker.js'
+import type { BridgeDeps } from './deps.js'
+import { recordInbound, type InboundSms } from './inbound.js'
+
+export const CATCH_UP = 'inbound.catchup'
+const CURSOR = 'twilio.catchup.since'
+/** How far back the first catch-up looks, and the overlap kept between runs (clocks differ). */
+const FIRST_LOOKBACK_MS = 24 * 3_600_000
+const OVERLAP_MS = 10 * 60_000
+export const CATCH_UP_INTERVAL_MS = 5 * 60_000
+
+/** Queues the recurring catch-up once; every process calls this at start, one job results. */
+export async function scheduleCatchUp(store: Store): Promise<void> {
+  await store.write((trx) => enqueue(trx, { task: CATCH_UP, payload: null, key: CATCH_UP, maxAttempts: 5 }))
+}
+
+/**
+ * Job: Twilio never resends an inbound webhook that failed, so texts that arrived while the bridge
+ * was down are only in Twilio's message log. Lists recent inbound texts to our numbers and ingests
+ * those we do not have, oldest first, through the same path as the webhook (so exactly once).
+ */
+export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
+  try {
+    await ingestMissed(deps)
+    return { runAgainAt: Date.now() + CATCH_UP_INTERVAL_MS }
+  } catch (err) {
+    // A recurring job must never die of an outage: try again sooner instead.
+    deps.log.warn({ err }, 'could not list recent texts from Twilio; will try again')
+    return { runAgainAt: Date.now() + 60_000 }
+  }
+}
+
+async function ingestMissed(deps: BridgeDeps): Promise<void> {
+  const startedAt = Date.now()
+  const cursor = Number((await getCached(deps.store.db, CURSOR)) ?? startedAt - FIRST_LOOKBACK_MS)
+  const since = new Date(cursor - OVERLAP_MS)
+  const { twilio: config } = deps.config
+  const filters = config.phoneNumbers.length > 0 ? config.phoneNumbers.map((to) => ({ to })) : [{}]
+
+  const found = []
+  for (const filter of filters) {
+    const messages = await deps.clients.twilio.messages.list({ ...filter, dateSentAfter: since, limit: 1000 })
+    found.push(
+      ...messages.filter(
+        (m) =>
+          m.direction === 'inbound' &&
+          (config.phoneNumbers.includes(m.to) || (config.messagingServiceSid && m.messagingServiceSid === config.messagingServiceSid)),
+      ),
+    )
+  }
+  const known = await knownSids(deps.store.db, found.map((m) => m.sid))
+  const missing = found
+    .filter((m) => !known.has(m.sid))
+    .sort((a, b) => (a.dateSent ?? a.dateCreated).getTime() - (b.dateSent ?? b.dateCreated).getTime())
+
+  for (const m of missing) {
+    const media =
+      Number(m.numMedia) > 0
+        ? (await deps.clients.twilio.messages(m.sid).media.list()).map((item) => ({
+            url: new URL(item.uri.replace(/\.json$/, ''), deps.clients.twilio.api.baseUrl).toString(),
+            contentType: item.contentType,
+          }))
+        : []
+    const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body ?? '', media, numSegments: Number(m.numSegments) || null }
+    const receivedAt = (m.dateSent ?? m.dateCreated).getTime()
+    await deps.store.write((trx) => recordInbound(trx, sms, deps, receivedAt))
+  }
+  if (missing.length > 0) {
+    deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
+    deps.wake()
+  }
+  await setCached(deps.store, CURSOR, String(startedAt))
+}

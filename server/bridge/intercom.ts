@@ -69,10 +69,15 @@ export async function searchContactsByPhone(deps: BridgeDeps, e164: string): Pro
   return page.data
 }
 
-/** Creates a lead with this phone; a 409 naming an existing contact means that contact is ours. */
+/**
+ * Creates a lead with this phone; a 409 naming an existing contact means that contact is ours. A
+ * short code or sender id is not a phone number Intercom accepts, so it becomes the lead's name.
+ */
 export async function createLead(deps: BridgeDeps, phone: string): Promise<ResolvedContact> {
   try {
-    const created = await deps.clients.intercom.contacts.create({ role: 'lead', phone })
+    const created = await deps.clients.intercom.contacts.create(
+      phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` },
+    )
     return { id: created.id, role: created.role ?? 'lead', createdByBridge: true }
   } catch (err) {
     if (err instanceof IntercomError && err.statusCode === 409) {

@@ -1,0 +1,357 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { validateApiRequest } from './openapi.js'
+import { FaultPlan, readBody, type Fault, type RecordedRequest } from './fake-http.js'
+
+export interface TwilioMessage {
+  sid: string
+  account_sid: string
+  to: string
+  from: string | null
+  messaging_service_sid: string | null
+  body: string
+  status: string
+  direction: 'inbound' | 'outbound-api'
+  num_media: string
+  num_segments: string
+  error_code: number | null
+  error_message: string | null
+  date_created: string
+  date_updated: string
+  date_sent: string | null
+  status_callback: string | null
+  media: Array<{ sid: string; contentType: string; data: Buffer }>
+  /** Milliseconds, for filtering. */
+  createdAtMs: number
+}
+
+export interface TwilioStandIn {
+  url: string
+  accountSid: string
+  authToken: string
+  messages: TwilioMessage[]
+  requests: RecordedRequest[]
+  phoneNumbers: Array<{ sid: string; phone_number: string; sms_url: string | null; sms_method: string; status_callback: string | null }>
+  /** Queues faults for the next matching requests. */
+  failNext(fault: Fault): void
+  /** Creates to this number fail with Twilio's error for `code` (e.g. 21610 opted out). */
+  rejectRecipient(to: string, code: number, status?: number): void
+  /** A text the customer sent, in Twilio's log (for catch-up tests); media is served behind auth. */
+  addInboundMessage(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; at?: number }): TwilioMessage
+  addPhoneNumber(e164: string): void
+  /** The URL of a media item, as Twilio puts it in a webhook's MediaUrl{N}. */
+  mediaUrl(message: TwilioMessage, index: number): string
+  reset(): void
+  close(): Promise<void>
+}
+
+const sid = (prefix: string) => `${prefix}${randomBytes(16).toString('hex')}`
+const rfc2822 = (ms: number) => new Date(ms).toUTCString().replace('GMT', '+0000')
+
+const ERRORS: Record<number, string> = {
+  20003: 'Authenticate',
+  20404: 'The requested resource was not found',
+  21211: "The 'To' number is not a valid phone number.",
+  21408: 'Permission to send an SMS has not been enabled for the region indicated by the \'To\' number',
+  21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message",
+  21602: 'Message body is required.',
+  21604: "A 'To' phone number is required.",
+  21610: 'Attempt to send to unsubscribed recipient',
+  21611: 'This \'From\' number has exceeded the maximum number of queued messages',
+  21614: "'To' number is not a valid mobile number",
+  20429: 'Too Many Requests',
+}
+
+function twilioError(res: ServerResponse, status: number, code: number, message = ERRORS[code] ?? 'Error', headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
+  res.end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }))
+}
+
+/** Segments as Twilio counts them: GSM-7 160/153, UCS-2 70/67 (any character outside GSM-7). */
+function segments(body: string): number {
+  const gsm = /^[@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&'()*+,\-./0-9:;<=>?¡A-ZÄÖÑÜ§¿a-zäöñüà^{}\\[~\]|€]*$/.test(body)
+  const units = gsm ? body.length : [...body].reduce((n, ch) => n + (ch.length > 1 ? 2 : 1), 0)
+  const [single, multi] = gsm ? [160, 153] : [70, 67]
+  return units <= single ? 1 : Math.ceil(units / multi)
+}
+
+function resource(m: TwilioMessage) {
+  const { media: _media, createdAtMs: _created, ...rest } = m
+  return {
+    ...rest,
+    api_version: '2010-04-01',
+    price: null,
+    price_unit: 'USD',
+    uri: `/2010-04-01/Accounts/${m.account_sid}/Messages/${m.sid}.json`,
+    subresource_uris: {
+      media: `/2010-04-01/Accounts/${m.account_sid}/Messages/${m.sid}/Media.json`,
+      feedback: `/2010-04-01/Accounts/${m.account_sid}/Messages/${m.sid}/Feedback.json`,
+    },
+  }
+}
+
+/** A loopback server that behaves like Twilio's 2010-04-01 REST API for the calls the bridge makes. */
+export async function startTwilioStandIn(opts: { accountSid?: string; authToken?: string } = {}): Promise<TwilioStandIn> {
+  const accountSid = opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`
+  const authToken = opts.authToken ?? randomBytes(16).toString('hex')
+  const faults = new FaultPlan()
+  const rejected = new Map<string, { code: number; status: number }>()
+  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers'> = { messages: [], requests: [], phoneNumbers: [] }
+  const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`
+  let base = ''
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const raw = await readBody(req)
+    const form = Object.fromEntries(
+      [...new URLSearchParams(raw).keys()].map((k) => {
+        const all = new URLSearchParams(raw).getAll(k)
+        return [k, all.length > 1 || k === 'MediaUrl' ? all : all[0]]
+      }),
+    )
+    const query = Object.fromEntries(url.searchParams)
+    const record: RecordedRequest = { method: req.method!, path: url.pathname, query, body: raw ? form : undefined, headers: req.headers, status: 0, at: Date.now() }
+    state.requests.push(record)
+    const send = (status: number, json: unknown) => {
+      record.status = status
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(json))
+    }
+    const fail = (status: number, code: number, message?: string, headers?: Record<string, string>) => {
+      record.status = status
+      twilioError(res, status, code, message, headers)
+    }
+
+    if (req.headers.authorization !== expectedAuth) return fail(401, 20003)
+    const path = url.pathname
+    const m = /^\/2010-04-01\/Accounts\/([^/]+?)(?:\.json|\/(.*))?$/.exec(path)
+    if (!m || m[1] !== accountSid) return fail(404, 20404)
+
+    const fault = faults.take(req.method!, path)
+    const applyFault = async (): Promise<boolean> => {
+      if (!fault) return false
+      if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault.hang) {
+        record.status = -1
+        return true // never answered; the socket closes with the server
+      }
+      if (fault.status) {
+        record.status = fault.status
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers })
+        res.end(JSON.stringify(fault.body ?? { code: fault.status === 429 ? 20429 : 20500, message: 'fault injected', status: fault.status }))
+        return true
+      }
+      return false
+    }
+
+    // The media file itself: the URL Twilio puts in MediaUrl{N}, behind the same Basic auth (a binary
+    // download, so not in the JSON API reference).
+    const file = /^Messages\/([^/]+)\/Media\/([^/.]+)$/.exec(m[2] ?? '')
+    if (file && req.method === 'GET') {
+      if (await applyFault()) return
+      const item = state.messages.find((x) => x.sid === file[1])?.media.find((x) => x.sid === file[2])
+      if (!item) return fail(404, 20404)
+      record.status = 200
+      res.writeHead(200, { 'content-type': item.contentType, 'content-length': item.data.length })
+      return res.end(item.data)
+    }
+
+    const check = validateApiRequest('twilio', req.method!, path, raw ? form : undefined, query)
+    if (!check.ok) return fail(check.status, check.status === 400 ? 21604 : 20404, check.errors.join('; '))
+
+    if (!fault?.afterAccept && (await applyFault())) return
+
+    const rest = m[2] ?? ''
+    if (req.method === 'GET' && rest === '') return send(200, { sid: accountSid, friendly_name: 'Test account', status: 'active', type: 'Full' })
+
+    if (rest === 'Messages.json' && req.method === 'POST') {
+      const to = form.To as string
+      if (!form.From && !form.MessagingServiceSid) return fail(400, 21603)
+      if (!form.Body && !form.MediaUrl && !form.ContentSid) return fail(400, 21602)
+      if (!/^\+[1-9]\d{6,14}$/.test(to)) return fail(400, 21211)
+      const rejection = rejected.get(to)
+      if (rejection) return fail(rejection.status, rejection.code)
+      const now = Date.now()
+      const body = (form.Body as string | undefined) ?? ''
+      const media = ((form.MediaUrl as string[] | undefined) ?? []).map((u) => ({ sid: sid('ME'), contentType: 'image/jpeg', data: Buffer.from(u) }))
+      const message: TwilioMessage = {
+        sid: sid(media.length ? 'MM' : 'SM'),
+        account_sid: accountSid,
+        to,
+        from: (form.From as string | undefined) ?? null,
+        messaging_service_sid: (form.MessagingServiceSid as string | undefined) ?? null,
+        body,
+        status: form.MessagingServiceSid ? 'accepted' : 'queued',
+        direction: 'outbound-api',
+        num_media: String(media.length),
+        num_segments: String(segments(body)),
+        error_code: null,
+        error_message: null,
+        date_created: rfc2822(now),
+        date_updated: rfc2822(now),
+        date_sent: null,
+        status_callback: (form.StatusCallback as string | undefined) ?? null,
+        media,
+        createdAtMs: now,
+      }
+      state.messages.push(message)
+      if (fault?.afterAccept && (await applyFault())) return
+      return send(201, resource(message))
+    }
+
+    if (rest === 'Messages.json' && req.method === 'GET') {
+      const sentAfter = query['DateSent>'] ? Date.parse(query['DateSent>']) : -Infinity
+      const sentBefore = query['DateSent<'] ? Date.parse(query['DateSent<']) : Infinity
+      const day = query.DateSent ? query.DateSent.slice(0, 10) : null
+      const pageSize = Math.min(Number(query.PageSize ?? 50), 1000)
+      const page = Number(query.Page ?? 0)
+      const list = state.messages
+        .filter((x) => (!query.To || x.to === query.To) && (!query.From || x.from === query.From))
+        .filter((x) => x.createdAtMs >= sentAfter && x.createdAtMs <= sentBefore)
+        .filter((x) => !day || new Date(x.createdAtMs).toISOString().startsWith(day))
+        .sort((a, b) => b.createdAtMs - a.createdAtMs)
+      const slice = list.slice(page * pageSize, (page + 1) * pageSize)
+      const uri = `/2010-04-01/Accounts/${accountSid}/Messages.json`
+      const next = (page + 1) * pageSize < list.length ? `${uri}?${new URLSearchParams({ ...query, Page: String(page + 1), PageSize: String(pageSize), PageToken: `PA${page + 1}` })}` : null
+      return send(200, {
+        messages: slice.map((x) => resource(x)),
+        page,
+        page_size: pageSize,
+        first_page_uri: `${uri}?PageSize=${pageSize}&Page=0`,
+        next_page_uri: next,
+        previous_page_uri: null,
+        start: page * pageSize,
+        end: page * pageSize + slice.length - 1,
+        uri: `${uri}?${url.searchParams}`,
+      })
+    }
+
+    const one = /^Messages\/([^/]+)\.json$/.exec(rest)
+    if (one && req.method === 'GET') {
+      const found = state.messages.find((x) => x.sid === one[1])
+      return found ? send(200, resource(found)) : fail(404, 20404)
+    }
+
+    const mediaList = /^Messages\/([^/]+)\/Media\.json$/.exec(rest)
+    if (mediaList) {
+      const found = state.messages.find((x) => x.sid === mediaList[1])
+      if (!found) return fail(404, 20404)
+      const uri = `/2010-04-01/Accounts/${accountSid}/Messages/${found.sid}/Media.json`
+      return send(200, {
+        media_list: found.media.map((x) => ({
+          sid: x.sid,
+          account_sid: accountSid,
+          parent_sid: found.sid,
+          content_type: x.contentType,
+          date_created: found.date_created,
+          date_updated: found.date_updated,
+          uri: `/2010-04-01/Accounts/${accountSid}/Messages/${found.sid}/Media/${x.sid}.json`,
+        })),
+        page: 0,
+        page_size: 50,
+        first_page_uri: uri,
+        next_page_uri: null,
+        previous_page_uri: null,
+        start: 0,
+        end: found.media.length - 1,
+        uri,
+      })
+    }
+
+    if (rest === 'IncomingPhoneNumbers.json' && req.method === 'GET') {
+      const list = state.phoneNumbers.filter((n) => !query.PhoneNumber || n.phone_number === query.PhoneNumber)
+      return send(200, {
+        incoming_phone_numbers: list.map((n) => ({ ...n, account_sid: accountSid, capabilities: { sms: true, mms: true, voice: true } })),
+        page: 0,
+        page_size: 50,
+        next_page_uri: null,
+        uri: `/2010-04-01/Accounts/${accountSid}/IncomingPhoneNumbers.json`,
+      })
+    }
+    const number = /^IncomingPhoneNumbers\/([^/]+)\.json$/.exec(rest)
+    if (number && req.method === 'POST') {
+      const n = state.phoneNumbers.find((x) => x.sid === number[1])
+      if (!n) return fail(404, 20404)
+      if (typeof form.SmsUrl === 'string') n.sms_url = form.SmsUrl
+      if (typeof form.SmsMethod === 'string') n.sms_method = form.SmsMethod
+      if (typeof form.StatusCallback === 'string') n.status_callback = form.StatusCallback
+      return send(200, { ...n, account_sid: accountSid })
+    }
+    return fail(404, 20404)
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ code: 20500, message: String(err), status: 500 }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  const standIn: TwilioStandIn = {
+    url: base,
+    accountSid,
+    authToken,
+    get messages() {
+      return state.messages
+    },
+    get requests() {
+      return state.requests
+    },
+    get phoneNumbers() {
+      return state.phoneNumbers
+    },
+    failNext: (fault) => faults.add(fault),
+    rejectRecipient: (to, code, status = 400) => void rejected.set(to, { code, status }),
+    addInboundMessage({ from, to, body, media = [], at = Date.now() }) {
+      const message: TwilioMessage = {
+        sid: sid(media.length ? 'MM' : 'SM'),
+        account_sid: accountSid,
+        to,
+        from,
+        messaging_service_sid: null,
+        body,
+        status: 'received',
+        direction: 'inbound',
+        num_media: String(media.length),
+        num_segments: String(segments(body)),
+        error_code: null,
+        error_message: null,
+        date_created: rfc2822(at),
+        date_updated: rfc2822(at),
+        date_sent: rfc2822(at),
+        status_callback: null,
+        media: media.map((x) => ({ sid: sid('ME'), ...x })),
+        createdAtMs: at,
+      }
+      state.messages.push(message)
+      return message
+    },
+    addPhoneNumber(e164) {
+      state.phoneNumbers.push({ sid: sid('PN'), phone_number: e164, sms_url: null, sms_method: 'POST', status_callback: null })
+    },
+    mediaUrl: (message, index) => `${base}/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media/${message.media[index]!.sid}`,
+    reset() {
+      state.messages = []
+      state.requests = []
+      rejected.clear()
+      faults.clear()
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+  return standIn
+}
+
+/** X-Twilio-Signature as Twilio computes it: base64 HMAC-SHA1 of the URL and the sorted parameters. */
+export function signTwilio(authToken: string, url: string, params: Record<string, string>): string {
+  const data = Object.keys(params)
+    .sort()
+    .reduce((acc, key) => acc + key + params[key], url)
+  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf-8')).digest('base64')
+}

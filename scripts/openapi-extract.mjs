@@ -19,6 +19,7 @@ const OPERATIONS = {
     ['get', '/contacts/{contact_id}'],
     ['put', '/contacts/{contact_id}'],
     ['post', '/conversations'],
+    ['post', '/conversations/search'],
     ['get', '/conversations/{conversation_id}'],
     ['post', '/conversations/{conversation_id}/reply'],
     ['post', '/conversations/{conversation_id}/tags'],

@@ -5,7 +5,7 @@ import { buildServer, type BuildOptions } from '../server/server.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
 import { startIntercomStandIn, type IntercomStandIn } from './support/fake-intercom.js'
-import { startTwilioStandIn, type TwilioStandIn } from './support/fake-twilio.js'
+import { signTwilio, startTwilioStandIn, type TwilioStandIn } from './support/fake-twilio.js'
 
 export const PUBLIC_URL = 'https://sms-bridge.example.com'
 export const OUR_NUMBER = '+14155550100'
@@ -60,4 +60,68 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
   await app.ready()
   if (options.startWorker !== false) app.worker.start()
   return { app, config, twilio, intercom, logs }
+}
+
+/** Waits until no job is waiting or running (dead jobs stay), failing after `ms`. */
+export async function drain(app: FastifyInstance, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    const pending = await app.store.db
+      .selectFrom('jobs')
+      .select(['task', 'state', 'last_error'])
+      .where('state', 'in', ['waiting', 'running'])
+      .where('task', '!=', 'inbound.catchup')
+      .execute()
+    if (pending.length === 0) return
+    if (Date.now() > end) throw new Error(`jobs still pending: ${JSON.stringify(pending)}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+let sidCounter = 0
+/** A Twilio message sid, unique within the run. */
+export function messageSid(prefix: 'SM' | 'MM' = 'SM'): string {
+  return `${prefix}${(Date.now().toString(16) + (sidCounter++).toString(16).padStart(8, '0')).padStart(32, '0').slice(-32)}`
+}
+
+/** A real-shaped inbound SMS webhook form, as Twilio posts it. */
+export function inboundForm(ctx: Pick<TestApp, 'twilio'>, fields: Record<string, string> = {}): Record<string, string> {
+  return {
+    ToCountry: 'US',
+    ToState: 'CA',
+    SmsMessageSid: fields.MessageSid ?? '',
+    NumMedia: '0',
+    ToCity: 'SAN FRANCISCO',
+    FromZip: '94105',
+    SmsSid: fields.MessageSid ?? '',
+    FromState: 'CA',
+    SmsStatus: 'received',
+    FromCity: 'SAN FRANCISCO',
+    Body: 'Hello',
+    FromCountry: 'US',
+    To: OUR_NUMBER,
+    ToZip: '94105',
+    NumSegments: '1',
+    MessageSid: messageSid(),
+    AccountSid: ctx.twilio.accountSid,
+    From: '+14155550123',
+    ApiVersion: '2010-04-01',
+    ...fields,
+  }
+}
+
+/** Posts a signed inbound SMS webhook exactly as Twilio would (unless told to sign otherwise). */
+export async function postSms(
+  ctx: Pick<TestApp, 'app' | 'twilio'>,
+  form: Record<string, string>,
+  opts: { signature?: string | null; path?: string } = {},
+) {
+  const path = opts.path ?? '/twilio/sms'
+  const signature = opts.signature === undefined ? signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}${path}`, form) : opts.signature
+  return ctx.app.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+    payload: new URLSearchParams(form).toString(),
+  })
 }

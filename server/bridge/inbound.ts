@@ -153,6 +153,36 @@ async function postAsCustomer(
   }
 }
 
+/** A conversation this contact started at exactly this time (we set created_at to the text's time). */
+async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number): Promise<string | undefined> {
+  const page = await intercomCall('look for a conversation already started', () =>
+    deps.clients.intercom.conversations.search({
+      query: {
+        operator: 'AND',
+        value: [
+          { field: 'contact_ids', operator: '=', value: contactId },
+          { field: 'created_at', operator: '=', value: createdAt },
+        ],
+      },
+    }),
+  )
+  return page.data[0]?.id
+}
+
+/** The new conversation becomes the contact's SMS conversation; its tag is a job queued with it. */
+async function recordStarted(
+  deps: BridgeDeps,
+  messageId: number,
+  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
+): Promise<void> {
+  await deps.store.write(async (trx) => {
+    await setSmsConversation(trx, c)
+    await updateMessage(trx, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId })
+    await enqueue(trx, { task: TAG_CONVERSATION, payload: { conversationId: c.conversationId }, key: `tag:${c.conversationId}` })
+  })
+  deps.wake()
+}
+
 /** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
 export async function deliverInbound(deps: BridgeDeps, payload: { messageId: number }, ctx: JobContext): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
@@ -172,22 +202,22 @@ export async function deliverInbound(deps: BridgeDeps, payload: { messageId: num
       if (partId) conversationId = existing.intercom_conversation_id
     }
   }
+  if (!conversationId && ctx.job.attempts > 1) {
+    // The attempt before may have started the conversation and lost the answer.
+    conversationId = (await findStartedConversation(deps, contact.id, createdAt)) ?? null
+    if (conversationId) await recordStarted(deps, message.id, { ...link, conversationId })
+  }
   if (!conversationId) {
     const created = await intercomCall('start a conversation', () =>
       deps.clients.intercom.conversations.create({
         from: { type: contact.role === 'user' ? 'user' : 'lead', id: contact.id },
         body: displayBody(message),
+        created_at: createdAt,
       }),
     )
     conversationId = created.conversation_id ?? created.id
-    // Recorded before anything else can fail, so a retry never starts a second conversation; the tag
-    // is its own job, queued in the same transaction.
-    await deps.store.write(async (trx) => {
-      await setSmsConversation(trx, { ...link, conversationId: conversationId! })
-      await updateMessage(trx, message.id, { intercom_conversation_id: conversationId, intercom_contact_id: contact.id })
-      await enqueue(trx, { task: TAG_CONVERSATION, payload: { conversationId }, key: `tag:${conversationId}` })
-    })
-    deps.wake()
+    // Recorded before anything else can fail, so a retry never starts a second conversation.
+    await recordStarted(deps, message.id, { ...link, conversationId })
     if (attachments.length === 0) partId = `message:${created.id}`
   }
   if (!partId && attachments.length === 0) partId = `conversation:${conversationId}` // the text opened it

@@ -88,11 +88,13 @@ function errorList(res: ServerResponse, status: number, code: string, message: s
   res.end(JSON.stringify({ type: 'error.list', request_id: randomBytes(8).toString('hex'), errors: [{ code, message }] }))
 }
 
-/** Intercom's field matching for search: the operators the bridge may use, on string fields. */
-function matches(contact: Contact, q: any): boolean {
-  if (q.operator === 'AND') return q.value.every((v: unknown) => matches(contact, v))
-  if (q.operator === 'OR') return q.value.some((v: unknown) => matches(contact, v))
-  const actual = (contact as unknown as Record<string, unknown>)[q.field] ?? contact.custom_attributes[q.field]
+/** Intercom's field matching for search: the operators the bridge may use. */
+function matches(fields: (name: string) => unknown, q: any): boolean {
+  if (q.operator === 'AND') return q.value.every((v: unknown) => matches(fields, v))
+  if (q.operator === 'OR') return q.value.some((v: unknown) => matches(fields, v))
+  const actual = fields(q.field)
+  // A list field (contact_ids) matches when any of its values does.
+  if (Array.isArray(actual)) return actual.some((v) => matches(() => v, q))
   const a = actual === null || actual === undefined ? null : String(actual)
   switch (q.operator) {
     case '=':
@@ -175,7 +177,14 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       remaining = RATE_LIMIT
       resetAt = seconds() + 10
     }
+    let acceptedFault: Fault | undefined
     const send = (status: number, json: unknown) => {
+      if (acceptedFault) {
+        // The work is done, but the caller is told it failed: "accepted, then the connection broke".
+        record.status = acceptedFault.status ?? 502
+        res.writeHead(record.status, { 'content-type': 'application/json', ...rateHeaders() })
+        return res.end(JSON.stringify({ type: 'error.list', errors: [{ code: 'server_error', message: 'fault injected after the request was served' }] }))
+      }
       record.status = status
       res.writeHead(status, { 'content-type': 'application/json', ...rateHeaders() })
       res.end(JSON.stringify(json))
@@ -192,7 +201,8 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     remaining--
 
     const fault = faults.take(req.method!, url.pathname)
-    if (fault) {
+    if (fault?.afterAccept) acceptedFault = fault
+    else if (fault) {
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs))
       if (fault.hang) return void (record.status = -1)
       if (fault.status) {
@@ -230,7 +240,9 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     if (path === '/contacts/search') {
       const perPage = Math.min(body.pagination?.per_page ?? 50, 150)
       const now = Date.now()
-      const found = contacts.filter((c) => c.searchableAt <= now && matches(c, body.query))
+      const found = contacts.filter(
+        (c) => c.searchableAt <= now && matches((f) => (c as unknown as Record<string, unknown>)[f] ?? c.custom_attributes[f], body.query),
+      )
       const start = body.pagination?.starting_after ? Number(Buffer.from(body.pagination.starting_after, 'base64url').toString()) : 0
       const data = found.slice(start, start + perPage)
       const more = start + perPage < found.length
@@ -282,6 +294,17 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       }
       conversations.push(conversation)
       return send(200, { type: 'user_message', id: conversation.source.id, created_at: now, body: body.body, message_type: 'inapp', conversation_id: conversation.id })
+    }
+    if (path === '/conversations/search') {
+      const fields = (c: Conversation) => (f: string) =>
+        f === 'contact_ids' ? c.contacts.map((x) => x.id) : f === 'source.body' ? c.source.body : (c as unknown as Record<string, unknown>)[f]
+      const found = conversations.filter((c) => matches(fields(c), body.query))
+      return send(200, {
+        type: 'conversation.list',
+        conversations: found.map(conversationJson),
+        total_count: found.length,
+        pages: { type: 'pages', page: 1, per_page: 20, total_pages: 1 },
+      })
     }
     if ((m = /^\/conversations\/([^/]+)(\/reply|\/tags)?$/.exec(path))) {
       const conversation = conversations.find((c) => c.id === m![1])

@@ -1,0 +1,318 @@
+import t from 'tap'
+import { catchUp } from '../../../server/bridge/catchup.js'
+import { pickContact } from '../../../server/bridge/intercom.js'
+import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
+
+const CUSTOMER = '+14155550123'
+
+async function text(ctx: TestApp, body: string, fields: Record<string, string> = {}) {
+  const res = await postSms(ctx, inboundForm(ctx, { Body: body, From: CUSTOMER, ...fields }))
+  if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}: ${res.body}`)
+}
+
+/** What the agent sees: the conversation's texts in order, source first. */
+function thread(ctx: TestApp, conversationId: string) {
+  const c = ctx.intercom.conversation(conversationId)!
+  return [c.source.body, ...c.parts.filter((p) => p.part_type === 'comment').map((p) => p.body)]
+}
+
+t.test('a first text creates one lead with the E.164 phone and one tagged conversation', async (t) => {
+  const ctx = await buildTestApp(t, { env: { DEFAULT_COUNTRY: 'US' } })
+  await text(ctx, 'Hi, is my order shipped?', { From: '(415) 555-0123' })
+  await drain(ctx.app)
+  t.equal(ctx.intercom.contacts.length, 1)
+  t.match(ctx.intercom.contacts[0], { role: 'lead', phone: CUSTOMER })
+  t.equal(ctx.intercom.conversations.length, 1)
+  const conversation = ctx.intercom.conversations[0]!
+  t.equal(conversation.source.body, 'Hi, is my order shipped?')
+  t.equal(conversation.source.author.id, ctx.intercom.contacts[0]!.id)
+  t.same(conversation.tags.map((x) => x.name), ['sms'], 'tagged for routing')
+  const [message] = await ctx.app.store.db.selectFrom('messages').selectAll().execute()
+  t.match(message, { status: 'delivered_to_intercom', intercom_conversation_id: conversation.id, intercom_contact_id: ctx.intercom.contacts[0]!.id, twilio_number: OUR_NUMBER })
+  const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
+  t.match(link, { intercom_conversation_id: conversation.id, phone: CUSTOMER, twilio_number: OUR_NUMBER }, 'replies will go out from the number they texted')
+})
+
+t.test('later texts are customer replies in the same conversation, one Intercom call each', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'first')
+  await drain(ctx.app)
+  const before = ctx.intercom.requests.length
+  await text(ctx, 'second')
+  await drain(ctx.app)
+  const calls = ctx.intercom.callsSince(before)
+  t.same(calls.map((r) => `${r.method} ${r.path.replace(/\d+/, ':id')}`), ['POST /conversations/:id/reply'], 'exactly one call for a known contact')
+  t.match(calls[0]?.body, { message_type: 'comment', type: 'user', intercom_user_id: ctx.intercom.contacts[0]!.id, body: 'second' })
+  t.equal(ctx.intercom.conversations.length, 1)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['first', 'second'])
+})
+
+t.test('an existing contact is found by any stored form of the number; users beat leads', async (t) => {
+  const ctx = await buildTestApp(t)
+  const lead = ctx.intercom.addContact({ role: 'lead', phone: '+14155550123', updated_at: 2_000_000_000 })
+  const user = ctx.intercom.addContact({ role: 'user', phone: '(415) 555-0123', email: 'ana@example.com', updated_at: 1_000_000_000 })
+  ctx.intercom.addContact({ role: 'user', phone: '+14155550999', email: 'someone-else@example.com' })
+  await text(ctx, 'hello')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.contacts.length, 3, 'no contact created')
+  t.equal(ctx.intercom.conversations[0]?.source.author.id, user.id, 'the user, not the more recently updated lead')
+  t.equal(ctx.intercom.conversations[0]?.source.author.type, 'user')
+  t.not(user.id, lead.id)
+})
+
+t.test('the documented pick rule', async (t) => {
+  const c = (id: string, role: 'user' | 'lead', updated_at: number, created_at = 1) => ({ id, role, updated_at, created_at }) as never
+  t.equal(pickContact([c('a', 'lead', 9), c('b', 'user', 1)])?.id, 'b', 'user over lead')
+  t.equal(pickContact([c('a', 'user', 1), c('b', 'user', 5)])?.id, 'b', 'then most recently updated')
+  t.equal(pickContact([c('a', 'lead', 5, 9), c('b', 'lead', 5, 2)])?.id, 'b', 'then the oldest')
+  t.equal(pickContact([]), undefined)
+})
+
+t.test('twenty texts at once from a new number: one contact, one conversation, all texts in order', async (t) => {
+  const ctx = await buildTestApp(t)
+  // Intercom's search lags behind creation, so only our own link can prevent duplicates.
+  ctx.intercom.searchLagMs = 60_000
+  const forms = Array.from({ length: 20 }, (_, i) => inboundForm(ctx, { From: CUSTOMER, Body: `text ${i + 1}` }))
+  const answers = await Promise.all(forms.map((f) => postSms(ctx, f)))
+  t.same(answers.map((a) => a.statusCode), Array(20).fill(200))
+  await drain(ctx.app, 30_000)
+  t.equal(ctx.intercom.contacts.length, 1, 'one contact')
+  t.equal(ctx.intercom.conversations.length, 1, 'one conversation')
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), forms.map((f) => f.Body), 'in the order Twilio delivered them')
+})
+
+t.test('five numbers at once each get their own contact and conversation', async (t) => {
+  const ctx = await buildTestApp(t)
+  const numbers = ['+14155550101', '+14155550102', '+14155550103', '+14155550104', '+14155550105']
+  await Promise.all(numbers.flatMap((n) => [1, 2, 3].map((i) => text(ctx, `${n.slice(-3)}-${i}`, { From: n }))))
+  await drain(ctx.app, 30_000)
+  t.equal(ctx.intercom.contacts.length, 5)
+  t.equal(ctx.intercom.conversations.length, 5)
+  for (const conversation of ctx.intercom.conversations) {
+    const contact = ctx.intercom.contacts.find((c) => c.id === conversation.source.author.id)!
+    const tail = contact.phone!.slice(-3)
+    t.same(thread(ctx, conversation.id), [`${tail}-1`, `${tail}-2`, `${tail}-3`], `texts from ${tail} in order`)
+  }
+})
+
+t.test('the text appears exactly as sent', async (t) => {
+  const ctx = await buildTestApp(t)
+  const bodies = ['Привет, 你好 👋🏽 — ça va?', '<script>alert(1)</script> & <b>bold</b>', 'line one\nline two']
+  for (const body of bodies) await text(ctx, body)
+  await drain(ctx.app)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), bodies)
+})
+
+t.test('threading: reopen within the window, a new tagged conversation after it', async (t) => {
+  const ctx = await buildTestApp(t, { env: { REOPEN_WINDOW_DAYS: '5' } })
+  await text(ctx, 'first')
+  await drain(ctx.app)
+  const first = ctx.intercom.conversations[0]!
+  ctx.intercom.closeConversation(first.id)
+  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 2 * 86_400_000 }).execute())
+  await text(ctx, 'two days later')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.conversations.length, 1, 'same conversation')
+  t.equal(first.state, 'open', 'the customer reply reopened it for the team')
+  t.same(thread(ctx, first.id), ['first', 'two days later'])
+
+  ctx.intercom.closeConversation(first.id)
+  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 6 * 86_400_000 }).execute())
+  await text(ctx, 'a week later')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.conversations.length, 2, 'a new conversation')
+  const second = ctx.intercom.conversations[1]!
+  t.same(thread(ctx, second.id), ['a week later'])
+  t.same(second.tags.map((x) => x.name), ['sms'])
+  t.equal(first.state, 'closed', 'the old one stays closed')
+  const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
+  t.equal(link.intercom_conversation_id, second.id, 'and becomes the SMS conversation')
+  t.equal(link.closed_at, null)
+  t.equal(ctx.intercom.tags.length, 1, 'the tag was created once')
+})
+
+t.test('a conversation deleted in Intercom is replaced, not retried forever', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'first')
+  await drain(ctx.app)
+  ctx.intercom.conversations.splice(0, 1)
+  await text(ctx, 'second')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.conversations.length, 1)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['second'])
+})
+
+t.test('MMS: pictures arrive as attachments served through expiring bridge links', async (t) => {
+  const ctx = await buildTestApp(t)
+  const sent = ctx.twilio.addInboundMessage({
+    from: CUSTOMER,
+    to: OUR_NUMBER,
+    body: 'look',
+    media: [
+      { contentType: 'image/jpeg', data: Buffer.from('jpeg-bytes') },
+      { contentType: 'image/png', data: Buffer.from('png-bytes') },
+    ],
+  })
+  const form = inboundForm(ctx, {
+    MessageSid: sent.sid,
+    Body: 'look',
+    NumMedia: '2',
+    MediaUrl0: ctx.twilio.mediaUrl(sent, 0),
+    MediaContentType0: 'image/jpeg',
+    MediaUrl1: ctx.twilio.mediaUrl(sent, 1),
+    MediaContentType1: 'image/png',
+  })
+  t.equal((await postSms(ctx, form)).statusCode, 200)
+  await text(ctx, 'and one more', { NumMedia: '1', MediaUrl0: ctx.twilio.mediaUrl(sent, 1), MediaContentType0: 'image/png', Body: '' })
+  await drain(ctx.app)
+  const conversation = ctx.intercom.conversations[0]!
+  t.equal(conversation.source.body, 'look')
+  const withPictures = conversation.parts.filter((p) => p.attachments.length > 0)
+  t.equal(withPictures.length, 2)
+  const urls = withPictures.flatMap((p) => p.attachments.map((a) => a.url))
+  t.equal(urls.length, 3)
+  for (const url of urls) {
+    t.match(url, /^https:\/\/sms-bridge\.example\.com\/media\/[\w.-]+$/, 'a bridge link')
+    t.notMatch(url, ctx.twilio.accountSid, 'no Twilio account in the link')
+  }
+  t.equal(withPictures[1]!.body, '(sent an attachment)', 'a picture-only text says so')
+
+  const first = await ctx.app.inject({ method: 'GET', url: new URL(urls[0]!).pathname })
+  t.equal(first.statusCode, 200)
+  t.equal(first.headers['content-type'], 'image/jpeg')
+  t.equal(first.body, 'jpeg-bytes')
+  const second = await ctx.app.inject({ method: 'GET', url: new URL(urls[1]!).pathname })
+  t.equal(second.headers['content-type'], 'image/png')
+  t.equal(second.body, 'png-bytes')
+
+  const path = new URL(urls[0]!).pathname
+  const forged = path.replace(/\.(\d+)\.([\w-]+)$/, (_m, exp, sig) => `.${Number(exp) + 1}.${sig}`)
+  for (const bad of [forged, '/media/1.0.99999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/media/nope']) {
+    const res = await ctx.app.inject({ method: 'GET', url: bad })
+    t.equal(res.statusCode, 404, `refused: ${bad.slice(0, 30)}`)
+  }
+})
+
+t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, a note explains it', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'hello')
+  await text(ctx, ' stop ')
+  await drain(ctx.app)
+  const consent = await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirstOrThrow()
+  t.match(consent, { phone: CUSTOMER, state: 'opted_out', source: 'keyword' })
+  const contact = ctx.intercom.contacts[0]!
+  t.equal(contact.custom_attributes.sms_opted_out, true)
+  t.ok(ctx.intercom.dataAttributes.some((a) => a.name === 'sms_opted_out' && a.data_type === 'boolean'), 'the attribute was created')
+  const conversation = ctx.intercom.conversations[0]!
+  t.same(thread(ctx, conversation.id), ['hello', ' stop '])
+  const notes = conversation.parts.filter((p) => p.part_type === 'note')
+  t.equal(notes.length, 1)
+  t.match(notes[0]?.body, /opted out of text messages/)
+
+  await text(ctx, 'Start')
+  await drain(ctx.app)
+  t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in')
+  t.equal(contact.custom_attributes.sms_opted_out, false)
+  t.match(conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body, /opted back in/)
+
+  await text(ctx, 'please stop texting me')
+  await drain(ctx.app)
+  t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in', 'only the exact single word counts')
+})
+
+t.test('short codes and alphanumeric senders do not break the pipeline', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'Your code is 1234', { From: '12345' })
+  await text(ctx, 'Promo', { From: 'ACME' })
+  await drain(ctx.app)
+  t.same(ctx.intercom.contacts.map((c) => c.name).sort(), ['SMS sender 12345', 'SMS sender ACME'])
+  t.equal(ctx.intercom.conversations.length, 2)
+  t.same((await ctx.app.store.db.selectFrom('jobs').selectAll().execute()).length, 0, 'nothing dead')
+})
+
+t.test('Intercom 429: waits for the reset, then delivers, in order', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'one')
+  await drain(ctx.app)
+  ctx.intercom.failNext({ status: 429, times: 2, headers: { 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1) } })
+  await text(ctx, 'two')
+  await text(ctx, 'three')
+  await drain(ctx.app, 20_000)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two', 'three'])
+  const limited = ctx.intercom.requests.filter((r) => r.status === 429)
+  const after = ctx.intercom.requests.find((r) => r.status === 200 && r.at > limited[1]!.at)
+  t.ok(after!.at - limited[0]!.at >= 900, 'waited for the rate-limit window to reset')
+})
+
+t.test('5xx answers retry with backoff; nothing is lost', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'one')
+  await drain(ctx.app)
+  ctx.intercom.failNext({ status: 503, times: 2 })
+  await text(ctx, 'two')
+  await text(ctx, 'three')
+  await drain(ctx.app)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two', 'three'])
+  t.equal(ctx.intercom.requests.filter((r) => r.status === 503).length, 2)
+  t.equal((await ctx.app.store.db.selectFrom('jobs').selectAll().execute()).length, 0)
+})
+
+t.test('a reply Intercom stored before the answer was lost is not posted again', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'one')
+  await drain(ctx.app)
+  ctx.intercom.failNext({ status: 502, afterAccept: true, match: { method: 'POST', path: /reply$/ } })
+  await text(ctx, 'two')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.requests.filter((r) => r.status === 502).length, 1, 'the first attempt did post, then failed')
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two'], 'posted once')
+})
+
+t.test('a timeout after Intercom stored the conversation does not open a second one', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.intercom.failNext({ status: 504, afterAccept: true, match: { method: 'POST', path: /^\/conversations$/ } })
+  await text(ctx, 'hello')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.requests.filter((r) => r.status === 504).length, 1)
+  t.equal(ctx.intercom.conversations.length, 1, 'one conversation')
+})
+
+t.test('a permanent refusal goes to the dead jobs with its error; later texts still flow', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'one')
+  await drain(ctx.app)
+  ctx.intercom.failNext({ status: 403, body: { type: 'error.list', errors: [{ code: 'forbidden', message: 'Token lacks write scope' }] } })
+  await text(ctx, 'two')
+  await drain(ctx.app)
+  const dead = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
+  t.equal(dead.length, 1)
+  t.match(dead[0]?.last_error, /Intercom refused to add the text to the conversation \(403\): forbidden: Token lacks write scope/)
+  await text(ctx, 'three')
+  await drain(ctx.app)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'three'])
+})
+
+t.test('catch-up ingests texts whose webhooks never arrived, oldest first, exactly once', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'seen by webhook')
+  await drain(ctx.app)
+  const now = Date.now()
+  ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 2', at: now - 60_000 })
+  ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 1', at: now - 120_000 })
+  ctx.twilio.addInboundMessage({ from: CUSTOMER, to: '+19995550000', body: 'another number', at: now - 60_000 })
+  const deps = { store: ctx.app.store, config: ctx.config, clients: ctx.app.clients, log: ctx.app.log, wake: () => ctx.app.worker.wake() }
+  const next = await catchUp(deps)
+  t.ok(next.runAgainAt > Date.now(), 'runs again later')
+  await drain(ctx.app)
+  await catchUp(deps)
+  await drain(ctx.app)
+  const conversations = ctx.intercom.conversations
+  t.equal(conversations.length, 1)
+  t.same(thread(ctx, conversations[0]!.id), ['seen by webhook', 'missed 1', 'missed 2'])
+  const parts = conversations[0]!.parts
+  t.ok(parts[0]!.created_at < parts[1]!.created_at, 'shown at the time they were sent')
+
+  ctx.twilio.failNext({ status: 503, match: { method: 'GET' } })
+  const retry = await catchUp(deps)
+  t.ok(retry.runAgainAt - Date.now() <= 60_000, 'an outage reschedules sooner instead of failing')
+})

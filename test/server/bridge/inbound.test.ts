@@ -1,6 +1,7 @@
 import t from 'tap'
 import { catchUp } from '../../../server/bridge/catchup.js'
 import { pickContact } from '../../../server/bridge/intercom.js'
+import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
 
 const CUSTOMER = '+14155550123'
@@ -129,6 +130,23 @@ t.test('threading: reopen within the window, a new tagged conversation after it'
   t.equal(link.intercom_conversation_id, second.id, 'and becomes the SMS conversation')
   t.equal(link.closed_at, null)
   t.equal(ctx.intercom.tags.length, 1, 'the tag was created once')
+  t.equal(ctx.intercom.requests.filter((r) => r.path === '/tags').length, 1, 'and its id cached after the first lookup')
+})
+
+t.test('a 409 naming an existing contact means that contact is reused', async (t) => {
+  const ctx = await buildTestApp(t)
+  const existing = ctx.intercom.addContact({ role: 'lead', phone: null, name: 'Imported' })
+  ctx.intercom.failNext({
+    status: 409,
+    match: { method: 'POST', path: /^\/contacts$/ },
+    body: { type: 'error.list', errors: [{ code: 'conflict', message: `A contact matching those details already exists with id=${existing.id}` }] },
+  })
+  await text(ctx, 'hello')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.contacts.length, 1, 'no second contact')
+  t.equal(ctx.intercom.conversations[0]?.source.author.id, existing.id)
+  const link = await ctx.app.store.db.selectFrom('phone_contacts').selectAll().executeTakeFirstOrThrow()
+  t.equal(link.intercom_contact_id, existing.id, 'and remembered')
 })
 
 t.test('a conversation deleted in Intercom is replaced, not retried forever', async (t) => {
@@ -140,6 +158,20 @@ t.test('a conversation deleted in Intercom is replaced, not retried forever', as
   await drain(ctx.app)
   t.equal(ctx.intercom.conversations.length, 1)
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['second'])
+})
+
+function path0(url: string): string {
+  return new URL(url).pathname.slice('/media/'.length)
+}
+
+t.test('at most ten attachments per part, as Intercom allows', async (t) => {
+  const urls = mediaUrls({ publicUrl: 'https://x.example', twilio: { authToken: 't' } } as never, {
+    id: 7,
+    created_at: Date.now(),
+    media: JSON.stringify(Array.from({ length: 12 }, (_, i) => ({ url: `https://api.twilio.com/m${i}`, contentType: 'image/png' }))),
+  })
+  t.equal(urls.length, 10)
+  t.equal(new Set(urls).size, 10, 'each item its own link')
 })
 
 t.test('MMS: pictures arrive as attachments served through expiring bridge links', async (t) => {
@@ -185,6 +217,9 @@ t.test('MMS: pictures arrive as attachments served through expiring bridge links
   t.equal(second.headers['content-type'], 'image/png')
   t.equal(second.body, 'png-bytes')
 
+  const expired = mediaToken(ctx.config, Number(path0(urls[0]!).split('.')[0]), 0, Date.now() - 1_000)
+  t.equal((await ctx.app.inject({ method: 'GET', url: `/media/${expired}` })).statusCode, 404, 'an expired link serves nothing')
+
   const path = new URL(urls[0]!).pathname
   const forged = path.replace(/\.(\d+)\.([\w-]+)$/, (_m, exp, sig) => `.${Number(exp) + 1}.${sig}`)
   for (const bad of [forged, '/media/1.0.99999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/media/nope']) {
@@ -214,6 +249,11 @@ t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, 
   t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in')
   t.equal(contact.custom_attributes.sms_opted_out, false)
   t.match(conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body, /opted back in/)
+
+  await text(ctx, 'HELP')
+  await drain(ctx.app)
+  t.match(conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body, /asked for help/)
+  t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in', 'HELP changes no consent')
 
   await text(ctx, 'please stop texting me')
   await drain(ctx.app)

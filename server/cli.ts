@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+// Everything else is imported when a command needs it: the API clients alone take most of a second
+// to load, which `help` should not pay for.
 import { ConfigError, loadConfig } from './config.js'
-import { migrate, openStore } from '../shared/db/database.js'
-import { startService } from './main.js'
 
 const USAGE = `Usage: sms-bridge <command>
 
@@ -14,10 +14,14 @@ Settings come from the environment and an optional .env file; see the README.`
 
 async function run(command: string): Promise<number> {
   switch (command) {
-    case 'start':
-      await startService(loadConfig())
+    case 'start': {
+      const config = loadConfig()
+      const { startService } = await import('./main.js')
+      await startService(config)
       return -1
+    }
     case 'migrate': {
+      const { migrate, openStore } = await import('../shared/db/database.js')
       const config = loadConfig()
       const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
       try {

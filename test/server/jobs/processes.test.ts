@@ -2,10 +2,10 @@ import t from 'tap'
 import { fork, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { enqueue, listJobs } from '../../../server/jobs/queue.js'
 import { tempStore } from '../../support/db.js'
+import { until } from '../../support/wait.js'
 
 const CHILD = fileURLToPath(new URL('../../support/queue-child.mjs', import.meta.url))
 
@@ -24,13 +24,6 @@ function lines(file: string): string[][] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')) : []
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await sleep(10)
-  }
-}
 
 t.test('two processes on one database file never run the same job', async (t) => {
   const store = await tempStore(t)
@@ -40,7 +33,7 @@ t.test('two processes on one database file never run the same job', async (t) =>
     for (let n = 0; n < JOBS; n++) await enqueue(trx, { task: 'record', payload: { n } })
   })
   const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
-  await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain')
+  await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain', 30_000)
   const starts = lines(out).filter((l) => l[0] === 'start')
   const byJob = new Map<string, string[]>()
   for (const [, n, pid] of starts) byJob.set(n!, [...(byJob.get(n!) ?? []), pid!])
@@ -61,13 +54,13 @@ t.test('a job whose process is killed -9 mid-run is run again by another process
   const out = join(store.path + '.out')
   await store.write((trx) => enqueue(trx, { task: 'hang', payload: { n: 1 } }))
   const first = await spawnWorker(t, store.path, out, 400)
-  await until(() => lines(out).length === 1, 'the first process to start the job')
+  await until(() => lines(out).length === 1, 'the first process to start the job', 30_000)
   first.kill('SIGKILL')
   const [running] = await listJobs(store.db, 'running')
   t.equal(running?.attempts, 1, 'the job is left running under the dead process')
 
   const second = await spawnWorker(t, store.path, out, 60_000)
-  await until(() => lines(out).length === 2, 'another process to take the job over')
+  await until(() => lines(out).length === 2, 'another process to take the job over', 30_000)
   const [, , firstPid] = lines(out)[0]!
   const [, n, secondPid] = lines(out)[1]!
   t.equal(n, '1')

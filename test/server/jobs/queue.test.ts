@@ -12,6 +12,7 @@ import {
 } from '../../../server/jobs/queue.js'
 import { Worker, backoffDelay, type TaskHandler } from '../../../server/jobs/worker.js'
 import { silentLog, tempStore } from '../../support/db.js'
+import { until } from '../../support/wait.js'
 import type { Store } from '../../../shared/db/database.js'
 
 const HOUR = 3_600_000
@@ -41,14 +42,6 @@ function startWorker(
   return worker
 }
 
-/** Resolves when `check` is true, checking every few ms; fails the test after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await sleep(5)
-  }
-}
 
 t.test('enqueue commits or rolls back with the caller transaction', async (t) => {
   const store = await tempStore(t)

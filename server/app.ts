@@ -8,6 +8,7 @@ import type { Worker } from './jobs/worker.js'
 import health from './routes/health.js'
 import media from './routes/media.js'
 import twilio from './routes/twilio.js'
+import intercom from './routes/intercom.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,6 +61,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
   await fastify.register(health)
   await fastify.register(twilio)
+  await fastify.register(intercom)
   await fastify.register(media)
 }
 

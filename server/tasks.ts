@@ -2,6 +2,8 @@ import type { BridgeDeps } from './bridge/deps.js'
 import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
 import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import { CATCH_UP, catchUp } from './bridge/catchup.js'
+import { NOTIFY_FAILURE, RELAY_REPLY, notifyFailure, relayReply } from './bridge/outbound.js'
+import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
 import type { TaskHandler } from './jobs/worker.js'
 
 /** Every job the bridge runs, by task name. */
@@ -11,5 +13,8 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [TAG_CONVERSATION]: (payload) => tagConversation(deps, payload),
     [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
     [CATCH_UP]: () => catchUp(deps),
+    [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
+    [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
+    [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),
   }
 }

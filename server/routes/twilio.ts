@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { verifyTwilioSignature } from '../../shared/signatures.js'
 import { recordInbound, type InboundSms } from '../bridge/inbound.js'
+import { recordStatus } from '../bridge/status.js'
 
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -74,4 +75,29 @@ const twilio: FastifyPluginAsync = async (app) => {
   })
 }
 
-export default twilio
+const statusForm = z.looseObject({
+  MessageSid: z.union([sid('SM'), sid('MM')]),
+  MessageStatus: z.string().min(1).max(32),
+  ErrorCode: z.coerce.number().int().optional(),
+})
+
+const statusRoute: FastifyPluginAsync = async (app) => {
+  app.post('/twilio/status', async (req, reply) => {
+    const form = checkTwilioRequest(req, reply)
+    if (!form) return reply
+    const parsed = statusForm.safeParse(form)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      return reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
+    }
+    const { MessageSid, MessageStatus, ErrorCode } = parsed.data
+    const changed = await app.store.write((trx) => recordStatus(trx, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null }))
+    if (changed) app.worker.wake()
+    return reply.code(204).send()
+  })
+}
+
+export default async function routes(app: Parameters<FastifyPluginAsync>[0]) {
+  await app.register(twilio)
+  await app.register(statusRoute)
+}

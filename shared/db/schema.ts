@@ -53,6 +53,8 @@ export interface MessageTable {
   status: string
   error_code: number | null
   error_message: string | null
+  /** When Twilio was last asked to send it (outbound). */
+  send_attempted_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   created_at: Millis
   updated_at: Millis
 }

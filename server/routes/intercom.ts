@@ -1,0 +1,94 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { markConversationClosed } from '../../shared/db/contacts.js'
+import { verifyIntercomWebhook } from '../../shared/signatures.js'
+import { queueReplies, type ReplyPart } from '../bridge/outbound.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer
+  }
+}
+
+const part = z.looseObject({
+  id: z.string(),
+  part_type: z.string(),
+  body: z.string().nullable().optional(),
+  created_at: z.number().optional(),
+  author: z.looseObject({ type: z.string(), id: z.string().optional() }),
+  attachments: z.array(z.looseObject({ url: z.string(), content_type: z.string().optional(), name: z.string().optional() })).optional(),
+})
+
+const notification = z.looseObject({
+  type: z.literal('notification_event'),
+  id: z.string().min(1),
+  topic: z.string().min(1),
+  created_at: z.number().optional(),
+  data: z.looseObject({
+    item: z
+      .looseObject({
+        id: z.union([z.string(), z.number()]).transform(String).optional(),
+        conversation_parts: z.looseObject({ conversation_parts: z.array(part) }).optional(),
+      })
+      .nullable()
+      .optional(),
+  }),
+})
+
+/**
+ * Intercom webhooks. Checked, stored and queued in one transaction, answered at once. Never 410:
+ * Intercom disables a subscription that answers 410.
+ */
+const intercom: FastifyPluginAsync = async (app) => {
+  // The signature is over the raw bytes, so this scope keeps them next to the parsed JSON.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (req, body, done) => {
+    req.rawBody = body as Buffer
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')))
+    } catch {
+      done(Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400, code: 'invalid_json' }), undefined)
+    }
+  })
+
+  app.post('/intercom/webhooks', async (req, reply) => {
+    const signature = req.headers['x-hub-signature']
+    if (!req.rawBody || !verifyIntercomWebhook(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
+      return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Hub-Signature header is missing or does not match.' } })
+    }
+    const parsed = notification.safeParse(req.body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      return reply.code(400).send({ error: { code: 'invalid_notification', message: `${issue.path.join('.')}: ${issue.message}` } })
+    }
+    const event = parsed.data
+    const item = event.data.item
+    const conversationId = item?.id
+    const queued = await app.store.write(async (trx) => {
+      const receipt = await trx
+        .insertInto('webhook_receipts')
+        .values({ source: 'intercom', key: event.id, received_at: Date.now() })
+        .onConflict((oc) => oc.doNothing())
+        .returning('key')
+        .executeTakeFirst()
+      if (!receipt) return 0
+      if (event.topic === 'conversation.admin.closed' && conversationId) {
+        await markConversationClosed(trx, conversationId, (event.created_at ?? Date.now() / 1000) * 1000)
+        return 0
+      }
+      if (!['conversation.admin.replied', 'conversation.operator.replied'].includes(event.topic) || !conversationId) return 0
+      const parts: ReplyPart[] = (item?.conversation_parts?.conversation_parts ?? []).map((p) => ({
+        id: p.id,
+        partType: p.part_type,
+        body: p.body ?? '',
+        authorType: p.author.type,
+        attachments: (p.attachments ?? []).map((a) => ({ url: a.url, contentType: a.content_type ?? null, name: a.name ?? null })),
+      }))
+      return queueReplies(trx, app.config, conversationId, parts)
+    })
+    if (queued > 0) app.worker.wake()
+    return reply.code(200).send({ ok: true })
+  })
+}
+
+export default intercom

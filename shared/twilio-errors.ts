@@ -1,0 +1,34 @@
+/**
+ * Twilio error codes the bridge meets when sending, in words a teammate can act on. `permanent`
+ * errors are not retried: sending the same text again cannot succeed.
+ */
+export interface SendError {
+  sentence: string
+  permanent: boolean
+  /** The customer opted out: no text may be sent until they opt back in. */
+  optedOut?: boolean
+}
+
+export const TWILIO_ERRORS: Record<number, SendError> = {
+  21211: { permanent: true, sentence: 'The phone number is not valid. Check the number on the contact.' },
+  21408: { permanent: true, sentence: "Texting this country is not enabled on the Twilio account. Enable it in Twilio's Messaging geographic permissions." },
+  21610: { permanent: true, optedOut: true, sentence: 'The customer has opted out (they texted STOP). They must text START before they can be texted again.' },
+  21611: { permanent: false, sentence: "The sending number's queue is full. The text will be retried." },
+  21612: { permanent: true, sentence: 'Twilio cannot route a text between these two numbers (for example a landline or an unsupported carrier).' },
+  21614: { permanent: true, sentence: 'The number is not a mobile number and cannot receive texts. Reach the customer another way.' },
+  21617: { permanent: true, sentence: 'The reply is too long for a text message.' },
+  21606: { permanent: true, sentence: 'The sending number cannot send texts. Check TWILIO_PHONE_NUMBER.' },
+  21660: { permanent: true, sentence: 'The sending number does not belong to this Twilio account. Check TWILIO_PHONE_NUMBER.' },
+  30003: { permanent: true, sentence: 'The phone is unreachable (switched off or out of coverage).' },
+  30004: { permanent: true, sentence: 'The text was blocked: the customer may have blocked the number or their carrier refused it.' },
+  30005: { permanent: true, sentence: 'The number is unknown or no longer in service.' },
+  30006: { permanent: true, sentence: 'The number is a landline or cannot receive texts.' },
+  30007: { permanent: true, sentence: 'The carrier filtered the text as spam. Rephrase it or register your sender.' },
+  30008: { permanent: true, sentence: 'The carrier could not deliver the text, for an unknown reason.' },
+  30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
+}
+
+export function describeTwilioError(code: number | null | undefined, fallback?: string): string {
+  if (code && TWILIO_ERRORS[code]) return TWILIO_ERRORS[code].sentence
+  return fallback ? `Twilio could not send the text: ${fallback}` : 'Twilio could not send the text.'
+}

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from '../server/config.js'
 import { buildServer, type BuildOptions } from '../server/server.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
-import { startIntercomStandIn, type IntercomStandIn } from './support/fake-intercom.js'
+import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from './support/fake-intercom.js'
 import { signTwilio, startTwilioStandIn, type TwilioStandIn } from './support/fake-twilio.js'
 
 export const PUBLIC_URL = 'https://sms-bridge.example.com'
@@ -124,4 +124,26 @@ export async function postSms(
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
     payload: new URLSearchParams(form).toString(),
   })
+}
+
+/** Posts an Intercom webhook signed as Intercom signs it (unless told otherwise). */
+export async function postIntercomWebhook(
+  ctx: Pick<TestApp, 'app' | 'intercom'>,
+  payload: unknown,
+  opts: { signature?: string | null } = {},
+) {
+  const raw = JSON.stringify(payload)
+  const signature = opts.signature === undefined ? signIntercomWebhook(ctx.intercom.clientSecret, raw) : opts.signature
+  return ctx.app.inject({
+    method: 'POST',
+    url: '/intercom/webhooks',
+    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature': signature }) },
+    payload: raw,
+  })
+}
+
+/** Posts a Twilio status callback, signed. */
+export async function postStatus(ctx: Pick<TestApp, 'app' | 'twilio'>, fields: Record<string, string>) {
+  const form = { AccountSid: ctx.twilio.accountSid, ApiVersion: '2010-04-01', SmsStatus: fields.MessageStatus ?? '', ...fields }
+  return postSms(ctx, form, { path: '/twilio/status' })
 }

@@ -59,9 +59,13 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
     await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: message.id }, key: `notify:${message.id}` })
   }
   if (message.intercom_contact_id) {
-    // Keyed per contact: while one is waiting, later callbacks need no job of their own, because it
-    // reads the newest state when it runs.
-    await enqueue(trx, { task: SYNC_CONTACT, payload: { contactId: message.intercom_contact_id }, key: `sync:${message.intercom_contact_id}` })
+    // One job per change, run in order per contact; each writes the newest state when it runs.
+    await enqueue(trx, {
+      task: SYNC_CONTACT,
+      payload: { contactId: message.intercom_contact_id },
+      key: `sync:${message.id}:${status}`,
+      queueKey: `contact:${message.intercom_contact_id}`,
+    })
   }
   return true
 }

@@ -76,6 +76,10 @@ export interface IntercomStandIn {
   searchLagMs: number
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
   closeConversation(id: string, atMs?: number): void
+  /** A teammate (or bot) writes in the inbox: the part is added and returned, as a webhook would carry it. */
+  addAdminReply(conversationId: string, reply: { body: string; partType?: 'comment' | 'note'; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
+  /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
+  notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown>
   conversation(id: string): Conversation | undefined
   close(): Promise<void>
 }
@@ -422,6 +426,41 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       c.updated_at = seconds(atMs)
     },
     conversation: (id: string) => conversations.find((x) => x.id === id),
+    addAdminReply(conversationId: string, reply: { body: string; partType?: 'comment' | 'note'; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+      const conversation = conversations.find((x) => x.id === conversationId)!
+      const now = seconds()
+      const part: Part = {
+        type: 'conversation_part',
+        id: String(nextId++),
+        part_type: reply.partType ?? 'comment',
+        body: reply.body,
+        created_at: now,
+        updated_at: now,
+        notified_at: now,
+        author: reply.authorType === 'bot' ? { type: 'bot', id: '8888', name: 'Fin', email: null } : { type: 'admin', id: admin.id, name: admin.name, email: admin.email },
+        attachments: reply.attachments ?? [],
+        redacted: false,
+      }
+      conversation.parts.push(part)
+      return part
+    },
+    notification(topic: string, conversationId: string, parts: Part[]) {
+      const conversation = conversations.find((x) => x.id === conversationId)!
+      const item = conversationJson({ ...conversation, parts })
+      return {
+        type: 'notification_event',
+        app_id: workspace,
+        id: `notif_${randomBytes(8).toString('hex')}`,
+        topic,
+        delivery_status: 'pending',
+        delivery_attempts: 1,
+        delivered_at: 0,
+        first_sent_at: seconds(),
+        created_at: seconds(),
+        self: null,
+        data: { type: 'notification_event_data', item },
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -165,7 +165,9 @@ t.test('a timeout after Twilio accepted the text does not text the customer twic
 
   ctx.twilio.failNext({ status: 503, match: { method: 'POST', path: /Messages\.json$/ } })
   await teammateReplies(ctx, conversationId, 'Twilio was down')
-  t.same(textsTo(ctx).map((m) => m.body), ['Only once, please', 'Twilio was down'], 'a refused create is sent on retry')
+  ctx.twilio.failNext({ status: 429, match: { method: 'POST', path: /Messages\.json$/ } })
+  await teammateReplies(ctx, conversationId, 'Twilio said slow down')
+  t.same(textsTo(ctx).map((m) => m.body), ['Only once, please', 'Twilio was down', 'Twilio said slow down'], 'refused creates are sent on retry, once each')
 })
 
 t.test('permanent errors are not retried; one plain note says what happened', async (t) => {

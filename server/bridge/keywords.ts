@@ -1,4 +1,5 @@
 import type { Tx } from '../../shared/db/database.js'
+import { setConsent } from '../../shared/db/consent.js'
 import { enqueue } from '../jobs/queue.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, ensureContactAttribute, setContactAttributes } from './intercom.js'
@@ -39,12 +40,7 @@ export interface KeywordEvent {
 /** Records the consent change a keyword makes and queues telling the team and Intercom. */
 export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
   if (event.keyword !== 'help') {
-    const state = event.keyword === 'opt_out' ? 'opted_out' : 'opted_in'
-    await trx
-      .insertInto('consent')
-      .values({ phone: event.phone, state, source: 'keyword', changed_at: now })
-      .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source: 'keyword', changed_at: now }))
-      .execute()
+    await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
   }
   await enqueue(trx, { task: APPLY_KEYWORD, payload: event, key: `keyword:${event.messageId}`, queueKey: `phone:${event.phone}` }, now)
 }

@@ -1,5 +1,6 @@
 import type { Tx } from '../../shared/db/database.js'
 import { findSmsConversationById } from '../../shared/db/contacts.js'
+import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { getMessage, updateMessage } from '../../shared/db/messages.js'
 import type { Message } from '../../shared/db/schema.js'
 import { PermanentError, RetryLaterError } from '../../shared/errors.js'
@@ -74,7 +75,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   const chunks = text ? splitForSms(text) : ['']
   if (!text && !mms) return // nothing to send
 
-  const consent = await db.selectFrom('consent').selectAll().where('phone', '=', link.phone).executeTakeFirst()
+  const consent = await getConsent(db, link.phone)
   const refused = consent?.state === 'opted_out'
   const now = Date.now()
   await deps.store.write(async (trx) => {
@@ -178,13 +179,7 @@ async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext): Pro
 async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string): Promise<void> {
   await deps.store.write(async (trx) => {
     await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
-    if (code && TWILIO_ERRORS[code]?.optedOut) {
-      await trx
-        .insertInto('consent')
-        .values({ phone: row.phone, state: 'opted_out', source: `twilio:${code}`, changed_at: Date.now() })
-        .onConflict((oc) => oc.column('phone').doUpdateSet({ state: 'opted_out', source: `twilio:${code}`, changed_at: Date.now() }))
-        .execute()
-    }
+    if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, row.phone, 'opted_out', `twilio:${code}`)
     await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: row.id }, key: `notify:${row.id}` })
   })
   deps.wake()

@@ -1,4 +1,5 @@
 import type { Tx } from '../../shared/db/database.js'
+import { setConsent } from '../../shared/db/consent.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
 import { enqueue } from '../jobs/queue.js'
 import type { BridgeDeps } from './deps.js'
@@ -50,11 +51,7 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
     .execute()
   if (failed) {
     if (update.errorCode && TWILIO_ERRORS[update.errorCode]?.optedOut) {
-      await trx
-        .insertInto('consent')
-        .values({ phone: message.phone, state: 'opted_out', source: `twilio:${update.errorCode}`, changed_at: Date.now() })
-        .onConflict((oc) => oc.column('phone').doUpdateSet({ state: 'opted_out', source: `twilio:${update.errorCode}`, changed_at: Date.now() }))
-        .execute()
+      await setConsent(trx, message.phone, 'opted_out', `twilio:${update.errorCode}`)
     }
     await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: message.id }, key: `notify:${message.id}` })
   }

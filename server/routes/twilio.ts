@@ -38,6 +38,15 @@ export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Fo
   return params
 }
 
+/** Validates a signed form: a clear 400 naming the first bad field, or the parsed values. */
+function parseForm<S extends z.ZodType>(schema: S, form: Form, reply: FastifyReply): z.output<S> | null {
+  const parsed = schema.safeParse(form)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
+  return null
+}
+
 function mediaOf(form: Form, count: number) {
   const media = []
   for (let i = 0; i < count; i++) {
@@ -54,12 +63,8 @@ const twilio: FastifyPluginAsync = async (app) => {
   app.post('/twilio/sms', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply
-    const parsed = inboundForm.safeParse(form)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      return reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
-    }
-    const f = parsed.data
+    const f = parseForm(inboundForm, form, reply)
+    if (!f) return reply
     const sms: InboundSms = {
       messageSid: f.MessageSid,
       from: f.From,
@@ -85,12 +90,9 @@ const statusRoute: FastifyPluginAsync = async (app) => {
   app.post('/twilio/status', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply
-    const parsed = statusForm.safeParse(form)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      return reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
-    }
-    const { MessageSid, MessageStatus, ErrorCode } = parsed.data
+    const parsed = parseForm(statusForm, form, reply)
+    if (!parsed) return reply
+    const { MessageSid, MessageStatus, ErrorCode } = parsed
     const changed = await app.store.write((trx) => recordStatus(trx, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null }))
     if (changed) app.worker.wake()
     return reply.code(204).send()

@@ -75,6 +75,31 @@ const schema = z
     SMS_TAG: z.string().trim().min(1).default('sms'),
     REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
     RELAY_BOT_REPLIES: boolean.default(true),
+    WELCOME_SMS_TEMPLATE: z.string().default(''),
+    WELCOME_BRIDGE_CONTACTS: boolean.default(false),
+    SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
+    QUIET_HOURS: optionalString.pipe(
+      z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'expected a window such as 21:00-08:00').optional(),
+    ),
+    QUIET_HOURS_TIMEZONE: z
+      .string()
+      .refine((zone) => isTimeZone(zone), 'expected an IANA time zone such as America/New_York')
+      .default('UTC'),
+    SERIES_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+    SMS_TEMPLATES: optionalString.pipe(
+      z
+        .string()
+        .transform((v, ctx) => {
+          try {
+            return JSON.parse(v) as unknown
+          } catch {
+            ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"renewal":"Hi {{first_name|there}}, ..."}' })
+            return z.NEVER
+          }
+        })
+        .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
+        .optional(),
+    ),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -92,6 +117,15 @@ function crossChecks(input: Env): string[] {
     problems.push('DATABASE_AUTH_TOKEN is required: a remote (Turso) DATABASE_URL needs its auth token')
   }
   return problems
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
 }
 
 export type Config = ReturnType<typeof toConfig>
@@ -122,6 +156,11 @@ function toConfig(env: z.output<typeof schema>) {
     reopenWindowDays: env.REOPEN_WINDOW_DAYS,
     relayBotReplies: env.RELAY_BOT_REPLIES,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    welcome: { template: env.WELCOME_SMS_TEMPLATE.trim(), includeBridgeContacts: env.WELCOME_BRIDGE_CONTACTS },
+    consentMode: env.SMS_CONSENT,
+    quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
+    seriesSecret: env.SERIES_WEBHOOK_SECRET,
+    templates: env.SMS_TEMPLATES ?? {},
     logLevel: env.LOG_LEVEL,
   }
 }
@@ -183,6 +222,13 @@ export const SETTINGS: Record<SettingName, string> = {
   SMS_TAG: 'the tag put on conversations opened by an inbound text (default sms)',
   REOPEN_WINDOW_DAYS: 'days after closing during which a new text reopens the same conversation (default 5)',
   RELAY_BOT_REPLIES: 'whether bot (Fin) replies are texted too (default true)',
+  WELCOME_SMS_TEMPLATE: 'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." (empty: off)',
+  WELCOME_BRIDGE_CONTACTS: 'whether contacts the bridge created from an inbound text get the welcome text too (default false)',
+  SMS_CONSENT: 'implied (default: anyone who has not opted out) or required (only contacts whose sms_consent attribute is true)',
+  QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
+  QUIET_HOURS_TIMEZONE: 'time zone for quiet hours when the contact\'s is unknown (default UTC)',
+  SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
+  SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
 }

@@ -9,6 +9,7 @@ import health from './routes/health.js'
 import media from './routes/media.js'
 import twilio from './routes/twilio.js'
 import intercom from './routes/intercom.js'
+import series from './routes/series.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +63,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(health)
   await fastify.register(twilio)
   await fastify.register(intercom)
+  await fastify.register(series)
   await fastify.register(media)
 }
 

@@ -4,6 +4,7 @@ import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import { CATCH_UP, catchUp } from './bridge/catchup.js'
 import { NOTIFY_FAILURE, RELAY_REPLY, notifyFailure, relayReply } from './bridge/outbound.js'
 import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
+import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
 import type { TaskHandler } from './jobs/worker.js'
 
 /** Every job the bridge runs, by task name. */
@@ -16,5 +17,7 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
     [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
     [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),
+    [SEND_AUTOMATED]: (payload, ctx) => sendAutomated(deps, payload, ctx),
+    [NOTE_AUTOMATED]: (payload) => noteAutomated(deps, payload),
   }
 }

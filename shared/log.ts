@@ -36,7 +36,7 @@ export const REDACT_PATHS = [
   'req.headers["x-twilio-signature"]',
   'req.headers["x-hub-signature"]',
   'req.headers["x-body-signature"]',
-  'req.headers["x-series-secret"]',
+  'req.headers["x-bridge-secret"]',
   'req.headers["x-admin-token"]',
   'headers.authorization',
   'headers.Authorization',

@@ -64,3 +64,15 @@ export function phoneSearchVariants(e164: string): string[] {
 export function formatForReading(value: string): string {
   return parsePhoneNumberFromString(value)?.formatInternational() ?? value
 }
+
+/**
+ * Whether a number can plausibly receive texts: a valid mobile number, or one its country does not
+ * tell apart from landlines (US and Canada). Uses the full metadata, which knows number types.
+ */
+export async function isTextableNumber(e164: string): Promise<boolean> {
+  const { parsePhoneNumberFromString: parseMax } = await import('libphonenumber-js/max')
+  const parsed = parseMax(e164)
+  if (!parsed?.isValid()) return false
+  const type = parsed.getType()
+  return type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE'
+}

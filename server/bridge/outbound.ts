@@ -1,9 +1,10 @@
 import type { Tx } from '../../shared/db/database.js'
 import { findSmsConversationById } from '../../shared/db/contacts.js'
-import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { setConsent } from '../../shared/db/consent.js'
+import { textingRefusal } from './consent.js'
 import { getMessage, updateMessage } from '../../shared/db/messages.js'
 import type { Message } from '../../shared/db/schema.js'
-import { PermanentError, RetryLaterError } from '../../shared/errors.js'
+import { RetryLaterError } from '../../shared/errors.js'
 import { maskPhone } from '../../shared/log.js'
 import { partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
@@ -75,8 +76,8 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   const chunks = text ? splitForSms(text) : ['']
   if (!text && !mms) return // nothing to send
 
-  const consent = await getConsent(db, link.phone)
-  const refused = consent?.state === 'opted_out'
+  const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
+  const refused = refusal !== null
   const now = Date.now()
   await deps.store.write(async (trx) => {
     for (const [index, chunk] of chunks.entries()) {
@@ -94,7 +95,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
           media: JSON.stringify(index === 0 && mms ? urls.map((url) => ({ url, contentType: '' })) : []),
           num_segments: segmentInfo(chunk).segments,
           status: refused ? 'refused' : 'pending',
-          error_message: refused ? 'The customer opted out of text messages.' : null,
+          error_message: refusal?.sentence ?? null,
           created_at: now,
           updated_at: now,
         })
@@ -130,7 +131,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
  * when an earlier attempt may have reached Twilio (timeout, 5xx), its message log is searched first.
  * Returns false on a permanent failure (recorded, and the team told), throws to be retried.
  */
-async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext): Promise<boolean> {
+export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext, opts: { notifyFailure?: boolean } = {}): Promise<boolean> {
   const { twilio } = deps.clients
   const config = deps.config.twilio
   const media = JSON.parse(row.media) as Array<{ url: string }>
@@ -170,33 +171,36 @@ async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext): Pro
     if (e.status === undefined || e.status >= 500 || known?.permanent === false) {
       throw new Error(`Twilio did not confirm the text (${e.status ?? 'no answer'}); will check and retry`, { cause: err })
     }
-    await recordFailure(deps, row, e.code ?? null, e.message ?? 'refused')
+    await recordFailure(deps, row, e.code ?? null, e.message ?? 'refused', opts.notifyFailure ?? true)
     return false
   }
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
-async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string): Promise<void> {
+async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
   await deps.store.write(async (trx) => {
     await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
     if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, row.phone, 'opted_out', `twilio:${code}`)
-    await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: row.id }, key: `notify:${row.id}` })
+    if (notify && row.intercom_conversation_id) {
+      await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: row.id }, key: `notify:${row.id}` })
+    }
   })
   deps.wake()
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
 }
 
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
 export async function notifyFailure(deps: BridgeDeps, payload: { messageId: number }): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
-  if (!message?.intercom_conversation_id) throw new PermanentError(`message ${payload.messageId} has no conversation to note`)
+  // A text outside any conversation (a welcome before the first one): the sidebar shows its status.
+  if (!message?.intercom_conversation_id) return
   const preview = message.body.length > 80 ? `${message.body.slice(0, 77)}...` : message.body
   const html =
     message.status === 'refused'
-      ? `<p><b>Not sent as SMS:</b> the customer opted out of text messages (they texted STOP). They must text START before they can be texted again.</p><p>Reply: "${escapeHtml(preview)}"</p>`
+      ? `<p><b>Not sent as SMS:</b> ${escapeHtml(message.error_message ?? 'the customer may not be texted.')}</p><p>Reply: "${escapeHtml(preview)}"</p>`
       : `<p><b>The text did not reach the customer</b>${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
         `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}</p>`
   await addNote(deps, message.intercom_conversation_id, html)

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { markConversationClosed } from '../../shared/db/contacts.js'
 import { verifyIntercomWebhook } from '../../shared/signatures.js'
 import { queueReplies, type ReplyPart } from '../bridge/outbound.js'
+import { requestAutomated } from '../bridge/automated.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,6 +64,7 @@ const intercom: FastifyPluginAsync = async (app) => {
     }
     const event = parsed.data
     const item = event.data.item
+    // The item is a conversation for conversation topics and a contact for contact topics.
     const conversationId = item?.id
     const queued = await app.store.write(async (trx) => {
       const receipt = await trx
@@ -72,6 +74,18 @@ const intercom: FastifyPluginAsync = async (app) => {
         .returning('key')
         .executeTakeFirst()
       if (!receipt) return 0
+      if ((event.topic === 'contact.user.created' || event.topic === 'contact.lead.created') && conversationId) {
+        if (!app.config.welcome.template) return 0
+        const phone = (item as { phone?: unknown }).phone
+        const { created } = await requestAutomated(trx, {
+          key: `welcome:${conversationId}`,
+          kind: 'welcome',
+          contactId: conversationId,
+          phone: typeof phone === 'string' ? phone : null,
+          requestedBy: event.topic,
+        })
+        return created ? 1 : 0
+      }
       if (event.topic === 'conversation.admin.closed' && conversationId) {
         await markConversationClosed(trx, conversationId, (event.created_at ?? Date.now() / 1000) * 1000)
         return 0

@@ -100,6 +100,26 @@ export interface JobTable {
   updated_at: Millis
 }
 
+export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
+
+export interface AutomatedSendTable {
+  /** welcome:<contact> or series:<step>:<contact>: a second request with the same key does nothing. */
+  key: string
+  kind: 'welcome' | 'series'
+  intercom_contact_id: string
+  phone: string | null
+  body: string | null
+  template: string | null
+  status: AutomatedStatus
+  /** Why it was skipped, in words the team can read. */
+  reason: string | null
+  message_id: number | null
+  /** Who asked: the webhook topic, "series", or the admin in the sidebar. */
+  requested_by: string | null
+  created_at: Millis
+  updated_at: Millis
+}
+
 export interface SettingsCacheTable {
   key: string
   value: string
@@ -114,6 +134,7 @@ export interface Database {
   consent: ConsentTable
   jobs: JobTable
   settings_cache: SettingsCacheTable
+  automated_sends: AutomatedSendTable
 }
 
 export type Job = Selectable<JobTable>
@@ -124,3 +145,4 @@ export type MessageUpdate = Updateable<MessageTable>
 export type PhoneContact = Selectable<PhoneContactTable>
 export type SmsConversation = Selectable<SmsConversationTable>
 export type Consent = Selectable<ConsentTable>
+export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -46,7 +46,7 @@ t.test('migrate applies migrations once and says so', async (t) => {
   const cwd = tempDir(t)
   const first = await runCli(['migrate'], SERVICE_ENV, cwd)
   t.equal(first.code, 0)
-  t.match(first.stdout, /Applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound/)
+  t.match(first.stdout, /Applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated/)
   const second = await runCli(['migrate'], SERVICE_ENV, cwd)
   t.equal(second.code, 0)
   t.match(second.stdout, /up to date/)

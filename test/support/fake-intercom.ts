@@ -17,6 +17,7 @@ export interface Contact {
   phone: string | null
   name: string | null
   custom_attributes: Record<string, unknown>
+  location: { type: 'location'; country: string | null; region: string | null; city: string | null; country_code: string | null }
   created_at: number
   updated_at: number
   /** Not Intercom's: when search starts to see this contact (search is eventually consistent). */
@@ -80,6 +81,8 @@ export interface IntercomStandIn {
   addAdminReply(conversationId: string, reply: { body: string; partType?: 'comment' | 'note'; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
   /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
   notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown>
+  /** The contact.user.created / contact.lead.created webhook for a contact. */
+  contactNotification(topic: string, contactId: string): Record<string, unknown>
   conversation(id: string): Conversation | undefined
   close(): Promise<void>
 }
@@ -163,7 +166,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
   }
   const contactJson = (c: Contact) => {
     const { searchableAt: _s, ...rest } = c
-    return { ...rest, tags: { type: 'list', data: [] }, location: { type: 'location', country: null, city: null } }
+    return { ...rest, tags: { type: 'list', data: [] } }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -376,6 +379,22 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     return fail(404, 'not_found', 'Resource Not Found')
   }
 
+  function envelope(topic: string, item: unknown) {
+    return {
+      type: 'notification_event',
+      app_id: workspace,
+      id: `notif_${randomBytes(8).toString('hex')}`,
+      topic,
+      delivery_status: 'pending',
+      delivery_attempts: 1,
+      delivered_at: 0,
+      first_sent_at: seconds(),
+      created_at: seconds(),
+      self: null,
+      data: { type: 'notification_event_data', item },
+    }
+  }
+
   function upload(url: string): Part['attachments'][number] {
     return { type: 'upload', name: url.split('/').pop() ?? 'file', url, content_type: 'application/octet-stream' }
   }
@@ -411,6 +430,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
         phone: null,
         name: null,
         custom_attributes: {},
+        location: { type: 'location', country: null, region: null, city: null, country_code: null },
         created_at: now,
         updated_at: now,
         ...c,
@@ -444,22 +464,12 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       conversation.parts.push(part)
       return part
     },
+    contactNotification(topic: string, contactId: string) {
+      return envelope(topic, contactJson(findContact(contactId)!))
+    },
     notification(topic: string, conversationId: string, parts: Part[]) {
       const conversation = conversations.find((x) => x.id === conversationId)!
-      const item = conversationJson({ ...conversation, parts })
-      return {
-        type: 'notification_event',
-        app_id: workspace,
-        id: `notif_${randomBytes(8).toString('hex')}`,
-        topic,
-        delivery_status: 'pending',
-        delivery_attempts: 1,
-        delivered_at: 0,
-        first_sent_at: seconds(),
-        created_at: seconds(),
-        self: null,
-        data: { type: 'notification_event_data', item },
-      }
+      return envelope(topic, conversationJson({ ...conversation, parts }))
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely/migration'
 import * as initial from './2026-11-25T00-initial.js'
 import * as inbound from './2026-11-25T01-inbound.js'
 import * as outbound from './2026-11-25T02-outbound.js'
+import * as automated from './2026-11-25T03-automated.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -9,6 +10,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25T00-initial': initial,
   '2026-11-25T01-inbound': inbound,
   '2026-11-25T02-outbound': outbound,
+  '2026-11-25T03-automated': automated,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,163 @@
+import type { Intercom } from 'intercom-client'
+import type { Tx } from '../../shared/db/database.js'
+import { findSmsConversation } from '../../shared/db/contacts.js'
+import { getMessage, insertMessage } from '../../shared/db/messages.js'
+import type { AutomatedSend } from '../../shared/db/schema.js'
+import { isTextableNumber, toE164 } from '../../shared/phone.js'
+import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
+import { contactValues, renderTemplate } from '../../shared/template.js'
+import { segmentInfo, MAX_SMS_BODY } from '../../shared/text.js'
+import { enqueue } from '../jobs/queue.js'
+import type { JobContext, TaskResult } from '../jobs/worker.js'
+import { textingRefusal } from './consent.js'
+import type { BridgeDeps } from './deps.js'
+import { addNote, intercomCall, isNotFound } from './intercom.js'
+import { escapeHtml, sendMessage } from './outbound.js'
+
+export const SEND_AUTOMATED = 'automated.send'
+export const NOTE_AUTOMATED = 'automated.note'
+
+export interface AutomatedRequest {
+  key: string
+  kind: 'welcome' | 'series'
+  contactId: string
+  phone?: string | null | undefined
+  body?: string | null | undefined
+  template?: string | null | undefined
+  requestedBy: string
+}
+
+/**
+ * Records an automated text and queues it, in the caller's transaction. The key makes it once-only
+ * for ever: a second request with the same key (a redelivered webhook, a Series retry, a second
+ * click) returns the first one and does nothing.
+ */
+export async function requestAutomated(trx: Tx, req: AutomatedRequest, now = Date.now()): Promise<{ created: boolean; send: AutomatedSend }> {
+  const inserted = await trx
+    .insertInto('automated_sends')
+    .values({
+      key: req.key,
+      kind: req.kind,
+      intercom_contact_id: req.contactId,
+      phone: req.phone ?? null,
+      body: req.body ?? null,
+      template: req.template ?? null,
+      status: 'queued',
+      requested_by: req.requestedBy,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .returning('key')
+    .executeTakeFirst()
+  if (inserted) {
+    await enqueue(trx, { task: SEND_AUTOMATED, payload: { key: req.key }, key: `auto:${req.key}`, queueKey: `contact:${req.contactId}` }, now)
+  }
+  const send = await trx.selectFrom('automated_sends').selectAll().where('key', '=', req.key).executeTakeFirstOrThrow()
+  return { created: Boolean(inserted), send }
+}
+
+async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
+  await deps.store.write(async (trx) => {
+    await trx
+      .updateTable('automated_sends')
+      .set({ status: update.status, reason: update.reason ?? null, ...(update.phone ? { phone: update.phone } : {}), updated_at: Date.now() })
+      .where('key', '=', key)
+      .execute()
+    await enqueue(trx, { task: NOTE_AUTOMATED, payload: { key }, key: `autonote:${key}` })
+  })
+  deps.wake()
+}
+
+/** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */
+export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, ctx: JobContext): Promise<void | TaskResult> {
+  const db = deps.store.db
+  const send = await db.selectFrom('automated_sends').selectAll().where('key', '=', payload.key).executeTakeFirst()
+  if (!send || send.status !== 'queued') return
+
+  // Sending already began (a retry after a crash): finish that text, never start a second one.
+  if (send.message_id) return finish(deps, send, ctx)
+
+  let contact: Intercom.ContactsFindResponse
+  try {
+    contact = await intercomCall('read the contact', () => deps.clients.intercom.contacts.find({ contact_id: send.intercom_contact_id }))
+  } catch (err) {
+    if (isNotFound(err)) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
+    throw err
+  }
+  const c = contact as Intercom.Contact
+  const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
+  if (!phone || !(await isTextableNumber(phone))) {
+    return settle(deps, send.key, { status: 'skipped', reason: 'The contact has no valid mobile number.' })
+  }
+  if (send.kind === 'welcome') {
+    const link = await db.selectFrom('phone_contacts').select('created_by_bridge').where('intercom_contact_id', '=', send.intercom_contact_id).where('created_by_bridge', '=', 1).executeTakeFirst()
+    if (link && !deps.config.welcome.includeBridgeContacts) {
+      return settle(deps, send.key, { status: 'skipped', phone, reason: 'The contact was created from their own text: they already wrote to us.' })
+    }
+    // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
+    const earlier = await db.selectFrom('automated_sends').select('key').where('kind', '=', 'welcome').where('phone', '=', phone).where('status', '=', 'sent').executeTakeFirst()
+    if (earlier) return settle(deps, send.key, { status: 'skipped', phone, reason: 'This number was already sent the welcome text.' })
+  }
+  const refusal = await textingRefusal(deps, { phone, automated: true, contactAttributes: c.custom_attributes as Record<string, unknown> | undefined })
+  if (refusal) return settle(deps, send.key, { status: 'skipped', phone, reason: refusal.sentence })
+
+  if (deps.config.quietHours) {
+    const location = c.location as { country_code?: string | null; country?: string | null } | undefined
+    const zone = contactTimeZone(location?.country_code ?? null, deps.config.quietHours.timeZone)
+    const until = quietUntil(Date.now(), deps.config.quietHours.window, zone)
+    if (until) {
+      ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
+      return { runAgainAt: until }
+    }
+  }
+
+  const template = send.template !== null ? (deps.config.templates[send.template] ?? null) : send.kind === 'welcome' ? deps.config.welcome.template : null
+  const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
+  if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
+
+  const conversation = await findSmsConversation(db, send.intercom_contact_id)
+  const from = deps.config.twilio.messagingServiceSid ? null : (conversation?.twilio_number && deps.config.twilio.phoneNumbers.includes(conversation.twilio_number) ? conversation.twilio_number : deps.config.twilio.phoneNumbers[0]!)
+  await deps.store.write(async (trx) => {
+    const now = Date.now()
+    const id = await insertMessage(trx, {
+      direction: 'outbound',
+      intercom_conversation_id: conversation?.intercom_conversation_id ?? null,
+      intercom_contact_id: send.intercom_contact_id,
+      phone,
+      twilio_number: from ?? deps.config.twilio.messagingServiceSid ?? null,
+      body,
+      num_segments: segmentInfo(body).segments,
+      status: 'pending',
+      created_at: now,
+      updated_at: now,
+    })
+    await trx.updateTable('automated_sends').set({ message_id: id, phone, updated_at: now }).where('key', '=', send.key).execute()
+  })
+  return finish(deps, { ...send, phone, message_id: (await db.selectFrom('automated_sends').select('message_id').where('key', '=', send.key).executeTakeFirstOrThrow()).message_id }, ctx)
+}
+
+async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {
+  const message = await getMessage(deps.store.db, send.message_id!)
+  if (!message) return
+  if (!message.twilio_sid && message.status === 'pending') await sendMessage(deps, message, ctx, { notifyFailure: false })
+  const after = await getMessage(deps.store.db, message.id)
+  const sent = Boolean(after?.twilio_sid)
+  await settle(deps, send.key, sent ? { status: 'sent' } : { status: 'skipped', reason: after?.error_message ?? 'Twilio did not accept the text.' })
+}
+
+const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text' } as const
+
+/** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
+export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {
+  const send = await deps.store.db.selectFrom('automated_sends').selectAll().where('key', '=', payload.key).executeTakeFirst()
+  if (!send) return
+  const conversation = await findSmsConversation(deps.store.db, send.intercom_contact_id)
+  if (!conversation) return // no conversation to note: the record (and the sidebar) keep it
+  const message = send.message_id ? await getMessage(deps.store.db, send.message_id) : undefined
+  const html =
+    send.status === 'sent' && message
+      ? `<p><b>${KIND_NAMES[send.kind]} sent by SMS</b> (Twilio MessageSid ${message.twilio_sid}):</p><p>${escapeHtml(message.body)}</p>`
+      : `<p><b>${KIND_NAMES[send.kind]} not sent:</b> ${escapeHtml(send.reason ?? 'unknown reason')}</p>`
+  await addNote(deps, conversation.intercom_conversation_id, html)
+}

@@ -1,0 +1,66 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { requestAutomated } from '../bridge/automated.js'
+
+const body = z
+  .object({
+    contact_id: z.string({ error: 'required: the Intercom contact id ({{contact.id}} in the webhook block)' }).trim().min(1, 'must not be empty'),
+    step_id: z
+      .string({ error: 'required: a name for this Series step, so each contact gets it once' })
+      .trim()
+      .min(1, 'must not be empty')
+      .max(100, 'must be at most 100 characters'),
+    phone: z.string().trim().max(32, 'must be at most 32 characters').optional(),
+    message: z.string().trim().min(1, 'must not be empty').max(1600, 'must be at most 1600 characters').optional(),
+    template: z.string().trim().min(1, 'must not be empty').optional(),
+  })
+  .refine((b) => Boolean(b.message) !== Boolean(b.template), { message: 'give either message or template, not both', path: ['message'] })
+
+function sameSecret(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '')
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * SMS steps in Intercom Series. Series webhooks are not signed, so the team configures a secret
+ * header (`X-Bridge-Secret`) in the webhook block. Each (step, contact) is sent once.
+ */
+const series: FastifyPluginAsync = async (app) => {
+  app.post('/intercom/series', async (req, reply) => {
+    const secret = app.config.seriesSecret
+    const given = req.headers['x-bridge-secret']
+    if (!secret || !sameSecret(typeof given === 'string' ? given : undefined, secret)) {
+      return reply.code(401).send({ error: { code: 'bad_secret', message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).' } })
+    }
+    const parsed = body.safeParse(req.body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      const field = issue.path.join('.') || 'body'
+      return reply.code(400).send({ error: { code: 'invalid_request', field, message: `${field}: ${issue.message}` } })
+    }
+    const b = parsed.data
+    if (b.template && !(b.template in app.config.templates)) {
+      const known = Object.keys(app.config.templates)
+      return reply.code(400).send({
+        error: { code: 'invalid_request', field: 'template', message: `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')})` : ' (SMS_TEMPLATES is empty)'}` },
+      })
+    }
+    const { created, send } = await app.store.write((trx) =>
+      requestAutomated(trx, {
+        key: `series:${b.step_id}:${b.contact_id}`,
+        kind: 'series',
+        contactId: b.contact_id,
+        phone: b.phone ?? null,
+        body: b.message ?? null,
+        template: b.template ?? null,
+        requestedBy: 'series',
+      }),
+    )
+    if (created) app.worker.wake()
+    return reply.code(202).send({ status: created ? 'queued' : 'duplicate', key: send.key, state: send.status })
+  })
+}
+
+export default series

@@ -23,6 +23,8 @@ export interface TestAppOptions {
   build?: BuildOptions
   /** Start the job worker (default true). */
   startWorker?: boolean
+  /** Stand-ins to reuse (a second app, as after a restart), instead of new ones. */
+  standIns?: Pick<TestApp, 'twilio' | 'intercom'>
 }
 
 /**
@@ -30,10 +32,12 @@ export interface TestAppOptions {
  * servers standing in for Twilio and Intercom. Everything is closed when the test ends.
  */
 export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): Promise<TestApp> {
-  const twilio = await startTwilioStandIn()
-  t.teardown(() => twilio.close())
-  const intercom = await startIntercomStandIn()
-  t.teardown(() => intercom.close())
+  const twilio = options.standIns?.twilio ?? (await startTwilioStandIn())
+  const intercom = options.standIns?.intercom ?? (await startIntercomStandIn())
+  if (!options.standIns) {
+    t.teardown(() => twilio.close())
+    t.teardown(() => intercom.close())
+  }
   const config = loadConfig(
     {
       PUBLIC_URL,

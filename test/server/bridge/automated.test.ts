@@ -140,6 +140,18 @@ t.test('Series: secret header, clear 400s, once per step and contact', async (t)
   ], 'the payload phone wins over the contact\'s')
 })
 
+t.test('Series texts follow the same consent rules', async (t) => {
+  const ctx = await buildTestApp(t, { env: { SERIES_WEBHOOK_SECRET: SECRET } })
+  const contact = ctx.intercom.addContact({ role: 'lead', phone: '+14155550191' })
+  await postSms(ctx, inboundForm(ctx, { From: '+14155550191', Body: 'STOP' }))
+  await drain(ctx.app)
+  const res = await ctx.app.inject({ method: 'POST', url: '/intercom/series', headers: { 'x-bridge-secret': SECRET }, payload: { contact_id: contact.id, step_id: 'promo', message: 'Sale!' } })
+  t.equal(res.statusCode, 202)
+  await drain(ctx.app)
+  t.equal(sent(ctx).length, 0)
+  t.match(await record(ctx, `series:promo:${contact.id}`), { status: 'skipped', reason: /opted out/ })
+})
+
 t.test('quiet hours hold automated texts as delayed jobs; they go out when the window ends', async (t) => {
   const dir = tempDir(t)
   const now = new Date()

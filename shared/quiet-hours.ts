@@ -29,11 +29,16 @@ export function quietUntil(now: number, window: string, timeZone: string): numbe
 }
 
 /**
- * The contact's time zone from Intercom's location data, when the country has exactly one; otherwise
- * (unknown, or a country spanning several zones) the configured fallback.
+ * The contact's time zone from Intercom's location data (a country name such as "Ireland", or a
+ * two-letter code), when that country has exactly one; otherwise (unknown, or a country spanning
+ * several zones) the configured fallback.
  */
-export function contactTimeZone(countryCode: string | null | undefined, fallback: string): string {
-  if (!countryCode) return fallback
-  const zones = ct.getCountry(countryCode.toUpperCase())?.timezones ?? []
+export function contactTimeZone(country: string | null | undefined, fallback: string): string {
+  if (!country) return fallback
+  const wanted = country.trim().toLowerCase()
+  const found =
+    ct.getCountry(country.trim().toUpperCase()) ??
+    Object.values(ct.getAllCountries()).find((c) => c.name.toLowerCase() === wanted || c.name.toLowerCase().startsWith(`${wanted} of`))
+  const zones = found?.timezones ?? []
   return zones.length === 1 ? zones[0]! : fallback
 }

@@ -66,14 +66,14 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
   return { app, config, twilio, intercom, logs }
 }
 
-/** Waits until no job is waiting or running (dead jobs stay), failing after `ms`. */
+/** Waits until no job is due or running (dead and long-delayed jobs stay), failing after `ms`. */
 export async function drain(app: FastifyInstance, ms = 15_000): Promise<void> {
   const end = Date.now() + ms
   for (;;) {
     const pending = await app.store.db
       .selectFrom('jobs')
       .select(['task', 'state', 'last_error'])
-      .where('state', 'in', ['waiting', 'running'])
+      .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'waiting'), eb('run_at', '<', Date.now() + 60_000)])]))
       .where('task', '!=', 'inbound.catchup')
       .execute()
     if (pending.length === 0) return

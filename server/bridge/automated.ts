@@ -103,8 +103,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if (refusal) return settle(deps, send.key, { status: 'skipped', phone, reason: refusal.sentence })
 
   if (deps.config.quietHours) {
-    const location = c.location as { country_code?: string | null; country?: string | null } | undefined
-    const zone = contactTimeZone(location?.country_code ?? null, deps.config.quietHours.timeZone)
+    const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
     const until = quietUntil(Date.now(), deps.config.quietHours.window, zone)
     if (until) {
       ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')

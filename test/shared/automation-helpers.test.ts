@@ -35,4 +35,7 @@ t.test('contact time zones', async (t) => {
   t.equal(contactTimeZone('US', 'America/Chicago'), 'America/Chicago', 'several zones: the fallback')
   t.equal(contactTimeZone(null, 'Asia/Tokyo'), 'Asia/Tokyo')
   t.equal(contactTimeZone('ZZ', 'UTC'), 'UTC')
+  t.equal(contactTimeZone('Ireland', 'UTC'), 'Europe/Dublin', 'Intercom gives country names')
+  t.equal(contactTimeZone('United Kingdom', 'UTC'), 'Europe/London')
+  t.equal(contactTimeZone('United States', 'America/Denver'), 'America/Denver')
 })

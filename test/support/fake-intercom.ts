@@ -17,7 +17,7 @@ export interface Contact {
   phone: string | null
   name: string | null
   custom_attributes: Record<string, unknown>
-  location: { type: 'location'; country: string | null; region: string | null; city: string | null; country_code: string | null }
+  location: { type: 'location'; country: string | null; region: string | null; city: string | null }
   created_at: number
   updated_at: number
   /** Not Intercom's: when search starts to see this contact (search is eventually consistent). */
@@ -430,7 +430,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
         phone: null,
         name: null,
         custom_attributes: {},
-        location: { type: 'location', country: null, region: null, city: null, country_code: null },
+        location: { type: 'location', country: null, region: null, city: null },
         created_at: now,
         updated_at: now,
         ...c,

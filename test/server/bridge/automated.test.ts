@@ -179,3 +179,16 @@ t.test('quiet hours hold automated texts as delayed jobs; they go out when the w
   await drain(later.app)
   t.same(sent(later).map((m) => m.to), ['+14155550181'], 'released, sent once')
 })
+
+t.test('quiet hours follow the contact\'s time zone when Intercom knows their country', async (t) => {
+  const tokyo = (offsetMs: number) =>
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(Date.now() + offsetMs)
+  // Quiet now in Tokyo; nine hours away, so not in UTC.
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, QUIET_HOURS: `${tokyo(-3_600_000)}-${tokyo(3_600_000)}`, QUIET_HOURS_TIMEZONE: 'UTC' } })
+  const inJapan = ctx.intercom.addContact({ role: 'lead', phone: '+14155550201', location: { type: 'location', country: 'Japan', region: null, city: 'Tokyo' } })
+  const unknown = ctx.intercom.addContact({ role: 'lead', phone: '+14155550202' })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', inJapan.id))
+  await contactCreated(ctx, unknown)
+  t.same(sent(ctx).map((m) => m.to), ['+14155550202'], 'the contact with no location is outside the window in UTC')
+  t.match(await record(ctx, `welcome:${inJapan.id}`), { status: 'queued' }, 'the contact in Tokyo waits')
+})

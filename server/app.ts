@@ -10,6 +10,8 @@ import media from './routes/media.js'
 import twilio from './routes/twilio.js'
 import intercom from './routes/intercom.js'
 import series from './routes/series.js'
+import { canvasRoutes } from '../canvas/routes.js'
+import type { BridgeDeps } from './bridge/deps.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,6 +27,7 @@ export interface AppOptions {
   store: Store
   worker: Worker
   clients: Clients
+  deps: BridgeDeps
 }
 
 /** The shared pieces every route plugin can reach, decorated once at the root. */
@@ -64,6 +67,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(twilio)
   await fastify.register(intercom)
   await fastify.register(series)
+  await fastify.register(canvasRoutes(() => opts.deps))
   await fastify.register(media)
 }
 

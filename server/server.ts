@@ -54,7 +54,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     concurrency: config.workerConcurrency,
     ...options.worker,
   })
-  await fastify.register(app, { config, store, worker, clients })
+  await fastify.register(app, { config, store, worker, clients, deps })
   fastify.addHook('onClose', async () => {
     await worker.stop()
     await store.close()

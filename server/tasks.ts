@@ -6,6 +6,7 @@ import { NOTIFY_FAILURE, RELAY_REPLY, notifyFailure, relayReply } from './bridge
 import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
 import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
 import type { TaskHandler } from './jobs/worker.js'
+import { NOTE_PANEL, SEND_FROM_PANEL, notePanelMessage, sendPanelMessage } from '../canvas/panel.js'
 
 /** Every job the bridge runs, by task name. */
 export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
@@ -19,5 +20,7 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),
     [SEND_AUTOMATED]: (payload, ctx) => sendAutomated(deps, payload, ctx),
     [NOTE_AUTOMATED]: (payload) => noteAutomated(deps, payload),
+    [SEND_FROM_PANEL]: (payload, ctx) => sendPanelMessage(deps, payload, ctx),
+    [NOTE_PANEL]: (payload) => notePanelMessage(deps, payload),
   }
 }

@@ -19,7 +19,7 @@ export const NOTE_AUTOMATED = 'automated.note'
 
 export interface AutomatedRequest {
   key: string
-  kind: 'welcome' | 'series'
+  kind: 'welcome' | 'series' | 'confirmation'
   contactId: string
   phone?: string | null | undefined
   body?: string | null | undefined
@@ -145,7 +145,7 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
   await settle(deps, send.key, sent ? { status: 'sent' } : { status: 'skipped', reason: after?.error_message ?? 'Twilio did not accept the text.' })
 }
 
-const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text' } as const
+const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const
 
 /** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
 export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {

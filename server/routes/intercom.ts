@@ -2,14 +2,9 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { markConversationClosed } from '../../shared/db/contacts.js'
 import { verifyIntercomWebhook } from '../../shared/signatures.js'
+import { keepRawJson } from './raw-json.js'
 import { queueReplies, type ReplyPart } from '../bridge/outbound.js'
 import { requestAutomated } from '../bridge/automated.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    rawBody?: Buffer
-  }
-}
 
 const part = z.looseObject({
   id: z.string(),
@@ -41,16 +36,7 @@ const notification = z.looseObject({
  * Intercom disables a subscription that answers 410.
  */
 const intercom: FastifyPluginAsync = async (app) => {
-  // The signature is over the raw bytes, so this scope keeps them next to the parsed JSON.
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (req, body, done) => {
-    req.rawBody = body as Buffer
-    try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')))
-    } catch {
-      done(Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400, code: 'invalid_json' }), undefined)
-    }
-  })
+  keepRawJson(app)
 
   app.post('/intercom/webhooks', async (req, reply) => {
     const signature = req.headers['x-hub-signature']

@@ -105,7 +105,7 @@ export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
 export interface AutomatedSendTable {
   /** welcome:<contact> or series:<step>:<contact>: a second request with the same key does nothing. */
   key: string
-  kind: 'welcome' | 'series'
+  kind: 'welcome' | 'series' | 'confirmation'
   intercom_contact_id: string
   phone: string | null
   body: string | null

@@ -1,0 +1,201 @@
+import { findSmsConversation, setSmsConversation } from '../shared/db/contacts.js'
+import { getConsent, setConsent } from '../shared/db/consent.js'
+import { getMessage, insertMessage } from '../shared/db/messages.js'
+import { isTextableNumber, toE164 } from '../shared/phone.js'
+import { MAX_SMS_BODY, segmentInfo, type SegmentInfo } from '../shared/text.js'
+import { requestAutomated } from '../server/bridge/automated.js'
+import { textingRefusal } from '../server/bridge/consent.js'
+import type { BridgeDeps } from '../server/bridge/deps.js'
+import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/intercom.js'
+import { escapeHtml, sendMessage } from '../server/bridge/outbound.js'
+import type { JobContext } from '../server/jobs/worker.js'
+import { enqueue } from '../server/jobs/queue.js'
+import type { PanelFlash, PanelState } from './views.js'
+
+export const SEND_FROM_PANEL = 'canvas.send'
+
+/** The contact's SMS number: our link first, then what Intercom sent with the request. */
+async function phoneOf(deps: BridgeDeps, contactId: string, given?: string | null): Promise<string | null> {
+  const conversation = await findSmsConversation(deps.store.db, contactId)
+  if (conversation) return conversation.phone
+  const link = await deps.store.db.selectFrom('phone_contacts').select('phone').where('intercom_contact_id', '=', contactId).orderBy('updated_at', 'desc').executeTakeFirst()
+  if (link) return link.phone
+  return given ? toE164(given, deps.config.defaultCountry) : null
+}
+
+export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?: string | null): Promise<PanelState> {
+  const db = deps.store.db
+  const phone = await phoneOf(deps, contactId, givenPhone)
+  const messages = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where((eb) => (phone ? eb.or([eb('intercom_contact_id', '=', contactId), eb('phone', '=', phone)]) : eb('intercom_contact_id', '=', contactId)))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(5)
+    .execute()
+  const welcome = await db.selectFrom('automated_sends').selectAll().where('key', '=', `welcome:${contactId}`).executeTakeFirst()
+  let consent: PanelState['consent'] = { state: 'ok', sentence: 'Can be texted.' }
+  if (phone) {
+    const refusal = await textingRefusal(deps, { phone, automated: false })
+    if (refusal) consent = { state: 'opted_out', sentence: refusal.sentence }
+    else if (deps.config.consentMode === 'required') {
+      const row = await getConsent(db, phone)
+      if (row?.consent_given !== 1) consent = { state: 'consent_required', sentence: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).' }
+    }
+  }
+  return {
+    phone,
+    consent,
+    messages,
+    welcome: welcome ? { status: welcome.status, at: welcome.updated_at, reason: welcome.reason } : null,
+    welcomeEnabled: Boolean(deps.config.welcome.template),
+  }
+}
+
+export interface PanelContext {
+  contactId: string
+  conversationId: string | null
+  adminId: string | null
+  adminName: string | null
+  givenPhone: string | null
+}
+
+/**
+ * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
+ * The conversation the panel is open in becomes the contact's SMS conversation.
+ */
+export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<{ flash: PanelFlash; segments?: SegmentInfo }> {
+  const body = text.trim()
+  if (!body) return { flash: { error: 'Write a message first.' } }
+  if (body.length > MAX_SMS_BODY) return { flash: { error: `Too long: ${body.length} characters, at most ${MAX_SMS_BODY}.`, draft: text } }
+  const phone = await phoneOf(deps, ctx.contactId, ctx.givenPhone)
+  if (!phone) return { flash: { error: 'Add a mobile number first.' } }
+  const refusal = await textingRefusal(deps, { phone, automated: false })
+  if (refusal) return { flash: { error: `Not sent: ${refusal.sentence}`, draft: text } }
+
+  const existing = await findSmsConversation(deps.store.db, ctx.contactId)
+  const config = deps.config.twilio
+  const from = config.messagingServiceSid
+    ? null
+    : existing?.twilio_number && config.phoneNumbers.includes(existing.twilio_number)
+      ? existing.twilio_number
+      : config.phoneNumbers[0]!
+  const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
+  const segments = segmentInfo(body)
+  await deps.store.write(async (trx) => {
+    const now = Date.now()
+    if (ctx.conversationId) {
+      await setSmsConversation(trx, { contactId: ctx.contactId, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now)
+    }
+    const id = await insertMessage(trx, {
+      direction: 'outbound',
+      intercom_conversation_id: conversationId,
+      intercom_contact_id: ctx.contactId,
+      phone,
+      twilio_number: from ?? config.messagingServiceSid ?? null,
+      body,
+      num_segments: segments.segments,
+      status: 'pending',
+      created_at: now,
+      updated_at: now,
+    })
+    await enqueue(trx, { task: SEND_FROM_PANEL, payload: { messageId: id, adminName: ctx.adminName }, key: `panel:${id}`, queueKey: `phone:${phone}` }, now)
+  })
+  deps.wake()
+  return { flash: { notice: `Queued: ${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding}).` }, segments }
+}
+
+/** "Send welcome SMS": the same once-only record and job as the automatic welcome. */
+export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Promise<PanelFlash> {
+  if (!deps.config.welcome.template) return { error: 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' }
+  const phone = await phoneOf(deps, ctx.contactId, ctx.givenPhone)
+  const { created, send } = await deps.store.write((trx) =>
+    requestAutomated(trx, { key: `welcome:${ctx.contactId}`, kind: 'welcome', contactId: ctx.contactId, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }),
+  )
+  if (created) deps.wake()
+  return created ? { notice: 'Welcome SMS queued.' } : { notice: `The welcome SMS was already ${send.status === 'sent' ? 'sent' : send.status}.` }
+}
+
+/** Saves a number typed in the sidebar on the Intercom contact and in our link. */
+export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string): Promise<PanelFlash> {
+  const phone = toE164(typed ?? '', deps.config.defaultCountry)
+  if (!phone) return { phoneError: 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' }
+  if (!(await isTextableNumber(phone))) return { phoneError: 'That number cannot receive texts (not a mobile number).' }
+  await intercomCall('save the phone number', () => deps.clients.intercom.contacts.update({ contact_id: ctx.contactId, phone }))
+  await deps.store.write((trx) =>
+    trx
+      .insertInto('phone_contacts')
+      .values({ phone, intercom_contact_id: ctx.contactId, contact_role: null, created_by_bridge: 0, created_at: Date.now(), updated_at: Date.now() })
+      .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: ctx.contactId, updated_at: Date.now() }))
+      .execute(),
+  )
+  return { notice: 'Number saved.' }
+}
+
+/**
+ * The Messenger card: a visitor leaves a number and agrees to texts. Saved on the contact with
+ * consent recorded, then one confirmation text. Submitting twice changes nothing.
+ */
+export async function subscribeFromMessenger(
+  deps: BridgeDeps,
+  contactId: string,
+  typed: string,
+  agreed: boolean,
+): Promise<{ ok: true; phone: string } | { ok: false; phoneError?: string; consentError?: string }> {
+  const phone = toE164(typed ?? '', deps.config.defaultCountry)
+  const phoneError = !phone
+    ? 'Please enter a mobile number with its country code, e.g. +1 415 555 0100.'
+    : !(await isTextableNumber(phone))
+      ? 'That number cannot receive texts. Please use a mobile number.'
+      : undefined
+  const consentError = agreed ? undefined : 'Please tick the box to agree to text messages.'
+  if (phoneError || consentError || !phone) return { ok: false, phoneError, consentError }
+
+  await ensureContactAttribute(deps, 'sms_consent', 'boolean', 'The contact agreed to receive text messages')
+  await intercomCall('save the phone number and consent', () =>
+    deps.clients.intercom.contacts.update({ contact_id: contactId, phone, custom_attributes: { sms_consent: true } }),
+  )
+  const { created } = await deps.store.write(async (trx) => {
+    const now = Date.now()
+    await setConsent(trx, phone, 'opted_in', 'messenger', now)
+    await trx.updateTable('consent').set({ consent_given: 1 }).where('phone', '=', phone).execute()
+    await trx
+      .insertInto('phone_contacts')
+      .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, updated_at: now }))
+      .execute()
+    return requestAutomated(trx, {
+      key: `confirm:${contactId}:${phone}`,
+      kind: 'confirmation',
+      contactId,
+      phone,
+      body: 'Thanks! You will now get our replies by text. Reply STOP to opt out.',
+      requestedBy: 'messenger',
+    })
+  })
+  if (created) deps.wake()
+  return { ok: true, phone }
+}
+
+/** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
+export async function sendPanelMessage(deps: BridgeDeps, payload: { messageId: number; adminName: string | null }, ctx: JobContext): Promise<void> {
+  const message = await getMessage(deps.store.db, payload.messageId)
+  if (!message) return
+  const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
+  if (!sent || !message.intercom_conversation_id) return
+  await deps.store.write((trx) =>
+    enqueue(trx, { task: NOTE_PANEL, payload: { messageId: message.id, adminName: payload.adminName }, key: `panelnote:${message.id}` }),
+  )
+  deps.wake()
+}
+
+export const NOTE_PANEL = 'canvas.note'
+
+/** Job: a note, so the conversation shows what the customer was texted from the sidebar. */
+export async function notePanelMessage(deps: BridgeDeps, payload: { messageId: number; adminName: string | null }): Promise<void> {
+  const message = await getMessage(deps.store.db, payload.messageId)
+  if (!message?.intercom_conversation_id) return
+  const who = payload.adminName ? ` by ${escapeHtml(payload.adminName)}` : ''
+  await addNote(deps, message.intercom_conversation_id, `<p><b>Sent by SMS from the sidebar${who}</b> (Twilio MessageSid ${message.twilio_sid ?? 'pending'}):</p><p>${escapeHtml(message.body)}</p>`)
+}

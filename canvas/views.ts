@@ -1,0 +1,146 @@
+import type { Message } from '../shared/db/schema.js'
+import { formatForReading } from '../shared/phone.js'
+import type { SegmentInfo } from '../shared/text.js'
+import type { CanvasResponse, Component } from './schema.js'
+
+/** What the inbox panel shows; read from the bridge's own database, never from Intercom. */
+export interface PanelState {
+  phone: string | null
+  consent: { state: 'ok' | 'opted_out' | 'consent_required'; sentence: string }
+  messages: Message[]
+  welcome: { status: string; at: number; reason: string | null } | null
+  welcomeEnabled: boolean
+}
+
+export interface PanelFlash {
+  error?: string
+  notice?: string
+  draft?: string
+  phoneError?: string
+}
+
+const STATUS_WORDS: Record<string, string> = {
+  pending: 'Sending',
+  accepted: 'Queued',
+  queued: 'Queued',
+  scheduled: 'Scheduled',
+  sending: 'Sending',
+  sent: 'Sent',
+  delivered: 'Delivered',
+  read: 'Read',
+  undelivered: 'Not delivered',
+  failed: 'Failed',
+  canceled: 'Canceled',
+  refused: 'Not sent',
+  received: 'Received',
+  delivered_to_intercom: 'Received',
+}
+
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
+const firstWords = (text: string) => {
+  const t = text.replace(/\s+/g, ' ').trim() || '(picture)'
+  return t.length > 40 ? `${t.slice(0, 39)}…` : t
+}
+
+export function canvas(components: Component[], storedData?: Record<string, unknown>): CanvasResponse {
+  return { canvas: { content: { components }, ...(storedData ? { stored_data: storedData } : {}) } }
+}
+
+function messageItem(m: Message): { type: 'item'; id: string; title: string; subtitle?: string; tertiary_text?: string } {
+  const arrow = m.direction === 'inbound' ? '←' : '→'
+  const status = STATUS_WORDS[m.status] ?? m.status
+  const reason = m.error_message && ['failed', 'undelivered', 'refused'].includes(m.status) ? `: ${m.error_message}` : ''
+  return {
+    type: 'item',
+    id: `msg-${m.id}`,
+    title: `${arrow} ${firstWords(m.body)}`,
+    subtitle: `${status}${reason} · ${when(m.created_at)}`,
+    ...(m.twilio_sid ? { tertiary_text: m.twilio_sid } : {}),
+  }
+}
+
+/** The inbox sidebar: short first view (phone, consent, last texts, compose), details behind a button. */
+export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?: SegmentInfo): CanvasResponse {
+  const c: Component[] = []
+  if (state.phone) {
+    c.push({ type: 'text', id: 'phone', text: `*SMS* ${formatForReading(state.phone)}`, style: 'header' })
+  } else {
+    c.push({ type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' })
+    c.push({ type: 'input', id: 'phone_input', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phoneError ? { save_state: 'failed' as const } : {}) })
+    if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+    c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
+  }
+  c.push({ type: 'text', id: 'consent', text: state.consent.sentence, style: state.consent.state === 'ok' ? 'muted' : 'error' })
+
+  if (flash.notice) c.push({ type: 'text', id: 'notice', text: flash.notice, style: 'paragraph' })
+  if (state.messages.length > 0) {
+    c.push({ type: 'list', id: 'messages', items: state.messages.map(messageItem) })
+  } else {
+    c.push({ type: 'text', id: 'messages_empty', text: 'No texts with this contact yet.', style: 'muted' })
+  }
+
+  if (state.phone && state.consent.state !== 'opted_out') {
+    c.push({ type: 'textarea', id: 'sms_body', label: 'Text message', placeholder: 'Write a text…', ...(flash.draft ? { value: flash.draft } : {}), ...(flash.error ? { error: true } : {}) })
+    if (flash.error) c.push({ type: 'text', id: 'sms_error', text: flash.error, style: 'error' })
+    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
+  } else if (flash.error) {
+    c.push({ type: 'text', id: 'sms_error', text: flash.error, style: 'error' })
+  }
+  if (segments) c.push({ type: 'text', id: 'segments', text: `${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding})`, style: 'muted' })
+
+  if (state.welcome?.status === 'sent') {
+    c.push({ type: 'text', id: 'welcome', text: `Welcome SMS sent ${when(state.welcome.at)}.`, style: 'muted' })
+  } else if (state.welcome?.status === 'skipped') {
+    c.push({ type: 'text', id: 'welcome', text: `Welcome SMS not sent: ${state.welcome.reason ?? ''}`, style: 'muted' })
+  } else if (state.welcome?.status === 'queued') {
+    c.push({ type: 'text', id: 'welcome', text: 'Welcome SMS queued.', style: 'muted' })
+  } else if (state.welcomeEnabled && state.phone) {
+    c.push({ type: 'button', id: 'send_welcome', label: 'Send welcome SMS', action: { type: 'submit' }, style: 'secondary' })
+  }
+  c.push({ type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' })
+  if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
+  return canvas(c)
+}
+
+/** Full MessageSids and statuses, for looking texts up in the Twilio Console. */
+export function detailsPanel(state: PanelState): CanvasResponse {
+  const items = state.messages.map((m) => ({
+    type: 'field-value' as const,
+    field: `${m.direction === 'inbound' ? '←' : '→'} ${when(m.created_at)}`,
+    value: `${STATUS_WORDS[m.status] ?? m.status}${m.error_code ? ` (error ${m.error_code})` : ''} · ${m.twilio_sid ?? 'no sid yet'}`,
+  }))
+  return canvas([
+    { type: 'text', id: 'details_title', text: '*Recent texts*', style: 'header' },
+    ...(items.length ? [{ type: 'data-table' as const, id: 'details_table', items }] : []),
+    { type: 'button', id: 'refresh', label: 'Back', action: { type: 'submit' }, style: 'secondary' },
+  ])
+}
+
+/** Whatever went wrong, Intercom gets a canvas that says so and offers a way back. */
+export function errorCanvas(message = 'Something went wrong loading SMS for this contact.'): CanvasResponse {
+  return canvas([
+    { type: 'text', id: 'error', text: message, style: 'error' },
+    { type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'secondary' },
+  ])
+}
+
+/** The Messenger card: "Prefer text messages?" with a number and a consent box. */
+export function messengerCard(flash: { phoneError?: string; consentError?: string; phone?: string } = {}): CanvasResponse {
+  const c: Component[] = [
+    { type: 'text', id: 'title', text: 'Prefer text messages?', style: 'header' },
+    { type: 'text', id: 'intro', text: 'Leave your mobile number and we will continue by SMS.', style: 'paragraph' },
+    { type: 'input', id: 'phone', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phone ? { value: flash.phone } : {}), ...(flash.phoneError ? { save_state: 'failed' as const } : {}) },
+  ]
+  if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+  c.push({ type: 'checkbox', id: 'consent', option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }] })
+  if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: flash.consentError, style: 'error' })
+  c.push({ type: 'button', id: 'subscribe', label: 'Text me', action: { type: 'submit' }, style: 'primary' })
+  return canvas(c)
+}
+
+export function messengerDone(phone: string): CanvasResponse {
+  return canvas([
+    { type: 'text', id: 'done', text: `Thanks! We will text you at ${formatForReading(phone)}.`, style: 'header' },
+    { type: 'text', id: 'stop', text: 'Reply STOP at any time to opt out.', style: 'muted' },
+  ])
+}

@@ -1,4 +1,4 @@
-import { findSmsConversation, setSmsConversation } from '../shared/db/contacts.js'
+import { findSmsConversation, relinkPhone, setSmsConversation } from '../shared/db/contacts.js'
 import { getConsent, setConsent } from '../shared/db/consent.js'
 import { getMessage, insertMessage } from '../shared/db/messages.js'
 import { isTextableNumber, toE164 } from '../shared/phone.js'
@@ -7,7 +7,7 @@ import { requestAutomated } from '../server/bridge/automated.js'
 import { textingRefusal } from '../server/bridge/consent.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/intercom.js'
-import { escapeHtml, sendMessage } from '../server/bridge/outbound.js'
+import { escapeHtml, sendMessage, senderFor } from '../server/bridge/outbound.js'
 import type { JobContext } from '../server/jobs/worker.js'
 import { enqueue } from '../server/jobs/queue.js'
 import type { PanelFlash, PanelState } from './views.js'
@@ -75,12 +75,7 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   if (refusal) return { flash: { error: `Not sent: ${refusal.sentence}`, draft: text } }
 
   const existing = await findSmsConversation(deps.store.db, ctx.contactId)
-  const config = deps.config.twilio
-  const from = config.messagingServiceSid
-    ? null
-    : existing?.twilio_number && config.phoneNumbers.includes(existing.twilio_number)
-      ? existing.twilio_number
-      : config.phoneNumbers[0]!
+  const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
   const segments = segmentInfo(body)
   await deps.store.write(async (trx) => {
@@ -93,7 +88,7 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
       intercom_conversation_id: conversationId,
       intercom_contact_id: ctx.contactId,
       phone,
-      twilio_number: from ?? config.messagingServiceSid ?? null,
+      twilio_number: recorded,
       body,
       num_segments: segments.segments,
       status: 'pending',
@@ -123,13 +118,7 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
   if (!phone) return { phoneError: 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' }
   if (!(await isTextableNumber(phone))) return { phoneError: 'That number cannot receive texts (not a mobile number).' }
   await intercomCall('save the phone number', () => deps.clients.intercom.contacts.update({ contact_id: ctx.contactId, phone }))
-  await deps.store.write((trx) =>
-    trx
-      .insertInto('phone_contacts')
-      .values({ phone, intercom_contact_id: ctx.contactId, contact_role: null, created_by_bridge: 0, created_at: Date.now(), updated_at: Date.now() })
-      .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: ctx.contactId, updated_at: Date.now() }))
-      .execute(),
-  )
+  await deps.store.write((trx) => relinkPhone(trx, phone, ctx.contactId))
   return { notice: 'Number saved.' }
 }
 
@@ -160,11 +149,7 @@ export async function subscribeFromMessenger(
     const now = Date.now()
     await setConsent(trx, phone, 'opted_in', 'messenger', now)
     await trx.updateTable('consent').set({ consent_given: 1 }).where('phone', '=', phone).execute()
-    await trx
-      .insertInto('phone_contacts')
-      .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, updated_at: now }))
-      .execute()
+    await relinkPhone(trx, phone, contactId, now)
     return requestAutomated(trx, {
       key: `confirm:${contactId}:${phone}`,
       kind: 'confirmation',

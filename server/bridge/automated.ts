@@ -12,7 +12,7 @@ import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall, isNotFound } from './intercom.js'
-import { escapeHtml, sendMessage } from './outbound.js'
+import { escapeHtml, sendMessage, senderFor } from './outbound.js'
 
 export const SEND_AUTOMATED = 'automated.send'
 export const NOTE_AUTOMATED = 'automated.note'
@@ -116,7 +116,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
-  const from = deps.config.twilio.messagingServiceSid ? null : (conversation?.twilio_number && deps.config.twilio.phoneNumbers.includes(conversation.twilio_number) ? conversation.twilio_number : deps.config.twilio.phoneNumbers[0]!)
+  const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
   await deps.store.write(async (trx) => {
     const now = Date.now()
     const id = await insertMessage(trx, {
@@ -124,7 +124,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
       intercom_conversation_id: conversation?.intercom_conversation_id ?? null,
       intercom_contact_id: send.intercom_contact_id,
       phone,
-      twilio_number: from ?? deps.config.twilio.messagingServiceSid ?? null,
+      twilio_number: recorded,
       body,
       num_segments: segmentInfo(body).segments,
       status: 'pending',

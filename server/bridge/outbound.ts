@@ -52,10 +52,16 @@ function senderSupportsMms(from: string | null, config: Config): boolean {
   return from.startsWith('+1')
 }
 
-/** Our number the customer texted (replies go back from it), else the first configured one. */
-function senderFor(twilioNumber: string | null, config: Config): string | null {
-  if (twilioNumber && config.twilio.phoneNumbers.includes(twilioNumber)) return twilioNumber
-  return config.twilio.phoneNumbers[0] ?? null
+/**
+ * Who a text to this customer is sent from: the Messaging Service when one is set (`from` is null),
+ * else our number they texted (replies go back from it), else the first configured number.
+ * `recorded` is what the message row keeps as our end: the number or the service SID.
+ */
+export function senderFor(twilioNumber: string | null, config: Config): { from: string | null; recorded: string | null } {
+  const service = config.twilio.messagingServiceSid
+  if (service) return { from: null, recorded: service }
+  const from = twilioNumber && config.twilio.phoneNumbers.includes(twilioNumber) ? twilioNumber : (config.twilio.phoneNumbers[0] ?? null)
+  return { from, recorded: from }
 }
 
 /** Job: turns one teammate reply into one or more texts to the conversation's customer. */
@@ -67,8 +73,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   const echo = await db.selectFrom('messages').select('id').where('direction', '=', 'inbound').where('intercom_part_id', '=', part.id).executeTakeFirst()
   if (echo) return // a part the bridge itself posted
 
-  const useService = Boolean(deps.config.twilio.messagingServiceSid)
-  const from = useService ? null : senderFor(link.twilio_number, deps.config)
+  const { from, recorded } = senderFor(link.twilio_number, deps.config)
   let text = partBodyToSms(part.body)
   const urls = part.attachments.map((a) => a.url).slice(0, 10)
   const mms = urls.length > 0 && senderSupportsMms(from, deps.config)
@@ -90,7 +95,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
           intercom_part_id: part.id,
           part_index: index,
           phone: link.phone,
-          twilio_number: from ?? deps.config.twilio.messagingServiceSid ?? null,
+          twilio_number: recorded,
           body: chunk,
           media: JSON.stringify(index === 0 && mms ? urls.map((url) => ({ url, contentType: '' })) : []),
           num_segments: segmentInfo(chunk).segments,

@@ -26,6 +26,15 @@ export async function linkPhoneContact(
   return trx.selectFrom('phone_contacts').selectAll().where('phone', '=', link.phone).executeTakeFirstOrThrow()
 }
 
+/** A teammate or the customer said which contact a number belongs to: that link replaces any other. */
+export async function relinkPhone(trx: Tx, phone: string, contactId: string, now = Date.now()): Promise<void> {
+  await trx
+    .insertInto('phone_contacts')
+    .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, updated_at: now }))
+    .execute()
+}
+
 export async function findSmsConversation(db: Executor, contactId: string): Promise<SmsConversation | undefined> {
   return db.selectFrom('sms_conversations').selectAll().where('intercom_contact_id', '=', contactId).executeTakeFirst()
 }

@@ -12,6 +12,9 @@ import intercom from './routes/intercom.js'
 import series from './routes/series.js'
 import { canvasRoutes } from '../canvas/routes.js'
 import type { BridgeDeps } from './bridge/deps.js'
+import type { Metrics } from './metrics.js'
+import rateLimit from '@fastify/rate-limit'
+import admin from './routes/admin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +22,7 @@ declare module 'fastify' {
     store: Store
     worker: Worker
     clients: Clients
+    metrics: Metrics
   }
 }
 
@@ -28,6 +32,7 @@ export interface AppOptions {
   worker: Worker
   clients: Clients
   deps: BridgeDeps
+  metrics: Metrics
 }
 
 /** The shared pieces every route plugin can reach, decorated once at the root. */
@@ -37,6 +42,7 @@ const context = fp<AppOptions>(
     app.decorate('store', opts.store)
     app.decorate('worker', opts.worker)
     app.decorate('clients', opts.clients)
+    app.decorate('metrics', opts.metrics)
   },
   { name: 'sms-bridge-context' },
 )
@@ -47,8 +53,10 @@ const context = fp<AppOptions>(
  */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(context, opts)
-  // Twilio posts form bodies; the parser keeps the raw string too, for signature checks.
+  // Twilio posts form bodies.
   await fastify.register(formbody)
+  // Limits are set per route (public media links, admin surfaces); signed webhooks get none by default.
+  await fastify.register(rateLimit, { global: false })
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
@@ -68,6 +76,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(intercom)
   await fastify.register(series)
   await fastify.register(canvasRoutes(() => opts.deps))
+  await fastify.register(admin)
   await fastify.register(media)
 }
 

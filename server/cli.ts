@@ -6,14 +6,53 @@ import { ConfigError, loadConfig } from './config.js'
 const USAGE = `Usage: sms-bridge <command>
 
 Commands:
-  start     run the service (the default)
-  migrate   apply pending database migrations and exit
-  help      show this text
+  start                     run the service (the default)
+  migrate                   apply pending database migrations and exit
+  jobs list [--state S]     list jobs (S: dead (default), waiting or running)
+  jobs retry <id>           give a dead job a fresh set of attempts
+  jobs discard <id>         delete a dead job
+  help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
 
+async function jobs(args: string[]): Promise<number> {
+  const { openStore, migrate } = await import('../shared/db/database.js')
+  const { discardDeadJob, listJobs, retryDeadJob } = await import('./jobs/queue.js')
+  const config = loadConfig()
+  const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
+  try {
+    await migrate(store)
+    const [action, arg, value] = args
+    if (action === 'list') {
+      const state = arg === '--state' ? value : 'dead'
+      if (!state || !['waiting', 'running', 'dead'].includes(state)) {
+        console.error('--state takes dead, waiting or running')
+        return 2
+      }
+      const rows = await listJobs(store.db, state as 'dead', 1000)
+      if (rows.length === 0) console.log(`No ${state} jobs.`)
+      for (const j of rows) {
+        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.updated_at).toISOString()}\t${j.last_error ?? ''}`)
+      }
+      return 0
+    }
+    const id = Number(arg)
+    if ((action === 'retry' || action === 'discard') && Number.isInteger(id) && id > 0) {
+      const done = action === 'retry' ? await retryDeadJob(store, id) : await discardDeadJob(store, id)
+      console.log(done ? `Job ${id} ${action === 'retry' ? 'will run again' : 'discarded'}.` : `No dead job ${id}.`)
+      return done ? 0 : 1
+    }
+    console.error(`Usage: sms-bridge jobs list [--state dead|waiting|running] | jobs retry <id> | jobs discard <id>`)
+    return 2
+  } finally {
+    await store.close()
+  }
+}
+
 async function run(command: string): Promise<number> {
   switch (command) {
+    case 'jobs':
+      return jobs(process.argv.slice(3))
     case 'start': {
       const config = loadConfig()
       const { startService } = await import('./main.js')

@@ -100,6 +100,7 @@ const schema = z
         .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
         .optional(),
     ),
+    ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -160,6 +161,7 @@ function toConfig(env: z.output<typeof schema>) {
     consentMode: env.SMS_CONSENT,
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
+    adminToken: env.ADMIN_TOKEN,
     templates: env.SMS_TEMPLATES ?? {},
     logLevel: env.LOG_LEVEL,
   }
@@ -229,6 +231,7 @@ export const SETTINGS: Record<SettingName, string> = {
   QUIET_HOURS_TIMEZONE: 'time zone for quiet hours when the contact\'s is unknown (default UTC)',
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
+  ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
 }

@@ -8,6 +8,7 @@ import { createClients, type Clients } from './clients/index.js'
 import type { Config } from './config.js'
 import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
+import { Metrics } from './metrics.js'
 import type { BridgeDeps } from './bridge/deps.js'
 
 export interface BuildOptions {
@@ -45,7 +46,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     throw err
   }
 
-  const clients = options.clients ?? createClients(config)
+  const metrics = new Metrics(store)
+  const clients = options.clients ?? createClients(config, metrics)
   const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake() }
   const worker: Worker = new Worker({
     store,
@@ -53,8 +55,15 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     tasks: { ...createTasks(deps), ...options.tasks },
     concurrency: config.workerConcurrency,
     ...options.worker,
+    onSettled: (job, outcome, error) => {
+      metrics.jobsSettled.inc({ task: job.task, outcome })
+      options.worker?.onSettled?.(job, outcome, error)
+    },
   })
-  await fastify.register(app, { config, store, worker, clients, deps })
+  fastify.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+  })
+  await fastify.register(app, { config, store, worker, clients, deps, metrics })
   fastify.addHook('onClose', async () => {
     await worker.stop()
     await store.close()

@@ -1,5 +1,6 @@
 import type { IntercomClient } from 'intercom-client'
 import type { Config } from '../config.js'
+import type { Metrics } from '../metrics.js'
 import { createIntercomClient } from './intercom.js'
 import { createTwilioClient, type TwilioClient } from './twilio.js'
 
@@ -9,6 +10,6 @@ export interface Clients {
   intercom: IntercomClient
 }
 
-export function createClients(config: Config): Clients {
-  return { twilio: createTwilioClient(config.twilio), intercom: createIntercomClient(config.intercom) }
+export function createClients(config: Config, metrics?: Metrics): Clients {
+  return { twilio: createTwilioClient(config.twilio, metrics), intercom: createIntercomClient(config.intercom, metrics) }
 }

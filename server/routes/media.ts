@@ -13,7 +13,8 @@ const NOT_FOUND = { error: { code: 'not_found', message: 'This media link is unk
 const media: FastifyPluginAsync = async (app) => {
   const twilioBase = new URL(app.config.twilio.apiBaseUrl ?? 'https://api.twilio.com')
 
-  app.get<{ Params: { token: string } }>('/media/:token', { logLevel: 'warn' }, async (req, reply) => {
+  // Links are unguessable, but a flood of guesses still costs database reads: limit per client.
+  app.get<{ Params: { token: string } }>('/media/:token', { logLevel: 'warn', config: { rateLimit: { max: 300, timeWindow: '1 minute' } } }, async (req, reply) => {
     const ref = verifyMediaToken(app.config, req.params.token)
     const message = ref && (await getMessage(app.store.db, ref.messageId))
     const item = message && mediaOf(message)[ref.position]

@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from '../shared/db/database.js'
+import { queueStats } from './jobs/queue.js'
+
+/**
+ * The bridge's Prometheus metrics, in a registry of its own (several apps can live in one process,
+ * as in tests). Queue and message figures are read from the database when scraped, so they are
+ * true for every process sharing it, not just this one.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+
+  readonly httpRequests = new Counter({
+    name: 'bridge_http_requests_total',
+    help: 'Requests answered, by route and status code (webhooks: 200 stored, 401/403 bad signature, 400 invalid)',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  })
+
+  readonly jobsSettled = new Counter({
+    name: 'bridge_jobs_settled_total',
+    help: 'Jobs finished by this process, by task and outcome (completed, retry, dead)',
+    labelNames: ['task', 'outcome'] as const,
+    registers: [this.registry],
+  })
+
+  readonly apiDuration = new Histogram({
+    name: 'bridge_api_request_duration_seconds',
+    help: 'Calls to the Twilio and Intercom APIs, by API and status code (0: no answer)',
+    labelNames: ['api', 'status'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  })
+
+  readonly apiRateLimited = new Counter({
+    name: 'bridge_api_rate_limited_total',
+    help: 'Calls answered 429 by Twilio or Intercom',
+    labelNames: ['api'] as const,
+    registers: [this.registry],
+  })
+
+  constructor(store: Store) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'bridge_process_' })
+    const jobs = new Gauge({
+      name: 'bridge_jobs',
+      help: 'Jobs in the queue by state (waiting, running, dead)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const stats = await queueStats(store.db)
+        for (const state of ['waiting', 'running', 'dead'] as const) this.set({ state }, stats[state])
+        oldest.set(stats.oldestDueAgeMs / 1000)
+      },
+    })
+    const oldest = new Gauge({
+      name: 'bridge_queue_oldest_due_seconds',
+      help: 'Age of the oldest job that is due but not yet running (0 when none)',
+      registers: [this.registry],
+    })
+    void jobs
+    new Gauge({
+      name: 'bridge_texts',
+      help: 'Texts stored, by direction, status and Twilio error code',
+      labelNames: ['direction', 'status', 'error_code'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await store.db
+          .selectFrom('messages')
+          .select(['direction', 'status', 'error_code', (eb) => eb.fn.countAll<number>().as('n')])
+          .groupBy(['direction', 'status', 'error_code'])
+          .execute()
+        this.reset()
+        for (const r of rows) this.set({ direction: r.direction, status: r.status, error_code: r.error_code === null ? '' : String(r.error_code) }, Number(r.n))
+      },
+    })
+  }
+
+  /** Times one API call and counts 429s. */
+  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number): void {
+    this.apiDuration.observe({ api, status: String(status) }, seconds)
+    if (status === 429) this.apiRateLimited.inc({ api })
+  }
+
+  /** A fetch that records every call it makes (the Intercom SDK takes one). */
+  instrumentedFetch(api: 'twilio' | 'intercom', base: typeof fetch = fetch): typeof fetch {
+    return async (input, init) => {
+      const started = performance.now()
+      try {
+        const res = await base(input, init)
+        this.observeApi(api, res.status, (performance.now() - started) / 1000)
+        return res
+      } catch (err) {
+        this.observeApi(api, 0, (performance.now() - started) / 1000)
+        throw err
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { discardDeadJob, listJobs, retryDeadJob } from '../jobs/queue.js'
+
+const ADMIN_LIMIT = { rateLimit: { max: 120, timeWindow: '1 minute' } }
+
+/**
+ * Operator surfaces: Prometheus metrics and the dead-job API. Both need
+ * `Authorization: Bearer <ADMIN_TOKEN>`; with no token configured they do not exist (404).
+ */
+const admin: FastifyPluginAsync = async (app) => {
+  function authorized(req: FastifyRequest, reply: FastifyReply): boolean {
+    const token = app.config.adminToken
+    if (!token) {
+      reply.code(404).send({ error: { code: 'not_found', message: `No route for ${req.method} ${req.url.split('?')[0]}` } })
+      return false
+    }
+    const given = Buffer.from(req.headers.authorization ?? '')
+    const expected = Buffer.from(`Bearer ${token}`)
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      reply.code(401).send({ error: { code: 'unauthorized', message: 'Send Authorization: Bearer <ADMIN_TOKEN>.' } })
+      return false
+    }
+    return true
+  }
+
+  app.get('/metrics', { config: ADMIN_LIMIT, logLevel: 'warn' }, async (req, reply) => {
+    if (!authorized(req, reply)) return reply
+    return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics())
+  })
+
+  app.get<{ Querystring: { state?: string } }>('/admin/jobs', { config: ADMIN_LIMIT }, async (req, reply) => {
+    if (!authorized(req, reply)) return reply
+    const state = req.query.state ?? 'dead'
+    if (!['waiting', 'running', 'dead'].includes(state)) {
+      return reply.code(400).send({ error: { code: 'invalid_state', message: 'state: expected waiting, running or dead' } })
+    }
+    const jobs = await listJobs(app.store.db, state as 'waiting' | 'running' | 'dead')
+    return { jobs: jobs.map((j) => ({ id: j.id, task: j.task, state: j.state, attempts: j.attempts, max_attempts: j.max_attempts, run_at: new Date(j.run_at).toISOString(), last_error: j.last_error })) }
+  })
+
+  app.post<{ Params: { id: string } }>('/admin/jobs/:id/retry', { config: ADMIN_LIMIT }, async (req, reply) => {
+    if (!authorized(req, reply)) return reply
+    const done = await retryDeadJob(app.store, Number(req.params.id))
+    if (done) app.worker.wake()
+    return done ? { retried: Number(req.params.id) } : reply.code(404).send({ error: { code: 'not_found', message: `No dead job ${req.params.id}.` } })
+  })
+
+  app.delete<{ Params: { id: string } }>('/admin/jobs/:id', { config: ADMIN_LIMIT }, async (req, reply) => {
+    if (!authorized(req, reply)) return reply
+    const done = await discardDeadJob(app.store, Number(req.params.id))
+    return done ? { discarded: Number(req.params.id) } : reply.code(404).send({ error: { code: 'not_found', message: `No dead job ${req.params.id}.` } })
+  })
+}
+
+export default admin

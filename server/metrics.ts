@@ -40,7 +40,7 @@ export class Metrics {
   })
 
   constructor(store: Store) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'bridge_process_' })
+    collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({
       name: 'bridge_jobs',
       help: 'Jobs in the queue by state (waiting, running, dead)',

@@ -2,6 +2,7 @@ import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../support/db.js'
+import { openStore } from '../../shared/db/database.js'
 import { SERVICE_ENV, runCli, startServiceProcess } from '../support/process.js'
 
 t.test('start with no settings fails with one clear message and no stack trace', async (t) => {
@@ -60,4 +61,31 @@ t.test('help and unknown commands', async (t) => {
   const unknown = await runCli(['launch'], {}, cwd)
   t.equal(unknown.code, 2)
   t.match(unknown.stderr, /Unknown command "launch"/)
+})
+
+t.test('jobs list, retry and discard work on the database directly', async (t) => {
+  const cwd = tempDir(t)
+  t.equal((await runCli(['migrate'], SERVICE_ENV, cwd)).code, 0)
+  const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
+  await store.write(async (trx) => {
+    for (const task of ['inbound.deliver', 'outbound.reply']) {
+      await trx
+        .insertInto('jobs')
+        .values({ task, payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: 0, last_error: `Error: ${task} kept failing`, created_at: 0, updated_at: 0 })
+        .execute()
+    }
+  })
+  await store.close()
+  const list = await runCli(['jobs', 'list'], SERVICE_ENV, cwd)
+  t.equal(list.code, 0)
+  t.match(list.stdout, /^1\tinbound\.deliver\tdead\tattempts 20\/20\t.*inbound\.deliver kept failing$/m)
+  t.match(list.stdout, /^2\toutbound\.reply\tdead/m)
+  t.match((await runCli(['jobs', 'retry', '1'], SERVICE_ENV, cwd)).stdout, 'Job 1 will run again.')
+  t.match((await runCli(['jobs', 'discard', '2'], SERVICE_ENV, cwd)).stdout, 'Job 2 discarded.')
+  const missing = await runCli(['jobs', 'discard', '2'], SERVICE_ENV, cwd)
+  t.equal(missing.code, 1)
+  t.match(missing.stdout, 'No dead job 2.')
+  t.match((await runCli(['jobs', 'list'], SERVICE_ENV, cwd)).stdout, 'No dead jobs.')
+  t.match((await runCli(['jobs', 'list', '--state', 'waiting'], SERVICE_ENV, cwd)).stdout, /^1\tinbound\.deliver\twaiting\tattempts 0\/20/m)
+  t.equal((await runCli(['jobs', 'frobnicate'], SERVICE_ENV, cwd)).code, 2)
 })

@@ -11,6 +11,9 @@ Commands:
   jobs list [--state S]     list jobs (S: dead (default), waiting or running)
   jobs retry <id>           give a dead job a fresh set of attempts
   jobs discard <id>         delete a dead job
+  setup [--dry-run]         check credentials, create the Intercom tag and attributes, point
+                            Twilio at PUBLIC_URL, print what to paste into Intercom
+  doctor                    check settings, database, both APIs, the queue and recent webhooks
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -49,8 +52,40 @@ async function jobs(args: string[]): Promise<number> {
   }
 }
 
+function printResults(results: Array<{ ok: boolean; line: string }>): boolean {
+  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.line}`)
+  return results.every((r) => r.ok)
+}
+
+async function ops(command: 'setup' | 'doctor', args: string[]): Promise<number> {
+  const config = loadConfig()
+  const { createClients } = await import('./clients/index.js')
+  const clients = createClients(config)
+  if (command === 'setup') {
+    const { developerHubInstructions, runSetup } = await import('./ops/setup.js')
+    const dryRun = args.includes('--dry-run')
+    const results = await runSetup(config, clients, dryRun)
+    const ok = printResults(results)
+    if (!results.some((r) => r.changed)) console.log('Nothing to change.')
+    else if (dryRun) console.log('Dry run: nothing was changed.')
+    console.log(`\n${developerHubInstructions(config)}`)
+    return ok ? 0 : 1
+  }
+  const { openStore } = await import('../shared/db/database.js')
+  const { runDoctor } = await import('./ops/doctor.js')
+  const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
+  try {
+    return printResults(await runDoctor(config, store, clients)) ? 0 : 1
+  } finally {
+    await store.close()
+  }
+}
+
 async function run(command: string): Promise<number> {
   switch (command) {
+    case 'setup':
+    case 'doctor':
+      return ops(command, process.argv.slice(3))
     case 'jobs':
       return jobs(process.argv.slice(3))
     case 'start': {
@@ -89,7 +124,7 @@ run(process.argv[2] ?? 'start').then(
   (err: unknown) => {
     // A configuration problem is the user's to fix: say what, without a stack trace.
     if (err instanceof ConfigError) console.error(err.message)
-    else console.error(`sms-bridge could not start: ${err instanceof Error ? err.message : String(err)}`)
+    else console.error(`sms-bridge ${process.argv[2] ?? 'start'} failed: ${err instanceof Error ? err.message : String(err)}`)
     process.exit(1)
   },
 )

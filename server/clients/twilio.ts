@@ -10,7 +10,10 @@ export type TwilioClient = ReturnType<typeof twilio>
  */
 export function createTwilioClient(config: Config['twilio'], metrics?: Metrics): TwilioClient {
   const client = twilio(config.accountSid, config.authToken, { autoRetry: false, timeout: 10_000 })
-  if (config.apiBaseUrl) client.api.baseUrl = config.apiBaseUrl
+  if (config.apiBaseUrl) {
+    client.api.baseUrl = config.apiBaseUrl
+    client.messaging.baseUrl = config.apiBaseUrl
+  }
   if (metrics) {
     const http = client.httpClient
     const request = http.request.bind(http)

@@ -33,6 +33,7 @@ export interface TwilioStandIn {
   messages: TwilioMessage[]
   requests: RecordedRequest[]
   phoneNumbers: Array<{ sid: string; phone_number: string; sms_url: string | null; sms_method: string; status_callback: string | null }>
+  services: Record<string, { sid: string; friendly_name: string; inbound_request_url: string | null; inbound_method: string; use_inbound_webhook_on_number: boolean }>
   /** Queues faults for the next matching requests. */
   failNext(fault: Fault): void
   /** Creates to this number fail with Twilio's error for `code` (e.g. 21610 opted out). */
@@ -97,7 +98,7 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
   const authToken = opts.authToken ?? randomBytes(16).toString('hex')
   const faults = new FaultPlan()
   const rejected = new Map<string, { code: number; status: number }>()
-  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers'> = { messages: [], requests: [], phoneNumbers: [] }
+  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers' | 'services'> = { messages: [], requests: [], phoneNumbers: [], services: {} }
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`
   let base = ''
 
@@ -125,6 +126,17 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
 
     if (req.headers.authorization !== expectedAuth) return fail(401, 20003)
     const path = url.pathname
+    // Messaging Services live on Twilio's messaging domain (v1), which has no description in specs/.
+    const service = /^\/v1\/Services\/(MG[0-9a-f]{32})$/.exec(path)
+    if (service) {
+      const s = (state.services[service[1]!] ??= { sid: service[1]!, friendly_name: 'Support', inbound_request_url: null, inbound_method: 'POST', use_inbound_webhook_on_number: true })
+      if (req.method === 'POST') {
+        if (typeof form.InboundRequestUrl === 'string') s.inbound_request_url = form.InboundRequestUrl
+        if (typeof form.InboundMethod === 'string') s.inbound_method = form.InboundMethod
+        if (typeof form.UseInboundWebhookOnNumber === 'string') s.use_inbound_webhook_on_number = form.UseInboundWebhookOnNumber === 'true'
+      }
+      return send(200, { ...s, account_sid: accountSid })
+    }
     const m = /^\/2010-04-01\/Accounts\/([^/]+?)(?:\.json|\/(.*))?$/.exec(path)
     if (!m || m[1] !== accountSid) return fail(404, 20404)
 
@@ -302,6 +314,9 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
     },
     get phoneNumbers() {
       return state.phoneNumbers
+    },
+    get services() {
+      return state.services
     },
     failNext: (fault) => faults.add(fault),
     rejectRecipient: (to, code, status = 400) => void rejected.set(to, { code, status }),

@@ -1,0 +1,60 @@
+import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
+import type { Clients } from '../clients/index.js'
+import type { Config } from '../config.js'
+import { queueStats } from '../jobs/queue.js'
+import type { StepResult } from './setup.js'
+
+const HOUR = 3_600_000
+
+function ago(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s ago`
+  if (ms < 2 * HOUR) return `${Math.round(ms / 60_000)} min ago`
+  if (ms < 48 * HOUR) return `${Math.round(ms / HOUR)} h ago`
+  return `${Math.round(ms / (24 * HOUR))} days ago`
+}
+
+/**
+ * Is this bridge healthy? Settings (already valid when this runs), the database and its migrations,
+ * both APIs with these credentials, the queue, and whether webhooks have arrived lately.
+ */
+export async function runDoctor(config: Config, store: Store, clients: Clients, now = Date.now()): Promise<StepResult[]> {
+  const results: StepResult[] = []
+  const say = (ok: boolean, line: string) => results.push({ ok, line, changed: false })
+  say(true, `Settings: valid (PUBLIC_URL ${config.publicUrl}, ${config.twilio.messagingServiceSid ? 'Messaging Service' : `${config.twilio.phoneNumbers.length} number(s)`}, Intercom ${config.intercom.region}).`)
+
+  try {
+    await ping(store)
+    const pending = await pendingMigrations(store)
+    say(pending.length === 0, pending.length === 0 ? `Database: reachable (${store.isLocalFile ? 'embedded file' : 'remote libSQL'}), migrations applied.` : `Database: migrations not applied: ${pending.join(', ')}. Run sms-bridge migrate (or start the service).`)
+    if (pending.length > 0) return results
+  } catch (err) {
+    say(false, `Database: cannot be reached at ${store.url.replace(/\?.*$/, '')}: ${(err as Error).message}`)
+    return results
+  }
+
+  try {
+    const me = await clients.intercom.admins.identify()
+    say(true, `Intercom: reachable, token accepted (admin ${me?.id}).`)
+  } catch (err) {
+    say(false, `Intercom: ${(err as { statusCode?: number }).statusCode === 401 ? 'the access token is rejected (401)' : `not reachable: ${(err as Error).message}`}.`)
+  }
+  try {
+    await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
+    say(true, 'Twilio: reachable, credentials accepted.')
+  } catch (err) {
+    say(false, `Twilio: ${(err as { status?: number }).status === 401 ? 'the account SID or auth token is rejected (401)' : `not reachable: ${(err as Error).message}`}.`)
+  }
+
+  const stats = await queueStats(store.db, now)
+  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : `Queue: ${stats.dead} dead job(s). See sms-bridge jobs list; retry or discard them.`)
+  const stuck = stats.oldestDueAgeMs > 5 * 60_000
+  say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
+
+  for (const [source, name] of [['twilio.sms', 'Twilio inbound texts'], ['intercom', 'Intercom webhooks']] as const) {
+    const row = await store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', source).executeTakeFirst()
+    const last = row?.last ?? null
+    if (last === null) say(false, `${name}: none received yet. Check the webhook configuration (sms-bridge setup prints it).`)
+    else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
+  }
+  return results
+}

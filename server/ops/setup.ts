@@ -1,0 +1,135 @@
+import type { Clients } from '../clients/index.js'
+import type { Config } from '../config.js'
+import { INTERCOM_API_VERSION } from '../clients/intercom.js'
+
+/** The contact attributes the bridge writes. Intercom refuses to set attributes that do not exist. */
+export const CONTACT_ATTRIBUTES = [
+  { name: 'sms_opted_out', data_type: 'boolean', description: 'The contact texted STOP and may not be sent SMS' },
+  { name: 'sms_consent', data_type: 'boolean', description: 'The contact agreed to receive text messages' },
+  { name: 'last_sms_sid', data_type: 'string', description: 'Twilio MessageSid of the last text sent to this contact' },
+  { name: 'last_sms_status', data_type: 'string', description: 'Delivery status of the last text sent to this contact' },
+] as const
+
+export const WEBHOOK_TOPICS = [
+  'conversation.admin.replied',
+  'conversation.operator.replied',
+  'conversation.admin.closed',
+  'contact.user.created',
+  'contact.lead.created',
+]
+
+export interface StepResult {
+  ok: boolean
+  /** What happened or would happen, in a sentence. */
+  line: string
+  changed: boolean
+}
+
+function explainIntercom(err: unknown, config: Config): string {
+  const status = (err as { statusCode?: number }).statusCode
+  if (status === 401) return `Intercom rejected INTERCOM_ACCESS_TOKEN (401). Copy the access token from your app in the Developer Hub; check INTERCOM_REGION (${config.intercom.region}) matches your workspace.`
+  if (status === 403) return 'Intercom says the token lacks a permission (403). Give the app read and write access to contacts, conversations, tags and data attributes.'
+  return `Intercom could not be reached at ${config.intercom.apiBaseUrl}: ${(err as Error).message}`
+}
+
+function explainTwilio(err: unknown): string {
+  const e = err as { status?: number; code?: number; message?: string }
+  if (e.status === 401 || e.code === 20003) return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
+  if (e.status === 404) return `Twilio does not know that resource (404): ${e.message ?? ''}`
+  return `Twilio could not be reached: ${e.message ?? String(err)}`
+}
+
+/**
+ * Checks the credentials, creates what the bridge needs in Intercom, and points Twilio at the bridge.
+ * Safe to run again: only what is missing or different changes. With `dryRun`, nothing changes.
+ */
+export async function runSetup(config: Config, clients: Clients, dryRun: boolean): Promise<StepResult[]> {
+  const results: StepResult[] = []
+  const would = dryRun ? 'Would' : ''
+  const say = (ok: boolean, line: string, changed = false) => results.push({ ok, line, changed })
+
+  // Intercom: who are we, then the tag and the attributes.
+  let intercomOk = false
+  try {
+    const me = await clients.intercom.admins.identify()
+    say(true, `Intercom: the token works (admin ${me?.name ?? me?.id}, workspace ${me?.app?.name ?? '?'}, API ${INTERCOM_API_VERSION}).`)
+    intercomOk = true
+  } catch (err) {
+    say(false, explainIntercom(err, config))
+  }
+  if (intercomOk) {
+    try {
+      const tags = await clients.intercom.tags.list()
+      if (tags.data?.some((t) => t.name === config.smsTag)) say(true, `Intercom: the "${config.smsTag}" tag exists.`)
+      else {
+        if (!dryRun) await clients.intercom.tags.create({ name: config.smsTag })
+        say(true, `Intercom: ${would ? 'would create' : 'created'} the "${config.smsTag}" tag.`, true)
+      }
+      const existing = await clients.intercom.dataAttributes.list({ model: 'contact' })
+      for (const attribute of CONTACT_ATTRIBUTES) {
+        if (existing.data?.some((a) => a.name === attribute.name)) {
+          say(true, `Intercom: the contact attribute ${attribute.name} exists.`)
+          continue
+        }
+        if (!dryRun) await clients.intercom.dataAttributes.create({ ...attribute, model: 'contact' } as never)
+        say(true, `Intercom: ${would ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.data_type}).`, true)
+      }
+    } catch (err) {
+      say(false, explainIntercom(err, config))
+    }
+  }
+
+  // Twilio: the account, then where texts to our numbers (or the Messaging Service) are sent.
+  const smsUrl = `${config.publicUrl}/twilio/sms`
+  try {
+    const account = await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
+    say(true, `Twilio: the credentials work (account "${account.friendlyName}", ${account.status}).`)
+    for (const number of config.twilio.phoneNumbers) {
+      const [found] = await clients.twilio.incomingPhoneNumbers.list({ phoneNumber: number, limit: 1 })
+      if (!found) {
+        say(false, `Twilio: ${number} is not a number on this account. Check TWILIO_PHONE_NUMBER.`)
+        continue
+      }
+      if (found.smsUrl === smsUrl && found.smsMethod === 'POST') {
+        say(true, `Twilio: ${number} already sends texts to ${smsUrl}.`)
+        continue
+      }
+      if (!dryRun) await clients.twilio.incomingPhoneNumbers(found.sid).update({ smsUrl, smsMethod: 'POST' })
+      say(true, `Twilio: ${would ? 'would point' : 'pointed'} ${number}'s incoming texts at ${smsUrl}${found.smsUrl ? ` (was ${found.smsUrl})` : ''}.`, true)
+    }
+    const serviceSid = config.twilio.messagingServiceSid
+    if (serviceSid) {
+      const service = await clients.twilio.messaging.v1.services(serviceSid).fetch()
+      if (service.inboundRequestUrl === smsUrl && service.useInboundWebhookOnNumber === false) {
+        say(true, `Twilio: the Messaging Service "${service.friendlyName}" already sends texts to ${smsUrl}.`)
+      } else {
+        if (!dryRun) await clients.twilio.messaging.v1.services(serviceSid).update({ inboundRequestUrl: smsUrl, inboundMethod: 'POST', useInboundWebhookOnNumber: false })
+        say(true, `Twilio: ${would ? 'would point' : 'pointed'} the Messaging Service's incoming texts at ${smsUrl}.`, true)
+      }
+    }
+  } catch (err) {
+    say(false, explainTwilio(err))
+  }
+  return results
+}
+
+/** What to paste into the Intercom Developer Hub and the Series editor. */
+export function developerHubInstructions(config: Config): string {
+  const base = config.publicUrl
+  return [
+    'In the Intercom Developer Hub, open your app:',
+    `  Webhooks -> Endpoint URL: ${base}/intercom/webhooks`,
+    `  Webhooks -> Topics: ${WEBHOOK_TOPICS.join(', ')}`,
+    `  Canvas Kit (Inbox) -> Initialize URL: ${base}/canvas/inbox/initialize`,
+    `  Canvas Kit (Inbox) -> Submit URL:     ${base}/canvas/inbox/submit`,
+    `  Canvas Kit (Messenger) -> Initialize URL: ${base}/canvas/messenger/initialize`,
+    `  Canvas Kit (Messenger) -> Submit URL:     ${base}/canvas/messenger/submit`,
+    '',
+    'In a Series, an SMS step is a Webhook block:',
+    `  POST ${base}/intercom/series`,
+    '  Headers: Content-Type: application/json',
+    `           X-Bridge-Secret: ${config.seriesSecret ? '<your SERIES_WEBHOOK_SECRET>' : '<set SERIES_WEBHOOK_SECRET first>'}`,
+    '  Payload: {"contact_id": "<the contact\'s Intercom id>", "step_id": "<a name for the step>", "message": "<text>"}',
+    '           (or "template": "<a name from SMS_TEMPLATES>" instead of "message")',
+  ].join('\n')
+}

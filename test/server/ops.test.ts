@@ -1,0 +1,97 @@
+import t, { type Test } from 'tap'
+import { join } from 'node:path'
+import { openStore } from '../../shared/db/database.js'
+import { tempDir } from '../support/db.js'
+import { startIntercomStandIn } from '../support/fake-intercom.js'
+import { startTwilioStandIn } from '../support/fake-twilio.js'
+import { runCli } from '../support/process.js'
+
+const NUMBER = '+14155550100'
+const SERVICE = `MG${'b'.repeat(32)}`
+
+async function standIns(t: Test) {
+  const twilio = await startTwilioStandIn()
+  const intercom = await startIntercomStandIn()
+  t.teardown(() => twilio.close())
+  t.teardown(() => intercom.close())
+  twilio.addPhoneNumber(NUMBER)
+  const env = {
+    PUBLIC_URL: 'https://sms.example.com',
+    TWILIO_ACCOUNT_SID: twilio.accountSid,
+    TWILIO_AUTH_TOKEN: twilio.authToken,
+    TWILIO_PHONE_NUMBER: NUMBER,
+    TWILIO_MESSAGING_SERVICE_SID: SERVICE,
+    TWILIO_API_BASE_URL: twilio.url,
+    INTERCOM_ACCESS_TOKEN: intercom.token,
+    INTERCOM_CLIENT_SECRET: intercom.clientSecret,
+    INTERCOM_API_BASE_URL: intercom.url,
+  }
+  return { twilio, intercom, env }
+}
+
+const writes = (requests: Array<{ method: string }>) => requests.filter((r) => r.method !== 'GET').length
+
+t.test('setup --dry-run checks everything and changes nothing', async (t) => {
+  const { twilio, intercom, env } = await standIns(t)
+  const res = await runCli(['setup', '--dry-run'], env, tempDir(t))
+  t.equal(res.code, 0, res.stderr)
+  t.match(res.stdout, /ok {3}Intercom: the token works/)
+  t.match(res.stdout, 'Intercom: would create the "sms" tag.')
+  t.match(res.stdout, 'Intercom: would create the contact attribute sms_opted_out (boolean).')
+  t.match(res.stdout, `Twilio: would point ${NUMBER}'s incoming texts at https://sms.example.com/twilio/sms.`)
+  t.match(res.stdout, 'Dry run: nothing was changed.')
+  t.equal(writes(intercom.requests) + writes(twilio.requests), 0, 'no request that changes anything')
+})
+
+t.test('setup creates what is missing, points Twilio at the bridge, and a second run changes nothing', async (t) => {
+  const { twilio, intercom, env } = await standIns(t)
+  const first = await runCli(['setup'], env, tempDir(t))
+  t.equal(first.code, 0, first.stdout + first.stderr)
+  t.same(intercom.tags.map((x) => x.name), ['sms'])
+  t.same(intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`), ['sms_opted_out:boolean', 'sms_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'])
+  t.match(twilio.phoneNumbers[0], { sms_url: 'https://sms.example.com/twilio/sms', sms_method: 'POST' })
+  t.match(twilio.services[SERVICE], { inbound_request_url: 'https://sms.example.com/twilio/sms', use_inbound_webhook_on_number: false })
+  t.match(first.stdout, 'Endpoint URL: https://sms.example.com/intercom/webhooks')
+  t.match(first.stdout, 'conversation.admin.replied, conversation.operator.replied, conversation.admin.closed, contact.user.created, contact.lead.created')
+  t.match(first.stdout, 'Initialize URL: https://sms.example.com/canvas/inbox/initialize')
+  t.match(first.stdout, 'POST https://sms.example.com/intercom/series')
+
+  const before = writes(intercom.requests) + writes(twilio.requests)
+  const second = await runCli(['setup'], env, tempDir(t))
+  t.equal(second.code, 0)
+  t.match(second.stdout, 'Nothing to change.')
+  t.equal(writes(intercom.requests) + writes(twilio.requests), before, 'the second run wrote nothing')
+})
+
+t.test('setup explains bad credentials in plain words', async (t) => {
+  const { env } = await standIns(t)
+  const res = await runCli(['setup', '--dry-run'], { ...env, INTERCOM_ACCESS_TOKEN: 'wrong', TWILIO_AUTH_TOKEN: 'wrong' }, tempDir(t))
+  t.equal(res.code, 1)
+  t.match(res.stdout, /FAIL Intercom rejected INTERCOM_ACCESS_TOKEN \(401\)/)
+  t.match(res.stdout, /FAIL Twilio rejected TWILIO_ACCOUNT_SID \/ TWILIO_AUTH_TOKEN \(401\)/)
+  t.notMatch(res.stdout, 'wrong', 'no secret echoed')
+})
+
+t.test('doctor reports the database, both APIs, the queue and recent webhooks', async (t) => {
+  const { env } = await standIns(t)
+  const cwd = tempDir(t)
+  const empty = await runCli(['doctor'], env, cwd)
+  t.equal(empty.code, 1, 'not healthy before any webhook')
+  t.match(empty.stdout, /FAIL Database: migrations not applied: 2026-11-25T00-initial/)
+
+  t.equal((await runCli(['migrate'], env, cwd)).code, 0)
+  const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
+  await store.write(async (trx) => {
+    await trx.insertInto('webhook_receipts').values([{ source: 'twilio.sms', key: 'SM1', received_at: Date.now() - 60_000 }, { source: 'intercom', key: 'n1', received_at: Date.now() - 3 * 3_600_000 }]).execute()
+    await trx.insertInto('jobs').values({ task: 'outbound.reply', payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: 0, created_at: 0, updated_at: 0 }).execute()
+  })
+  await store.close()
+  const res = await runCli(['doctor'], env, cwd)
+  t.match(res.stdout, /ok {3}Database: reachable \(embedded file\), migrations applied\./)
+  t.match(res.stdout, /ok {3}Intercom: reachable, token accepted/)
+  t.match(res.stdout, /ok {3}Twilio: reachable, credentials accepted\./)
+  t.match(res.stdout, /FAIL Queue: 1 dead job\(s\)\. See sms-bridge jobs list/)
+  t.match(res.stdout, /ok {3}Twilio inbound texts: last received (6\d|7\d) s ago\./)
+  t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
+  t.equal(res.code, 1, 'a dead job is a finding')
+})

@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# intercom-sms-bridge: multi-stage build on the current Node LTS, run as the unprivileged "node" user.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY server ./server
+COPY canvas ./canvas
+COPY shared ./shared
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    PORT=3000 \
+    HOST=0.0.0.0 \
+    DATABASE_URL=file:/data/bridge.db
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 3000
+# close-with-grace handles SIGTERM: stop taking requests, finish running jobs, close the database.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server/cli.js", "start"]

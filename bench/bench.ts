@@ -1,0 +1,218 @@
+// npm run bench [-- --duration SECONDS] [--json FILE]
+//
+// Measures the bridge against its ceiling on this machine, with the loopback Twilio and Intercom
+// stand-ins, and prints a table (and JSON with --json). Everything runs on 127.0.0.1 and stops by
+// itself. Ratios are only meaningful within one run: the machine is shared and noisy.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { signIntercomWebhook, startIntercomStandIn } from '../test/support/fake-intercom.js'
+import { signTwilio, startTwilioStandIn } from '../test/support/fake-twilio.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const args = process.argv.slice(2)
+const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined)
+const DURATION = Number(option('--duration') ?? 10)
+const JSON_FILE = option('--json')
+const CONNECTIONS = 50
+const PUBLIC_URL = 'https://sms-bridge.example.com'
+const OUR_NUMBER = '+14155550100'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN
+}
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
+
+function startProcess(cmd: string, argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number; startedAt: number }> {
+  const startedAt = performance.now()
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not start:\n${out}`)), 30_000)
+    const onData = (d: Buffer) => {
+      out += d
+      const m = ready.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ child, port: Number(m[1]), startedAt })
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    child.on('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)))
+  })
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024)
+}
+
+async function load(url: string, setup?: (req: any) => any) {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'From=%2B14155550123&To=%2B14155550100&Body=hi',
+    ...(setup ? { requests: [{ setupRequest: setup }] } : {}),
+  })
+  return result
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-bridge-bench-'))
+  const twilio = await startTwilioStandIn()
+  const intercom = await startIntercomStandIn()
+  const children: ChildProcess[] = []
+  try {
+    // The ceiling.
+    const bare = await startProcess(process.execPath, [join(ROOT, 'bench/bare-server.mjs')], {}, /PORT (\d+)/)
+    children.push(bare.child)
+    const bareResult = await load(`http://127.0.0.1:${bare.port}/twilio/sms`)
+    bare.child.kill('SIGKILL')
+
+    // The service, from process start to ready (migrations included).
+    const env = {
+      PUBLIC_URL,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: `file:${join(dir, 'bridge.db')}`,
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_PHONE_NUMBER: OUR_NUMBER,
+      TWILIO_API_BASE_URL: twilio.url,
+      INTERCOM_ACCESS_TOKEN: intercom.token,
+      INTERCOM_CLIENT_SECRET: intercom.clientSecret,
+      INTERCOM_API_BASE_URL: intercom.url,
+      INTERCOM_ADMIN_ID: intercom.admin.id,
+    }
+    const service = await startProcess(process.execPath, [join(ROOT, 'dist/server/cli.js'), 'start'], { ...env, LOG_LEVEL: 'info' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    children.push(service.child)
+    const base = `http://127.0.0.1:${service.port}`
+    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
+    const startToReadyMs = round(performance.now() - service.startedAt, 0)
+
+    // Ack: signed, distinct texts from 500 numbers, every 200 meaning stored.
+    let n = 0
+    const ackResult = await load(`${base}/twilio/sms`, (req) => {
+      const i = n++
+      const form: Record<string, string> = {
+        MessageSid: `SM${(0x10000000 + i).toString(16).padStart(32, '0')}`,
+        AccountSid: twilio.accountSid,
+        From: `+1415556${String(i % 500).padStart(4, '0')}`,
+        To: OUR_NUMBER,
+        Body: `load ${i}`,
+        NumMedia: '0',
+      }
+      return { ...req, body: new URLSearchParams(form).toString(), headers: { ...req.headers, 'x-twilio-signature': signTwilio(twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) } }
+    })
+    const peakRss = peakRssMb(service.child.pid!)
+    // Let the queue drain before measuring end to end.
+    for (let i = 0; i < 600; i++) {
+      const pending = intercom.requests.length
+      await sleep(500)
+      if (intercom.requests.length === pending) break
+    }
+
+    const postSms = async (from: string, body: string, sid: string) => {
+      const form = { MessageSid: sid, AccountSid: twilio.accountSid, From: from, To: OUR_NUMBER, Body: body, NumMedia: '0' }
+      const res = await fetch(`${base}/twilio/sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) },
+        body: new URLSearchParams(form).toString(),
+      })
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+    }
+    const waitFor = async (check: () => boolean) => {
+      for (let i = 0; i < 3000 && !check(); i++) await sleep(2)
+    }
+
+    // Inbound end to end, known contacts (open SMS conversations from the load phase).
+    const e2eIn: number[] = []
+    const knownStart = intercom.requests.length
+    const KNOWN = 100
+    for (let i = 0; i < KNOWN; i++) {
+      const body = `known ${i}`
+      const t0 = Date.now()
+      await postSms(`+1415556${String(i % 500).padStart(4, '0')}`, body, `SM${(0x20000000 + i).toString(16).padStart(32, '0')}`)
+      await waitFor(() => intercom.requests.some((r) => (r.body as { body?: string })?.body === body))
+      const at = intercom.requests.find((r) => (r.body as { body?: string })?.body === body)?.at
+      if (at) e2eIn.push(at - t0)
+    }
+    const callsKnown = (intercom.requests.length - knownStart) / KNOWN
+
+    // First texts from new numbers.
+    const NEW = 50
+    const newStart = intercom.requests.length
+    for (let i = 0; i < NEW; i++) {
+      const body = `new ${i}`
+      await postSms(`+1415557${String(i).padStart(4, '0')}`, body, `SM${(0x30000000 + i).toString(16).padStart(32, '0')}`)
+      await waitFor(() => intercom.requests.some((r) => r.path === '/conversations' && (r.body as { body?: string })?.body === body))
+    }
+    await sleep(300) // the tag job follows the conversation
+    const callsNew = (intercom.requests.length - newStart) / NEW
+
+    // Outbound end to end: a teammate's reply webhook to Twilio's create call.
+    const e2eOut: number[] = []
+    const conversations = intercom.conversations.slice(0, 100)
+    for (const [i, conversation] of conversations.entries()) {
+      const part = intercom.addAdminReply(conversation.id, { body: `<p>reply ${i}</p>` })
+      const raw = JSON.stringify(intercom.notification('conversation.admin.replied', conversation.id, [part]))
+      const t0 = Date.now()
+      const res = await fetch(`${base}/intercom/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature': signIntercomWebhook(intercom.clientSecret, raw) }, body: raw })
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+      const sent = () => twilio.requests.find((r) => r.method === 'POST' && (r.body as { Body?: string })?.Body === `reply ${i}`)
+      await waitFor(() => Boolean(sent()))
+      const at = sent()?.at
+      if (at) e2eOut.push(at - t0)
+    }
+
+    const figures = {
+      duration_s: DURATION,
+      connections: CONNECTIONS,
+      bare_rps: round(bareResult.requests.average),
+      inbound_ack_rps: round(ackResult.requests.average),
+      inbound_ack_ratio: round(ackResult.requests.average / bareResult.requests.average, 3),
+      inbound_ack_non_2xx: ackResult.non2xx + ackResult.errors + ackResult.timeouts,
+      ack_p50_ms: ackResult.latency.p50,
+      ack_p99_ms: ackResult.latency.p99,
+      inbound_e2e_p50_ms: percentile(e2eIn, 50),
+      inbound_e2e_p99_ms: percentile(e2eIn, 99),
+      outbound_e2e_p50_ms: percentile(e2eOut, 50),
+      outbound_e2e_p99_ms: percentile(e2eOut, 99),
+      intercom_calls_per_sms_known: round(callsKnown, 2),
+      intercom_calls_per_sms_new: round(callsNew, 2),
+      peak_rss_mb: peakRss,
+      start_to_ready_ms: startToReadyMs,
+      node: process.version,
+    }
+    const targets: Record<string, string> = {
+      inbound_ack_ratio: '>= 0.5',
+      ack_p99_ms: '< 20',
+      inbound_e2e_p50_ms: '< 50',
+      intercom_calls_per_sms_known: '= 1',
+      start_to_ready_ms: '< 1000',
+    }
+    console.log('\nmetric                          value        target')
+    for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)}${String(v).padEnd(13)}${targets[k] ?? ''}`)
+    if (JSON_FILE) writeFileSync(JSON_FILE, `${JSON.stringify(figures, null, 2)}\n`)
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+    await twilio.close()
+    await intercom.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

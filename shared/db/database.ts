@@ -27,8 +27,13 @@ export interface Store {
   exclusive<T>(fn: () => Promise<T>): Promise<T>
   readonly url: string
   readonly isLocalFile: boolean
+  /** Write transactions committed so far (fewer than writes when commits were shared). */
+  readonly commits: number
   close(): Promise<void>
 }
+
+/** The most writes one commit carries. */
+const MAX_BATCH = 200
 
 export interface OpenOptions {
   url: string
@@ -63,12 +68,85 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     tail = run.catch(() => undefined)
     return run
   }
+
+  // Group commit: writes that arrive while a commit is under way share the next transaction, each in
+  // a savepoint of its own, so one commit (and one fsync) serves many webhooks. Each caller's promise
+  // settles only after the commit: answered means stored. A failing write rolls back to its
+  // savepoint and fails alone.
+  interface Pending {
+    fn: (trx: Tx) => Promise<unknown>
+    resolve: (value: unknown) => void
+    reject: (error: unknown) => void
+  }
+  let pending: Pending[] = []
+  let draining = false
+  let commits = 0
+  const drain = async () => {
+    while (pending.length > 0) {
+      const batch = pending.splice(0, MAX_BATCH)
+      if (batch.length === 1) {
+        const [only] = batch
+        await db.transaction().execute(only!.fn).then((value) => {
+          commits++
+          only!.resolve(value)
+        }, only!.reject)
+        continue
+      }
+      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const item of batch) {
+            await sql`savepoint bridge_write`.execute(trx)
+            try {
+              outcomes.push({ ok: true, value: await item.fn(trx) })
+            } catch (error) {
+              await sql`rollback to savepoint bridge_write`.execute(trx)
+              outcomes.push({ ok: false, error })
+            }
+            await sql`release savepoint bridge_write`.execute(trx)
+          }
+        })
+      } catch (error) {
+        for (const item of batch) item.reject(error)
+        continue
+      }
+      commits++
+      batch.forEach((item, i) => {
+        const outcome = outcomes[i]!
+        if (outcome.ok) item.resolve(outcome.value)
+        else item.reject(outcome.error)
+      })
+    }
+  }
+  const schedule = (): void => {
+    if (draining || pending.length === 0) return
+    draining = true
+    exclusive(drain)
+      .catch((error) => {
+        for (const item of pending.splice(0)) item.reject(error)
+      })
+      .finally(() => {
+        draining = false
+        // Writes that arrived after the last batch was taken, while the lane was being released.
+        schedule()
+      })
+  }
+  const write = <T>(fn: (trx: Tx) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error('the database is closed'))
+    return new Promise<T>((resolve, reject) => {
+      pending.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      schedule()
+    })
+  }
   return {
     db,
     url: options.url,
     isLocalFile,
     exclusive,
-    write: (fn) => exclusive(() => db.transaction().execute(fn)),
+    write,
+    get commits() {
+      return commits
+    },
     async close() {
       if (closed) return
       closed = true

@@ -43,6 +43,28 @@ t.test('concurrent writers in one process are serialised, not deadlocked', async
   t.equal(Number(n), 100)
 })
 
+t.test('concurrent writes share commits; a failing one fails alone', async (t) => {
+  const store = await tempStore(t)
+  const before = store.commits
+  const results = await Promise.allSettled(
+    Array.from({ length: 100 }, (_, i) =>
+      store.write(async (trx) => {
+        await trx.insertInto('webhook_receipts').values({ source: 'batch', key: `k${i}`, received_at: i }).execute()
+        if (i % 10 === 3) throw new Error(`write ${i} refused`)
+        return i
+      }),
+    ),
+  )
+  t.equal(results.filter((r) => r.status === 'rejected').length, 10, 'the failing writes failed')
+  t.same((results[3] as PromiseRejectedResult).reason.message, 'write 3 refused')
+  t.equal((results[4] as PromiseFulfilledResult<number>).value, 4, 'each caller gets its own result')
+  const keys = await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'batch').execute()
+  t.equal(keys.length, 90, 'their rows were rolled back, nobody else\'s')
+  t.notOk(keys.some((k) => k.key === 'k3'))
+  const commits = store.commits - before
+  t.ok(commits < 100 && commits >= 1, `100 writes took ${commits} commits`)
+})
+
 t.test('a failed write rolls back and does not block the next one', async (t) => {
   const store = await tempStore(t)
   await t.rejects(

@@ -17,6 +17,7 @@ const args = process.argv.slice(2)
 const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined)
 const DURATION = Number(option('--duration') ?? 10)
 const JSON_FILE = option('--json')
+const WORKERS = option('--worker-concurrency') ?? '4'
 const CONNECTIONS = 50
 const PUBLIC_URL = 'https://sms-bridge.example.com'
 const OUR_NUMBER = '+14155550100'
@@ -93,6 +94,7 @@ async function main() {
       INTERCOM_CLIENT_SECRET: intercom.clientSecret,
       INTERCOM_API_BASE_URL: intercom.url,
       INTERCOM_ADMIN_ID: intercom.admin.id,
+      WORKER_CONCURRENCY: WORKERS,
     }
     const service = await startProcess(process.execPath, [join(ROOT, 'dist/server/cli.js'), 'start'], { ...env, LOG_LEVEL: 'info' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
     children.push(service.child)

@@ -57,7 +57,7 @@ export class Worker {
   private readonly running = new Map<number, Promise<void>>()
   private readonly abort = new AbortController()
   private state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle'
-  private pumping = false
+  private pumping: Promise<void> | null = null
   private wakeAgain = false
   private pollTimer: NodeJS.Timeout | undefined
   private dueTimer: NodeJS.Timeout | undefined
@@ -94,11 +94,10 @@ export class Worker {
       this.wakeAgain = true
       return
     }
-    this.pumping = true
-    this.pump()
+    this.pumping = this.pump()
       .catch((err) => this.log.error({ err }, 'job worker could not claim jobs'))
       .finally(() => {
-        this.pumping = false
+        this.pumping = null
         if (this.wakeAgain) {
           this.wakeAgain = false
           this.wake()
@@ -183,6 +182,8 @@ export class Worker {
     this.state = 'stopping'
     clearInterval(this.pollTimer)
     clearTimeout(this.dueTimer)
+    // A claim in flight may still hand us jobs: wait for it, so they are waited for too.
+    await this.pumping
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), graceMs)

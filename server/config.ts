@@ -101,6 +101,7 @@ const schema = z
         .optional(),
     ),
     ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+    JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -157,6 +158,7 @@ function toConfig(env: z.output<typeof schema>) {
     reopenWindowDays: env.REOPEN_WINDOW_DAYS,
     relayBotReplies: env.RELAY_BOT_REPLIES,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    jobLeaseMs: env.JOB_LEASE_SECONDS * 1000,
     welcome: { template: env.WELCOME_SMS_TEMPLATE.trim(), includeBridgeContacts: env.WELCOME_BRIDGE_CONTACTS },
     consentMode: env.SMS_CONSENT,
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
@@ -232,6 +234,7 @@ export const SETTINGS: Record<SettingName, string> = {
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
+  JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
 }

@@ -54,6 +54,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     log: log.child({ component: 'worker' }),
     tasks: { ...createTasks(deps), ...options.tasks },
     concurrency: config.workerConcurrency,
+    leaseMs: config.jobLeaseMs,
     ...options.worker,
     onSettled: (job, outcome, error) => {
       metrics.jobsSettled.inc({ task: job.task, outcome })

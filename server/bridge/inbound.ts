@@ -103,15 +103,27 @@ function newestPartBy(conversation: Intercom.Conversation, contactId: string): s
 
 /**
  * On a retry the attempt before may have posted and then failed: look for a part by this contact
- * with the exact created_at we send (the text's own time) before posting again.
+ * with the exact created_at we send (the text's own time, in seconds) and the same text, and that
+ * no other stored text already claims, before posting again.
  */
-async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number) {
+async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number, body: string) {
   const conversation = await intercomCall('read the conversation', () =>
     deps.clients.intercom.conversations.find({ conversation_id: conversationId }),
   )
-  return (conversation.conversation_parts?.conversation_parts ?? []).find(
-    (p) => p.author?.id === contactId && p.created_at === createdAt,
-  )?.id
+  const candidates = (conversation.conversation_parts?.conversation_parts ?? []).filter(
+    (p) => p.author?.id === contactId && p.created_at === createdAt && partText(p.body) === partText(body),
+  )
+  for (const candidate of candidates) {
+    if (!candidate.id) continue
+    const claimed = await deps.store.db.selectFrom('messages').select('id').where('intercom_part_id', '=', candidate.id).executeTakeFirst()
+    if (!claimed) return candidate.id
+  }
+  return undefined
+}
+
+/** Intercom may wrap a posted text in HTML: compare what it says, not how it is marked up. */
+function partText(body: string | null | undefined): string {
+  return (body ?? '').replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&').trim()
 }
 
 /** Posts a customer reply once, even across retries. Returns the part id, or null if the conversation is gone. */
@@ -125,7 +137,7 @@ async function postAsCustomer(
   attachments: string[],
 ): Promise<string | null> {
   if (ctx.job.attempts > 1) {
-    const posted = await findPostedPart(deps, conversationId, contactId, createdAt).catch((err) => {
+    const posted = await findPostedPart(deps, conversationId, contactId, createdAt, body).catch((err) => {
       if (isNotFound(err)) return null
       throw err
     })

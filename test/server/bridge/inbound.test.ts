@@ -308,6 +308,21 @@ t.test('a reply Intercom stored before the answer was lost is not posted again',
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two'], 'posted once')
 })
 
+t.test('a retry does not mistake another text from the same second for its own', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'one')
+  await drain(ctx.app)
+  // Two texts in the same second: same author, same created_at. The second's answer is lost.
+  ctx.intercom.failNext({ status: 502, afterAccept: true, match: { method: 'POST', path: /reply$/ } })
+  ctx.intercom.failNext({ status: 502, afterAccept: true, match: { method: 'POST', path: /reply$/ } })
+  await text(ctx, 'two')
+  await text(ctx, 'three')
+  await drain(ctx.app)
+  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two', 'three'], 'each posted once, none lost')
+  const parts = await ctx.app.store.db.selectFrom('messages').select('intercom_part_id').where('direction', '=', 'inbound').execute()
+  t.equal(new Set(parts.map((p) => p.intercom_part_id)).size, 3, 'each text recorded against its own part')
+})
+
 t.test('a timeout after Intercom stored the conversation does not open a second one', async (t) => {
   const ctx = await buildTestApp(t)
   ctx.intercom.failNext({ status: 504, afterAccept: true, match: { method: 'POST', path: /^\/conversations$/ } })

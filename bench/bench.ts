@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { signIntercomWebhook, startIntercomStandIn } from '../test/support/fake-intercom.js'
 import { signTwilio, startTwilioStandIn } from '../test/support/fake-twilio.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../test/support/stand-in-env.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
@@ -19,8 +20,6 @@ const DURATION = Number(option('--duration') ?? 10)
 const JSON_FILE = option('--json')
 const WORKERS = option('--worker-concurrency') ?? '4'
 const CONNECTIONS = 50
-const PUBLIC_URL = 'https://sms-bridge.example.com'
-const OUR_NUMBER = '+14155550100'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const percentile = (values: number[], p: number) => {
@@ -81,22 +80,13 @@ async function main() {
 
     // The service, from process start to ready (migrations included).
     const env = {
-      PUBLIC_URL,
+      ...standInEnv(twilio, intercom, join(dir, 'bridge.db')),
       PORT: '0',
       HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: `file:${join(dir, 'bridge.db')}`,
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_PHONE_NUMBER: OUR_NUMBER,
-      TWILIO_API_BASE_URL: twilio.url,
-      INTERCOM_ACCESS_TOKEN: intercom.token,
-      INTERCOM_CLIENT_SECRET: intercom.clientSecret,
-      INTERCOM_API_BASE_URL: intercom.url,
       INTERCOM_ADMIN_ID: intercom.admin.id,
       WORKER_CONCURRENCY: WORKERS,
     }
-    const service = await startProcess(process.execPath, [join(ROOT, 'dist/server/cli.js'), 'start'], { ...env, LOG_LEVEL: 'info' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    const service = await startProcess(process.execPath, [join(ROOT, 'dist/server/cli.js'), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)

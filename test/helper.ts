@@ -4,11 +4,11 @@ import { loadConfig, type Config } from '../server/config.js'
 import { buildServer, type BuildOptions } from '../server/server.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from './support/stand-in-env.js'
 import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from './support/fake-intercom.js'
 import { signTwilio, startTwilioStandIn, type TwilioStandIn } from './support/fake-twilio.js'
 
-export const PUBLIC_URL = 'https://sms-bridge.example.com'
-export const OUR_NUMBER = '+14155550100'
+export { OUR_NUMBER, PUBLIC_URL }
 
 export interface TestApp {
   app: FastifyInstance
@@ -39,19 +39,7 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
     t.teardown(() => intercom.close())
   }
   const config = loadConfig(
-    {
-      PUBLIC_URL,
-      DATABASE_URL: `file:${join(tempDir(t), 'bridge.db')}`,
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_PHONE_NUMBER: OUR_NUMBER,
-      TWILIO_API_BASE_URL: twilio.url,
-      INTERCOM_ACCESS_TOKEN: intercom.token,
-      INTERCOM_CLIENT_SECRET: intercom.clientSecret,
-      INTERCOM_API_BASE_URL: intercom.url,
-      LOG_LEVEL: 'info',
-      ...options.env,
-    },
+    { ...standInEnv(twilio, intercom, join(tempDir(t), 'bridge.db')), LOG_LEVEL: 'info', ...options.env },
     null,
   )
   const logs = new LogCapture()

@@ -5,9 +5,8 @@ import { signTwilio, startTwilioStandIn } from '../support/fake-twilio.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess, type ServiceProcess } from '../support/process.js'
 import { until } from '../support/wait.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../support/stand-in-env.js'
 
-const PUBLIC_URL = 'https://sms-bridge.example.com'
-const OUR_NUMBER = '+14155550100'
 const CUSTOMERS = 10
 const PER_CUSTOMER = 50
 
@@ -17,18 +16,7 @@ t.test('kill -9 while 500 texts arrive and are delivered: after a restart every 
   t.teardown(() => twilio.close())
   t.teardown(() => intercom.close())
   const cwd = tempDir(t)
-  const env = {
-    PUBLIC_URL,
-    DATABASE_URL: `file:${join(cwd, 'bridge.db')}`,
-    TWILIO_ACCOUNT_SID: twilio.accountSid,
-    TWILIO_AUTH_TOKEN: twilio.authToken,
-    TWILIO_PHONE_NUMBER: OUR_NUMBER,
-    TWILIO_API_BASE_URL: twilio.url,
-    INTERCOM_ACCESS_TOKEN: intercom.token,
-    INTERCOM_CLIENT_SECRET: intercom.clientSecret,
-    INTERCOM_API_BASE_URL: intercom.url,
-    JOB_LEASE_SECONDS: '2',
-  }
+  const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), JOB_LEASE_SECONDS: '2' }
   const customer = (c: number) => `+1415555${String(1000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
 

@@ -1,0 +1,20 @@
+import type { IntercomStandIn } from './fake-intercom.js'
+import type { TwilioStandIn } from './fake-twilio.js'
+
+export const PUBLIC_URL = 'https://sms-bridge.example.com'
+export const OUR_NUMBER = '+14155550100'
+
+/** The settings that wire the bridge to the loopback stand-ins, on a database file of its own. */
+export function standInEnv(twilio: TwilioStandIn, intercom: IntercomStandIn, databaseFile: string): Record<string, string> {
+  return {
+    PUBLIC_URL,
+    DATABASE_URL: `file:${databaseFile}`,
+    TWILIO_ACCOUNT_SID: twilio.accountSid,
+    TWILIO_AUTH_TOKEN: twilio.authToken,
+    TWILIO_PHONE_NUMBER: OUR_NUMBER,
+    TWILIO_API_BASE_URL: twilio.url,
+    INTERCOM_ACCESS_TOKEN: intercom.token,
+    INTERCOM_CLIENT_SECRET: intercom.clientSecret,
+    INTERCOM_API_BASE_URL: intercom.url,
+  }
+}

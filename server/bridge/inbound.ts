@@ -165,8 +165,11 @@ async function postAsCustomer(
   }
 }
 
-/** A conversation this contact started at exactly this time (we set created_at to the text's time). */
-async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number): Promise<string | undefined> {
+/**
+ * A conversation this contact started at exactly this time (we set created_at to the text's time)
+ * with this text. Intercom's search matches dates by whole day, so the answer is narrowed here.
+ */
+async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number, body: string): Promise<string | undefined> {
   const page = await intercomCall('look for a conversation already started', () =>
     deps.clients.intercom.conversations.search({
       query: {
@@ -178,7 +181,7 @@ async function findStartedConversation(deps: BridgeDeps, contactId: string, crea
       },
     }),
   )
-  return page.data[0]?.id
+  return page.data.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
 }
 
 /** The new conversation becomes the contact's SMS conversation; its tag is a job queued with it. */
@@ -216,7 +219,7 @@ export async function deliverInbound(deps: BridgeDeps, payload: { messageId: num
   }
   if (!conversationId && ctx.job.attempts > 1) {
     // The attempt before may have started the conversation and lost the answer.
-    conversationId = (await findStartedConversation(deps, contact.id, createdAt)) ?? null
+    conversationId = (await findStartedConversation(deps, contact.id, createdAt, displayBody(message))) ?? null
     if (conversationId) await recordStarted(deps, message.id, { ...link, conversationId })
   }
   if (!conversationId) {

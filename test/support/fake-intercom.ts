@@ -303,9 +303,23 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       return send(200, { type: 'user_message', id: conversation.source.id, created_at: now, body: body.body, message_type: 'inapp', conversation_id: conversation.id })
     }
     if (path === '/conversations/search') {
+      // Intercom compares dates by whole day: "created_at = t" finds everything from that day.
+      const day = (seconds: unknown) => Math.floor(Number(seconds) / 86_400)
+      const byDay = (q: any): any =>
+        Array.isArray(q.value) && (q.operator === 'AND' || q.operator === 'OR')
+          ? { ...q, value: q.value.map(byDay) }
+          : q.field === 'created_at' || q.field === 'updated_at'
+            ? { ...q, value: day(q.value) }
+            : q
       const fields = (c: Conversation) => (f: string) =>
-        f === 'contact_ids' ? c.contacts.map((x) => x.id) : f === 'source.body' ? c.source.body : (c as unknown as Record<string, unknown>)[f]
-      const found = conversations.filter((c) => matches(fields(c), body.query))
+        f === 'contact_ids'
+          ? c.contacts.map((x) => x.id)
+          : f === 'source.body'
+            ? c.source.body
+            : f === 'created_at' || f === 'updated_at'
+              ? day(c[f])
+              : (c as unknown as Record<string, unknown>)[f]
+      const found = conversations.filter((c) => matches(fields(c), byDay(body.query)))
       return send(200, {
         type: 'conversation.list',
         conversations: found.map(conversationJson),

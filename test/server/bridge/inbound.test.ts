@@ -332,6 +332,24 @@ t.test('a timeout after Intercom stored the conversation does not open a second 
   t.equal(ctx.intercom.conversations.length, 1, 'one conversation')
 })
 
+t.test('a lost answer on a new conversation is matched exactly, not by day as Intercom searches', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'earlier today')
+  await drain(ctx.app)
+  const earlier = ctx.intercom.conversations[0]!
+  ctx.intercom.closeConversation(earlier.id)
+  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
+  ctx.intercom.failNext({ status: 504, afterAccept: true, match: { method: 'POST', path: /^\/conversations$/ } })
+  await text(ctx, 'a new thread')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.conversations.length, 2)
+  const started = ctx.intercom.conversations[1]!
+  t.equal(started.source.body, 'a new thread')
+  const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
+  t.equal(link.intercom_conversation_id, started.id, 'the retry adopted the conversation it started, not the earlier one')
+  t.same(thread(ctx, earlier.id), ['earlier today'])
+})
+
 t.test('a permanent refusal goes to the dead jobs with its error; later texts still flow', async (t) => {
   const ctx = await buildTestApp(t)
   await text(ctx, 'one')

@@ -15,10 +15,10 @@ const worker = new Worker({
   leaseMs: Number(leaseMs),
   pollIntervalMs: 20,
   tasks: {
-    // Records who ran what; the random pause lets both processes hold jobs at the same time.
+    // Records who ran what; the pause keeps every slot busy for a while, so both processes get work.
     record: async ({ n }) => {
       appendFileSync(outFile, `start ${n} ${process.pid}\n`)
-      await sleep(Math.random() * 5)
+      await sleep(10 + Math.random() * 10)
       appendFileSync(outFile, `end ${n} ${process.pid}\n`)
     },
     // Never finishes on its own: the test kills the process while it runs.

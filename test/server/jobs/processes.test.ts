@@ -29,10 +29,11 @@ t.test('two processes on one database file never run the same job', async (t) =>
   const store = await tempStore(t)
   const out = join(store.path + '.out')
   const JOBS = 300
+  // Both are running before any job exists, so both compete for every one of them.
+  const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
   await store.write(async (trx) => {
     for (let n = 0; n < JOBS; n++) await enqueue(trx, { task: 'record', payload: { n } })
   })
-  const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
   await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain', 30_000)
   const starts = lines(out).filter((l) => l[0] === 'start')
   const byJob = new Map<string, string[]>()

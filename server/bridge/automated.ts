@@ -117,7 +117,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
-  await deps.store.write(async (trx) => {
+  const messageId = await deps.store.write(async (trx) => {
     const now = Date.now()
     const id = await insertMessage(trx, {
       direction: 'outbound',
@@ -132,8 +132,9 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
       updated_at: now,
     })
     await trx.updateTable('automated_sends').set({ message_id: id, phone, updated_at: now }).where('key', '=', send.key).execute()
+    return id
   })
-  return finish(deps, { ...send, phone, message_id: (await db.selectFrom('automated_sends').select('message_id').where('key', '=', send.key).executeTakeFirstOrThrow()).message_id }, ctx)
+  return finish(deps, { ...send, phone, message_id: messageId }, ctx)
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

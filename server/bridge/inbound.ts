@@ -1,5 +1,6 @@
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
+import { recordReceipt } from '../../shared/db/receipts.js'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
 import { getMessage, insertMessage, mediaOf, updateMessage, type MediaItem } from '../../shared/db/messages.js'
 import type { Message } from '../../shared/db/schema.js'
@@ -40,13 +41,7 @@ export interface InboundSms {
  * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
  */
 export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeDeps, 'config'>, now = Date.now()): Promise<boolean> {
-  const receipt = await trx
-    .insertInto('webhook_receipts')
-    .values({ source: 'twilio.sms', key: sms.messageSid, received_at: now })
-    .onConflict((oc) => oc.doNothing())
-    .returning('key')
-    .executeTakeFirst()
-  if (!receipt) return false
+  if (!(await recordReceipt(trx, 'twilio.sms', sms.messageSid, now))) return false
   const sender = normalizeSender(sms.from, deps.config.defaultCountry)
   const phone = sender?.value ?? sms.from
   const id = await insertMessage(trx, {

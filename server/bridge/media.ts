@@ -10,8 +10,14 @@ export const MEDIA_TTL_MS = 7 * 86_400_000
 
 // A key of its own, derived from the Twilio auth token: links are signed, nothing is stored, and a
 // leaked link reveals nothing about the token.
+const keys = new Map<string, Buffer>()
 function mediaKey(config: Pick<Config, 'twilio'>): Buffer {
-  return Buffer.from(hkdfSync('sha256', config.twilio.authToken, 'intercom-sms-bridge', 'media-links-v1', 32))
+  let key = keys.get(config.twilio.authToken)
+  if (!key) {
+    key = Buffer.from(hkdfSync('sha256', config.twilio.authToken, 'intercom-sms-bridge', 'media-links-v1', 32))
+    keys.set(config.twilio.authToken, key)
+  }
+  return key
 }
 
 function sign(config: Pick<Config, 'twilio'>, payload: string): string {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { markConversationClosed } from '../../shared/db/contacts.js'
+import { recordReceipt } from '../../shared/db/receipts.js'
 import { verifyIntercomWebhook } from '../../shared/signatures.js'
 import { keepRawJson } from './raw-json.js'
 import { queueReplies, type ReplyPart } from '../bridge/outbound.js'
@@ -53,13 +54,7 @@ const intercom: FastifyPluginAsync = async (app) => {
     // The item is a conversation for conversation topics and a contact for contact topics.
     const conversationId = item?.id
     const queued = await app.store.write(async (trx) => {
-      const receipt = await trx
-        .insertInto('webhook_receipts')
-        .values({ source: 'intercom', key: event.id, received_at: Date.now() })
-        .onConflict((oc) => oc.doNothing())
-        .returning('key')
-        .executeTakeFirst()
-      if (!receipt) return 0
+      if (!(await recordReceipt(trx, 'intercom', event.id))) return 0
       if ((event.topic === 'contact.user.created' || event.topic === 'contact.lead.created') && conversationId) {
         if (!app.config.welcome.template) return 0
         const phone = (item as { phone?: unknown }).phone

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { signIntercomWebhook, startIntercomStandIn } from '../test/support/fake-intercom.js'
-import { signTwilio, startTwilioStandIn } from '../test/support/fake-twilio.js'
-import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../test/support/stand-in-env.js'
+import { signIntercomWebhook, startIntercomStandIn } from '../sandbox/intercom.js'
+import { signTwilio, startTwilioStandIn } from '../sandbox/twilio.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)

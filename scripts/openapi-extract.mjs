@@ -1,5 +1,5 @@
 // Extracts, from the official OpenAPI descriptions of Twilio and Intercom, the request schemas of the
-// endpoints the bridge calls, into test/fixtures/openapi-requests.json. The loopback stand-ins
+// endpoints the bridge calls, into sandbox/openapi-requests.json. The loopback stand-ins
 // validate every request against it, so tests need neither the specs nor the network.
 //
 // Usage: node scripts/openapi-extract.mjs [SPECS_DIR]   (default: ../shared/specs)
@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 
 const specs = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'specs')
-const out = join(import.meta.dirname, '..', 'test', 'fixtures', 'openapi-requests.json')
+const out = join(import.meta.dirname, '..', 'sandbox', 'openapi-requests.json')
 
 const OPERATIONS = {
   intercom: [

@@ -4,9 +4,9 @@ import { loadConfig, type Config } from '../server/config.js'
 import { buildServer, type BuildOptions } from '../server/server.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
-import { OUR_NUMBER, PUBLIC_URL, standInEnv } from './support/stand-in-env.js'
-import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from './support/fake-intercom.js'
-import { signTwilio, startTwilioStandIn, type TwilioStandIn } from './support/fake-twilio.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
+import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom.js'
+import { signTwilio, startTwilioStandIn, type TwilioStandIn } from '../sandbox/twilio.js'
 
 export { OUR_NUMBER, PUBLIC_URL }
 

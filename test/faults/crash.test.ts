@@ -1,11 +1,11 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { startIntercomStandIn } from '../support/fake-intercom.js'
-import { signTwilio, startTwilioStandIn } from '../support/fake-twilio.js'
+import { startIntercomStandIn } from '../../sandbox/intercom.js'
+import { signTwilio, startTwilioStandIn } from '../../sandbox/twilio.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess, type ServiceProcess } from '../support/process.js'
 import { until } from '../support/wait.js'
-import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../support/stand-in-env.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../../sandbox/env.js'
 
 const CUSTOMERS = 10
 const PER_CUSTOMER = 50

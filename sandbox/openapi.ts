@@ -12,7 +12,7 @@ interface Operation {
 }
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/openapi-requests.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./openapi-requests.json', import.meta.url), 'utf8'),
 ) as Record<'intercom' | 'twilio', Operation[]>
 
 // Twilio's form values arrive as strings ("true", "42") and repeated keys as arrays: coerce as Twilio does.

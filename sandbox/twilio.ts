@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
-import { FaultPlan, readBody, type Fault, type RecordedRequest } from './fake-http.js'
+import { FaultPlan, readBody, type Fault, type RecordedRequest } from './http.js'
 
 export interface TwilioMessage {
   sid: string

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
-import { FaultPlan, readBody, type Fault, type RecordedRequest } from './fake-http.js'
+import { FaultPlan, readBody, type Fault, type RecordedRequest } from './http.js'
 
 const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
 const RATE_LIMIT = 10_000

@@ -13,8 +13,10 @@ export interface RecordedRequest {
 }
 
 export interface Fault {
-  /** How many matching requests get this fault (default 1). */
+  /** How many matching requests get this fault (default 1; unlimited when `untilMs` is given). */
   times?: number
+  /** A time window instead of a count: every matching request gets the fault until this time (epoch ms). */
+  untilMs?: number
   /** Answer with this status (429, 500, 503...) instead of serving the request. */
   status?: number
   headers?: Record<string, string>
@@ -32,12 +34,16 @@ export class FaultPlan {
   private faults: Array<Fault & { left: number }> = []
 
   add(fault: Fault): void {
-    this.faults.push({ ...fault, left: fault.times ?? 1 })
+    this.faults.push({ ...fault, left: fault.times ?? (fault.untilMs === undefined ? 1 : Infinity) })
   }
 
   take(method: string, path: string): Fault | undefined {
+    const now = Date.now()
     const fault = this.faults.find(
-      (f) => f.left > 0 && (!f.match?.method || f.match.method === method) && (!f.match?.path || f.match.path.test(path)),
+      (f) =>
+        f.left > 0 &&
+        (f.untilMs === undefined || now < f.untilMs) &&
+        (!f.match?.method || f.match.method === method) && (!f.match?.path || f.match.path.test(path)),
     )
     if (fault) fault.left--
     return fault

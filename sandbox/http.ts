@@ -59,3 +59,35 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
 }
+
+/** A webhook a stand-in posted to the bridge, as the real service's delivery log would show it. */
+export interface Delivery {
+  /** What it was: "sms", "status: delivered", a topic, "canvas: submit". */
+  kind: string
+  url: string
+  /** The answer's status; 0 when the request failed (no answer, refused, timed out). */
+  status: number
+  at: number
+  /** The answer's body (the bridge's TwiML, JSON or canvas), when there was one. */
+  response?: string
+}
+
+/** Posts a webhook as a real service would (one attempt, 15 s timeout) and logs it in `log`. */
+export async function postWebhook(
+  log: Delivery[],
+  kind: string,
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<Delivery> {
+  const delivery: Delivery = { kind, url, status: 0, at: Date.now() }
+  try {
+    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) })
+    delivery.status = res.status
+    delivery.response = await res.text()
+  } catch {
+    // No answer: the status stays 0, as in Twilio's and Intercom's delivery logs.
+  }
+  log.push(delivery)
+  return delivery
+}

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
-import { FaultPlan, readBody, type Fault, type RecordedRequest } from './http.js'
+import { FaultPlan, postWebhook, readBody, type Delivery, type Fault, type RecordedRequest } from './http.js'
 
 const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
 const RATE_LIMIT = 10_000
@@ -84,6 +84,19 @@ export interface IntercomStandIn {
   /** The contact.user.created / contact.lead.created webhook for a contact. */
   contactNotification(topic: string, contactId: string): Record<string, unknown>
   conversation(id: string): Conversation | undefined
+  /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
+  subscribeWebhooks(subscription: { url: string; topics: string[] } | null): void
+  /** A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed, when subscribed. */
+  replyAsAdmin(conversationId: string, reply: { body: string }): Promise<{ part: Part; delivery: Delivery | null }>
+  /** A teammate closes the conversation: a close part, and `conversation.admin.closed` when subscribed. */
+  closeAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /**
+   * What Intercom posts to a Canvas Kit URL when a teammate opens the app in a conversation's sidebar
+   * (`componentId` unset) or clicks a button in it: the real-shaped body, signed with X-Body-Signature.
+   */
+  postCanvas(url: string, request: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }): Promise<{ delivery: Delivery; canvas: unknown }>
+  /** Webhooks and Canvas Kit requests posted, oldest first. */
+  deliveries: Delivery[]
   close(): Promise<void>
 }
 
@@ -135,6 +148,8 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
   const tags: IntercomStandIn['tags'] = []
   const dataAttributes: IntercomStandIn['dataAttributes'] = []
   const requests: RecordedRequest[] = []
+  const deliveries: Delivery[] = []
+  let subscription: { url: string; topics: string[] } | null = null
   let nextId = 1000
   let remaining = RATE_LIMIT
   let resetAt = seconds() + 10
@@ -409,6 +424,14 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     }
   }
 
+  /** Posts a notification to the subscribed URL as Intercom does: JSON, signed with X-Hub-Signature. */
+  async function deliver(topic: string, conversationId: string, parts: Part[]): Promise<Delivery | null> {
+    if (!subscription?.topics.includes(topic)) return null
+    const raw = JSON.stringify(standIn.notification(topic, conversationId, parts))
+    const headers = { 'content-type': 'application/json', 'user-agent': 'Intercom-Webhooks', 'x-hub-signature': signIntercomWebhook(clientSecret, raw) }
+    return postWebhook(deliveries, topic, subscription.url, headers, raw)
+  }
+
   function upload(url: string): Part['attachments'][number] {
     return { type: 'upload', name: url.split('/').pop() ?? 'file', url, content_type: 'application/octet-stream' }
   }
@@ -431,6 +454,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     tags,
     dataAttributes,
     requests,
+    deliveries,
     callsSince: (index: number) => requests.slice(index).filter((r) => r.status !== 401),
     failNext: (fault: Fault) => faults.add(fault),
     addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact {
@@ -477,6 +501,46 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       }
       conversation.parts.push(part)
       return part
+    },
+    subscribeWebhooks(given: { url: string; topics: string[] } | null) {
+      subscription = given
+    },
+    async replyAsAdmin(conversationId: string, reply: { body: string }) {
+      const part = standIn.addAdminReply(conversationId, { body: reply.body })
+      standIn.conversation(conversationId)!.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part]) }
+    },
+    async closeAsAdmin(conversationId: string) {
+      const conversation = standIn.conversation(conversationId)!
+      standIn.closeConversation(conversationId)
+      const part = standIn.addAdminReply(conversationId, { body: '' })
+      Object.assign(part, { part_type: 'close', body: null })
+      conversation.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.closed', conversationId, [part]) }
+    },
+    async postCanvas(url: string, r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }) {
+      const conversation = standIn.conversation(r.conversationId)!
+      const contact = findContact(conversation.contacts[0]!.id)!
+      const body = {
+        workspace_id: workspace,
+        workspace_region: 'us',
+        admin: { type: 'admin', ...admin },
+        conversation: conversationJson(conversation),
+        contact: contactJson(contact),
+        customer: contactJson(contact),
+        context: { conversation_id: Number(conversation.id), location: 'inbox', locale: 'en' },
+        ...(r.componentId ? { component_id: r.componentId, input_values: r.inputValues ?? {}, current_canvas: r.currentCanvas ?? null } : {}),
+      }
+      const raw = JSON.stringify(body)
+      const headers = { 'content-type': 'application/json', 'x-body-signature': signCanvas(clientSecret, raw) }
+      const delivery = await postWebhook(deliveries, r.componentId ? `canvas: ${r.componentId}` : 'canvas: initialize', url, headers, raw)
+      let canvas: unknown = null
+      try {
+        canvas = JSON.parse(delivery.response ?? 'null')
+      } catch {
+        // Not JSON: the caller shows the status.
+      }
+      return { delivery, canvas }
     },
     contactNotification(topic: string, contactId: string) {
       return envelope(topic, contactJson(findContact(contactId)!))

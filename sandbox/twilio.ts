@@ -2,7 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
-import { FaultPlan, readBody, type Fault, type RecordedRequest } from './http.js'
+import { parsePhoneNumberFromString } from 'libphonenumber-js'
+import { FaultPlan, postWebhook, readBody, type Delivery, type Fault, type RecordedRequest } from './http.js'
 
 export interface TwilioMessage {
   sid: string
@@ -43,6 +44,15 @@ export interface TwilioStandIn {
   addPhoneNumber(e164: string): void
   /** The URL of a media item, as Twilio puts it in a webhook's MediaUrl{N}. */
   mediaUrl(message: TwilioMessage, index: number): string
+  /**
+   * A customer texts one of our numbers: the text joins the log and Twilio's signed webhook is posted
+   * to the number's SMS URL (or its Messaging Service's), as set by `sms-bridge setup`. No URL, no post.
+   */
+  receiveText(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }> }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
+  /** Texts to this number are accepted, then end `undelivered` (or `failed`) with this error code; null: delivered again. */
+  failDelivery(to: string, failure: { code: number; status?: 'undelivered' | 'failed' } | null): void
+  /** Webhooks posted (inbound texts, status callbacks), oldest first. */
+  deliveries: Delivery[]
   reset(): void
   close(): Promise<void>
 }
@@ -61,6 +71,12 @@ const ERRORS: Record<number, string> = {
   21610: 'Attempt to send to unsubscribed recipient',
   21611: 'This \'From\' number has exceeded the maximum number of queued messages',
   21614: "'To' number is not a valid mobile number",
+  30003: 'Unreachable destination handset',
+  30004: 'Message blocked',
+  30005: 'Unknown destination handset',
+  30006: 'Landline or unreachable carrier',
+  30007: 'Message filtered',
+  30008: 'Unknown error',
   20429: 'Too Many Requests',
 }
 
@@ -93,12 +109,44 @@ function resource(m: TwilioMessage) {
 }
 
 /** A loopback server that behaves like Twilio's 2010-04-01 REST API for the calls the bridge makes. */
-export async function startTwilioStandIn(opts: { accountSid?: string; authToken?: string } = {}): Promise<TwilioStandIn> {
+export interface TwilioStandInOptions {
+  accountSid?: string
+  authToken?: string
+  /**
+   * Post signed status callbacks to each text's StatusCallback, as Twilio does: queued, sent, then
+   * delivered (or the failure set with `failDelivery`), `stepMs` apart (default 500). Off by default:
+   * tests post their own callbacks.
+   */
+  statusCallbacks?: boolean | { stepMs?: number }
+  /**
+   * Twilio's default opt-out handling on long codes: STOP (and its synonyms) is answered with Twilio's
+   * confirmation and later texts to that number are refused with 21610 until START. Off by default.
+   */
+  optOutKeywords?: boolean
+}
+
+const OPT_OUT = ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']
+const OPT_IN = ['START', 'YES', 'UNSTOP']
+const HELP = ['HELP', 'INFO']
+// Twilio's default answers (Messaging Service "Advanced Opt-Out" lets an account change them).
+const KEYWORD_REPLIES = {
+  STOP: 'You have successfully been unsubscribed. You will not receive any more messages from this number. Reply START to resubscribe.',
+  START: 'You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.',
+  HELP: 'Reply STOP to unsubscribe. Msg&Data Rates May Apply.',
+} as const
+
+/** A loopback server that behaves like Twilio's 2010-04-01 REST API for the calls the bridge makes. */
+export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promise<TwilioStandIn> {
   const accountSid = opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`
   const authToken = opts.authToken ?? randomBytes(16).toString('hex')
   const faults = new FaultPlan()
   const rejected = new Map<string, { code: number; status: number }>()
-  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers' | 'services'> = { messages: [], requests: [], phoneNumbers: [], services: {} }
+  const failures = new Map<string, { code: number; status: 'undelivered' | 'failed' }>()
+  // Pairs (customer, our number or service) that texted STOP, when optOutKeywords is on.
+  const optedOut = new Set<string>()
+  const timers = new Set<NodeJS.Timeout>()
+  const stepMs = typeof opts.statusCallbacks === 'object' ? (opts.statusCallbacks.stepMs ?? 500) : 500
+  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers' | 'services' | 'deliveries'> = { messages: [], requests: [], phoneNumbers: [], services: {}, deliveries: [] }
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`
   let base = ''
 
@@ -184,6 +232,7 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
       if (!/^\+[1-9]\d{6,14}$/.test(to)) return fail(400, 21211)
       const rejection = rejected.get(to)
       if (rejection) return fail(rejection.status, rejection.code)
+      if (optedOut.has(`${to} ${form.From ?? form.MessagingServiceSid}`)) return fail(400, 21610)
       const now = Date.now()
       const body = (form.Body as string | undefined) ?? ''
       const media = ((form.MediaUrl as string[] | undefined) ?? []).map((u) => ({ sid: sid('ME'), contentType: 'image/jpeg', data: Buffer.from(u) }))
@@ -208,6 +257,7 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
         createdAtMs: now,
       }
       state.messages.push(message)
+      if (opts.statusCallbacks) progress(message)
       if (fault?.afterAccept && (await applyFault())) return
       return send(201, resource(message))
     }
@@ -293,6 +343,81 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
     return fail(404, 20404)
   }
 
+  const later = (ms: number, fn: () => Promise<unknown>) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      void fn()
+    }, ms)
+    timers.add(timer)
+  }
+
+  /** Moves an accepted text along as a carrier would, posting each status to its StatusCallback. */
+  function progress(message: TwilioMessage) {
+    const failure = failures.get(message.to)
+    const steps: Array<{ status: string; code?: number }> = [
+      ...(message.status === 'accepted' ? [{ status: 'queued' }] : []),
+      { status: 'sent' },
+      failure ? { status: failure.status, code: failure.code } : { status: 'delivered' },
+    ]
+    const next = async (first: boolean): Promise<void> => {
+      const step = first ? { status: message.status } : steps.shift()
+      if (!step) return
+      const now = Date.now()
+      message.status = step.status
+      message.date_updated = rfc2822(now)
+      if (step.status === 'sent') message.date_sent = rfc2822(now)
+      if ('code' in step && step.code) {
+        message.error_code = step.code
+        message.error_message = ERRORS[step.code] ?? null
+      }
+      if (message.status_callback) {
+        const params: Record<string, string> = {
+          AccountSid: accountSid,
+          ApiVersion: '2010-04-01',
+          From: message.from ?? '',
+          MessageSid: message.sid,
+          MessageStatus: step.status,
+          SmsSid: message.sid,
+          SmsStatus: step.status,
+          To: message.to,
+          ...(message.messaging_service_sid ? { MessagingServiceSid: message.messaging_service_sid } : {}),
+          ...(message.error_code ? { ErrorCode: String(message.error_code) } : {}),
+        }
+        await postWebhook(state.deliveries, `status: ${step.status}`, message.status_callback, twilioHeaders(message.status_callback, params), new URLSearchParams(params).toString())
+      }
+      if (steps.length) later(stepMs, () => next(false))
+    }
+    later(Math.min(stepMs, 50), () => next(true))
+  }
+
+  /** The headers Twilio sends with a webhook: the signature over the URL and every parameter. */
+  function twilioHeaders(url: string, params: Record<string, string>): Record<string, string> {
+    return {
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      'user-agent': 'TwilioProxy/1.1',
+      'i-twilio-idempotency-token': randomBytes(16).toString('hex'),
+      'x-twilio-signature': signTwilio(authToken, url, params),
+    }
+  }
+
+  /** Twilio's own answer to an opt-out keyword, from the number the customer texted: the OptOutType it posts. */
+  function keywordReply(customer: string, ours: string, body: string): 'STOP' | 'START' | 'HELP' | null {
+    const word = body.trim().toUpperCase()
+    const type = OPT_OUT.includes(word) ? 'STOP' : OPT_IN.includes(word) ? 'START' : HELP.includes(word) ? 'HELP' : null
+    if (!type) return null
+    if (type === 'STOP') optedOut.add(`${customer} ${ours}`)
+    if (type === 'START') optedOut.delete(`${customer} ${ours}`)
+    const reply = KEYWORD_REPLIES[type]
+    const now = Date.now()
+    state.messages.push({
+      sid: sid('SM'), account_sid: accountSid, to: customer, from: ours, messaging_service_sid: null, body: reply,
+      status: 'delivered', direction: 'outbound-api', num_media: '0', num_segments: String(segments(reply)), error_code: null,
+      error_message: null, date_created: rfc2822(now), date_updated: rfc2822(now), date_sent: rfc2822(now), status_callback: null,
+      media: [], createdAtMs: now,
+    })
+    return type
+  }
+
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
       res.writeHead(500, { 'content-type': 'application/json' })
@@ -317,6 +442,9 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
     },
     get services() {
       return state.services
+    },
+    get deliveries() {
+      return state.deliveries
     },
     failNext: (fault) => faults.add(fault),
     rejectRecipient: (to, code, status = 400) => void rejected.set(to, { code, status }),
@@ -348,14 +476,46 @@ export async function startTwilioStandIn(opts: { accountSid?: string; authToken?
       state.phoneNumbers.push({ sid: sid('PN'), phone_number: e164, sms_url: null, sms_method: 'POST', status_callback: null })
     },
     mediaUrl: (message, index) => `${base}/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media/${message.media[index]!.sid}`,
+    async receiveText({ from, to, body, media = [] }) {
+      const message = standIn.addInboundMessage({ from, to, body, media })
+      const optOut = opts.optOutKeywords ? keywordReply(from, to, body) : null
+      const number = state.phoneNumbers.find((n) => n.phone_number === to)
+      const service = Object.values(state.services).find((s) => s.inbound_request_url && !s.use_inbound_webhook_on_number)
+      const url = service?.inbound_request_url ?? number?.sms_url
+      if (!url) return { message, delivery: null }
+      const country = (n: string) => parsePhoneNumberFromString(n)?.country ?? ''
+      const params: Record<string, string> = {
+        ToCountry: country(to), ToState: '', SmsMessageSid: message.sid, NumMedia: message.num_media, ToCity: '', FromZip: '',
+        SmsSid: message.sid, FromState: '', SmsStatus: 'received', FromCity: '', Body: body, FromCountry: country(from),
+        To: to, ToZip: '', NumSegments: message.num_segments, MessageSid: message.sid, AccountSid: accountSid, From: from, ApiVersion: '2010-04-01',
+        ...(optOut ? { OptOutType: optOut } : {}),
+      }
+      message.media.forEach((item, i) => {
+        params[`MediaContentType${i}`] = item.contentType
+        params[`MediaUrl${i}`] = standIn.mediaUrl(message, i)
+      })
+      const delivery = await postWebhook(state.deliveries, 'sms', url, twilioHeaders(url, params), new URLSearchParams(params).toString())
+      return { message, delivery }
+    },
+    failDelivery(to, failure) {
+      if (failure) failures.set(to, { code: failure.code, status: failure.status ?? 'undelivered' })
+      else failures.delete(to)
+    },
     reset() {
       state.messages = []
       state.requests = []
+      state.deliveries = []
       rejected.clear()
+      failures.clear()
+      optedOut.clear()
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
       faults.clear()
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer)
+        timers.clear()
         server.closeAllConnections()
         server.close(() => resolve())
       }),

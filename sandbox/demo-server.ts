@@ -1,0 +1,351 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { ServerResponse } from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { parsePhoneNumberFromString } from 'libphonenumber-js'
+import { loadConfig } from '../server/config.js'
+import { buildServer } from '../server/server.js'
+import { runSetup } from '../server/ops/setup.js'
+import { OUR_NUMBER, standInEnv } from './env.js'
+import { startIntercomStandIn, type IntercomStandIn } from './intercom.js'
+import { startTwilioStandIn, type TwilioStandIn } from './twilio.js'
+import { samplePicture } from './picture.js'
+
+// `npm run demo`: the real bridge, with simulated Twilio and Intercom, and one web page that plays the
+// customer's phone, the Intercom inbox and the sidebar app. Everything listens on 127.0.0.1 only.
+
+export const DEFAULT_PORT = 4000
+
+export interface DemoOptions {
+  /** Port of the page: 0 for any free one; unset: DEFAULT_PORT when free, else any. */
+  port?: number
+  /** Folder for the bridge's database; unset: a temporary folder, removed at close. */
+  dataDir?: string
+  /** The bridge's log level (default warn). */
+  logLevel?: string
+  /** Time between status callbacks (queued, sent, delivered), in ms (default 600). */
+  statusStepMs?: number
+}
+
+export interface Demo {
+  /** The page. */
+  url: string
+  /** Where the bridge listens; also its PUBLIC_URL. */
+  bridgeUrl: string
+  twilio: TwilioStandIn
+  intercom: IntercomStandIn
+  close(): Promise<void>
+}
+
+/** Customers the phone can play; any other valid number can be typed in. */
+export const CUSTOMERS = [
+  { number: '+14155550123', label: 'Ada, San Francisco' },
+  { number: '+12025550143', label: 'Grace, Washington' },
+  { number: '+16465550188', label: 'Linus, New York' },
+]
+
+export const WELCOME_TEMPLATE = 'Hi {{first_name|there}}, welcome to Acme! Reply STOP to opt out.'
+
+// What a phone can be set to do with texts sent to it: Twilio's outcome and error code.
+const DELIVERY_MODES = {
+  delivered: null,
+  unreachable: { code: 30003, status: 'undelivered' },
+  filtered: { code: 30007, status: 'undelivered' },
+  landline: { code: 30006, status: 'failed' },
+} as const
+type DeliveryMode = keyof typeof DELIVERY_MODES
+
+// The Intercom topics the demo's app subscribes to. contact.*.created would welcome every new lead
+// at once; here the welcome text is sent from the sidebar instead.
+const TOPICS = ['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed']
+
+const WEB = new URL('./web/', import.meta.url)
+const STATIC: Record<string, string> = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/style.css': 'style.css',
+}
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+
+async function freePort(): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done))
+  const { port } = server.address() as AddressInfo
+  await new Promise((done) => server.close(done))
+  return port
+}
+
+const e164 = (raw: unknown): string | null => {
+  if (typeof raw !== 'string') return null
+  const parsed = parsePhoneNumberFromString(raw.trim(), 'US')
+  return parsed?.isValid() ? parsed.number : null
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
+
+/** What Intercom's composer makes of typed text: paragraphs, escaped. */
+const composerHtml = (text: string) =>
+  text
+    .split(/\n{2,}/)
+    .map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`)
+    .join('')
+
+const PICTURE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
+
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const twilio = await startTwilioStandIn({ statusCallbacks: { stepMs: options.statusStepMs ?? 600 }, optOutKeywords: true })
+  const intercom = await startIntercomStandIn()
+  const cleanup: Array<() => Promise<unknown>> = [() => intercom.close(), () => twilio.close()]
+  const close = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {})
+  }
+  try {
+    const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'sms-bridge-demo-'))
+    if (options.dataDir) await mkdir(dataDir, { recursive: true })
+    else cleanup.unshift(() => rm(dataDir, { recursive: true, force: true }))
+
+    // The bridge, exactly as deployed: its settings point at the simulators, its PUBLIC_URL is where it
+    // listens (Twilio signs that URL; media links open in the browser).
+    const bridgePort = await freePort()
+    const bridgeUrl = `http://127.0.0.1:${bridgePort}`
+    const config = loadConfig(
+      {
+        ...standInEnv(twilio, intercom, join(dataDir, 'bridge.db')),
+        NODE_ENV: 'development',
+        HOST: '127.0.0.1',
+        PORT: String(bridgePort),
+        PUBLIC_URL: bridgeUrl,
+        DEFAULT_COUNTRY: 'US',
+        WELCOME_SMS_TEMPLATE: WELCOME_TEMPLATE,
+        // Customers in the demo start by texting in; the welcome is theirs to send from the sidebar.
+        WELCOME_BRIDGE_CONTACTS: 'true',
+        LOG_LEVEL: options.logLevel ?? 'warn',
+      },
+      null,
+    )
+    const bridge = await buildServer(config)
+    cleanup.push(() => bridge.close())
+    await bridge.listen({ port: bridgePort, host: '127.0.0.1' })
+    bridge.worker.start()
+
+    // What an operator does once: `sms-bridge setup` points the number at the bridge and creates the tag
+    // and contact attributes; in the Developer Hub, the webhook subscription.
+    twilio.addPhoneNumber(OUR_NUMBER)
+    const setup = await runSetup(config, bridge.clients, false)
+    const failed = setup.filter((s) => !s.ok)
+    if (failed.length) throw new Error(`setup failed: ${failed.map((s) => s.line).join(' ')}`)
+    intercom.subscribeWebhooks({ url: `${bridgeUrl}/intercom/webhooks`, topics: TOPICS })
+
+    const web = await startWeb({ twilio, intercom, bridgeUrl })
+    cleanup.push(() => web.close())
+    const url = await listenWeb(web, options.port)
+    return { url, bridgeUrl, twilio, intercom, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+async function listenWeb(web: FastifyInstance, port: number | undefined): Promise<string> {
+  try {
+    await web.listen({ port: port ?? DEFAULT_PORT, host: '127.0.0.1' })
+  } catch (err) {
+    if (port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    await web.listen({ port: 0, host: '127.0.0.1' })
+  }
+  return `http://127.0.0.1:${(web.server.address() as AddressInfo).port}/`
+}
+
+interface WebContext {
+  twilio: TwilioStandIn
+  intercom: IntercomStandIn
+  bridgeUrl: string
+}
+
+/** The page and the small JSON API behind it. */
+async function startWeb({ twilio, intercom, bridgeUrl }: WebContext): Promise<FastifyInstance> {
+  const web = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 8 * 1024 * 1024 })
+  const picture = samplePicture()
+  const delivery = new Map<string, DeliveryMode>()
+
+  function snapshot() {
+    const seen = new Set(CUSTOMERS.map((c) => c.number))
+    const phone = twilio.messages.map((m) => {
+      const fromCustomer = m.direction === 'inbound'
+      const customer = fromCustomer ? m.from! : m.to
+      seen.add(customer)
+      return {
+        sid: m.sid,
+        customer,
+        fromCustomer,
+        body: m.body,
+        status: m.status,
+        errorCode: m.error_code,
+        at: m.createdAtMs,
+        media: fromCustomer ? m.media.map((x, i) => ({ url: `/api/media/${m.sid}/${i}`, contentType: x.contentType })) : [],
+      }
+    })
+    const conversations = [...intercom.conversations]
+      .sort((a, b) => b.updated_at - a.updated_at || Number(b.id) - Number(a.id))
+      .map((c) => {
+        const contact = intercom.contacts.find((x) => x.id === c.contacts[0]?.id)
+        const attachments = (list: Array<{ url: string; name: string; content_type: string }>) => list.map((a) => ({ url: a.url, name: a.name, contentType: a.content_type }))
+        return {
+          id: c.id,
+          state: c.state,
+          createdAt: c.created_at,
+          updatedAt: c.updated_at,
+          tags: c.tags.map((t) => t.name),
+          contact: contact ? { id: contact.id, name: contact.name, role: contact.role, phone: contact.phone, email: contact.email, attributes: contact.custom_attributes } : null,
+          parts: [
+            { id: c.source.id, type: 'comment', body: c.source.body, author: { type: c.source.author.type, name: c.source.author.name }, at: c.created_at, attachments: attachments(c.source.attachments) },
+            ...c.parts.map((p) => ({ id: p.id, type: p.part_type, body: p.body, author: { type: p.author.type, name: p.author.name }, at: p.created_at, attachments: attachments(p.attachments) })),
+          ],
+        }
+      })
+    // What the services posted to the bridge (Canvas Kit requests are the page's own and are left out).
+    const deliveries = [
+      ...twilio.deliveries.map((d) => ({ service: 'Twilio', kind: d.kind, path: new URL(d.url).pathname, status: d.status, at: d.at })),
+      ...intercom.deliveries.filter((d) => !d.kind.startsWith('canvas')).map((d) => ({ service: 'Intercom', kind: d.kind, path: new URL(d.url).pathname, status: d.status, at: d.at })),
+    ]
+      .sort((a, b) => a.at - b.at)
+      .slice(-40)
+    return {
+      ourNumber: OUR_NUMBER,
+      bridgeUrl,
+      customers: [...seen].map((number) => ({
+        number,
+        label: CUSTOMERS.find((c) => c.number === number)?.label ?? null,
+        delivery: delivery.get(number) ?? 'delivered',
+      })),
+      phone,
+      conversations,
+      deliveries,
+    }
+  }
+
+  // Server-sent events: the whole state, whenever it changes.
+  const streams = new Set<ServerResponse>()
+  let last = ''
+  let ticker: NodeJS.Timeout | null = null
+  const tick = () => {
+    const state = JSON.stringify(snapshot())
+    if (state === last) return
+    last = state
+    for (const stream of streams) stream.write(`data: ${state}\n\n`)
+  }
+
+  web.get('/api/events', (req, reply) => {
+    reply.hijack()
+    const stream = reply.raw
+    stream.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    stream.write(`retry: 1000\ndata: ${JSON.stringify(snapshot())}\n\n`)
+    streams.add(stream)
+    ticker ??= setInterval(tick, 150)
+    req.raw.on('close', () => {
+      streams.delete(stream)
+      if (streams.size === 0 && ticker) {
+        clearInterval(ticker)
+        ticker = null
+        last = ''
+      }
+    })
+  })
+  web.addHook('onClose', async () => {
+    if (ticker) clearInterval(ticker)
+    for (const stream of streams) stream.end()
+  })
+
+  for (const [path, file] of Object.entries(STATIC)) {
+    web.get(path, async (_req, reply) => {
+      const body = await readFile(new URL(file, WEB))
+      return reply.type(TYPES[file.split('.').pop()!]!).header('cache-control', 'no-store').send(body)
+    })
+  }
+  web.get('/picture.png', (_req, reply) => reply.type('image/png').send(picture))
+  web.get('/api/state', () => snapshot())
+
+  // Pictures the customer texted, as their phone shows them.
+  web.get<{ Params: { sid: string; index: string } }>('/api/media/:sid/:index', (req, reply) => {
+    const item = twilio.messages.find((m) => m.sid === req.params.sid)?.media[Number(req.params.index)]
+    if (!item) return reply.code(404).send({ error: 'No such picture.' })
+    return reply.type(item.contentType).send(item.data)
+  })
+
+  const problem = (status: number, message: string) => Object.assign(new Error(message), { statusCode: status })
+  web.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 502).send({ error: err.message })
+  })
+
+  // The customer texts our number: Twilio logs it and posts its signed webhook to the bridge.
+  web.post<{ Body: { from?: unknown; body?: unknown; picture?: unknown } }>('/api/phone/text', async (req) => {
+    const from = e164(req.body?.from)
+    if (!from) throw problem(400, 'That is not a valid phone number.')
+    const body = typeof req.body?.body === 'string' ? req.body.body : ''
+    if (body.length > 1600) throw problem(400, 'A text is at most 1600 characters.')
+    const media: Array<{ contentType: string; data: Buffer }> = []
+    const given = req.body?.picture as { contentType?: unknown; data?: unknown } | 'sample' | undefined
+    if (given === 'sample') media.push({ contentType: 'image/png', data: picture })
+    else if (given && typeof given === 'object') {
+      if (typeof given.contentType !== 'string' || !PICTURE_TYPES.has(given.contentType) || typeof given.data !== 'string') throw problem(400, 'Pictures are PNG, JPEG, GIF or WebP.')
+      const data = Buffer.from(given.data, 'base64')
+      if (data.length > 5 * 1024 * 1024) throw problem(400, 'A picture is at most 5 MB (the MMS limit).')
+      media.push({ contentType: given.contentType, data })
+    }
+    if (!body.trim() && media.length === 0) throw problem(400, 'Write a text or attach a picture.')
+    const { message, delivery: posted } = await twilio.receiveText({ from, to: OUR_NUMBER, body, media })
+    if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Twilio's webhook with ${posted?.status || 'no answer'}.`)
+    return { sid: message.sid, status: posted.status }
+  })
+
+  // What the carrier does with texts to this phone.
+  web.post<{ Body: { number?: unknown; mode?: unknown } }>('/api/phone/delivery', async (req) => {
+    const number = e164(req.body?.number)
+    const mode = req.body?.mode as DeliveryMode
+    if (!number || typeof mode !== 'string' || !(mode in DELIVERY_MODES)) throw problem(400, 'Give a number and one of: ' + Object.keys(DELIVERY_MODES).join(', '))
+    delivery.set(number, mode)
+    twilio.failDelivery(number, DELIVERY_MODES[mode])
+    return { number, mode }
+  })
+
+  const conversationOf = (id: unknown) => {
+    const conversation = typeof id === 'string' ? intercom.conversation(id) : undefined
+    if (!conversation) throw problem(404, 'No such conversation.')
+    return conversation
+  }
+
+  // A teammate replies in the inbox: Intercom adds the part and posts conversation.admin.replied.
+  web.post<{ Body: { conversationId?: unknown; body?: unknown } }>('/api/inbox/reply', async (req) => {
+    const conversation = conversationOf(req.body?.conversationId)
+    const text = typeof req.body?.body === 'string' ? req.body.body.trim() : ''
+    if (!text) throw problem(400, 'Write a reply first.')
+    const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: composerHtml(text) })
+    if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
+    return { partId: part.id }
+  })
+
+  web.post<{ Body: { conversationId?: unknown } }>('/api/inbox/close', async (req) => {
+    const conversation = conversationOf(req.body?.conversationId)
+    const { delivery: posted } = await intercom.closeAsAdmin(conversation.id)
+    if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
+    return { state: conversation.state }
+  })
+
+  // The sidebar: Intercom posts the signed Canvas Kit request to the bridge and renders its answer.
+  web.post<{ Body: { conversationId?: unknown; componentId?: unknown; inputValues?: unknown; currentCanvas?: unknown } }>('/api/canvas', async (req) => {
+    const conversation = conversationOf(req.body?.conversationId)
+    const componentId = typeof req.body?.componentId === 'string' ? req.body.componentId : undefined
+    const inputValues = req.body?.inputValues && typeof req.body.inputValues === 'object' ? (req.body.inputValues as Record<string, unknown>) : {}
+    const { delivery: posted, canvas } = await intercom.postCanvas(`${bridgeUrl}/canvas/inbox/${componentId ? 'submit' : 'initialize'}`, {
+      conversationId: conversation.id,
+      ...(componentId ? { componentId, inputValues, currentCanvas: req.body?.currentCanvas ?? null } : {}),
+    })
+    if (posted.status !== 200 || !canvas) throw problem(502, `The bridge answered the Canvas Kit request with ${posted.status || 'no answer'}.`)
+    return { canvas }
+  })
+
+  await web.ready()
+  return web
+}

@@ -1,0 +1,520 @@
+// The demo page: plain JavaScript, no build. State arrives over server-sent events (/api/events);
+// actions are small JSON posts to the demo server, which acts as Twilio and Intercom would.
+
+const $ = (selector) => document.querySelector(selector)
+
+const ui = {
+  state: null,
+  number: null,
+  extraNumbers: [], // numbers typed in that have not texted yet
+  conversationId: null,
+  attachment: null, // 'sample' or { contentType, data, name, preview }
+  canvas: null, // { json, conversationId, at, componentId }
+  canvasBusy: false,
+  canvasRetry: null,
+}
+
+// ---------- helpers ----------
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue
+    if (key === 'class') node.className = value
+    else if (key === 'text') node.textContent = value
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value)
+    else if (key in node && !key.startsWith('aria') && !key.startsWith('data')) node[key] = value
+    else node.setAttribute(key, value === true ? '' : String(value))
+  }
+  for (const child of children.flat()) if (child !== null && child !== undefined && child !== false) node.append(child)
+  return node
+}
+
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+
+/** "+1 415 555 0123" for NANP numbers, the number as it is otherwise. */
+function readable(number) {
+  if (!number) return ''
+  const m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(number)
+  return m ? `+1 ${m[1]} ${m[2]} ${m[3]}` : number
+}
+
+async function post(path, body) {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const json = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(json.error ?? `The demo server answered ${res.status}.`)
+  return json
+}
+
+const ALLOWED = new Set(['p', 'br', 'b', 'strong', 'i', 'em', 'a', 'ul', 'ol', 'li', 'code', 'pre'])
+
+/** Intercom's HTML bodies, keeping only harmless formatting (no attributes but a link's http(s) href). */
+function safeHtml(html) {
+  const doc = new DOMParser().parseFromString(html ?? '', 'text/html')
+  const out = document.createDocumentFragment()
+  const walk = (from, into) => {
+    for (const child of from.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE) into.append(child.textContent)
+      else if (child.nodeType === Node.ELEMENT_NODE) {
+        const tag = child.tagName.toLowerCase()
+        if (!ALLOWED.has(tag)) {
+          walk(child, into)
+          continue
+        }
+        const copy = document.createElement(tag)
+        const href = tag === 'a' ? child.getAttribute('href') ?? '' : ''
+        if (/^https?:\/\//i.test(href)) Object.assign(copy, { href, target: '_blank', rel: 'noopener noreferrer' })
+        walk(child, copy)
+        into.append(copy)
+      }
+    }
+  }
+  walk(doc.body, out)
+  return out
+}
+
+/** Canvas Kit text: *bold*, _italic_ and [links](https://...). */
+function canvasMarkdown(text) {
+  const out = document.createDocumentFragment()
+  const pattern = /\*([^*]+)\*|_([^_]+)_|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g
+  let at = 0
+  for (const m of text.matchAll(pattern)) {
+    out.append(text.slice(at, m.index))
+    if (m[1]) out.append(el('strong', { text: m[1] }))
+    else if (m[2]) out.append(el('em', { text: m[2] }))
+    else out.append(el('a', { href: m[4], target: '_blank', rel: 'noopener noreferrer', text: m[3] }))
+    at = m.index + m[0].length
+  }
+  out.append(text.slice(at))
+  return out
+}
+
+function showError(target, err) {
+  $(target).textContent = err ? (err.message ?? String(err)) : ''
+}
+
+// ---------- the phone ----------
+
+function renderCustomers() {
+  const select = $('#customer')
+  const customers = [...ui.state.customers, ...ui.extraNumbers.filter((n) => !ui.state.customers.some((c) => c.number === n)).map((number) => ({ number, label: null, delivery: 'delivered' }))]
+  const wanted = [...customers.map((c) => c.number), 'other'].join(',')
+  if (select.dataset.options !== wanted) {
+    select.replaceChildren(
+      ...customers.map((c) => el('option', { value: c.number, text: c.label ? `${readable(c.number)} (${c.label})` : readable(c.number) })),
+      el('option', { value: 'other', text: 'Another number…' }),
+    )
+    select.dataset.options = wanted
+  }
+  ui.number ??= customers[0]?.number ?? null
+  if (select.value !== ui.number && $('#other-form').hidden) select.value = ui.number
+  const me = customers.find((c) => c.number === ui.number)
+  $('#delivery').value = me?.delivery ?? 'delivered'
+  $('#our-number').textContent = readable(ui.state.ourNumber)
+}
+
+function renderPhone() {
+  const list = $('#phone-thread')
+  // The phone shows what reached it: texts it sent, and texts that were delivered to it.
+  const texts = ui.state.phone.filter((m) => m.customer === ui.number && (m.fromCustomer || m.status === 'delivered' || m.status === 'read'))
+  const key = texts.map((m) => `${m.sid}:${m.status}`).join(',')
+  if (list.dataset.key === key && list.dataset.number === ui.number) return
+  const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || list.dataset.number !== ui.number
+  list.dataset.key = key
+  list.dataset.number = ui.number
+  list.replaceChildren(
+    ...texts.map((m) =>
+      el(
+        'li',
+        { class: `bubble ${m.fromCustomer ? 'mine' : 'theirs'}`, 'data-sid': m.sid },
+        el('span', { class: 'visually-hidden', text: m.fromCustomer ? 'You: ' : 'Received: ' }),
+        m.body ? el('p', { class: 'body', text: m.body }) : null,
+        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} sent`, class: 'picture', loading: 'lazy' })),
+        el('p', { class: 'meta', text: m.fromCustomer ? `Sent ${clock(m.at)}` : clock(m.at) }),
+      ),
+    ),
+  )
+  if (!texts.length) list.append(el('li', { class: 'muted empty', text: 'No texts yet. Write one below.' }))
+  if (stick) list.scrollTop = list.scrollHeight
+}
+
+function setAttachment(attachment) {
+  ui.attachment = attachment
+  $('#attachment').hidden = !attachment
+  if (!attachment) {
+    $('#phone-file').value = ''
+    return
+  }
+  $('#attachment-preview').src = attachment === 'sample' ? '/picture.png' : attachment.preview
+  $('#attachment-preview').alt = 'Picture to send'
+  $('#attachment-name').textContent = attachment === 'sample' ? 'parcel.png' : attachment.name
+}
+
+async function sendText(body) {
+  if (!ui.number) return
+  const button = $('#phone-send')
+  button.disabled = true
+  showError('#phone-error', null)
+  try {
+    const picture = ui.attachment === 'sample' ? 'sample' : ui.attachment ? { contentType: ui.attachment.contentType, data: ui.attachment.data } : undefined
+    await post('/api/phone/text', { from: ui.number, body, picture })
+    return true
+  } catch (err) {
+    showError('#phone-error', err)
+    return false
+  } finally {
+    button.disabled = false
+  }
+}
+
+function wirePhone() {
+  $('#customer').addEventListener('change', (e) => {
+    const value = e.target.value
+    $('#other-form').hidden = value !== 'other'
+    if (value === 'other') return $('#other-number').focus()
+    ui.number = value
+    render()
+  })
+  $('#other-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const digits = $('#other-number').value.replace(/[^\d+]/g, '')
+    const number = digits.startsWith('+') ? digits : digits.length === 10 ? `+1${digits}` : `+${digits}`
+    if (!/^\+[1-9]\d{6,14}$/.test(number)) return showError('#phone-error', new Error('Type a number with its country code, e.g. +1 312 555 0172.'))
+    showError('#phone-error', null)
+    ui.number = number
+    $('#other-form').hidden = true
+    if (!ui.extraNumbers.includes(number)) ui.extraNumbers.push(number)
+    render()
+  })
+  $('#delivery').addEventListener('change', async (e) => {
+    try {
+      await post('/api/phone/delivery', { number: ui.number, mode: e.target.value })
+      showError('#phone-error', null)
+    } catch (err) {
+      showError('#phone-error', err)
+    }
+  })
+  $('#phone-form').addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const box = $('#phone-text')
+    if (!box.value.trim() && !ui.attachment) return showError('#phone-error', new Error('Write a text or attach a picture.'))
+    if (await sendText(box.value)) {
+      box.value = ''
+      setAttachment(null)
+    }
+  })
+  $('#phone-text').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault()
+      $('#phone-form').requestSubmit()
+    }
+  })
+  $('#attach-sample').addEventListener('click', () => setAttachment('sample'))
+  $('#attachment-remove').addEventListener('click', () => setAttachment(null))
+  $('#phone-file').addEventListener('change', (e) => {
+    const file = e.target.files?.[0]
+    if (!file) return
+    if (file.size > 5 * 1024 * 1024) return showError('#phone-error', new Error('A picture is at most 5 MB (the MMS limit).'))
+    const reader = new FileReader()
+    reader.onload = () => {
+      const url = String(reader.result)
+      setAttachment({ contentType: file.type, data: url.slice(url.indexOf(',') + 1), name: file.name, preview: url })
+    }
+    reader.readAsDataURL(file)
+  })
+  for (const chip of document.querySelectorAll('[data-quick]')) {
+    chip.addEventListener('click', () => sendText(chip.dataset.quick))
+  }
+}
+
+// ---------- the inbox ----------
+
+const contactName = (c) => c?.contact?.name || readable(c?.contact?.phone) || 'Unknown contact'
+const plain = (html) => new DOMParser().parseFromString(html ?? '', 'text/html').body.textContent ?? ''
+
+function renderConversationList() {
+  const conversations = ui.state.conversations
+  $('#inbox-empty').hidden = conversations.length > 0
+  if (!ui.conversationId && conversations.length) ui.conversationId = conversations[0].id
+  const list = $('#conversation-list')
+  list.replaceChildren(
+    ...conversations.map((c) => {
+      const last = [...c.parts].reverse().find((p) => p.type === 'comment')
+      return el(
+        'li',
+        {},
+        el(
+          'button',
+          { type: 'button', class: 'conversation-item', 'aria-current': c.id === ui.conversationId ? 'true' : null, 'data-id': c.id, onclick: () => selectConversation(c.id) },
+          el('span', { class: 'who', text: contactName(c) }),
+          el('span', { class: 'preview', text: plain(last?.body).slice(0, 60) || (last?.attachments.length ? 'Picture' : '') }),
+          el('span', { class: 'meta', text: `${c.state === 'open' ? 'Open' : 'Closed'} · ${clock(c.updatedAt * 1000)}${c.tags.length ? ` · ${c.tags.join(', ')}` : ''}` }),
+        ),
+      )
+    }),
+  )
+}
+
+function partItem(p) {
+  if (p.type === 'close') return el('li', { class: 'event', text: `Closed by ${p.author.name ?? 'a teammate'} · ${clock(p.at * 1000)}` })
+  const customer = p.author.type === 'user' || p.author.type === 'lead'
+  const note = p.type === 'note'
+  const who = customer ? 'Customer' : note ? `Note by ${p.author.name ?? 'a teammate'}` : p.author.type === 'bot' ? 'Fin (bot)' : p.author.name ?? 'Teammate'
+  const body = el('div', { class: 'body' })
+  if (customer) body.append(el('p', { class: 'plain', text: p.body ?? '' }))
+  else body.append(safeHtml(p.body))
+  return el(
+    'li',
+    { class: `part ${customer ? 'customer' : note ? 'note' : 'teammate'}`, 'data-part': p.id },
+    el('p', { class: 'author', text: `${who} · ${clock(p.at * 1000)}` }),
+    body,
+    ...p.attachments.map((a) => el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', class: 'attachment-link' }, el('img', { src: a.url, alt: `Attachment ${a.name}`, class: 'picture' }))),
+  )
+}
+
+function renderConversation() {
+  const c = ui.state.conversations.find((x) => x.id === ui.conversationId)
+  $('#conversation').hidden = !c
+  if (!c) return
+  $('#conversation-title').textContent = contactName(c)
+  $('#conversation-meta').textContent = `Conversation ${c.id} · ${c.state === 'open' ? 'Open' : 'Closed'} · ${c.contact?.role === 'lead' ? 'Lead' : 'User'}`
+  $('#conversation-tags').replaceChildren(...c.tags.map((t) => el('li', { class: 'tag', text: t })))
+  $('#close-conversation').disabled = c.state !== 'open'
+  const details = [
+    ['Role', c.contact?.role],
+    ['Phone', readable(c.contact?.phone)],
+    ['Email', c.contact?.email],
+    ...Object.entries(c.contact?.attributes ?? {}).map(([k, v]) => [k, String(v)]),
+  ].filter(([, v]) => v)
+  $('#contact-details').replaceChildren(...details.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]))
+
+  const list = $('#conversation-thread')
+  const key = `${c.id}:${c.parts.length}`
+  if (list.dataset.key === key) return
+  const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || !list.dataset.key?.startsWith(`${c.id}:`)
+  list.dataset.key = key
+  list.replaceChildren(...c.parts.map(partItem))
+  if (stick) list.scrollTop = list.scrollHeight
+}
+
+function selectConversation(id) {
+  if (ui.conversationId === id) return
+  ui.conversationId = id
+  ui.canvas = null
+  renderInbox()
+  loadCanvas()
+}
+
+function renderInbox() {
+  renderConversationList()
+  renderConversation()
+}
+
+function wireInbox() {
+  $('#reply-form').addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const box = $('#reply-text')
+    const button = $('#reply-send')
+    if (!box.value.trim()) return showError('#reply-error', new Error('Write a reply first.'))
+    button.disabled = true
+    showError('#reply-error', null)
+    try {
+      await post('/api/inbox/reply', { conversationId: ui.conversationId, body: box.value })
+      box.value = ''
+    } catch (err) {
+      showError('#reply-error', err)
+    } finally {
+      button.disabled = false
+    }
+  })
+  $('#close-conversation').addEventListener('click', async () => {
+    showError('#reply-error', null)
+    try {
+      await post('/api/inbox/close', { conversationId: ui.conversationId })
+    } catch (err) {
+      showError('#reply-error', err)
+    }
+  })
+}
+
+// ---------- the sidebar (Canvas Kit) ----------
+
+function field(c, control) {
+  const id = `cv-${c.id}`
+  control.id = id
+  control.name = c.id
+  const label = c.label ? el('label', { for: id, text: c.label }) : null
+  if (!label) control.setAttribute('aria-label', c.aria_label ?? c.placeholder ?? c.id)
+  return el('div', { class: 'c-field' }, label, control)
+}
+
+function renderComponent(c) {
+  switch (c.type) {
+    case 'text':
+      return el('p', { class: `c-text ${c.style ?? 'paragraph'} align-${c.align ?? 'left'}`, 'data-component': c.id }, canvasMarkdown(c.text))
+    case 'button': {
+      const style = c.style ?? 'primary'
+      if (c.action?.type === 'url' || c.action?.type === 'sheet') {
+        return el('a', { class: `c-button ${style}`, href: c.action.url, target: '_blank', rel: 'noopener noreferrer', text: c.label })
+      }
+      return el('button', { type: 'button', class: `c-button ${style}`, disabled: c.disabled, 'data-component': c.id, onclick: () => submitCanvas(c.id), text: c.label })
+    }
+    case 'input':
+      return field(c, el('input', { type: 'text', value: c.value ?? '', placeholder: c.placeholder, disabled: c.disabled, 'aria-invalid': c.save_state === 'failed' ? 'true' : null }))
+    case 'textarea': {
+      const box = el('textarea', { rows: 3, placeholder: c.placeholder, disabled: c.disabled, 'aria-invalid': c.error ? 'true' : null })
+      box.value = c.value ?? ''
+      box.defaultValue = c.value ?? ''
+      return field(c, box)
+    }
+    case 'checkbox':
+      return el(
+        'fieldset',
+        { class: 'c-checkbox', 'data-component': c.id },
+        c.label ? el('legend', { text: c.label }) : null,
+        ...c.option.map((o) =>
+          el('label', {}, el('input', { type: 'checkbox', name: c.id, value: o.id, checked: (c.value ?? []).includes(o.id), disabled: o.disabled || c.disabled }), ` ${o.text}`),
+        ),
+      )
+    case 'list':
+      return el(
+        'ul',
+        { class: 'c-list', 'data-component': c.id },
+        ...c.items.map((item) =>
+          el(
+            'li',
+            { class: 'c-item', 'data-item': item.id },
+            item.image ? el('img', { src: item.image, alt: '', width: item.image_width ?? 32, height: item.image_height ?? 32 }) : null,
+            el(
+              'div',
+              {},
+              el('p', { class: 'title', text: item.title }),
+              item.subtitle ? el('p', { class: 'subtitle', text: item.subtitle }) : null,
+              item.tertiary_text ? el('p', { class: 'tertiary', text: item.tertiary_text }) : null,
+            ),
+          ),
+        ),
+      )
+    case 'data-table':
+      return el('dl', { class: 'c-table', 'data-component': c.id }, ...c.items.flatMap((i) => [el('dt', { text: i.field }), el('dd', { text: i.value })]))
+    case 'divider':
+      return el('hr', { class: 'c-divider' })
+    case 'spacer':
+      return el('div', { class: `c-spacer ${c.size ?? 's'}`, 'aria-hidden': 'true' })
+    default:
+      return el('p', { class: 'c-text muted', text: `(A "${c.type}" component, which this page does not draw.)` })
+  }
+}
+
+function renderCanvas() {
+  const box = $('#canvas')
+  if (!ui.canvas) return
+  const components = ui.canvas.json?.canvas?.content?.components ?? []
+  box.replaceChildren(...components.map(renderComponent))
+  $('#canvas-json').textContent = JSON.stringify(ui.canvas.json, null, 2)
+}
+
+/** Values of the canvas's inputs, as Intercom sends them in `input_values`. */
+function inputValues() {
+  const values = {}
+  for (const control of $('#canvas').querySelectorAll('input, textarea')) {
+    if (control.type === 'checkbox') {
+      values[control.name] ??= []
+      if (control.checked) values[control.name].push(control.value)
+    } else values[control.name] = control.value
+  }
+  return values
+}
+
+/** Whether a teammate is in the middle of typing in the sidebar (then it is not refreshed under them). */
+function canvasDirty() {
+  const box = $('#canvas')
+  if (box.contains(document.activeElement) && document.activeElement.matches('input, textarea')) return true
+  return [...box.querySelectorAll('input[type=text], textarea')].some((c) => c.value !== c.defaultValue)
+}
+
+async function requestCanvas(body) {
+  const conversationId = ui.conversationId
+  ui.canvasBusy = true
+  $('#canvas').setAttribute('aria-busy', 'true')
+  for (const b of $('#canvas').querySelectorAll('button')) b.disabled = true
+  try {
+    const { canvas } = await post('/api/canvas', { conversationId, ...body })
+    if (conversationId !== ui.conversationId) return
+    ui.canvas = { json: canvas, conversationId, at: Date.now(), componentId: body.componentId ?? null }
+    showError('#canvas-error', null)
+    renderCanvas()
+  } catch (err) {
+    showError('#canvas-error', err)
+    for (const b of $('#canvas').querySelectorAll('button')) b.disabled = false
+  } finally {
+    ui.canvasBusy = false
+    $('#canvas').setAttribute('aria-busy', 'false')
+  }
+}
+
+function loadCanvas() {
+  if (!ui.conversationId) return
+  return requestCanvas({})
+}
+
+function submitCanvas(componentId) {
+  return requestCanvas({ componentId, inputValues: inputValues(), currentCanvas: ui.canvas?.json?.canvas ?? null })
+}
+
+/**
+ * Intercom draws the app when the conversation is opened; here it is drawn again when something
+ * changes (a status callback, a new part), unless a teammate is typing in it or reading Details.
+ */
+function refreshCanvasSoon() {
+  if (!ui.conversationId || ui.canvasBusy) return
+  if (!ui.canvas) return loadCanvas()
+  if (ui.canvas.componentId === 'details' || canvasDirty()) return
+  const wait = ui.canvas.at + 1500 - Date.now()
+  clearTimeout(ui.canvasRetry)
+  if (wait > 0) ui.canvasRetry = setTimeout(refreshCanvasSoon, wait)
+  else loadCanvas()
+}
+
+// ---------- traffic ----------
+
+function renderTraffic() {
+  $('#traffic').replaceChildren(
+    ...[...ui.state.deliveries].reverse().map((d) =>
+      el('tr', {}, el('td', { text: clock(d.at) }), el('td', { text: d.service }), el('td', { text: d.kind }), el('td', {}, el('code', { text: d.path })), el('td', { text: d.status || 'no answer' })),
+    ),
+  )
+}
+
+// ---------- wiring ----------
+
+function render() {
+  if (!ui.state) return
+  renderCustomers()
+  renderPhone()
+  renderInbox()
+  renderTraffic()
+}
+
+function connect() {
+  const events = new EventSource('/api/events')
+  events.onopen = () => {
+    $('#connection').textContent = 'Live'
+    $('#connection').dataset.live = 'true'
+  }
+  events.onerror = () => {
+    $('#connection').textContent = 'Reconnecting to the demo…'
+    $('#connection').dataset.live = 'false'
+  }
+  events.onmessage = (e) => {
+    const first = !ui.state
+    ui.state = JSON.parse(e.data)
+    render()
+    if (first) loadCanvas()
+    else refreshCanvasSoon()
+  }
+}
+
+wirePhone()
+wireInbox()
+connect()

@@ -125,8 +125,8 @@ export async function ensureContactAttribute(
     const request = { name, model: 'contact', data_type: dataType, description } as Intercom.CreateDataAttributeRequest
     await deps.clients.intercom.dataAttributes.create(request)
   } catch (err) {
-    // 400 when it already exists: that is all we wanted to know.
-    if (!(err instanceof IntercomError && err.statusCode === 400 && /already exists|taken/i.test(describeBody(err.body)))) {
+    // 400 when it already exists ("You already have 'x' in your data..."): all we wanted to know.
+    if (!(err instanceof IntercomError && err.statusCode === 400 && /already (exists|have)|taken/i.test(describeBody(err.body)))) {
       throw toJobError(err, `create the contact attribute ${name}`)
     }
   }

@@ -9,6 +9,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY server ./server
 COPY canvas ./canvas
 COPY shared ./shared
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim
@@ -25,4 +26,4 @@ USER node
 EXPOSE 3000
 # close-with-grace handles SIGTERM: stop taking requests, finish running jobs, close the database.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server/cli.js", "start"]
+CMD ["node", "dist/bundle/cli.js", "start"]

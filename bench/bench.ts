@@ -19,6 +19,8 @@ const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) 
 const DURATION = Number(option('--duration') ?? 10)
 const JSON_FILE = option('--json')
 const WORKERS = option('--worker-concurrency') ?? '4'
+/** Writes a V8 CPU profile of the service to this folder (open it in Chrome DevTools). */
+const CPU_PROF = option('--cpu-prof')
 const CONNECTIONS = 50
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -85,14 +87,23 @@ async function main() {
       HOST: '127.0.0.1',
       INTERCOM_ADMIN_ID: intercom.admin.id,
       WORKER_CONCURRENCY: WORKERS,
+      ADMIN_TOKEN: 'bench-admin-token-0123456789',
     }
-    const service = await startProcess(process.execPath, [join(ROOT, 'dist/server/cli.js'), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
+    const service = await startProcess(process.execPath, [...nodeFlags, join(ROOT, 'dist/bundle/cli.js'), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
     const startToReadyMs = round(performance.now() - service.startedAt, 0)
 
+    const dbCounters = async () => {
+      const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).text()
+      const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+      return { commits: read('bridge_db_commits_total'), writes: read('bridge_db_writes_total') }
+    }
+
     // Ack: signed, distinct texts from 500 numbers, every 200 meaning stored.
+    const dbBefore = await dbCounters()
     let n = 0
     const ackResult = await load(`${base}/twilio/sms`, (req) => {
       const i = n++
@@ -107,6 +118,7 @@ async function main() {
       return { ...req, body: new URLSearchParams(form).toString(), headers: { ...req.headers, 'x-twilio-signature': signTwilio(twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) } }
     })
     const peakRss = peakRssMb(service.child.pid!)
+    const dbAfter = await dbCounters()
     // Let the queue drain before measuring end to end.
     for (let i = 0; i < 600; i++) {
       const pending = intercom.requests.length
@@ -182,6 +194,7 @@ async function main() {
       outbound_e2e_p99_ms: percentile(e2eOut, 99),
       intercom_calls_per_sms_known: round(callsKnown, 2),
       intercom_calls_per_sms_new: round(callsNew, 2),
+      ack_writes_per_commit: round((dbAfter.writes - dbBefore.writes) / (dbAfter.commits - dbBefore.commits)),
       peak_rss_mb: peakRss,
       start_to_ready_ms: startToReadyMs,
       node: process.version,
@@ -196,6 +209,12 @@ async function main() {
     console.log('\nmetric                          value        target')
     for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)}${String(v).padEnd(13)}${targets[k] ?? ''}`)
     if (JSON_FILE) writeFileSync(JSON_FILE, `${JSON.stringify(figures, null, 2)}\n`)
+    if (CPU_PROF) {
+      // V8 writes the profile when the process exits normally.
+      service.child.kill('SIGTERM')
+      await new Promise((resolve) => service.child.once('exit', resolve))
+      console.log(`CPU profile of the service written to ${CPU_PROF}`)
+    }
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
     await twilio.close()

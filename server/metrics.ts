@@ -58,6 +58,25 @@ export class Metrics {
       registers: [this.registry],
     })
     void jobs
+    // Counters read from the store: writes per commit shows how well group commit is batching.
+    new Counter({
+      name: 'bridge_db_commits_total',
+      help: 'Write transactions committed (one fsync each on a local file)',
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        this.inc(store.commits)
+      },
+    })
+    new Counter({
+      name: 'bridge_db_writes_total',
+      help: 'Writes committed; several share one commit under load',
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        this.inc(store.writes)
+      },
+    })
     new Gauge({
       name: 'bridge_texts',
       help: 'Texts stored, by direction, status and Twilio error code',

@@ -14,6 +14,20 @@ export interface NormalizedSender {
  * not a usable address at all (empty, or digits that cannot be a phone number).
  */
 export function normalizeSender(raw: string, defaultCountry?: CountryCode): NormalizedSender | null {
+  // Parsing is the costly part of an inbound webhook, and the same few numbers text again and again.
+  const key = `${defaultCountry ?? ''} ${raw}`
+  const known = senders.get(key)
+  if (known !== undefined) return known
+  if (senders.size >= SENDER_CACHE_SIZE) senders.clear()
+  const sender = parseSender(raw, defaultCountry)
+  senders.set(key, sender)
+  return sender
+}
+
+const SENDER_CACHE_SIZE = 5_000
+const senders = new Map<string, NormalizedSender | null>()
+
+function parseSender(raw: string, defaultCountry?: CountryCode): NormalizedSender | null {
   const text = raw.trim()
   if (text === '') return null
   if (/[a-z]/i.test(text.replace(/^(tel:|sms:)/i, '').replace(/\s*(ext\.?|x)\s*\d+$/i, ''))) {

@@ -1,8 +1,7 @@
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
-import { recordReceipt } from '../../shared/db/receipts.js'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, insertMessage, mediaOf, updateMessage, type MediaItem } from '../../shared/db/messages.js'
+import { getMessage, insertMessageOnce, mediaOf, updateMessage, type MediaItem } from '../../shared/db/messages.js'
 import type { Message } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
@@ -41,10 +40,10 @@ export interface InboundSms {
  * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
  */
 export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeDeps, 'config'>, now = Date.now()): Promise<boolean> {
-  if (!(await recordReceipt(trx, 'twilio.sms', sms.messageSid, now))) return false
   const sender = normalizeSender(sms.from, deps.config.defaultCountry)
   const phone = sender?.value ?? sms.from
-  const id = await insertMessage(trx, {
+  // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
+  const id = await insertMessageOnce(trx, {
     direction: 'inbound',
     twilio_sid: sms.messageSid,
     phone,
@@ -56,6 +55,7 @@ export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeD
     created_at: now,
     updated_at: now,
   })
+  if (id === undefined) return false
   await enqueue(trx, { task: DELIVER_INBOUND, payload: { messageId: id }, key: `inbound:${sms.messageSid}`, queueKey: `phone:${phone}` }, now)
   return true
 }

@@ -50,9 +50,10 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   const stuck = stats.oldestDueAgeMs > 5 * 60_000
   say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
 
-  for (const [source, name] of [['twilio.sms', 'Twilio inbound texts'], ['intercom', 'Intercom webhooks']] as const) {
-    const row = await store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', source).executeTakeFirst()
-    const last = row?.last ?? null
+  const lastText = store.db.selectFrom('messages').select((eb) => eb.fn.max('created_at').as('last')).where('direction', '=', 'inbound')
+  const lastWebhook = store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', 'intercom')
+  for (const [query, name] of [[lastText, 'Twilio inbound texts'], [lastWebhook, 'Intercom webhooks']] as const) {
+    const last = (await query.executeTakeFirst())?.last ?? null
     if (last === null) say(false, `${name}: none received yet. Check the webhook configuration (sms-bridge setup prints it).`)
     else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
   }

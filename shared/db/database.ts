@@ -20,15 +20,18 @@ export interface Store {
    * query or transaction at a time use the database in this process; this lane is the one door all
    * writes go through, so they can be refused after close and batched into one commit where that
    * pays. Other processes on the same file wait on SQLite's lock, up to the busy timeout. Never do
-   * network I/O inside `fn`: everything else in the process waits for it.
+   * network I/O inside `fn`: everything else in the process waits for it. `fn` may run more than
+   * once (see group commit below): it must not change anything outside the transaction.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
   /** Runs `fn` with the write lane held but no transaction open, for code that opens its own. */
   exclusive<T>(fn: () => Promise<T>): Promise<T>
   readonly url: string
   readonly isLocalFile: boolean
-  /** Write transactions committed so far (fewer than writes when commits were shared). */
+  /** Write transactions committed so far (fewer than `writes` when commits were shared). */
   readonly commits: number
+  /** Writes committed so far. */
+  readonly writes: number
   close(): Promise<void>
 }
 
@@ -69,10 +72,12 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     return run
   }
 
-  // Group commit: writes that arrive while a commit is under way share the next transaction, each in
-  // a savepoint of its own, so one commit (and one fsync) serves many webhooks. Each caller's promise
-  // settles only after the commit: answered means stored. A failing write rolls back to its
-  // savepoint and fails alone.
+  // Group commit: writes that arrive while a commit is under way share the next transaction, so one
+  // commit (and one fsync) serves many webhooks. Each caller's promise settles only after the
+  // commit: answered means stored. The batch runs without savepoints (they cost two statements a
+  // write); if any write in it fails, the whole transaction rolls back and each write runs again in
+  // a transaction of its own, so only the failing one fails. Hence a write function may run twice,
+  // and must not touch anything but the transaction.
   interface Pending {
     fn: (trx: Tx) => Promise<unknown>
     resolve: (value: unknown) => void
@@ -81,44 +86,41 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   let pending: Pending[] = []
   let draining = false
   let commits = 0
+  let writes = 0
+  const runAlone = (item: Pending) =>
+    db
+      .transaction()
+      .execute(item.fn)
+      .then((value) => {
+        commits++
+        writes++
+        item.resolve(value)
+      }, item.reject)
   const drain = async () => {
     while (pending.length > 0) {
       // The embedded driver runs a whole transaction without giving the event loop a turn, so let
       // requests that have already arrived reach this point first and join the batch.
       await new Promise((resolve) => setImmediate(resolve))
       const batch = pending.splice(0, MAX_BATCH)
-      if (batch.length === 1) {
-        const [only] = batch
-        await db.transaction().execute(only!.fn).then((value) => {
+      if (batch.length > 1) {
+        const values: unknown[] = []
+        const committed = await db
+          .transaction()
+          .execute(async (trx) => {
+            for (const item of batch) values.push(await item.fn(trx))
+          })
+          .then(
+            () => true,
+            () => false,
+          )
+        if (committed) {
           commits++
-          only!.resolve(value)
-        }, only!.reject)
-        continue
+          writes += batch.length
+          batch.forEach((item, i) => item.resolve(values[i]))
+          continue
+        }
       }
-      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
-      try {
-        await db.transaction().execute(async (trx) => {
-          for (const item of batch) {
-            await sql`savepoint bridge_write`.execute(trx)
-            try {
-              outcomes.push({ ok: true, value: await item.fn(trx) })
-            } catch (error) {
-              await sql`rollback to savepoint bridge_write`.execute(trx)
-              outcomes.push({ ok: false, error })
-            }
-            await sql`release savepoint bridge_write`.execute(trx)
-          }
-        })
-      } catch (error) {
-        for (const item of batch) item.reject(error)
-        continue
-      }
-      commits++
-      batch.forEach((item, i) => {
-        const outcome = outcomes[i]!
-        if (outcome.ok) item.resolve(outcome.value)
-        else item.reject(outcome.error)
-      })
+      for (const item of batch) await runAlone(item)
     }
   }
   const schedule = (): void => {
@@ -149,6 +151,9 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     write,
     get commits() {
       return commits
+    },
+    get writes() {
+      return writes
     },
     async close() {
       if (closed) return

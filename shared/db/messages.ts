@@ -11,6 +11,17 @@ export async function insertMessage(trx: Tx, message: NewMessage): Promise<numbe
   return row.id
 }
 
+/** Inserts a message unless one with the same Twilio sid exists (a redelivery): then undefined. */
+export async function insertMessageOnce(trx: Tx, message: NewMessage): Promise<number | undefined> {
+  const row = await trx
+    .insertInto('messages')
+    .values(message)
+    .onConflict((oc) => oc.column('twilio_sid').doNothing())
+    .returning('id')
+    .executeTakeFirst()
+  return row?.id
+}
+
 export async function getMessage(db: Executor, id: number): Promise<Message | undefined> {
   return db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst()
 }

@@ -40,7 +40,7 @@ t.test('request ids come from fly.io when present, otherwise are generated', asy
   const { app, logs } = await buildTestApp(t)
   await app.inject({ method: 'GET', url: '/nope', headers: { 'fly-request-id': '01JD5-abc' } })
   await app.inject({ method: 'GET', url: '/nope', headers: { 'fly-request-id': 'bad id <script>' } })
-  const ids = logs.records().filter((r) => r.msg === 'incoming request').map((r) => r.reqId as string)
+  const ids = logs.records().filter((r) => r.msg === 'request completed').map((r) => r.reqId as string)
   t.equal(ids[0], '01JD5-abc')
   t.match(ids[1], /^[0-9a-f-]{36}$/, 'an unsafe id is replaced')
 })

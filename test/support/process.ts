@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-export const CLI = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url))
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
 
 export interface ServiceProcess {

@@ -137,12 +137,15 @@ export class Worker {
     const log = this.log.child({ job: job.id, task: job.task, attempt: job.attempts })
     let outcome: 'completed' | 'retry' | 'dead' = 'completed'
     let failure: unknown
+    const startedAt = performance.now()
+    log.debug('job started')
     try {
       const handler = this.tasks[job.task]
       if (!handler) throw new PermanentError(`no handler for task "${job.task}"`)
       const result = await handler(JSON.parse(job.payload), { job, log, signal: this.abort.signal })
       if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt)
       else await completeJob(this.store, job, this.id)
+      log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
       failure = err
       const delay =

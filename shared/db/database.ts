@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
-import { Kysely, sql, type Transaction } from 'kysely'
+import { Kysely, SqliteAdapter, sql, type DialectAdapter, type Transaction } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { LibsqlDialect } from 'kysely-libsql'
 import { migrationProvider, LATEST_MIGRATION } from './migrations/index.js'
@@ -38,6 +38,25 @@ export interface Store {
 /** The most writes one commit carries. */
 const MAX_BATCH = 200
 
+/**
+ * SQLite runs DDL inside transactions, but Kysely's adapter says it cannot, so its Migrator would
+ * apply each migration bare and take no lock (it assumes one process). Two processes starting on
+ * one file would then both apply the same migration. Saying so lets the Migrator read the applied
+ * migrations and apply the rest inside one BEGIN IMMEDIATE transaction: the second process waits
+ * for the first, then finds nothing left to do.
+ */
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
+}
+
+class BridgeDialect extends LibsqlDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlAdapter()
+  }
+}
+
 export interface OpenOptions {
   url: string
   authToken?: string | undefined
@@ -61,7 +80,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     // journal; synchronous stays FULL so an acknowledged commit survives a power cut.
     await client.execute('PRAGMA journal_mode = WAL')
   }
-  const db = new Kysely<Database>({ dialect: new LibsqlDialect({ client }) })
+  const db = new Kysely<Database>({ dialect: new BridgeDialect({ client }) })
 
   let tail: Promise<unknown> = Promise.resolve()
   let closed = false

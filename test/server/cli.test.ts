@@ -53,6 +53,18 @@ t.test('migrate applies migrations once and says so', async (t) => {
   t.match(second.stdout, /up to date/)
 })
 
+t.test('three processes migrating one new database at once: every migration applied once, all succeed', async (t) => {
+  const cwd = tempDir(t)
+  const runs = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], SERVICE_ENV, cwd)))
+  t.same(runs.map((r) => r.code), [0, 0, 0], runs.map((r) => r.stderr).join(''))
+  const applied = runs.flatMap((r) => /Applied: (.*)/.exec(r.stdout)?.[1]?.split(', ') ?? [])
+  t.same(applied.sort(), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated'])
+  const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
+  t.teardown(() => store.close())
+  const rows = await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
+  t.equal(rows.length, 4, 'recorded once each')
+})
+
 t.test('help and unknown commands', async (t) => {
   const cwd = tempDir(t)
   const help = await runCli(['help'], {}, cwd)

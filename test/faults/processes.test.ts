@@ -1,0 +1,70 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { startIntercomStandIn, type Conversation } from '../../sandbox/intercom.js'
+import { startTwilioStandIn } from '../../sandbox/twilio.js'
+import { standInEnv } from '../../sandbox/env.js'
+import { tempDir } from '../support/db.js'
+import { startServiceProcess } from '../support/process.js'
+import { jobStarts, Traffic } from '../support/traffic.js'
+import { until } from '../support/wait.js'
+
+const CUSTOMERS = 8
+const PER_CUSTOMER = 30
+
+t.test('two service processes on one database under HTTP load: no job runs twice, every text once and in order, every reply once', async (t) => {
+  const twilio = await startTwilioStandIn()
+  const intercom = await startIntercomStandIn()
+  t.teardown(() => twilio.close())
+  t.teardown(() => intercom.close())
+  const cwd = tempDir(t)
+  const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), LOG_LEVEL: 'debug' }
+  // Two machines behind one address: both start on the same file at once (migrations included).
+  const services = await Promise.all([startServiceProcess(t, 'node', env, cwd), startServiceProcess(t, 'node', env, cwd)])
+  const net = new Traffic(twilio, intercom)
+  const customer = (c: number) => `+1415556${String(2000 + c)}`
+  const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
+  const conversationOf = (c: number): Conversation | undefined => {
+    const contact = intercom.contacts.find((x) => x.phone === customer(c))
+    return contact && intercom.conversations.find((x) => x.contacts.some((y) => y.id === contact.id))
+  }
+
+  // Each customer texts in order; the proxy sends each request to either machine. A teammate answers
+  // every tenth text, through either machine too.
+  const replies: string[] = []
+  const refused: string[] = []
+  await Promise.all(
+    Array.from({ length: CUSTOMERS }, async (_, c) => {
+      for (let i = 0; i < PER_CUSTOMER; i++) {
+        if (!(await net.text(services[(c + i) % 2]!.url, customer(c), body(c, i)))) refused.push(body(c, i))
+        const conversation = conversationOf(c)
+        if (i % 10 === 9 && conversation) {
+          const text = `reply to customer ${c} after text ${i}`
+          replies.push(text)
+          if (!(await net.reply(conversation, text)(services[(c + i + 1) % 2]!.url))) refused.push(text)
+        }
+      }
+    }),
+  )
+
+  t.same(refused, [], 'every webhook answered 2xx')
+  const expected = CUSTOMERS * PER_CUSTOMER
+  await until(() => net.textsInIntercom().length >= expected, `all ${expected} texts in Intercom`, 60_000)
+  await until(() => net.textsSent().length >= replies.length, `all ${replies.length} replies sent`, 30_000)
+  await new Promise((r) => setTimeout(r, 500)) // anything done twice would show by now
+
+  t.equal(net.textsInIntercom().length, expected, 'every text exactly once')
+  for (let c = 0; c < CUSTOMERS; c++) {
+    t.same(net.textsInIntercom(conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
+  }
+  t.equal(intercom.contacts.length, CUSTOMERS, 'one contact per customer')
+  t.equal(intercom.conversations.length, CUSTOMERS, 'one conversation per customer')
+  t.ok(replies.length >= CUSTOMERS * 2, `${replies.length} replies written`)
+  t.same([...net.textsSent()].sort(), [...replies].sort(), 'every reply sent exactly once')
+
+  const starts = jobStarts(...services.map((s) => s.output()))
+  t.ok(starts.size >= expected + replies.length, `${starts.size} jobs ran`)
+  t.same([...starts].filter(([, pids]) => pids.length > 1), [], 'no job started twice')
+  const byPid = new Set([...starts.values()].flat())
+  t.equal(byPid.size, 2, 'both processes ran jobs')
+  for (const s of services) t.equal(await s.stop(), 0, 'a clean stop')
+})

@@ -42,6 +42,10 @@ t.test('metrics: webhooks by route and outcome, queue, texts, API latency and 42
   t.match(body, 'bridge_api_rate_limited_total{api="intercom"} 1')
   t.match(body, /bridge_jobs_settled_total\{task="inbound.deliver",outcome="retry"\} 1/)
   t.match(body, /bridge_process_resident_memory_bytes/)
+  const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(body)?.[1])
+  t.equal(counter('bridge_db_commits_total'), ctx.app.store.commits, 'commits as the store counts them')
+  t.equal(counter('bridge_db_writes_total'), ctx.app.store.writes)
+  t.ok(counter('bridge_db_writes_total') >= counter('bridge_db_commits_total') && counter('bridge_db_commits_total') > 0)
 })
 
 t.test('dead jobs can be listed, retried and discarded through the admin API', async (t) => {

@@ -100,6 +100,8 @@ const statusRoute: FastifyPluginAsync = async (app) => {
 }
 
 export default async function routes(app: Parameters<FastifyPluginAsync>[0]) {
+  // Twilio posts forms, and signs the form's parameters: any other body is refused with a 415.
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   await app.register(twilio)
   await app.register(statusRoute)
 }

@@ -28,6 +28,8 @@ function sameSecret(given: string | undefined, expected: string): boolean {
  * header (`X-Bridge-Secret`) in the webhook block. Each (step, contact) is sent once.
  */
 const series: FastifyPluginAsync = async (app) => {
+  // The Webhook block posts JSON; a form (or anything else) is refused with a 415.
+  app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'])
   app.post('/intercom/series', async (req, reply) => {
     const secret = app.config.seriesSecret
     const given = req.headers['x-bridge-secret']

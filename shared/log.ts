@@ -13,6 +13,15 @@ export function maskPhone(phone: string | null | undefined): string {
 
 const PHONE_KEYS = new Set(['phone', 'from', 'to', 'From', 'To', 'twilio_number', 'customer'])
 const E164_IN_TEXT = /\+\d{7,15}/g
+// In a URL's query string a number may be percent-encoded or written without its +.
+const NUMBER_IN_QUERY = /(?:\+|%2B)?\d{7,15}/gi
+
+/** Masks numbers in the query string of a logged URL (the path is kept as it is). */
+export function maskUrl(url: string): string {
+  const query = url.indexOf('?')
+  if (query < 0) return url
+  return url.slice(0, query) + url.slice(query).replace(NUMBER_IN_QUERY, (m) => maskPhone(m.replace(/^%2B/i, '+')))
+}
 
 /** Masks phone numbers in the string values of a log record, a level or two deep. */
 export function maskPhonesIn(value: unknown, depth = 0): unknown {
@@ -24,7 +33,7 @@ export function maskPhonesIn(value: unknown, depth = 0): unknown {
   if (proto !== Object.prototype && proto !== null) return value
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    out[k] = PHONE_KEYS.has(k) && typeof v === 'string' ? maskPhone(v) : maskPhonesIn(v, depth + 1)
+    out[k] = typeof v !== 'string' ? maskPhonesIn(v, depth + 1) : PHONE_KEYS.has(k) ? maskPhone(v) : k === 'url' ? maskUrl(v) : maskPhonesIn(v, depth + 1)
   }
   return out
 }

@@ -1,0 +1,179 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { bareEnv, ROOT } from '../support/process.js'
+
+// `npm run demo` end to end, in headless Chromium: the page as a newcomer uses it, the real bridge
+// behind it. Every check waits on what the page shows; nothing here talks to the bridge directly.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARTIFACTS = join(ROOT, 'test/artifacts')
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+const WAIT = { timeout: 15_000 }
+
+interface DemoProcess {
+  url: string
+  output(): string
+  stop(): Promise<number | null>
+}
+
+/** Starts the demo as `npm run demo` does (tsx sandbox/demo.ts), on any free port. */
+function startDemo(): Promise<DemoProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/demo.ts', '--port', '0', '--status-step', '150', '--log-level', 'info'], {
+    cwd: ROOT,
+    env: bareEnv({}),
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}`)), 30_000)
+    child.stdout.on('data', () => {
+      const m = /Demo ready: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)
+      if (!m) return
+      clearTimeout(timer)
+      resolve({
+        url: m[1]!,
+        output: () => out,
+        stop: () => {
+          child.kill('SIGTERM')
+          return exited
+        },
+      })
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`the demo exited with ${code}:\n${out}`))
+    })
+  })
+}
+
+/** Problems the page itself reports: uncaught errors and console errors. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text())
+  })
+  return errors
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
+
+t.test('npm run demo: a customer texts, the team answers from the inbox and the sidebar, the customer opts out', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+    return
+  }
+  mkdirSync(ARTIFACTS, { recursive: true })
+  const demo = await startDemo()
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } })
+  const errors = watchErrors(page)
+  await page.goto(demo.url)
+  await page.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
+  const phone = page.locator('#phone')
+  const inbox = page.locator('#inbox')
+  const sidebar = page.locator('#canvas') // the sidebar app's own view
+  await shot(page, 'laptop-1-start.png')
+
+  // The customer texts, with an emoji, then a picture.
+  await phone.getByLabel('Customer number').selectOption('+14155550123')
+  await phone.getByLabel('Text message').fill('Hi! Where is my parcel? 📦')
+  await phone.getByRole('button', { name: 'Send text' }).click()
+  await phone.locator('.bubble.mine', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
+  await phone.getByRole('button', { name: 'Attach a picture' }).click()
+  await phone.getByLabel('Text message').fill('This is my doorstep')
+  await phone.getByRole('button', { name: 'Send text' }).click()
+  await phone.locator('.bubble.mine', { hasText: 'This is my doorstep' }).locator('img').waitFor(WAIT)
+
+  // The contact and the conversation appear in the inbox, tagged, with the text as sent.
+  const item = inbox.getByRole('button', { name: /\+1 415 555 0123/ })
+  await item.waitFor(WAIT)
+  await item.click()
+  t.equal(await item.getAttribute('aria-current'), 'true', 'the conversation is selected')
+  await inbox.locator('.part.customer', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
+  await inbox.locator('#conversation-tags .tag', { hasText: /^sms$/ }).waitFor(WAIT)
+  t.match(await inbox.locator('#conversation-meta').textContent(), /Open · Lead/, 'a lead, in an open conversation')
+  // The picture reached Intercom as the bridge's signed media link, which fetches it from Twilio.
+  const picture = inbox.locator('.part.customer img').first()
+  await picture.waitFor(WAIT)
+  await page.waitForFunction("(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()", undefined, WAIT)
+  t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+$/, 'Intercom got a bridge media link, not a Twilio URL')
+  t.same(await picture.evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]), [240, 160], 'the picture the customer sent')
+
+  // The sidebar, drawn from the bridge's canvas.
+  await sidebar.locator('.c-text.header', { hasText: '+1 415 555 0123' }).waitFor(WAIT)
+  await sidebar.getByText('Can be texted.').waitFor(WAIT)
+  await sidebar.locator('.c-item', { hasText: '← Hi! Where is my parcel? 📦' }).locator('.subtitle', { hasText: /^Received ·/ }).waitFor(WAIT)
+  await shot(page, 'laptop-2-inbound.png')
+
+  // A teammate replies: the phone receives it, and the sidebar shows it delivered.
+  await inbox.getByLabel('Reply to the customer').fill('Good news: it ships today!')
+  await inbox.getByRole('button', { name: 'Send reply' }).click()
+  await inbox.locator('.part.teammate', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
+  await phone.locator('.bubble.theirs', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
+  await sidebar.locator('.c-item', { hasText: '→ Good news: it ships today!' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
+  await inbox.locator('summary', { hasText: 'Contact details' }).click()
+  await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
+  await shot(page, 'laptop-3-reply-delivered.png')
+
+  // The welcome text, sent from the sidebar.
+  await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
+  await phone.locator('.bubble.theirs', { hasText: 'Hi there, welcome to Acme! Reply STOP to opt out.' }).waitFor(WAIT)
+  await sidebar.getByText(/^Welcome SMS sent /).waitFor(WAIT)
+  t.equal(await sidebar.getByRole('button', { name: 'Send welcome SMS' }).count(), 0, 'the welcome can be sent only once')
+  await inbox.locator('.part.note', { hasText: 'Welcome text sent by SMS' }).waitFor(WAIT)
+
+  // The customer texts STOP: Twilio confirms, and the sidebar says they opted out.
+  await phone.getByLabel('Text message').fill('STOP')
+  await phone.getByRole('button', { name: 'Send text' }).click()
+  await phone.locator('.bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
+  await sidebar.locator('.c-text.error', { hasText: 'The customer opted out of text messages (texted STOP' }).waitFor(WAIT)
+  t.equal(await sidebar.getByRole('button', { name: 'Send SMS' }).count(), 0, 'no compose box for an opted-out customer')
+  await inbox.locator('#contact-details dd', { hasText: /^true$/ }).waitFor(WAIT)
+
+  // A reply after STOP is not texted; the team is told why.
+  await inbox.getByLabel('Reply to the customer').fill('Sorry to see you go')
+  await inbox.getByRole('button', { name: 'Send reply' }).click()
+  await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
+  t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
+  await shot(page, 'laptop-4-opted-out.png')
+  t.same(errors, [], 'no errors on the page')
+
+  // Phone width: the same state, one pane under another, nothing wider than the screen.
+  const small = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+  const smallErrors = watchErrors(small)
+  await small.goto(demo.url)
+  await small.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
+  await small.locator('#phone .bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
+  await small.locator('#canvas .c-text.error', { hasText: 'opted out' }).waitFor(WAIT)
+  t.ok(await small.getByRole('navigation', { name: 'Panes' }).isVisible(), 'links to jump between panes')
+  t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
+  await shot(small, 'phone-1-full-page.png')
+  await small.getByRole('link', { name: 'Sidebar' }).click()
+  await small.screenshot({ path: join(ARTIFACTS, 'phone-2-sidebar.png') })
+  t.same(smallErrors, [], 'no errors on the page at phone width')
+
+  t.equal(await demo.stop(), 0, 'the demo stops cleanly')
+  const output = demo.output()
+  t.notMatch(output, /\+?14155550123/, 'no full phone number in the output')
+  t.notMatch(output, /Basic [A-Za-z0-9+/=]{20,}|Bearer \S{20,}/, 'no credentials in the output')
+})

@@ -129,7 +129,7 @@ function renderPhone() {
         { class: `bubble ${m.fromCustomer ? 'mine' : 'theirs'}`, 'data-sid': m.sid },
         el('span', { class: 'visually-hidden', text: m.fromCustomer ? 'You: ' : 'Received: ' }),
         m.body ? el('p', { class: 'body', text: m.body }) : null,
-        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} sent`, class: 'picture', loading: 'lazy' })),
+        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} sent`, class: 'picture' })),
         el('p', { class: 'meta', text: m.fromCustomer ? `Sent ${clock(m.at)}` : clock(m.at) }),
       ),
     ),
@@ -433,14 +433,15 @@ function canvasDirty() {
   return [...box.querySelectorAll('input[type=text], textarea')].some((c) => c.value !== c.defaultValue)
 }
 
-async function requestCanvas(body) {
+async function requestCanvas(body, { auto = false } = {}) {
   const conversationId = ui.conversationId
   ui.canvasBusy = true
   $('#canvas').setAttribute('aria-busy', 'true')
   for (const b of $('#canvas').querySelectorAll('button')) b.disabled = true
   try {
     const { canvas } = await post('/api/canvas', { conversationId, ...body })
-    if (conversationId !== ui.conversationId) return
+    // A refresh nobody asked for never replaces what a teammate started typing meanwhile.
+    if (conversationId !== ui.conversationId || (auto && canvasDirty())) return
     ui.canvas = { json: canvas, conversationId, at: Date.now(), componentId: body.componentId ?? null }
     showError('#canvas-error', null)
     renderCanvas()
@@ -453,9 +454,9 @@ async function requestCanvas(body) {
   }
 }
 
-function loadCanvas() {
+function loadCanvas(options) {
   if (!ui.conversationId) return
-  return requestCanvas({})
+  return requestCanvas({}, options)
 }
 
 function submitCanvas(componentId) {
@@ -473,7 +474,7 @@ function refreshCanvasSoon() {
   const wait = ui.canvas.at + 1500 - Date.now()
   clearTimeout(ui.canvasRetry)
   if (wait > 0) ui.canvasRetry = setTimeout(refreshCanvasSoon, wait)
-  else loadCanvas()
+  else loadCanvas({ auto: true })
 }
 
 // ---------- traffic ----------

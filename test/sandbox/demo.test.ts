@@ -75,105 +75,142 @@ function watchErrors(page: Page): string[] {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
 
-t.test('npm run demo: a customer texts, the team answers from the inbox and the sidebar, the customer opts out', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
-    return
-  }
+if (!existsSync(CHROMIUM)) {
+  t.fail(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+} else {
   mkdirSync(ARTIFACTS, { recursive: true })
   const demo = await startDemo()
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
-
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } })
   const errors = watchErrors(page)
-  await page.goto(demo.url)
-  await page.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
   const phone = page.locator('#phone')
   const inbox = page.locator('#inbox')
   const sidebar = page.locator('#canvas') // the sidebar app's own view
-  await shot(page, 'laptop-1-start.png')
 
-  // The customer texts, with an emoji, then a picture.
-  await phone.getByLabel('Customer number').selectOption('+14155550123')
-  await phone.getByLabel('Text message').fill('Hi! Where is my parcel? 📦')
-  await phone.getByRole('button', { name: 'Send text' }).click()
-  await phone.locator('.bubble.mine', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
-  await phone.getByRole('button', { name: 'Attach a picture' }).click()
-  await phone.getByLabel('Text message').fill('This is my doorstep')
-  await phone.getByRole('button', { name: 'Send text' }).click()
-  await phone.locator('.bubble.mine', { hasText: 'This is my doorstep' }).locator('img').waitFor(WAIT)
+  await t.test('a customer texts, the team answers from the inbox and the sidebar, the customer opts out', async (t) => {
+    await page.goto(demo.url)
+    await page.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
+    await shot(page, 'laptop-1-start.png')
 
-  // The contact and the conversation appear in the inbox, tagged, with the text as sent.
-  const item = inbox.getByRole('button', { name: /\+1 415 555 0123/ })
-  await item.waitFor(WAIT)
-  await item.click()
-  t.equal(await item.getAttribute('aria-current'), 'true', 'the conversation is selected')
-  await inbox.locator('.part.customer', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
-  await inbox.locator('#conversation-tags .tag', { hasText: /^sms$/ }).waitFor(WAIT)
-  t.match(await inbox.locator('#conversation-meta').textContent(), /Open · Lead/, 'a lead, in an open conversation')
-  // The picture reached Intercom as the bridge's signed media link, which fetches it from Twilio.
-  const picture = inbox.locator('.part.customer img').first()
-  await picture.waitFor(WAIT)
-  await page.waitForFunction("(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()", undefined, WAIT)
-  t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+$/, 'Intercom got a bridge media link, not a Twilio URL')
-  t.same(await picture.evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]), [240, 160], 'the picture the customer sent')
+    // The customer texts, with an emoji, then a picture.
+    await phone.getByLabel('Customer number').selectOption('+14155550123')
+    await phone.getByLabel('Text message').fill('Hi! Where is my parcel? 📦')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await phone.locator('.bubble.mine', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
+    await phone.getByRole('button', { name: 'Attach a picture' }).click()
+    await phone.getByLabel('Text message').fill('This is my doorstep')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await phone.locator('.bubble.mine', { hasText: 'This is my doorstep' }).locator('img').waitFor(WAIT)
 
-  // The sidebar, drawn from the bridge's canvas.
-  await sidebar.locator('.c-text.header', { hasText: '+1 415 555 0123' }).waitFor(WAIT)
-  await sidebar.getByText('Can be texted.').waitFor(WAIT)
-  await sidebar.locator('.c-item', { hasText: '← Hi! Where is my parcel? 📦' }).locator('.subtitle', { hasText: /^Received ·/ }).waitFor(WAIT)
-  await shot(page, 'laptop-2-inbound.png')
+    // The contact and the conversation appear in the inbox, tagged, with the text as sent.
+    const item = inbox.getByRole('button', { name: /\+1 415 555 0123/ })
+    await item.waitFor(WAIT)
+    await item.click()
+    t.equal(await item.getAttribute('aria-current'), 'true', 'the conversation is selected')
+    await inbox.locator('.part.customer', { hasText: 'Hi! Where is my parcel? 📦' }).waitFor(WAIT)
+    await inbox.locator('#conversation-tags .tag', { hasText: /^sms$/ }).waitFor(WAIT)
+    t.match(await inbox.locator('#conversation-meta').textContent(), /Open · Lead/, 'a lead, in an open conversation')
+    // The picture reached Intercom as the bridge's signed media link, which fetches it from Twilio.
+    const picture = inbox.locator('.part.customer img').first()
+    await picture.waitFor(WAIT)
+    await page.waitForFunction("(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()", undefined, WAIT)
+    t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+$/, 'Intercom got a bridge media link, not a Twilio URL')
+    t.same(await picture.evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]), [240, 160], 'the picture the customer sent')
 
-  // A teammate replies: the phone receives it, and the sidebar shows it delivered.
-  await inbox.getByLabel('Reply to the customer').fill('Good news: it ships today!')
-  await inbox.getByRole('button', { name: 'Send reply' }).click()
-  await inbox.locator('.part.teammate', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
-  await phone.locator('.bubble.theirs', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
-  await sidebar.locator('.c-item', { hasText: '→ Good news: it ships today!' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
-  await inbox.locator('summary', { hasText: 'Contact details' }).click()
-  await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
-  await shot(page, 'laptop-3-reply-delivered.png')
+    // The sidebar, drawn from the bridge's canvas.
+    await sidebar.locator('.c-text.header', { hasText: '+1 415 555 0123' }).waitFor(WAIT)
+    await sidebar.getByText('Can be texted.').waitFor(WAIT)
+    await sidebar.locator('.c-item', { hasText: '← Hi! Where is my parcel? 📦' }).locator('.subtitle', { hasText: /^Received ·/ }).waitFor(WAIT)
+    await shot(page, 'laptop-2-inbound.png')
 
-  // The welcome text, sent from the sidebar.
-  await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
-  await phone.locator('.bubble.theirs', { hasText: 'Hi there, welcome to Acme! Reply STOP to opt out.' }).waitFor(WAIT)
-  await sidebar.getByText(/^Welcome SMS sent /).waitFor(WAIT)
-  t.equal(await sidebar.getByRole('button', { name: 'Send welcome SMS' }).count(), 0, 'the welcome can be sent only once')
-  await inbox.locator('.part.note', { hasText: 'Welcome text sent by SMS' }).waitFor(WAIT)
+    // A teammate replies: the phone receives it, and the sidebar shows it delivered.
+    await inbox.getByLabel('Reply to the customer').fill('Good news: it ships today!')
+    await inbox.getByRole('button', { name: 'Send reply' }).click()
+    await inbox.locator('.part.teammate', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
+    await phone.locator('.bubble.theirs', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
+    await sidebar.locator('.c-item', { hasText: '→ Good news: it ships today!' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
+    await inbox.locator('summary', { hasText: 'Contact details' }).click()
+    await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
+    await shot(page, 'laptop-3-reply-delivered.png')
 
-  // The customer texts STOP: Twilio confirms, and the sidebar says they opted out.
-  await phone.getByLabel('Text message').fill('STOP')
-  await phone.getByRole('button', { name: 'Send text' }).click()
-  await phone.locator('.bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
-  await sidebar.locator('.c-text.error', { hasText: 'The customer opted out of text messages (texted STOP' }).waitFor(WAIT)
-  t.equal(await sidebar.getByRole('button', { name: 'Send SMS' }).count(), 0, 'no compose box for an opted-out customer')
-  await inbox.locator('#contact-details dd', { hasText: /^true$/ }).waitFor(WAIT)
+    // The welcome text, sent from the sidebar.
+    await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
+    await phone.locator('.bubble.theirs', { hasText: 'Hi there, welcome to Acme! Reply STOP to opt out.' }).waitFor(WAIT)
+    await sidebar.getByText(/^Welcome SMS sent /).waitFor(WAIT)
+    t.equal(await sidebar.getByRole('button', { name: 'Send welcome SMS' }).count(), 0, 'the welcome can be sent only once')
+    await inbox.locator('.part.note', { hasText: 'Welcome text sent by SMS' }).waitFor(WAIT)
 
-  // A reply after STOP is not texted; the team is told why.
-  await inbox.getByLabel('Reply to the customer').fill('Sorry to see you go')
-  await inbox.getByRole('button', { name: 'Send reply' }).click()
-  await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
-  t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
-  await shot(page, 'laptop-4-opted-out.png')
-  t.same(errors, [], 'no errors on the page')
+    // The customer texts STOP: Twilio confirms, and the sidebar says they opted out.
+    await phone.getByLabel('Text message').fill('STOP')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await phone.locator('.bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
+    await sidebar.locator('.c-text.error', { hasText: 'The customer opted out of text messages (texted STOP' }).waitFor(WAIT)
+    t.equal(await sidebar.getByRole('button', { name: 'Send SMS' }).count(), 0, 'no compose box for an opted-out customer')
+    await inbox.locator('#contact-details dd', { hasText: /^true$/ }).waitFor(WAIT)
 
-  // Phone width: the same state, one pane under another, nothing wider than the screen.
-  const small = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
-  const smallErrors = watchErrors(small)
-  await small.goto(demo.url)
-  await small.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
-  await small.locator('#phone .bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
-  await small.locator('#canvas .c-text.error', { hasText: 'opted out' }).waitFor(WAIT)
-  t.ok(await small.getByRole('navigation', { name: 'Panes' }).isVisible(), 'links to jump between panes')
-  t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
-  await shot(small, 'phone-1-full-page.png')
-  await small.getByRole('link', { name: 'Sidebar' }).click()
-  await small.screenshot({ path: join(ARTIFACTS, 'phone-2-sidebar.png') })
-  t.same(smallErrors, [], 'no errors on the page at phone width')
+    // A reply after STOP is not texted; the team is told why.
+    await inbox.getByLabel('Reply to the customer').fill('Sorry to see you go')
+    await inbox.getByRole('button', { name: 'Send reply' }).click()
+    await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
+    t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
+    await shot(page, 'laptop-4-opted-out.png')
+    t.same(errors, [], 'no errors on the page')
+  })
 
-  t.equal(await demo.stop(), 0, 'the demo stops cleanly')
-  const output = demo.output()
-  t.notMatch(output, /\+?14155550123/, 'no full phone number in the output')
-  t.notMatch(output, /Basic [A-Za-z0-9+/=]{20,}|Bearer \S{20,}/, 'no credentials in the output')
-})
+  await t.test('a text that never reaches the phone; Send SMS, Details and closing from the page', async (t) => {
+    await phone.getByLabel('Customer number').selectOption('+12025550143')
+    await phone.getByLabel('Texts sent to this phone').selectOption('unreachable')
+    await phone.getByLabel('Text message').fill('Can you call me?')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    const item = inbox.getByRole('button', { name: /\+1 202 555 0143/ })
+    await item.click()
+    await inbox.locator('.part.customer', { hasText: 'Can you call me?' }).waitFor(WAIT)
+    await sidebar.locator('.c-text.header', { hasText: '+1 202 555 0143' }).waitFor(WAIT)
+
+    // Sent from the sidebar's compose box: Twilio accepts it, the carrier cannot deliver it.
+    await sidebar.getByLabel('Text message').fill('We tried to call you')
+    await sidebar.getByRole('button', { name: 'Send SMS' }).click()
+    await inbox.locator('.part.note', { hasText: 'Sent by SMS from the sidebar by Bridge Admin' }).waitFor(WAIT)
+    await sidebar
+      .locator('.c-item', { hasText: '→ We tried to call you' })
+      .locator('.subtitle', { hasText: 'Not delivered: The phone is unreachable (switched off or out of coverage).' })
+      .waitFor(WAIT)
+    await inbox.locator('.part.note', { hasText: 'The text did not reach the customer (Twilio error 30003)' }).waitFor(WAIT)
+    t.equal(await phone.locator('.bubble', { hasText: 'We tried to call you' }).count(), 0, 'the phone never gets it')
+
+    await sidebar.getByRole('button', { name: 'Details' }).click()
+    await sidebar.locator('.c-table dd', { hasText: /^Not delivered \(error 30003\) · SM[0-9a-f]{32}$/ }).waitFor(WAIT)
+    await shot(page, 'laptop-5-undelivered-details.png')
+    await sidebar.getByRole('button', { name: 'Back' }).click()
+    await sidebar.getByRole('button', { name: 'Send SMS' }).waitFor(WAIT)
+
+    await inbox.getByRole('button', { name: 'Close conversation' }).click()
+    await inbox.locator('.event', { hasText: 'Closed by Bridge Admin' }).waitFor(WAIT)
+    t.match(await inbox.locator('#conversation-meta').textContent(), /Closed/, 'the conversation is closed')
+    t.same(errors, [], 'no errors on the page')
+  })
+
+  await t.test('at phone width: the same state, one pane under another', async (t) => {
+    const small = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const smallErrors = watchErrors(small)
+    await small.goto(demo.url)
+    await small.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
+    await small.locator('#phone .bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
+    await small.locator('#inbox .conversation-item').nth(1).waitFor(WAIT)
+    await small.locator('#canvas .c-text.header', { hasText: /^SMS \+1/ }).waitFor(WAIT)
+    t.ok(await small.getByRole('navigation', { name: 'Panes' }).isVisible(), 'links to jump between panes')
+    t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
+    await shot(small, 'phone-1-full-page.png')
+    await small.getByRole('link', { name: 'Sidebar' }).click()
+    await small.screenshot({ path: join(ARTIFACTS, 'phone-2-sidebar.png') })
+    t.same(smallErrors, [], 'no errors on the page at phone width')
+  })
+
+  await t.test('the demo stops cleanly and printed nothing sensitive', async (t) => {
+    t.equal(await demo.stop(), 0, 'the demo stops cleanly')
+    const output = demo.output()
+    t.notMatch(output, /\+?14155550123/, 'no full phone number in the output')
+    t.notMatch(output, /Basic [A-Za-z0-9+/=]{20,}|Bearer \S{20,}/, 'no credentials in the output')
+  })
+}

@@ -13,7 +13,7 @@ import { buildTestApp, inboundForm, PUBLIC_URL, type TestApp } from '../helper.j
 // case: a clear 4xx (Canvas Kit: a canvas saying what went wrong), nothing stored, the process still
 // serving, and no secret or full phone number from the input in the logs. FAULT_RUNS and FAULT_SEED
 // replay a failure.
-const RUNS = Number(process.env.FAULT_RUNS ?? 150)
+const RUNS = Number(process.env.FAULT_RUNS ?? 120)
 const SEED = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : undefined
 const SERIES_SECRET = 'series-secret-0123456789abcdef'
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef-xyz'

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -9,8 +10,8 @@ import { loadConfig } from '../server/config.js'
 import { buildServer } from '../server/server.js'
 import { runSetup } from '../server/ops/setup.js'
 import { OUR_NUMBER, standInEnv } from './env.js'
-import { startIntercomStandIn, type IntercomStandIn } from './intercom.js'
-import { startTwilioStandIn, type TwilioStandIn } from './twilio.js'
+import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from './intercom.js'
+import { startTwilioStandIn, type TwilioSaved, type TwilioStandIn } from './twilio.js'
 import { samplePicture } from './picture.js'
 
 // `npm run demo`: the real bridge, with simulated Twilio and Intercom, and one web page that plays the
@@ -21,7 +22,10 @@ export const DEFAULT_PORT = 4000
 export interface DemoOptions {
   /** Port of the page: 0 for any free one; unset: DEFAULT_PORT when free, else any. */
   port?: number
-  /** Folder for the bridge's database; unset: a temporary folder, removed at close. */
+  /**
+   * Folder to keep everything in: the bridge's database and the simulators' state, so that the next
+   * start with the same folder carries on. Unset: a temporary folder, removed at close.
+   */
   dataDir?: string
   /** The bridge's log level (default warn). */
   logLevel?: string
@@ -69,12 +73,24 @@ const STATIC: Record<string, string> = {
 }
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
 
-async function freePort(): Promise<number> {
+/** A free port on 127.0.0.1: `preferred` when it is free, else any. */
+async function freePort(preferred = 0): Promise<number> {
   const server = createNetServer()
-  await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done))
+  const listen = (port: number) => new Promise<void>((done, fail) => server.once('error', fail).listen(port, '127.0.0.1', done))
+  await listen(preferred).catch(() => listen(0))
   const { port } = server.address() as AddressInfo
   await new Promise((done) => server.close(done))
   return port
+}
+
+/** What `--data` keeps besides the bridge's own database. */
+interface DemoSaved {
+  bridgePort: number
+  /** The bridge keeps Twilio's media URLs and fetches only from TWILIO_API_BASE_URL: same port again. */
+  twilioPort: number
+  twilio: TwilioSaved
+  intercom: IntercomSaved
+  delivery: Array<[string, DeliveryMode]>
 }
 
 const e164 = (raw: unknown): string | null => {
@@ -95,21 +111,46 @@ const composerHtml = (text: string) =>
 const PICTURE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
 
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
-  const twilio = await startTwilioStandIn({ statusCallbacks: { stepMs: options.statusStepMs ?? 600 }, optOutKeywords: true })
-  const intercom = await startIntercomStandIn()
+  const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'sms-bridge-demo-'))
+  const stateFile = join(dataDir, 'sandbox.json')
+  if (options.dataDir) await mkdir(dataDir, { recursive: true })
+  const saved = options.dataDir && existsSync(stateFile) ? (JSON.parse(await readFile(stateFile, 'utf8')) as DemoSaved) : null
+
+  const twilio = await startTwilioStandIn({
+    statusCallbacks: { stepMs: options.statusStepMs ?? 600 },
+    optOutKeywords: true,
+    ...(saved ? { saved: saved.twilio, port: await freePort(saved.twilioPort) } : {}),
+  })
+  const twilioPort = Number(new URL(twilio.url).port)
+  const intercom = await startIntercomStandIn(saved ? { saved: saved.intercom } : {})
+  const delivery = new Map<string, DeliveryMode>(saved?.delivery)
   const cleanup: Array<() => Promise<unknown>> = [() => intercom.close(), () => twilio.close()]
   const close = async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {})
   }
+  if (!options.dataDir) cleanup.unshift(() => rm(dataDir, { recursive: true, force: true }))
   try {
-    const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'sms-bridge-demo-'))
-    if (options.dataDir) await mkdir(dataDir, { recursive: true })
-    else cleanup.unshift(() => rm(dataDir, { recursive: true, force: true }))
-
     // The bridge, exactly as deployed: its settings point at the simulators, its PUBLIC_URL is where it
-    // listens (Twilio signs that URL; media links open in the browser).
-    const bridgePort = await freePort()
+    // listens (Twilio signs that URL; media links open in the browser). With --data, the same port as
+    // last time when it is free, so the links Intercom keeps still work.
+    const bridgePort = await freePort(saved?.bridgePort)
     const bridgeUrl = `http://127.0.0.1:${bridgePort}`
+    if (options.dataDir) {
+      // Saved when it changes and at close (after the bridge stops, before the simulators do).
+      let written = ''
+      const persist = async () => {
+        const json = JSON.stringify({ bridgePort, twilioPort, twilio: twilio.save(), intercom: intercom.save(), delivery: [...delivery] } satisfies DemoSaved)
+        if (json === written) return
+        await writeFile(`${stateFile}.tmp`, json)
+        await rename(`${stateFile}.tmp`, stateFile)
+        written = json
+      }
+      const timer = setInterval(() => void persist().catch(() => {}), 1000)
+      cleanup.push(async () => {
+        clearInterval(timer)
+        await persist()
+      })
+    }
     const config = loadConfig(
       {
         ...standInEnv(twilio, intercom, join(dataDir, 'bridge.db')),
@@ -132,13 +173,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
     // What an operator does once: `sms-bridge setup` points the number at the bridge and creates the tag
     // and contact attributes; in the Developer Hub, the webhook subscription.
-    twilio.addPhoneNumber(OUR_NUMBER)
+    if (!twilio.phoneNumbers.some((n) => n.phone_number === OUR_NUMBER)) twilio.addPhoneNumber(OUR_NUMBER)
     const setup = await runSetup(config, bridge.clients, false)
     const failed = setup.filter((s) => !s.ok)
     if (failed.length) throw new Error(`setup failed: ${failed.map((s) => s.line).join(' ')}`)
     intercom.subscribeWebhooks({ url: `${bridgeUrl}/intercom/webhooks`, topics: TOPICS })
 
-    const web = await startWeb({ twilio, intercom, bridgeUrl })
+    const web = await startWeb({ twilio, intercom, bridgeUrl, delivery })
     cleanup.push(() => web.close())
     const url = await listenWeb(web, options.port)
     return { url, bridgeUrl, twilio, intercom, close }
@@ -162,13 +203,14 @@ interface WebContext {
   twilio: TwilioStandIn
   intercom: IntercomStandIn
   bridgeUrl: string
+  /** What the carrier does with texts to each phone (the page's choice). */
+  delivery: Map<string, DeliveryMode>
 }
 
 /** The page and the small JSON API behind it. */
-async function startWeb({ twilio, intercom, bridgeUrl }: WebContext): Promise<FastifyInstance> {
+async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): Promise<FastifyInstance> {
   const web = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 8 * 1024 * 1024 })
   const picture = samplePicture()
-  const delivery = new Map<string, DeliveryMode>()
 
   function snapshot() {
     const seen = new Set(CUSTOMERS.map((c) => c.number))

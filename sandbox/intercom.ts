@@ -97,7 +97,21 @@ export interface IntercomStandIn {
   postCanvas(url: string, request: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }): Promise<{ delivery: Delivery; canvas: unknown }>
   /** Webhooks and Canvas Kit requests posted, oldest first. */
   deliveries: Delivery[]
+  /** Everything needed to start again where this one stands (`saved` option): credentials, admin, data. */
+  save(): IntercomSaved
   close(): Promise<void>
+}
+
+/** A stand-in's state as JSON, for the demo's `--data` folder. */
+export interface IntercomSaved {
+  token: string
+  clientSecret: string
+  admin: IntercomStandIn['admin']
+  contacts: Contact[]
+  conversations: Conversation[]
+  tags: IntercomStandIn['tags']
+  dataAttributes: IntercomStandIn['dataAttributes']
+  nextId: number
 }
 
 const hex24 = () => randomBytes(12).toString('hex')
@@ -137,20 +151,21 @@ function matches(fields: (name: string) => unknown, q: any): boolean {
 }
 
 /** A loopback server that behaves like Intercom's REST API (version 2.14) for the calls the bridge makes. */
-export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string } = {}): Promise<IntercomStandIn> {
-  const token = opts.token ?? `dG9r${randomBytes(16).toString('hex')}`
-  const clientSecret = opts.clientSecret ?? randomBytes(16).toString('hex')
-  const admin = { id: String(1_000_000 + Math.floor(Math.random() * 1_000_000)), name: 'Bridge Admin', email: 'admin@example.com' }
+export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {}): Promise<IntercomStandIn> {
+  const saved = opts.saved
+  const token = saved?.token ?? opts.token ?? `dG9r${randomBytes(16).toString('hex')}`
+  const clientSecret = saved?.clientSecret ?? opts.clientSecret ?? randomBytes(16).toString('hex')
+  const admin = saved?.admin ?? { id: String(1_000_000 + Math.floor(Math.random() * 1_000_000)), name: 'Bridge Admin', email: 'admin@example.com' }
   const workspace = 'abc123xy'
   const faults = new FaultPlan()
-  const contacts: Contact[] = []
-  const conversations: Conversation[] = []
-  const tags: IntercomStandIn['tags'] = []
-  const dataAttributes: IntercomStandIn['dataAttributes'] = []
+  const contacts: Contact[] = saved?.contacts ?? []
+  const conversations: Conversation[] = saved?.conversations ?? []
+  const tags: IntercomStandIn['tags'] = saved?.tags ?? []
+  const dataAttributes: IntercomStandIn['dataAttributes'] = saved?.dataAttributes ?? []
   const requests: RecordedRequest[] = []
   const deliveries: Delivery[] = []
   let subscription: { url: string; topics: string[] } | null = null
-  let nextId = 1000
+  let nextId = saved?.nextId ?? 1000
   let remaining = RATE_LIMIT
   let resetAt = seconds() + 10
   const standIn = { searchLagMs: 0 } as IntercomStandIn
@@ -502,6 +517,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       conversation.parts.push(part)
       return part
     },
+    save: (): IntercomSaved => ({ token, clientSecret, admin, contacts, conversations, tags, dataAttributes, nextId }),
     subscribeWebhooks(given: { url: string; topics: string[] } | null) {
       subscription = given
     },

@@ -53,6 +53,8 @@ export interface TwilioStandIn {
   failDelivery(to: string, failure: { code: number; status?: 'undelivered' | 'failed' } | null): void
   /** Webhooks posted (inbound texts, status callbacks), oldest first. */
   deliveries: Delivery[]
+  /** Everything needed to start again where this one stands (`saved` option): credentials, log, numbers. */
+  save(): TwilioSaved
   reset(): void
   close(): Promise<void>
 }
@@ -109,9 +111,24 @@ function resource(m: TwilioMessage) {
 }
 
 /** A loopback server that behaves like Twilio's 2010-04-01 REST API for the calls the bridge makes. */
+/** A stand-in's state as JSON (media as base64), for the demo's `--data` folder. */
+export interface TwilioSaved {
+  accountSid: string
+  authToken: string
+  messages: Array<Omit<TwilioMessage, 'media'> & { media: Array<{ sid: string; contentType: string; data: string }> }>
+  phoneNumbers: TwilioStandIn['phoneNumbers']
+  services: TwilioStandIn['services']
+  optedOut: string[]
+  failures: Array<[string, { code: number; status: 'undelivered' | 'failed' }]>
+}
+
 export interface TwilioStandInOptions {
   accountSid?: string
   authToken?: string
+  /** Start from a saved state (its credentials win over accountSid and authToken). */
+  saved?: TwilioSaved
+  /** Listen on this port (default: any free one). Media URLs name it, so a restart may want the same. */
+  port?: number
   /**
    * Post signed status callbacks to each text's StatusCallback, as Twilio does: queued, sent, then
    * delivered (or the failure set with `failDelivery`), `stepMs` apart (default 500). Off by default:
@@ -137,16 +154,23 @@ const KEYWORD_REPLIES = {
 
 /** A loopback server that behaves like Twilio's 2010-04-01 REST API for the calls the bridge makes. */
 export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promise<TwilioStandIn> {
-  const accountSid = opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`
-  const authToken = opts.authToken ?? randomBytes(16).toString('hex')
+  const saved = opts.saved
+  const accountSid = saved?.accountSid ?? opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`
+  const authToken = saved?.authToken ?? opts.authToken ?? randomBytes(16).toString('hex')
   const faults = new FaultPlan()
   const rejected = new Map<string, { code: number; status: number }>()
-  const failures = new Map<string, { code: number; status: 'undelivered' | 'failed' }>()
+  const failures = new Map<string, { code: number; status: 'undelivered' | 'failed' }>(saved?.failures)
   // Pairs (customer, our number or service) that texted STOP, when optOutKeywords is on.
-  const optedOut = new Set<string>()
+  const optedOut = new Set<string>(saved?.optedOut)
   const timers = new Set<NodeJS.Timeout>()
   const stepMs = typeof opts.statusCallbacks === 'object' ? (opts.statusCallbacks.stepMs ?? 500) : 500
-  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers' | 'services' | 'deliveries'> = { messages: [], requests: [], phoneNumbers: [], services: {}, deliveries: [] }
+  const state: Pick<TwilioStandIn, 'messages' | 'requests' | 'phoneNumbers' | 'services' | 'deliveries'> = {
+    messages: (saved?.messages ?? []).map((m) => ({ ...m, media: m.media.map((x) => ({ ...x, data: Buffer.from(x.data, 'base64') })) })),
+    requests: [],
+    phoneNumbers: saved?.phoneNumbers ?? [],
+    services: saved?.services ?? {},
+    deliveries: [],
+  }
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`
   let base = ''
 
@@ -424,7 +448,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       res.end(JSON.stringify({ code: 20500, message: String(err), status: 500 }))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port ?? 0, '127.0.0.1', resolve))
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
   const standIn: TwilioStandIn = {
@@ -497,6 +521,15 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       const delivery = await postWebhook(state.deliveries, 'sms', url, twilioHeaders(url, params), new URLSearchParams(params).toString())
       return { message, delivery }
     },
+    save: () => ({
+      accountSid,
+      authToken,
+      messages: state.messages.map((m) => ({ ...m, media: m.media.map((x) => ({ ...x, data: x.data.toString('base64') })) })),
+      phoneNumbers: state.phoneNumbers,
+      services: state.services,
+      optedOut: [...optedOut],
+      failures: [...failures],
+    }),
     failDelivery(to, failure) {
       if (failure) failures.set(to, { code: failure.code, status: failure.status ?? 'undelivered' })
       else failures.delete(to)

@@ -1,6 +1,7 @@
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
 import { INTERCOM_API_VERSION } from '../clients/intercom.js'
+import { WEBHOOK_TOPICS } from '../routes/intercom.js'
 
 /** The contact attributes the bridge writes. Intercom refuses to set attributes that do not exist. */
 export const CONTACT_ATTRIBUTES = [
@@ -10,13 +11,6 @@ export const CONTACT_ATTRIBUTES = [
   { name: 'last_sms_status', data_type: 'string', description: 'Delivery status of the last text sent to this contact' },
 ] as const
 
-export const WEBHOOK_TOPICS = [
-  'conversation.admin.replied',
-  'conversation.operator.replied',
-  'conversation.admin.closed',
-  'contact.user.created',
-  'contact.lead.created',
-]
 
 export interface StepResult {
   ok: boolean

@@ -32,10 +32,17 @@ const notification = z.looseObject({
   }),
 })
 
-/**
- * Intercom webhooks. Checked, stored and queued in one transaction, answered at once. Never 410:
- * Intercom disables a subscription that answers 410.
- */
+/** The webhook topics the bridge handles: `sms-bridge setup` tells the operator to tick these. */
+export const WEBHOOK_TOPICS = [
+  'conversation.admin.replied',
+  'conversation.operator.replied',
+  'conversation.admin.closed',
+  'contact.user.created',
+  'contact.lead.created',
+] as const
+const TOPICS = new Set<string>(WEBHOOK_TOPICS)
+
+/** Intercom webhooks. Checked, stored and queued in one transaction, answered at once. */
 const intercom: FastifyPluginAsync = async (app) => {
   keepRawJson(app)
 
@@ -50,6 +57,15 @@ const intercom: FastifyPluginAsync = async (app) => {
       return reply.code(400).send({ error: { code: 'invalid_notification', message: `${issue.path.join('.')}: ${issue.message}` } })
     }
     const event = parsed.data
+    // Intercom's "Send test" ping: answered, nothing to keep.
+    if (event.topic === 'ping') return reply.code(200).send({ ok: true })
+    if (!TOPICS.has(event.topic)) {
+      // A clear answer in the app's webhook log, and nothing stored. Never 410: Intercom disables a
+      // subscription that answers 410.
+      return reply.code(422).send({
+        error: { code: 'unhandled_topic', message: `The bridge does not handle the topic "${event.topic.slice(0, 100)}". Remove it from the app's webhook topics; the bridge uses ${WEBHOOK_TOPICS.join(', ')}.` },
+      })
+    }
     const item = event.data.item
     // The item is a conversation for conversation topics and a contact for contact topics.
     const conversationId = item?.id

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { loadConfig } from '../server/config.js'
 import { buildServer } from '../server/server.js'
+import { escapeHtml } from '../server/bridge/outbound.js'
 import { runSetup } from '../server/ops/setup.js'
 import { OUR_NUMBER, standInEnv } from './env.js'
 import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from './intercom.js'
@@ -98,8 +99,6 @@ const e164 = (raw: unknown): string | null => {
   const parsed = parsePhoneNumberFromString(raw.trim(), 'US')
   return parsed?.isValid() ? parsed.number : null
 }
-
-const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
 
 /** What Intercom's composer makes of typed text: paragraphs, escaped. */
 const composerHtml = (text: string) =>

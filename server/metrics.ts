@@ -59,24 +59,21 @@ export class Metrics {
     })
     void jobs
     // Counters read from the store: writes per commit shows how well group commit is batching.
-    new Counter({
-      name: 'bridge_db_commits_total',
-      help: 'Write transactions committed (one fsync each on a local file)',
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        this.inc(store.commits)
-      },
-    })
-    new Counter({
-      name: 'bridge_db_writes_total',
-      help: 'Writes committed; several share one commit under load',
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        this.inc(store.writes)
-      },
-    })
+    const counters = [
+      ['bridge_db_commits_total', 'Write transactions committed (one fsync each on a local file)', () => store.commits],
+      ['bridge_db_writes_total', 'Writes committed; several share one commit under load', () => store.writes],
+    ] as const
+    for (const [name, help, read] of counters) {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset()
+          this.inc(read())
+        },
+      })
+    }
     new Gauge({
       name: 'bridge_texts',
       help: 'Texts stored, by direction, status and Twilio error code',

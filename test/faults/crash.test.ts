@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { startIntercomStandIn, type Conversation } from '../../sandbox/intercom.js'
+import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
 import { standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
@@ -23,10 +23,7 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
   const net = new Traffic(twilio, intercom)
   const customer = (c: number) => `+1415555${String(1000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
-  const conversationOf = (c: number): Conversation | undefined => {
-    const contact = intercom.contacts.find((x) => x.phone === customer(c))
-    return contact && intercom.conversations.find((x) => x.contacts.some((y) => y.id === contact.id))
-  }
+  const conversationOf = (c: number) => net.conversationOf(customer(c))
 
   // Replies whose webhook got no 2xx: Intercom sends those again (to whichever process is up).
   const unacknowledged: Array<(url: string) => Promise<boolean>> = []

@@ -31,6 +31,12 @@ export class Traffic {
       this.post(`${baseUrl}/intercom/webhooks`, 'application/json', raw, { 'x-hub-signature': signIntercomWebhook(this.intercom.clientSecret, raw) })
   }
 
+  /** The conversation of the contact with this phone number, once Intercom has one. */
+  conversationOf(phone: string): Conversation | undefined {
+    const contact = this.intercom.contacts.find((x) => x.phone === phone)
+    return contact && this.intercom.conversations.find((x) => x.contacts.some((y) => y.id === contact.id))
+  }
+
   /** Texts in Intercom: conversation sources and customer comments, in conversation order. */
   textsInIntercom(conversation?: Conversation): string[] {
     const conversations = conversation ? [conversation] : this.intercom.conversations

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { buildServer } from './server.js'
 import { scheduleCatchUp } from './bridge/catchup.js'
+import { schedulePrune } from './bridge/maintenance.js'
 
 /**
  * Builds the service, listens, starts the job worker, and on SIGTERM/SIGINT stops taking requests,
@@ -18,6 +19,7 @@ export async function startService(config: Config): Promise<FastifyInstance> {
   })
   await server.listen({ port: config.port, host: config.host })
   await scheduleCatchUp(server.store)
+  await schedulePrune(server.store)
   server.worker.start()
   return server
 }

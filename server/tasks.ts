@@ -2,6 +2,7 @@ import type { BridgeDeps } from './bridge/deps.js'
 import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
 import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import { CATCH_UP, catchUp } from './bridge/catchup.js'
+import { PRUNE, prune } from './bridge/maintenance.js'
 import { NOTIFY_FAILURE, RELAY_REPLY, notifyFailure, relayReply } from './bridge/outbound.js'
 import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
 import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
@@ -15,6 +16,7 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [TAG_CONVERSATION]: (payload) => tagConversation(deps, payload),
     [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
     [CATCH_UP]: () => catchUp(deps),
+    [PRUNE]: () => prune(deps),
     [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
     [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
     [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Tx } from './database.js'
 
 /** Records that a webhook was accepted; false when this key was seen before (a redelivery). */
@@ -9,4 +10,18 @@ export async function recordReceipt(trx: Tx, source: string, key: string, now = 
     .returning('key')
     .executeTakeFirst()
   return Boolean(inserted)
+}
+
+/**
+ * Deletes receipts older than `before` (epoch ms), at most `limit` of them, and says how many went.
+ * A redelivery comes within hours: a receipt older than that only takes space.
+ */
+export async function pruneReceipts(trx: Tx, before: number, limit: number): Promise<number> {
+  const result = await trx
+    .deleteFrom('webhook_receipts')
+    .where(({ eb, selectFrom }) =>
+      eb(sql.ref('rowid'), 'in', selectFrom('webhook_receipts').select(sql.ref('rowid').as('rowid')).where('received_at', '<', before).limit(limit)),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
 }

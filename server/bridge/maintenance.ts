@@ -1,0 +1,29 @@
+import type { Store } from '../../shared/db/database.js'
+import { pruneReceipts } from '../../shared/db/receipts.js'
+import { enqueue } from '../jobs/queue.js'
+import type { TaskResult } from '../jobs/worker.js'
+import type { BridgeDeps } from './deps.js'
+
+export const PRUNE = 'maintenance.prune'
+/** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
+export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
+const PRUNE_INTERVAL_MS = 24 * 3_600_000
+/** Rows deleted per write, so other writes are never held up for long. */
+const BATCH = 2_000
+
+/** Queues the daily clean-up once; a start with one already queued adds nothing. */
+export async function schedulePrune(store: Store): Promise<void> {
+  await store.write((trx) => enqueue(trx, { task: PRUNE, payload: null, key: PRUNE, maxAttempts: 5 }))
+}
+
+/** Job: deletes webhook receipts past any redelivery, a batch per write, then runs again tomorrow. */
+export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
+  let deleted = 0
+  for (;;) {
+    const n = await deps.store.write((trx) => pruneReceipts(trx, now - RECEIPT_RETENTION_MS, BATCH))
+    deleted += n
+    if (n < BATCH) break
+  }
+  if (deleted > 0) deps.log.info({ deleted }, 'pruned old webhook receipts')
+  return { runAgainAt: now + PRUNE_INTERVAL_MS }
+}

@@ -1,5 +1,5 @@
 import { findSmsConversation, relinkPhone, setSmsConversation } from '../shared/db/contacts.js'
-import { getConsent, setConsent } from '../shared/db/consent.js'
+import { setConsent } from '../shared/db/consent.js'
 import { getMessage, insertMessage } from '../shared/db/messages.js'
 import { isTextableNumber, toE164 } from '../shared/phone.js'
 import { MAX_SMS_BODY, segmentInfo, type SegmentInfo } from '../shared/text.js'
@@ -37,11 +37,11 @@ export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?
   const welcome = await db.selectFrom('automated_sends').selectAll().where('key', '=', `welcome:${contactId}`).executeTakeFirst()
   let consent: PanelState['consent'] = { state: 'ok', sentence: 'Can be texted.' }
   if (phone) {
+    // The same rules the senders apply: a teammate's text, then an automated one.
     const refusal = await textingRefusal(deps, { phone, automated: false })
     if (refusal) consent = { state: 'opted_out', sentence: refusal.sentence }
-    else if (deps.config.consentMode === 'required') {
-      const row = await getConsent(db, phone)
-      if (row?.consent_given !== 1) consent = { state: 'consent_required', sentence: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).' }
+    else if ((await textingRefusal(deps, { phone, automated: true }))?.code === 'consent_required') {
+      consent = { state: 'consent_required', sentence: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).' }
     }
   }
   return {
@@ -147,8 +147,7 @@ export async function subscribeFromMessenger(
   )
   const { created } = await deps.store.write(async (trx) => {
     const now = Date.now()
-    await setConsent(trx, phone, 'opted_in', 'messenger', now)
-    await trx.updateTable('consent').set({ consent_given: 1 }).where('phone', '=', phone).execute()
+    await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
     await relinkPhone(trx, phone, contactId, now)
     return requestAutomated(trx, {
       key: `confirm:${contactId}:${phone}`,

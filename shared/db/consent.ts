@@ -6,10 +6,19 @@ export async function getConsent(db: Executor, phone: string): Promise<Consent |
 }
 
 /** Records the latest word on whether a number may be texted, and what said so. */
-export async function setConsent(trx: Tx, phone: string, state: ConsentState, source: string, now = Date.now()): Promise<void> {
+export async function setConsent(
+  trx: Tx,
+  phone: string,
+  state: ConsentState,
+  source: string,
+  now = Date.now(),
+  /** The person also agreed to automated texts (SMS_CONSENT=required); never taken back here. */
+  consentGiven = false,
+): Promise<void> {
+  const given = consentGiven ? { consent_given: 1 } : {}
   await trx
     .insertInto('consent')
-    .values({ phone, state, source, changed_at: now })
-    .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source, changed_at: now }))
+    .values({ phone, state, source, changed_at: now, ...given })
+    .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source, changed_at: now, ...given }))
     .execute()
 }

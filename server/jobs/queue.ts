@@ -71,32 +71,38 @@ export async function claimJobs(store: Store, workerId: string, limit: number, l
       .whereRef('attempts', '>=', 'max_attempts')
       .execute()
 
-    const due = trx
-      .selectFrom('jobs as j')
-      .select('j.id')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('j.state', '=', 'waiting'), eb('j.run_at', '<=', now)]),
-          eb.and([eb('j.state', '=', 'running'), eb('j.locked_until', '<=', now)]),
-        ]),
-      )
-      .where((eb) =>
-        eb.or([
-          eb('j.queue_key', 'is', null),
-          eb(
-            'j.id',
-            '=',
-            eb
-              .selectFrom('jobs as h')
-              .select((h) => h.fn.min('h.id').as('head'))
-              .whereRef('h.queue_key', '=', 'j.queue_key')
-              .where('h.state', 'in', ['waiting', 'running']),
-          ),
-        ]),
-      )
-      .orderBy('j.run_at')
-      .orderBy('j.id')
-      .limit(limit)
+    // Two searches, each walking the jobs_due index in run order and stopping at `limit` heads. One
+    // search over both states (an OR) made SQLite collect and sort every due job: a claim slowed
+    // from 1 ms to 15 ms with 20,000 jobs waiting, as after a long outage.
+    const heads = (state: 'waiting' | 'running') =>
+      trx
+        .selectFrom('jobs as j')
+        .select(['j.id', 'j.run_at'])
+        .where('j.state', '=', state)
+        .where(state === 'waiting' ? 'j.run_at' : 'j.locked_until', '<=', now)
+        .where((eb) =>
+          eb.or([
+            eb('j.queue_key', 'is', null),
+            eb(
+              'j.id',
+              '=',
+              eb
+                .selectFrom('jobs as h')
+                .select((h) => h.fn.min('h.id').as('head'))
+                .whereRef('h.queue_key', '=', 'j.queue_key')
+                .where('h.state', 'in', ['waiting', 'running']),
+            ),
+          ]),
+        )
+        .orderBy('j.run_at')
+        .orderBy('j.id')
+        .limit(limit)
+        .execute()
+    const ids = [...(await heads('waiting')), ...(await heads('running'))]
+      .sort((a, b) => a.run_at - b.run_at || a.id - b.id)
+      .slice(0, limit)
+      .map((j) => j.id)
+    if (ids.length === 0) return []
 
     return trx
       .updateTable('jobs')
@@ -107,7 +113,7 @@ export async function claimJobs(store: Store, workerId: string, limit: number, l
         attempts: sql`attempts + 1`,
         updated_at: now,
       })
-      .where('id', 'in', due)
+      .where('id', 'in', ids)
       .returningAll()
       .execute()
       .then((jobs) => jobs.sort((a, b) => a.id - b.id))

@@ -70,6 +70,18 @@ export interface Delivery {
   at: number
   /** The answer's body (the bridge's TwiML, JSON or canvas), when there was one. */
   response?: string
+  /** What was posted, so that it can be sent again, as the real service retries. */
+  request: { headers: Record<string, string>; body: string }
+}
+
+/**
+ * Where a webhook for `url` goes when it passes a load balancer: to `via` (an origin such as one of
+ * several machines), same path and query. Signatures stay over `url`, the address configured.
+ */
+export function through(url: string, via: string | undefined): string {
+  if (!via) return url
+  const { pathname, search } = new URL(url)
+  return new URL(pathname + search, via).href
 }
 
 /** Posts a webhook as a real service would (one attempt, 15 s timeout) and logs it in `log`. */
@@ -80,7 +92,7 @@ export async function postWebhook(
   headers: Record<string, string>,
   body: string,
 ): Promise<Delivery> {
-  const delivery: Delivery = { kind, url, status: 0, at: Date.now() }
+  const delivery: Delivery = { kind, url, status: 0, at: Date.now(), request: { headers, body } }
   try {
     const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) })
     delivery.status = res.status
@@ -90,4 +102,9 @@ export async function postWebhook(
   }
   log.push(delivery)
   return delivery
+}
+
+/** Sends a logged webhook again, exactly as it was (same headers, same body), optionally `via` another origin. */
+export function redeliver(log: Delivery[], delivery: Delivery, via?: string): Promise<Delivery> {
+  return postWebhook(log, delivery.kind, through(delivery.url, via), delivery.request.headers, delivery.request.body)
 }

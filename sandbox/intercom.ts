@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
-import { FaultPlan, postWebhook, readBody, type Delivery, type Fault, type RecordedRequest } from './http.js'
+import { FaultPlan, postWebhook, readBody, through, type Delivery, type Fault, type RecordedRequest } from './http.js'
 
 const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
 const RATE_LIMIT = 10_000
@@ -86,8 +86,11 @@ export interface IntercomStandIn {
   conversation(id: string): Conversation | undefined
   /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
   subscribeWebhooks(subscription: { url: string; topics: string[] } | null): void
-  /** A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed, when subscribed. */
-  replyAsAdmin(conversationId: string, reply: { body: string }): Promise<{ part: Part; delivery: Delivery | null }>
+  /**
+   * A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed,
+   * when subscribed (`via` one origin behind the subscribed URL's load balancer, if given).
+   */
+  replyAsAdmin(conversationId: string, reply: { body: string }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
   /** A teammate closes the conversation: a close part, and `conversation.admin.closed` when subscribed. */
   closeAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
   /**
@@ -440,11 +443,11 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
   }
 
   /** Posts a notification to the subscribed URL as Intercom does: JSON, signed with X-Hub-Signature. */
-  async function deliver(topic: string, conversationId: string, parts: Part[]): Promise<Delivery | null> {
+  async function deliver(topic: string, conversationId: string, parts: Part[], via?: string): Promise<Delivery | null> {
     if (!subscription?.topics.includes(topic)) return null
     const raw = JSON.stringify(standIn.notification(topic, conversationId, parts))
     const headers = { 'content-type': 'application/json', 'user-agent': 'Intercom-Webhooks', 'x-hub-signature': signIntercomWebhook(clientSecret, raw) }
-    return postWebhook(deliveries, topic, subscription.url, headers, raw)
+    return postWebhook(deliveries, topic, through(subscription.url, via), headers, raw)
   }
 
   function upload(url: string): Part['attachments'][number] {
@@ -521,10 +524,10 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     subscribeWebhooks(given: { url: string; topics: string[] } | null) {
       subscription = given
     },
-    async replyAsAdmin(conversationId: string, reply: { body: string }) {
+    async replyAsAdmin(conversationId: string, reply: { body: string }, via?: string) {
       const part = standIn.addAdminReply(conversationId, { body: reply.body })
       standIn.conversation(conversationId)!.updated_at = part.created_at
-      return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part]) }
+      return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part], via) }
     },
     async closeAsAdmin(conversationId: string) {
       const conversation = standIn.conversation(conversationId)!

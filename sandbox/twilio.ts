@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { validateApiRequest } from './openapi.js'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
-import { FaultPlan, postWebhook, readBody, type Delivery, type Fault, type RecordedRequest } from './http.js'
+import { FaultPlan, postWebhook, readBody, through, type Delivery, type Fault, type RecordedRequest } from './http.js'
 
 export interface TwilioMessage {
   sid: string
@@ -47,8 +47,9 @@ export interface TwilioStandIn {
   /**
    * A customer texts one of our numbers: the text joins the log and Twilio's signed webhook is posted
    * to the number's SMS URL (or its Messaging Service's), as set by `sms-bridge setup`. No URL, no post.
+   * `via`: the origin that URL's load balancer picked (one of several machines); signed as configured.
    */
-  receiveText(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }> }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
+  receiveText(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; via?: string }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
   /** Texts to this number are accepted, then end `undelivered` (or `failed`) with this error code; null: delivered again. */
   failDelivery(to: string, failure: { code: number; status?: 'undelivered' | 'failed' } | null): void
   /** Webhooks posted (inbound texts, status callbacks), oldest first. */
@@ -500,7 +501,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       state.phoneNumbers.push({ sid: sid('PN'), phone_number: e164, sms_url: null, sms_method: 'POST', status_callback: null })
     },
     mediaUrl: (message, index) => `${base}/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media/${message.media[index]!.sid}`,
-    async receiveText({ from, to, body, media = [] }) {
+    async receiveText({ from, to, body, media = [], via }) {
       const message = standIn.addInboundMessage({ from, to, body, media })
       const optOut = opts.optOutKeywords ? keywordReply(from, to, body) : null
       const number = state.phoneNumbers.find((n) => n.phone_number === to)
@@ -518,7 +519,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
         params[`MediaContentType${i}`] = item.contentType
         params[`MediaUrl${i}`] = standIn.mediaUrl(message, i)
       })
-      const delivery = await postWebhook(state.deliveries, 'sms', url, twilioHeaders(url, params), new URLSearchParams(params).toString())
+      const delivery = await postWebhook(state.deliveries, 'sms', through(url, via), twilioHeaders(url, params), new URLSearchParams(params).toString())
       return { message, delivery }
     },
     save: () => ({

@@ -2,10 +2,11 @@ import t from 'tap'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { standInEnv } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
+import { redeliver, type Delivery } from '../../sandbox/http.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess, type ServiceProcess } from '../support/process.js'
-import { Traffic } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, textsInIntercom, textsSent, wireWebhooks } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 10
@@ -20,13 +21,13 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
   t.teardown(() => intercom.close())
   const cwd = tempDir(t)
   const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), JOB_LEASE_SECONDS: '2' }
-  const net = new Traffic(twilio, intercom)
+  wireWebhooks(twilio, intercom)
   const customer = (c: number) => `+1415555${String(1000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
-  const conversationOf = (c: number) => net.conversationOf(customer(c))
+  const conversationOf = (c: number) => conversationOfPhone(intercom, customer(c))
 
   // Replies whose webhook got no 2xx: Intercom sends those again (to whichever process is up).
-  const unacknowledged: Array<(url: string) => Promise<boolean>> = []
+  const unacknowledged: Delivery[] = []
   const replies: string[] = []
   let service: ServiceProcess
   /** Each customer texts in order, all customers at once; a teammate answers now and then. */
@@ -35,14 +36,14 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
     await Promise.all(
       Array.from({ length: CUSTOMERS }, async (_, c) => {
         for (let i = from; i < to && !stop(); i++) {
-          await net.text(service.url, customer(c), body(c, i))
+          await twilio.receiveText({ from: customer(c), to: OUR_NUMBER, body: body(c, i), via: service.url })
           sent = Math.max(sent, i + 1)
           const conversation = conversationOf(c)
           if (i % REPLY_EVERY === REPLY_EVERY - 1 && conversation) {
             const text = `reply to customer ${c} after text ${i}`
             replies.push(text)
-            const post = net.reply(conversation, text)
-            if (!(await post(service.url))) unacknowledged.push(post)
+            const { delivery } = await intercom.replyAsAdmin(conversation.id, { body: `<p>${text}</p>` }, service.url)
+            if (!accepted(delivery)) unacknowledged.push(delivery!)
           }
         }
       }),
@@ -54,33 +55,34 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
   let killed = false
   // Kill it while texts are still arriving, many are not yet in Intercom and replies are going out.
   const sending = traffic(0, PER_CUSTOMER, () => killed)
-  await until(() => net.textsInIntercom().length >= 100 && net.textsSent().length >= 5, 'a hundred texts in Intercom and some replies sent', 30_000)
+  await until(() => textsInIntercom(intercom).length >= 100 && textsSent(twilio).length >= 5, 'a hundred texts in Intercom and some replies sent', 30_000)
+  const exited = new Promise((r) => first.child.once('exit', r))
   first.child.kill('SIGKILL')
   killed = true
   const reached = await sending
-  await new Promise((r) => first.child.once('exit', r))
+  await exited
 
   // Restart on the same database. The bridge catches up on texts whose webhooks died with it first.
   service = await startServiceProcess(t, 'node', env, cwd)
   await until(() => twilio.requests.some((r) => r.method === 'GET' && r.path.endsWith('/Messages.json')), "the catch-up to list Twilio's messages", 30_000)
   await until(async () => (await fetch(`${service.url}/readyz`)).status === 200, 'ready')
-  for (const post of unacknowledged.splice(0)) t.ok(await post(service.url), 'a retried reply webhook is accepted')
+  for (const delivery of unacknowledged.splice(0)) t.ok(accepted(await redeliver(intercom.deliveries, delivery, service.url)), 'a retried reply webhook is accepted')
   await traffic(reached, PER_CUSTOMER, () => false)
 
   const expected = CUSTOMERS * PER_CUSTOMER
-  await until(() => net.textsInIntercom().length >= expected, `all ${expected} texts in Intercom`, 90_000)
-  await until(() => net.textsSent().length >= replies.length, `all ${replies.length} replies sent`, 30_000)
+  await until(() => textsInIntercom(intercom).length >= expected, `all ${expected} texts in Intercom`, 90_000)
+  await until(() => textsSent(twilio).length >= replies.length, `all ${replies.length} replies sent`, 30_000)
   await new Promise((r) => setTimeout(r, 1_000)) // anything posted twice would show up by now
 
-  const all = net.textsInIntercom()
+  const all = textsInIntercom(intercom)
   t.equal(all.length, expected, 'every text exactly once')
   t.equal(new Set(all).size, expected, 'no duplicates')
   t.equal(intercom.contacts.length, CUSTOMERS, 'one contact per customer')
   t.equal(intercom.conversations.length, CUSTOMERS, 'one conversation per customer')
   for (let c = 0; c < CUSTOMERS; c++) {
-    t.same(net.textsInIntercom(conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
+    t.same(textsInIntercom(intercom, conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
   }
-  const sent = net.textsSent()
+  const sent = textsSent(twilio)
   t.ok(replies.length >= CUSTOMERS * 8, `${replies.length} replies were written`)
   t.same([...sent].sort(), [...replies].sort(), 'every reply sent exactly once')
   await service.stop()

@@ -2,10 +2,10 @@ import t from 'tap'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { standInEnv } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess } from '../support/process.js'
-import { jobStarts, Traffic } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent, wireWebhooks } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 8
@@ -20,10 +20,10 @@ t.test('two service processes on one database under HTTP load: no job runs twice
   const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), LOG_LEVEL: 'debug' }
   // Two machines behind one address: both start on the same file at once (migrations included).
   const services = await Promise.all([startServiceProcess(t, 'node', env, cwd), startServiceProcess(t, 'node', env, cwd)])
-  const net = new Traffic(twilio, intercom)
+  wireWebhooks(twilio, intercom)
   const customer = (c: number) => `+1415556${String(2000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
-  const conversationOf = (c: number) => net.conversationOf(customer(c))
+  const conversationOf = (c: number) => conversationOfPhone(intercom, customer(c))
 
   // Each customer texts in order; the proxy sends each request to either machine. A teammate answers
   // every tenth text, through either machine too.
@@ -32,12 +32,14 @@ t.test('two service processes on one database under HTTP load: no job runs twice
   await Promise.all(
     Array.from({ length: CUSTOMERS }, async (_, c) => {
       for (let i = 0; i < PER_CUSTOMER; i++) {
-        if (!(await net.text(services[(c + i) % 2]!.url, customer(c), body(c, i)))) refused.push(body(c, i))
+        const { delivery } = await twilio.receiveText({ from: customer(c), to: OUR_NUMBER, body: body(c, i), via: services[(c + i) % 2]!.url })
+        if (!accepted(delivery)) refused.push(body(c, i))
         const conversation = conversationOf(c)
         if (i % 10 === 9 && conversation) {
           const text = `reply to customer ${c} after text ${i}`
           replies.push(text)
-          if (!(await net.reply(conversation, text)(services[(c + i + 1) % 2]!.url))) refused.push(text)
+          const reply = await intercom.replyAsAdmin(conversation.id, { body: `<p>${text}</p>` }, services[(c + i + 1) % 2]!.url)
+          if (!accepted(reply.delivery)) refused.push(text)
         }
       }
     }),
@@ -45,18 +47,18 @@ t.test('two service processes on one database under HTTP load: no job runs twice
 
   t.same(refused, [], 'every webhook answered 2xx')
   const expected = CUSTOMERS * PER_CUSTOMER
-  await until(() => net.textsInIntercom().length >= expected, `all ${expected} texts in Intercom`, 60_000)
-  await until(() => net.textsSent().length >= replies.length, `all ${replies.length} replies sent`, 30_000)
+  await until(() => textsInIntercom(intercom).length >= expected, `all ${expected} texts in Intercom`, 60_000)
+  await until(() => textsSent(twilio).length >= replies.length, `all ${replies.length} replies sent`, 30_000)
   await new Promise((r) => setTimeout(r, 500)) // anything done twice would show by now
 
-  t.equal(net.textsInIntercom().length, expected, 'every text exactly once')
+  t.equal(textsInIntercom(intercom).length, expected, 'every text exactly once')
   for (let c = 0; c < CUSTOMERS; c++) {
-    t.same(net.textsInIntercom(conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
+    t.same(textsInIntercom(intercom, conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
   }
   t.equal(intercom.contacts.length, CUSTOMERS, 'one contact per customer')
   t.equal(intercom.conversations.length, CUSTOMERS, 'one conversation per customer')
   t.ok(replies.length >= CUSTOMERS * 2, `${replies.length} replies written`)
-  t.same([...net.textsSent()].sort(), [...replies].sort(), 'every reply sent exactly once')
+  t.same([...textsSent(twilio)].sort(), [...replies].sort(), 'every reply sent exactly once')
 
   const starts = jobStarts(...services.map((s) => s.output()))
   t.ok(starts.size >= expected + replies.length, `${starts.size} jobs ran`)

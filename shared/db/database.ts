@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
-import { Kysely, SqliteAdapter, sql, type DialectAdapter, type Transaction } from 'kysely'
+import { Kysely, sql, type Dialect, type DialectAdapter, type Transaction } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { LibsqlDialect } from 'kysely-libsql'
+import { LocalDialect, LocalEngine, TransactionalDdlAdapter } from './local-dialect.js'
 import { migrationProvider, LATEST_MIGRATION } from './migrations/index.js'
 import type { Database } from './schema.js'
 
@@ -16,12 +17,13 @@ export interface Store {
   /** For reads. Writes go through `write`, never through this directly. */
   readonly db: Db
   /**
-   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). Kysely's SQLite adapter already lets one
-   * query or transaction at a time use the database in this process; this lane is the one door all
-   * writes go through, so they can be refused after close and batched into one commit where that
-   * pays. Other processes on the same file wait on SQLite's lock, up to the busy timeout. Never do
-   * network I/O inside `fn`: everything else in the process waits for it. `fn` may run more than
-   * once (see group commit below): it must not change anything outside the transaction.
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). One write transaction at a time runs in
+   * this process (reads go beside it, on their own connection, and see only what is committed);
+   * this lane is the one door all writes go through, so they can be refused after close and
+   * batched into one commit where that pays. Other processes on the same file wait on SQLite's
+   * lock, up to the busy timeout. Never do network I/O inside `fn`: every other write waits for it.
+   * `fn` may run more than once (see group commit below): it must not change anything outside the
+   * transaction.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
   /** Runs `fn` with the write lane held but no transaction open, for code that opens its own. */
@@ -38,20 +40,8 @@ export interface Store {
 /** The most writes one commit carries. */
 const MAX_BATCH = 200
 
-/**
- * SQLite runs DDL inside transactions, but Kysely's adapter says it cannot, so its Migrator would
- * apply each migration bare and take no lock (it assumes one process). Two processes starting on
- * one file would then both apply the same migration. Saying so lets the Migrator read the applied
- * migrations and apply the rest inside one BEGIN IMMEDIATE transaction: the second process waits
- * for the first, then finds nothing left to do.
- */
-class TransactionalDdlAdapter extends SqliteAdapter {
-  override get supportsTransactionalDdl(): boolean {
-    return true
-  }
-}
-
-class BridgeDialect extends LibsqlDialect {
+/** Turso: @libsql/client over the network, through kysely-libsql. */
+class RemoteDialect extends LibsqlDialect {
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlAdapter()
   }
@@ -65,22 +55,21 @@ export interface OpenOptions {
 }
 
 export async function openStore(options: OpenOptions): Promise<Store> {
-  const isLocalFile = options.url.startsWith('file:')
-  if (isLocalFile) {
-    const path = options.url.slice('file:'.length).replace(/\?.*$/, '')
-    mkdirSync(dirname(path), { recursive: true })
+  const memory = options.url === ':memory:' || options.url === 'file::memory:'
+  const isLocalFile = options.url.startsWith('file:') && !memory
+  let dialect: Dialect
+  let closeClient = () => {}
+  if (isLocalFile || memory) {
+    // The embedded database, through libSQL's own engine with its prepared statements kept.
+    const path = memory ? ':memory:' : options.url.slice('file:'.length).replace(/\?.*$/, '')
+    if (!memory) mkdirSync(dirname(path), { recursive: true })
+    dialect = new LocalDialect(new LocalEngine({ path, memory, busyTimeoutMs: options.busyTimeoutMs ?? 10_000 }))
+  } else {
+    const client: Client = createClient({ url: options.url, authToken: options.authToken })
+    dialect = new RemoteDialect({ client })
+    closeClient = () => client.close()
   }
-  const client: Client = createClient({
-    url: options.url,
-    authToken: options.authToken,
-    timeout: options.busyTimeoutMs ?? 10_000,
-  })
-  if (isLocalFile) {
-    // WAL lets readers run beside the writer and commits about ten times faster than the rollback
-    // journal; synchronous stays FULL so an acknowledged commit survives a power cut.
-    await client.execute('PRAGMA journal_mode = WAL')
-  }
-  const db = new Kysely<Database>({ dialect: new BridgeDialect({ client }) })
+  const db = new Kysely<Database>({ dialect })
 
   let tail: Promise<unknown> = Promise.resolve()
   let closed = false
@@ -179,7 +168,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       closed = true
       await tail
       await db.destroy()
-      client.close()
+      closeClient()
     },
   }
 }

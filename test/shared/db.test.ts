@@ -84,3 +84,81 @@ t.test('a closed store refuses writes clearly', async (t) => {
   await store.close()
   await t.rejects(store.write(async () => 1), /the database is closed/)
 })
+
+t.test('kept statements: each run binds its own values, after errors too, past the cache size', async (t) => {
+  const store = await tempStore(t)
+  await store.write(async (trx) => {
+    for (let i = 0; i < 20; i++) await trx.insertInto('webhook_receipts').values({ source: 'kept', key: `k${i}`, received_at: i }).execute()
+  })
+  for (let i = 0; i < 20; i++) {
+    const rows = await store.db.selectFrom('webhook_receipts').select('key').where('received_at', '>=', i).orderBy('received_at').execute()
+    t.equal(rows.length, 20 - i)
+    if (rows[0]?.key !== `k${i}`) t.fail(`run ${i} saw ${rows[0]?.key}`)
+  }
+  // The same INSERT fails on a duplicate, then runs again with new values.
+  await t.rejects(store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k1', received_at: 99 }).execute()), { code: /^SQLITE_CONSTRAINT/ })
+  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k20', received_at: 20 }).execute())
+  const { n } = await store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  t.equal(n, 21)
+  // More distinct statements than the cache keeps: the evicted ones are prepared again.
+  for (let i = 0; i < 600; i += 7) {
+    const { rows } = await sql<{ v: number }>`select ${sql.raw(String(i))} + ${1} as v`.execute(store.db)
+    if (rows[0]?.v !== i + 1) t.fail(`statement ${i} gave ${rows[0]?.v}`)
+  }
+  const { rows } = await sql<{ v: number }>`select ${sql.raw('0')} + ${2} as v`.execute(store.db)
+  t.equal(rows[0]?.v, 2, 'the first statement again, evicted and prepared anew')
+})
+
+t.test('a plain read does not see a transaction still open; a read inside it does', async (t) => {
+  const store = await tempStore(t)
+  const count = async (db: Pick<typeof store.db, 'selectFrom'>) =>
+    Number((await db.selectFrom('webhook_receipts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+  let outside = -1
+  let inside = -1
+  await store.write(async (trx) => {
+    await trx.insertInto('webhook_receipts').values({ source: 'open', key: 'a', received_at: 1 }).execute()
+    inside = await count(trx)
+    outside = await count(store.db)
+  })
+  t.equal(inside, 1)
+  t.equal(outside, 0, 'the reader sees only what is committed')
+  t.equal(await count(store.db), 1, 'and sees it once it is')
+})
+
+t.test('a write outside any transaction waits for the open one instead of failing busy', async (t) => {
+  const store = await tempStore(t)
+  const order: string[] = []
+  const transaction = store.write(async (trx) => {
+    await trx.insertInto('webhook_receipts').values({ source: 'tx', key: 'a', received_at: 1 }).execute()
+    await sleep(50)
+    order.push('transaction')
+  })
+  await sleep(5)
+  const bare = store.db
+    .insertInto('webhook_receipts')
+    .values({ source: 'bare', key: 'b', received_at: 2 })
+    .execute()
+    .then(() => order.push('bare write'))
+  await Promise.all([transaction, bare])
+  t.same(order, ['transaction', 'bare write'])
+  t.equal((await store.db.selectFrom('webhook_receipts').selectAll().execute()).length, 2)
+})
+
+t.test('values are stored as @libsql/client stores them; undefined is refused', async (t) => {
+  const store = await tempStore(t)
+  const { rows } = await sql<{ yes: number; no: number; when: number; blob: ArrayBuffer }>`select ${true} as yes, ${false} as no, ${new Date(1234)} as "when", ${new Uint8Array([1, 2])} as blob`.execute(store.db)
+  t.equal(rows[0]?.yes, 1)
+  t.equal(rows[0]?.no, 0)
+  t.equal(rows[0]?.when, 1234)
+  t.same([...new Uint8Array(rows[0]!.blob)], [1, 2], "blobs come back as ArrayBuffers, as from @libsql/client")
+  await t.rejects(sql`select ${undefined} as x`.execute(store.db), /undefined cannot be passed/)
+  await t.rejects(sql`select ${Number.NaN} as x`.execute(store.db), /finite numbers/)
+})
+
+t.test('an in-memory database works on its one connection', async (t) => {
+  const store = await openStore({ url: ':memory:' })
+  t.teardown(() => store.close())
+  await migrate(store)
+  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'm', key: 'a', received_at: 1 }).execute())
+  t.same(await store.db.selectFrom('webhook_receipts').select('key').execute(), [{ key: 'a' }])
+})

@@ -1,0 +1,253 @@
+import Database from 'libsql'
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+} from 'kysely'
+
+/**
+ * The embedded database (a `file:` URL, or `:memory:`) through libSQL's own engine, the one
+ * @libsql/client drives for files, but keeping its prepared statements: the client prepares every
+ * statement again each time it runs, and for the bridge's few dozen distinct statements that was a
+ * tenth of the service's CPU under webhook load. Remote databases (Turso) go through @libsql/client
+ * and kysely-libsql.
+ */
+export class LocalDialect implements Dialect {
+  constructor(private readonly engine: LocalEngine) {}
+  createAdapter(): DialectAdapter {
+    return new LocalAdapter()
+  }
+  createDriver(): Driver {
+    return new LocalDriver(this.engine)
+  }
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db)
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler()
+  }
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's adapter says it cannot, so its Migrator would
+ * apply each migration bare and take no lock (it assumes one process). Two processes starting on
+ * one file would then both apply the same migration. Saying so lets the Migrator read the applied
+ * migrations and apply the rest inside one BEGIN IMMEDIATE transaction: the second process waits
+ * for the first, then finds nothing left to do.
+ */
+export class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
+}
+
+/**
+ * Kysely runs one query at a time on SQLite, reads included, unless told the driver can do more.
+ * This one can: reads outside a transaction use their own connection, so they need not wait
+ * behind a write transaction that is waiting on something else.
+ */
+class LocalAdapter extends TransactionalDdlAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true
+  }
+}
+
+export interface EngineOptions {
+  path: string
+  memory: boolean
+  /** How long a statement waits for another process's lock before failing. */
+  busyTimeoutMs: number
+}
+
+type Connection = InstanceType<typeof Database>
+type Statement = ReturnType<Connection['prepare']>
+
+/** Statements kept per connection; the bridge uses a few dozen distinct ones. */
+const CACHE_SIZE = 500
+/** Statements that begin, end or change transactions are cheap to prepare: not worth a slot. */
+const UNCACHED = /^\s*(begin|commit|rollback|savepoint|release|pragma)\b/i
+
+class StatementCache {
+  readonly #entries = new Map<string, { statement: Statement; reader: boolean }>()
+  constructor(readonly connection: Connection) {}
+
+  get(sql: string): { statement: Statement; reader: boolean } {
+    const hit = this.#entries.get(sql)
+    if (hit) {
+      // Most recently used last, so the first entry is the one to evict.
+      this.#entries.delete(sql)
+      this.#entries.set(sql, hit)
+      return hit
+    }
+    const statement = this.connection.prepare(sql)
+    const entry = { statement, reader: statement.reader }
+    if (!UNCACHED.test(sql)) {
+      this.#entries.set(sql, entry)
+      const oldest = this.#entries.keys().next().value
+      if (this.#entries.size > CACHE_SIZE && oldest !== undefined) this.#entries.delete(oldest)
+    }
+    return entry
+  }
+}
+
+/** What @libsql/client does with JavaScript values, so both drivers store the same thing. */
+function toSql(value: unknown): unknown {
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 1 : 0
+    case 'undefined':
+      throw new TypeError('undefined cannot be passed as argument to the database')
+    case 'number':
+      if (!Number.isFinite(value)) throw new RangeError('Only finite numbers (not Infinity or NaN) can be passed as arguments')
+      return value
+    default:
+      if (value instanceof Date) return value.valueOf()
+      if (value instanceof ArrayBuffer) return Buffer.from(value)
+      return value
+  }
+}
+
+/**
+ * Two connections to the file: the writer (transactions, and every statement that may write) and
+ * the reader (plain SELECTs outside a transaction, which WAL lets run beside an open write
+ * transaction without seeing it). Statements run synchronously, as in @libsql/client.
+ */
+export class LocalEngine {
+  readonly #writer: StatementCache
+  readonly #reader: StatementCache
+  #closed = false
+
+  constructor(options: EngineOptions) {
+    const open = (): Connection => {
+      const connection = new Database(options.path, { timeout: options.busyTimeoutMs })
+      // WAL lets the reader run beside the writer and commits about ten times faster than the
+      // rollback journal; synchronous stays FULL so an acknowledged commit survives a power cut.
+      if (!options.memory) connection.exec('PRAGMA journal_mode = WAL')
+      connection.exec('PRAGMA synchronous = FULL')
+      return connection
+    }
+    this.#writer = new StatementCache(open())
+    // An in-memory database exists once per connection: both roles share the one.
+    this.#reader = options.memory ? this.#writer : new StatementCache(open())
+  }
+
+  /** Runs one statement; rejects with SQLite's error (message, code) when it fails. */
+  async run(onReader: boolean, sql: string, parameters: readonly unknown[]): Promise<QueryResult<any>> {
+    if (this.#closed) throw new Error('the database is closed')
+    const { statement, reader } = (onReader ? this.#reader : this.#writer).get(sql)
+    const values = parameters.map(toSql)
+    // all() and run() reset a kept statement before binding; get() does not, so it is never used.
+    if (reader) return { rows: statement.all(values) as Record<string, unknown>[] }
+    const { changes, lastInsertRowid } = statement.run(values) as { changes: number; lastInsertRowid: number | bigint }
+    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) }
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#writer.connection.close()
+    if (this.#reader !== this.#writer) this.#reader.connection.close()
+  }
+}
+
+/** One writer at a time in this process: a transaction holds it from BEGIN to COMMIT or ROLLBACK. */
+class WriterLock {
+  #tail: Promise<void> = Promise.resolve()
+  acquire(): Promise<() => void> {
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const acquired = this.#tail.then(() => release)
+    this.#tail = this.#tail.then(() => released)
+    return acquired
+  }
+}
+
+const READ_ONLY_SQL = /^\s*select\b/i
+
+class LocalDriver implements Driver {
+  readonly #lock = new WriterLock()
+  constructor(private readonly engine: LocalEngine) {}
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new LocalConnection(this.engine, this.#lock)
+  }
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as LocalConnection).begin()
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as LocalConnection).end('COMMIT')
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as LocalConnection).end('ROLLBACK')
+  }
+  async releaseConnection(): Promise<void> {}
+  async destroy(): Promise<void> {
+    this.engine.close()
+  }
+}
+
+class LocalConnection implements DatabaseConnection {
+  #release: (() => void) | undefined
+  constructor(
+    private readonly engine: LocalEngine,
+    private readonly lock: WriterLock,
+  ) {}
+
+  async begin(): Promise<void> {
+    const release = await this.lock.acquire()
+    try {
+      // IMMEDIATE takes the write lock now, so another process makes this wait at BEGIN (up to the
+      // busy timeout) instead of failing halfway through.
+      await this.engine.run(false, 'BEGIN IMMEDIATE', [])
+    } catch (error) {
+      release()
+      throw error
+    }
+    this.#release = release
+  }
+
+  async end(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const release = this.#release
+    if (!release) return
+    try {
+      await this.engine.run(false, statement, [])
+    } catch (error) {
+      // A failed COMMIT leaves the transaction open: roll it back so the writer is free again.
+      // SQLite may already have rolled back by itself, in which case ROLLBACK says so; ignore it.
+      if (statement === 'COMMIT') await this.engine.run(false, 'ROLLBACK', []).catch(() => undefined)
+      if (statement === 'COMMIT' || !/no transaction is active/i.test((error as Error).message)) throw error
+    } finally {
+      this.#release = undefined
+      release()
+    }
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const { sql, parameters, query } = compiled
+    if (this.#release) return this.engine.run(false, sql, parameters)
+    if (query.kind === 'SelectQueryNode' || (query.kind === 'RawNode' && READ_ONLY_SQL.test(sql))) {
+      return this.engine.run(true, sql, parameters)
+    }
+    // A write outside any transaction commits by itself, but waits for the writer like one.
+    const release = await this.lock.acquire()
+    try {
+      return await this.engine.run(false, sql, parameters)
+    } finally {
+      release()
+    }
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery(): AsyncIterableIterator<QueryResult<never>> {
+    throw new Error('streaming queries is not supported')
+  }
+}

@@ -124,7 +124,9 @@ async function main() {
     const dbCounters = async () => {
       const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).text()
       const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
-      return { commits: read('bridge_db_commits_total'), writes: read('bridge_db_writes_total') }
+      const jobs = (state: string) => Number(new RegExp(`^bridge_jobs\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+      const oldestDue = Number(/^bridge_queue_oldest_due_seconds ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN)
+      return { commits: read('bridge_db_commits_total'), writes: read('bridge_db_writes_total'), oldestDue, running: jobs('running') }
     }
 
     // Ack: signed, distinct texts from 500 numbers, every 200 meaning stored.
@@ -144,12 +146,15 @@ async function main() {
     })
     const peakRss = peakRssMb(service.child.pid!)
     const dbAfter = await dbCounters()
-    // Let the queue drain before measuring end to end.
-    for (let i = 0; i < 600; i++) {
-      const pending = intercom.requests.length
-      await sleep(500)
-      if (intercom.requests.length === pending) break
+    // Let the queue drain before measuring end to end: nothing due and nothing running, twice in a
+    // row (recurring jobs wait for later; at most 5 minutes).
+    const drainStarted = performance.now()
+    for (let idle = 0; idle < 2 && performance.now() - drainStarted < 300_000; ) {
+      const { oldestDue, running } = await dbCounters()
+      idle = oldestDue === 0 && running === 0 ? idle + 1 : 0
+      await sleep(250)
     }
+    const drainSeconds = (performance.now() - drainStarted) / 1000
 
     const postSms = async (from: string, body: string, sid: string) => {
       const form = { MessageSid: sid, AccountSid: twilio.accountSid, From: from, To: OUR_NUMBER, Body: body, NumMedia: '0' }
@@ -231,6 +236,8 @@ async function main() {
       outbound_e2e_p99_ms: percentile(e2eOut, 99),
       intercom_calls_per_sms_known: round(callsKnown, 2),
       intercom_calls_per_sms_new: round(callsNew, 2),
+      ack_texts: ackResult.requests.total,
+      backlog_drain_s: round(drainSeconds),
       ack_writes_per_commit: round((dbAfter.writes - dbBefore.writes) / (dbAfter.commits - dbBefore.commits)),
       queue_claim_ms_20k_backlog: claimMs,
       peak_rss_mb: peakRss,

@@ -12,9 +12,9 @@ import autocannon from 'autocannon'
 import { migrate, openStore } from '../shared/db/database.js'
 import { claimJobs, completeJob, enqueue } from '../server/jobs/queue.js'
 import type { RecordedRequest } from '../sandbox/http.js'
-import { signIntercomWebhook, startIntercomStandIn } from '../sandbox/intercom.js'
+import { startIntercomStandIn } from '../sandbox/intercom.js'
 import { signTwilio, startTwilioStandIn } from '../sandbox/twilio.js'
-import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
+import { OUR_NUMBER, PUBLIC_URL, standInEnv, wireWebhooks } from '../sandbox/env.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
@@ -156,14 +156,12 @@ async function main() {
     }
     const drainSeconds = (performance.now() - drainStarted) / 1000
 
-    const postSms = async (from: string, body: string, sid: string) => {
-      const form = { MessageSid: sid, AccountSid: twilio.accountSid, From: from, To: OUR_NUMBER, Body: body, NumMedia: '0' }
-      const res = await fetch(`${base}/twilio/sms`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) },
-        body: new URLSearchParams(form).toString(),
-      })
-      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+    // From here on the simulators send the webhooks, signed and shaped as Twilio and Intercom send
+    // them, to the public URL by way of this process (as fly.io's proxy would).
+    wireWebhooks(twilio, intercom)
+    const postSms = async (from: string, body: string) => {
+      const { delivery } = await twilio.receiveText({ from, to: OUR_NUMBER, body, via: base })
+      if (delivery?.status !== 200) throw new Error(`webhook answered ${delivery?.status}`)
     }
     /**
      * When the first request from index `from` on that matches arrived at a stand-in, waiting up to
@@ -187,7 +185,7 @@ async function main() {
       const body = `known ${i}`
       const from = intercom.requests.length
       const t0 = Date.now()
-      await postSms(`+1415556${String(i % 500).padStart(4, '0')}`, body, `SM${(0x20000000 + i).toString(16).padStart(32, '0')}`)
+      await postSms(`+1415556${String(i % 500).padStart(4, '0')}`, body)
       const at = await arrival(intercom.requests, from, (r) => bodyOf(r).body === body)
       if (at) e2eIn.push(at - t0)
     }
@@ -199,7 +197,7 @@ async function main() {
     for (let i = 0; i < NEW; i++) {
       const body = `new ${i}`
       const from = intercom.requests.length
-      await postSms(`+1415557${String(i).padStart(4, '0')}`, body, `SM${(0x30000000 + i).toString(16).padStart(32, '0')}`)
+      await postSms(`+1415557${String(i).padStart(4, '0')}`, body)
       await arrival(intercom.requests, from, (r) => r.path === '/conversations' && bodyOf(r).body === body)
     }
     await sleep(300) // the tag job follows the conversation
@@ -209,12 +207,10 @@ async function main() {
     const e2eOut: number[] = []
     const conversations = intercom.conversations.slice(0, 100)
     for (const [i, conversation] of conversations.entries()) {
-      const part = intercom.addAdminReply(conversation.id, { body: `<p>reply ${i}</p>` })
-      const raw = JSON.stringify(intercom.notification('conversation.admin.replied', conversation.id, [part]))
       const from = twilio.requests.length
       const t0 = Date.now()
-      const res = await fetch(`${base}/intercom/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature': signIntercomWebhook(intercom.clientSecret, raw) }, body: raw })
-      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+      const { delivery } = await intercom.replyAsAdmin(conversation.id, { body: `<p>reply ${i}</p>` }, base)
+      if (delivery?.status !== 200) throw new Error(`webhook answered ${delivery?.status}`)
       const at = await arrival(twilio.requests, from, (r) => r.method === 'POST' && bodyOf(r).Body === `reply ${i}`)
       if (at) e2eOut.push(at - t0)
     }

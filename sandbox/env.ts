@@ -18,3 +18,14 @@ export function standInEnv(twilio: TwilioStandIn, intercom: IntercomStandIn, dat
     INTERCOM_API_BASE_URL: intercom.url,
   }
 }
+
+/**
+ * The simulators wired as the bridge's setup leaves them, for a service running as its own
+ * process: the number's SMS URL and the app's webhook subscription point at the public URL, and each
+ * webhook is posted `via` whichever process the caller picks, as fly.io's proxy would.
+ */
+export function wireWebhooks(twilio: TwilioStandIn, intercom: IntercomStandIn): void {
+  twilio.addPhoneNumber(OUR_NUMBER)
+  twilio.phoneNumbers.at(-1)!.sms_url = `${PUBLIC_URL}/twilio/sms`
+  intercom.subscribeWebhooks({ url: `${PUBLIC_URL}/intercom/webhooks`, topics: ['conversation.admin.replied'] })
+}

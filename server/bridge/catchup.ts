@@ -13,9 +13,18 @@ const FIRST_LOOKBACK_MS = 24 * 3_600_000
 const OVERLAP_MS = 10 * 60_000
 export const CATCH_UP_INTERVAL_MS = 5 * 60_000
 
-/** Queues the recurring catch-up once; every process calls this at start, one job results. */
-export async function scheduleCatchUp(store: Store): Promise<void> {
-  await store.write((trx) => enqueue(trx, { task: CATCH_UP, payload: null, key: CATCH_UP, maxAttempts: 5 }))
+/**
+ * Queues the recurring catch-up once (every process calls this at start, one job results) and makes
+ * it due now: a start is when texts were most likely missed, their webhooks having died with the
+ * process before, and they should not wait for the next five-minute turn.
+ */
+export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
+  await store.write(async (trx) => {
+    const { id, deduped } = await enqueue(trx, { task: CATCH_UP, payload: null, key: CATCH_UP, maxAttempts: 5 }, now)
+    if (deduped) {
+      await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).execute()
+    }
+  })
 }
 
 /**

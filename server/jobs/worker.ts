@@ -134,7 +134,7 @@ export class Worker {
   }
 
   private async run(job: Job): Promise<void> {
-    const log = this.log.child({ job: job.id, task: job.task, attempt: job.attempts })
+    const log = this.log.child({ job: job.id, task: job.task, attempt: job.attempts, runAt: job.run_at })
     let outcome: 'completed' | 'retry' | 'dead' = 'completed'
     let failure: unknown
     const startedAt = performance.now()

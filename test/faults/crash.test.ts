@@ -2,11 +2,11 @@ import t from 'tap'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
 import { redeliver, type Delivery } from '../../sandbox/http.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess, type ServiceProcess } from '../support/process.js'
-import { accepted, conversationOf as conversationOfPhone, textsInIntercom, textsSent, wireWebhooks } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, textsInIntercom, textsSent } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 10
@@ -30,14 +30,15 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
   const unacknowledged: Delivery[] = []
   const replies: string[] = []
   let service: ServiceProcess
+  /** Each customer's next text: customers go at their own pace. */
+  const next = Array.from({ length: CUSTOMERS }, () => 0)
   /** Each customer texts in order, all customers at once; a teammate answers now and then. */
-  async function traffic(from: number, to: number, stop: () => boolean) {
-    let sent = from
+  async function traffic(stop: () => boolean) {
     await Promise.all(
       Array.from({ length: CUSTOMERS }, async (_, c) => {
-        for (let i = from; i < to && !stop(); i++) {
+        for (let i = next[c]!; i < PER_CUSTOMER && !stop(); i = next[c]!) {
           await twilio.receiveText({ from: customer(c), to: OUR_NUMBER, body: body(c, i), via: service.url })
-          sent = Math.max(sent, i + 1)
+          next[c] = i + 1
           const conversation = conversationOf(c)
           if (i % REPLY_EVERY === REPLY_EVERY - 1 && conversation) {
             const text = `reply to customer ${c} after text ${i}`
@@ -48,26 +49,26 @@ t.test('kill -9 while 500 texts arrive and replies go out: after a restart every
         }
       }),
     )
-    return sent
   }
   service = await startServiceProcess(t, 'node', env, cwd)
   const first = service
   let killed = false
   // Kill it while texts are still arriving, many are not yet in Intercom and replies are going out.
-  const sending = traffic(0, PER_CUSTOMER, () => killed)
+  const sending = traffic(() => killed)
   await until(() => textsInIntercom(intercom).length >= 100 && textsSent(twilio).length >= 5, 'a hundred texts in Intercom and some replies sent', 30_000)
   const exited = new Promise((r) => first.child.once('exit', r))
   first.child.kill('SIGKILL')
   killed = true
-  const reached = await sending
+  await sending
   await exited
 
   // Restart on the same database. The bridge catches up on texts whose webhooks died with it first.
+  const beforeRestart = twilio.requests.length
   service = await startServiceProcess(t, 'node', env, cwd)
-  await until(() => twilio.requests.some((r) => r.method === 'GET' && r.path.endsWith('/Messages.json')), "the catch-up to list Twilio's messages", 30_000)
+  await until(() => twilio.requests.slice(beforeRestart).some((r) => r.method === 'GET' && r.path.endsWith('/Messages.json')), "the restarted service's catch-up to list Twilio's messages", 30_000)
   await until(async () => (await fetch(`${service.url}/readyz`)).status === 200, 'ready')
   for (const delivery of unacknowledged.splice(0)) t.ok(accepted(await redeliver(intercom.deliveries, delivery, service.url)), 'a retried reply webhook is accepted')
-  await traffic(reached, PER_CUSTOMER, () => false)
+  await traffic(() => false)
 
   const expected = CUSTOMERS * PER_CUSTOMER
   await until(() => textsInIntercom(intercom).length >= expected, `all ${expected} texts in Intercom`, 90_000)

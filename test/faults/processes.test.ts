@@ -2,10 +2,10 @@ import t from 'tap'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess } from '../support/process.js'
-import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent, wireWebhooks } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 8

@@ -1,18 +1,7 @@
 import type { Delivery } from '../../sandbox/http.js'
 import type { Conversation, IntercomStandIn } from '../../sandbox/intercom.js'
 import type { TwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, PUBLIC_URL } from '../../sandbox/env.js'
-
-/**
- * The simulators wired as the bridge's setup leaves them, for tests of service processes: the
- * number's SMS URL and the app's webhook subscription point at the public URL, and each webhook is
- * posted `via` whichever process the test picks, as fly.io's proxy would.
- */
-export function wireWebhooks(twilio: TwilioStandIn, intercom: IntercomStandIn): void {
-  twilio.addPhoneNumber(OUR_NUMBER)
-  twilio.phoneNumbers.at(-1)!.sms_url = `${PUBLIC_URL}/twilio/sms`
-  intercom.subscribeWebhooks({ url: `${PUBLIC_URL}/intercom/webhooks`, topics: ['conversation.admin.replied'] })
-}
+import { OUR_NUMBER } from '../../sandbox/env.js'
 
 /** The bridge answered the webhook with a 2xx (a process killed under it answers nothing). */
 export function accepted(delivery: Delivery | null): boolean {
@@ -41,14 +30,19 @@ export function textsSent(twilio: TwilioStandIn): string[] {
     .map((r) => String((r.body as { Body?: string }).Body ?? ''))
 }
 
-/** `job started` debug lines from service logs: job id → the pids that started it. */
-export function jobStarts(...outputs: string[]): Map<number, number[]> {
-  const starts = new Map<number, number[]>()
+/**
+ * `job started` debug lines from service logs: one run of a job (its id and the time it was due: a
+ * retry or a recurring job's next turn is due at a later time) -> the pids that started that run.
+ * Two starts of one run mean it was claimed twice.
+ */
+export function jobStarts(...outputs: string[]): Map<string, number[]> {
+  const starts = new Map<string, number[]>()
   for (const output of outputs) {
     for (const line of output.split('\n')) {
       if (!line.includes('"job started"')) continue
-      const record = JSON.parse(line) as { job: number; pid: number }
-      starts.set(record.job, [...(starts.get(record.job) ?? []), record.pid])
+      const record = JSON.parse(line) as { job: number; runAt: number; pid: number }
+      const run = `job ${record.job} due ${record.runAt}`
+      starts.set(run, [...(starts.get(run) ?? []), record.pid])
     }
   }
   return starts

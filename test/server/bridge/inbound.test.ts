@@ -1,5 +1,5 @@
 import t from 'tap'
-import { catchUp } from '../../../server/bridge/catchup.js'
+import { CATCH_UP, catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
 import { pickContact } from '../../../server/bridge/intercom.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
@@ -361,4 +361,23 @@ t.test('catch-up ingests texts whose webhooks never arrived, oldest first, exact
   ctx.twilio.failNext({ status: 503, match: { method: 'GET' } })
   const retry = await catchUp(deps)
   t.ok(retry.runAgainAt - Date.now() <= 60_000, 'an outage reschedules sooner instead of failing')
+})
+
+t.test('a start makes the catch-up due at once, however far off its next turn was', async (t) => {
+  const ctx = await buildTestApp(t)
+  const store = ctx.app.store
+  const catchUpJobs = () => store.db.selectFrom('jobs').select(['id', 'state', 'run_at']).where('task', '=', CATCH_UP).execute()
+  const start = Date.now()
+  await scheduleCatchUp(store, start)
+  await scheduleCatchUp(store, start)
+  const [job, ...more] = await catchUpJobs()
+  t.equal(more.length, 0, 'one catch-up job, however many starts')
+  // It ran and asked to run again in five minutes; then the process died and another one started.
+  await store.write((trx) => trx.updateTable('jobs').set({ run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await scheduleCatchUp(store, start + 1_000)
+  t.same(await catchUpJobs(), [{ id: job!.id, state: 'waiting', run_at: start + 1_000 }], 'due now, same job')
+  // A running catch-up is left to its runner.
+  await store.write((trx) => trx.updateTable('jobs').set({ state: 'running', run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await scheduleCatchUp(store, start + 2_000)
+  t.same(await catchUpJobs(), [{ id: job!.id, state: 'running', run_at: start + 300_000 }])
 })

@@ -225,7 +225,11 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
         status: m.status,
         errorCode: m.error_code,
         at: m.createdAtMs,
-        media: fromCustomer ? m.media.map((x, i) => ({ url: `/api/media/${m.sid}/${i}`, contentType: x.contentType })) : [],
+        // A customer's pictures as Twilio keeps them; a teammate's as the phone got them, from the
+        // URL Twilio fetched (the attachment's, in Intercom).
+        media: fromCustomer
+          ? m.media.map((x, i) => ({ url: `/api/media/${m.sid}/${i}`, contentType: x.contentType }))
+          : m.media.flatMap((x) => (x.url ? [{ url: x.url, contentType: x.contentType }] : [])),
       }
     })
     const conversations = [...intercom.conversations]
@@ -358,11 +362,15 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
   }
 
   // A teammate replies in the inbox: Intercom adds the part and posts conversation.admin.replied.
-  web.post<{ Body: { conversationId?: unknown; body?: unknown } }>('/api/inbox/reply', async (req) => {
+  // With `picture`, the reply carries the sample picture as an uploaded attachment, which Intercom
+  // would host; here this server does, at an address the browser can open too.
+  web.post<{ Body: { conversationId?: unknown; body?: unknown; picture?: unknown } }>('/api/inbox/reply', async (req) => {
     const conversation = conversationOf(req.body?.conversationId)
     const text = typeof req.body?.body === 'string' ? req.body.body.trim() : ''
-    if (!text) throw problem(400, 'Write a reply first.')
-    const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: composerHtml(text) })
+    const picture = req.body?.picture === true
+    if (!text && !picture) throw problem(400, 'Write a reply or attach the picture first.')
+    const attachments = picture ? [{ type: 'upload' as const, name: 'picture.png', url: `http://${req.headers.host}/picture.png`, content_type: 'image/png' }] : []
+    const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: text ? composerHtml(text) : '', attachments })
     if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
     return { partId: part.id }
   })

@@ -90,7 +90,7 @@ export interface IntercomStandIn {
    * A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed,
    * when subscribed (`via` one origin behind the subscribed URL's load balancer, if given).
    */
-  replyAsAdmin(conversationId: string, reply: { body: string }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
+  replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
   /** A teammate closes the conversation: a close part, and `conversation.admin.closed` when subscribed. */
   closeAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
   /**
@@ -524,8 +524,8 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     subscribeWebhooks(given: { url: string; topics: string[] } | null) {
       subscription = given
     },
-    async replyAsAdmin(conversationId: string, reply: { body: string }, via?: string) {
-      const part = standIn.addAdminReply(conversationId, { body: reply.body })
+    async replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string) {
+      const part = standIn.addAdminReply(conversationId, { body: reply.body, ...(reply.attachments ? { attachments: reply.attachments } : {}) })
       standIn.conversation(conversationId)!.updated_at = part.created_at
       return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part], via) }
     },

@@ -22,7 +22,8 @@ export interface TwilioMessage {
   date_updated: string
   date_sent: string | null
   status_callback: string | null
-  media: Array<{ sid: string; contentType: string; data: Buffer }>
+  /** For a text we sent, `url` is the MediaUrl the picture was fetched from (the handset shows it). */
+  media: Array<{ sid: string; contentType: string; data: Buffer; url?: string }>
   /** Milliseconds, for filtering. */
   createdAtMs: number
 }
@@ -116,7 +117,7 @@ function resource(m: TwilioMessage) {
 export interface TwilioSaved {
   accountSid: string
   authToken: string
-  messages: Array<Omit<TwilioMessage, 'media'> & { media: Array<{ sid: string; contentType: string; data: string }> }>
+  messages: Array<Omit<TwilioMessage, 'media'> & { media: Array<{ sid: string; contentType: string; data: string; url?: string }> }>
   phoneNumbers: TwilioStandIn['phoneNumbers']
   services: TwilioStandIn['services']
   optedOut: string[]
@@ -260,7 +261,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       if (optedOut.has(`${to} ${form.From ?? form.MessagingServiceSid}`)) return fail(400, 21610)
       const now = Date.now()
       const body = (form.Body as string | undefined) ?? ''
-      const media = ((form.MediaUrl as string[] | undefined) ?? []).map((u) => ({ sid: sid('ME'), contentType: 'image/jpeg', data: Buffer.from(u) }))
+      const media = ((form.MediaUrl as string[] | undefined) ?? []).map((u) => ({ sid: sid('ME'), contentType: 'image/jpeg', data: Buffer.from(u), url: u }))
       const message: TwilioMessage = {
         sid: sid(media.length ? 'MM' : 'SM'),
         account_sid: accountSid,

@@ -129,7 +129,7 @@ function renderPhone() {
         { class: `bubble ${m.fromCustomer ? 'mine' : 'theirs'}`, 'data-sid': m.sid },
         el('span', { class: 'visually-hidden', text: m.fromCustomer ? 'You: ' : 'Received: ' }),
         m.body ? el('p', { class: 'body', text: m.body }) : null,
-        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} sent`, class: 'picture' })),
+        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} ${m.fromCustomer ? 'sent' : 'received'}`, class: 'picture' })),
         el('p', { class: 'meta', text: m.fromCustomer ? `Sent ${clock(m.at)}` : clock(m.at) }),
       ),
     ),
@@ -314,13 +314,15 @@ function wireInbox() {
   $('#reply-form').addEventListener('submit', async (e) => {
     e.preventDefault()
     const box = $('#reply-text')
+    const picture = $('#reply-picture')
     const button = $('#reply-send')
-    if (!box.value.trim()) return showError('#reply-error', new Error('Write a reply first.'))
+    if (!box.value.trim() && !picture.checked) return showError('#reply-error', new Error('Write a reply or attach a picture first.'))
     button.disabled = true
     showError('#reply-error', null)
     try {
-      await post('/api/inbox/reply', { conversationId: ui.conversationId, body: box.value })
+      await post('/api/inbox/reply', { conversationId: ui.conversationId, body: box.value, picture: picture.checked })
       box.value = ''
+      picture.checked = false
     } catch (err) {
       showError('#reply-error', err)
     } finally {

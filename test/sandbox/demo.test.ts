@@ -134,6 +134,18 @@ if (!existsSync(CHROMIUM)) {
     await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
     await shot(page, 'laptop-3-reply-delivered.png')
 
+    // A teammate sends a picture: it goes out as MMS, and the phone shows it.
+    await inbox.getByLabel('Attach a picture').check()
+    await inbox.getByRole('button', { name: 'Send reply' }).click()
+    const received = phone.locator('.bubble.theirs img[alt="Picture 1 received"]')
+    await received.waitFor(WAIT)
+    // Loaded, not a broken image: the browser fetched it from the attachment's URL.
+    await page.waitForFunction((img) => {
+      const image = img as unknown as { complete: boolean; naturalWidth: number }
+      return image.complete && image.naturalWidth > 0
+    }, await received.elementHandle(), WAIT)
+    t.notOk(await inbox.getByLabel('Attach a picture').isChecked(), 'the box is cleared once sent')
+
     // The welcome text, sent from the sidebar.
     await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
     await phone.locator('.bubble.theirs', { hasText: 'Hi there, welcome to Acme! Reply STOP to opt out.' }).waitFor(WAIT)

@@ -73,8 +73,13 @@ type Statement = ReturnType<Connection['prepare']>
 
 /** Statements kept per connection; the bridge uses a few dozen distinct ones. */
 const CACHE_SIZE = 500
-/** Statements that begin, end or change transactions are cheap to prepare: not worth a slot. */
-const UNCACHED = /^\s*(begin|commit|rollback|savepoint|release|pragma)\b/i
+/**
+ * Not kept: savepoints (their names vary) and pragmas (rare). BEGIN, COMMIT and ROLLBACK are kept on
+ * purpose: a statement that fails with SQLITE_BUSY (a BEGIN IMMEDIATE that waited out the busy timeout
+ * on another process's lock) stays "in progress" until it is run again or collected, and until then
+ * the connection refuses to commit. Kept, the next BEGIN runs that same statement, which resets it.
+ */
+const UNCACHED = /^\s*(savepoint|release|pragma)\b/i
 
 class StatementCache {
   readonly #entries = new Map<string, { statement: Statement; reader: boolean }>()

@@ -1,4 +1,5 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { startLibsqlServerStandIn } from '../../sandbox/libsql-server.js'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
@@ -11,14 +12,26 @@ import { until } from '../support/wait.js'
 const CUSTOMERS = 8
 const PER_CUSTOMER = 30
 
-t.test('two service processes on one database under HTTP load: no job runs twice, every text once and in order, every reply once', async (t) => {
+t.test('two service processes on one database file under HTTP load: no job runs twice, every text once and in order, every reply once', (t) =>
+  twoMachines(t, 'file'),
+)
+
+t.test('two machines on one remote libSQL database (Turso) under HTTP load: the same', (t) => twoMachines(t, 'remote'))
+
+async function twoMachines(t: Test, database: 'file' | 'remote') {
   const twilio = await startTwilioStandIn()
   const intercom = await startIntercomStandIn()
   t.teardown(() => twilio.close())
   t.teardown(() => intercom.close())
   const cwd = tempDir(t)
   const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), LOG_LEVEL: 'debug' }
-  // Two machines behind one address: both start on the same file at once (migrations included).
+  if (database === 'remote') {
+    // What fly.io machines share: a libSQL server over HTTP with a token, its file apart from theirs.
+    const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
+    t.teardown(() => server.close())
+    Object.assign(env, { DATABASE_URL: server.url, DATABASE_AUTH_TOKEN: server.authToken })
+  }
+  // Two machines behind one address: both start on the same database at once (migrations included).
   const services = await Promise.all([startServiceProcess(t, 'node', env, cwd), startServiceProcess(t, 'node', env, cwd)])
   wireWebhooks(twilio, intercom)
   const customer = (c: number) => `+1415556${String(2000 + c)}`
@@ -66,4 +79,4 @@ t.test('two service processes on one database under HTTP load: no job runs twice
   const byPid = new Set([...starts.values()].flat())
   t.equal(byPid.size, 2, 'both processes ran jobs')
   for (const s of services) t.equal(await s.stop(), 0, 'a clean stop')
-})
+}

@@ -162,3 +162,23 @@ t.test('an in-memory database works on its one connection', async (t) => {
   await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'm', key: 'a', received_at: 1 }).execute())
   t.same(await store.db.selectFrom('webhook_receipts').select('key').execute(), [{ key: 'a' }])
 })
+
+t.test('after waiting out another process\'s lock, the next write goes through', async (t) => {
+  const a = await tempStore(t)
+  const b = await openStore({ url: `file:${a.path}`, busyTimeoutMs: 50 })
+  t.teardown(() => b.close())
+  let holding!: () => void
+  const held = new Promise<void>((resolve) => (holding = resolve))
+  const long = a.write(async (trx) => {
+    await trx.insertInto('webhook_receipts').values({ source: 'a', key: 'held', received_at: 1 }).execute()
+    holding()
+    await sleep(300)
+  })
+  await held
+  await t.rejects(b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'refused', received_at: 2 }).execute()), { code: /^SQLITE_BUSY/ })
+  await long
+  // The BEGIN that failed busy must not leave the connection unable to commit.
+  await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'later', received_at: 3 }).execute())
+  await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'again', received_at: 4 }).execute())
+  t.same((await b.db.selectFrom('webhook_receipts').select('key').orderBy('received_at').execute()).map((r) => r.key), ['held', 'later', 'again'])
+})

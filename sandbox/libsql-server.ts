@@ -48,6 +48,7 @@ interface Stream {
    * to commit) until it runs again, which the retry does with this same statement.
    */
   prepared: Map<string, ReturnType<Connection['prepare']>>
+  lastUsed: number
 }
 
 class HranaError extends Error {
@@ -68,7 +69,7 @@ export interface LibsqlServerStandIn {
   close(): Promise<void>
 }
 
-export async function startLibsqlServerStandIn(opts: { path: string; authToken?: string; busyTimeoutMs?: number }): Promise<LibsqlServerStandIn> {
+export async function startLibsqlServerStandIn(opts: { path: string; authToken?: string; busyTimeoutMs?: number; streamExpiryMs?: number }): Promise<LibsqlServerStandIn> {
   const authToken = opts.authToken ?? `libsql-token-${randomBytes(8).toString('hex')}`
   const streams = new Map<string, Stream>()
   const stats = { pipelines: 0, streams: 0 }
@@ -215,7 +216,9 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
     const stream = streams.get(baton)
     if (!stream) return
     streams.delete(baton)
-    // Closing a stream ends its connection; an open transaction rolls back, as on a server.
+    // Closing a stream ends its connection; an open transaction rolls back, as on a server. Rolled
+    // back first: the connection itself may linger until its kept statements are collected.
+    if (stream.connection.inTransaction) stream.connection.exec('ROLLBACK')
     stream.connection.close()
   }
 
@@ -244,7 +247,7 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
         streams.delete(baton)
         stream = found
       } else {
-        stream = { connection: open(), sql: new Map(), prepared: new Map() }
+        stream = { connection: open(), sql: new Map(), prepared: new Map(), lastUsed: Date.now() }
         stats.streams++
       }
       const results: unknown[] = []
@@ -263,16 +266,24 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
         }
       }
       if (closed) {
+        if (stream.connection.inTransaction) stream.connection.exec('ROLLBACK')
         stream.connection.close()
         baton = null
       } else {
         // Each answer names the stream anew; the old baton is spent.
         baton = randomBytes(12).toString('hex')
+        stream.lastUsed = Date.now()
         streams.set(baton, stream)
       }
       send(res, 200, { baton, base_url: null, results })
     })
   })
+  // A stream nobody uses for a while is closed, its transaction rolled back, as the server does (a
+  // client that died holding a write transaction must not hold the database forever).
+  const streamExpiryMs = opts.streamExpiryMs ?? 10_000
+  const sweeper = setInterval(() => {
+    for (const [baton, stream] of streams) if (Date.now() - stream.lastUsed > streamExpiryMs) closeStream(baton)
+  }, Math.min(1_000, streamExpiryMs)).unref()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
@@ -281,6 +292,7 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
     stats,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(sweeper)
         for (const baton of [...streams.keys()]) closeStream(baton)
         server.closeAllConnections()
         server.close(() => resolve())

@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createClient } from '@libsql/client'
+import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
 import t, { type Test } from 'tap'
 import twilio from 'twilio'
 import { IntercomClient, IntercomError } from 'intercom-client'
@@ -108,4 +113,28 @@ t.test('Intercom stand-in: auth, version, request shapes and behaviour through i
     t.equal((err as IntercomError).rawResponse?.headers.get('x-ratelimit-remaining'), '0')
     t.ok(Number((err as IntercomError).rawResponse?.headers.get('x-ratelimit-reset')) > Date.now() / 1000 - 1)
   }
+})
+
+t.test('libSQL server stand-in: token checked, transactions across requests, abandoned streams expire', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'libsql-stand-in-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const server = await startLibsqlServerStandIn({ path: join(dir, 'server.db'), streamExpiryMs: 200 })
+  t.teardown(() => server.close())
+  const client = createClient({ url: server.url, authToken: server.authToken })
+  t.teardown(() => client.close())
+  await client.execute('create table t (v)')
+
+  const tx = await client.transaction('write')
+  await tx.execute({ sql: 'insert into t values (?)', args: [1] })
+  t.same((await client.execute('select count(*) as n from t')).rows[0]?.n, 0, 'an open transaction is not seen from another stream')
+  // The client holding it goes away without a word; the server closes its stream and rolls it back.
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const next = await client.transaction('write')
+  await next.execute({ sql: 'insert into t values (?)', args: [2] })
+  await next.commit()
+  t.same((await client.execute('select v from t')).rows.map((r) => r.v), [2], 'the abandoned write was rolled back, the lock freed')
+
+  const stranger = createClient({ url: server.url, authToken: 'not-the-token' })
+  t.teardown(() => stranger.close())
+  await t.rejects(stranger.execute('select 1'), /Unauthorized/)
 })

@@ -1,4 +1,4 @@
-// npm run bench [-- --duration SECONDS] [--json FILE]
+// npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote]
 //
 // Measures the bridge against its ceiling on this machine, with the loopback Twilio and Intercom
 // stand-ins, and prints a table (and JSON with --json). Everything runs on 127.0.0.1 and stops by
@@ -13,6 +13,7 @@ import { migrate, openStore } from '../shared/db/database.js'
 import { claimJobs, completeJob, enqueue } from '../server/jobs/queue.js'
 import type { RecordedRequest } from '../sandbox/http.js'
 import { startIntercomStandIn } from '../sandbox/intercom.js'
+import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
 import { signTwilio, startTwilioStandIn } from '../sandbox/twilio.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv, wireWebhooks } from '../sandbox/env.js'
 
@@ -22,6 +23,12 @@ const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) 
 const DURATION = Number(option('--duration') ?? 10)
 const JSON_FILE = option('--json')
 const WORKERS = option('--worker-concurrency') ?? '4'
+/**
+ * `remote`: the service uses a libSQL server over HTTP (the loopback stand-in, in this process), as
+ * machines sharing a Turso database do, instead of its embedded file.
+ */
+const DATABASE = option('--database') ?? 'file'
+if (DATABASE !== 'file' && DATABASE !== 'remote') throw new Error('--database is file or remote')
 /** Writes a V8 CPU profile of the service to this folder (open it in Chrome DevTools). */
 const CPU_PROF = option('--cpu-prof')
 const CONNECTIONS = 50
@@ -97,6 +104,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sms-bridge-bench-'))
   const twilio = await startTwilioStandIn()
   const intercom = await startIntercomStandIn()
+  const libsqlServer = DATABASE === 'remote' ? await startLibsqlServerStandIn({ path: join(dir, 'server.db') }) : null
   const children: ChildProcess[] = []
   try {
     // The ceiling.
@@ -108,6 +116,7 @@ async function main() {
     // The service, from process start to ready (migrations included).
     const env = {
       ...standInEnv(twilio, intercom, join(dir, 'bridge.db')),
+      ...(libsqlServer ? { DATABASE_URL: libsqlServer.url, DATABASE_AUTH_TOKEN: libsqlServer.authToken } : {}),
       PORT: '0',
       HOST: '127.0.0.1',
       INTERCOM_ADMIN_ID: intercom.admin.id,
@@ -219,6 +228,7 @@ async function main() {
 
     const figures = {
       duration_s: DURATION,
+      database: DATABASE,
       connections: CONNECTIONS,
       bare_rps: round(bareResult.requests.average),
       inbound_ack_rps: round(ackResult.requests.average),
@@ -260,6 +270,7 @@ async function main() {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
     await twilio.close()
     await intercom.close()
+    await libsqlServer?.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -54,8 +54,13 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
   return { app, config, twilio, intercom, logs }
 }
 
-/** Waits until no job is due or running (dead and long-delayed jobs stay), failing after `ms`. */
-export async function drain(app: FastifyInstance, ms = 15_000): Promise<void> {
+/**
+ * Waits until no job is due or running (dead and long-delayed jobs stay), failing after `ms`. The
+ * bound only stops a test that would otherwise wait forever, so it is generous: on the CI machine,
+ * with the browser test running beside it, a test process's first welcome text once took over 15 s
+ * (its first jobs load the Twilio and Intercom SDKs and phone metadata through the test loader).
+ */
+export async function drain(app: FastifyInstance, ms = 40_000): Promise<void> {
   const end = Date.now() + ms
   for (;;) {
     const pending = await app.store.db

@@ -1,7 +1,7 @@
 import { getCached, setCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
 import type { Store } from '../../shared/db/database.js'
-import { enqueue } from '../jobs/queue.js'
+import { enqueue, runWaitingJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { recordInbound, type InboundSms } from './inbound.js'
@@ -21,9 +21,7 @@ export const CATCH_UP_INTERVAL_MS = 5 * 60_000
 export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
   await store.write(async (trx) => {
     const { id, deduped } = await enqueue(trx, { task: CATCH_UP, payload: null, key: CATCH_UP, maxAttempts: 5 }, now)
-    if (deduped) {
-      await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).execute()
-    }
+    if (deduped) await runWaitingJobNow(trx, id, now)
   })
 }
 

@@ -202,6 +202,14 @@ export async function listJobs(db: Executor, state?: JobState, limit = 100): Pro
   return q.execute()
 }
 
+/**
+ * Brings a waiting job's turn forward to `now`, in the caller's transaction: a recurring job whose
+ * next turn should not be waited for. A job already running, or dead, is left to its state.
+ */
+export async function runWaitingJobNow(trx: Tx, id: number, now = Date.now()): Promise<void> {
+  await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).execute()
+}
+
 /** Gives a dead job a fresh set of attempts. */
 export async function retryDeadJob(store: Store, id: number): Promise<boolean> {
   const res = await store.write((trx) =>

@@ -64,15 +64,12 @@ export interface LibsqlServerStandIn {
   /** The URL to give @libsql/client (DATABASE_URL). */
   url: string
   authToken: string
-  /** Pipeline requests served, and streams opened (a stream is one connection). */
-  readonly stats: { pipelines: number; streams: number }
   close(): Promise<void>
 }
 
 export async function startLibsqlServerStandIn(opts: { path: string; authToken?: string; busyTimeoutMs?: number; streamExpiryMs?: number }): Promise<LibsqlServerStandIn> {
   const authToken = opts.authToken ?? `libsql-token-${randomBytes(8).toString('hex')}`
   const streams = new Map<string, Stream>()
-  const stats = { pipelines: 0, streams: 0 }
 
   // No busy handler: it would sleep on this one thread while the stream holding the lock waits for
   // its next request. A busy statement is tried again a little later instead, as a server would.
@@ -212,14 +209,17 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
     }
   }
 
-  const closeStream = (baton: string) => {
+  // Ending a stream ends its connection; an open transaction rolls back, as on a server. Rolled
+  // back first: the connection itself may linger until its kept statements are collected.
+  const endStream = (stream: Stream) => {
+    if (stream.connection.inTransaction) stream.connection.exec('ROLLBACK')
+    stream.connection.close()
+  }
+  const expire = (baton: string) => {
     const stream = streams.get(baton)
     if (!stream) return
     streams.delete(baton)
-    // Closing a stream ends its connection; an open transaction rolls back, as on a server. Rolled
-    // back first: the connection itself may linger until its kept statements are collected.
-    if (stream.connection.inTransaction) stream.connection.exec('ROLLBACK')
-    stream.connection.close()
+    endStream(stream)
   }
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -238,7 +238,6 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
         return send(res, 400, { message: 'The body is not JSON' })
       }
       if (!Array.isArray(body.requests)) return send(res, 400, { message: 'requests must be an array' })
-      stats.pipelines++
       let baton = body.baton ?? null
       let stream: Stream
       if (baton !== null) {
@@ -248,7 +247,6 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
         stream = found
       } else {
         stream = { connection: open(), sql: new Map(), prepared: new Map(), lastUsed: Date.now() }
-        stats.streams++
       }
       const results: unknown[] = []
       let closed = false
@@ -266,8 +264,7 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
         }
       }
       if (closed) {
-        if (stream.connection.inTransaction) stream.connection.exec('ROLLBACK')
-        stream.connection.close()
+        endStream(stream)
         baton = null
       } else {
         // Each answer names the stream anew; the old baton is spent.
@@ -282,18 +279,17 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
   // client that died holding a write transaction must not hold the database forever).
   const streamExpiryMs = opts.streamExpiryMs ?? 10_000
   const sweeper = setInterval(() => {
-    for (const [baton, stream] of streams) if (Date.now() - stream.lastUsed > streamExpiryMs) closeStream(baton)
+    for (const [baton, stream] of streams) if (Date.now() - stream.lastUsed > streamExpiryMs) expire(baton)
   }, Math.min(1_000, streamExpiryMs)).unref()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
     authToken,
-    stats,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sweeper)
-        for (const baton of [...streams.keys()]) closeStream(baton)
+        for (const baton of [...streams.keys()]) expire(baton)
         server.closeAllConnections()
         server.close(() => resolve())
       }),

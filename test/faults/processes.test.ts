@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
-import { startLibsqlServerStandIn } from '../../sandbox/libsql-server.js'
 import { join } from 'node:path'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
+import { startLibsqlServerStandIn } from '../../sandbox/libsql-server.js'
 import { startTwilioStandIn } from '../../sandbox/twilio.js'
 import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'

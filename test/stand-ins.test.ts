@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
+import { tempDir } from './support/db.js'
 import t, { type Test } from 'tap'
 import twilio from 'twilio'
 import { IntercomClient, IntercomError } from 'intercom-client'
@@ -116,9 +115,7 @@ t.test('Intercom stand-in: auth, version, request shapes and behaviour through i
 })
 
 t.test('libSQL server stand-in: token checked, transactions across requests, abandoned streams expire', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'libsql-stand-in-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const server = await startLibsqlServerStandIn({ path: join(dir, 'server.db'), streamExpiryMs: 200 })
+  const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db'), streamExpiryMs: 200 })
   t.teardown(() => server.close())
   const client = createClient({ url: server.url, authToken: server.authToken })
   t.teardown(() => client.close())

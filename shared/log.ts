@@ -56,9 +56,31 @@ export const REDACT_PATHS = [
   '*.password',
 ]
 
+// What an HTTP client's error carries about the exchange (axios, under the twilio SDK): the request
+// it made, with the account's credentials in its headers and auth, and the raw response.
+const EXCHANGE_KEYS = ['config', 'request', 'response']
+
+/**
+ * pino's error serializer, less the HTTP exchange an API client's error drags along (the status it
+ * answered is kept). Causes are serialized the same way.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>
+  const scrub = (record: Record<string, unknown>, source: unknown, depth: number) => {
+    const status = (source as { response?: { status?: unknown } } | null)?.response?.status
+    for (const key of EXCHANGE_KEYS) delete record[key]
+    if (typeof status === 'number' && record.status === undefined) record.status = status
+    const cause = record.cause
+    if (depth < 5 && cause && typeof cause === 'object') scrub(cause as Record<string, unknown>, (source as { cause?: unknown } | null)?.cause, depth + 1)
+  }
+  if (out && typeof out === 'object') scrub(out, err, 0)
+  return out
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
+    serializers: { err: serializeError },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { log: (record) => maskPhonesIn(record) as Record<string, unknown> },
     hooks: {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { maskPhone, createLogger } from '../../shared/log.js'
+import { createTwilioClient } from '../../server/clients/twilio.js'
 import { LogCapture } from '../support/logs.js'
 
 t.test('maskPhone keeps only the last four digits', async (t) => {
@@ -42,4 +43,21 @@ t.test('phone numbers are masked in records and messages; credentials are redact
   }
   const [record] = out.records()
   t.equal(record?.msg, 'text from +*******0123 stored')
+})
+
+t.test("an API client's error is logged without the request it made: no credentials", async (t) => {
+  const config = { accountSid: `AC${'7'.repeat(32)}`, authToken: 'twilio-auth-token-never-logged', apiBaseUrl: 'http://127.0.0.1:9' }
+  const client = createTwilioClient(config as Parameters<typeof createTwilioClient>[0])
+  // Nothing listens on port 9: the twilio SDK's HTTP client fails and its error carries the request.
+  const err = await client.messages.list({ limit: 1 }).then(
+    () => null,
+    (e: unknown) => e,
+  )
+  t.ok(err && typeof err === 'object' && 'config' in err, 'the raw error does carry the request config')
+  const out = new LogCapture()
+  createLogger('info', out).warn({ err }, 'could not list recent texts from Twilio; will try again')
+  const basic = Buffer.from(`${config.accountSid}:${config.authToken}`).toString('base64')
+  t.notMatch(out.text, config.authToken)
+  t.notMatch(out.text, basic, 'nor the Basic header made of it')
+  t.match(out.text, /ECONNREFUSED/, 'what went wrong is still there')
 })

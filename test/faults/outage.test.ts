@@ -33,7 +33,8 @@ t.test('Intercom down (503, then 429 with a reset) while customers text: afterwa
 
   const startedAt = Date.now()
   const downUntil = startedAt + 1_500
-  const limitedUntil = downUntil + 1_000
+  // Long enough that some delivery meets it even if the machine stalls this process for a second.
+  const limitedUntil = downUntil + 3_000
   ctx.intercom.failNext({ status: 503, untilMs: downUntil })
   ctx.intercom.failNext({ status: 429, untilMs: limitedUntil, headers: { 'x-ratelimit-reset': String(Math.ceil(limitedUntil / 1000)) } })
 
@@ -83,7 +84,7 @@ t.test('Twilio down (503, then 429 without a reset time) while teammates reply: 
 
   const startedAt = Date.now()
   const downUntil = startedAt + 1_000
-  const limitedUntil = downUntil + 800
+  const limitedUntil = downUntil + 2_500
   // While Twilio is down, creates and the message-log lookups a retry makes first both fail; then
   // creates are refused with 429.
   const messages = /\/Messages\.json$/

@@ -17,13 +17,12 @@ export interface Store {
   /** For reads. Writes go through `write`, never through this directly. */
   readonly db: Db
   /**
-   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). One write transaction at a time runs in
-   * this process (reads go beside it, on their own connection, and see only what is committed);
-   * this lane is the one door all writes go through, so they can be refused after close and
-   * batched into one commit where that pays. Other processes on the same file wait on SQLite's
-   * lock, up to the busy timeout. Never do network I/O inside `fn`: every other write waits for it.
-   * `fn` may run more than once (see group commit below): it must not change anything outside the
-   * transaction.
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). One query or transaction at a time uses the
+   * database in this process; this lane is the one door all writes go through, so they can be refused
+   * after close and batched into one commit where that pays. Other processes on the same file wait on
+   * SQLite's lock, up to the busy timeout. Never do network I/O inside `fn`: everything else in the
+   * process waits for it. `fn` may run more than once (see group commit below): it must not change
+   * anything outside the transaction.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
   /** Runs `fn` with the write lane held but no transaction open, for code that opens its own. */

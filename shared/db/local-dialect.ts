@@ -24,7 +24,7 @@ import {
 export class LocalDialect implements Dialect {
   constructor(private readonly engine: LocalEngine) {}
   createAdapter(): DialectAdapter {
-    return new LocalAdapter()
+    return new TransactionalDdlAdapter()
   }
   createDriver(): Driver {
     return new LocalDriver(this.engine)
@@ -46,17 +46,6 @@ export class LocalDialect implements Dialect {
  */
 export class TransactionalDdlAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
-    return true
-  }
-}
-
-/**
- * Kysely runs one query at a time on SQLite, reads included, unless told the driver can do more.
- * This one can: reads outside a transaction use their own connection, so they need not wait
- * behind a write transaction that is waiting on something else.
- */
-class LocalAdapter extends TransactionalDdlAdapter {
-  override get supportsMultipleConnections(): boolean {
     return true
   }
 }
@@ -122,33 +111,27 @@ function toSql(value: unknown): unknown {
 }
 
 /**
- * Two connections to the file: the writer (transactions, and every statement that may write) and
- * the reader (plain SELECTs outside a transaction, which WAL lets run beside an open write
- * transaction without seeing it). Statements run synchronously, as in @libsql/client.
+ * One connection to the file. Kysely lets one query or transaction at a time use it (its SQLite
+ * adapter says the driver has a single connection), so a read never sees a transaction in progress.
+ * Statements run synchronously, as in @libsql/client.
  */
 export class LocalEngine {
-  readonly #writer: StatementCache
-  readonly #reader: StatementCache
+  readonly #statements: StatementCache
   #closed = false
 
   constructor(options: EngineOptions) {
-    const open = (): Connection => {
-      const connection = new Database(options.path, { timeout: options.busyTimeoutMs })
-      // WAL lets the reader run beside the writer and commits about ten times faster than the
-      // rollback journal; synchronous stays FULL so an acknowledged commit survives a power cut.
-      if (!options.memory) connection.exec('PRAGMA journal_mode = WAL')
-      connection.exec('PRAGMA synchronous = FULL')
-      return connection
-    }
-    this.#writer = new StatementCache(open())
-    // An in-memory database exists once per connection: both roles share the one.
-    this.#reader = options.memory ? this.#writer : new StatementCache(open())
+    const connection = new Database(options.path, { timeout: options.busyTimeoutMs })
+    // WAL lets other processes read beside this one's writer and commits about ten times faster
+    // than the rollback journal; synchronous stays FULL so an acknowledged commit survives a power cut.
+    if (!options.memory) connection.exec('PRAGMA journal_mode = WAL')
+    connection.exec('PRAGMA synchronous = FULL')
+    this.#statements = new StatementCache(connection)
   }
 
   /** Runs one statement; rejects with SQLite's error (message, code) when it fails. */
-  async run(onReader: boolean, sql: string, parameters: readonly unknown[]): Promise<QueryResult<any>> {
+  async run(sql: string, parameters: readonly unknown[]): Promise<QueryResult<any>> {
     if (this.#closed) throw new Error('the database is closed')
-    const { statement, reader } = (onReader ? this.#reader : this.#writer).get(sql)
+    const { statement, reader } = this.#statements.get(sql)
     const values = parameters.map(toSql)
     // all() and run() reset a kept statement before binding; get() does not, so it is never used.
     if (reader) return { rows: statement.all(values) as Record<string, unknown>[] }
@@ -159,40 +142,35 @@ export class LocalEngine {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#writer.connection.close()
-    if (this.#reader !== this.#writer) this.#reader.connection.close()
+    this.#statements.connection.close()
   }
 }
-
-/** One writer at a time in this process: a transaction holds it from BEGIN to COMMIT or ROLLBACK. */
-class WriterLock {
-  #tail: Promise<void> = Promise.resolve()
-  acquire(): Promise<() => void> {
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const acquired = this.#tail.then(() => release)
-    this.#tail = this.#tail.then(() => released)
-    return acquired
-  }
-}
-
-const READ_ONLY_SQL = /^\s*select\b/i
 
 class LocalDriver implements Driver {
-  readonly #lock = new WriterLock()
   constructor(private readonly engine: LocalEngine) {}
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new LocalConnection(this.engine, this.#lock)
+    return new LocalConnection(this.engine)
   }
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LocalConnection).begin()
+  async beginTransaction(): Promise<void> {
+    // IMMEDIATE takes the write lock now, so another process makes this wait at BEGIN (up to the
+    // busy timeout) instead of failing halfway through.
+    await this.engine.run('BEGIN IMMEDIATE', [])
   }
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LocalConnection).end('COMMIT')
+  async commitTransaction(): Promise<void> {
+    try {
+      await this.engine.run('COMMIT', [])
+    } catch (error) {
+      // A failed COMMIT leaves the transaction open: roll it back so the next one can begin.
+      await this.engine.run('ROLLBACK', []).catch(() => undefined)
+      throw error
+    }
   }
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LocalConnection).end('ROLLBACK')
+  async rollbackTransaction(): Promise<void> {
+    // SQLite may already have rolled back by itself, in which case ROLLBACK says so; ignore that.
+    await this.engine.run('ROLLBACK', []).catch((error: Error) => {
+      if (!/no transaction is active/i.test(error.message)) throw error
+    })
   }
   async releaseConnection(): Promise<void> {}
   async destroy(): Promise<void> {
@@ -201,54 +179,10 @@ class LocalDriver implements Driver {
 }
 
 class LocalConnection implements DatabaseConnection {
-  #release: (() => void) | undefined
-  constructor(
-    private readonly engine: LocalEngine,
-    private readonly lock: WriterLock,
-  ) {}
-
-  async begin(): Promise<void> {
-    const release = await this.lock.acquire()
-    try {
-      // IMMEDIATE takes the write lock now, so another process makes this wait at BEGIN (up to the
-      // busy timeout) instead of failing halfway through.
-      await this.engine.run(false, 'BEGIN IMMEDIATE', [])
-    } catch (error) {
-      release()
-      throw error
-    }
-    this.#release = release
-  }
-
-  async end(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
-    const release = this.#release
-    if (!release) return
-    try {
-      await this.engine.run(false, statement, [])
-    } catch (error) {
-      // A failed COMMIT leaves the transaction open: roll it back so the writer is free again.
-      // SQLite may already have rolled back by itself, in which case ROLLBACK says so; ignore it.
-      if (statement === 'COMMIT') await this.engine.run(false, 'ROLLBACK', []).catch(() => undefined)
-      if (statement === 'COMMIT' || !/no transaction is active/i.test((error as Error).message)) throw error
-    } finally {
-      this.#release = undefined
-      release()
-    }
-  }
+  constructor(private readonly engine: LocalEngine) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const { sql, parameters, query } = compiled
-    if (this.#release) return this.engine.run(false, sql, parameters)
-    if (query.kind === 'SelectQueryNode' || (query.kind === 'RawNode' && READ_ONLY_SQL.test(sql))) {
-      return this.engine.run(true, sql, parameters)
-    }
-    // A write outside any transaction commits by itself, but waits for the writer like one.
-    const release = await this.lock.acquire()
-    try {
-      return await this.engine.run(false, sql, parameters)
-    } finally {
-      release()
-    }
+    return this.engine.run(compiled.sql, compiled.parameters)
   }
 
   // eslint-disable-next-line require-yield

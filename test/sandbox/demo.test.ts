@@ -145,6 +145,8 @@ if (!existsSync(CHROMIUM)) {
       return image.complete && image.naturalWidth > 0
     }, await received.elementHandle(), WAIT)
     t.notOk(await inbox.getByLabel('Attach a picture').isChecked(), 'the box is cleared once sent')
+    // Its statuses settle before the next step: the sidebar is drawn again at each one.
+    await sidebar.locator('.c-item', { hasText: '→ (picture)' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
 
     // The welcome text, sent from the sidebar.
     await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()

@@ -109,22 +109,6 @@ t.test('kept statements: each run binds its own values, after errors too, past t
   t.equal(rows[0]?.v, 2, 'the first statement again, evicted and prepared anew')
 })
 
-t.test('a plain read does not see a transaction still open; a read inside it does', async (t) => {
-  const store = await tempStore(t)
-  const count = async (db: Pick<typeof store.db, 'selectFrom'>) =>
-    Number((await db.selectFrom('webhook_receipts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-  let outside = -1
-  let inside = -1
-  await store.write(async (trx) => {
-    await trx.insertInto('webhook_receipts').values({ source: 'open', key: 'a', received_at: 1 }).execute()
-    inside = await count(trx)
-    outside = await count(store.db)
-  })
-  t.equal(inside, 1)
-  t.equal(outside, 0, 'the reader sees only what is committed')
-  t.equal(await count(store.db), 1, 'and sees it once it is')
-})
-
 t.test('a write outside any transaction waits for the open one instead of failing busy', async (t) => {
   const store = await tempStore(t)
   const order: string[] = []

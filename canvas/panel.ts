@@ -4,7 +4,7 @@ import { getMessage, insertMessage } from '../shared/db/messages.js'
 import { isTextableNumber, toE164 } from '../shared/phone.js'
 import { MAX_SMS_BODY, segmentInfo, type SegmentInfo } from '../shared/text.js'
 import { requestAutomated } from '../server/bridge/automated.js'
-import { textingRefusal } from '../server/bridge/consent.js'
+import { CONSENT_ATTRIBUTE, textingRefusal } from '../server/bridge/consent.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/intercom.js'
 import { escapeHtml, sendMessage, senderFor } from '../server/bridge/outbound.js'
@@ -141,9 +141,9 @@ export async function subscribeFromMessenger(
   const consentError = agreed ? undefined : 'Please tick the box to agree to text messages.'
   if (phoneError || consentError || !phone) return { ok: false, phoneError, consentError }
 
-  await ensureContactAttribute(deps, 'sms_consent', 'boolean', 'The contact agreed to receive text messages')
+  await ensureContactAttribute(deps, CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
   await intercomCall('save the phone number and consent', () =>
-    deps.clients.intercom.contacts.update({ contact_id: contactId, phone, custom_attributes: { sms_consent: true } }),
+    deps.clients.intercom.contacts.update({ contact_id: contactId, phone, custom_attributes: { [CONSENT_ATTRIBUTE]: true } }),
   )
   const { created } = await deps.store.write(async (trx) => {
     const now = Date.now()

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { verifyCanvasSignature } from '../shared/signatures.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { keepRawJson } from '../server/routes/raw-json.js'
+import { answersProbes } from '../server/routes/probes.js'
 import { loadPanel, savePhone, sendFromPanel, subscribeFromMessenger, welcomeFromPanel, type PanelContext } from './panel.js'
 import type { CanvasResponse } from './schema.js'
 import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerDone } from './views.js'
@@ -25,6 +26,7 @@ function who(r: CanvasRequest) {
   return r.contact ?? r.customer ?? r.user ?? null
 }
 
+
 /**
  * Canvas Kit endpoints: the SMS panel in the inbox sidebar and the "continue by SMS" Messenger card.
  * Every request is signed (X-Body-Signature); every answer is a canvas, errors included.
@@ -33,7 +35,17 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
   return async (app) => {
     keepRawJson(app, 256 * 1024)
 
-    async function handle(req: FastifyRequest, reply: FastifyReply, render: (r: CanvasRequest, person: { id: string; phone?: string | null | undefined }) => Promise<CanvasResponse>) {
+    for (const path of ['/canvas/inbox/initialize', '/canvas/inbox/submit', '/canvas/messenger/initialize', '/canvas/messenger/submit']) {
+      answersProbes(app, path, 'Intercom Canvas Kit')
+    }
+
+    /** Checks the signature and parses the request; `render` gets the person it is about, when there is one. */
+    async function handle(
+      req: FastifyRequest,
+      reply: FastifyReply,
+      render: (r: CanvasRequest, person: { id: string; phone?: string | null | undefined } | null) => Promise<CanvasResponse>,
+      { needsPerson = true } = {},
+    ) {
       const signature = req.headers['x-body-signature']
       if (!req.rawBody || !verifyCanvasSignature(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
         return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Body-Signature header is missing or does not match.' } })
@@ -41,7 +53,7 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
       try {
         const parsed = request.safeParse(req.body)
         const contact = parsed.success ? who(parsed.data) : null
-        if (!parsed.success || !contact) return reply.send(errorCanvas('This request did not say which contact it is about.'))
+        if (!parsed.success || (needsPerson && !contact)) return reply.send(errorCanvas('This request did not say which contact it is about.'))
         return reply.send(await render(parsed.data, contact))
       } catch (err) {
         req.log.error({ err }, 'canvas request failed')
@@ -58,11 +70,12 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
     })
 
     app.post('/canvas/inbox/initialize', (req, reply) =>
-      handle(req, reply, async (_r, contact) => inboxPanel(await loadPanel(deps(), contact.id, contact.phone))),
+      handle(req, reply, async (_r, contact) => inboxPanel(await loadPanel(deps(), contact!.id, contact!.phone))),
     )
 
     app.post('/canvas/inbox/submit', (req, reply) =>
-      handle(req, reply, async (r, contact) => {
+      handle(req, reply, async (r, person) => {
+        const contact = person!
         const d = deps()
         const ctx = panelContext(r, contact)
         const value = (key: string) => (typeof r.input_values?.[key] === 'string' ? (r.input_values[key] as string) : '')
@@ -85,10 +98,14 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
       }),
     )
 
-    app.post('/canvas/messenger/initialize', (req, reply) => handle(req, reply, async () => messengerCard()))
+    // Intercom's Messenger initialize describes the teammate who placed the card and where it shows
+    // (`context`, `card_creation_options`), never the visitor: the card needs nobody to render. The
+    // visitor arrives with submit, as `user` (or `contact`).
+    app.post('/canvas/messenger/initialize', (req, reply) => handle(req, reply, async () => messengerCard(), { needsPerson: false }))
 
     app.post('/canvas/messenger/submit', (req, reply) =>
-      handle(req, reply, async (r, contact) => {
+      handle(req, reply, async (r, person) => {
+        const contact = person!
         if (r.component_id !== 'subscribe') return messengerCard()
         const typed = typeof r.input_values?.phone === 'string' ? r.input_values.phone : ''
         const consent = r.input_values?.consent

@@ -17,6 +17,9 @@ export interface Contact {
   phone: string | null
   name: string | null
   custom_attributes: Record<string, unknown>
+  /** Intercom's native SMS fields, in current contact payloads (not in the 2.14 description). */
+  sms_consent?: boolean
+  unsubscribed_from_sms?: boolean
   location: { type: 'location'; country: string | null; region: string | null; city: string | null }
   created_at: number
   updated_at: number
@@ -27,7 +30,8 @@ export interface Contact {
 export interface Part {
   type: 'conversation_part'
   id: string
-  part_type: 'comment' | 'note' | 'open' | 'close'
+  /** Intercom records a teammate's reply as `assignment` when it assigns the conversation, `open` when it reopens it. */
+  part_type: 'comment' | 'note' | 'open' | 'close' | 'assignment'
   body: string | null
   created_at: number
   updated_at: number
@@ -58,6 +62,10 @@ export interface Conversation {
   }
   contacts: Array<{ type: 'contact'; id: string; external_id: string | null }>
   parts: Part[]
+  /** The teammate it is assigned to; the bridge's conversations start unassigned. */
+  admin_assignee_id?: string | null
+  /** Marked read through PUT /conversations/{id}. */
+  read?: boolean
 }
 
 export interface IntercomStandIn {
@@ -77,8 +85,21 @@ export interface IntercomStandIn {
   searchLagMs: number
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
   closeConversation(id: string, atMs?: number): void
-  /** A teammate (or bot) writes in the inbox: the part is added and returned, as a webhook would carry it. */
-  addAdminReply(conversationId: string, reply: { body: string; partType?: 'comment' | 'note'; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
+  /**
+   * A teammate (or bot) writes in the inbox: the part is added and returned, as a webhook would carry
+   * it. As in Intercom, a teammate's reply in an unassigned conversation assigns it (an `assignment`
+   * part) and one in a closed or snoozed conversation reopens it (an `open` part); `partType` forces one.
+   */
+  addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
+  /**
+   * A file a teammate uploads, hosted as Intercom hosts uploads: a public link (no credentials) that
+   * stops working when it expires, as Intercom's do after about 30 minutes. Returns its URL.
+   */
+  upload(file: { name: string; contentType: string; data: Buffer }): string
+  /** Every upload link expires now (instead of waiting half an hour). */
+  expireUploads(): void
+  /** Intercom's "Send test" notification, as it really arrives: topic ping, and an id of null. */
+  pingNotification(): Record<string, unknown>
   /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
   notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown>
   /** The contact.user.created / contact.lead.created webhook for a contact. */
@@ -91,8 +112,13 @@ export interface IntercomStandIn {
    * when subscribed (`via` one origin behind the subscribed URL's load balancer, if given).
    */
   replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
-  /** A teammate closes the conversation: a close part, and `conversation.admin.closed` when subscribed. */
-  closeAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /**
+   * A teammate closes the conversation: a close part (carrying `message`, HTML, when the teammate
+   * wrote one to the customer), and `conversation.admin.closed` when subscribed.
+   */
+  closeAsAdmin(conversationId: string, message?: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /** A teammate reopens a closed conversation: an open part, and `conversation.admin.opened` when subscribed. */
+  openAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
   /**
    * What Intercom posts to a Canvas Kit URL when a teammate opens the app in a conversation's sidebar
    * (`componentId` unset) or clicks a button in it: the real-shaped body, signed with X-Body-Signature.
@@ -168,6 +194,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
   const requests: RecordedRequest[] = []
   const deliveries: Delivery[] = []
   let subscription: { url: string; topics: string[] } | null = null
+  const uploads = new Map<string, { contentType: string; data: Buffer; expired: boolean }>()
   let nextId = saved?.nextId ?? 1000
   let remaining = RATE_LIMIT
   let resetAt = seconds() + 10
@@ -191,9 +218,9 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       title: null,
       waiting_since: null,
       snoozed_until: null,
-      read: false,
+      read: c.read ?? false,
       priority: 'not_priority',
-      admin_assignee_id: null,
+      admin_assignee_id: c.admin_assignee_id ?? null,
       team_assignee_id: null,
     }
   }
@@ -213,6 +240,17 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     }
     const record: RecordedRequest = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body, headers: req.headers, status: 0, at: Date.now() }
     requests.push(record)
+    // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
+    if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = uploads.get(url.pathname)
+      record.status = !file ? 404 : file.expired ? 403 : 200
+      if (!file || file.expired) {
+        res.writeHead(record.status, { 'content-type': 'application/xml' })
+        return res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
+      }
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.data.length })
+      return res.end(req.method === 'HEAD' ? undefined : file.data)
+    }
     if (seconds() >= resetAt) {
       remaining = RATE_LIMIT
       resetAt = seconds() + 10
@@ -363,6 +401,11 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     if ((m = /^\/conversations\/([^/]+)(\/reply|\/tags)?$/.exec(path))) {
       const conversation = conversations.find((c) => c.id === m![1])
       if (!conversation) return fail(404, 'not_found', 'Resource Not Found')
+      if (!m[2] && req.method === 'PUT') {
+        if (typeof body.read === 'boolean') conversation.read = body.read
+        conversation.updated_at = seconds()
+        return send(200, conversationJson(conversation))
+      }
       if (m[2] === '/tags') {
         const tag = tags.find((t) => t.id === body.id)
         if (!tag) return fail(404, 'not_found', 'Tag Not Found')
@@ -486,6 +529,8 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
         phone: null,
         name: null,
         custom_attributes: {},
+        sms_consent: false,
+        unsubscribed_from_sms: false,
         location: { type: 'location', country: null, region: null, city: null },
         created_at: now,
         updated_at: now,
@@ -502,13 +547,24 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       c.updated_at = seconds(atMs)
     },
     conversation: (id: string) => conversations.find((x) => x.id === id),
-    addAdminReply(conversationId: string, reply: { body: string; partType?: 'comment' | 'note'; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+    addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
       const conversation = conversations.find((x) => x.id === conversationId)!
       const now = seconds()
+      let partType = reply.partType
+      if (!partType && reply.authorType !== 'bot') {
+        if (!conversation.admin_assignee_id) {
+          conversation.admin_assignee_id = admin.id
+          partType = 'assignment'
+        } else if (conversation.state !== 'open') partType = 'open'
+        if (conversation.state !== 'open') {
+          conversation.state = 'open'
+          conversation.open = true
+        }
+      }
       const part: Part = {
         type: 'conversation_part',
         id: String(nextId++),
-        part_type: reply.partType ?? 'comment',
+        part_type: partType ?? 'comment',
         body: reply.body,
         created_at: now,
         updated_at: now,
@@ -529,13 +585,47 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       standIn.conversation(conversationId)!.updated_at = part.created_at
       return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part], via) }
     },
-    async closeAsAdmin(conversationId: string) {
+    async closeAsAdmin(conversationId: string, message?: string) {
       const conversation = standIn.conversation(conversationId)!
       standIn.closeConversation(conversationId)
-      const part = standIn.addAdminReply(conversationId, { body: '' })
-      Object.assign(part, { part_type: 'close', body: null })
+      const part = standIn.addAdminReply(conversationId, { body: message ?? '', partType: 'close' })
+      if (!message) part.body = null
       conversation.updated_at = part.created_at
       return { part, delivery: await deliver('conversation.admin.closed', conversationId, [part]) }
+    },
+    async openAsAdmin(conversationId: string) {
+      const conversation = standIn.conversation(conversationId)!
+      conversation.state = 'open'
+      conversation.open = true
+      const part = standIn.addAdminReply(conversationId, { body: '', partType: 'open' })
+      part.body = null
+      conversation.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.opened', conversationId, [part]) }
+    },
+    upload(file: { name: string; contentType: string; data: Buffer }) {
+      const path = `/uploads/i/o/${hex24()}/${encodeURIComponent(file.name)}`
+      uploads.set(path, { contentType: file.contentType, data: file.data, expired: false })
+      return `${standIn.url}${path}`
+    },
+    expireUploads() {
+      for (const file of uploads.values()) file.expired = true
+    },
+    pingNotification() {
+      // As captured from Intercom's "Send test" button: no id, no delivery bookkeeping.
+      return {
+        type: 'notification_event',
+        app_id: workspace,
+        data: { type: 'notification_event_data', item: { type: 'ping', message: 'something something interzen' } },
+        links: {},
+        id: null,
+        topic: 'ping',
+        delivery_status: null,
+        delivery_attempts: 1,
+        delivered_at: 0,
+        first_sent_at: seconds(),
+        created_at: seconds(),
+        self: null,
+      }
     },
     async postCanvas(url: string, r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }) {
       const conversation = standIn.conversation(r.conversationId)!

@@ -82,6 +82,8 @@ const ERRORS: Record<number, string> = {
   30007: 'Message filtered',
   30008: 'Unknown error',
   20429: 'Too Many Requests',
+  21910: 'Invalid From and To pair. From and To should be of the same channel',
+  63016: 'Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.',
 }
 
 function twilioError(res: ServerResponse, status: number, code: number, message = ERRORS[code] ?? 'Error', headers: Record<string, string> = {}) {
@@ -142,6 +144,8 @@ export interface TwilioStandInOptions {
    * confirmation and later texts to that number are refused with 21610 until START. Off by default.
    */
   optOutKeywords?: boolean
+  /** Advanced Opt-Out's custom keywords of a Messaging Service, e.g. { ARRET: 'STOP' } (with optOutKeywords). */
+  customKeywords?: Record<string, 'STOP' | 'START' | 'HELP'>
 }
 
 const OPT_OUT = ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']
@@ -255,7 +259,10 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       const to = form.To as string
       if (!form.From && !form.MessagingServiceSid) return fail(400, 21603)
       if (!form.Body && !form.MediaUrl && !form.ContentSid) return fail(400, 21602)
-      if (!/^\+[1-9]\d{6,14}$/.test(to)) return fail(400, 21211)
+      // WhatsApp: the same API with whatsapp:+E164 on both ends; mixing channels is refused.
+      const whatsapp = to.startsWith('whatsapp:')
+      if (!/^\+[1-9]\d{6,14}$/.test(whatsapp ? to.slice(9) : to)) return fail(400, 21211)
+      if (form.From && whatsapp !== String(form.From).startsWith('whatsapp:')) return fail(400, 21910)
       const rejection = rejected.get(to)
       if (rejection) return fail(rejection.status, rejection.code)
       if (optedOut.has(`${to} ${form.From ?? form.MessagingServiceSid}`)) return fail(400, 21610)
@@ -429,7 +436,9 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
   /** Twilio's own answer to an opt-out keyword, from the number the customer texted: the OptOutType it posts. */
   function keywordReply(customer: string, ours: string, body: string): 'STOP' | 'START' | 'HELP' | null {
     const word = body.trim().toUpperCase()
-    const type = OPT_OUT.includes(word) ? 'STOP' : OPT_IN.includes(word) ? 'START' : HELP.includes(word) ? 'HELP' : null
+    // Advanced Opt-Out lets a Messaging Service add its own words (localised ones, say "ARRET").
+    const custom = opts.customKeywords?.[word]
+    const type = custom ?? (OPT_OUT.includes(word) ? 'STOP' : OPT_IN.includes(word) ? 'START' : HELP.includes(word) ? 'HELP' : null)
     if (!type) return null
     if (type === 'STOP') optedOut.add(`${customer} ${ours}`)
     if (type === 'START') optedOut.delete(`${customer} ${ours}`)
@@ -504,7 +513,9 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
     mediaUrl: (message, index) => `${base}/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media/${message.media[index]!.sid}`,
     async receiveText({ from, to, body, media = [], via }) {
       const message = standIn.addInboundMessage({ from, to, body, media })
-      const optOut = opts.optOutKeywords ? keywordReply(from, to, body) : null
+      const whatsapp = from.startsWith('whatsapp:')
+      // Opt-out keywords are an SMS matter: Twilio does not handle them on WhatsApp.
+      const optOut = opts.optOutKeywords && !whatsapp ? keywordReply(from, to, body) : null
       const number = state.phoneNumbers.find((n) => n.phone_number === to)
       const service = Object.values(state.services).find((s) => s.inbound_request_url && !s.use_inbound_webhook_on_number)
       const url = service?.inbound_request_url ?? number?.sms_url
@@ -515,6 +526,9 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
         SmsSid: message.sid, FromState: '', SmsStatus: 'received', FromCity: '', Body: body, FromCountry: country(from),
         To: to, ToZip: '', NumSegments: message.num_segments, MessageSid: message.sid, AccountSid: accountSid, From: from, ApiVersion: '2010-04-01',
         ...(optOut ? { OptOutType: optOut } : {}),
+        // What a WhatsApp inbound adds (as in captured requests): the profile name and the sender's WhatsApp id.
+        ...(whatsapp ? { ProfileName: 'WhatsApp customer', WaId: from.replace(/\D/g, ''), MessageType: media.length ? 'image' : 'text', ReferralNumMedia: '0', ChannelMetadata: JSON.stringify({ type: 'whatsapp', data: { context: { ProfileName: 'WhatsApp customer', WaId: from.replace(/\D/g, '') } } }) } : {}),
+        ...(service?.sid ? { MessagingServiceSid: service.sid } : {}),
       }
       message.media.forEach((item, i) => {
         params[`MediaContentType${i}`] = item.contentType

@@ -21,6 +21,7 @@ const OPERATIONS = {
     ['post', '/conversations'],
     ['post', '/conversations/search'],
     ['get', '/conversations/{conversation_id}'],
+    ['put', '/conversations/{conversation_id}'],
     ['post', '/conversations/{conversation_id}/reply'],
     ['post', '/conversations/{conversation_id}/tags'],
     ['get', '/tags'],

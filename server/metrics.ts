@@ -39,6 +39,13 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly unhandledTopics = new Counter({
+    name: 'bridge_intercom_unhandled_topics_total',
+    help: 'Intercom webhooks of topics the bridge does not handle, answered 200 and dropped: untick these topics in the app',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  })
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({

@@ -3,7 +3,7 @@ import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } fr
 import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import { CATCH_UP, catchUp } from './bridge/catchup.js'
 import { PRUNE, prune } from './bridge/maintenance.js'
-import { NOTIFY_FAILURE, RELAY_REPLY, notifyFailure, relayReply } from './bridge/outbound.js'
+import { MARK_READ, NOTIFY_FAILURE, POST_NOTE, RELAY_REPLY, markConversationRead, notifyFailure, postNote, relayReply } from './bridge/outbound.js'
 import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
 import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
 import type { TaskHandler } from './jobs/worker.js'
@@ -19,6 +19,8 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [PRUNE]: () => prune(deps),
     [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
     [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
+    [POST_NOTE]: (payload) => postNote(deps, payload),
+    [MARK_READ]: (payload) => markConversationRead(deps, payload),
     [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),
     [SEND_AUTOMATED]: (payload, ctx) => sendAutomated(deps, payload, ctx),
     [NOTE_AUTOMATED]: (payload) => noteAutomated(deps, payload),

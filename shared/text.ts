@@ -1,4 +1,5 @@
 import { convert } from 'html-to-text'
+import { Parser } from 'htmlparser2'
 
 /** Twilio refuses bodies longer than this. */
 export const MAX_SMS_BODY = 1600
@@ -25,6 +26,28 @@ export function partBodyToSms(body: string | null | undefined): string {
   if (!body) return ''
   const text = LOOKS_LIKE_HTML.test(body) ? convert(body, HTML_OPTIONS) : body
   return text.replace(/\r\n?/g, '\n').replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim()
+}
+
+/**
+ * The pictures a teammate put inside a reply's HTML body (Intercom inlines them as `<img src>`; files
+ * and videos come as attachments instead), in order, each once. Only http(s) addresses: anything else
+ * (data:, cid:) cannot be fetched by Twilio. Plain-text bodies (API 2.15+) have none.
+ */
+export function inlineImages(body: string | null | undefined): string[] {
+  if (!body || !body.includes('<')) return []
+  const found: string[] = []
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        const src = name === 'img' ? attributes.src?.trim() : undefined
+        if (src && /^https?:\/\//i.test(src) && !found.includes(src)) found.push(src)
+      },
+    },
+    { decodeEntities: true },
+  )
+  parser.write(body)
+  parser.end()
+  return found
 }
 
 // The GSM 03.38 default alphabet, and its extension table (each of those costs two units).

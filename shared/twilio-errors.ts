@@ -25,6 +25,15 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   30006: { permanent: true, sentence: 'The number is a landline or cannot receive texts.' },
   30007: { permanent: true, sentence: 'The carrier filtered the text as spam. Rephrase it or register your sender.' },
   30008: { permanent: true, sentence: 'The carrier could not deliver the text, for an unknown reason.' },
+  21910: { permanent: true, sentence: 'Twilio refused to send between two different channels (an SMS number and a WhatsApp address).' },
+  63003: { permanent: true, sentence: 'The number is not on WhatsApp, so the message could not be delivered there.' },
+  63007: { permanent: true, sentence: 'The WhatsApp sender the customer wrote to is not set up in this Twilio account any more.' },
+  63016: {
+    permanent: true,
+    sentence: 'WhatsApp only allows a free-form reply within 24 hours of the customer\'s last message. Ask them to write again, or reach them by SMS or email.',
+  },
+  63018: { permanent: false, sentence: "WhatsApp's rate limit for this sender was reached. The message will be retried." },
+  63024: { permanent: true, sentence: 'WhatsApp refused the recipient: the number cannot receive WhatsApp messages.' },
   30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
 }
 

@@ -9,7 +9,7 @@ import { contactValues, renderTemplate } from '../../shared/template.js'
 import { segmentInfo, MAX_SMS_BODY } from '../../shared/text.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext, TaskResult } from '../jobs/worker.js'
-import { textingRefusal } from './consent.js'
+import { textingRefusal, type ContactConsent } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall, isNotFound } from './intercom.js'
 import { escapeHtml, sendMessage, senderFor } from './outbound.js'
@@ -99,7 +99,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     const earlier = await db.selectFrom('automated_sends').select('key').where('kind', '=', 'welcome').where('phone', '=', phone).where('status', '=', 'sent').executeTakeFirst()
     if (earlier) return settle(deps, send.key, { status: 'skipped', phone, reason: 'This number was already sent the welcome text.' })
   }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contactAttributes: c.custom_attributes as Record<string, unknown> | undefined })
+  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c as ContactConsent })
   if (refusal) return settle(deps, send.key, { status: 'skipped', phone, reason: refusal.sentence })
 
   if (deps.config.quietHours) {

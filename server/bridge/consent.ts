@@ -2,20 +2,37 @@ import { getConsent } from '../../shared/db/consent.js'
 import type { BridgeDeps } from './deps.js'
 
 export interface Refusal {
-  code: 'opted_out' | 'consent_required'
+  code: 'opted_out' | 'unsubscribed' | 'consent_required'
   /** For the team: a note, the sidebar, the skip record. */
   sentence: string
 }
 
+/** The custom attribute the bridge records Messenger consent in. Not `sms_consent`: that name is Intercom's own field. */
+export const CONSENT_ATTRIBUTE = 'sms_bridge_consent'
+/** What earlier versions called it (a custom attribute that collides with Intercom's native field); still read. */
+export const LEGACY_CONSENT_ATTRIBUTE = 'sms_consent'
+
+/**
+ * The parts of an Intercom contact that speak to SMS consent: Intercom's native `sms_consent` and
+ * `unsubscribed_from_sms` (current payloads carry them, the 2.14 description does not) and our
+ * custom attributes.
+ */
+export interface ContactConsent {
+  sms_consent?: unknown
+  unsubscribed_from_sms?: unknown
+  custom_attributes?: Record<string, unknown> | null
+}
+
 /**
  * The one answer to "may we text this number now?", for every outbound path. An opt-out (a STOP
- * keyword, or Twilio's 21610) always refuses. With SMS_CONSENT=required, automated texts (welcome,
- * Series) also need the contact's `sms_consent` attribute or consent recorded by the bridge; a reply
- * to a customer who texted us is conversational and needs no more than not having opted out.
+ * keyword, or Twilio's 21610) always refuses. Automated texts (welcome, Series, confirmations) also
+ * honour Intercom's own SMS subscription (`unsubscribed_from_sms`), and with SMS_CONSENT=required
+ * need consent: Intercom's native `sms_consent`, our attribute, or consent recorded by the bridge. A
+ * reply to a customer who texted us is conversational and needs no more than not having opted out.
  */
 export async function textingRefusal(
   deps: Pick<BridgeDeps, 'store' | 'config'>,
-  request: { phone: string; automated: boolean; contactAttributes?: Record<string, unknown> | null },
+  request: { phone: string; automated: boolean; contact?: ContactConsent | null },
 ): Promise<Refusal | null> {
   const consent = await getConsent(deps.store.db, request.phone)
   if (consent?.state === 'opted_out') {
@@ -23,10 +40,17 @@ export async function textingRefusal(
     const when = new Date(consent.changed_at).toISOString().slice(0, 10)
     return { code: 'opted_out', sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.` }
   }
-  if (request.automated && deps.config.consentMode === 'required') {
-    const given = consent?.consent_given === 1 || request.contactAttributes?.sms_consent === true
+  if (!request.automated) return null
+  const contact = request.contact
+  if (contact?.unsubscribed_from_sms === true) {
+    return { code: 'unsubscribed', sentence: 'The contact is unsubscribed from SMS in Intercom (unsubscribed_from_sms), so automated texts are not sent.' }
+  }
+  if (deps.config.consentMode === 'required') {
+    const attributes = contact?.custom_attributes ?? {}
+    const given =
+      consent?.consent_given === 1 || contact?.sms_consent === true || attributes[CONSENT_ATTRIBUTE] === true || attributes[LEGACY_CONSENT_ATTRIBUTE] === true
     if (!given) {
-      return { code: 'consent_required', sentence: 'The contact has not agreed to receive text messages (SMS_CONSENT=required and sms_consent is not true).' }
+      return { code: 'consent_required', sentence: 'The contact has not agreed to receive text messages (SMS_CONSENT=required and neither sms_consent nor sms_bridge_consent is true).' }
     }
   }
   return null

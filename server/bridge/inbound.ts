@@ -5,6 +5,7 @@ import { getMessage, insertMessageOnce, mediaOf, updateMessage, type MediaItem }
 import type { Message } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
+import { splitAddress } from '../../shared/channel.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -19,7 +20,9 @@ import {
   toJobError,
   type ResolvedContact,
 } from './intercom.js'
-import { detectKeyword, recordKeyword } from './keywords.js'
+import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
+
+const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 import { mediaUrls } from './media.js'
 
 export const DELIVER_INBOUND = 'inbound.deliver'
@@ -32,6 +35,8 @@ export interface InboundSms {
   body: string
   media: MediaItem[]
   numSegments: number | null
+  /** Twilio's Advanced Opt-Out verdict (OptOutType), when the text came through a Messaging Service that has it. */
+  optOutType?: 'STOP' | 'START' | 'HELP' | null
 }
 
 /**
@@ -40,8 +45,12 @@ export interface InboundSms {
  * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
  */
 export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeDeps, 'config'>, now = Date.now()): Promise<boolean> {
-  const sender = normalizeSender(sms.from, deps.config.defaultCountry)
-  const phone = sender?.value ?? sms.from
+  // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
+  // our end keeps the channel (`whatsapp:+...`), so the reply goes back on WhatsApp.
+  const from = splitAddress(sms.from)
+  const bare = from.channel ? from.address : sms.from
+  const sender = normalizeSender(bare, deps.config.defaultCountry)
+  const phone = sender?.value ?? bare
   // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
   const id = await insertMessageOnce(trx, {
     direction: 'inbound',
@@ -56,7 +65,8 @@ export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeD
     updated_at: now,
   })
   if (id === undefined) return false
-  await enqueue(trx, { task: DELIVER_INBOUND, payload: { messageId: id }, key: `inbound:${sms.messageSid}`, queueKey: `phone:${phone}` }, now)
+  const keyword = sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined
+  await enqueue(trx, { task: DELIVER_INBOUND, payload: { messageId: id, ...(keyword ? { keyword } : {}) }, key: `inbound:${sms.messageSid}`, queueKey: `phone:${phone}` }, now)
   return true
 }
 
@@ -194,7 +204,7 @@ async function recordStarted(
 }
 
 /** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
-export async function deliverInbound(deps: BridgeDeps, payload: { messageId: number }, ctx: JobContext): Promise<void> {
+export async function deliverInbound(deps: BridgeDeps, payload: { messageId: number; keyword?: Keyword }, ctx: JobContext): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message || message.intercom_part_id) return
   const contact = await resolveContact(deps, message.phone)
@@ -237,7 +247,9 @@ export async function deliverInbound(deps: BridgeDeps, payload: { messageId: num
     if (!partId) throw new Error('the conversation just started could not be found')
   }
 
-  const keyword = detectKeyword(message.body)
+  // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
+  // keywords, "ARRET" say); else the built-in words.
+  const keyword = payload.keyword ?? detectKeyword(message.body)
   await deps.store.write(async (trx) => {
     await setSmsConversation(trx, { ...link, conversationId: conversationId! })
     await updateMessage(trx, message.id, {

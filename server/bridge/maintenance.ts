@@ -1,5 +1,7 @@
 import type { Store } from '../../shared/db/database.js'
+import { pruneHeldMedia } from '../../shared/db/media.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
+import { MEDIA_TTL_MS } from './media.js'
 import { enqueue } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -16,7 +18,7 @@ export async function schedulePrune(store: Store): Promise<void> {
   await store.write((trx) => enqueue(trx, { task: PRUNE, payload: null, key: PRUNE, maxAttempts: 5 }))
 }
 
-/** Job: deletes webhook receipts past any redelivery, a batch per write, then runs again tomorrow. */
+/** Job: deletes webhook receipts past any redelivery and media copies past their links, a batch per write, then runs again tomorrow. */
 export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
   let deleted = 0
   for (;;) {
@@ -25,5 +27,13 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.
     if (n < BATCH) break
   }
   if (deleted > 0) deps.log.info({ deleted }, 'pruned old webhook receipts')
+  // Teammates' files copied for Twilio: their links stop working after MEDIA_TTL_MS anyway.
+  let files = 0
+  for (;;) {
+    const n = await deps.store.write((trx) => pruneHeldMedia(trx, now - MEDIA_TTL_MS, BATCH))
+    files += n
+    if (n < BATCH) break
+  }
+  if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

@@ -54,3 +54,73 @@ export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message:
     .slice(0, MAX_ATTACHMENTS)
     .map((_, i) => `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}`)
 }
+
+/** Twilio takes files up to 5 MB in an MMS; a larger one could not be sent anyway. */
+export const MAX_HELD_BYTES = 5 * 1024 * 1024
+
+/**
+ * Whether a link is one of Intercom's upload URLs (teammates' pictures and files), which expire
+ * about half an hour after the webhook. The Intercom API's own origin counts too (a proxy, the tests'
+ * stand-in). Other links (a picture on the team's own site) do not expire and go to Twilio as they are.
+ */
+export function isIntercomUpload(url: string, config: Pick<Config, 'intercom'>): boolean {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false
+  }
+  if (parsed.origin === new URL(config.intercom.apiBaseUrl).origin) return true
+  if (parsed.protocol !== 'https:') return false
+  return /(^|\.)(intercomcdn\.com|intercomcdn\.eu|intercomusercontent\.com|intercom-attachments(-\d+)?\.com)$/.test(parsed.hostname)
+}
+
+export function heldMediaToken(config: Pick<Config, 'twilio'>, heldId: number, expiresAt: number): string {
+  const payload = `h${heldId}.${Math.floor(expiresAt / 1000)}`
+  return `${payload}.${sign(config, payload)}`
+}
+
+export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: string, now = Date.now()): number | null {
+  const m = /^h(\d{1,15})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
+  if (!m) return null
+  const expected = Buffer.from(sign(config, `h${m[1]}.${m[2]}`))
+  const given = Buffer.from(m[3]!)
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null
+  if (Number(m[2]) * 1000 < now) return null
+  return Number(m[1])
+}
+
+/** The public link Twilio fetches a held file from; it works as long as the copy is kept. */
+export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held: { id: number; created_at: number }): string {
+  return `${config.publicUrl}/media/${heldMediaToken(config, held.id, held.created_at + MEDIA_TTL_MS)}`
+}
+
+export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string }
+
+/** Downloads one file, refusing anything over `MAX_HELD_BYTES` without reading it all. */
+export async function fetchUpload(url: string, timeoutMs = 15_000): Promise<Fetched> {
+  let res: Response
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
+  } catch (err) {
+    return { ok: false, reason: `it could not be downloaded from Intercom (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel()
+    return { ok: false, reason: res.status === 403 || res.status === 404 || res.status === 410 ? "Intercom's link to it had expired" : `Intercom answered ${res.status} when it was downloaded` }
+  }
+  const declared = Number(res.headers.get('content-length'))
+  if (declared > MAX_HELD_BYTES) {
+    await res.body.cancel()
+    return { ok: false, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
+  }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength
+    if (size > MAX_HELD_BYTES) return { ok: false, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
+    chunks.push(chunk)
+  }
+  const contentType = (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase() || 'application/octet-stream'
+  return { ok: true, contentType, bytes: Buffer.concat(chunks) }
+}

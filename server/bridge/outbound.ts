@@ -1,21 +1,26 @@
 import type { Tx } from '../../shared/db/database.js'
-import { findSmsConversationById } from '../../shared/db/contacts.js'
+import { customerAddress, channelOf } from '../../shared/channel.js'
+import { findConversationLink } from '../../shared/db/contacts.js'
+import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
 import { setConsent } from '../../shared/db/consent.js'
 import { textingRefusal } from './consent.js'
-import { getMessage, updateMessage } from '../../shared/db/messages.js'
+import { getMessage, updateMessage, type MediaItem } from '../../shared/db/messages.js'
 import type { Message } from '../../shared/db/schema.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import { maskPhone } from '../../shared/log.js'
-import { partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
+import { inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { addNote } from './intercom.js'
+import { addNote, intercomCall } from './intercom.js'
+import { MAX_ATTACHMENTS, fetchUpload, heldMediaUrl, isIntercomUpload } from './media.js'
 
 export const RELAY_REPLY = 'outbound.reply'
 export const NOTIFY_FAILURE = 'outbound.notify_failure'
+export const POST_NOTE = 'conversation.note'
+export const MARK_READ = 'conversation.mark_read'
 
 export interface ReplyPart {
   id: string
@@ -26,15 +31,26 @@ export interface ReplyPart {
 }
 
 /**
- * Queues the parts of a webhook that must become texts: teammates' comments (and bots' when
- * RELAY_BOT_REPLIES is on). Notes, customer parts and everything else are not texts. A part seen in
- * another notification is queued once (the job key is the part id).
+ * Whether a conversation part is a teammate's (or, with RELAY_BOT_REPLIES, a bot's) words to the
+ * customer. Intercom records a reply as `comment`, but also as `assignment` (a reply that assigns the
+ * conversation, as the first reply in an unassigned one does), `open` (one that reopens), `close`
+ * (a close with a message) and others: what counts is the author, that it is not a note, and that it
+ * has text or files.
+ */
+export function isCustomerReply(part: ReplyPart, config: Pick<Config, 'relayBotReplies'>): boolean {
+  if (/note/i.test(part.partType)) return false
+  if (part.authorType !== 'admin' && !(part.authorType === 'bot' && config.relayBotReplies)) return false
+  return part.body.trim() !== '' || part.attachments.length > 0
+}
+
+/**
+ * Queues the parts of a webhook that must become texts. A part seen in another notification is
+ * queued once (the job key is the part id).
  */
 export async function queueReplies(trx: Tx, config: Config, conversationId: string, parts: ReplyPart[]): Promise<number> {
   let queued = 0
   for (const part of parts) {
-    if (part.partType !== 'comment') continue
-    if (part.authorType !== 'admin' && !(part.authorType === 'bot' && config.relayBotReplies)) continue
+    if (!isCustomerReply(part, config)) continue
     const { deduped } = await enqueue(trx, {
       task: RELAY_REPLY,
       payload: { conversationId, part },
@@ -46,39 +62,101 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   return queued
 }
 
-/** MMS works from US and Canadian numbers (and Messaging Services, which pick such a sender). */
-function senderSupportsMms(from: string | null, config: Config): boolean {
+/** MMS works from US and Canadian numbers (and Messaging Services, which pick such a sender); WhatsApp carries media everywhere. */
+function senderSupportsMedia(from: string | null, config: Config): boolean {
   if (!from) return Boolean(config.twilio.messagingServiceSid)
-  return from.startsWith('+1')
+  return channelOf(from) === 'whatsapp' || from.startsWith('+1')
 }
 
 /**
- * Who a text to this customer is sent from: the Messaging Service when one is set (`from` is null),
- * else our number they texted (replies go back from it), else the first configured number.
- * `recorded` is what the message row keeps as our end: the number or the service SID.
+ * Who a text to this customer is sent from. WhatsApp: the WhatsApp sender they wrote to. SMS: the
+ * Messaging Service when one is set (`from` is null), else our number they texted (replies go back
+ * from it), else the first configured number. `recorded` is what the message row keeps as our end:
+ * the address or the service SID.
  */
 export function senderFor(twilioNumber: string | null, config: Config): { from: string | null; recorded: string | null } {
+  if (twilioNumber && channelOf(twilioNumber) === 'whatsapp') return { from: twilioNumber, recorded: twilioNumber }
   const service = config.twilio.messagingServiceSid
   if (service) return { from: null, recorded: service }
   const from = twilioNumber && config.twilio.phoneNumbers.includes(twilioNumber) ? twilioNumber : (config.twilio.phoneNumbers[0] ?? null)
   return { from, recorded: from }
 }
 
+type MediaRef = { url: string; contentType: string | null; name: string | null }
+
+/**
+ * The files of a reply as links Twilio can fetch whenever it sends: Intercom's upload links expire
+ * within the hour, so those are copied here first and served from the bridge; other links go as they
+ * are. What cannot be copied is listed with the reason, for a note.
+ */
+async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ media: MediaItem[]; lost: string[] }> {
+  const media: MediaItem[] = []
+  const lost: string[] = []
+  for (const [index, item] of wanted.entries()) {
+    const label = item.name ?? fileName(item.url)
+    if (index >= MAX_ATTACHMENTS) {
+      lost.push(`${label}: a text carries at most ${MAX_ATTACHMENTS} files`)
+      continue
+    }
+    if (!isIntercomUpload(item.url, deps.config)) {
+      media.push({ url: item.url, contentType: item.contentType ?? '' })
+      continue
+    }
+    let held = await findHeldMediaBySource(deps.store.db, item.url)
+    if (!held) {
+      const fetched = await fetchUpload(item.url)
+      if (!fetched.ok) {
+        lost.push(`${label}: ${fetched.reason}`)
+        continue
+      }
+      const now = Date.now()
+      const id = await deps.store.write((trx) =>
+        insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),
+      )
+      held = { id, content_type: fetched.contentType, name: label, created_at: now }
+    }
+    media.push({ url: heldMediaUrl(deps.config, held), contentType: held.content_type })
+  }
+  return { media, lost }
+}
+
+function fileName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file')
+  } catch {
+    return 'file'
+  }
+}
+
 /** Job: turns one teammate reply into one or more texts to the conversation's customer. */
 export async function relayReply(deps: BridgeDeps, payload: { conversationId: string; part: ReplyPart }, ctx: JobContext): Promise<void> {
   const { conversationId, part } = payload
   const db = deps.store.db
-  const link = await findSmsConversationById(db, conversationId)
+  // The contact's current SMS conversation or an older one: a reply in either goes to the phone.
+  const link = await findConversationLink(db, conversationId)
   if (!link) return // not an SMS conversation
   const echo = await db.selectFrom('messages').select('id').where('direction', '=', 'inbound').where('intercom_part_id', '=', part.id).executeTakeFirst()
   if (echo) return // a part the bridge itself posted
 
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   let text = partBodyToSms(part.body)
-  const urls = part.attachments.map((a) => a.url).slice(0, 10)
-  const mms = urls.length > 0 && senderSupportsMms(from, deps.config)
-  if (urls.length > 0 && !mms) text = [text, ...urls].filter(Boolean).join('\n')
+  const wanted: MediaRef[] = [...inlineImages(part.body).map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
+  const { media, lost } = await prepareMedia(deps, wanted)
+  const mms = media.length > 0 && senderSupportsMedia(from, deps.config)
+  if (media.length > 0 && !mms) text = [text, ...media.map((m) => m.url)].filter(Boolean).join('\n')
   const chunks = text ? splitForSms(text) : ['']
+  if (lost.length > 0) {
+    const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
+    const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
+    await deps.store.write((trx) =>
+      enqueue(trx, {
+        task: POST_NOTE,
+        payload: { conversationId, html: `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>` },
+        key: `medianote:${part.id}`,
+      }),
+    )
+    deps.wake()
+  }
   if (!text && !mms) return // nothing to send
 
   const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
@@ -97,7 +175,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
           phone: link.phone,
           twilio_number: recorded,
           body: chunk,
-          media: JSON.stringify(index === 0 && mms ? urls.map((url) => ({ url, contentType: '' })) : []),
+          media: JSON.stringify(index === 0 && mms ? media : []),
           num_segments: segmentInfo(chunk).segments,
           status: refused ? 'refused' : 'pending',
           error_message: refusal?.sentence ?? null,
@@ -124,11 +202,35 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
     .where('intercom_part_id', '=', part.id)
     .orderBy('part_index')
     .execute()
+  let sentAny = false
   for (const row of rows) {
-    if (row.twilio_sid || row.status !== 'pending') continue
+    if (row.twilio_sid) {
+      sentAny = true
+      continue
+    }
+    if (row.status !== 'pending') continue
     const sent = await sendMessage(deps, row, ctx)
     if (!sent) break // a permanent failure: the rest of this reply is not sent either
+    sentAny = true
   }
+  if (sentAny && deps.config.markReadAfterSms) {
+    // Intercom emails a contact who has an address about replies they have not "seen": once the
+    // reply went by text, it is seen, and the customer does not get it twice.
+    await deps.store.write((trx) => enqueue(trx, { task: MARK_READ, payload: { conversationId }, key: `read:${part.id}` }))
+    deps.wake()
+  }
+}
+
+/** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
+export async function markConversationRead(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
+  await intercomCall('mark the conversation read', () =>
+    deps.clients.intercom.conversations.update({ conversation_id: payload.conversationId, read: true }),
+  )
+}
+
+/** Job: one note in a conversation, for the team only. */
+export async function postNote(deps: BridgeDeps, payload: { conversationId: string; html: string }): Promise<void> {
+  await addNote(deps, payload.conversationId, payload.html)
 }
 
 /**
@@ -141,7 +243,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
   const config = deps.config.twilio
   const media = JSON.parse(row.media) as Array<{ url: string }>
   if (row.send_attempted_at) {
-    const recent = await twilio.messages.list({ to: row.phone, limit: 50 })
+    const recent = await twilio.messages.list({ to: customerAddress(row.phone, row.twilio_number), limit: 50 })
     const match = recent.find(
       (m) =>
         m.direction !== 'inbound' &&
@@ -158,8 +260,8 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
   await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: Date.now() }))
   try {
     const message = await twilio.messages.create({
-      to: row.phone,
-      ...(config.messagingServiceSid ? { messagingServiceSid: config.messagingServiceSid } : { from: row.twilio_number! }),
+      to: customerAddress(row.phone, row.twilio_number),
+      ...(config.messagingServiceSid && channelOf(row.twilio_number) === 'sms' ? { messagingServiceSid: config.messagingServiceSid } : { from: row.twilio_number! }),
       ...(row.body ? { body: row.body } : {}),
       ...(media.length ? { mediaUrl: media.map((m) => m.url) } : {}),
       statusCallback: `${deps.config.publicUrl}/twilio/status`,

@@ -1,3 +1,4 @@
+import { unhandledTopics } from '../../shared/db/cache.js'
 import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
@@ -56,6 +57,12 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const last = (await query.executeTakeFirst())?.last ?? null
     if (last === null) say(false, `${name}: none received yet. Check the webhook configuration (sms-bridge setup prints it).`)
     else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
+  }
+  // Answered 200 so they never count towards Intercom pausing the subscription, but still noise.
+  const ignored = await unhandledTopics(store.db)
+  if (ignored.length > 0) {
+    const list = ignored.map((t) => `${t.topic} (${t.count}, last ${ago(now - t.last)})`).join(', ')
+    say(false, `Intercom webhooks: the app sends topics the bridge ignores; untick them in the Developer Hub (Webhooks): ${list}.`)
   }
   return results
 }

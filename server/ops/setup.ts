@@ -2,11 +2,12 @@ import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
 import { INTERCOM_API_VERSION } from '../clients/intercom.js'
 import { WEBHOOK_TOPICS } from '../routes/intercom.js'
+import { CONSENT_ATTRIBUTE, LEGACY_CONSENT_ATTRIBUTE } from '../bridge/consent.js'
 
 /** The contact attributes the bridge writes. Intercom refuses to set attributes that do not exist. */
 export const CONTACT_ATTRIBUTES = [
   { name: 'sms_opted_out', data_type: 'boolean', description: 'The contact texted STOP and may not be sent SMS' },
-  { name: 'sms_consent', data_type: 'boolean', description: 'The contact agreed to receive text messages' },
+  { name: 'sms_bridge_consent', data_type: 'boolean', description: 'The contact agreed to receive text messages (recorded by the SMS bridge)' },
   { name: 'last_sms_sid', data_type: 'string', description: 'Twilio MessageSid of the last text sent to this contact' },
   { name: 'last_sms_status', data_type: 'string', description: 'Delivery status of the last text sent to this contact' },
 ] as const
@@ -67,6 +68,14 @@ export async function runSetup(config: Config, clients: Clients, dryRun: boolean
         }
         if (!dryRun) await clients.intercom.dataAttributes.create({ ...attribute, model: 'contact' } as never)
         say(true, `Intercom: ${would ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.data_type}).`, true)
+      }
+      // Versions before 0.2 created a custom `sms_consent`, which shadows Intercom's native field.
+      if (existing.data?.some((a) => a.name === LEGACY_CONSENT_ATTRIBUTE && a.custom === true)) {
+        say(
+          true,
+          `Intercom: the custom contact attribute ${LEGACY_CONSENT_ATTRIBUTE} was made by an earlier version and has the name of Intercom's own SMS consent field. ` +
+            `The bridge now writes ${CONSENT_ATTRIBUTE} and still honours the old attribute; once no rule or report uses it, archive it (Settings -> Data -> People).`,
+        )
       }
     } catch (err) {
       say(false, explainIntercom(err, config))

@@ -1,34 +1,44 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
-import { markConversationClosed } from '../../shared/db/contacts.js'
+import { applyConversationState } from '../../shared/db/contacts.js'
 import { recordReceipt } from '../../shared/db/receipts.js'
+import { noteUnhandledTopic } from '../../shared/db/cache.js'
 import { verifyIntercomWebhook } from '../../shared/signatures.js'
 import { keepRawJson } from './raw-json.js'
+import { answersProbes } from './probes.js'
 import { queueReplies, type ReplyPart } from '../bridge/outbound.js'
 import { requestAutomated } from '../bridge/automated.js'
 
+// Real notifications carry nulls where the reference promises values (author ids, attachment names
+// and content types, the ping's id): everything the bridge does not strictly need may be null or
+// missing, so one odd field never fails a whole notification on every retry.
+const id = z.union([z.string(), z.number()]).transform(String)
 const part = z.looseObject({
-  id: z.string(),
-  part_type: z.string(),
-  body: z.string().nullable().optional(),
-  created_at: z.number().optional(),
-  author: z.looseObject({ type: z.string(), id: z.string().optional() }),
-  attachments: z.array(z.looseObject({ url: z.string(), content_type: z.string().optional(), name: z.string().optional() })).optional(),
+  id: id.nullish(),
+  part_type: z.string().nullish(),
+  body: z.string().nullish(),
+  created_at: z.number().nullish(),
+  author: z.looseObject({ type: z.string().nullish(), id: id.nullish() }).nullish(),
+  attachments: z
+    .array(z.looseObject({ url: z.string().nullish(), content_type: z.string().nullish(), name: z.string().nullish() }).nullable())
+    .nullish(),
 })
 
 const notification = z.looseObject({
   type: z.literal('notification_event'),
-  id: z.string().min(1),
+  id: z.string().nullish(),
   topic: z.string().min(1),
-  created_at: z.number().optional(),
+  created_at: z.number().nullish(),
   data: z.looseObject({
     item: z
       .looseObject({
-        id: z.union([z.string(), z.number()]).transform(String).optional(),
-        conversation_parts: z.looseObject({ conversation_parts: z.array(part) }).optional(),
+        id: id.nullish(),
+        state: z.string().nullish(),
+        open: z.boolean().nullish(),
+        updated_at: z.number().nullish(),
+        conversation_parts: z.looseObject({ conversation_parts: z.array(part.nullable()).nullish() }).nullish(),
       })
-      .nullable()
-      .optional(),
+      .nullish(),
   }),
 })
 
@@ -37,14 +47,44 @@ export const WEBHOOK_TOPICS = [
   'conversation.admin.replied',
   'conversation.operator.replied',
   'conversation.admin.closed',
+  'conversation.admin.opened',
   'contact.user.created',
   'contact.lead.created',
 ] as const
 const TOPICS = new Set<string>(WEBHOOK_TOPICS)
+/** Topics whose item is a conversation with new parts that may be a teammate's words to the customer. */
+const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened'])
+
+type Item = NonNullable<z.output<typeof notification>['data']['item']>
+
+function toReplyParts(item: Item): ReplyPart[] {
+  const parts: ReplyPart[] = []
+  for (const p of item.conversation_parts?.conversation_parts ?? []) {
+    if (!p?.id) continue // nothing to key it by; Intercom always sends one for real parts
+    parts.push({
+      id: p.id,
+      partType: p.part_type ?? 'unknown',
+      body: p.body ?? '',
+      authorType: p.author?.type ?? 'unknown',
+      attachments: (p.attachments ?? [])
+        .filter((a): a is NonNullable<typeof a> & { url: string } => typeof a?.url === 'string' && a.url !== '')
+        .map((a) => ({ url: a.url, contentType: a.content_type ?? null, name: a.name ?? null })),
+    })
+  }
+  return parts
+}
+
+/** Intercom's state for the conversation, when the notification says it. */
+function stateOf(item: Item, at: number): { closed: boolean; at: number } | null {
+  const state = item.state ?? (item.open === true ? 'open' : item.open === false ? 'closed' : null)
+  if (!state) return null
+  return { closed: state === 'closed', at }
+}
 
 /** Intercom webhooks. Checked, stored and queued in one transaction, answered at once. */
 const intercom: FastifyPluginAsync = async (app) => {
   keepRawJson(app)
+  answersProbes(app, '/intercom/webhooks', 'Intercom webhooks')
 
   app.post('/intercom/webhooks', async (req, reply) => {
     const signature = req.headers['x-hub-signature']
@@ -57,45 +97,41 @@ const intercom: FastifyPluginAsync = async (app) => {
       return reply.code(400).send({ error: { code: 'invalid_notification', message: `${issue.path.join('.')}: ${issue.message}` } })
     }
     const event = parsed.data
-    // Intercom's "Send test" ping: answered, nothing to keep.
+    // Intercom's "Send test" ping (its id is null): answered, nothing to keep.
     if (event.topic === 'ping') return reply.code(200).send({ ok: true })
     if (!TOPICS.has(event.topic)) {
-      // A clear answer in the app's webhook log, and nothing stored. Never 410: Intercom disables a
-      // subscription that answers 410.
-      return reply.code(422).send({
-        error: { code: 'unhandled_topic', message: `The bridge does not handle the topic "${event.topic.slice(0, 100)}". Remove it from the app's webhook topics; the bridge uses ${WEBHOOK_TOPICS.join(', ')}.` },
-      })
+      // Ticked by mistake. An error answer would count towards Intercom pausing the whole
+      // subscription (1,000 in 15 minutes), so it is answered 200 with nothing stored but a count,
+      // which /metrics shows and `sms-bridge doctor` names as a topic to untick.
+      const topic = event.topic.replace(/[^\w.-]/g, '').slice(0, 100) || 'unnamed'
+      app.metrics.unhandledTopics.inc({ topic })
+      await app.store.write((trx) => noteUnhandledTopic(trx, topic))
+      return reply.code(200).send({ ok: true, ignored: `The bridge does not handle the topic "${topic}": untick it in the app's webhook topics.` })
     }
     const item = event.data.item
     // The item is a conversation for conversation topics and a contact for contact topics.
-    const conversationId = item?.id
+    const itemId = item?.id
+    const at = (item?.updated_at ?? event.created_at ?? Date.now() / 1000) * 1000
+    // A real notification always has an id; should one not, the item and its time key it instead.
+    const receipt = event.id ?? `${event.topic}:${itemId ?? 'none'}:${at}`
     const queued = await app.store.write(async (trx) => {
-      if (!(await recordReceipt(trx, 'intercom', event.id))) return 0
-      if ((event.topic === 'contact.user.created' || event.topic === 'contact.lead.created') && conversationId) {
+      if (!(await recordReceipt(trx, 'intercom', receipt))) return 0
+      if ((event.topic === 'contact.user.created' || event.topic === 'contact.lead.created') && itemId) {
         if (!app.config.welcome.template) return 0
         const phone = (item as { phone?: unknown }).phone
         const { created } = await requestAutomated(trx, {
-          key: `welcome:${conversationId}`,
+          key: `welcome:${itemId}`,
           kind: 'welcome',
-          contactId: conversationId,
+          contactId: itemId,
           phone: typeof phone === 'string' ? phone : null,
           requestedBy: event.topic,
         })
         return created ? 1 : 0
       }
-      if (event.topic === 'conversation.admin.closed' && conversationId) {
-        await markConversationClosed(trx, conversationId, (event.created_at ?? Date.now() / 1000) * 1000)
-        return 0
-      }
-      if (!['conversation.admin.replied', 'conversation.operator.replied'].includes(event.topic) || !conversationId) return 0
-      const parts: ReplyPart[] = (item?.conversation_parts?.conversation_parts ?? []).map((p) => ({
-        id: p.id,
-        partType: p.part_type,
-        body: p.body ?? '',
-        authorType: p.author.type,
-        attachments: (p.attachments ?? []).map((a) => ({ url: a.url, contentType: a.content_type ?? null, name: a.name ?? null })),
-      }))
-      return queueReplies(trx, app.config, conversationId, parts)
+      if (!REPLY_TOPICS.has(event.topic) || !item || !itemId) return 0
+      const state = stateOf(item, at) ?? (event.topic === 'conversation.admin.closed' ? { closed: true, at } : null)
+      if (state) await applyConversationState(trx, itemId, state)
+      return queueReplies(trx, app.config, itemId, toReplyParts(item))
     })
     if (queued > 0) app.worker.wake()
     return reply.code(200).send({ ok: true })

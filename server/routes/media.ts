@@ -2,7 +2,8 @@ import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { FastifyPluginAsync } from 'fastify'
 import { getMessage, mediaOf } from '../../shared/db/messages.js'
-import { verifyMediaToken } from '../bridge/media.js'
+import { getHeldMedia } from '../../shared/db/media.js'
+import { verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
 
 const NOT_FOUND = { error: { code: 'not_found', message: 'This media link is unknown or has expired.' } }
 
@@ -15,6 +16,21 @@ const media: FastifyPluginAsync = async (app) => {
 
   // Links are unguessable, but a flood of guesses still costs database reads: limit per client.
   app.get<{ Params: { token: string } }>('/media/:token', { logLevel: 'warn', config: { rateLimit: { max: 300, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const heldId = verifyHeldMediaToken(app.config, req.params.token)
+    if (heldId !== null) {
+      // A teammate's file, copied from Intercom: served from here, never sniffed or run as a page.
+      const held = await getHeldMedia(app.store.db, heldId)
+      if (!held) return reply.code(404).send(NOT_FOUND)
+      const image = /^image\/(jpeg|png|gif|webp|bmp)$/.test(held.content_type)
+      const name = held.name.replace(/[^\w.-]/g, '_').slice(0, 100) || 'file'
+      return reply
+        .header('content-type', held.content_type)
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('content-disposition', `${image ? 'inline' : 'attachment'}; filename="${name}"`)
+        .header('cache-control', 'private, max-age=3600')
+        .send(Buffer.from(held.bytes))
+    }
     const ref = verifyMediaToken(app.config, req.params.token)
     const message = ref && (await getMessage(app.store.db, ref.messageId))
     const item = message && mediaOf(message)[ref.position]

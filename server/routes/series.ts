@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
+import { answersProbes } from './probes.js'
 import { z } from 'zod'
 import { requestAutomated } from '../bridge/automated.js'
 
@@ -30,6 +31,7 @@ function sameSecret(given: string | undefined, expected: string): boolean {
 const series: FastifyPluginAsync = async (app) => {
   // The Webhook block posts JSON; a form (or anything else) is refused with a 415.
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'])
+  answersProbes(app, '/intercom/series', 'Intercom Series webhook')
   app.post('/intercom/series', async (req, reply) => {
     const secret = app.config.seriesSecret
     const given = req.headers['x-bridge-secret']

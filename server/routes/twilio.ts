@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { splitAddress } from '../../shared/channel.js'
 import { verifyTwilioSignature } from '../../shared/signatures.js'
+import { answersProbes } from './probes.js'
 import { recordInbound, type InboundSms } from '../bridge/inbound.js'
 import { recordStatus } from '../bridge/status.js'
 
@@ -17,6 +19,12 @@ const inboundForm = z.looseObject({
   Body: z.string().max(1600).default(''),
   NumMedia: z.coerce.number().int().min(0).max(10).default(0),
   NumSegments: z.coerce.number().int().min(0).optional(),
+  // Advanced Opt-Out (Messaging Services): Twilio's verdict on the text, custom and localised keywords included.
+  OptOutType: z
+    .string()
+    .max(32)
+    .transform((v) => v.trim().toUpperCase())
+    .optional(),
 })
 
 type Form = Record<string, string | string[] | undefined>
@@ -60,15 +68,26 @@ function mediaOf(form: Form, count: number) {
 }
 
 const twilio: FastifyPluginAsync = async (app) => {
+  answersProbes(app, '/twilio/sms', 'Twilio incoming messages')
   app.post('/twilio/sms', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply
     const f = parseForm(inboundForm, form, reply)
     if (!f) return reply
+    // SMS and WhatsApp share this webhook; any other channel (Messenger, RCS...) cannot be answered
+    // from the inbox, so it is refused here rather than threaded half-way.
+    const sender = splitAddress(f.From)
+    if (sender.channel === null) {
+      return reply.code(422).send({
+        error: { code: 'unsupported_channel', message: `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS and WhatsApp.` },
+      })
+    }
+    const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
     const sms: InboundSms = {
       messageSid: f.MessageSid,
       from: f.From,
       to: f.To,
+      optOutType: optOut,
       body: f.Body,
       media: mediaOf(form, f.NumMedia),
       numSegments: f.NumSegments ?? null,
@@ -87,6 +106,7 @@ const statusForm = z.looseObject({
 })
 
 const statusRoute: FastifyPluginAsync = async (app) => {
+  answersProbes(app, '/twilio/status', 'Twilio status callbacks')
   app.post('/twilio/status', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply

@@ -1,5 +1,5 @@
 import type { Executor, Tx } from './database.js'
-import type { PhoneContact, SmsConversation } from './schema.js'
+import type { PhoneContact, SmsConversation, SmsConversationLink } from './schema.js'
 
 export async function findPhoneContact(db: Executor, phone: string): Promise<PhoneContact | undefined> {
   return db.selectFrom('phone_contacts').selectAll().where('phone', '=', phone).executeTakeFirst()
@@ -39,20 +39,25 @@ export async function findSmsConversation(db: Executor, contactId: string): Prom
   return db.selectFrom('sms_conversations').selectAll().where('intercom_contact_id', '=', contactId).executeTakeFirst()
 }
 
-export async function findSmsConversationById(db: Executor, conversationId: string): Promise<SmsConversation | undefined> {
-  return db
-    .selectFrom('sms_conversations')
-    .selectAll()
-    .where('intercom_conversation_id', '=', conversationId)
-    .executeTakeFirst()
+/**
+ * Any conversation texts were threaded into with this contact, the current one or an older one: where
+ * a teammate's reply in it is texted to, and from which of our numbers.
+ */
+export async function findConversationLink(db: Executor, conversationId: string): Promise<SmsConversationLink | undefined> {
+  return db.selectFrom('sms_conversation_links').selectAll().where('intercom_conversation_id', '=', conversationId).executeTakeFirst()
 }
 
-/** Makes `conversationId` the contact's SMS conversation (replacing an older one) and marks it open. */
+/**
+ * Makes `conversationId` the contact's SMS conversation (replacing an older one, which stays linked
+ * for replies) and marks it open: a customer's text reopens it in Intercom.
+ */
 export async function setSmsConversation(
   trx: Tx,
   c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
   now = Date.now(),
 ): Promise<void> {
+  // Intercom's times are whole seconds: a close in the same second as this text is not older than it.
+  const stateAt = Math.floor(now / 1000) * 1000
   await trx
     .insertInto('sms_conversations')
     .values({
@@ -61,6 +66,7 @@ export async function setSmsConversation(
       phone: c.phone,
       twilio_number: c.twilioNumber,
       closed_at: null,
+      state_at: stateAt,
       created_at: now,
       updated_at: now,
     })
@@ -70,16 +76,32 @@ export async function setSmsConversation(
         phone: c.phone,
         twilio_number: c.twilioNumber,
         closed_at: null,
+        state_at: stateAt,
         updated_at: now,
       }),
     )
     .execute()
+  await trx
+    .insertInto('sms_conversation_links')
+    .values({ intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, created_at: now, updated_at: now })
+    .onConflict((oc) =>
+      oc.column('intercom_conversation_id').doUpdateSet({ intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, updated_at: now }),
+    )
+    .execute()
 }
 
-export async function markConversationClosed(trx: Tx, conversationId: string, closedAt: number): Promise<void> {
-  await trx
+/**
+ * Follows Intercom's view of a conversation: closed (with when), or open again (a teammate reopened
+ * or snoozed it). A state older than the one already applied is ignored: notifications come out of
+ * order. Returns whether anything changed.
+ */
+export async function applyConversationState(trx: Tx, conversationId: string, state: { closed: boolean; at: number }): Promise<boolean> {
+  const result = await trx
     .updateTable('sms_conversations')
-    .set({ closed_at: closedAt, updated_at: Date.now() })
+    .set({ closed_at: state.closed ? state.at : null, state_at: state.at, updated_at: Date.now() })
     .where('intercom_conversation_id', '=', conversationId)
-    .execute()
+    .where((eb) => eb.or([eb('state_at', 'is', null), eb('state_at', '<=', state.at)]))
+    .where((eb) => (state.closed ? eb('closed_at', 'is', null) : eb('closed_at', 'is not', null)))
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
 }

@@ -26,8 +26,33 @@ export interface SmsConversationTable {
   twilio_number: string | null
   /** When Intercom last closed it; null while open. */
   closed_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
+  /** The time of the newest open/closed state applied, so a late notification cannot undo it. */
+  state_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   created_at: Millis
   updated_at: Millis
+}
+
+/**
+ * Every conversation texts were ever threaded into, a contact's older ones included: a teammate's
+ * reply in any of them goes to this phone.
+ */
+export interface SmsConversationLinkTable {
+  intercom_conversation_id: string
+  intercom_contact_id: string
+  phone: string
+  twilio_number: string | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+/** A teammate's picture or file, copied from Intercom's expiring upload link for Twilio to fetch. */
+export interface HeldMediaTable {
+  id: Generated<number>
+  source_url: string
+  content_type: string
+  name: string
+  bytes: Uint8Array
+  created_at: Millis
 }
 
 export type MessageDirection = 'inbound' | 'outbound'
@@ -129,6 +154,8 @@ export interface SettingsCacheTable {
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
+  sms_conversation_links: SmsConversationLinkTable
+  held_media: HeldMediaTable
   messages: MessageTable
   webhook_receipts: WebhookReceiptTable
   consent: ConsentTable
@@ -144,5 +171,7 @@ export type NewMessage = Insertable<MessageTable>
 export type MessageUpdate = Updateable<MessageTable>
 export type PhoneContact = Selectable<PhoneContactTable>
 export type SmsConversation = Selectable<SmsConversationTable>
+export type SmsConversationLink = Selectable<SmsConversationLinkTable>
+export type HeldMedia = Selectable<HeldMediaTable>
 export type Consent = Selectable<ConsentTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -204,7 +204,7 @@ t.test('Messenger: a visitor leaves a number and consent; validated, saved once,
   await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: '+1 415 555 0188', consent: ['agree'] }))
   await drain(ctx.app)
   t.equal(visitor.phone, '+14155550188')
-  t.equal(visitor.custom_attributes.sms_consent, true)
+  t.equal(visitor.custom_attributes.sms_bridge_consent, true)
   const consent = await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirstOrThrow()
   t.match(consent, { phone: '+14155550188', state: 'opted_in', consent_given: 1, source: 'messenger' })
   t.same(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to), ['+14155550188'], 'one confirmation text, even with SMS_CONSENT=required')

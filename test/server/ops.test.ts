@@ -1,3 +1,4 @@
+import { noteUnhandledTopic } from '../../shared/db/cache.js'
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { openStore } from '../../shared/db/database.js'
@@ -48,11 +49,11 @@ t.test('setup creates what is missing, points Twilio at the bridge, and a second
   const first = await runCli(['setup'], env, tempDir(t))
   t.equal(first.code, 0, first.stdout + first.stderr)
   t.same(intercom.tags.map((x) => x.name), ['sms'])
-  t.same(intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`), ['sms_opted_out:boolean', 'sms_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'])
+  t.same(intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`), ['sms_opted_out:boolean', 'sms_bridge_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'])
   t.match(twilio.phoneNumbers[0], { sms_url: 'https://sms.example.com/twilio/sms', sms_method: 'POST' })
   t.match(twilio.services[SERVICE], { inbound_request_url: 'https://sms.example.com/twilio/sms', use_inbound_webhook_on_number: false })
   t.match(first.stdout, 'Endpoint URL: https://sms.example.com/intercom/webhooks')
-  t.match(first.stdout, 'conversation.admin.replied, conversation.operator.replied, conversation.admin.closed, contact.user.created, contact.lead.created')
+  t.match(first.stdout, 'conversation.admin.replied, conversation.operator.replied, conversation.admin.closed, conversation.admin.opened, contact.user.created, contact.lead.created')
   t.match(first.stdout, 'Initialize URL: https://sms.example.com/canvas/inbox/initialize')
   t.match(first.stdout, 'POST https://sms.example.com/intercom/series')
 
@@ -61,6 +62,15 @@ t.test('setup creates what is missing, points Twilio at the bridge, and a second
   t.equal(second.code, 0)
   t.match(second.stdout, 'Nothing to change.')
   t.equal(writes(intercom.requests) + writes(twilio.requests), before, 'the second run wrote nothing')
+})
+
+t.test("setup: a custom sms_consent from an earlier version is named, not recreated, and still honoured", async (t) => {
+  const { intercom, env } = await standIns(t)
+  intercom.dataAttributes.push({ name: 'sms_consent', model: 'contact', data_type: 'boolean' })
+  const res = await runCli(['setup'], env, tempDir(t))
+  t.equal(res.code, 0, res.stdout + res.stderr)
+  t.match(res.stdout, /custom contact attribute sms_consent was made by an earlier version .* now writes sms_bridge_consent/)
+  t.same(intercom.dataAttributes.filter((a) => a.name === 'sms_consent').length, 1)
 })
 
 t.test('setup explains bad credentials in plain words', async (t) => {
@@ -86,6 +96,8 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
     await trx.insertInto('messages').values({ direction: 'inbound', twilio_sid: `SM${'1'.repeat(32)}`, phone: '+14155550123', twilio_number: NUMBER, body: 'hi', media: '[]', status: 'received', created_at: at, updated_at: at }).execute()
     await trx.insertInto('webhook_receipts').values({ source: 'intercom', key: 'n1', received_at: Date.now() - 3 * 3_600_000 }).execute()
     await trx.insertInto('jobs').values({ task: 'outbound.reply', payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: 0, created_at: 0, updated_at: 0 }).execute()
+    await noteUnhandledTopic(trx, 'conversation.user.replied', Date.now() - 120_000)
+    await noteUnhandledTopic(trx, 'conversation.user.replied', Date.now() - 90_000)
   })
   await store.close()
   const res = await runCli(['doctor'], env, cwd)
@@ -95,5 +107,6 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   t.match(res.stdout, /FAIL Queue: 1 dead job\(s\)\. See sms-bridge jobs list/)
   t.match(res.stdout, /ok {3}Twilio inbound texts: last received (6\d|7\d) s ago\./)
   t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
+  t.match(res.stdout, /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./)
   t.equal(res.code, 1, 'a dead job is a finding')
 })

@@ -3,6 +3,7 @@ import * as initial from './2026-11-25T00-initial.js'
 import * as inbound from './2026-11-25T01-inbound.js'
 import * as outbound from './2026-11-25T02-outbound.js'
 import * as automated from './2026-11-25T03-automated.js'
+import * as realTraffic from './2026-12-02T00-real-traffic.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25T01-inbound': inbound,
   '2026-11-25T02-outbound': outbound,
   '2026-11-25T03-automated': automated,
+  '2026-12-02T00-real-traffic': realTraffic,
 }
 
 export const migrationProvider: MigrationProvider = {

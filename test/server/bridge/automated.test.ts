@@ -100,8 +100,24 @@ t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', asy
   const yes = ctx.intercom.addContact({ role: 'lead', phone: '+14155550162', custom_attributes: { sms_consent: true } })
   await contactCreated(ctx, no)
   await contactCreated(ctx, yes)
-  t.same(sent(ctx).map((m) => m.to), ['+14155550162'])
+  t.same(sent(ctx).map((m) => m.to), ['+14155550162'], 'the custom sms_consent of earlier versions still counts')
   t.match(await record(ctx, `welcome:${no.id}`), { status: 'skipped', reason: /has not agreed to receive text messages/ })
+
+  // Intercom's own fields: native sms_consent gives consent, native unsubscribed_from_sms withdraws it.
+  const native = ctx.intercom.addContact({ role: 'lead', phone: '+14155550163', sms_consent: true })
+  const unsubscribed = ctx.intercom.addContact({ role: 'lead', phone: '+14155550164', sms_consent: true, unsubscribed_from_sms: true })
+  const ours = ctx.intercom.addContact({ role: 'lead', phone: '+14155550165', custom_attributes: { sms_bridge_consent: true } })
+  for (const c of [native, unsubscribed, ours]) await contactCreated(ctx, c)
+  t.same(sent(ctx).map((m) => m.to), ['+14155550162', '+14155550163', '+14155550165'])
+  t.match(await record(ctx, `welcome:${unsubscribed.id}`), { status: 'skipped', reason: /unsubscribed from SMS in Intercom/ })
+})
+
+t.test('unsubscribed_from_sms stops automated texts whatever the consent mode', async (t) => {
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME } })
+  const off = ctx.intercom.addContact({ role: 'lead', phone: '+14155550166', unsubscribed_from_sms: true })
+  await contactCreated(ctx, off)
+  t.equal(sent(ctx).length, 0)
+  t.match(await record(ctx, `welcome:${off.id}`), { status: 'skipped', reason: /unsubscribed_from_sms/ })
 })
 
 t.test('Series: secret header, clear 400s, once per step and contact', async (t) => {

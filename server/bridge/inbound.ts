@@ -51,12 +51,13 @@ export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeD
   const bare = from.channel ? from.address : sms.from
   const sender = normalizeSender(bare, deps.config.defaultCountry)
   const phone = sender?.value ?? bare
+  const ours = from.channel === 'whatsapp' && !sms.to.startsWith('whatsapp:') ? `whatsapp:${sms.to}` : sms.to
   // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
   const id = await insertMessageOnce(trx, {
     direction: 'inbound',
     twilio_sid: sms.messageSid,
     phone,
-    twilio_number: sms.to,
+    twilio_number: ours,
     body: sms.body,
     media: JSON.stringify(sms.media),
     num_segments: sms.numSegments,

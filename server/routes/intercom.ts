@@ -24,22 +24,21 @@ const part = z.looseObject({
     .nullish(),
 })
 
+const itemSchema = z.looseObject({
+  id: id.nullish(),
+  state: z.string().nullish(),
+  open: z.boolean().nullish(),
+  updated_at: z.number().nullish(),
+  conversation_parts: z.looseObject({ conversation_parts: z.array(part.nullable()).nullish() }).nullish(),
+})
+
+/** The envelope every topic shares; the item is read only for the topics the bridge handles. */
 const notification = z.looseObject({
   type: z.literal('notification_event'),
   id: z.string().nullish(),
   topic: z.string().min(1),
   created_at: z.number().nullish(),
-  data: z.looseObject({
-    item: z
-      .looseObject({
-        id: id.nullish(),
-        state: z.string().nullish(),
-        open: z.boolean().nullish(),
-        updated_at: z.number().nullish(),
-        conversation_parts: z.looseObject({ conversation_parts: z.array(part.nullable()).nullish() }).nullish(),
-      })
-      .nullish(),
-  }),
+  data: z.looseObject({ item: z.looseObject({}).nullish() }),
 })
 
 /** The webhook topics the bridge handles: `sms-bridge setup` tells the operator to tick these. */
@@ -55,7 +54,7 @@ const TOPICS = new Set<string>(WEBHOOK_TOPICS)
 /** Topics whose item is a conversation with new parts that may be a teammate's words to the customer. */
 const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened'])
 
-type Item = NonNullable<z.output<typeof notification>['data']['item']>
+type Item = z.output<typeof itemSchema>
 
 function toReplyParts(item: Item): ReplyPart[] {
   const parts: ReplyPart[] = []
@@ -87,15 +86,16 @@ const intercom: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/intercom/webhooks', 'Intercom webhooks')
 
   app.post('/intercom/webhooks', async (req, reply) => {
+    const invalid = (error: z.ZodError, prefix = '') => {
+      const issue = error.issues[0]!
+      return reply.code(400).send({ error: { code: 'invalid_notification', message: `${prefix}${issue.path.join('.')}: ${issue.message}` } })
+    }
     const signature = req.headers['x-hub-signature']
     if (!req.rawBody || !verifyIntercomWebhook(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
       return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Hub-Signature header is missing or does not match.' } })
     }
     const parsed = notification.safeParse(req.body)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      return reply.code(400).send({ error: { code: 'invalid_notification', message: `${issue.path.join('.')}: ${issue.message}` } })
-    }
+    if (!parsed.success) return invalid(parsed.error)
     const event = parsed.data
     // Intercom's "Send test" ping (its id is null): answered, nothing to keep.
     if (event.topic === 'ping') return reply.code(200).send({ ok: true })
@@ -108,12 +108,14 @@ const intercom: FastifyPluginAsync = async (app) => {
       await app.store.write((trx) => noteUnhandledTopic(trx, topic))
       return reply.code(200).send({ ok: true, ignored: `The bridge does not handle the topic "${topic}": untick it in the app's webhook topics.` })
     }
-    const item = event.data.item
+    const parsedItem = itemSchema.nullish().safeParse(event.data.item)
+    if (!parsedItem.success) return invalid(parsedItem.error, 'data.item.')
+    const item = parsedItem.data
     // The item is a conversation for conversation topics and a contact for contact topics.
     const itemId = item?.id
     const at = (item?.updated_at ?? event.created_at ?? Date.now() / 1000) * 1000
     // A real notification always has an id; should one not, the item and its time key it instead.
-    const receipt = event.id ?? `${event.topic}:${itemId ?? 'none'}:${at}`
+    const receipt = event.id || `${event.topic}:${itemId ?? 'none'}:${at}`
     const queued = await app.store.write(async (trx) => {
       if (!(await recordReceipt(trx, 'intercom', receipt))) return 0
       if ((event.topic === 'contact.user.created' || event.topic === 'contact.lead.created') && itemId) {

@@ -356,23 +356,21 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
   await t.test('Intercom: signed, but not JSON or not a notification: 400', async () => {
     const notNotification = fc.oneof(
       anyJson.filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || (v as Record<string, unknown>).type !== 'notification_event'),
-      fc.tuple(fc.constantFrom('drop-id', 'drop-topic', 'drop-data', 'empty-id', 'empty-topic', 'data-string', 'item-id-bool', 'parts-not-list', 'part-no-author', 'part-id-number', 'attachments-not-list'), phone).map(([how, p]) => {
+      // Not here: a missing id, a part without author, a numeric part id. Real notifications carry
+      // nulls and odd types in such places, and the bridge accepts them (test/server/real-traffic.test.ts).
+      fc.tuple(fc.constantFrom('drop-topic', 'drop-data', 'empty-topic', 'data-string', 'item-id-bool', 'parts-not-list', 'attachments-not-list'), phone).map(([how, p]) => {
         const n: any = notification('conversation.admin.replied', {
           type: 'conversation',
           id: '123',
           conversation_parts: { type: 'conversation_part.list', conversation_parts: [{ id: '9', part_type: 'comment', body: `text ${p}`, author: { type: 'admin', id: '1' }, attachments: [] }] },
         })
         const part = n.data.item.conversation_parts.conversation_parts[0]
-        if (how === 'drop-id') delete n.id
         if (how === 'drop-topic') delete n.topic
         if (how === 'drop-data') delete n.data
-        if (how === 'empty-id') n.id = ''
         if (how === 'empty-topic') n.topic = ''
         if (how === 'data-string') n.data = p
         if (how === 'item-id-bool') n.data.item.id = true
         if (how === 'parts-not-list') n.data.item.conversation_parts.conversation_parts = p
-        if (how === 'part-no-author') delete part.author
-        if (how === 'part-id-number') part.id = 9
         if (how === 'attachments-not-list') part.attachments = { url: p }
         return n
       }),
@@ -397,7 +395,7 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
     )
   })
 
-  await t.test('Intercom: signed notifications of topics the bridge does not handle: 422 naming the topic, nothing stored; the test ping: 200, nothing stored', async () => {
+  await t.test('Intercom: signed notifications of topics the bridge does not handle: 200 (never an error that counts towards a paused subscription), only a count stored; the test ping: 200, nothing stored', async () => {
     const topic = fc.oneof(
       fc.constantFrom('company.created', 'conversation.user.created', 'conversation.user.replied', 'conversation.admin.noted', 'user.tag.created', 'contact.deleted', 'visitor.signed_up', 'conversation.admin.replied '),
       fc.string({ minLength: 1, maxLength: 40 }),
@@ -410,7 +408,8 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
       fc.asyncProperty(topic, item, async (topicName, itemValue) => {
         const raw = JSON.stringify(notification(topicName, itemValue))
         const req = { url: '/intercom/webhooks', headers: intercomHeaders(signIntercomWebhook(ctx.intercom.clientSecret, raw)), payload: raw, phones: phonesIn(raw) }
-        await probe(req, { status: [422] })
+        // The first time a topic is seen, its counter row for `doctor` is made.
+        await probeAccepted(req, { settings_cache: [0, 1] })
       }),
     )
     await check(
@@ -424,14 +423,14 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
   })
 
   /** A signed notification the bridge accepts without acting on it: 200, and only the allowed rows. */
-  async function probeAccepted(req: Probe, allow: Record<string, number>) {
+  async function probeAccepted(req: Probe, allow: Record<string, number | number[]>) {
     const before = await countRows()
     const logStart = ctx.logs.lines.length
     const res = await app.inject({ method: 'POST', url: req.url, headers: req.headers ?? {}, payload: req.payload })
     if (res.statusCode !== 200) throw new Error(`${req.url} answered ${res.statusCode}: ${res.body}`)
     const after = await countRows()
     for (const name of tables) {
-      if (after[name]! - before[name]! !== (allow[name] ?? 0)) throw new Error(`${name}: ${before[name]} -> ${after[name]}`)
+      if (![allow[name] ?? 0].flat().includes(after[name]! - before[name]!)) throw new Error(`${name}: ${before[name]} -> ${after[name]}`)
     }
     const logged = ctx.logs.lines.slice(logStart).join('\n')
     for (const secret of secrets) if (logged.includes(secret)) throw new Error('a secret reached the logs')

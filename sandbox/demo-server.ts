@@ -362,15 +362,16 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
   }
 
   // A teammate replies in the inbox: Intercom adds the part and posts conversation.admin.replied.
-  // With `picture`, the reply carries the sample picture as an uploaded attachment, which Intercom
-  // would host; here this server does, at an address the browser can open too.
+  // With `picture`, the sample picture is pasted into the reply as Intercom's composer does it: an
+  // upload on Intercom's side, inlined as <img> in the HTML body (its link expires, so the bridge
+  // copies it and gives Twilio its own link).
   web.post<{ Body: { conversationId?: unknown; body?: unknown; picture?: unknown } }>('/api/inbox/reply', async (req) => {
     const conversation = conversationOf(req.body?.conversationId)
     const text = typeof req.body?.body === 'string' ? req.body.body.trim() : ''
-    const picture = req.body?.picture === true
-    if (!text && !picture) throw problem(400, 'Write a reply or attach the picture first.')
-    const attachments = picture ? [{ type: 'upload' as const, name: 'picture.png', url: `http://${req.headers.host}/picture.png`, content_type: 'image/png' }] : []
-    const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: text ? composerHtml(text) : '', attachments })
+    const withPicture = req.body?.picture === true
+    if (!text && !withPicture) throw problem(400, 'Write a reply or attach the picture first.')
+    const inline = withPicture ? `<div class="intercom-container"><img src="${intercom.upload({ name: 'picture.png', contentType: 'image/png', data: picture })}"></div>` : ''
+    const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: (text ? composerHtml(text) : '') + inline })
     if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
     return { partId: part.id }
   })

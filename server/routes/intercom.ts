@@ -17,18 +17,21 @@ const part = z.looseObject({
   id: id.nullish(),
   part_type: z.string().nullish(),
   body: z.string().nullish(),
-  created_at: z.number().nullish(),
+  created_at: z.unknown(),
   author: z.looseObject({ type: z.string().nullish(), id: id.nullish() }).nullish(),
   attachments: z
     .array(z.looseObject({ url: z.string().nullish(), content_type: z.string().nullish(), name: z.string().nullish() }).nullable())
     .nullish(),
 })
 
+/** Seconds since the epoch; captured contact notifications give ISO 8601 strings instead. */
+const seconds = z.union([z.number(), z.string()]).transform((v) => (typeof v === 'number' ? v : Date.parse(v) / 1000)).pipe(z.number()).nullish().catch(null)
+
 const itemSchema = z.looseObject({
   id: id.nullish(),
-  state: z.string().nullish(),
-  open: z.boolean().nullish(),
-  updated_at: z.number().nullish(),
+  state: z.string().nullish().catch(null),
+  open: z.boolean().nullish().catch(null),
+  updated_at: seconds,
   conversation_parts: z.looseObject({ conversation_parts: z.array(part.nullable()).nullish() }).nullish(),
 })
 
@@ -37,7 +40,7 @@ const notification = z.looseObject({
   type: z.literal('notification_event'),
   id: z.string().nullish(),
   topic: z.string().min(1),
-  created_at: z.number().nullish(),
+  created_at: seconds,
   data: z.looseObject({ item: z.looseObject({}).nullish() }),
 })
 
@@ -50,9 +53,15 @@ export const WEBHOOK_TOPICS = [
   'contact.user.created',
   'contact.lead.created',
 ] as const
-const TOPICS = new Set<string>(WEBHOOK_TOPICS)
+/**
+ * Handled when ticked, though not needed: a reply that assigns the conversation arrives on these as
+ * well as on conversation.admin.replied (captured notifications carry the same part), and the part id
+ * makes it one text whichever arrives first.
+ */
+const ALSO_HANDLED = ['conversation.admin.assigned', 'conversation.admin.open.assigned']
+const TOPICS = new Set<string>([...WEBHOOK_TOPICS, ...ALSO_HANDLED])
 /** Topics whose item is a conversation with new parts that may be a teammate's words to the customer. */
-const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened'])
+const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened', ...ALSO_HANDLED])
 
 type Item = z.output<typeof itemSchema>
 

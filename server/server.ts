@@ -10,6 +10,7 @@ import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
 import { Metrics } from './metrics.js'
 import type { BridgeDeps } from './bridge/deps.js'
+import { RELAY_REPLY, replyGaveUp } from './bridge/outbound.js'
 
 export interface BuildOptions {
   /** Replace the real clients (tests hand in clients pointed at local stand-ins). */
@@ -73,6 +74,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     concurrency: config.workerConcurrency,
     leaseMs: config.jobLeaseMs,
     ...options.worker,
+    onDead: { [RELAY_REPLY]: replyGaveUp },
     onSettled: (job, outcome, error) => {
       metrics.jobsSettled.inc({ task: job.task, outcome })
       options.worker?.onSettled?.(job, outcome, error)

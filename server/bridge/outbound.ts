@@ -221,6 +221,27 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   }
 }
 
+/**
+ * A reply job that ran out of attempts (Twilio unreachable for hours, say): the teammate's words did
+ * not reach the customer, so the conversation says so, with how to send it once the cause is fixed.
+ * Runs in the transaction that buries the job.
+ */
+export async function replyGaveUp(trx: Tx, job: { id: number; payload: string }, error: string): Promise<void> {
+  const { conversationId, part } = JSON.parse(job.payload) as { conversationId: string; part: ReplyPart }
+  if (!(await findConversationLink(trx, conversationId))) return
+  const preview = partBodyToSms(part.body).slice(0, 80)
+  await enqueue(trx, {
+    task: POST_NOTE,
+    payload: {
+      conversationId,
+      html:
+        `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
+        `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`,
+    },
+    key: `gaveup:${job.id}`,
+  })
+}
+
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
 export async function markConversationRead(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
   await intercomCall('mark the conversation read', () =>

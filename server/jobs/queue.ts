@@ -146,11 +146,12 @@ export async function failJob(
   workerId: string,
   error: string,
   runAt: number | null,
+  onDead?: (trx: Tx, job: Job, error: string) => Promise<void>,
 ): Promise<JobState> {
   const dead = runAt === null || job.attempts >= job.max_attempts
   const state: JobState = dead ? 'dead' : 'waiting'
-  await store.write((trx) =>
-    trx
+  await store.write(async (trx) => {
+    const result = await trx
       .updateTable('jobs')
       .set({
         state,
@@ -162,8 +163,9 @@ export async function failJob(
       })
       .where('id', '=', job.id)
       .where('locked_by', '=', workerId)
-      .execute(),
-  )
+      .executeTakeFirst()
+    if (dead && onDead && Number(result.numUpdatedRows) > 0) await onDead(trx, job, error)
+  })
   return state
 }
 

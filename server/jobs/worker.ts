@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Store } from '../../shared/db/database.js'
+import type { Store, Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
 import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
@@ -36,7 +36,14 @@ export interface WorkerOptions {
   backoff?: { baseMs: number; maxMs: number }
   /** Invoked after each job settles (metrics, tests). */
   onSettled?: (job: Job, outcome: 'completed' | 'retry' | 'dead', error?: unknown) => void
+  /**
+   * Per task: what to record when a job of it dies, in the transaction that buries it (so the
+   * record, typically a note for the team, cannot be lost between the two).
+   */
+  onDead?: Record<string, DeadHandler>
 }
+
+export type DeadHandler = (trx: Tx, job: Job, error: string) => Promise<void>
 
 /** Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -54,6 +61,7 @@ export class Worker {
   private readonly pollIntervalMs: number
   private readonly backoff: { baseMs: number; maxMs: number }
   private readonly onSettled: WorkerOptions['onSettled']
+  private readonly onDead: Record<string, DeadHandler>
   private readonly running = new Map<number, Promise<void>>()
   private readonly abort = new AbortController()
   private state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle'
@@ -73,6 +81,7 @@ export class Worker {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000
     this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 15 * 60_000 }
     this.onSettled = options.onSettled
+    this.onDead = options.onDead ?? {}
   }
 
   start(): void {
@@ -161,6 +170,7 @@ export class Worker {
           this.id,
           `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`,
           delay === null ? null : Date.now() + delay,
+          this.onDead[job.task],
         )
         outcome = state === 'dead' ? 'dead' : 'retry'
         if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')

@@ -271,3 +271,17 @@ t.test('the Messenger card loads from the initialize Intercom really sends (a te
   const components = res.json().canvas.content.components as Array<{ id: string }>
   t.same(components.map((c) => c.id), ['title', 'intro', 'phone', 'consent', 'subscribe'])
 })
+
+t.test('a reply that Twilio never took, after every attempt, is noted in the conversation with how to resend it', async (t) => {
+  const ctx = await buildTestApp(t, { build: { worker: { backoff: { baseMs: 1, maxMs: 5 } } } })
+  const id = await smsConversation(ctx)
+  const reply = ctx.intercom.addAdminReply(id, { body: '<p>Your refund is on its way</p>' })
+  ctx.twilio.failNext({ status: 503, untilMs: Date.now() + 3_600_000, match: { method: 'POST', path: /Messages\.json$/ } })
+  const res = await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reply]))
+  t.equal(res.statusCode, 200)
+  await drain(ctx.app)
+  const job = await ctx.app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'outbound.reply').executeTakeFirstOrThrow()
+  t.equal(job.state, 'dead', `dead after ${job.attempts} attempts`)
+  t.equal(textsTo(ctx).length, 0)
+  t.match(notes(ctx, id).at(-1), new RegExp(`This reply was not texted to the customer.*Your refund is on its way.*sms-bridge jobs retry ${job.id}`, 's'))
+})

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { createHmac } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -117,4 +118,24 @@ t.test('Intercom: webhooks and Canvas Kit requests, signed as Intercom signs the
   const request = hook.received.at(-1)!
   t.equal(request.headers['x-body-signature'], createHmac('sha256', fake.clientSecret).update(request.raw).digest('hex'), 'X-Body-Signature: HMAC-SHA256 of the raw body')
   t.match(JSON.parse(request.raw), { admin: { id: fake.admin.id }, conversation: { id: '42' }, contact: { id: contact.id }, component_id: 'send_sms', input_values: { sms_body: 'hello' } })
+})
+
+t.test("the Intercom stand-in's notifications carry every field a real capture carries", async (t) => {
+  const real = JSON.parse(readFileSync(new URL('../fixtures/real/intercom/webhooks/operator-replied-bot-zulip.json', import.meta.url), 'utf8')).payload
+  const fake = await startIntercomStandIn()
+  t.teardown(() => fake.close())
+  const contact = fake.addContact({ role: 'lead', phone: '+14155550123' })
+  fake.conversations.push({
+    type: 'conversation', id: '42', created_at: 1, updated_at: 1, state: 'open', open: true, tags: [], parts: [],
+    contacts: [{ type: 'contact', id: contact.id, external_id: null }],
+    source: { type: 'conversation', id: '41', delivered_as: 'customer_initiated', subject: '', body: 'hi', author: { type: 'lead', id: contact.id, name: null, email: null }, attachments: [], url: null, redacted: false },
+  })
+  const ours = fake.notification('conversation.admin.replied', '42', [fake.addAdminReply('42', { body: '<p>hi</p>' })]) as any
+  const missing = (a: object, b: object) => Object.keys(a).filter((k) => !(k in b))
+  t.same(missing(real, ours), [], 'envelope')
+  t.same(missing(real.data.item, ours.data.item), [], 'conversation')
+  t.same(missing(real.data.item.conversation_parts.conversation_parts[0], ours.data.item.conversation_parts.conversation_parts[0]), [], 'part')
+  const ping = JSON.parse(readFileSync(new URL('../fixtures/real/intercom/webhooks/ping-zulip.json', import.meta.url), 'utf8')).payload
+  t.same(missing(ping, fake.pingNotification()), [], 'the ping')
+  t.equal(fake.pingNotification().id, null)
 })

@@ -15,7 +15,10 @@ const HTML_OPTIONS = {
   ],
 }
 
-const LOOKS_LIKE_HTML = /<\/?(p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|img|blockquote|code|pre)\b[^>]*>/i
+// Every function here runs on text someone else wrote (a teammate, a customer, Intercom): each is
+// linear in its input. No pattern may backtrack over a run it cannot bound, so a tag name is matched
+// with a one-character lookahead, never with [^>]*.
+const LOOKS_LIKE_HTML = /<\/?(?:p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|img|blockquote|code|pre)(?=[\s/>])/i
 
 /**
  * A conversation part's body as SMS text. Apps on Intercom API 2.14 and older get HTML, 2.15 and
@@ -24,8 +27,56 @@ const LOOKS_LIKE_HTML = /<\/?(p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|img|
  */
 export function partBodyToSms(body: string | null | undefined): string {
   if (!body) return ''
-  const text = LOOKS_LIKE_HTML.test(body) ? convert(body, HTML_OPTIONS) : body
-  return text.replace(/\r\n?/g, '\n').replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim()
+  return tidyLines(LOOKS_LIKE_HTML.test(body) ? htmlToText(body) : body)
+}
+
+function htmlToText(html: string): string {
+  try {
+    return convert(html, HTML_OPTIONS)
+  } catch (err) {
+    // html-to-text walks the document recursively: nesting thousands deep overflows the stack.
+    // The streaming reader below has no depth, and keeps the words and line breaks.
+    if (err instanceof RangeError) return textOf(html)
+    throw err
+  }
+}
+
+const BLOCK_TAGS = new Set(['p', 'div', 'br', 'li', 'tr', 'blockquote', 'pre', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'ul', 'ol', 'table'])
+
+/**
+ * The words of an HTML fragment, entities decoded, a line break for each block, read by a
+ * streaming parser (linear, no recursion). Text that is not HTML comes back as it is, but for
+ * entities.
+ */
+export function textOf(html: string | null | undefined): string {
+  if (!html) return ''
+  const out: string[] = []
+  const parser = new Parser(
+    {
+      ontext: (text) => void out.push(text),
+      onopentag: (name) => void (BLOCK_TAGS.has(name) && out.push('\n')),
+      onclosetag: (name) => void (BLOCK_TAGS.has(name) && name !== 'br' && out.push('\n')),
+    },
+    { decodeEntities: true },
+  )
+  parser.write(html)
+  parser.end()
+  return out.join('')
+}
+
+/** CRLF to LF, no spaces or tabs before a line break, at most one blank line, trimmed: in one pass. */
+function tidyLines(text: string): string {
+  const lines = text.split(/\r\n|\r|\n/)
+  const out: string[] = []
+  let blank = 0
+  for (const line of lines) {
+    let end = line.length
+    while (end > 0 && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--
+    const kept = line.slice(0, end)
+    blank = kept === '' ? blank + 1 : 0
+    if (blank <= 1) out.push(kept)
+  }
+  return out.join('\n').trim()
 }
 
 /**

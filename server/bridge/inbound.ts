@@ -5,6 +5,7 @@ import { getMessage, insertMessageOnce, mediaOf, updateMessage, type MediaItem }
 import type { Message } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
+import { textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
@@ -129,7 +130,7 @@ async function findPostedPart(deps: BridgeDeps, conversationId: string, contactI
 
 /** Intercom may wrap a posted text in HTML: compare what it says, not how it is marked up. */
 function partText(body: string | null | undefined): string {
-  return (body ?? '').replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&').trim()
+  return textOf(body).trim()
 }
 
 /** Posts a customer reply once, even across retries. Returns the part id, or null if the conversation is gone. */

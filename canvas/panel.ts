@@ -7,7 +7,8 @@ import { requestAutomated } from '../server/bridge/automated.js'
 import { CONSENT_ATTRIBUTE, textingRefusal } from '../server/bridge/consent.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/intercom.js'
-import { escapeHtml, sendMessage, senderFor } from '../server/bridge/outbound.js'
+import { sendMessage, senderFor } from '../server/bridge/outbound.js'
+import { escapeHtml } from '../shared/text.js'
 import type { JobContext } from '../server/jobs/worker.js'
 import { enqueue } from '../server/jobs/queue.js'
 import type { PanelFlash, PanelState } from './views.js'
@@ -68,6 +69,7 @@ export interface PanelContext {
 export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<{ flash: PanelFlash; segments?: SegmentInfo }> {
   const body = text.trim()
   if (!body) return { flash: { error: 'Write a message first.' } }
+  if (body.includes('\u0000')) return { flash: { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') } }
   if (body.length > MAX_SMS_BODY) return { flash: { error: `Too long: ${body.length} characters, at most ${MAX_SMS_BODY}.`, draft: text } }
   const phone = await phoneOf(deps, ctx.contactId, ctx.givenPhone)
   if (!phone) return { flash: { error: 'Add a mobile number first.' } }

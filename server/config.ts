@@ -166,7 +166,8 @@ function toConfig(env: z.output<typeof schema>) {
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
     adminToken: env.ADMIN_TOKEN,
-    templates: env.SMS_TEMPLATES ?? {},
+    // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
+    templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
     logLevel: env.LOG_LEVEL,
   }
 }

@@ -16,11 +16,20 @@ const E164_IN_TEXT = /\+\d{7,15}/g
 // In a URL's query string a number may be percent-encoded or written without its +.
 const NUMBER_IN_QUERY = /(?:\+|%2B)?\d{7,15}/gi
 
-/** Masks numbers in the query string of a logged URL (the path is kept as it is). */
+// Query parameters whose value is a credential, whatever else they hold.
+const SECRET_PARAM = /([?&](?:[\w.-]*(?:token|secret|signature|password|passwd|auth|key|code|sig))=)[^&#]*/gi
+
+/** Masks numbers and credentials in the query string of a logged URL (the path is kept as it is). */
 export function maskUrl(url: string): string {
   const query = url.indexOf('?')
   if (query < 0) return url
-  return url.slice(0, query) + url.slice(query).replace(NUMBER_IN_QUERY, (m) => maskPhone(m.replace(/^%2B/i, '+')))
+  return (
+    url.slice(0, query) +
+    url
+      .slice(query)
+      .replace(SECRET_PARAM, '$1[redacted]')
+      .replace(NUMBER_IN_QUERY, (m) => maskPhone(m.replace(/^%2B/i, '+')))
+  )
 }
 
 /** Masks phone numbers in the string values of a log record, a level or two deep. */
@@ -74,6 +83,15 @@ export function serializeError(err: unknown): unknown {
     if (depth < 5 && cause && typeof cause === 'object') scrub(cause as Record<string, unknown>, (source as { cause?: unknown } | null)?.cause, depth + 1)
   }
   if (out && typeof out === 'object') scrub(out, err, 0)
+  // Upstream errors quote the numbers they refused ("The 'To' number +1415... is not valid"): an
+  // error is masked like any other record (its prototype keeps maskPhonesIn from walking it).
+  const mask = (record: Record<string, unknown>, depth: number) => {
+    for (const [key, value] of Object.entries(record)) {
+      if (typeof value === 'string') record[key] = PHONE_KEYS.has(key) ? maskPhone(value) : value.replace(E164_IN_TEXT, (m) => maskPhone(m))
+      else if (depth < 5 && value && typeof value === 'object' && !Array.isArray(value)) mask(value as Record<string, unknown>, depth + 1)
+    }
+  }
+  if (out && typeof out === 'object') mask(out, 0)
   return out
 }
 

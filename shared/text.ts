@@ -27,7 +27,9 @@ const LOOKS_LIKE_HTML = /<\/?(?:p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|im
  */
 export function partBodyToSms(body: string | null | undefined): string {
   if (!body) return ''
-  return tidyLines(LOOKS_LIKE_HTML.test(body) ? htmlToText(body) : body)
+  // A NUL cannot be texted, and the embedded database would cut the text at it.
+  const clean = body.includes('\u0000') ? body.replaceAll('\u0000', '') : body
+  return tidyLines(LOOKS_LIKE_HTML.test(clean) ? htmlToText(clean) : clean)
 }
 
 function htmlToText(html: string): string {
@@ -99,6 +101,11 @@ export function inlineImages(body: string | null | undefined): string[] {
   parser.write(body)
   parser.end()
   return found
+}
+
+/** Text made safe to put inside HTML: Intercom shows it as the characters it is, never as markup. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
 }
 
 // The GSM 03.38 default alphabet, and its extension table (each of those costs two units).

@@ -12,7 +12,8 @@ import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall, isNotFound } from './intercom.js'
-import { escapeHtml, sendMessage, senderFor } from './outbound.js'
+import { sendMessage, senderFor } from './outbound.js'
+import { escapeHtml } from '../../shared/text.js'
 
 export const SEND_AUTOMATED = 'automated.send'
 export const NOTE_AUTOMATED = 'automated.note'
@@ -111,7 +112,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     }
   }
 
-  const template = send.template !== null ? (deps.config.templates[send.template] ?? null) : send.kind === 'welcome' ? deps.config.welcome.template : null
+  const template = send.template !== null ? (deps.config.templates.get(send.template) ?? null) : send.kind === 'welcome' ? deps.config.welcome.template : null
   const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
   if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
 

@@ -5,7 +5,7 @@ import { getMessage, insertMessageOnce, mediaOf, updateMessage, type MediaItem }
 import type { Message } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
-import { textOf } from '../../shared/text.js'
+import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
@@ -98,9 +98,13 @@ function attachmentLabel(n: number): string {
   return n === 1 ? '(sent an attachment)' : `(sent ${n} attachments)`
 }
 
-/** The text as Intercom should show it: exactly as sent; a picture-only text says what it carries. */
+/**
+ * The text as Intercom should show it: exactly the characters sent, escaped, so `<a href>` or
+ * `<img>` in a text is shown as text, never rendered in the inbox (emoji and every script pass
+ * through untouched); a picture-only text says what it carries.
+ */
 function displayBody(message: Message): string {
-  return message.body.trim() !== '' ? message.body : attachmentLabel(mediaOf(message).length)
+  return message.body.trim() !== '' ? escapeHtml(message.body) : attachmentLabel(mediaOf(message).length)
 }
 
 function newestPartBy(conversation: Intercom.Conversation, contactId: string): string | undefined {

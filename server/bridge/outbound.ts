@@ -8,7 +8,7 @@ import { getMessage, updateMessage, type MediaItem } from '../../shared/db/messa
 import type { Message } from '../../shared/db/schema.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import { maskPhone } from '../../shared/log.js'
-import { inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
+import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import { enqueue } from '../jobs/queue.js'
@@ -316,9 +316,6 @@ async function recordFailure(deps: BridgeDeps, row: Message, code: number | null
   deps.wake()
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
-}
 
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
 export async function notifyFailure(deps: BridgeDeps, payload: { messageId: number }): Promise<void> {

@@ -39,8 +39,16 @@ const admin: FastifyPluginAsync = async (app) => {
     return { jobs: jobs.map((j) => ({ id: j.id, task: j.task, state: j.state, attempts: j.attempts, max_attempts: j.max_attempts, run_at: new Date(j.run_at).toISOString(), last_error: j.last_error })) }
   })
 
+  /** A job id from the path: a positive whole number, else a 400 (not a 500, not a lookup). */
+  function jobId(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): number | null {
+    if (/^[1-9]\d{0,14}$/.test(req.params.id)) return Number(req.params.id)
+    reply.code(400).send({ error: { code: 'invalid_id', message: 'id: expected a job number, e.g. /admin/jobs/42/retry' } })
+    return null
+  }
+
   app.post<{ Params: { id: string } }>('/admin/jobs/:id/retry', { config: ADMIN_LIMIT }, async (req, reply) => {
     if (!authorized(req, reply)) return reply
+    if (jobId(req, reply) === null) return reply
     const done = await retryDeadJob(app.store, Number(req.params.id))
     if (done) app.worker.wake()
     return done ? { retried: Number(req.params.id) } : reply.code(404).send({ error: { code: 'not_found', message: `No dead job ${req.params.id}.` } })
@@ -48,6 +56,7 @@ const admin: FastifyPluginAsync = async (app) => {
 
   app.delete<{ Params: { id: string } }>('/admin/jobs/:id', { config: ADMIN_LIMIT }, async (req, reply) => {
     if (!authorized(req, reply)) return reply
+    if (jobId(req, reply) === null) return reply
     const done = await discardDeadJob(app.store, Number(req.params.id))
     return done ? { discarded: Number(req.params.id) } : reply.code(404).send({ error: { code: 'not_found', message: `No dead job ${req.params.id}.` } })
   })

@@ -13,7 +13,13 @@ const body = z
       .min(1, 'must not be empty')
       .max(100, 'must be at most 100 characters'),
     phone: z.string().trim().max(32, 'must be at most 32 characters').optional(),
-    message: z.string().trim().min(1, 'must not be empty').max(1600, 'must be at most 1600 characters').optional(),
+    message: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(1600, 'must be at most 1600 characters')
+      .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
+      .optional(),
     template: z.string().trim().min(1, 'must not be empty').optional(),
   })
   .refine((b) => Boolean(b.message) !== Boolean(b.template), { message: 'give either message or template, not both', path: ['message'] })
@@ -45,8 +51,8 @@ const series: FastifyPluginAsync = async (app) => {
       return reply.code(400).send({ error: { code: 'invalid_request', field, message: `${field}: ${issue.message}` } })
     }
     const b = parsed.data
-    if (b.template && !(b.template in app.config.templates)) {
-      const known = Object.keys(app.config.templates)
+    if (b.template && !app.config.templates.has(b.template)) {
+      const known = [...app.config.templates.keys()]
       return reply.code(400).send({
         error: { code: 'invalid_request', field: 'template', message: `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')})` : ' (SMS_TEMPLATES is empty)'}` },
       })

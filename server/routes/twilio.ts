@@ -16,7 +16,8 @@ const inboundForm = z.looseObject({
   AccountSid: sid('AC'),
   From: z.string().min(1).max(64),
   To: z.string().min(1).max(64),
-  Body: z.string().max(1600).default(''),
+  // The embedded database would cut a text at a NUL; Twilio never sends one.
+  Body: z.string().max(1600).refine((v) => !v.includes('\u0000'), 'must not contain a NUL character').default(''),
   NumMedia: z.coerce.number().int().min(0).max(10).default(0),
   NumSegments: z.coerce.number().int().min(0).optional(),
   // Advanced Opt-Out (Messaging Services): Twilio's verdict on the text, custom and localised keywords included.

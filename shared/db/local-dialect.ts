@@ -147,9 +147,18 @@ export class LocalEngine {
 }
 
 class LocalDriver implements Driver {
+  // One connection per process, used by one query or transaction at a time (as Kysely's own SQLite
+  // driver does): a statement outside a transaction waits for the open transaction to end.
+  #held: Promise<void> = Promise.resolve()
+  #release: (() => void) | null = null
   constructor(private readonly engine: LocalEngine) {}
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#held
+    let release!: () => void
+    this.#held = new Promise<void>((resolve) => (release = resolve))
+    await previous
+    this.#release = release
     return new LocalConnection(this.engine)
   }
   async beginTransaction(): Promise<void> {
@@ -172,7 +181,11 @@ class LocalDriver implements Driver {
       if (!/no transaction is active/i.test(error.message)) throw error
     })
   }
-  async releaseConnection(): Promise<void> {}
+  async releaseConnection(): Promise<void> {
+    const release = this.#release
+    this.#release = null
+    release?.()
+  }
   async destroy(): Promise<void> {
     this.engine.close()
   }

@@ -5,11 +5,10 @@
 // linear run measured here, so it separates the two on any machine.
 import fc from 'fast-check'
 import t from 'tap'
-import { inlineImages, partBodyToSms, segmentInfo, splitForSms, textOf } from '../../shared/text.js'
+import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms, textOf } from '../../shared/text.js'
 import { renderTemplate } from '../../shared/template.js'
 import { normalizeSender, toE164 } from '../../shared/phone.js'
 import { detectKeyword } from '../../server/bridge/keywords.js'
-import { escapeHtml } from '../../server/bridge/outbound.js'
 import { splitAddress } from '../../shared/channel.js'
 import { maskPhone, maskUrl } from '../../shared/log.js'
 

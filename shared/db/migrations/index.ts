@@ -1,4 +1,4 @@
-import type { Migration, MigrationProvider } from 'kysely/migration'
+import type { Migration, MigrationProvider } from 'kysely'
 import * as initial from './2026-11-25T00-initial.js'
 import * as inbound from './2026-11-25T01-inbound.js'
 import * as outbound from './2026-11-25T02-outbound.js'

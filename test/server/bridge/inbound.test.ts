@@ -1,4 +1,5 @@
 import t from 'tap'
+import { textOf } from '../../../shared/text.js'
 import { CATCH_UP, catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
 import { pickContact } from '../../../server/bridge/intercom.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
@@ -69,12 +70,20 @@ t.test('the documented pick rule', async (t) => {
   t.equal(pickContact([]), undefined)
 })
 
-t.test('the text appears exactly as sent', async (t) => {
+t.test('the text appears exactly as sent: every script and emoji intact, markup shown as text, never rendered', async (t) => {
   const ctx = await buildTestApp(t)
-  const bodies = ['Привет, 你好 👋🏽 — ça va?', '<script>alert(1)</script> & <b>bold</b>', 'line one\nline two']
+  const bodies = ['Привет, 你好 👋🏽 — ça va?', '<script>alert(1)</script> & <b>bold</b>', '<a href="https://evil.example">click</a><img src=x onerror=alert(1)>', 'line one\nline two']
   for (const body of bodies) await text(ctx, body)
   await drain(ctx.app)
-  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), bodies)
+  const posted = thread(ctx, ctx.intercom.conversations[0]!.id)
+  t.same(posted, [
+    'Привет, 你好 👋🏽 — ça va?',
+    '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;',
+    '&lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt;&lt;img src=x onerror=alert(1)&gt;',
+    'line one\nline two',
+  ], 'escaped, so Intercom cannot render a link or an image from a text')
+  // What the inbox shows once it reads the HTML: the characters the customer typed.
+  t.same(posted.map((b) => textOf(b)), bodies)
 })
 
 t.test('threading: reopen within the window, a new tagged conversation after it', async (t) => {

@@ -1,0 +1,25 @@
+// package.json says which Node.js versions the bridge runs on; that is only true if every package it
+// installs says so too. The Docker image runs Node 24; the test machines run Node 20.
+import { readFileSync } from 'node:fs'
+import semver from 'semver'
+import t from 'tap'
+
+const root = new URL('../', import.meta.url)
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
+const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8'))
+const SUPPORTED = ['20.19.0', '22.12.0', '24.0.0']
+
+t.test('the declared Node.js range covers the versions we run and test on', async (t) => {
+  for (const v of SUPPORTED) t.ok(semver.satisfies(v, pkg.engines.node), `${v} in ${pkg.engines.node}`)
+  t.ok(semver.satisfies(process.version, pkg.engines.node), `this machine's ${process.version}`)
+})
+
+t.test('every installed package supports those versions too', async (t) => {
+  const refusing: string[] = []
+  for (const [path, entry] of Object.entries(lock.packages as Record<string, { engines?: { node?: string } | string[]; optional?: boolean }>)) {
+    const range = !Array.isArray(entry.engines) ? entry.engines?.node : undefined
+    if (!path || !range || entry.optional) continue
+    for (const v of SUPPORTED) if (!semver.satisfies(v, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`)
+  }
+  t.same(refusing, [])
+})

@@ -10,9 +10,21 @@ const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>
 
 const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `expected a ${prefix}... sid`)
 
+type Form = Record<string, string | string[] | undefined>
+
+const messageSid = z.union([sid('SM'), sid('MM')])
+
+/**
+ * Captured webhooks from older accounts name the message only SmsSid (and the status SmsStatus):
+ * MessageSid wins where both are sent, as Twilio documents them as the same value.
+ */
+function legacyNames(form: Form): Form {
+  return { ...form, MessageSid: form.MessageSid ?? form.SmsMessageSid ?? form.SmsSid, MessageStatus: form.MessageStatus ?? form.SmsStatus }
+}
+
 // Only what the bridge reads; Twilio adds parameters over time and they must not break anything.
 const inboundForm = z.looseObject({
-  MessageSid: z.union([sid('SM'), sid('MM')]),
+  MessageSid: messageSid,
   AccountSid: sid('AC'),
   From: z.string().min(1).max(64),
   To: z.string().min(1).max(64),
@@ -26,9 +38,20 @@ const inboundForm = z.looseObject({
     .max(32)
     .transform((v) => v.trim().toUpperCase())
     .optional(),
+  // A WhatsApp location: no Body, the place in these.
+  Latitude: z.coerce.number().min(-90).max(90).optional().catch(undefined),
+  Longitude: z.coerce.number().min(-180).max(180).optional().catch(undefined),
+  Address: z.string().max(500).optional().catch(undefined),
+  Label: z.string().max(200).optional().catch(undefined),
 })
 
-type Form = Record<string, string | string[] | undefined>
+/** The words Intercom shows for a shared location (WhatsApp sends no Body with one). */
+function locationText(f: { Latitude?: number | undefined; Longitude?: number | undefined; Address?: string | undefined; Label?: string | undefined }): string | null {
+  if (f.Latitude === undefined || f.Longitude === undefined) return null
+  const place = [f.Label, f.Address].filter(Boolean).join(', ')
+  return `📍 Shared a location${place ? `: ${place}` : ''} https://www.google.com/maps?q=${f.Latitude},${f.Longitude}`
+}
+
 
 /** Checks X-Twilio-Signature against the public URL Twilio called; 403 and nothing stored otherwise. */
 export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Form | null {
@@ -73,7 +96,7 @@ const twilio: FastifyPluginAsync = async (app) => {
   app.post('/twilio/sms', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply
-    const f = parseForm(inboundForm, form, reply)
+    const f = parseForm(inboundForm, legacyNames(form), reply)
     if (!f) return reply
     // SMS and WhatsApp share this webhook; any other channel (Messenger, RCS...) cannot be answered
     // from the inbox, so it is refused here rather than threaded half-way.
@@ -89,7 +112,7 @@ const twilio: FastifyPluginAsync = async (app) => {
       from: f.From,
       to: f.To,
       optOutType: optOut,
-      body: f.Body,
+      body: f.Body || locationText(f) || '',
       media: mediaOf(form, f.NumMedia),
       numSegments: f.NumSegments ?? null,
     }
@@ -101,7 +124,7 @@ const twilio: FastifyPluginAsync = async (app) => {
 }
 
 const statusForm = z.looseObject({
-  MessageSid: z.union([sid('SM'), sid('MM')]),
+  MessageSid: messageSid,
   MessageStatus: z.string().min(1).max(32),
   ErrorCode: z.coerce.number().int().optional(),
 })
@@ -111,7 +134,7 @@ const statusRoute: FastifyPluginAsync = async (app) => {
   app.post('/twilio/status', async (req, reply) => {
     const form = checkTwilioRequest(req, reply)
     if (!form) return reply
-    const parsed = parseForm(statusForm, form, reply)
+    const parsed = parseForm(statusForm, legacyNames(form), reply)
     if (!parsed) return reply
     const { MessageSid, MessageStatus, ErrorCode } = parsed
     const changed = await app.store.write((trx) => recordStatus(trx, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null }))

@@ -139,3 +139,27 @@ t.test("the Intercom stand-in's notifications carry every field a real capture c
   t.same(missing(ping, fake.pingNotification()), [], 'the ping')
   t.equal(fake.pingNotification().id, null)
 })
+
+t.test("the Twilio stand-in's inbound webhooks carry every parameter a real capture carries", async (t) => {
+  const real = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/real/twilio/${name}`, import.meta.url), 'utf8')).params as Record<string, string>
+  const hook = await receiver(t)
+  const fake = await startTwilioStandIn()
+  t.teardown(() => fake.close())
+  fake.addPhoneNumber('+14155550100')
+  fake.phoneNumbers[0]!.sms_url = `${hook.url}/twilio/sms`
+  const missing = (captured: Record<string, string>, ours: Record<string, string>) => Object.keys(captured).filter((k) => !(k in ours))
+
+  await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'Hi' })
+  t.same(missing(real('inbound-sms-plain-geo-smswebhook.json'), form(hook.received.at(-1)!.raw)), [], 'a plain SMS')
+
+  await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'look', media: [{ contentType: 'image/jpeg', data: Buffer.from('x') }] })
+  const mms = real('inbound-mms-image-apple-upahead.json')
+  delete mms.MessagingServiceSid // the capture came through a Messaging Service; this number has none
+  t.same(missing(mms, form(hook.received.at(-1)!.raw)), [], 'an MMS')
+
+  await fake.receiveText({ from: 'whatsapp:+14155550123', to: '+14155550100', body: 'Hola' })
+  const whatsapp = real('inbound-whatsapp-button-profile-apotek.json')
+  // Only in a reply to an interactive message (buttons), and forwarding flags: not ordinary text.
+  for (const k of ['OriginalRepliedMessageSender', 'OriginalRepliedMessageSid', 'ButtonText', 'ButtonPayload', 'ExternalUserId', 'Forwarded', 'FrequentlyForwarded']) delete whatsapp[k]
+  t.same(missing(whatsapp, form(hook.received.at(-1)!.raw)), [], 'a WhatsApp message')
+})

@@ -190,7 +190,7 @@ t.test('Messenger: a visitor leaves a number and consent; validated, saved once,
     context: { location: 'conversation', locale: 'en' },
     current_canvas: { content: { components: [] } },
   })
-  const card = await canvasOf(t, ctx, '/canvas/messenger/initialize', { workspace_id: 'abc123xy', card_creation_options: {}, context: { location: 'home' }, customer: { id: visitor.id } })
+  const card = await canvasOf(t, ctx, '/canvas/messenger/initialize', { workspace_id: 'abc123xy', card_creation_options: {}, context: { location: 'home' } })
   t.ok(byId(card, 'phone') && byId(card, 'consent') && byId(card, 'subscribe'))
 
   const noConsent = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: '+14155550188' }))

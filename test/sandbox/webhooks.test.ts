@@ -36,6 +36,17 @@ async function receiver(t: Test) {
 
 const form = (raw: string) => Object.fromEntries(new URLSearchParams(raw))
 
+/** A lead with an open conversation "42" in the stand-in, as a customer's first text would leave it. */
+function withConversation42(fake: Awaited<ReturnType<typeof startIntercomStandIn>>) {
+  const contact = fake.addContact({ role: 'lead', phone: '+14155550123' })
+  fake.conversations.push({
+    type: 'conversation', id: '42', created_at: 1, updated_at: 1, state: 'open', open: true, tags: [], parts: [],
+    contacts: [{ type: 'contact', id: contact.id, external_id: null }],
+    source: { type: 'conversation', id: '41', delivered_as: 'customer_initiated', subject: '', body: 'hi', author: { type: 'lead', id: contact.id, name: null, email: null }, attachments: [], url: null, redacted: false },
+  })
+  return contact
+}
+
 t.test('Twilio: inbound texts and status callbacks, signed as Twilio signs them', async (t) => {
   const hook = await receiver(t)
   const fake = await startTwilioStandIn({ statusCallbacks: { stepMs: 10 }, optOutKeywords: true })
@@ -93,12 +104,7 @@ t.test('Intercom: webhooks and Canvas Kit requests, signed as Intercom signs the
   const hook = await receiver(t)
   const fake = await startIntercomStandIn()
   t.teardown(() => fake.close())
-  const contact = fake.addContact({ role: 'lead', phone: '+14155550123' })
-  fake.conversations.push({
-    type: 'conversation', id: '42', created_at: 1, updated_at: 1, state: 'open', open: true, tags: [], parts: [],
-    contacts: [{ type: 'contact', id: contact.id, external_id: null }],
-    source: { type: 'conversation', id: '41', delivered_as: 'customer_initiated', subject: '', body: 'hi', author: { type: 'lead', id: contact.id, name: null, email: null }, attachments: [], url: null, redacted: false },
-  })
+  const contact = withConversation42(fake)
 
   t.equal((await fake.replyAsAdmin('42', { body: '<p>unheard</p>' })).delivery, null, 'no subscription, no webhook')
   fake.subscribeWebhooks({ url: `${hook.url}/intercom/webhooks`, topics: ['conversation.admin.replied', 'conversation.admin.closed'] })
@@ -124,12 +130,7 @@ t.test("the Intercom stand-in's notifications carry every field a real capture c
   const real = JSON.parse(readFileSync(new URL('../fixtures/real/intercom/webhooks/operator-replied-bot-zulip.json', import.meta.url), 'utf8')).payload
   const fake = await startIntercomStandIn()
   t.teardown(() => fake.close())
-  const contact = fake.addContact({ role: 'lead', phone: '+14155550123' })
-  fake.conversations.push({
-    type: 'conversation', id: '42', created_at: 1, updated_at: 1, state: 'open', open: true, tags: [], parts: [],
-    contacts: [{ type: 'contact', id: contact.id, external_id: null }],
-    source: { type: 'conversation', id: '41', delivered_as: 'customer_initiated', subject: '', body: 'hi', author: { type: 'lead', id: contact.id, name: null, email: null }, attachments: [], url: null, redacted: false },
-  })
+  withConversation42(fake)
   const ours = fake.notification('conversation.admin.replied', '42', [fake.addAdminReply('42', { body: '<p>hi</p>' })]) as any
   const missing = (a: object, b: object) => Object.keys(a).filter((k) => !(k in b))
   t.same(missing(real, ours), [], 'envelope')

@@ -1,13 +1,14 @@
-import { findSmsConversation, relinkPhone, setSmsConversation } from '../shared/db/contacts.js'
-import { setConsent } from '../shared/db/consent.js'
+import { findPhoneContact, findSmsConversation, linkPhoneContact, relinkPhone, setSmsConversation } from '../shared/db/contacts.js'
+import { getConsent, setConsent } from '../shared/db/consent.js'
 import { getMessage, insertMessage } from '../shared/db/messages.js'
-import { isTextableNumber, toE164 } from '../shared/phone.js'
+import { formatForReading, isTextableNumber, toE164 } from '../shared/phone.js'
 import { MAX_SMS_BODY, segmentInfo, type SegmentInfo } from '../shared/text.js'
 import { requestAutomated } from '../server/bridge/automated.js'
 import { CONSENT_ATTRIBUTE, textingRefusal } from '../server/bridge/consent.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/intercom.js'
-import { sendMessage, senderFor } from '../server/bridge/outbound.js'
+import { POST_NOTE, sendMessage, senderFor } from '../server/bridge/outbound.js'
+import { startVerification } from '../server/bridge/verification.js'
 import { escapeHtml } from '../shared/text.js'
 import type { JobContext } from '../server/jobs/worker.js'
 import { enqueue } from '../server/jobs/queue.js'
@@ -27,10 +28,12 @@ async function phoneOf(deps: BridgeDeps, contactId: string, given?: string | nul
 export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?: string | null): Promise<PanelState> {
   const db = deps.store.db
   const phone = await phoneOf(deps, contactId, givenPhone)
+  // This contact's own texts only: never everything ever exchanged with the number on the record,
+  // which a lead can often set themselves.
   const messages = await db
     .selectFrom('messages')
     .selectAll()
-    .where((eb) => (phone ? eb.or([eb('intercom_contact_id', '=', contactId), eb('phone', '=', phone)]) : eb('intercom_contact_id', '=', contactId)))
+    .where('intercom_contact_id', '=', contactId)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(5)
@@ -115,26 +118,42 @@ export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Pro
 }
 
 /** Saves a number typed in the sidebar on the Intercom contact and in our link. */
-export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string): Promise<PanelFlash> {
-  const phone = toE164(typed ?? '', deps.config.defaultCountry)
+export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string, options: { takeOver?: boolean } = {}): Promise<PanelFlash> {
+  const phone = toE164((typed ?? '').slice(0, 64), deps.config.defaultCountry)
   if (!phone) return { phoneError: 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' }
   if (!(await isTextableNumber(phone))) return { phoneError: 'That number cannot receive texts (not a mobile number).' }
+  // A number linked to another contact is not taken silently: the teammate is told, and chooses.
+  const link = await findPhoneContact(deps.store.db, phone)
+  if (link && link.intercom_contact_id !== ctx.contactId && !options.takeOver) {
+    return { phoneError: `This number is linked to another contact (${link.intercom_contact_id}). Link it to this contact instead?`, takeOver: phone }
+  }
   await intercomCall('save the phone number', () => deps.clients.intercom.contacts.update({ contact_id: ctx.contactId, phone }))
-  await deps.store.write((trx) => relinkPhone(trx, phone, ctx.contactId))
+  await deps.store.write(async (trx) => {
+    await relinkPhone(trx, phone, ctx.contactId)
+    if (link && link.intercom_contact_id !== ctx.contactId && ctx.conversationId) {
+      const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'
+      await enqueue(trx, {
+        task: POST_NOTE,
+        payload: { conversationId: ctx.conversationId, html: `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>` },
+        key: `relink:${phone}:${ctx.contactId}:${Date.now()}`,
+      })
+    }
+  })
+  deps.wake()
   return { notice: 'Number saved.' }
 }
 
 /**
- * The Messenger card: a visitor leaves a number and agrees to texts. Saved on the contact with
- * consent recorded, then one confirmation text. Submitting twice changes nothing.
+ * The Messenger card, first step: a number and agreement to texts, checked, then a code texted to
+ * the number (nothing is linked or recorded until the visitor proves they hold it).
  */
 export async function subscribeFromMessenger(
   deps: BridgeDeps,
   contactId: string,
   typed: string,
   agreed: boolean,
-): Promise<{ ok: true; phone: string } | { ok: false; phoneError?: string; consentError?: string }> {
-  const phone = toE164(typed ?? '', deps.config.defaultCountry)
+): Promise<{ ok: true; phone: string; verificationId: number } | { ok: false; phoneError?: string; consentError?: string }> {
+  const phone = toE164((typed ?? '').slice(0, 64), deps.config.defaultCountry)
   const phoneError = !phone
     ? 'Please enter a mobile number with its country code, e.g. +1 415 555 0100.'
     : !(await isTextableNumber(phone))
@@ -142,7 +161,20 @@ export async function subscribeFromMessenger(
       : undefined
   const consentError = agreed ? undefined : 'Please tick the box to agree to text messages.'
   if (phoneError || consentError || !phone) return { ok: false, phoneError, consentError }
+  const started = await startVerification(deps, contactId, phone)
+  return started.ok ? { ok: true, phone, verificationId: started.verificationId } : { ok: false, phoneError: started.error }
+}
 
+/**
+ * The Messenger card, last step, once the visitor proved they hold the number: saved on the
+ * contact with consent, then one confirmation text. A number linked to another contact is never
+ * taken over from here, and an opted-out number is never opted back in (only START from the phone
+ * does that): both were refused before a code was sent, and are checked again here.
+ */
+export async function completeSubscription(deps: BridgeDeps, contactId: string, phone: string): Promise<{ ok: true } | { ok: false; error: string }> {
+  const link = await findPhoneContact(deps.store.db, phone)
+  if (link && link.intercom_contact_id !== contactId) return { ok: false, error: 'This number cannot be used here. Please ask us in the chat.' }
+  if ((await getConsent(deps.store.db, phone))?.state === 'opted_out') return { ok: false, error: 'This number opted out of our texts. Text START to us from that phone first.' }
   await ensureContactAttribute(deps, CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
   await intercomCall('save the phone number and consent', () =>
     deps.clients.intercom.contacts.update({ contact_id: contactId, phone, custom_attributes: { [CONSENT_ATTRIBUTE]: true } }),
@@ -150,7 +182,7 @@ export async function subscribeFromMessenger(
   const { created } = await deps.store.write(async (trx) => {
     const now = Date.now()
     await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
-    await relinkPhone(trx, phone, contactId, now)
+    await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false }, now)
     return requestAutomated(trx, {
       key: `confirm:${contactId}:${phone}`,
       kind: 'confirmation',
@@ -161,7 +193,7 @@ export async function subscribeFromMessenger(
     })
   })
   if (created) deps.wake()
-  return { ok: true, phone }
+  return { ok: true }
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */

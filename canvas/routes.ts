@@ -1,17 +1,23 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { recordReceipt } from '../shared/db/receipts.js'
 import { verifyCanvasSignature } from '../shared/signatures.js'
 import type { BridgeDeps } from '../server/bridge/deps.js'
+import { workspaceId } from '../server/bridge/intercom.js'
+import { checkCode, resendCode } from '../server/bridge/verification.js'
+import { getVerification } from '../shared/db/verifications.js'
 import { keepRawJson } from '../server/routes/raw-json.js'
 import { answersProbes } from '../server/routes/probes.js'
-import { loadPanel, savePhone, sendFromPanel, subscribeFromMessenger, welcomeFromPanel, type PanelContext } from './panel.js'
+import { completeSubscription, loadPanel, savePhone, sendFromPanel, subscribeFromMessenger, welcomeFromPanel, type PanelContext } from './panel.js'
 import type { CanvasResponse } from './schema.js'
-import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerDone } from './views.js'
+import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerCode, messengerDone } from './views.js'
 
 // What the bridge reads from Canvas Kit requests. Intercom's docs call the contact both `contact` and
 // `customer` (and Messenger submits carry `user`): any of them will do.
 const person = z.looseObject({ id: z.string().min(1), phone: z.string().nullable().optional() })
 const request = z.looseObject({
+  workspace_id: z.string().nullish(),
   admin: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String).optional(), name: z.string().nullable().optional() }).nullable().optional(),
   conversation: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String) }).nullable().optional(),
   contact: person.nullable().optional(),
@@ -19,6 +25,7 @@ const request = z.looseObject({
   user: person.nullable().optional(),
   component_id: z.string().optional(),
   input_values: z.record(z.string(), z.unknown()).nullable().optional(),
+  current_canvas: z.looseObject({ stored_data: z.record(z.string(), z.unknown()).nullish() }).nullish(),
 })
 type CanvasRequest = z.infer<typeof request>
 
@@ -26,10 +33,24 @@ function who(r: CanvasRequest) {
   return r.contact ?? r.customer ?? r.user ?? null
 }
 
+/** Buttons whose submit changes something: each signed request of theirs takes effect once. */
+const EFFECTFUL = new Set(['send_sms', 'send_welcome', 'save_phone', 'save_phone_anyway', 'subscribe', 'verify', 'resend'])
+
+/**
+ * Every canvas carries a fresh nonce in its stored data; Intercom sends it back in `current_canvas`
+ * with the next submit. A replayed submit (the same signed request again) carries a nonce already
+ * used, and changes nothing.
+ */
+function withNonce(response: CanvasResponse): CanvasResponse {
+  const canvas = response.canvas as { stored_data?: Record<string, unknown> }
+  canvas.stored_data = { ...canvas.stored_data, nonce: randomBytes(12).toString('base64url') }
+  return response
+}
 
 /**
  * Canvas Kit endpoints: the SMS panel in the inbox sidebar and the "continue by SMS" Messenger card.
- * Every request is signed (X-Body-Signature); every answer is a canvas, errors included.
+ * Every request is signed (X-Body-Signature) and must come from our workspace; every answer is a
+ * canvas, errors included.
  */
 export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
   return async (app) => {
@@ -39,7 +60,7 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
       answersProbes(app, path, 'Intercom Canvas Kit')
     }
 
-    /** Checks the signature and parses the request; `render` gets the person it is about, when there is one. */
+    /** Checks the signature, the workspace and a submit's nonce; `render` gets the person it is about, when there is one. */
     async function handle(
       req: FastifyRequest,
       reply: FastifyReply,
@@ -52,12 +73,24 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
       }
       try {
         const parsed = request.safeParse(req.body)
+        // Intercom signs for the app, whichever workspace installed it: only ours is served.
+        if (parsed.success && parsed.data.workspace_id !== (await workspaceId(deps()))) {
+          req.log.warn({ workspace: String(parsed.data.workspace_id ?? '').slice(0, 64) }, 'canvas request from another workspace refused')
+          return reply.code(403).send(errorCanvas('This app is not set up for this workspace.'))
+        }
         const contact = parsed.success ? who(parsed.data) : null
         if (!parsed.success || (needsPerson && !contact)) return reply.send(errorCanvas('This request did not say which contact it is about.'))
-        return reply.send(await render(parsed.data, contact))
+        const component = parsed.data.component_id
+        if (component && EFFECTFUL.has(component)) {
+          const nonce = parsed.data.current_canvas?.stored_data?.nonce
+          if (typeof nonce !== 'string' || !/^[\w-]{16}$/.test(nonce)) return reply.send(withNonce(errorCanvas('This view is out of date. Refresh and try again.')))
+          const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce))
+          if (!fresh) return reply.send(withNonce(errorCanvas('That was already done. Refresh to see where things stand.')))
+        }
+        return reply.send(withNonce(await render(parsed.data, contact)))
       } catch (err) {
         req.log.error({ err }, 'canvas request failed')
-        return reply.send(errorCanvas('Something went wrong. Try again in a moment.'))
+        return reply.send(withNonce(errorCanvas('Something went wrong. Try again in a moment.')))
       }
     }
 
@@ -90,6 +123,11 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
             const flash = await savePhone(d, ctx, value('phone_input'))
             return inboxPanel(await loadPanel(d, contact.id, contact.phone), flash)
           }
+          case 'save_phone_anyway': {
+            const phone = r.current_canvas?.stored_data?.take_over
+            const flash = typeof phone === 'string' ? await savePhone(d, ctx, phone, { takeOver: true }) : { phoneError: 'Type the number again.' }
+            return inboxPanel(await loadPanel(d, contact.id, contact.phone), flash)
+          }
           case 'details':
             return detailsPanel(await loadPanel(d, contact.id, contact.phone))
           default:
@@ -106,12 +144,36 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
     app.post('/canvas/messenger/submit', (req, reply) =>
       handle(req, reply, async (r, person) => {
         const contact = person!
-        if (r.component_id !== 'subscribe') return messengerCard()
-        const typed = typeof r.input_values?.phone === 'string' ? r.input_values.phone : ''
-        const consent = r.input_values?.consent
-        const agreed = Array.isArray(consent) ? consent.includes('agree') : consent === 'agree' || consent === true
-        const result = await subscribeFromMessenger(deps(), contact.id, typed, agreed)
-        return result.ok ? messengerDone(result.phone) : messengerCard({ ...result, phone: typed })
+        const d = deps()
+        const stored = Number(r.current_canvas?.stored_data?.verification)
+        const verificationId = Number.isSafeInteger(stored) && stored > 0 ? stored : 0
+        switch (r.component_id) {
+          case 'subscribe': {
+            const typed = typeof r.input_values?.phone === 'string' ? r.input_values.phone : ''
+            const consent = r.input_values?.consent
+            const agreed = Array.isArray(consent) ? consent.includes('agree') : consent === 'agree' || consent === true
+            const result = await subscribeFromMessenger(d, contact.id, typed, agreed)
+            return result.ok ? messengerCode({ phone: result.phone, verificationId: result.verificationId }) : messengerCard({ ...result, phone: typed.slice(0, 64) })
+          }
+          case 'verify': {
+            const typed = typeof r.input_values?.code === 'string' ? r.input_values.code.slice(0, 32) : ''
+            const checked = await checkCode(d, contact.id, verificationId, typed)
+            if (!checked.ok) {
+              const v = await getVerification(d.store.db, verificationId)
+              return v && v.intercom_contact_id === contact.id ? messengerCode({ phone: v.phone, verificationId, error: checked.error }) : messengerCard({ phoneError: checked.error })
+            }
+            const done = await completeSubscription(d, contact.id, checked.phone)
+            return done.ok ? messengerDone(checked.phone) : messengerCard({ phoneError: done.error })
+          }
+          case 'resend': {
+            const resent = await resendCode(d, contact.id, verificationId)
+            const v = await getVerification(d.store.db, verificationId)
+            if (!v || v.intercom_contact_id !== contact.id) return messengerCard({ phoneError: resent.ok ? undefined : resent.error })
+            return messengerCode({ phone: v.phone, verificationId, ...(resent.ok ? { notice: 'A new code is on its way.' } : { error: resent.error }) })
+          }
+          default:
+            return messengerCard()
+        }
       }),
     )
   }

@@ -17,6 +17,8 @@ export interface PanelFlash {
   notice?: string
   draft?: string
   phoneError?: string
+  /** A number linked to another contact the teammate may choose to move here. */
+  takeOver?: string
 }
 
 const STATUS_WORDS: Record<string, string> = {
@@ -68,6 +70,7 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
     c.push({ type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' })
     c.push({ type: 'input', id: 'phone_input', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phoneError ? { save_state: 'failed' as const } : {}) })
     if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+    if (flash.takeOver) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
     c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
   }
   c.push({ type: 'text', id: 'consent', text: state.consent.sentence, style: state.consent.state === 'ok' ? 'muted' : 'error' })
@@ -99,7 +102,7 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
   }
   c.push({ type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' })
   if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
-  return canvas(c)
+  return canvas(c, flash.takeOver ? { take_over: flash.takeOver } : undefined)
 }
 
 /** Full MessageSids and statuses, for looking texts up in the Twilio Console. */
@@ -136,6 +139,23 @@ export function messengerCard(flash: { phoneError?: string; consentError?: strin
   if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: flash.consentError, style: 'error' })
   c.push({ type: 'button', id: 'subscribe', label: 'Text me', action: { type: 'submit' }, style: 'primary' })
   return canvas(c)
+}
+
+/** The Messenger card's second step: the code texted to the number, with a way to get another. */
+export function messengerCode(v: { phone: string; verificationId: number; error?: string; notice?: string }): CanvasResponse {
+  const c: Component[] = [
+    { type: 'text', id: 'title', text: 'Check your texts', style: 'header' },
+    { type: 'text', id: 'sent_to', text: `We texted a 6-digit code to ${formatForReading(v.phone)}. Enter it to confirm the number is yours.`, style: 'paragraph' },
+    { type: 'input', id: 'code', label: 'Code', placeholder: '123456', ...(v.error ? { save_state: 'failed' as const } : {}) },
+  ]
+  if (v.error) c.push({ type: 'text', id: 'code_error', text: v.error, style: 'error' })
+  if (v.notice) c.push({ type: 'text', id: 'code_notice', text: v.notice, style: 'muted' })
+  c.push(
+    { type: 'button', id: 'verify', label: 'Confirm', action: { type: 'submit' }, style: 'primary' },
+    { type: 'button', id: 'resend', label: 'Send a new code', action: { type: 'submit' }, style: 'link' },
+    { type: 'button', id: 'change_number', label: 'Use another number', action: { type: 'submit' }, style: 'link' },
+  )
+  return canvas(c, { verification: v.verificationId })
 }
 
 export function messengerDone(phone: string): CanvasResponse {

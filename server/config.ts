@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
-import { isSupportedCountry, type CountryCode } from 'libphonenumber-js'
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 
 // Settings whose values must never be echoed, not even in a validation error.
 export const SECRET_SETTINGS = [
@@ -102,6 +102,23 @@ const schema = z
         .optional(),
     ),
     ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+    INTERCOM_WORKSPACE_ID: optionalString.pipe(z.string().regex(/^[\w-]{1,64}$/, 'expected a workspace id such as abc123xy').optional()),
+    SMS_ALLOWED_COUNTRIES: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
+        .pipe(z.array(z.string().refine((c) => isSupportedCountry(c), 'expected two-letter country codes such as US,CA,GB')).min(1))
+        .optional(),
+    ),
+    CAP_TEXTS_PER_NUMBER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(3),
+    CAP_TEXTS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(5),
+    CAP_TEXTS_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(500),
+    CLIENT_IP_HEADER: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^([a-z0-9-]{1,64})?$/, 'expected a header name such as fly-client-ip, or empty for the connection address')
+      .default('fly-client-ip'),
     JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -129,6 +146,13 @@ function isTimeZone(zone: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The countries of our own numbers (and DEFAULT_COUNTRY); US when neither says (a Messaging Service alone). */
+function ownCountries(numbers: string[], defaultCountry: CountryCode | undefined): string[] {
+  const countries = new Set(numbers.map((n) => parsePhoneNumberFromString(n)?.country).filter((c): c is CountryCode => Boolean(c)))
+  if (defaultCountry) countries.add(defaultCountry)
+  return countries.size > 0 ? [...countries] : ['US']
 }
 
 export type Config = ReturnType<typeof toConfig>
@@ -166,6 +190,11 @@ function toConfig(env: z.output<typeof schema>) {
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
     adminToken: env.ADMIN_TOKEN,
+    workspaceId: env.INTERCOM_WORKSPACE_ID,
+    // Texts an outsider can cause go only to these countries: by default, those of our own numbers.
+    allowedCountries: new Set<string>(env.SMS_ALLOWED_COUNTRIES ?? ownCountries(env.TWILIO_PHONE_NUMBER ?? [], env.DEFAULT_COUNTRY)),
+    caps: { perNumber: env.CAP_TEXTS_PER_NUMBER_DAY, perContact: env.CAP_TEXTS_PER_CONTACT_DAY, perDay: env.CAP_TEXTS_PER_DAY },
+    clientIpHeader: env.CLIENT_IP_HEADER || null,
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
     logLevel: env.LOG_LEVEL,
@@ -238,6 +267,12 @@ export const SETTINGS: Record<SettingName, string> = {
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
+  INTERCOM_WORKSPACE_ID: 'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once)',
+  SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER)',
+  CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per day (default 3); teammates\' replies are never capped',
+  CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per day (default 5)',
+  CAP_TEXTS_PER_DAY: 'at most this many outsider-caused texts in all per day (default 500)',
+  CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default fly-client-ip, set by fly.io\'s proxy; empty: the connection address)',
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',

@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { buildServer } from './server.js'
 import { scheduleCatchUp } from './bridge/catchup.js'
 import { schedulePrune } from './bridge/maintenance.js'
+import { workspaceId } from './bridge/intercom.js'
 
 /**
  * Builds the service, listens, starts the job worker, and on SIGTERM/SIGINT stops taking requests,
@@ -20,6 +21,10 @@ export async function startService(config: Config): Promise<FastifyInstance> {
   await server.listen({ port: config.port, host: config.host })
   await scheduleCatchUp(server.store)
   await schedulePrune(server.store)
+  // Canvas Kit requests must name our workspace: learn it now, so the first sidebar opens fast.
+  workspaceId({ store: server.store, config, clients: server.clients }).catch((err) =>
+    server.log.warn({ err }, 'could not ask Intercom for the workspace id yet; the first Canvas Kit request will ask again'),
+  )
   server.worker.start()
   return server
 }

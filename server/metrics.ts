@@ -46,6 +46,13 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly outsiderTextsRefused = new Counter({
+    name: 'bridge_outsider_texts_refused_total',
+    help: 'Texts an outsider could cause (verification codes, confirmations, welcomes) refused by a cap or the allowed countries, by kind and reason',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  })
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({

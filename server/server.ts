@@ -66,7 +66,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
 
   const metrics = new Metrics(store)
   const clients = options.clients ?? createClients(config, metrics)
-  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake() }
+  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake(), metrics }
   const worker: Worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),

@@ -10,6 +10,7 @@ import { segmentInfo, MAX_SMS_BODY } from '../../shared/text.js'
 import { enqueue } from '../jobs/queue.js'
 import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
+import { capRefused, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall, isNotFound } from './intercom.js'
 import { sendMessage, senderFor } from './outbound.js'
@@ -118,8 +119,14 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
-  const messageId = await deps.store.write(async (trx) => {
+  // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
+  // comes out of the outsider budgets (countries, per number, contact and day). Series steps are the
+  // team's own campaigns and teammates' texts are never capped.
+  const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
+  const written = await deps.store.write(async (trx) => {
     const now = Date.now()
+    const refusal = outsider ? await takeOutsiderBudget(trx, deps.config, { phone, contactId: send.intercom_contact_id }, now) : null
+    if (refusal) return { refusal, id: null }
     const id = await insertMessage(trx, {
       direction: 'outbound',
       intercom_conversation_id: conversation?.intercom_conversation_id ?? null,
@@ -133,9 +140,13 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
       updated_at: now,
     })
     await trx.updateTable('automated_sends').set({ message_id: id, phone, updated_at: now }).where('key', '=', send.key).execute()
-    return id
+    return { refusal: null, id }
   })
-  return finish(deps, { ...send, phone, message_id: messageId }, ctx)
+  if (written.refusal) {
+    capRefused(deps, outsider!, phone, written.refusal)
+    return settle(deps, send.key, { status: 'skipped', phone, reason: written.refusal.sentence })
+  }
+  return finish(deps, { ...send, phone, message_id: written.id! }, ctx)
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

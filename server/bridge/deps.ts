@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
+import type { Metrics } from '../metrics.js'
 
 /** What domain handlers get: no Fastify, no HTTP, just storage, settings and the API clients. */
 export interface BridgeDeps {
@@ -11,4 +12,5 @@ export interface BridgeDeps {
   log: FastifyBaseLogger
   /** Wakes the job worker after a transaction that enqueued work has committed. */
   wake(): void
+  metrics: Metrics
 }

@@ -99,6 +99,21 @@ export async function adminId(deps: BridgeDeps): Promise<string> {
   return me.id
 }
 
+/**
+ * Our workspace's id, which Canvas Kit requests must name: configured, else asked once of GET /me
+ * (the token's app) and cached. Intercom signs requests for the app, whichever workspace sent them.
+ */
+export async function workspaceId(deps: Pick<BridgeDeps, 'store' | 'config' | 'clients'>): Promise<string> {
+  if (deps.config.workspaceId) return deps.config.workspaceId
+  const cached = await getCached(deps.store.db, 'intercom.workspace_id')
+  if (cached) return cached
+  const me = await call('identify the workspace (GET /me)', () => deps.clients.intercom.admins.identify())
+  const id = (me?.app as { id_code?: string } | undefined)?.id_code
+  if (!id) throw new PermanentError('Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID')
+  await setCached(deps.store, 'intercom.workspace_id', id)
+  return id
+}
+
 /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */
 export async function smsTagId(deps: BridgeDeps): Promise<string> {
   const key = `intercom.tag.${deps.config.smsTag}`

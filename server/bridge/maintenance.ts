@@ -1,5 +1,7 @@
 import type { Store } from '../../shared/db/database.js'
 import { pruneHeldMedia } from '../../shared/db/media.js'
+import { pruneSendCounts } from '../../shared/db/send-counts.js'
+import { utcDay } from './caps.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
 import { MEDIA_TTL_MS } from './media.js'
 import { enqueue } from '../jobs/queue.js'
@@ -35,5 +37,6 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.
     if (n < BATCH) break
   }
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
+  await deps.store.write((trx) => pruneSendCounts(trx, utcDay(now)))
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

@@ -145,6 +145,29 @@ export interface AutomatedSendTable {
   updated_at: Millis
 }
 
+/** A one-time code texted to a number a Messenger visitor typed, until they prove they hold it. */
+export interface PhoneVerificationTable {
+  id: Generated<number>
+  intercom_contact_id: string
+  phone: string
+  /** HMAC of the code with a key derived from the client secret: the code itself is never stored. */
+  code_hash: string
+  expires_at: Millis
+  attempts: ColumnType<number, number | undefined, number>
+  sends: ColumnType<number, number | undefined, number>
+  last_sent_at: Millis
+  verified_at: Millis | null
+  created_at: Millis
+}
+
+/** How many texts outsiders caused, per scope (number, contact, all) and UTC day. */
+export interface SendCountTable {
+  scope: 'number' | 'contact' | 'all'
+  key: string
+  day: string
+  count: number
+}
+
 export interface SettingsCacheTable {
   key: string
   value: string
@@ -156,6 +179,8 @@ export interface Database {
   sms_conversations: SmsConversationTable
   sms_conversation_links: SmsConversationLinkTable
   held_media: HeldMediaTable
+  phone_verifications: PhoneVerificationTable
+  send_counts: SendCountTable
   messages: MessageTable
   webhook_receipts: WebhookReceiptTable
   consent: ConsentTable
@@ -173,5 +198,6 @@ export type PhoneContact = Selectable<PhoneContactTable>
 export type SmsConversation = Selectable<SmsConversationTable>
 export type SmsConversationLink = Selectable<SmsConversationLinkTable>
 export type HeldMedia = Selectable<HeldMediaTable>
+export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -18,10 +18,26 @@ function inboxRequest(ctx: TestApp, contactId: string, conversationId: string | 
   }
 }
 
+// As Intercom does, a submit carries the canvas the button was clicked in (`current_canvas`, with
+// the stored data the bridge put there): the last canvas each app answered, or, when none was shown
+// yet, the one its initialize answers (a teammate or visitor always sees a canvas before clicking).
+const lastCanvas = new WeakMap<TestApp, unknown>()
+
 async function post(ctx: TestApp, path: string, body: unknown, signature?: string | null) {
+  const b = body as Record<string, unknown> | null
+  if (b && typeof b === 'object' && b.component_id && !('current_canvas' in b)) {
+    if (!lastCanvas.has(ctx)) await post(ctx, path.replace(/submit$/, 'initialize'), { ...b, component_id: undefined, input_values: undefined })
+    body = { ...b, current_canvas: lastCanvas.get(ctx) ?? null }
+  }
   const raw = JSON.stringify(body)
   const sig = signature === undefined ? signCanvas(ctx.intercom.clientSecret, raw) : signature
   const res = await ctx.app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json', ...(sig === null ? {} : { 'x-body-signature': sig }) }, payload: raw })
+  try {
+    const canvas = res.json()?.canvas
+    if (canvas) lastCanvas.set(ctx, canvas)
+  } catch {
+    // not JSON: nothing to remember
+  }
   return res
 }
 
@@ -55,7 +71,7 @@ t.test('every endpoint checks X-Body-Signature', async (t) => {
 })
 
 t.test('the inbox panel: phone, consent, last texts with status and sid, compose; from our database only', async (t) => {
-  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Hi {{first_name|there}}!' } })
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Hi {{first_name|there}}!', INTERCOM_WORKSPACE_ID: 'abc123xy' } })
   const { contact, conversation } = await customerWhoTexted(ctx)
   const before = ctx.intercom.requests.length
   for (const naming of ['contact', 'customer'] as const) {
@@ -170,7 +186,7 @@ t.test('failed texts show the reason in plain words', async (t) => {
 
 t.test('errors still answer a canvas with Refresh; requests without a contact too', async (t) => {
   const ctx = await buildTestApp(t)
-  const noContact = await canvasOf(t, ctx, '/canvas/inbox/initialize', { workspace_id: 'abc', admin: { id: '1' } })
+  const noContact = await canvasOf(t, ctx, '/canvas/inbox/initialize', { workspace_id: 'abc123xy', admin: { id: '1' } })
   t.match(texts(noContact), /did not say which contact/)
   t.ok(byId(noContact, 'refresh'))
   await ctx.app.store.close()
@@ -179,33 +195,47 @@ t.test('errors still answer a canvas with Refresh; requests without a contact to
   t.ok(byId(broken, 'refresh'))
 })
 
-t.test('Messenger: a visitor leaves a number and consent; validated, saved once, confirmed by one text', async (t) => {
+t.test('Messenger: a visitor leaves a number and consent, proves it with the texted code; saved once, confirmed by one text', async (t) => {
   const ctx = await buildTestApp(t, { env: { SMS_CONSENT: 'required' } })
   const visitor = ctx.intercom.addContact({ role: 'lead', name: 'Vi' })
-  const messengerRequest = (input_values: Record<string, unknown>) => ({
+  const messengerRequest = (component_id: string, input_values: Record<string, unknown>) => ({
     workspace_id: 'abc123xy',
-    component_id: 'subscribe',
+    component_id,
     input_values,
     user: { type: 'user', id: visitor.id },
     context: { location: 'conversation', locale: 'en' },
-    current_canvas: { content: { components: [] } },
   })
   const card = await canvasOf(t, ctx, '/canvas/messenger/initialize', { workspace_id: 'abc123xy', card_creation_options: {}, context: { location: 'home' } })
   t.ok(byId(card, 'phone') && byId(card, 'consent') && byId(card, 'subscribe'))
 
-  const noConsent = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: '+14155550188' }))
+  const noConsent = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('subscribe', { phone: '+14155550188' }))
   t.match(byId(noConsent, 'consent_error')?.text, /tick the box/)
-  const badPhone = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: 'call me', consent: ['agree'] }))
+  const badPhone = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('subscribe', { phone: 'call me', consent: ['agree'] }))
   t.match(byId(badPhone, 'phone_error')?.text, /mobile number with its country code/)
   t.equal(byId(badPhone, 'phone')?.value, 'call me', 'what they typed is kept')
 
-  const done = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: '+1 415 555 0188', consent: ['agree'] }))
+  const code = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('subscribe', { phone: '+1 415 555 0188', consent: ['agree'] }))
+  t.match(texts(code), 'We texted a 6-digit code to +1 415 555 0188')
+  const sent = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
+  t.equal(sent.length, 1, 'the code, and nothing else yet')
+  const typed = /^(\d{6}) is your verification code/.exec(sent[0]!.body)![1]!
+  t.equal(visitor.phone, null, 'nothing saved before the number is proven')
+  t.equal(await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirst(), undefined)
+  const stored = await ctx.app.store.db.selectFrom('phone_verifications').selectAll().executeTakeFirstOrThrow()
+  t.notMatch(JSON.stringify(stored), typed, 'the code is stored only as a hash')
+  t.notMatch(JSON.stringify(await ctx.app.store.db.selectFrom('messages').selectAll().execute()), typed, 'and not in the texts kept')
+
+  const wrong = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('verify', { code: typed === '000000' ? '111111' : '000000' }))
+  t.match(byId(wrong, 'code_error')?.text, /not right\. 4 tries left/)
+  const done = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('verify', { code: typed }))
   t.match(texts(done), 'We will text you at +1 415 555 0188')
-  await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest({ phone: '+1 415 555 0188', consent: ['agree'] }))
   await drain(ctx.app)
   t.equal(visitor.phone, '+14155550188')
   t.equal(visitor.custom_attributes.sms_bridge_consent, true)
   const consent = await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirstOrThrow()
   t.match(consent, { phone: '+14155550188', state: 'opted_in', consent_given: 1, source: 'messenger' })
-  t.same(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to), ['+14155550188'], 'one confirmation text, even with SMS_CONSENT=required')
+  t.same(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to), ['+14155550188', '+14155550188'], 'the code, then one confirmation text, even with SMS_CONSENT=required')
+  // The same verification cannot be used again.
+  const again = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('verify', { code: typed }))
+  t.match(texts(again), /Start again/)
 })

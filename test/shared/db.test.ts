@@ -9,8 +9,8 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
   const path = join(tempDir(t), 'nested', 'dir', 'bridge.db')
   const store = await openStore({ url: `file:${path}` })
   t.teardown(() => store.close())
-  t.same(await pendingMigrations(store), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', LATEST_MIGRATION])
-  t.same(await migrate(store), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', LATEST_MIGRATION])
+  t.same(await pendingMigrations(store), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', '2026-12-02T00-real-traffic', LATEST_MIGRATION])
+  t.same(await migrate(store), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', '2026-12-02T00-real-traffic', LATEST_MIGRATION])
   t.same(await migrate(store), [], 'nothing applied twice')
   t.same(await pendingMigrations(store), [])
   const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(store.db)
@@ -20,7 +20,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
   const tables = await store.db.introspection.getTables()
   t.same(
     tables.map((x) => x.name).filter((n) => !n.startsWith('kysely_')).sort(),
-    ['automated_sends', 'consent', 'held_media', 'jobs', 'messages', 'phone_contacts', 'settings_cache', 'sms_conversation_links', 'sms_conversations', 'webhook_receipts'],
+    ['automated_sends', 'consent', 'held_media', 'jobs', 'messages', 'phone_contacts', 'phone_verifications', 'send_counts', 'settings_cache', 'sms_conversation_links', 'sms_conversations', 'webhook_receipts'],
   )
 })
 

@@ -4,6 +4,7 @@ import * as inbound from './2026-11-25T01-inbound.js'
 import * as outbound from './2026-11-25T02-outbound.js'
 import * as automated from './2026-11-25T03-automated.js'
 import * as realTraffic from './2026-12-02T00-real-traffic.js'
+import * as abuse from './2026-12-02T01-abuse.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25T02-outbound': outbound,
   '2026-11-25T03-automated': automated,
   '2026-12-02T00-real-traffic': realTraffic,
+  '2026-12-02T01-abuse': abuse,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -15,6 +15,7 @@ import type { BridgeDeps } from './bridge/deps.js'
 import type { Metrics } from './metrics.js'
 import rateLimit from '@fastify/rate-limit'
 import admin from './routes/admin.js'
+import { clientAddress } from './routes/client-address.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +57,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Twilio posts form bodies.
   await fastify.register(formbody)
   // Limits are set per route (public media links, admin surfaces); signed webhooks get none by default.
-  await fastify.register(rateLimit, { global: false })
+  await fastify.register(rateLimit, { global: false, keyGenerator: (req) => clientAddress(req, opts.config) })
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500

@@ -45,8 +45,10 @@ class OneLinePerRequest extends LogController {
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(options.logDestination ? { stream: options.logDestination } : {}) },
-    // Behind fly.io's proxy: the client address and scheme come from X-Forwarded-*.
-    trustProxy: true,
+    // X-Forwarded-For is whatever a client writes: never believed. The client's address, for rate
+    // limits, is read from the one header the proxy in front sets itself (CLIENT_IP_HEADER, fly.io's
+    // Fly-Client-IP by default); signatures use PUBLIC_URL, not the scheme or host a request claims.
+    trustProxy: false,
     bodyLimit: 256 * 1024,
     logController: new OneLinePerRequest(),
     genReqId: (req) => {

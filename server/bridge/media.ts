@@ -59,6 +59,31 @@ export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message:
 export const MAX_HELD_BYTES = 5 * 1024 * 1024
 
 /**
+ * The media types Twilio accepts in an MMS: the only ones served from our domain. Pictures are
+ * shown inline; everything else is a download, never a page.
+ */
+export const MMS_TYPES = new Set([
+  'image/jpeg', 'image/jpg', 'image/gif', 'image/png', 'image/bmp', 'image/webp', 'image/tiff',
+  'audio/basic', 'audio/l24', 'audio/mp4', 'audio/mpeg', 'audio/ogg', 'audio/vorbis', 'audio/vnd.rn-realaudio', 'audio/vnd.wave', 'audio/3gpp', 'audio/3gpp2', 'audio/ac3', 'audio/webm', 'audio/amr-nb', 'audio/amr', 'audio/wav', 'audio/x-wav',
+  'video/mpeg', 'video/mp4', 'video/quicktime', 'video/webm', 'video/3gpp', 'video/3gpp2', 'video/3gpp-tt', 'video/h261', 'video/h263', 'video/h263-1998', 'video/h263-2000', 'video/h264',
+  'text/vcard', 'text/x-vcard', 'text/directory', 'text/calendar', 'text/rtf', 'text/csv', 'text/plain',
+  'application/pdf', 'application/vcard', 'application/rtf', 'application/msword', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+])
+export const INLINE_TYPES = /^image\/(jpeg|jpg|png|gif|webp|bmp)$/
+
+/** Headers for a file served from our domain: its type, never sniffed, no scripts, a download unless a picture. */
+export function fileHeaders(contentType: string, name: string): Record<string, string> {
+  const safeName = name.replace(/[^\w.-]/g, '_').slice(0, 100) || 'file'
+  return {
+    'content-type': contentType,
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox",
+    'content-disposition': `${INLINE_TYPES.test(contentType) ? 'inline' : 'attachment'}; filename="${safeName}"`,
+    'cache-control': 'private, max-age=3600',
+  }
+}
+
+/**
  * Whether a link is one of Intercom's upload URLs (teammates' pictures and files), which expire
  * about half an hour after the webhook. The Intercom API's own origin counts too (a proxy, the tests'
  * stand-in). Other links (a picture on the team's own site) do not expire and go to Twilio as they are.
@@ -97,17 +122,20 @@ export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held:
 
 export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string }
 
-/** Downloads one file, refusing anything over `MAX_HELD_BYTES` without reading it all. */
-export async function fetchUpload(url: string, timeoutMs = 15_000): Promise<Fetched> {
+/**
+ * Downloads one file from `from` ("Intercom", "Twilio": said in the reasons), refusing anything over
+ * `MAX_HELD_BYTES` without reading it all.
+ */
+export async function fetchFile(url: string, from: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Fetched & { status?: number }> {
   let res: Response
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
+    res = await fetch(url, { headers: options.headers ?? {}, signal: AbortSignal.timeout(options.timeoutMs ?? 15_000), redirect: 'follow' })
   } catch (err) {
-    return { ok: false, reason: `it could not be downloaded from Intercom (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
+    return { ok: false, reason: `it could not be downloaded from ${from} (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel()
-    return { ok: false, reason: res.status === 403 || res.status === 404 || res.status === 410 ? "Intercom's link to it had expired" : `Intercom answered ${res.status} when it was downloaded` }
+    return { ok: false, status: res.status, reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }
   }
   const declared = Number(res.headers.get('content-length'))
   if (declared > MAX_HELD_BYTES) {

@@ -15,7 +15,7 @@ import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall } from './intercom.js'
-import { MAX_ATTACHMENTS, fetchUpload, heldMediaUrl, isIntercomUpload } from './media.js'
+import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, isIntercomUpload } from './media.js'
 
 export const RELAY_REPLY = 'outbound.reply'
 export const NOTIFY_FAILURE = 'outbound.notify_failure'
@@ -104,11 +104,18 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
     }
     let held = await findHeldMediaBySource(deps.store.db, item.url)
     if (!held) {
-      const fetched = await fetchUpload(item.url)
+      const fetched = await fetchFile(item.url, 'Intercom')
       if (!fetched.ok) {
         lost.push(`${label}: ${fetched.reason}`)
         continue
       }
+      // Served from our domain to Twilio: only what an MMS can carry (the upload's own type first).
+      const declared = item.contentType?.toLowerCase()
+      if (!MMS_TYPES.has(fetched.contentType) && !(declared && MMS_TYPES.has(declared))) {
+        lost.push(`${label}: a text cannot carry a file of this type (${fetched.contentType})`)
+        continue
+      }
+      if (!MMS_TYPES.has(fetched.contentType)) fetched.contentType = declared!
       const now = Date.now()
       const id = await deps.store.write((trx) =>
         insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),

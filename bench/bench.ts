@@ -226,6 +226,11 @@ async function main() {
 
     const claimMs = await claimWithBacklog(dir)
 
+    // Abuse: the unsigned 256 KB form of 44,000 fields a security review sent. Refused (413) before
+    // it is parsed or its signature computed, it should cost about what an accepted text does.
+    const abusive = Array.from({ length: 44_000 }, (_, i) => `f${i}=x`).join('&')
+    const abuseResult = await load(`${base}/twilio/sms`, (req) => ({ ...req, body: abusive }))
+
     const figures = {
       duration_s: DURATION,
       database: DATABASE,
@@ -244,6 +249,8 @@ async function main() {
       intercom_calls_per_sms_new: round(callsNew, 2),
       ack_texts: ackResult.requests.total,
       backlog_drain_s: round(drainSeconds),
+      abusive_form_refusals_rps: round(abuseResult.requests.average),
+      abusive_form_refusal_ratio: round(abuseResult.requests.average / ackResult.requests.average, 3),
       ack_writes_per_commit: round((dbAfter.writes - dbBefore.writes) / (dbAfter.commits - dbBefore.commits)),
       queue_claim_ms_20k_backlog: claimMs,
       peak_rss_mb: peakRss,

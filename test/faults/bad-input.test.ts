@@ -577,6 +577,16 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
       await probe(req, { status: [413] })
       t.pass(`${name}: 413`)
     }
+    // Many fields, signed or not, small or not: refused before parsing, whatever they are called.
+    await check(
+      'Twilio forms with more fields than Twilio sends',
+      fc.asyncProperty(fc.integer({ min: 151, max: 5_000 }), fc.constantFrom('/twilio/sms', '/twilio/status'), fc.boolean(), async (fields, url, signed) => {
+        const extra = Object.fromEntries(Array.from({ length: fields }, (_, i) => [`X${i}`, String(i)]))
+        const many = { ...form, ...extra }
+        await probe({ url, headers: formHeaders(signed ? twilioSign(`${PUBLIC_URL}${url}`, many) : 'sig'), payload: new URLSearchParams(many).toString() }, { status: [413] })
+      }),
+      20,
+    )
     // Under the Twilio routes' 32 KB limit but far over what a text may be: the field is named.
     const long = { ...form, Body: big(20 * 1024) }
     const raw = new URLSearchParams(long).toString()

@@ -230,6 +230,9 @@ async function main() {
     // it is parsed or its signature computed, it should cost about what an accepted text does.
     const abusive = Array.from({ length: 44_000 }, (_, i) => `f${i}=x`).join('&')
     const abuseResult = await load(`${base}/twilio/sms`, (req) => ({ ...req, body: abusive }))
+    // The same trick within the size limit: 400 fields in 3 KB, refused by the field count alone.
+    const crowded = Array.from({ length: 400 }, (_, i) => `f${i}=x`).join('&')
+    const crowdedResult = await load(`${base}/twilio/sms`, (req) => ({ ...req, body: crowded }))
 
     const figures = {
       duration_s: DURATION,
@@ -251,6 +254,8 @@ async function main() {
       backlog_drain_s: round(drainSeconds),
       abusive_form_refusals_rps: round(abuseResult.requests.average),
       abusive_form_refusal_ratio: round(abuseResult.requests.average / ackResult.requests.average, 3),
+      many_field_refusals_rps: round(crowdedResult.requests.average),
+      many_field_refusal_ratio: round(crowdedResult.requests.average / ackResult.requests.average, 3),
       ack_writes_per_commit: round((dbAfter.writes - dbBefore.writes) / (dbAfter.commits - dbBefore.commits)),
       queue_claim_ms_20k_backlog: claimMs,
       peak_rss_mb: peakRss,

@@ -34,8 +34,10 @@ async function jobs(args: string[]): Promise<number> {
       }
       const rows = await listJobs(store.db, state as 'dead', 1000)
       if (rows.length === 0) console.log(`No ${state} jobs.`)
+      // When each job is (or was last) due, not when its row last changed.
+      else console.log(['id', 'task', 'state', 'attempts', 'due', 'last error'].join('\t'))
       for (const j of rows) {
-        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.updated_at).toISOString()}\t${j.last_error ?? ''}`)
+        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.run_at).toISOString()}\t${j.last_error ?? ''}`)
       }
       return 0
     }
@@ -66,7 +68,9 @@ async function ops(command: 'setup' | 'doctor', args: string[]): Promise<number>
     const dryRun = args.includes('--dry-run')
     const results = await runSetup(config, clients, dryRun)
     const ok = printResults(results)
-    if (!results.some((r) => r.changed)) console.log('Nothing to change.')
+    // "Nothing to change" only when everything could be checked; a failed check is not a clean bill.
+    if (!ok) console.log(`${dryRun ? 'Dry run: ' : ''}Some checks failed, so not everything could be checked; nothing ${dryRun ? 'was' : 'else was'} changed. Fix the lines marked FAIL and run it again.`)
+    else if (!results.some((r) => r.changed)) console.log('Nothing to change.')
     else if (dryRun) console.log('Dry run: nothing was changed.')
     console.log(`\n${developerHubInstructions(config)}`)
     return ok ? 0 : 1

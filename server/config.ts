@@ -121,7 +121,7 @@ const schema = z
       .default('fly-client-ip'),
     JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace or silent' }).default('info'),
   })
 
 /** Rules across settings, checked on the raw values so they are reported with every other problem. */
@@ -131,6 +131,13 @@ function crossChecks(input: Env): string[] {
     problems.push(
       'TWILIO_PHONE_NUMBER is required: set your Twilio number(s) in E.164, comma separated, or TWILIO_MESSAGING_SERVICE_SID',
     )
+  }
+  // Twilio and Intercom call PUBLIC_URL from the internet, and sign what they send over it: https,
+  // except a localhost address while developing (the demo, a tunnel's local end).
+  const publicUrl = URL.parse(input.PUBLIC_URL?.trim() ?? '')
+  const local = publicUrl && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(publicUrl.hostname)
+  if (publicUrl?.protocol === 'http:' && !(local && ['development', 'test'].includes(input.NODE_ENV ?? ''))) {
+    problems.push('PUBLIC_URL is invalid: expected an https URL (plain http only for localhost with NODE_ENV=development)')
   }
   const db = input.DATABASE_URL ?? ''
   if (/^(libsql|https?|wss?):/.test(db) && !input.DATABASE_AUTH_TOKEN?.trim() && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(db)) {

@@ -83,14 +83,15 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
     for (const task of ['inbound.deliver', 'outbound.reply']) {
       await trx
         .insertInto('jobs')
-        .values({ task, payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: 0, last_error: `Error: ${task} kept failing`, created_at: 0, updated_at: 0 })
+        .values({ task, payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: Date.parse('2026-11-30T10:00:00Z'), last_error: `Error: ${task} kept failing`, created_at: 0, updated_at: Date.parse('2026-12-01T08:00:00Z') })
         .execute()
     }
   })
   await store.close()
   const list = await runCli(['jobs', 'list'], SERVICE_ENV, cwd)
   t.equal(list.code, 0)
-  t.match(list.stdout, /^1\tinbound\.deliver\tdead\tattempts 20\/20\t.*inbound\.deliver kept failing$/m)
+  t.match(list.stdout, /^id\ttask\tstate\tattempts\tdue\tlast error$/m, 'a header')
+  t.match(list.stdout, /^1\tinbound\.deliver\tdead\tattempts 20\/20\t2026-11-30T10:00:00\.000Z\tError: inbound\.deliver kept failing$/m, 'when it was due, not when its row changed')
   t.match(list.stdout, /^2\toutbound\.reply\tdead/m)
   t.match((await runCli(['jobs', 'retry', '1'], SERVICE_ENV, cwd)).stdout, 'Job 1 will run again.')
   t.match((await runCli(['jobs', 'discard', '2'], SERVICE_ENV, cwd)).stdout, 'Job 2 discarded.')

@@ -106,7 +106,9 @@ const invalid: Array<[string, Record<string, string>, RegExp]> = [
   ['DATABASE_URL', { DATABASE_URL: 'postgres://db' }, /^DATABASE_URL is invalid: expected file:PATH/],
   ['DATABASE_AUTH_TOKEN', { DATABASE_URL: 'libsql://x.turso.io' }, /^DATABASE_AUTH_TOKEN is required/],
   ['RELAY_BOT_REPLIES', { RELAY_BOT_REPLIES: 'maybe' }, /^RELAY_BOT_REPLIES is invalid: expected true or false/],
-  ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid/],
+  ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid: expected one of fatal, error, warn, info, debug, trace or silent$/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'http://sms.example.com' }, /^PUBLIC_URL is invalid: expected an https URL \(plain http only for localhost with NODE_ENV=development\)$/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'http://127.0.0.1:3000' }, /^PUBLIC_URL is invalid: expected an https URL/],
   ['TWILIO_API_BASE_URL', { TWILIO_API_BASE_URL: 'not a url' }, /^TWILIO_API_BASE_URL is invalid/],
 ]
 
@@ -116,6 +118,14 @@ t.test('each invalid setting is named with what it expects', async (t) => {
     t.equal(problems.length, 1, `${name}: exactly one problem`)
     t.match(problems[0], expected, `${name}: ${problems[0]}`)
   }
+})
+
+t.test('PUBLIC_URL: https, or plain http for localhost while developing (the demo)', async (t) => {
+  for (const url of ['http://127.0.0.1:3000', 'http://localhost:8080', 'http://[::1]:3000']) {
+    t.same(problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: url }), [], url)
+  }
+  t.match(problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: 'http://sms.example.com' }), [/expected an https URL/], 'not another host')
+  t.same(problemsOf({ ...valid, PUBLIC_URL: 'https://sms.example.com' }), [])
 })
 
 t.test('secret values never appear in the message', async (t) => {

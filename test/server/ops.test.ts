@@ -80,6 +80,8 @@ t.test('setup explains bad credentials in plain words', async (t) => {
   t.match(res.stdout, /FAIL Intercom rejected INTERCOM_ACCESS_TOKEN \(401\)/)
   t.match(res.stdout, /FAIL Twilio rejected TWILIO_ACCOUNT_SID \/ TWILIO_AUTH_TOKEN \(401\)/)
   t.notMatch(res.stdout, 'wrong', 'no secret echoed')
+  t.notMatch(res.stdout, 'Nothing to change.', 'not a clean bill when nothing could be checked')
+  t.match(res.stdout, 'Dry run: Some checks failed, so not everything could be checked; nothing was changed.')
 })
 
 t.test('doctor reports the database, both APIs, the queue and recent webhooks', async (t) => {

@@ -1,10 +1,27 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import twilio from 'twilio'
 
-function safeEqual(a: string, b: string): boolean {
+/** Compares two strings in constant time (for their length). */
+export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+const derived = new Map<string, Buffer>()
+
+/**
+ * A key of its own for one use (`purpose`), derived from a secret with HKDF and kept: whatever it
+ * signs reveals nothing about the secret, and one use's key is useless for another.
+ */
+export function derivedKey(secret: string, purpose: string): Buffer {
+  const id = `${purpose}\n${secret}`
+  let key = derived.get(id)
+  if (!key) {
+    key = Buffer.from(hkdfSync('sha256', secret, 'intercom-sms-bridge', purpose, 32))
+    derived.set(id, key)
+  }
+  return key
 }
 
 /**

@@ -14,7 +14,7 @@ export interface CapRefusal {
   sentence: string
 }
 
-const utcDay = (now: number) => new Date(now).toISOString().slice(0, 10)
+export const utcDay = (now: number) => new Date(now).toISOString().slice(0, 10)
 
 /**
  * Takes one text from the budgets an outsider-caused text must fit in (SMS pumping protection): the
@@ -56,5 +56,3 @@ export function capRefused(deps: Pick<BridgeDeps, 'metrics' | 'log'>, kind: Outs
   deps.metrics.outsiderTextsRefused.inc({ kind, reason: refusal.reason })
   deps.log.warn({ kind, reason: refusal.reason, phone: maskPhone(phone) }, 'an outsider-caused text was refused: SMS pumping protection')
 }
-
-export { utcDay }

@@ -1,5 +1,6 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import { mediaOf } from '../../shared/db/messages.js'
+import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import type { Message } from '../../shared/db/schema.js'
 import type { Config } from '../config.js'
 
@@ -8,20 +9,15 @@ export const MAX_ATTACHMENTS = 10
 /** How long a media link works; Intercom fetches attachments when the part is posted. */
 export const MEDIA_TTL_MS = 7 * 86_400_000
 
-// A key of its own, derived from the Twilio auth token: links are signed, nothing is stored, and a
-// leaked link reveals nothing about the token.
-const keys = new Map<string, Buffer>()
-function mediaKey(config: Pick<Config, 'twilio'>): Buffer {
-  let key = keys.get(config.twilio.authToken)
-  if (!key) {
-    key = Buffer.from(hkdfSync('sha256', config.twilio.authToken, 'intercom-sms-bridge', 'media-links-v1', 32))
-    keys.set(config.twilio.authToken, key)
-  }
-  return key
+// Links are signed with a key derived from the Twilio auth token: nothing is stored, and a leaked
+// link reveals nothing about the token.
+function sign(config: Pick<Config, 'twilio'>, payload: string): string {
+  return createHmac('sha256', derivedKey(config.twilio.authToken, 'media-links-v1')).update(payload).digest('base64url').slice(0, 32)
 }
 
-function sign(config: Pick<Config, 'twilio'>, payload: string): string {
-  return createHmac('sha256', mediaKey(config)).update(payload).digest('base64url').slice(0, 32)
+/** Whether `signature` signs `payload` and the expiry (seconds) in it is still ahead. */
+function signedAndCurrent(config: Pick<Config, 'twilio'>, payload: string, signature: string, expiresSeconds: string, now: number): boolean {
+  return safeEqual(sign(config, payload), signature) && Number(expiresSeconds) * 1000 >= now
 }
 
 /**
@@ -39,11 +35,7 @@ export function verifyMediaToken(
   now = Date.now(),
 ): { messageId: number; position: number } | null {
   const m = /^(\d{1,15})\.(\d{1,2})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
-  if (!m) return null
-  const expected = Buffer.from(sign(config, `${m[1]}.${m[2]}.${m[3]}`))
-  const given = Buffer.from(m[4]!)
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null
-  if (Number(m[3]) * 1000 < now) return null
+  if (!m || !signedAndCurrent(config, `${m[1]}.${m[2]}.${m[3]}`, m[4]!, m[3]!, now)) return null
   return { messageId: Number(m[1]), position: Number(m[2]) }
 }
 
@@ -107,11 +99,7 @@ export function heldMediaToken(config: Pick<Config, 'twilio'>, heldId: number, e
 
 export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: string, now = Date.now()): number | null {
   const m = /^h(\d{1,15})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
-  if (!m) return null
-  const expected = Buffer.from(sign(config, `h${m[1]}.${m[2]}`))
-  const given = Buffer.from(m[3]!)
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null
-  if (Number(m[2]) * 1000 < now) return null
+  if (!m || !signedAndCurrent(config, `h${m[1]}.${m[2]}`, m[3]!, m[2]!, now)) return null
   return Number(m[1])
 }
 
@@ -137,16 +125,16 @@ export async function fetchFile(url: string, from: string, options: { headers?: 
     await res.body?.cancel()
     return { ok: false, status: res.status, reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }
   }
-  const declared = Number(res.headers.get('content-length'))
-  if (declared > MAX_HELD_BYTES) {
+  const tooLarge = { ok: false as const, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
+  if (Number(res.headers.get('content-length')) > MAX_HELD_BYTES) {
     await res.body.cancel()
-    return { ok: false, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
+    return tooLarge
   }
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength
-    if (size > MAX_HELD_BYTES) return { ok: false, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
+    if (size > MAX_HELD_BYTES) return tooLarge
     chunks.push(chunk)
   }
   const contentType = (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase() || 'application/octet-stream'

@@ -1,10 +1,11 @@
-import { createHmac, hkdfSync, randomInt, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomInt } from 'node:crypto'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
 import { insertMessage } from '../../shared/db/messages.js'
 import { countTry, getVerification, insertVerification, markVerified, renewVerification } from '../../shared/db/verifications.js'
 import { maskPhone } from '../../shared/log.js'
 import { formatForReading } from '../../shared/phone.js'
+import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import { segmentInfo } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
 import { capRefused, takeOutsiderBudget } from './caps.js'
@@ -25,19 +26,11 @@ export const RESEND_AFTER_MS = 60_000
 
 export type VerifyResult<T> = ({ ok: true } & T) | { ok: false; error: string }
 
-const keys = new Map<string, Buffer>()
-function codeKey(secret: string): Buffer {
-  let key = keys.get(secret)
-  if (!key) {
-    key = Buffer.from(hkdfSync('sha256', secret, 'intercom-sms-bridge', 'verification-codes-v1', 32))
-    keys.set(secret, key)
-  }
-  return key
+function hashCode(deps: Pick<BridgeDeps, 'config'>, contactId: string, phone: string, code: string): string {
+  return createHmac('sha256', derivedKey(deps.config.intercom.clientSecret, 'verification-codes-v1')).update(`${contactId}\n${phone}\n${code}`).digest('hex')
 }
 
-function hashCode(deps: Pick<BridgeDeps, 'config'>, contactId: string, phone: string, code: string): string {
-  return createHmac('sha256', codeKey(deps.config.intercom.clientSecret)).update(`${contactId}\n${phone}\n${code}`).digest('hex')
-}
+const CANNOT_TEXT = 'We cannot text this number right now. Please try again tomorrow, or ask us in the chat.'
 
 const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0')
 
@@ -97,7 +90,7 @@ export async function startVerification(deps: BridgeDeps, contactId: string, pho
   })
   if (started.cap) {
     capRefused(deps, 'verification', phone, started.cap)
-    return { ok: false, error: 'We cannot text this number right now. Please try again tomorrow, or ask us in the chat.' }
+    return { ok: false, error: CANNOT_TEXT }
   }
   const failed = await textCode(deps, contactId, phone, code)
   return failed ? { ok: false, error: failed } : { ok: true, verificationId: started.id! }
@@ -117,7 +110,7 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
   })
   if (cap) {
     capRefused(deps, 'verification', v.phone, cap)
-    return { ok: false, error: 'We cannot text this number right now. Please try again tomorrow, or ask us in the chat.' }
+    return { ok: false, error: CANNOT_TEXT }
   }
   const failed = await textCode(deps, contactId, v.phone, code)
   return failed ? { ok: false, error: failed } : { ok: true, phone: v.phone }
@@ -131,9 +124,7 @@ export async function checkCode(deps: BridgeDeps, contactId: string, verificatio
     if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false as const, error: 'Start again: enter your number.' }
     if (v.attempts >= MAX_TRIES) return { ok: false as const, error: 'Too many wrong codes. Ask for a new code.' }
     if (now > v.expires_at) return { ok: false as const, error: 'That code has expired. Ask for a new code.' }
-    const expected = Buffer.from(v.code_hash, 'hex')
-    const given = Buffer.from(hashCode(deps, contactId, v.phone, /^\d{6}$/.test(code) ? code : 'x'), 'hex')
-    if (!timingSafeEqual(expected, given)) {
+    if (!safeEqual(v.code_hash, hashCode(deps, contactId, v.phone, /^\d{6}$/.test(code) ? code : 'x'))) {
       const left = MAX_TRIES - v.attempts - 1
       return { ok: false as const, error: left > 0 ? `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'Too many wrong codes. Ask for a new code.' }
     }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto'
+import { safeEqual } from '../../shared/signatures.js'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { discardDeadJob, listJobs, retryDeadJob } from '../jobs/queue.js'
 
@@ -15,9 +15,7 @@ const admin: FastifyPluginAsync = async (app) => {
       reply.code(404).send({ error: { code: 'not_found', message: `No route for ${req.method} ${req.url.split('?')[0]}` } })
       return false
     }
-    const given = Buffer.from(req.headers.authorization ?? '')
-    const expected = Buffer.from(`Bearer ${token}`)
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!safeEqual(req.headers.authorization ?? '', `Bearer ${token}`)) {
       reply.code(401).send({ error: { code: 'unauthorized', message: 'Send Authorization: Bearer <ADMIN_TOKEN>.' } })
       return false
     }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto'
+import { safeEqual } from '../../shared/signatures.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { answersProbes } from './probes.js'
 import { z } from 'zod'
@@ -24,12 +24,6 @@ const body = z
   })
   .refine((b) => Boolean(b.message) !== Boolean(b.template), { message: 'give either message or template, not both', path: ['message'] })
 
-function sameSecret(given: string | undefined, expected: string): boolean {
-  const a = Buffer.from(given ?? '')
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
 /**
  * SMS steps in Intercom Series. Series webhooks are not signed, so the team configures a secret
  * header (`X-Bridge-Secret`) in the webhook block. Each (step, contact) is sent once.
@@ -41,7 +35,7 @@ const series: FastifyPluginAsync = async (app) => {
   app.post('/intercom/series', async (req, reply) => {
     const secret = app.config.seriesSecret
     const given = req.headers['x-bridge-secret']
-    if (!secret || !sameSecret(typeof given === 'string' ? given : undefined, secret)) {
+    if (!secret || !safeEqual(typeof given === 'string' ? given : '', secret)) {
       return reply.code(401).send({ error: { code: 'bad_secret', message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).' } })
     }
     const parsed = body.safeParse(req.body)

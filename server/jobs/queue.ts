@@ -139,6 +139,12 @@ export async function rescheduleJob(store: Store, job: Job, workerId: string, ru
   )
 }
 
+/**
+ * What to record when a job dies, in the transaction that buries it (so the record, typically a
+ * note for the team, cannot be lost between the two).
+ */
+export type DeadHandler = (trx: Tx, job: Job, error: string) => Promise<void>
+
 /** Reschedules a failed job at `runAt`, or buries it when it has no attempts left or must not retry. */
 export async function failJob(
   store: Store,
@@ -146,7 +152,7 @@ export async function failJob(
   workerId: string,
   error: string,
   runAt: number | null,
-  onDead?: (trx: Tx, job: Job, error: string) => Promise<void>,
+  onDead?: DeadHandler,
 ): Promise<JobState> {
   const dead = runAt === null || job.attempts >= job.max_attempts
   const state: JobState = dead ? 'dead' : 'waiting'

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Store, Tx } from '../../shared/db/database.js'
+import type { Store } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob, type DeadHandler } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -36,14 +36,9 @@ export interface WorkerOptions {
   backoff?: { baseMs: number; maxMs: number }
   /** Invoked after each job settles (metrics, tests). */
   onSettled?: (job: Job, outcome: 'completed' | 'retry' | 'dead', error?: unknown) => void
-  /**
-   * Per task: what to record when a job of it dies, in the transaction that buries it (so the
-   * record, typically a note for the team, cannot be lost between the two).
-   */
+  /** Per task: what to record when a job of it dies (see DeadHandler). */
   onDead?: Record<string, DeadHandler>
 }
-
-export type DeadHandler = (trx: Tx, job: Job, error: string) => Promise<void>
 
 /** Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {

@@ -23,6 +23,8 @@ export interface Fault {
   body?: unknown
   /** Wait this long first. */
   delayMs?: number
+  /** Hold the request until this settles, then serve it (or apply the rest of the fault): a test opens the gate. */
+  gate?: Promise<unknown>
   /** Never answer (until the stand-in closes): for client timeouts. */
   hang?: boolean
   /** Serve the request (the message is created), then answer with the fault: "accepted, but we timed out". */

@@ -299,6 +299,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     if (fault?.afterAccept) acceptedFault = fault
     else if (fault) {
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault.gate) await fault.gate
       if (fault.hang) return void (record.status = -1)
       if (fault.status) {
         record.status = fault.status

@@ -222,6 +222,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
     const applyFault = async (): Promise<boolean> => {
       if (!fault) return false
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault.gate) await fault.gate
       if (fault.hang) {
         record.status = -1
         return true // never answered; the socket closes with the server

@@ -14,6 +14,10 @@ Commands:
   setup [--dry-run]         check credentials, create the Intercom tag and attributes, point
                             Twilio at PUBLIC_URL, print what to paste into Intercom
   doctor                    check settings, database, both APIs, the queue and recent webhooks
+  backup <file>             write a consistent copy of the embedded database to <file>, while
+                            the service runs
+  restore <file>            check a backup and stage it: the service puts it in place the next
+                            time it starts, keeping the database it replaces
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -85,8 +89,47 @@ async function ops(command: 'setup' | 'doctor', args: string[]): Promise<number>
   }
 }
 
+async function backupOrRestore(command: 'backup' | 'restore', args: string[]): Promise<number> {
+  const [file, ...rest] = args
+  if (!file || rest.length > 0 || file.startsWith('-')) {
+    console.error(`Usage: sms-bridge ${command} <file>`)
+    return 2
+  }
+  const config = loadConfig()
+  const { databaseFile, stageRestore, stagedRestorePath } = await import('../shared/db/backup.js')
+  const dbFile = databaseFile(config.database.url)
+  if (command === 'restore') {
+    if (!dbFile) {
+      console.error('DATABASE_URL is not an embedded file: restore a Turso database with Turso\'s own tools (point-in-time restore).')
+      return 1
+    }
+    const { migrationsToApply } = await stageRestore(dbFile, file)
+    console.log(
+      `${file} is a whole bridge database${migrationsToApply ? ` (${migrationsToApply} migrations will be applied to it)` : ''}; staged as ${stagedRestorePath(dbFile)}.\n` +
+        'Restart the service to put it in place (on fly.io: fly machine restart). The database it replaces is kept beside it as ' +
+        `${dbFile}.before-restore-<time>.\n` +
+        "Texts customers sent after the backup are taken back from Twilio's message log when it starts (up to 1,000 a number); " +
+        'those Intercom already shows appear in their conversations once more.',
+    )
+    return 0
+  }
+  const { openStore } = await import('../shared/db/database.js')
+  const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
+  try {
+    const started = new Date()
+    const { bytes } = await store.backup(file)
+    console.log(`Backed up ${dbFile} to ${file} (${Math.max(1, Math.round(bytes / 1024))} KB), consistent as of ${started.toISOString()}.`)
+    return 0
+  } finally {
+    await store.close()
+  }
+}
+
 async function run(command: string): Promise<number> {
   switch (command) {
+    case 'backup':
+    case 'restore':
+      return backupOrRestore(command, process.argv.slice(3))
     case 'setup':
     case 'doctor':
       return ops(command, process.argv.slice(3))

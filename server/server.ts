@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { migrate, openStore, type Store } from '../shared/db/database.js'
+import { applyStagedRestore, databaseFile } from '../shared/db/backup.js'
 import { loggerOptions } from '../shared/log.js'
 import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
@@ -57,6 +58,10 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     },
   })
   const log = fastify.log
+  // `sms-bridge restore FILE` stages a backup; it takes the database's place now, before anything opens it.
+  const dbFile = databaseFile(config.database.url)
+  const kept = dbFile ? applyStagedRestore(dbFile) : undefined
+  if (kept) log.warn({ database: dbFile, kept }, 'restored the database from the staged backup; the database it replaced is kept beside it')
   const store: Store = await openStore({ url: config.database.url, authToken: config.database.authToken })
   try {
     const applied = await migrate(store)

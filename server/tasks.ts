@@ -2,7 +2,7 @@ import type { BridgeDeps } from './bridge/deps.js'
 import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
 import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
 import { CATCH_UP, catchUp } from './bridge/catchup.js'
-import { PRUNE, prune } from './bridge/maintenance.js'
+import { CHECKPOINT, PRUNE, checkpoint, prune } from './bridge/maintenance.js'
 import { MARK_READ, NOTIFY_FAILURE, POST_NOTE, RELAY_REPLY, markConversationRead, notifyFailure, postNote, relayReply } from './bridge/outbound.js'
 import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
 import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
@@ -17,6 +17,7 @@ export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
     [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
     [CATCH_UP]: () => catchUp(deps),
     [PRUNE]: () => prune(deps),
+    [CHECKPOINT]: () => checkpoint(deps),
     [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
     [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
     [POST_NOTE]: (payload) => postNote(deps, payload),

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { Kysely, sql, type Dialect, type DialectAdapter, type Transaction } from 'kysely'
@@ -33,6 +33,19 @@ export interface Store {
   readonly commits: number
   /** Writes committed so far. */
   readonly writes: number
+  /**
+   * Embedded file: copies what the write-ahead log holds into the database file without waiting for
+   * anyone (SQLite does so by itself only past 1,000 pages). Returns the pages still in the log only.
+   * Remote databases have no log of ours: nothing to do.
+   */
+  checkpoint(): Promise<{ pagesLeft: number }>
+  /**
+   * Embedded file: writes a consistent copy of the whole database to `path` (SQLite's VACUUM INTO,
+   * one read transaction, so writers carry on), synced to disk. Refuses a path that exists.
+   * Remote (Turso): refused; Turso keeps its own point-in-time backups.
+   */
+  backup(path: string): Promise<{ bytes: number }>
+  /** Waits for the writes in flight, checkpoints and truncates the log (embedded file) and closes. */
   close(): Promise<void>
 }
 
@@ -58,11 +71,13 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   const isLocalFile = options.url.startsWith('file:') && !memory
   let dialect: Dialect
   let closeClient = () => {}
+  let engine: LocalEngine | undefined
   if (isLocalFile || memory) {
     // The embedded database, through libSQL's own engine with its prepared statements kept.
     const path = memory ? ':memory:' : options.url.slice('file:'.length).replace(/\?.*$/, '')
     if (!memory) mkdirSync(dirname(path), { recursive: true })
-    dialect = new LocalDialect(new LocalEngine({ path, memory, busyTimeoutMs: options.busyTimeoutMs ?? 10_000 }))
+    engine = new LocalEngine({ path, memory, busyTimeoutMs: options.busyTimeoutMs ?? 10_000 })
+    dialect = new LocalDialect(engine)
   } else {
     const client: Client = createClient({ url: options.url, authToken: options.authToken })
     dialect = new RemoteDialect({ client })
@@ -161,6 +176,34 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     },
     get writes() {
       return writes
+    },
+    checkpoint() {
+      // In the lane, so it runs between transactions, never inside one of ours.
+      return exclusive(async () => {
+        if (!engine || !isLocalFile) return { pagesLeft: 0 }
+        const { pages, checkpointed } = engine.checkpoint('PASSIVE')
+        return { pagesLeft: Math.max(0, pages - checkpointed) }
+      })
+    },
+    async backup(path) {
+      if (!isLocalFile) {
+        throw new Error(
+          memory
+            ? 'an in-memory database has nothing to back up'
+            : 'the database is remote (Turso): use Turso\'s own backups (point-in-time restore, `turso db shell <db> .dump`); sms-bridge backup copies the embedded file',
+        )
+      }
+      if (existsSync(path)) throw new Error(`${path} already exists; name a new file (a backup never overwrites one)`)
+      mkdirSync(dirname(path), { recursive: true })
+      // A read transaction of its own: writers in this and other processes carry on meanwhile.
+      await sql`VACUUM INTO ${path}`.execute(db)
+      const fd = openSync(path, 'r+')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      return { bytes: statSync(path).size }
     },
     async close() {
       if (closed) return

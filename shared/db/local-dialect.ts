@@ -117,9 +117,11 @@ function toSql(value: unknown): unknown {
  */
 export class LocalEngine {
   readonly #statements: StatementCache
+  readonly memory: boolean
   #closed = false
 
   constructor(options: EngineOptions) {
+    this.memory = options.memory
     const connection = new Database(options.path, { timeout: options.busyTimeoutMs })
     // WAL lets other processes read beside this one's writer and commits about ten times faster
     // than the rollback journal; synchronous stays FULL so an acknowledged commit survives a power cut.
@@ -139,8 +141,36 @@ export class LocalEngine {
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) }
   }
 
+  /**
+   * Copies what the write-ahead log holds into the database file. PASSIVE takes what it can without
+   * waiting for anyone; TRUNCATE waits (up to the busy timeout) for readers and writers of other
+   * processes, copies everything and empties the log file.
+   */
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): { busy: boolean; pages: number; checkpointed: number } {
+    if (this.#closed) throw new Error('the database is closed')
+    const [row] = this.#statements.connection.prepare(`PRAGMA wal_checkpoint(${mode})`).all([]) as Array<{ busy: number; log: number; checkpointed: number }>
+    return { busy: row?.busy === 1, pages: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 }
+  }
+
+  /**
+   * Closes the connection, first moving everything in the write-ahead log into the database file, so
+   * that the file alone is the whole database (a copy of just `bridge.db` is a complete backup once
+   * the service has stopped). SQLite does this by itself only when the last connection closes with
+   * every statement finalised; libSQL's binding has no finalise, and the kept statements would leave
+   * the log full. When another process still uses the file, TRUNCATE reports busy: that process
+   * checkpoints when it closes.
+   */
   close(): void {
     if (this.#closed) return
+    if (!this.memory) {
+      try {
+        // Another process writing must not hold this one's exit for the whole busy timeout.
+        this.#statements.connection.exec('PRAGMA busy_timeout = 1000')
+        this.checkpoint('TRUNCATE')
+      } catch {
+        // Closing must not fail: the log stays, SQLite replays it on the next open.
+      }
+    }
     this.#closed = true
     this.#statements.connection.close()
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { tempDir } from '../support/db.js'
 import { openStore } from '../../shared/db/database.js'
 import { SERVICE_ENV, runCli, startServiceProcess } from '../support/process.js'
+import { stopWhileAJobRuns } from '../support/graceful.js'
 
 t.test('start with no settings fails with one clear message and no stack trace', async (t) => {
   const cwd = tempDir(t)
@@ -102,3 +103,5 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
   t.match((await runCli(['jobs', 'list', '--state', 'waiting'], SERVICE_ENV, cwd)).stdout, /^1\tinbound\.deliver\twaiting\tattempts 0\/20/m)
   t.equal((await runCli(['jobs', 'frobnicate'], SERVICE_ENV, cwd)).code, 2)
 })
+
+t.test('SIGTERM while a job runs: the job finishes, the database is closed, exit code 0', (t) => stopWhileAJobRuns(t, 'node'))

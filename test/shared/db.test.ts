@@ -1,8 +1,9 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LATEST_MIGRATION, migrate, openStore, pendingMigrations } from '../../shared/db/database.js'
-import { tempDir, tempStore } from '../support/db.js'
+import { copyFileSync, existsSync, statSync } from 'node:fs'
+import { LATEST_MIGRATION, migrate, openStore, pendingMigrations, type Store } from '../../shared/db/database.js'
+import { tempDir, tempStore, type Teardown } from '../support/db.js'
 import { join } from 'node:path'
 
 t.test('a new file database is created, put in WAL mode and migrated once', async (t) => {
@@ -165,4 +166,66 @@ t.test('after waiting out another process\'s lock, the next write goes through',
   await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'later', received_at: 3 }).execute())
   await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'again', received_at: 4 }).execute())
   t.same((await b.db.selectFrom('webhook_receipts').select('key').orderBy('received_at').execute()).map((r) => r.key), ['held', 'later', 'again'])
+})
+
+/** Opens a copy of only the database file (no -wal, no -shm), as a backup that copies one file has it. */
+async function fileAlone(t: Teardown, path: string): Promise<Store> {
+  const copy = join(tempDir(t), 'copy.db')
+  copyFileSync(path, copy)
+  const store = await openStore({ url: `file:${copy}` })
+  t.teardown(() => store.close())
+  return store
+}
+
+async function addReceipts(store: Store, prefix: string, n: number) {
+  await store.write((trx) =>
+    trx.insertInto('webhook_receipts').values(Array.from({ length: n }, (_, i) => ({ source: 'twilio', key: `${prefix}-${i}`, received_at: i }))).execute(),
+  )
+}
+
+t.test('after close the database file alone holds everything: the log is checkpointed and emptied', async (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'bridge.db')
+  const store = await openStore({ url: `file:${path}` })
+  await migrate(store)
+  await addReceipts(store, 'before-close', 300)
+  t.ok(statSync(`${path}-wal`).size > 0, 'while open, the writes sit in the log')
+  await store.close()
+  t.equal(statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0, 0, 'the log is empty after close')
+  const alone = await fileAlone(t, path)
+  t.same(await pendingMigrations(alone), [], 'the copy has every table and migration')
+  t.equal((await alone.db.selectFrom('webhook_receipts').select('key').execute()).length, 300, 'and every row')
+})
+
+t.test('a checkpoint while open puts what was written so far in the file; the store carries on', async (t) => {
+  const store = await tempStore(t)
+  await addReceipts(store, 'first', 50)
+  t.same(await store.checkpoint(), { pagesLeft: 0 })
+  await addReceipts(store, 'second', 50)
+  const alone = await fileAlone(t, store.path)
+  t.equal((await alone.db.selectFrom('webhook_receipts').select('key').execute()).length, 50, 'the checkpointed rows, not the later ones')
+  t.equal((await store.db.selectFrom('webhook_receipts').select('key').execute()).length, 100)
+})
+
+t.test('backup writes a consistent copy while writes go on, and never overwrites a file', async (t) => {
+  const store = await tempStore(t)
+  await addReceipts(store, 'old', 1_000)
+  const target = join(tempDir(t), 'backups', 'bridge-backup.db')
+  // Writes keep arriving while the copy is taken: the copy has a prefix of them, whole.
+  const writing = Promise.all(Array.from({ length: 20 }, (_, i) => addReceipts(store, `during-${i}`, 10)))
+  const { bytes } = await store.backup(target)
+  await writing
+  t.ok(bytes > 0 && bytes === statSync(target).size)
+  t.notOk(existsSync(`${target}-wal`), 'a single file, nothing beside it')
+  const copy = await openStore({ url: `file:${target}` })
+  t.teardown(() => copy.close())
+  t.same(await pendingMigrations(copy), [])
+  const keys = (await copy.db.selectFrom('webhook_receipts').select('key').execute()).map((r) => r.key)
+  t.equal(keys.filter((k) => k.startsWith('old-')).length, 1_000)
+  const during = keys.filter((k) => k.startsWith('during-'))
+  t.equal(during.length % 10, 0, 'whole writes only')
+  await t.rejects(store.backup(target), /already exists; name a new file/)
+  const memory = await openStore({ url: ':memory:' })
+  t.teardown(() => memory.close())
+  await t.rejects(memory.backup(join(tempDir(t), 'm.db')), /nothing to back up/)
 })

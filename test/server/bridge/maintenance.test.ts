@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PRUNE, RECEIPT_RETENTION_MS, prune, schedulePrune } from '../../../server/bridge/maintenance.js'
+import { CHECKPOINT, CHECKPOINT_INTERVAL_MS, PRUNE, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
 import { buildTestApp, drain } from '../../helper.js'
 
 const DAY = 24 * 3_600_000
@@ -25,14 +25,20 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
   t.equal(result && result.runAgainAt, now + DAY)
 })
 
-t.test('scheduled once however often the service starts; the worker runs it and keeps it for tomorrow', async (t) => {
+t.test('scheduled once however often the service starts; the worker runs them and keeps them for their next turn', async (t) => {
   const { app } = await buildTestApp(t)
-  await schedulePrune(app.store)
-  await schedulePrune(app.store)
+  await scheduleMaintenance(app.store)
+  await scheduleMaintenance(app.store)
   await drain(app)
-  const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', '=', PRUNE).execute()
-  t.equal(jobs.length, 1)
-  t.equal(jobs[0]!.state, 'waiting')
-  t.ok(jobs[0]!.run_at > Date.now() + DAY - 60_000, 'next run in a day')
-  t.equal(jobs[0]!.last_error, null)
+  const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', [PRUNE, CHECKPOINT]).orderBy('task').execute()
+  t.same(jobs.map((j) => [j.task, j.state, j.last_error]), [[CHECKPOINT, 'waiting', null], [PRUNE, 'waiting', null]], 'one of each, waiting, never failed')
+  t.ok(jobs[0]!.run_at > Date.now() + CHECKPOINT_INTERVAL_MS - 60_000, 'the next checkpoint in five minutes')
+  t.ok(jobs[1]!.run_at > Date.now() + DAY - 60_000, 'the next clean-up in a day')
+})
+
+t.test('the checkpoint job copies the log into the database file and comes back in five minutes', async (t) => {
+  const { app } = await buildTestApp(t, { startWorker: false })
+  t.ok(app.store.isLocalFile, 'the test app runs on a file, as the service does')
+  const now = 1_800_000_000_000
+  t.same(await checkpoint({ store: app.store, log: app.log }, now), { runAgainAt: now + CHECKPOINT_INTERVAL_MS })
 })

@@ -1,0 +1,69 @@
+import type { FastifyBaseLogger } from 'fastify'
+
+/** The signals a supervisor (fly.io, systemd, a terminal) stops a service with. Fault signals are left alone. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const
+
+export interface ShutdownOptions {
+  log: FastifyBaseLogger
+  /** Stops taking requests, lets running jobs finish and closes the database. */
+  close: () => Promise<void>
+  /** How long `close` may take before the process exits anyway (with code 1). */
+  graceMs: number
+  exit?: (code: number) => void
+}
+
+/**
+ * On the first stop signal (or an uncaught error): log, run `close`, log "stopped", exit 0 (1 after an
+ * error or when `close` fails or outlasts `graceMs`). A second signal while closing exits at once with 1.
+ *
+ * Hand-written rather than close-with-grace: that library registers its second-signal listener from
+ * inside the first signal's listener, and Deno's Node layer calls a listener added during a signal's
+ * dispatch for that same signal, so under `deno run` one SIGTERM counted as two and every stop cut
+ * the running jobs off. One listener per signal, installed once, with the state kept here, behaves the
+ * same on both runtimes.
+ */
+export function closeOnSignals(options: ShutdownOptions): () => void {
+  const exit = options.exit ?? ((code: number) => process.exit(code))
+  let closing = false
+  const finish = async (reason: { signal?: string; err?: unknown }) => {
+    const started = Date.now()
+    const timer = setTimeout(() => {
+      options.log.error({ graceMs: options.graceMs }, `still closing after ${options.graceMs / 1000} s; exiting without waiting further`)
+      exit(1)
+    }, options.graceMs)
+    timer.unref()
+    let code = reason.err === undefined ? 0 : 1
+    try {
+      await options.close()
+    } catch (err) {
+      options.log.error({ err }, 'closing failed')
+      code = 1
+    }
+    clearTimeout(timer)
+    options.log.info({ signal: reason.signal, exitCode: code, tookMs: Date.now() - started }, 'stopped')
+    exit(code)
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      options.log.error({ signal }, `second ${signal} while shutting down: exiting now, without waiting for running jobs`)
+      return exit(1)
+    }
+    closing = true
+    options.log.info({ signal }, 'shutting down')
+    void finish({ signal })
+  }
+  const onError = (err: unknown) => {
+    options.log.error({ err }, closing ? 'unexpected error while shutting down' : 'shutting down after an unexpected error')
+    if (closing) return exit(1)
+    closing = true
+    void finish({ err })
+  }
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
+  process.on('uncaughtException', onError)
+  process.on('unhandledRejection', onError)
+  return () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal)
+    process.off('uncaughtException', onError)
+    process.off('unhandledRejection', onError)
+  }
+}

@@ -1,0 +1,71 @@
+import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
+import { sql } from 'kysely'
+import { openStore, pendingMigrations } from './database.js'
+import { migrationProvider } from './migrations/index.js'
+
+/** The file of an embedded `file:` DATABASE_URL; undefined for remote and in-memory databases. */
+export function databaseFile(url: string): string | undefined {
+  if (!url.startsWith('file:') || url === 'file::memory:') return undefined
+  return url.slice('file:'.length).replace(/\?.*$/, '')
+}
+
+/** Where a restore waits for the next start, beside the database file. */
+export const stagedRestorePath = (dbFile: string) => `${dbFile}.restore`
+
+/**
+ * Checks that `backup` is a whole bridge database this version can run (SQLite's integrity check, and
+ * no migration this version does not know), then stages a copy of it beside the database file. The
+ * service puts it in place the next time it starts: a database cannot be swapped under a process
+ * that has it open, and on fly.io the command runs inside the machine whose service is running.
+ */
+export async function stageRestore(dbFile: string, backup: string): Promise<{ migrationsToApply: number }> {
+  if (!existsSync(backup)) throw new Error(`${backup} does not exist`)
+  const staged = stagedRestorePath(dbFile)
+  const partial = `${staged}.partial`
+  rmSync(partial, { force: true })
+  // Checked on a copy: opening a database may change its file (journal mode), and the backup stays as it was.
+  copyFileSync(backup, partial)
+  let migrationsToApply = 0
+  try {
+    const store = await openStore({ url: `file:${partial}` })
+    try {
+      const { rows } = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(store.db)
+      if (rows[0]?.integrity_check !== 'ok') throw new Error(`${backup} is damaged: ${rows.map((r) => r.integrity_check).join('; ')}`)
+      const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true })
+      if (!tables.some((table) => table.name === 'kysely_migration')) throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
+      const known = new Set(Object.keys(await migrationProvider.getMigrations()))
+      const applied = await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
+      const unknown = (applied as Array<{ name: string }>).map((m) => m.name).filter((name) => !known.has(name))
+      if (unknown.length > 0) throw new Error(`${backup} was written by a newer version (migrations ${unknown.join(', ')}); restore it with that version`)
+      migrationsToApply = (await pendingMigrations(store)).length
+    } finally {
+      await store.close()
+    }
+    renameSync(partial, staged)
+    rmSync(`${partial}-wal`, { force: true })
+    rmSync(`${partial}-shm`, { force: true })
+  } catch (error) {
+    for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true })
+    if (error instanceof Error && /file is not a database|malformed/i.test(error.message)) throw new Error(`${backup} is not a database file`)
+    throw error
+  }
+  return { migrationsToApply }
+}
+
+/**
+ * At start, before the database is opened: when a restore is staged, the current database (with its
+ * log) is kept as `<file>.before-restore-<when the restore was staged>` and the staged copy takes its
+ * place. The log moves first and the name depends only on the staged file, so a start that dies
+ * halfway leaves the next start to finish the same moves: a database never meets another's log.
+ * Returns the name of what was kept, or undefined when nothing was staged.
+ */
+export function applyStagedRestore(dbFile: string): string | undefined {
+  const staged = stagedRestorePath(dbFile)
+  if (!existsSync(staged)) return undefined
+  const kept = `${dbFile}.before-restore-${statSync(staged).mtime.toISOString().replace(/[:.]/g, '-')}`
+  for (const suffix of ['-wal', '-shm', '']) {
+    if (existsSync(dbFile + suffix)) renameSync(dbFile + suffix, kept + suffix)
+  }
+  renameSync(staged, dbFile)
+  return kept
+}

@@ -69,6 +69,7 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
     ) {
       const signature = req.headers['x-body-signature']
       if (!req.rawBody || !verifyCanvasSignature(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
+        app.refusals.note(req, { surface: 'canvas', reason: typeof signature === 'string' && signature !== '' ? 'mismatch' : 'missing_header', header: 'X-Body-Signature' })
         return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Body-Signature header is missing or does not match.' } })
       }
       try {

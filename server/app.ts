@@ -16,6 +16,8 @@ import type { Metrics } from './metrics.js'
 import rateLimit from '@fastify/rate-limit'
 import admin from './routes/admin.js'
 import { clientAddress } from './routes/client-address.js'
+import { RefusalNotebook } from './refusals.js'
+import type { Reachability } from './clients/reachability.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,6 +26,8 @@ declare module 'fastify' {
     worker: Worker
     clients: Clients
     metrics: Metrics
+    refusals: RefusalNotebook
+    reachability: Reachability
   }
 }
 
@@ -34,6 +38,8 @@ export interface AppOptions {
   clients: Clients
   deps: BridgeDeps
   metrics: Metrics
+  /** The clock for refusal warnings (tests move it). */
+  now?: () => number
 }
 
 /** The shared pieces every route plugin can reach, decorated once at the root. */
@@ -44,6 +50,8 @@ const context = fp<AppOptions>(
     app.decorate('worker', opts.worker)
     app.decorate('clients', opts.clients)
     app.decorate('metrics', opts.metrics)
+    app.decorate('reachability', opts.deps.reachability)
+    app.decorate('refusals', new RefusalNotebook({ config: opts.config, store: opts.store, log: app.log, metrics: opts.metrics }, opts.now))
   },
   { name: 'sms-bridge-context' },
 )

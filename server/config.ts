@@ -122,6 +122,7 @@ const schema = z
     JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace or silent' }).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json (one JSON object a line, for log collectors) or pretty (for reading in a terminal)' }).default('json'),
   })
 
 /** Rules across settings, checked on the raw values so they are reported with every other problem. */
@@ -205,6 +206,7 @@ function toConfig(env: z.output<typeof schema>) {
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
   }
 }
 
@@ -283,4 +285,5 @@ export const SETTINGS: Record<SettingName, string> = {
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
+  LOG_FORMAT: 'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured, one readable line each, for a terminal)',
 }

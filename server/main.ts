@@ -17,9 +17,10 @@ export async function startService(config: Config): Promise<FastifyInstance> {
   await scheduleCatchUp(server.store)
   await scheduleMaintenance(server.store)
   // Canvas Kit requests must name our workspace: learn it now, so the first sidebar opens fast.
-  workspaceId({ store: server.store, config, clients: server.clients }).catch((err) =>
-    server.log.warn({ err }, 'could not ask Intercom for the workspace id yet; the first Canvas Kit request will ask again'),
-  )
+  workspaceId({ store: server.store, config, clients: server.clients }).catch((err) => {
+    const next = 'the first Canvas Kit request will ask for the workspace id again'
+    if (!server.reachability.warnIfUnreachable(server.log, err, next)) server.log.warn({ err }, `could not ask Intercom for the workspace id yet; ${next}`)
+  })
   server.worker.start()
   return server
 }

@@ -1,3 +1,4 @@
+import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
 import { queueStats } from './jobs/queue.js'
@@ -43,6 +44,13 @@ export class Metrics {
     name: 'bridge_intercom_unhandled_topics_total',
     help: 'Intercom webhooks of topics the bridge does not handle, answered 200 and dropped: untick these topics in the app',
     labelNames: ['topic'] as const,
+    registers: [this.registry],
+  })
+
+  readonly signatureRefusals = new Counter({
+    name: 'bridge_signature_refusals_total',
+    help: 'Requests refused for a missing or wrong signature (or Series secret), by surface and reason; sms-bridge doctor names the likely cause',
+    labelNames: ['surface', 'reason'] as const,
     registers: [this.registry],
   })
 
@@ -106,9 +114,15 @@ export class Metrics {
   }
 
   /** Times one API call and counts 429s. */
-  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number): void {
+  /** Told of every API call's outcome (the service's Reachability, for outage lines). */
+  reachability: Pick<Reachability, 'answered' | 'failed'> | undefined
+
+  /** One API call: its status (0 when nothing answered, with the error) and how long it took. */
+  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number, err?: unknown): void {
     this.apiDuration.observe({ api, status: String(status) }, seconds)
     if (status === 429) this.apiRateLimited.inc({ api })
+    if (status > 0) this.reachability?.answered(api)
+    else this.reachability?.failed(api, err)
   }
 
   /** A fetch that records every call it makes (the Intercom SDK takes one). */
@@ -120,7 +134,7 @@ export class Metrics {
         this.observeApi(api, res.status, (performance.now() - started) / 1000)
         return res
       } catch (err) {
-        this.observeApi(api, 0, (performance.now() - started) / 1000)
+        this.observeApi(api, 0, (performance.now() - started) / 1000, err)
         throw err
       }
     }

@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
 import { Metrics } from './metrics.js'
+import { Reachability } from './clients/reachability.js'
 import type { BridgeDeps } from './bridge/deps.js'
 import { RELAY_REPLY, replyGaveUp } from './bridge/outbound.js'
 
@@ -20,6 +21,8 @@ export interface BuildOptions {
   logDestination?: DestinationStream
   /** Extra or replacement job handlers. */
   tasks?: Record<string, TaskHandler>
+  /** The clock for time-limited warnings (refusals logged once a minute); tests move it. */
+  now?: () => number
   worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'pollIntervalMs' | 'backoff' | 'onSettled'>>
 }
 
@@ -40,12 +43,25 @@ class OneLinePerRequest extends LogController {
 }
 
 /**
+ * Where log lines go: the given destination (tests), or standard output, as JSON or, with
+ * LOG_FORMAT=pretty, through pino-pretty in this thread (a transport would need a worker thread, and
+ * the last lines of a shutdown must not wait for one).
+ */
+async function logStream(config: Config, destination: DestinationStream | undefined): Promise<{ stream?: DestinationStream }> {
+  if (destination) return { stream: destination }
+  // Loaded only when asked for: most deployments never need it.
+  const { default: pretty } = config.logFormat === 'pretty' ? await import('pino-pretty') : { default: undefined }
+  if (pretty) return { stream: pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) }
+  return {}
+}
+
+/**
  * Opens the database, applies migrations, and builds the Fastify instance with the app and its job
  * worker (not yet started). Closing the instance stops the worker and closes the database.
  */
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({
-    logger: { ...loggerOptions(config.logLevel), ...(options.logDestination ? { stream: options.logDestination } : {}) },
+    logger: { ...loggerOptions(config.logLevel), ...(await logStream(config, options.logDestination)) },
     // X-Forwarded-For is whatever a client writes: never believed. The client's address, for rate
     // limits, is read from the one header the proxy in front sets itself (CLIENT_IP_HEADER, fly.io's
     // Fly-Client-IP by default); signatures use PUBLIC_URL, not the scheme or host a request claims.
@@ -72,14 +88,17 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   }
 
   const metrics = new Metrics(store)
+  const reachability = new Reachability(log.child({ component: 'upstream' }), options.now)
+  metrics.reachability = reachability
   const clients = options.clients ?? createClients(config, metrics)
-  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake(), metrics }
+  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake(), metrics, reachability }
   const worker: Worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),
     tasks: { ...createTasks(deps), ...options.tasks },
     concurrency: config.workerConcurrency,
     leaseMs: config.jobLeaseMs,
+    reachability,
     ...options.worker,
     onDead: { [RELAY_REPLY]: replyGaveUp },
     onSettled: (job, outcome, error) => {
@@ -90,7 +109,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   fastify.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
-  await fastify.register(app, { config, store, worker, clients, deps, metrics })
+  await fastify.register(app, { config, store, worker, clients, deps, metrics, ...(options.now ? { now: options.now } : {}) })
   fastify.addHook('onClose', async () => {
     await worker.stop()
     await store.close()

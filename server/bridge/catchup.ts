@@ -36,7 +36,9 @@ export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
     return { runAgainAt: Date.now() + CATCH_UP_INTERVAL_MS }
   } catch (err) {
     // A recurring job must never die of an outage: try again sooner instead.
-    deps.log.warn({ err }, 'could not list recent texts from Twilio; will try again')
+    if (!deps.reachability.warnIfUnreachable(deps.log, err, "the catch-up on missed texts tries again in 1 min")) {
+      deps.log.warn({ err }, 'could not list recent texts from Twilio; will try again in 1 min')
+    }
     return { runAgainAt: Date.now() + 60_000 }
   }
 }

@@ -3,6 +3,7 @@ import type { Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import type { Reachability } from '../clients/reachability.js'
 
 /** What domain handlers get: no Fastify, no HTTP, just storage, settings and the API clients. */
 export interface BridgeDeps {
@@ -13,4 +14,6 @@ export interface BridgeDeps {
   /** Wakes the job worker after a transaction that enqueued work has committed. */
   wake(): void
   metrics: Metrics
+  /** Upstream outages as one line a minute, not a stack per failure. */
+  reachability: Reachability
 }

@@ -24,7 +24,7 @@ export function createTwilioClient(config: Config['twilio'], metrics?: Metrics):
         metrics.observeApi('twilio', res.statusCode, (performance.now() - started) / 1000)
         return res
       } catch (err) {
-        metrics.observeApi('twilio', 0, (performance.now() - started) / 1000)
+        metrics.observeApi('twilio', 0, (performance.now() - started) / 1000, err)
         throw err
       }
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
+import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
 import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob, type DeadHandler } from './queue.js'
 
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   onSettled?: (job: Job, outcome: 'completed' | 'retry' | 'dead', error?: unknown) => void
   /** Per task: what to record when a job of it dies (see DeadHandler). */
   onDead?: Record<string, DeadHandler>
+  /** Turns a retry caused by an upstream outage into one line a minute instead of a stack each time. */
+  reachability?: Pick<Reachability, 'warnIfUnreachable'>
 }
 
 /** Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped. */
@@ -57,6 +60,7 @@ export class Worker {
   private readonly backoff: { baseMs: number; maxMs: number }
   private readonly onSettled: WorkerOptions['onSettled']
   private readonly onDead: Record<string, DeadHandler>
+  private readonly reachability: WorkerOptions['reachability']
   private readonly running = new Map<number, Promise<void>>()
   private readonly abort = new AbortController()
   private state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle'
@@ -71,6 +75,7 @@ export class Worker {
     this.store = options.store
     this.tasks = options.tasks
     this.log = options.log
+    this.reachability = options.reachability
     this.concurrency = options.concurrency ?? 4
     this.leaseMs = options.leaseMs ?? 60_000
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000
@@ -169,7 +174,9 @@ export class Worker {
         )
         outcome = state === 'dead' ? 'dead' : 'retry'
         if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')
-        else log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
+        else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
+          log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
+        }
       } catch (storeErr) {
         // The lease will run out and the job will be claimed again: nothing is lost.
         log.error({ err: storeErr }, 'could not record the job failure')

@@ -1,4 +1,6 @@
-import { unhandledTopics } from '../../shared/db/cache.js'
+import { refusalsSeen, unhandledTopics } from '../../shared/db/cache.js'
+import { connectionFailure } from '../clients/reachability.js'
+import { SURFACE_NAMES, type Surface } from '../refusals.js'
 import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
@@ -33,17 +35,19 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     return results
   }
 
+  const intercomHost = new URL(config.intercom.apiBaseUrl).host
   try {
     const me = await clients.intercom.admins.identify()
-    say(true, `Intercom: reachable, token accepted (admin ${me?.id}).`)
+    say(true, `Intercom: reachable at ${intercomHost}, token accepted (admin ${me?.id}).`)
   } catch (err) {
-    say(false, `Intercom: ${(err as { statusCode?: number }).statusCode === 401 ? 'the access token is rejected (401)' : `not reachable: ${(err as Error).message}`}.`)
+    say(false, `Intercom: ${(err as { statusCode?: number }).statusCode === 401 ? `${intercomHost} rejects the access token (401)` : unreachable(intercomHost, err)}.`)
   }
+  const twilioHost = new URL(config.twilio.apiBaseUrl ?? 'https://api.twilio.com').host
   try {
     await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
-    say(true, 'Twilio: reachable, credentials accepted.')
+    say(true, `Twilio: reachable at ${twilioHost}, credentials accepted.`)
   } catch (err) {
-    say(false, `Twilio: ${(err as { status?: number }).status === 401 ? 'the account SID or auth token is rejected (401)' : `not reachable: ${(err as Error).message}`}.`)
+    say(false, `Twilio: ${(err as { status?: number }).status === 401 ? `${twilioHost} rejects the account SID or auth token (401)` : unreachable(twilioHost, err)}.`)
   }
 
   const stats = await queueStats(store.db, now)
@@ -64,5 +68,19 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const list = ignored.map((t) => `${t.topic} (${t.count}, last ${ago(now - t.last)})`).join(', ')
     say(false, `Intercom webhooks: the app sends topics the bridge ignores; untick them in the Developer Hub (Webhooks): ${list}.`)
   }
+  // Refused signatures, as the running service last noted them (at most a minute behind).
+  const refused = await refusalsSeen(store.db)
+  if (refused.length === 0) say(true, 'Signatures: no request refused for its signature since the service started.')
+  for (const r of refused) {
+    const name = SURFACE_NAMES[r.surface as Surface] ?? r.surface
+    say(false, `${name}: ${r.count} request(s) refused for their signature since the service started ${ago(now - r.since)}, the last ${ago(now - r.last)}; likely cause: ${r.cause}.`)
+  }
   return results
+}
+
+/** Which host could not be reached, and how (the code), in place of the SDK's wording. */
+function unreachable(host: string, err: unknown): string {
+  const failure = connectionFailure(err)
+  if (failure) return `could not reach ${failure.host} (${failure.code}${failure.code === 'ENOTFOUND' || failure.code === 'EAI_AGAIN' ? ': the name does not resolve; check DNS and the region setting' : failure.code === 'ECONNREFUSED' ? ': nothing listens there' : ''})`
+  return `could not reach ${host}: ${(err as Error).message}`
 }

@@ -101,6 +101,7 @@ const intercom: FastifyPluginAsync = async (app) => {
     }
     const signature = req.headers['x-hub-signature']
     if (!req.rawBody || !verifyIntercomWebhook(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
+      app.refusals.note(req, { surface: 'intercom_webhooks', reason: typeof signature === 'string' && signature !== '' ? 'mismatch' : 'missing_header', header: 'X-Hub-Signature' })
       return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Hub-Signature header is missing or does not match.' } })
     }
     const parsed = notification.safeParse(req.body)

@@ -36,6 +36,7 @@ const series: FastifyPluginAsync = async (app) => {
     const secret = app.config.seriesSecret
     const given = req.headers['x-bridge-secret']
     if (!secret || !safeEqual(typeof given === 'string' ? given : '', secret)) {
+      app.refusals.note(req, { surface: 'series', reason: !secret ? 'not_configured' : typeof given === 'string' && given !== '' ? 'mismatch' : 'missing_header', header: 'X-Bridge-Secret' })
       return reply.code(401).send({ error: { code: 'bad_secret', message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).' } })
     }
     const parsed = body.safeParse(req.body)

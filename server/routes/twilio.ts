@@ -65,11 +65,14 @@ export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Fo
   const params = (req.body ?? {}) as Form
   const signature = req.headers['x-twilio-signature']
   const url = `${config.publicUrl}${req.url}`
-  if (typeof req.body !== 'object' || !verifyTwilioSignature(config.twilio.authToken, typeof signature === 'string' ? signature : undefined, url, params)) {
+  const given = typeof signature === 'string' && signature !== '' ? signature : undefined
+  if (typeof req.body !== 'object' || !verifyTwilioSignature(config.twilio.authToken, given, url, params)) {
+    req.server.refusals.note(req, { surface: 'twilio', reason: given ? 'mismatch' : 'missing_header', header: 'X-Twilio-Signature', signedUrl: url })
     reply.code(403).send({ error: { code: 'bad_signature', message: 'The X-Twilio-Signature header is missing or does not match.' } })
     return null
   }
   if (params.AccountSid !== config.twilio.accountSid) {
+    req.server.refusals.note(req, { surface: 'twilio', reason: 'wrong_account', header: 'X-Twilio-Signature', signedUrl: url })
     reply.code(403).send({ error: { code: 'wrong_account', message: 'This request is for another Twilio account.' } })
     return null
   }

@@ -105,3 +105,15 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
 })
 
 t.test('SIGTERM while a job runs: the job finishes, the database is closed, exit code 0', (t) => stopWhileAJobRuns(t, 'node'))
+
+t.test('LOG_FORMAT=pretty writes readable lines instead of JSON; a wrong value is explained', async (t) => {
+  const cwd = tempDir(t)
+  const service = await startServiceProcess(t, 'node', { ...SERVICE_ENV, LOG_FORMAT: 'pretty' }, cwd)
+  t.equal(await service.stop(), 0)
+  t.match(service.output(), /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+$/m)
+  t.match(service.output(), /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: stopped$/m)
+  t.notMatch(service.output(), /\{"level":/, 'no JSON lines')
+  const wrong = await runCli(['start'], { ...SERVICE_ENV, LOG_FORMAT: 'colour' }, cwd)
+  t.equal(wrong.code, 1)
+  t.match(wrong.stderr, /LOG_FORMAT is invalid: expected json \(one JSON object a line, for log collectors\) or pretty \(for reading in a terminal\)/)
+})

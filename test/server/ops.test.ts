@@ -1,6 +1,8 @@
 import { noteUnhandledTopic } from '../../shared/db/cache.js'
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { openStore } from '../../shared/db/database.js'
 import { tempDir } from '../support/db.js'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
@@ -104,11 +106,28 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   await store.close()
   const res = await runCli(['doctor'], env, cwd)
   t.match(res.stdout, /ok {3}Database: reachable \(embedded file\), migrations applied\./)
-  t.match(res.stdout, /ok {3}Intercom: reachable, token accepted/)
-  t.match(res.stdout, /ok {3}Twilio: reachable, credentials accepted\./)
+  t.match(res.stdout, /ok {3}Intercom: reachable at 127\.0\.0\.1:\d+, token accepted/)
+  t.match(res.stdout, /ok {3}Twilio: reachable at 127\.0\.0\.1:\d+, credentials accepted\./)
+  t.match(res.stdout, /ok {3}Signatures: no request refused for its signature since the service started\./)
   t.match(res.stdout, /FAIL Queue: 1 dead job\(s\)\. See sms-bridge jobs list/)
   t.match(res.stdout, /ok {3}Twilio inbound texts: last received (6\d|7\d) s ago\./)
   t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
   t.match(res.stdout, /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./)
   t.equal(res.code, 1, 'a dead job is a finding')
+})
+
+t.test('doctor names the host it could not reach and why', async (t) => {
+  const { env } = await standIns(t)
+  // A port that was just free: nothing listens on it.
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise((resolve) => closed.close(resolve))
+  const cwd = tempDir(t)
+  const offline = { ...env, INTERCOM_API_BASE_URL: `http://127.0.0.1:${port}`, TWILIO_API_BASE_URL: `http://127.0.0.1:${port}` }
+  t.equal((await runCli(['migrate'], offline, cwd)).code, 0)
+  const res = await runCli(['doctor'], offline, cwd)
+  t.equal(res.code, 1)
+  t.match(res.stdout, new RegExp(`FAIL Intercom: could not reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED: nothing listens there\\)\\.`))
+  t.match(res.stdout, new RegExp(`FAIL Twilio: could not reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED: nothing listens there\\)\\.`))
 })

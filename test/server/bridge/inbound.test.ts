@@ -355,7 +355,7 @@ t.test('catch-up ingests texts whose webhooks never arrived, oldest first, exact
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 2', at: now - 60_000 })
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 1', at: now - 120_000 })
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: '+19995550000', body: 'another number', at: now - 60_000 })
-  const deps = { store: ctx.app.store, config: ctx.config, clients: ctx.app.clients, log: ctx.app.log, wake: () => ctx.app.worker.wake(), metrics: ctx.app.metrics }
+  const deps = { store: ctx.app.store, config: ctx.config, clients: ctx.app.clients, log: ctx.app.log, wake: () => ctx.app.worker.wake(), metrics: ctx.app.metrics, reachability: ctx.app.reachability }
   const next = await catchUp(deps)
   t.ok(next.runAgainAt > Date.now(), 'runs again later')
   await drain(ctx.app)

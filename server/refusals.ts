@@ -1,0 +1,113 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { Store } from '../shared/db/database.js'
+import { recordRefusals, type SurfaceRefusals } from '../shared/db/cache.js'
+import type { Config } from './config.js'
+import type { Metrics } from './metrics.js'
+
+/** The inbound surfaces that check a signature (or, for Series, a shared secret). */
+export type Surface = 'twilio' | 'intercom_webhooks' | 'canvas' | 'series'
+
+export const SURFACE_NAMES: Record<Surface, string> = {
+  twilio: 'Twilio webhooks (texts and delivery statuses)',
+  intercom_webhooks: 'Intercom webhooks',
+  canvas: 'Canvas Kit (sidebar and Messenger apps)',
+  series: 'Intercom Series webhook',
+}
+
+export type RefusalReason = 'missing_header' | 'mismatch' | 'wrong_account' | 'not_configured'
+
+export interface Refusal {
+  surface: Surface
+  reason: RefusalReason
+  /** The header that carries the signature or secret. */
+  header: string
+  /** What the signature was computed over, where it is more than the body (Twilio: the URL). */
+  signedUrl?: string
+}
+
+/** At most one warning (and one write for `doctor`) per surface in this long. */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000
+
+/** Header values an outsider wrote: only ever logged shortened and printable. */
+const printable = (value: unknown) => (typeof value === 'string' ? value.replace(/[^\x20-\x7e]/g, '?').slice(0, 100) : undefined)
+
+/**
+ * The most likely reason for a refusal, in the words of the setting to check. A missing header is
+ * a caller that does not sign (a scanner, a probe, a hand-made request); a mismatch is nearly
+ * always configuration.
+ */
+export function likelyCause(config: Config, r: Refusal, host: string | undefined): string {
+  if (r.reason === 'missing_header') return `no ${r.header} header: the request did not come from ${r.surface === 'series' ? 'the Series webhook block (add the header there)' : r.surface === 'twilio' ? 'Twilio' : 'Intercom'}`
+  if (r.reason === 'not_configured') return 'SERIES_WEBHOOK_SECRET is not set, so every Series request is refused'
+  if (r.reason === 'wrong_account') return 'signed, but for another Twilio account: the number\'s webhook belongs to a different account or subaccount than TWILIO_ACCOUNT_SID'
+  switch (r.surface) {
+    case 'twilio': {
+      const expected = new URL(config.publicUrl).host
+      if (host && host.toLowerCase() !== expected.toLowerCase()) {
+        return `PUBLIC_URL does not match the URL Twilio calls: the request came to host ${host}, PUBLIC_URL says ${expected}; set PUBLIC_URL to the URL on the number (sms-bridge setup prints it)`
+      }
+      return 'PUBLIC_URL (scheme or path) differs from the webhook URL set on the number, or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number'
+    }
+    case 'intercom_webhooks':
+    case 'canvas':
+      return "INTERCOM_CLIENT_SECRET is not the client secret of the app that sends these requests (Developer Hub > your app > Basic information)"
+    case 'series':
+      return 'the X-Bridge-Secret header in the Series webhook block differs from SERIES_WEBHOOK_SECRET'
+  }
+}
+
+interface SurfaceState {
+  count: number
+  sinceLogged: number
+  lastLoggedAt: number
+}
+
+/**
+ * Requests refused for their signature are the first sign of the commonest setup mistake (PUBLIC_URL
+ * not the URL Twilio calls: every text refused 403). Each refusal is counted; a warning says what was
+ * checked and the likely cause, at most once a minute per surface (so a scanner cannot fill the log),
+ * and the same record is kept in the database for `sms-bridge doctor`. Never the secret, never the
+ * signature.
+ */
+export class RefusalNotebook {
+  readonly #states = new Map<Surface, SurfaceState>()
+  readonly #startedAt: number
+
+  constructor(
+    private readonly deps: { config: Config; store: Store; log: FastifyBaseLogger; metrics: Metrics },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#startedAt = now()
+  }
+
+  note(req: FastifyRequest, refusal: Refusal): void {
+    const { surface, reason } = refusal
+    this.deps.metrics.signatureRefusals.inc({ surface, reason })
+    const state = this.#states.get(surface) ?? { count: 0, sinceLogged: 0, lastLoggedAt: -Infinity }
+    this.#states.set(surface, state)
+    state.count++
+    state.sinceLogged++
+    const now = this.now()
+    if (now - state.lastLoggedAt < REFUSAL_LOG_INTERVAL_MS) return
+    const host = printable(req.headers['x-forwarded-host'] ?? req.headers.host)
+    const cause = likelyCause(this.deps.config, refusal, host)
+    req.log.warn(
+      {
+        surface,
+        reason,
+        header: refusal.header,
+        ...(refusal.signedUrl ? { signedUrl: refusal.signedUrl } : {}),
+        host,
+        userAgent: printable(req.headers['user-agent']),
+        refusedSinceLastWarning: state.sinceLogged,
+        refusedSinceStart: state.count,
+      },
+      `${SURFACE_NAMES[surface]}: request refused, ${reason === 'missing_header' ? `no ${refusal.header} header` : reason === 'mismatch' ? `${refusal.header} does not match` : reason === 'wrong_account' ? 'another Twilio account' : 'not configured'}; likely cause: ${cause}`,
+    )
+    state.lastLoggedAt = now
+    state.sinceLogged = 0
+    const record: SurfaceRefusals = { since: this.#startedAt, count: state.count, last: now, reason, cause }
+    // Not awaited: the refusal is answered at once, and a failed write here only loses a diagnostic.
+    recordRefusals(this.deps.store, surface, record).catch((err) => this.deps.log.debug({ err }, 'could not keep the refusal count for doctor'))
+  }
+}

@@ -1,0 +1,124 @@
+import t from 'tap'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { buildTestApp, inboundForm, postIntercomWebhook, postSms, PUBLIC_URL } from '../helper.js'
+import { startIntercomStandIn } from '../../sandbox/intercom.js'
+import { startTwilioStandIn } from '../../sandbox/twilio.js'
+import { refusalsSeen } from '../../shared/db/cache.js'
+import { runDoctor } from '../../server/ops/doctor.js'
+import { REFUSAL_LOG_INTERVAL_MS } from '../../server/refusals.js'
+import { OUTAGE_LOG_INTERVAL_MS } from '../../server/clients/reachability.js'
+import { until } from '../support/wait.js'
+
+t.test('a refused signature is one warning a minute per surface, saying what was checked and the likely cause; doctor counts them', async (t) => {
+  let clock = 1_800_000_000_000
+  const ctx = await buildTestApp(t, { build: { now: () => clock } })
+  const { app, logs } = ctx
+  const form = inboundForm(ctx)
+  // Twilio signs the URL it calls; here it calls another host than PUBLIC_URL names.
+  const refuse = (signature = 'c29tZS1zaWduYXR1cmU=') =>
+    app.inject({
+      method: 'POST',
+      url: '/twilio/sms',
+      headers: { host: 'bridge-old.fly.dev', 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+      payload: new URLSearchParams(form).toString(),
+    })
+  const warnings = () => logs.records().filter((r) => r.surface === 'twilio' && r.level === 40)
+  t.equal((await refuse()).statusCode, 403)
+  t.equal(warnings().length, 1)
+  const [first] = warnings()
+  t.match(first, {
+    reason: 'mismatch',
+    header: 'X-Twilio-Signature',
+    signedUrl: `${PUBLIC_URL}/twilio/sms`,
+    host: 'bridge-old.fly.dev',
+    refusedSinceStart: 1,
+    msg: /^Twilio webhooks \(texts and delivery statuses\): request refused, X-Twilio-Signature does not match; likely cause: PUBLIC_URL does not match the URL Twilio calls: the request came to host bridge-old\.fly\.dev, PUBLIC_URL says sms-bridge\.example\.com/,
+  })
+  for (let i = 0; i < 5; i++) t.equal((await refuse()).statusCode, 403)
+  t.equal(warnings().length, 1, 'no more warnings within the minute')
+  clock += REFUSAL_LOG_INTERVAL_MS
+  await refuse()
+  t.equal(warnings().length, 2, 'a minute later, one more')
+  t.match(warnings()[1], { refusedSinceLastWarning: 6, refusedSinceStart: 7 })
+  t.notMatch(logs.text, 'c29tZS1zaWduYXR1cmU=', 'the signature is never logged')
+  t.notMatch(logs.text, ctx.twilio.authToken, 'nor the secret')
+
+  // Another surface has a minute of its own; a missing header is named as such.
+  t.equal((await postIntercomWebhook(ctx, { type: 'notification_event', topic: 'ping' }, { signature: null })).statusCode, 401)
+  t.match(logs.records().find((r) => r.surface === 'intercom_webhooks'), { reason: 'missing_header', msg: /Intercom webhooks: request refused, no X-Hub-Signature header; likely cause: no X-Hub-Signature header: the request did not come from Intercom/ })
+  t.equal((await postSms(ctx, form)).statusCode, 200, 'a well-signed text still goes through')
+
+  await until(async () => (await refusalsSeen(app.store.db)).length === 2, 'the refusals to be kept for doctor')
+  const report = (await runDoctor(ctx.config, app.store, app.clients, clock + 120_000)).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
+  t.ok(report.includes('FAIL Twilio webhooks (texts and delivery statuses): 7 request(s) refused for their signature since the service started 3 min ago, the last 2 min ago; likely cause: PUBLIC_URL does not match the URL Twilio calls: the request came to host bridge-old.fly.dev, PUBLIC_URL says sms-bridge.example.com; set PUBLIC_URL to the URL on the number (sms-bridge setup prints it).'), report.join('\n'))
+  t.ok(report.some((l) => l.startsWith('FAIL Intercom webhooks: 1 request(s) refused')))
+  const metric = await app.metrics.registry.getSingleMetricAsString('bridge_signature_refusals_total')
+  t.match(metric, /bridge_signature_refusals_total\{surface="twilio",reason="mismatch"\} 7/)
+  t.match(metric, /bridge_signature_refusals_total\{surface="intercom_webhooks",reason="missing_header"\} 1/)
+})
+
+/** A TCP relay to `target` on a port of its own that can be taken down (nothing listens: ECONNREFUSED) and brought back. */
+async function relay(target: number) {
+  const sockets = new Set<Socket>()
+  let server: Server
+  const listen = (port: number) =>
+    new Promise<number>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target, '127.0.0.1')
+        sockets.add(client).add(upstream)
+        client.pipe(upstream).pipe(client)
+        client.on('error', () => upstream.destroy())
+        upstream.on('error', () => client.destroy())
+      })
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
+    })
+  const port = await listen(0)
+  return {
+    port,
+    down: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+      server.close(() => resolve())
+    }),
+    up: () => listen(port),
+    close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+  }
+}
+
+t.test('an upstream outage is one line a minute (code, host, what happens next), no stack, and a line when it is over', async (t) => {
+  const intercom = await startIntercomStandIn()
+  const twilio = await startTwilioStandIn()
+  t.teardown(() => intercom.close())
+  t.teardown(() => twilio.close())
+  const link = await relay(Number(new URL(intercom.url).port))
+  t.teardown(() => link.close())
+  let clock = 1_800_000_000_000
+  const ctx = await buildTestApp(t, {
+    standIns: { twilio, intercom },
+    env: { INTERCOM_API_BASE_URL: `http://127.0.0.1:${link.port}` },
+    // Retries 300-600 ms apart: the 20 attempts outlast the test's steps by seconds.
+    build: { now: () => clock, worker: { backoff: { baseMs: 600, maxMs: 600 } } },
+  })
+  const { app, logs } = ctx
+  await link.down()
+  t.equal((await postSms(ctx, inboundForm(ctx, { Body: 'anyone there?' }))).statusCode, 200)
+  const attempts = async () => (await app.store.db.selectFrom('jobs').select('attempts').where('task', '=', 'inbound.deliver').executeTakeFirst())?.attempts ?? 0
+  await until(async () => (await attempts()) >= 2, 'two attempts against the unreachable API')
+  const outageLines = () => logs.records().filter((r) => r.code === 'ECONNREFUSED')
+  t.equal(outageLines().length, 1, 'one line for several failed attempts within the minute')
+  t.match(outageLines()[0], { level: 40, api: 'intercom', host: `127.0.0.1:${link.port}`, msg: new RegExp(`^Intercom unreachable \\(ECONNREFUSED at 127\\.0\\.0\\.1:${link.port}\\); job inbound\\.deliver will be tried again in \\d+ s \\(attempt 1 of \\d+\\)$`) })
+  t.notMatch(logs.text, /"stack"/, 'no stack trace for an outage')
+  t.notMatch(logs.text, /job failed and will be retried/)
+  clock += OUTAGE_LOG_INTERVAL_MS
+  const before = await attempts()
+  await until(async () => (await attempts()) > before, 'another attempt a minute later')
+  t.equal(outageLines().length, 2, 'a minute later, one more line')
+  t.match(outageLines()[1], { msg: /, for 60 s\); job inbound\.deliver will be tried again/ })
+
+  await link.up()
+  await until(() => intercom.conversations.length === 1, 'the text to reach Intercom once it is back')
+  const recovered = logs.records().filter((r) => /reachable again/.test(String(r.msg)))
+  t.equal(recovered.length, 1)
+  t.match(recovered[0], { level: 30, api: 'intercom', msg: new RegExp(`^Intercom is reachable again at 127\\.0\\.0\\.1:${link.port} after 60 s \\(\\d+ failed calls meanwhile\\); waiting work goes on$`) })
+})

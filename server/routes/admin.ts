@@ -6,13 +6,19 @@ const ADMIN_LIMIT = { rateLimit: { max: 120, timeWindow: '1 minute' } }
 
 /**
  * Operator surfaces: Prometheus metrics and the dead-job API. Both need
- * `Authorization: Bearer <ADMIN_TOKEN>`; with no token configured they do not exist (404).
+ * `Authorization: Bearer <ADMIN_TOKEN>`; with no token configured they are off (404 saying so).
  */
 const admin: FastifyPluginAsync = async (app) => {
   function authorized(req: FastifyRequest, reply: FastifyReply): boolean {
     const token = app.config.adminToken
     if (!token) {
-      reply.code(404).send({ error: { code: 'not_found', message: `No route for ${req.method} ${req.url.split('?')[0]}` } })
+      // Off, not missing: say so, and how to turn it on (404 still: there is nothing here to reach).
+      reply.code(404).send({
+        error: {
+          code: 'admin_off',
+          message: `${req.url.split('?')[0]} is off because ADMIN_TOKEN is not set. Set ADMIN_TOKEN (a long random string) to turn on /metrics and the /admin API, then send Authorization: Bearer <ADMIN_TOKEN>. Without a token they stay off, so that the queue and the service's figures are never public.`,
+        },
+      })
       return false
     }
     if (!safeEqual(req.headers.authorization ?? '', `Bearer ${token}`)) {

@@ -91,7 +91,7 @@ t.test('bad input on every surface: a clear 4xx, nothing stored, still serving, 
   const { app } = ctx
   const secrets = [ctx.twilio.authToken, ctx.intercom.token, ctx.intercom.clientSecret, SERIES_SECRET, ADMIN_TOKEN]
   const tables = (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(app.store.db)).rows.map((r) => r.name)
-  t.ok(tables.includes('messages') && tables.includes('jobs') && tables.includes('webhook_receipts'), `counting rows in ${tables.join(', ')}`)
+  t.ok(tables.includes('messages') && tables.includes('jobs') && tables.includes('webhook_receipts'), 'the tables to count exist', { tables })
   const countRows = async () => {
     const select = tables.map((name) => `(select count(*) from "${name}") as "${name}"`).join(', ')
     const row = (await sql.raw<Record<string, number>>(`select ${select}`).execute(app.store.db)).rows[0]!

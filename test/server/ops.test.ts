@@ -49,7 +49,7 @@ t.test('setup --dry-run checks everything and changes nothing', async (t) => {
 t.test('setup creates what is missing, points Twilio at the bridge, and a second run changes nothing', async (t) => {
   const { twilio, intercom, env } = await standIns(t)
   const first = await runCli(['setup'], env, tempDir(t))
-  t.equal(first.code, 0, first.stdout + first.stderr)
+  t.equal(first.code, 0, "setup succeeds", { output: first.stdout + first.stderr })
   t.same(intercom.tags.map((x) => x.name), ['sms'])
   t.same(intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`), ['sms_opted_out:boolean', 'sms_bridge_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'])
   t.match(twilio.phoneNumbers[0], { sms_url: 'https://sms.example.com/twilio/sms', sms_method: 'POST' })
@@ -70,7 +70,7 @@ t.test("setup: a custom sms_consent from an earlier version is named, not recrea
   const { intercom, env } = await standIns(t)
   intercom.dataAttributes.push({ name: 'sms_consent', model: 'contact', data_type: 'boolean' })
   const res = await runCli(['setup'], env, tempDir(t))
-  t.equal(res.code, 0, res.stdout + res.stderr)
+  t.equal(res.code, 0, "setup succeeds", { output: res.stdout + res.stderr })
   t.match(res.stdout, /custom contact attribute sms_consent was made by an earlier version .* now writes sms_bridge_consent/)
   t.same(intercom.dataAttributes.filter((a) => a.name === 'sms_consent').length, 1)
 })

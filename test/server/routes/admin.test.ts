@@ -4,11 +4,13 @@ import { buildTestApp, drain, inboundForm, postSms } from '../../helper.js'
 const TOKEN = 'admin-token-0123456789abcdef'
 const auth = { authorization: `Bearer ${TOKEN}` }
 
-t.test('without ADMIN_TOKEN the metrics and admin API do not exist', async (t) => {
+t.test('without ADMIN_TOKEN the metrics and admin API are off, and say so and how to turn them on', async (t) => {
   const ctx = await buildTestApp(t)
   for (const url of ['/metrics', '/admin/jobs']) {
     const res = await ctx.app.inject({ method: 'GET', url, headers: auth })
     t.equal(res.statusCode, 404, url)
+    t.equal(res.json().error.code, 'admin_off')
+    t.match(res.json().error.message, `${url} is off because ADMIN_TOKEN is not set. Set ADMIN_TOKEN`)
   }
 })
 

@@ -51,7 +51,7 @@ const context = fp<AppOptions>(
     app.decorate('clients', opts.clients)
     app.decorate('metrics', opts.metrics)
     app.decorate('reachability', opts.deps.reachability)
-    app.decorate('refusals', new RefusalNotebook({ config: opts.config, store: opts.store, log: app.log, metrics: opts.metrics }, opts.now))
+    app.decorate('refusals', new RefusalNotebook({ config: opts.config, metrics: opts.metrics }, opts.now))
   },
   { name: 'sms-bridge-context' },
 )

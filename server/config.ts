@@ -250,7 +250,7 @@ export const SETTINGS: Record<SettingName, string> = {
   NODE_ENV: 'production (default), development or test',
   PORT: 'the port to listen on (default 3000)',
   HOST: 'the address to listen on (default 0.0.0.0)',
-  PUBLIC_URL: 'the externally visible https base URL, e.g. https://sms-bridge.example.com',
+  PUBLIC_URL: 'the externally visible https base URL, e.g. https://sms-bridge.example.com (plain http only for localhost with NODE_ENV=development)',
   DATABASE_URL: 'file:PATH for the embedded database (default file:./data/bridge.db) or libsql://HOST for Turso',
   DATABASE_AUTH_TOKEN: 'the Turso auth token (remote databases only)',
   TWILIO_ACCOUNT_SID: 'your Twilio Account SID (AC followed by 32 hex digits)',
@@ -276,14 +276,29 @@ export const SETTINGS: Record<SettingName, string> = {
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
-  INTERCOM_WORKSPACE_ID: 'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once)',
-  SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER)',
-  CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per day (default 3); teammates\' replies are never capped',
-  CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per day (default 5)',
-  CAP_TEXTS_PER_DAY: 'at most this many outsider-caused texts in all per day (default 500)',
+  INTERCOM_WORKSPACE_ID: 'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once, cached)',
+  SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER, else DEFAULT_COUNTRY, else US)',
+  CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per UTC day (default 3); teammates\' replies are never capped',
+  CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per UTC day (default 5)',
+  CAP_TEXTS_PER_DAY: 'at most this many outsider-caused texts in all per UTC day (default 500)',
   CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default fly-client-ip, set by fly.io\'s proxy; empty: the connection address)',
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
   LOG_FORMAT: 'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured, one readable line each, for a terminal)',
+}
+
+export type { SettingName }
+
+/** Every setting the service reads, in the order the schema lists them. */
+export const SETTING_NAMES = Object.keys(schema.shape) as SettingName[]
+
+/** Settings `npm start` cannot do without (one of the two Twilio senders is enough). */
+export const REQUIRED_SETTINGS: readonly SettingName[] = ['PUBLIC_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_PHONE_NUMBER', 'INTERCOM_ACCESS_TOKEN', 'INTERCOM_CLIENT_SECRET']
+
+/** A setting's default as it would be written in a .env file; '' when it has none. */
+export function settingDefault(name: SettingName): string {
+  const parsed = schema.shape[name].safeParse(undefined)
+  if (!parsed.success || parsed.data === undefined) return ''
+  return typeof parsed.data === 'object' ? JSON.stringify(parsed.data) : String(parsed.data)
 }

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { Store } from '../shared/db/database.js'
-import { recordRefusals, type SurfaceRefusals } from '../shared/db/cache.js'
+import { maskUrl } from '../shared/log.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
 
@@ -60,43 +59,58 @@ interface SurfaceState {
   count: number
   sinceLogged: number
   lastLoggedAt: number
+  last: number
+  reason: RefusalReason
+  cause: string
+}
+
+/** What `GET /admin/refusals` answers and `sms-bridge doctor` reports, per surface. */
+export interface SurfaceRefusals {
+  surface: Surface
+  count: number
+  last: number
+  reason: RefusalReason
+  cause: string
 }
 
 /**
  * Requests refused for their signature are the first sign of the commonest setup mistake (PUBLIC_URL
  * not the URL Twilio calls: every text refused 403). Each refusal is counted; a warning says what was
  * checked and the likely cause, at most once a minute per surface (so a scanner cannot fill the log),
- * and the same record is kept in the database for `sms-bridge doctor`. Never the secret, never the
- * signature.
+ * and `sms-bridge doctor` reads the counts from the running service (`GET /admin/refusals`). Nothing
+ * is written to the database: a refused request changes nothing. Never the secret, never the signature.
  */
 export class RefusalNotebook {
   readonly #states = new Map<Surface, SurfaceState>()
-  readonly #startedAt: number
+  /** When counting began (the service's start). */
+  readonly startedAt: number
 
   constructor(
-    private readonly deps: { config: Config; store: Store; log: FastifyBaseLogger; metrics: Metrics },
+    private readonly deps: { config: Config; metrics: Metrics },
     private readonly now: () => number = Date.now,
   ) {
-    this.#startedAt = now()
+    this.startedAt = now()
   }
 
   note(req: FastifyRequest, refusal: Refusal): void {
     const { surface, reason } = refusal
     this.deps.metrics.signatureRefusals.inc({ surface, reason })
-    const state = this.#states.get(surface) ?? { count: 0, sinceLogged: 0, lastLoggedAt: -Infinity }
+    const now = this.now()
+    const host = printable(req.headers['x-forwarded-host'] ?? req.headers.host)
+    const cause = likelyCause(this.deps.config, refusal, host)
+    const state = this.#states.get(surface) ?? { count: 0, sinceLogged: 0, lastLoggedAt: -Infinity, last: now, reason, cause }
     this.#states.set(surface, state)
     state.count++
     state.sinceLogged++
-    const now = this.now()
+    Object.assign(state, { last: now, reason, cause })
     if (now - state.lastLoggedAt < REFUSAL_LOG_INTERVAL_MS) return
-    const host = printable(req.headers['x-forwarded-host'] ?? req.headers.host)
-    const cause = likelyCause(this.deps.config, refusal, host)
     req.log.warn(
       {
         surface,
         reason,
         header: refusal.header,
-        ...(refusal.signedUrl ? { signedUrl: refusal.signedUrl } : {}),
+        // The URL Twilio signed, as configured; its query string may hold credentials of the caller's.
+        ...(refusal.signedUrl ? { signedUrl: maskUrl(refusal.signedUrl) } : {}),
         host,
         userAgent: printable(req.headers['user-agent']),
         refusedSinceLastWarning: state.sinceLogged,
@@ -106,8 +120,10 @@ export class RefusalNotebook {
     )
     state.lastLoggedAt = now
     state.sinceLogged = 0
-    const record: SurfaceRefusals = { since: this.#startedAt, count: state.count, last: now, reason, cause }
-    // Not awaited: the refusal is answered at once, and a failed write here only loses a diagnostic.
-    recordRefusals(this.deps.store, surface, record).catch((err) => this.deps.log.debug({ err }, 'could not keep the refusal count for doctor'))
+  }
+
+  /** Refusals per surface since the service started, the latest reason and cause of each. */
+  summary(): SurfaceRefusals[] {
+    return [...this.#states].map(([surface, s]) => ({ surface, count: s.count, last: s.last, reason: s.reason, cause: s.cause }))
   }
 }

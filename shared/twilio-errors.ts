@@ -35,6 +35,7 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   63018: { permanent: false, sentence: "WhatsApp's rate limit for this sender was reached. The message will be retried." },
   63024: { permanent: true, sentence: 'WhatsApp refused the recipient: the number cannot receive WhatsApp messages.' },
   30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
+  30032: { permanent: true, sentence: 'This toll-free number is not verified yet: carriers block its texts until Twilio verifies it (Console > Phone Numbers > Toll-free verification).' },
 }
 
 export function describeTwilioError(code: number | null | undefined, fallback?: string): string {

@@ -1,6 +1,6 @@
-import { refusalsSeen, unhandledTopics } from '../../shared/db/cache.js'
+import { unhandledTopics } from '../../shared/db/cache.js'
 import { connectionFailure } from '../clients/reachability.js'
-import { SURFACE_NAMES, type Surface } from '../refusals.js'
+import { SURFACE_NAMES, type SurfaceRefusals } from '../refusals.js'
 import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
@@ -20,7 +20,12 @@ function ago(ms: number): string {
  * Is this bridge healthy? Settings (already valid when this runs), the database and its migrations,
  * both APIs with these credentials, the queue, and whether webhooks have arrived lately.
  */
-export async function runDoctor(config: Config, store: Store, clients: Clients, now = Date.now()): Promise<StepResult[]> {
+export interface DoctorOptions {
+  /** Where the running service answers (default: this machine, on PORT). */
+  serviceUrl?: string
+}
+
+export async function runDoctor(config: Config, store: Store, clients: Clients, now = Date.now(), options: DoctorOptions = {}): Promise<StepResult[]> {
   const results: StepResult[] = []
   const say = (ok: boolean, line: string) => results.push({ ok, line, changed: false })
   say(true, `Settings: valid (PUBLIC_URL ${config.publicUrl}, ${config.twilio.messagingServiceSid ? 'Messaging Service' : `${config.twilio.phoneNumbers.length} number(s)`}, Intercom ${config.intercom.region}).`)
@@ -68,13 +73,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const list = ignored.map((t) => `${t.topic} (${t.count}, last ${ago(now - t.last)})`).join(', ')
     say(false, `Intercom webhooks: the app sends topics the bridge ignores; untick them in the Developer Hub (Webhooks): ${list}.`)
   }
-  // Refused signatures, as the running service last noted them (at most a minute behind).
-  const refused = await refusalsSeen(store.db)
-  if (refused.length === 0) say(true, 'Signatures: no request refused for its signature since the service started.')
-  for (const r of refused) {
-    const name = SURFACE_NAMES[r.surface as Surface] ?? r.surface
-    say(false, `${name}: ${r.count} request(s) refused for their signature since the service started ${ago(now - r.since)}, the last ${ago(now - r.last)}; likely cause: ${r.cause}.`)
-  }
+  await reportRefusals(config, say, now, options.serviceUrl)
   return results
 }
 
@@ -83,4 +82,31 @@ function unreachable(host: string, err: unknown): string {
   const failure = connectionFailure(err)
   if (failure) return `could not reach ${failure.host} (${failure.code}${failure.code === 'ENOTFOUND' || failure.code === 'EAI_AGAIN' ? ': the name does not resolve; check DNS and the region setting' : failure.code === 'ECONNREFUSED' ? ': nothing listens there' : ''})`
   return `could not reach ${host}: ${(err as Error).message}`
+}
+
+/**
+ * Requests refused for their signature: only the running service knows (a refusal writes nothing),
+ * so they are asked of it, on this machine, with ADMIN_TOKEN (`GET /admin/refusals`).
+ */
+async function reportRefusals(config: Config, say: (ok: boolean, line: string) => void, now: number, serviceUrl?: string): Promise<void> {
+  if (!config.adminToken) {
+    say(true, 'Signatures: set ADMIN_TOKEN to see here the requests the running service refused for their signature (until then, its log says at warn).')
+    return
+  }
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host
+  const base = serviceUrl ?? `http://${host}:${config.port}`
+  let body: { since: string; surfaces: Array<Omit<SurfaceRefusals, 'last'> & { last: string }> }
+  try {
+    const res = await fetch(`${base}/admin/refusals`, { headers: { authorization: `Bearer ${config.adminToken}` }, signal: AbortSignal.timeout(5_000) })
+    if (!res.ok) throw new Error(`it answered ${res.status}`)
+    body = (await res.json()) as typeof body
+  } catch (err) {
+    say(false, `Signatures: could not ask the running service at ${base} which requests it refused (${connectionFailure(err)?.code ?? (err as Error).message}); is it running on this machine?`)
+    return
+  }
+  const started = ago(now - Date.parse(body.since))
+  if (body.surfaces.length === 0) say(true, `Signatures: no request refused for its signature since the service started ${started}.`)
+  for (const r of body.surfaces) {
+    say(false, `${SURFACE_NAMES[r.surface] ?? r.surface}: ${r.count} request(s) refused for their signature since the service started ${started}, the last ${ago(now - Date.parse(r.last))}; likely cause: ${r.cause}.`)
+  }
 }

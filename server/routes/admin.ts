@@ -33,6 +33,12 @@ const admin: FastifyPluginAsync = async (app) => {
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics())
   })
 
+  // For `sms-bridge doctor`: requests refused for their signature since this process started.
+  app.get('/admin/refusals', { config: ADMIN_LIMIT }, async (req, reply) => {
+    if (!authorized(req, reply)) return reply
+    return { since: new Date(app.refusals.startedAt).toISOString(), surfaces: app.refusals.summary().map((r) => ({ ...r, last: new Date(r.last).toISOString() })) }
+  })
+
   app.get<{ Querystring: { state?: string } }>('/admin/jobs', { config: ADMIN_LIMIT }, async (req, reply) => {
     if (!authorized(req, reply)) return reply
     const state = req.query.state ?? 'dead'

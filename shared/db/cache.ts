@@ -40,24 +40,3 @@ export async function unhandledTopics(db: Executor): Promise<Array<{ topic: stri
     return { topic: r.key.slice(UNHANDLED_TOPIC.length), count: v.count, last: v.last }
   })
 }
-
-const REFUSALS = 'refusals.'
-
-/** Requests one surface refused for their signature, as the running service last noted them. */
-export interface SurfaceRefusals {
-  /** When the service that counted them started. */
-  since: number
-  count: number
-  last: number
-  reason: string
-  cause: string
-}
-
-export async function recordRefusals(store: Store, surface: string, record: SurfaceRefusals): Promise<void> {
-  await setCached(store, `${REFUSALS}${surface}`, JSON.stringify(record))
-}
-
-export async function refusalsSeen(db: Executor): Promise<Array<SurfaceRefusals & { surface: string }>> {
-  const rows = await db.selectFrom('settings_cache').select(['key', 'value']).where('key', 'like', `${REFUSALS}%`).orderBy('key').execute()
-  return rows.map((r) => ({ surface: r.key.slice(REFUSALS.length), ...(JSON.parse(r.value) as SurfaceRefusals) }))
-}

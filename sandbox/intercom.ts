@@ -180,6 +180,8 @@ function matches(fields: (name: string) => unknown, q: any): boolean {
 }
 
 /** A loopback server that behaves like Intercom's REST API (version 2.14) for the calls the bridge makes. */
+const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', mp4: 'video/mp4', '3gp': 'video/3gpp', mov: 'video/quicktime', pdf: 'application/pdf', vcf: 'text/vcard', txt: 'text/plain' }
+
 export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {}): Promise<IntercomStandIn> {
   const saved = opts.saved
   const token = saved?.token ?? opts.token ?? `dG9r${randomBytes(16).toString('hex')}`
@@ -512,8 +514,10 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     return postWebhook(deliveries, topic, through(subscription.url, via), headers, raw)
   }
 
+  /** An attachment from a link, named after the link's last segment; its type read off the extension. */
   function upload(url: string): Part['attachments'][number] {
-    return { type: 'upload', name: url.split('/').pop() ?? 'file', url, content_type: 'application/octet-stream' }
+    const name = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file')
+    return { type: 'upload', name, url, content_type: CONTENT_TYPES[/\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream' }
   }
 
   const server = createServer((req, res) => {

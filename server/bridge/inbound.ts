@@ -239,19 +239,17 @@ export async function deliverInbound(deps: BridgeDeps, payload: { messageId: num
         from: { type: contact.role === 'user' ? 'user' : 'lead', id: contact.id },
         body: displayBody(message),
         created_at: createdAt,
-      }),
+        // In the 2.14 reference (not yet in the SDK's types): the text and its pictures open the
+        // conversation as one part, as they arrived on the phone.
+        ...(attachments.length ? { attachment_urls: attachments } : {}),
+      } as Parameters<typeof deps.clients.intercom.conversations.create>[0]),
     )
     conversationId = created.conversation_id ?? created.id
     // Recorded before anything else can fail, so a retry never starts a second conversation.
     await recordStarted(deps, message.id, { ...link, conversationId })
-    if (attachments.length === 0) partId = `message:${created.id}`
+    partId = `message:${created.id}`
   }
-  if (!partId && attachments.length === 0) partId = `conversation:${conversationId}` // the text opened it
-  if (!partId) {
-    // A new conversation cannot carry attachments: they follow as the customer's next part.
-    partId = await postAsCustomer(deps, ctx, conversationId, contact.id, attachmentLabel(attachments.length), createdAt, attachments)
-    if (!partId) throw new Error('the conversation just started could not be found')
-  }
+  partId ??= `conversation:${conversationId}` // the text opened it
 
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.

@@ -44,7 +44,26 @@ export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message:
   const expiresAt = message.created_at + MEDIA_TTL_MS
   return mediaOf(message)
     .slice(0, MAX_ATTACHMENTS)
-    .map((_, i) => `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}`)
+    .map((item, i) => `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}/${mediaFileName(`picture-${i + 1}`, item.contentType)}`)
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'image/jpeg': 'jpg', 'image/jpg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'image/webp': 'webp', 'image/bmp': 'bmp', 'image/tiff': 'tiff',
+  'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/3gpp': '3gp', 'video/3gpp2': '3g2', 'video/webm': 'webm', 'video/mpeg': 'mpg',
+  'audio/mpeg': 'mp3', 'audio/mp4': 'm4a', 'audio/ogg': 'ogg', 'audio/amr': 'amr', 'audio/wav': 'wav', 'audio/3gpp': '3gp',
+  'text/vcard': 'vcf', 'text/x-vcard': 'vcf', 'application/vcard': 'vcf', 'text/calendar': 'ics', 'text/plain': 'txt', 'text/csv': 'csv',
+  'application/pdf': 'pdf', 'text/rtf': 'rtf', 'application/rtf': 'rtf',
+}
+
+/**
+ * The last segment of a media link: Intercom names an attachment after it, and shows its type by
+ * the extension, so a picture is "picture-1.jpg", not a token. A stored name keeps its own extension.
+ */
+export function mediaFileName(stem: string, contentType: string | null | undefined): string {
+  const safe = stem.replace(/[^\w.-]/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'file'
+  if (/\.[a-z0-9]{2,5}$/i.test(safe)) return safe
+  const extension = EXTENSIONS[(contentType ?? '').toLowerCase().split(';')[0]!.trim()] ?? 'bin'
+  return `${safe}.${extension}`
 }
 
 /** Twilio takes files up to 5 MB in an MMS; a larger one could not be sent anyway. */
@@ -104,8 +123,8 @@ export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: stri
 }
 
 /** The public link Twilio fetches a held file from; it works as long as the copy is kept. */
-export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held: { id: number; created_at: number }): string {
-  return `${config.publicUrl}/media/${heldMediaToken(config, held.id, held.created_at + MEDIA_TTL_MS)}`
+export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held: { id: number; created_at: number; name?: string | null; content_type?: string | null }): string {
+  return `${config.publicUrl}/media/${heldMediaToken(config, held.id, held.created_at + MEDIA_TTL_MS)}/${mediaFileName(held.name ?? 'file', held.content_type)}`
 }
 
 export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { getMessage, mediaOf } from '../../shared/db/messages.js'
 import { getHeldMedia } from '../../shared/db/media.js'
 import { MMS_TYPES, fetchFile, fileHeaders, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
@@ -14,8 +14,14 @@ const media: FastifyPluginAsync = async (app) => {
   const twilioBase = new URL(app.config.twilio.apiBaseUrl ?? 'https://api.twilio.com')
 
   // Links are unguessable, but a flood of guesses still costs database reads: limit per client.
-  app.get<{ Params: { token: string } }>('/media/:token', { logLevel: 'warn', config: { rateLimit: { max: 300, timeWindow: '1 minute' } } }, async (req, reply) => {
-    const heldId = verifyHeldMediaToken(app.config, req.params.token)
+  // `/media/<token>/<name>`: the token says what to serve; the name (picture-1.jpg) is for Intercom,
+  // which names the attachment after it. Links without a name, from before, still work.
+  const options = { logLevel: 'warn', config: { rateLimit: { max: 300, timeWindow: '1 minute' } } } as const
+  app.get<{ Params: { token: string } }>('/media/:token/:name', options, (req, reply) => serve(req.params.token, req, reply))
+  app.get<{ Params: { token: string } }>('/media/:token', options, (req, reply) => serve(req.params.token, req, reply))
+
+  async function serve(token: string, req: FastifyRequest, reply: FastifyReply) {
+    const heldId = verifyHeldMediaToken(app.config, token)
     if (heldId !== null) {
       // A teammate's file, copied from Intercom.
       const held = await getHeldMedia(app.store.db, heldId)
@@ -23,7 +29,7 @@ const media: FastifyPluginAsync = async (app) => {
       if (!MMS_TYPES.has(held.content_type)) return reply.code(415).send(UNSUPPORTED)
       return reply.headers(fileHeaders(held.content_type, held.name)).send(Buffer.from(held.bytes))
     }
-    const ref = verifyMediaToken(app.config, req.params.token)
+    const ref = verifyMediaToken(app.config, token)
     const message = ref && (await getMessage(app.store.db, ref.messageId))
     const item = message && mediaOf(message)[ref.position]
     if (!item) return reply.code(404).send(NOT_FOUND)
@@ -44,7 +50,7 @@ const media: FastifyPluginAsync = async (app) => {
     if (!MMS_TYPES.has(file.contentType)) return reply.code(415).send(UNSUPPORTED)
     const name = `${message.twilio_sid ?? 'media'}-${ref.position + 1}.${file.contentType.split('/')[1]?.replace(/[^\w]/g, '') ?? 'bin'}`
     return reply.headers(fileHeaders(file.contentType, name)).send(Buffer.from(file.bytes))
-  })
+  }
 }
 
 export default media

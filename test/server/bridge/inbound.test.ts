@@ -142,8 +142,9 @@ t.test('a conversation deleted in Intercom is replaced, not retried forever', as
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['second'])
 })
 
+/** The token of a media link (the segment after /media/). */
 function path0(url: string): string {
-  return new URL(url).pathname.slice('/media/'.length)
+  return new URL(url).pathname.split('/')[2]!
 }
 
 t.test('at most ten attachments per part, as Intercom allows', async (t) => {
@@ -181,15 +182,21 @@ t.test('MMS: pictures arrive as attachments served through expiring bridge links
   await drain(ctx.app)
   const conversation = ctx.intercom.conversations[0]!
   t.equal(conversation.source.body, 'look')
-  const withPictures = conversation.parts.filter((p) => p.attachments.length > 0)
-  t.equal(withPictures.length, 2)
-  const urls = withPictures.flatMap((p) => p.attachments.map((a) => a.url))
+  t.same(
+    conversation.source.attachments.map((a) => [a.name, a.content_type]),
+    [['picture-1.jpg', 'image/jpeg'], ['picture-2.png', 'image/png']],
+    'the text and its pictures open the conversation as one part, each picture named with its type',
+  )
+  const later = conversation.parts.filter((p) => p.part_type === 'comment' && p.author.type !== 'admin')
+  t.equal(later.length, 1, 'no separate part for the first text\'s pictures')
+  t.equal(later[0]!.body, '(sent an attachment)', 'a picture-only text says so')
+  t.same(later[0]!.attachments.map((a) => a.name), ['picture-1.png'])
+  const urls = [...conversation.source.attachments, ...later[0]!.attachments].map((a) => a.url)
   t.equal(urls.length, 3)
   for (const url of urls) {
-    t.match(url, /^https:\/\/sms-bridge\.example\.com\/media\/[\w.-]+$/, 'a bridge link')
+    t.match(url, /^https:\/\/sms-bridge\.example\.com\/media\/[\w.-]+\/picture-\d\.(jpg|png)$/, 'a bridge link ending in a file name')
     t.notMatch(url, ctx.twilio.accountSid, 'no Twilio account in the link')
   }
-  t.equal(withPictures[1]!.body, '(sent an attachment)', 'a picture-only text says so')
 
   const first = await ctx.app.inject({ method: 'GET', url: new URL(urls[0]!).pathname })
   t.equal(first.statusCode, 200)
@@ -202,7 +209,11 @@ t.test('MMS: pictures arrive as attachments served through expiring bridge links
   const expired = mediaToken(ctx.config, Number(path0(urls[0]!).split('.')[0]), 0, Date.now() - 1_000)
   t.equal((await ctx.app.inject({ method: 'GET', url: `/media/${expired}` })).statusCode, 404, 'an expired link serves nothing')
 
-  const path = new URL(urls[0]!).pathname
+  const unnamed = await ctx.app.inject({ method: 'GET', url: `/media/${path0(urls[0]!)}` })
+  t.equal(unnamed.body, 'jpeg-bytes', 'a link without the name, as links were before, still serves')
+  const renamed = await ctx.app.inject({ method: 'GET', url: `/media/${path0(urls[0]!)}/anything.exe` })
+  t.equal(renamed.headers['content-type'], 'image/jpeg', 'the name never decides the type served')
+  const path = `/media/${path0(urls[0]!)}`
   const forged = path.replace(/\.(\d+)\.([\w-]+)$/, (_m, exp, sig) => `.${Number(exp) + 1}.${sig}`)
   for (const bad of [forged, '/media/1.0.99999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/media/nope']) {
     const res = await ctx.app.inject({ method: 'GET', url: bad })

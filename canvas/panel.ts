@@ -10,6 +10,7 @@ import { addNote, ensureContactAttribute, intercomCall } from '../server/bridge/
 import { POST_NOTE, sendMessage, senderFor } from '../server/bridge/outbound.js'
 import { startVerification } from '../server/bridge/verification.js'
 import { escapeHtml } from '../shared/text.js'
+import { nextTextOutlook } from '../shared/twilio-errors.js'
 import type { JobContext } from '../server/jobs/worker.js'
 import { enqueue } from '../server/jobs/queue.js'
 import type { PanelFlash, PanelState } from './views.js'
@@ -47,6 +48,10 @@ export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?
     else if ((await textingRefusal(deps, { phone, automated: true }))?.code === 'consent_required') {
       consent = { state: 'consent_required', sentence: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).' }
     }
+    // "Can be texted" is not true of a number whose last text failed for what the number is.
+    const lastOut = messages.find((m) => m.direction === 'outbound' && m.phone === phone)
+    const outlook = lastOut && (lastOut.status === 'failed' || lastOut.status === 'undelivered') ? nextTextOutlook(lastOut.error_code) : undefined
+    if (outlook && consent.state === 'ok') consent = { state: 'last_failed', sentence: outlook }
   }
   return {
     phone,

@@ -6,7 +6,8 @@ import type { CanvasResponse, Component } from './schema.js'
 /** What the inbox panel shows; read from the bridge's own database, never from Intercom. */
 export interface PanelState {
   phone: string | null
-  consent: { state: 'ok' | 'opted_out' | 'consent_required'; sentence: string }
+  /** Whether the number can be texted; `last_failed`: it can, but the last text failed for a reason the next one will likely meet too. */
+  consent: { state: 'ok' | 'opted_out' | 'consent_required' | 'last_failed'; sentence: string }
   messages: Message[]
   welcome: { status: string; at: number; reason: string | null } | null
   welcomeEnabled: boolean

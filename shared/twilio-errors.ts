@@ -42,3 +42,29 @@ export function describeTwilioError(code: number | null | undefined, fallback?: 
   if (code && TWILIO_ERRORS[code]) return TWILIO_ERRORS[code].sentence
   return fallback ? `Twilio could not send the text: ${fallback}` : 'Twilio could not send the text.'
 }
+
+/**
+ * What the last text's failure means for the next one, for the sidebar: a landline stays a landline,
+ * an unreachable phone may come back. Undefined when the failure says nothing about the number.
+ */
+export function nextTextOutlook(code: number | null | undefined): string | undefined {
+  switch (code) {
+    case 21614:
+    case 30006:
+      return 'The last text did not arrive: this number is a landline or cannot receive texts. The next text will fail the same way: save a mobile number, or reach the customer another way.'
+    case 21211:
+    case 30005:
+      return 'The last text did not arrive: this number is unknown or no longer in service. Check the number before texting again.'
+    case 30003:
+      return 'The last text did not arrive: the phone was switched off or out of coverage. The next text may arrive once it is back on.'
+    case 30007:
+      return 'The last text was filtered by the carrier as spam. Rephrase the next one.'
+    case 30034:
+    case 30032:
+      return `The last text was blocked: ${TWILIO_ERRORS[code]!.sentence} Every text to US numbers fails the same way until then.`
+    case 63016:
+      return 'The last WhatsApp message was refused: the 24-hour window is closed. The next one fails the same way until the customer writes again.'
+    default:
+      return code ? `The last text failed: ${describeTwilioError(code)} The next one may fail the same way.` : undefined
+  }
+}

@@ -239,3 +239,29 @@ t.test('Messenger: a visitor leaves a number and consent, proves it with the tex
   const again = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('verify', { code: typed }))
   t.match(texts(again), /Start again/)
 })
+
+t.test('after a text failed because the number is a landline, the sidebar says what that means for the next text', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { contact, conversation } = await customerWhoTexted(ctx)
+  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, conversation.id, { component_id: 'send_sms', input_values: { sms_body: 'Your parcel is on its way' } }))
+  await drain(ctx.app)
+  // The carrier's verdict arrives as Twilio's status callback.
+  const sent = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').at(-1)!
+  const res = await postStatus(ctx, { MessageSid: sent.sid, MessageStatus: 'undelivered', ErrorCode: '30006', To: CUSTOMER })
+  t.equal(res.statusCode, 204, 'the callback is accepted')
+  await drain(ctx.app)
+  const failed = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
+  t.equal(byId(failed, 'consent')?.text, 'The last text did not arrive: this number is a landline or cannot receive texts. The next text will fail the same way: save a mobile number, or reach the customer another way.')
+  t.equal(byId(failed, 'consent')?.style, 'error')
+  t.notMatch(texts(failed), 'Can be texted.')
+  t.ok(byId(failed, 'send_sms'), 'a teammate may still try')
+
+  // Once a text is delivered again, the number can be texted again.
+  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, conversation.id, { component_id: 'send_sms', input_values: { sms_body: 'Second try' } }))
+  await drain(ctx.app)
+  const second = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').at(-1)!
+  await postStatus(ctx, { MessageSid: second.sid, MessageStatus: 'delivered', To: CUSTOMER })
+  await drain(ctx.app)
+  const delivered = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
+  t.equal(byId(delivered, 'consent')?.text, 'Can be texted.')
+})

@@ -115,7 +115,7 @@ if (!existsSync(CHROMIUM)) {
     const picture = inbox.locator('.part.customer img').first()
     await picture.waitFor(WAIT)
     await page.waitForFunction("(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()", undefined, WAIT)
-    t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+$/, 'Intercom got a bridge media link, not a Twilio URL')
+    t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+\/picture-1\.png$/, 'Intercom got a bridge media link named as a file, not a Twilio URL')
     t.same(await picture.evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]), [240, 160], 'the picture the customer sent')
 
     // The sidebar, drawn from the bridge's canvas.

@@ -9,6 +9,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { loadConfig } from '../server/config.js'
 import { buildServer } from '../server/server.js'
 import { escapeHtml } from '../shared/text.js'
+import { formatForReading } from '../shared/phone.js'
 import { runSetup } from '../server/ops/setup.js'
 import { OUR_NUMBER, standInEnv } from './env.js'
 import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from './intercom.js'
@@ -167,7 +168,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     )
     const bridge = await buildServer(config)
     cleanup.push(() => bridge.close())
-    await bridge.listen({ port: bridgePort, host: '127.0.0.1' })
+    // Its own "listening at" line would read as a second address to open: say what it is for.
+    await bridge.listen({ port: bridgePort, host: '127.0.0.1', listenTextResolver: (address) => `the bridge listens at ${address} for the simulators' webhooks (the page to open is printed below)` })
     bridge.worker.start()
 
     // What an operator does once: `sms-bridge setup` points the number at the bridge and creates the tag
@@ -257,9 +259,12 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
     ]
       .sort((a, b) => a.at - b.at)
       .slice(-40)
+    const numbers = [OUR_NUMBER, ...seen, ...conversations.flatMap((c) => (c.contact?.phone ? [c.contact.phone] : []))]
     return {
       ourNumber: OUR_NUMBER,
       bridgeUrl,
+      // Every number on the page, written as the sidebar writes it (one formatter for all panes).
+      readable: Object.fromEntries(numbers.map((n) => [n, formatForReading(n)])),
       customers: [...seen].map((number) => ({
         number,
         label: CUSTOMERS.find((c) => c.number === number)?.label ?? null,
@@ -343,6 +348,13 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
     const { message, delivery: posted } = await twilio.receiveText({ from, to: OUR_NUMBER, body, media })
     if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Twilio's webhook with ${posted?.status || 'no answer'}.`)
     return { sid: message.sid, status: posted.status }
+  })
+
+  // A number typed into "Another number…", checked when it is chosen (as the bridge will read it).
+  web.post<{ Body: { number?: unknown } }>('/api/phone/number', async (req) => {
+    const number = e164(req.body?.number)
+    if (!number) throw problem(400, `${typeof req.body?.number === 'string' && req.body.number.trim() ? `"${req.body.number.trim().slice(0, 30)}" is not a phone number` : 'Type a number'}: with its country code, e.g. +1 312 555 0172 or +44 7911 123456.`)
+    return { number, readable: formatForReading(number) }
   })
 
   // What the carrier does with texts to this phone.

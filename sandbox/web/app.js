@@ -7,6 +7,8 @@ const ui = {
   state: null,
   number: null,
   extraNumbers: [], // numbers typed in that have not texted yet
+  typedReadable: {}, // how the demo server writes those numbers
+  follow: null, // a number whose conversation the inbox opens as soon as it exists
   conversationId: null,
   attachment: null, // 'sample' or { contentType, data, name, preview }
   canvas: null, // { json, conversationId, at, componentId }
@@ -30,17 +32,23 @@ function el(tag, props = {}, ...children) {
   return node
 }
 
-const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+/** One format and zone in every pane, the sidebar's own: "2026-12-02 14:05 UTC". */
+const clock = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
-/** "+1 415 555 0123" for NANP numbers, the number as it is otherwise. */
+/** A number as the sidebar writes it ("+1 415 555 0123", "+44 7700 900123"): the demo server formats every number on the page with the bridge's formatter. */
 function readable(number) {
   if (!number) return ''
-  const m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(number)
-  return m ? `+1 ${m[1]} ${m[2]} ${m[3]}` : number
+  return ui.state?.readable?.[number] ?? ui.typedReadable[number] ?? number
 }
 
 async function post(path, body) {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  let res
+  try {
+    res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  } catch {
+    // The browser says only "Failed to fetch": the demo server stopped, or the network between.
+    throw new Error('The demo server did not answer: is npm run demo still running? Try again once the page says Live.')
+  }
   const json = await res.json().catch(() => ({}))
   if (!res.ok) throw new Error(json.error ?? `The demo server answered ${res.status}.`)
   return json
@@ -158,6 +166,8 @@ async function sendText(body) {
   try {
     const picture = ui.attachment === 'sample' ? 'sample' : ui.attachment ? { contentType: ui.attachment.contentType, data: ui.attachment.data } : undefined
     await post('/api/phone/text', { from: ui.number, body, picture })
+    ui.follow = ui.number
+    render()
     return true
   } catch (err) {
     showError('#phone-error', err)
@@ -170,21 +180,33 @@ async function sendText(body) {
 function wirePhone() {
   $('#customer').addEventListener('change', (e) => {
     const value = e.target.value
+    showError('#phone-error', null)
     $('#other-form').hidden = value !== 'other'
     if (value === 'other') return $('#other-number').focus()
-    ui.number = value
-    render()
+    chooseNumber(value)
   })
-  $('#other-form').addEventListener('submit', (e) => {
+  // "Another number…" is checked when it is chosen, by the demo server, as the bridge reads numbers.
+  $('#other-form').addEventListener('submit', async (e) => {
     e.preventDefault()
-    const digits = $('#other-number').value.replace(/[^\d+]/g, '')
-    const number = digits.startsWith('+') ? digits : digits.length === 10 ? `+1${digits}` : `+${digits}`
-    if (!/^\+[1-9]\d{6,14}$/.test(number)) return showError('#phone-error', new Error('Type a number with its country code, e.g. +1 312 555 0172.'))
+    const input = $('#other-number')
+    try {
+      const { number, readable: written } = await post('/api/phone/number', { number: input.value })
+      input.removeAttribute('aria-invalid')
+      showError('#phone-error', null)
+      ui.typedReadable[number] = written
+      if (!ui.extraNumbers.includes(number)) ui.extraNumbers.push(number)
+      $('#other-form').hidden = true
+      input.value = ''
+      chooseNumber(number)
+    } catch (err) {
+      input.setAttribute('aria-invalid', 'true')
+      showError('#phone-error', err)
+      input.focus()
+    }
+  })
+  $('#other-number').addEventListener('input', (e) => {
+    e.target.removeAttribute('aria-invalid')
     showError('#phone-error', null)
-    ui.number = number
-    $('#other-form').hidden = true
-    if (!ui.extraNumbers.includes(number)) ui.extraNumbers.push(number)
-    render()
   })
   $('#delivery').addEventListener('change', async (e) => {
     try {
@@ -197,6 +219,7 @@ function wirePhone() {
   $('#phone-form').addEventListener('submit', async (e) => {
     e.preventDefault()
     const box = $('#phone-text')
+    if (!$('#other-form').hidden) return showError('#phone-error', new Error('Choose the number first: type it and press Use.'))
     if (!box.value.trim() && !ui.attachment) return showError('#phone-error', new Error('Write a text or attach a picture.'))
     if (await sendText(box.value)) {
       box.value = ''
@@ -232,9 +255,29 @@ function wirePhone() {
 const contactName = (c) => c?.contact?.name || readable(c?.contact?.phone) || 'Unknown contact'
 const plain = (html) => new DOMParser().parseFromString(html ?? '', 'text/html').body.textContent ?? ''
 
+/** The phone plays one customer at a time; the inbox shows that customer's conversation, as soon as there is one. */
+function chooseNumber(number) {
+  ui.number = number
+  ui.follow = number
+  render()
+}
+
+function followPhone() {
+  if (!ui.follow) return
+  // Conversations come newest first: the customer's latest one.
+  const theirs = ui.state.conversations.find((c) => c.contact?.phone === ui.follow)
+  if (!theirs) return // not yet: it opens when their first text arrives
+  ui.follow = null
+  if (theirs.id === ui.conversationId) return
+  ui.conversationId = theirs.id
+  ui.canvas = null
+  loadCanvas()
+}
+
 function renderConversationList() {
   const conversations = ui.state.conversations
   $('#inbox-empty').hidden = conversations.length > 0
+  followPhone()
   if (!ui.conversationId && conversations.length) ui.conversationId = conversations[0].id
   const list = $('#conversation-list')
   list.replaceChildren(
@@ -487,6 +530,21 @@ function renderTraffic() {
       el('tr', {}, el('td', { text: clock(d.at) }), el('td', { text: d.service }), el('td', { text: d.kind }), el('td', {}, el('code', { text: d.path })), el('td', { text: d.status || 'no answer' })),
     ),
   )
+  showTableOverflow()
+}
+
+/** On a narrow screen the table is wider than the page: say so, and shade the side with more columns. */
+function showTableOverflow() {
+  const wrap = $('#traffic-wrap')
+  const more = wrap.scrollWidth - wrap.clientWidth
+  $('#traffic-scroll-hint').hidden = !(more > 1)
+  wrap.dataset.more = more > 1 ? (wrap.scrollLeft < more - 1 ? (wrap.scrollLeft > 0 ? 'both' : 'right') : 'left') : 'none'
+}
+
+function wireTraffic() {
+  $('#traffic-wrap').addEventListener('scroll', showTableOverflow, { passive: true })
+  $('#traffic-details').addEventListener('toggle', showTableOverflow)
+  window.addEventListener('resize', showTableOverflow)
 }
 
 // ---------- wiring ----------
@@ -520,4 +578,5 @@ function connect() {
 
 wirePhone()
 wireInbox()
+wireTraffic()
 connect()

@@ -134,6 +134,19 @@ if (!existsSync(CHROMIUM)) {
     await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
     await shot(page, 'laptop-3-reply-delivered.png')
 
+    // One format and zone for times in every pane: the sidebar's.
+    const stamps = {
+      phone: await phone.locator('.bubble .meta').first().textContent(),
+      inboxList: await inbox.locator('.conversation-item .meta').first().textContent(),
+      inboxPart: await inbox.locator('.part .author').first().textContent(),
+      sidebar: await sidebar.locator('.c-item .subtitle').first().textContent(),
+      webhooks: await page.locator('#traffic td').first().textContent(),
+    }
+    for (const [pane, text] of Object.entries(stamps)) t.match(text, /(^| )\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC( |$)/, `${pane} writes times as the sidebar does`)
+    await page.locator('#traffic-details summary').click()
+    t.ok(await page.locator('#traffic-scroll-hint').isHidden(), 'no scrolling hint where the table fits')
+    await page.locator('#traffic-details summary').click()
+
     // A teammate sends a picture: it goes out as MMS, and the phone shows it.
     await inbox.getByLabel('Attach a picture').check()
     await inbox.getByRole('button', { name: 'Send reply' }).click()
@@ -192,6 +205,9 @@ if (!existsSync(CHROMIUM)) {
       .waitFor(WAIT)
     await inbox.locator('.part.note', { hasText: 'The text did not reach the customer (Twilio error 30003)' }).waitFor(WAIT)
     t.equal(await phone.locator('.bubble', { hasText: 'We tried to call you' }).count(), 0, 'the phone never gets it')
+    // The sidebar says what that failure means for the next text, not "Can be texted."
+    await sidebar.locator('.c-text.error', { hasText: 'The last text did not arrive: the phone was switched off or out of coverage.' }).waitFor(WAIT)
+    t.equal(await sidebar.getByText('Can be texted.').count(), 0, 'not "Can be texted." above a text that failed')
 
     await sidebar.getByRole('button', { name: 'Details' }).click()
     await sidebar.locator('.c-table dd', { hasText: /^Not delivered \(error 30003\) · SM[0-9a-f]{32}$/ }).waitFor(WAIT)
@@ -205,6 +221,61 @@ if (!existsSync(CHROMIUM)) {
     t.same(errors, [], 'no errors on the page')
   })
 
+  await t.test('another number: checked when chosen; its first text with a picture opens its conversation, in one part', async (t) => {
+    const customer = phone.getByLabel('Customer number')
+    const other = phone.getByLabel('Other number')
+    const use = phone.getByRole('button', { name: 'Use' })
+    const before = await inbox.locator('#conversation-title').textContent()
+    await customer.selectOption('other')
+    await other.fill('555 01')
+    await use.click()
+    await phone.locator('#phone-error', { hasText: '"555 01" is not a phone number: with its country code' }).waitFor(WAIT)
+    t.equal(await other.getAttribute('aria-invalid'), 'true', 'the box says it is wrong, before anything is sent')
+    await phone.getByLabel('Text message').fill('Hello?')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await phone.locator('#phone-error', { hasText: 'Choose the number first' }).waitFor(WAIT)
+
+    await other.fill('+44 7911 123456')
+    await use.click()
+    await customer.locator('option', { hasText: '+44 7911 123456' }).waitFor({ state: 'attached', ...WAIT })
+    t.equal(await customer.inputValue(), '+447911123456', 'the typed number is the phone now')
+    t.equal(await inbox.locator('#conversation-title').textContent(), before, 'no conversation of theirs yet: the inbox stays')
+
+    // Its first text, with a picture: the inbox opens the new conversation by itself.
+    await phone.getByRole('button', { name: 'Attach a picture' }).click()
+    await phone.getByLabel('Text message').fill('Hello from London')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await inbox.locator('.conversation-item[aria-current="true"]', { hasText: '+44 7911 123456' }).waitFor(WAIT)
+    await inbox.locator('#conversation-title', { hasText: '+44 7911 123456' }).waitFor(WAIT)
+    const first = inbox.locator('#conversation-thread .part.customer')
+    await first.locator('img').waitFor(WAIT)
+    t.equal(await first.count(), 1, 'the text and the picture are one part')
+    t.match(await first.textContent(), /Hello from London/)
+    t.notMatch(await inbox.locator('#conversation-thread').textContent(), /sent an attachment/)
+    t.match(await first.locator('img').getAttribute('src'), /\/media\/[\w.-]+\/picture-1\.png$/, 'the media link ends in a file name with its extension')
+    t.equal(await first.locator('img').getAttribute('alt'), 'Attachment picture-1.png', 'Intercom named the attachment from the link')
+    // The number is written one way in every pane.
+    await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7911 123456' }).waitFor(WAIT)
+    await inbox.locator('#contact-details dd', { hasText: /^\+44 7911 123456$/ }).waitFor({ state: 'attached', ...WAIT })
+    t.match(await customer.locator('option:checked').textContent(), /^\+44 7911 123456$/)
+
+    // Back to a known customer: their conversation opens.
+    await customer.selectOption('+14155550123')
+    await inbox.locator('#conversation-title', { hasText: '+1 415 555 0123' }).waitFor(WAIT)
+    await sidebar.locator('.c-text.header', { hasText: 'SMS +1 415 555 0123' }).waitFor(WAIT)
+
+    // A request the demo server never answers: a sentence, not the browser's "Failed to fetch".
+    await page.route('**/api/phone/text', (route) => route.abort('connectionrefused'))
+    await phone.getByLabel('Text message').fill('Are you there?')
+    await phone.getByRole('button', { name: 'Send text' }).click()
+    await phone.locator('#phone-error', { hasText: 'The demo server did not answer: is npm run demo still running?' }).waitFor(WAIT)
+    t.notMatch(await phone.locator('#phone-error').textContent(), /Failed to fetch/)
+    await page.unroute('**/api/phone/text')
+    await shot(page, 'laptop-6-another-number.png')
+    // The refused number (400) and the refused connection are the browser's own console lines; nothing else went wrong.
+    t.same(errors.filter((e) => !/^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 400)/.test(e)), [], 'no errors on the page')
+  })
+
   await t.test('at phone width: the same state, one pane under another', async (t) => {
     const small = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
     const smallErrors = watchErrors(small)
@@ -212,9 +283,15 @@ if (!existsSync(CHROMIUM)) {
     await small.locator('#connection', { hasText: 'Live' }).waitFor(WAIT)
     await small.locator('#phone .bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
     await small.locator('#inbox .conversation-item').nth(1).waitFor(WAIT)
-    await small.locator('#canvas .c-text.header', { hasText: /^SMS \+1/ }).waitFor(WAIT)
+    await small.locator('#canvas .c-text.header', { hasText: /^SMS \+\d/ }).waitFor(WAIT)
     t.ok(await small.getByRole('navigation', { name: 'Panes' }).isVisible(), 'links to jump between panes')
     t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
+    // The webhook table is wider than a phone: it scrolls by itself, and says so.
+    await small.locator('#traffic-details summary').click()
+    await small.locator('#traffic-scroll-hint').waitFor({ state: 'visible', ...WAIT })
+    t.ok(await small.evaluate("(() => { const w = document.querySelector('#traffic-wrap'); return w.scrollWidth > w.clientWidth })()"), 'the table is wider than its box')
+    t.equal(await small.locator('#traffic-wrap').getAttribute('data-more'), 'right', 'shaded on the side with more columns')
+    t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'the page itself still does not scroll sideways')
     await shot(small, 'phone-1-full-page.png')
     await small.getByRole('link', { name: 'Sidebar' }).click()
     await small.screenshot({ path: join(ARTIFACTS, 'phone-2-sidebar.png') })
@@ -226,5 +303,10 @@ if (!existsSync(CHROMIUM)) {
     const output = demo.output()
     t.notMatch(output, /\+?14155550123/, 'no full phone number in the output')
     t.notMatch(output, /Basic [A-Za-z0-9+/=]{20,}|Bearer \S{20,}/, 'no credentials in the output')
+    // The one address printed as the one to open is the page's; the bridge's says what it is for.
+    t.notMatch(output, /Server listening at/)
+    const plainUrls = output.split('\n').filter((line) => !line.startsWith('{')).flatMap((line) => line.match(/https?:\/\/\S+/g) ?? [])
+    t.same(plainUrls, [demo.url], 'only the page is printed to open')
+    t.match(output, /the bridge listens at http:\/\/127\.0\.0\.1:\d+ for the simulators' webhooks/)
   })
 }

@@ -1,12 +1,10 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { redeliver, type Delivery } from '../../sandbox/http.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess, type ServiceProcess } from '../support/process.js'
-import { accepted, conversationOf as conversationOfPhone, textsInIntercom, textsSent } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, textsInIntercom, textsSent, wiredStandIns } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 10
@@ -15,13 +13,9 @@ const PER_CUSTOMER = 50
 const REPLY_EVERY = 5
 
 t.test('kill -9 while 500 texts arrive and replies go out: after a restart every text is in Intercom once, in order, and every reply sent once', async (t) => {
-  const twilio = await startTwilioStandIn()
-  const intercom = await startIntercomStandIn()
-  t.teardown(() => twilio.close())
-  t.teardown(() => intercom.close())
+  const { twilio, intercom } = await wiredStandIns(t)
   const cwd = tempDir(t)
   const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), JOB_LEASE_SECONDS: '2' }
-  wireWebhooks(twilio, intercom)
   const customer = (c: number) => `+1415555${String(1000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
   const conversationOf = (c: number) => conversationOfPhone(intercom, customer(c))

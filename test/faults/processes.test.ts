@@ -1,12 +1,10 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
 import { startLibsqlServerStandIn } from '../../sandbox/libsql-server.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess } from '../support/process.js'
-import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent } from '../support/traffic.js'
+import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent, wiredStandIns } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 8
@@ -19,10 +17,7 @@ t.test('two service processes on one database file under HTTP load: no job runs 
 t.test('two machines on one remote libSQL database (Turso) under HTTP load: the same', (t) => twoMachines(t, 'remote'))
 
 async function twoMachines(t: Test, database: 'file' | 'remote') {
-  const twilio = await startTwilioStandIn()
-  const intercom = await startIntercomStandIn()
-  t.teardown(() => twilio.close())
-  t.teardown(() => intercom.close())
+  const { twilio, intercom } = await wiredStandIns(t)
   const cwd = tempDir(t)
   const env = { ...standInEnv(twilio, intercom, join(cwd, 'bridge.db')), LOG_LEVEL: 'debug' }
   if (database === 'remote') {
@@ -33,7 +28,6 @@ async function twoMachines(t: Test, database: 'file' | 'remote') {
   }
   // Two machines behind one address: both start on the same database at once (migrations included).
   const services = await Promise.all([startServiceProcess(t, 'node', env, cwd), startServiceProcess(t, 'node', env, cwd)])
-  wireWebhooks(twilio, intercom)
   const customer = (c: number) => `+1415556${String(2000 + c)}`
   const body = (c: number, i: number) => `customer ${c} text ${String(i).padStart(2, '0')}`
   const conversationOf = (c: number) => conversationOfPhone(intercom, customer(c))

@@ -1,13 +1,11 @@
 import t from 'tap'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { openStore } from '../../shared/db/database.js'
 import { tempDir } from '../support/db.js'
 import { runCli, startServiceProcess } from '../support/process.js'
-import { textsInIntercom } from '../support/traffic.js'
+import { textsInIntercom, wiredStandIns } from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 async function inboundBodies(file: string): Promise<string[]> {
@@ -20,11 +18,7 @@ async function inboundBodies(file: string): Promise<string[]> {
 }
 
 t.test('backup while the service runs, then restore: the service comes back with what the backup held', async (t) => {
-  const twilio = await startTwilioStandIn()
-  const intercom = await startIntercomStandIn()
-  t.teardown(() => twilio.close())
-  t.teardown(() => intercom.close())
-  wireWebhooks(twilio, intercom)
+  const { twilio, intercom } = await wiredStandIns(t)
   const cwd = tempDir(t)
   const dbFile = join(cwd, 'data', 'bridge.db')
   const env = standInEnv(twilio, intercom, dbFile)

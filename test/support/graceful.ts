@@ -1,13 +1,11 @@
 import { copyFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER, standInEnv, wireWebhooks } from '../../sandbox/env.js'
+import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { openStore } from '../../shared/db/database.js'
 import { tempDir } from './db.js'
 import { startServiceProcess } from './process.js'
-import { accepted, textsInIntercom } from './traffic.js'
+import { accepted, textsInIntercom, wiredStandIns } from './traffic.js'
 import { until } from './wait.js'
 
 /**
@@ -16,11 +14,7 @@ import { until } from './wait.js'
  * the finished job) and exit 0. Shared by the Node and the Deno test, so both paths are held to one bar.
  */
 export async function stopWhileAJobRuns(t: Test, runtime: 'node' | 'deno', startTimeoutMs?: number): Promise<void> {
-  const twilio = await startTwilioStandIn()
-  const intercom = await startIntercomStandIn()
-  t.teardown(() => twilio.close())
-  t.teardown(() => intercom.close())
-  wireWebhooks(twilio, intercom)
+  const { twilio, intercom } = await wiredStandIns(t)
   const cwd = tempDir(t)
   const dbFile = join(cwd, 'bridge.db')
   const service = await startServiceProcess(t, runtime, standInEnv(twilio, intercom, dbFile), cwd, startTimeoutMs)

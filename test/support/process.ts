@@ -14,9 +14,17 @@ export interface ServiceProcess {
   stop(): Promise<number | null>
 }
 
+/**
+ * Child processes record no coverage. They run the same sources compiled another way (the bundle,
+ * dist/ or tsx, each with its own source map), and tap merges all processes' coverage by source file:
+ * two compilations of one file merged make nonsense of its figures (whole files counted as 0 of 0).
+ * The suite's coverage is what the in-process tests reach; the processes are tested as black boxes.
+ */
+export const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+
 /** Only what a process needs to run; nothing of the developer's own settings leaks in. */
 export function bareEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', DENO_NO_UPDATE_CHECK: '1', ...extra }
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', DENO_NO_UPDATE_CHECK: '1', ...NO_COVERAGE, ...extra }
 }
 
 export function runCli(args: string[], env: Record<string, string>, cwd: string) {

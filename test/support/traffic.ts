@@ -1,7 +1,8 @@
+import type { Test } from 'tap'
 import type { Delivery } from '../../sandbox/http.js'
-import type { Conversation, IntercomStandIn } from '../../sandbox/intercom.js'
-import type { TwilioStandIn } from '../../sandbox/twilio.js'
-import { OUR_NUMBER } from '../../sandbox/env.js'
+import { startIntercomStandIn, type Conversation, type IntercomStandIn } from '../../sandbox/intercom.js'
+import { startTwilioStandIn, type TwilioStandIn } from '../../sandbox/twilio.js'
+import { OUR_NUMBER, wireWebhooks } from '../../sandbox/env.js'
 
 /** The bridge answered the webhook with a 2xx (a process killed under it answers nothing). */
 export function accepted(delivery: Delivery | null): boolean {
@@ -46,4 +47,17 @@ export function jobStarts(...outputs: string[]): Map<string, number[]> {
     }
   }
   return starts
+}
+
+/**
+ * Twilio and Intercom stand-ins wired as `sms-bridge setup` leaves them, for a service running as its
+ * own process (see wireWebhooks), closed when the test ends.
+ */
+export async function wiredStandIns(t: Test): Promise<{ twilio: TwilioStandIn; intercom: IntercomStandIn }> {
+  const twilio = await startTwilioStandIn()
+  const intercom = await startIntercomStandIn()
+  t.teardown(() => twilio.close())
+  t.teardown(() => intercom.close())
+  wireWebhooks(twilio, intercom)
+  return { twilio, intercom }
 }

@@ -5,12 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { enqueue, listJobs } from '../../../server/jobs/queue.js'
 import { tempStore } from '../../support/db.js'
+import { NO_COVERAGE } from '../../support/process.js'
 import { until } from '../../support/wait.js'
 
 const CHILD = fileURLToPath(new URL('../../support/queue-child.mjs', import.meta.url))
 
 function spawnWorker(t: { teardown(fn: () => void): void }, dbPath: string, out: string, leaseMs: number) {
-  const child = fork(CHILD, [dbPath, out, String(leaseMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(CHILD, [dbPath, out, String(leaseMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...NO_COVERAGE } })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })

@@ -92,7 +92,7 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
     const rounds = 200
     const t0 = performance.now()
     for (let k = 0; k < rounds; k++) {
-      for (const job of await claimJobs(store, 'bench', 4, 60_000)) await completeJob(store, job, 'bench')
+      for (const job of await claimJobs(store, 'bench', 4, 60_000, Date.now())) await completeJob(store, job, 'bench')
     }
     return round((performance.now() - t0) / rounds, 2)
   } finally {

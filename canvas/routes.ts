@@ -2,14 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { recordReceipt } from '../shared/db/receipts.js'
+import { answersProbes, keepRawJson } from '../shared/http.js'
 import { verifyCanvasSignature } from '../shared/signatures.js'
-import type { BridgeDeps } from '../server/bridge/deps.js'
-import { workspaceId } from '../server/bridge/intercom.js'
-import { checkCode, resendCode } from '../server/bridge/verification.js'
-import { getVerification } from '../shared/db/verifications.js'
-import { keepRawJson } from '../server/routes/raw-json.js'
-import { answersProbes } from '../server/routes/probes.js'
-import { completeSubscription, loadPanel, savePhone, sendFromPanel, subscribeFromMessenger, welcomeFromPanel, type PanelContext } from './panel.js'
+import type { CanvasActions, PanelContext } from './actions.js'
 import type { CanvasResponse } from './schema.js'
 import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerCode, messengerDone } from './views.js'
 
@@ -52,7 +47,7 @@ function withNonce(response: CanvasResponse): CanvasResponse {
  * Every request is signed (X-Body-Signature) and must come from our workspace; every answer is a
  * canvas, errors included.
  */
-export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
+export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
   return async (app) => {
     keepRawJson(app, 256 * 1024)
 
@@ -75,7 +70,7 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
       try {
         const parsed = request.safeParse(req.body)
         // Intercom signs for the app, whichever workspace installed it: only ours is served.
-        if (parsed.success && parsed.data.workspace_id !== (await workspaceId(deps()))) {
+        if (parsed.success && parsed.data.workspace_id !== (await actions.workspaceId())) {
           req.log.warn({ workspace: String(parsed.data.workspace_id ?? '').slice(0, 64) }, 'canvas request from another workspace refused')
           return reply.code(403).send(errorCanvas('This app is not set up for this workspace.'))
         }
@@ -104,35 +99,37 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
     })
 
     app.post('/canvas/inbox/initialize', (req, reply) =>
-      handle(req, reply, async (_r, contact) => inboxPanel(await loadPanel(deps(), contact!.id, contact!.phone))),
+      handle(req, reply, async (_r, contact) => inboxPanel(await actions.loadPanel(contact!.id, contact!.phone))),
     )
 
     app.post('/canvas/inbox/submit', (req, reply) =>
       handle(req, reply, async (r, person) => {
         const contact = person!
-        const d = deps()
         const ctx = panelContext(r, contact)
         const value = (key: string) => (typeof r.input_values?.[key] === 'string' ? (r.input_values[key] as string) : '')
+        const panel = () => actions.loadPanel(contact.id, contact.phone)
         switch (r.component_id) {
           case 'send_sms': {
-            const { flash, segments } = await sendFromPanel(d, ctx, value('sms_body'))
-            return inboxPanel(await loadPanel(d, contact.id, contact.phone), flash, segments)
+            const { flash, segments } = await actions.sendFromPanel(ctx, value('sms_body'))
+            return inboxPanel(await panel(), flash, segments)
           }
-          case 'send_welcome':
-            return inboxPanel(await loadPanel(d, contact.id, contact.phone), await welcomeFromPanel(d, ctx))
+          case 'send_welcome': {
+            const flash = await actions.welcomeFromPanel(ctx)
+            return inboxPanel(await panel(), flash)
+          }
           case 'save_phone': {
-            const flash = await savePhone(d, ctx, value('phone_input'))
-            return inboxPanel(await loadPanel(d, contact.id, contact.phone), flash)
+            const flash = await actions.savePhone(ctx, value('phone_input'))
+            return inboxPanel(await panel(), flash)
           }
           case 'save_phone_anyway': {
             const phone = r.current_canvas?.stored_data?.take_over
-            const flash = typeof phone === 'string' ? await savePhone(d, ctx, phone, { takeOver: true }) : { phoneError: 'Type the number again.' }
-            return inboxPanel(await loadPanel(d, contact.id, contact.phone), flash)
+            const flash = typeof phone === 'string' ? await actions.savePhone(ctx, phone, { takeOver: true }) : { phoneError: 'Type the number again.' }
+            return inboxPanel(await panel(), flash)
           }
           case 'details':
-            return detailsPanel(await loadPanel(d, contact.id, contact.phone))
+            return detailsPanel(await panel())
           default:
-            return inboxPanel(await loadPanel(d, contact.id, contact.phone))
+            return inboxPanel(await panel())
         }
       }),
     )
@@ -145,7 +142,6 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
     app.post('/canvas/messenger/submit', (req, reply) =>
       handle(req, reply, async (r, person) => {
         const contact = person!
-        const d = deps()
         const stored = Number(r.current_canvas?.stored_data?.verification)
         const verificationId = Number.isSafeInteger(stored) && stored > 0 ? stored : 0
         switch (r.component_id) {
@@ -153,23 +149,23 @@ export function canvasRoutes(deps: () => BridgeDeps): FastifyPluginAsync {
             const typed = typeof r.input_values?.phone === 'string' ? r.input_values.phone : ''
             const consent = r.input_values?.consent
             const agreed = Array.isArray(consent) ? consent.includes('agree') : consent === 'agree' || consent === true
-            const result = await subscribeFromMessenger(d, contact.id, typed, agreed)
+            const result = await actions.subscribe(contact.id, typed, agreed)
             return result.ok ? messengerCode({ phone: result.phone, verificationId: result.verificationId }) : messengerCard({ ...result, phone: typed.slice(0, 64) })
           }
           case 'verify': {
             const typed = typeof r.input_values?.code === 'string' ? r.input_values.code.slice(0, 32) : ''
-            const checked = await checkCode(d, contact.id, verificationId, typed)
+            const checked = await actions.checkCode(contact.id, verificationId, typed)
             if (!checked.ok) {
-              const v = await getVerification(d.store.db, verificationId)
-              return v && v.intercom_contact_id === contact.id ? messengerCode({ phone: v.phone, verificationId, error: checked.error }) : messengerCard({ phoneError: checked.error })
+              const v = await actions.verification(contact.id, verificationId)
+              return v ? messengerCode({ phone: v.phone, verificationId, error: checked.error }) : messengerCard({ phoneError: checked.error })
             }
-            const done = await completeSubscription(d, contact.id, checked.phone)
+            const done = await actions.completeSubscription(contact.id, checked.phone)
             return done.ok ? messengerDone(checked.phone) : messengerCard({ phoneError: done.error })
           }
           case 'resend': {
-            const resent = await resendCode(d, contact.id, verificationId)
-            const v = await getVerification(d.store.db, verificationId)
-            if (!v || v.intercom_contact_id !== contact.id) return messengerCard({ phoneError: resent.ok ? undefined : resent.error })
+            const resent = await actions.resendCode(contact.id, verificationId)
+            const v = await actions.verification(contact.id, verificationId)
+            if (!v) return messengerCard({ phoneError: resent.ok ? undefined : resent.error })
             return messengerCode({ phone: v.phone, verificationId, ...(resent.ok ? { notice: 'A new code is on its way.' } : { error: resent.error }) })
           }
           default:

@@ -11,7 +11,13 @@ import twilio from './routes/twilio.js'
 import intercom from './routes/intercom.js'
 import series from './routes/series.js'
 import { canvasRoutes } from '../canvas/routes.js'
+import type { CanvasActions } from '../canvas/actions.js'
+import { AppError } from '../shared/errors.js'
 import type { BridgeDeps } from './bridge/deps.js'
+import { workspaceId } from './bridge/intercom.js'
+import { completeSubscription, subscribeFromMessenger, verificationOf } from './bridge/messenger.js'
+import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel } from './bridge/sidebar.js'
+import { checkCode, resendCode } from './bridge/verification.js'
 import type { Metrics } from './metrics.js'
 import rateLimit from '@fastify/rate-limit'
 import admin from './routes/admin.js'
@@ -28,6 +34,8 @@ declare module 'fastify' {
     metrics: Metrics
     refusals: RefusalNotebook
     reachability: Reachability
+    /** What routes hand their events to: the domain's dependencies (server/bridge). */
+    bridge: BridgeDeps
   }
 }
 
@@ -51,6 +59,7 @@ const context = fp<AppOptions>(
     app.decorate('clients', opts.clients)
     app.decorate('metrics', opts.metrics)
     app.decorate('reachability', opts.deps.reachability)
+    app.decorate('bridge', opts.deps)
     app.decorate('refusals', new RefusalNotebook({ config: opts.config, metrics: opts.metrics }, opts.now))
   },
   { name: 'sms-bridge-context' },
@@ -67,7 +76,13 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Limits are set per route (public media links, admin surfaces); signed webhooks get none by default.
   await fastify.register(rateLimit, { global: false, keyGenerator: (req) => clientAddress(req, opts.config) })
 
-  fastify.setErrorHandler((err: FastifyError, req, reply) => {
+  // The one place errors become answers: a route throws an AppError (its code and sentence are for
+  // the caller) or Fastify's own (bad JSON, too large); anything else is ours and says nothing more.
+  fastify.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.statusCode >= 500) req.log.warn({ code: err.code, err: err.message }, 'request failed upstream')
+      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message, ...err.fields } })
+    }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (status >= 500) {
       req.log.error({ err }, 'request failed')
@@ -84,9 +99,25 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(twilio)
   await fastify.register(intercom)
   await fastify.register(series)
-  await fastify.register(canvasRoutes(() => opts.deps))
+  await fastify.register(canvasRoutes(canvasActions(opts.deps)))
   await fastify.register(admin)
   await fastify.register(media)
+}
+
+/** What the Canvas Kit surfaces may ask of the bridge (canvas/ never imports the service). */
+function canvasActions(deps: BridgeDeps): CanvasActions {
+  return {
+    workspaceId: () => workspaceId(deps),
+    loadPanel: (contactId, givenPhone) => loadPanel(deps, contactId, givenPhone),
+    sendFromPanel: (ctx, text) => sendFromPanel(deps, ctx, text),
+    welcomeFromPanel: (ctx) => welcomeFromPanel(deps, ctx),
+    savePhone: (ctx, typed, options) => savePhone(deps, ctx, typed, options),
+    subscribe: (contactId, typed, agreed) => subscribeFromMessenger(deps, contactId, typed, agreed),
+    verification: (contactId, id) => verificationOf(deps, contactId, id),
+    checkCode: (contactId, id, typed) => checkCode(deps, contactId, id, typed),
+    resendCode: (contactId, id) => resendCode(deps, contactId, id),
+    completeSubscription: (contactId, phone) => completeSubscription(deps, contactId, phone),
+  }
 }
 
 export default fp(app, { name: 'sms-bridge' })

@@ -3,16 +3,6 @@ import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 
-// Settings whose values must never be echoed, not even in a validation error.
-export const SECRET_SETTINGS = [
-  'TWILIO_AUTH_TOKEN',
-  'INTERCOM_ACCESS_TOKEN',
-  'INTERCOM_CLIENT_SECRET',
-  'DATABASE_AUTH_TOKEN',
-  'ADMIN_TOKEN',
-  'SERIES_WEBHOOK_SECRET',
-] as const
-
 const INTERCOM_BASE_URLS = {
   us: 'https://api.intercom.io',
   eu: 'https://api.eu.intercom.io',

@@ -1,3 +1,4 @@
+import { countMessages } from '../shared/db/messages.js'
 import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
@@ -102,13 +103,9 @@ export class Metrics {
       labelNames: ['direction', 'status', 'error_code'] as const,
       registers: [this.registry],
       async collect() {
-        const rows = await store.db
-          .selectFrom('messages')
-          .select(['direction', 'status', 'error_code', (eb) => eb.fn.countAll<number>().as('n')])
-          .groupBy(['direction', 'status', 'error_code'])
-          .execute()
+        const rows = await countMessages(store.db)
         this.reset()
-        for (const r of rows) this.set({ direction: r.direction, status: r.status, error_code: r.error_code === null ? '' : String(r.error_code) }, Number(r.n))
+        for (const r of rows) this.set({ direction: r.direction, status: r.status, error_code: r.errorCode === null ? '' : String(r.errorCode) }, r.count)
       },
     })
   }

@@ -7,12 +7,12 @@ import { loggerOptions } from '../shared/log.js'
 import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
 import type { Config } from './config.js'
-import { Worker, type TaskHandler, type WorkerOptions } from './jobs/worker.js'
+import { Worker, type TaskDefinition, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
 import { Metrics } from './metrics.js'
 import { Reachability } from './clients/reachability.js'
 import type { BridgeDeps } from './bridge/deps.js'
-import { RELAY_REPLY, replyGaveUp } from './bridge/outbound.js'
+import { systemClock, type Clock } from '../shared/clock.js'
 
 export interface BuildOptions {
   /** Replace the real clients (tests hand in clients pointed at local stand-ins). */
@@ -20,9 +20,9 @@ export interface BuildOptions {
   /** Where log lines go (tests capture them to prove nothing sensitive is written). */
   logDestination?: DestinationStream
   /** Extra or replacement job handlers. */
-  tasks?: Record<string, TaskHandler>
-  /** The clock for time-limited warnings (refusals logged once a minute); tests move it. */
-  now?: () => number
+  tasks?: Record<string, TaskDefinition>
+  /** The clock the queue (claims, leases, backoff), the outage lines and the refusal warnings read; tests move it. */
+  clock?: Clock
   worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'pollIntervalMs' | 'backoff' | 'onSettled'>>
 }
 
@@ -88,19 +88,20 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   }
 
   const metrics = new Metrics(store)
-  const reachability = new Reachability(log.child({ component: 'upstream' }), options.now)
+  const clock = options.clock ?? systemClock
+  const reachability = new Reachability(log.child({ component: 'upstream' }), () => clock.now())
   metrics.reachability = reachability
   const clients = options.clients ?? createClients(config, metrics)
-  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), wake: () => worker.wake(), metrics, reachability }
-  const worker: Worker = new Worker({
+  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), metrics, reachability }
+  const worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),
     tasks: { ...createTasks(deps), ...options.tasks },
     concurrency: config.workerConcurrency,
     leaseMs: config.jobLeaseMs,
     reachability,
+    clock,
     ...options.worker,
-    onDead: { [RELAY_REPLY]: replyGaveUp },
     onSettled: (job, outcome, error) => {
       metrics.jobsSettled.inc({ task: job.task, outcome })
       options.worker?.onSettled?.(job, outcome, error)
@@ -109,7 +110,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   fastify.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
-  await fastify.register(app, { config, store, worker, clients, deps, metrics, ...(options.now ? { now: options.now } : {}) })
+  await fastify.register(app, { config, store, worker, clients, deps, metrics, now: () => clock.now() })
   fastify.addHook('onClose', async () => {
     await worker.stop()
     await store.close()

@@ -1,31 +1,43 @@
 import type { BridgeDeps } from './bridge/deps.js'
-import { DELIVER_INBOUND, TAG_CONVERSATION, deliverInbound, tagConversation } from './bridge/inbound.js'
-import { APPLY_KEYWORD, applyKeyword } from './bridge/keywords.js'
-import { CATCH_UP, catchUp } from './bridge/catchup.js'
-import { CHECKPOINT, PRUNE, checkpoint, prune } from './bridge/maintenance.js'
-import { MARK_READ, NOTIFY_FAILURE, POST_NOTE, RELAY_REPLY, markConversationRead, notifyFailure, postNote, relayReply } from './bridge/outbound.js'
-import { SYNC_CONTACT, syncContactAttributes } from './bridge/status.js'
-import { NOTE_AUTOMATED, SEND_AUTOMATED, noteAutomated, sendAutomated } from './bridge/automated.js'
-import type { TaskHandler } from './jobs/worker.js'
-import { NOTE_PANEL, SEND_FROM_PANEL, notePanelMessage, sendPanelMessage } from '../canvas/panel.js'
+import { TASK_PAYLOADS, type TaskName, type TaskPayload } from './bridge/jobs.js'
+import { deliverInbound, tagConversation } from './bridge/inbound.js'
+import { applyKeyword } from './bridge/keywords.js'
+import { catchUp } from './bridge/catchup.js'
+import { checkpoint, prune } from './bridge/maintenance.js'
+import { markConversationRead, notifyFailure, postNote, relayReply, replyGaveUp } from './bridge/outbound.js'
+import { syncContactAttributes } from './bridge/status.js'
+import { noteAutomated, sendAutomated } from './bridge/automated.js'
+import { notePanelMessage, savePhoneOnContact, savePhoneGaveUp, sendPanelMessage } from './bridge/sidebar.js'
+import type { TaskDefinition } from './jobs/worker.js'
 
-/** Every job the bridge runs, by task name. */
-export function createTasks(deps: BridgeDeps): Record<string, TaskHandler> {
-  return {
-    [DELIVER_INBOUND]: (payload, ctx) => deliverInbound(deps, payload, ctx),
-    [TAG_CONVERSATION]: (payload) => tagConversation(deps, payload),
-    [APPLY_KEYWORD]: (payload) => applyKeyword(deps, payload),
-    [CATCH_UP]: () => catchUp(deps),
-    [PRUNE]: () => prune(deps),
-    [CHECKPOINT]: () => checkpoint(deps),
-    [RELAY_REPLY]: (payload, ctx) => relayReply(deps, payload, ctx),
-    [NOTIFY_FAILURE]: (payload) => notifyFailure(deps, payload),
-    [POST_NOTE]: (payload) => postNote(deps, payload),
-    [MARK_READ]: (payload) => markConversationRead(deps, payload),
-    [SYNC_CONTACT]: (payload) => syncContactAttributes(deps, payload),
-    [SEND_AUTOMATED]: (payload, ctx) => sendAutomated(deps, payload, ctx),
-    [NOTE_AUTOMATED]: (payload) => noteAutomated(deps, payload),
-    [SEND_FROM_PANEL]: (payload, ctx) => sendPanelMessage(deps, payload, ctx),
-    [NOTE_PANEL]: (payload) => notePanelMessage(deps, payload),
+type Handlers = { [N in TaskName]: Omit<TaskDefinition<TaskPayload<N>>, 'payload'> }
+
+/** Every job the bridge runs: its task name, the payload it carries (TASK_PAYLOADS) and its handler. */
+export function createTasks(deps: BridgeDeps): Record<TaskName, TaskDefinition> {
+  const handlers: Handlers = {
+    'inbound.deliver': { run: (p, ctx) => deliverInbound(deps, p, ctx) },
+    'conversation.tag': { run: (p) => tagConversation(deps, p) },
+    'consent.keyword': { run: (p) => applyKeyword(deps, p) },
+    'inbound.catchup': { run: () => catchUp(deps) },
+    'maintenance.prune': { run: () => prune(deps) },
+    'maintenance.checkpoint': { run: () => checkpoint(deps) },
+    'outbound.reply': { run: (p, ctx) => relayReply(deps, p, ctx), onDead: replyGaveUp },
+    'outbound.notify_failure': { run: (p) => notifyFailure(deps, p) },
+    'conversation.note': { run: (p) => postNote(deps, p) },
+    'conversation.mark_read': { run: (p) => markConversationRead(deps, p) },
+    'contact.sms_attributes': { run: (p) => syncContactAttributes(deps, p) },
+    'contact.save_phone': { run: (p) => savePhoneOnContact(deps, p), onDead: savePhoneGaveUp },
+    'automated.send': { run: (p, ctx) => sendAutomated(deps, p, ctx) },
+    'automated.note': { run: (p) => noteAutomated(deps, p) },
+    'canvas.send': { run: (p, ctx) => sendPanelMessage(deps, p, ctx) },
+    'canvas.note': { run: (p) => notePanelMessage(deps, p) },
   }
+  const tasks = {} as Record<TaskName, TaskDefinition>
+  for (const name of Object.keys(TASK_PAYLOADS) as TaskName[]) tasks[name] = define(name, handlers)
+  return tasks
+}
+
+function define<N extends TaskName>(name: N, handlers: Handlers): TaskDefinition {
+  const schema = TASK_PAYLOADS[name] as unknown as TaskDefinition<TaskPayload<N>>['payload']
+  return { payload: schema, ...handlers[name] } as TaskDefinition<TaskPayload<N>> as TaskDefinition
 }

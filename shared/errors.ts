@@ -1,15 +1,16 @@
 /**
- * An error with a stable code and a sentence a person can act on. `status` is the HTTP status a
- * route answers with when the error reaches it.
+ * An error with a stable code and a sentence a person can act on. A route throws it; the app's one
+ * error handler answers `statusCode` with `{ error: { code, message, ...fields } }`.
  */
 export class AppError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly status = 500,
-    options?: { cause?: unknown },
+    readonly statusCode = 500,
+    /** More for the caller to read (the field that was wrong). */
+    readonly fields?: Record<string, string>,
   ) {
-    super(message, options)
+    super(message)
     this.name = 'AppError'
   }
 }

@@ -1,13 +1,13 @@
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
-import { findSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, insertMessage } from '../../shared/db/messages.js'
+import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
+import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
+import { createOutboundMessage, getMessage } from '../../shared/db/messages.js'
 import type { AutomatedSend } from '../../shared/db/schema.js'
 import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
 import { contactValues, renderTemplate } from '../../shared/template.js'
-import { segmentInfo, MAX_SMS_BODY } from '../../shared/text.js'
-import { enqueue } from '../jobs/queue.js'
+import { MAX_SMS_BODY } from '../../shared/text.js'
 import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
 import { capRefused, takeOutsiderBudget } from './caps.js'
@@ -15,9 +15,8 @@ import type { BridgeDeps } from './deps.js'
 import { addNote, intercomCall, isNotFound } from './intercom.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
-
-export const SEND_AUTOMATED = 'automated.send'
-export const NOTE_AUTOMATED = 'automated.note'
+import { enqueueTask, type TaskPayload } from './jobs.js'
+import { jobKeys, queues, sendKeys } from './keys.js'
 
 export interface AutomatedRequest {
   key: string
@@ -35,46 +34,46 @@ export interface AutomatedRequest {
  * click) returns the first one and does nothing.
  */
 export async function requestAutomated(trx: Tx, req: AutomatedRequest, now = Date.now()): Promise<{ created: boolean; send: AutomatedSend }> {
-  const inserted = await trx
-    .insertInto('automated_sends')
-    .values({
-      key: req.key,
-      kind: req.kind,
-      intercom_contact_id: req.contactId,
-      phone: req.phone ?? null,
-      body: req.body ?? null,
-      template: req.template ?? null,
-      status: 'queued',
-      requested_by: req.requestedBy,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .returning('key')
-    .executeTakeFirst()
-  if (inserted) {
-    await enqueue(trx, { task: SEND_AUTOMATED, payload: { key: req.key }, key: `auto:${req.key}`, queueKey: `contact:${req.contactId}` }, now)
+  const created = await insertAutomatedSendOnce(
+    trx,
+    { key: req.key, kind: req.kind, contactId: req.contactId, phone: req.phone ?? null, body: req.body ?? null, template: req.template ?? null, requestedBy: req.requestedBy },
+    now,
+  )
+  if (created) {
+    await enqueueTask(trx, 'automated.send', { key: req.key }, { key: jobKeys.sendAutomated(req.key), queueKey: queues.contact(req.contactId) }, now)
   }
-  const send = await trx.selectFrom('automated_sends').selectAll().where('key', '=', req.key).executeTakeFirstOrThrow()
-  return { created: Boolean(inserted), send }
+  return { created, send: (await getAutomatedSend(trx, req.key))! }
+}
+
+/** An SMS step of an Intercom Series: once per (step, contact), for ever. */
+export function requestSeriesText(
+  deps: Pick<BridgeDeps, 'store'>,
+  step: { stepId: string; contactId: string; phone: string | null; body: string | null; template: string | null },
+): Promise<{ created: boolean; send: AutomatedSend }> {
+  return deps.store.write((trx) =>
+    requestAutomated(trx, {
+      key: sendKeys.series(step.stepId, step.contactId),
+      kind: 'series',
+      contactId: step.contactId,
+      phone: step.phone,
+      body: step.body,
+      template: step.template,
+      requestedBy: 'series',
+    }),
+  )
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
   await deps.store.write(async (trx) => {
-    await trx
-      .updateTable('automated_sends')
-      .set({ status: update.status, reason: update.reason ?? null, ...(update.phone ? { phone: update.phone } : {}), updated_at: Date.now() })
-      .where('key', '=', key)
-      .execute()
-    await enqueue(trx, { task: NOTE_AUTOMATED, payload: { key }, key: `autonote:${key}` })
+    await settleAutomatedSend(trx, key, update)
+    await enqueueTask(trx, 'automated.note', { key }, { key: jobKeys.noteAutomated(key) })
   })
-  deps.wake()
 }
 
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */
-export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, ctx: JobContext): Promise<void | TaskResult> {
+export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'automated.send'>, ctx: JobContext): Promise<void | TaskResult> {
   const db = deps.store.db
-  const send = await db.selectFrom('automated_sends').selectAll().where('key', '=', payload.key).executeTakeFirst()
+  const send = await getAutomatedSend(db, payload.key)
   if (!send || send.status !== 'queued') return
 
   // Sending already began (a retry after a crash): finish that text, never start a second one.
@@ -93,13 +92,11 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     return settle(deps, send.key, { status: 'skipped', reason: 'The contact has no valid mobile number.' })
   }
   if (send.kind === 'welcome') {
-    const link = await db.selectFrom('phone_contacts').select('created_by_bridge').where('intercom_contact_id', '=', send.intercom_contact_id).where('created_by_bridge', '=', 1).executeTakeFirst()
-    if (link && !deps.config.welcome.includeBridgeContacts) {
+    if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
       return settle(deps, send.key, { status: 'skipped', phone, reason: 'The contact was created from their own text: they already wrote to us.' })
     }
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
-    const earlier = await db.selectFrom('automated_sends').select('key').where('kind', '=', 'welcome').where('phone', '=', phone).where('status', '=', 'sent').executeTakeFirst()
-    if (earlier) return settle(deps, send.key, { status: 'skipped', phone, reason: 'This number was already sent the welcome text.' })
+    if (await welcomeSentToPhone(db, phone)) return settle(deps, send.key, { status: 'skipped', phone, reason: 'This number was already sent the welcome text.' })
   }
   const refusal = await textingRefusal(deps, { phone, automated: true, contact: c as ContactConsent })
   if (refusal) return settle(deps, send.key, { status: 'skipped', phone, reason: refusal.sentence })
@@ -127,19 +124,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     const now = Date.now()
     const refusal = outsider ? await takeOutsiderBudget(trx, deps.config, { phone, contactId: send.intercom_contact_id }, now) : null
     if (refusal) return { refusal, id: null }
-    const id = await insertMessage(trx, {
-      direction: 'outbound',
-      intercom_conversation_id: conversation?.intercom_conversation_id ?? null,
-      intercom_contact_id: send.intercom_contact_id,
-      phone,
-      twilio_number: recorded,
-      body,
-      num_segments: segmentInfo(body).segments,
-      status: 'pending',
-      created_at: now,
-      updated_at: now,
-    })
-    await trx.updateTable('automated_sends').set({ message_id: id, phone, updated_at: now }).where('key', '=', send.key).execute()
+    const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)
+    await attachAutomatedMessage(trx, send.key, id, phone, now)
     return { refusal: null, id }
   })
   if (written.refusal) {
@@ -161,8 +147,8 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
 const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const
 
 /** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
-export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {
-  const send = await deps.store.db.selectFrom('automated_sends').selectAll().where('key', '=', payload.key).executeTakeFirst()
+export async function noteAutomated(deps: BridgeDeps, payload: TaskPayload<'automated.note'>): Promise<void> {
+  const send = await getAutomatedSend(deps.store.db, payload.key)
   if (!send) return
   const conversation = await findSmsConversation(deps.store.db, send.intercom_contact_id)
   if (!conversation) return // no conversation to note: the record (and the sidebar) keep it

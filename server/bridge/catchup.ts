@@ -1,12 +1,12 @@
 import { getCached, setCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
 import type { Store } from '../../shared/db/database.js'
-import { enqueue, runWaitingJobNow } from '../jobs/queue.js'
+import { runWaitingJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { recordInbound, type InboundSms } from './inbound.js'
-
-export const CATCH_UP = 'inbound.catchup'
+import { enqueueTask } from './jobs.js'
+import { jobKeys } from './keys.js'
 const CURSOR = 'twilio.catchup.since'
 /** How far back the first catch-up looks, and the overlap kept between runs (clocks differ). */
 const FIRST_LOOKBACK_MS = 24 * 3_600_000
@@ -20,7 +20,7 @@ export const CATCH_UP_INTERVAL_MS = 5 * 60_000
  */
 export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
   await store.write(async (trx) => {
-    const { id, deduped } = await enqueue(trx, { task: CATCH_UP, payload: null, key: CATCH_UP, maxAttempts: 5 }, now)
+    const { id, deduped } = await enqueueTask(trx, 'inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now)
     if (deduped) await runWaitingJobNow(trx, id, now)
   })
 }
@@ -76,11 +76,8 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
         : []
     const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body ?? '', media, numSegments: Number(m.numSegments) || null }
     const receivedAt = (m.dateSent ?? m.dateCreated).getTime()
-    await deps.store.write((trx) => recordInbound(trx, sms, deps, receivedAt))
+    await deps.store.write((trx) => recordInbound(trx, sms, deps.config, receivedAt))
   }
-  if (missing.length > 0) {
-    deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
-    deps.wake()
-  }
+  if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await setCached(deps.store, CURSOR, String(startedAt))
 }

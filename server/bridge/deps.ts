@@ -11,8 +11,6 @@ export interface BridgeDeps {
   config: Config
   clients: Clients
   log: FastifyBaseLogger
-  /** Wakes the job worker after a transaction that enqueued work has committed. */
-  wake(): void
   metrics: Metrics
   /** Upstream outages as one line a minute, not a stack per failure. */
   reachability: Reachability

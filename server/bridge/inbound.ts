@@ -1,15 +1,16 @@
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, insertMessageOnce, mediaOf, updateMessage, type MediaItem } from '../../shared/db/messages.js'
-import type { Message } from '../../shared/db/schema.js'
+import { getMessage, hasMessageForPart, insertInboundOnce, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
-import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
+import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
+import { enqueueTask, type TaskPayload } from './jobs.js'
+import { jobKeys, queues } from './keys.js'
 import {
   createLead,
   intercomCall,
@@ -23,10 +24,9 @@ import {
 } from './intercom.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 
-const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 import { mediaUrls } from './media.js'
 
-export const DELIVER_INBOUND = 'inbound.deliver'
+const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
 /** An inbound text as Twilio described it, already checked. */
 export interface InboundSms {
@@ -45,31 +45,25 @@ export interface InboundSms {
  * false when this MessageSid was already stored (a redelivery): nothing else happens then. Texts
  * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
  */
-export async function recordInbound(trx: Tx, sms: InboundSms, deps: Pick<BridgeDeps, 'config'>, now = Date.now()): Promise<boolean> {
+export async function recordInbound(trx: Tx, sms: InboundSms, config: Pick<Config, 'defaultCountry'>, now = Date.now()): Promise<boolean> {
   // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
   // our end keeps the channel (`whatsapp:+...`), so the reply goes back on WhatsApp.
   const from = splitAddress(sms.from)
   const bare = from.channel ? from.address : sms.from
-  const sender = normalizeSender(bare, deps.config.defaultCountry)
+  const sender = normalizeSender(bare, config.defaultCountry)
   const phone = sender?.value ?? bare
   const ours = from.channel === 'whatsapp' && !sms.to.startsWith('whatsapp:') ? `whatsapp:${sms.to}` : sms.to
   // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
-  const id = await insertMessageOnce(trx, {
-    direction: 'inbound',
-    twilio_sid: sms.messageSid,
-    phone,
-    twilio_number: ours,
-    body: sms.body,
-    media: JSON.stringify(sms.media),
-    num_segments: sms.numSegments,
-    status: 'received',
-    created_at: now,
-    updated_at: now,
-  })
+  const id = await insertInboundOnce(trx, { sid: sms.messageSid, phone, to: ours, body: sms.body, media: sms.media, numSegments: sms.numSegments }, now)
   if (id === undefined) return false
   const keyword = sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined
-  await enqueue(trx, { task: DELIVER_INBOUND, payload: { messageId: id, ...(keyword ? { keyword } : {}) }, key: `inbound:${sms.messageSid}`, queueKey: `phone:${phone}` }, now)
+  await enqueueTask(trx, 'inbound.deliver', { messageId: id, ...(keyword ? { keyword } : {}) }, { key: jobKeys.deliverInbound(sms.messageSid), queueKey: queues.phone(phone) }, now)
   return true
+}
+
+/** A text Twilio posted (the webhook): stored, its delivery queued; false for a redelivery. */
+export function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms): Promise<boolean> {
+  return deps.store.write((trx) => recordInbound(trx, sms, deps.config))
 }
 
 /** Finds the contact for a phone number: our own link first, then Intercom, else a new lead. */
@@ -104,7 +98,7 @@ function attachmentLabel(n: number): string {
  * through untouched); a picture-only text says what it carries.
  */
 function displayBody(message: Message): string {
-  return message.body.trim() !== '' ? escapeHtml(message.body) : attachmentLabel(mediaOf(message).length)
+  return message.body.trim() !== '' ? escapeHtml(message.body) : attachmentLabel(message.media.length)
 }
 
 function newestPartBy(conversation: Intercom.Conversation, contactId: string): string | undefined {
@@ -125,9 +119,7 @@ async function findPostedPart(deps: BridgeDeps, conversationId: string, contactI
     (p) => p.author?.id === contactId && p.created_at === createdAt && partText(p.body) === partText(body),
   )
   for (const candidate of candidates) {
-    if (!candidate.id) continue
-    const claimed = await deps.store.db.selectFrom('messages').select('id').where('intercom_part_id', '=', candidate.id).executeTakeFirst()
-    if (!claimed) return candidate.id
+    if (candidate.id && !(await hasMessageForPart(deps.store.db, candidate.id))) return candidate.id
   }
   return undefined
 }
@@ -204,13 +196,12 @@ async function recordStarted(
   await deps.store.write(async (trx) => {
     await setSmsConversation(trx, c)
     await updateMessage(trx, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId })
-    await enqueue(trx, { task: TAG_CONVERSATION, payload: { conversationId: c.conversationId }, key: `tag:${c.conversationId}` })
+    await enqueueTask(trx, 'conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) })
   })
-  deps.wake()
 }
 
 /** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
-export async function deliverInbound(deps: BridgeDeps, payload: { messageId: number; keyword?: Keyword }, ctx: JobContext): Promise<void> {
+export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inbound.deliver'>, ctx: JobContext): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message || message.intercom_part_id) return
   const contact = await resolveContact(deps, message.phone)
@@ -265,14 +256,11 @@ export async function deliverInbound(deps: BridgeDeps, payload: { messageId: num
     // Consent changes here, with the text; telling Intercom about it is a job of its own.
     if (keyword) await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
   })
-  if (keyword) deps.wake()
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }
 
-export const TAG_CONVERSATION = 'conversation.tag'
-
 /** Job: tags a conversation the bridge opened, so inbox rules can route SMS. Tagging twice is harmless. */
-export async function tagConversation(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
+export async function tagConversation(deps: BridgeDeps, payload: TaskPayload<'conversation.tag'>): Promise<void> {
   const [tag, admin] = [await smsTagId(deps), await adminId(deps)]
   await intercomCall('tag the conversation', () =>
     deps.clients.intercom.tags.tagConversation({ conversation_id: payload.conversationId, id: tag, admin_id: admin }),

@@ -1,7 +1,8 @@
 import type { Tx } from '../../shared/db/database.js'
 import { setConsent } from '../../shared/db/consent.js'
-import { enqueue } from '../jobs/queue.js'
 import type { BridgeDeps } from './deps.js'
+import { enqueueTask, type TaskPayload } from './jobs.js'
+import { jobKeys, queues } from './keys.js'
 import { addNote, ensureContactAttribute, setContactAttributes } from './intercom.js'
 
 export type Keyword = 'opt_out' | 'opt_in' | 'help'
@@ -27,22 +28,14 @@ export function detectKeyword(body: string): Keyword | null {
   return KEYWORDS[body.trim().toUpperCase()] ?? null
 }
 
-export const APPLY_KEYWORD = 'consent.keyword'
-
-export interface KeywordEvent {
-  keyword: Keyword
-  messageId: number
-  phone: string
-  contactId: string
-  conversationId: string
-}
+export type KeywordEvent = TaskPayload<'consent.keyword'>
 
 /** Records the consent change a keyword makes and queues telling the team and Intercom. */
 export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
   if (event.keyword !== 'help') {
     await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
   }
-  await enqueue(trx, { task: APPLY_KEYWORD, payload: event, key: `keyword:${event.messageId}`, queueKey: `phone:${event.phone}` }, now)
+  await enqueueTask(trx, 'consent.keyword', event, { key: jobKeys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now)
 }
 
 const NOTES: Record<Keyword, string> = {

@@ -4,18 +4,17 @@ import { pruneSendCounts } from '../../shared/db/send-counts.js'
 import { utcDay } from './caps.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
 import { MEDIA_TTL_MS } from './media.js'
-import { enqueue } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
+import { enqueueTask } from './jobs.js'
+import { jobKeys } from './keys.js'
 
-export const PRUNE = 'maintenance.prune'
 /** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
 export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
 const PRUNE_INTERVAL_MS = 24 * 3_600_000
 /** Rows deleted per write, so other writes are never held up for long. */
 const BATCH = 2_000
 
-export const CHECKPOINT = 'maintenance.checkpoint'
 /**
  * How often the embedded database's write-ahead log is copied into the file. SQLite does it by itself
  * only past 1,000 pages (4 MB), which a quiet bridge takes days to write: meanwhile a copy of the
@@ -26,8 +25,8 @@ export const CHECKPOINT_INTERVAL_MS = 5 * 60_000
 /** Queues the daily clean-up and the periodic checkpoint once each; a start with them already queued adds nothing. */
 export async function scheduleMaintenance(store: Store): Promise<void> {
   await store.write(async (trx) => {
-    await enqueue(trx, { task: PRUNE, payload: null, key: PRUNE, maxAttempts: 5 })
-    if (store.isLocalFile) await enqueue(trx, { task: CHECKPOINT, payload: null, key: CHECKPOINT, maxAttempts: 5 })
+    await enqueueTask(trx, 'maintenance.prune', null, { key: jobKeys.prune(), maxAttempts: 5 })
+    if (store.isLocalFile) await enqueueTask(trx, 'maintenance.checkpoint', null, { key: jobKeys.checkpoint(), maxAttempts: 5 })
   })
 }
 

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto'
-import { mediaOf } from '../../shared/db/messages.js'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
-import type { Message } from '../../shared/db/schema.js'
+import type { Message } from '../../shared/db/messages.js'
 import type { Config } from '../config.js'
 
 /** Intercom takes at most 10 attachment URLs per part. */
@@ -42,7 +41,7 @@ export function verifyMediaToken(
 /** Public URLs through which Intercom fetches a message's pictures (never Twilio's own URLs). */
 export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message: Pick<Message, 'id' | 'media' | 'created_at'>): string[] {
   const expiresAt = message.created_at + MEDIA_TTL_MS
-  return mediaOf(message)
+  return message.media
     .slice(0, MAX_ATTACHMENTS)
     .map((item, i) => `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}/${mediaFileName(`picture-${i + 1}`, item.contentType)}`)
 }

@@ -4,31 +4,21 @@ import { findConversationLink } from '../../shared/db/contacts.js'
 import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
 import { setConsent } from '../../shared/db/consent.js'
 import { textingRefusal } from './consent.js'
-import { getMessage, updateMessage, type MediaItem } from '../../shared/db/messages.js'
-import type { Message } from '../../shared/db/schema.js'
+import { createOutboundMessage, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
+import type { Job } from '../../shared/db/schema.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import { maskPhone } from '../../shared/log.js'
-import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
+import { escapeHtml, inlineImages, partBodyToSms, splitForSms } from '../../shared/text.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
-import { enqueue } from '../jobs/queue.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
+import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
+import { jobKeys, queues } from './keys.js'
 import { addNote, intercomCall } from './intercom.js'
 import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, isIntercomUpload } from './media.js'
 
-export const RELAY_REPLY = 'outbound.reply'
-export const NOTIFY_FAILURE = 'outbound.notify_failure'
-export const POST_NOTE = 'conversation.note'
-export const MARK_READ = 'conversation.mark_read'
-
-export interface ReplyPart {
-  id: string
-  partType: string
-  body: string
-  authorType: string
-  attachments: Array<{ url: string; contentType: string | null; name: string | null }>
-}
+export type { ReplyPart } from './jobs.js'
 
 /**
  * Whether a conversation part is a teammate's (or, with RELAY_BOT_REPLIES, a bot's) words to the
@@ -51,12 +41,7 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
-    const { deduped } = await enqueue(trx, {
-      task: RELAY_REPLY,
-      payload: { conversationId, part },
-      key: `reply:${part.id}`,
-      queueKey: `conversation:${conversationId}`,
-    })
+    const { deduped } = await enqueueTask(trx, 'outbound.reply', { conversationId, part }, { key: jobKeys.reply(part.id), queueKey: queues.conversation(conversationId) })
     if (!deduped) queued++
   }
   return queued
@@ -136,14 +121,13 @@ function fileName(url: string): string {
 }
 
 /** Job: turns one teammate reply into one or more texts to the conversation's customer. */
-export async function relayReply(deps: BridgeDeps, payload: { conversationId: string; part: ReplyPart }, ctx: JobContext): Promise<void> {
+export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outbound.reply'>, ctx: JobContext): Promise<void> {
   const { conversationId, part } = payload
   const db = deps.store.db
   // The contact's current SMS conversation or an older one: a reply in either goes to the phone.
   const link = await findConversationLink(db, conversationId)
   if (!link) return // not an SMS conversation
-  const echo = await db.selectFrom('messages').select('id').where('direction', '=', 'inbound').where('intercom_part_id', '=', part.id).executeTakeFirst()
-  if (echo) return // a part the bridge itself posted
+  if (await hasMessageForPart(db, part.id, 'inbound')) return // a part the bridge itself posted
 
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   let text = partBodyToSms(part.body)
@@ -155,14 +139,8 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   if (lost.length > 0) {
     const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
     const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
-    await deps.store.write((trx) =>
-      enqueue(trx, {
-        task: POST_NOTE,
-        payload: { conversationId, html: `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>` },
-        key: `medianote:${part.id}`,
-      }),
-    )
-    deps.wake()
+    const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
+    await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.mediaNote(part.id) }))
   }
   if (!text && !mms) return // nothing to send
 
@@ -171,44 +149,29 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   const now = Date.now()
   await deps.store.write(async (trx) => {
     for (const [index, chunk] of chunks.entries()) {
-      const inserted = await trx
-        .insertInto('messages')
-        .values({
-          direction: 'outbound',
-          intercom_conversation_id: conversationId,
-          intercom_contact_id: link.intercom_contact_id,
-          intercom_part_id: part.id,
-          part_index: index,
+      const id = await createOutboundMessage(
+        trx,
+        {
+          conversationId,
+          contactId: link.intercom_contact_id,
+          part: { id: part.id, index },
           phone: link.phone,
-          twilio_number: recorded,
+          from: recorded,
           body: chunk,
-          media: JSON.stringify(index === 0 && mms ? media : []),
-          num_segments: segmentInfo(chunk).segments,
+          media: index === 0 && mms ? media : [],
           status: refused ? 'refused' : 'pending',
-          error_message: refusal?.sentence ?? null,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returning('id')
-        .executeTakeFirst()
-      if (inserted && refused && index === 0) {
-        await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: inserted.id }, key: `notify:${inserted.id}` })
+          errorMessage: refusal?.sentence ?? null,
+        },
+        now,
+      )
+      if (id !== undefined && refused && index === 0) {
+        await enqueueTask(trx, 'outbound.notify_failure', { messageId: id }, { key: jobKeys.notifyFailure(id) })
       }
     }
   })
-  if (refused) {
-    deps.wake()
-    return
-  }
+  if (refused) return
 
-  const rows = await db
-    .selectFrom('messages')
-    .selectAll()
-    .where('direction', '=', 'outbound')
-    .where('intercom_part_id', '=', part.id)
-    .orderBy('part_index')
-    .execute()
+  const rows = await outboundTextsOfPart(db, part.id)
   let sentAny = false
   for (const row of rows) {
     if (row.twilio_sid) {
@@ -223,8 +186,7 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.write((trx) => enqueue(trx, { task: MARK_READ, payload: { conversationId }, key: `read:${part.id}` }))
-    deps.wake()
+    await deps.store.write((trx) => enqueueTask(trx, 'conversation.mark_read', { conversationId }, { key: jobKeys.markRead(part.id) }))
   }
 }
 
@@ -233,31 +195,24 @@ export async function relayReply(deps: BridgeDeps, payload: { conversationId: st
  * not reach the customer, so the conversation says so, with how to send it once the cause is fixed.
  * Runs in the transaction that buries the job.
  */
-export async function replyGaveUp(trx: Tx, job: { id: number; payload: string }, error: string): Promise<void> {
-  const { conversationId, part } = JSON.parse(job.payload) as { conversationId: string; part: ReplyPart }
+export async function replyGaveUp(trx: Tx, { conversationId, part }: TaskPayload<'outbound.reply'>, job: Job, error: string): Promise<void> {
   if (!(await findConversationLink(trx, conversationId))) return
   const preview = partBodyToSms(part.body).slice(0, 80)
-  await enqueue(trx, {
-    task: POST_NOTE,
-    payload: {
-      conversationId,
-      html:
-        `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
-        `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`,
-    },
-    key: `gaveup:${job.id}`,
-  })
+  const html =
+    `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
+    `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
+  await enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.gaveUp(job.id) })
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
-export async function markConversationRead(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
+export async function markConversationRead(deps: BridgeDeps, payload: TaskPayload<'conversation.mark_read'>): Promise<void> {
   await intercomCall('mark the conversation read', () =>
     deps.clients.intercom.conversations.update({ conversation_id: payload.conversationId, read: true }),
   )
 }
 
 /** Job: one note in a conversation, for the team only. */
-export async function postNote(deps: BridgeDeps, payload: { conversationId: string; html: string }): Promise<void> {
+export async function postNote(deps: BridgeDeps, payload: TaskPayload<'conversation.note'>): Promise<void> {
   await addNote(deps, payload.conversationId, payload.html)
 }
 
@@ -269,7 +224,7 @@ export async function postNote(deps: BridgeDeps, payload: { conversationId: stri
 export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext, opts: { notifyFailure?: boolean } = {}): Promise<boolean> {
   const { twilio } = deps.clients
   const config = deps.config.twilio
-  const media = JSON.parse(row.media) as Array<{ url: string }>
+  const media = row.media
   if (row.send_attempted_at) {
     const recent = await twilio.messages.list({ to: customerAddress(row.phone, row.twilio_number), limit: 50 })
     const match = recent.find(
@@ -317,15 +272,14 @@ async function recordFailure(deps: BridgeDeps, row: Message, code: number | null
     await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
     if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, row.phone, 'opted_out', `twilio:${code}`)
     if (notify && row.intercom_conversation_id) {
-      await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: row.id }, key: `notify:${row.id}` })
+      await enqueueTask(trx, 'outbound.notify_failure', { messageId: row.id }, { key: jobKeys.notifyFailure(row.id) })
     }
   })
-  deps.wake()
 }
 
 
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
-export async function notifyFailure(deps: BridgeDeps, payload: { messageId: number }): Promise<void> {
+export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outbound.notify_failure'>): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   // A text outside any conversation (a welcome before the first one): the sidebar shows its status.
   if (!message?.intercom_conversation_id) return

@@ -1,14 +1,16 @@
 import type { Tx } from '../../shared/db/database.js'
 import { setConsent } from '../../shared/db/consent.js'
+import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared/db/messages.js'
+import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
-import { enqueue } from '../jobs/queue.js'
 import type { BridgeDeps } from './deps.js'
 import { ensureContactAttribute, setContactAttributes } from './intercom.js'
-import { NOTIFY_FAILURE } from './outbound.js'
+import { enqueueTask, type TaskPayload } from './jobs.js'
+import { jobKeys, queues } from './keys.js'
 
 // How far along a text is. Callbacks arrive out of order and twice, so a status only ever moves up;
 // the final ones (rank 4) are never replaced, except that a delivered text may later be read.
-const RANK: Record<string, number> = {
+const RANK: Partial<Record<MessageStatus, number>> = {
   pending: 0,
   accepted: 1,
   scheduled: 1,
@@ -22,64 +24,50 @@ const RANK: Record<string, number> = {
   read: 5,
 }
 
+const isRanked = (status: string): status is TwilioStatus => Object.hasOwn(RANK, status)
+
 /** The status to keep when `incoming` arrives for a text that is `current`, or null to ignore it. */
-export function nextStatus(current: string, incoming: string): string | null {
+export function nextStatus(current: MessageStatus, incoming: string): TwilioStatus | null {
+  if (!isRanked(incoming)) return null
   const from = RANK[current] ?? 0
-  const to = RANK[incoming]
-  if (to === undefined || to <= from) return null
+  const to = RANK[incoming]!
+  if (to <= from) return null
   if (from === 4 && !(current === 'delivered' && incoming === 'read')) return null
   return incoming
 }
 
-export const SYNC_CONTACT = 'contact.sms_attributes'
+/** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
+export function receiveStatus(deps: Pick<BridgeDeps, 'store'>, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
+  return deps.store.write((trx) => recordStatus(trx, update))
+}
 
 /** Applies a status callback; returns whether anything changed. Failures queue one note. */
 export async function recordStatus(trx: Tx, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
-  const message = await trx.selectFrom('messages').selectAll().where('twilio_sid', '=', update.sid).executeTakeFirst()
+  const message = await findMessageBySid(trx, update.sid)
   if (!message) return false
   const status = nextStatus(message.status, update.status)
   if (!status) return false
   const failed = status === 'failed' || status === 'undelivered'
-  await trx
-    .updateTable('messages')
-    .set({
-      status,
-      updated_at: Date.now(),
-      ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}),
-    })
-    .where('id', '=', message.id)
-    .execute()
+  await updateMessage(trx, message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) })
   if (failed) {
     if (update.errorCode && TWILIO_ERRORS[update.errorCode]?.optedOut) {
       await setConsent(trx, message.phone, 'opted_out', `twilio:${update.errorCode}`)
     }
-    await enqueue(trx, { task: NOTIFY_FAILURE, payload: { messageId: message.id }, key: `notify:${message.id}` })
+    await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
   }
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
-    await enqueue(trx, {
-      task: SYNC_CONTACT,
-      payload: { contactId: message.intercom_contact_id },
-      key: `sync:${message.id}:${status}`,
-      queueKey: `contact:${message.intercom_contact_id}`,
-    })
+    const contactId = message.intercom_contact_id
+    await enqueueTask(trx, 'contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) })
   }
   return true
 }
 
 /** Job: keeps `last_sms_sid` and `last_sms_status` on the Intercom contact current. */
-export async function syncContactAttributes(deps: BridgeDeps, payload: { contactId: string }): Promise<void> {
-  const last = await deps.store.db
-    .selectFrom('messages')
-    .select(['twilio_sid', 'status'])
-    .where('intercom_contact_id', '=', payload.contactId)
-    .where('direction', '=', 'outbound')
-    .where('twilio_sid', 'is not', null)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .executeTakeFirst()
+export async function syncContactAttributes(deps: BridgeDeps, payload: TaskPayload<'contact.sms_attributes'>): Promise<void> {
+  const last = await lastSentToContact(deps.store.db, payload.contactId)
   if (!last) return
   await ensureContactAttribute(deps, 'last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')
   await ensureContactAttribute(deps, 'last_sms_status', 'string', 'Delivery status of the last text sent to this contact')
-  await setContactAttributes(deps, payload.contactId, { last_sms_sid: last.twilio_sid, last_sms_status: last.status })
+  await setContactAttributes(deps, payload.contactId, { last_sms_sid: last.sid, last_sms_status: last.status })
 }

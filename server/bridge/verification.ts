@@ -1,7 +1,7 @@
 import { createHmac, randomInt } from 'node:crypto'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
-import { insertMessage } from '../../shared/db/messages.js'
+import { createOutboundMessage } from '../../shared/db/messages.js'
 import { countTry, getVerification, insertVerification, markVerified, renewVerification } from '../../shared/db/verifications.js'
 import { maskPhone } from '../../shared/log.js'
 import { formatForReading } from '../../shared/phone.js'
@@ -57,18 +57,11 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     })
     const now = Date.now()
     await deps.store.write((trx) =>
-      insertMessage(trx, {
-        direction: 'outbound',
-        intercom_contact_id: contactId,
-        phone,
-        twilio_number: recorded,
-        twilio_sid: message.sid,
-        body: 'Verification code (the code itself is not kept)',
-        num_segments: segmentInfo(body).segments,
-        status: message.status,
-        created_at: now,
-        updated_at: now,
-      }),
+      createOutboundMessage(
+        trx,
+        { contactId, phone, from: recorded, twilioSid: message.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: message.status },
+        now,
+      ),
     )
     return null
   } catch (err) {

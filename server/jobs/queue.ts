@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Executor, Store, Tx } from '../../shared/db/database.js'
+import { markJobsReady, type Executor, type Store, type Tx } from '../../shared/db/database.js'
 import type { Job, JobState } from '../../shared/db/schema.js'
 
 export const DEFAULT_MAX_ATTEMPTS = 20
@@ -24,7 +24,7 @@ export interface EnqueueResult {
 
 /**
  * Adds a job inside the caller's transaction, so the job exists exactly when whatever it is about
- * (a stored webhook, a stored message) exists. Wake the worker after the transaction commits.
+ * (a stored webhook, a stored message) exists. The store wakes the worker when the transaction commits.
  */
 export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Promise<EnqueueResult> {
   const inserted = await trx
@@ -42,7 +42,10 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
     .onConflict((oc) => oc.column('key').doNothing())
     .returning('id')
     .executeTakeFirst()
-  if (inserted) return { id: inserted.id, deduped: false }
+  if (inserted) {
+    markJobsReady(trx)
+    return { id: inserted.id, deduped: false }
+  }
   const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
   return { id: existing.id, deduped: true }
 }
@@ -53,8 +56,7 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
  * one is ever eligible, so they run one at a time and in order, even across retries.
  */
-export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number): Promise<Job[]> {
-  const now = Date.now()
+export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number, now: number): Promise<Job[]> {
   return store.write(async (trx) => {
     // A job that keeps killing its process must not be claimed forever.
     await trx
@@ -128,11 +130,11 @@ export async function completeJob(store: Store, job: Job, workerId: string): Pro
 }
 
 /** Puts a recurring job back to wait for its next run, with a fresh set of attempts. */
-export async function rescheduleJob(store: Store, job: Job, workerId: string, runAt: number): Promise<void> {
+export async function rescheduleJob(store: Store, job: Job, workerId: string, runAt: number, now: number): Promise<void> {
   await store.write((trx) =>
     trx
       .updateTable('jobs')
-      .set({ state: 'waiting', run_at: runAt, attempts: 0, locked_by: null, locked_until: null, last_error: null, updated_at: Date.now() })
+      .set({ state: 'waiting', run_at: runAt, attempts: 0, locked_by: null, locked_until: null, last_error: null, updated_at: now })
       .where('id', '=', job.id)
       .where('locked_by', '=', workerId)
       .execute(),
@@ -152,6 +154,7 @@ export async function failJob(
   workerId: string,
   error: string,
   runAt: number | null,
+  now: number,
   onDead?: DeadHandler,
 ): Promise<JobState> {
   const dead = runAt === null || job.attempts >= job.max_attempts
@@ -165,7 +168,7 @@ export async function failJob(
         locked_by: null,
         locked_until: null,
         last_error: error.slice(0, 4000),
-        updated_at: Date.now(),
+        updated_at: now,
       })
       .where('id', '=', job.id)
       .where('locked_by', '=', workerId)
@@ -176,9 +179,8 @@ export async function failJob(
 }
 
 /** Pushes the lease of jobs still running forward, so no other worker takes them over. */
-export async function extendLeases(store: Store, workerId: string, ids: number[], leaseMs: number): Promise<void> {
+export async function extendLeases(store: Store, workerId: string, ids: number[], leaseMs: number, now: number): Promise<void> {
   if (ids.length === 0) return
-  const now = Date.now()
   await store.write((trx) =>
     trx
       .updateTable('jobs')
@@ -194,7 +196,7 @@ export async function extendLeases(store: Store, workerId: string, ids: number[]
  * The earliest future time a waiting job becomes due, or null. Jobs already due but held back by
  * their ordering key are left out: they become eligible when the job ahead of them settles.
  */
-export async function nextRunAt(db: Executor, now = Date.now()): Promise<number | null> {
+export async function nextRunAt(db: Executor, now: number): Promise<number | null> {
   const row = await db
     .selectFrom('jobs')
     .select((eb) => eb.fn.min('run_at').as('next'))
@@ -215,20 +217,23 @@ export async function listJobs(db: Executor, state?: JobState, limit = 100): Pro
  * next turn should not be waited for. A job already running, or dead, is left to its state.
  */
 export async function runWaitingJobNow(trx: Tx, id: number, now = Date.now()): Promise<void> {
-  await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).execute()
+  const res = await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).executeTakeFirst()
+  if (res.numUpdatedRows > 0n) markJobsReady(trx)
 }
 
 /** Gives a dead job a fresh set of attempts. */
-export async function retryDeadJob(store: Store, id: number): Promise<boolean> {
-  const res = await store.write((trx) =>
-    trx
+export async function retryDeadJob(store: Store, id: number, now = Date.now()): Promise<boolean> {
+  return store.write(async (trx) => {
+    const res = await trx
       .updateTable('jobs')
-      .set({ state: 'waiting', attempts: 0, run_at: Date.now(), updated_at: Date.now() })
+      .set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now })
       .where('id', '=', id)
       .where('state', '=', 'dead')
-      .executeTakeFirst(),
-  )
-  return res.numUpdatedRows > 0n
+      .executeTakeFirst()
+    if (res.numUpdatedRows === 0n) return false
+    markJobsReady(trx)
+    return true
+  })
 }
 
 export async function discardDeadJob(store: Store, id: number): Promise<boolean> {

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Store } from '../../shared/db/database.js'
+import type { z } from 'zod'
+import { systemClock, type Clock, type ClockTimer } from '../../shared/clock.js'
+import type { Store, Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob, type DeadHandler } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -14,11 +16,20 @@ export interface JobContext {
 }
 
 /**
- * A task succeeds only by returning; any throw reschedules it with backoff. Throw RetryLaterError to
- * choose the delay, PermanentError to give up at once. Tasks must be idempotent: after a crash a job
- * runs again.
+ * One kind of job: the payload it carries (validated when the job runs: a payload that does not fit
+ * fails that job for good, with the reason) and what running it does. A task succeeds only by
+ * returning; any throw reschedules it with backoff. Throw RetryLaterError to choose the delay,
+ * PermanentError to give up at once. Tasks must be idempotent: after a crash a job runs again.
  */
-export type TaskHandler = (payload: any, ctx: JobContext) => Promise<void | TaskResult>
+export interface TaskDefinition<P = unknown> {
+  payload: z.ZodType<P>
+  run(payload: P, ctx: JobContext): Promise<void | TaskResult>
+  /**
+   * What to record when a job of this task dies, in the transaction that buries it (so the record,
+   * typically a note for the team, cannot be lost between the two).
+   */
+  onDead?(trx: Tx, payload: P, job: Job, error: string): Promise<void>
+}
 
 /** A recurring job returns when to run next: it is kept, with its attempts reset, instead of deleted. */
 export interface TaskResult {
@@ -27,7 +38,7 @@ export interface TaskResult {
 
 export interface WorkerOptions {
   store: Store
-  tasks: Record<string, TaskHandler>
+  tasks: Record<string, TaskDefinition>
   log: FastifyBaseLogger
   concurrency?: number
   /** How long a claimed job is ours; it is extended while the job runs. */
@@ -37,8 +48,8 @@ export interface WorkerOptions {
   backoff?: { baseMs: number; maxMs: number }
   /** Invoked after each job settles (metrics, tests). */
   onSettled?: (job: Job, outcome: 'completed' | 'retry' | 'dead', error?: unknown) => void
-  /** Per task: what to record when a job of it dies (see DeadHandler). */
-  onDead?: Record<string, DeadHandler>
+  /** Claims, leases, backoff and timers read this clock (tests move it). */
+  clock?: Clock
   /** Turns a retry caused by an upstream outage into one line a minute instead of a stack each time. */
   reachability?: Pick<Reachability, 'warnIfUnreachable'>
 }
@@ -52,24 +63,25 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 export class Worker {
   readonly id = `${process.pid}-${randomUUID().slice(0, 8)}`
   private readonly store: Store
-  private readonly tasks: Record<string, TaskHandler>
+  private readonly tasks: Record<string, TaskDefinition>
   private readonly log: FastifyBaseLogger
   private readonly concurrency: number
   private readonly leaseMs: number
   private readonly pollIntervalMs: number
   private readonly backoff: { baseMs: number; maxMs: number }
   private readonly onSettled: WorkerOptions['onSettled']
-  private readonly onDead: Record<string, DeadHandler>
+  private readonly clock: Clock
   private readonly reachability: WorkerOptions['reachability']
   private readonly running = new Map<number, Promise<void>>()
   private readonly abort = new AbortController()
   private state: 'idle' | 'started' | 'stopping' | 'stopped' = 'idle'
   private pumping: Promise<void> | null = null
   private wakeAgain = false
-  private pollTimer: NodeJS.Timeout | undefined
-  private dueTimer: NodeJS.Timeout | undefined
+  private pollTimer: ClockTimer | undefined
+  private dueTimer: ClockTimer | undefined
   private dueAt = Infinity
-  private heartbeat: NodeJS.Timeout | undefined
+  private heartbeat: ClockTimer | undefined
+  private stopListening: (() => void) | undefined
 
   constructor(options: WorkerOptions) {
     this.store = options.store
@@ -81,22 +93,25 @@ export class Worker {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000
     this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 15 * 60_000 }
     this.onSettled = options.onSettled
-    this.onDead = options.onDead ?? {}
+    this.clock = options.clock ?? systemClock
   }
 
   start(): void {
     if (this.state !== 'idle') return
     this.state = 'started'
-    this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs)
-    this.heartbeat = setInterval(() => {
-      extendLeases(this.store, this.id, [...this.running.keys()], this.leaseMs).catch((err) =>
+    // Work queued in this process wakes the worker as its transaction commits; the poll finds work
+    // queued by other processes (a second machine, `sms-bridge jobs retry`).
+    this.stopListening = this.store.onJobsReady(() => this.wake())
+    this.pollTimer = this.clock.setInterval(() => this.wake(), this.pollIntervalMs)
+    this.heartbeat = this.clock.setInterval(() => {
+      extendLeases(this.store, this.id, [...this.running.keys()], this.leaseMs, this.clock.now()).catch((err) =>
         this.log.error({ err }, 'could not extend job leases'),
       )
     }, Math.max(50, Math.floor(this.leaseMs / 3)))
     this.wake()
   }
 
-  /** Looks for work now. Call it after a transaction that enqueued a job has committed. */
+  /** Looks for work now (the store calls it when a transaction that queued work commits). */
   wake(): void {
     if (this.state !== 'started') return
     if (this.pumping) {
@@ -121,7 +136,7 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, this.id, this.concurrency - this.running.size, this.leaseMs)
+      const jobs = await claimJobs(this.store, this.id, this.concurrency - this.running.size, this.leaseMs, this.clock.now())
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
@@ -132,14 +147,14 @@ export class Worker {
 
   /** Without this a delayed job would wait for the next poll rather than run on time. */
   private async scheduleNextDue(): Promise<void> {
-    const next = await nextRunAt(this.store.db)
+    const next = await nextRunAt(this.store.db, this.clock.now())
     if (next === null || next >= this.dueAt || this.state !== 'started') return
-    if (this.dueTimer) clearTimeout(this.dueTimer)
+    this.clock.clear(this.dueTimer)
     this.dueAt = next
-    this.dueTimer = setTimeout(() => {
+    this.dueTimer = this.clock.setTimeout(() => {
       this.dueAt = Infinity
       this.wake()
-    }, Math.max(0, next - Date.now()) + 5)
+    }, Math.max(0, next - this.clock.now()) + 5)
   }
 
   private async run(job: Job): Promise<void> {
@@ -149,10 +164,10 @@ export class Worker {
     const startedAt = performance.now()
     log.debug('job started')
     try {
-      const handler = this.tasks[job.task]
-      if (!handler) throw new PermanentError(`no handler for task "${job.task}"`)
-      const result = await handler(JSON.parse(job.payload), { job, log, signal: this.abort.signal })
-      if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt)
+      const task = this.tasks[job.task]
+      if (!task) throw new PermanentError(`no handler for task "${job.task}"`)
+      const result = await task.run(payloadOf(task, job), { job, log, signal: this.abort.signal })
+      if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt, this.clock.now())
       else await completeJob(this.store, job, this.id)
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
@@ -164,14 +179,12 @@ export class Worker {
             ? err.delayMs
             : backoffDelay(job.attempts, this.backoff.baseMs, this.backoff.maxMs)
       try {
-        const state = await failJob(
-          this.store,
-          job,
-          this.id,
-          `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`,
-          delay === null ? null : Date.now() + delay,
-          this.onDead[job.task],
-        )
+        const now = this.clock.now()
+        const task = this.tasks[job.task]
+        // A payload that does not fit has nothing for a dead handler to read.
+        const fits = task?.onDead ? task.payload.safeParse(parseJson(job.payload)) : undefined
+        const onDead = fits?.success ? (trx: Tx, dead: Job, error: string) => task!.onDead!(trx, fits.data, dead, error) : undefined
+        const state = await failJob(this.store, job, this.id, `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`, delay === null ? null : now + delay, now, onDead)
         outcome = state === 'dead' ? 'dead' : 'retry'
         if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')
         else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
@@ -195,8 +208,9 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
-    clearInterval(this.pollTimer)
-    clearTimeout(this.dueTimer)
+    this.stopListening?.()
+    this.clock.clear(this.pollTimer)
+    this.clock.clear(this.dueTimer)
     // A claim in flight may still hand us jobs: wait for it, so they are waited for too.
     await this.pumping
     let timer: NodeJS.Timeout | undefined
@@ -209,7 +223,27 @@ export class Worker {
       this.log.warn({ jobs: [...this.running.keys()] }, 'jobs still running at shutdown; their leases will expire')
       this.abort.abort()
     }
-    clearInterval(this.heartbeat)
+    this.clock.clear(this.heartbeat)
     this.state = 'stopped'
+  }
+}
+
+/** The job's payload as its task declares it, or a PermanentError naming what does not fit. */
+function payloadOf<P>(task: TaskDefinition<P>, job: Job): P {
+  const raw = parseJson(job.payload)
+  if (raw === NOT_JSON) throw new PermanentError(`the payload of job ${job.id} (${job.task}) is not JSON`)
+  const parsed = task.payload.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  throw new PermanentError(`the payload of job ${job.id} (${job.task}) does not fit the task: ${issue.path.join('.') || 'payload'}: ${issue.message}`)
+}
+
+const NOT_JSON = Symbol('not JSON')
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return NOT_JSON
   }
 }

@@ -1,3 +1,5 @@
+import { lastInboundAt } from '../../shared/db/messages.js'
+import { lastReceiptAt } from '../../shared/db/receipts.js'
 import { unhandledTopics } from '../../shared/db/cache.js'
 import { connectionFailure } from '../clients/reachability.js'
 import { SURFACE_NAMES, type SurfaceRefusals } from '../refusals.js'
@@ -60,10 +62,9 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   const stuck = stats.oldestDueAgeMs > 5 * 60_000
   say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
 
-  const lastText = store.db.selectFrom('messages').select((eb) => eb.fn.max('created_at').as('last')).where('direction', '=', 'inbound')
-  const lastWebhook = store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', 'intercom')
-  for (const [query, name] of [[lastText, 'Twilio inbound texts'], [lastWebhook, 'Intercom webhooks']] as const) {
-    const last = (await query.executeTakeFirst())?.last ?? null
+  const lastText = await lastInboundAt(store.db)
+  const lastWebhook = await lastReceiptAt(store.db, 'intercom')
+  for (const [last, name] of [[lastText, 'Twilio inbound texts'], [lastWebhook, 'Intercom webhooks']] as const) {
     if (last === null) say(false, `${name}: none received yet. Check the webhook configuration (sms-bridge setup prints it).`)
     else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
   }

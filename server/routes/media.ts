@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { getMessage, mediaOf } from '../../shared/db/messages.js'
+import { getMessage } from '../../shared/db/messages.js'
+import { AppError } from '../../shared/errors.js'
 import { getHeldMedia } from '../../shared/db/media.js'
 import { MMS_TYPES, fetchFile, fileHeaders, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
 
-const NOT_FOUND = { error: { code: 'not_found', message: 'This media link is unknown or has expired.' } }
-const UNSUPPORTED = { error: { code: 'unsupported_media_type', message: 'Only the media types an MMS can carry are served here.' } }
+const notFound = () => new AppError('not_found', 'This media link is unknown or has expired.', 404)
+const unsupported = () => new AppError('unsupported_media_type', 'Only the media types an MMS can carry are served here.', 415)
 
 /**
  * MMS pictures for Intercom. Twilio's media URLs need the account's credentials, so Intercom gets a
@@ -25,29 +26,29 @@ const media: FastifyPluginAsync = async (app) => {
     if (heldId !== null) {
       // A teammate's file, copied from Intercom.
       const held = await getHeldMedia(app.store.db, heldId)
-      if (!held) return reply.code(404).send(NOT_FOUND)
-      if (!MMS_TYPES.has(held.content_type)) return reply.code(415).send(UNSUPPORTED)
+      if (!held) throw notFound()
+      if (!MMS_TYPES.has(held.content_type)) throw unsupported()
       return reply.headers(fileHeaders(held.content_type, held.name)).send(Buffer.from(held.bytes))
     }
     const ref = verifyMediaToken(app.config, token)
     const message = ref && (await getMessage(app.store.db, ref.messageId))
-    const item = message && mediaOf(message)[ref.position]
-    if (!item) return reply.code(404).send(NOT_FOUND)
+    const item = message && message.media[ref.position]
+    if (!item) throw notFound()
     // Credentials go to Twilio's API host and nowhere else, whatever the stored URL says.
     const source = new URL(item.url)
     if (source.origin !== twilioBase.origin) {
       req.log.warn({ host: source.host }, 'media URL is not on the Twilio API host; not fetched')
-      return reply.code(404).send(NOT_FOUND)
+      throw notFound()
     }
     // Only what MMS carries is served from our domain, and no more than MMS carries.
-    if (item.contentType && !MMS_TYPES.has(item.contentType.toLowerCase())) return reply.code(415).send(UNSUPPORTED)
+    if (item.contentType && !MMS_TYPES.has(item.contentType.toLowerCase())) throw unsupported()
     const auth = Buffer.from(`${app.config.twilio.accountSid}:${app.config.twilio.authToken}`).toString('base64')
     const file = await fetchFile(source.toString(), 'Twilio', { headers: { authorization: `Basic ${auth}` } })
     if (!file.ok) {
       req.log.warn({ status: file.status }, 'Twilio did not serve the media')
-      return reply.code(file.status === 404 ? 404 : 502).send(file.status === 404 ? NOT_FOUND : { error: { code: 'upstream_failed', message: `Twilio did not serve this file: ${file.reason}.` } })
+      throw file.status === 404 ? notFound() : new AppError('upstream_failed', `Twilio did not serve this file: ${file.reason}.`, 502)
     }
-    if (!MMS_TYPES.has(file.contentType)) return reply.code(415).send(UNSUPPORTED)
+    if (!MMS_TYPES.has(file.contentType)) throw unsupported()
     const name = `${message.twilio_sid ?? 'media'}-${ref.position + 1}.${file.contentType.split('/')[1]?.replace(/[^\w]/g, '') ?? 'bin'}`
     return reply.headers(fileHeaders(file.contentType, name)).send(Buffer.from(file.bytes))
   }

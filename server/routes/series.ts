@@ -1,8 +1,9 @@
-import { safeEqual } from '../../shared/signatures.js'
 import type { FastifyPluginAsync } from 'fastify'
-import { answersProbes } from './probes.js'
 import { z } from 'zod'
-import { requestAutomated } from '../bridge/automated.js'
+import { AppError } from '../../shared/errors.js'
+import { answersProbes, parseBody } from '../../shared/http.js'
+import { safeEqual } from '../../shared/signatures.js'
+import { requestSeriesText } from '../bridge/automated.js'
 
 const body = z
   .object({
@@ -32,39 +33,30 @@ const series: FastifyPluginAsync = async (app) => {
   // The Webhook block posts JSON; a form (or anything else) is refused with a 415.
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'])
   answersProbes(app, '/intercom/series', 'Intercom Series webhook')
-  app.post('/intercom/series', async (req, reply) => {
-    const secret = app.config.seriesSecret
-    const given = req.headers['x-bridge-secret']
-    if (!secret || !safeEqual(typeof given === 'string' ? given : '', secret)) {
+  app.post('/intercom/series', {
+    preValidation: async (req) => {
+      const secret = app.config.seriesSecret
+      const given = req.headers['x-bridge-secret']
+      if (secret && safeEqual(typeof given === 'string' ? given : '', secret)) return
       app.refusals.note(req, { surface: 'series', reason: !secret ? 'not_configured' : typeof given === 'string' && given !== '' ? 'mismatch' : 'missing_header', header: 'X-Bridge-Secret' })
-      return reply.code(401).send({ error: { code: 'bad_secret', message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).' } })
-    }
-    const parsed = body.safeParse(req.body)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      const field = issue.path.join('.') || 'body'
-      return reply.code(400).send({ error: { code: 'invalid_request', field, message: `${field}: ${issue.message}` } })
-    }
-    const b = parsed.data
-    if (b.template && !app.config.templates.has(b.template)) {
-      const known = [...app.config.templates.keys()]
-      return reply.code(400).send({
-        error: { code: 'invalid_request', field: 'template', message: `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')})` : ' (SMS_TEMPLATES is empty)'}` },
-      })
-    }
-    const { created, send } = await app.store.write((trx) =>
-      requestAutomated(trx, {
-        key: `series:${b.step_id}:${b.contact_id}`,
-        kind: 'series',
+      throw new AppError('bad_secret', 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).', 401)
+    },
+    handler: async (req, reply) => {
+      const b = parseBody(body, req.body, 'invalid_request', { withField: true })
+      if (b.template && !app.config.templates.has(b.template)) {
+        const known = [...app.config.templates.keys()]
+        const message = `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')})` : ' (SMS_TEMPLATES is empty)'}`
+        throw new AppError('invalid_request', message, 400, { field: 'template' })
+      }
+      const { created, send } = await requestSeriesText(app.bridge, {
+        stepId: b.step_id,
         contactId: b.contact_id,
         phone: b.phone ?? null,
         body: b.message ?? null,
         template: b.template ?? null,
-        requestedBy: 'series',
-      }),
-    )
-    if (created) app.worker.wake()
-    return reply.code(202).send({ status: created ? 'queued' : 'duplicate', key: send.key, state: send.status })
+      })
+      return reply.code(202).send({ status: created ? 'queued' : 'duplicate', key: send.key, state: send.status })
+    },
   })
 }
 

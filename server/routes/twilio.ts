@@ -1,11 +1,12 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { parse as parseQuery } from 'fast-querystring'
 import { z } from 'zod'
 import { splitAddress } from '../../shared/channel.js'
+import { AppError } from '../../shared/errors.js'
+import { answersProbes, parseBody } from '../../shared/http.js'
 import { verifyTwilioSignature } from '../../shared/signatures.js'
-import { answersProbes } from './probes.js'
-import { recordInbound, type InboundSms } from '../bridge/inbound.js'
-import { recordStatus } from '../bridge/status.js'
+import { receiveText, type InboundSms } from '../bridge/inbound.js'
+import { receiveStatus } from '../bridge/status.js'
 
 /** The largest Twilio webhook body: the text (up to 1600 characters, percent-encoded), media and metadata. */
 export const TWILIO_BODY_LIMIT = 32 * 1024
@@ -59,8 +60,11 @@ function locationText(f: { Latitude?: number | undefined; Longitude?: number | u
 }
 
 
-/** Checks X-Twilio-Signature against the public URL Twilio called; 403 and nothing stored otherwise. */
-export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Form | null {
+/**
+ * preValidation of every Twilio route: X-Twilio-Signature checked against the public URL Twilio
+ * called, and the account must be ours; 403 and nothing stored otherwise.
+ */
+export async function checkTwilioRequest(req: FastifyRequest): Promise<void> {
   const { config } = req.server
   const params = (req.body ?? {}) as Form
   const signature = req.headers['x-twilio-signature']
@@ -68,24 +72,17 @@ export function checkTwilioRequest(req: FastifyRequest, reply: FastifyReply): Fo
   const given = typeof signature === 'string' && signature !== '' ? signature : undefined
   if (typeof req.body !== 'object' || !verifyTwilioSignature(config.twilio.authToken, given, url, params)) {
     req.server.refusals.note(req, { surface: 'twilio', reason: given ? 'mismatch' : 'missing_header', header: 'X-Twilio-Signature', signedUrl: url })
-    reply.code(403).send({ error: { code: 'bad_signature', message: 'The X-Twilio-Signature header is missing or does not match.' } })
-    return null
+    throw new AppError('bad_signature', 'The X-Twilio-Signature header is missing or does not match.', 403)
   }
   if (params.AccountSid !== config.twilio.accountSid) {
     req.server.refusals.note(req, { surface: 'twilio', reason: 'wrong_account', header: 'X-Twilio-Signature', signedUrl: url })
-    reply.code(403).send({ error: { code: 'wrong_account', message: 'This request is for another Twilio account.' } })
-    return null
+    throw new AppError('wrong_account', 'This request is for another Twilio account.', 403)
   }
-  return params
 }
 
-/** Validates a signed form: a clear 400 naming the first bad field, or the parsed values. */
-function parseForm<S extends z.ZodType>(schema: S, form: Form, reply: FastifyReply): z.output<S> | null {
-  const parsed = schema.safeParse(form)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  reply.code(400).send({ error: { code: 'invalid_form', message: `${String(issue.path[0])}: ${issue.message}` } })
-  return null
+/** Validates a signed form: the parsed values, or a 400 naming the first bad field. */
+function parseForm<S extends z.ZodType>(schema: S, form: Form): z.output<S> {
+  return parseBody(schema, legacyNames(form), 'invalid_form')
 }
 
 function mediaOf(form: Form, count: number) {
@@ -102,18 +99,14 @@ function mediaOf(form: Form, count: number) {
 
 const twilio: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/sms', 'Twilio incoming messages')
-  app.post('/twilio/sms', async (req, reply) => {
-    const form = checkTwilioRequest(req, reply)
-    if (!form) return reply
-    const f = parseForm(inboundForm, legacyNames(form), reply)
-    if (!f) return reply
+  app.post('/twilio/sms', { preValidation: checkTwilioRequest }, async (req, reply) => {
+    const form = req.body as Form
+    const f = parseForm(inboundForm, form)
     // SMS and WhatsApp share this webhook; any other channel (Messenger, RCS...) cannot be answered
     // from the inbox, so it is refused here rather than threaded half-way.
     const sender = splitAddress(f.From)
     if (sender.channel === null) {
-      return reply.code(422).send({
-        error: { code: 'unsupported_channel', message: `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS and WhatsApp.` },
-      })
+      throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS and WhatsApp.`, 422)
     }
     const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
     const sms: InboundSms = {
@@ -125,9 +118,7 @@ const twilio: FastifyPluginAsync = async (app) => {
       media: mediaOf(form, f.NumMedia),
       numSegments: f.NumSegments ?? null,
     }
-    const stored = await app.store.write((trx) => recordInbound(trx, sms, app))
-    if (stored) app.worker.wake()
-    else req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
+    if (!(await receiveText(app.bridge, sms))) req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
     return reply.code(200).type('text/xml').send(EMPTY_TWIML)
   })
 }
@@ -140,14 +131,9 @@ const statusForm = z.looseObject({
 
 const statusRoute: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/status', 'Twilio status callbacks')
-  app.post('/twilio/status', async (req, reply) => {
-    const form = checkTwilioRequest(req, reply)
-    if (!form) return reply
-    const parsed = parseForm(statusForm, legacyNames(form), reply)
-    if (!parsed) return reply
-    const { MessageSid, MessageStatus, ErrorCode } = parsed
-    const changed = await app.store.write((trx) => recordStatus(trx, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null }))
-    if (changed) app.worker.wake()
+  app.post('/twilio/status', { preValidation: checkTwilioRequest }, async (req, reply) => {
+    const { MessageSid, MessageStatus, ErrorCode } = parseForm(statusForm, req.body as Form)
+    await receiveStatus(app.bridge, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null })
     return reply.code(204).send()
   })
 }

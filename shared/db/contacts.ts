@@ -35,6 +35,18 @@ export async function relinkPhone(trx: Tx, phone: string, contactId: string, now
     .execute()
 }
 
+/** The number most recently linked to this contact. */
+export async function latestPhoneOfContact(db: Executor, contactId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('phone_contacts').select('phone').where('intercom_contact_id', '=', contactId).orderBy('updated_at', 'desc').executeTakeFirst()
+  return row?.phone
+}
+
+/** Whether the bridge itself created this contact (from the customer's own first text). */
+export async function isContactCreatedByBridge(db: Executor, contactId: string): Promise<boolean> {
+  const row = await db.selectFrom('phone_contacts').select('phone').where('intercom_contact_id', '=', contactId).where('created_by_bridge', '=', 1).executeTakeFirst()
+  return row !== undefined
+}
+
 export async function findSmsConversation(db: Executor, contactId: string): Promise<SmsConversation | undefined> {
   return db.selectFrom('sms_conversations').selectAll().where('intercom_contact_id', '=', contactId).executeTakeFirst()
 }

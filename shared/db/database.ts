@@ -25,6 +25,12 @@ export interface Store {
    * anything outside the transaction.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
+  /**
+   * Calls `listener` after each commit of a transaction that made a job ready to run (see
+   * `markJobsReady`): the worker is woken by the store, never by the code that queued. Returns a
+   * function that stops the calls.
+   */
+  onJobsReady(listener: () => void): () => void
   /** Runs `fn` with the write lane held but no transaction open, for code that opens its own. */
   exclusive<T>(fn: () => Promise<T>): Promise<T>
   readonly url: string
@@ -47,6 +53,14 @@ export interface Store {
   backup(path: string): Promise<{ bytes: number }>
   /** Waits for the writes in flight, checkpoints and truncates the log (embedded file) and closes. */
   close(): Promise<void>
+}
+
+/** Transactions that queued a job (or made one due) and have not yet committed. */
+const readyIn = new WeakSet<Tx>()
+
+/** Says that `trx` made a job ready to run: when it commits, the store tells its listeners (the worker). */
+export function markJobsReady(trx: Tx): void {
+  readyIn.add(trx)
 }
 
 /** The most writes one commit carries. */
@@ -109,15 +123,28 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   let draining = false
   let commits = 0
   let writes = 0
-  const runAlone = (item: Pending) =>
-    db
+  const readyListeners = new Set<() => void>()
+  // After the commit, never inside it: a listener that reads sees what was committed.
+  const committed = (trx: Tx | undefined) => {
+    if (!trx || !readyIn.has(trx)) return
+    readyIn.delete(trx)
+    for (const listener of readyListeners) listener()
+  }
+  const runAlone = (item: Pending) => {
+    let used: Tx | undefined
+    return db
       .transaction()
-      .execute(item.fn)
+      .execute((trx) => {
+        used = trx
+        return item.fn(trx)
+      })
       .then((value) => {
         commits++
         writes++
         item.resolve(value)
+        committed(used)
       }, item.reject)
+  }
   const drain = async () => {
     while (pending.length > 0) {
       // The embedded driver runs a whole transaction without giving the event loop a turn, so let
@@ -126,19 +153,22 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       const batch = pending.splice(0, MAX_BATCH)
       if (batch.length > 1) {
         const values: unknown[] = []
-        const committed = await db
+        let used: Tx | undefined
+        const ok = await db
           .transaction()
           .execute(async (trx) => {
+            used = trx
             for (const item of batch) values.push(await item.fn(trx))
           })
           .then(
             () => true,
             () => false,
           )
-        if (committed) {
+        if (ok) {
           commits++
           writes += batch.length
           batch.forEach((item, i) => item.resolve(values[i]))
+          committed(used)
           continue
         }
       }
@@ -171,6 +201,10 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     isLocalFile,
     exclusive,
     write,
+    onJobsReady(listener) {
+      readyListeners.add(listener)
+      return () => readyListeners.delete(listener)
+    },
     get commits() {
       return commits
     },

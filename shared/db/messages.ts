@@ -1,45 +1,165 @@
+import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
-import type { Message, MessageUpdate, NewMessage } from './schema.js'
+import type { MediaItem, Message, MessageDirection, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
+import type { Selectable } from 'kysely'
 
-export interface MediaItem {
-  url: string
-  contentType: string
+export type { MediaItem, Message } from './schema.js'
+
+/** The one place the JSON `media` column is read. */
+function toMessage(row: Selectable<MessageTable>): Message {
+  return { ...row, media: JSON.parse(row.media) as MediaItem[] }
 }
 
-export async function insertMessage(trx: Tx, message: NewMessage): Promise<number> {
-  const row = await trx.insertInto('messages').values(message).returning('id').executeTakeFirstOrThrow()
-  return row.id
+/** An inbound text as Twilio described it, already checked and with the sender normalised. */
+export interface InboundText {
+  sid: string
+  phone: string
+  /** Our end: the number (or `whatsapp:` sender) the customer wrote to. */
+  to: string
+  body: string
+  media: MediaItem[]
+  numSegments: number | null
 }
 
-/** Inserts a message unless one with the same Twilio sid exists (a redelivery): then undefined. */
-export async function insertMessageOnce(trx: Tx, message: NewMessage): Promise<number | undefined> {
+/** Stores an inbound text unless one with the same MessageSid exists (a redelivery): then undefined. */
+export async function insertInboundOnce(trx: Tx, text: InboundText, now = Date.now()): Promise<number | undefined> {
   const row = await trx
     .insertInto('messages')
-    .values(message)
+    .values({
+      direction: 'inbound',
+      twilio_sid: text.sid,
+      phone: text.phone,
+      twilio_number: text.to,
+      body: text.body,
+      media: JSON.stringify(text.media),
+      num_segments: text.numSegments,
+      status: 'received',
+      created_at: now,
+      updated_at: now,
+    })
     .onConflict((oc) => oc.column('twilio_sid').doNothing())
     .returning('id')
     .executeTakeFirst()
   return row?.id
 }
 
+/** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */
+export interface OutboundText {
+  phone: string
+  /** Our end: the number or Messaging Service SID it goes out from. */
+  from: string | null
+  body: string
+  contactId: string | null
+  conversationId?: string | null | undefined
+  media?: MediaItem[]
+  status?: 'pending' | 'refused' | TwilioStatus
+  errorMessage?: string | null
+  /** Set when Twilio already accepted it (a verification code, sent before it is stored). */
+  twilioSid?: string
+  /** Segments counted from another body than the one stored (the code itself is never stored). */
+  numSegments?: number
+}
+
+/** The conversation part a reply came from, and this text's place among the texts it was split into. */
+export interface PartRef {
+  id: string
+  index: number
+}
+
+/**
+ * Stores one text to a customer, `pending` unless said otherwise. A text of a conversation part is
+ * stored once: for a part already stored (the reply job ran again) the answer is undefined.
+ */
+export async function createOutboundMessage(trx: Tx, text: OutboundText & { part: PartRef }, now?: number): Promise<number | undefined>
+export async function createOutboundMessage(trx: Tx, text: OutboundText & { part?: undefined }, now?: number): Promise<number>
+export async function createOutboundMessage(trx: Tx, text: OutboundText & { part?: PartRef | undefined }, now = Date.now()): Promise<number | undefined> {
+  const row = await trx
+    .insertInto('messages')
+    .values({
+      direction: 'outbound',
+      twilio_sid: text.twilioSid ?? null,
+      intercom_conversation_id: text.conversationId ?? null,
+      intercom_contact_id: text.contactId,
+      intercom_part_id: text.part?.id ?? null,
+      part_index: text.part?.index ?? 0,
+      phone: text.phone,
+      twilio_number: text.from,
+      body: text.body,
+      media: JSON.stringify(text.media ?? []),
+      num_segments: text.numSegments ?? segmentInfo(text.body).segments,
+      status: text.status ?? 'pending',
+      error_message: text.errorMessage ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning('id')
+    .executeTakeFirst()
+  return row?.id
+}
+
 export async function getMessage(db: Executor, id: number): Promise<Message | undefined> {
-  return db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst()
+  const row = await db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst()
+  return row && toMessage(row)
 }
 
 export async function findMessageBySid(db: Executor, sid: string): Promise<Message | undefined> {
-  return db.selectFrom('messages').selectAll().where('twilio_sid', '=', sid).executeTakeFirst()
+  const row = await db.selectFrom('messages').selectAll().where('twilio_sid', '=', sid).executeTakeFirst()
+  return row && toMessage(row)
 }
 
-export async function updateMessage(trx: Tx, id: number, update: MessageUpdate): Promise<void> {
+/** Whether a stored text (of this direction, if given) is this Intercom conversation part. */
+export async function hasMessageForPart(db: Executor, partId: string, direction?: MessageDirection): Promise<boolean> {
+  let q = db.selectFrom('messages').select('id').where('intercom_part_id', '=', partId)
+  if (direction) q = q.where('direction', '=', direction)
+  return (await q.executeTakeFirst()) !== undefined
+}
+
+/** The texts one teammate reply was split into, in order. */
+export async function outboundTextsOfPart(db: Executor, partId: string): Promise<Message[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where('direction', '=', 'outbound')
+    .where('intercom_part_id', '=', partId)
+    .orderBy('part_index')
+    .execute()
+  return rows.map(toMessage)
+}
+
+/** A contact's own newest texts, both ways. */
+export async function recentMessagesOfContact(db: Executor, contactId: string, limit: number): Promise<Message[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where('intercom_contact_id', '=', contactId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
+  return rows.map(toMessage)
+}
+
+/** The newest text Twilio accepted for this contact: its MessageSid and status. */
+export async function lastSentToContact(db: Executor, contactId: string): Promise<{ sid: string; status: MessageStatus } | undefined> {
+  const row = await db
+    .selectFrom('messages')
+    .select(['twilio_sid', 'status'])
+    .where('intercom_contact_id', '=', contactId)
+    .where('direction', '=', 'outbound')
+    .where('twilio_sid', 'is not', null)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirst()
+  return row ? { sid: row.twilio_sid!, status: row.status } : undefined
+}
+
+export async function updateMessage(trx: Tx, id: number, update: MessageUpdate, now = Date.now()): Promise<void> {
   await trx
     .updateTable('messages')
-    .set({ ...update, updated_at: Date.now() })
+    .set({ ...update, updated_at: now })
     .where('id', '=', id)
     .execute()
-}
-
-export function mediaOf(message: Pick<Message, 'media'>): MediaItem[] {
-  return JSON.parse(message.media) as MediaItem[]
 }
 
 /** Which of these Twilio sids we already have. */
@@ -47,4 +167,20 @@ export async function knownSids(db: Executor, sids: string[]): Promise<Set<strin
   if (sids.length === 0) return new Set()
   const rows = await db.selectFrom('messages').select('twilio_sid').where('twilio_sid', 'in', sids).execute()
   return new Set(rows.map((r) => r.twilio_sid!))
+}
+
+/** How many texts are stored, by direction, status and Twilio error code (for /metrics). */
+export async function countMessages(db: Executor): Promise<Array<{ direction: MessageDirection; status: MessageStatus; errorCode: number | null; count: number }>> {
+  const rows = await db
+    .selectFrom('messages')
+    .select(['direction', 'status', 'error_code', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy(['direction', 'status', 'error_code'])
+    .execute()
+  return rows.map((r) => ({ direction: r.direction, status: r.status, errorCode: r.error_code, count: Number(r.n) }))
+}
+
+/** When the newest inbound text was stored, or null. */
+export async function lastInboundAt(db: Executor): Promise<number | null> {
+  const row = await db.selectFrom('messages').select((eb) => eb.fn.max('created_at').as('last')).where('direction', '=', 'inbound').executeTakeFirst()
+  return row?.last ?? null
 }

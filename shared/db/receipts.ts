@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Tx } from './database.js'
+import type { Executor, Tx } from './database.js'
 
 /** Records that a webhook was accepted; false when this key was seen before (a redelivery). */
 export async function recordReceipt(trx: Tx, source: string, key: string, now = Date.now()): Promise<boolean> {
@@ -24,4 +24,10 @@ export async function pruneReceipts(trx: Tx, before: number, limit: number): Pro
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
+}
+
+/** When a webhook from this source was last accepted, or null. */
+export async function lastReceiptAt(db: Executor, source: string): Promise<number | null> {
+  const row = await db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', source).executeTakeFirst()
+  return row?.last ?? null
 }

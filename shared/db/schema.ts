@@ -57,6 +57,35 @@ export interface HeldMediaTable {
 
 export type MessageDirection = 'inbound' | 'outbound'
 
+/** Twilio's own statuses of a message, as its API and status callbacks name them. */
+export type TwilioStatus =
+  | 'accepted'
+  | 'scheduled'
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'canceled'
+  | 'read'
+  | 'receiving'
+  | 'received'
+  | 'partially_delivered'
+
+/**
+ * Where a text stands: Twilio's status, or one of ours. Inbound: `received`, then
+ * `delivered_to_intercom`. Outbound: `pending` until Twilio accepts it, `refused` when the bridge
+ * would not send it (opted out, consent), then Twilio's statuses.
+ */
+export type MessageStatus = TwilioStatus | 'pending' | 'refused' | 'delivered_to_intercom'
+
+/** A picture or file a text carries: the link it is fetched from and its type. */
+export interface MediaItem {
+  url: string
+  contentType: string
+}
+
 export interface MessageTable {
   id: Generated<number>
   direction: MessageDirection
@@ -72,10 +101,10 @@ export interface MessageTable {
   /** Our number (or Messaging Service SID) on the other end. */
   twilio_number: string | null
   body: string
-  /** JSON array of media descriptors. */
+  /** JSON array of MediaItem; read and written as an array by the repository only (shared/db/messages.ts). */
   media: ColumnType<string, string | undefined, string>
   num_segments: number | null
-  status: string
+  status: MessageStatus
   error_code: number | null
   error_message: string | null
   /** When Twilio was last asked to send it (outbound). */
@@ -191,9 +220,9 @@ export interface Database {
 
 export type Job = Selectable<JobTable>
 export type NewJob = Insertable<JobTable>
-export type Message = Selectable<MessageTable>
-export type NewMessage = Insertable<MessageTable>
-export type MessageUpdate = Updateable<MessageTable>
+/** A stored text as the code sees it: its media parsed. */
+export type Message = Omit<Selectable<MessageTable>, 'media'> & { media: MediaItem[] }
+export type MessageUpdate = Omit<Updateable<MessageTable>, 'media' | 'updated_at'>
 export type PhoneContact = Selectable<PhoneContactTable>
 export type SmsConversation = Selectable<SmsConversationTable>
 export type SmsConversationLink = Selectable<SmsConversationLinkTable>

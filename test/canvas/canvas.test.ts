@@ -155,8 +155,27 @@ t.test('a contact without a number: add one, validated, saved on the contact and
   const landline = await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, null, { component_id: 'save_phone', input_values: { phone_input: '+44 20 7183 8750' } }))
   t.match(byId(landline, 'phone_error')?.text, /cannot receive texts/)
   const ok = await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, null, { component_id: 'save_phone', input_values: { phone_input: '(415) 555-0177' } }))
-  t.match(byId(ok, 'phone')?.text, '+1 415 555 0177')
-  t.equal(contact.phone, '+14155550177', 'saved on the Intercom contact')
+  t.match(byId(ok, 'phone')?.text, '+1 415 555 0177', 'the panel shows our link at once')
+  await drain(ctx.app)
+  t.equal(contact.phone, '+14155550177', 'saved on the Intercom contact by the job that follows')
+})
+
+t.test('saving a number answers at once; when Intercom refuses it for good, the conversation says so and our link stands', async (t) => {
+  const ctx = await buildTestApp(t, { env: { DEFAULT_COUNTRY: 'US' } })
+  const { contact, conversation } = await customerWhoTexted(ctx)
+  ctx.intercom.failNext({ status: 400, body: { type: 'error.list', errors: [{ code: 'parameter_invalid', message: 'Phone is invalid' }] }, match: { method: 'PUT', path: new RegExp(`/contacts/${contact.id}$`) } })
+  const before = ctx.intercom.requests.length
+  const saved = await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, conversation.id, { component_id: 'save_phone', input_values: { phone_input: '+1 415 555 0199' } }))
+  t.match(byId(saved, 'notice')?.text, 'Number saved.')
+  t.equal(ctx.intercom.requests.slice(before).filter((r) => r.method !== 'GET').length, 0, 'nothing was written to Intercom while the teammate waited')
+  await drain(ctx.app)
+  const [dead] = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
+  t.equal(dead?.task, 'contact.save_phone', 'a refusal is not retried')
+  const note = ctx.intercom.conversation(conversation.id)!.parts.filter((p) => p.part_type === 'note').at(-1)?.body
+  t.match(note, /\+1 415 555 0199<\/b>|\+1 415 555 0199 could not be saved on the Intercom contact/)
+  t.match(note, /Phone is invalid/, 'with Intercom\'s reason')
+  const link = await ctx.app.store.db.selectFrom('phone_contacts').select('intercom_contact_id').where('phone', '=', '+14155550199').executeTakeFirst()
+  t.equal(link?.intercom_contact_id, contact.id, 'texts from the number thread to this contact')
 })
 
 t.test('Send welcome SMS: the same once-only path as the automatic one', async (t) => {

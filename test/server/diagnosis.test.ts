@@ -7,11 +7,11 @@ import { startTwilioStandIn } from '../../sandbox/twilio.js'
 import { runDoctor } from '../../server/ops/doctor.js'
 import { REFUSAL_LOG_INTERVAL_MS } from '../../server/refusals.js'
 import { OUTAGE_LOG_INTERVAL_MS } from '../../server/clients/reachability.js'
-import { until } from '../support/wait.js'
+import { TestClock, advanceUntil } from '../support/clock.js'
 
 t.test('a refused signature is one warning a minute per surface, saying what was checked and the likely cause; doctor counts them', async (t) => {
-  let clock = 1_800_000_000_000
-  const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN: 'admin-token-0123456789abcdef' }, build: { now: () => clock } })
+  const clock = new TestClock(1_800_000_000_000)
+  const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN: 'admin-token-0123456789abcdef' }, build: { clock } })
   const { app, logs } = ctx
   // doctor asks the running service, over HTTP, as it does on the machine the service runs on.
   const serviceUrl = await app.listen({ port: 0, host: '127.0.0.1' })
@@ -38,7 +38,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
   })
   for (let i = 0; i < 5; i++) t.equal((await refuse()).statusCode, 403)
   t.equal(warnings().length, 1, 'no more warnings within the minute')
-  clock += REFUSAL_LOG_INTERVAL_MS
+  clock.advance(REFUSAL_LOG_INTERVAL_MS)
   await refuse()
   t.equal(warnings().length, 2, 'a minute later, one more')
   t.match(warnings()[1], { refusedSinceLastWarning: 6, refusedSinceStart: 7 })
@@ -52,7 +52,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
 
   const rows = await app.store.db.selectFrom('settings_cache').select('key').execute()
   t.notOk(rows.some((r) => r.key.includes('refus')), 'a refusal writes nothing to the database')
-  const report = (await runDoctor(ctx.config, app.store, app.clients, clock + 120_000, { serviceUrl })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
+  const report = (await runDoctor(ctx.config, app.store, app.clients, clock.now() + 120_000, { serviceUrl })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
   t.ok(report.includes('FAIL Twilio webhooks (texts and delivery statuses): 7 request(s) refused for their signature since the service started 3 min ago, the last 2 min ago; likely cause: PUBLIC_URL does not match the URL Twilio calls: the request came to host bridge-old.fly.dev, PUBLIC_URL says sms-bridge.example.com; set PUBLIC_URL to the URL on the number (sms-bridge setup prints it).'), report.join('\n'))
   t.ok(report.some((l) => l.startsWith('FAIL Intercom webhooks: 1 request(s) refused')))
   const metric = await app.metrics.registry.getSingleMetricAsString('bridge_signature_refusals_total')
@@ -95,31 +95,33 @@ t.test('an upstream outage is one line a minute (code, host, what happens next),
   t.teardown(() => twilio.close())
   const link = await relay(Number(new URL(intercom.url).port))
   t.teardown(() => link.close())
-  let clock = 1_800_000_000_000
+  const clock = new TestClock(1_800_000_000_000)
   const ctx = await buildTestApp(t, {
     standIns: { twilio, intercom },
     env: { INTERCOM_API_BASE_URL: `http://127.0.0.1:${link.port}` },
-    // Retries 300-600 ms apart: the 20 attempts outlast the test's steps by seconds.
-    build: { now: () => clock, worker: { backoff: { baseMs: 600, maxMs: 600 } } },
+    // Retries 50-100 ms of clock time apart: a few attempts each time the clock moves a little.
+    build: { clock, worker: { backoff: { baseMs: 100, maxMs: 100 } } },
   })
+  const started = clock.now()
   const { app, logs } = ctx
   await link.down()
   t.equal((await postSms(ctx, inboundForm(ctx, { Body: 'anyone there?' }))).statusCode, 200)
   const attempts = async () => (await app.store.db.selectFrom('jobs').select('attempts').where('task', '=', 'inbound.deliver').executeTakeFirst())?.attempts ?? 0
-  await until(async () => (await attempts()) >= 2, 'two attempts against the unreachable API')
+  await advanceUntil(clock, async () => (await attempts()) >= 2, 'two attempts against the unreachable API')
   const outageLines = () => logs.records().filter((r) => r.code === 'ECONNREFUSED')
   t.equal(outageLines().length, 1, 'one line for several failed attempts within the minute')
   t.match(outageLines()[0], { level: 40, api: 'intercom', host: `127.0.0.1:${link.port}`, msg: new RegExp(`^Intercom unreachable \\(ECONNREFUSED at 127\\.0\\.0\\.1:${link.port}\\); job inbound\\.deliver will be tried again in \\d+ s \\(attempt 1 of \\d+\\)$`) })
   t.notMatch(logs.text, /"stack"/, 'no stack trace for an outage')
   t.notMatch(logs.text, /job failed and will be retried/)
-  clock += OUTAGE_LOG_INTERVAL_MS
   const before = await attempts()
-  await until(async () => (await attempts()) > before, 'another attempt a minute later')
+  // A minute after the outage began: the retry due on the way runs then.
+  clock.set(started + OUTAGE_LOG_INTERVAL_MS)
+  await advanceUntil(clock, async () => (await attempts()) > before, 'another attempt a minute later', { step: 1 })
   t.equal(outageLines().length, 2, 'a minute later, one more line')
   t.match(outageLines()[1], { msg: /, for 60 s\); job inbound\.deliver will be tried again/ })
 
   await link.up()
-  await until(() => intercom.conversations.length === 1, 'the text to reach Intercom once it is back')
+  await advanceUntil(clock, () => intercom.conversations.length === 1, 'the text to reach Intercom once it is back')
   const recovered = logs.records().filter((r) => /reachable again/.test(String(r.msg)))
   t.equal(recovered.length, 1)
   t.match(recovered[0], { level: 30, api: 'intercom', msg: new RegExp(`^Intercom is reachable again at 127\\.0\\.0\\.1:${link.port} after 60 s \\(\\d+ failed calls meanwhile\\); waiting work goes on$`) })

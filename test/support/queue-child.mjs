@@ -1,12 +1,17 @@
 // A worker process for the multi-process queue tests, built from the compiled service code (the
-// test command builds it first). Usage: node queue-child.mjs DB_PATH OUT_FILE LEASE_MS
+// test command builds it first). Usage: node queue-child.mjs DB_PATH OUT_FILE LEASE_MS [CLOCK_AHEAD_MS]
+// CLOCK_AHEAD_MS sets this worker's clock that far ahead of the wall clock: a process started
+// "after the lease ran out" without anyone waiting for it to run out.
 import { appendFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
+import { z } from 'zod'
 import { openStore } from '../../dist/shared/db/database.js'
 import { Worker } from '../../dist/server/jobs/worker.js'
+import { systemClock } from '../../dist/shared/clock.js'
 
-const [dbPath, outFile, leaseMs] = process.argv.slice(2)
+const [dbPath, outFile, leaseMs, ahead = '0'] = process.argv.slice(2)
+const clock = { ...systemClock, now: () => Date.now() + Number(ahead) }
 const store = await openStore({ url: `file:${dbPath}` })
 const worker = new Worker({
   store,
@@ -14,18 +19,19 @@ const worker = new Worker({
   concurrency: 4,
   leaseMs: Number(leaseMs),
   pollIntervalMs: 20,
+  clock,
   tasks: {
     // Records who ran what; the pause keeps every slot busy for a while, so both processes get work.
-    record: async ({ n }) => {
+    record: { payload: z.unknown(), run: async ({ n }) => {
       appendFileSync(outFile, `start ${n} ${process.pid}\n`)
       await sleep(10 + Math.random() * 10)
       appendFileSync(outFile, `end ${n} ${process.pid}\n`)
-    },
+    } },
     // Never finishes on its own: the test kills the process while it runs.
-    hang: async ({ n }) => {
+    hang: { payload: z.unknown(), run: async ({ n }) => {
       appendFileSync(outFile, `start ${n} ${process.pid}\n`)
       await sleep(600_000)
-    },
+    } },
   },
 })
 worker.start()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { textOf } from '../../../shared/text.js'
-import { CATCH_UP, catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
+import { catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
 import { pickContact } from '../../../server/bridge/intercom.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
@@ -151,7 +151,7 @@ t.test('at most ten attachments per part, as Intercom allows', async (t) => {
   const urls = mediaUrls({ publicUrl: 'https://x.example', twilio: { authToken: 't' } } as never, {
     id: 7,
     created_at: Date.now(),
-    media: JSON.stringify(Array.from({ length: 12 }, (_, i) => ({ url: `https://api.twilio.com/m${i}`, contentType: 'image/png' }))),
+    media: Array.from({ length: 12 }, (_, i) => ({ url: `https://api.twilio.com/m${i}`, contentType: 'image/png' })),
   })
   t.equal(urls.length, 10)
   t.equal(new Set(urls).size, 10, 'each item its own link')
@@ -366,7 +366,7 @@ t.test('catch-up ingests texts whose webhooks never arrived, oldest first, exact
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 2', at: now - 60_000 })
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: OUR_NUMBER, body: 'missed 1', at: now - 120_000 })
   ctx.twilio.addInboundMessage({ from: CUSTOMER, to: '+19995550000', body: 'another number', at: now - 60_000 })
-  const deps = { store: ctx.app.store, config: ctx.config, clients: ctx.app.clients, log: ctx.app.log, wake: () => ctx.app.worker.wake(), metrics: ctx.app.metrics, reachability: ctx.app.reachability }
+  const deps = ctx.app.bridge
   const next = await catchUp(deps)
   t.ok(next.runAgainAt > Date.now(), 'runs again later')
   await drain(ctx.app)
@@ -384,9 +384,10 @@ t.test('catch-up ingests texts whose webhooks never arrived, oldest first, exact
 })
 
 t.test('a start makes the catch-up due at once, however far off its next turn was', async (t) => {
-  const ctx = await buildTestApp(t)
+  // The queue's state is what is checked: no worker runs the job meanwhile.
+  const ctx = await buildTestApp(t, { startWorker: false })
   const store = ctx.app.store
-  const catchUpJobs = () => store.db.selectFrom('jobs').select(['id', 'state', 'run_at']).where('task', '=', CATCH_UP).execute()
+  const catchUpJobs = () => store.db.selectFrom('jobs').select(['id', 'state', 'run_at']).where('task', '=', 'inbound.catchup').execute()
   const start = Date.now()
   await scheduleCatchUp(store, start)
   await scheduleCatchUp(store, start)

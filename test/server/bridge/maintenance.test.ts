@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CHECKPOINT, CHECKPOINT_INTERVAL_MS, PRUNE, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
+import { CHECKPOINT_INTERVAL_MS, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
 import { buildTestApp, drain } from '../../helper.js'
 
 const DAY = 24 * 3_600_000
@@ -30,8 +30,8 @@ t.test('scheduled once however often the service starts; the worker runs them an
   await scheduleMaintenance(app.store)
   await scheduleMaintenance(app.store)
   await drain(app)
-  const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', [PRUNE, CHECKPOINT]).orderBy('task').execute()
-  t.same(jobs.map((j) => [j.task, j.state, j.last_error]), [[CHECKPOINT, 'waiting', null], [PRUNE, 'waiting', null]], 'one of each, waiting, never failed')
+  const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', ['maintenance.prune', 'maintenance.checkpoint']).orderBy('task').execute()
+  t.same(jobs.map((j) => [j.task, j.state, j.last_error]), [['maintenance.checkpoint', 'waiting', null], ['maintenance.prune', 'waiting', null]], 'one of each, waiting, never failed')
   t.ok(jobs[0]!.run_at > Date.now() + CHECKPOINT_INTERVAL_MS - 60_000, 'the next checkpoint in five minutes')
   t.ok(jobs[1]!.run_at > Date.now() + DAY - 60_000, 'the next clean-up in a day')
 })

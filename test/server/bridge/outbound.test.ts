@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { MessageStatus } from '../../../shared/db/schema.js'
 import { nextStatus } from '../../../server/bridge/status.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, PUBLIC_URL, type TestApp } from '../../helper.js'
 import { signIntercomWebhook } from '../../../sandbox/intercom.js'
@@ -234,7 +235,7 @@ t.test('opted out (STOP, or Twilio 21610): nothing is sent, and the note says so
 })
 
 t.test('status ordering', async (t) => {
-  const cases: Array<[string, string, string | null]> = [
+  const cases: Array<[MessageStatus, string, string | null]> = [
     ['queued', 'sent', 'sent'],
     ['queued', 'delivered', 'delivered'],
     ['sent', 'queued', null],

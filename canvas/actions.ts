@@ -1,0 +1,33 @@
+import type { SegmentInfo } from '../shared/text.js'
+import type { PanelFlash, PanelState } from './views.js'
+
+/** Who asked, from where: the Canvas Kit request, reduced to what the bridge needs. */
+export interface PanelContext {
+  contactId: string
+  conversationId: string | null
+  adminId: string | null
+  adminName: string | null
+  givenPhone: string | null
+}
+
+type Verified<T> = ({ ok: true } & T) | { ok: false; error: string }
+
+/**
+ * What the Canvas Kit surfaces ask the bridge for. The routes here check, parse and render; the
+ * bridge (server/bridge/sidebar.ts, messenger.ts) reads its database and records and queues the
+ * effects, and the app hands these in, so canvas/ never reaches into the service.
+ */
+export interface CanvasActions {
+  /** Our workspace's id: requests naming another are refused. */
+  workspaceId(): Promise<string>
+  loadPanel(contactId: string, givenPhone: string | null | undefined): Promise<PanelState>
+  sendFromPanel(ctx: PanelContext, text: string): Promise<{ flash: PanelFlash; segments?: SegmentInfo }>
+  welcomeFromPanel(ctx: PanelContext): Promise<PanelFlash>
+  savePhone(ctx: PanelContext, typed: string, options?: { takeOver?: boolean }): Promise<PanelFlash>
+  subscribe(contactId: string, typed: string, agreed: boolean): Promise<{ ok: true; phone: string; verificationId: number } | { ok: false; phoneError?: string | undefined; consentError?: string | undefined }>
+  /** The verification under way for this visitor, if it is theirs. */
+  verification(contactId: string, verificationId: number): Promise<{ phone: string } | undefined>
+  checkCode(contactId: string, verificationId: number, typed: string): Promise<Verified<{ phone: string }>>
+  resendCode(contactId: string, verificationId: number): Promise<Verified<{ phone: string }>>
+  completeSubscription(contactId: string, phone: string): Promise<{ ok: true } | { ok: false; error: string }>
+}

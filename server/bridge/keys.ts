@@ -1,0 +1,44 @@
+/**
+ * Every key the bridge dedupes or orders work by, made in one place so two writers of the same key
+ * always spell it alike. A job key makes a job once-only while it exists; an ordering key (a queue)
+ * runs its jobs one at a time, in order; an automated-send key makes a text once-only for ever.
+ */
+
+/** Ordering keys: the work about one phone, one conversation or one contact runs in order. */
+export const queues = {
+  phone: (phone: string) => `phone:${phone}`,
+  conversation: (conversationId: string) => `conversation:${conversationId}`,
+  contact: (contactId: string) => `contact:${contactId}`,
+}
+
+/** Automated texts, once per key for ever. */
+export const sendKeys = {
+  welcome: (contactId: string) => `welcome:${contactId}`,
+  series: (stepId: string, contactId: string) => `series:${stepId}:${contactId}`,
+  confirmation: (contactId: string, phone: string) => `confirm:${contactId}:${phone}`,
+}
+
+/** Job keys, one per effect. */
+export const jobKeys = {
+  deliverInbound: (messageSid: string) => `inbound:${messageSid}`,
+  tag: (conversationId: string) => `tag:${conversationId}`,
+  keyword: (messageId: number) => `keyword:${messageId}`,
+  reply: (partId: string) => `reply:${partId}`,
+  mediaNote: (partId: string) => `medianote:${partId}`,
+  markRead: (partId: string) => `read:${partId}`,
+  notifyFailure: (messageId: number) => `notify:${messageId}`,
+  /** The note that a job ran out of attempts (its id is unique for ever). */
+  gaveUp: (jobId: number) => `gaveup:${jobId}`,
+  syncContact: (messageId: number, status: string) => `sync:${messageId}:${status}`,
+  sendAutomated: (sendKey: string) => `auto:${sendKey}`,
+  noteAutomated: (sendKey: string) => `autonote:${sendKey}`,
+  panelSend: (messageId: number) => `panel:${messageId}`,
+  panelNote: (messageId: number) => `panelnote:${messageId}`,
+  /** A number moved between contacts: one note per move (the same move twice is two notes). */
+  relinkNote: (phone: string, contactId: string, at: number) => `relink:${phone}:${contactId}:${at}`,
+  savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}`,
+  /** Recurring jobs: one each, whichever process queues it. */
+  catchUp: () => 'inbound.catchup',
+  prune: () => 'maintenance.prune',
+  checkpoint: () => 'maintenance.checkpoint',
+}

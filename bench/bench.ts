@@ -14,7 +14,7 @@ import { claimJobs, completeJob, enqueue } from '../server/jobs/queue.js'
 import type { RecordedRequest } from '../sandbox/http.js'
 import { startIntercomStandIn } from '../sandbox/intercom.js'
 import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
-import { signTwilio, startTwilioStandIn } from '../sandbox/twilio.js'
+import { signTwilio, startTwilioStandIn } from '../sandbox/twilio/index.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv, wireWebhooks } from '../sandbox/env.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

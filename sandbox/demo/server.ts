@@ -13,7 +13,7 @@ import { formatForReading } from '../../shared/phone.js'
 import { runSetup } from '../../server/ops/setup.js'
 import { OUR_NUMBER, standInEnv } from '../env.js'
 import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from '../intercom.js'
-import { startTwilioStandIn, type TwilioSaved, type TwilioStandIn } from '../twilio.js'
+import { startTwilioStandIn, type TwilioSaved, type TwilioStandIn } from '../twilio/index.js'
 import { samplePicture } from './picture.js'
 
 // `npm run demo`: the real bridge, with simulated Twilio and Intercom, and one web page that plays the

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { openStore } from '../../shared/db/database.js'
 import { tempDir } from '../support/db.js'
 import { startIntercomStandIn } from '../../sandbox/intercom.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
+import { startTwilioStandIn } from '../../sandbox/twilio/index.js'
 import { runCli } from '../support/process.js'
 
 const NUMBER = '+14155550100'

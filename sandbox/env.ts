@@ -1,4 +1,4 @@
-import type { IntercomStandIn } from './intercom.js'
+import type { IntercomStandIn } from './intercom/index.js'
 import type { TwilioStandIn } from './twilio/index.js'
 
 export const PUBLIC_URL = 'https://sms-bridge.example.com'

@@ -12,7 +12,7 @@ import { escapeHtml } from '../../shared/text.js'
 import { formatForReading } from '../../shared/phone.js'
 import { runSetup } from '../../server/ops/setup.js'
 import { OUR_NUMBER, standInEnv } from '../env.js'
-import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from '../intercom.js'
+import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from '../intercom/index.js'
 import { startTwilioStandIn, type TwilioSaved, type TwilioStandIn } from '../twilio/index.js'
 import { samplePicture } from './picture.js'
 

@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { openStore } from '../../shared/db/database.js'
 import { tempDir } from '../support/db.js'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
+import { startIntercomStandIn } from '../../sandbox/intercom/index.js'
 import { startTwilioStandIn } from '../../sandbox/twilio/index.js'
 import { runCli } from '../support/process.js'
 

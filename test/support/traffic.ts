@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import type { Delivery } from '../../sandbox/http.js'
-import { startIntercomStandIn, type Conversation, type IntercomStandIn } from '../../sandbox/intercom.js'
+import { startIntercomStandIn, type Conversation, type IntercomStandIn } from '../../sandbox/intercom/index.js'
 import { startTwilioStandIn, type TwilioStandIn } from '../../sandbox/twilio/index.js'
 import { OUR_NUMBER, wireWebhooks } from '../../sandbox/env.js'
 

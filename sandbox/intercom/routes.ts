@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type Fault, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
-import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMIT, seconds, WORKSPACE, type Conversation, type IntercomState, type Part } from './state.js'
+import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMIT, seconds, WORKSPACE, type Contact, type Conversation, type IntercomState, type Part, type SearchQuery } from './state.js'
 
 // What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14). Every API
 // request needs the Bearer token and an Intercom-Version, is counted against the rate limit and is
@@ -24,6 +24,52 @@ import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMI
 
 const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
 
+// The request bodies the endpoints read, once their shape passed the description's check.
+interface ContactBody {
+  role?: Contact['role']
+  email?: string | null
+  phone?: string | null
+  name?: string | null
+  external_id?: string | null
+  custom_attributes?: Record<string, unknown>
+}
+interface SearchBody {
+  query: SearchQuery
+  pagination?: { per_page?: number; starting_after?: string | null } | null
+}
+interface ConversationBody {
+  from: { id: string }
+  body: string
+  created_at?: number
+  attachment_urls?: string[]
+}
+interface ConversationUpdateBody {
+  read?: boolean
+}
+interface ConversationTagBody {
+  id: string
+  admin_id: string
+}
+interface ReplyBody {
+  type: 'user' | 'admin'
+  message_type?: string
+  body?: string
+  created_at?: number
+  attachment_urls?: string[]
+  intercom_user_id?: string
+  email?: string
+  user_id?: string
+  admin_id?: string
+}
+interface TagBody {
+  name: string
+}
+interface DataAttributeBody {
+  name: string
+  model: string
+  data_type: string
+}
+
 function errorList(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ type: 'error.list', request_id: randomBytes(8).toString('hex'), errors: [{ code, message }] }))
@@ -40,13 +86,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
   return async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const raw = await readBody(req)
-    let body: any
+    let parsed: unknown
     try {
-      body = raw ? JSON.parse(raw) : undefined
+      parsed = raw ? JSON.parse(raw) : undefined
     } catch {
-      body = Symbol('invalid json')
+      parsed = Symbol('invalid json')
     }
-    const record: RecordedRequest = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body, headers: req.headers, status: 0, at: Date.now() }
+    const record: RecordedRequest = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body: parsed, headers: req.headers, status: 0, at: Date.now() }
     state.requests.push(record)
     // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
     if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -83,7 +129,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     if (req.headers.authorization !== `Bearer ${state.token}`) return fail(401, 'unauthorized', 'Access Token Invalid')
     const version = req.headers['intercom-version']
     if (typeof version !== 'string' || !VERSIONS.has(version)) return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
-    if (typeof body === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
+    if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
     state.remaining--
 
     const fault = state.faults.take(req.method!, url.pathname)
@@ -107,7 +153,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       }
     }
 
-    const check = validateApiRequest('intercom', req.method!, url.pathname, body, record.query)
+    const check = validateApiRequest('intercom', req.method!, url.pathname, parsed, record.query)
     if (!check.ok) return fail(check.status, check.status === 400 ? 'parameter_invalid' : 'not_found', check.errors.join('; '))
 
     const path = url.pathname
@@ -116,6 +162,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     if (path === '/admins') return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
 
     if (path === '/contacts' && req.method === 'POST') {
+      const body = parsed as ContactBody
       if ((body.role ?? 'user') === 'user' && !body.email && !body.external_id) {
         return fail(400, 'parameter_invalid', 'A user must have an email or external_id')
       }
@@ -125,6 +172,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, contactJson(c))
     }
     if (path === '/contacts/search') {
+      const body = parsed as SearchBody
       const perPage = Math.min(body.pagination?.per_page ?? 50, 150)
       const now = Date.now()
       const found = state.contacts.filter(
@@ -150,13 +198,14 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const c = state.findContact(m[1]!)
       if (!c) return fail(404, 'not_found', 'User Not Found')
       if (req.method === 'PUT') {
+        const body = parsed as ContactBody
         for (const name of Object.keys(body.custom_attributes ?? {})) {
           if (!state.dataAttributes.some((a) => a.name === name && a.model === 'contact')) {
             return fail(400, 'parameter_not_found', `Custom attribute '${name}' does not exist`)
           }
         }
         Object.assign(c.custom_attributes, body.custom_attributes ?? {})
-        for (const key of ['phone', 'name', 'email', 'role'] as const) if (key in body) (c as any)[key] = body[key]
+        for (const key of ['phone', 'name', 'email', 'role'] as const) if (key in body) Object.assign(c, { [key]: body[key] })
         c.updated_at = seconds()
         c.searchableAt = Date.now() + state.searchLagMs
       }
@@ -164,6 +213,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     }
 
     if (path === '/conversations' && req.method === 'POST') {
+      const body = parsed as ConversationBody
       const c = state.findContact(body.from.id)
       if (!c) return fail(404, 'not_found', 'User Not Found')
       const now = body.created_at ?? seconds()
@@ -183,14 +233,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, { type: 'user_message', id: conversation.source.id, created_at: now, body: body.body, message_type: 'inapp', conversation_id: conversation.id })
     }
     if (path === '/conversations/search') {
+      const body = parsed as SearchBody
       // Intercom compares dates by whole day: "created_at = t" finds everything from that day.
       const day = (seconds: unknown) => Math.floor(Number(seconds) / 86_400)
-      const byDay = (q: any): any =>
-        Array.isArray(q.value) && (q.operator === 'AND' || q.operator === 'OR')
-          ? { ...q, value: q.value.map(byDay) }
-          : q.field === 'created_at' || q.field === 'updated_at'
-            ? { ...q, value: day(q.value) }
-            : q
+      const byDay = (q: SearchQuery): SearchQuery => {
+        if (Array.isArray(q.value) && (q.operator === 'AND' || q.operator === 'OR')) return { ...q, value: q.value.map(byDay) }
+        return q.operator !== 'AND' && q.operator !== 'OR' && (q.field === 'created_at' || q.field === 'updated_at') ? { ...q, value: day(q.value) } : q
+      }
       const fields = (c: Conversation) => (f: string) =>
         f === 'contact_ids'
           ? c.contacts.map((x) => x.id)
@@ -211,11 +260,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const conversation = state.conversations.find((c) => c.id === m![1])
       if (!conversation) return fail(404, 'not_found', 'Resource Not Found')
       if (!m[2] && req.method === 'PUT') {
+        const body = parsed as ConversationUpdateBody
         if (typeof body.read === 'boolean') conversation.read = body.read
         conversation.updated_at = seconds()
         return send(200, conversationJson(conversation))
       }
       if (m[2] === '/tags') {
+        const body = parsed as ConversationTagBody
         const tag = state.tags.find((t) => t.id === body.id)
         if (!tag) return fail(404, 'not_found', 'Tag Not Found')
         if (!conversation.tags.some((t) => t.id === tag.id)) {
@@ -224,6 +275,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         return send(200, tag)
       }
       if (m[2] === '/reply') {
+        const body = parsed as ReplyBody
         const now = seconds()
         let author: Part['author']
         if (body.type === 'user') {
@@ -259,6 +311,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     if (path === '/tags') {
       if (req.method === 'GET') return send(200, { type: 'list', data: state.tags })
+      const body = parsed as TagBody
       let tag = state.tags.find((t) => t.name === body.name)
       if (!tag) {
         tag = { type: 'tag', id: String(state.nextId++), name: body.name }
@@ -268,6 +321,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     }
     if (path === '/data_attributes') {
       if (req.method === 'GET') return send(200, { type: 'list', data: state.dataAttributes.map((a) => ({ type: 'data_attribute', ...a, custom: true })) })
+      const body = parsed as DataAttributeBody
       if (state.dataAttributes.some((a) => a.name === body.name && a.model === body.model)) {
         return fail(400, 'parameter_invalid', `You already have '${body.name}' in your data. Please use a different name.`)
       }

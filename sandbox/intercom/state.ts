@@ -112,10 +112,16 @@ export const WORKSPACE = 'abc123xy'
 export const hex24 = () => randomBytes(12).toString('hex')
 export const seconds = (ms = Date.now()) => Math.floor(ms / 1000)
 
+/** A search query as Intercom takes it: AND / OR over nested queries, or a field compared with a value. */
+export type SearchQuery =
+  | { operator: 'AND'; value: SearchQuery[] }
+  | { operator: 'OR'; value: SearchQuery[] }
+  | { field: string; operator: '=' | '!=' | 'IN' | 'NIN' | '<' | '<=' | '>' | '>=' | '~' | '!~' | '^' | '$'; value: unknown }
+
 /** Intercom's field matching for search: the operators the bridge may use. */
-export function matches(fields: (name: string) => unknown, q: any): boolean {
-  if (q.operator === 'AND') return q.value.every((v: unknown) => matches(fields, v))
-  if (q.operator === 'OR') return q.value.some((v: unknown) => matches(fields, v))
+export function matches(fields: (name: string) => unknown, q: SearchQuery): boolean {
+  if (q.operator === 'AND') return q.value.every((v) => matches(fields, v))
+  if (q.operator === 'OR') return q.value.some((v) => matches(fields, v))
   const actual = fields(q.field)
   // A list field (contact_ids) matches when any of its values does.
   if (Array.isArray(actual)) return actual.some((v) => matches(() => v, q))
@@ -253,7 +259,7 @@ export class IntercomState {
     this.nextId = saved?.nextId ?? 1000
   }
 
-  findContact(id: string): Contact | undefined {
+  findContact(id: string | undefined): Contact | undefined {
     return this.contacts.find((c) => c.id === id)
   }
 

@@ -12,9 +12,9 @@ import autocannon from 'autocannon'
 import { migrate, openStore } from '../shared/db/database.js'
 import { claimJobs, completeJob, enqueue } from '../server/jobs/queue.js'
 import type { RecordedRequest } from '../sandbox/http.js'
-import { startIntercomStandIn } from '../sandbox/intercom.js'
+import { startIntercomStandIn } from '../sandbox/intercom/index.js'
 import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
-import { signTwilio, startTwilioStandIn } from '../sandbox/twilio.js'
+import { signTwilio, startTwilioStandIn } from '../sandbox/twilio/index.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv, wireWebhooks } from '../sandbox/env.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

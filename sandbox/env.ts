@@ -1,5 +1,5 @@
-import type { IntercomStandIn } from './intercom.js'
-import type { TwilioStandIn } from './twilio.js'
+import type { IntercomStandIn } from './intercom/index.js'
+import type { TwilioStandIn } from './twilio/index.js'
 
 export const PUBLIC_URL = 'https://sms-bridge.example.com'
 export const OUR_NUMBER = '+14155550100'

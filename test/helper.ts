@@ -5,8 +5,8 @@ import { buildServer, type BuildOptions } from '../server/server.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
-import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom.js'
-import { signTwilio, startTwilioStandIn, type TwilioStandIn } from '../sandbox/twilio.js'
+import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom/index.js'
+import { signTwilio, startTwilioStandIn, type TwilioStandIn } from '../sandbox/twilio/index.js'
 
 export { OUR_NUMBER, PUBLIC_URL }
 

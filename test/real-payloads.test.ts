@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, postStatus } from './helper.js'
-import { signCanvas } from '../sandbox/intercom.js'
+import { signCanvas } from '../sandbox/intercom/index.js'
 import { textOf } from '../shared/text.js'
 
 const ROOT = join(import.meta.dirname, 'fixtures', 'real')

@@ -5,8 +5,8 @@ import { tempDir } from './support/db.js'
 import t, { type Test } from 'tap'
 import twilio from 'twilio'
 import { IntercomClient, IntercomError } from 'intercom-client'
-import { startIntercomStandIn } from '../sandbox/intercom.js'
-import { startTwilioStandIn } from '../sandbox/twilio.js'
+import { startIntercomStandIn } from '../sandbox/intercom/index.js'
+import { startTwilioStandIn } from '../sandbox/twilio/index.js'
 
 async function rejectsWith(t: Test, promise: Promise<unknown>, fields: Record<string, unknown>, message = 'fails as the real API does') {
   await promise.then(

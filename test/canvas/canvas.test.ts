@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { canvasResponse, type CanvasResponse, type Component } from '../../canvas/schema.js'
 import { buildTestApp, drain, inboundForm, postSms, postStatus, type TestApp } from '../helper.js'
-import { signCanvas } from '../../sandbox/intercom.js'
+import { signCanvas } from '../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
 

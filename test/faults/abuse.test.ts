@@ -2,7 +2,7 @@
 // loopback, and each failing harmlessly now. A signature proves Intercom or Twilio relayed a request;
 // it does not prove the visitor owns the number, or that the request is for our workspace.
 import t from 'tap'
-import { signCanvas } from '../../sandbox/intercom.js'
+import { signCanvas } from '../../sandbox/intercom/index.js'
 import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, PUBLIC_URL, type TestApp } from '../helper.js'
 
 const OWNER = '+14155550123'

@@ -6,7 +6,7 @@ import { parse as parseForm } from 'fast-querystring'
 import twilio from 'twilio'
 import { canvasResponse } from '../../canvas/schema.js'
 import { WEBHOOK_TOPICS } from '../../server/routes/intercom.js'
-import { signCanvas, signIntercomWebhook } from '../../sandbox/intercom.js'
+import { signCanvas, signIntercomWebhook } from '../../sandbox/intercom/index.js'
 import { buildTestApp, inboundForm, PUBLIC_URL, type TestApp } from '../helper.js'
 
 // Bad input on every surface: random and malformed bodies, wrong content types, huge bodies, invalid

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { startDemo, type Demo } from '../../sandbox/demo-server.js'
+import { startDemo, type Demo } from '../../sandbox/demo/server.js'
 import { tempDir } from '../support/db.js'
 import { until } from '../support/wait.js'
 

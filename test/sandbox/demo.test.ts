@@ -28,9 +28,9 @@ interface DemoProcess {
   stop(): Promise<number | null>
 }
 
-/** Starts the demo as `npm run demo` does (tsx sandbox/demo.ts), on any free port. */
+/** Starts the demo as `npm run demo` does (tsx sandbox/demo/main.ts), on any free port. */
 function startDemo(): Promise<DemoProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/demo.ts', '--port', '0', '--status-step', '150', '--log-level', 'info'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/demo/main.ts', '--port', '0', '--status-step', '150', '--log-level', 'info'], {
     cwd: ROOT,
     env: bareEnv({}),
   })

@@ -4,8 +4,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import twilio from 'twilio'
-import { startIntercomStandIn } from '../../sandbox/intercom.js'
-import { startTwilioStandIn } from '../../sandbox/twilio.js'
+import { startIntercomStandIn } from '../../sandbox/intercom/index.js'
+import { startTwilioStandIn } from '../../sandbox/twilio/index.js'
 import { until } from '../support/wait.js'
 
 // The webhooks the stand-ins post for the demo must be the ones the real services post: checked here

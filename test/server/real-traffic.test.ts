@@ -2,7 +2,7 @@
 // each behaviour through the real app, with the stand-ins emitting the shapes real accounts send.
 import t from 'tap'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, PUBLIC_URL, type TestApp } from '../helper.js'
-import { signCanvas } from '../../sandbox/intercom.js'
+import { signCanvas } from '../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef'

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { MessageStatus } from '../../../shared/db/schema.js'
 import { nextStatus } from '../../../server/bridge/status.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, PUBLIC_URL, type TestApp } from '../../helper.js'
-import { signIntercomWebhook } from '../../../sandbox/intercom.js'
+import { signIntercomWebhook } from '../../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, drain, inboundForm, postSms, PUBLIC_URL } from '../../helper.js'
-import { signTwilio } from '../../../sandbox/twilio.js'
+import { signTwilio } from '../../../sandbox/twilio/index.js'
 
 async function counts(app: Awaited<ReturnType<typeof buildTestApp>>['app']) {
   const [messages, jobs, receipts] = await Promise.all(

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { DEFAULT_PORT, startDemo } from './demo-server.js'
+import { DEFAULT_PORT, startDemo } from './server.js'
 
 // npm run demo [-- --port N] [--data DIR] [--log-level info]
 

@@ -1,0 +1,210 @@
+import { createHmac } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { postWebhook, through, type Delivery, type Fault, type RecordedRequest } from '../http.js'
+import { intercomRoutes } from './routes.js'
+import {
+  contactJson,
+  conversationJson,
+  IntercomState,
+  WORKSPACE,
+  type Admin,
+  type Contact,
+  type Conversation,
+  type DataAttribute,
+  type IntercomSaved,
+  type Part,
+  type Subscription,
+  type Tag,
+} from './state.js'
+
+// The Intercom stand-in: what a test can do with it, and what Intercom does on its own, posting
+// signed webhooks (a teammate's reply, close, reopen) and Canvas Kit requests. The model is in
+// state.ts, the REST API in routes.ts.
+
+export type { Contact, Conversation, IntercomSaved, Part } from './state.js'
+
+export interface IntercomStandIn {
+  url: string
+  token: string
+  clientSecret: string
+  admin: Admin
+  contacts: Contact[]
+  conversations: Conversation[]
+  tags: Tag[]
+  dataAttributes: DataAttribute[]
+  requests: RecordedRequest[]
+  /** Requests that were API calls (not rejected for auth), optionally since an index into `requests`. */
+  callsSince(index: number): RecordedRequest[]
+  failNext(fault: Fault): void
+  /** Newly created or updated contacts stay invisible to search this long. */
+  searchLagMs: number
+  addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
+  closeConversation(id: string, atMs?: number): void
+  /**
+   * A teammate (or bot) writes in the inbox: the part is added and returned, as a webhook would carry
+   * it. As in Intercom, a teammate's reply in an unassigned conversation assigns it (an `assignment`
+   * part) and one in a closed or snoozed conversation reopens it (an `open` part); `partType` forces one.
+   */
+  addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
+  /**
+   * A file a teammate uploads, hosted as Intercom hosts uploads: a public link (no credentials) that
+   * stops working when it expires, as Intercom's do after about 30 minutes. Returns its URL.
+   */
+  upload(file: { name: string; contentType: string; data: Buffer }): string
+  /** Every upload link expires now (instead of waiting half an hour). */
+  expireUploads(): void
+  /** Intercom's "Send test" notification, as it really arrives: topic ping, and an id of null. */
+  pingNotification(): Record<string, unknown>
+  /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
+  notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown>
+  /** The contact.user.created / contact.lead.created webhook for a contact. */
+  contactNotification(topic: string, contactId: string): Record<string, unknown>
+  conversation(id: string): Conversation | undefined
+  /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
+  subscribeWebhooks(subscription: Subscription | null): void
+  /**
+   * A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed,
+   * when subscribed (`via` one origin behind the subscribed URL's load balancer, if given).
+   */
+  replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /**
+   * A teammate closes the conversation: a close part (carrying `message`, HTML, when the teammate
+   * wrote one to the customer), and `conversation.admin.closed` when subscribed.
+   */
+  closeAsAdmin(conversationId: string, message?: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /** A teammate reopens a closed conversation: an open part, and `conversation.admin.opened` when subscribed. */
+  openAsAdmin(conversationId: string): Promise<{ part: Part; delivery: Delivery | null }>
+  /**
+   * What Intercom posts to a Canvas Kit URL when a teammate opens the app in a conversation's sidebar
+   * (`componentId` unset) or clicks a button in it: the real-shaped body, signed with X-Body-Signature.
+   */
+  postCanvas(url: string, request: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }): Promise<{ delivery: Delivery; canvas: unknown }>
+  /** Webhooks and Canvas Kit requests posted, oldest first. */
+  deliveries: Delivery[]
+  /** Everything needed to start again where this one stands (`saved` option): credentials, admin, data. */
+  save(): IntercomSaved
+  close(): Promise<void>
+}
+
+/** A loopback server that behaves like Intercom's REST API (version 2.14) for the calls the bridge makes. */
+export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {}): Promise<IntercomStandIn> {
+  const state = new IntercomState(opts)
+  const { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, requests, deliveries } = state
+
+  /** Posts a notification to the subscribed URL as Intercom does: JSON, signed with X-Hub-Signature. */
+  async function deliver(topic: string, conversationId: string, parts: Part[], via?: string): Promise<Delivery | null> {
+    const subscription = state.subscription
+    if (!subscription?.topics.includes(topic)) return null
+    const raw = JSON.stringify(standIn.notification(topic, conversationId, parts))
+    const headers = { 'content-type': 'application/json', 'user-agent': 'Intercom-Webhooks', 'x-hub-signature': signIntercomWebhook(clientSecret, raw) }
+    return postWebhook(deliveries, topic, through(subscription.url, via), headers, raw)
+  }
+
+  const handle = intercomRoutes(state)
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ type: 'error.list', errors: [{ code: 'server_error', message: String(err) }] }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+
+  const standIn: IntercomStandIn = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    token,
+    clientSecret,
+    admin,
+    contacts,
+    conversations,
+    tags,
+    dataAttributes,
+    requests,
+    deliveries,
+    get searchLagMs() {
+      return state.searchLagMs
+    },
+    set searchLagMs(ms: number) {
+      state.searchLagMs = ms
+    },
+    callsSince: (index: number) => requests.slice(index).filter((r) => r.status !== 401),
+    failNext: (fault: Fault) => state.faults.add(fault),
+    addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
+    closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
+    conversation: (id: string) => state.conversation(id),
+    addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+      return state.addAdminReply(conversationId, reply)
+    },
+    save: () => state.save(),
+    subscribeWebhooks(given: Subscription | null) {
+      state.subscription = given
+    },
+    async replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string) {
+      const part = standIn.addAdminReply(conversationId, { body: reply.body, ...(reply.attachments ? { attachments: reply.attachments } : {}) })
+      standIn.conversation(conversationId)!.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part], via) }
+    },
+    async closeAsAdmin(conversationId: string, message?: string) {
+      const conversation = standIn.conversation(conversationId)!
+      standIn.closeConversation(conversationId)
+      const part = standIn.addAdminReply(conversationId, { body: message ?? '', partType: 'close' })
+      if (!message) part.body = null
+      conversation.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.closed', conversationId, [part]) }
+    },
+    async openAsAdmin(conversationId: string) {
+      const conversation = standIn.conversation(conversationId)!
+      conversation.state = 'open'
+      conversation.open = true
+      const part = standIn.addAdminReply(conversationId, { body: '', partType: 'open' })
+      part.body = null
+      conversation.updated_at = part.created_at
+      return { part, delivery: await deliver('conversation.admin.opened', conversationId, [part]) }
+    },
+    upload: (file: { name: string; contentType: string; data: Buffer }) => `${standIn.url}${state.addUpload(file)}`,
+    expireUploads: () => state.expireUploads(),
+    pingNotification: () => state.pingNotification(),
+    async postCanvas(url: string, r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }) {
+      const conversation = standIn.conversation(r.conversationId)!
+      const contact = state.findContact(conversation.contacts[0]!.id)!
+      const body = {
+        workspace_id: WORKSPACE,
+        workspace_region: 'us',
+        admin: { type: 'admin', ...admin },
+        conversation: conversationJson(conversation),
+        contact: contactJson(contact),
+        customer: contactJson(contact),
+        context: { conversation_id: Number(conversation.id), location: 'inbox', locale: 'en' },
+        ...(r.componentId ? { component_id: r.componentId, input_values: r.inputValues ?? {}, current_canvas: r.currentCanvas ?? null } : {}),
+      }
+      const raw = JSON.stringify(body)
+      const headers = { 'content-type': 'application/json', 'x-body-signature': signCanvas(clientSecret, raw) }
+      const delivery = await postWebhook(deliveries, r.componentId ? `canvas: ${r.componentId}` : 'canvas: initialize', url, headers, raw)
+      let canvas: unknown = null
+      try {
+        canvas = JSON.parse(delivery.response ?? 'null')
+      } catch {
+        // Not JSON: the caller shows the status.
+      }
+      return { delivery, canvas }
+    },
+    contactNotification: (topic: string, contactId: string) => state.contactNotification(topic, contactId),
+    notification: (topic: string, conversationId: string, parts: Part[]) => state.notification(topic, conversationId, parts),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+  return standIn
+}
+
+/** `X-Hub-Signature` as Intercom sends it with webhooks. */
+export function signIntercomWebhook(clientSecret: string, rawBody: string): string {
+  return `sha1=${createHmac('sha1', clientSecret).update(rawBody).digest('hex')}`
+}
+
+/** `X-Body-Signature` as Intercom sends it with Canvas Kit requests. */
+export function signCanvas(clientSecret: string, rawBody: string): string {
+  return createHmac('sha256', clientSecret).update(rawBody).digest('hex')
+}

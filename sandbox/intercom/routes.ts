@@ -1,0 +1,334 @@
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBody, type Fault, type RecordedRequest } from '../http.js'
+import { validateApiRequest } from '../openapi.js'
+import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMIT, seconds, WORKSPACE, type Contact, type Conversation, type IntercomState, type Part, type SearchQuery } from './state.js'
+
+// What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14). Every API
+// request needs the Bearer token and an Intercom-Version, is counted against the rate limit and is
+// checked against Intercom's OpenAPI description.
+//
+//   GET, HEAD /uploads/...                  an uploaded file: a public link, refused once expired
+//   GET  /me                                the token's admin and its workspace
+//   GET  /admins                            the workspace's teammates
+//   POST /contacts                          create a contact (409 when one matches)
+//   POST /contacts/search                   search contacts (lagging behind writes by searchLagMs), paged
+//   GET, PUT /contacts/{id}                 read or update a contact (custom attributes must exist)
+//   POST /conversations                     a contact starts a conversation
+//   POST /conversations/search              search conversations (dates compared by day)
+//   GET, PUT /conversations/{id}            read a conversation, mark it read
+//   POST /conversations/{id}/tags           tag a conversation
+//   POST /conversations/{id}/reply          a reply, as the contact or as the admin (a note too)
+//   GET, POST /tags                         list tags, create one (or find it by name)
+//   GET, POST /data_attributes              list data attributes, create one
+
+const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
+
+// The request bodies the endpoints read, once their shape passed the description's check.
+interface ContactBody {
+  role?: Contact['role']
+  email?: string | null
+  phone?: string | null
+  name?: string | null
+  external_id?: string | null
+  custom_attributes?: Record<string, unknown>
+}
+interface SearchBody {
+  query: SearchQuery
+  pagination?: { per_page?: number; starting_after?: string | null } | null
+}
+interface ConversationBody {
+  from: { id: string }
+  body: string
+  created_at?: number
+  attachment_urls?: string[]
+}
+interface ConversationUpdateBody {
+  read?: boolean
+}
+interface ConversationTagBody {
+  id: string
+  admin_id: string
+}
+interface ReplyBody {
+  type: 'user' | 'admin'
+  message_type?: string
+  body?: string
+  created_at?: number
+  attachment_urls?: string[]
+  intercom_user_id?: string
+  email?: string
+  user_id?: string
+  admin_id?: string
+}
+interface TagBody {
+  name: string
+}
+interface DataAttributeBody {
+  name: string
+  model: string
+  data_type: string
+}
+
+function errorList(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
+  res.end(JSON.stringify({ type: 'error.list', request_id: randomBytes(8).toString('hex'), errors: [{ code, message }] }))
+}
+
+/** The request handler of the stand-in's HTTP server, reading and changing `state`. */
+export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
+  const rateHeaders = () => ({
+    'x-ratelimit-limit': String(RATE_LIMIT),
+    'x-ratelimit-remaining': String(Math.max(0, state.remaining)),
+    'x-ratelimit-reset': String(state.resetAt),
+  })
+
+  return async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const raw = await readBody(req)
+    let parsed: unknown
+    try {
+      parsed = raw ? JSON.parse(raw) : undefined
+    } catch {
+      parsed = Symbol('invalid json')
+    }
+    const record: RecordedRequest = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body: parsed, headers: req.headers, status: 0, at: Date.now() }
+    state.requests.push(record)
+    // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
+    if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = state.uploads.get(url.pathname)
+      record.status = !file ? 404 : file.expired ? 403 : 200
+      if (!file || file.expired) {
+        res.writeHead(record.status, { 'content-type': 'application/xml' })
+        return res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
+      }
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.data.length })
+      return res.end(req.method === 'HEAD' ? undefined : file.data)
+    }
+    if (seconds() >= state.resetAt) {
+      state.remaining = RATE_LIMIT
+      state.resetAt = seconds() + 10
+    }
+    let acceptedFault: Fault | undefined
+    const send = (status: number, json: unknown) => {
+      if (acceptedFault) {
+        // The work is done, but the caller is told it failed: "accepted, then the connection broke".
+        record.status = acceptedFault.status ?? 502
+        res.writeHead(record.status, { 'content-type': 'application/json', ...rateHeaders() })
+        return res.end(JSON.stringify({ type: 'error.list', errors: [{ code: 'server_error', message: 'fault injected after the request was served' }] }))
+      }
+      record.status = status
+      res.writeHead(status, { 'content-type': 'application/json', ...rateHeaders() })
+      res.end(JSON.stringify(json))
+    }
+    const fail = (status: number, code: string, message: string) => {
+      record.status = status
+      errorList(res, status, code, message, rateHeaders())
+    }
+
+    if (req.headers.authorization !== `Bearer ${state.token}`) return fail(401, 'unauthorized', 'Access Token Invalid')
+    const version = req.headers['intercom-version']
+    if (typeof version !== 'string' || !VERSIONS.has(version)) return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
+    if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
+    state.remaining--
+
+    const fault = state.faults.take(req.method!, url.pathname)
+    if (fault?.afterAccept) acceptedFault = fault
+    else if (fault) {
+      if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault.gate) await fault.gate
+      if (fault.hang) return void (record.status = -1)
+      if (fault.status) {
+        record.status = fault.status
+        if (fault.status === 429) state.remaining = 0
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...rateHeaders(), ...fault.headers })
+        return res.end(
+          JSON.stringify(
+            fault.body ?? {
+              type: 'error.list',
+              errors: [{ code: fault.status === 429 ? 'rate_limit_exceeded' : 'server_error', message: fault.status === 429 ? 'Exceeded rate limit' : 'Server error' }],
+            },
+          ),
+        )
+      }
+    }
+
+    const check = validateApiRequest('intercom', req.method!, url.pathname, parsed, record.query)
+    if (!check.ok) return fail(check.status, check.status === 400 ? 'parameter_invalid' : 'not_found', check.errors.join('; '))
+
+    const path = url.pathname
+    let m: RegExpExecArray | null
+    if (path === '/me') return send(200, { type: 'admin', ...state.admin, email_verified: true, app: { type: 'app', id_code: WORKSPACE, name: 'Test workspace', region: 'US', timezone: 'UTC', identity_verification: false } })
+    if (path === '/admins') return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
+
+    if (path === '/contacts' && req.method === 'POST') {
+      const body = parsed as ContactBody
+      if ((body.role ?? 'user') === 'user' && !body.email && !body.external_id) {
+        return fail(400, 'parameter_invalid', 'A user must have an email or external_id')
+      }
+      const dupe = state.contacts.find((c) => (body.email && c.email === body.email) || (body.external_id && c.external_id === body.external_id))
+      if (dupe) return fail(409, 'conflict', `A contact matching those details already exists with id=${dupe.id}`)
+      const c = state.addContact({ role: body.role ?? 'user', email: body.email ?? null, phone: body.phone ?? null, name: body.name ?? null, external_id: body.external_id ?? null, custom_attributes: body.custom_attributes ?? {} })
+      return send(200, contactJson(c))
+    }
+    if (path === '/contacts/search') {
+      const body = parsed as SearchBody
+      const perPage = Math.min(body.pagination?.per_page ?? 50, 150)
+      const now = Date.now()
+      const found = state.contacts.filter(
+        (c) => c.searchableAt <= now && matches((f) => (c as unknown as Record<string, unknown>)[f] ?? c.custom_attributes[f], body.query),
+      )
+      const start = body.pagination?.starting_after ? Number(Buffer.from(body.pagination.starting_after, 'base64url').toString()) : 0
+      const data = found.slice(start, start + perPage)
+      const more = start + perPage < found.length
+      return send(200, {
+        type: 'list',
+        data: data.map(contactJson),
+        total_count: found.length,
+        pages: {
+          type: 'pages',
+          page: Math.floor(start / perPage) + 1,
+          per_page: perPage,
+          total_pages: Math.max(1, Math.ceil(found.length / perPage)),
+          ...(more ? { next: { page: Math.floor(start / perPage) + 2, starting_after: Buffer.from(String(start + perPage)).toString('base64url') } } : {}),
+        },
+      })
+    }
+    if ((m = /^\/contacts\/([^/]+)$/.exec(path))) {
+      const c = state.findContact(m[1]!)
+      if (!c) return fail(404, 'not_found', 'User Not Found')
+      if (req.method === 'PUT') {
+        const body = parsed as ContactBody
+        for (const name of Object.keys(body.custom_attributes ?? {})) {
+          if (!state.dataAttributes.some((a) => a.name === name && a.model === 'contact')) {
+            return fail(400, 'parameter_not_found', `Custom attribute '${name}' does not exist`)
+          }
+        }
+        Object.assign(c.custom_attributes, body.custom_attributes ?? {})
+        for (const key of ['phone', 'name', 'email', 'role'] as const) if (key in body) Object.assign(c, { [key]: body[key] })
+        c.updated_at = seconds()
+        c.searchableAt = Date.now() + state.searchLagMs
+      }
+      return send(200, contactJson(c))
+    }
+
+    if (path === '/conversations' && req.method === 'POST') {
+      const body = parsed as ConversationBody
+      const c = state.findContact(body.from.id)
+      if (!c) return fail(404, 'not_found', 'User Not Found')
+      const now = body.created_at ?? seconds()
+      const conversation: Conversation = {
+        type: 'conversation',
+        id: String(state.nextId++),
+        created_at: now,
+        updated_at: now,
+        state: 'open',
+        open: true,
+        tags: [],
+        source: { type: 'conversation', id: String(state.nextId++), delivered_as: 'customer_initiated', subject: '', body: body.body, author: authorOf(c), attachments: (body.attachment_urls ?? []).map(attachment), url: null, redacted: false },
+        contacts: [{ type: 'contact', id: c.id, external_id: c.external_id }],
+        parts: [],
+      }
+      state.conversations.push(conversation)
+      return send(200, { type: 'user_message', id: conversation.source.id, created_at: now, body: body.body, message_type: 'inapp', conversation_id: conversation.id })
+    }
+    if (path === '/conversations/search') {
+      const body = parsed as SearchBody
+      // Intercom compares dates by whole day: "created_at = t" finds everything from that day.
+      const day = (seconds: unknown) => Math.floor(Number(seconds) / 86_400)
+      const byDay = (q: SearchQuery): SearchQuery => {
+        if (Array.isArray(q.value) && (q.operator === 'AND' || q.operator === 'OR')) return { ...q, value: q.value.map(byDay) }
+        return q.operator !== 'AND' && q.operator !== 'OR' && (q.field === 'created_at' || q.field === 'updated_at') ? { ...q, value: day(q.value) } : q
+      }
+      const fields = (c: Conversation) => (f: string) =>
+        f === 'contact_ids'
+          ? c.contacts.map((x) => x.id)
+          : f === 'source.body'
+            ? c.source.body
+            : f === 'created_at' || f === 'updated_at'
+              ? day(c[f])
+              : (c as unknown as Record<string, unknown>)[f]
+      const found = state.conversations.filter((c) => matches(fields(c), byDay(body.query)))
+      return send(200, {
+        type: 'conversation.list',
+        conversations: found.map(conversationJson),
+        total_count: found.length,
+        pages: { type: 'pages', page: 1, per_page: 20, total_pages: 1 },
+      })
+    }
+    if ((m = /^\/conversations\/([^/]+)(\/reply|\/tags)?$/.exec(path))) {
+      const conversation = state.conversations.find((c) => c.id === m![1])
+      if (!conversation) return fail(404, 'not_found', 'Resource Not Found')
+      if (!m[2] && req.method === 'PUT') {
+        const body = parsed as ConversationUpdateBody
+        if (typeof body.read === 'boolean') conversation.read = body.read
+        conversation.updated_at = seconds()
+        return send(200, conversationJson(conversation))
+      }
+      if (m[2] === '/tags') {
+        const body = parsed as ConversationTagBody
+        const tag = state.tags.find((t) => t.id === body.id)
+        if (!tag) return fail(404, 'not_found', 'Tag Not Found')
+        if (!conversation.tags.some((t) => t.id === tag.id)) {
+          conversation.tags.push({ ...tag, applied_at: seconds(), applied_by: { type: 'admin', id: body.admin_id } })
+        }
+        return send(200, tag)
+      }
+      if (m[2] === '/reply') {
+        const body = parsed as ReplyBody
+        const now = seconds()
+        let author: Part['author']
+        if (body.type === 'user') {
+          const c = state.findContact(body.intercom_user_id) ?? state.contacts.find((x) => (body.email && x.email === body.email) || (body.user_id && x.external_id === body.user_id))
+          if (!c) return fail(404, 'not_found', 'User Not Found')
+          author = authorOf(c)
+          // A customer's reply reopens the conversation for the team.
+          if (conversation.state !== 'open') {
+            conversation.state = 'open'
+            conversation.open = true
+          }
+        } else {
+          if (body.admin_id !== state.admin.id) return fail(404, 'not_found', 'Admin Not Found')
+          author = { type: 'admin', id: state.admin.id, name: state.admin.name, email: state.admin.email }
+        }
+        conversation.parts.push({
+          type: 'conversation_part',
+          id: String(state.nextId++),
+          part_type: body.message_type === 'note' ? 'note' : 'comment',
+          body: body.body ?? null,
+          created_at: body.created_at ?? now,
+          updated_at: now,
+          notified_at: now,
+          author,
+          attachments: (body.attachment_urls ?? []).map(attachment),
+          redacted: false,
+        })
+        conversation.updated_at = now
+        return send(200, conversationJson(conversation))
+      }
+      return send(200, conversationJson(conversation))
+    }
+
+    if (path === '/tags') {
+      if (req.method === 'GET') return send(200, { type: 'list', data: state.tags })
+      const body = parsed as TagBody
+      let tag = state.tags.find((t) => t.name === body.name)
+      if (!tag) {
+        tag = { type: 'tag', id: String(state.nextId++), name: body.name }
+        state.tags.push(tag)
+      }
+      return send(200, tag)
+    }
+    if (path === '/data_attributes') {
+      if (req.method === 'GET') return send(200, { type: 'list', data: state.dataAttributes.map((a) => ({ type: 'data_attribute', ...a, custom: true })) })
+      const body = parsed as DataAttributeBody
+      if (state.dataAttributes.some((a) => a.name === body.name && a.model === body.model)) {
+        return fail(400, 'parameter_invalid', `You already have '${body.name}' in your data. Please use a different name.`)
+      }
+      const attribute = { name: body.name, model: body.model, data_type: body.data_type }
+      state.dataAttributes.push(attribute)
+      return send(200, { type: 'data_attribute', id: state.nextId++, ...attribute, full_name: `custom_attributes.${body.name}`, custom: true })
+    }
+    return fail(404, 'not_found', 'Resource Not Found')
+  }
+}

@@ -1,0 +1,381 @@
+import { randomBytes } from 'node:crypto'
+import { FaultPlan, type Delivery, type RecordedRequest } from '../http.js'
+
+// The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
+// attributes, uploads, the webhook subscription, what a test set to go wrong, and the shapes
+// Intercom's API and webhooks give them. No HTTP here: routes.ts answers the API's requests,
+// index.ts listens and posts Intercom's webhooks and Canvas Kit requests.
+
+export interface Contact {
+  type: 'contact'
+  id: string
+  workspace_id: string
+  external_id: string | null
+  role: 'user' | 'lead'
+  email: string | null
+  phone: string | null
+  name: string | null
+  custom_attributes: Record<string, unknown>
+  /** Intercom's native SMS fields, in current contact payloads (not in the 2.14 description). */
+  sms_consent?: boolean
+  unsubscribed_from_sms?: boolean
+  location: { type: 'location'; country: string | null; region: string | null; city: string | null }
+  created_at: number
+  updated_at: number
+  /** Not Intercom's: when search starts to see this contact (search is eventually consistent). */
+  searchableAt: number
+}
+
+export interface Part {
+  type: 'conversation_part'
+  id: string
+  /** Intercom records a teammate's reply as `assignment` when it assigns the conversation, `open` when it reopens it. */
+  part_type: 'comment' | 'note' | 'open' | 'close' | 'assignment'
+  body: string | null
+  created_at: number
+  updated_at: number
+  notified_at: number
+  author: { type: 'user' | 'lead' | 'admin' | 'bot'; id: string; name: string | null; email: string | null }
+  attachments: Array<{ type: 'upload'; name: string; url: string; content_type: string }>
+  redacted: false
+}
+
+export interface Conversation {
+  type: 'conversation'
+  id: string
+  created_at: number
+  updated_at: number
+  state: 'open' | 'closed' | 'snoozed'
+  open: boolean
+  tags: Array<{ type: 'tag'; id: string; name: string; applied_at: number; applied_by: { type: 'admin'; id: string } }>
+  source: {
+    type: 'conversation'
+    id: string
+    delivered_as: 'customer_initiated'
+    subject: string
+    body: string
+    author: { type: 'user' | 'lead'; id: string; name: string | null; email: string | null }
+    attachments: Part['attachments']
+    url: null
+    redacted: false
+  }
+  contacts: Array<{ type: 'contact'; id: string; external_id: string | null }>
+  parts: Part[]
+  /** The teammate it is assigned to; the bridge's conversations start unassigned. */
+  admin_assignee_id?: string | null
+  /** Marked read through PUT /conversations/{id}. */
+  read?: boolean
+}
+
+/** The teammate the access token belongs to. */
+export interface Admin {
+  id: string
+  name: string
+  email: string
+}
+
+export interface Tag {
+  type: 'tag'
+  id: string
+  name: string
+}
+
+export interface DataAttribute {
+  name: string
+  model: string
+  data_type: string
+}
+
+/** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. */
+export interface Subscription {
+  url: string
+  topics: string[]
+}
+
+/** A stand-in's state as JSON, for the demo's `--data` folder. */
+export interface IntercomSaved {
+  token: string
+  clientSecret: string
+  admin: Admin
+  contacts: Contact[]
+  conversations: Conversation[]
+  tags: Tag[]
+  dataAttributes: DataAttribute[]
+  nextId: number
+}
+
+/** Requests allowed in each 10 s window, as X-RateLimit-Limit says. */
+export const RATE_LIMIT = 10_000
+/** The workspace's id (app_id, id_code). */
+export const WORKSPACE = 'abc123xy'
+
+export const hex24 = () => randomBytes(12).toString('hex')
+export const seconds = (ms = Date.now()) => Math.floor(ms / 1000)
+
+/** A search query as Intercom takes it: AND / OR over nested queries, or a field compared with a value. */
+export type SearchQuery =
+  | { operator: 'AND'; value: SearchQuery[] }
+  | { operator: 'OR'; value: SearchQuery[] }
+  | { field: string; operator: '=' | '!=' | 'IN' | 'NIN' | '<' | '<=' | '>' | '>=' | '~' | '!~' | '^' | '$'; value: unknown }
+
+/** Intercom's field matching for search: the operators the bridge may use. */
+export function matches(fields: (name: string) => unknown, q: SearchQuery): boolean {
+  if (q.operator === 'AND') return q.value.every((v) => matches(fields, v))
+  if (q.operator === 'OR') return q.value.some((v) => matches(fields, v))
+  const actual = fields(q.field)
+  // A list field (contact_ids) matches when any of its values does.
+  if (Array.isArray(actual)) return actual.some((v) => matches(() => v, q))
+  const a = actual === null || actual === undefined ? null : String(actual)
+  switch (q.operator) {
+    case '=':
+      return a === (q.value === null ? null : String(q.value))
+    case '!=':
+      return a !== String(q.value)
+    case 'IN':
+      return (q.value as unknown[]).map(String).includes(a ?? '')
+    case 'NIN':
+      return !(q.value as unknown[]).map(String).includes(a ?? '')
+    case '~':
+      return a !== null && a.includes(String(q.value))
+    case '^':
+      return a !== null && a.startsWith(String(q.value))
+    case '$':
+      return a !== null && a.endsWith(String(q.value))
+    default:
+      return false
+  }
+}
+
+const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', mp4: 'video/mp4', '3gp': 'video/3gpp', mov: 'video/quicktime', pdf: 'application/pdf', vcf: 'text/vcard', txt: 'text/plain' }
+
+/** An attachment from a link, named after the link's last segment; its type read off the extension. */
+export function attachment(url: string): Part['attachments'][number] {
+  const name = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file')
+  return { type: 'upload', name, url, content_type: CONTENT_TYPES[/\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream' }
+}
+
+export const authorOf = (c: Contact) => ({ type: c.role, id: c.id, name: c.name, email: c.email })
+
+/** A conversation as the API (and a webhook's item) gives it. */
+export function conversationJson(c: Conversation) {
+  const { parts, ...rest } = c
+  return {
+    ...rest,
+    tags: { type: 'tag.list', tags: c.tags },
+    contacts: { type: 'contact.list', contacts: c.contacts },
+    // Parts and conversations carry everything captured notifications carry (test/fixtures/real),
+    // mostly null, so the bridge meets the real shape here too.
+    conversation_parts: {
+      type: 'conversation_part.list',
+      conversation_parts: parts.map((p) => ({ assigned_to: null, external_id: null, metadata: {}, email_message_metadata: null, state: c.state, tags: [], event_details: {}, app_package_code: null, ...p })),
+      total_count: parts.length,
+    },
+    title: null,
+    waiting_since: null,
+    snoozed_until: null,
+    first_contact_reply: null,
+    sla_applied: null,
+    statistics: null,
+    conversation_rating: null,
+    teammates: { type: 'admin.list', admins: c.admin_assignee_id ? [{ type: 'admin', id: c.admin_assignee_id }] : [] },
+    custom_attributes: {},
+    topics: { type: 'topic.list', topics: [], total_count: 0 },
+    ticket: null,
+    linked_objects: { type: 'list', data: [], total_count: 0, has_more: false },
+    ai_agent: null,
+    ai_agent_participated: false,
+    read: c.read ?? false,
+    priority: 'not_priority',
+    admin_assignee_id: c.admin_assignee_id ?? null,
+    team_assignee_id: null,
+  }
+}
+
+/** A contact as the API (and a webhook's item) gives it. */
+export function contactJson(c: Contact) {
+  const { searchableAt: _s, ...rest } = c
+  return { ...rest, tags: { type: 'list', data: [] } }
+}
+
+/** A webhook notification around `item`, as Intercom wraps it. */
+function envelope(topic: string, item: unknown) {
+  return {
+    type: 'notification_event',
+    app_id: WORKSPACE,
+    id: `notif_${randomBytes(8).toString('hex')}`,
+    topic,
+    delivery_status: 'pending',
+    delivery_attempts: 1,
+    delivered_at: 0,
+    first_sent_at: seconds(),
+    created_at: seconds(),
+    self: null,
+    links: {},
+    data: { type: 'notification_event_data', item },
+  }
+}
+
+export interface IntercomStateOptions {
+  token?: string
+  clientSecret?: string
+  /** Start from a saved state (its credentials win over token and clientSecret). */
+  saved?: IntercomSaved
+}
+
+/** One Intercom workspace as the stand-in keeps it. */
+export class IntercomState {
+  readonly token: string
+  readonly clientSecret: string
+  readonly admin: Admin
+  /** Faults queued for the next matching requests. */
+  readonly faults = new FaultPlan()
+  readonly contacts: Contact[]
+  readonly conversations: Conversation[]
+  readonly tags: Tag[]
+  readonly dataAttributes: DataAttribute[]
+  readonly requests: RecordedRequest[] = []
+  /** Webhooks and Canvas Kit requests posted, oldest first. */
+  readonly deliveries: Delivery[] = []
+  /** None at first. */
+  subscription: Subscription | null = null
+  /** Uploaded files by path, served as public links until they expire. */
+  readonly uploads = new Map<string, { contentType: string; data: Buffer; expired: boolean }>()
+  nextId: number
+  /** The rate limit's window: requests left, and when it starts again (seconds). */
+  remaining = RATE_LIMIT
+  resetAt = seconds() + 10
+  /** Newly created or updated contacts stay invisible to search this long. */
+  searchLagMs = 0
+
+  constructor(opts: IntercomStateOptions) {
+    const saved = opts.saved
+    this.token = saved?.token ?? opts.token ?? `dG9r${randomBytes(16).toString('hex')}`
+    this.clientSecret = saved?.clientSecret ?? opts.clientSecret ?? randomBytes(16).toString('hex')
+    this.admin = saved?.admin ?? { id: String(1_000_000 + Math.floor(Math.random() * 1_000_000)), name: 'Bridge Admin', email: 'admin@example.com' }
+    this.contacts = saved?.contacts ?? []
+    this.conversations = saved?.conversations ?? []
+    this.tags = saved?.tags ?? []
+    this.dataAttributes = saved?.dataAttributes ?? []
+    this.nextId = saved?.nextId ?? 1000
+  }
+
+  findContact(id: string | undefined): Contact | undefined {
+    return this.contacts.find((c) => c.id === id)
+  }
+
+  conversation(id: string): Conversation | undefined {
+    return this.conversations.find((x) => x.id === id)
+  }
+
+  addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact {
+    const now = seconds()
+    const contact: Contact = {
+      type: 'contact',
+      id: hex24(),
+      workspace_id: WORKSPACE,
+      external_id: null,
+      email: null,
+      phone: null,
+      name: null,
+      custom_attributes: {},
+      sms_consent: false,
+      unsubscribed_from_sms: false,
+      location: { type: 'location', country: null, region: null, city: null },
+      created_at: now,
+      updated_at: now,
+      ...c,
+      searchableAt: Date.now() + this.searchLagMs,
+    }
+    this.contacts.push(contact)
+    return contact
+  }
+
+  closeConversation(id: string, atMs = Date.now()): void {
+    const c = this.conversations.find((x) => x.id === id)!
+    c.state = 'closed'
+    c.open = false
+    c.updated_at = seconds(atMs)
+  }
+
+  /**
+   * A teammate (or bot) writes in the inbox. A teammate's reply in an unassigned conversation assigns
+   * it (an `assignment` part) and one in a closed or snoozed conversation reopens it (an `open` part);
+   * `partType` forces one.
+   */
+  addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+    const conversation = this.conversations.find((x) => x.id === conversationId)!
+    const admin = this.admin
+    const now = seconds()
+    let partType = reply.partType
+    if (!partType && reply.authorType !== 'bot') {
+      if (!conversation.admin_assignee_id) {
+        conversation.admin_assignee_id = admin.id
+        partType = 'assignment'
+      } else if (conversation.state !== 'open') partType = 'open'
+      if (conversation.state !== 'open') {
+        conversation.state = 'open'
+        conversation.open = true
+      }
+    }
+    const part: Part = {
+      type: 'conversation_part',
+      id: String(this.nextId++),
+      part_type: partType ?? 'comment',
+      body: reply.body,
+      created_at: now,
+      updated_at: now,
+      notified_at: now,
+      author: reply.authorType === 'bot' ? { type: 'bot', id: '8888', name: 'Fin', email: null } : { type: 'admin', id: admin.id, name: admin.name, email: admin.email },
+      attachments: reply.attachments ?? [],
+      redacted: false,
+    }
+    conversation.parts.push(part)
+    return part
+  }
+
+  /** Keeps an uploaded file; returns the path it is served at. */
+  addUpload(file: { name: string; contentType: string; data: Buffer }): string {
+    const path = `/uploads/i/o/${hex24()}/${encodeURIComponent(file.name)}`
+    this.uploads.set(path, { contentType: file.contentType, data: file.data, expired: false })
+    return path
+  }
+
+  expireUploads(): void {
+    for (const file of this.uploads.values()) file.expired = true
+  }
+
+  /** Intercom's "Send test" notification, as it really arrives: topic ping, and an id of null. */
+  pingNotification(): Record<string, unknown> {
+    // As captured from Intercom's "Send test" button: no id, no delivery bookkeeping.
+    return {
+      type: 'notification_event',
+      app_id: WORKSPACE,
+      data: { type: 'notification_event_data', item: { type: 'ping', message: 'something something interzen' } },
+      links: {},
+      id: null,
+      topic: 'ping',
+      delivery_status: null,
+      delivery_attempts: 1,
+      delivered_at: 0,
+      first_sent_at: seconds(),
+      created_at: seconds(),
+      self: null,
+    }
+  }
+
+  /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
+  notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown> {
+    const conversation = this.conversations.find((x) => x.id === conversationId)!
+    return envelope(topic, conversationJson({ ...conversation, parts }))
+  }
+
+  /** The contact.user.created / contact.lead.created webhook for a contact. */
+  contactNotification(topic: string, contactId: string): Record<string, unknown> {
+    return envelope(topic, contactJson(this.findContact(contactId)!))
+  }
+
+  save(): IntercomSaved {
+    const { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, nextId } = this
+    return { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, nextId }
+  }
+}

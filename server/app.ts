@@ -14,7 +14,6 @@ import { canvasRoutes } from '../canvas/routes.js'
 import type { CanvasActions } from '../canvas/actions.js'
 import { AppError } from '../shared/errors.js'
 import type { BridgeDeps } from './bridge/deps.js'
-import { workspaceId } from './bridge/intercom.js'
 import { completeSubscription, subscribeFromMessenger, verificationOf } from './bridge/messenger.js'
 import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel } from './bridge/sidebar.js'
 import { checkCode, resendCode } from './bridge/verification.js'
@@ -107,7 +106,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 /** What the Canvas Kit surfaces may ask of the bridge (canvas/ never imports the service). */
 function canvasActions(deps: BridgeDeps): CanvasActions {
   return {
-    workspaceId: () => workspaceId(deps),
+    workspaceId: () => deps.intercom.workspaceId(),
     loadPanel: (contactId, givenPhone) => loadPanel(deps, contactId, givenPhone),
     sendFromPanel: (ctx, text) => sendFromPanel(deps, ctx, text),
     welcomeFromPanel: (ctx) => welcomeFromPanel(deps, ctx),

@@ -138,7 +138,7 @@ async function run(command: string): Promise<number> {
     case 'start': {
       const config = loadConfig()
       const { startService } = await import('./main.js')
-      await startService(config)
+      await startService(config, { handleSignals: true })
       return -1
     }
     case 'migrate': {

@@ -1,26 +1,43 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { Config } from './config.js'
-import { buildServer } from './server.js'
+import { buildServer, type BuildOptions } from './server.js'
 import { scheduleCatchUp } from './bridge/catchup.js'
 import { scheduleMaintenance } from './bridge/maintenance.js'
-import { workspaceId } from './bridge/intercom.js'
 import { closeOnSignals } from './shutdown.js'
 
+export interface StartOptions extends BuildOptions {
+  /** Where to listen (default: PORT and HOST); false: no socket, for tests that `inject`. */
+  listen?: FastifyListenOptions | false
+  /** Stop gracefully on SIGTERM/SIGINT (the real service; tests and the demo close it themselves). */
+  handleSignals?: boolean
+  /** Start the job worker (default true); a test that checks the queue's state leaves it stopped. */
+  startWorker?: boolean
+}
+
 /**
- * Builds the service, listens, starts the job worker, and on SIGTERM/SIGINT stops taking requests,
- * lets running jobs finish (bounded) and closes the database.
+ * The one way the service starts, for `npm start`, the demo and the tests alike: builds it, listens,
+ * queues the recurring jobs (the catch-up on texts missed while it was down, made due now; the
+ * pruning; the checkpoint), learns the workspace id, and starts the job worker. With signals, a
+ * SIGTERM/SIGINT stops taking requests, lets running jobs finish (bounded) and closes the database.
  */
-export async function startService(config: Config): Promise<FastifyInstance> {
-  const server = await buildServer(config)
-  closeOnSignals({ log: server.log, graceMs: 20_000, close: () => server.close() })
-  await server.listen({ port: config.port, host: config.host })
-  await scheduleCatchUp(server.store)
-  await scheduleMaintenance(server.store)
+export async function startService(config: Config, options: StartOptions = {}): Promise<FastifyInstance> {
+  const { listen = { port: config.port, host: config.host }, handleSignals = false, startWorker = true, ...build } = options
+  const server = await buildServer(config, build)
+  try {
+    if (handleSignals) closeOnSignals({ log: server.log, graceMs: 20_000, close: () => server.close() })
+    if (listen) await server.listen(listen)
+    else await server.ready()
+    await scheduleCatchUp(server.store)
+    await scheduleMaintenance(server.store)
+  } catch (err) {
+    await server.close()
+    throw err
+  }
   // Canvas Kit requests must name our workspace: learn it now, so the first sidebar opens fast.
-  workspaceId({ store: server.store, config, clients: server.clients }).catch((err) => {
+  server.bridge.intercom.workspaceId().catch((err: unknown) => {
     const next = 'the first Canvas Kit request will ask for the workspace id again'
     if (!server.reachability.warnIfUnreachable(server.log, err, next)) server.log.warn({ err }, `could not ask Intercom for the workspace id yet; ${next}`)
   })
-  server.worker.start()
+  if (startWorker) server.worker.start()
   return server
 }

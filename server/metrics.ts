@@ -110,7 +110,6 @@ export class Metrics {
     })
   }
 
-  /** Times one API call and counts 429s. */
   /** Told of every API call's outcome (the service's Reachability, for outage lines). */
   reachability: Pick<Reachability, 'answered' | 'failed'> | undefined
 
@@ -122,18 +121,21 @@ export class Metrics {
     else this.reachability?.failed(api, err)
   }
 
+  /** Runs one API call, recording how long it took and its status (0 when nothing answered). */
+  async timeApi<T>(api: 'twilio' | 'intercom', call: () => Promise<T>, statusOf: (result: T) => number): Promise<T> {
+    const started = performance.now()
+    try {
+      const result = await call()
+      this.observeApi(api, statusOf(result), (performance.now() - started) / 1000)
+      return result
+    } catch (err) {
+      this.observeApi(api, 0, (performance.now() - started) / 1000, err)
+      throw err
+    }
+  }
+
   /** A fetch that records every call it makes (the Intercom SDK takes one). */
   instrumentedFetch(api: 'twilio' | 'intercom', base: typeof fetch = fetch): typeof fetch {
-    return async (input, init) => {
-      const started = performance.now()
-      try {
-        const res = await base(input, init)
-        this.observeApi(api, res.status, (performance.now() - started) / 1000)
-        return res
-      } catch (err) {
-        this.observeApi(api, 0, (performance.now() - started) / 1000, err)
-        throw err
-      }
-    }
+    return (input, init) => this.timeApi(api, () => base(input, init), (res) => res.status)
   }
 }

@@ -6,6 +6,8 @@ import { applyStagedRestore, databaseFile } from '../shared/db/backup.js'
 import { loggerOptions } from '../shared/log.js'
 import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
+import { IntercomApi } from './clients/intercom.js'
+import { TwilioApi } from './clients/twilio.js'
 import type { Config } from './config.js'
 import { Worker, type TaskDefinition, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
@@ -92,7 +94,15 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const reachability = new Reachability(log.child({ component: 'upstream' }), () => clock.now())
   metrics.reachability = reachability
   const clients = options.clients ?? createClients(config, metrics)
-  const deps: BridgeDeps = { store, config, clients, log: log.child({ component: 'bridge' }), metrics, reachability }
+  const deps: BridgeDeps = {
+    store,
+    config,
+    intercom: new IntercomApi(clients.intercom, config, store),
+    twilio: new TwilioApi(clients.twilio, config.twilio),
+    log: log.child({ component: 'bridge' }),
+    metrics,
+    reachability,
+  }
   const worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),

@@ -39,3 +39,35 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)
 }
+
+/**
+ * What the job layer should do after an API call failed: `retry` with backoff (no answer, a timeout,
+ * a 5xx), `wait` the time the API asked for (a 429), or `give_up` (the API refused: trying again
+ * would be refused again).
+ */
+export type UpstreamOutcome = 'retry' | 'wait' | 'give_up'
+
+/**
+ * A failed call to Twilio or Intercom, classified by the adapter that made it (server/clients/):
+ * what was being done, the API's status and error code, and the outcome for the job layer.
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly api: 'twilio' | 'intercom',
+    readonly outcome: UpstreamOutcome,
+    message: string,
+    readonly details: { status?: number | undefined; code?: number | string | undefined; waitMs?: number | undefined } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'UpstreamError'
+  }
+
+  get status(): number | undefined {
+    return this.details.status
+  }
+
+  get notFound(): boolean {
+    return this.details.status === 404
+  }
+}

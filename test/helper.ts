@@ -1,11 +1,13 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../server/config.js'
-import { buildServer, type BuildOptions } from '../server/server.js'
+import type { BuildOptions } from '../server/server.js'
+import { startService } from '../server/main.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
 import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom/index.js'
+import { WORKSPACE } from '../sandbox/intercom/state.js'
 import { signTwilio, startTwilioStandIn, type TwilioStandIn } from '../sandbox/twilio/index.js'
 
 export { OUR_NUMBER, PUBLIC_URL }
@@ -39,19 +41,33 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
     t.teardown(() => intercom.close())
   }
   const config = loadConfig(
-    { ...standInEnv(twilio, intercom, join(tempDir(t), 'bridge.db')), LOG_LEVEL: 'info', ...options.env },
+    // The stand-in's workspace, named as a deployment names it: no GET /me at start unless a test
+    // about learning it sets INTERCOM_WORKSPACE_ID to ''.
+    { ...standInEnv(twilio, intercom, join(tempDir(t), 'bridge.db')), LOG_LEVEL: 'info', INTERCOM_WORKSPACE_ID: WORKSPACE, ...options.env },
     null,
   )
   const logs = new LogCapture()
-  const app = await buildServer(config, {
+  // Started as `npm start` starts it, the recurring jobs included, without a socket (tests inject).
+  const app = await startService(config, {
+    listen: false,
+    startWorker: options.startWorker !== false,
     logDestination: logs,
     ...options.build,
     worker: { pollIntervalMs: 50, backoff: { baseMs: 20, maxMs: 500 }, ...options.build?.worker },
   })
   t.teardown(() => app.close())
-  await app.ready()
-  if (options.startWorker !== false) app.worker.start()
   return { app, config, twilio, intercom, logs }
+}
+
+/**
+ * The jobs every start queues (the catch-up on missed texts, the pruning, the checkpoint): always in
+ * the queue, never work a test caused. Tests that count jobs leave them out.
+ */
+export const RECURRING_TASKS = ['inbound.catchup', 'maintenance.prune', 'maintenance.checkpoint']
+
+/** The jobs a test's requests caused: every job but the recurring ones. */
+export function causedJobs(app: FastifyInstance) {
+  return app.store.db.selectFrom('jobs').selectAll().where('task', 'not in', RECURRING_TASKS).execute()
 }
 
 /**

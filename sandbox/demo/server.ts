@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { loadConfig } from '../../server/config.js'
-import { buildServer } from '../../server/server.js'
+import { startService } from '../../server/main.js'
 import { escapeHtml } from '../../shared/text.js'
 import { formatForReading } from '../../shared/phone.js'
 import { runSetup } from '../../server/ops/setup.js'
@@ -166,11 +166,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       },
       null,
     )
-    const bridge = await buildServer(config)
-    cleanup.push(() => bridge.close())
     // Its own "listening at" line would read as a second address to open: say what it is for.
-    await bridge.listen({ port: bridgePort, host: '127.0.0.1', listenTextResolver: (address) => `the bridge listens at ${address} for the simulators' webhooks (the page to open is printed below)` })
-    bridge.worker.start()
+    const bridge = await startService(config, {
+      listen: { port: bridgePort, host: '127.0.0.1', listenTextResolver: (address) => `the bridge listens at ${address} for the simulators' webhooks (the page to open is printed below)` },
+    })
+    cleanup.push(() => bridge.close())
 
     // What an operator does once: `sms-bridge setup` points the number at the bridge and creates the tag
     // and contact attributes; in the Developer Hub, the webhook subscription.

@@ -12,7 +12,6 @@ import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
 import { capRefused, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
-import { addNote, intercomCall, isNotFound } from './intercom.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
@@ -79,14 +78,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
   // Sending already began (a retry after a crash): finish that text, never start a second one.
   if (send.message_id) return finish(deps, send, ctx)
 
-  let contact: Intercom.ContactsFindResponse
-  try {
-    contact = await intercomCall('read the contact', () => deps.clients.intercom.contacts.find({ contact_id: send.intercom_contact_id }))
-  } catch (err) {
-    if (isNotFound(err)) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
-    throw err
-  }
-  const c = contact as Intercom.Contact
+  const c = await deps.intercom.findContact(send.intercom_contact_id)
+  if (!c) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
   const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
   if (!phone || !(await isTextableNumber(phone))) {
     return settle(deps, send.key, { status: 'skipped', reason: 'The contact has no valid mobile number.' })
@@ -157,5 +150,5 @@ export async function noteAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
     send.status === 'sent' && message
       ? `<p><b>${KIND_NAMES[send.kind]} sent by SMS</b> (Twilio MessageSid ${message.twilio_sid}):</p><p>${escapeHtml(message.body)}</p>`
       : `<p><b>${KIND_NAMES[send.kind]} not sent:</b> ${escapeHtml(send.reason ?? 'unknown reason')}</p>`
-  await addNote(deps, conversation.intercom_conversation_id, html)
+  await deps.intercom.addNote(conversation.intercom_conversation_id, html)
 }

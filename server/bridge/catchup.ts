@@ -1,3 +1,4 @@
+import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { getCached, setCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
 import type { Store } from '../../shared/db/database.js'
@@ -36,8 +37,9 @@ export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
     return { runAgainAt: Date.now() + CATCH_UP_INTERVAL_MS }
   } catch (err) {
     // A recurring job must never die of an outage: try again sooner instead.
-    if (!deps.reachability.warnIfUnreachable(deps.log, err, "the catch-up on missed texts tries again in 1 min")) {
-      deps.log.warn({ err }, 'could not list recent texts from Twilio; will try again in 1 min')
+    if (!deps.reachability.warnIfUnreachable(deps.log, err, 'the catch-up on missed texts tries again in 1 min')) {
+      const why = err instanceof UpstreamError ? { status: err.status, code: err.details.code } : {}
+      deps.log.warn({ ...why, err: errorMessage(err) }, `the catch-up on missed texts stopped: ${errorMessage(err)}; it tries again in 1 min`)
     }
     return { runAgainAt: Date.now() + 60_000 }
   }
@@ -48,11 +50,10 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
   const cursor = Number((await getCached(deps.store.db, CURSOR)) ?? startedAt - FIRST_LOOKBACK_MS)
   const since = new Date(cursor - OVERLAP_MS)
   const { twilio: config } = deps.config
-  const filters = config.phoneNumbers.length > 0 ? config.phoneNumbers.map((to) => ({ to })) : [{}]
 
   const found = []
-  for (const filter of filters) {
-    const messages = await deps.clients.twilio.messages.list({ ...filter, dateSentAfter: since, limit: 1000 })
+  for (const to of config.phoneNumbers.length > 0 ? config.phoneNumbers : [undefined]) {
+    const messages = await deps.twilio.textsSince(since, to)
     found.push(
       ...messages.filter(
         (m) =>
@@ -64,19 +65,12 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
   const known = await knownSids(deps.store.db, found.map((m) => m.sid))
   const missing = found
     .filter((m) => !known.has(m.sid))
-    .sort((a, b) => (a.dateSent ?? a.dateCreated).getTime() - (b.dateSent ?? b.dateCreated).getTime())
+    .sort((a, b) => a.at.getTime() - b.at.getTime())
 
   for (const m of missing) {
-    const media =
-      Number(m.numMedia) > 0
-        ? (await deps.clients.twilio.messages(m.sid).media.list()).map((item) => ({
-            url: new URL(item.uri.replace(/\.json$/, ''), deps.clients.twilio.api.baseUrl).toString(),
-            contentType: item.contentType,
-          }))
-        : []
-    const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body ?? '', media, numSegments: Number(m.numSegments) || null }
-    const receivedAt = (m.dateSent ?? m.dateCreated).getTime()
-    await deps.store.write((trx) => recordInbound(trx, sms, deps.config, receivedAt))
+    const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []
+    const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
+    await deps.store.write((trx) => recordInbound(trx, sms, deps.config, m.at.getTime()))
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await setCached(deps.store, CURSOR, String(startedAt))

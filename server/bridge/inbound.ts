@@ -11,19 +11,7 @@ import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
-import {
-  createLead,
-  intercomCall,
-  isNotFound,
-  pickContact,
-  searchContactsByPhone,
-  smsTagId,
-  adminId,
-  toJobError,
-  type ResolvedContact,
-} from './intercom.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
-
 import { mediaUrls } from './media.js'
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
@@ -66,16 +54,36 @@ export function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: Inb
   return deps.store.write((trx) => recordInbound(trx, sms, deps.config))
 }
 
+export interface ResolvedContact {
+  id: string
+  role: string | null
+  createdByBridge: boolean
+}
+
+/**
+ * Rule for several contacts sharing a number: a user (someone the team identified) beats a lead;
+ * then the most recently updated one, the one a teammate most likely works with; then the oldest.
+ */
+export function pickContact(contacts: Intercom.Contact[]): Intercom.Contact | undefined {
+  return [...contacts].sort(
+    (a, b) =>
+      Number(b.role === 'user') - Number(a.role === 'user') ||
+      (b.updated_at ?? 0) - (a.updated_at ?? 0) ||
+      (a.created_at ?? 0) - (b.created_at ?? 0),
+  )[0]
+}
+
 /** Finds the contact for a phone number: our own link first, then Intercom, else a new lead. */
 export async function resolveContact(deps: BridgeDeps, phone: string): Promise<ResolvedContact> {
   const linked = await findPhoneContact(deps.store.db, phone)
   if (linked) {
     return { id: linked.intercom_contact_id, role: linked.contact_role, createdByBridge: linked.created_by_bridge === 1 }
   }
-  const found = phone.startsWith('+') ? pickContact(await searchContactsByPhone(deps, phone)) : undefined
+  const found = phone.startsWith('+') ? pickContact(await deps.intercom.searchContactsByPhone(phone)) : undefined
+  const lead = found ? undefined : await deps.intercom.createLead(phone)
   const contact: ResolvedContact = found
     ? { id: found.id, role: found.role ?? null, createdByBridge: false }
-    : await createLead(deps, phone)
+    : { id: lead!.id, role: lead!.role, createdByBridge: lead!.created }
   // The link is what keeps the next text (and every other process) from creating a second contact.
   const link = await deps.store.write((trx) =>
     linkPhoneContact(trx, { phone, contactId: contact.id, role: contact.role, createdByBridge: contact.createdByBridge }),
@@ -112,9 +120,8 @@ function newestPartBy(conversation: Intercom.Conversation, contactId: string): s
  * no other stored text already claims, before posting again.
  */
 async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number, body: string) {
-  const conversation = await intercomCall('read the conversation', () =>
-    deps.clients.intercom.conversations.find({ conversation_id: conversationId }),
-  )
+  const conversation = await deps.intercom.findConversation(conversationId)
+  if (!conversation) return undefined
   const candidates = (conversation.conversation_parts?.conversation_parts ?? []).filter(
     (p) => p.author?.id === contactId && p.created_at === createdAt && partText(p.body) === partText(body),
   )
@@ -140,32 +147,14 @@ async function postAsCustomer(
   attachments: string[],
 ): Promise<string | null> {
   if (ctx.job.attempts > 1) {
-    const posted = await findPostedPart(deps, conversationId, contactId, createdAt, body).catch((err) => {
-      if (isNotFound(err)) return null
-      throw err
-    })
+    const posted = await findPostedPart(deps, conversationId, contactId, createdAt, body)
     if (posted) return posted
   }
-  try {
-    // A customer reply reopens a closed conversation for the team; created_at keeps the text at the
-    // time it was sent, even when it is delivered late (after an outage or a catch-up).
-    const conversation = await deps.clients.intercom.conversations.reply({
-      conversation_id: conversationId,
-      body: {
-        message_type: 'comment',
-        type: 'user',
-        intercom_user_id: contactId,
-        body,
-        created_at: createdAt,
-        ...(attachments.length ? { attachment_urls: attachments } : {}),
-      },
-    })
-    return newestPartBy(conversation, contactId) ?? `${conversation.id}@${createdAt}`
-  } catch (err) {
-    const mapped = toJobError(err, 'add the text to the conversation')
-    if (isNotFound(mapped)) return null
-    throw mapped
-  }
+  // created_at keeps the text at the time it was sent, even when it is delivered late (after an
+  // outage or a catch-up).
+  const conversation = await deps.intercom.replyAsContact({ conversationId, contactId, body, createdAt, attachments })
+  if (!conversation) return null
+  return newestPartBy(conversation, contactId) ?? `${conversation.id}@${createdAt}`
 }
 
 /**
@@ -173,18 +162,8 @@ async function postAsCustomer(
  * with this text. Intercom's search matches dates by whole day, so the answer is narrowed here.
  */
 async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number, body: string): Promise<string | undefined> {
-  const page = await intercomCall('look for a conversation already started', () =>
-    deps.clients.intercom.conversations.search({
-      query: {
-        operator: 'AND',
-        value: [
-          { field: 'contact_ids', operator: '=', value: contactId },
-          { field: 'created_at', operator: '=', value: createdAt },
-        ],
-      },
-    }),
-  )
-  return page.data.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
+  const started = await deps.intercom.conversationsStartedOn(contactId, createdAt)
+  return started.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
 }
 
 /** The new conversation becomes the contact's SMS conversation; its tag is a job queued with it. */
@@ -225,20 +204,11 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
     if (conversationId) await recordStarted(deps, message.id, { ...link, conversationId })
   }
   if (!conversationId) {
-    const created = await intercomCall('start a conversation', () =>
-      deps.clients.intercom.conversations.create({
-        from: { type: contact.role === 'user' ? 'user' : 'lead', id: contact.id },
-        body: displayBody(message),
-        created_at: createdAt,
-        // In the 2.14 reference (not yet in the SDK's types): the text and its pictures open the
-        // conversation as one part, as they arrived on the phone.
-        ...(attachments.length ? { attachment_urls: attachments } : {}),
-      } as Parameters<typeof deps.clients.intercom.conversations.create>[0]),
-    )
-    conversationId = created.conversation_id ?? created.id
+    const created = await deps.intercom.startConversation(contact, displayBody(message), createdAt, attachments)
+    conversationId = created.conversationId
     // Recorded before anything else can fail, so a retry never starts a second conversation.
     await recordStarted(deps, message.id, { ...link, conversationId })
-    partId = `message:${created.id}`
+    partId = `message:${created.messageId}`
   }
   partId ??= `conversation:${conversationId}` // the text opened it
 
@@ -261,8 +231,5 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
 
 /** Job: tags a conversation the bridge opened, so inbox rules can route SMS. Tagging twice is harmless. */
 export async function tagConversation(deps: BridgeDeps, payload: TaskPayload<'conversation.tag'>): Promise<void> {
-  const [tag, admin] = [await smsTagId(deps), await adminId(deps)]
-  await intercomCall('tag the conversation', () =>
-    deps.clients.intercom.tags.tagConversation({ conversation_id: payload.conversationId, id: tag, admin_id: admin }),
-  )
+  await deps.intercom.tagConversation(payload.conversationId)
 }

@@ -3,7 +3,6 @@ import { setConsent } from '../../shared/db/consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
-import { addNote, ensureContactAttribute, setContactAttributes } from './intercom.js'
 
 export type Keyword = 'opt_out' | 'opt_in' | 'help'
 
@@ -53,8 +52,8 @@ const NOTES: Record<Keyword, string> = {
 /** Job: shows the consent change on the Intercom contact and in the conversation. Safe to repeat. */
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
   if (event.keyword !== 'help') {
-    await ensureContactAttribute(deps, 'sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
-    await setContactAttributes(deps, event.contactId, { sms_opted_out: event.keyword === 'opt_out' })
+    await deps.intercom.ensureContactAttribute('sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
+    await deps.intercom.updateContact(event.contactId, { customAttributes: { sms_opted_out: event.keyword === 'opt_out' } })
   }
-  await addNote(deps, event.conversationId, NOTES[event.keyword])
+  await deps.intercom.addNote(event.conversationId, NOTES[event.keyword])
 }

@@ -6,7 +6,6 @@ import { setConsent } from '../../shared/db/consent.js'
 import { textingRefusal } from './consent.js'
 import { createOutboundMessage, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
-import { RetryLaterError } from '../../shared/errors.js'
 import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, partBodyToSms, splitForSms } from '../../shared/text.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
@@ -15,7 +14,6 @@ import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
-import { addNote, intercomCall } from './intercom.js'
 import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, isIntercomUpload } from './media.js'
 
 export type { ReplyPart } from './jobs.js'
@@ -206,14 +204,12 @@ export async function replyGaveUp(trx: Tx, { conversationId, part }: TaskPayload
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
 export async function markConversationRead(deps: BridgeDeps, payload: TaskPayload<'conversation.mark_read'>): Promise<void> {
-  await intercomCall('mark the conversation read', () =>
-    deps.clients.intercom.conversations.update({ conversation_id: payload.conversationId, read: true }),
-  )
+  await deps.intercom.markRead(payload.conversationId)
 }
 
 /** Job: one note in a conversation, for the team only. */
 export async function postNote(deps: BridgeDeps, payload: TaskPayload<'conversation.note'>): Promise<void> {
-  await addNote(deps, payload.conversationId, payload.html)
+  await deps.intercom.addNote(payload.conversationId, payload.html)
 }
 
 /**
@@ -222,48 +218,39 @@ export async function postNote(deps: BridgeDeps, payload: TaskPayload<'conversat
  * Returns false on a permanent failure (recorded, and the team told), throws to be retried.
  */
 export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext, opts: { notifyFailure?: boolean } = {}): Promise<boolean> {
-  const { twilio } = deps.clients
   const config = deps.config.twilio
-  const media = row.media
+  const to = customerAddress(row.phone, row.twilio_number)
   if (row.send_attempted_at) {
-    const recent = await twilio.messages.list({ to: customerAddress(row.phone, row.twilio_number), limit: 50 })
+    const recent = await deps.twilio.recentTextsTo(to)
     const match = recent.find(
       (m) =>
         m.direction !== 'inbound' &&
-        (m.body ?? '') === row.body &&
-        m.dateCreated.getTime() >= row.send_attempted_at! - 60_000 &&
+        m.body === row.body &&
+        m.createdAt.getTime() >= row.send_attempted_at! - 60_000 &&
         (row.twilio_number === m.from || row.twilio_number === m.messagingServiceSid),
     )
     if (match) {
-      await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: Number(match.numSegments) || row.num_segments }))
+      await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
       ctx.log.info({ sid: match.sid }, 'an earlier attempt had reached Twilio; not sending again')
       return true
     }
   }
   await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: Date.now() }))
-  try {
-    const message = await twilio.messages.create({
-      to: customerAddress(row.phone, row.twilio_number),
-      ...(config.messagingServiceSid && channelOf(row.twilio_number) === 'sms' ? { messagingServiceSid: config.messagingServiceSid } : { from: row.twilio_number! }),
-      ...(row.body ? { body: row.body } : {}),
-      ...(media.length ? { mediaUrl: media.map((m) => m.url) } : {}),
-      statusCallback: `${deps.config.publicUrl}/twilio/status`,
-    })
-    await deps.store.write((trx) =>
-      updateMessage(trx, row.id, { twilio_sid: message.sid, status: message.status, num_segments: Number(message.numSegments) || row.num_segments }),
-    )
-    ctx.log.info({ sid: message.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
-    return true
-  } catch (err) {
-    const e = err as { status?: number; code?: number; message?: string }
-    if (e.status === 429 || e.code === 20429) throw new RetryLaterError(5_000, 'Twilio asked us to slow down', { cause: err })
-    const known = e.code ? TWILIO_ERRORS[e.code] : undefined
-    if (e.status === undefined || e.status >= 500 || known?.permanent === false) {
-      throw new Error(`Twilio did not confirm the text (${e.status ?? 'no answer'}); will check and retry`, { cause: err })
-    }
-    await recordFailure(deps, row, e.code ?? null, e.message ?? 'refused', opts.notifyFailure ?? true)
+  // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
+  const sent = await deps.twilio.send({
+    to,
+    from: config.messagingServiceSid && channelOf(row.twilio_number) === 'sms' ? { messagingServiceSid: config.messagingServiceSid } : { number: row.twilio_number! },
+    body: row.body,
+    mediaUrls: row.media.map((m) => m.url),
+    statusCallback: `${deps.config.publicUrl}/twilio/status`,
+  })
+  if (!sent.ok) {
+    await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)
     return false
   }
+  await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
+  ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
+  return true
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
@@ -289,5 +276,5 @@ export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outb
       ? `<p><b>Not sent as SMS:</b> ${escapeHtml(message.error_message ?? 'the customer may not be texted.')}</p><p>Reply: "${escapeHtml(preview)}"</p>`
       : `<p><b>The text did not reach the customer</b>${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
         `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}</p>`
-  await addNote(deps, message.intercom_conversation_id, html)
+  await deps.intercom.addNote(message.intercom_conversation_id, html)
 }

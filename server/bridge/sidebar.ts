@@ -12,7 +12,6 @@ import type { JobContext } from '../jobs/worker.js'
 import { requestAutomated } from './automated.js'
 import { CONSENT_ATTRIBUTE, textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { addNote, ensureContactAttribute, intercomCall } from './intercom.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
 import { sendMessage, senderFor } from './outbound.js'
@@ -134,12 +133,10 @@ export async function savePhoneLater(trx: Tx, save: TaskPayload<'contact.save_ph
 /** Job: the number (and consent, when the visitor gave it) on the Intercom contact. */
 export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<'contact.save_phone'>): Promise<void> {
   if (payload.consent) {
-    await ensureContactAttribute(deps, CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
-    await intercomCall('save the phone number and consent', () =>
-      deps.clients.intercom.contacts.update({ contact_id: payload.contactId, phone: payload.phone, custom_attributes: { [CONSENT_ATTRIBUTE]: true } }),
-    )
+    await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
+    await deps.intercom.updateContact(payload.contactId, { phone: payload.phone, customAttributes: { [CONSENT_ATTRIBUTE]: true } }, 'save the phone number and consent')
   } else {
-    await intercomCall('save the phone number', () => deps.clients.intercom.contacts.update({ contact_id: payload.contactId, phone: payload.phone }))
+    await deps.intercom.updateContact(payload.contactId, { phone: payload.phone }, 'save the phone number')
   }
 }
 
@@ -166,5 +163,5 @@ export async function notePanelMessage(deps: BridgeDeps, payload: TaskPayload<'c
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message?.intercom_conversation_id) return
   const who = payload.adminName ? ` by ${escapeHtml(payload.adminName)}` : ''
-  await addNote(deps, message.intercom_conversation_id, `<p><b>Sent by SMS from the sidebar${who}</b> (Twilio MessageSid ${message.twilio_sid ?? 'pending'}):</p><p>${escapeHtml(message.body)}</p>`)
+  await deps.intercom.addNote(message.intercom_conversation_id, `<p><b>Sent by SMS from the sidebar${who}</b> (Twilio MessageSid ${message.twilio_sid ?? 'pending'}):</p><p>${escapeHtml(message.body)}</p>`)
 }

@@ -4,7 +4,6 @@ import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared
 import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
 import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
-import { ensureContactAttribute, setContactAttributes } from './intercom.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 
@@ -67,7 +66,7 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
 export async function syncContactAttributes(deps: BridgeDeps, payload: TaskPayload<'contact.sms_attributes'>): Promise<void> {
   const last = await lastSentToContact(deps.store.db, payload.contactId)
   if (!last) return
-  await ensureContactAttribute(deps, 'last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')
-  await ensureContactAttribute(deps, 'last_sms_status', 'string', 'Delivery status of the last text sent to this contact')
-  await setContactAttributes(deps, payload.contactId, { last_sms_sid: last.sid, last_sms_status: last.status })
+  await deps.intercom.ensureContactAttribute('last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')
+  await deps.intercom.ensureContactAttribute('last_sms_status', 'string', 'Delivery status of the last text sent to this contact')
+  await deps.intercom.updateContact(payload.contactId, { customAttributes: { last_sms_sid: last.sid, last_sms_status: last.status } })
 }

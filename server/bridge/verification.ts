@@ -8,6 +8,7 @@ import { formatForReading } from '../../shared/phone.js'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import { segmentInfo } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
+import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { capRefused, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { senderFor } from './outbound.js'
@@ -48,27 +49,18 @@ async function refusal(deps: BridgeDeps, contactId: string, phone: string): Prom
 async function textCode(deps: BridgeDeps, contactId: string, phone: string, code: string): Promise<string | null> {
   const { from, recorded } = senderFor(null, deps.config)
   const body = `${code} is your verification code. It expires in 10 minutes. If you did not ask for it, ignore this text.`
-  try {
-    const message = await deps.clients.twilio.messages.create({
-      to: phone,
-      ...(from ? { from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }),
-      body,
-      statusCallback: `${deps.config.publicUrl}/twilio/status`,
-    })
-    const now = Date.now()
-    await deps.store.write((trx) =>
-      createOutboundMessage(
-        trx,
-        { contactId, phone, from: recorded, twilioSid: message.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: message.status },
-        now,
-      ),
-    )
-    return null
-  } catch (err) {
-    const e = err as { code?: number; message?: string }
-    deps.log.warn({ code: e.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
-    return `We could not text ${formatForReading(phone)}: ${describeTwilioError(e.code, 'Twilio refused it')}`
+  // The visitor waits for the answer: a code Twilio did not take is said at once, never retried later.
+  const sent = await deps.twilio
+    .send({ to: phone, from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }, body, mediaUrls: [], statusCallback: `${deps.config.publicUrl}/twilio/status` })
+    .catch((err: unknown) => ({ ok: false as const, code: err instanceof UpstreamError && typeof err.details.code === 'number' ? err.details.code : null, message: errorMessage(err) }))
+  if (!sent.ok) {
+    deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
+    return `We could not text ${formatForReading(phone)}: ${describeTwilioError(sent.code, 'Twilio refused it')}`
   }
+  await deps.store.write((trx) =>
+    createOutboundMessage(trx, { contactId, phone, from: recorded, twilioSid: sent.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: sent.status }),
+  )
+  return null
 }
 
 /** Starts proving `phone` for this visitor: a code is texted, unless a rule or a cap says no. */

@@ -1,4 +1,8 @@
-import { IntercomClient } from 'intercom-client'
+import { IntercomClient, IntercomError, IntercomTimeoutError, type Intercom } from 'intercom-client'
+import { getCached, setCached } from '../../shared/db/cache.js'
+import type { Store } from '../../shared/db/database.js'
+import { UpstreamError } from '../../shared/errors.js'
+import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { connectionFailure } from './reachability.js'
@@ -33,5 +37,254 @@ export function sayWhichConnectionFailed(base: typeof fetch): typeof fetch {
       if (failure && err instanceof Error) throw new TypeError(`${err.message}: connect ${failure.code} ${failure.host}`, { cause: err })
       throw err
     }
+  }
+}
+
+function describeBody(body: unknown): string {
+  const errors = (body as { errors?: Array<{ code?: string; message?: string }> })?.errors
+  if (Array.isArray(errors) && errors.length > 0) return errors.map((e) => `${e.code}: ${e.message}`).join('; ')
+  return JSON.stringify(body)?.slice(0, 300) ?? 'no details'
+}
+
+/** Classifies an Intercom failure (the SDK's IntercomError and IntercomTimeoutError) for the job layer. */
+export function intercomFailure(err: unknown, what: string, now = Date.now()): UpstreamError {
+  if (err instanceof UpstreamError) return err
+  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out while trying to ${what}`, {}, { cause: err })
+  if (!(err instanceof IntercomError) || err.statusCode === undefined) {
+    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${(err as Error)?.message ?? err}`, {}, { cause: err })
+  }
+  const status = err.statusCode
+  if (status === 429) {
+    const reset = Number(err.rawResponse?.headers.get('x-ratelimit-reset'))
+    const waitMs = Number.isFinite(reset) && reset > 0 ? reset * 1000 - now : 10_000
+    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000) }, { cause: err })
+  }
+  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status }, { cause: err })
+  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status }, { cause: err })
+}
+
+/** A customer's words and pictures, posted as them. */
+export interface CustomerPart {
+  conversationId: string
+  contactId: string
+  body: string
+  /** Seconds: the text's own time, so a late delivery keeps its place. */
+  createdAt: number
+  attachments: string[]
+}
+
+/**
+ * The Intercom adapter: every call the bridge makes to Intercom, each failure classified (see
+ * `intercomFailure`), and the facts learned once (admin, workspace, tag, attributes) kept in the
+ * database's small cache. "Not found" is an answer, not a failure, where the bridge acts on it.
+ */
+export class IntercomApi {
+  /** Lookups under way, so callers that ask at once share one request. */
+  private readonly learning = new Map<string, Promise<string>>()
+
+  constructor(
+    readonly sdk: IntercomClient,
+    private readonly config: Pick<Config, 'intercom' | 'workspaceId' | 'smsTag'>,
+    private readonly store: Store,
+  ) {}
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw intercomFailure(err, what)
+    }
+  }
+
+  /** The call's answer, or null when Intercom says there is no such thing (404). */
+  private async orNull<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await this.call(what, fn)
+    } catch (err) {
+      if (err instanceof UpstreamError && err.notFound) return null
+      throw err
+    }
+  }
+
+  /** Contacts whose phone is stored in any of the forms people write it in. */
+  async searchContactsByPhone(e164: string): Promise<Intercom.Contact[]> {
+    const variants = phoneSearchVariants(e164)
+    const page = await this.call('search contacts by phone', () =>
+      this.sdk.contacts.search({
+        query: { operator: 'OR', value: variants.map((value) => ({ field: 'phone', operator: '=', value })) },
+        pagination: { per_page: 50 },
+      }),
+    )
+    return page.data
+  }
+
+  /**
+   * Creates a lead with this phone; a 409 naming an existing contact means that contact is ours. A
+   * short code or sender id is not a phone number Intercom accepts, so it becomes the lead's name.
+   */
+  async createLead(phone: string): Promise<{ id: string; role: string | null; created: boolean }> {
+    try {
+      const created = await this.sdk.contacts.create(phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` })
+      return { id: created.id, role: created.role ?? 'lead', created: true }
+    } catch (err) {
+      if (err instanceof IntercomError && err.statusCode === 409) {
+        const id = /id=([\w-]+)/.exec(describeBody(err.body))?.[1]
+        if (id) return { id, role: null, created: false }
+      }
+      throw intercomFailure(err, 'create a contact')
+    }
+  }
+
+  /** The contact, or null when it no longer exists. */
+  findContact(contactId: string): Promise<Intercom.Contact | null> {
+    return this.orNull('read the contact', async () => (await this.sdk.contacts.find({ contact_id: contactId })) as Intercom.Contact)
+  }
+
+  async updateContact(contactId: string, update: { phone?: string; customAttributes?: Record<string, string | number | boolean | null> }, what = 'update the contact'): Promise<void> {
+    await this.call(what, () =>
+      this.sdk.contacts.update({
+        contact_id: contactId,
+        ...(update.phone ? { phone: update.phone } : {}),
+        ...(update.customAttributes ? { custom_attributes: update.customAttributes } : {}),
+      }),
+    )
+  }
+
+  /** Makes sure a custom contact attribute exists before it is written (Intercom refuses unknown ones). */
+  async ensureContactAttribute(name: string, dataType: 'string' | 'boolean' | 'date' | 'integer', description: string): Promise<void> {
+    const key = `intercom.attribute.contact.${name}`
+    if (await getCached(this.store.db, key)) return
+    try {
+      // The SDK's generated type drops the spec's `name`, `model` and `description` (lost in its oneOf).
+      const request = { name, model: 'contact', data_type: dataType, description } as Intercom.CreateDataAttributeRequest
+      await this.sdk.dataAttributes.create(request)
+    } catch (err) {
+      // 400 when it already exists ("You already have 'x' in your data..."): all we wanted to know.
+      if (!(err instanceof IntercomError && err.statusCode === 400 && /already (exists|have)|taken/i.test(describeBody(err.body)))) {
+        throw intercomFailure(err, `create the contact attribute ${name}`)
+      }
+    }
+    await setCached(this.store, key, '1')
+  }
+
+  /** A fact asked of Intercom once, then kept in the cache; callers asking meanwhile share the request. */
+  private learnOnce(key: string, ask: () => Promise<string>): Promise<string> {
+    const under = this.learning.get(key)
+    if (under) return under
+    const learned = (async () => {
+      const cached = await getCached(this.store.db, key)
+      if (cached) return cached
+      const value = await ask()
+      await setCached(this.store, key, value)
+      return value
+    })().finally(() => this.learning.delete(key))
+    this.learning.set(key, learned)
+    return learned
+  }
+
+  /** The admin that notes and tags are made as: configured, else the token's owner (asked once). */
+  async adminId(): Promise<string> {
+    if (this.config.intercom.adminId) return this.config.intercom.adminId
+    return this.learnOnce('intercom.admin_id', async () => {
+      const me = await this.call('identify the admin (GET /me)', () => this.sdk.admins.identify())
+      if (!me?.id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which admin owns the access token; set INTERCOM_ADMIN_ID')
+      return me.id
+    })
+  }
+
+  /**
+   * Our workspace's id, which Canvas Kit requests must name: configured, else asked once of GET /me
+   * (the token's app) and cached. Intercom signs requests for the app, whichever workspace sent them.
+   */
+  async workspaceId(): Promise<string> {
+    if (this.config.workspaceId) return this.config.workspaceId
+    return this.learnOnce('intercom.workspace_id', async () => {
+      const me = await this.call('identify the workspace (GET /me)', () => this.sdk.admins.identify())
+      const id = (me?.app as { id_code?: string } | undefined)?.id_code
+      if (!id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID')
+      return id
+    })
+  }
+
+  /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */
+  smsTagId(): Promise<string> {
+    return this.learnOnce(`intercom.tag.${this.config.smsTag}`, async () => {
+      const tag = await this.call(`find or create the "${this.config.smsTag}" tag`, () => this.sdk.tags.create({ name: this.config.smsTag }))
+      return tag.id
+    })
+  }
+
+  async tagConversation(conversationId: string): Promise<void> {
+    const [tag, admin] = [await this.smsTagId(), await this.adminId()]
+    await this.call('tag the conversation', () => this.sdk.tags.tagConversation({ conversation_id: conversationId, id: tag, admin_id: admin }))
+  }
+
+  /** A note in a conversation, for the team only. */
+  async addNote(conversationId: string, html: string): Promise<void> {
+    const admin = await this.adminId()
+    await this.call('add a note to the conversation', () =>
+      this.sdk.conversations.reply({ conversation_id: conversationId, body: { message_type: 'note', type: 'admin', admin_id: admin, body: html } }),
+    )
+  }
+
+  /** The conversation, or null when it is gone. */
+  findConversation(conversationId: string): Promise<Intercom.Conversation | null> {
+    return this.orNull('read the conversation', () => this.sdk.conversations.find({ conversation_id: conversationId }))
+  }
+
+  /**
+   * Posts a customer's words as them; a customer reply reopens a closed conversation for the team.
+   * Null when the conversation is gone.
+   */
+  replyAsContact(part: CustomerPart): Promise<Intercom.Conversation | null> {
+    return this.orNull('add the text to the conversation', () =>
+      this.sdk.conversations.reply({
+        conversation_id: part.conversationId,
+        body: {
+          message_type: 'comment',
+          type: 'user',
+          intercom_user_id: part.contactId,
+          body: part.body,
+          created_at: part.createdAt,
+          ...(part.attachments.length ? { attachment_urls: part.attachments } : {}),
+        },
+      }),
+    )
+  }
+
+  /** Conversations this contact started on the day of `createdAt` (Intercom matches dates by whole day). */
+  async conversationsStartedOn(contactId: string, createdAt: number): Promise<Intercom.Conversation[]> {
+    const page = await this.call('look for a conversation already started', () =>
+      this.sdk.conversations.search({
+        query: {
+          operator: 'AND',
+          value: [
+            { field: 'contact_ids', operator: '=', value: contactId },
+            { field: 'created_at', operator: '=', value: createdAt },
+          ],
+        },
+      }),
+    )
+    return page.data
+  }
+
+  /** Opens a conversation from the contact with their first text (and its pictures, as one part). */
+  async startConversation(from: { role: string | null; id: string }, body: string, createdAt: number, attachments: string[]): Promise<{ messageId: string; conversationId: string }> {
+    const created = await this.call('start a conversation', () =>
+      this.sdk.conversations.create({
+        from: { type: from.role === 'user' ? 'user' : 'lead', id: from.id },
+        body,
+        created_at: createdAt,
+        // In the 2.14 reference (not yet in the SDK's types): the text and its pictures open the
+        // conversation as one part, as they arrived on the phone.
+        ...(attachments.length ? { attachment_urls: attachments } : {}),
+      } as Parameters<IntercomClient['conversations']['create']>[0]),
+    )
+    return { messageId: created.id, conversationId: created.conversation_id ?? created.id }
+  }
+
+  /** PUT /conversations/{id} {"read": true}. */
+  async markRead(conversationId: string): Promise<void> {
+    await this.call('mark the conversation read', () => this.sdk.conversations.update({ conversation_id: conversationId, read: true }))
   }
 }

@@ -1,4 +1,8 @@
 import twilio from 'twilio'
+import type { MessageInstance } from 'twilio/lib/rest/api/v2010/account/message.js'
+import type { MediaItem, TwilioStatus } from '../../shared/db/schema.js'
+import { UpstreamError } from '../../shared/errors.js'
+import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 
@@ -17,17 +21,137 @@ export function createTwilioClient(config: Config['twilio'], metrics?: Metrics):
   if (metrics) {
     const http = client.httpClient
     const request = http.request.bind(http)
-    http.request = async (opts) => {
-      const started = performance.now()
-      try {
-        const res = await request(opts)
-        metrics.observeApi('twilio', res.statusCode, (performance.now() - started) / 1000)
-        return res
-      } catch (err) {
-        metrics.observeApi('twilio', 0, (performance.now() - started) / 1000, err)
-        throw err
-      }
-    }
+    http.request = (opts) => metrics.timeApi('twilio', () => request(opts), (res) => res.statusCode)
   }
   return client
+}
+
+/**
+ * Classifies a Twilio failure (the SDK's RestException, or no answer at all) for the job layer: a
+ * 429 waits, no answer / a 5xx / an error code Twilio calls temporary retries, anything else Twilio
+ * refused for good.
+ */
+export function twilioFailure(err: unknown, what: string): UpstreamError {
+  if (err instanceof UpstreamError) return err
+  if (!(err instanceof twilio.RestException)) {
+    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${(err as Error)?.message ?? err}`, {}, { cause: err })
+  }
+  const { status, code } = err
+  if (status === 429 || code === 20429) return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, { status, code, waitMs: 5_000 }, { cause: err })
+  const known = code ? TWILIO_ERRORS[code] : undefined
+  if (status >= 500 || known?.permanent === false) {
+    return new UpstreamError('twilio', 'retry', `Twilio answered ${status}${code ? ` (error ${code})` : ''} while trying to ${what}`, { status, code }, { cause: err })
+  }
+  return new UpstreamError('twilio', 'give_up', `Twilio refused to ${what} (${status}${code ? `, error ${code}` : ''}): ${err.message}`, { status, code }, { cause: err })
+}
+
+/** A text to send: to a customer, from our number or through the Messaging Service. */
+export interface OutgoingText {
+  to: string
+  from: { number: string } | { messagingServiceSid: string }
+  body: string
+  mediaUrls: string[]
+  statusCallback: string
+}
+
+/** What Twilio said of a text it accepted. */
+export interface Accepted {
+  sid: string
+  status: TwilioStatus
+  numSegments: number | null
+}
+
+export type SendOutcome = ({ ok: true } & Accepted) | { ok: false; code: number | null; message: string }
+
+/** A message in Twilio's log, as the bridge reads it. */
+export interface LoggedText extends Accepted {
+  from: string
+  to: string
+  body: string
+  direction: string
+  messagingServiceSid: string | null
+  numMedia: number
+  /** When Twilio sent or received it. */
+  at: Date
+  createdAt: Date
+}
+
+function logged(m: MessageInstance): LoggedText {
+  return {
+    sid: m.sid,
+    status: m.status,
+    numSegments: Number(m.numSegments) || null,
+    from: m.from,
+    to: m.to,
+    body: m.body ?? '',
+    direction: m.direction,
+    messagingServiceSid: m.messagingServiceSid ?? null,
+    numMedia: Number(m.numMedia) || 0,
+    at: m.dateSent ?? m.dateCreated,
+    createdAt: m.dateCreated,
+  }
+}
+
+/**
+ * The Twilio adapter: every call the bridge makes to Twilio's REST API, each failure classified (see
+ * `twilioFailure`). Sending answers whether Twilio accepted or refused the text; anything that
+ * leaves it open (no answer, a 5xx, a 429) is thrown for the job layer to retry.
+ */
+export class TwilioApi {
+  constructor(
+    readonly sdk: TwilioClient,
+    private readonly config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>,
+  ) {}
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw twilioFailure(err, what)
+    }
+  }
+
+  async send(text: OutgoingText): Promise<SendOutcome> {
+    try {
+      const message = await this.sdk.messages.create({
+        to: text.to,
+        ...('number' in text.from ? { from: text.from.number } : { messagingServiceSid: text.from.messagingServiceSid }),
+        ...(text.body ? { body: text.body } : {}),
+        ...(text.mediaUrls.length ? { mediaUrl: text.mediaUrls } : {}),
+        statusCallback: text.statusCallback,
+      })
+      return { ok: true, sid: message.sid, status: message.status, numSegments: Number(message.numSegments) || null }
+    } catch (err) {
+      const failure = twilioFailure(err, 'send the text')
+      if (failure.outcome !== 'give_up') throw failure
+      const cause = failure.cause as InstanceType<typeof twilio.RestException>
+      return { ok: false, code: cause.code ?? null, message: cause.message || 'refused' }
+    }
+  }
+
+  /** The newest texts to this number in Twilio's log (to see whether an earlier attempt reached it). */
+  async recentTextsTo(to: string, limit = 50): Promise<LoggedText[]> {
+    return (await this.call('look for an earlier attempt in the message log', () => this.sdk.messages.list({ to, limit }))).map(logged)
+  }
+
+  /** Texts in Twilio's log since `since`, to one of our numbers (or to any, without `to`). */
+  async textsSince(since: Date, to?: string): Promise<LoggedText[]> {
+    return (await this.call('list recent texts', () => this.sdk.messages.list({ ...(to ? { to } : {}), dateSentAfter: since, limit: 1000 }))).map(logged)
+  }
+
+  /** A message's pictures and files: where to fetch each (with our credentials) and its type. */
+  async mediaOf(sid: string): Promise<MediaItem[]> {
+    const items = await this.call('list the pictures of a text', () => this.sdk.messages(sid).media.list())
+    return items.map((item) => ({ url: new URL(item.uri.replace(/\.json$/, ''), this.sdk.api.baseUrl).toString(), contentType: item.contentType }))
+  }
+
+  /** Where Twilio's media live: our credentials go to this origin and no other. */
+  get mediaOrigin(): string {
+    return new URL(this.config.apiBaseUrl ?? 'https://api.twilio.com').origin
+  }
+
+  /** The Authorization header for fetching a media file from `mediaOrigin`. */
+  get mediaAuthorization(): string {
+    return `Basic ${Buffer.from(`${this.config.accountSid}:${this.config.authToken}`).toString('base64')}`
+  }
 }

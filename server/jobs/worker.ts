@@ -5,7 +5,7 @@ import { systemClock, type Clock, type ClockTimer } from '../../shared/clock.js'
 import type { Store, Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
-import { PermanentError, RetryLaterError, errorMessage } from '../../shared/errors.js'
+import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
 import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
 
 export interface JobContext {
@@ -172,12 +172,7 @@ export class Worker {
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
       failure = err
-      const delay =
-        err instanceof PermanentError
-          ? null
-          : err instanceof RetryLaterError
-            ? err.delayMs
-            : backoffDelay(job.attempts, this.backoff.baseMs, this.backoff.maxMs)
+      const delay = this.retryDelay(err, job)
       try {
         const now = this.clock.now()
         const task = this.tasks[job.task]
@@ -199,6 +194,17 @@ export class Worker {
     }
     this.onSettled?.(job, outcome, failure)
     this.wake()
+  }
+
+  /** When to try a failed job again (null: never): what the task or the API adapter said, else backoff. */
+  private retryDelay(err: unknown, job: Job): number | null {
+    if (err instanceof PermanentError) return null
+    if (err instanceof RetryLaterError) return err.delayMs
+    if (err instanceof UpstreamError) {
+      if (err.outcome === 'give_up') return null
+      if (err.outcome === 'wait' && err.details.waitMs !== undefined) return err.details.waitMs
+    }
+    return backoffDelay(job.attempts, this.backoff.baseMs, this.backoff.maxMs)
   }
 
   /**

@@ -1,3 +1,5 @@
+import { intercomFailure } from '../clients/intercom.js'
+import { twilioFailure } from '../clients/twilio.js'
 import { lastInboundAt } from '../../shared/db/messages.js'
 import { lastReceiptAt } from '../../shared/db/receipts.js'
 import { unhandledTopics } from '../../shared/db/cache.js'
@@ -47,14 +49,14 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const me = await clients.intercom.admins.identify()
     say(true, `Intercom: reachable at ${intercomHost}, token accepted (admin ${me?.id}).`)
   } catch (err) {
-    say(false, `Intercom: ${(err as { statusCode?: number }).statusCode === 401 ? `${intercomHost} rejects the access token (401)` : unreachable(intercomHost, err)}.`)
+    say(false, `Intercom: ${intercomFailure(err, 'check the token').status === 401 ? `${intercomHost} rejects the access token (401)` : unreachable(intercomHost, err)}.`)
   }
   const twilioHost = new URL(config.twilio.apiBaseUrl ?? 'https://api.twilio.com').host
   try {
     await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
     say(true, `Twilio: reachable at ${twilioHost}, credentials accepted.`)
   } catch (err) {
-    say(false, `Twilio: ${(err as { status?: number }).status === 401 ? `${twilioHost} rejects the account SID or auth token (401)` : unreachable(twilioHost, err)}.`)
+    say(false, `Twilio: ${twilioFailure(err, 'check the credentials').status === 401 ? `${twilioHost} rejects the account SID or auth token (401)` : unreachable(twilioHost, err)}.`)
   }
 
   const stats = await queueStats(store.db, now)

@@ -1,3 +1,6 @@
+import { intercomFailure } from '../clients/intercom.js'
+import { twilioFailure } from '../clients/twilio.js'
+import { errorMessage } from '../../shared/errors.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
 import { INTERCOM_API_VERSION } from '../clients/intercom.js'
@@ -21,17 +24,17 @@ export interface StepResult {
 }
 
 function explainIntercom(err: unknown, config: Config): string {
-  const status = (err as { statusCode?: number }).statusCode
+  const status = intercomFailure(err, 'check the token').status
   if (status === 401) return `Intercom rejected INTERCOM_ACCESS_TOKEN (401). Copy the access token from your app in the Developer Hub; check INTERCOM_REGION (${config.intercom.region}) matches your workspace.`
   if (status === 403) return 'Intercom says the token lacks a permission (403). Give the app read and write access to contacts, conversations, tags and data attributes.'
   return `Intercom could not be reached at ${config.intercom.apiBaseUrl}: ${(err as Error).message}`
 }
 
 function explainTwilio(err: unknown): string {
-  const e = err as { status?: number; code?: number; message?: string }
-  if (e.status === 401 || e.code === 20003) return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
-  if (e.status === 404) return `Twilio does not know that resource (404): ${e.message ?? ''}`
-  return `Twilio could not be reached: ${e.message ?? String(err)}`
+  const failure = twilioFailure(err, 'check the credentials')
+  if (failure.status === 401 || failure.details.code === 20003) return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
+  if (failure.status === 404) return `Twilio does not know that resource (404): ${errorMessage(failure.cause)}`
+  return `Twilio could not be reached: ${errorMessage(err)}`
 }
 
 /**

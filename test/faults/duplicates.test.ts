@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, postStatus, type TestApp } from '../helper.js'
+import { buildTestApp, causedJobs, drain, inboundForm, postIntercomWebhook, postSms, postStatus, type TestApp } from '../helper.js'
 
 const WELCOME = 'Hi {{first_name|there}}, welcome to Acme!'
 
@@ -188,7 +188,7 @@ t.test('every webhook delivered twice, status callbacks shuffled: each effect ha
   const inbound = await ctx.app.store.db.selectFrom('messages').select('twilio_sid').where('direction', '=', 'inbound').execute()
   t.equal(inbound.length, smsWebhooks, 'one stored text per text sent')
   t.equal(await countRows(ctx, 'webhook_receipts', 'intercom'), intercomWebhooks, 'one receipt per Intercom notification')
-  t.same(await ctx.app.store.db.selectFrom('jobs').select(['task', 'state', 'last_error']).execute(), [], 'no job left, none dead')
+  t.same(await causedJobs(ctx.app), [], 'no job left, none dead')
 })
 
 t.test('regression: contact attributes that already exist in Intercom are used, not a dead job', async (t) => {

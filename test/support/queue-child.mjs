@@ -1,5 +1,5 @@
 // A worker process for the multi-process queue tests, built from the compiled service code (the
-// test command builds it first). Usage: node queue-child.mjs DB_PATH OUT_FILE LEASE_MS [CLOCK_AHEAD_MS]
+// test command builds it first). Usage: node queue-child.mjs DB_PATH OUT_FILE LEASE_MS [CLOCK_AHEAD_MS] [CONCURRENCY]
 // CLOCK_AHEAD_MS sets this worker's clock that far ahead of the wall clock: a process started
 // "after the lease ran out" without anyone waiting for it to run out.
 import { appendFileSync } from 'node:fs'
@@ -10,13 +10,13 @@ import { openStore } from '../../dist/shared/db/database.js'
 import { Worker } from '../../dist/server/jobs/worker.js'
 import { systemClock } from '../../dist/shared/clock.js'
 
-const [dbPath, outFile, leaseMs, ahead = '0'] = process.argv.slice(2)
+const [dbPath, outFile, leaseMs, ahead = '0', concurrency = '4'] = process.argv.slice(2)
 const clock = { ...systemClock, now: () => Date.now() + Number(ahead) }
 const store = await openStore({ url: `file:${dbPath}` })
 const worker = new Worker({
   store,
   log: pino({ level: 'silent' }),
-  concurrency: 4,
+  concurrency: Number(concurrency),
   leaseMs: Number(leaseMs),
   pollIntervalMs: 20,
   clock,

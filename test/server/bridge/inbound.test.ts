@@ -1,9 +1,9 @@
 import t from 'tap'
 import { textOf } from '../../../shared/text.js'
 import { catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
-import { pickContact } from '../../../server/bridge/intercom.js'
+import { pickContact } from '../../../server/bridge/inbound.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
+import { buildTestApp, causedJobs, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
 
 const CUSTOMER = '+14155550123'
 
@@ -260,7 +260,7 @@ t.test('short codes and alphanumeric senders do not break the pipeline', async (
   await drain(ctx.app)
   t.same(ctx.intercom.contacts.map((c) => c.name).sort(), ['SMS sender 12345', 'SMS sender ACME'])
   t.equal(ctx.intercom.conversations.length, 2)
-  t.same((await ctx.app.store.db.selectFrom('jobs').selectAll().execute()).length, 0, 'nothing dead')
+  t.same((await causedJobs(ctx.app)).length, 0, 'nothing dead')
 })
 
 t.test('Intercom 429: waits for the reset, then delivers, in order', async (t) => {
@@ -287,7 +287,7 @@ t.test('5xx answers retry with backoff; nothing is lost', async (t) => {
   await drain(ctx.app)
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two', 'three'])
   t.equal(ctx.intercom.requests.filter((r) => r.status === 503).length, 2)
-  t.equal((await ctx.app.store.db.selectFrom('jobs').selectAll().execute()).length, 0)
+  t.equal((await causedJobs(ctx.app)).length, 0)
 })
 
 t.test('a reply Intercom stored before the answer was lost is not posted again', async (t) => {

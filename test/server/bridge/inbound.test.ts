@@ -402,3 +402,13 @@ t.test('a start makes the catch-up due at once, however far off its next turn wa
   await scheduleCatchUp(store, start + 2_000)
   t.same(await catchUpJobs(), [{ id: job!.id, state: 'running', run_at: start + 300_000 }])
 })
+
+t.test('the catch-up says which error stopped it, and tries again in a minute', async (t) => {
+  const ctx = await buildTestApp(t, { startWorker: false })
+  ctx.twilio.failNext({ status: 401, body: { code: 20003, message: 'Authenticate', status: 401 }, match: { method: 'GET', path: /\/Messages\.json$/ } })
+  const before = Date.now()
+  const next = await catchUp(ctx.app.bridge)
+  t.ok(next.runAgainAt >= before + 60_000 && next.runAgainAt < Date.now() + 61_000, 'again in a minute, never dead')
+  const line = ctx.logs.records().find((r) => /catch-up on missed texts stopped/.test(String(r.msg)))
+  t.match(line, { level: 40, status: 401, code: 20003, msg: /^the catch-up on missed texts stopped: Twilio refused to list recent texts \(401, error 20003\): Authenticate; it tries again in 1 min$/ })
+})

@@ -294,3 +294,20 @@ t.test('conversation.admin.closed starts the reopen window', async (t) => {
   const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
   t.ok(link.closed_at && Math.abs(link.closed_at - Date.now()) < 5_000)
 })
+
+t.test('the look before a resend is classified like every call: Twilio refusing the list (401) is not retried, the team is told', async (t) => {
+  const ctx = await buildTestApp(t)
+  const conversationId = await smsConversation(ctx)
+  const messages = /\/Messages\.json$/
+  // The first send gets no confirmation, so the retry must look in Twilio's log first; the look is refused.
+  ctx.twilio.failNext({ status: 500, body: { code: 20500, message: 'Internal error', status: 500 }, match: { method: 'POST', path: messages } })
+  ctx.twilio.failNext({ status: 401, body: { code: 20003, message: 'Authenticate', status: 401 }, match: { method: 'GET', path: messages }, times: 50 })
+  await teammateReplies(ctx, conversationId, 'Your parcel is on its way')
+  const [dead] = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
+  t.equal(dead?.task, 'outbound.reply')
+  t.equal(dead?.attempts, 2, 'given up at the refusal, not after 20 attempts')
+  t.match(dead?.last_error, /Twilio refused to look for an earlier attempt in the message log \(401, error 20003\)/)
+  t.equal(ctx.twilio.requests.filter((r) => r.method === 'GET' && messages.test(r.path) && r.query.To === CUSTOMER).length, 1, 'one look at the texts to the customer')
+  t.equal(textsTo(ctx).length, 0, 'never sent blind: the first attempt may have reached Twilio')
+  t.match(notes(ctx, conversationId).at(-1)?.body, /This reply was not texted to the customer.*401/)
+})

@@ -29,7 +29,7 @@ export class LocalDialect implements Dialect {
   createDriver(): Driver {
     return new LocalDriver(this.engine)
   }
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new SqliteIntrospector(db)
   }
   createQueryCompiler(): QueryCompiler {
@@ -131,7 +131,7 @@ export class LocalEngine {
   }
 
   /** Runs one statement; rejects with SQLite's error (message, code) when it fails. */
-  async run(sql: string, parameters: readonly unknown[]): Promise<QueryResult<any>> {
+  async run(sql: string, parameters: readonly unknown[]): Promise<QueryResult<Record<string, unknown>>> {
     if (this.#closed) throw new Error('the database is closed')
     const { statement, reader } = this.#statements.get(sql)
     const values = parameters.map(toSql)
@@ -225,7 +225,8 @@ class LocalConnection implements DatabaseConnection {
   constructor(private readonly engine: LocalEngine) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    return this.engine.run(compiled.sql, compiled.parameters)
+    // Kysely types the rows from the query it built; SQLite hands back plain records.
+    return (await this.engine.run(compiled.sql, compiled.parameters)) as QueryResult<R>
   }
 
   // eslint-disable-next-line require-yield

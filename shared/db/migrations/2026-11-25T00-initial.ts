@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration describes the database as it was on its date. Change the schema with a new one.
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('phone_contacts')
     .addColumn('phone', 'text', (c) => c.primaryKey())
@@ -106,7 +106,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
 }
 
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of ['jobs', 'consent', 'webhook_receipts', 'messages', 'sms_conversations', 'phone_contacts']) {
     await db.schema.dropTable(table).execute()
   }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 
 // Frozen: a migration describes the database as it was on its date. Change the schema with a new one.
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   // Set when Intercom tells us the conversation was closed, cleared when a text reopens it.
   await db.schema.alterTable('sms_conversations').addColumn('closed_at', 'integer').execute()
 
@@ -15,7 +15,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
 }
 
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('settings_cache').execute()
   await db.schema.alterTable('sms_conversations').dropColumn('closed_at').execute()
 }

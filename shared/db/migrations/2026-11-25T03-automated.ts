@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 
 // Frozen: a migration describes the database as it was on its date. Change the schema with a new one.
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   // One row per text the team did not type one by one (welcome, Series step): the once-only record.
   await db.schema
     .createTable('automated_sends')
@@ -23,6 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('automated_sends_phone').on('automated_sends').columns(['phone', 'kind']).execute()
 }
 
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('automated_sends').execute()
 }

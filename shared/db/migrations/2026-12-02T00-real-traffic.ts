@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration describes the database as it was on its date. Change the schema with a new one.
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   // Every conversation the bridge has threaded texts into, not only each contact's newest: a teammate
   // may still answer in an older one, and that answer must reach the phone too.
   await db.schema
@@ -35,7 +35,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('held_media_created').on('held_media').column('created_at').execute()
 }
 
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('held_media').execute()
   await db.schema.alterTable('sms_conversations').dropColumn('state_at').execute()
   await db.schema.dropTable('sms_conversation_links').execute()

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 
 // Frozen: a migration describes the database as it was on its date. Change the schema with a new one.
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   // A Messenger visitor proving they hold a number: a one-time code, kept only as a keyed hash.
   await db.schema
     .createTable('phone_verifications')
@@ -31,7 +31,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
 }
 
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('send_counts').execute()
   await db.schema.dropTable('phone_verifications').execute()
 }

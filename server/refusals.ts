@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { maskUrl } from '../shared/log.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'

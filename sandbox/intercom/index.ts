@@ -8,14 +8,11 @@ import {
   conversationJson,
   IntercomState,
   WORKSPACE,
-  type Admin,
   type Contact,
   type Conversation,
-  type DataAttribute,
   type IntercomSaved,
   type Part,
   type Subscription,
-  type Tag,
 } from './state.js'
 
 // The Intercom stand-in: what a test can do with it, and what Intercom does on its own, posting
@@ -24,15 +21,9 @@ import {
 
 export type { Contact, Conversation, IntercomSaved, Part } from './state.js'
 
-export interface IntercomStandIn {
+/** The stand-in: what it saves (the workspace's data, live), its address and what it was asked. */
+export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   url: string
-  token: string
-  clientSecret: string
-  admin: Admin
-  contacts: Contact[]
-  conversations: Conversation[]
-  tags: Tag[]
-  dataAttributes: DataAttribute[]
   requests: RecordedRequest[]
   /** Requests that were API calls (not rejected for auth), optionally since an index into `requests`. */
   callsSince(index: number): RecordedRequest[]

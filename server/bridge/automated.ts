@@ -1,4 +1,3 @@
-import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
 import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'

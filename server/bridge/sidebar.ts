@@ -7,7 +7,7 @@ import { formatForReading, isTextableNumber, toE164 } from '../../shared/phone.j
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
 import { nextTextOutlook } from '../../shared/twilio-errors.js'
 import type { PanelFlash, PanelState } from '../../canvas/views.js'
-import type { CanvasActions, PanelContext } from '../../canvas/actions.js'
+import type { PanelContext } from '../../canvas/actions.js'
 import type { JobContext } from '../jobs/worker.js'
 import { requestAutomated } from './automated.js'
 import { CONSENT_ATTRIBUTE, textingRefusal } from './consent.js'

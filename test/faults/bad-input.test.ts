@@ -7,7 +7,7 @@ import twilio from 'twilio'
 import { canvasResponse } from '../../canvas/schema.js'
 import { WEBHOOK_TOPICS } from '../../server/routes/intercom.js'
 import { signCanvas, signIntercomWebhook } from '../../sandbox/intercom/index.js'
-import { buildTestApp, causedJobs, inboundForm, PUBLIC_URL, type TestApp } from '../helper.js'
+import { buildTestApp, causedJobs, inboundForm, PUBLIC_URL } from '../helper.js'
 
 // Bad input on every surface: random and malformed bodies, wrong content types, huge bodies, invalid
 // UTF-8, bad and replayed signatures, unknown topics, Canvas and Series requests missing fields. Each

@@ -2,7 +2,7 @@ import type { Test } from 'tap'
 import type { Delivery } from '../../sandbox/http.js'
 import { startIntercomStandIn, type Conversation, type IntercomStandIn } from '../../sandbox/intercom/index.js'
 import { startTwilioStandIn, type TwilioStandIn } from '../../sandbox/twilio/index.js'
-import { OUR_NUMBER, wireWebhooks } from '../../sandbox/env.js'
+import { wireWebhooks } from '../../sandbox/env.js'
 
 /** The bridge answered the webhook with a 2xx (a process killed under it answers nothing). */
 export function accepted(delivery: Delivery | null): boolean {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { recordReceipt } from '../shared/db/receipts.js'
+import { AppError } from '../shared/errors.js'
 import { answersProbes, keepRawJson } from '../shared/http.js'
 import { verifyCanvasSignature } from '../shared/signatures.js'
 import type { CanvasActions, PanelContext } from './actions.js'
@@ -55,18 +56,23 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
       answersProbes(app, path, 'Intercom Canvas Kit')
     }
 
-    /** Checks the signature, the workspace and a submit's nonce; `render` gets the person it is about, when there is one. */
+    // preValidation of every Canvas Kit POST: an unsigned request never reaches a canvas.
+    const signed = {
+      preValidation: async (req: FastifyRequest) => {
+        const signature = req.headers['x-body-signature']
+        if (req.rawBody && verifyCanvasSignature(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) return
+        app.refusals.note(req, { surface: 'canvas', reason: typeof signature === 'string' && signature !== '' ? 'mismatch' : 'missing_header', header: 'X-Body-Signature' })
+        throw new AppError('bad_signature', 'The X-Body-Signature header is missing or does not match.', 401)
+      },
+    }
+
+    /** Checks the workspace and a submit's nonce; `render` gets the person it is about, when there is one. */
     async function handle(
       req: FastifyRequest,
       reply: FastifyReply,
       render: (r: CanvasRequest, person: { id: string; phone?: string | null | undefined } | null) => Promise<CanvasResponse>,
       { needsPerson = true } = {},
     ) {
-      const signature = req.headers['x-body-signature']
-      if (!req.rawBody || !verifyCanvasSignature(app.config.intercom.clientSecret, req.rawBody, typeof signature === 'string' ? signature : undefined)) {
-        app.refusals.note(req, { surface: 'canvas', reason: typeof signature === 'string' && signature !== '' ? 'mismatch' : 'missing_header', header: 'X-Body-Signature' })
-        return reply.code(401).send({ error: { code: 'bad_signature', message: 'The X-Body-Signature header is missing or does not match.' } })
-      }
       try {
         const parsed = request.safeParse(req.body)
         // Intercom signs for the app, whichever workspace installed it: only ours is served.
@@ -98,11 +104,11 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
       givenPhone: contact.phone ?? null,
     })
 
-    app.post('/canvas/inbox/initialize', (req, reply) =>
+    app.post('/canvas/inbox/initialize', signed, (req, reply) =>
       handle(req, reply, async (_r, contact) => inboxPanel(await actions.loadPanel(contact!.id, contact!.phone))),
     )
 
-    app.post('/canvas/inbox/submit', (req, reply) =>
+    app.post('/canvas/inbox/submit', signed, (req, reply) =>
       handle(req, reply, async (r, person) => {
         const contact = person!
         const ctx = panelContext(r, contact)
@@ -137,9 +143,9 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
     // Intercom's Messenger initialize describes the teammate who placed the card and where it shows
     // (`context`, `card_creation_options`), never the visitor: the card needs nobody to render. The
     // visitor arrives with submit, as `user` (or `contact`).
-    app.post('/canvas/messenger/initialize', (req, reply) => handle(req, reply, async () => messengerCard(), { needsPerson: false }))
+    app.post('/canvas/messenger/initialize', signed, (req, reply) => handle(req, reply, async () => messengerCard(), { needsPerson: false }))
 
-    app.post('/canvas/messenger/submit', (req, reply) =>
+    app.post('/canvas/messenger/submit', signed, (req, reply) =>
       handle(req, reply, async (r, person) => {
         const contact = person!
         const stored = Number(r.current_canvas?.stored_data?.verification)

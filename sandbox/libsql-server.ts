@@ -64,10 +64,21 @@ export interface LibsqlServerStandIn {
   /** The URL to give @libsql/client (DATABASE_URL). */
   url: string
   authToken: string
+  /** HTTP requests answered so far (each one a round trip for the client). */
+  readonly requests: number
   close(): Promise<void>
 }
 
-export async function startLibsqlServerStandIn(opts: { path: string; authToken?: string; busyTimeoutMs?: number; streamExpiryMs?: number }): Promise<LibsqlServerStandIn> {
+export async function startLibsqlServerStandIn(opts: {
+  path: string
+  authToken?: string
+  busyTimeoutMs?: number
+  streamExpiryMs?: number
+  /** Waits this long before answering each request, as a database at that network distance does. */
+  delayMs?: number
+}): Promise<LibsqlServerStandIn> {
+  let requests = 0
+  const delayMs = opts.delayMs ?? 0
   const authToken = opts.authToken ?? `libsql-token-${randomBytes(8).toString('hex')}`
   const streams = new Map<string, Stream>()
 
@@ -229,6 +240,8 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', async () => {
+      requests++
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
       if (req.headers.authorization !== `Bearer ${authToken}`) return send(res, 401, { message: 'Unauthorized: bad or missing token' })
       if (req.method !== 'POST' || req.url !== '/v2/pipeline') return send(res, 404, { message: `No such endpoint: ${req.method} ${req.url}` })
       let body: { baton?: string | null; requests?: StreamRequest[] }
@@ -286,6 +299,9 @@ export async function startLibsqlServerStandIn(opts: { path: string; authToken?:
   return {
     url: `http://127.0.0.1:${port}`,
     authToken,
+    get requests() {
+      return requests
+    },
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sweeper)

@@ -53,6 +53,11 @@ function startProcess(cmd: string, argv: string[], env: Record<string, string>, 
       const m = ready.exec(out)
       if (m) {
         clearTimeout(timer)
+        // From here the output is only drained: kept and searched, it would cost the load
+        // generator (this process) more with every request the service logs.
+        child.stdout!.off('data', onData).resume()
+        child.stderr!.off('data', onData).resume()
+        out = ''
         resolve({ child, port: Number(m[1]), startedAt })
       }
     }

@@ -1,7 +1,8 @@
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, hasMessageForPart, insertInboundOnce, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { getMessage, hasMessageForPart, insertInboundOnce, messageIdBySid, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { planEnqueueAfterChange } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
@@ -34,24 +35,49 @@ export interface InboundSms {
  * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
  */
 export async function recordInbound(trx: Tx, sms: InboundSms, config: Pick<Config, 'defaultCountry'>, now = Date.now()): Promise<boolean> {
+  const { text, keyword } = inboundText(sms, config)
+  // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
+  const id = await insertInboundOnce(trx, text, now)
+  if (id === undefined) return false
+  await enqueueTask(trx, 'inbound.deliver', { messageId: id, ...(keyword ? { keyword } : {}) }, { key: jobKeys.deliverInbound(sms.messageSid), queueKey: queues.phone(text.phone) }, now)
+  return true
+}
+
+/** The text as stored: the sender normalised, our end with its channel, Twilio's opt-out verdict. */
+function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): { text: InboundText; keyword: Keyword | undefined } {
   // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
   // our end keeps the channel (`whatsapp:+...`), so the reply goes back on WhatsApp.
   const from = splitAddress(sms.from)
   const bare = from.channel ? from.address : sms.from
-  const sender = normalizeSender(bare, config.defaultCountry)
-  const phone = sender?.value ?? bare
+  const phone = normalizeSender(bare, config.defaultCountry)?.value ?? bare
   const ours = from.channel === 'whatsapp' && !sms.to.startsWith('whatsapp:') ? `whatsapp:${sms.to}` : sms.to
-  // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
-  const id = await insertInboundOnce(trx, { sid: sms.messageSid, phone, to: ours, body: sms.body, media: sms.media, numSegments: sms.numSegments }, now)
-  if (id === undefined) return false
-  const keyword = sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined
-  await enqueueTask(trx, 'inbound.deliver', { messageId: id, ...(keyword ? { keyword } : {}) }, { key: jobKeys.deliverInbound(sms.messageSid), queueKey: queues.phone(phone) }, now)
-  return true
+  return {
+    text: { sid: sms.messageSid, phone, to: ours, body: sms.body, media: sms.media, numSegments: sms.numSegments },
+    keyword: sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined,
+  }
 }
 
-/** A text Twilio posted (the webhook): stored, its delivery queued; false for a redelivery. */
-export function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms): Promise<boolean> {
-  return deps.store.write((trx) => recordInbound(trx, sms, deps.config))
+/**
+ * A text Twilio posted (the webhook): stored, its delivery queued, in one transaction; false for a
+ * redelivery. A planned write (the same two statements as `recordInbound`, the job's payload naming
+ * the stored row in SQL): a group commit of texts is one request to a remote database.
+ */
+export async function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms, now = Date.now()): Promise<boolean> {
+  const { text, keyword } = inboundText(sms, deps.config)
+  const db = deps.store.db
+  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}) }
+  const [stored] = await deps.store.writePlanned({
+    queries: [
+      planInsertInbound(db, text, now),
+      planEnqueueAfterChange(
+        db,
+        { task: 'inbound.deliver', payload: { ...payload, messageId: messageIdBySid(text.sid) }, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) },
+        now,
+      ),
+    ],
+    readiesJobs: true,
+  })
+  return stored!.numAffectedRows === 1n
 }
 
 export interface ResolvedContact {

@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely'
 import { markJobsReady, type Executor, type Store, type Tx } from '../../shared/db/database.js'
 import type { Job, JobState } from '../../shared/db/schema.js'
 
@@ -48,6 +48,24 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
   }
   const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
   return { id: existing.id, deduped: true }
+}
+
+/**
+ * An enqueue compiled for a planned write (shared/db/database.ts PlannedWrite): it adds the job only
+ * when the statement just before it changed a row (`changes()`: a new text, not a redelivery), and
+ * its payload's values may be SQL (the id that statement gave the row), so no statement waits for
+ * another's result in code. The key dedupes as in `enqueue`.
+ */
+export function planEnqueueAfterChange(
+  db: Executor,
+  spec: Omit<EnqueueSpec, 'payload'> & { payload: Record<string, string | number | RawBuilder<unknown>> },
+  now = Date.now(),
+): CompiledQuery {
+  const fields = Object.entries(spec.payload).flatMap(([name, value]) => [sql`${name}`, typeof value === 'object' ? value : sql`${value}`])
+  return sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
+    SELECT ${spec.task}, json_object(${sql.join(fields)}), ${spec.key ?? null}, ${spec.queueKey ?? null}, ${spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${spec.runAt ?? now}, ${now}, ${now}
+    WHERE changes() > 0
+    ON CONFLICT (key) DO NOTHING`.compile(db)
 }
 
 /**

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
-import { Kysely, sql, type Dialect, type DialectAdapter, type Transaction } from 'kysely'
+import { Kysely, sql, type CompiledQuery, type Dialect, type DialectAdapter, type QueryResult, type Transaction } from 'kysely'
 import { Migrator } from 'kysely'
 import { LibsqlDialect } from 'kysely-libsql'
 import { LocalDialect, LocalEngine, TransactionalDdlAdapter } from './local-dialect.js'
@@ -12,6 +12,18 @@ export type Db = Kysely<Database>
 export type Tx = Transaction<Database>
 /** Either the database or a transaction: repositories accept both. */
 export type Executor = Db | Tx
+
+/**
+ * A write known in advance: statements whose arguments do not depend on each other's results in
+ * code (a later one may read what an earlier one wrote, in SQL). The store runs them in order, in
+ * one transaction with the other writes of the group commit; on a remote database a group commit
+ * of planned writes only is one request (one round trip) instead of one per statement.
+ */
+export interface PlannedWrite {
+  queries: CompiledQuery[]
+  /** The statements may queue a job: the worker is woken when they commit. */
+  readiesJobs?: boolean
+}
 
 export interface Store {
   /** For reads. Writes go through `write`, never through this directly. */
@@ -25,6 +37,8 @@ export interface Store {
    * anything outside the transaction.
    */
   write<T>(fn: (trx: Tx) => Promise<T>): Promise<T>
+  /** Runs a planned write (see PlannedWrite) and answers each statement's result once committed. */
+  writePlanned(plan: PlannedWrite): Promise<QueryResult<unknown>[]>
   /**
    * Calls `listener` after each commit of a transaction that made a job ready to run (see
    * `markJobsReady`): the worker is woken by the store, never by the code that queued. Returns a
@@ -85,6 +99,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   const isLocalFile = options.url.startsWith('file:') && !memory
   let dialect: Dialect
   let closeClient = () => {}
+  let remote: Client | undefined
   let engine: LocalEngine | undefined
   if (isLocalFile || memory) {
     // The embedded database, through libSQL's own engine with its prepared statements kept.
@@ -94,6 +109,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     dialect = new LocalDialect(engine)
   } else {
     const client: Client = createClient({ url: options.url, authToken: options.authToken })
+    remote = client
     dialect = new RemoteDialect({ client })
     closeClient = () => client.close()
   }
@@ -116,8 +132,33 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   // and must not touch anything but the transaction.
   interface Pending {
     fn: (trx: Tx) => Promise<unknown>
+    /** Set for a planned write: the group commit may send it in one request with the others. */
+    plan?: PlannedWrite
     resolve: (value: unknown) => void
     reject: (error: unknown) => void
+  }
+  // A group commit of planned writes only, on a remote database: BEGIN, every statement and COMMIT
+  // in one request (libSQL's batch, a non-interactive transaction). False when it rolled back.
+  const sendBatch = async (batch: Pending[]): Promise<boolean> => {
+    const statements = batch.flatMap((item) => item.plan!.queries.map((q) => ({ sql: q.sql, args: q.parameters as never[] })))
+    let results
+    try {
+      results = await remote!.batch(statements, 'write')
+    } catch {
+      return false
+    }
+    let at = 0
+    const values = batch.map((item) =>
+      item.plan!.queries.map(() => {
+        const r = results[at++]!
+        return { rows: r.rows as unknown[], numAffectedRows: BigInt(r.rowsAffected) }
+      }),
+    )
+    commits++
+    writes += batch.length
+    batch.forEach((item, i) => item.resolve(values[i]))
+    if (batch.some((item) => item.plan!.readiesJobs)) for (const listener of readyListeners) listener()
+    return true
   }
   let pending: Pending[] = []
   let draining = false
@@ -151,7 +192,9 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       // requests that have already arrived reach this point first and join the batch.
       await new Promise((resolve) => setImmediate(resolve))
       const batch = pending.splice(0, MAX_BATCH)
-      if (batch.length > 1) {
+      if (remote && batch.every((item) => item.plan)) {
+        if (await sendBatch(batch)) continue
+      } else if (batch.length > 1) {
         const values: unknown[] = []
         let used: Tx | undefined
         const ok = await db
@@ -195,12 +238,28 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       schedule()
     })
   }
+  const writePlanned = (plan: PlannedWrite): Promise<QueryResult<unknown>[]> => {
+    if (closed) return Promise.reject(new Error('the database is closed'))
+    // The same statements as a write function: what runs when the batch cannot go as one request
+    // (mixed with other writes, the embedded file, or alone after a batch rolled back).
+    const fn = async (trx: Tx) => {
+      const results: QueryResult<unknown>[] = []
+      for (const query of plan.queries) results.push(await trx.executeQuery(query))
+      if (plan.readiesJobs) markJobsReady(trx)
+      return results
+    }
+    return new Promise((resolve, reject) => {
+      pending.push({ fn, plan, resolve: resolve as (v: unknown) => void, reject })
+      schedule()
+    })
+  }
   return {
     db,
     url: options.url,
     isLocalFile,
     exclusive,
     write,
+    writePlanned,
     onJobsReady(listener) {
       readyListeners.add(listener)
       return () => readyListeners.delete(listener)

@@ -1,7 +1,7 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
 import type { MediaItem, Message, MessageDirection, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
-import type { Selectable } from 'kysely'
+import { sql, type CompiledQuery, type RawBuilder, type Selectable } from 'kysely'
 
 export type { MediaItem, Message } from './schema.js'
 
@@ -21,9 +21,8 @@ export interface InboundText {
   numSegments: number | null
 }
 
-/** Stores an inbound text unless one with the same MessageSid exists (a redelivery): then undefined. */
-export async function insertInboundOnce(trx: Tx, text: InboundText, now = Date.now()): Promise<number | undefined> {
-  const row = await trx
+function insertInbound(db: Executor, text: InboundText, now: number) {
+  return db
     .insertInto('messages')
     .values({
       direction: 'inbound',
@@ -38,9 +37,24 @@ export async function insertInboundOnce(trx: Tx, text: InboundText, now = Date.n
       updated_at: now,
     })
     .onConflict((oc) => oc.column('twilio_sid').doNothing())
-    .returning('id')
-    .executeTakeFirst()
-  return row?.id
+}
+
+/** Stores an inbound text unless one with the same MessageSid exists (a redelivery): then undefined. */
+export async function insertInboundOnce(trx: Tx, text: InboundText, now = Date.now()): Promise<number | undefined> {
+  return (await insertInbound(trx, text, now).returning('id').executeTakeFirst())?.id
+}
+
+/**
+ * The same insert, compiled for a planned write: it changes one row for a new text and none for a
+ * redelivery (the statement after it can ask `changes()`).
+ */
+export function planInsertInbound(db: Executor, text: InboundText, now = Date.now()): CompiledQuery {
+  return insertInbound(db, text, now).compile()
+}
+
+/** The stored id of the text with this MessageSid, as SQL (for a planned write's later statement). */
+export function messageIdBySid(sid: string): RawBuilder<number> {
+  return sql<number>`(SELECT id FROM messages WHERE twilio_sid = ${sid})`
 }
 
 /** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */

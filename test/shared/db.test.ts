@@ -229,3 +229,30 @@ t.test('backup writes a consistent copy while writes go on, and never overwrites
   t.teardown(() => memory.close())
   await t.rejects(memory.backup(join(tempDir(t), 'm.db')), /nothing to back up/)
 })
+
+t.test('planned writes: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements', async (t) => {
+  const { startLibsqlServerStandIn } = await import('../../sandbox/libsql-server.js')
+  const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
+  t.teardown(() => server.close())
+  const remote = await openStore({ url: server.url, authToken: server.authToken })
+  t.teardown(() => remote.close())
+  await migrate(remote)
+  const local = await tempStore(t)
+  for (const [name, store] of [['remote', remote], ['embedded', local]] as const) {
+    const insert = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'plan', key, received_at: 1 }).onConflict((oc) => oc.doNothing()).compile()
+    // A second statement that reads the first one's effect in SQL, as a text and its job do.
+    const count = (key: string) => sql`INSERT INTO settings_cache (key, value, updated_at) SELECT ${`seen:${key}`}, 'x', 1 WHERE changes() > 0`.compile(store.db)
+    const before = server.requests
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.writePlanned({ queries: [insert(`k${i % 25}`), count(`k${i}`)] })))
+    t.same(results.map((r) => Number(r[0]!.numAffectedRows)), Array.from({ length: 30 }, (_, i) => (i < 25 ? 1 : 0)), `${name}: each write gets its own results (a repeated key changes nothing)`)
+    const seen = await store.db.selectFrom('settings_cache').select('key').where('key', 'like', 'seen:%').execute()
+    t.equal(seen.length, 25, `${name}: the second statement saw whether the first changed a row`)
+    if (name === 'remote') t.ok(server.requests - before <= 3, `30 planned writes took ${server.requests - before} requests`)
+    // A write that fails (NOT NULL) fails alone; the others commit.
+    const bad = sql`INSERT INTO webhook_receipts (source, key, received_at) VALUES ('plan', NULL, 1)`.compile(store.db)
+    const mixed = await Promise.allSettled([store.writePlanned({ queries: [insert('ok-1')] }), store.writePlanned({ queries: [bad] }), store.writePlanned({ queries: [insert('ok-2')] })])
+    t.same(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], `${name}: only the failing write failed`)
+    const kept = await store.db.selectFrom('webhook_receipts').select('key').where('key', 'in', ['ok-1', 'ok-2']).execute()
+    t.equal(kept.length, 2, `${name}: the others are stored`)
+  }
+})

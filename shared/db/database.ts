@@ -191,10 +191,16 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       // The embedded driver runs a whole transaction without giving the event loop a turn, so let
       // requests that have already arrived reach this point first and join the batch.
       await new Promise((resolve) => setImmediate(resolve))
-      const batch = pending.splice(0, MAX_BATCH)
-      if (remote && batch.every((item) => item.plan)) {
-        if (await sendBatch(batch)) continue
-      } else if (batch.length > 1) {
+      let batch = pending.splice(0, MAX_BATCH)
+      if (remote && batch.some((item) => item.plan)) {
+        // The planned writes go first, as one request; the others (the worker's, say) after them in
+        // a transaction of their own. They arrived together, so neither waits for the other's result.
+        const planned = batch.filter((item) => item.plan)
+        batch = batch.filter((item) => !item.plan)
+        if (!(await sendBatch(planned))) for (const item of planned) await runAlone(item)
+        if (batch.length === 0) continue
+      }
+      if (batch.length > 1) {
         const values: unknown[] = []
         let used: Tx | undefined
         const ok = await db

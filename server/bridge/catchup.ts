@@ -5,7 +5,7 @@ import type { Store } from '../../shared/db/database.js'
 import { runWaitingJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { recordInbound, type InboundSms } from './inbound.js'
+import { receiveText, type InboundSms } from './inbound.js'
 import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
 const CURSOR = 'twilio.catchup.since'
@@ -70,7 +70,7 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
   for (const m of missing) {
     const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []
     const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
-    await deps.store.write((trx) => recordInbound(trx, sms, deps.config, m.at.getTime()))
+    await receiveText(deps, sms, m.at.getTime())
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await setCached(deps.store, CURSOR, String(startedAt))

@@ -1,7 +1,6 @@
 import type { Intercom } from 'intercom-client'
-import type { Tx } from '../../shared/db/database.js'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, hasMessageForPart, insertInboundOnce, messageIdBySid, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { getMessage, hasMessageForPart, messageIdBySid, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterChange } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
@@ -29,20 +28,6 @@ export interface InboundSms {
   optOutType?: 'STOP' | 'START' | 'HELP' | null
 }
 
-/**
- * Stores an inbound text and queues its delivery to Intercom in the caller's transaction. Returns
- * false when this MessageSid was already stored (a redelivery): nothing else happens then. Texts
- * from one sender share an ordering key, so they reach Intercom one at a time, in arrival order.
- */
-export async function recordInbound(trx: Tx, sms: InboundSms, config: Pick<Config, 'defaultCountry'>, now = Date.now()): Promise<boolean> {
-  const { text, keyword } = inboundText(sms, config)
-  // The message's unique MessageSid is the webhook's receipt: one statement stores and dedupes.
-  const id = await insertInboundOnce(trx, text, now)
-  if (id === undefined) return false
-  await enqueueTask(trx, 'inbound.deliver', { messageId: id, ...(keyword ? { keyword } : {}) }, { key: jobKeys.deliverInbound(sms.messageSid), queueKey: queues.phone(text.phone) }, now)
-  return true
-}
-
 /** The text as stored: the sender normalised, our end with its channel, Twilio's opt-out verdict. */
 function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): { text: InboundText; keyword: Keyword | undefined } {
   // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
@@ -58,9 +43,12 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
 }
 
 /**
- * A text Twilio posted (the webhook): stored, its delivery queued, in one transaction; false for a
- * redelivery. A planned write (the same two statements as `recordInbound`, the job's payload naming
- * the stored row in SQL): a group commit of texts is one request to a remote database.
+ * A text Twilio posted (the webhook, or the catch-up from Twilio's log): stored and its delivery
+ * queued in one transaction; false when this MessageSid was already stored (a redelivery), and then
+ * nothing else happens. Texts from one sender share an ordering key, so they reach Intercom one at a
+ * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
+ * the job's payload names the stored row in SQL and the job is added only for a new row): a group
+ * commit of texts is one request to a remote database.
  */
 export async function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms, now = Date.now()): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)

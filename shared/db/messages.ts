@@ -21,7 +21,12 @@ export interface InboundText {
   numSegments: number | null
 }
 
-function insertInbound(db: Executor, text: InboundText, now: number) {
+/**
+ * Stores an inbound text unless one with the same MessageSid exists (a redelivery), compiled for a
+ * planned write: it changes one row for a new text and none for a redelivery (the statement after
+ * it can ask `changes()`).
+ */
+export function planInsertInbound(db: Executor, text: InboundText, now = Date.now()): CompiledQuery {
   return db
     .insertInto('messages')
     .values({
@@ -37,19 +42,7 @@ function insertInbound(db: Executor, text: InboundText, now: number) {
       updated_at: now,
     })
     .onConflict((oc) => oc.column('twilio_sid').doNothing())
-}
-
-/** Stores an inbound text unless one with the same MessageSid exists (a redelivery): then undefined. */
-export async function insertInboundOnce(trx: Tx, text: InboundText, now = Date.now()): Promise<number | undefined> {
-  return (await insertInbound(trx, text, now).returning('id').executeTakeFirst())?.id
-}
-
-/**
- * The same insert, compiled for a planned write: it changes one row for a new text and none for a
- * redelivery (the statement after it can ask `changes()`).
- */
-export function planInsertInbound(db: Executor, text: InboundText, now = Date.now()): CompiledQuery {
-  return insertInbound(db, text, now).compile()
+    .compile()
 }
 
 /** The stored id of the text with this MessageSid, as SQL (for a planned write's later statement). */

@@ -98,7 +98,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     store,
     config,
     intercom: new IntercomApi(clients.intercom, config, store),
-    twilio: new TwilioApi(clients.twilio, config.twilio),
+    twilio: new TwilioApi(clients.twilio, config.twilio, `${config.publicUrl}/twilio/status`),
     log: log.child({ component: 'bridge' }),
     metrics,
     reachability,

@@ -242,7 +242,6 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     from: config.messagingServiceSid && channelOf(row.twilio_number) === 'sms' ? { messagingServiceSid: config.messagingServiceSid } : { number: row.twilio_number! },
     body: row.body,
     mediaUrls: row.media.map((m) => m.url),
-    statusCallback: `${deps.config.publicUrl}/twilio/status`,
   })
   if (!sent.ok) {
     await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)

@@ -51,7 +51,7 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
   const body = `${code} is your verification code. It expires in 10 minutes. If you did not ask for it, ignore this text.`
   // The visitor waits for the answer: a code Twilio did not take is said at once, never retried later.
   const sent = await deps.twilio
-    .send({ to: phone, from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }, body, mediaUrls: [], statusCallback: `${deps.config.publicUrl}/twilio/status` })
+    .send({ to: phone, from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }, body, mediaUrls: [] })
     .catch((err: unknown) => ({ ok: false as const, code: err instanceof UpstreamError && typeof err.details.code === 'number' ? err.details.code : null, message: errorMessage(err) }))
   if (!sent.ok) {
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')

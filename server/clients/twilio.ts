@@ -51,7 +51,6 @@ export interface OutgoingText {
   from: { number: string } | { messagingServiceSid: string }
   body: string
   mediaUrls: string[]
-  statusCallback: string
 }
 
 /** What Twilio said of a text it accepted. */
@@ -101,6 +100,8 @@ export class TwilioApi {
   constructor(
     readonly sdk: TwilioClient,
     private readonly config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>,
+    /** Where Twilio posts every sent text's delivery status (PUBLIC_URL/twilio/status). */
+    private readonly statusCallback: string,
   ) {}
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -118,7 +119,7 @@ export class TwilioApi {
         ...('number' in text.from ? { from: text.from.number } : { messagingServiceSid: text.from.messagingServiceSid }),
         ...(text.body ? { body: text.body } : {}),
         ...(text.mediaUrls.length ? { mediaUrl: text.mediaUrls } : {}),
-        statusCallback: text.statusCallback,
+        statusCallback: this.statusCallback,
       })
       return { ok: true, sid: message.sid, status: message.status, numSegments: Number(message.numSegments) || null }
     } catch (err) {

@@ -163,10 +163,12 @@ export class Worker {
     let failure: unknown
     const startedAt = performance.now()
     log.debug('job started')
+    const task = this.tasks[job.task]
+    const payload = task && parsePayload(task, job)
     try {
-      const task = this.tasks[job.task]
-      if (!task) throw new PermanentError(`no handler for task "${job.task}"`)
-      const result = await task.run(payloadOf(task, job), { job, log, signal: this.abort.signal })
+      if (!task || !payload) throw new PermanentError(`no handler for task "${job.task}"`)
+      if (!payload.ok) throw new PermanentError(payload.reason)
+      const result = await task.run(payload.value, { job, log, signal: this.abort.signal })
       if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt, this.clock.now())
       else await completeJob(this.store, job, this.id)
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
@@ -175,10 +177,8 @@ export class Worker {
       const delay = this.retryDelay(err, job)
       try {
         const now = this.clock.now()
-        const task = this.tasks[job.task]
         // A payload that does not fit has nothing for a dead handler to read.
-        const fits = task?.onDead ? task.payload.safeParse(parseJson(job.payload)) : undefined
-        const onDead = fits?.success ? (trx: Tx, dead: Job, error: string) => task!.onDead!(trx, fits.data, dead, error) : undefined
+        const onDead = task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
         const state = await failJob(this.store, job, this.id, `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`, delay === null ? null : now + delay, now, onDead)
         outcome = state === 'dead' ? 'dead' : 'retry'
         if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')
@@ -234,22 +234,16 @@ export class Worker {
   }
 }
 
-/** The job's payload as its task declares it, or a PermanentError naming what does not fit. */
-function payloadOf<P>(task: TaskDefinition<P>, job: Job): P {
-  const raw = parseJson(job.payload)
-  if (raw === NOT_JSON) throw new PermanentError(`the payload of job ${job.id} (${job.task}) is not JSON`)
-  const parsed = task.payload.safeParse(raw)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  throw new PermanentError(`the payload of job ${job.id} (${job.task}) does not fit the task: ${issue.path.join('.') || 'payload'}: ${issue.message}`)
-}
-
-const NOT_JSON = Symbol('not JSON')
-
-function parseJson(text: string): unknown {
+/** The job's payload as its task declares it, or why it does not fit (the job then fails for good). */
+function parsePayload<P>(task: TaskDefinition<P>, job: Job): { ok: true; value: P } | { ok: false; reason: string } {
+  let raw: unknown
   try {
-    return JSON.parse(text)
+    raw = JSON.parse(job.payload)
   } catch {
-    return NOT_JSON
+    return { ok: false, reason: `the payload of job ${job.id} (${job.task}) is not JSON` }
   }
+  const parsed = task.payload.safeParse(raw)
+  if (parsed.success) return { ok: true, value: parsed.data }
+  const issue = parsed.error.issues[0]!
+  return { ok: false, reason: `the payload of job ${job.id} (${job.task}) does not fit the task: ${issue.path.join('.') || 'payload'}: ${issue.message}` }
 }

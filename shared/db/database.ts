@@ -26,7 +26,7 @@ export interface PlannedWrite {
 }
 
 export interface Store {
-  /** For reads. Writes go through `write`, never through this directly. */
+  /** For reads (and compiling planned writes). Writes go through `write` or `writePlanned`, never through this directly. */
   readonly db: Db
   /**
    * Runs `fn` in a write transaction (BEGIN IMMEDIATE). One query or transaction at a time uses the
@@ -137,8 +137,8 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     resolve: (value: unknown) => void
     reject: (error: unknown) => void
   }
-  // A group commit of planned writes only, on a remote database: BEGIN, every statement and COMMIT
-  // in one request (libSQL's batch, a non-interactive transaction). False when it rolled back.
+  // The planned writes of a group commit, on a remote database: BEGIN, every statement and COMMIT in
+  // one request (libSQL's batch, a non-interactive transaction). False when it rolled back.
   const sendBatch = async (batch: Pending[]): Promise<boolean> => {
     const statements = batch.flatMap((item) => item.plan!.queries.map((q) => ({ sql: q.sql, args: q.parameters as never[] })))
     let results
@@ -157,7 +157,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     commits++
     writes += batch.length
     batch.forEach((item, i) => item.resolve(values[i]))
-    if (batch.some((item) => item.plan!.readiesJobs)) for (const listener of readyListeners) listener()
+    if (batch.some((item) => item.plan!.readiesJobs)) jobsReady()
     return true
   }
   let pending: Pending[] = []
@@ -166,10 +166,13 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   let writes = 0
   const readyListeners = new Set<() => void>()
   // After the commit, never inside it: a listener that reads sees what was committed.
+  const jobsReady = () => {
+    for (const listener of readyListeners) listener()
+  }
   const committed = (trx: Tx | undefined) => {
     if (!trx || !readyIn.has(trx)) return
     readyIn.delete(trx)
-    for (const listener of readyListeners) listener()
+    jobsReady()
   }
   const runAlone = (item: Pending) => {
     let used: Tx | undefined
@@ -237,28 +240,23 @@ export async function openStore(options: OpenOptions): Promise<Store> {
         schedule()
       })
   }
-  const write = <T>(fn: (trx: Tx) => Promise<T>): Promise<T> => {
+  const submit = <T>(fn: (trx: Tx) => Promise<T>, plan?: PlannedWrite): Promise<T> => {
     if (closed) return Promise.reject(new Error('the database is closed'))
     return new Promise<T>((resolve, reject) => {
-      pending.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      pending.push({ fn, ...(plan ? { plan } : {}), resolve: resolve as (v: unknown) => void, reject })
       schedule()
     })
   }
-  const writePlanned = (plan: PlannedWrite): Promise<QueryResult<unknown>[]> => {
-    if (closed) return Promise.reject(new Error('the database is closed'))
-    // The same statements as a write function: what runs when the batch cannot go as one request
-    // (mixed with other writes, the embedded file, or alone after a batch rolled back).
-    const fn = async (trx: Tx) => {
+  const write = <T>(fn: (trx: Tx) => Promise<T>): Promise<T> => submit(fn)
+  // The same statements as a write function: what runs when they cannot go as one request (the
+  // embedded file, or one by one after a batch rolled back).
+  const writePlanned = (plan: PlannedWrite): Promise<QueryResult<unknown>[]> =>
+    submit(async (trx) => {
       const results: QueryResult<unknown>[] = []
       for (const query of plan.queries) results.push(await trx.executeQuery(query))
       if (plan.readiesJobs) markJobsReady(trx)
       return results
-    }
-    return new Promise((resolve, reject) => {
-      pending.push({ fn, plan, resolve: resolve as (v: unknown) => void, reject })
-      schedule()
-    })
-  }
+    }, plan)
   return {
     db,
     url: options.url,

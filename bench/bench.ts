@@ -1,4 +1,4 @@
-// npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote] [--rtt MS]
+// npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote] [--rtt MS] [--cpu-prof DIR [--ack-only]]
 //
 // Measures the bridge against its ceiling on this machine, with the loopback Twilio and Intercom
 // stand-ins, and prints a table (and JSON with --json). Everything runs on 127.0.0.1 and stops by
@@ -16,6 +16,7 @@ import { startIntercomStandIn } from '../sandbox/intercom/index.js'
 import { startLibsqlServerStandIn } from '../sandbox/libsql-server.js'
 import { signTwilio, startTwilioStandIn } from '../sandbox/twilio/index.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv, wireWebhooks } from '../sandbox/env.js'
+import { START_FLAGS } from '../scripts/start-flags.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
@@ -33,6 +34,10 @@ if (DATABASE !== 'file' && DATABASE !== 'remote') throw new Error('--database is
 const RTT = Number(option('--rtt') ?? 0)
 /** Writes a V8 CPU profile of the service to this folder (open it in Chrome DevTools). */
 const CPU_PROF = option('--cpu-prof')
+/** Stops after the ack phase (with --cpu-prof: a profile of the ack path alone, the worker's drain beside it included). */
+const ACK_ONLY = args.includes('--ack-only')
+/** Runs the compiled modules (dist/server/cli.js) instead of the bundle, so a profile names each package. */
+const ENTRY = args.includes('--unbundled') ? 'dist/server/cli.js' : 'dist/bundle/cli.js'
 const CONNECTIONS = 50
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -137,6 +142,14 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
   }
 }
 
+/** With --cpu-prof, V8 writes the profile when the process exits normally. */
+async function stopService(child: ChildProcess) {
+  if (!CPU_PROF) return
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
+  console.log(`CPU profile of the service written to ${CPU_PROF}`)
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sms-bridge-bench-'))
   const twilio = await startTwilioStandIn()
@@ -168,7 +181,8 @@ async function main() {
       ADMIN_TOKEN: 'bench-admin-token-0123456789',
     }
     const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
-    const service = await startProcess(process.execPath, [...nodeFlags, join(ROOT, 'dist/bundle/cli.js'), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    // As `npm start` and the Dockerfile run it: with their heap flags.
+    const service = await startProcess(process.execPath, [...START_FLAGS, ...nodeFlags, join(ROOT, ENTRY), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
@@ -190,6 +204,11 @@ async function main() {
     const tripsAcked = libsqlServer?.requests ?? 0
     const peakRss = peakRssMb(service.child.pid!)
     const dbAfter = await dbCounters()
+    if (ACK_ONLY) {
+      console.log({ inbound_ack_rps: round(ackResult.requests.average), ack_p99_ms: ackResult.latency.p99, ack_floor_ratio: round(ackResult.requests.average / floorResult.requests.average, 3), peak_rss_mb: peakRss })
+      await stopService(service.child)
+      return
+    }
     // Let the queue drain before measuring end to end: nothing due and nothing running, twice in a
     // row (recurring jobs wait for later; at most 5 minutes).
     const drainStarted = performance.now()
@@ -322,12 +341,7 @@ async function main() {
     console.log('\nmetric                          value        target')
     for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)}${String(v).padEnd(13)}${targets[k] ?? ''}`)
     if (JSON_FILE) writeFileSync(JSON_FILE, `${JSON.stringify(figures, null, 2)}\n`)
-    if (CPU_PROF) {
-      // V8 writes the profile when the process exits normally.
-      service.child.kill('SIGTERM')
-      await new Promise((resolve) => service.child.once('exit', resolve))
-      console.log(`CPU profile of the service written to ${CPU_PROF}`)
-    }
+    if (CPU_PROF) await stopService(service.child)
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
     await twilio.close()

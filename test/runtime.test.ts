@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import semver from 'semver'
 import t from 'tap'
+import { START_FLAGS, dockerCommand, startFlags } from '../scripts/start-flags.js'
 
 const root = new URL('../', import.meta.url)
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
@@ -22,4 +23,10 @@ t.test('every installed package supports those versions too', async (t) => {
     for (const v of SUPPORTED) if (!semver.satisfies(v, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`)
   }
   t.same(refusing, [])
+})
+
+t.test('the Docker image starts the service as npm start does, with the same heap flags', async (t) => {
+  t.same(startFlags(dockerCommand()), START_FLAGS)
+  t.ok(START_FLAGS.some((f) => f.startsWith('--max-old-space-size=')), 'the old generation is capped (fly.io machines have 256 MB)')
+  t.throws(() => startFlags('node dist/server/cli.js start'), /not "node \[flags\] dist\/bundle\/cli\.js start"/)
 })

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { START_FLAGS } from '../../scripts/start-flags.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url))
@@ -38,7 +39,7 @@ export function runCli(args: string[], env: Record<string, string>, cwd: string)
   })
 }
 
-/** Starts `sms-bridge start` under Node or Deno with PORT=0 and waits until it listens. */
+/** Starts `sms-bridge start` under Node (as `npm start` does, its flags included) or Deno with PORT=0 and waits until it listens. */
 export function startServiceProcess(
   t: { teardown(fn: () => unknown): void },
   runtime: 'node' | 'deno',
@@ -47,7 +48,7 @@ export function startServiceProcess(
   timeoutMs = 30_000,
 ): Promise<ServiceProcess> {
   const [cmd, args] =
-    runtime === 'node' ? [process.execPath, [CLI, 'start']] : [DENO, ['run', '--allow-all', CLI, 'start']]
+    runtime === 'node' ? [process.execPath, [...START_FLAGS, CLI, 'start']] : [DENO, ['run', '--allow-all', CLI, 'start']]
   const child = spawn(cmd, args, { env: bareEnv({ PORT: '0', HOST: '127.0.0.1', ...env }), cwd })
   let out = ''
   child.stdout!.on('data', (d) => (out += d))

@@ -1,7 +1,7 @@
 import type { Intercom } from 'intercom-client'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, hasMessageForPart, messageIdBySid, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
-import { planEnqueueAfterChange } from '../jobs/queue.js'
+import { getMessage, hasMessageForPart, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
@@ -47,21 +47,17 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  * queued in one transaction; false when this MessageSid was already stored (a redelivery), and then
  * nothing else happens. Texts from one sender share an ordering key, so they reach Intercom one at a
  * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
- * the job's payload names the stored row in SQL and the job is added only for a new row): a group
- * commit of texts is one request to a remote database.
+ * the job is added only for a new row, its payload naming that row in SQL): a group commit of texts
+ * is one request to a remote database. Both statements are prepared: nothing is compiled per text.
  */
 export async function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms, now = Date.now()): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)
-  const db = deps.store.db
+  // The message's id is the row the insert adds (planEnqueueAfterInsert writes it into the payload).
   const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}) }
   const [stored] = await deps.store.writePlanned({
     queries: [
-      planInsertInbound(db, text, now),
-      planEnqueueAfterChange(
-        db,
-        { task: 'inbound.deliver', payload: { ...payload, messageId: messageIdBySid(text.sid) }, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) },
-        now,
-      ),
+      planInsertInbound(text, now),
+      planEnqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) }, 'messageId', now),
     ],
     readiesJobs: true,
   })

@@ -1,4 +1,5 @@
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely'
+import { sql, type CompiledQuery } from 'kysely'
+import { prepare } from '../../shared/db/prepared.js'
 import { markJobsReady, type Executor, type Store, type Tx } from '../../shared/db/database.js'
 import type { Job, JobState } from '../../shared/db/schema.js'
 
@@ -50,94 +51,96 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
   return { id: existing.id, deduped: true }
 }
 
-/**
- * An enqueue compiled for a planned write (shared/db/database.ts PlannedWrite): it adds the job only
- * when the statement just before it changed a row (`changes()`: a new text, not a redelivery), and
- * its payload's values may be SQL (the id that statement gave the row), so no statement waits for
- * another's result in code. The key dedupes as in `enqueue`.
- */
-export function planEnqueueAfterChange(
-  db: Executor,
-  spec: Omit<EnqueueSpec, 'payload'> & { payload: Record<string, string | number | RawBuilder<unknown>> },
-  now = Date.now(),
-): CompiledQuery {
-  const fields = Object.entries(spec.payload).flatMap(([name, value]) => [sql`${name}`, typeof value === 'object' ? value : sql`${value}`])
-  return sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
-    SELECT ${spec.task}, json_object(${sql.join(fields)}), ${spec.key ?? null}, ${spec.queueKey ?? null}, ${spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${spec.runAt ?? now}, ${now}, ${now}
+const enqueueAfterInsert = prepare<{ task: string; payload: string; idField: string; key: string | null; queueKey: string | null; maxAttempts: number; runAt: number; now: number }>(
+  (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
+    SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}
     WHERE changes() > 0
-    ON CONFLICT (key) DO NOTHING`.compile(db)
-}
+    ON CONFLICT (key) DO NOTHING`,
+)
 
 /**
- * Claims up to `limit` due jobs for `workerId` in one statement, which SQLite runs atomically: two
+ * An enqueue compiled for a planned write (shared/db/database.ts PlannedWrite), to follow an INSERT:
+ * it adds the job only when that INSERT added a row (`changes()`: a new text, not a redelivery), and
+ * the payload's field `idField` is that row's id (`last_insert_rowid()`), so no statement waits for
+ * another's result in code. The key dedupes as in `enqueue`.
+ */
+export function planEnqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): CompiledQuery {
+  return enqueueAfterInsert({
+    task: spec.task,
+    payload: JSON.stringify(spec.payload),
+    idField: `$.${idField}`,
+    key: spec.key ?? null,
+    queueKey: spec.queueKey ?? null,
+    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAt: spec.runAt ?? now,
+    now,
+  })
+}
+
+// A job that keeps killing its process must not be claimed forever.
+const buryExhausted = prepare<{ now: number }>((db, arg) =>
+  db
+    .updateTable('jobs')
+    .set({
+      state: 'dead',
+      locked_by: null,
+      locked_until: null,
+      updated_at: arg('now'),
+      last_error: sql`coalesce(last_error || ' / ', '') || 'lease expired after the last attempt (the process running it stopped)'`,
+    })
+    .where('state', '=', 'running')
+    .where('locked_until', '<=', arg('now'))
+    .whereRef('attempts', '>=', 'max_attempts'),
+)
+
+const claimDue = prepare<{ workerId: string; lockedUntil: number; now: number; limit: number }>((db, arg) => {
+  // Two searches, each walking the jobs_due index in run order and stopping at `limit` heads. One
+  // search over both states (an OR) made SQLite collect and sort every due job: a claim slowed
+  // from 1 ms to 15 ms with 20,000 jobs waiting, as after a long outage.
+  const heads = (state: 'waiting' | 'running') =>
+    db
+      .selectFrom('jobs as j')
+      .select(['j.id', 'j.run_at'])
+      .where('j.state', '=', state)
+      .where(state === 'waiting' ? 'j.run_at' : 'j.locked_until', '<=', arg('now'))
+      .where((eb) =>
+        eb.or([
+          eb('j.queue_key', 'is', null),
+          eb(
+            'j.id',
+            '=',
+            eb
+              .selectFrom('jobs as h')
+              .select((h) => h.fn.min('h.id').as('head'))
+              .whereRef('h.queue_key', '=', 'j.queue_key')
+              .where('h.state', 'in', ['waiting', 'running']),
+          ),
+        ]),
+      )
+      .orderBy('j.run_at')
+      .orderBy('j.id')
+      .limit(arg('limit'))
+  const due = db
+    .selectFrom(heads('waiting').as('w'))
+    .selectAll()
+    .unionAll(db.selectFrom(heads('running').as('r')).selectAll())
+  return db
+    .updateTable('jobs')
+    .set({ state: 'running', locked_by: arg('workerId'), locked_until: arg('lockedUntil'), attempts: sql`attempts + 1`, updated_at: arg('now') })
+    .where('id', 'in', db.selectFrom(due.as('due')).select('due.id').orderBy('due.run_at').orderBy('due.id').limit(arg('limit')))
+    .returningAll()
+})
+
+/**
+ * Claims up to `limit` due jobs for `workerId`: a planned write of two statements (the remote
+ * database gets it in one request), the claim itself one UPDATE that SQLite runs atomically, so two
  * workers, in one process or two, can never claim the same job. A running job whose lease ran out
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
  * one is ever eligible, so they run one at a time and in order, even across retries.
  */
 export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number, now: number): Promise<Job[]> {
-  return store.write(async (trx) => {
-    // A job that keeps killing its process must not be claimed forever.
-    await trx
-      .updateTable('jobs')
-      .set({
-        state: 'dead',
-        locked_by: null,
-        locked_until: null,
-        updated_at: now,
-        last_error: sql`coalesce(last_error || ' / ', '') || 'lease expired after the last attempt (the process running it stopped)'`,
-      })
-      .where('state', '=', 'running')
-      .where('locked_until', '<=', now)
-      .whereRef('attempts', '>=', 'max_attempts')
-      .execute()
-
-    // Two searches, each walking the jobs_due index in run order and stopping at `limit` heads. One
-    // search over both states (an OR) made SQLite collect and sort every due job: a claim slowed
-    // from 1 ms to 15 ms with 20,000 jobs waiting, as after a long outage.
-    const heads = (state: 'waiting' | 'running') =>
-      trx
-        .selectFrom('jobs as j')
-        .select(['j.id', 'j.run_at'])
-        .where('j.state', '=', state)
-        .where(state === 'waiting' ? 'j.run_at' : 'j.locked_until', '<=', now)
-        .where((eb) =>
-          eb.or([
-            eb('j.queue_key', 'is', null),
-            eb(
-              'j.id',
-              '=',
-              eb
-                .selectFrom('jobs as h')
-                .select((h) => h.fn.min('h.id').as('head'))
-                .whereRef('h.queue_key', '=', 'j.queue_key')
-                .where('h.state', 'in', ['waiting', 'running']),
-            ),
-          ]),
-        )
-        .orderBy('j.run_at')
-        .orderBy('j.id')
-        .limit(limit)
-        .execute()
-    const ids = [...(await heads('waiting')), ...(await heads('running'))]
-      .sort((a, b) => a.run_at - b.run_at || a.id - b.id)
-      .slice(0, limit)
-      .map((j) => j.id)
-    if (ids.length === 0) return []
-
-    return trx
-      .updateTable('jobs')
-      .set({
-        state: 'running',
-        locked_by: workerId,
-        locked_until: now + leaseMs,
-        attempts: sql`attempts + 1`,
-        updated_at: now,
-      })
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute()
-      .then((jobs) => jobs.sort((a, b) => a.id - b.id))
-  })
+  const [, claimed] = await store.writePlanned({ queries: [buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit })] })
+  return (claimed!.rows as Job[]).map((row) => ({ ...row })).sort((a, b) => a.id - b.id)
 }
 
 /** A finished job is deleted; its effects live in the domain tables. */

@@ -1,7 +1,8 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
 import type { MediaItem, Message, MessageDirection, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
-import { sql, type CompiledQuery, type RawBuilder, type Selectable } from 'kysely'
+import { type CompiledQuery, type Selectable } from 'kysely'
+import { prepare } from './prepared.js'
 
 export type { MediaItem, Message } from './schema.js'
 
@@ -21,33 +22,31 @@ export interface InboundText {
   numSegments: number | null
 }
 
-/**
- * Stores an inbound text unless one with the same MessageSid exists (a redelivery), compiled for a
- * planned write: it changes one row for a new text and none for a redelivery (the statement after
- * it can ask `changes()`).
- */
-export function planInsertInbound(db: Executor, text: InboundText, now = Date.now()): CompiledQuery {
-  return db
+const insertInbound = prepare<{ sid: string; phone: string; to: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
+  db
     .insertInto('messages')
     .values({
       direction: 'inbound',
-      twilio_sid: text.sid,
-      phone: text.phone,
-      twilio_number: text.to,
-      body: text.body,
-      media: JSON.stringify(text.media),
-      num_segments: text.numSegments,
+      twilio_sid: arg('sid'),
+      phone: arg('phone'),
+      twilio_number: arg('to'),
+      body: arg('body'),
+      media: arg('media'),
+      num_segments: arg('numSegments'),
       status: 'received',
-      created_at: now,
-      updated_at: now,
+      created_at: arg('now'),
+      updated_at: arg('now'),
     })
-    .onConflict((oc) => oc.column('twilio_sid').doNothing())
-    .compile()
-}
+    .onConflict((oc) => oc.column('twilio_sid').doNothing()),
+)
 
-/** The stored id of the text with this MessageSid, as SQL (for a planned write's later statement). */
-export function messageIdBySid(sid: string): RawBuilder<number> {
-  return sql<number>`(SELECT id FROM messages WHERE twilio_sid = ${sid})`
+/**
+ * Stores an inbound text unless one with the same MessageSid exists (a redelivery), compiled for a
+ * planned write: it changes one row for a new text and none for a redelivery, so the statement after
+ * it can ask `changes()`, and `last_insert_rowid()` for the new row's id.
+ */
+export function planInsertInbound(text: InboundText, now = Date.now()): CompiledQuery {
+  return insertInbound({ sid: text.sid, phone: text.phone, to: text.to, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
 }
 
 /** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */

@@ -1,8 +1,10 @@
 import type { Intercom } from 'intercom-client'
-import { findPhoneContact, findSmsConversation, linkPhoneContact, setSmsConversation } from '../../shared/db/contacts.js'
-import { getMessage, hasMessageForPart, planInsertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { findPhoneContact, findSmsConversation, linkPhoneContact, planSetSmsConversation, setSmsConversation } from '../../shared/db/contacts.js'
+import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
+import type { Executor } from '../../shared/db/database.js'
+import type { PhoneContact } from '../../shared/db/schema.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
@@ -83,9 +85,9 @@ export function pickContact(contacts: Intercom.Contact[]): Intercom.Contact | un
   )[0]
 }
 
-/** Finds the contact for a phone number: our own link first, then Intercom, else a new lead. */
-export async function resolveContact(deps: BridgeDeps, phone: string): Promise<ResolvedContact> {
-  const linked = await findPhoneContact(deps.store.db, phone)
+/** Finds the contact for a phone number: our own link first (read here unless `known` says it), then Intercom, else a new lead. */
+export async function resolveContact(deps: BridgeDeps, phone: string, known?: { link: PhoneContact | undefined }): Promise<ResolvedContact> {
+  const linked = known ? known.link : await findPhoneContact(deps.store.db, phone)
   if (linked) {
     return { id: linked.intercom_contact_id, role: linked.contact_role, createdByBridge: linked.created_by_bridge === 1 }
   }
@@ -191,9 +193,10 @@ async function recordStarted(
 
 /** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
 export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inbound.deliver'>, ctx: JobContext): Promise<void> {
-  const message = await getMessage(deps.store.db, payload.messageId)
-  if (!message || message.intercom_part_id) return
-  const contact = await resolveContact(deps, message.phone)
+  const found = await findInboundForDelivery(deps.store.db, payload.messageId)
+  if (!found || found.message.intercom_part_id) return
+  const { message } = found
+  const contact = await resolveContact(deps, message.phone, found)
   const createdAt = Math.floor(message.created_at / 1000)
   const attachments = mediaUrls(deps.config, message)
   const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number }
@@ -202,7 +205,8 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
   let conversationId = message.intercom_conversation_id
   let partId: string | null = null
   if (!conversationId) {
-    const existing = await findSmsConversation(deps.store.db, contact.id)
+    // Read with the message, unless the contact was only just found (or linked by another process).
+    const existing = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
     if (existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
       partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
       if (partId) conversationId = existing.intercom_conversation_id
@@ -225,17 +229,20 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
-  await deps.store.write(async (trx) => {
-    await setSmsConversation(trx, { ...link, conversationId: conversationId! })
-    await updateMessage(trx, message.id, {
-      intercom_part_id: partId,
-      intercom_conversation_id: conversationId,
-      intercom_contact_id: contact.id,
-      status: 'delivered_to_intercom',
+  const delivered = (db: Executor) => [
+    ...planSetSmsConversation(db, { ...link, conversationId: conversationId! }),
+    planUpdateMessage(db, message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
+  ]
+  if (keyword) {
+    await deps.store.write(async (trx) => {
+      for (const query of delivered(trx)) await trx.executeQuery(query)
+      // Consent changes here, with the text; telling Intercom about it is a job of its own.
+      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
     })
-    // Consent changes here, with the text; telling Intercom about it is a job of its own.
-    if (keyword) await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
-  })
+  } else {
+    // Nothing to read first: a planned write, one request to a remote database with the others.
+    await deps.store.writePlanned({ queries: delivered(deps.store.db) })
+  }
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }
 

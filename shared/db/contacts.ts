@@ -1,3 +1,4 @@
+import type { CompiledQuery } from 'kysely'
 import type { Executor, Tx } from './database.js'
 import type { PhoneContact, SmsConversation, SmsConversationLink } from './schema.js'
 
@@ -68,38 +69,49 @@ export async function setSmsConversation(
   c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
   now = Date.now(),
 ): Promise<void> {
+  for (const query of planSetSmsConversation(trx, c, now)) await trx.executeQuery(query)
+}
+
+/** `setSmsConversation`'s statements, for a planned write (they read nothing first). */
+export function planSetSmsConversation(
+  db: Executor,
+  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
+  now = Date.now(),
+): CompiledQuery[] {
   // Intercom's times are whole seconds: a close in the same second as this text is not older than it.
   const stateAt = Math.floor(now / 1000) * 1000
-  await trx
-    .insertInto('sms_conversations')
-    .values({
-      intercom_contact_id: c.contactId,
-      intercom_conversation_id: c.conversationId,
-      phone: c.phone,
-      twilio_number: c.twilioNumber,
-      closed_at: null,
-      state_at: stateAt,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) =>
-      oc.column('intercom_contact_id').doUpdateSet({
+  return [
+    db
+      .insertInto('sms_conversations')
+      .values({
+        intercom_contact_id: c.contactId,
         intercom_conversation_id: c.conversationId,
         phone: c.phone,
         twilio_number: c.twilioNumber,
         closed_at: null,
         state_at: stateAt,
+        created_at: now,
         updated_at: now,
-      }),
-    )
-    .execute()
-  await trx
-    .insertInto('sms_conversation_links')
-    .values({ intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, created_at: now, updated_at: now })
-    .onConflict((oc) =>
-      oc.column('intercom_conversation_id').doUpdateSet({ intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, updated_at: now }),
-    )
-    .execute()
+      })
+      .onConflict((oc) =>
+        oc.column('intercom_contact_id').doUpdateSet({
+          intercom_conversation_id: c.conversationId,
+          phone: c.phone,
+          twilio_number: c.twilioNumber,
+          closed_at: null,
+          state_at: stateAt,
+          updated_at: now,
+        }),
+      )
+      .compile(),
+    db
+      .insertInto('sms_conversation_links')
+      .values({ intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, created_at: now, updated_at: now })
+      .onConflict((oc) =>
+        oc.column('intercom_conversation_id').doUpdateSet({ intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, updated_at: now }),
+      )
+      .compile(),
+  ]
 }
 
 /**

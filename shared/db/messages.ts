@@ -1,7 +1,7 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
-import type { MediaItem, Message, MessageDirection, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
-import { type CompiledQuery, type Selectable } from 'kysely'
+import type { MediaItem, Message, MessageDirection, PhoneContact, SmsConversation, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
+import { sql, type CompiledQuery, type Selectable } from 'kysely'
 import { prepare } from './prepared.js'
 
 export type { MediaItem, Message } from './schema.js'
@@ -109,6 +109,40 @@ export async function getMessage(db: Executor, id: number): Promise<Message | un
   return row && toMessage(row)
 }
 
+/**
+ * What delivering an inbound text starts from, in one read (one request to a remote database instead
+ * of three): the message, our link of its phone to a contact, and that contact's SMS conversation.
+ */
+export async function findInboundForDelivery(db: Executor, id: number): Promise<{ message: Message; link: PhoneContact | undefined; conversation: SmsConversation | undefined } | undefined> {
+  const row = await db
+    .selectFrom('messages as m')
+    .leftJoin('phone_contacts as p', 'p.phone', 'm.phone')
+    .leftJoin('sms_conversations as s', 's.intercom_contact_id', 'p.intercom_contact_id')
+    .selectAll('m')
+    .select((eb) => [
+      eb.fn<string | null>('json_object', [
+        sql.lit('phone'), 'p.phone', sql.lit('intercom_contact_id'), 'p.intercom_contact_id', sql.lit('contact_role'), 'p.contact_role',
+        sql.lit('created_by_bridge'), 'p.created_by_bridge', sql.lit('created_at'), 'p.created_at', sql.lit('updated_at'), 'p.updated_at',
+      ]).as('link'),
+      eb.fn<string | null>('json_object', [
+        sql.lit('intercom_contact_id'), 's.intercom_contact_id', sql.lit('intercom_conversation_id'), 's.intercom_conversation_id', sql.lit('phone'), 's.phone',
+        sql.lit('twilio_number'), 's.twilio_number', sql.lit('closed_at'), 's.closed_at', sql.lit('state_at'), 's.state_at',
+        sql.lit('created_at'), 's.created_at', sql.lit('updated_at'), 's.updated_at',
+      ]).as('conversation'),
+    ])
+    .where('m.id', '=', id)
+    .executeTakeFirst()
+  if (!row) return undefined
+  const { link, conversation, ...message } = row
+  const parsedLink = JSON.parse(link!) as PhoneContact
+  const parsedConversation = JSON.parse(conversation!) as SmsConversation
+  return {
+    message: toMessage(message),
+    link: parsedLink.phone === null ? undefined : parsedLink,
+    conversation: parsedConversation.intercom_contact_id === null ? undefined : parsedConversation,
+  }
+}
+
 export async function findMessageBySid(db: Executor, sid: string): Promise<Message | undefined> {
   const row = await db.selectFrom('messages').selectAll().where('twilio_sid', '=', sid).executeTakeFirst()
   return row && toMessage(row)
@@ -161,11 +195,16 @@ export async function lastSentToContact(db: Executor, contactId: string): Promis
 }
 
 export async function updateMessage(trx: Tx, id: number, update: MessageUpdate, now = Date.now()): Promise<void> {
-  await trx
+  await trx.executeQuery(planUpdateMessage(trx, id, update, now))
+}
+
+/** `updateMessage`'s statement, for a planned write. */
+export function planUpdateMessage(db: Executor, id: number, update: MessageUpdate, now = Date.now()): CompiledQuery {
+  return db
     .updateTable('messages')
     .set({ ...update, updated_at: now })
     .where('id', '=', id)
-    .execute()
+    .compile()
 }
 
 /** Which of these Twilio sids we already have. */

@@ -1,6 +1,6 @@
 import type { Intercom } from 'intercom-client'
-import { findPhoneContact, findSmsConversation, linkPhoneContact, planSetSmsConversation, setSmsConversation } from '../../shared/db/contacts.js'
-import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { findPhoneContact, findSmsConversation, planLinkPhoneContact, planSetSmsConversation } from '../../shared/db/contacts.js'
+import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { Executor } from '../../shared/db/database.js'
@@ -11,7 +11,7 @@ import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
+import { planEnqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { mediaUrls } from './media.js'
@@ -97,9 +97,10 @@ export async function resolveContact(deps: BridgeDeps, phone: string, known?: { 
     ? { id: found.id, role: found.role ?? null, createdByBridge: false }
     : { id: lead!.id, role: lead!.role, createdByBridge: lead!.created }
   // The link is what keeps the next text (and every other process) from creating a second contact.
-  const link = await deps.store.write((trx) =>
-    linkPhoneContact(trx, { phone, contactId: contact.id, role: contact.role, createdByBridge: contact.createdByBridge }),
-  )
+  const [, winner] = await deps.store.writePlanned({
+    queries: planLinkPhoneContact(deps.store.db, { phone, contactId: contact.id, role: contact.role, createdByBridge: contact.createdByBridge }),
+  })
+  const link = winner!.rows[0] as PhoneContact
   deps.log.info({ contact: link.intercom_contact_id, phone, found: Boolean(found) }, 'linked phone to Intercom contact')
   return { id: link.intercom_contact_id, role: link.contact_role, createdByBridge: link.created_by_bridge === 1 }
 }
@@ -184,10 +185,14 @@ async function recordStarted(
   messageId: number,
   c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
 ): Promise<void> {
-  await deps.store.write(async (trx) => {
-    await setSmsConversation(trx, c)
-    await updateMessage(trx, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId })
-    await enqueueTask(trx, 'conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) })
+  const db = deps.store.db
+  await deps.store.writePlanned({
+    queries: [
+      ...planSetSmsConversation(db, c),
+      planUpdateMessage(db, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
+      planEnqueueTask('conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) }),
+    ],
+    readiesJobs: true,
   })
 }
 

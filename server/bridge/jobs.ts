@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
-import { enqueue, type EnqueueResult } from '../jobs/queue.js'
+import { enqueue, planEnqueue, type EnqueueResult } from '../jobs/queue.js'
+import type { CompiledQuery } from 'kysely'
 
 const id = z.string().min(1)
 const rowId = z.number().int().positive()
@@ -58,4 +59,9 @@ export interface TaskOptions {
  */
 export function enqueueTask<N extends TaskName>(trx: Tx, task: N, payload: TaskPayload<N>, options: TaskOptions = {}, now?: number): Promise<EnqueueResult> {
   return enqueue(trx, { task, payload, ...options }, now)
+}
+
+/** `enqueueTask` for a planned write (with `readiesJobs`): the same checked payload, no id back. */
+export function planEnqueueTask<N extends TaskName>(task: N, payload: TaskPayload<N>, options: TaskOptions = {}, now?: number): CompiledQuery {
+  return planEnqueue({ task, payload, ...options }, now)
 }

@@ -51,6 +51,29 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
   return { id: existing.id, deduped: true }
 }
 
+const insertJob = prepare<{ task: string; payload: string; key: string | null; queueKey: string | null; maxAttempts: number; runAt: number; now: number }>((db, arg) =>
+  db
+    .insertInto('jobs')
+    .values({ task: arg('task'), payload: arg('payload'), key: arg('key'), queue_key: arg('queueKey'), max_attempts: arg('maxAttempts'), run_at: arg('runAt'), created_at: arg('now'), updated_at: arg('now') })
+    .onConflict((oc) => oc.column('key').doNothing()),
+)
+
+/**
+ * `enqueue` for a planned write (with `readiesJobs`), where nobody needs the job's id: the key
+ * dedupes as in `enqueue`.
+ */
+export function planEnqueue(spec: EnqueueSpec, now = Date.now()): CompiledQuery {
+  return insertJob({
+    task: spec.task,
+    payload: JSON.stringify(spec.payload ?? null),
+    key: spec.key ?? null,
+    queueKey: spec.queueKey ?? null,
+    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAt: spec.runAt ?? now,
+    now,
+  })
+}
+
 const enqueueAfterInsert = prepare<{ task: string; payload: string; idField: string; key: string | null; queueKey: string | null; maxAttempts: number; runAt: number; now: number }>(
   (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
     SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}

@@ -12,19 +12,35 @@ export async function linkPhoneContact(
   link: { phone: string; contactId: string; role: string | null; createdByBridge: boolean },
   now = Date.now(),
 ): Promise<PhoneContact> {
-  await trx
-    .insertInto('phone_contacts')
-    .values({
-      phone: link.phone,
-      intercom_contact_id: link.contactId,
-      contact_role: link.role,
-      created_by_bridge: link.createdByBridge ? 1 : 0,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.column('phone').doNothing())
-    .execute()
-  return trx.selectFrom('phone_contacts').selectAll().where('phone', '=', link.phone).executeTakeFirstOrThrow()
+  const [insert, winner] = planLinkPhoneContact(trx, link, now)
+  await trx.executeQuery(insert)
+  return (await trx.executeQuery(winner)).rows[0] as PhoneContact
+}
+
+/**
+ * `linkPhoneContact` as a planned write: the insert, and the read of the link that won (the second
+ * statement's one row), so it is one request to a remote database.
+ */
+export function planLinkPhoneContact(
+  db: Executor,
+  link: { phone: string; contactId: string; role: string | null; createdByBridge: boolean },
+  now = Date.now(),
+): [CompiledQuery, CompiledQuery] {
+  return [
+    db
+      .insertInto('phone_contacts')
+      .values({
+        phone: link.phone,
+        intercom_contact_id: link.contactId,
+        contact_role: link.role,
+        created_by_bridge: link.createdByBridge ? 1 : 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column('phone').doNothing())
+      .compile(),
+    db.selectFrom('phone_contacts').selectAll().where('phone', '=', link.phone).compile(),
+  ]
 }
 
 /** A teammate or the customer said which contact a number belongs to: that link replaces any other. */

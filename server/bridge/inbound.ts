@@ -245,8 +245,8 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
       await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
     })
   } else {
-    // Nothing to read first: a planned write, one request to a remote database with the others.
-    await deps.store.writePlanned({ queries: delivered(deps.store.db) })
+    // Nothing to read first: recorded with the job's completion, one planned write.
+    await ctx.complete({ queries: delivered(deps.store.db) })
   }
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }

@@ -166,10 +166,17 @@ export async function claimJobs(store: Store, workerId: string, limit: number, l
   return (claimed!.rows as Job[]).map((row) => ({ ...row })).sort((a, b) => a.id - b.id)
 }
 
+const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) => db.deleteFrom('jobs').where('id', '=', arg('id')).where('locked_by', '=', arg('workerId')))
+
 /** A finished job is deleted; its effects live in the domain tables. */
 export async function completeJob(store: Store, job: Job, workerId: string): Promise<void> {
   // One statement known in advance: a planned write, so it shares a remote group commit's one request.
-  await store.writePlanned({ queries: [store.db.deleteFrom('jobs').where('id', '=', job.id).where('locked_by', '=', workerId).compile()] })
+  await store.writePlanned({ queries: [planCompleteJob(job, workerId)] })
+}
+
+/** `completeJob`'s statement, to end a planned write of the job's own last writes. */
+export function planCompleteJob(job: Job, workerId: string): CompiledQuery {
+  return deleteJob({ id: job.id, workerId })
 }
 
 /** Puts a recurring job back to wait for its next run, with a fresh set of attempts. */

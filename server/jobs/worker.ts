@@ -2,17 +2,24 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { z } from 'zod'
 import { systemClock, type Clock, type ClockTimer } from '../../shared/clock.js'
-import type { Store, Tx } from '../../shared/db/database.js'
+import type { PlannedWrite, Store, Tx } from '../../shared/db/database.js'
+import type { QueryResult } from 'kysely'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, rescheduleJob } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, planCompleteJob, rescheduleJob } from './queue.js'
 
 export interface JobContext {
   job: Job
   log: FastifyBaseLogger
   /** Aborted when the worker gives up waiting for the job at shutdown. */
   signal: AbortSignal
+  /**
+   * Commits the job's last writes and its completion together, as one planned write: atomic (the
+   * work is recorded exactly when the job is gone) and one request to a remote database instead of
+   * two. The last thing a task does; the worker then has nothing left to complete.
+   */
+  complete(plan: PlannedWrite): Promise<QueryResult<unknown>[]>
 }
 
 /**
@@ -165,35 +172,50 @@ export class Worker {
     log.debug('job started')
     const task = this.tasks[job.task]
     const payload = task && parsePayload(task, job)
+    let completed = false
+    const complete = async (plan: PlannedWrite) => {
+      const results = await this.store.writePlanned({ ...plan, queries: [...plan.queries, planCompleteJob(job, this.id)] })
+      completed = true
+      return results.slice(0, plan.queries.length)
+    }
     try {
       if (!task || !payload) throw new PermanentError(`no handler for task "${job.task}"`)
       if (!payload.ok) throw new PermanentError(payload.reason)
-      const result = await task.run(payload.value, { job, log, signal: this.abort.signal })
-      if (result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt, this.clock.now())
-      else await completeJob(this.store, job, this.id)
+      const result = await task.run(payload.value, { job, log, signal: this.abort.signal, complete })
+      // A task that completed itself (ctx.complete) has nothing left to reschedule or complete.
+      if (!completed && result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt, this.clock.now())
+      else if (!completed) await completeJob(this.store, job, this.id)
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
       failure = err
-      const delay = this.retryDelay(err, job)
-      try {
-        const now = this.clock.now()
-        // A payload that does not fit has nothing for a dead handler to read.
-        const onDead = task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
-        const state = await failJob(this.store, job, this.id, `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`, delay === null ? null : now + delay, now, onDead)
-        outcome = state === 'dead' ? 'dead' : 'retry'
-        if (outcome === 'dead') log.error({ err }, 'job failed for good and is now dead')
-        else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
-          log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
-        }
-      } catch (storeErr) {
-        // The lease will run out and the job will be claimed again: nothing is lost.
-        log.error({ err: storeErr }, 'could not record the job failure')
-      }
+      // The job is gone with its last writes: nothing to retry, only a bug to report.
+      if (completed) log.error({ err }, 'job failed after it completed; nothing is retried')
+      else outcome = await this.fail(job, task, payload, err, log)
     } finally {
       this.running.delete(job.id)
     }
     this.onSettled?.(job, outcome, failure)
     this.wake()
+  }
+
+  /** Records a failed run: a retry after the right delay, or a dead job (with its task's record). */
+  private async fail(job: Job, task: TaskDefinition | undefined, payload: ReturnType<typeof parsePayload> | undefined, err: unknown, log: FastifyBaseLogger): Promise<'retry' | 'dead'> {
+    const delay = this.retryDelay(err, job)
+    try {
+      const now = this.clock.now()
+      // A payload that does not fit has nothing for a dead handler to read.
+      const onDead = task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
+      const state = await failJob(this.store, job, this.id, `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`, delay === null ? null : now + delay, now, onDead)
+      if (state === 'dead') log.error({ err }, 'job failed for good and is now dead')
+      else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
+        log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
+      }
+      return state === 'dead' ? 'dead' : 'retry'
+    } catch (storeErr) {
+      // The lease will run out and the job will be claimed again: nothing is lost.
+      log.error({ err: storeErr }, 'could not record the job failure')
+      return 'retry'
+    }
   }
 
   /** When to try a failed job again (null: never): what the task or the API adapter said, else backoff. */

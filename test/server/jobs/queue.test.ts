@@ -398,3 +398,43 @@ t.test('a recurring job is kept and runs again when it asks to', async (t) => {
   await advanceUntil(clock, async () => (await listJobs(store.db)).length === 0, 'the job to finish for good')
   t.same(await add(store, { task: 'tick', payload: null, key: 'tick' }, clock).then((r) => r.deduped), false, 'its key is free again')
 })
+
+t.test('a task that completes itself commits its last writes and its completion together, once', async (t) => {
+  const store = await tempStore(t)
+  const clock = new TestClock()
+  const settled: string[] = []
+  const record = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'job', key, received_at: 1 }).compile()
+  // Every planned write the worker makes, as the statements it sends.
+  const planned: string[][] = []
+  const watched: Store = Object.create(store, {
+    writePlanned: { value: (plan: Parameters<Store['writePlanned']>[0]) => (planned.push(plan.queries.map((q) => q.sql)), store.writePlanned(plan)) },
+  })
+  startWorker(
+    t,
+    watched,
+    clock,
+    anyPayload({
+      finish: async (payload: { key: string }, ctx) => {
+        const [inserted] = await ctx.complete({ queries: [record(payload.key)] })
+        t.equal(inserted?.numAffectedRows, 1n, "the task gets its own statements' results")
+        t.same(await listJobs(store.db), [], 'the job is gone as its write commits')
+      },
+      brokenAfter: async (payload: { key: string }, ctx) => {
+        await ctx.complete({ queries: [record(payload.key)] })
+        throw new Error('a bug after the last write')
+      },
+    }),
+    { onSettled: (_j, outcome) => settled.push(outcome) },
+  )
+  await add(store, { task: 'finish', payload: { key: 'a' } }, clock)
+  await advanceUntil(clock, () => settled.length === 1, 'the job to settle')
+  const deletes = planned.flatMap((queries, i) => queries.filter((q) => q.startsWith('delete from "jobs"')).map(() => i))
+  t.equal(deletes.length, 1, 'the job is completed once')
+  t.match(planned[deletes[0]!], [/^insert into "webhook_receipts"/, /^delete from "jobs"/], 'in the same planned write as the record, after it')
+  await add(store, { task: 'brokenAfter', payload: { key: 'b' } }, clock)
+  await advanceUntil(clock, () => settled.length === 2, 'the second job to settle')
+  t.same(settled, ['completed', 'completed'], 'a throw after completing retries nothing')
+  t.same(await listJobs(store.db), [], 'no job left to run again')
+  const keys = (await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'job').orderBy('key').execute()).map((r) => r.key)
+  t.same(keys, ['a', 'b'], 'each write committed once')
+})

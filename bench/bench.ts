@@ -23,7 +23,8 @@ const args = process.argv.slice(2)
 const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined)
 const DURATION = Number(option('--duration') ?? 10)
 const JSON_FILE = option('--json')
-const WORKERS = option('--worker-concurrency') ?? '4'
+/** Unset: the service's own default (4 on the embedded file, 16 on a remote database). */
+const WORKERS = option('--worker-concurrency')
 /**
  * `remote`: the service uses a libSQL server over HTTP (the loopback stand-in, in this process), as
  * machines sharing a Turso database do, instead of its embedded file.
@@ -177,7 +178,7 @@ async function main() {
       PORT: '0',
       HOST: '127.0.0.1',
       INTERCOM_ADMIN_ID: intercom.admin.id,
-      WORKER_CONCURRENCY: WORKERS,
+      ...(WORKERS ? { WORKER_CONCURRENCY: WORKERS } : {}),
       ADMIN_TOKEN: 'bench-admin-token-0123456789',
     }
     const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []

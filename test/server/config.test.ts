@@ -163,3 +163,12 @@ t.test('a .env file fills in what the environment does not set', async (t) => {
 t.test('every setting is described for the README and errors', async (t) => {
   for (const [name, text] of Object.entries(SETTINGS)) t.ok(text.length > 10, `${name} has a description`)
 })
+
+t.test('jobs at once: 4 on the embedded file, 16 on a remote database (a job mostly waits for it), or as set', async (t) => {
+  t.equal(loadConfig(valid, null).workerConcurrency, 4)
+  const remote = { ...valid, DATABASE_URL: 'libsql://bridge-team.turso.io', DATABASE_AUTH_TOKEN: 'token' }
+  t.equal(loadConfig(remote, null).workerConcurrency, 16)
+  t.equal(loadConfig({ ...remote, WORKER_CONCURRENCY: '2' }, null).workerConcurrency, 2)
+  t.equal(loadConfig({ ...valid, WORKER_CONCURRENCY: '8' }, null).workerConcurrency, 8)
+  t.match(problemsOf({ ...valid, WORKER_CONCURRENCY: '0' }), [/^WORKER_CONCURRENCY/])
+})

@@ -1,4 +1,4 @@
-// npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote] [--rtt MS] [--cpu-prof DIR [--ack-only]]
+// npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote] [--rtt MS] [--cpu-prof DIR [--ack-only] [--unbundled]] [--no-start-flags]
 //
 // Measures the bridge against its ceiling on this machine, with the loopback Twilio and Intercom
 // stand-ins, and prints a table (and JSON with --json). Everything runs on 127.0.0.1 and stops by
@@ -38,6 +38,8 @@ const CPU_PROF = option('--cpu-prof')
 /** Stops after the ack phase (with --cpu-prof: a profile of the ack path alone, the worker's drain beside it included). */
 const ACK_ONLY = args.includes('--ack-only')
 /** Runs the compiled modules (dist/server/cli.js) instead of the bundle, so a profile names each package. */
+/** Starts the service without `npm start`'s heap flags, to see what they cost and save. */
+const NO_START_FLAGS = args.includes('--no-start-flags')
 const ENTRY = args.includes('--unbundled') ? 'dist/server/cli.js' : 'dist/bundle/cli.js'
 const CONNECTIONS = 50
 
@@ -183,7 +185,7 @@ async function main() {
     }
     const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
     // As `npm start` and the Dockerfile run it: with their heap flags.
-    const service = await startProcess(process.execPath, [...START_FLAGS, ...nodeFlags, join(ROOT, ENTRY), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    const service = await startProcess(process.execPath, [...(NO_START_FLAGS ? [] : START_FLAGS), ...nodeFlags, join(ROOT, ENTRY), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)

@@ -28,18 +28,10 @@ export interface EnqueueResult {
  * (a stored webhook, a stored message) exists. The store wakes the worker when the transaction commits.
  */
 export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Promise<EnqueueResult> {
+  const v = jobValues(spec, now)
   const inserted = await trx
     .insertInto('jobs')
-    .values({
-      task: spec.task,
-      payload: JSON.stringify(spec.payload ?? null),
-      key: spec.key ?? null,
-      queue_key: spec.queueKey ?? null,
-      max_attempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      run_at: spec.runAt ?? now,
-      created_at: now,
-      updated_at: now,
-    })
+    .values({ task: v.task, payload: v.payload, key: v.key, queue_key: v.queueKey, max_attempts: v.maxAttempts, run_at: v.runAt, created_at: now, updated_at: now })
     .onConflict((oc) => oc.column('key').doNothing())
     .returning('id')
     .executeTakeFirst()
@@ -51,7 +43,20 @@ export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Pro
   return { id: existing.id, deduped: true }
 }
 
-const insertJob = prepare<{ task: string; payload: string; key: string | null; queueKey: string | null; maxAttempts: number; runAt: number; now: number }>((db, arg) =>
+/** A job's row as every enqueue writes it, its defaults filled in. */
+function jobValues(spec: EnqueueSpec, now: number) {
+  return {
+    task: spec.task,
+    payload: JSON.stringify(spec.payload ?? null),
+    key: spec.key ?? null,
+    queueKey: spec.queueKey ?? null,
+    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAt: spec.runAt ?? now,
+    now,
+  }
+}
+
+const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
   db
     .insertInto('jobs')
     .values({ task: arg('task'), payload: arg('payload'), key: arg('key'), queue_key: arg('queueKey'), max_attempts: arg('maxAttempts'), run_at: arg('runAt'), created_at: arg('now'), updated_at: arg('now') })
@@ -63,18 +68,10 @@ const insertJob = prepare<{ task: string; payload: string; key: string | null; q
  * dedupes as in `enqueue`.
  */
 export function planEnqueue(spec: EnqueueSpec, now = Date.now()): CompiledQuery {
-  return insertJob({
-    task: spec.task,
-    payload: JSON.stringify(spec.payload ?? null),
-    key: spec.key ?? null,
-    queueKey: spec.queueKey ?? null,
-    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    runAt: spec.runAt ?? now,
-    now,
-  })
+  return insertJob(jobValues(spec, now))
 }
 
-const enqueueAfterInsert = prepare<{ task: string; payload: string; idField: string; key: string | null; queueKey: string | null; maxAttempts: number; runAt: number; now: number }>(
+const enqueueAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: string }>(
   (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
     SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}
     WHERE changes() > 0
@@ -88,16 +85,7 @@ const enqueueAfterInsert = prepare<{ task: string; payload: string; idField: str
  * another's result in code. The key dedupes as in `enqueue`.
  */
 export function planEnqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): CompiledQuery {
-  return enqueueAfterInsert({
-    task: spec.task,
-    payload: JSON.stringify(spec.payload),
-    idField: `$.${idField}`,
-    key: spec.key ?? null,
-    queueKey: spec.queueKey ?? null,
-    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    runAt: spec.runAt ?? now,
-    now,
-  })
+  return enqueueAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` })
 }
 
 // A job that keeps killing its process must not be claimed forever.

@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { copyFileSync, existsSync, statSync } from 'node:fs'
 import { LATEST_MIGRATION, migrate, openStore, pendingMigrations, type Store } from '../../shared/db/database.js'
-import { tempDir, tempStore, type Teardown } from '../support/db.js'
+import { remoteStore, tempDir, tempStore, type Teardown } from '../support/db.js'
 import { join } from 'node:path'
 
 t.test('a new file database is created, put in WAL mode and migrated once', async (t) => {
@@ -231,12 +231,7 @@ t.test('backup writes a consistent copy while writes go on, and never overwrites
 })
 
 t.test('planned writes: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements', async (t) => {
-  const { startLibsqlServerStandIn } = await import('../../sandbox/libsql-server.js')
-  const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
-  t.teardown(() => server.close())
-  const remote = await openStore({ url: server.url, authToken: server.authToken })
-  t.teardown(() => remote.close())
-  await migrate(remote)
+  const { store: remote, server } = await remoteStore(t)
   const local = await tempStore(t)
   for (const [name, store] of [['remote', remote], ['embedded', local]] as const) {
     const insert = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'plan', key, received_at: 1 }).onConflict((oc) => oc.doNothing()).compile()

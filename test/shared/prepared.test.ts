@@ -1,11 +1,10 @@
 import t from 'tap'
-import { join } from 'node:path'
 import { sql } from 'kysely'
-import { migrate, openStore, type Store } from '../../shared/db/database.js'
+import type { Store } from '../../shared/db/database.js'
 import { prepare } from '../../shared/db/prepared.js'
 import { receiveText } from '../../server/bridge/inbound.js'
 import type { Config } from '../../server/config.js'
-import { tempDir, tempStore } from '../support/db.js'
+import { remoteStore, tempStore } from '../support/db.js'
 
 t.test('a prepared statement compiles once and binds each call its own values, constants kept', async (t) => {
   let builds = 0
@@ -38,12 +37,7 @@ t.test('an argument the builder leaves out is refused when the statement is firs
 })
 
 t.test("texts stored together, remote and embedded: each text's job names its own row, a redelivery adds none", async (t) => {
-  const { startLibsqlServerStandIn } = await import('../../sandbox/libsql-server.js')
-  const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
-  t.teardown(() => server.close())
-  const remote = await openStore({ url: server.url, authToken: server.authToken })
-  t.teardown(() => remote.close())
-  await migrate(remote)
+  const { store: remote } = await remoteStore(t)
   const config = { defaultCountry: 'US' } as Config
   for (const [name, store] of [['remote', remote], ['embedded', await tempStore(t)]] as [string, Store][]) {
     const sid = (i: number) => `SM${String(i).padStart(32, '0')}`

@@ -24,4 +24,15 @@ export async function tempStore(t: Teardown): Promise<Store & { path: string }> 
   return Object.assign(store, { path })
 }
 
+/** A migrated store on the loopback libSQL server stand-in (a remote database, as Turso is), with the server. */
+export async function remoteStore(t: Teardown) {
+  const { startLibsqlServerStandIn } = await import('../../sandbox/libsql-server.js')
+  const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
+  t.teardown(() => server.close())
+  const store = await openStore({ url: server.url, authToken: server.authToken })
+  t.teardown(() => store.close())
+  await migrate(store)
+  return { store, server }
+}
+
 export const silentLog = pino({ level: 'silent' })

@@ -131,10 +131,15 @@ function crossChecks(input: Env): string[] {
     problems.push('PUBLIC_URL is invalid: expected an https URL (plain http only for localhost with NODE_ENV=development)')
   }
   const db = input.DATABASE_URL ?? ''
-  if (/^(libsql|https?|wss?):/.test(db) && !input.DATABASE_AUTH_TOKEN?.trim() && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(db)) {
+  if (isRemoteDatabase(db) && !input.DATABASE_AUTH_TOKEN?.trim() && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(db)) {
     problems.push('DATABASE_AUTH_TOKEN is required: a remote (Turso) DATABASE_URL needs its auth token')
   }
   return problems
+}
+
+/** A libSQL server over the network (Turso), not the embedded file. */
+function isRemoteDatabase(url: string): boolean {
+  return /^(libsql|https?|wss?):/.test(url)
 }
 
 function isTimeZone(zone: string): boolean {
@@ -183,7 +188,7 @@ function toConfig(env: z.output<typeof schema>) {
     markReadAfterSms: env.MARK_READ_AFTER_SMS,
     // A job on a remote database mostly waits for the network (each request a round trip): more of
     // them at once keep the drain going (at 20 ms from the database, 25 texts/s with 4, 53 with 16).
-    workerConcurrency: env.WORKER_CONCURRENCY ?? (/^(libsql|https?|wss?):/.test(env.DATABASE_URL) ? 16 : 4),
+    workerConcurrency: env.WORKER_CONCURRENCY ?? (isRemoteDatabase(env.DATABASE_URL) ? 16 : 4),
     jobLeaseMs: env.JOB_LEASE_SECONDS * 1000,
     welcome: { template: env.WELCOME_SMS_TEMPLATE.trim(), includeBridgeContacts: env.WELCOME_BRIDGE_CONTACTS },
     consentMode: env.SMS_CONSENT,

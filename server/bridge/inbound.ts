@@ -3,7 +3,6 @@ import { findPhoneContact, findSmsConversation, planLinkPhoneContact, planSetSms
 import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
-import type { Executor } from '../../shared/db/database.js'
 import type { PhoneContact } from '../../shared/db/schema.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
@@ -234,19 +233,20 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
-  const delivered = (db: Executor) => [
+  const db = deps.store.db
+  const delivered = [
     ...planSetSmsConversation(db, { ...link, conversationId: conversationId! }),
     planUpdateMessage(db, message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
   ]
   if (keyword) {
     await deps.store.write(async (trx) => {
-      for (const query of delivered(trx)) await trx.executeQuery(query)
+      for (const query of delivered) await trx.executeQuery(query)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
       await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
     })
   } else {
     // Nothing to read first: recorded with the job's completion, one planned write.
-    await ctx.complete({ queries: delivered(deps.store.db) })
+    await ctx.complete({ queries: delivered })
   }
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }

@@ -28,16 +28,10 @@ export interface EnqueueResult {
  * (a stored webhook, a stored message) exists. The store wakes the worker when the transaction commits.
  */
 export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Promise<EnqueueResult> {
-  const v = jobValues(spec, now)
-  const inserted = await trx
-    .insertInto('jobs')
-    .values({ task: v.task, payload: v.payload, key: v.key, queue_key: v.queueKey, max_attempts: v.maxAttempts, run_at: v.runAt, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .returning('id')
-    .executeTakeFirst()
-  if (inserted) {
+  const inserted = await trx.executeQuery(planEnqueue(spec, now))
+  if (inserted.numAffectedRows === 1n) {
     markJobsReady(trx)
-    return { id: inserted.id, deduped: false }
+    return { id: Number(inserted.insertId), deduped: false }
   }
   const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
   return { id: existing.id, deduped: true }
@@ -151,7 +145,7 @@ const claimDue = prepare<{ workerId: string; lockedUntil: number; now: number; l
  */
 export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number, now: number): Promise<Job[]> {
   const [, claimed] = await store.writePlanned({ queries: [buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit })] })
-  return (claimed!.rows as Job[]).map((row) => ({ ...row })).sort((a, b) => a.id - b.id)
+  return (claimed!.rows as Job[]).sort((a, b) => a.id - b.id)
 }
 
 const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) => db.deleteFrom('jobs').where('id', '=', arg('id')).where('locked_by', '=', arg('workerId')))

@@ -1,13 +1,21 @@
 import type { SegmentInfo } from '../shared/text.js'
 import type { PanelFlash, PanelState } from './views.js'
 
+/** The contact a sidebar request is about, as Intercom's request describes them (role and profile included). */
+export interface PanelContact {
+  id: string
+  role: string | null
+  /** The phone on the contact's profile: a lead can set it from the Messenger. */
+  phone: string | null
+  custom_attributes: Record<string, unknown> | null
+}
+
 /** Who asked, from where: the Canvas Kit request, reduced to what the bridge needs. */
 export interface PanelContext {
-  contactId: string
+  contact: PanelContact
   conversationId: string | null
   adminId: string | null
   adminName: string | null
-  givenPhone: string | null
 }
 
 type Verified<T> = ({ ok: true } & T) | { ok: false; error: string }
@@ -20,10 +28,12 @@ type Verified<T> = ({ ok: true } & T) | { ok: false; error: string }
 export interface CanvasActions {
   /** Our workspace's id: requests naming another are refused. */
   workspaceId(): Promise<string>
-  loadPanel(contactId: string, givenPhone: string | null | undefined): Promise<PanelState>
+  loadPanel(contact: PanelContact): Promise<PanelState>
   sendFromPanel(ctx: PanelContext, text: string): Promise<{ flash: PanelFlash; segments?: SegmentInfo }>
   welcomeFromPanel(ctx: PanelContext): Promise<PanelFlash>
   savePhone(ctx: PanelContext, typed: string, options?: { takeOver?: boolean }): Promise<PanelFlash>
+  /** Merges the bridge's own lead for a number into a user who has the number too. */
+  mergeContact(ctx: PanelContext, into: string): Promise<PanelFlash>
   subscribe(contactId: string, typed: string, agreed: boolean): Promise<{ ok: true; phone: string; verificationId: number } | { ok: false; phoneError?: string | undefined; consentError?: string | undefined }>
   /** The verification under way for this visitor, if it is theirs. */
   verification(contactId: string, verificationId: number): Promise<{ phone: string } | undefined>

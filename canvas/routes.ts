@@ -5,13 +5,19 @@ import { recordReceipt } from '../shared/db/receipts.js'
 import { AppError } from '../shared/errors.js'
 import { answersProbes, keepRawJson } from '../shared/http.js'
 import { verifyCanvasSignature } from '../shared/signatures.js'
-import type { CanvasActions, PanelContext } from './actions.js'
+import type { CanvasActions, PanelContact, PanelContext } from './actions.js'
 import type { CanvasResponse } from './schema.js'
 import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerCode, messengerDone } from './views.js'
 
 // What the bridge reads from Canvas Kit requests. Intercom's docs call the contact both `contact` and
 // `customer` (and Messenger submits carry `user`): any of them will do.
-const person = z.looseObject({ id: z.string().min(1), phone: z.string().nullable().optional() })
+const person = z.looseObject({
+  id: z.string().min(1),
+  type: z.string().nullish(),
+  role: z.string().nullish(),
+  phone: z.string().nullable().optional(),
+  custom_attributes: z.record(z.string(), z.unknown()).nullish().catch(null),
+})
 const request = z.looseObject({
   workspace_id: z.string().nullish(),
   admin: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String).optional(), name: z.string().nullable().optional() }).nullable().optional(),
@@ -24,13 +30,23 @@ const request = z.looseObject({
   current_canvas: z.looseObject({ stored_data: z.record(z.string(), z.unknown()).nullish() }).nullish(),
 })
 type CanvasRequest = z.infer<typeof request>
+type Person = z.infer<typeof person>
+
+/**
+ * The contact as the bridge reads them. A `customer` says "lead" in `type`; a `type` of "user" is not
+ * taken as the role (Messenger's `user` is any visitor), so an unknown role is never a user's.
+ */
+function panelContact(p: Person): PanelContact {
+  const role = p.role ?? (p.type === 'lead' ? 'lead' : null)
+  return { id: p.id, role, phone: p.phone ?? null, custom_attributes: p.custom_attributes ?? null }
+}
 
 function who(r: CanvasRequest) {
   return r.contact ?? r.customer ?? r.user ?? null
 }
 
 /** Buttons whose submit changes something: each signed request of theirs takes effect once. */
-const EFFECTFUL = new Set(['send_sms', 'send_welcome', 'save_phone', 'save_phone_anyway', 'subscribe', 'verify', 'resend'])
+const EFFECTFUL = new Set(['send_sms', 'send_welcome', 'save_phone', 'save_phone_anyway', 'confirm_phone', 'merge_contact', 'subscribe', 'verify', 'resend'])
 
 /**
  * Every canvas carries a fresh nonce in its stored data; Intercom sends it back in `current_canvas`
@@ -70,7 +86,7 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
     async function handle(
       req: FastifyRequest,
       reply: FastifyReply,
-      render: (r: CanvasRequest, person: { id: string; phone?: string | null | undefined } | null) => Promise<CanvasResponse>,
+      render: (r: CanvasRequest, person: Person | null) => Promise<CanvasResponse>,
       { needsPerson = true } = {},
     ) {
       try {
@@ -96,16 +112,15 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
       }
     }
 
-    const panelContext = (r: CanvasRequest, contact: { id: string; phone?: string | null | undefined }): PanelContext => ({
-      contactId: contact.id,
+    const panelContext = (r: CanvasRequest, contact: Person): PanelContext => ({
+      contact: panelContact(contact),
       conversationId: r.conversation?.id ?? null,
       adminId: r.admin?.id ?? null,
       adminName: r.admin?.name ?? null,
-      givenPhone: contact.phone ?? null,
     })
 
     app.post('/canvas/inbox/initialize', signed, (req, reply) =>
-      handle(req, reply, async (_r, contact) => inboxPanel(await actions.loadPanel(contact!.id, contact!.phone))),
+      handle(req, reply, async (_r, contact) => inboxPanel(await actions.loadPanel(panelContact(contact!)))),
     )
 
     app.post('/canvas/inbox/submit', signed, (req, reply) =>
@@ -113,7 +128,7 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
         const contact = person!
         const ctx = panelContext(r, contact)
         const value = (key: string) => (typeof r.input_values?.[key] === 'string' ? (r.input_values[key] as string) : '')
-        const panel = () => actions.loadPanel(contact.id, contact.phone)
+        const panel = () => actions.loadPanel(ctx.contact)
         switch (r.component_id) {
           case 'send_sms': {
             const { flash, segments } = await actions.sendFromPanel(ctx, value('sms_body'))
@@ -130,6 +145,16 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
           case 'save_phone_anyway': {
             const phone = r.current_canvas?.stored_data?.take_over
             const flash = typeof phone === 'string' ? await actions.savePhone(ctx, phone, { takeOver: true }) : { phoneError: 'Type the number again.' }
+            return inboxPanel(await panel(), flash)
+          }
+          case 'confirm_phone': {
+            // The teammate vouches for the number on the contact's profile, as Intercom sent it now.
+            const flash = await actions.savePhone(ctx, ctx.contact.phone ?? '')
+            return inboxPanel(await panel(), flash)
+          }
+          case 'merge_contact': {
+            const into = r.current_canvas?.stored_data?.merge_into
+            const flash = typeof into === 'string' ? await actions.mergeContact(ctx, into) : { error: 'Refresh and try again.' }
             return inboxPanel(await panel(), flash)
           }
           case 'details':

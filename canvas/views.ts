@@ -7,10 +7,12 @@ import type { CanvasResponse, Component } from './schema.js'
 export interface PanelState {
   phone: string | null
   /** Whether the number can be texted; `last_failed`: it can, but the last text failed for a reason the next one will likely meet too. */
-  consent: { state: 'ok' | 'opted_out' | 'consent_required' | 'last_failed'; sentence: string }
+  consent: { state: 'ok' | 'opted_out' | 'consent_required' | 'last_failed' | 'unconfirmed'; sentence: string }
   messages: Message[]
   welcome: { status: string; at: number; reason: string | null } | null
   welcomeEnabled: boolean
+  /** A user the bridge's own lead may be merged into (they have the number too). */
+  mergeInto: { id: string; name: string | null } | null
 }
 
 export interface PanelFlash {
@@ -75,6 +77,15 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
     c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
   }
   c.push({ type: 'text', id: 'consent', text: state.consent.sentence, style: state.consent.state === 'ok' ? 'muted' : 'error' })
+  const unconfirmed = state.consent.state === 'unconfirmed'
+  if (unconfirmed) c.push({ type: 'button', id: 'confirm_phone', label: 'Use this number', action: { type: 'submit' }, style: 'secondary' })
+  if (flash.phoneError && state.phone) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+  if (flash.takeOver && state.phone) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
+  if (state.mergeInto) {
+    const name = state.mergeInto.name ?? state.mergeInto.id
+    c.push({ type: 'text', id: 'merge_hint', text: `User ${name} has this number too.`, style: 'muted' })
+    c.push({ type: 'button', id: 'merge_contact', label: `Merge into ${name.slice(0, 40)}`, action: { type: 'submit' }, style: 'secondary' })
+  }
 
   if (flash.notice) c.push({ type: 'text', id: 'notice', text: flash.notice, style: 'paragraph' })
   if (state.messages.length > 0) {
@@ -83,7 +94,7 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
     c.push({ type: 'text', id: 'messages_empty', text: 'No texts with this contact yet.', style: 'muted' })
   }
 
-  if (state.phone && state.consent.state !== 'opted_out') {
+  if (state.phone && state.consent.state !== 'opted_out' && !unconfirmed) {
     c.push({ type: 'textarea', id: 'sms_body', label: 'Text message', placeholder: 'Write a text…', ...(flash.draft ? { value: flash.draft } : {}), ...(flash.error ? { error: true } : {}) })
     if (flash.error) c.push({ type: 'text', id: 'sms_error', text: flash.error, style: 'error' })
     c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
@@ -98,12 +109,13 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
     c.push({ type: 'text', id: 'welcome', text: `Welcome SMS not sent: ${state.welcome.reason ?? ''}`, style: 'muted' })
   } else if (state.welcome?.status === 'queued') {
     c.push({ type: 'text', id: 'welcome', text: 'Welcome SMS queued.', style: 'muted' })
-  } else if (state.welcomeEnabled && state.phone) {
+  } else if (state.welcomeEnabled && state.phone && !unconfirmed) {
     c.push({ type: 'button', id: 'send_welcome', label: 'Send welcome SMS', action: { type: 'submit' }, style: 'secondary' })
   }
   c.push({ type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' })
   if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
-  return canvas(c, flash.takeOver ? { take_over: flash.takeOver } : undefined)
+  const stored = { ...(flash.takeOver ? { take_over: flash.takeOver } : {}), ...(state.mergeInto ? { merge_into: state.mergeInto.id } : {}) }
+  return canvas(c, Object.keys(stored).length ? stored : undefined)
 }
 
 /** Full MessageSids and statuses, for looking texts up in the Twilio Console. */

@@ -16,6 +16,7 @@ const OPERATIONS = {
     ['get', '/admins'],
     ['post', '/contacts'],
     ['post', '/contacts/search'],
+    ['post', '/contacts/merge'],
     ['get', '/contacts/{contact_id}'],
     ['put', '/contacts/{contact_id}'],
     ['post', '/conversations'],

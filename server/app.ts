@@ -17,6 +17,7 @@ import type { BridgeDeps } from './bridge/deps.js'
 import { completeSubscription, subscribeFromMessenger, verificationOf } from './bridge/messenger.js'
 import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel } from './bridge/sidebar.js'
 import { checkCode, resendCode } from './bridge/verification.js'
+import { mergeFromPanel } from './bridge/links.js'
 import type { Metrics } from './metrics.js'
 import rateLimit from '@fastify/rate-limit'
 import admin from './routes/admin.js'
@@ -107,10 +108,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 function canvasActions(deps: BridgeDeps): CanvasActions {
   return {
     workspaceId: () => deps.intercom.workspaceId(),
-    loadPanel: (contactId, givenPhone) => loadPanel(deps, contactId, givenPhone),
+    loadPanel: (contact) => loadPanel(deps, contact),
     sendFromPanel: (ctx, text) => sendFromPanel(deps, ctx, text),
     welcomeFromPanel: (ctx) => welcomeFromPanel(deps, ctx),
     savePhone: (ctx, typed, options) => savePhone(deps, ctx, typed, options),
+    mergeContact: (ctx, into) => mergeFromPanel(deps, ctx, into),
     subscribe: (contactId, typed, agreed) => subscribeFromMessenger(deps, contactId, typed, agreed),
     verification: (contactId, id) => verificationOf(deps, contactId, id),
     checkCode: (contactId, id, typed) => checkCode(deps, contactId, id, typed),

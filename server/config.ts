@@ -68,6 +68,7 @@ const schema = z
     MARK_READ_AFTER_SMS: boolean.default(true),
     WELCOME_SMS_TEMPLATE: z.string().default(''),
     WELCOME_BRIDGE_CONTACTS: boolean.default(false),
+    MATCH_USERS_BY_PHONE: boolean.default(true),
     SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
     QUIET_HOURS: optionalString.pipe(
       z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'expected a window such as 21:00-08:00').optional(),
@@ -191,6 +192,8 @@ function toConfig(env: z.output<typeof schema>) {
     workerConcurrency: env.WORKER_CONCURRENCY ?? (isRemoteDatabase(env.DATABASE_URL) ? 16 : 4),
     jobLeaseMs: env.JOB_LEASE_SECONDS * 1000,
     welcome: { template: env.WELCOME_SMS_TEMPLATE.trim(), includeBridgeContacts: env.WELCOME_BRIDGE_CONTACTS },
+    // A user's phone is the team's data (users come from the team's systems); a lead's is the visitor's word.
+    matchUsersByPhone: env.MATCH_USERS_BY_PHONE,
     consentMode: env.SMS_CONSENT,
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
@@ -267,6 +270,7 @@ export const SETTINGS: Record<SettingName, string> = {
   MARK_READ_AFTER_SMS: 'whether a conversation is marked read once a reply went out by text, so Intercom does not also email it (default true)',
   WELCOME_SMS_TEMPLATE: 'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." (empty: off)',
   WELCOME_BRIDGE_CONTACTS: 'whether contacts the bridge created from an inbound text get the welcome text too (default false)',
+  MATCH_USERS_BY_PHONE: 'whether a user\'s phone counts as the team\'s data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead\'s phone never counts',
   SMS_CONSENT: 'implied (default: anyone who has not opted out) or required (automated texts only to contacts with Intercom\'s sms_consent, or sms_bridge_consent, true)',
   QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
   QUIET_HOURS_TIMEZONE: 'time zone for quiet hours when the contact\'s is unknown (default UTC)',

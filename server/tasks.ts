@@ -9,6 +9,7 @@ import { syncContactAttributes } from './bridge/status.js'
 import { noteAutomated, sendAutomated } from './bridge/automated.js'
 import { notePanelMessage, savePhoneOnContact, savePhoneGaveUp, sendPanelMessage } from './bridge/sidebar.js'
 import type { TaskDefinition } from './jobs/worker.js'
+import { markContact, mergeContact } from './bridge/links.js'
 
 type Handlers = { [N in TaskName]: Omit<TaskDefinition<TaskPayload<N>>, 'payload'> }
 
@@ -27,6 +28,8 @@ export function createTasks(deps: BridgeDeps): Record<TaskName, TaskDefinition> 
     'conversation.mark_read': { run: (p) => markConversationRead(deps, p) },
     'contact.sms_attributes': { run: (p) => syncContactAttributes(deps, p) },
     'contact.save_phone': { run: (p) => savePhoneOnContact(deps, p), onDead: savePhoneGaveUp },
+    'contact.mark': { run: (p) => markContact(deps, p) },
+    'contact.merge': { run: (p) => mergeContact(deps, p) },
     'automated.send': { run: (p, ctx) => sendAutomated(deps, p, ctx) },
     'automated.note': { run: (p) => noteAutomated(deps, p) },
     'canvas.send': { run: (p, ctx) => sendPanelMessage(deps, p, ctx) },

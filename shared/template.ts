@@ -14,8 +14,24 @@ export function renderTemplate(template: string, values: Record<string, string |
     .trim()
 }
 
-/** The values a contact offers to templates. */
+/** The longest first name a text may carry. */
+export const MAX_FIRST_NAME = 20
+
+/**
+ * A contact's name as it may appear in a text: the first word, letters only (an apostrophe or hyphen
+ * between letters allowed: O'Brien, Jean-Luc), at most MAX_FIRST_NAME characters. Anything else (a
+ * link, digits, markup, a sentence) is no name at all, and the template's fallback is used. A lead
+ * writes its own name from the browser: it must never turn the team's number into a way to text
+ * someone a link.
+ */
+export function plainFirstName(name: string | null | undefined): string | null {
+  const first = name?.normalize('NFC').trim().split(/\s+/)[0]
+  if (!first || first.length > MAX_FIRST_NAME) return null
+  return /^\p{L}[\p{L}\p{M}]*(?:['’-]\p{L}[\p{L}\p{M}]*)*$/u.test(first) ? first : null
+}
+
+/** The values a contact offers to templates: `{{name}}` and `{{first_name}}` are both the plain first name. */
 export function contactValues(contact: { name?: string | null }): Record<string, string | null> {
-  const name = contact.name?.trim() || null
-  return { name, first_name: name ? name.split(/\s+/)[0]! : null }
+  const first = plainFirstName(contact.name)
+  return { name: first, first_name: first }
 }

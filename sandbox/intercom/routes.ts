@@ -33,6 +33,10 @@ interface ContactBody {
   external_id?: string | null
   custom_attributes?: Record<string, unknown>
 }
+interface MergeBody {
+  from: string
+  into: string
+}
 interface SearchBody {
   query: SearchQuery
   pagination?: { per_page?: number; starting_after?: string | null } | null
@@ -193,6 +197,16 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
           ...(more ? { next: { page: Math.floor(start / perPage) + 2, starting_after: Buffer.from(String(start + perPage)).toString('base64url') } } : {}),
         },
       })
+    }
+    if (path === '/contacts/merge') {
+      // A lead merged into a user: its conversations move to the user, and the lead is gone (404).
+      const body = parsed as MergeBody
+      const from = state.findContact(body.from)
+      const into = state.findContact(body.into)
+      if (!from || !into) return fail(404, 'not_found', 'User Not Found')
+      if (from.role !== 'lead' || into.role !== 'user') return fail(400, 'parameter_invalid', 'Only a lead can be merged, and only into a user')
+      state.mergeContact(from.id, into.id)
+      return send(200, contactJson(into))
     }
     if ((m = /^\/contacts\/([^/]+)$/.exec(path))) {
       const c = state.findContact(m[1]!)

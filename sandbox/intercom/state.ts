@@ -246,6 +246,8 @@ export class IntercomState {
   resetAt = seconds() + 10
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs = 0
+  /** Contacts merged away (POST /contacts/merge), and the contact each became. */
+  readonly merged = new Map<string, string>()
 
   constructor(opts: IntercomStateOptions) {
     const saved = opts.saved
@@ -288,6 +290,17 @@ export class IntercomState {
     }
     this.contacts.push(contact)
     return contact
+  }
+
+  /** Intercom's merge: the lead's conversations become the user's, and the lead no longer exists. */
+  mergeContact(fromId: string, intoId: string): void {
+    const into = this.findContact(intoId)!
+    for (const conversation of this.conversations) {
+      for (const c of conversation.contacts) if (c.id === fromId) Object.assign(c, { id: into.id, external_id: into.external_id })
+      if (conversation.source.author.id === fromId) conversation.source.author = authorOf(into)
+    }
+    this.contacts.splice(this.contacts.findIndex((c) => c.id === fromId), 1)
+    this.merged.set(fromId, intoId)
   }
 
   closeConversation(id: string, atMs = Date.now()): void {

@@ -14,6 +14,7 @@ import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
+import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
 
 export interface AutomatedRequest {
@@ -83,6 +84,9 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
   if (!phone || !(await isTextableNumber(phone))) {
     return settle(deps, send.key, { status: 'skipped', reason: 'The contact has no valid mobile number.' })
   }
+  // Only to a number the bridge has reason to believe is the contact's: never to a lead's own claim.
+  const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes as Record<string, unknown> | undefined }
+  if (!(await numberTrust(deps, contact, phone))) return settle(deps, send.key, { status: 'skipped', phone, reason: UNTRUSTED_NUMBER })
   if (send.kind === 'welcome') {
     if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
       return settle(deps, send.key, { status: 'skipped', phone, reason: 'The contact was created from their own text: they already wrote to us.' })

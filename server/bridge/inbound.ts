@@ -1,9 +1,9 @@
 import type { Intercom } from 'intercom-client'
-import { findPhoneContact, findSmsConversation, planLinkPhoneContact, planSetSmsConversation } from '../../shared/db/contacts.js'
+import { findPhoneContact, findSmsConversation, planLinkPhoneContact, planSetSmsConversation, type NewLink } from '../../shared/db/contacts.js'
 import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
-import type { PhoneContact } from '../../shared/db/schema.js'
+import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
@@ -14,6 +14,7 @@ import { planEnqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { mediaUrls } from './media.js'
+import { chooseContact, type OtherContact } from './trust.js'
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
@@ -69,39 +70,47 @@ export interface ResolvedContact {
   id: string
   role: string | null
   createdByBridge: boolean
+  /** Other contacts that carried the number when the bridge made its own lead: the team is told. */
+  others: OtherContact[]
+  /** Whether this delivery made the link (the bridge's own records had none for the number). */
+  linkedNow: boolean
+}
+
+function fromLink(link: PhoneContact, linkedNow: boolean): ResolvedContact {
+  return {
+    id: link.intercom_contact_id,
+    role: link.contact_role,
+    createdByBridge: link.created_by_bridge === 1,
+    others: link.others ? (JSON.parse(link.others) as OtherContact[]) : [],
+    linkedNow,
+  }
 }
 
 /**
- * Rule for several contacts sharing a number: a user (someone the team identified) beats a lead;
- * then the most recently updated one, the one a teammate most likely works with; then the oldest.
+ * Finds the contact for a phone number: our own link first (read here unless `known` says it), then
+ * a contact Intercom has with the number that the rules in trust.ts accept (the bridge's mark, a
+ * user), else a new lead of the bridge's own. A lead that merely claims the number is never chosen.
  */
-export function pickContact(contacts: Intercom.Contact[]): Intercom.Contact | undefined {
-  return [...contacts].sort(
-    (a, b) =>
-      Number(b.role === 'user') - Number(a.role === 'user') ||
-      (b.updated_at ?? 0) - (a.updated_at ?? 0) ||
-      (a.created_at ?? 0) - (b.created_at ?? 0),
-  )[0]
-}
-
-/** Finds the contact for a phone number: our own link first (read here unless `known` says it), then Intercom, else a new lead. */
 export async function resolveContact(deps: BridgeDeps, phone: string, known?: { link: PhoneContact | undefined }): Promise<ResolvedContact> {
   const linked = known ? known.link : await findPhoneContact(deps.store.db, phone)
-  if (linked) {
-    return { id: linked.intercom_contact_id, role: linked.contact_role, createdByBridge: linked.created_by_bridge === 1 }
-  }
-  const found = phone.startsWith('+') ? pickContact(await deps.intercom.searchContactsByPhone(phone)) : undefined
-  const lead = found ? undefined : await deps.intercom.createLead(phone)
-  const contact: ResolvedContact = found
-    ? { id: found.id, role: found.role ?? null, createdByBridge: false }
-    : { id: lead!.id, role: lead!.role, createdByBridge: lead!.created }
-  // The link is what keeps the next text (and every other process) from creating a second contact.
+  if (linked) return fromLink(linked, false)
+  const choice = chooseContact(deps.config, phone.startsWith('+') ? await deps.intercom.searchContactsByPhone(phone) : [], phone)
+  const lead = choice.contact ? undefined : await deps.intercom.createLead(phone)
+  const link: NewLink = choice.contact
+    ? { phone, contactId: choice.contact.id, role: choice.contact.role ?? null, createdByBridge: false, source: choice.source }
+    : { phone, contactId: lead!.id, role: lead!.role, createdByBridge: lead!.created, source: 'created', others: choice.others }
+  // The link is what keeps the next text (and every other process) from creating a second contact;
+  // the mark on the contact is what finds it again if our records are ever gone.
   const [, winner] = await deps.store.writePlanned({
-    queries: planLinkPhoneContact(deps.store.db, { phone, contactId: contact.id, role: contact.role, createdByBridge: contact.createdByBridge }),
+    queries: [
+      ...planLinkPhoneContact(deps.store.db, link),
+      ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [planEnqueueTask('contact.mark', { contactId: link.contactId, phone }, { key: jobKeys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
+    ],
+    readiesJobs: true,
   })
-  const link = winner!.rows[0] as PhoneContact
-  deps.log.info({ contact: link.intercom_contact_id, phone, found: Boolean(found) }, 'linked phone to Intercom contact')
-  return { id: link.intercom_contact_id, role: link.contact_role, createdByBridge: link.created_by_bridge === 1 }
+  const row = winner!.rows[0] as PhoneContact
+  deps.log.info({ contact: row.intercom_contact_id, phone, source: row.source }, 'linked phone to Intercom contact')
+  return fromLink(row, true)
 }
 
 function reopenable(closedAt: number | null, windowDays: number, now: number): boolean {
@@ -178,11 +187,26 @@ async function findStartedConversation(deps: BridgeDeps, contactId: string, crea
   return started.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
 }
 
-/** The new conversation becomes the contact's SMS conversation; its tag is a job queued with it. */
+/** What the team reads when the number is also on contacts the bridge did not trust with it. */
+export function othersNote(others: OtherContact[]): string {
+  const who = others.map((o) => `${o.role === 'user' ? 'user' : 'lead'} ${o.name ? `"${escapeHtml(o.name)}" ` : ''}(${escapeHtml(o.id)})`).join(', ')
+  const users = others.some((o) => o.role === 'user')
+  return (
+    `<p><b>This number is also on ${others.length === 1 ? 'another contact' : 'other contacts'}:</b> ${who}.</p>` +
+    '<p>The bridge filed the text under its own lead for the number: a contact\'s phone can be set by anyone in the Messenger, so it does not say whose the number is. ' +
+    (users ? 'If a user above is this customer, use <b>Merge</b> in the SMS panel: this lead and its conversation move to the user. ' : '') +
+    'If a lead above is this customer, open its conversation and save the number in its SMS panel: texts then thread there.</p>'
+  )
+}
+
+/**
+ * The new conversation becomes the contact's SMS conversation; its tag is a job queued with it, and
+ * so is the note naming other contacts that carry the number.
+ */
 async function recordStarted(
   deps: BridgeDeps,
   messageId: number,
-  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
+  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null; others: OtherContact[] },
 ): Promise<void> {
   const db = deps.store.db
   await deps.store.writePlanned({
@@ -190,9 +214,26 @@ async function recordStarted(
       ...planSetSmsConversation(db, c),
       planUpdateMessage(db, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
       planEnqueueTask('conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) }),
+      ...(c.others.length
+        ? [planEnqueueTask('conversation.note', { conversationId: c.conversationId, html: othersNote(c.others) }, { key: jobKeys.othersNote(c.conversationId) })]
+        : []),
     ],
     readiesJobs: true,
   })
+}
+
+/**
+ * The SMS conversation the bridge opened for this contact before its records were lost (a restore,
+ * a new volume): the newest conversation of theirs with the SMS tag. Only asked when the link was
+ * just made to a contact Intercom already had.
+ */
+async function recoverSmsConversation(deps: BridgeDeps, contactId: string): Promise<{ intercom_conversation_id: string; closed_at: number | null } | undefined> {
+  const theirs = await deps.intercom.conversationsOf(contactId)
+  const sms = theirs
+    .filter((c) => (c.tags?.tags ?? []).some((t) => t.name === deps.config.smsTag))
+    .sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0))[0]
+  if (!sms) return undefined
+  return { intercom_conversation_id: sms.id, closed_at: sms.state === 'closed' ? (sms.updated_at ?? 0) * 1000 : null }
 }
 
 /** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
@@ -203,14 +244,16 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
   const contact = await resolveContact(deps, message.phone, found)
   const createdAt = Math.floor(message.created_at / 1000)
   const attachments = mediaUrls(deps.config, message)
-  const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number }
+  const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number, others: contact.others }
 
   // Set only when an earlier attempt already started a conversation with this text.
   let conversationId = message.intercom_conversation_id
   let partId: string | null = null
   if (!conversationId) {
     // Read with the message, unless the contact was only just found (or linked by another process).
-    const existing = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
+    let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
+    // A contact Intercom already had, newly linked: its SMS conversation may predate our records.
+    if (!existing && contact.linkedNow && !contact.createdByBridge) existing = await recoverSmsConversation(deps, contact.id)
     if (existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
       partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
       if (partId) conversationId = existing.intercom_conversation_id

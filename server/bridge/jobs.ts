@@ -35,6 +35,8 @@ export const TASK_PAYLOADS = {
   'conversation.mark_read': z.object({ conversationId: id }),
   'contact.sms_attributes': z.object({ contactId: id }),
   'contact.save_phone': z.object({ contactId: id, phone: id, consent: z.boolean(), conversationId: id.nullable() }),
+  'contact.mark': z.object({ contactId: id, phone: id }),
+  'contact.merge': z.object({ from: id, into: id, conversationId: id.nullable(), adminName: z.string().nullable() }),
   'automated.send': z.object({ key: id }),
   'automated.note': z.object({ key: id }),
   'canvas.send': z.object({ messageId: rowId, adminName: z.string().nullable() }),

@@ -37,6 +37,13 @@ export const jobKeys = {
   /** A number moved between contacts: one note per move (the same move twice is two notes). */
   relinkNote: (phone: string, contactId: string, at: number) => `relink:${phone}:${contactId}:${at}`,
   savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}`,
+  /** The bridge's mark for a link, written on the contact once. */
+  mark: (phone: string, contactId: string) => `mark:${phone}:${contactId}`,
+  /** The note naming other contacts with the number, once per conversation. */
+  othersNote: (conversationId: string) => `others:${conversationId}`,
+  /** A teammate merged the bridge's lead into a user. */
+  merge: (from: string, into: string) => `merge:${from}:${into}`,
+  mergeNote: (from: string, into: string) => `mergenote:${from}:${into}`,
   /** Recurring jobs: one each, whichever process queues it. */
   catchUp: () => 'inbound.catchup',
   prune: () => 'maintenance.prune',

@@ -8,6 +8,7 @@ import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
+import { markUnmarkedLinks } from './links.js'
 
 /** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
 export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
@@ -56,5 +57,8 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.
   }
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
   await deps.store.write((trx) => pruneSendCounts(trx, utcDay(now)))
+  // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
+  const marking = await markUnmarkedLinks(deps)
+  if (marking > 0) deps.log.info({ links: marking }, 'queued the bridge\'s mark for links that lack it')
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

@@ -55,7 +55,7 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
   await deps.store.write(async (trx) => {
     const now = Date.now()
     await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
-    await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false }, now)
+    await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now)
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
     await requestAutomated(trx, {
       key: sendKeys.confirmation(contactId, phone),

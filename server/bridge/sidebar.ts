@@ -1,4 +1,4 @@
-import { findPhoneContact, findSmsConversation, latestPhoneOfContact, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
+import { findPhoneContact, findSmsConversation, latestPhoneOfContact, relinkPhone, setLinkMarked, setSmsConversation } from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
@@ -15,6 +15,8 @@ import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
 import { sendMessage, senderFor } from './outbound.js'
+import { mergeCandidates } from './links.js'
+import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
 
 /**
  * What the inbox sidebar (Canvas Kit, `canvas/`) does: read the panel from the bridge's own database,
@@ -22,24 +24,43 @@ import { sendMessage, senderFor } from './outbound.js'
  * teammate waits; the jobs below do, like every other effect.
  */
 
-/** The contact's SMS number: our link first, then what Intercom sent with the request. */
-export async function phoneOf(deps: BridgeDeps, contactId: string, given?: string | null): Promise<string | null> {
-  const conversation = await findSmsConversation(deps.store.db, contactId)
-  if (conversation) return conversation.phone
-  const linked = await latestPhoneOfContact(deps.store.db, contactId)
-  if (linked) return linked
-  return given ? toE164(given, deps.config.defaultCountry) : null
+/**
+ * The contact's SMS number: our link first; else the phone on the contact's profile, as the Canvas
+ * Kit request carries it, which is confirmed only when the rules in trust.ts say whose it is (a
+ * user's phone, the bridge's mark). A lead's own phone waits for a teammate to confirm it.
+ */
+export async function numberOf(deps: BridgeDeps, contact: ContactFacts): Promise<{ phone: string; confirmed: boolean } | null> {
+  const conversation = await findSmsConversation(deps.store.db, contact.id)
+  if (conversation) return { phone: conversation.phone, confirmed: true }
+  const linked = await latestPhoneOfContact(deps.store.db, contact.id)
+  if (linked) return { phone: linked, confirmed: true }
+  const given = contact.phone ? toE164(contact.phone, deps.config.defaultCountry) : null
+  if (!given) return null
+  return { phone: given, confirmed: (await numberTrust(deps, contact, given)) !== null }
 }
 
-export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?: string | null): Promise<PanelState> {
+/** The panel's number, when it may be texted: else the sentence that says why not. */
+async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | { error: string }> {
+  const number = await numberOf(deps, ctx.contact)
+  if (!number) return { error: 'Add a mobile number first.' }
+  if (!number.confirmed) return { error: UNCONFIRMED }
+  return { phone: number.phone }
+}
+
+const UNCONFIRMED = 'Confirm the number first ("Use this number"): it is only on the contact\'s profile, which a visitor can set.'
+
+export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promise<PanelState> {
   const db = deps.store.db
-  const phone = await phoneOf(deps, contactId, givenPhone)
+  const number = await numberOf(deps, contact)
+  const phone = number?.phone ?? null
   // This contact's own texts only: never everything ever exchanged with the number on the record,
   // which a lead can often set themselves.
-  const messages = await recentMessagesOfContact(db, contactId, 5)
-  const welcome = await getAutomatedSend(db, sendKeys.welcome(contactId))
+  const messages = await recentMessagesOfContact(db, contact.id, 5)
+  const welcome = await getAutomatedSend(db, sendKeys.welcome(contact.id))
   let consent: PanelState['consent'] = { state: 'ok', sentence: 'Can be texted.' }
-  if (phone) {
+  if (phone && !number?.confirmed) {
+    consent = { state: 'unconfirmed', sentence: 'This number is on the contact\'s profile, which a visitor can set: use it only if you know it is theirs.' }
+  } else if (phone) {
     // The same rules the senders apply: a teammate's text, then an automated one.
     const refusal = await textingRefusal(deps, { phone, automated: false })
     if (refusal) consent = { state: 'opted_out', sentence: refusal.sentence }
@@ -57,6 +78,7 @@ export async function loadPanel(deps: BridgeDeps, contactId: string, givenPhone?
     messages,
     welcome: welcome ? { status: welcome.status, at: welcome.updated_at, reason: welcome.reason } : null,
     welcomeEnabled: Boolean(deps.config.welcome.template),
+    mergeInto: (await mergeCandidates(deps, contact.id))[0] ?? null,
   }
 }
 
@@ -69,21 +91,22 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   if (!body) return { flash: { error: 'Write a message first.' } }
   if (body.includes('\u0000')) return { flash: { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') } }
   if (body.length > MAX_SMS_BODY) return { flash: { error: `Too long: ${body.length} characters, at most ${MAX_SMS_BODY}.`, draft: text } }
-  const phone = await phoneOf(deps, ctx.contactId, ctx.givenPhone)
-  if (!phone) return { flash: { error: 'Add a mobile number first.' } }
+  const number = await textableNumber(deps, ctx)
+  if ('error' in number) return { flash: { error: number.error, draft: text } }
+  const phone = number.phone
   const refusal = await textingRefusal(deps, { phone, automated: false })
   if (refusal) return { flash: { error: `Not sent: ${refusal.sentence}`, draft: text } }
 
-  const existing = await findSmsConversation(deps.store.db, ctx.contactId)
+  const existing = await findSmsConversation(deps.store.db, ctx.contact.id)
   const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
   const segments = segmentInfo(body)
   await deps.store.write(async (trx) => {
     const now = Date.now()
     if (ctx.conversationId) {
-      await setSmsConversation(trx, { contactId: ctx.contactId, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now)
+      await setSmsConversation(trx, { contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now)
     }
-    const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contactId, phone, from: recorded, body }, now)
+    const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contact.id, phone, from: recorded, body }, now)
     await enqueueTask(trx, 'canvas.send', { messageId: id, adminName: ctx.adminName }, { key: jobKeys.panelSend(id), queueKey: queues.phone(phone) }, now)
   })
   return { flash: { notice: `Queued: ${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding}).` }, segments }
@@ -92,9 +115,11 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
 /** "Send welcome SMS": the same once-only record and job as the automatic welcome. */
 export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Promise<PanelFlash> {
   if (!deps.config.welcome.template) return { error: 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' }
-  const phone = await phoneOf(deps, ctx.contactId, ctx.givenPhone)
+  const number = await textableNumber(deps, ctx)
+  if ('error' in number) return { error: number.error }
+  const phone = number.phone
   const { created, send } = await deps.store.write((trx) =>
-    requestAutomated(trx, { key: sendKeys.welcome(ctx.contactId), kind: 'welcome', contactId: ctx.contactId, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }),
+    requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }),
   )
   return created ? { notice: 'Welcome SMS queued.' } : { notice: `The welcome SMS was already ${send.status === 'sent' ? 'sent' : send.status}.` }
 }
@@ -109,17 +134,17 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
   if (!(await isTextableNumber(phone))) return { phoneError: 'That number cannot receive texts (not a mobile number).' }
   // A number linked to another contact is not taken silently: the teammate is told, and chooses.
   const link = await findPhoneContact(deps.store.db, phone)
-  if (link && link.intercom_contact_id !== ctx.contactId && !options.takeOver) {
+  if (link && link.intercom_contact_id !== ctx.contact.id && !options.takeOver) {
     return { phoneError: `This number is linked to another contact (${link.intercom_contact_id}). Link it to this contact instead?`, takeOver: phone }
   }
   await deps.store.write(async (trx) => {
     const now = Date.now()
-    await relinkPhone(trx, phone, ctx.contactId, now)
-    await savePhoneLater(trx, { contactId: ctx.contactId, phone, consent: false, conversationId: ctx.conversationId }, now)
-    if (link && link.intercom_contact_id !== ctx.contactId && ctx.conversationId) {
+    await relinkPhone(trx, phone, ctx.contact.id, 'teammate', now)
+    await savePhoneLater(trx, { contactId: ctx.contact.id, phone, consent: false, conversationId: ctx.conversationId }, now)
+    if (link && link.intercom_contact_id !== ctx.contact.id && ctx.conversationId) {
       const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
-      await enqueueTask(trx, 'conversation.note', { conversationId: ctx.conversationId, html }, { key: jobKeys.relinkNote(phone, ctx.contactId, now) })
+      await enqueueTask(trx, 'conversation.note', { conversationId: ctx.conversationId, html }, { key: jobKeys.relinkNote(phone, ctx.contact.id, now) })
     }
   })
   return { notice: 'Number saved.' }
@@ -130,14 +155,19 @@ export async function savePhoneLater(trx: Tx, save: TaskPayload<'contact.save_ph
   await enqueueTask(trx, 'contact.save_phone', save, { key: jobKeys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now)
 }
 
-/** Job: the number (and consent, when the visitor gave it) on the Intercom contact. */
+/**
+ * Job: the number (and consent, when the visitor gave it) on the Intercom contact, with the bridge's
+ * mark for it, so the link is found again should our records be lost.
+ */
 export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<'contact.save_phone'>): Promise<void> {
+  const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) }
+  await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
   if (payload.consent) {
     await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
-    await deps.intercom.updateContact(payload.contactId, { phone: payload.phone, customAttributes: { [CONSENT_ATTRIBUTE]: true } }, 'save the phone number and consent')
-  } else {
-    await deps.intercom.updateContact(payload.contactId, { phone: payload.phone }, 'save the phone number')
+    attributes[CONSENT_ATTRIBUTE] = true
   }
+  await deps.intercom.updateContact(payload.contactId, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
+  await deps.store.write((trx) => setLinkMarked(trx, payload.phone, payload.contactId))
 }
 
 /** The number could not be written onto the contact for good: the conversation says so (our link stands). */

@@ -268,6 +268,19 @@ export class IntercomApi {
     return page.data
   }
 
+  /** The contact's conversations, as Intercom's search gives them (the first page is plenty: the bridge opens one at a time). */
+  async conversationsOf(contactId: string): Promise<Intercom.Conversation[]> {
+    const page = await this.call('look for the contact\'s conversations', () =>
+      this.sdk.conversations.search({ query: { field: 'contact_ids', operator: '=', value: contactId }, pagination: { per_page: 50 } }),
+    )
+    return page.data
+  }
+
+  /** Merges a lead into a user (POST /contacts/merge): the lead's conversations become the user's. */
+  async mergeContacts(from: string, into: string): Promise<void> {
+    await this.call('merge the lead into the user', () => this.sdk.contacts.mergeLeadInUser({ from, into }))
+  }
+
   /** Opens a conversation from the contact with their first text (and its pictures, as one part). */
   async startConversation(from: { role: string | null; id: string }, body: string, createdAt: number, attachments: string[]): Promise<{ messageId: string; conversationId: string }> {
     const created = await this.call('start a conversation', () =>

@@ -1,15 +1,26 @@
 import type { CompiledQuery } from 'kysely'
 import type { Executor, Tx } from './database.js'
-import type { PhoneContact, SmsConversation, SmsConversationLink } from './schema.js'
+import type { LinkSource, PhoneContact, SmsConversation, SmsConversationLink } from './schema.js'
 
 export async function findPhoneContact(db: Executor, phone: string): Promise<PhoneContact | undefined> {
   return db.selectFrom('phone_contacts').selectAll().where('phone', '=', phone).executeTakeFirst()
 }
 
+/** A link to make: the number, its contact, and why the number is theirs (server/bridge/trust.ts). */
+export interface NewLink {
+  phone: string
+  contactId: string
+  role: string | null
+  createdByBridge: boolean
+  source: LinkSource
+  /** Other contacts that carried the number when the bridge made its own lead (shown to the team). */
+  others?: Array<{ id: string; role: string | null; name: string | null }> | undefined
+}
+
 /** Links a phone to a contact; an existing link wins, so two writers agree on one contact. */
 export async function linkPhoneContact(
   trx: Tx,
-  link: { phone: string; contactId: string; role: string | null; createdByBridge: boolean },
+  link: NewLink,
   now = Date.now(),
 ): Promise<PhoneContact> {
   const [insert, winner] = planLinkPhoneContact(trx, link, now)
@@ -21,11 +32,7 @@ export async function linkPhoneContact(
  * `linkPhoneContact` as a planned write: the insert, and the read of the link that won (the second
  * statement's one row), so it is one request to a remote database.
  */
-export function planLinkPhoneContact(
-  db: Executor,
-  link: { phone: string; contactId: string; role: string | null; createdByBridge: boolean },
-  now = Date.now(),
-): [CompiledQuery, CompiledQuery] {
+export function planLinkPhoneContact(db: Executor, link: NewLink, now = Date.now()): [CompiledQuery, CompiledQuery] {
   return [
     db
       .insertInto('phone_contacts')
@@ -34,6 +41,9 @@ export function planLinkPhoneContact(
         intercom_contact_id: link.contactId,
         contact_role: link.role,
         created_by_bridge: link.createdByBridge ? 1 : 0,
+        source: link.source,
+        others: link.others?.length ? JSON.stringify(link.others) : null,
+        marked_at: link.source === 'marked' ? now : null,
         created_at: now,
         updated_at: now,
       })
@@ -44,11 +54,29 @@ export function planLinkPhoneContact(
 }
 
 /** A teammate or the customer said which contact a number belongs to: that link replaces any other. */
-export async function relinkPhone(trx: Tx, phone: string, contactId: string, now = Date.now()): Promise<void> {
+export async function relinkPhone(trx: Tx, phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Promise<void> {
   await trx
     .insertInto('phone_contacts')
-    .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, updated_at: now }))
+    .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, source, others: null, marked_at: null, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, source, others: null, marked_at: null, updated_at: now }))
+    .execute()
+}
+
+/** The bridge's mark for this link is on the Intercom contact (only while the link still names it). */
+export async function setLinkMarked(trx: Tx, phone: string, contactId: string, now = Date.now()): Promise<void> {
+  await trx.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).execute()
+}
+
+/** Links whose contact does not carry the bridge's mark yet (made before marks, or whose mark failed), oldest first. */
+export async function unmarkedLinks(db: Executor, limit: number): Promise<Array<{ phone: string; intercom_contact_id: string }>> {
+  return db
+    .selectFrom('phone_contacts')
+    .select(['phone', 'intercom_contact_id'])
+    .where('marked_at', 'is', null)
+    .where('source', 'in', ['created', 'user', 'verified', 'teammate'])
+    .where('phone', 'like', '+%')
+    .orderBy('created_at')
+    .limit(limit)
     .execute()
 }
 
@@ -144,4 +172,24 @@ export async function applyConversationState(trx: Tx, conversationId: string, st
     .where((eb) => (state.closed ? eb('closed_at', 'is', null) : eb('closed_at', 'is not', null)))
     .executeTakeFirst()
   return Number(result.numUpdatedRows) > 0
+}
+
+/**
+ * A lead was merged into a user: every record of ours about the lead becomes the user's. The lead's
+ * numbers are the user's now (a teammate chose it); its SMS conversation becomes the user's unless
+ * they have one (the older one stays linked, so replies in it still reach the phone). Returns the numbers moved.
+ */
+export async function moveContactRecords(trx: Tx, from: string, into: string, now = Date.now()): Promise<string[]> {
+  const moved = await trx
+    .updateTable('phone_contacts')
+    .set({ intercom_contact_id: into, contact_role: 'user', created_by_bridge: 0, source: 'teammate', others: null, marked_at: null, updated_at: now })
+    .where('intercom_contact_id', '=', from)
+    .returning('phone')
+    .execute()
+  const theirs = await findSmsConversation(trx, into)
+  if (theirs) await trx.deleteFrom('sms_conversations').where('intercom_contact_id', '=', from).execute()
+  else await trx.updateTable('sms_conversations').set({ intercom_contact_id: into, updated_at: now }).where('intercom_contact_id', '=', from).execute()
+  await trx.updateTable('sms_conversation_links').set({ intercom_contact_id: into, updated_at: now }).where('intercom_contact_id', '=', from).execute()
+  await trx.updateTable('messages').set({ intercom_contact_id: into }).where('intercom_contact_id', '=', from).execute()
+  return moved.map((r) => r.phone)
 }

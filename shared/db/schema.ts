@@ -13,9 +13,23 @@ export interface PhoneContactTable {
   intercom_contact_id: string
   contact_role: string | null
   created_by_bridge: ColumnType<number, number | undefined, number>
+  /** How the number came to belong to the contact (server/bridge/trust.ts). */
+  source: ColumnType<LinkSource, LinkSource | undefined, LinkSource>
+  /** JSON: other contacts that carried the number when the bridge made its own lead for it. */
+  others: ColumnType<string | null, string | null | undefined, string | null>
+  /** When the bridge's mark was written on the Intercom contact; null until then. */
+  marked_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   created_at: Millis
   updated_at: Millis
 }
+
+/**
+ * Why a number belongs to a contact. `created`: the bridge made the lead from the number's own
+ * text; `marked`: the contact carries the bridge's mark for the number (a keyed hash no visitor can
+ * write); `user`: a user from the team's systems has the number; `verified`: the visitor proved it
+ * with a texted code; `teammate`: a teammate linked it; `legacy`: linked before these rules.
+ */
+export type LinkSource = 'created' | 'marked' | 'user' | 'verified' | 'teammate' | 'legacy'
 
 /** The conversation that texts from and to a contact are threaded into. */
 export interface SmsConversationTable {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { textOf } from '../../../shared/text.js'
 import { catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
-import { pickContact } from '../../../server/bridge/inbound.js'
+import { chooseContact, MARK_ATTRIBUTE, phoneMark } from '../../../server/bridge/trust.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
 import { buildTestApp, causedJobs, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
 
@@ -49,7 +49,7 @@ t.test('later texts are customer replies in the same conversation, one Intercom 
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['first', 'second'])
 })
 
-t.test('an existing contact is found by any stored form of the number; users beat leads', async (t) => {
+t.test('an existing user is found by any stored form of the number; a lead claiming it is not', async (t) => {
   const ctx = await buildTestApp(t)
   const lead = ctx.intercom.addContact({ role: 'lead', phone: '+14155550123', updated_at: 2_000_000_000 })
   const user = ctx.intercom.addContact({ role: 'user', phone: '(415) 555-0123', email: 'ana@example.com', updated_at: 1_000_000_000 })
@@ -62,12 +62,25 @@ t.test('an existing contact is found by any stored form of the number; users bea
   t.not(user.id, lead.id)
 })
 
-t.test('the documented pick rule', async (t) => {
-  const c = (id: string, role: 'user' | 'lead', updated_at: number, created_at = 1) => ({ id, role, updated_at, created_at }) as never
-  t.equal(pickContact([c('a', 'lead', 9), c('b', 'user', 1)])?.id, 'b', 'user over lead')
-  t.equal(pickContact([c('a', 'user', 1), c('b', 'user', 5)])?.id, 'b', 'then most recently updated')
-  t.equal(pickContact([c('a', 'lead', 5, 9), c('b', 'lead', 5, 2)])?.id, 'b', 'then the oldest')
-  t.equal(pickContact([]), undefined)
+t.test('the documented rule: the bridge\'s mark, then a user; a lead\'s own phone never', async (t) => {
+  const config = { intercom: { clientSecret: 'secret' }, matchUsersByPhone: true, defaultCountry: undefined } as never
+  const phone = '+14155550123'
+  const c = (id: string, role: 'user' | 'lead', updated_at: number, extra: Record<string, unknown> = {}) =>
+    ({ id, role, updated_at, created_at: 1, phone, name: `n-${id}`, custom_attributes: {}, ...extra }) as never
+  const marked = (id: string, role: 'user' | 'lead', updated_at: number, markFor = id) => c(id, role, updated_at, { custom_attributes: { [MARK_ATTRIBUTE]: phoneMark(config, markFor, phone) } })
+  const pick = (found: never[], cfg = config) => {
+    const choice = chooseContact(cfg, found, phone)
+    return choice.contact ? `${choice.contact.id}:${choice.source}` : `new lead; others ${choice.others.map((o) => o.id).join(',')}`
+  }
+  t.equal(pick([c('a', 'lead', 9), c('b', 'lead', 1)]), 'new lead; others a,b', 'leads never decide, however recently updated')
+  t.equal(pick([c('a', 'lead', 9), c('b', 'user', 1)]), 'b:user', 'a user is the team\'s data')
+  t.equal(pick([c('a', 'user', 1), c('b', 'user', 5)]), 'b:user', 'then the most recently updated')
+  t.equal(pick([c('a', 'user', 9), marked('b', 'lead', 1)]), 'b:marked', 'the bridge\'s own mark first: its texts thread there')
+  t.equal(pick([marked('a', 'lead', 9, 'b'), c('b', 'lead', 1)]), 'new lead; others a,b', 'a mark copied from another contact proves nothing')
+  t.equal(pick([c('a', 'lead', 9, { custom_attributes: { [MARK_ATTRIBUTE]: 'v1.forged' } })]), 'new lead; others a')
+  t.equal(pick([c('a', 'user', 9, { phone: '+14155550999' })]), 'new lead; others a', 'a user whose own phone is another number')
+  t.equal(pick([c('a', 'user', 1)], { ...(config as object), matchUsersByPhone: false } as never), 'new lead; others a', 'MATCH_USERS_BY_PHONE=false: users do not count either')
+  t.equal(pick([]), 'new lead; others ')
 })
 
 t.test('the text appears exactly as sent: every script and emoji intact, markup shown as text, never rendered', async (t) => {

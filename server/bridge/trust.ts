@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Intercom } from 'intercom-client'
+import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
 import type { LinkSource } from '../../shared/db/schema.js'
 import { toE164 } from '../../shared/phone.js'
@@ -46,9 +47,13 @@ export function carriesMark(config: Pick<Config, 'intercom'>, contact: ContactFa
   return typeof mark === 'string' && safeEqual(mark, phoneMark(config, contact.id, phone))
 }
 
-/** Whether the contact is a user from the team's systems whose phone is this number. */
+/**
+ * Whether the contact is a user from the team's systems whose phone is this number, in whatever form
+ * it is stored ("(415) 555-0123" is read in the number's own country when DEFAULT_COUNTRY is unset).
+ */
 function isTeamUser(config: Pick<Config, 'matchUsersByPhone' | 'defaultCountry'>, contact: ContactFacts, phone: string): boolean {
-  return config.matchUsersByPhone && contact.role === 'user' && toE164(contact.phone ?? '', config.defaultCountry) === phone
+  if (!config.matchUsersByPhone || contact.role !== 'user' || !contact.phone) return false
+  return toE164(contact.phone, config.defaultCountry ?? parsePhoneNumberFromString(phone)?.country) === phone
 }
 
 /** Another contact that carried the number: shown to the team, never trusted. */

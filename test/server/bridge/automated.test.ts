@@ -12,13 +12,21 @@ async function contactCreated(ctx: TestApp, contact: { id: string; role: string 
   await drain(ctx.app)
 }
 
+let crmId = 0
+/**
+ * A user from the team's own systems: its phone is the team's data, so automated texts may go to it.
+ * (A lead's phone is the visitor's own claim: test/faults/visitor-fields.test.ts.)
+ */
+const teamUser = (ctx: Pick<TestApp, 'intercom'>, fields: Parameters<TestApp['intercom']['addContact']>[0] extends infer F ? Omit<F & object, 'role'> : never) =>
+  ctx.intercom.addContact({ role: 'user', external_id: `crm-${++crmId}`, ...fields })
+
 const sent = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
 const record = (ctx: TestApp, key: string) => ctx.app.store.db.selectFrom('automated_sends').selectAll().where('key', '=', key).executeTakeFirst()
 
 t.test('a new contact with a mobile number gets the welcome text, with or without a name', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME } })
   const ana = ctx.intercom.addContact({ role: 'user', email: 'ana@example.com', name: 'Ana Lima', phone: '+14155550111' })
-  const anon = ctx.intercom.addContact({ role: 'lead', phone: '+14155550112' })
+  const anon = teamUser(ctx, { phone: '+14155550112' })
   await contactCreated(ctx, ana)
   await contactCreated(ctx, anon)
   t.same(
@@ -37,12 +45,12 @@ t.test('a new contact with a mobile number gets the welcome text, with or withou
 
 t.test('exactly once per contact: redeliveries, concurrent webhooks and merges never send a second', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, DEFAULT_COUNTRY: 'US' } })
-  const lead = ctx.intercom.addContact({ role: 'lead', phone: '+14155550121' })
-  const payload = ctx.intercom.contactNotification('contact.lead.created', lead.id)
-  await Promise.all([postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', lead.id))])
+  const first = teamUser(ctx, { phone: '+14155550121' })
+  const payload = ctx.intercom.contactNotification('contact.user.created', first.id)
+  await Promise.all([postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', first.id))])
   await drain(ctx.app)
-  await contactCreated(ctx, lead)
-  // The lead becomes a user (a merge): a new contact id, the same number.
+  await contactCreated(ctx, first)
+  // The same person again under a new contact id (re-created, or a merge's survivor): the same number.
   const user = ctx.intercom.addContact({ role: 'user', email: 'merged@example.com', phone: '(415) 555-0121' })
   await contactCreated(ctx, user)
   t.equal(sent(ctx).length, 1, 'one welcome text')
@@ -52,8 +60,8 @@ t.test('exactly once per contact: redeliveries, concurrent webhooks and merges n
 t.test('skipped, with the reason recorded', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME } })
   const noPhone = ctx.intercom.addContact({ role: 'user', email: 'nophone@example.com' })
-  const landline = ctx.intercom.addContact({ role: 'lead', phone: '+442071838750' })
-  const optedOut = ctx.intercom.addContact({ role: 'lead', phone: '+14155550131' })
+  const landline = teamUser(ctx, { phone: '+442071838750' })
+  const optedOut = teamUser(ctx, { phone: '+14155550131' })
   await ctx.app.store.write((trx) => trx.insertInto('consent').values({ phone: '+14155550131', state: 'opted_out', source: 'keyword', changed_at: Date.now() }).execute())
   for (const c of [noPhone, landline, optedOut]) await contactCreated(ctx, c)
 
@@ -87,26 +95,26 @@ t.test('the welcome also goes to bridge-created contacts when asked, and shows a
 
 t.test('no template: the welcome text is off', async (t) => {
   const ctx = await buildTestApp(t)
-  const lead = ctx.intercom.addContact({ role: 'lead', phone: '+14155550151' })
-  await contactCreated(ctx, lead)
+  const user = teamUser(ctx, { phone: '+14155550151' })
+  await contactCreated(ctx, user)
   t.equal(sent(ctx).length, 0)
-  t.equal(await record(ctx, `welcome:${lead.id}`), undefined)
+  t.equal(await record(ctx, `welcome:${user.id}`), undefined)
 })
 
 t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, SMS_CONSENT: 'required' } })
   await ctx.app.store.write((trx) => trx.insertInto('settings_cache').values({ key: 'intercom.attribute.contact.sms_consent', value: '1', updated_at: 0 }).execute())
-  const no = ctx.intercom.addContact({ role: 'lead', phone: '+14155550161' })
-  const yes = ctx.intercom.addContact({ role: 'lead', phone: '+14155550162', custom_attributes: { sms_consent: true } })
+  const no = teamUser(ctx, { phone: '+14155550161' })
+  const yes = teamUser(ctx, { phone: '+14155550162', custom_attributes: { sms_consent: true } })
   await contactCreated(ctx, no)
   await contactCreated(ctx, yes)
   t.same(sent(ctx).map((m) => m.to), ['+14155550162'], 'the custom sms_consent of earlier versions still counts')
   t.match(await record(ctx, `welcome:${no.id}`), { status: 'skipped', reason: /has not agreed to receive text messages/ })
 
   // Intercom's own fields: native sms_consent gives consent, native unsubscribed_from_sms withdraws it.
-  const native = ctx.intercom.addContact({ role: 'lead', phone: '+14155550163', sms_consent: true })
-  const unsubscribed = ctx.intercom.addContact({ role: 'lead', phone: '+14155550164', sms_consent: true, unsubscribed_from_sms: true })
-  const ours = ctx.intercom.addContact({ role: 'lead', phone: '+14155550165', custom_attributes: { sms_bridge_consent: true } })
+  const native = teamUser(ctx, { phone: '+14155550163', sms_consent: true })
+  const unsubscribed = teamUser(ctx, { phone: '+14155550164', sms_consent: true, unsubscribed_from_sms: true })
+  const ours = teamUser(ctx, { phone: '+14155550165', custom_attributes: { sms_bridge_consent: true } })
   for (const c of [native, unsubscribed, ours]) await contactCreated(ctx, c)
   t.same(sent(ctx).map((m) => m.to), ['+14155550162', '+14155550163', '+14155550165'])
   t.match(await record(ctx, `welcome:${unsubscribed.id}`), { status: 'skipped', reason: /unsubscribed from SMS in Intercom/ })
@@ -114,7 +122,7 @@ t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', asy
 
 t.test('unsubscribed_from_sms stops automated texts whatever the consent mode', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME } })
-  const off = ctx.intercom.addContact({ role: 'lead', phone: '+14155550166', unsubscribed_from_sms: true })
+  const off = teamUser(ctx, { phone: '+14155550166', unsubscribed_from_sms: true })
   await contactCreated(ctx, off)
   t.equal(sent(ctx).length, 0)
   t.match(await record(ctx, `welcome:${off.id}`), { status: 'skipped', reason: /unsubscribed_from_sms/ })
@@ -148,17 +156,21 @@ t.test('Series: secret header, clear 400s, once per step and contact', async (t)
   t.match(first.json(), { status: 'queued' })
   const again = await post({ contact_id: contact.id, step_id: 'renewal-reminder', template: 'renewal' })
   t.match(again.json(), { status: 'duplicate' })
+  // A payload phone that is not one of the contact's numbers is only somebody's word for it (a Series
+  // payload often inserts the contact's own phone attribute): nothing goes to it.
   await post({ contact_id: contact.id, step_id: 'custom', message: 'A free-text step', phone: '+1 415 555 0172' })
+  await post({ contact_id: contact.id, step_id: 'same-number', message: 'Their own number, written another way', phone: '+1 (415) 555-0171' })
   await drain(ctx.app)
   t.same(sent(ctx).map((m) => [m.to, m.body]), [
     ['+14155550171', 'Hi Bo, your plan renews tomorrow.'],
-    ['+14155550172', 'A free-text step'],
-  ], 'the payload phone wins over the contact\'s')
+    ['+14155550171', 'Their own number, written another way'],
+  ], 'the payload phone is used only when it is the contact\'s trusted number')
+  t.match(await record(ctx, `series:custom:${contact.id}`), { status: 'skipped', reason: /only on the contact's own profile/ })
 })
 
 t.test('Series texts follow the same consent rules', async (t) => {
   const ctx = await buildTestApp(t, { env: { SERIES_WEBHOOK_SECRET: SECRET } })
-  const contact = ctx.intercom.addContact({ role: 'lead', phone: '+14155550191' })
+  const contact = teamUser(ctx, { phone: '+14155550191' })
   await postSms(ctx, inboundForm(ctx, { From: '+14155550191', Body: 'STOP' }))
   await drain(ctx.app)
   const res = await ctx.app.inject({ method: 'POST', url: '/intercom/series', headers: { 'x-bridge-secret': SECRET }, payload: { contact_id: contact.id, step_id: 'promo', message: 'Sale!' } })
@@ -175,8 +187,8 @@ t.test('quiet hours hold automated texts as delayed jobs; they go out when the w
   const window = `${hhmm(new Date(now.getTime() - 3_600_000))}-${hhmm(new Date(now.getTime() + 3_600_000))}`
   const env = { WELCOME_SMS_TEMPLATE: WELCOME, DATABASE_URL: `file:${join(dir, 'bridge.db')}` }
   const quiet = await buildTestApp(t, { env: { ...env, QUIET_HOURS: window, QUIET_HOURS_TIMEZONE: 'UTC' } })
-  const lead = quiet.intercom.addContact({ role: 'lead', phone: '+14155550181' })
-  await postIntercomWebhook(quiet, quiet.intercom.contactNotification('contact.lead.created', lead.id))
+  const user = teamUser(quiet, { phone: '+14155550181' })
+  await postIntercomWebhook(quiet, quiet.intercom.contactNotification('contact.user.created', user.id))
   const held = async () =>
     quiet.app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'automated.send').where('run_at', '>', Date.now() + 1_800_000).executeTakeFirst()
   for (let i = 0; i < 500 && !(await held()); i++) await new Promise((r) => setTimeout(r, 10))
@@ -201,9 +213,9 @@ t.test('quiet hours follow the contact\'s time zone when Intercom knows their co
     new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(Date.now() + offsetMs)
   // Quiet now in Tokyo; nine hours away, so not in UTC.
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, QUIET_HOURS: `${tokyo(-3_600_000)}-${tokyo(3_600_000)}`, QUIET_HOURS_TIMEZONE: 'UTC' } })
-  const inJapan = ctx.intercom.addContact({ role: 'lead', phone: '+14155550201', location: { type: 'location', country: 'Japan', region: null, city: 'Tokyo' } })
-  const unknown = ctx.intercom.addContact({ role: 'lead', phone: '+14155550202' })
-  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', inJapan.id))
+  const inJapan = teamUser(ctx, { phone: '+14155550201', location: { type: 'location', country: 'Japan', region: null, city: 'Tokyo' } })
+  const unknown = teamUser(ctx, { phone: '+14155550202' })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', inJapan.id))
   await contactCreated(ctx, unknown)
   t.same(sent(ctx).map((m) => m.to), ['+14155550202'], 'the contact with no location is outside the window in UTC')
   t.match(await record(ctx, `welcome:${inJapan.id}`), { status: 'queued' }, 'the contact in Tokyo waits')

@@ -125,16 +125,17 @@ t.test('captured Canvas Kit requests: the sidebar and the Messenger card', async
     await t.test(file, async (t) => {
       const ctx = await buildTestApp(t)
       const body = structuredClone(fixture.payload)
-      // The captured people become the stand-in's (the ids are all that change).
+      // The captured people become the stand-in's (the ids are all that change). In a conversation,
+      // the captured contact is the customer who texted: the lead the bridge made for their number.
       const person = body.contact ?? body.user
-      if (person) {
-        const contact = ctx.intercom.addContact({ id: person.id, role: person.role === 'user' || person.type === 'user' ? 'user' : 'lead', email: person.email || null, phone: person.phone ?? null })
-        if (body.customer) body.customer.id = contact.id
-      }
       if (body.conversation) {
         await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'Hi, I need help' }))
         await drain(ctx.app)
         body.conversation.id = ctx.intercom.conversations[0]!.id
+        for (const p of [body.contact, body.customer]) if (p) p.id = ctx.intercom.contacts[0]!.id
+      } else if (person) {
+        const contact = ctx.intercom.addContact({ id: person.id, role: person.role === 'user' || person.type === 'user' ? 'user' : 'lead', email: person.email || null, phone: person.phone ?? null })
+        if (body.customer) body.customer.id = contact.id
       }
       if (fixture.request === 'submit') {
         // The canvas the button was clicked in is the one the bridge drew: its stored data (the

@@ -119,8 +119,8 @@ t.test('2. SMS pumping: outsider-caused texts are capped per number, contact and
   t.equal(outbound(ctx).length, 6, 'the day cap holds across contacts')
 
   // Welcomes are outsider-caused too: a contact created with a foreign number gets none.
-  const abroad = ctx.intercom.addContact({ role: 'lead', phone: '+447911123457' })
-  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', abroad.id))
+  const abroad = ctx.intercom.addContact({ role: 'user', external_id: 'crm-abroad', phone: '+447911123457' })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', abroad.id))
   await drain(ctx.app)
   t.match(await ctx.app.store.db.selectFrom('automated_sends').selectAll().where('intercom_contact_id', '=', abroad.id).executeTakeFirst(), { status: 'skipped', reason: /not allowed \(SMS_ALLOWED_COUNTRIES is US\)/ })
 

@@ -122,7 +122,8 @@ export async function findInboundForDelivery(db: Executor, id: number): Promise<
     .select((eb) => [
       eb.fn<string | null>('json_object', [
         sql.lit('phone'), 'p.phone', sql.lit('intercom_contact_id'), 'p.intercom_contact_id', sql.lit('contact_role'), 'p.contact_role',
-        sql.lit('created_by_bridge'), 'p.created_by_bridge', sql.lit('created_at'), 'p.created_at', sql.lit('updated_at'), 'p.updated_at',
+        sql.lit('created_by_bridge'), 'p.created_by_bridge', sql.lit('source'), 'p.source', sql.lit('others'), 'p.others', sql.lit('marked_at'), 'p.marked_at',
+        sql.lit('created_at'), 'p.created_at', sql.lit('updated_at'), 'p.updated_at',
       ]).as('link'),
       eb.fn<string | null>('json_object', [
         sql.lit('intercom_contact_id'), 's.intercom_contact_id', sql.lit('intercom_conversation_id'), 's.intercom_conversation_id', sql.lit('phone'), 's.phone',

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { migrationProvider } from '../../shared/db/migrations/index.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../support/db.js'
@@ -59,11 +60,13 @@ t.test('three processes migrating one new database at once: every migration appl
   const runs = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], SERVICE_ENV, cwd)))
   t.same(runs.map((r) => r.code), [0, 0, 0], runs.map((r) => r.stderr).join(''))
   const applied = runs.flatMap((r) => /Applied: (.*)/.exec(r.stdout)?.[1]?.split(', ') ?? [])
-  t.same(applied.sort(), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', '2026-12-02T00-real-traffic', '2026-12-02T01-abuse'])
+  const all = Object.keys(await migrationProvider.getMigrations()).sort()
+  t.ok(all.length >= 7)
+  t.same(applied.sort(), all)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
   t.teardown(() => store.close())
   const rows = await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
-  t.equal(rows.length, 6, 'recorded once each')
+  t.equal(rows.length, all.length, 'recorded once each')
 })
 
 t.test('help and unknown commands', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
-import { contactValues, renderTemplate } from '../../shared/template.js'
+import { contactValues, plainFirstName, renderTemplate } from '../../shared/template.js'
 
 t.test('templates', async (t) => {
   const cases: Array<[string, Record<string, string | null>, string]> = [
@@ -13,8 +13,15 @@ t.test('templates', async (t) => {
     ['Hi {{first_name}} <b>', { first_name: '<script>' }, 'Hi <script> <b>'],
   ]
   for (const [template, values, expected] of cases) t.equal(renderTemplate(template, values), expected, template)
-  t.same(contactValues({ name: 'Ana Maria Lima' }), { name: 'Ana Maria Lima', first_name: 'Ana' })
+  // A contact's name is their own words: only a plain first name is ever offered to a template.
+  t.same(contactValues({ name: 'Ana Maria Lima' }), { name: 'Ana', first_name: 'Ana' })
   t.same(contactValues({ name: null }), { name: null, first_name: null })
+  const firstNames: Array<[string | null, string | null]> = [
+    ['Zoë', 'Zoë'], ['  Jean-Luc  Picard', 'Jean-Luc'], ["D'Arcy", "D'Arcy"], ['Łukasz', 'Łukasz'], ['李 雷', '李'], ['José', 'José'],
+    ['evil.example/x', null], ['www.evil.example', null], ['<b>Bo</b>', null], ['Bo!', null], ['R2D2', null], ['5550100', null],
+    ['-Bo', null], ["Bo'", null], ['A'.repeat(21), null], ['A'.repeat(20), 'A'.repeat(20)], ['', null], [null, null],
+  ]
+  for (const [name, expected] of firstNames) t.equal(plainFirstName(name), expected, JSON.stringify(name))
 })
 
 t.test('quiet hours', async (t) => {

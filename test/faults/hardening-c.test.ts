@@ -1,0 +1,92 @@
+// The security review's points 7, 8 and 13 (helper C's share), each reproduced as an attack through
+// the real app, the real restore code or the real CLI, on loopback, and each failing harmlessly now.
+import t from 'tap'
+import { loadConfig, ConfigError } from '../../server/config.js'
+import { prune, VERIFICATION_RETENTION_MS } from '../../server/bridge/maintenance.js'
+import { signCanvas } from '../../sandbox/intercom/index.js'
+import { WORKSPACE } from '../../sandbox/intercom/state.js'
+import { tempDir } from '../support/db.js'
+import { runCli, SERVICE_ENV } from '../support/process.js'
+import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
+
+const OWNER = '+14155550123'
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
+
+const outbound = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
+
+async function ownerWhoTexted(ctx: TestApp) {
+  await postSms(ctx, inboundForm(ctx, { From: OWNER, Body: 'my account' }))
+  await drain(ctx.app)
+  return ctx.intercom.conversations[0]!
+}
+
+t.test('13a. a signed notification from another workspace moves nothing; ours still does', async (t) => {
+  const ctx = await buildTestApp(t)
+  const conversation = await ownerWhoTexted(ctx)
+  // Our app installed in another workspace: Intercom signs its notifications alike, and its
+  // conversation ids can be ours too. A reply there must never be texted to our customer.
+  const foreign = { ...(ctx.intercom.notification('conversation.admin.replied', conversation.id, [ctx.intercom.addAdminReply(conversation.id, { body: 'not for you' })]) as object), app_id: 'otherws1' }
+  const res = await postIntercomWebhook(ctx, foreign)
+  t.equal(res.statusCode, 200, 'answered 200: error answers would pause the app subscription ours shares')
+  t.match(res.json(), { ok: false, refused: /another Intercom workspace/ })
+  await drain(ctx.app)
+  t.equal(outbound(ctx).length, 0, 'nothing texted')
+  t.equal((await ctx.app.store.db.selectFrom('webhook_receipts').selectAll().where('source', '=', 'intercom').execute()).length, 0, 'nothing recorded')
+  t.match(ctx.logs.text, /Intercom notification from another workspace dropped/)
+
+  const ours = ctx.intercom.notification('conversation.admin.replied', conversation.id, [ctx.intercom.addAdminReply(conversation.id, { body: 'for you' })]) as { app_id?: string }
+  t.equal(ours.app_id, WORKSPACE)
+  t.equal((await postIntercomWebhook(ctx, ours)).statusCode, 200)
+  await drain(ctx.app)
+  t.same(outbound(ctx).map((m) => m.body), ['for you'], 'our own workspace is served')
+})
+
+t.test('13b. stored upstream errors show numbers masked in /admin/jobs and `jobs list`', async (t) => {
+  const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN } })
+  // Intercom refuses for good, quoting the number: the job dies with that message as its last error.
+  ctx.intercom.failNext({ status: 400, times: 40, body: { type: 'error.list', errors: [{ code: 'parameter_invalid', message: `phone ${OWNER} is not valid` }] } })
+  await postSms(ctx, inboundForm(ctx, { From: OWNER, Body: 'hello' }))
+  await drain(ctx.app)
+  const dead = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
+  t.ok(dead.some((j) => j.last_error?.includes(OWNER)), 'the stored error quotes the number (kept for the operator)')
+  const res = await ctx.app.inject({ method: 'GET', url: '/admin/jobs', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(res.statusCode, 200)
+  t.notMatch(res.body, '4155550123')
+  t.match(res.body, /\+\*{7}0123/, 'masked as the logs mask it')
+
+  const list = await runCli(['jobs', 'list'], { ...SERVICE_ENV, DATABASE_URL: ctx.config.database.url }, tempDir(t))
+  t.equal(list.code, 0, list.stderr)
+  t.notMatch(list.stdout, '4155550123')
+  t.match(list.stdout, /\+\*{7}0123/)
+})
+
+t.test('13c. phone verifications are pruned a day past their expiry; a live one stays', async (t) => {
+  const ctx = await buildTestApp(t, { startWorker: false })
+  const visitor = ctx.intercom.addContact({ role: 'lead', name: 'Visitor' })
+  const submit = async (phone: string) => {
+    const raw = JSON.stringify({ workspace_id: WORKSPACE, user: { type: 'user', id: visitor.id }, context: { location: 'home' }, component_id: 'subscribe', input_values: { phone, consent: ['agree'] }, current_canvas: { stored_data: { nonce: `nonce-${phone.slice(-4)}`.padEnd(16, 'x') } } })
+    const res = await ctx.app.inject({ method: 'POST', url: '/canvas/messenger/submit', headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) }, payload: raw })
+    t.match(res.body, /We texted a 6-digit code/)
+  }
+  await submit('+14155550150')
+  await submit('+14155550151')
+  const rows = await ctx.app.store.db.selectFrom('phone_verifications').selectAll().orderBy('id').execute()
+  t.equal(rows.length, 2, 'each typed number is kept while its code is of use')
+  // The first expired long ago; the second has just expired (a resend would still renew it).
+  const now = rows[1]!.expires_at + 60_000
+  await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ expires_at: now - VERIFICATION_RETENTION_MS - 1 }).where('id', '=', rows[0]!.id).execute())
+  await prune({ store: ctx.app.store, log: ctx.app.log }, now)
+  t.same((await ctx.app.store.db.selectFrom('phone_verifications').select('phone').execute()).map((r) => r.phone), ['+14155550151'])
+})
+
+t.test('13d. a remote database over plain http or ws is refused, with every other problem', async (t) => {
+  const base = { ...SERVICE_ENV, DATABASE_AUTH_TOKEN: 'turso-token' }
+  for (const url of ['http://db.example.com:8080', 'ws://db.example.com', 'libsql://db.example.com:8080?tls=0', 'http://10.0.0.5:8080']) {
+    const error = t.throws(() => loadConfig({ ...base, DATABASE_URL: url, PORT: 'x' }, null)) as unknown
+    t.ok(error instanceof ConfigError, url)
+    t.match((error as ConfigError).problems, [/PORT/, /^DATABASE_URL is invalid: a remote database must be reached over TLS/], `${url}: listed with the others`)
+  }
+  for (const url of ['http://127.0.0.1:8080', 'ws://localhost:8080', 'http://[::1]:8080', 'libsql://db.example.com', 'https://db.example.com', 'wss://db.example.com', 'libsql://db.example.com?tls=1']) {
+    t.equal(loadConfig({ ...base, DATABASE_URL: url }, null).database.url, url, `${url} accepted`)
+  }
+})

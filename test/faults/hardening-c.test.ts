@@ -1,6 +1,11 @@
 // The security review's points 7, 8 and 13 (helper C's share), each reproduced as an attack through
 // the real app, the real restore code or the real CLI, on loopback, and each failing harmlessly now.
 import t from 'tap'
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { sql } from 'kysely'
+import { databaseFile, stageRestore, stagedRestorePath } from '../../shared/db/backup.js'
+import { migrate, openStore } from '../../shared/db/database.js'
 import { loadConfig, ConfigError } from '../../server/config.js'
 import { prune, VERIFICATION_RETENTION_MS } from '../../server/bridge/maintenance.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
@@ -89,4 +94,54 @@ t.test('13d. a remote database over plain http or ws is refused, with every othe
   for (const url of ['http://127.0.0.1:8080', 'ws://localhost:8080', 'http://[::1]:8080', 'libsql://db.example.com', 'https://db.example.com', 'wss://db.example.com', 'libsql://db.example.com?tls=1']) {
     t.equal(loadConfig({ ...base, DATABASE_URL: url }, null).database.url, url, `${url} accepted`)
   }
+})
+
+const mode = (path: string) => statSync(path).mode & 0o777
+
+t.test('8a. a backup with a trigger no migration creates is refused, and nothing is staged', async (t) => {
+  const ctx = await buildTestApp(t)
+  await ownerWhoTexted(ctx)
+  const dbFile = databaseFile(ctx.config.database.url)!
+  const dir = tempDir(t)
+  const cases: Array<[string, string, RegExp]> = [
+    // Every text the bridge stores afterwards is re-addressed to the attacker's number.
+    ['trigger', `CREATE TRIGGER readdress AFTER INSERT ON messages BEGIN UPDATE messages SET phone = '+15005550006' WHERE id = new.id; END`, /has a trigger 'readdress' that no migration creates/],
+    ['view', 'CREATE VIEW everyone AS SELECT phone FROM phone_contacts', /has a view 'everyone' that no migration creates/],
+    ['index', 'DROP INDEX phone_verifications_contact', /lacks the index 'phone_verifications_contact' the migrations create/],
+  ]
+  for (const [name, statement, refusal] of cases) {
+    const backup = join(dir, `${name}.db`)
+    await ctx.app.store.backup(backup)
+    const tampered = await openStore({ url: `file:${backup}` })
+    await sql.raw(statement).execute(tampered.db)
+    await tampered.close()
+    await t.rejects(stageRestore(dbFile, backup), refusal, name)
+    t.notOk(existsSync(stagedRestorePath(dbFile)), `${name}: nothing staged`)
+    t.same(readdirSync(dirname(dbFile)).filter((f) => f.includes('.restore')), [], `${name}: no partial copy left`)
+  }
+  await t.rejects(stageRestore(dbFile, join(dir, 'trigger.db')), /Nothing was staged/)
+})
+
+t.test('8b. a true backup is staged; database, backups, the staged copy and the data folder are owner-only', async (t) => {
+  const ctx = await buildTestApp(t)
+  await ownerWhoTexted(ctx)
+  const dbFile = databaseFile(ctx.config.database.url)!
+  t.equal(mode(dbFile), 0o600, 'the database file')
+  const backup = join(tempDir(t), 'backups', 'monday.db')
+  await ctx.app.store.backup(backup)
+  t.equal(mode(backup), 0o600, 'a backup')
+  t.equal(mode(dirname(backup)), 0o700, 'the folder a backup creates')
+  await t.rejects(ctx.app.store.backup(backup), /already exists; name a new file/, 'never overwritten')
+  // A backup copied in by hand with a loose mode: the staged copy is owner-only all the same.
+  chmodSync(backup, 0o644)
+  t.same(await stageRestore(dbFile, backup), { migrationsToApply: 0 })
+  t.equal(mode(stagedRestorePath(dbFile)), 0o600, 'the staged restore')
+
+  const fresh = join(tempDir(t), 'data', 'nested')
+  const store = await openStore({ url: `file:${join(fresh, 'bridge.db')}` })
+  t.teardown(() => store.close())
+  await migrate(store)
+  t.equal(mode(fresh), 0o700, 'a data folder the bridge creates')
+  t.equal(mode(join(fresh, 'bridge.db')), 0o600, 'the database it creates')
+  t.equal(mode(join(fresh, 'bridge.db-wal')), 0o600, 'its log, as SQLite gives it the database file mode')
 })

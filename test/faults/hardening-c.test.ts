@@ -1,6 +1,8 @@
 // The security review's points 7, 8 and 13 (helper C's share), each reproduced as an attack through
 // the real app, the real restore code or the real CLI, on loopback, and each failing harmlessly now.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { sql } from 'kysely'
@@ -8,6 +10,7 @@ import { databaseFile, stageRestore, stagedRestorePath } from '../../shared/db/b
 import { migrate, openStore } from '../../shared/db/database.js'
 import { loadConfig, ConfigError } from '../../server/config.js'
 import { prune, VERIFICATION_RETENTION_MS } from '../../server/bridge/maintenance.js'
+import { isPublicAddress } from '../../server/bridge/media.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
 import { WORKSPACE } from '../../sandbox/intercom/state.js'
 import { tempDir } from '../support/db.js'
@@ -144,4 +147,60 @@ t.test('8b. a true backup is staged; database, backups, the staged copy and the 
   t.equal(mode(fresh), 0o700, 'a data folder the bridge creates')
   t.equal(mode(join(fresh, 'bridge.db')), 0o600, 'the database it creates')
   t.equal(mode(join(fresh, 'bridge.db-wal')), 0o600, 'its log, as SQLite gives it the database file mode')
+})
+
+/** A server on another loopback address: what an attacker's redirect would reach inside our network. */
+async function internalServer(t: Test) {
+  const hits: string[] = []
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '')
+    res.writeHead(200, { 'content-type': 'image/png' })
+    res.end('internal secret')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { url: `http://127.0.0.2:${(server.address() as AddressInfo).port}`, hits }
+}
+
+t.test("7a. a teammate's upload is copied only from Intercom's hosts, redirects included, and only as the type fetched", async (t) => {
+  const ctx = await buildTestApp(t)
+  const conversation = await ownerWhoTexted(ctx)
+  const inside = await internalServer(t)
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex')
+  const upload = (name: string, file: { contentType?: string; data?: Buffer; redirectTo?: string }, declared = 'image/png') => ({
+    url: ctx.intercom.upload({ name, contentType: file.contentType ?? 'image/png', data: file.data ?? png, ...(file.redirectTo ? { redirectTo: file.redirectTo } : {}) }),
+    content_type: declared,
+    name,
+  })
+  const real = upload('real.png', {})
+  // Four redirects in a row, each on Intercom's host: one more than a download follows.
+  let chain = real.url
+  for (let i = 0; i < 3; i++) chain = upload(`hop-${i}.png`, { redirectTo: chain }).url
+  const attachments = [
+    upload('inside.png', { redirectTo: `${inside.url}/latest/meta-data` }),
+    upload('page.png', { contentType: 'text/html', data: Buffer.from('<script>alert(document.cookie)</script>') }),
+    upload('data.png', { contentType: 'application/json', data: Buffer.from('{"secret":1}') }),
+    // A CDN hop on Intercom's own host is followed.
+    upload('hop.png', { redirectTo: real.url }),
+    upload('far.png', { redirectTo: chain }),
+  ]
+  await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [ctx.intercom.addAdminReply(conversation.id, { body: '<p>files</p>', attachments })]))
+  await drain(ctx.app)
+
+  t.same(inside.hits, [], 'the internal address was never contacted')
+  const held = await ctx.app.store.db.selectFrom('held_media').select(['name', 'content_type']).execute()
+  t.same(held.map((h) => [h.name, h.content_type]), [['hop.png', 'image/png']], 'only the file on Intercom\'s host was copied, as the type it was served with')
+  const note = ctx.intercom.conversations[0]!.parts.map((p) => p.body).join('\n')
+  t.match(note, /inside\.png: it was not downloaded: its link led to 127\.0\.0\.2:\d+, which is not Intercom(&#39;|')s/)
+  t.match(note, /page\.png: a text cannot carry a file of this type \(text\/html\)/)
+  t.match(note, /data\.png: a text cannot carry a file of this type \(application\/json\)/)
+  t.match(note, /far\.png: it was not downloaded: Intercom redirected it more than 3 times/)
+  t.equal(outbound(ctx)[0]?.num_media, '1', 'the one real picture went by MMS')
+})
+
+t.test('7b. addresses a download may never reach', async (t) => {
+  for (const address of ['127.0.0.5', '169.254.169.254', '10.1.2.3', '100.64.0.1', '172.16.0.1', '192.168.1.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '64:ff9b::a9fe:a9fe', 'not-an-address']) {
+    t.notOk(isPublicAddress(address), address)
+  }
+  for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) t.ok(isPublicAddress(address), address)
 })

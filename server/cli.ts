@@ -25,6 +25,7 @@ Settings come from the environment and an optional .env file; see the README.`
 async function jobs(args: string[]): Promise<number> {
   const { openStore, migrate } = await import('../shared/db/database.js')
   const { discardDeadJob, listJobs, retryDeadJob } = await import('./jobs/queue.js')
+  const { maskPhonesInText } = await import('../shared/log.js')
   const config = loadConfig()
   const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
   try {
@@ -40,8 +41,9 @@ async function jobs(args: string[]): Promise<number> {
       if (rows.length === 0) console.log(`No ${state} jobs.`)
       // When each job is (or was last) due, not when its row last changed.
       else console.log(['id', 'task', 'state', 'attempts', 'due', 'last error'].join('\t'))
+      // Upstream errors quote the numbers they refused: masked here as in the logs.
       for (const j of rows) {
-        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.run_at).toISOString()}\t${j.last_error ?? ''}`)
+        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.run_at).toISOString()}\t${maskPhonesInText(j.last_error ?? '')}`)
       }
       return 0
     }

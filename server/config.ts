@@ -127,16 +127,25 @@ function crossChecks(input: Env): string[] {
   // Twilio and Intercom call PUBLIC_URL from the internet, and sign what they send over it: https,
   // except a localhost address while developing (the demo, a tunnel's local end).
   const publicUrl = URL.parse(input.PUBLIC_URL?.trim() ?? '')
-  const local = publicUrl && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(publicUrl.hostname)
+  const local = publicUrl && LOOPBACK_HOST.test(publicUrl.hostname)
   if (publicUrl?.protocol === 'http:' && !(local && ['development', 'test'].includes(input.NODE_ENV ?? ''))) {
     problems.push('PUBLIC_URL is invalid: expected an https URL (plain http only for localhost with NODE_ENV=development)')
   }
   const db = input.DATABASE_URL ?? ''
-  if (isRemoteDatabase(db) && !input.DATABASE_AUTH_TOKEN?.trim() && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(db)) {
+  const dbUrl = isRemoteDatabase(db) ? URL.parse(db) : null
+  const dbLocal = dbUrl !== null && LOOPBACK_HOST.test(dbUrl.hostname)
+  if (dbUrl && !input.DATABASE_AUTH_TOKEN?.trim() && !dbLocal) {
     problems.push('DATABASE_AUTH_TOKEN is required: a remote (Turso) DATABASE_URL needs its auth token')
+  }
+  // @libsql/client takes any tls= but 1 as "no TLS". Without TLS the auth token and every stored text cross the network readable by anyone on the path.
+  if (dbUrl && !dbLocal && (/^(http|ws):$/.test(dbUrl.protocol) || (dbUrl.searchParams.get('tls') ?? '1') !== '1')) {
+    problems.push('DATABASE_URL is invalid: a remote database must be reached over TLS (libsql://, https:// or wss://, without tls=0); plain http:// or ws:// only for 127.0.0.1, localhost or [::1]')
   }
   return problems
 }
+
+/** Hosts that never leave the machine: plain http is allowed to them. */
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/
 
 /** A libSQL server over the network (Turso), not the embedded file. */
 function isRemoteDatabase(url: string): boolean {

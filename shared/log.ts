@@ -32,9 +32,14 @@ export function maskUrl(url: string): string {
   )
 }
 
+/** Masks the phone numbers quoted in a text (an upstream error message, say) as `maskPhone` does. */
+export function maskPhonesInText(text: string): string {
+  return text.replace(E164_IN_TEXT, (m) => maskPhone(m))
+}
+
 /** Masks phone numbers in the string values of a log record, a level or two deep. */
 export function maskPhonesIn(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(E164_IN_TEXT, (m) => maskPhone(m))
+  if (typeof value === 'string') return maskPhonesInText(value)
   if (depth > 3 || value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map((v) => maskPhonesIn(v, depth + 1))
   // Requests, responses and errors have serializers of their own; only plain records are walked.
@@ -87,7 +92,7 @@ export function serializeError(err: unknown): unknown {
   // error is masked like any other record (its prototype keeps maskPhonesIn from walking it).
   const mask = (record: Record<string, unknown>, depth: number) => {
     for (const [key, value] of Object.entries(record)) {
-      if (typeof value === 'string') record[key] = PHONE_KEYS.has(key) ? maskPhone(value) : value.replace(E164_IN_TEXT, (m) => maskPhone(m))
+      if (typeof value === 'string') record[key] = PHONE_KEYS.has(key) ? maskPhone(value) : maskPhonesInText(value)
       else if (depth < 5 && value && typeof value === 'object' && !Array.isArray(value)) mask(value as Record<string, unknown>, depth + 1)
     }
   }

@@ -41,8 +41,9 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   /**
    * A file a teammate uploads, hosted as Intercom hosts uploads: a public link (no credentials) that
    * stops working when it expires, as Intercom's do after about 30 minutes. Returns its URL.
+   * `redirectTo`: the link answers 302 to that URL instead (a CDN hop, or an attacker's).
    */
-  upload(file: { name: string; contentType: string; data: Buffer }): string
+  upload(file: { name: string; contentType: string; data: Buffer; redirectTo?: string }): string
   /** Every upload link expires now (instead of waiting half an hour). */
   expireUploads(): void
   /** Intercom's "Send test" notification, as it really arrives: topic ping, and an id of null. */
@@ -152,7 +153,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       conversation.updated_at = part.created_at
       return { part, delivery: await deliver('conversation.admin.opened', conversationId, [part]) }
     },
-    upload: (file: { name: string; contentType: string; data: Buffer }) => `${standIn.url}${state.addUpload(file)}`,
+    upload: (file: { name: string; contentType: string; data: Buffer; redirectTo?: string }) => `${standIn.url}${state.addUpload(file)}`,
     expireUploads: () => state.expireUploads(),
     pingNotification: () => state.pingNotification(),
     async postCanvas(url: string, r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }) {

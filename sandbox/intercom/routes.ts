@@ -106,6 +106,11 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         res.writeHead(record.status, { 'content-type': 'application/xml' })
         return res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
       }
+      if (file.redirectTo) {
+        record.status = 302
+        res.writeHead(302, { location: file.redirectTo })
+        return res.end()
+      }
       res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.data.length })
       return res.end(req.method === 'HEAD' ? undefined : file.data)
     }

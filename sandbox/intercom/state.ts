@@ -239,7 +239,7 @@ export class IntercomState {
   /** None at first. */
   subscription: Subscription | null = null
   /** Uploaded files by path, served as public links until they expire. */
-  readonly uploads = new Map<string, { contentType: string; data: Buffer; expired: boolean }>()
+  readonly uploads = new Map<string, { contentType: string; data: Buffer; expired: boolean; redirectTo?: string | undefined }>()
   nextId: number
   /** The rate limit's window: requests left, and when it starts again (seconds). */
   remaining = RATE_LIMIT
@@ -347,9 +347,9 @@ export class IntercomState {
   }
 
   /** Keeps an uploaded file; returns the path it is served at. */
-  addUpload(file: { name: string; contentType: string; data: Buffer }): string {
+  addUpload(file: { name: string; contentType: string; data: Buffer; redirectTo?: string }): string {
     const path = `/uploads/i/o/${hex24()}/${encodeURIComponent(file.name)}`
-    this.uploads.set(path, { contentType: file.contentType, data: file.data, expired: false })
+    this.uploads.set(path, { contentType: file.contentType, data: file.data, expired: false, redirectTo: file.redirectTo })
     return path
   }
 

@@ -1,8 +1,9 @@
-import type { Store } from '../../shared/db/database.js'
+import type { Store, Tx } from '../../shared/db/database.js'
 import { pruneHeldMedia } from '../../shared/db/media.js'
 import { pruneSendCounts } from '../../shared/db/send-counts.js'
 import { utcDay } from './caps.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
+import { pruneVerifications } from '../../shared/db/verifications.js'
 import { MEDIA_TTL_MS } from './media.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -12,6 +13,11 @@ import { markUnmarkedLinks } from './links.js'
 
 /** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
 export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
+/**
+ * A verification code is of use until it expires (a resend renews it); a day later the visitor who
+ * comes back starts again, and the number they typed is not kept.
+ */
+export const VERIFICATION_RETENTION_MS = 24 * 3_600_000
 const PRUNE_INTERVAL_MS = 24 * 3_600_000
 /** Rows deleted per write, so other writes are never held up for long. */
 const BATCH = 2_000
@@ -39,23 +45,25 @@ export async function checkpoint(deps: Pick<BridgeDeps, 'store' | 'log'>, now = 
   return { runAgainAt: now + CHECKPOINT_INTERVAL_MS }
 }
 
-/** Job: deletes webhook receipts past any redelivery and media copies past their links, a batch per write, then runs again tomorrow. */
-export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
+/** Runs `prune` a batch per write until a batch comes back short; returns how many rows went. */
+async function inBatches(store: Store, prune: (trx: Tx, limit: number) => Promise<number>): Promise<number> {
   let deleted = 0
   for (;;) {
-    const n = await deps.store.write((trx) => pruneReceipts(trx, now - RECEIPT_RETENTION_MS, BATCH))
+    const n = await store.write((trx) => prune(trx, BATCH))
     deleted += n
-    if (n < BATCH) break
+    if (n < BATCH) return deleted
   }
-  if (deleted > 0) deps.log.info({ deleted }, 'pruned old webhook receipts')
+}
+
+/** Job: deletes webhook receipts past any redelivery, media copies past their links and verifications a day past expiry, a batch per write, then runs again tomorrow. */
+export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
+  const receipts = await inBatches(deps.store, (trx, limit) => pruneReceipts(trx, now - RECEIPT_RETENTION_MS, limit))
+  if (receipts > 0) deps.log.info({ deleted: receipts }, 'pruned old webhook receipts')
   // Teammates' files copied for Twilio: their links stop working after MEDIA_TTL_MS anyway.
-  let files = 0
-  for (;;) {
-    const n = await deps.store.write((trx) => pruneHeldMedia(trx, now - MEDIA_TTL_MS, BATCH))
-    files += n
-    if (n < BATCH) break
-  }
+  const files = await inBatches(deps.store, (trx, limit) => pruneHeldMedia(trx, now - MEDIA_TTL_MS, limit))
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
+  const codes = await inBatches(deps.store, (trx, limit) => pruneVerifications(trx, now - VERIFICATION_RETENTION_MS, limit))
+  if (codes > 0) deps.log.info({ deleted: codes }, 'pruned phone verifications a day past their expiry')
   await deps.store.write((trx) => pruneSendCounts(trx, utcDay(now)))
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
   const marking = await markUnmarkedLinks(deps)

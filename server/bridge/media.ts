@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
+import { BlockList, isIP } from 'node:net'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import type { Message } from '../../shared/db/messages.js'
 import type { Config } from '../config.js'
@@ -110,6 +112,16 @@ export function isIntercomUpload(url: string, config: Pick<Config, 'intercom'>):
   return /(^|\.)(intercomcdn\.com|intercomcdn\.eu|intercomusercontent\.com|intercom-attachments(-\d+)?\.com)$/.test(parsed.hostname)
 }
 
+/** Teammates' uploads: Intercom's upload hosts (isIntercomUpload) on every hop. */
+export function intercomUploadPolicy(config: Pick<Config, 'intercom'>): FetchPolicy {
+  return { allowed: (url) => isIntercomUpload(url.href, config), trustedOrigin: new URL(config.intercom.apiBaseUrl).origin }
+}
+
+/** MMS files: Twilio's API host, whose media links redirect to its storage (https, public addresses). */
+export function twilioMediaPolicy(config: Pick<Config, 'twilio'>): FetchPolicy {
+  return { allowed: (url) => url.protocol === 'https:', trustedOrigin: new URL(config.twilio.apiBaseUrl ?? 'https://api.twilio.com').origin }
+}
+
 export function heldMediaToken(config: Pick<Config, 'twilio'>, heldId: number, expiresAt: number): string {
   const payload = `h${heldId}.${Math.floor(expiresAt / 1000)}`
   return `${payload}.${sign(config, payload)}`
@@ -129,16 +141,87 @@ export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held:
 export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string }
 
 /**
- * Downloads one file from `from` ("Intercom", "Twilio": said in the reasons), refusing anything over
- * `MAX_HELD_BYTES` without reading it all.
+ * Where a download may go. Every hop (the link and each redirect) must pass `allowed` and resolve to
+ * public addresses only, except on `trustedOrigin`: the configured API origin, which a deployment
+ * may put behind a proxy on a private address (and the tests' stand-ins run on loopback).
  */
-export async function fetchFile(url: string, from: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Fetched & { status?: number }> {
-  let res: Response
+export interface FetchPolicy {
+  allowed: (url: URL) => boolean
+  trustedOrigin: string
+}
+
+/** Redirects followed at most: a CDN hop or two is normal; more is a loop or a detour. */
+export const MAX_REDIRECTS = 3
+
+// Addresses a download must never reach: this machine, the private networks around it, the cloud's
+// metadata service (link-local), carrier-grade NAT, multicast, reserved and unspecified ranges.
+// IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) match the IPv4 rules.
+const NOT_PUBLIC = new BlockList()
+for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv4')
+}
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv6')
+}
+
+/** Whether an IP address is on the public internet (see NOT_PUBLIC). */
+export function isPublicAddress(address: string): boolean {
+  const family = isIP(address)
+  return family !== 0 && !NOT_PUBLIC.check(address, family === 6 ? 'ipv6' : 'ipv4')
+}
+
+/** Why a hop may not be fetched, or null. Every address the name resolves to must be public. */
+async function hopRefusal(url: URL, policy: FetchPolicy, from: string): Promise<string | null> {
+  if (url.origin === policy.trustedOrigin) return null
+  if (!policy.allowed(url)) return `its link led to ${url.host}, which is not ${from}'s`
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  let addresses: string[]
   try {
-    res = await fetch(url, { headers: options.headers ?? {}, signal: AbortSignal.timeout(options.timeoutMs ?? 15_000), redirect: 'follow' })
+    addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address)
+  } catch {
+    return `its link led to ${url.host}, which could not be found`
+  }
+  return addresses.length > 0 && addresses.every(isPublicAddress) ? null : `its link led to ${url.host}, a private address`
+}
+
+/**
+ * Fetches `url` following at most MAX_REDIRECTS redirects by hand, each hop checked against the
+ * policy first. Headers (credentials) go to the first origin only.
+ * The check and the connection resolve the name separately: global fetch takes no lookup of ours.
+ */
+async function fetchChecked(url: string, from: string, policy: FetchPolicy, options: { headers?: Record<string, string>; timeoutMs?: number }): Promise<Response | { refused: string }> {
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 15_000)
+  let current = new URL(url)
+  const origin = current.origin
+  for (let hop = 0; ; hop++) {
+    const refusal = await hopRefusal(current, policy, from)
+    if (refusal) return { refused: refusal }
+    const res = await fetch(current, { headers: current.origin === origin ? (options.headers ?? {}) : {}, signal, redirect: 'manual' })
+    const location = res.headers.get('location')
+    if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res
+    await res.body?.cancel()
+    if (hop >= MAX_REDIRECTS) return { refused: `${from} redirected it more than ${MAX_REDIRECTS} times` }
+    current = new URL(location, current)
+  }
+}
+
+/**
+ * Downloads one file from `from` ("Intercom", "Twilio": said in the reasons) where the policy allows,
+ * refusing anything over `MAX_HELD_BYTES` without reading it all.
+ */
+export async function fetchFile(
+  url: string,
+  from: string,
+  policy: FetchPolicy,
+  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Fetched & { status?: number }> {
+  let res: Response | { refused: string }
+  try {
+    res = await fetchChecked(url, from, policy, options)
   } catch (err) {
     return { ok: false, reason: `it could not be downloaded from ${from} (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
   }
+  if ('refused' in res) return { ok: false, reason: `it was not downloaded: ${res.refused}` }
   if (!res.ok || !res.body) {
     await res.body?.cancel()
     return { ok: false, status: res.status, reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }

@@ -14,7 +14,7 @@ import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
-import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, isIntercomUpload } from './media.js'
+import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload } from './media.js'
 
 export type { ReplyPart } from './jobs.js'
 
@@ -87,18 +87,17 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
     }
     let held = await findHeldMediaBySource(deps.store.db, item.url)
     if (!held) {
-      const fetched = await fetchFile(item.url, 'Intercom')
+      const fetched = await fetchFile(item.url, 'Intercom', intercomUploadPolicy(deps.config))
       if (!fetched.ok) {
         lost.push(`${label}: ${fetched.reason}`)
         continue
       }
-      // Served from our domain to Twilio: only what an MMS can carry (the upload's own type first).
-      const declared = item.contentType?.toLowerCase()
-      if (!MMS_TYPES.has(fetched.contentType) && !(declared && MMS_TYPES.has(declared))) {
+      const contentType = servedType(fetched.contentType, item.contentType)
+      if (!contentType) {
         lost.push(`${label}: a text cannot carry a file of this type (${fetched.contentType})`)
         continue
       }
-      if (!MMS_TYPES.has(fetched.contentType)) fetched.contentType = declared!
+      fetched.contentType = contentType
       const now = Date.now()
       const id = await deps.store.write((trx) =>
         insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),
@@ -108,6 +107,20 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
     media.push({ url: heldMediaUrl(deps.config, held), contentType: held.content_type })
   }
   return { media, lost }
+}
+
+/** Types a file host gives when it does not know: only these may be replaced by the declared type. */
+const GENERIC_TYPES = new Set(['application/octet-stream', 'binary/octet-stream'])
+
+/**
+ * The type a copied file is served with from our domain to Twilio, or null when an MMS cannot carry
+ * it. The fetched type wins; the type the webhook declared only names a file served as generic
+ * bytes, so a declared picture never relabels a fetched page (text/html) or application/json.
+ */
+function servedType(fetched: string, declared: string | null): string | null {
+  if (MMS_TYPES.has(fetched)) return fetched
+  const named = declared?.toLowerCase().split(';')[0]!.trim()
+  return GENERIC_TYPES.has(fetched) && named && MMS_TYPES.has(named) ? named : null
 }
 
 function fileName(url: string): string {

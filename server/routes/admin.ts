@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { AppError } from '../../shared/errors.js'
+import { maskPhonesInText } from '../../shared/log.js'
 import { safeEqual } from '../../shared/signatures.js'
 import { discardDeadJob, listJobs, retryDeadJob } from '../jobs/queue.js'
 
@@ -39,7 +40,8 @@ const admin: FastifyPluginAsync = async (app) => {
       throw new AppError('invalid_state', 'state: expected waiting, running or dead', 400)
     }
     const jobs = await listJobs(app.store.db, state as 'waiting' | 'running' | 'dead')
-    return { jobs: jobs.map((j) => ({ id: j.id, task: j.task, state: j.state, attempts: j.attempts, max_attempts: j.max_attempts, run_at: new Date(j.run_at).toISOString(), last_error: j.last_error })) }
+    // Upstream errors quote the numbers they refused: masked here as in the logs.
+    return { jobs: jobs.map((j) => ({ id: j.id, task: j.task, state: j.state, attempts: j.attempts, max_attempts: j.max_attempts, run_at: new Date(j.run_at).toISOString(), last_error: j.last_error === null ? null : maskPhonesInText(j.last_error) })) }
   })
 
   /** A job id from the path: a positive whole number, else a 400 (not a 500, not a lookup). */

@@ -41,6 +41,7 @@ type Item = z.output<typeof itemSchema>
 const notification = z.looseObject({
   type: z.literal('notification_event'),
   id: z.string().nullish(),
+  app_id: z.string().nullish(),
   topic: z.string().min(1),
   created_at: seconds,
   data: z.looseObject({ item: z.looseObject({}).nullish() }),
@@ -83,6 +84,16 @@ const intercom: FastifyPluginAsync = async (app) => {
     },
     handler: async (req, reply) => {
       const envelope = parseBody(notification, req.body, 'invalid_notification')
+      // Intercom signs for the app, and sends every workspace that installed it to this one URL: a
+      // notification from another workspace names its conversations and contacts, whose ids may be
+      // ours too. It is dropped, but answered 200: error answers count against the app's webhook
+      // subscription, which Intercom pauses after 1,000 of them in a row, and that would stop our own
+      // workspace's notifications too; a retry would get the same answer anyway. A notification with
+      // no app_id is taken: every capture has one, and only Intercom can sign one.
+      if (envelope.app_id != null && envelope.app_id !== (await app.bridge.intercom.workspaceId())) {
+        req.log.warn({ workspace: envelope.app_id.slice(0, 64), topic: envelope.topic.slice(0, 64) }, 'Intercom notification from another workspace dropped')
+        return reply.code(200).send({ ok: false, refused: 'This notification is for another Intercom workspace; this bridge serves one workspace only.' })
+      }
       // Intercom's "Send test" ping (its id is null): answered, nothing to keep.
       if (envelope.topic === 'ping') return reply.code(200).send({ ok: true })
       const item = handlesTopic(envelope.topic) ? parseBody(itemSchema.nullish(), envelope.data.item, 'invalid_notification', { prefix: 'data.item.' }) : null

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { getMessage } from '../../shared/db/messages.js'
 import { AppError } from '../../shared/errors.js'
 import { getHeldMedia } from '../../shared/db/media.js'
-import { MMS_TYPES, fetchFile, fileHeaders, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
+import { MMS_TYPES, fetchFile, fileHeaders, twilioMediaPolicy, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
 
 const notFound = () => new AppError('not_found', 'This media link is unknown or has expired.', 404)
 const unsupported = () => new AppError('unsupported_media_type', 'Only the media types an MMS can carry are served here.', 415)
@@ -43,7 +43,7 @@ const media: FastifyPluginAsync = async (app) => {
     // Only what MMS carries is served from our domain, and no more than MMS carries.
     if (item.contentType && !MMS_TYPES.has(item.contentType.toLowerCase())) throw unsupported()
     const auth = Buffer.from(`${app.config.twilio.accountSid}:${app.config.twilio.authToken}`).toString('base64')
-    const file = await fetchFile(source.toString(), 'Twilio', { headers: { authorization: `Basic ${auth}` } })
+    const file = await fetchFile(source.toString(), 'Twilio', twilioMediaPolicy(app.config), { headers: { authorization: `Basic ${auth}` } })
     if (!file.ok) {
       req.log.warn({ status: file.status }, 'Twilio did not serve the media')
       throw file.status === 404 ? notFound() : new AppError('upstream_failed', `Twilio did not serve this file: ${file.reason}.`, 502)

@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs'
 import { sql } from 'kysely'
-import { openStore, pendingMigrations } from './database.js'
+import { openStore, pendingMigrations, type Store } from './database.js'
+import { schemaDifferences } from './schema-check.js'
 import { migrationProvider } from './migrations/index.js'
 
 /** The file of an embedded `file:` DATABASE_URL; undefined for remote and in-memory databases. */
@@ -13,30 +14,26 @@ export function databaseFile(url: string): string | undefined {
 export const stagedRestorePath = (dbFile: string) => `${dbFile}.restore`
 
 /**
- * Checks that `backup` is a whole bridge database this version can run (SQLite's integrity check, and
- * no migration this version does not know), then stages a copy of it beside the database file. The
- * service puts it in place the next time it starts: a database cannot be swapped under a process
- * that has it open, and on fly.io the command runs inside the machine whose service is running.
+ * Checks that `backup` is a whole bridge database this version can run (SQLite's integrity check, no
+ * migration this version does not know, and nothing in its schema the migrations do not create),
+ * then stages a copy of it beside the database file, owner-only. The service puts it in place the
+ * next time it starts: a database cannot be swapped under a process that has it open, and on fly.io
+ * the command runs inside the machine whose service is running.
  */
 export async function stageRestore(dbFile: string, backup: string): Promise<{ migrationsToApply: number }> {
   if (!existsSync(backup)) throw new Error(`${backup} does not exist`)
   const staged = stagedRestorePath(dbFile)
   const partial = `${staged}.partial`
   rmSync(partial, { force: true })
-  // Checked on a copy: opening a database may change its file (journal mode), and the backup stays as it was.
+  // Checked on a copy: opening a database may change its file (journal mode), and the backup stays as
+  // it was. The copy takes the backup's mode: made owner-only at once, as the database is.
   copyFileSync(backup, partial)
+  chmodSync(partial, 0o600)
   let migrationsToApply = 0
   try {
     const store = await openStore({ url: `file:${partial}` })
     try {
-      const { rows } = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(store.db)
-      if (rows[0]?.integrity_check !== 'ok') throw new Error(`${backup} is damaged: ${rows.map((r) => r.integrity_check).join('; ')}`)
-      const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true })
-      if (!tables.some((table) => table.name === 'kysely_migration')) throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
-      const known = new Set(Object.keys(await migrationProvider.getMigrations()))
-      const applied = await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
-      const unknown = (applied as Array<{ name: string }>).map((m) => m.name).filter((name) => !known.has(name))
-      if (unknown.length > 0) throw new Error(`${backup} was written by a newer version (migrations ${unknown.join(', ')}); restore it with that version`)
+      await checkBackup(store, backup)
       migrationsToApply = (await pendingMigrations(store)).length
     } finally {
       await store.close()
@@ -50,6 +47,24 @@ export async function stageRestore(dbFile: string, backup: string): Promise<{ mi
     throw error
   }
   return { migrationsToApply }
+}
+
+/** Throws, saying why, unless the opened copy of `backup` is a bridge database this version may run as it is. */
+async function checkBackup(store: Store, backup: string): Promise<void> {
+  const { rows } = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(store.db)
+  if (rows[0]?.integrity_check !== 'ok') throw new Error(`${backup} is damaged: ${rows.map((r) => r.integrity_check).join('; ')}`)
+  const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true })
+  if (!tables.some((table) => table.name === 'kysely_migration')) throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
+  const known = new Set(Object.keys(await migrationProvider.getMigrations()))
+  const applied = ((await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()) as Array<{ name: string }>).map((m) => m.name).sort()
+  const unknown = applied.filter((name) => !known.has(name))
+  if (unknown.length > 0) throw new Error(`${backup} was written by a newer version (migrations ${unknown.join(', ')}); restore it with that version`)
+  const lastApplied = applied.at(-1)
+  if (!lastApplied) throw new Error(`${backup} is not a bridge database (no migration was ever applied to it)`)
+  const differences = await schemaDifferences(store, lastApplied)
+  if (differences.length > 0) {
+    throw new Error(`${backup} was not written by this bridge: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}. Nothing was staged.`)
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { Kysely, sql, type CompiledQuery, type Dialect, type DialectAdapter, type QueryResult, type Transaction } from 'kysely'
@@ -104,7 +104,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   if (isLocalFile || memory) {
     // The embedded database, through libSQL's own engine with its prepared statements kept.
     const path = memory ? ':memory:' : options.url.slice('file:'.length).replace(/\?.*$/, '')
-    if (!memory) mkdirSync(dirname(path), { recursive: true })
+    if (!memory) createOwnerOnly(path)
     engine = new LocalEngine({ path, memory, busyTimeoutMs: options.busyTimeoutMs ?? 10_000 })
     dialect = new LocalDialect(engine)
   } else {
@@ -290,10 +290,22 @@ export async function openStore(options: OpenOptions): Promise<Store> {
             : 'the database is remote (Turso): use Turso\'s own backups (point-in-time restore, `turso db shell <db> .dump`); sms-bridge backup copies the embedded file',
         )
       }
-      if (existsSync(path)) throw new Error(`${path} already exists; name a new file (a backup never overwrites one)`)
-      mkdirSync(dirname(path), { recursive: true })
-      // A read transaction of its own: writers in this and other processes carry on meanwhile.
-      await sql`VACUUM INTO ${path}`.execute(db)
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+      // Created empty, owner-only and only if absent (VACUUM INTO fills an empty file), so a backup
+      // is never readable by other accounts on the machine, and never overwrites a file.
+      try {
+        closeSync(openSync(path, 'wx', 0o600))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${path} already exists; name a new file (a backup never overwrites one)`)
+        throw error
+      }
+      try {
+        // A read transaction of its own: writers in this and other processes carry on meanwhile.
+        await sql`VACUUM INTO ${path}`.execute(db)
+      } catch (error) {
+        rmSync(path, { force: true })
+        throw error
+      }
       const fd = openSync(path, 'r+')
       try {
         fsyncSync(fd)
@@ -312,14 +324,24 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   }
 }
 
+/**
+ * The data folder and database file as the bridge creates them: owner-only (0700, 0600), since they
+ * hold every number and text. SQLite gives the log files beside it the database file's mode. Files
+ * and folders that already exist keep theirs: the operator chose them.
+ */
+function createOwnerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  closeSync(openSync(path, 'a', 0o600))
+}
+
 function migrator(db: Db): Migrator {
   return new Migrator({ db, provider: migrationProvider })
 }
 
-/** Applies every pending migration; returns the names applied. */
-export async function migrate(store: Store): Promise<string[]> {
+/** Applies every pending migration (or those up to and including `upTo`); returns the names applied. */
+export async function migrate(store: Store, upTo?: string): Promise<string[]> {
   // The Migrator opens its own transactions; keep it in the write lane like every other writer.
-  const { error, results } = await store.exclusive(() => migrator(store.db).migrateToLatest())
+  const { error, results } = await store.exclusive(() => (upTo ? migrator(store.db).migrateTo(upTo) : migrator(store.db).migrateToLatest()))
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')
     throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`, {

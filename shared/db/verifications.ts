@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Executor, Tx } from './database.js'
 import type { PhoneVerification } from './schema.js'
 
@@ -36,4 +37,15 @@ export async function countTry(trx: Tx, id: number): Promise<PhoneVerification |
 
 export async function markVerified(trx: Tx, id: number, now: number): Promise<void> {
   await trx.updateTable('phone_verifications').set({ verified_at: now }).where('id', '=', id).execute()
+}
+
+/** Deletes up to `limit` verifications that expired before `before` (each holds a number); returns how many. */
+export async function pruneVerifications(trx: Tx, before: number, limit: number): Promise<number> {
+  const result = await trx
+    .deleteFrom('phone_verifications')
+    .where(({ eb, selectFrom }) =>
+      eb(sql.ref('rowid'), 'in', selectFrom('phone_verifications').select(sql.ref('rowid').as('rowid')).where('expires_at', '<', before).limit(limit)),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
 }

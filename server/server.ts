@@ -65,8 +65,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const fastify = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(await logStream(config, options.logDestination)) },
     // X-Forwarded-For is whatever a client writes: never believed. The client's address, for rate
-    // limits, is read from the one header the proxy in front sets itself (CLIENT_IP_HEADER, fly.io's
-    // Fly-Client-IP by default); signatures use PUBLIC_URL, not the scheme or host a request claims.
+    // limits, is the connection's, or the one header the proxy in front sets itself (CLIENT_IP_HEADER,
+    // which fly.toml sets to Fly-Client-IP); signatures use PUBLIC_URL, not the scheme or host a request claims.
     trustProxy: false,
     bodyLimit: 256 * 1024,
     logController: new OneLinePerRequest(),

@@ -189,7 +189,8 @@ t.test('3b. without INTERCOM_WORKSPACE_ID the workspace is asked of Intercom onc
 })
 
 t.test('4. a spoofed X-Forwarded-For does not reset a rate limit', async (t) => {
-  const ctx = await buildTestApp(t)
+  // Behind fly.io's proxy, as fly.toml sets it up: Fly-Client-IP is the address the proxy saw.
+  const ctx = await buildTestApp(t, { env: { CLIENT_IP_HEADER: 'fly-client-ip' } })
   const get = (headers: Record<string, string>) => ctx.app.inject({ method: 'GET', url: '/media/not-a-token', headers })
   for (let i = 0; i < 300; i++) await get({ 'fly-client-ip': '203.0.113.7', 'x-forwarded-for': `198.51.100.${i % 250}` })
   const spoofed = await get({ 'fly-client-ip': '203.0.113.7', 'x-forwarded-for': '198.51.100.99' })

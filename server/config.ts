@@ -109,7 +109,7 @@ const schema = z
       .trim()
       .toLowerCase()
       .regex(/^([a-z0-9-]{1,64})?$/, 'expected a header name such as fly-client-ip, or empty for the connection address')
-      .default('fly-client-ip'),
+      .default(''),
     JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace or silent' }).default('info'),
@@ -291,7 +291,7 @@ export const SETTINGS: Record<SettingName, string> = {
   CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per UTC day (default 3); teammates\' replies are never capped',
   CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per UTC day (default 5)',
   CAP_TEXTS_PER_DAY: 'at most this many outsider-caused texts in all per UTC day (default 500)',
-  CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default fly-client-ip, set by fly.io\'s proxy; empty: the connection address)',
+  CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io\'s proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits',
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',

@@ -33,20 +33,16 @@ const printable = (value: unknown) => (typeof value === 'string' ? value.replace
 /**
  * The most likely reason for a refusal, in the words of the setting to check. A missing header is
  * a caller that does not sign (a scanner, a probe, a hand-made request); a mismatch is nearly
- * always configuration.
+ * always configuration. Only configured values are named: a refused request is unsigned, so nothing
+ * it says (its Host, its URL) may become advice that `doctor` prints to an operator.
  */
-export function likelyCause(config: Config, r: Refusal, host: string | undefined): string {
+export function likelyCause(config: Config, r: Refusal): string {
   if (r.reason === 'missing_header') return `no ${r.header} header: the request did not come from ${r.surface === 'series' ? 'the Series webhook block (add the header there)' : r.surface === 'twilio' ? 'Twilio' : 'Intercom'}`
   if (r.reason === 'not_configured') return 'SERIES_WEBHOOK_SECRET is not set, so every Series request is refused'
   if (r.reason === 'wrong_account') return 'signed, but for another Twilio account: the number\'s webhook belongs to a different account or subaccount than TWILIO_ACCOUNT_SID'
   switch (r.surface) {
-    case 'twilio': {
-      const expected = new URL(config.publicUrl).host
-      if (host && host.toLowerCase() !== expected.toLowerCase()) {
-        return `PUBLIC_URL does not match the URL Twilio calls: the request came to host ${host}, PUBLIC_URL says ${expected}; set PUBLIC_URL to the URL on the number (sms-bridge setup prints it)`
-      }
-      return 'PUBLIC_URL (scheme or path) differs from the webhook URL set on the number, or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number'
-    }
+    case 'twilio':
+      return `the webhook URL set on the number is not under PUBLIC_URL (${config.publicUrl}; sms-bridge setup prints the URLs to set), or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number`
     case 'intercom_webhooks':
     case 'canvas':
       return "INTERCOM_CLIENT_SECRET is not the client secret of the app that sends these requests (Developer Hub > your app > Basic information)"
@@ -96,8 +92,7 @@ export class RefusalNotebook {
     const { surface, reason } = refusal
     this.deps.metrics.signatureRefusals.inc({ surface, reason })
     const now = this.now()
-    const host = printable(req.headers['x-forwarded-host'] ?? req.headers.host)
-    const cause = likelyCause(this.deps.config, refusal, host)
+    const cause = likelyCause(this.deps.config, refusal)
     const state = this.#states.get(surface) ?? { count: 0, sinceLogged: 0, lastLoggedAt: -Infinity, last: now, reason, cause }
     this.#states.set(surface, state)
     state.count++
@@ -111,7 +106,8 @@ export class RefusalNotebook {
         header: refusal.header,
         // The URL Twilio signed, as configured; its query string may hold credentials of the caller's.
         ...(refusal.signedUrl ? { signedUrl: maskUrl(refusal.signedUrl) } : {}),
-        host,
+        // What the request claimed, as data for whoever reads the log, never in the advice.
+        host: printable(req.headers.host),
         userAgent: printable(req.headers['user-agent']),
         refusedSinceLastWarning: state.sinceLogged,
         refusedSinceStart: state.count,

@@ -16,7 +16,44 @@ import { Reachability } from './clients/reachability.js'
 import type { BridgeDeps } from './bridge/deps.js'
 import { systemClock, type Clock } from '../shared/clock.js'
 
+/**
+ * What one client can hold of the service, in one place. Twilio waits 15 s for an answer and
+ * Intercom 5 s, and both send their whole request in milliseconds: a request still arriving after
+ * these times is a client holding memory, not a webhook.
+ */
+export interface HttpLimits {
+  /** The headers must have arrived this long after the connection opened. */
+  headersTimeoutMs: number
+  /** The whole request, body included, must have arrived within this. */
+  requestTimeoutMs: number
+  /** A connection on which nothing moves either way for this long is closed (a reader that never reads, too). */
+  idleTimeoutMs: number
+  /** An idle keep-alive connection is kept this long: Fastify's default, longer than proxies keep theirs. */
+  keepAliveTimeoutMs: number
+  /** How often the two request timeouts are checked (Node's default, 30 s, would stretch them). */
+  checkEveryMs: number
+  /** Connections at once; more are closed as they open. Above fly.io's hard limit of 250 requests. */
+  maxConnections: number
+  /** Requests on one keep-alive connection before it is recycled. */
+  maxRequestsPerSocket: number
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 20_000,
+  idleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  checkEveryMs: 1_000,
+  maxConnections: 300,
+  maxRequestsPerSocket: 1_000,
+}
+
+/** The body limit of every route that sets none of its own (admin, health): none takes a body larger. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024
+
 export interface BuildOptions {
+  /** Tighter timeouts and caps (tests of slow clients); the rest stay as in HTTP_LIMITS. */
+  httpLimits?: Partial<HttpLimits>
   /** Replace the real clients (tests hand in clients pointed at local stand-ins). */
   clients?: Clients
   /** Where log lines go (tests capture them to prove nothing sensitive is written). */
@@ -62,19 +99,26 @@ async function logStream(config: Config, destination: DestinationStream | undefi
  * worker (not yet started). Closing the instance stops the worker and closes the database.
  */
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const limits = { ...HTTP_LIMITS, ...options.httpLimits }
   const fastify = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(await logStream(config, options.logDestination)) },
     // X-Forwarded-For is whatever a client writes: never believed. The client's address, for rate
-    // limits, is read from the one header the proxy in front sets itself (CLIENT_IP_HEADER, fly.io's
-    // Fly-Client-IP by default); signatures use PUBLIC_URL, not the scheme or host a request claims.
+    // limits, is the connection's, or the one header the proxy in front sets itself (CLIENT_IP_HEADER,
+    // which fly.toml sets to Fly-Client-IP); signatures use PUBLIC_URL, not the scheme or host a request claims.
     trustProxy: false,
-    bodyLimit: 256 * 1024,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    connectionTimeout: limits.idleTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.checkEveryMs },
     logController: new OneLinePerRequest(),
     genReqId: (req) => {
       const given = req.headers['fly-request-id'] ?? req.headers['x-request-id']
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
     },
   })
+  fastify.server.maxConnections = limits.maxConnections
   const log = fastify.log
   // `sms-bridge restore FILE` stages a backup; it takes the database's place now, before anything opens it.
   const dbFile = databaseFile(config.database.url)

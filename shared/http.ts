@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { AppError } from './errors.js'
 
@@ -11,20 +11,53 @@ declare module 'fastify' {
   }
 }
 
+/** How a JSON surface is signed: the header, and what checks it. */
+export interface SignedJson {
+  /** The header the signature travels in (lower case). */
+  header: string
+  /** The largest body the surface takes: sized to its real payloads. */
+  bodyLimit: number
+  /** Whether `signature` signs these bytes. */
+  verify: (raw: Buffer, signature: string) => boolean
+  /** Notes the refusal and throws the AppError the surface answers with. */
+  refuse: (req: FastifyRequest, reason: 'missing_header' | 'mismatch') => never
+}
+
 /**
- * In the calling plugin's scope, parses JSON bodies and keeps the raw bytes beside them: Intercom signs
- * the bytes it sent, and a re-serialised body would not match.
+ * In the calling plugin's scope, JSON bodies are signed: a request without the header is refused
+ * before its body is read (onRequest), the signature is checked over the raw bytes before they are
+ * parsed, and the raw bytes are kept (Intercom signs the bytes it sent; a re-serialised body would
+ * not match). Returns the hooks each signed route takes; `rawBody` is set only on a verified body.
  */
-export function keepRawJson(app: FastifyInstance, bodyLimit = 1024 * 1024): void {
+export function signedJson(app: FastifyInstance, s: SignedJson): { onRequest: (req: FastifyRequest) => Promise<void>; preValidation: (req: FastifyRequest) => Promise<void> } {
+  const given = (req: FastifyRequest) => {
+    const value = req.headers[s.header]
+    return typeof value === 'string' ? value : ''
+  }
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
-    req.rawBody = body as Buffer
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: s.bodyLimit }, (req, body, done) => {
+    const raw = body as Buffer
     try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')))
+      if (!s.verify(raw, given(req))) s.refuse(req, 'mismatch')
+    } catch (err) {
+      return done(err as Error, undefined)
+    }
+    req.rawBody = raw
+    try {
+      done(null, JSON.parse(raw.toString('utf8')))
     } catch {
       done(Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400, code: 'invalid_json' }), undefined)
     }
   })
+  return {
+    onRequest: async (req) => {
+      if (given(req) === '') s.refuse(req, 'missing_header')
+    },
+    // A POST without a body reaches no parser: nothing was verified.
+    preValidation: async (req) => {
+      if (!req.rawBody) s.refuse(req, 'mismatch')
+    },
+  }
 }
 
 /**

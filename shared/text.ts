@@ -81,26 +81,35 @@ function tidyLines(text: string): string {
   return out.join('\n').trim()
 }
 
+/** Twilio sends at most 10 media in one MMS: the most pictures a text can carry. */
+export const MAX_MEDIA_PER_TEXT = 10
+/**
+ * How much of a reply's HTML is searched for pictures. A text carries 1600 characters: a picture
+ * after 100,000 characters of HTML would follow over 60 texts, and is not looked for.
+ */
+export const INLINE_IMAGES_SCAN_CHARS = 100_000
+
 /**
  * The pictures a teammate put inside a reply's HTML body (Intercom inlines them as `<img src>`; files
- * and videos come as attachments instead), in order, each once. Only http(s) addresses: anything else
- * (data:, cid:) cannot be fetched by Twilio. Plain-text bodies (API 2.15+) have none.
+ * and videos come as attachments instead), in order, each once, at most `max` (reading stops there).
+ * Only http(s) addresses: anything else (data:, cid:) cannot be fetched by Twilio. Plain-text bodies
+ * (API 2.15+) have none.
  */
-export function inlineImages(body: string | null | undefined): string[] {
+export function inlineImages(body: string | null | undefined, max = MAX_MEDIA_PER_TEXT): string[] {
   if (!body || !body.includes('<')) return []
-  const found: string[] = []
+  const found = new Set<string>()
   const parser = new Parser(
     {
       onopentag(name, attributes) {
         const src = name === 'img' ? attributes.src?.trim() : undefined
-        if (src && /^https?:\/\//i.test(src) && !found.includes(src)) found.push(src)
+        if (src && /^https?:\/\//i.test(src)) found.add(src)
+        if (found.size >= max) parser.pause()
       },
     },
     { decodeEntities: true },
   )
-  parser.write(body)
-  parser.end()
-  return found
+  parser.end(body.length > INLINE_IMAGES_SCAN_CHARS ? body.slice(0, INLINE_IMAGES_SCAN_CHARS) : body)
+  return [...found]
 }
 
 /** Text made safe to put inside HTML: Intercom shows it as the characters it is, never as markup. */

@@ -142,7 +142,9 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
 
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   let text = partBodyToSms(part.body)
-  const wanted: MediaRef[] = [...inlineImages(part.body).map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
+  // One picture more than a text carries, so a reply with too many gets its note.
+  const pictures = inlineImages(part.body, MAX_ATTACHMENTS + 1)
+  const wanted: MediaRef[] = [...pictures.map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
   const { media, lost } = await prepareMedia(deps, wanted)
   const mms = media.length > 0 && senderSupportsMedia(from, deps.config)
   if (media.length > 0 && !mms) text = [text, ...media.map((m) => m.url)].filter(Boolean).join('\n')

@@ -1,11 +1,34 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { getMessage } from '../../shared/db/messages.js'
 import { AppError } from '../../shared/errors.js'
-import { getHeldMedia } from '../../shared/db/media.js'
+import { getHeldMediaInfo, heldMediaSlice } from '../../shared/db/media.js'
+import { Readable } from 'node:stream'
+import type { Executor } from '../../shared/db/database.js'
 import { MMS_TYPES, fetchFile, fileHeaders, twilioMediaPolicy, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
 
 const notFound = () => new AppError('not_found', 'This media link is unknown or has expired.', 404)
 const unsupported = () => new AppError('unsupported_media_type', 'Only the media types an MMS can carry are served here.', 415)
+
+/** How much of a held file is read from the database at a time. */
+export const HELD_SLICE_BYTES = 64 * 1024
+
+/**
+ * A held file, read from the database a slice at a time as the reader takes it: a reader that
+ * stops reading holds one slice, not a copy of the file (40 such readers of a 5 MB file held 220 MB).
+ */
+function heldFile(db: Executor, id: number, size: number): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let offset = 0; offset < size; offset += HELD_SLICE_BYTES) {
+        const slice = await heldMediaSlice(db, id, offset, HELD_SLICE_BYTES)
+        // Pruned while it was read: the reader sees a cut-off download, not another file's bytes.
+        if (slice.byteLength === 0) throw new Error('the held file is gone')
+        yield Buffer.from(slice.buffer, slice.byteOffset, slice.byteLength)
+      }
+    })(),
+    { objectMode: false, highWaterMark: HELD_SLICE_BYTES },
+  )
+}
 
 /**
  * MMS pictures for Intercom. Twilio's media URLs need the account's credentials, so Intercom gets a
@@ -25,10 +48,10 @@ const media: FastifyPluginAsync = async (app) => {
     const heldId = verifyHeldMediaToken(app.config, token)
     if (heldId !== null) {
       // A teammate's file, copied from Intercom.
-      const held = await getHeldMedia(app.store.db, heldId)
+      const held = await getHeldMediaInfo(app.store.db, heldId)
       if (!held) throw notFound()
       if (!MMS_TYPES.has(held.content_type)) throw unsupported()
-      return reply.headers(fileHeaders(held.content_type, held.name)).send(Buffer.from(held.bytes))
+      return reply.headers({ ...fileHeaders(held.content_type, held.name), 'content-length': String(held.size) }).send(heldFile(app.store.db, heldId, held.size))
     }
     const ref = verifyMediaToken(app.config, token)
     const message = ref && (await getMessage(app.store.db, ref.messageId))

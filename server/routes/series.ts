@@ -25,6 +25,8 @@ const body = z
   })
   .refine((b) => Boolean(b.message) !== Boolean(b.template), { message: 'give either message or template, not both', path: ['message'] })
 
+export const SERIES_BODY_LIMIT = 16 * 1024
+
 /**
  * SMS steps in Intercom Series. Series webhooks are not signed, so the team configures a secret
  * header (`X-Bridge-Secret`) in the webhook block. Each (step, contact) is sent once.
@@ -34,7 +36,10 @@ const series: FastifyPluginAsync = async (app) => {
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'])
   answersProbes(app, '/intercom/series', 'Intercom Series webhook')
   app.post('/intercom/series', {
-    preValidation: async (req) => {
+    // A step's body is a few ids and at most 1600 characters of text.
+    bodyLimit: SERIES_BODY_LIMIT,
+    // The secret is a header: checked before the body is read.
+    onRequest: async (req) => {
       const secret = app.config.seriesSecret
       const given = req.headers['x-bridge-secret']
       if (secret && safeEqual(typeof given === 'string' ? given : '', secret)) return

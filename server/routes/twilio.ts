@@ -60,6 +60,15 @@ function locationText(f: { Latitude?: number | undefined; Longitude?: number | u
 }
 
 
+/** onRequest of every Twilio route: a request without X-Twilio-Signature is refused before its body is read. */
+export async function requireTwilioSignature(req: FastifyRequest): Promise<void> {
+  const signature = req.headers['x-twilio-signature']
+  if (typeof signature === 'string' && signature !== '') return
+  const { config } = req.server
+  req.server.refusals.note(req, { surface: 'twilio', reason: 'missing_header', header: 'X-Twilio-Signature', signedUrl: `${config.publicUrl}${req.url}` })
+  throw new AppError('bad_signature', 'The X-Twilio-Signature header is missing or does not match.', 403)
+}
+
 /**
  * preValidation of every Twilio route: X-Twilio-Signature checked against the public URL Twilio
  * called, and the account must be ours; 403 and nothing stored otherwise.
@@ -99,7 +108,7 @@ function mediaOf(form: Form, count: number) {
 
 const twilio: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/sms', 'Twilio incoming messages')
-  app.post('/twilio/sms', { preValidation: checkTwilioRequest }, async (req, reply) => {
+  app.post('/twilio/sms', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
     const form = req.body as Form
     const f = parseForm(inboundForm, form)
     // SMS and WhatsApp share this webhook; any other channel (Messenger, RCS...) cannot be answered
@@ -131,7 +140,7 @@ const statusForm = z.looseObject({
 
 const statusRoute: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/status', 'Twilio status callbacks')
-  app.post('/twilio/status', { preValidation: checkTwilioRequest }, async (req, reply) => {
+  app.post('/twilio/status', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
     const { MessageSid, MessageStatus, ErrorCode } = parseForm(statusForm, req.body as Form)
     await receiveStatus(app.bridge, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null })
     return reply.code(204).send()

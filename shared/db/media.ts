@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Executor, Tx } from './database.js'
 import type { HeldMedia } from './schema.js'
 
@@ -16,8 +17,24 @@ export async function findHeldMediaBySource(db: Executor, sourceUrl: string): Pr
   return db.selectFrom('held_media').select(['id', 'content_type', 'name', 'created_at']).where('source_url', '=', sourceUrl).orderBy('id', 'desc').executeTakeFirst()
 }
 
-export async function getHeldMedia(db: Executor, id: number): Promise<HeldMedia | undefined> {
-  return db.selectFrom('held_media').selectAll().where('id', '=', id).executeTakeFirst()
+/** A held file's type, name and size in bytes, without its bytes. */
+export async function getHeldMediaInfo(db: Executor, id: number): Promise<(Pick<HeldMedia, 'content_type' | 'name'> & { size: number }) | undefined> {
+  const row = await db
+    .selectFrom('held_media')
+    .select(['content_type', 'name', sql<number>`length(bytes)`.as('size')])
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return row && { ...row, size: Number(row.size) }
+}
+
+/** `length` bytes of a held file from `offset` (fewer at its end; none once it is pruned). */
+export async function heldMediaSlice(db: Executor, id: number, offset: number, length: number): Promise<Uint8Array> {
+  const row = await db
+    .selectFrom('held_media')
+    .select(sql<Uint8Array>`substr(bytes, ${offset + 1}, ${length})`.as('chunk'))
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return row ? new Uint8Array(row.chunk) : new Uint8Array(0)
 }
 
 /** Deletes copies older than `before`, at most `limit` of them; says how many went. */

@@ -34,7 +34,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
     signedUrl: `${PUBLIC_URL}/twilio/sms`,
     host: 'bridge-old.fly.dev',
     refusedSinceStart: 1,
-    msg: /^Twilio webhooks \(texts and delivery statuses\): request refused, X-Twilio-Signature does not match; likely cause: PUBLIC_URL does not match the URL Twilio calls: the request came to host bridge-old\.fly\.dev, PUBLIC_URL says sms-bridge\.example\.com/,
+    msg: /^Twilio webhooks \(texts and delivery statuses\): request refused, X-Twilio-Signature does not match; likely cause: the webhook URL set on the number is not under PUBLIC_URL \(https:\/\/sms-bridge\.example\.com; /,
   })
   for (let i = 0; i < 5; i++) t.equal((await refuse()).statusCode, 403)
   t.equal(warnings().length, 1, 'no more warnings within the minute')
@@ -53,7 +53,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
   const rows = await app.store.db.selectFrom('settings_cache').select('key').execute()
   t.notOk(rows.some((r) => r.key.includes('refus')), 'a refusal writes nothing to the database')
   const report = (await runDoctor(ctx.config, app.store, app.clients, clock.now() + 120_000, { serviceUrl })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
-  t.ok(report.includes('FAIL Twilio webhooks (texts and delivery statuses): 7 request(s) refused for their signature since the service started 3 min ago, the last 2 min ago; likely cause: PUBLIC_URL does not match the URL Twilio calls: the request came to host bridge-old.fly.dev, PUBLIC_URL says sms-bridge.example.com; set PUBLIC_URL to the URL on the number (sms-bridge setup prints it).'), report.join('\n'))
+  t.ok(report.includes('FAIL Twilio webhooks (texts and delivery statuses): 7 request(s) refused for their signature since the service started 3 min ago, the last 2 min ago; likely cause: the webhook URL set on the number is not under PUBLIC_URL (https://sms-bridge.example.com; sms-bridge setup prints the URLs to set), or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number.'), report.join('\n'))
   t.ok(report.some((l) => l.startsWith('FAIL Intercom webhooks: 1 request(s) refused')))
   const metric = await app.metrics.registry.getSingleMetricAsString('bridge_signature_refusals_total')
   t.match(metric, /bridge_signature_refusals_total\{surface="twilio",reason="mismatch"\} 7/)

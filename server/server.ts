@@ -102,6 +102,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     log: log.child({ component: 'bridge' }),
     metrics,
     reachability,
+    clock,
   }
   const worker = new Worker({
     store,

@@ -9,7 +9,10 @@ import type { BridgeDeps } from './deps.js'
 import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
 
-/** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
+/**
+ * Intercom redelivers a webhook within hours; a month is far beyond any redelivery. Canvas nonces
+ * live a week (NONCE_MAX_AGE_MS): their receipts must outlive them, or a used one would work again.
+ */
 export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
 const PRUNE_INTERVAL_MS = 24 * 3_600_000
 /** Rows deleted per write, so other writes are never held up for long. */

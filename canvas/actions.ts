@@ -18,7 +18,8 @@ export interface PanelContext {
   adminName: string | null
 }
 
-type Verified<T> = ({ ok: true } & T) | { ok: false; error: string }
+/** `startAgain`: the code step is over (expired, refused): the visitor types a number again. */
+type Verified<T> = ({ ok: true } & T) | { ok: false; error: string; startAgain?: boolean }
 
 /**
  * What the Canvas Kit surfaces ask the bridge for. The routes here check, parse and render; the

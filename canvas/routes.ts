@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { recordReceipt } from '../shared/db/receipts.js'
@@ -6,6 +5,7 @@ import { AppError } from '../shared/errors.js'
 import { answersProbes, signedJson } from '../shared/http.js'
 import { verifyCanvasSignature } from '../shared/signatures.js'
 import type { CanvasActions, PanelContact, PanelContext } from './actions.js'
+import { issueNonce, nonceIsFresh } from './nonce.js'
 import type { CanvasResponse } from './schema.js'
 import { detailsPanel, errorCanvas, inboxPanel, messengerCard, messengerCode, messengerDone } from './views.js'
 
@@ -55,22 +55,11 @@ export const CANVAS_BODY_LIMIT = 64 * 1024
 const EFFECTFUL = new Set(['send_sms', 'send_welcome', 'save_phone', 'save_phone_anyway', 'confirm_phone', 'merge_contact', 'subscribe', 'verify', 'resend'])
 
 /**
- * Every canvas carries a fresh nonce in its stored data; Intercom sends it back in `current_canvas`
- * with the next submit. A replayed submit (the same signed request again) carries a nonce already
- * used, and changes nothing.
- */
-function withNonce(response: CanvasResponse): CanvasResponse {
-  const canvas = response.canvas as { stored_data?: Record<string, unknown> }
-  canvas.stored_data = { ...canvas.stored_data, nonce: randomBytes(12).toString('base64url') }
-  return response
-}
-
-/**
  * Canvas Kit endpoints: the SMS panel in the inbox sidebar and the "continue by SMS" Messenger card.
  * Every request is signed (X-Body-Signature) and must come from our workspace; every answer is a
  * canvas, errors included.
  */
-export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
+export function canvasRoutes(actions: CanvasActions, now: () => number = Date.now): FastifyPluginAsync {
   return async (app) => {
     // An unsigned request never reaches a canvas: 401, as JSON.
     const signed = signedJson(app, {
@@ -82,6 +71,17 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
         throw new AppError('bad_signature', 'The X-Body-Signature header is missing or does not match.', 401)
       },
     })
+
+    /**
+     * Every canvas carries a fresh nonce in its stored data: its issue time, random bytes and our MAC
+     * (nonce.ts). Intercom sends it back in `current_canvas` with the next submit. A replayed submit
+     * carries a nonce already used (its receipt) or, once receipts are pruned, one long out of date.
+     */
+    const withNonce = (response: CanvasResponse): CanvasResponse => {
+      const canvas = response.canvas as { stored_data?: Record<string, unknown> }
+      canvas.stored_data = { ...canvas.stored_data, nonce: issueNonce(app.config.intercom.clientSecret, now()) }
+      return response
+    }
 
     for (const path of ['/canvas/inbox/initialize', '/canvas/inbox/submit', '/canvas/messenger/initialize', '/canvas/messenger/submit']) {
       answersProbes(app, path, 'Intercom Canvas Kit')
@@ -106,8 +106,9 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
         const component = parsed.data.component_id
         if (component && EFFECTFUL.has(component)) {
           const nonce = parsed.data.current_canvas?.stored_data?.nonce
-          if (typeof nonce !== 'string' || !/^[\w-]{16}$/.test(nonce)) return reply.send(withNonce(errorCanvas('This view is out of date. Refresh and try again.')))
-          const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce))
+          const at = now()
+          if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at)) return reply.send(withNonce(errorCanvas('This view is out of date. Refresh and try again.')))
+          const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce, at))
           if (!fresh) return reply.send(withNonce(errorCanvas('That was already done. Refresh to see where things stand.')))
         }
         return reply.send(withNonce(await render(parsed.data, contact)))
@@ -192,7 +193,7 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
             const typed = typeof r.input_values?.code === 'string' ? r.input_values.code.slice(0, 32) : ''
             const checked = await actions.checkCode(contact.id, verificationId, typed)
             if (!checked.ok) {
-              const v = await actions.verification(contact.id, verificationId)
+              const v = checked.startAgain ? undefined : await actions.verification(contact.id, verificationId)
               return v ? messengerCode({ phone: v.phone, verificationId, error: checked.error }) : messengerCard({ phoneError: checked.error })
             }
             const done = await actions.completeSubscription(contact.id, checked.phone)
@@ -200,7 +201,7 @@ export function canvasRoutes(actions: CanvasActions): FastifyPluginAsync {
           }
           case 'resend': {
             const resent = await actions.resendCode(contact.id, verificationId)
-            const v = await actions.verification(contact.id, verificationId)
+            const v = !resent.ok && resent.startAgain ? undefined : await actions.verification(contact.id, verificationId)
             if (!v) return messengerCard({ phoneError: resent.ok ? undefined : resent.error })
             return messengerCode({ phone: v.phone, verificationId, ...(resent.ok ? { notice: 'A new code is on its way.' } : { error: resent.error }) })
           }

@@ -99,7 +99,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(twilio)
   await fastify.register(intercom)
   await fastify.register(series)
-  await fastify.register(canvasRoutes(canvasActions(opts.deps)))
+  await fastify.register(canvasRoutes(canvasActions(opts.deps), () => opts.deps.clock.now()))
   await fastify.register(admin)
   await fastify.register(media)
 }

@@ -103,7 +103,13 @@ const schema = z
     ),
     CAP_TEXTS_PER_NUMBER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(3),
     CAP_TEXTS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(5),
-    CAP_TEXTS_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(500),
+    CAP_CODES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(200),
+    CAP_WELCOMES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(500),
+    CAP_SUBMITS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(10),
+    // Retired, not ignored: a deployment that set it would otherwise lose its limit without a word.
+    CAP_TEXTS_PER_DAY: optionalString.pipe(
+      z.undefined({ error: 'replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY (codes and welcomes now have day budgets of their own): set those instead' }),
+    ),
     CLIENT_IP_HEADER: z
       .string()
       .trim()
@@ -210,7 +216,13 @@ function toConfig(env: z.output<typeof schema>) {
     workspaceId: env.INTERCOM_WORKSPACE_ID,
     // Texts an outsider can cause go only to these countries: by default, those of our own numbers.
     allowedCountries: new Set<string>(env.SMS_ALLOWED_COUNTRIES ?? ownCountries(env.TWILIO_PHONE_NUMBER ?? [], env.DEFAULT_COUNTRY)),
-    caps: { perNumber: env.CAP_TEXTS_PER_NUMBER_DAY, perContact: env.CAP_TEXTS_PER_CONTACT_DAY, perDay: env.CAP_TEXTS_PER_DAY },
+    caps: {
+      perNumber: env.CAP_TEXTS_PER_NUMBER_DAY,
+      perContact: env.CAP_TEXTS_PER_CONTACT_DAY,
+      codesPerDay: env.CAP_CODES_PER_DAY,
+      welcomesPerDay: env.CAP_WELCOMES_PER_DAY,
+      submitsPerContact: env.CAP_SUBMITS_PER_CONTACT_DAY,
+    },
     clientIpHeader: env.CLIENT_IP_HEADER || null,
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
@@ -290,7 +302,10 @@ export const SETTINGS: Record<SettingName, string> = {
   SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER, else DEFAULT_COUNTRY, else US)',
   CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per UTC day (default 3); teammates\' replies are never capped',
   CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per UTC day (default 5)',
-  CAP_TEXTS_PER_DAY: 'at most this many outsider-caused texts in all per UTC day (default 500)',
+  CAP_CODES_PER_DAY: 'at most this many verification codes in all per UTC day (default 200): a budget of their own, so throwaway visitors cannot use up the welcomes',
+  CAP_WELCOMES_PER_DAY: 'at most this many welcome and Messenger confirmation texts in all per UTC day (default 500); one refused by this cap waits for the next UTC day',
+  CAP_SUBMITS_PER_CONTACT_DAY: 'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
+  CAP_TEXTS_PER_DAY: 'retired: set CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY instead (a start with it set stops and says so)',
   CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io\'s proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits',
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',

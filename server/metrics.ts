@@ -57,8 +57,15 @@ export class Metrics {
 
   readonly outsiderTextsRefused = new Counter({
     name: 'bridge_outsider_texts_refused_total',
-    help: 'Texts an outsider could cause (verification codes, confirmations, welcomes) refused by a cap or the allowed countries, by kind and reason',
+    help: 'Texts an outsider could cause (verification codes, confirmations, welcomes) refused, by kind and reason: a cap, the allowed countries, or (codes) the number\'s state or Twilio',
     labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly outsiderBudgetExhausted = new Counter({
+    name: 'bridge_outsider_budget_exhausted_total',
+    help: 'A day budget (codes, welcomes) used up before 18:00 UTC: real visitors and new leads wait for the next day; a flood, or a cap set too low',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   })
 

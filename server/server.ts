@@ -146,6 +146,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     log: log.child({ component: 'bridge' }),
     metrics,
     reachability,
+    clock,
   }
   const worker = new Worker({
     store,

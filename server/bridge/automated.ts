@@ -9,7 +9,7 @@ import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import type { JobContext, TaskResult } from '../jobs/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
-import { capRefused, takeOutsiderBudget } from './caps.js'
+import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
@@ -99,7 +99,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
 
   if (deps.config.quietHours) {
     const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
-    const until = quietUntil(Date.now(), deps.config.quietHours.window, zone)
+    const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
     if (until) {
       ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
       return { runAgainAt: until }
@@ -113,21 +113,28 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
   // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
-  // comes out of the outsider budgets (countries, per number, contact and day). Series steps are the
-  // team's own campaigns and teammates' texts are never capped.
+  // comes out of the outsider budgets (countries, per number and contact, the welcomes' day budget).
+  // Series steps are the team's own campaigns and teammates' texts are never capped.
   const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
+  const now = deps.clock.now()
   const written = await deps.store.write(async (trx) => {
-    const now = Date.now()
-    const refusal = outsider ? await takeOutsiderBudget(trx, deps.config, { phone, contactId: send.intercom_contact_id }, now) : null
-    if (refusal) return { refusal, id: null }
+    const taken = outsider ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now) : null
+    if (taken?.refusal) return { taken, id: null }
     const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)
     await attachAutomatedMessage(trx, send.key, id, phone, now)
-    return { refusal: null, id }
+    return { taken, id }
   })
-  if (written.refusal) {
-    capRefused(deps, outsider!, phone, written.refusal)
-    return settle(deps, send.key, { status: 'skipped', phone, reason: written.refusal.sentence })
+  if (written.taken) budgetTaken(deps, outsider!, phone, written.taken, now)
+  const capped = written.taken?.refusal
+  if (capped?.reason === 'daily_cap') {
+    // Strangers can spend the day budget; the lead they crowded out still gets the text, tomorrow.
+    const until = nextUtcDay(now)
+    ctx.log.info({ until: new Date(until).toISOString() }, 'automated text held until the day budget starts again')
+    return { runAgainAt: until }
   }
+  // A country never changes; a number's or contact's cap is spent only by texts to that very number
+  // or contact today, so holding would only put off what the cap is there to stop.
+  if (capped) return settle(deps, send.key, { status: 'skipped', phone, reason: capped.sentence })
   return finish(deps, { ...send, phone, message_id: written.id! }, ctx)
 }
 

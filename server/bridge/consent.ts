@@ -1,4 +1,6 @@
-import { getConsent } from '../../shared/db/consent.js'
+import { getConsent, setConsent } from '../../shared/db/consent.js'
+import type { Tx } from '../../shared/db/database.js'
+import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
 
 export interface Refusal {
@@ -54,4 +56,12 @@ export async function textingRefusal(
     }
   }
   return null
+}
+
+/**
+ * Records the opt-out a Twilio error says (21610: the number texted STOP to Twilio): the one way every
+ * path that texts (replies, status callbacks, verification codes) learns it. Other codes change nothing.
+ */
+export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now = Date.now()): Promise<void> {
+  if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, phone, 'opted_out', `twilio:${code}`, now)
 }

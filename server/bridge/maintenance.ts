@@ -11,7 +11,10 @@ import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
 import { markUnmarkedLinks } from './links.js'
 
-/** Intercom redelivers a webhook within hours; a month is far beyond any redelivery. */
+/**
+ * Intercom redelivers a webhook within hours; a month is far beyond any redelivery. Canvas nonces
+ * live a week (NONCE_MAX_AGE_MS): their receipts must outlive them, or a used one would work again.
+ */
 export const RECEIPT_RETENTION_MS = 30 * 24 * 3_600_000
 /**
  * A verification code is of use until it expires (a resend renews it); a day later the visitor who

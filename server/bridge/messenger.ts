@@ -52,8 +52,8 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
   const link = await findPhoneContact(deps.store.db, phone)
   if (link && link.intercom_contact_id !== contactId) return { ok: false, error: 'This number cannot be used here. Please ask us in the chat.' }
   if ((await getConsent(deps.store.db, phone))?.state === 'opted_out') return { ok: false, error: 'This number opted out of our texts. Text START to us from that phone first.' }
+  const now = deps.clock.now()
   await deps.store.write(async (trx) => {
-    const now = Date.now()
     await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
     await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now)
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
@@ -64,7 +64,7 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
       phone,
       body: 'Thanks! You will now get our replies by text. Reply STOP to opt out.',
       requestedBy: 'messenger',
-    })
+    }, now)
   })
   return { ok: true }
 }

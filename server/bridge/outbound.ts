@@ -2,13 +2,12 @@ import type { Tx } from '../../shared/db/database.js'
 import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
 import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
-import { setConsent } from '../../shared/db/consent.js'
-import { textingRefusal } from './consent.js'
+import { recordTwilioOptOut, textingRefusal } from './consent.js'
 import { createOutboundMessage, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, partBodyToSms, splitForSms } from '../../shared/text.js'
-import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
+import { describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -271,7 +270,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
   await deps.store.write(async (trx) => {
     await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
-    if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, row.phone, 'opted_out', `twilio:${code}`)
+    await recordTwilioOptOut(trx, row.phone, code)
     if (notify && row.intercom_conversation_id) {
       await enqueueTask(trx, 'outbound.notify_failure', { messageId: row.id }, { key: jobKeys.notifyFailure(row.id) })
     }

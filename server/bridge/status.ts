@@ -1,8 +1,8 @@
 import type { Tx } from '../../shared/db/database.js'
-import { setConsent } from '../../shared/db/consent.js'
 import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared/db/messages.js'
 import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
-import { TWILIO_ERRORS, describeTwilioError } from '../../shared/twilio-errors.js'
+import { describeTwilioError } from '../../shared/twilio-errors.js'
+import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
@@ -49,9 +49,7 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
   const failed = status === 'failed' || status === 'undelivered'
   await updateMessage(trx, message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) })
   if (failed) {
-    if (update.errorCode && TWILIO_ERRORS[update.errorCode]?.optedOut) {
-      await setConsent(trx, message.phone, 'opted_out', `twilio:${update.errorCode}`)
-    }
+    await recordTwilioOptOut(trx, message.phone, update.errorCode)
     await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
   }
   if (message.intercom_contact_id) {

@@ -1,15 +1,15 @@
 import { createHmac, randomInt } from 'node:crypto'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
+import type { Executor } from '../../shared/db/database.js'
 import { createOutboundMessage } from '../../shared/db/messages.js'
 import { countTry, getVerification, insertVerification, markVerified, renewVerification } from '../../shared/db/verifications.js'
 import { maskPhone } from '../../shared/log.js'
-import { formatForReading } from '../../shared/phone.js'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import { segmentInfo } from '../../shared/text.js'
-import { describeTwilioError } from '../../shared/twilio-errors.js'
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
-import { capRefused, takeOutsiderBudget } from './caps.js'
+import { budgetTaken, capRefused, takeOutsiderBudget, takeSubmitBudget, type BudgetTaken } from './caps.js'
+import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { senderFor } from './outbound.js'
 
@@ -25,28 +25,43 @@ export const MAX_TRIES = 5
 export const MAX_SENDS = 3
 export const RESEND_AFTER_MS = 60_000
 
-export type VerifyResult<T> = ({ ok: true } & T) | { ok: false; error: string }
+export type VerifyResult<T> = ({ ok: true } & T) | { ok: false; error: string; startAgain?: boolean }
 
 function hashCode(deps: Pick<BridgeDeps, 'config'>, contactId: string, phone: string, code: string): string {
   return createHmac('sha256', derivedKey(deps.config.intercom.clientSecret, 'verification-codes-v1')).update(`${contactId}\n${phone}\n${code}`).digest('hex')
 }
 
-const CANNOT_TEXT = 'We cannot text this number right now. Please try again tomorrow, or ask us in the chat.'
+/**
+ * Every refusal of a number says this, whatever the reason (opted out, linked to someone else, a
+ * country or a cap, Twilio refused): a visitor must not learn anything about a number they may not
+ * hold. The team gets the reason in the metric and the log.
+ */
+export const COULD_NOT_TEXT = 'We could not text that number. Check it, or ask us in the chat.'
+const START_AGAIN = 'Start again: enter your number.'
+const EXPIRED = 'That code has expired. Start again: enter your number.'
 
 const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0')
 
-/** What may stop a code from being sent at all, before any text: said to the visitor in plain words. */
-async function refusal(deps: BridgeDeps, contactId: string, phone: string): Promise<string | null> {
-  const consent = await getConsent(deps.store.db, phone)
+/** Why a number may not get a code, from its state (the visitor is never told which). */
+async function numberRefusal(db: Executor, contactId: string, phone: string): Promise<'opted_out' | 'linked_elsewhere' | null> {
   // Only the phone itself (START) opts a number back in: never a form someone filled in.
-  if (consent?.state === 'opted_out') return 'This number opted out of our texts. Text START to us from that phone first, then try again.'
-  const link = await findPhoneContact(deps.store.db, phone)
-  if (link && link.intercom_contact_id !== contactId) return 'This number cannot be used here. Please ask us in the chat.'
-  return null
+  if ((await getConsent(db, phone))?.state === 'opted_out') return 'opted_out'
+  const link = await findPhoneContact(db, phone)
+  return link && link.intercom_contact_id !== contactId ? 'linked_elsewhere' : null
+}
+
+/** What a transaction that may allow a code decided: refused for a reason, and what the budgets said. */
+type CodeAllowed = { refused: string | null; taken?: BudgetTaken; id?: number }
+
+/** Counts and logs a decision; true when a code may be texted. */
+function allowed(deps: BridgeDeps, phone: string, decision: CodeAllowed, now: number): boolean {
+  if (decision.taken) budgetTaken(deps, 'verification', phone, decision.taken, now)
+  else if (decision.refused) capRefused(deps, 'verification', phone, decision.refused)
+  return !decision.refused
 }
 
 /** Texts the code from our usual sender; the stored text says a code was sent, never which. */
-async function textCode(deps: BridgeDeps, contactId: string, phone: string, code: string): Promise<string | null> {
+async function textCode(deps: BridgeDeps, contactId: string, phone: string, code: string): Promise<boolean> {
   const { from, recorded } = senderFor(null, deps.config)
   const body = `${code} is your verification code. It expires in 10 minutes. If you did not ask for it, ignore this text.`
   // The visitor waits for the answer: a code Twilio did not take is said at once, never retried later.
@@ -54,61 +69,71 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     .send({ to: phone, from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }, body, mediaUrls: [] })
     .catch((err: unknown) => ({ ok: false as const, code: err instanceof UpstreamError && typeof err.details.code === 'number' ? err.details.code : null, message: errorMessage(err) }))
   if (!sent.ok) {
+    // Twilio's reason is the team's: a 21610 says the number opted out, which is nobody else's business.
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
-    return `We could not text ${formatForReading(phone)}: ${describeTwilioError(sent.code, 'Twilio refused it')}`
+    capRefused(deps, 'verification', phone, 'twilio_refused')
+    await deps.store.write((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
+    return false
   }
   await deps.store.write((trx) =>
     createOutboundMessage(trx, { contactId, phone, from: recorded, twilioSid: sent.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: sent.status }),
   )
-  return null
+  return true
 }
 
-/** Starts proving `phone` for this visitor: a code is texted, unless a rule or a cap says no. */
-export async function startVerification(deps: BridgeDeps, contactId: string, phone: string, now = Date.now()): Promise<VerifyResult<{ verificationId: number }>> {
-  const refused = await refusal(deps, contactId, phone)
-  if (refused) return { ok: false, error: refused }
+/**
+ * Starts proving `phone` for this visitor: a code is texted, unless a rule or a cap says no. The try
+ * is paid for (the contact's submits a day) before the number's state is read, in one transaction.
+ */
+export async function startVerification(deps: BridgeDeps, contactId: string, phone: string): Promise<VerifyResult<{ verificationId: number }>> {
+  const now = deps.clock.now()
   const code = newCode()
-  const started = await deps.store.write(async (trx) => {
-    const cap = await takeOutsiderBudget(trx, deps.config, { phone, contactId }, now)
-    if (cap) return { cap, id: null }
-    return { cap: null, id: await insertVerification(trx, { contactId, phone, codeHash: hashCode(deps, contactId, phone, code), expiresAt: now + CODE_TTL_MS }, now) }
+  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+    if (!(await takeSubmitBudget(trx, deps.config, contactId, now))) return { refused: 'submit_cap' }
+    const state = await numberRefusal(trx, contactId, phone)
+    if (state) return { refused: state }
+    const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone, contactId }, now)
+    if (taken.refusal) return { refused: taken.refusal.reason, taken }
+    return { refused: null, taken, id: await insertVerification(trx, { contactId, phone, codeHash: hashCode(deps, contactId, phone, code), expiresAt: now + CODE_TTL_MS }, now) }
   })
-  if (started.cap) {
-    capRefused(deps, 'verification', phone, started.cap)
-    return { ok: false, error: CANNOT_TEXT }
-  }
-  const failed = await textCode(deps, contactId, phone, code)
-  return failed ? { ok: false, error: failed } : { ok: true, verificationId: started.id! }
+  if (!allowed(deps, phone, decision, now) || !(await textCode(deps, contactId, phone, code))) return { ok: false, error: COULD_NOT_TEXT }
+  return { ok: true, verificationId: decision.id! }
 }
 
-/** A new code for a verification under way: at most MAX_SENDS, a minute apart, within the caps. */
-export async function resendCode(deps: BridgeDeps, contactId: string, verificationId: number, now = Date.now()): Promise<VerifyResult<{ phone: string }>> {
+/**
+ * A new code for a verification under way: while its code is still valid, at most MAX_SENDS, a
+ * minute apart, within the caps, and refused as the first send would be (an opt-out or a link to
+ * someone else since). An expired code means starting again, with a submit that costs.
+ */
+export async function resendCode(deps: BridgeDeps, contactId: string, verificationId: number): Promise<VerifyResult<{ phone: string }>> {
+  const now = deps.clock.now()
   const v = await getVerification(deps.store.db, verificationId)
-  if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false, error: 'Start again: enter your number.' }
+  if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false, error: START_AGAIN, startAgain: true }
+  if (now > v.expires_at) return { ok: false, error: EXPIRED, startAgain: true }
   if (v.sends >= MAX_SENDS) return { ok: false, error: 'No more codes can be sent for this number now. Please ask us in the chat.' }
   if (now - v.last_sent_at < RESEND_AFTER_MS) return { ok: false, error: 'A code was just sent. Wait a minute before asking for another.' }
   const code = newCode()
-  const cap = await deps.store.write(async (trx) => {
-    const refusal = await takeOutsiderBudget(trx, deps.config, { phone: v.phone, contactId }, now)
-    if (!refusal) await renewVerification(trx, v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now)
-    return refusal
+  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+    const state = await numberRefusal(trx, contactId, v.phone)
+    if (state) return { refused: state }
+    const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone: v.phone, contactId }, now)
+    if (taken.refusal) return { refused: taken.refusal.reason, taken }
+    await renewVerification(trx, v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now)
+    return { refused: null, taken }
   })
-  if (cap) {
-    capRefused(deps, 'verification', v.phone, cap)
-    return { ok: false, error: CANNOT_TEXT }
-  }
-  const failed = await textCode(deps, contactId, v.phone, code)
-  return failed ? { ok: false, error: failed } : { ok: true, phone: v.phone }
+  if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { ok: false, error: COULD_NOT_TEXT, startAgain: true }
+  return { ok: true, phone: v.phone }
 }
 
 /** Checks a typed code: the visitor holds the number once it matches, in time and within the tries. */
-export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string, now = Date.now()): Promise<VerifyResult<{ phone: string }>> {
+export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<VerifyResult<{ phone: string }>> {
   const code = typed.replace(/\s/g, '')
+  const now = deps.clock.now()
   return deps.store.write(async (trx) => {
     const v = await countTry(trx, verificationId)
-    if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false as const, error: 'Start again: enter your number.' }
+    if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false as const, error: START_AGAIN, startAgain: true }
     if (v.attempts >= MAX_TRIES) return { ok: false as const, error: 'Too many wrong codes. Ask for a new code.' }
-    if (now > v.expires_at) return { ok: false as const, error: 'That code has expired. Ask for a new code.' }
+    if (now > v.expires_at) return { ok: false as const, error: EXPIRED, startAgain: true }
     if (!safeEqual(v.code_hash, hashCode(deps, contactId, v.phone, /^\d{6}$/.test(code) ? code : 'x'))) {
       const left = MAX_TRIES - v.attempts - 1
       return { ok: false as const, error: left > 0 ? `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'Too many wrong codes. Ask for a new code.' }
@@ -117,4 +142,3 @@ export async function checkCode(deps: BridgeDeps, contactId: string, verificatio
     return { ok: true as const, phone: v.phone }
   })
 }
-

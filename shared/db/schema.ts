@@ -203,9 +203,12 @@ export interface PhoneVerificationTable {
   created_at: Millis
 }
 
-/** How many texts outsiders caused, per scope (number, contact, all) and UTC day. */
+/**
+ * How many texts outsiders caused, per scope and UTC day: a number, a contact, `all` (key: the kind
+ * of text, `codes` or `welcomes`), and `submit` (Messenger "Text me" submits, key: the contact).
+ */
 export interface SendCountTable {
-  scope: 'number' | 'contact' | 'all'
+  scope: 'number' | 'contact' | 'all' | 'submit'
   key: string
   day: string
   count: number

@@ -47,9 +47,10 @@ t.test('1. a Messenger visitor cannot take over a number: linked, opted out, or 
   const { visitor, session } = visitorOf(ctx)
   await session.open()
 
-  // The owner's number, linked to the owner: refused before any text, nothing moves.
+  // The owner's number, linked to the owner: refused before any text, nothing moves (and the
+  // visitor is told no more than for any refused number: messenger-abuse.test.ts).
   await session.click('subscribe', { phone: OWNER, consent: ['agree'] })
-  t.match(session.text(), /cannot be used here/)
+  t.match(session.text(), /We could not text that number/)
   t.equal(outbound(ctx).length, 0, 'not even a code is sent')
   const link = await ctx.app.store.db.selectFrom('phone_contacts').selectAll().where('phone', '=', OWNER).executeTakeFirstOrThrow()
   t.equal(link.intercom_contact_id, owner.id, "the number stays the owner's")
@@ -58,7 +59,7 @@ t.test('1. a Messenger visitor cannot take over a number: linked, opted out, or 
   await postSms(ctx, inboundForm(ctx, { From: '+14155550140', Body: 'STOP' }))
   await drain(ctx.app)
   await session.click('subscribe', { phone: '+14155550140', consent: ['agree'] })
-  t.match(session.text(), /opted out of our texts/)
+  t.match(session.text(), /We could not text that number/)
   t.match(await ctx.app.store.db.selectFrom('consent').selectAll().where('phone', '=', '+14155550140').executeTakeFirst(), { state: 'opted_out' })
 
   // A number nobody linked: a code is texted to it, and without that code nothing happens.
@@ -82,41 +83,42 @@ t.test('1. a Messenger visitor cannot take over a number: linked, opted out, or 
   t.match(session.text(), /expired/)
 
   // Resends: not within a minute, at most three codes.
+  await session.click('subscribe', { phone: '+14155550152', consent: ['agree'] })
   await session.click('resend')
   t.match(session.text(), /Wait a minute/)
   for (let i = 0; i < 3; i++) {
-    await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ last_sent_at: Date.now() - 61_000 }).where('phone', '=', '+14155550151').execute())
+    await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ last_sent_at: Date.now() - 61_000 }).where('phone', '=', '+14155550152').execute())
     await session.click('resend')
   }
   t.match(session.text(), /No more codes/)
-  t.equal(outbound(ctx, '+14155550151').length, 3, 'three codes in all')
+  t.equal(outbound(ctx, '+14155550152').length, 3, 'three codes in all')
 })
 
 t.test('2. SMS pumping: outsider-caused texts are capped per number, contact and day, and by country; replies never', async (t) => {
-  const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN, CAP_TEXTS_PER_DAY: '6', WELCOME_SMS_TEMPLATE: 'Welcome!' } })
+  const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN, CAP_CODES_PER_DAY: '6', WELCOME_SMS_TEMPLATE: 'Welcome!' } })
   const { session } = visitorOf(ctx)
   await session.open()
   // Abroad: our numbers are American, so a code to a premium-rate-prone destination is refused.
   await session.click('subscribe', { phone: '+447911123456', consent: ['agree'] })
-  t.match(session.text(), /cannot text this number right now/)
+  t.match(session.text(), /We could not text that number/)
   t.equal(outbound(ctx).length, 0)
 
   // One number: three codes a day.
   for (let i = 0; i < 4; i++) await session.click('subscribe', { phone: '+14155550160', consent: ['agree'] })
   t.equal(outbound(ctx, '+14155550160').length, 3)
-  t.match(session.text(), /cannot text this number right now/)
+  t.match(session.text(), /We could not text that number/)
 
   // One contact: five a day, whatever the numbers.
   for (const n of ['+14155550161', '+14155550162', '+14155550163']) await session.click('subscribe', { phone: n, consent: ['agree'] })
   t.equal(outbound(ctx).length, 5, 'the fourth number went over the contact cap')
 
-  // All together: CAP_TEXTS_PER_DAY (6 here) across visitors.
+  // All together: CAP_CODES_PER_DAY (6 here) across visitors.
   const others = [visitorOf(ctx), visitorOf(ctx)]
   for (const [i, o] of others.entries()) {
     await o.session.open()
     await o.session.click('subscribe', { phone: `+1415555017${i}`, consent: ['agree'] })
   }
-  t.equal(outbound(ctx).length, 6, 'the day cap holds across contacts')
+  t.equal(outbound(ctx).length, 6, 'the codes\' day cap holds across contacts')
 
   // Welcomes are outsider-caused too: a contact created with a foreign number gets none.
   const abroad = ctx.intercom.addContact({ role: 'user', external_id: 'crm-abroad', phone: '+447911123457' })

@@ -120,6 +120,12 @@ t.test('each invalid setting is named with what it expects', async (t) => {
   }
 })
 
+t.test('outsider budgets: codes and welcomes apart; the retired shared day cap stops the start', async (t) => {
+  t.same(loadConfig(valid, null).caps, { perNumber: 3, perContact: 5, codesPerDay: 200, welcomesPerDay: 500, submitsPerContact: 10 })
+  t.same(problemsOf({ ...valid, CAP_TEXTS_PER_DAY: '' }), [], 'empty is as unset')
+  t.match(problemsOf({ ...valid, CAP_TEXTS_PER_DAY: '500' }), [/^CAP_TEXTS_PER_DAY is invalid: replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY/])
+})
+
 t.test('PUBLIC_URL: https, or plain http for localhost while developing (the demo)', async (t) => {
   for (const url of ['http://127.0.0.1:3000', 'http://localhost:8080', 'http://[::1]:3000']) {
     t.same(problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: url }), [], url)

@@ -71,9 +71,14 @@ t.test('13b. stored upstream errors show numbers masked in /admin/jobs and `jobs
 t.test('13c. phone verifications are pruned a day past their expiry; a live one stays', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
   const visitor = ctx.intercom.addContact({ role: 'lead', name: 'Visitor' })
+  const post = (path: string, body: Record<string, unknown>) => {
+    const raw = JSON.stringify({ workspace_id: WORKSPACE, user: { type: 'user', id: visitor.id }, context: { location: 'home' }, ...body })
+    return ctx.app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) }, payload: raw })
+  }
   const submit = async (phone: string) => {
-    const raw = JSON.stringify({ workspace_id: WORKSPACE, user: { type: 'user', id: visitor.id }, context: { location: 'home' }, component_id: 'subscribe', input_values: { phone, consent: ['agree'] }, current_canvas: { stored_data: { nonce: `nonce-${phone.slice(-4)}`.padEnd(16, 'x') } } })
-    const res = await ctx.app.inject({ method: 'POST', url: '/canvas/messenger/submit', headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) }, payload: raw })
+    // The card as Intercom shows it (its stored data carries the nonce a submit must bring back).
+    const card = (await post('/canvas/messenger/initialize', {})).json().canvas
+    const res = await post('/canvas/messenger/submit', { component_id: 'subscribe', input_values: { phone, consent: ['agree'] }, current_canvas: card })
     t.match(res.body, /We texted a 6-digit code/)
   }
   await submit('+14155550150')

@@ -164,15 +164,16 @@ t.test('6. codes and welcomes have day budgets of their own; a welcome the day c
   t.equal(outbound(ctx, '+14155550172').length, 0, 'the third code of the day is refused')
   t.equal(late.session.error(), NEUTRAL)
 
-  // ...and a new lead is welcomed all the same.
-  const first = ctx.intercom.addContact({ role: 'lead', phone: '+14155550180' })
-  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', first.id))
+  // ...and a new contact is welcomed all the same (a user from the team's systems: a lead's own
+  // phone gets no automated text at all, test/faults/visitor-fields.test.ts).
+  const first = ctx.intercom.addContact({ role: 'user', external_id: 'crm-180', phone: '+14155550180' })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', first.id))
   await drain(ctx.app)
   t.same(outbound(ctx, '+14155550180').map((m) => m.body), ['Welcome!'])
 
-  // The welcomes' budget is spent: the next lead's welcome waits for the next UTC day, never dropped.
-  const second = ctx.intercom.addContact({ role: 'lead', phone: '+14155550181' })
-  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.lead.created', second.id))
+  // The welcomes' budget is spent: the next contact's welcome waits for the next UTC day, never dropped.
+  const second = ctx.intercom.addContact({ role: 'user', external_id: 'crm-181', phone: '+14155550181' })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', second.id))
   const held = async () => ctx.app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'automated.send').where('run_at', '=', MORNING - 9 * 3_600_000 + DAY).executeTakeFirst()
   await drain(ctx.app)
   t.ok(await held(), 'held until midnight UTC')

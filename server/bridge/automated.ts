@@ -1,3 +1,4 @@
+import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
 import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
@@ -69,6 +70,27 @@ async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 
   })
 }
 
+/**
+ * The number an automated text may go to, or why none: a valid mobile number the bridge trusts for
+ * this contact (never a lead's own claim), the welcome's once-only rules, and consent.
+ */
+async function whereTo(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contact): Promise<{ phone: string } | { skip: { reason: string; phone?: string } }> {
+  const db = deps.store.db
+  const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
+  if (!phone || !(await isTextableNumber(phone))) return { skip: { reason: 'The contact has no valid mobile number.' } }
+  const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes as Record<string, unknown> | undefined }
+  if (!(await numberTrust(deps, contact, phone))) return { skip: { phone, reason: UNTRUSTED_NUMBER } }
+  if (send.kind === 'welcome') {
+    if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
+      return { skip: { phone, reason: 'The contact was created from their own text: they already wrote to us.' } }
+    }
+    // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
+    if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
+  }
+  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c as ContactConsent })
+  return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
+}
+
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */
 export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'automated.send'>, ctx: JobContext): Promise<void | TaskResult> {
   const db = deps.store.db
@@ -80,22 +102,9 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
 
   const c = await deps.intercom.findContact(send.intercom_contact_id)
   if (!c) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
-  const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
-  if (!phone || !(await isTextableNumber(phone))) {
-    return settle(deps, send.key, { status: 'skipped', reason: 'The contact has no valid mobile number.' })
-  }
-  // Only to a number the bridge has reason to believe is the contact's: never to a lead's own claim.
-  const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes as Record<string, unknown> | undefined }
-  if (!(await numberTrust(deps, contact, phone))) return settle(deps, send.key, { status: 'skipped', phone, reason: UNTRUSTED_NUMBER })
-  if (send.kind === 'welcome') {
-    if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
-      return settle(deps, send.key, { status: 'skipped', phone, reason: 'The contact was created from their own text: they already wrote to us.' })
-    }
-    // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
-    if (await welcomeSentToPhone(db, phone)) return settle(deps, send.key, { status: 'skipped', phone, reason: 'This number was already sent the welcome text.' })
-  }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c as ContactConsent })
-  if (refusal) return settle(deps, send.key, { status: 'skipped', phone, reason: refusal.sentence })
+  const target = await whereTo(deps, send, c)
+  if ('skip' in target) return settle(deps, send.key, { status: 'skipped', ...target.skip })
+  const { phone } = target
 
   if (deps.config.quietHours) {
     const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)

@@ -310,7 +310,7 @@ export const SETTINGS: Record<SettingName, string> = {
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
-  LOG_FORMAT: 'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured, one readable line each, for a terminal)',
+  LOG_FORMAT: 'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',
 }
 
 export type { SettingName }

@@ -1,3 +1,4 @@
+import { Readable, Transform } from 'node:stream'
 import { createHmac } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { BlockList, isIP } from 'node:net'
@@ -205,16 +206,16 @@ async function fetchChecked(url: string, from: string, policy: FetchPolicy, opti
   }
 }
 
+/** A download under way: its type, and its bytes as a stream that fails past `MAX_HELD_BYTES`. */
+export type Opened = { ok: true; contentType: string; size: number | null; body: Readable } | { ok: false; reason: string; status?: number }
+
 /**
- * Downloads one file from `from` ("Intercom", "Twilio": said in the reasons) where the policy allows,
- * refusing anything over `MAX_HELD_BYTES` without reading it all.
+ * Opens one file from `from` ("Intercom", "Twilio": said in the reasons) where the policy allows.
+ * Its bytes come as they are read, with backpressure: a reader that stops reading holds a socket's
+ * buffer, not the file. A declared size over `MAX_HELD_BYTES` is refused before anything is read,
+ * and the stream fails as soon as more arrives than that.
  */
-export async function fetchFile(
-  url: string,
-  from: string,
-  policy: FetchPolicy,
-  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<Fetched & { status?: number }> {
+export async function openFile(url: string, from: string, policy: FetchPolicy, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Opened> {
   let res: Response | { refused: string }
   try {
     res = await fetchChecked(url, from, policy, options)
@@ -226,18 +227,49 @@ export async function fetchFile(
     await res.body?.cancel()
     return { ok: false, status: res.status, reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }
   }
-  const tooLarge = { ok: false as const, reason: `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry` }
-  if (Number(res.headers.get('content-length')) > MAX_HELD_BYTES) {
+  const declared = res.headers.get('content-length')
+  if (Number(declared) > MAX_HELD_BYTES) {
     await res.body.cancel()
-    return tooLarge
+    return { ok: false, reason: TOO_LARGE }
   }
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength
-    if (size > MAX_HELD_BYTES) return tooLarge
-    chunks.push(chunk)
-  }
+  let seen = 0
+  const capped = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.byteLength
+      done(seen > MAX_HELD_BYTES ? new FileTooLarge() : null, chunk)
+    },
+  })
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).on('error', (err) => capped.destroy(err))
   const contentType = (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase() || 'application/octet-stream'
-  return { ok: true, contentType, bytes: Buffer.concat(chunks) }
+  // A compressed answer is decoded as it is read: its declared length is not the file's.
+  const size = declared === null || res.headers.has('content-encoding') ? null : Number(declared)
+  return { ok: true, contentType, size, body: body.pipe(capped) }
+}
+
+const TOO_LARGE = `it is larger than ${MAX_HELD_BYTES / 1024 / 1024} MB, the most a text can carry`
+
+class FileTooLarge extends Error {
+  constructor() {
+    super(TOO_LARGE)
+    this.name = 'FileTooLarge'
+  }
+}
+
+/** Downloads one file whole (to keep a copy): `openFile`, read to the end within `MAX_HELD_BYTES`. */
+export async function fetchFile(
+  url: string,
+  from: string,
+  policy: FetchPolicy,
+  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Fetched & { status?: number }> {
+  const opened = await openFile(url, from, policy, options)
+  if (!opened.ok) return opened
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of opened.body as AsyncIterable<Buffer>) chunks.push(chunk)
+  } catch (err) {
+    opened.body.destroy()
+    return { ok: false, reason: err instanceof FileTooLarge ? TOO_LARGE : `it could not be downloaded from ${from} (the download broke off)` }
+  }
+  return { ok: true, contentType: opened.contentType, bytes: Buffer.concat(chunks) }
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../shared/errors.js'
 import { getHeldMediaInfo, heldMediaSlice } from '../../shared/db/media.js'
 import { Readable } from 'node:stream'
 import type { Executor } from '../../shared/db/database.js'
-import { MMS_TYPES, fetchFile, fileHeaders, twilioMediaPolicy, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
+import { MMS_TYPES, fileHeaders, openFile, twilioMediaPolicy, verifyHeldMediaToken, verifyMediaToken } from '../bridge/media.js'
 
 const notFound = () => new AppError('not_found', 'This media link is unknown or has expired.', 404)
 const unsupported = () => new AppError('unsupported_media_type', 'Only the media types an MMS can carry are served here.', 415)
@@ -66,14 +66,20 @@ const media: FastifyPluginAsync = async (app) => {
     // Only what MMS carries is served from our domain, and no more than MMS carries.
     if (item.contentType && !MMS_TYPES.has(item.contentType.toLowerCase())) throw unsupported()
     const auth = Buffer.from(`${app.config.twilio.accountSid}:${app.config.twilio.authToken}`).toString('base64')
-    const file = await fetchFile(source.toString(), 'Twilio', twilioMediaPolicy(app.config), { headers: { authorization: `Basic ${auth}` } })
+    // Passed through as Twilio sends it, with backpressure: a reader that stops reading holds a
+    // socket's buffer, never the whole file.
+    const file = await openFile(source.toString(), 'Twilio', twilioMediaPolicy(app.config), { headers: { authorization: `Basic ${auth}` } })
     if (!file.ok) {
       req.log.warn({ status: file.status }, 'Twilio did not serve the media')
       throw file.status === 404 ? notFound() : new AppError('upstream_failed', `Twilio did not serve this file: ${file.reason}.`, 502)
     }
-    if (!MMS_TYPES.has(file.contentType)) throw unsupported()
+    if (!MMS_TYPES.has(file.contentType)) {
+      file.body.destroy()
+      throw unsupported()
+    }
     const name = `${message.twilio_sid ?? 'media'}-${ref.position + 1}.${file.contentType.split('/')[1]?.replace(/[^\w]/g, '') ?? 'bin'}`
-    return reply.headers(fileHeaders(file.contentType, name)).send(Buffer.from(file.bytes))
+    const length = file.size === null ? {} : { 'content-length': String(file.size) }
+    return reply.headers({ ...fileHeaders(file.contentType, name), ...length }).send(file.body)
   }
 }
 

@@ -11,7 +11,7 @@ import t from 'tap'
 import { buildTestApp, inboundForm, PUBLIC_URL } from '../helper.js'
 import { signTwilio } from '../../sandbox/twilio/index.js'
 import { insertHeldMedia } from '../../shared/db/media.js'
-import { heldMediaToken } from '../../server/bridge/media.js'
+import { heldMediaToken, mediaToken } from '../../server/bridge/media.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -126,6 +126,39 @@ t.test('3. readers that never read a held 5 MB file hold a slice each, and are c
   const grown = used() - before
   t.ok(grown < 32 * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget 32 MB; a copy each would be 200 MB)`)
   t.equal(serverClosed.length, 40)
+  await within(Promise.all(serverClosed), 'the server to close the readers that stopped reading')
+  t.pass('every idle reader closed by the server')
+})
+
+t.test('3. readers that never read a customer\'s 5 MB picture (passed through from Twilio) hold a socket\'s buffer each', async (t) => {
+  const ctx = await buildTestApp(t, { build: { httpLimits: SHORT } })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as { port: number }
+  const sent = ctx.twilio.addInboundMessage({ from: '+14155550123', to: ctx.config.twilio.phoneNumbers[0]!, body: '', media: [{ contentType: 'image/jpeg', data: Buffer.alloc(5 * MB, 9) }] })
+  const form = inboundForm(ctx, { MessageSid: sent.sid, Body: '', NumMedia: '1', MediaUrl0: ctx.twilio.mediaUrl(sent, 0), MediaContentType0: 'image/jpeg' })
+  const res = await fetch(`http://127.0.0.1:${port}/twilio/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) },
+    body: new URLSearchParams(form).toString(),
+  })
+  t.equal(res.status, 200)
+  const row = await ctx.app.store.db.selectFrom('messages').select('id').where('twilio_sid', '=', sent.sid).executeTakeFirstOrThrow()
+  const path = `/media/${mediaToken(ctx.config, row.id, 0, Date.now() + 86_400_000)}/picture-1.jpg`
+
+  // One reader that reads gets the whole picture, as Twilio has it.
+  const whole = Buffer.from(await (await fetch(`http://127.0.0.1:${port}${path}`)).arrayBuffer())
+  t.equal(whole.length, 5 * MB)
+  t.ok(whole.every((b) => b === 9))
+
+  const serverClosed: Array<Promise<void>> = []
+  ctx.app.server.on('connection', (socket: Socket) => void serverClosed.push(new Promise((resolve) => socket.once('close', () => resolve()))))
+  const before = used()
+  const readers = Array.from({ length: 40 }, () => stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, undefined, { pauseAfterFirstData: true }))
+  t.teardown(() => readers.forEach((c) => c.socket.destroy()))
+  const answers = await within(Promise.all(readers.map((c) => c.answered)), 'the first bytes to each reader')
+  t.ok(answers.every((a) => a === 'HTTP/1.1 200 OK'))
+  const grown = used() - before
+  t.ok(grown < 48 * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget 48 MB; a copy each would be 200 MB)`)
   await within(Promise.all(serverClosed), 'the server to close the readers that stopped reading')
   t.pass('every idle reader closed by the server')
 })

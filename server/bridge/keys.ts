@@ -44,6 +44,8 @@ export const jobKeys = {
   /** A teammate merged the bridge's lead into a user. */
   merge: (from: string, into: string) => `merge:${from}:${into}`,
   mergeNote: (from: string, into: string) => `mergenote:${from}:${into}`,
+  /** Blanking one text's body at Twilio (an erasure). */
+  redact: (sid: string) => `redact:${sid}`,
   /** Recurring jobs: one each, whichever process queues it. */
   catchUp: () => 'inbound.catchup',
   prune: () => 'maintenance.prune',

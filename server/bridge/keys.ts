@@ -26,6 +26,8 @@ export const jobKeys = {
   reply: (partId: string) => `reply:${partId}`,
   mediaNote: (partId: string) => `medianote:${partId}`,
   markRead: (partId: string) => `read:${partId}`,
+  /** The note of how many texts and segments a reply became. */
+  segmentsNote: (partId: string) => `segmentsnote:${partId}`,
   notifyFailure: (messageId: number) => `notify:${messageId}`,
   /** The note that a job ran out of attempts (its id is unique for ever). */
   gaveUp: (jobId: number) => `gaveup:${jobId}`,

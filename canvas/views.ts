@@ -51,6 +51,9 @@ export function canvas(components: Component[], storedData?: Record<string, unkn
   return { canvas: { content: { components }, ...(storedData ? { stored_data: storedData } : {}) } }
 }
 
+/** What a text cost: Twilio bills each segment as a text; only said when it is more than one. */
+const segmentsOf = (m: Message) => (m.num_segments && m.num_segments > 1 ? ` · ${m.num_segments} segments` : '')
+
 function messageItem(m: Message): { type: 'item'; id: string; title: string; subtitle?: string; tertiary_text?: string } {
   const arrow = m.direction === 'inbound' ? '←' : '→'
   const status = STATUS_WORDS[m.status] ?? m.status
@@ -58,8 +61,8 @@ function messageItem(m: Message): { type: 'item'; id: string; title: string; sub
   return {
     type: 'item',
     id: `msg-${m.id}`,
-    title: `${arrow} ${firstWords(m.body)}`,
-    subtitle: `${status}${reason} · ${when(m.created_at)}`,
+    title: `${arrow} ${m.redacted_at ? '(words removed)' : firstWords(m.body)}`,
+    subtitle: `${status}${reason}${segmentsOf(m)} · ${when(m.created_at)}`,
     ...(m.twilio_sid ? { tertiary_text: m.twilio_sid } : {}),
   }
 }

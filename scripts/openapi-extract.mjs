@@ -35,6 +35,7 @@ const OPERATIONS = {
     ['get', '/2010-04-01/Accounts/{AccountSid}/Messages.json'],
     ['post', '/2010-04-01/Accounts/{AccountSid}/Messages.json'],
     ['get', '/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json'],
+    ['post', '/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json'],
     ['get', '/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json'],
     ['get', '/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json'],
     ['post', '/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json'],

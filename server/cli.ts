@@ -18,6 +18,11 @@ Commands:
                             the service runs
   restore <file>            check a backup and stage it: the service puts it in place the next
                             time it starts, keeping the database it replaces
+  erase --phone N | --contact ID
+                            erase what the bridge holds about a person; their texts are
+                            redacted at Twilio by the running service
+  export --phone N | --contact ID
+                            print, as JSON, everything the bridge holds about a person
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -137,6 +142,11 @@ async function run(command: string): Promise<number> {
       return ops(command, process.argv.slice(3))
     case 'jobs':
       return jobs(process.argv.slice(3))
+    case 'erase':
+    case 'export': {
+      const { runPrivacyCommand } = await import('./ops/privacy.js')
+      return runPrivacyCommand(command, process.argv.slice(3), loadConfig())
+    }
     case 'start': {
       const config = loadConfig()
       const { startService } = await import('./main.js')

@@ -116,6 +116,7 @@ const schema = z
       .toLowerCase()
       .regex(/^([a-z0-9-]{1,64})?$/, 'expected a header name such as fly-client-ip, or empty for the connection address')
       .default(''),
+    MESSAGE_RETENTION_DAYS: z.coerce.number({ error: 'expected a whole number of days' }).int().min(0).max(36500).default(90),
     JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
     WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace or silent' }).default('info'),
@@ -224,6 +225,9 @@ function toConfig(env: z.output<typeof schema>) {
       submitsPerContact: env.CAP_SUBMITS_PER_CONTACT_DAY,
     },
     clientIpHeader: env.CLIENT_IP_HEADER || null,
+    // 0 keeps texts' words for ever. The conversation in Intercom is the record; the bridge's copy
+    // only needs to outlive the questions a text raises (a failed delivery, a dispute over a STOP).
+    messageRetentionMs: env.MESSAGE_RETENTION_DAYS > 0 ? env.MESSAGE_RETENTION_DAYS * 86_400_000 : null,
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
     logLevel: env.LOG_LEVEL,
@@ -307,6 +311,7 @@ export const SETTINGS: Record<SettingName, string> = {
   CAP_SUBMITS_PER_CONTACT_DAY: 'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
   CAP_TEXTS_PER_DAY: 'retired: set CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY instead (a start with it set stops and says so)',
   CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io\'s proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits',
+  MESSAGE_RETENTION_DAYS: 'days after which the words and media links of a text (and of a welcome or Series text) are removed from the bridge\'s database (default 90; 0 keeps them for ever). Numbers, MessageSids and statuses stay while the contact\'s link does: `sms-bridge erase` removes them',
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY: 'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',

@@ -69,6 +69,14 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** Per day: increase(bridge_sms_segments_sent_total[1d]); Twilio bills each segment as one text. */
+  readonly segmentsSent = new Counter({
+    name: 'bridge_sms_segments_sent_total',
+    help: 'SMS segments of the texts Twilio accepted from this process, by direction (Twilio\'s NumSegments, else the bridge\'s own count)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  })
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({

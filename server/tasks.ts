@@ -10,6 +10,7 @@ import { noteAutomated, sendAutomated } from './bridge/automated.js'
 import { notePanelMessage, savePhoneOnContact, savePhoneGaveUp, sendPanelMessage } from './bridge/sidebar.js'
 import type { TaskDefinition } from './jobs/worker.js'
 import { markContact, mergeContact } from './bridge/links.js'
+import { redactAtTwilio } from './bridge/privacy.js'
 
 type Handlers = { [N in TaskName]: Omit<TaskDefinition<TaskPayload<N>>, 'payload'> }
 
@@ -34,6 +35,7 @@ export function createTasks(deps: BridgeDeps): Record<TaskName, TaskDefinition> 
     'automated.note': { run: (p) => noteAutomated(deps, p) },
     'canvas.send': { run: (p, ctx) => sendPanelMessage(deps, p, ctx) },
     'canvas.note': { run: (p) => notePanelMessage(deps, p) },
+    'privacy.redact': { run: (p) => redactAtTwilio(deps, p) },
   }
   const tasks = {} as Record<TaskName, TaskDefinition>
   for (const name of Object.keys(TASK_PAYLOADS) as TaskName[]) tasks[name] = define(name, handlers)

@@ -128,23 +128,26 @@ export interface SegmentInfo {
   /** Septets (GSM-7) or UTF-16 code units (UCS-2). */
   units: number
   segments: number
+  /** The first character GSM-7 cannot carry (what made it UCS-2), or null. */
+  nonGsm: string | null
 }
 
 /** How Twilio bills a body: 160/153 per segment in GSM-7, 70/67 in UCS-2 (one emoji switches it all). */
 export function segmentInfo(text: string): SegmentInfo {
   let septets = 0
-  let gsm = true
+  let nonGsm: string | null = null
   for (const ch of text) {
     if (GSM_BASIC.has(ch)) septets += 1
     else if (GSM_EXTENDED.has(ch)) septets += 2
     else {
-      gsm = false
+      nonGsm = ch
       break
     }
   }
+  const gsm = nonGsm === null
   const units = gsm ? septets : text.length
   const [single, multi] = gsm ? [160, 153] : [70, 67]
-  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, segments: units === 0 ? 0 : units <= single ? 1 : Math.ceil(units / multi) }
+  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, segments: units === 0 ? 0 : units <= single ? 1 : Math.ceil(units / multi), nonGsm }
 }
 
 /**

@@ -52,6 +52,8 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown>
   /** The contact.user.created / contact.lead.created webhook for a contact. */
   contactNotification(topic: string, contactId: string): Record<string, unknown>
+  /** The teammate deletes the contact: it is removed, and its contact.deleted webhook returned. */
+  contactDeletedNotification(contactId: string): Record<string, unknown>
   conversation(id: string): Conversation | undefined
   /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
   subscribeWebhooks(subscription: Subscription | null): void
@@ -181,6 +183,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       return { delivery, canvas }
     },
     contactNotification: (topic: string, contactId: string) => state.contactNotification(topic, contactId),
+    contactDeletedNotification: (contactId: string) => state.contactDeletedNotification(contactId),
     notification: (topic: string, conversationId: string, parts: Part[]) => state.notification(topic, conversationId, parts),
     close: () =>
       new Promise<void>((resolve) => {

@@ -387,6 +387,17 @@ export class IntercomState {
     return envelope(topic, contactJson(this.findContact(contactId)!))
   }
 
+  /**
+   * A teammate deletes the contact: it is gone, and the contact.deleted webhook carries only what
+   * identifies it (the *.deleted topics send no full object), shaped as the reference's contact_deleted.
+   */
+  contactDeletedNotification(contactId: string): Record<string, unknown> {
+    const contact = this.findContact(contactId)
+    const at = this.contacts.findIndex((c) => c.id === contactId)
+    if (at >= 0) this.contacts.splice(at, 1)
+    return envelope('contact.deleted', { type: 'contact', id: contactId, external_id: contact?.external_id ?? null, deleted: true })
+  }
+
   save(): IntercomSaved {
     const { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, nextId } = this
     return { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, nextId }

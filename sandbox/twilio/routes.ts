@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
-import { ERRORS, resource, type TwilioMessage, type TwilioState } from './state.js'
+import { ERRORS, resource, rfc2822, type TwilioMessage, type TwilioState } from './state.js'
 
 // What the Twilio stand-in answers, for the calls the bridge makes. Every request needs the account's
 // Basic auth; those under /2010-04-01 are checked against Twilio's OpenAPI description.
@@ -12,9 +12,13 @@ import { ERRORS, resource, type TwilioMessage, type TwilioState } from './state.
 //   POST /2010-04-01/Accounts/{sid}/Messages.json                send a text
 //   GET  /2010-04-01/Accounts/{sid}/Messages.json                the log: To, From, DateSent filters, pages
 //   GET  /2010-04-01/Accounts/{sid}/Messages/{sid}.json          one message
+//   POST /2010-04-01/Accounts/{sid}/Messages/{sid}.json          redact its body (Body=''), once it is final
 //   GET  /2010-04-01/Accounts/{sid}/Messages/{sid}/Media.json    a message's media list
 //   GET  /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json    the numbers (PhoneNumber filter)
 //   POST /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{sid}.json   set a number's SMS URL and StatusCallback
+
+/** Statuses after which Twilio lets a text be redacted. */
+const FINAL_STATUSES = new Set(['delivered', 'undelivered', 'failed', 'received', 'read', 'canceled'])
 
 function twilioError(res: ServerResponse, status: number, code: number, message = ERRORS[code] ?? 'Error', headers: Record<string, string> = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
@@ -162,6 +166,19 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
     if (one && req.method === 'GET') {
       const found = state.messages.find((x) => x.sid === one[1])
       return found ? send(200, resource(found)) : fail(404, 20404)
+    }
+
+    if (one && req.method === 'POST') {
+      const found = state.messages.find((x) => x.sid === one[1])
+      if (!found) return fail(404, 20404)
+      // Only redaction is modelled (cancelling a scheduled text is not something the bridge does).
+      if (form.Body !== '' || form.Status !== undefined) return fail(400, 30400)
+      // Twilio keeps a text it is still sending (or awaiting a carrier's receipt for) unredactable.
+      // The code here is the stand-in's own: the bridge waits on any such refusal, whatever its code.
+      if (!FINAL_STATUSES.has(found.status)) return fail(400, 20009, `Cannot redact message in state ${found.status.toUpperCase()}`)
+      found.body = ''
+      found.date_updated = rfc2822(Date.now())
+      return send(200, resource(found))
     }
 
     const mediaList = /^Messages\/([^/]+)\/Media\.json$/.exec(rest)

@@ -71,6 +71,7 @@ export const rfc2822 = (ms: number) => new Date(ms).toUTCString().replace('GMT',
 export const ERRORS: Record<number, string> = {
   20003: 'Authenticate',
   20404: 'The requested resource was not found',
+  30400: 'Parameters are not valid',
   21211: "The 'To' number is not a valid phone number.",
   21408: 'Permission to send an SMS has not been enabled for the region indicated by the \'To\' number',
   21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message",

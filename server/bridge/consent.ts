@@ -63,5 +63,6 @@ export async function textingRefusal(
  * path that texts (replies, status callbacks, verification codes) learns it. Other codes change nothing.
  */
 export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now = Date.now()): Promise<void> {
-  if (code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, phone, 'opted_out', `twilio:${code}`, now)
+  // An erased text has no number left (its status callbacks still arrive): nothing to record.
+  if (phone && code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, phone, 'opted_out', `twilio:${code}`, now)
 }

@@ -41,6 +41,7 @@ export const TASK_PAYLOADS = {
   'automated.note': z.object({ key: id }),
   'canvas.send': z.object({ messageId: rowId, adminName: z.string().nullable() }),
   'canvas.note': z.object({ messageId: rowId, adminName: z.string().nullable() }),
+  'privacy.redact': z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/) }),
 } as const
 
 export type TaskName = keyof typeof TASK_PAYLOADS

@@ -26,6 +26,8 @@ export const jobKeys = {
   reply: (partId: string) => `reply:${partId}`,
   mediaNote: (partId: string) => `medianote:${partId}`,
   markRead: (partId: string) => `read:${partId}`,
+  /** The note of how many texts and segments a reply became. */
+  segmentsNote: (partId: string) => `segmentsnote:${partId}`,
   notifyFailure: (messageId: number) => `notify:${messageId}`,
   /** The note that a job ran out of attempts (its id is unique for ever). */
   gaveUp: (jobId: number) => `gaveup:${jobId}`,
@@ -44,6 +46,8 @@ export const jobKeys = {
   /** A teammate merged the bridge's lead into a user. */
   merge: (from: string, into: string) => `merge:${from}:${into}`,
   mergeNote: (from: string, into: string) => `mergenote:${from}:${into}`,
+  /** Blanking one text's body at Twilio (an erasure). */
+  redact: (sid: string) => `redact:${sid}`,
   /** Recurring jobs: one each, whichever process queues it. */
   catchUp: () => 'inbound.catchup',
   prune: () => 'maintenance.prune',

@@ -4,6 +4,7 @@ import { pruneSendCounts } from '../../shared/db/send-counts.js'
 import { utcDay } from './caps.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
 import { pruneVerifications } from '../../shared/db/verifications.js'
+import { redactOldAutomated, redactOldMessages } from '../../shared/db/privacy.js'
 import { MEDIA_TTL_MS } from './media.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -58,8 +59,20 @@ async function inBatches(store: Store, prune: (trx: Tx, limit: number) => Promis
   }
 }
 
-/** Job: deletes webhook receipts past any redelivery, media copies past their links and verifications a day past expiry, a batch per write, then runs again tomorrow. */
-export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
+/**
+ * Removes the words and media links of texts older than MESSAGE_RETENTION_DAYS (and of welcome and
+ * Series texts), a batch per write. Twilio's own log is not touched: its retention is Twilio's.
+ */
+async function applyRetention(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, now: number): Promise<void> {
+  const retention = deps.config.messageRetentionMs
+  if (retention === null) return
+  const texts = await inBatches(deps.store, (trx, limit) => redactOldMessages(trx, now - retention, limit, now))
+  const automated = await inBatches(deps.store, (trx, limit) => redactOldAutomated(trx, now - retention, limit))
+  if (texts + automated > 0) deps.log.info({ texts, automated }, 'removed the words of texts past MESSAGE_RETENTION_DAYS')
+}
+
+/** Job: deletes webhook receipts past any redelivery, media copies past their links and verifications a day past expiry, removes old texts' words, a batch per write, then runs again tomorrow. */
+export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, now = Date.now()): Promise<TaskResult> {
   const receipts = await inBatches(deps.store, (trx, limit) => pruneReceipts(trx, now - RECEIPT_RETENTION_MS, limit))
   if (receipts > 0) deps.log.info({ deleted: receipts }, 'pruned old webhook receipts')
   // Teammates' files copied for Twilio: their links stop working after MEDIA_TTL_MS anyway.
@@ -68,6 +81,7 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.
   const codes = await inBatches(deps.store, (trx, limit) => pruneVerifications(trx, now - VERIFICATION_RETENTION_MS, limit))
   if (codes > 0) deps.log.info({ deleted: codes }, 'pruned phone verifications a day past their expiry')
   await deps.store.write((trx) => pruneSendCounts(trx, utcDay(now)))
+  await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
   const marking = await markUnmarkedLinks(deps)
   if (marking > 0) deps.log.info({ links: marking }, 'queued the bridge\'s mark for links that lack it')

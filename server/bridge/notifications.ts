@@ -5,6 +5,7 @@ import { requestAutomated } from './automated.js'
 import type { BridgeDeps } from './deps.js'
 import { sendKeys } from './keys.js'
 import { queueReplies, type ReplyPart } from './outbound.js'
+import { erasePersonInTx } from './privacy.js'
 
 /** The webhook topics the bridge handles: `sms-bridge setup` tells the operator to tick these. */
 export const WEBHOOK_TOPICS = [
@@ -14,6 +15,7 @@ export const WEBHOOK_TOPICS = [
   'conversation.admin.opened',
   'contact.user.created',
   'contact.lead.created',
+  'contact.deleted',
 ] as const
 /**
  * Handled when ticked, though not needed: a reply that assigns the conversation arrives on these as
@@ -25,6 +27,8 @@ const TOPICS = new Set<string>([...WEBHOOK_TOPICS, ...ALSO_HANDLED])
 /** Topics whose item is a conversation with new parts that may be a teammate's words to the customer. */
 const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened', ...ALSO_HANDLED])
 const CONTACT_TOPICS = new Set(['contact.user.created', 'contact.lead.created'])
+/** A contact deleted in Intercom (a person's erasure there): its minimal item names the contact. */
+const DELETED_TOPIC = 'contact.deleted'
 
 /** Whether the bridge acts on this topic (only then is the notification's item read). */
 export function handlesTopic(topic: string): boolean {
@@ -52,7 +56,8 @@ export type NotificationOutcome = { kind: 'ignored'; topic: string } | { kind: '
 
 /**
  * Records one notification and queues what it asks for, in one transaction: a welcome for a new
- * contact, the conversation's open/closed state, a text for each teammate reply. A redelivery (the
+ * contact, the erasure of a deleted one, the conversation's open/closed state, a text for each
+ * teammate reply. A redelivery (the
  * same receipt) changes nothing. A topic ticked by mistake is only counted, for `doctor`.
  */
 export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'config' | 'metrics'>, event: IntercomNotification): Promise<NotificationOutcome> {
@@ -69,6 +74,10 @@ export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'confi
     if (!(await recordReceipt(trx, 'intercom', event.receipt))) return
     const itemId = event.itemId
     if (!itemId) return
+    if (event.topic === DELETED_TOPIC) {
+      await erasePersonInTx(trx, { contactId: itemId }, event.at)
+      return
+    }
     if (CONTACT_TOPICS.has(event.topic)) {
       if (!deps.config.welcome.template) return
       await requestAutomated(trx, { key: sendKeys.welcome(itemId), kind: 'welcome', contactId: itemId, phone: event.phone, requestedBy: event.topic })

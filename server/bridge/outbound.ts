@@ -6,7 +6,7 @@ import { recordTwilioOptOut, textingRefusal } from './consent.js'
 import { createOutboundMessage, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
-import { escapeHtml, inlineImages, partBodyToSms, splitForSms } from '../../shared/text.js'
+import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { JobContext } from '../jobs/worker.js'
@@ -195,11 +195,31 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
     if (!sent) break // a permanent failure: the rest of this reply is not sent either
     sentAny = true
   }
+  if (sentAny) await noteSegments(deps, conversationId, part.id)
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
     await deps.store.write((trx) => enqueueTask(trx, 'conversation.mark_read', { conversationId }, { key: jobKeys.markRead(part.id) }))
   }
+}
+
+/** Above this many segments a reply gets its note even as one GSM-7 text (each segment is billed as a text). */
+export const NOTE_ABOVE_SEGMENTS = 3
+
+/**
+ * One note (once per reply) when a reply went out as more than one text, as UCS-2 taking more than
+ * one segment, or as more than NOTE_ABOVE_SEGMENTS segments: what it became, and why, so the
+ * teammate sees what the customer's phone shows and what Twilio bills.
+ */
+async function noteSegments(deps: BridgeDeps, conversationId: string, partId: string): Promise<void> {
+  const sent = (await outboundTextsOfPart(deps.store.db, partId)).filter((r) => r.twilio_sid)
+  const segments = sent.reduce((sum, r) => sum + (r.num_segments ?? segmentInfo(r.body).segments), 0)
+  const nonGsm = sent.map((r) => segmentInfo(r.body).nonGsm).find((c) => c !== null) ?? null
+  if (sent.length <= 1 && segments <= NOTE_ABOVE_SEGMENTS && !(nonGsm && segments > 1)) return
+  const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
+  const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
+  const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
+  await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.segmentsNote(partId) }))
 }
 
 /**
@@ -245,6 +265,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     )
     if (match) {
       await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
+      deps.metrics.segmentsSent.inc({ direction: 'outbound' }, match.numSegments ?? row.num_segments ?? 0)
       ctx.log.info({ sid: match.sid }, 'an earlier attempt had reached Twilio; not sending again')
       return true
     }
@@ -262,6 +283,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     return false
   }
   await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
+  deps.metrics.segmentsSent.inc({ direction: 'outbound' }, sent.numSegments ?? row.num_segments ?? 0)
   ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
   return true
 }

@@ -60,6 +60,9 @@ export interface Accepted {
   numSegments: number | null
 }
 
+/** What became of a redaction: done (or nothing left to redact), or refused with Twilio's reason. */
+export type RedactOutcome = { ok: true; gone: boolean } | { ok: false; code: number | null; message: string }
+
 export type SendOutcome = ({ ok: true } & Accepted) | { ok: false; code: number | null; message: string }
 
 /** A message in Twilio's log, as the bridge reads it. */
@@ -126,6 +129,24 @@ export class TwilioApi {
       const failure = twilioFailure(err, 'send the text')
       if (failure.outcome !== 'give_up') throw failure
       const cause = failure.cause as InstanceType<typeof twilio.RestException>
+      return { ok: false, code: cause.code ?? null, message: cause.message || 'refused' }
+    }
+  }
+
+  /**
+   * Blanks a message's body in Twilio's log (POST Messages/{Sid}.json with an empty Body). A message
+   * Twilio no longer has is nothing left to redact. Twilio refuses a message not yet final (still on
+   * its way, or waiting for the carrier's receipt): that refusal is an answer, for the caller to wait.
+   */
+  async redact(sid: string): Promise<RedactOutcome> {
+    try {
+      await this.sdk.messages(sid).update({ body: '' })
+      return { ok: true, gone: false }
+    } catch (err) {
+      const failure = twilioFailure(err, 'redact a text')
+      if (failure.outcome !== 'give_up') throw failure
+      const cause = failure.cause as InstanceType<typeof twilio.RestException>
+      if (cause.status === 404) return { ok: true, gone: true }
       return { ok: false, code: cause.code ?? null, message: cause.message || 'refused' }
     }
   }

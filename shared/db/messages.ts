@@ -7,7 +7,7 @@ import { prepare } from './prepared.js'
 export type { MediaItem, Message } from './schema.js'
 
 /** The one place the JSON `media` column is read. */
-function toMessage(row: Selectable<MessageTable>): Message {
+export function toMessage(row: Selectable<MessageTable>): Message {
   return { ...row, media: JSON.parse(row.media) as MediaItem[] }
 }
 

@@ -123,6 +123,8 @@ export interface MessageTable {
   error_message: string | null
   /** When Twilio was last asked to send it (outbound). */
   send_attempted_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
+  /** When its body and media links were removed (retention or erasure); null while it has them. */
+  redacted_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   created_at: Millis
   updated_at: Millis
 }

@@ -21,16 +21,16 @@ t.test('part bodies become SMS text', async (t) => {
 
 t.test('segments as Twilio counts them', async (t) => {
   const cases: Array<[string, string, ReturnType<typeof segmentInfo>]> = [
-    ['empty', '', { encoding: 'GSM-7', units: 0, segments: 0 }],
-    ['160 GSM chars: one', 'a'.repeat(160), { encoding: 'GSM-7', units: 160, segments: 1 }],
-    ['161 GSM chars: two', 'a'.repeat(161), { encoding: 'GSM-7', units: 161, segments: 2 }],
-    ['306 GSM chars: two', 'a'.repeat(306), { encoding: 'GSM-7', units: 306, segments: 2 }],
-    ['307 GSM chars: three', 'a'.repeat(307), { encoding: 'GSM-7', units: 307, segments: 3 }],
-    ['extension chars count twice', '€'.repeat(80), { encoding: 'GSM-7', units: 160, segments: 1 }],
-    ['one emoji switches to UCS-2', `${'a'.repeat(68)}👋`, { encoding: 'UCS-2', units: 70, segments: 1 }],
-    ['71 UCS-2 units: two', `${'a'.repeat(69)}👋`, { encoding: 'UCS-2', units: 71, segments: 2 }],
-    ['Cyrillic', 'Привет', { encoding: 'UCS-2', units: 6, segments: 1 }],
-    ['accents in GSM', 'Café à Zürich', { encoding: 'GSM-7', units: 13, segments: 1 }],
+    ['empty', '', { encoding: 'GSM-7', units: 0, segments: 0, nonGsm: null }],
+    ['160 GSM chars: one', 'a'.repeat(160), { encoding: 'GSM-7', units: 160, segments: 1, nonGsm: null }],
+    ['161 GSM chars: two', 'a'.repeat(161), { encoding: 'GSM-7', units: 161, segments: 2, nonGsm: null }],
+    ['306 GSM chars: two', 'a'.repeat(306), { encoding: 'GSM-7', units: 306, segments: 2, nonGsm: null }],
+    ['307 GSM chars: three', 'a'.repeat(307), { encoding: 'GSM-7', units: 307, segments: 3, nonGsm: null }],
+    ['extension chars count twice', '€'.repeat(80), { encoding: 'GSM-7', units: 160, segments: 1, nonGsm: null }],
+    ['one emoji switches to UCS-2', `${'a'.repeat(68)}👋`, { encoding: 'UCS-2', units: 70, segments: 1, nonGsm: '👋' }],
+    ['71 UCS-2 units: two', `${'a'.repeat(69)}👋`, { encoding: 'UCS-2', units: 71, segments: 2, nonGsm: '👋' }],
+    ['Cyrillic', 'Привет', { encoding: 'UCS-2', units: 6, segments: 1, nonGsm: 'П' }],
+    ['accents in GSM', 'Café à Zürich', { encoding: 'GSM-7', units: 13, segments: 1, nonGsm: null }],
   ]
   for (const [name, input, expected] of cases) t.same(segmentInfo(input), expected, name)
 })

@@ -19,7 +19,7 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
     ]).execute()
   })
   const commitsBefore = app.store.commits
-  const result = await prune({ store: app.store, log: app.log }, now)
+  const result = await prune({ store: app.store, log: app.log, config: app.bridge.config }, now)
   t.same((await app.store.db.selectFrom('webhook_receipts').select('key').orderBy('key').execute()).map((r) => r.key), ['just-inside', 'recent'])
   t.ok(app.store.commits - commitsBefore >= 3, 'several small writes, not one long one')
   t.equal(result && result.runAgainAt, now + DAY)

@@ -1,0 +1,58 @@
+import type { Executor, Tx } from '../../shared/db/database.js'
+import { erasePersonRows, personRecords, resolvePerson, type ErasedRows, type PersonRecords, type PersonRef } from '../../shared/db/privacy.js'
+import { RetryLaterError } from '../../shared/errors.js'
+import type { BridgeDeps } from './deps.js'
+import { enqueueTask, type TaskPayload } from './jobs.js'
+import { jobKeys } from './keys.js'
+
+export type { PersonRef } from '../../shared/db/privacy.js'
+
+/**
+ * How long to wait before asking Twilio again to redact a text it refused: Twilio keeps a text
+ * unredactable until it is final, and waits up to hours for a carrier's delivery receipt.
+ */
+export const REDACT_RETRY_MS = 3_600_000
+/** Hourly tries for two days; then the job is dead, listed by `sms-bridge jobs list`, and `jobs retry` tries again. */
+export const REDACT_MAX_ATTEMPTS = 48
+
+export type EraseOutcome = { kind: 'nothing_held' } | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number })
+
+/**
+ * Erases what the bridge holds about a person, in the caller's transaction, and queues the
+ * redaction of each of their texts at Twilio (one job a MessageSid, retried until Twilio agrees).
+ */
+export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Promise<EraseOutcome> {
+  const person = await resolvePerson(trx, ref)
+  const rows = await erasePersonRows(trx, person, now)
+  for (const sid of rows.sids) {
+    await enqueueTask(trx, 'privacy.redact', { sid }, { key: jobKeys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now)
+  }
+  const { sids, ...counts } = rows
+  const touched = counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
+  if (touched === 0 && !counts.optOutKept) return { kind: 'nothing_held' }
+  return { kind: 'erased', phones: person.phones.length, contacts: person.contactIds.length, ...counts, redactions: sids.length }
+}
+
+/** `erasePersonInTx` in a transaction of its own (the CLI). */
+export function erasePerson(deps: Pick<BridgeDeps, 'store'>, ref: PersonRef, now = Date.now()): Promise<EraseOutcome> {
+  return deps.store.write((trx) => erasePersonInTx(trx, ref, now))
+}
+
+/** Everything the bridge holds about a person, for an access request. */
+export async function exportPerson(db: Executor, ref: PersonRef): Promise<{ phones: string[]; contactIds: string[]; records: PersonRecords }> {
+  const person = await resolvePerson(db, ref)
+  return { ...person, records: await personRecords(db, person) }
+}
+
+/** Job: blanks one text's body in Twilio's log. Refused (not final yet): asked again in an hour. */
+export async function redactAtTwilio(deps: Pick<BridgeDeps, 'twilio' | 'log'>, payload: TaskPayload<'privacy.redact'>): Promise<void> {
+  const outcome = await deps.twilio.redact(payload.sid)
+  if (outcome.ok) {
+    if (outcome.gone) deps.log.info({ sid: payload.sid }, 'Twilio no longer has the text: nothing to redact')
+    return
+  }
+  throw new RetryLaterError(
+    REDACT_RETRY_MS,
+    `Twilio refused to redact ${payload.sid} (${outcome.code ? `error ${outcome.code}: ` : ''}${outcome.message}); a text still on its way cannot be redacted until it is delivered or fails`,
+  )
+}

@@ -18,6 +18,8 @@ Commands:
                             the service runs
   restore <file>            check a backup and stage it: the service puts it in place the next
                             time it starts, keeping the database it replaces
+  catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
+                            that the database does not have; a first start takes none older
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -137,6 +139,13 @@ async function run(command: string): Promise<number> {
       return ops(command, process.argv.slice(3))
     case 'jobs':
       return jobs(process.argv.slice(3))
+    case 'catchup': {
+      const { catchUpCommand } = await import('./ops/catchup.js')
+      const { code, out } = await catchUpCommand(loadConfig(), process.argv.slice(3))
+      if (code === 0) console.log(out)
+      else console.error(out)
+      return code
+    }
     case 'start': {
       const config = loadConfig()
       const { startService } = await import('./main.js')

@@ -51,11 +51,16 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
  * the job is added only for a new row, its payload naming that row in SQL): a group commit of texts
  * is one request to a remote database. Both statements are prepared: nothing is compiled per text.
+ * `lookFirst`: the text may already be in Intercom (see deliverInbound).
  */
-export async function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms, now = Date.now()): Promise<boolean> {
+export async function receiveText(
+  deps: Pick<BridgeDeps, 'store' | 'config'>,
+  sms: InboundSms,
+  { now = Date.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
+): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)
   // The message's id is the row the insert adds (planEnqueueAfterInsert writes it into the payload).
-  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}) }
+  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
   const [stored] = await deps.store.writePlanned({
     queries: [
       planInsertInbound(text, now),
@@ -187,6 +192,24 @@ async function findStartedConversation(deps: BridgeDeps, contactId: string, crea
   return started.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
 }
 
+/**
+ * Where a text that may already be in Intercom is (it came from Twilio's log, and the database that
+ * delivered it before a restore or a new volume no longer says so): a conversation this contact
+ * started with it, else a part of theirs with it in the conversation the text would go to. Asked
+ * before the first attempt posts, as a retry asks; a text found is recorded, not posted again.
+ */
+async function findDelivered(
+  deps: BridgeDeps,
+  c: { contactId: string; existing: Pick<SmsConversation, 'intercom_conversation_id'> | undefined; createdAt: number; body: string },
+): Promise<{ conversationId: string; partId: string; started: boolean } | undefined> {
+  const started = await findStartedConversation(deps, c.contactId, c.createdAt, c.body)
+  if (started) return { conversationId: started, partId: `conversation:${started}`, started: true }
+  if (!c.existing) return undefined
+  const conversationId = c.existing.intercom_conversation_id
+  const partId = await findPostedPart(deps, conversationId, c.contactId, c.createdAt, c.body)
+  return partId ? { conversationId, partId, started: false } : undefined
+}
+
 /** What the team reads when the number is also on contacts the bridge did not trust with it. */
 export function othersNote(others: OtherContact[]): string {
   const who = others.map((o) => `${o.role === 'user' ? 'user' : 'lead'} ${o.name ? `"${escapeHtml(o.name)}" ` : ''}(${escapeHtml(o.id)})`).join(', ')
@@ -254,7 +277,12 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
     let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
     // A contact Intercom already had, newly linked: its SMS conversation may predate our records.
     if (!existing && contact.linkedNow && !contact.createdByBridge) existing = await recoverSmsConversation(deps, contact.id)
-    if (existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
+    if (payload.lookFirst) {
+      const found = await findDelivered(deps, { contactId: contact.id, existing, createdAt, body: displayBody(message) })
+      if (found?.started) await recordStarted(deps, message.id, { ...link, conversationId: found.conversationId })
+      if (found) ({ conversationId, partId } = found)
+    }
+    if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
       partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
       if (partId) conversationId = existing.intercom_conversation_id
     }

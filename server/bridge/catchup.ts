@@ -84,7 +84,9 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
 
   const found = []
   for (const to of config.phoneNumbers.length > 0 ? config.phoneNumbers : [undefined]) {
-    const messages = await deps.twilio.textsSince(since, to)
+    // Twilio lists newest first, its times in whole seconds: reversed, the stable sort below keeps
+    // texts sent within one second in the order they were sent.
+    const messages = (await deps.twilio.textsSince(since, to)).reverse()
     found.push(
       ...messages.filter(
         (m) =>

@@ -141,17 +141,29 @@ function newestPartBy(conversation: Intercom.Conversation, contactId: string): s
 }
 
 /**
- * On a retry the attempt before may have posted and then failed: look for a part by this contact
- * with the exact created_at we send (the text's own time, in seconds) and the same text, and that
- * no other stored text already claims, before posting again.
+ * How far a posted text's time may be from the one we would send and still be the same text: the
+ * webhook stores a text at its arrival, Twilio's log (the catch-up) at its sending, a second or more
+ * apart. The nearest unclaimed one is taken, so the same words sent twice are told apart.
+ */
+const SAME_TEXT_WITHIN_S = 120
+
+/** The candidates near `createdAt`, nearest first. */
+function nearest<T extends { created_at?: number | null }>(items: T[], createdAt: number): T[] {
+  const distance = (x: T) => Math.abs((x.created_at ?? -Infinity) - createdAt)
+  return items.filter((x) => distance(x) <= SAME_TEXT_WITHIN_S).sort((a, b) => distance(a) - distance(b))
+}
+
+/**
+ * On a retry the attempt before may have posted and then failed (and a text from Twilio's log may
+ * have been posted by the database before a restore): look for a part by this contact with the
+ * same text, at the time we send (the text's own, in seconds) or near it, that no stored text
+ * already claims, before posting again.
  */
 async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number, body: string) {
   const conversation = await deps.intercom.findConversation(conversationId)
   if (!conversation) return undefined
-  const candidates = (conversation.conversation_parts?.conversation_parts ?? []).filter(
-    (p) => p.author?.id === contactId && p.created_at === createdAt && partText(p.body) === partText(body),
-  )
-  for (const candidate of candidates) {
+  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter((p) => p.author?.id === contactId && partText(p.body) === partText(body))
+  for (const candidate of nearest(theirs, createdAt)) {
     if (candidate.id && !(await hasMessageForPart(deps.store.db, candidate.id))) return candidate.id
   }
   return undefined
@@ -184,12 +196,18 @@ async function postAsCustomer(
 }
 
 /**
- * A conversation this contact started at exactly this time (we set created_at to the text's time)
- * with this text. Intercom's search matches dates by whole day, so the answer is narrowed here.
+ * A conversation this contact started at this time (we set created_at to the text's time), or near
+ * it, with this text, whose first text no stored text claims. Intercom's search matches dates by
+ * whole day, so the answer is narrowed here.
  */
 async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number, body: string): Promise<string | undefined> {
-  const started = await deps.intercom.conversationsStartedOn(contactId, createdAt)
-  return started.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
+  const started = (await deps.intercom.conversationsStartedOn(contactId, createdAt)).filter((c) => partText(c.source?.body) === partText(body))
+  for (const candidate of nearest(started, createdAt)) {
+    // Recorded as the text that opened it, or as the message that started it (startConversation).
+    const claimed = (await hasMessageForPart(deps.store.db, `conversation:${candidate.id}`)) || (candidate.source?.id !== undefined && (await hasMessageForPart(deps.store.db, `message:${candidate.source.id}`)))
+    if (!claimed) return candidate.id
+  }
+  return undefined
 }
 
 /**

@@ -8,7 +8,10 @@ import { join } from 'node:path'
 import { catchUp, catchUpFrom } from '../../server/bridge/catchup.js'
 import { catchUpCommand } from '../../server/ops/catchup.js'
 import { applyStagedRestore, stageRestore } from '../../shared/db/backup.js'
+import { openStore } from '../../shared/db/database.js'
+import { standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
+import { runCli } from '../support/process.js'
 import { textsInIntercom } from '../support/traffic.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../helper.js'
 
@@ -95,7 +98,9 @@ t.test('1. after a restore of an older backup, the texts since are taken back wi
   await catchesUp(restored)
   t.same(intercomState(restored), { ...after, texts: [...after.texts, 'hello?'].sort() }, 'only the text Intercom did not have is posted, once')
   const rows = await delivered(restored)
-  t.same(rows.map((r) => r.body), ['hello', 'are you open today?', 'first time texting', 'hello?'])
+  t.same(rows.map((r) => r.body).sort(), ['are you open today?', 'first time texting', 'hello', 'hello?'], 'each stored once')
+  const ana = restored.intercom.conversations.find((c) => c.source.body === 'hello')!
+  t.same(textsInIntercom(restored.intercom, ana), ['hello', 'are you open today?', 'hello?'], 'in Ana\'s conversation, in order')
   t.ok(rows.every((r) => r.intercom_part_id), 'each recorded against what Intercom shows')
   t.equal(new Set(rows.map((r) => r.intercom_part_id)).size, 4, 'and no two against the same part')
 })
@@ -126,7 +131,7 @@ t.test('1. on the operator\'s word (sms-bridge catchup --since), a fresh databas
   t.same(now, { contacts: 2, conversations: 2, texts: ['call me', 'did you get my photo?', 'hello', 'hello'] }, 'the two it lacked, once; the same words sent twice stay two')
   const ana = fresh.intercom.conversations.find((c) => c.source.body === 'hello')!
   t.same(textsInIntercom(fresh.intercom, ana), ['hello', 'hello', 'did you get my photo?'], 'in Ana\'s conversation, in order')
-  t.same((await delivered(fresh)).map((r) => r.body), ['hello', 'hello', 'did you get my photo?', 'call me'])
+  t.same((await delivered(fresh)).map((r) => r.body).sort(), ['call me', 'did you get my photo?', 'hello', 'hello'], 'each stored once')
 })
 
 t.test('1. a copy of a database keeps its history: only a database that never stored a text is new', async (t) => {
@@ -141,4 +146,22 @@ t.test('1. a copy of a database keeps its history: only a database that never st
   const copy = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'b.db')}` }, standIns: first })
   await catchesUp(copy)
   t.same(textsInIntercom(copy.intercom), ['hello', 'still there?'])
+})
+
+t.test('1. sms-bridge catchup: the command asks the running service, and refuses what it cannot do', async (t) => {
+  const cwd = tempDir(t)
+  const dbFile = join(cwd, 'bridge.db')
+  const env = standInEnv({ accountSid: `AC${'1'.repeat(32)}`, authToken: 'x', url: 'http://127.0.0.1:9' } as never, { token: 'x', clientSecret: 'y', url: 'http://127.0.0.1:9' } as never, dbFile)
+  const usage = await runCli(['catchup'], env, cwd)
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, /^Usage: sms-bridge catchup --since <age>/)
+  t.equal((await runCli(['catchup', '--since', '8d'], env, cwd)).code, 2, 'at most 7 days')
+  const asked = await runCli(['catchup', '--since', '90m'], env, cwd)
+  t.equal(asked.code, 0, asked.stderr)
+  t.match(asked.stdout, /texts sent since .* that this database does not have/)
+  const store = await openStore({ url: `file:${dbFile}` })
+  t.teardown(() => store.close())
+  const job = await store.db.selectFrom('jobs').select(['state', 'run_at']).where('task', '=', 'inbound.catchup').executeTakeFirstOrThrow()
+  t.equal(job.state, 'waiting')
+  t.ok(job.run_at <= Date.now(), 'the catch-up is due now')
 })

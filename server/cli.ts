@@ -113,7 +113,7 @@ async function backupOrRestore(command: 'backup' | 'restore', args: string[]): P
         'Restart the service to put it in place (on fly.io: fly machine restart). The database it replaces is kept beside it as ' +
         `${dbFile}.before-restore-<time>.\n` +
         "Texts customers sent after the backup are taken back from Twilio's message log when it starts (up to 1,000 a number); " +
-        'those Intercom already shows appear in their conversations once more.',
+        'those Intercom already shows are found there and not posted again.',
     )
     return 0
   }

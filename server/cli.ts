@@ -23,6 +23,8 @@ Commands:
                             redacted at Twilio by the running service
   export --phone N | --contact ID
                             print, as JSON, everything the bridge holds about a person
+  catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
+                            that the database does not have; a first start takes none older
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -116,7 +118,7 @@ async function backupOrRestore(command: 'backup' | 'restore', args: string[]): P
         'Restart the service to put it in place (on fly.io: fly machine restart). The database it replaces is kept beside it as ' +
         `${dbFile}.before-restore-<time>.\n` +
         "Texts customers sent after the backup are taken back from Twilio's message log when it starts (up to 1,000 a number); " +
-        'those Intercom already shows appear in their conversations once more.',
+        'those Intercom already shows are found there and not posted again.',
     )
     return 0
   }
@@ -142,6 +144,13 @@ async function run(command: string): Promise<number> {
       return ops(command, process.argv.slice(3))
     case 'jobs':
       return jobs(process.argv.slice(3))
+    case 'catchup': {
+      const { catchUpCommand } = await import('./ops/catchup.js')
+      const { code, out } = await catchUpCommand(loadConfig(), process.argv.slice(3))
+      if (code === 0) console.log(out)
+      else console.error(out)
+      return code
+    }
     case 'erase':
     case 'export': {
       const { runPrivacyCommand } = await import('./ops/privacy.js')

@@ -1,7 +1,7 @@
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { getCached, setCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
-import type { Store } from '../../shared/db/database.js'
+import type { Store, Tx } from '../../shared/db/database.js'
 import { runWaitingJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
@@ -9,10 +9,18 @@ import { receiveText, type InboundSms } from './inbound.js'
 import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
 const CURSOR = 'twilio.catchup.since'
+/**
+ * Nothing sent before this is taken from Twilio's log. Set by the migration 2026-12-07T10-catchup on
+ * a database that had stored no text and never caught up (its first start): Twilio's log then holds
+ * history another database (before a new volume, a staging copy's production) may have delivered.
+ */
+const FLOOR = 'twilio.catchup.floor'
 /** How far back the first catch-up looks, and the overlap kept between runs (clocks differ). */
 const FIRST_LOOKBACK_MS = 24 * 3_600_000
 const OVERLAP_MS = 10 * 60_000
 export const CATCH_UP_INTERVAL_MS = 5 * 60_000
+/** The furthest back an operator may ask the catch-up to look (`sms-bridge catchup --since`). */
+export const MAX_CATCH_UP_MS = 7 * 24 * 3_600_000
 
 /**
  * Queues the recurring catch-up once (every process calls this at start, one job results) and makes
@@ -20,16 +28,37 @@ export const CATCH_UP_INTERVAL_MS = 5 * 60_000
  * process before, and they should not wait for the next five-minute turn.
  */
 export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
+  await store.write((trx) => dueNow(trx, now))
+}
+
+async function dueNow(trx: Tx, now: number): Promise<void> {
+  const { id, deduped } = await enqueueTask(trx, 'inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now)
+  if (deduped) await runWaitingJobNow(trx, id, now)
+}
+
+/**
+ * The operator's request (`sms-bridge catchup --since`): the catch-up takes every text sent from
+ * `from` on that the bridge does not have, at its next turn, made due now. What Intercom already
+ * shows is found there and not posted again (each such text looks first).
+ */
+export async function catchUpFrom(store: Store, from: number, now = Date.now()): Promise<void> {
   await store.write(async (trx) => {
-    const { id, deduped } = await enqueueTask(trx, 'inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now)
-    if (deduped) await runWaitingJobNow(trx, id, now)
+    for (const key of [CURSOR, FLOOR]) {
+      await trx
+        .insertInto('settings_cache')
+        .values({ key, value: String(from), updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(from), updated_at: now }))
+        .execute()
+    }
+    await dueNow(trx, now)
   })
 }
 
 /**
  * Job: Twilio never resends an inbound webhook that failed, so texts that arrived while the bridge
  * was down are only in Twilio's message log. Lists recent inbound texts to our numbers and ingests
- * those we do not have, oldest first, through the same path as the webhook (so exactly once).
+ * those we do not have, oldest first, through the same path as the webhook (so exactly once). A
+ * database's first start takes nothing older than itself (see FLOOR).
  */
 export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
   try {
@@ -48,16 +77,21 @@ export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
 async function ingestMissed(deps: BridgeDeps): Promise<void> {
   const startedAt = Date.now()
   const cursor = Number((await getCached(deps.store.db, CURSOR)) ?? startedAt - FIRST_LOOKBACK_MS)
-  const since = new Date(cursor - OVERLAP_MS)
+  // Twilio's times are whole seconds: a text sent in the floor's own second is not older than it.
+  const floor = Math.floor(Number((await getCached(deps.store.db, FLOOR)) ?? 0) / 1000) * 1000
+  const since = new Date(Math.max(cursor - OVERLAP_MS, floor))
   const { twilio: config } = deps.config
 
   const found = []
   for (const to of config.phoneNumbers.length > 0 ? config.phoneNumbers : [undefined]) {
-    const messages = await deps.twilio.textsSince(since, to)
+    // Twilio lists newest first, its times in whole seconds: reversed, the stable sort below keeps
+    // texts sent within one second in the order they were sent.
+    const messages = (await deps.twilio.textsSince(since, to)).reverse()
     found.push(
       ...messages.filter(
         (m) =>
           m.direction === 'inbound' &&
+          m.at.getTime() >= floor &&
           (config.phoneNumbers.includes(m.to) || (config.messagingServiceSid && m.messagingServiceSid === config.messagingServiceSid)),
       ),
     )
@@ -70,7 +104,8 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
   for (const m of missing) {
     const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []
     const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
-    await receiveText(deps, sms, m.at.getTime())
+    // Another database may have delivered it (a restore, a new volume): its delivery looks first.
+    await receiveText(deps, sms, { now: m.at.getTime(), lookFirst: true })
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await setCached(deps.store, CURSOR, String(startedAt))

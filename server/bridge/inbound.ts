@@ -51,11 +51,16 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
  * the job is added only for a new row, its payload naming that row in SQL): a group commit of texts
  * is one request to a remote database. Both statements are prepared: nothing is compiled per text.
+ * `lookFirst`: the text may already be in Intercom (see deliverInbound).
  */
-export async function receiveText(deps: Pick<BridgeDeps, 'store' | 'config'>, sms: InboundSms, now = Date.now()): Promise<boolean> {
+export async function receiveText(
+  deps: Pick<BridgeDeps, 'store' | 'config'>,
+  sms: InboundSms,
+  { now = Date.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
+): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)
   // The message's id is the row the insert adds (planEnqueueAfterInsert writes it into the payload).
-  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}) }
+  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
   const [stored] = await deps.store.writePlanned({
     queries: [
       planInsertInbound(text, now),
@@ -136,17 +141,29 @@ function newestPartBy(conversation: Intercom.Conversation, contactId: string): s
 }
 
 /**
- * On a retry the attempt before may have posted and then failed: look for a part by this contact
- * with the exact created_at we send (the text's own time, in seconds) and the same text, and that
- * no other stored text already claims, before posting again.
+ * How far a posted text's time may be from the one we would send and still be the same text: the
+ * webhook stores a text at its arrival, Twilio's log (the catch-up) at its sending, a second or more
+ * apart. The nearest unclaimed one is taken, so the same words sent twice are told apart.
+ */
+const SAME_TEXT_WITHIN_S = 120
+
+/** The candidates near `createdAt`, nearest first. */
+function nearest<T extends { created_at?: number | null }>(items: T[], createdAt: number): T[] {
+  const distance = (x: T) => Math.abs((x.created_at ?? -Infinity) - createdAt)
+  return items.filter((x) => distance(x) <= SAME_TEXT_WITHIN_S).sort((a, b) => distance(a) - distance(b))
+}
+
+/**
+ * On a retry the attempt before may have posted and then failed (and a text from Twilio's log may
+ * have been posted by the database before a restore): look for a part by this contact with the
+ * same text, at the time we send (the text's own, in seconds) or near it, that no stored text
+ * already claims, before posting again.
  */
 async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number, body: string) {
   const conversation = await deps.intercom.findConversation(conversationId)
   if (!conversation) return undefined
-  const candidates = (conversation.conversation_parts?.conversation_parts ?? []).filter(
-    (p) => p.author?.id === contactId && p.created_at === createdAt && partText(p.body) === partText(body),
-  )
-  for (const candidate of candidates) {
+  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter((p) => p.author?.id === contactId && partText(p.body) === partText(body))
+  for (const candidate of nearest(theirs, createdAt)) {
     if (candidate.id && !(await hasMessageForPart(deps.store.db, candidate.id))) return candidate.id
   }
   return undefined
@@ -179,12 +196,36 @@ async function postAsCustomer(
 }
 
 /**
- * A conversation this contact started at exactly this time (we set created_at to the text's time)
- * with this text. Intercom's search matches dates by whole day, so the answer is narrowed here.
+ * A conversation this contact started at this time (we set created_at to the text's time), or near
+ * it, with this text, whose first text no stored text claims. Intercom's search matches dates by
+ * whole day, so the answer is narrowed here.
  */
 async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number, body: string): Promise<string | undefined> {
-  const started = await deps.intercom.conversationsStartedOn(contactId, createdAt)
-  return started.find((c) => c.created_at === createdAt && partText(c.source?.body) === partText(body))?.id
+  const started = (await deps.intercom.conversationsStartedOn(contactId, createdAt)).filter((c) => partText(c.source?.body) === partText(body))
+  for (const candidate of nearest(started, createdAt)) {
+    // Recorded as the text that opened it, or as the message that started it (startConversation).
+    const claimed = (await hasMessageForPart(deps.store.db, `conversation:${candidate.id}`)) || (candidate.source?.id !== undefined && (await hasMessageForPart(deps.store.db, `message:${candidate.source.id}`)))
+    if (!claimed) return candidate.id
+  }
+  return undefined
+}
+
+/**
+ * Where a text that may already be in Intercom is (it came from Twilio's log, and the database that
+ * delivered it before a restore or a new volume no longer says so): a conversation this contact
+ * started with it, else a part of theirs with it in the conversation the text would go to. Asked
+ * before the first attempt posts, as a retry asks; a text found is recorded, not posted again.
+ */
+async function findDelivered(
+  deps: BridgeDeps,
+  c: { contactId: string; existing: Pick<SmsConversation, 'intercom_conversation_id'> | undefined; createdAt: number; body: string },
+): Promise<{ conversationId: string; partId: string; started: boolean } | undefined> {
+  const started = await findStartedConversation(deps, c.contactId, c.createdAt, c.body)
+  if (started) return { conversationId: started, partId: `conversation:${started}`, started: true }
+  if (!c.existing) return undefined
+  const conversationId = c.existing.intercom_conversation_id
+  const partId = await findPostedPart(deps, conversationId, c.contactId, c.createdAt, c.body)
+  return partId ? { conversationId, partId, started: false } : undefined
 }
 
 /** What the team reads when the number is also on contacts the bridge did not trust with it. */
@@ -254,7 +295,12 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
     let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
     // A contact Intercom already had, newly linked: its SMS conversation may predate our records.
     if (!existing && contact.linkedNow && !contact.createdByBridge) existing = await recoverSmsConversation(deps, contact.id)
-    if (existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
+    if (payload.lookFirst) {
+      const found = await findDelivered(deps, { contactId: contact.id, existing, createdAt, body: displayBody(message) })
+      if (found?.started) await recordStarted(deps, message.id, { ...link, conversationId: found.conversationId })
+      if (found) ({ conversationId, partId } = found)
+    }
+    if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
       partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
       if (partId) conversationId = existing.intercom_conversation_id
     }

@@ -23,7 +23,8 @@ export type ReplyPart = z.output<typeof replyPart>
  * that no longer fits (written by an older version, or edited by hand) fails that job alone, clearly.
  */
 export const TASK_PAYLOADS = {
-  'inbound.deliver': z.object({ messageId: rowId, keyword: keyword.optional() }),
+  // lookFirst: the text may already be in Intercom (it came from Twilio's log, not its webhook).
+  'inbound.deliver': z.object({ messageId: rowId, keyword: keyword.optional(), lookFirst: z.literal(true).optional() }),
   'conversation.tag': z.object({ conversationId: id }),
   'consent.keyword': z.object({ keyword, messageId: rowId, phone: id, contactId: id, conversationId: id }),
   'inbound.catchup': z.null(),

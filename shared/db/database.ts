@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
+import LocalDatabase from 'libsql'
 import { Kysely, sql, type CompiledQuery, type Dialect, type DialectAdapter, type QueryResult, type Transaction } from 'kysely'
 import { Migrator } from 'kysely'
 import { LibsqlDialect } from 'kysely-libsql'
@@ -302,6 +303,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       try {
         // A read transaction of its own: writers in this and other processes carry on meanwhile.
         await sql`VACUUM INTO ${path}`.execute(db)
+        markWal(path)
       } catch (error) {
         rmSync(path, { force: true })
         throw error
@@ -321,6 +323,20 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       await db.destroy()
       closeClient()
     },
+  }
+}
+
+/**
+ * Puts the copy VACUUM INTO wrote in WAL mode, as the service's own file is: Turso's import (`turso
+ * db import`, the move to Turso) takes only such a file. Nothing is logged yet, so the copy stays one
+ * whole file: closing removes the empty log.
+ */
+function markWal(path: string): void {
+  const copy = new LocalDatabase(path)
+  try {
+    copy.exec('PRAGMA journal_mode = WAL')
+  } finally {
+    copy.close()
   }
 }
 

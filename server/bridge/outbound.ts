@@ -3,7 +3,7 @@ import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
 import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
 import { recordTwilioOptOut, textingRefusal } from './consent.js'
-import { createOutboundMessage, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { createOutboundMessage, findMessageBySid, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
@@ -251,18 +251,37 @@ export async function postNote(deps: BridgeDeps, payload: TaskPayload<'conversat
  * when an earlier attempt may have reached Twilio (timeout, 5xx), its message log is searched first.
  * Returns false on a permanent failure (recorded, and the team told), throws to be retried.
  */
+/** A send this much later than its text or job was made may follow work our records lost. */
+export const LOOK_FIRST_AFTER_MS = 2 * 60_000
+
+/**
+ * Since when Twilio's log may already hold this text, when it may: an earlier attempt that got no
+ * answer, or a send long after the text or its job was made (a restored database, or one moved to
+ * Turso, replays work the old one finished after the copy; an outage delays work too). Null for an
+ * ordinary first send, which asks Twilio for nothing.
+ */
+function lookSince(deps: Pick<BridgeDeps, 'clock'>, row: Message, ctx: JobContext): number | null {
+  if (row.send_attempted_at) return row.send_attempted_at
+  const made = Math.min(row.created_at, ctx.job.created_at)
+  return deps.clock.now() - made > LOOK_FIRST_AFTER_MS ? made : null
+}
+
 export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext, opts: { notifyFailure?: boolean } = {}): Promise<boolean> {
   const config = deps.config.twilio
   const to = customerAddress(row.phone, row.twilio_number)
-  if (row.send_attempted_at) {
+  const since = lookSince(deps, row, ctx)
+  if (since !== null) {
     const recent = await deps.twilio.recentTextsTo(to)
-    const match = recent.find(
+    const candidates = recent.filter(
       (m) =>
         m.direction !== 'inbound' &&
         m.body === row.body &&
-        m.createdAt.getTime() >= row.send_attempted_at! - 60_000 &&
+        m.createdAt.getTime() >= since - 60_000 &&
         (row.twilio_number === m.from || row.twilio_number === m.messagingServiceSid),
     )
+    // A text another row already owns is that row's (the same words sent twice are two texts).
+    let match: (typeof candidates)[number] | undefined
+    for (const m of candidates) if (!match && !(await findMessageBySid(deps.store.db, m.sid))) match = m
     if (match) {
       await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
       deps.metrics.segmentsSent.inc({ direction: 'outbound' }, match.numSegments ?? row.num_segments ?? 0)

@@ -13,7 +13,7 @@ import { standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
 import { runCli } from '../support/process.js'
 import { textsInIntercom } from '../support/traffic.js'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 
 const ANA = '+14155550123'
 const BO = '+14155550188'
@@ -164,4 +164,36 @@ t.test('1. sms-bridge catchup: the command asks the running service, and refuses
   const job = await store.db.selectFrom('jobs').select(['state', 'run_at']).where('task', '=', 'inbound.catchup').executeTakeFirstOrThrow()
   t.equal(job.state, 'waiting')
   t.ok(job.run_at <= Date.now(), 'the catch-up is due now')
+})
+
+t.test('1. a restored database replays no reply the old one already texted', async (t) => {
+  const dir = tempDir(t)
+  const production = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'production.db')}` } })
+  await texts(production, ANA, 'when does my order ship?')
+  const conversation = production.intercom.conversations[0]!
+  // The backup is taken while a teammate's reply is queued and not yet sent...
+  await production.app.worker.stop()
+  const part = production.intercom.addAdminReply(conversation.id, { body: '<p>Tomorrow morning.</p>' })
+  await postIntercomWebhook(production, production.intercom.notification('conversation.admin.replied', conversation.id, [part]))
+  await production.app.store.backup(join(dir, 'before.db'))
+  await production.app.close()
+  // ...and the old service sends it after the backup.
+  const after = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'production.db')}` }, standIns: production })
+  await drain(after.app)
+  const sent = () => production.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.body === 'Tomorrow morning.')
+  t.equal(sent().length, 1)
+  await after.app.close()
+
+  // Later the volume is lost and the backup restored: its queue still holds that reply.
+  copyFileSync(join(dir, 'before.db'), join(dir, 'restored.db'))
+  const old = await openStore({ url: `file:${join(dir, 'restored.db')}` })
+  const tenMinutesAgo = Date.now() - 10 * 60_000
+  await old.write((trx) => trx.updateTable('jobs').set({ created_at: tenMinutesAgo }).execute())
+  await old.write((trx) => trx.updateTable('messages').set({ created_at: tenMinutesAgo }).execute())
+  await old.close()
+  const restored = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'restored.db')}` }, standIns: production })
+  await drain(restored.app)
+  t.equal(sent().length, 1, 'the customer is not texted a second time')
+  const row = await restored.app.store.db.selectFrom('messages').select(['twilio_sid', 'status']).where('direction', '=', 'outbound').executeTakeFirstOrThrow()
+  t.equal(row.twilio_sid, sent()[0]!.sid, 'the restored record adopts the text Twilio already has')
 })

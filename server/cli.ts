@@ -2,6 +2,7 @@
 // Everything else is imported when a command needs it: the API clients alone take most of a second
 // to load, which `help` should not pay for.
 import { ConfigError, loadConfig } from './config.js'
+import { PRODUCT, VERSION } from '../shared/version.js'
 
 const USAGE = `Usage: sms-bridge <command>
 
@@ -18,6 +19,7 @@ Commands:
                             the service runs
   restore <file>            check a backup and stage it: the service puts it in place the next
                             time it starts, keeping the database it replaces
+  version                   print the version (also --version)
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -148,13 +150,19 @@ async function run(command: string): Promise<number> {
       const config = loadConfig()
       const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
       try {
-        const applied = await migrate(store)
-        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.')
+        const { migrateSentences } = await import('./ops/migrate.js')
+        const now = Date.now()
+        console.log(migrateSentences(await migrate(store, { now }), now).join('\n'))
       } finally {
         await store.close()
       }
       return 0
     }
+    case 'version':
+    case '--version':
+    case '-v':
+      console.log(`${PRODUCT} ${VERSION}`)
+      return 0
     case 'help':
     case '--help':
     case '-h':

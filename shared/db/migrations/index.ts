@@ -6,6 +6,7 @@ import * as automated from './2026-11-25T03-automated.js'
 import * as realTraffic from './2026-12-02T00-real-traffic.js'
 import * as abuse from './2026-12-02T01-abuse.js'
 import * as trust from './2026-12-07T00-trust.js'
+import * as versions from './2026-12-07T11-versions.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-02T00-real-traffic': realTraffic,
   '2026-12-02T01-abuse': abuse,
   '2026-12-07T00-trust': trust,
+  '2026-12-07T11-versions': versions,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -7,10 +7,11 @@
 // start. Leaving out only the APIs does not work: each would load a second copy of the SDK's base, and
 // its errors would no longer be the bundled RestException. Whitespace and syntax are minified, names
 // are not: stack traces still name our functions.
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const outdir = new URL('../dist/bundle/', import.meta.url).pathname
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 rmSync(outdir, { recursive: true, force: true })
 await build({
   entryPoints: [new URL('../dist/server/cli.js', import.meta.url).pathname],
@@ -26,5 +27,7 @@ await build({
   minifySyntax: true,
   // CommonJS dependencies call require() for Node's own modules.
   banner: { js: "import { createRequire as __bridgeRequire } from 'node:module'; const require = __bridgeRequire(import.meta.url);" },
+  // shared/version.ts: the release's version, written into the bundle.
+  define: { __BRIDGE_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
 })

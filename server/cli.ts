@@ -2,6 +2,7 @@
 // Everything else is imported when a command needs it: the API clients alone take most of a second
 // to load, which `help` should not pay for.
 import { ConfigError, loadConfig } from './config.js'
+import { PRODUCT, VERSION } from '../shared/version.js'
 
 const USAGE = `Usage: sms-bridge <command>
 
@@ -25,6 +26,7 @@ Commands:
                             print, as JSON, everything the bridge holds about a person
   catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
                             that the database does not have; a first start takes none older
+  version                   print the version (also --version)
   help                      show this text
 
 Settings come from the environment and an optional .env file; see the README.`
@@ -167,13 +169,19 @@ async function run(command: string): Promise<number> {
       const config = loadConfig()
       const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
       try {
-        const applied = await migrate(store)
-        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.')
+        const { migrateSentences } = await import('./ops/migrate.js')
+        const now = Date.now()
+        console.log(migrateSentences(await migrate(store, { now }), now).join('\n'))
       } finally {
         await store.close()
       }
       return 0
     }
+    case 'version':
+    case '--version':
+    case '-v':
+      console.log(`${PRODUCT} ${VERSION}`)
+      return 0
     case 'help':
     case '--help':
     case '-h':

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { migrate, openStore, type Store } from '../shared/db/database.js'
+import { migrate, openStore, type MigrateOutcome, type Store } from '../shared/db/database.js'
+import { PRODUCT, VERSION } from '../shared/version.js'
 import { applyStagedRestore, databaseFile } from '../shared/db/backup.js'
 import { loggerOptions } from '../shared/log.js'
 import app from './app.js'
@@ -11,6 +12,7 @@ import { TwilioApi } from './clients/twilio.js'
 import type { Config } from './config.js'
 import { Worker, type TaskDefinition, type WorkerOptions } from './jobs/worker.js'
 import { createTasks } from './tasks.js'
+import { migrateSentences } from './ops/migrate.js'
 import { Metrics } from './metrics.js'
 import { Reachability } from './clients/reachability.js'
 import type { BridgeDeps } from './bridge/deps.js'
@@ -94,6 +96,14 @@ async function logStream(config: Config, destination: DestinationStream | undefi
   return {}
 }
 
+/** The start's lines about migrations: what was applied, and the way back that was kept (or not). */
+function logMigrated(log: FastifyBaseLogger, outcome: MigrateOutcome, now: number): void {
+  if (outcome.applied.length === 0) return
+  const [applied, ...wayBack] = migrateSentences(outcome, now)
+  log.info({ migrations: outcome.applied, backup: outcome.backup, pruned: outcome.pruned }, `database migrated (${applied})`)
+  for (const line of wayBack) log[outcome.remote ? 'warn' : 'info'](line)
+}
+
 /**
  * Opens the database, applies migrations, and builds the Fastify instance with the app and its job
  * worker (not yet started). Closing the instance stops the worker and closes the database.
@@ -120,14 +130,15 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   })
   fastify.server.maxConnections = limits.maxConnections
   const log = fastify.log
+  log.info({ version: VERSION, node: process.version }, `${PRODUCT} ${VERSION} starting`)
   // `sms-bridge restore FILE` stages a backup; it takes the database's place now, before anything opens it.
   const dbFile = databaseFile(config.database.url)
   const kept = dbFile ? applyStagedRestore(dbFile) : undefined
   if (kept) log.warn({ database: dbFile, kept }, 'restored the database from the staged backup; the database it replaced is kept beside it')
   const store: Store = await openStore({ url: config.database.url, authToken: config.database.authToken })
   try {
-    const applied = await migrate(store)
-    if (applied.length > 0) log.info({ migrations: applied }, 'database migrated')
+    const now = (options.clock ?? systemClock).now()
+    logMigrated(log, await migrate(store, { now }), now)
   } catch (err) {
     await store.close()
     throw err

@@ -10,6 +10,8 @@ import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
 import { queueStats } from '../jobs/queue.js'
 import type { StepResult } from './setup.js'
+import { migratedBy } from '../../shared/db/versions.js'
+import { PRODUCT, VERSION } from '../../shared/version.js'
 
 const HOUR = 3_600_000
 
@@ -32,12 +34,14 @@ export interface DoctorOptions {
 export async function runDoctor(config: Config, store: Store, clients: Clients, now = Date.now(), options: DoctorOptions = {}): Promise<StepResult[]> {
   const results: StepResult[] = []
   const say = (ok: boolean, line: string) => results.push({ ok, line, changed: false })
+  say(true, `Version: ${PRODUCT} ${VERSION}.`)
   say(true, `Settings: valid (PUBLIC_URL ${config.publicUrl}, ${config.twilio.messagingServiceSid ? 'Messaging Service' : `${config.twilio.phoneNumbers.length} number(s)`}, Intercom ${config.intercom.region}).`)
 
   try {
     await ping(store)
     const pending = await pendingMigrations(store)
-    say(pending.length === 0, pending.length === 0 ? `Database: reachable (${store.isLocalFile ? 'embedded file' : 'remote libSQL'}), migrations applied.` : `Database: migrations not applied: ${pending.join(', ')}. Run sms-bridge migrate (or start the service).`)
+    const by = await migratedBy(store.db)
+    say(pending.length === 0, pending.length === 0 ? `Database: reachable (${store.isLocalFile ? 'embedded file' : 'remote libSQL'}), migrations applied${by ? ` (last migrated by ${by})` : ''}.` : `Database: migrations not applied: ${pending.join(', ')}. Run sms-bridge migrate (or start the service).`)
     if (pending.length > 0) return results
   } catch (err) {
     say(false, `Database: cannot be reached at ${store.url.replace(/\?.*$/, '')}: ${(err as Error).message}`)

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { pendingMigrations, ping } from '../../shared/db/database.js'
+import { VERSION } from '../../shared/version.js'
 
 /** Liveness and readiness for fly.io's health checks and for people. */
 const health: FastifyPluginAsync = async (app) => {
-  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }))
+  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok', version: VERSION }))
 
   app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
     try {

@@ -3,12 +3,10 @@ import { sql } from 'kysely'
 import { openStore, pendingMigrations, type Store } from './database.js'
 import { schemaDifferences } from './schema-check.js'
 import { migrationProvider } from './migrations/index.js'
+import { appliedMigrations, newerDatabase } from './versions.js'
+import { PRODUCT, VERSION } from '../version.js'
 
-/** The file of an embedded `file:` DATABASE_URL; undefined for remote and in-memory databases. */
-export function databaseFile(url: string): string | undefined {
-  if (!url.startsWith('file:') || url === 'file::memory:') return undefined
-  return url.slice('file:'.length).replace(/\?.*$/, '')
-}
+export { databaseFile } from './files.js'
 
 /** Where a restore waits for the next start, beside the database file. */
 export const stagedRestorePath = (dbFile: string) => `${dbFile}.restore`
@@ -55,11 +53,12 @@ async function checkBackup(store: Store, backup: string): Promise<void> {
   if (rows[0]?.integrity_check !== 'ok') throw new Error(`${backup} is damaged: ${rows.map((r) => r.integrity_check).join('; ')}`)
   const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true })
   if (!tables.some((table) => table.name === 'kysely_migration')) throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
-  const known = new Set(Object.keys(await migrationProvider.getMigrations()))
-  const applied = ((await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()) as Array<{ name: string }>).map((m) => m.name).sort()
-  const unknown = applied.filter((name) => !known.has(name))
-  if (unknown.length > 0) throw new Error(`${backup} was written by a newer version (migrations ${unknown.join(', ')}); restore it with that version`)
-  const lastApplied = applied.at(-1)
+  const newer = await newerDatabase(store, Object.keys(await migrationProvider.getMigrations()), VERSION)
+  if (newer) {
+    const by = newer.version ? `${PRODUCT} ${newer.version}` : `a newer ${PRODUCT}`
+    throw new Error(`${backup} was written by ${by} (migration ${newer.migration}), newer than this version ${VERSION}; restore it with ${newer.version ? `version ${newer.version}` : 'that version'}`)
+  }
+  const lastApplied = (await appliedMigrations(store.db)).at(-1)
   if (!lastApplied) throw new Error(`${backup} is not a bridge database (no migration was ever applied to it)`)
   const differences = await schemaDifferences(store, lastApplied)
   if (differences.length > 0) {

@@ -3,11 +3,13 @@ import { dirname } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import LocalDatabase from 'libsql'
 import { Kysely, sql, type CompiledQuery, type Dialect, type DialectAdapter, type QueryResult, type Transaction } from 'kysely'
-import { Migrator } from 'kysely'
+import { Migrator, type Migration, type MigrationProvider } from 'kysely'
 import { LibsqlDialect } from 'kysely-libsql'
 import { LocalDialect, LocalEngine, TransactionalDdlAdapter } from './local-dialect.js'
 import { migrationProvider, LATEST_MIGRATION } from './migrations/index.js'
 import type { Database } from './schema.js'
+import { backupBeforeMigrating, recordVersion, refuseNewerDatabase, type BeforeMigrating } from './versions.js'
+import { VERSION } from '../version.js'
 
 export type Db = Kysely<Database>
 export type Tx = Transaction<Database>
@@ -350,21 +352,54 @@ function createOwnerOnly(path: string): void {
   closeSync(openSync(path, 'a', 0o600))
 }
 
-function migrator(db: Db): Migrator {
-  return new Migrator({ db, provider: migrationProvider })
+function migrator(db: Db, provider: MigrationProvider = migrationProvider): Migrator {
+  return new Migrator({ db, provider })
 }
 
-/** Applies every pending migration (or those up to and including `upTo`); returns the names applied. */
-export async function migrate(store: Store, upTo?: string): Promise<string[]> {
+/** A release as migrations see it: its version and the migrations it knows. */
+export interface Release {
+  version: string
+  migrations: Record<string, Migration>
+}
+
+export interface MigrateOptions {
+  /** Apply the migrations up to and including this one only (tests, the schema check's reference). */
+  upTo?: string
+  /** When this runs: names the automatic backup and ages the old ones (default: the wall clock). */
+  now?: number
+  /** Another release's version and migrations instead of this one's (tests: a newer build upgrading). */
+  release?: Release
+}
+
+/** The migrations applied, and what was done first to keep a way back (see backupBeforeMigrating). */
+export type MigrateOutcome = { applied: string[] } & BeforeMigrating
+
+/**
+ * Applies every pending migration (or those up to `upTo`). A database a newer release migrated is
+ * refused first (NewerDatabaseError, which says the way back); one that holds data is backed up
+ * first. A migration to the latest records this release in bridge_versions.
+ */
+export async function migrate(store: Store, options: MigrateOptions = {}): Promise<MigrateOutcome> {
+  const { upTo, now = Date.now() } = options
+  const release = options.release ?? { version: VERSION, migrations: await migrationProvider.getMigrations() }
+  const known = Object.keys(release.migrations).sort()
   // The Migrator opens its own transactions; keep it in the write lane like every other writer.
-  const { error, results } = await store.exclusive(() => (upTo ? migrator(store.db).migrateTo(upTo) : migrator(store.db).migrateToLatest()))
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')
-    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`, {
-      cause: error,
-    })
-  }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  return store.exclusive(async () => {
+    await refuseNewerDatabase(store, known, release.version)
+    const m = migrator(store.db, { getMigrations: async () => release.migrations })
+    const listed = await m.getMigrations()
+    const pending = listed.some((l) => l.executedAt === undefined && (!upTo || l.name <= upTo))
+    const before = pending && listed.some((l) => l.executedAt !== undefined) ? await backupBeforeMigrating(store, release.version, now) : {}
+    const { error, results } = upTo ? await m.migrateTo(upTo) : await m.migrateToLatest()
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')
+      const what = failed ? `migration ${failed.migrationName} failed` : 'migrations failed'
+      throw new Error(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+    if (!upTo && applied.length > 0) await recordVersion(store.db, { version: release.version, known }, now)
+    return { applied, ...before }
+  })
 }
 
 /** Names of migrations not yet applied to this database. */

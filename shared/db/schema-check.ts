@@ -32,7 +32,7 @@ export async function schemaDifferences(store: Store, lastApplied: string): Prom
   const reference = await openStore({ url: ':memory:' })
   let expected: Map<string, SchemaObject>
   try {
-    await migrate(reference, lastApplied)
+    await migrate(reference, { upTo: lastApplied })
     expected = await schemaOf(reference)
   } finally {
     await reference.close()

@@ -216,6 +216,13 @@ export interface SendCountTable {
   count: number
 }
 
+/** A release that migrated this database: its version and the migrations it knew (a JSON array of names). */
+export interface BridgeVersionTable {
+  version: string
+  migrations: string
+  migrated_at: Millis
+}
+
 export interface SettingsCacheTable {
   key: string
   value: string
@@ -235,6 +242,7 @@ export interface Database {
   jobs: JobTable
   settings_cache: SettingsCacheTable
   automated_sends: AutomatedSendTable
+  bridge_versions: BridgeVersionTable
 }
 
 export type Job = Selectable<JobTable>

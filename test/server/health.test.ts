@@ -1,11 +1,13 @@
 import t from 'tap'
 import { buildTestApp } from '../helper.js'
+import { VERSION } from '../../shared/version.js'
 
 t.test('healthz answers while the process is alive', async (t) => {
   const { app } = await buildTestApp(t)
   const res = await app.inject({ method: 'GET', url: '/healthz' })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { status: 'ok' })
+  t.same(res.json(), { status: 'ok', version: VERSION }, 'with the version that answers')
+  t.match(VERSION, /^\d+\.\d+\.\d+/)
 })
 
 t.test('readyz checks the database and the migrations', async (t) => {

@@ -1,4 +1,5 @@
 import { noteUnhandledTopic } from '../../shared/db/cache.js'
+import { VERSION } from '../../shared/version.js'
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
@@ -105,7 +106,8 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   })
   await store.close()
   const res = await runCli(['doctor'], env, cwd)
-  t.match(res.stdout, /ok {3}Database: reachable \(embedded file\), migrations applied\./)
+  t.match(res.stdout, `ok   Version: intercom-sms-bridge ${VERSION}.`)
+  t.match(res.stdout, `ok   Database: reachable (embedded file), migrations applied (last migrated by ${VERSION}).`)
   t.match(res.stdout, /ok {3}Intercom: reachable at 127\.0\.0\.1:\d+, token accepted/)
   t.match(res.stdout, /ok {3}Twilio: reachable at 127\.0\.0\.1:\d+, credentials accepted\./)
   t.match(res.stdout, /ok {3}Signatures: set ADMIN_TOKEN to see here the requests the running service refused/)

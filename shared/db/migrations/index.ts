@@ -7,6 +7,7 @@ import * as realTraffic from './2026-12-02T00-real-traffic.js'
 import * as abuse from './2026-12-02T01-abuse.js'
 import * as trust from './2026-12-07T00-trust.js'
 import * as catchup from './2026-12-07T10-catchup.js'
+import * as versions from './2026-12-07T11-versions.js'
 import * as retention from './2026-12-07T13-retention.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-02T01-abuse': abuse,
   '2026-12-07T00-trust': trust,
   '2026-12-07T10-catchup': catchup,
+  '2026-12-07T11-versions': versions,
   '2026-12-07T13-retention': retention,
 }
 

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { bareEnv, ROOT } from '../support/process.js'
+import { findChromium } from '../../scripts/browser.mjs'
 
 // `npm run demo` end to end, in headless Chromium: the page as a newcomer uses it, the real bridge
 // behind it. Every check waits on what the page shows; nothing here talks to the bridge directly.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// `npm test` finds or installs it first and passes it as CHROMIUM_PATH (scripts/browser.mjs).
+const BROWSER = findChromium()
 const ARTIFACTS = join(ROOT, 'test/artifacts')
 const CHROMIUM_ARGS = [
   '--headless',
@@ -75,12 +77,12 @@ function watchErrors(page: Page): string[] {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
 
-if (!existsSync(CHROMIUM)) {
-  t.fail(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+if (BROWSER.problem !== undefined) {
+  t.fail(BROWSER.problem)
 } else {
   mkdirSync(ARTIFACTS, { recursive: true })
   const demo = await startDemo()
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  const browser: Browser = await chromium.launch({ executablePath: BROWSER.path, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } })
   const errors = watchErrors(page)

@@ -237,18 +237,18 @@ if (BROWSER.problem !== undefined) {
     await phone.getByRole('button', { name: 'Send text' }).click()
     await phone.locator('#phone-error', { hasText: 'Choose the number first' }).waitFor(WAIT)
 
-    await other.fill('+44 7911 123456')
+    await other.fill('+44 7400 123456')
     await use.click()
-    await customer.locator('option', { hasText: '+44 7911 123456' }).waitFor({ state: 'attached', ...WAIT })
-    t.equal(await customer.inputValue(), '+447911123456', 'the typed number is the phone now')
+    await customer.locator('option', { hasText: '+44 7400 123456' }).waitFor({ state: 'attached', ...WAIT })
+    t.equal(await customer.inputValue(), '+447400123456', 'the typed number is the phone now')
     t.equal(await inbox.locator('#conversation-title').textContent(), before, 'no conversation of theirs yet: the inbox stays')
 
     // Its first text, with a picture: the inbox opens the new conversation by itself.
     await phone.getByRole('button', { name: 'Attach a picture' }).click()
     await phone.getByLabel('Text message').fill('Hello from London')
     await phone.getByRole('button', { name: 'Send text' }).click()
-    await inbox.locator('.conversation-item[aria-current="true"]', { hasText: '+44 7911 123456' }).waitFor(WAIT)
-    await inbox.locator('#conversation-title', { hasText: '+44 7911 123456' }).waitFor(WAIT)
+    await inbox.locator('.conversation-item[aria-current="true"]', { hasText: '+44 7400 123456' }).waitFor(WAIT)
+    await inbox.locator('#conversation-title', { hasText: '+44 7400 123456' }).waitFor(WAIT)
     const first = inbox.locator('#conversation-thread .part.customer')
     await first.locator('img').waitFor(WAIT)
     t.equal(await first.count(), 1, 'the text and the picture are one part')
@@ -257,9 +257,9 @@ if (BROWSER.problem !== undefined) {
     t.match(await first.locator('img').getAttribute('src'), /\/media\/[\w.-]+\/picture-1\.png$/, 'the media link ends in a file name with its extension')
     t.equal(await first.locator('img').getAttribute('alt'), 'Attachment picture-1.png', 'Intercom named the attachment from the link')
     // The number is written one way in every pane.
-    await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7911 123456' }).waitFor(WAIT)
-    await inbox.locator('#contact-details dd', { hasText: /^\+44 7911 123456$/ }).waitFor({ state: 'attached', ...WAIT })
-    t.match(await customer.locator('option:checked').textContent(), /^\+44 7911 123456$/)
+    await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7400 123456' }).waitFor(WAIT)
+    await inbox.locator('#contact-details dd', { hasText: /^\+44 7400 123456$/ }).waitFor({ state: 'attached', ...WAIT })
+    t.match(await customer.locator('option:checked').textContent(), /^\+44 7400 123456$/)
 
     // Back to a known customer: their conversation opens.
     await customer.selectOption('+14155550123')

@@ -35,7 +35,7 @@ function el(tag, props = {}, ...children) {
 /** One format and zone in every pane, the sidebar's own: "2026-12-02 14:05 UTC". */
 const clock = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
-/** A number as the sidebar writes it ("+1 415 555 0123", "+44 7700 900123"): the demo server formats every number on the page with the bridge's formatter. */
+/** A number as the sidebar writes it ("+1 415 555 0123", "+44 7400 123456"): the demo server formats every number on the page with the bridge's formatter. */
 function readable(number) {
   if (!number) return ''
   return ui.state?.readable?.[number] ?? ui.typedReadable[number] ?? number

@@ -75,6 +75,10 @@ function watchErrors(page: Page): string[] {
   return errors
 }
 
+/** Whether a thread is scrolled to its newest message (within the 40 px the page allows). */
+const atNewest = (page: Page, selector: string) =>
+  page.evaluate(`(() => { const l = document.querySelector('${selector}'); return l.scrollHeight - l.scrollTop - l.clientHeight < 40 })()`)
+
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
 
 if (BROWSER.problem !== undefined) {
@@ -160,6 +164,13 @@ if (BROWSER.problem !== undefined) {
       return image.complete && image.naturalWidth > 0
     }, await received.elementHandle(), WAIT)
     t.notOk(await inbox.getByLabel('Attach a picture').isChecked(), 'the box is cleared once sent')
+    // The inbox shows it too, inline in the teammate's part as Intercom does.
+    const inline = inbox.locator('.part.teammate img.picture').last()
+    await inline.waitFor(WAIT)
+    await page.waitForFunction((img) => {
+      const image = img as unknown as { complete: boolean; naturalWidth: number }
+      return image.complete && image.naturalWidth > 0
+    }, await inline.elementHandle(), WAIT)
     // Its statuses settle before the next step: the sidebar is drawn again at each one.
     await sidebar.locator('.c-item', { hasText: '→ (picture)' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
 
@@ -183,6 +194,10 @@ if (BROWSER.problem !== undefined) {
     await inbox.getByRole('button', { name: 'Send reply' }).click()
     await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
     t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
+    // Pictures loaded after the threads were drawn; both still show their newest message.
+    t.ok(await page.evaluate("document.querySelector('#conversation-thread').scrollHeight > document.querySelector('#conversation-thread').clientHeight"), 'the inbox thread is long enough to scroll')
+    t.ok(await atNewest(page, '#conversation-thread'), 'the inbox thread follows the newest message, pictures and all')
+    t.ok(await atNewest(page, '#phone-thread'), 'so does the phone')
     await shot(page, 'laptop-4-opted-out.png')
     t.same(errors, [], 'no errors on the page')
   })
@@ -243,6 +258,11 @@ if (BROWSER.problem !== undefined) {
     t.equal(await customer.inputValue(), '+447400123456', 'the typed number is the phone now')
     t.equal(await inbox.locator('#conversation-title').textContent(), before, 'no conversation of theirs yet: the inbox stays')
 
+    // A file that is not a picture is refused when chosen: no broken preview, nothing sent.
+    await phone.locator('#phone-file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') })
+    await phone.locator('#phone-error', { hasText: '"invoice.pdf" is not a picture: the phone sends PNG, JPEG, GIF or WebP.' }).waitFor(WAIT)
+    t.ok(await phone.locator('#attachment').isHidden(), 'no preview of it')
+
     // Its first text, with a picture: the inbox opens the new conversation by itself.
     await phone.getByRole('button', { name: 'Attach a picture' }).click()
     await phone.getByLabel('Text message').fill('Hello from London')
@@ -260,6 +280,11 @@ if (BROWSER.problem !== undefined) {
     await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7400 123456' }).waitFor(WAIT)
     await inbox.locator('#contact-details dd', { hasText: /^\+44 7400 123456$/ }).waitFor({ state: 'attached', ...WAIT })
     t.match(await customer.locator('option:checked').textContent(), /^\+44 7400 123456$/)
+    // The welcome may not go abroad: the sidebar says so with the setting's name whole and countries named.
+    await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
+    await sidebar
+      .locator('.c-text', { hasText: /^The welcome SMS was not sent \(.*\): Automated texts to United Kingdom \(GB\) are not allowed \(SMS_ALLOWED_COUNTRIES: United States \(US\)\)\.$/ })
+      .waitFor(WAIT)
 
     // Back to a known customer: their conversation opens.
     await customer.selectOption('+14155550123')
@@ -276,6 +301,18 @@ if (BROWSER.problem !== undefined) {
     await shot(page, 'laptop-6-another-number.png')
     // The refused number (400) and the refused connection are the browser's own console lines; nothing else went wrong.
     t.same(errors.filter((e) => !/^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 400)/.test(e)), [], 'no errors on the page')
+  })
+
+  await t.test('in an 800 px window: the inbox list sits above the conversation, words stay whole', async (t) => {
+    const mid = await browser.newPage({ viewport: { width: 800, height: 900 } })
+    await mid.goto(demo.url)
+    await mid.locator('#inbox .part.customer').first().waitFor(WAIT)
+    const width = (selector: string) => mid.evaluate(`document.querySelector('${selector}').getBoundingClientRect().width`) as Promise<number>
+    t.ok((await width('#conversation-thread')) >= 300, 'the conversation has room for its words')
+    t.ok((await width('#conversation-list')) >= 300, 'the list is above it, as wide')
+    t.ok(await mid.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
+    await shot(mid, 'laptop-7-800px.png')
+    await mid.close()
   })
 
   await t.test('at phone width: the same state, one pane under another', async (t) => {

@@ -47,6 +47,14 @@ const firstWords = (text: string) => {
   return t.length > 40 ? `${t.slice(0, 39)}…` : t
 }
 
+/**
+ * Canvas Kit text components are markdown (*bold*, _italic_, [links](...)): text from a person or a
+ * sentence naming a setting is escaped, or "SMS_ALLOWED_COUNTRIES" loses its underscores.
+ */
+export function plainText(text: string): string {
+  return text.replace(/[\\*_[\]`]/g, (c) => `\\${c}`)
+}
+
 export function canvas(components: Component[], storedData?: Record<string, unknown>): CanvasResponse {
   return { canvas: { content: { components }, ...(storedData ? { stored_data: storedData } : {}) } }
 }
@@ -75,22 +83,22 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
   } else {
     c.push({ type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' })
     c.push({ type: 'input', id: 'phone_input', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phoneError ? { save_state: 'failed' as const } : {}) })
-    if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+    if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
     if (flash.takeOver) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
     c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
   }
-  c.push({ type: 'text', id: 'consent', text: state.consent.sentence, style: state.consent.state === 'ok' ? 'muted' : 'error' })
+  c.push({ type: 'text', id: 'consent', text: plainText(state.consent.sentence), style: state.consent.state === 'ok' ? 'muted' : 'error' })
   const unconfirmed = state.consent.state === 'unconfirmed'
   if (unconfirmed) c.push({ type: 'button', id: 'confirm_phone', label: 'Use this number', action: { type: 'submit' }, style: 'secondary' })
-  if (flash.phoneError && state.phone) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+  if (flash.phoneError && state.phone) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
   if (flash.takeOver && state.phone) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
   if (state.mergeInto) {
     const name = state.mergeInto.name ?? state.mergeInto.id
-    c.push({ type: 'text', id: 'merge_hint', text: `User ${name} has this number too.`, style: 'muted' })
+    c.push({ type: 'text', id: 'merge_hint', text: `User ${plainText(name)} has this number too.`, style: 'muted' })
     c.push({ type: 'button', id: 'merge_contact', label: `Merge into ${name.slice(0, 40)}`, action: { type: 'submit' }, style: 'secondary' })
   }
 
-  if (flash.notice) c.push({ type: 'text', id: 'notice', text: flash.notice, style: 'paragraph' })
+  if (flash.notice) c.push({ type: 'text', id: 'notice', text: plainText(flash.notice), style: 'paragraph' })
   if (state.messages.length > 0) {
     c.push({ type: 'list', id: 'messages', items: state.messages.map(messageItem) })
   } else {
@@ -99,17 +107,20 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
 
   if (state.phone && state.consent.state !== 'opted_out' && !unconfirmed) {
     c.push({ type: 'textarea', id: 'sms_body', label: 'Text message', placeholder: 'Write a text…', ...(flash.draft ? { value: flash.draft } : {}), ...(flash.error ? { error: true } : {}) })
-    if (flash.error) c.push({ type: 'text', id: 'sms_error', text: flash.error, style: 'error' })
+    if (flash.error) c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
     c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
   } else if (flash.error) {
-    c.push({ type: 'text', id: 'sms_error', text: flash.error, style: 'error' })
+    c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
   }
   if (segments) c.push({ type: 'text', id: 'segments', text: `${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding})`, style: 'muted' })
 
   if (state.welcome?.status === 'sent') {
     c.push({ type: 'text', id: 'welcome', text: `Welcome SMS sent ${when(state.welcome.at)}.`, style: 'muted' })
   } else if (state.welcome?.status === 'skipped') {
-    c.push({ type: 'text', id: 'welcome', text: `Welcome SMS not sent: ${state.welcome.reason ?? ''}`, style: 'muted' })
+    // History, not advice: its first sentence says what stood in the way then ("They must text START"
+    // would be stale once they have); the consent line above says where things stand now.
+    const why = (state.welcome.reason ?? '').split(/(?<=[.!?])\s+(?=[A-Z])/)[0]
+    c.push({ type: 'text', id: 'welcome', text: plainText(`The welcome SMS was not sent (${when(state.welcome.at)}): ${why}`), style: 'muted' })
   } else if (state.welcome?.status === 'queued') {
     c.push({ type: 'text', id: 'welcome', text: 'Welcome SMS queued.', style: 'muted' })
   } else if (state.welcomeEnabled && state.phone && !unconfirmed) {
@@ -138,7 +149,7 @@ export function detailsPanel(state: PanelState): CanvasResponse {
 /** Whatever went wrong, Intercom gets a canvas that says so and offers a way back. */
 export function errorCanvas(message = 'Something went wrong loading SMS for this contact.'): CanvasResponse {
   return canvas([
-    { type: 'text', id: 'error', text: message, style: 'error' },
+    { type: 'text', id: 'error', text: plainText(message), style: 'error' },
     { type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'secondary' },
   ])
 }
@@ -150,9 +161,9 @@ export function messengerCard(flash: { phoneError?: string; consentError?: strin
     { type: 'text', id: 'intro', text: 'Leave your mobile number and we will continue by SMS.', style: 'paragraph' },
     { type: 'input', id: 'phone', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phone ? { value: flash.phone } : {}), ...(flash.phoneError ? { save_state: 'failed' as const } : {}) },
   ]
-  if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: flash.phoneError, style: 'error' })
+  if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
   c.push({ type: 'checkbox', id: 'consent', option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }] })
-  if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: flash.consentError, style: 'error' })
+  if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: plainText(flash.consentError), style: 'error' })
   c.push({ type: 'button', id: 'subscribe', label: 'Text me', action: { type: 'submit' }, style: 'primary' })
   return canvas(c)
 }
@@ -164,8 +175,8 @@ export function messengerCode(v: { phone: string; verificationId: number; error?
     { type: 'text', id: 'sent_to', text: `We texted a 6-digit code to ${formatForReading(v.phone)}. Enter it to confirm the number is yours.`, style: 'paragraph' },
     { type: 'input', id: 'code', label: 'Code', placeholder: '123456', ...(v.error ? { save_state: 'failed' as const } : {}) },
   ]
-  if (v.error) c.push({ type: 'text', id: 'code_error', text: v.error, style: 'error' })
-  if (v.notice) c.push({ type: 'text', id: 'code_notice', text: v.notice, style: 'muted' })
+  if (v.error) c.push({ type: 'text', id: 'code_error', text: plainText(v.error), style: 'error' })
+  if (v.notice) c.push({ type: 'text', id: 'code_notice', text: plainText(v.notice), style: 'muted' })
   c.push(
     { type: 'button', id: 'verify', label: 'Confirm', action: { type: 'submit' }, style: 'primary' },
     { type: 'button', id: 'resend', label: 'Send a new code', action: { type: 'submit' }, style: 'link' },

@@ -1,11 +1,22 @@
 // Runs the tap suite and ends with one plain line, "N passed, N failed", that any CI can read.
 // Extra arguments go to tap (e.g. a single test file). The whole suite must meet the coverage bar in
 // package.json ("tap": statements, branches, functions, lines); a part of it is not held to it.
+// The demo's browser test needs Chromium: found or installed first (scripts/browser.mjs), then handed
+// to the test as CHROMIUM_PATH.
 import { spawn } from 'node:child_process'
+import { ensureChromium } from './browser.mjs'
 
 const args = process.argv.slice(2)
 const partial = args.some((a) => !a.startsWith('-'))
-const tap = spawn('npx', ['tap', ...(partial ? ['--allow-incomplete-coverage'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+const env = { ...process.env }
+if (!partial || args.some((a) => a.includes('demo.test'))) {
+  const browser = ensureChromium()
+  if (browser.path) {
+    env.CHROMIUM_PATH = browser.path
+    console.error(`npm test: the demo's browser test drives ${browser.path} (from ${browser.from}).`)
+  } else console.error(`npm test: ${browser.problem}`) // the demo's browser test fails with the same sentence
+}
+const tap = spawn('npx', ['tap', ...(partial ? ['--allow-incomplete-coverage'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
 let tail = ''
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk)

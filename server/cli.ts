@@ -69,8 +69,8 @@ async function jobs(args: string[]): Promise<number> {
   }
 }
 
-function printResults(results: Array<{ ok: boolean; line: string }>): boolean {
-  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.line}`)
+function printResults(results: Array<{ ok: boolean; warn?: boolean; line: string }>): boolean {
+  for (const r of results) console.log(`${r.ok ? (r.warn ? 'WARN' : 'ok  ') : 'FAIL'} ${r.line}`)
   return results.every((r) => r.ok)
 }
 

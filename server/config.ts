@@ -236,8 +236,15 @@ function toConfig(env: z.output<typeof schema>) {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  /** `dotenvFound`: whether a .env file was read; without one, the first line says how to make it. */
+  constructor(
+    readonly problems: string[],
+    dotenvFound = true,
+  ) {
+    const where = dotenvFound
+      ? 'Invalid configuration (settings are read from .env and the environment):'
+      : 'Invalid configuration. Settings go in a .env file in this folder (cp .env.example .env, then fill it in) or in the environment:'
+    super(`${where}\n${problems.map((p) => `  - ${p}`).join('\n')}`)
     this.name = 'ConfigError'
   }
 }
@@ -249,7 +256,8 @@ type Env = Record<string, string | undefined>
  * variables win). Every problem is reported at once; secret values are never part of a message.
  */
 export function loadConfig(env: Env = process.env, dotenvPath: string | null = '.env'): Config {
-  const merged: Env = { ...(dotenvPath && existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {}), ...env }
+  const dotenvFound = Boolean(dotenvPath && existsSync(dotenvPath))
+  const merged: Env = { ...(dotenvFound ? parseDotenv(readFileSync(dotenvPath!)) : {}), ...env }
   const input: Env = {}
   for (const key of Object.keys(schema.shape)) input[key] = merged[key]
   const result = schema.safeParse(input)
@@ -262,7 +270,7 @@ export function loadConfig(env: Env = process.env, dotenvPath: string | null = '
       if (missing && issue.code !== 'custom') return `${name} is required: ${SETTINGS[name as SettingName]}`
       return `${name} ${missing ? 'is required' : 'is invalid'}: ${issue.message}`
     })
-    throw new ConfigError([...new Set([...problems, ...crossProblems])])
+    throw new ConfigError([...new Set([...problems, ...crossProblems])], dotenvFound)
   }
   return toConfig(result.data!)
 }

@@ -1,5 +1,18 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js'
 
+const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region' })
+
+/** A country as people read it, with its code for settings: "Guernsey (GG)". */
+export function countryName(code: string): string {
+  let name: string | undefined
+  try {
+    name = REGION_NAMES.of(code)
+  } catch {
+    name = undefined // not a region code at all
+  }
+  return name && name !== code ? `${name} (${code})` : code
+}
+
 export type SenderKind = 'e164' | 'short_code' | 'alphanumeric'
 
 export interface NormalizedSender {

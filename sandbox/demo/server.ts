@@ -353,7 +353,7 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
   // A number typed into "Another number…", checked when it is chosen (as the bridge will read it).
   web.post<{ Body: { number?: unknown } }>('/api/phone/number', async (req) => {
     const number = e164(req.body?.number)
-    if (!number) throw problem(400, `${typeof req.body?.number === 'string' && req.body.number.trim() ? `"${req.body.number.trim().slice(0, 30)}" is not a phone number` : 'Type a number'}: with its country code, e.g. +1 312 555 0172 or +44 7911 123456.`)
+    if (!number) throw problem(400, `${typeof req.body?.number === 'string' && req.body.number.trim() ? `"${req.body.number.trim().slice(0, 30)}" is not a phone number` : 'Type a number'}: with its country code, e.g. +1 312 555 0172 or +44 7400 123456.`)
     return { number, readable: formatForReading(number) }
   })
 

@@ -3,6 +3,7 @@ import type { Tx } from '../../shared/db/database.js'
 import { countSend, sendCounts } from '../../shared/db/send-counts.js'
 import type { Config } from '../config.js'
 import { maskPhone } from '../../shared/log.js'
+import { countryName } from '../../shared/phone.js'
 import type { BridgeDeps } from './deps.js'
 
 /** The texts an outsider can make us send: each costs the team money, so each is budgeted. */
@@ -49,7 +50,8 @@ export async function takeOutsiderBudget(
 ): Promise<BudgetTaken> {
   const country = parsePhoneNumberFromString(request.phone)?.country
   if (!country || !config.allowedCountries.has(country)) {
-    const sentence = `Automated texts to ${country ?? 'this country'} are not allowed (SMS_ALLOWED_COUNTRIES is ${[...config.allowedCountries].join(',')}).`
+    const allowed = [...config.allowedCountries].map(countryName).join(', ')
+    const sentence = `Automated texts to ${country ? countryName(country) : 'this country'} are not allowed (SMS_ALLOWED_COUNTRIES: ${allowed}).`
     return { refusal: { reason: 'country_not_allowed', sentence }, usedUp: null }
   }
   const day = utcDay(now)

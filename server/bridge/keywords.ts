@@ -1,5 +1,5 @@
 import type { Tx } from '../../shared/db/database.js'
-import { setConsent } from '../../shared/db/consent.js'
+import { getConsent, setConsent } from '../../shared/db/consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
@@ -29,8 +29,13 @@ export function detectKeyword(body: string): Keyword | null {
 
 export type KeywordEvent = TaskPayload<'consent.keyword'>
 
-/** Records the consent change a keyword makes and queues telling the team and Intercom. */
+/**
+ * Records the consent change a keyword makes and queues telling the team and Intercom. START or YES
+ * from a number that was not opted out changes nothing (a "yes" is often an answer to a teammate's
+ * question): no note then, since "opted back in" would be false.
+ */
 export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
+  if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
     await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
   }

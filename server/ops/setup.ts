@@ -18,6 +18,8 @@ export const CONTACT_ATTRIBUTES = [
 
 export interface StepResult {
   ok: boolean
+  /** Fine, but worth a look (e.g. no traffic yet on a new install): printed as WARN, exits 0. */
+  warn?: boolean
   /** What happened or would happen, in a sentence. */
   line: string
   changed: boolean

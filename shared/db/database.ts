@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import LocalDatabase from 'libsql'
 import { Kysely, sql, type CompiledQuery, type Dialect, type DialectAdapter, type QueryResult, type Transaction } from 'kysely'
@@ -347,9 +347,27 @@ function markWal(path: string): void {
  * hold every number and text. SQLite gives the log files beside it the database file's mode. Files
  * and folders that already exist keep theirs: the operator chose them.
  */
+/**
+ * Creates the database file (owner only) after checking its folder takes new files: SQLite writes its
+ * journal and WAL files beside the database, and without this check an unwritable folder shows up
+ * later as libSQL's "unable to open database file" (SQLite code 14). A real file is written and
+ * removed, since permission bits say nothing for root or a read-only mount.
+ */
 function createOwnerOnly(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-  closeSync(openSync(path, 'a', 0o600))
+  const folder = dirname(resolve(path))
+  let what = `The data folder ${folder}`
+  try {
+    mkdirSync(folder, { recursive: true, mode: 0o700 })
+    const probe = join(folder, `.bridge-write-check-${process.pid}`)
+    closeSync(openSync(probe, 'w', 0o600))
+    unlinkSync(probe)
+    what = `The database file ${resolve(path)}`
+    closeSync(openSync(path, 'a', 0o600))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error'
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'part of that path is a file, not a folder' : code === 'EROFS' ? 'it is on a read-only file system' : 'no permission'
+    throw new Error(`${what} cannot be written by this process (${code}: ${why}). The database and its journal files live in that folder: make it writable by the service's user, or point DATABASE_URL elsewhere.`, { cause: err })
+  }
 }
 
 function migrator(db: Db, provider: MigrationProvider = migrationProvider): Migrator {

@@ -284,3 +284,26 @@ t.test('after a text failed because the number is a landline, the sidebar says w
   const delivered = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
   t.equal(byId(delivered, 'consent')?.text, 'Can be texted.')
 })
+
+t.test('a skipped welcome is history: what stood in the way then, never stale advice', async (t) => {
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Hi, welcome!', WELCOME_BRIDGE_CONTACTS: 'true' } })
+  const { contact, conversation } = await customerWhoTexted(ctx)
+  await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'STOP' }))
+  await drain(ctx.app)
+  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, conversation.id, { component_id: 'send_welcome' }))
+  await drain(ctx.app)
+  await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'START' }))
+  await drain(ctx.app)
+  const after = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
+  t.match(byId(after, 'welcome')?.text, /^The welcome SMS was not sent \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): The customer opted out of text messages \(texted STOP, [^)]*\)\.$/)
+  t.notMatch(texts(after), /must text START/, 'no advice that no longer applies')
+})
+
+t.test('canvas text is markdown: setting names and country names come through as written', async (t) => {
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Hi, welcome!', WELCOME_BRIDGE_CONTACTS: 'true', SMS_ALLOWED_COUNTRIES: 'GB' } })
+  const { contact, conversation } = await customerWhoTexted(ctx)
+  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, conversation.id, { component_id: 'send_welcome' }))
+  await drain(ctx.app)
+  const after = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
+  t.match(byId(after, 'welcome')?.text, /: Automated texts to United States \(US\) are not allowed \(SMS\\_ALLOWED\\_COUNTRIES: United Kingdom \(GB\)\)\.$/, 'underscores escaped, countries named')
+})

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { bareEnv, ROOT } from '../support/process.js'
+import { findChromium } from '../../scripts/browser.mjs'
 
 // `npm run demo` end to end, in headless Chromium: the page as a newcomer uses it, the real bridge
 // behind it. Every check waits on what the page shows; nothing here talks to the bridge directly.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// `npm test` finds or installs it first and passes it as CHROMIUM_PATH (scripts/browser.mjs).
+const BROWSER = findChromium()
 const ARTIFACTS = join(ROOT, 'test/artifacts')
 const CHROMIUM_ARGS = [
   '--headless',
@@ -73,14 +75,18 @@ function watchErrors(page: Page): string[] {
   return errors
 }
 
+/** Whether a thread is scrolled to its newest message (within the 40 px the page allows). */
+const atNewest = (page: Page, selector: string) =>
+  page.evaluate(`(() => { const l = document.querySelector('${selector}'); return l.scrollHeight - l.scrollTop - l.clientHeight < 40 })()`)
+
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
 
-if (!existsSync(CHROMIUM)) {
-  t.fail(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+if (BROWSER.problem !== undefined) {
+  t.fail(BROWSER.problem)
 } else {
   mkdirSync(ARTIFACTS, { recursive: true })
   const demo = await startDemo()
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  const browser: Browser = await chromium.launch({ executablePath: BROWSER.path, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } })
   const errors = watchErrors(page)
@@ -158,6 +164,13 @@ if (!existsSync(CHROMIUM)) {
       return image.complete && image.naturalWidth > 0
     }, await received.elementHandle(), WAIT)
     t.notOk(await inbox.getByLabel('Attach a picture').isChecked(), 'the box is cleared once sent')
+    // The inbox shows it too, inline in the teammate's part as Intercom does.
+    const inline = inbox.locator('.part.teammate img.picture').last()
+    await inline.waitFor(WAIT)
+    await page.waitForFunction((img) => {
+      const image = img as unknown as { complete: boolean; naturalWidth: number }
+      return image.complete && image.naturalWidth > 0
+    }, await inline.elementHandle(), WAIT)
     // Its statuses settle before the next step: the sidebar is drawn again at each one.
     await sidebar.locator('.c-item', { hasText: '→ (picture)' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
 
@@ -181,6 +194,10 @@ if (!existsSync(CHROMIUM)) {
     await inbox.getByRole('button', { name: 'Send reply' }).click()
     await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
     t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
+    // Pictures loaded after the threads were drawn; both still show their newest message.
+    t.ok(await page.evaluate("document.querySelector('#conversation-thread').scrollHeight > document.querySelector('#conversation-thread').clientHeight"), 'the inbox thread is long enough to scroll')
+    t.ok(await atNewest(page, '#conversation-thread'), 'the inbox thread follows the newest message, pictures and all')
+    t.ok(await atNewest(page, '#phone-thread'), 'so does the phone')
     await shot(page, 'laptop-4-opted-out.png')
     t.same(errors, [], 'no errors on the page')
   })
@@ -235,18 +252,23 @@ if (!existsSync(CHROMIUM)) {
     await phone.getByRole('button', { name: 'Send text' }).click()
     await phone.locator('#phone-error', { hasText: 'Choose the number first' }).waitFor(WAIT)
 
-    await other.fill('+44 7911 123456')
+    await other.fill('+44 7400 123456')
     await use.click()
-    await customer.locator('option', { hasText: '+44 7911 123456' }).waitFor({ state: 'attached', ...WAIT })
-    t.equal(await customer.inputValue(), '+447911123456', 'the typed number is the phone now')
+    await customer.locator('option', { hasText: '+44 7400 123456' }).waitFor({ state: 'attached', ...WAIT })
+    t.equal(await customer.inputValue(), '+447400123456', 'the typed number is the phone now')
     t.equal(await inbox.locator('#conversation-title').textContent(), before, 'no conversation of theirs yet: the inbox stays')
+
+    // A file that is not a picture is refused when chosen: no broken preview, nothing sent.
+    await phone.locator('#phone-file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') })
+    await phone.locator('#phone-error', { hasText: '"invoice.pdf" is not a picture: the phone sends PNG, JPEG, GIF or WebP.' }).waitFor(WAIT)
+    t.ok(await phone.locator('#attachment').isHidden(), 'no preview of it')
 
     // Its first text, with a picture: the inbox opens the new conversation by itself.
     await phone.getByRole('button', { name: 'Attach a picture' }).click()
     await phone.getByLabel('Text message').fill('Hello from London')
     await phone.getByRole('button', { name: 'Send text' }).click()
-    await inbox.locator('.conversation-item[aria-current="true"]', { hasText: '+44 7911 123456' }).waitFor(WAIT)
-    await inbox.locator('#conversation-title', { hasText: '+44 7911 123456' }).waitFor(WAIT)
+    await inbox.locator('.conversation-item[aria-current="true"]', { hasText: '+44 7400 123456' }).waitFor(WAIT)
+    await inbox.locator('#conversation-title', { hasText: '+44 7400 123456' }).waitFor(WAIT)
     const first = inbox.locator('#conversation-thread .part.customer')
     await first.locator('img').waitFor(WAIT)
     t.equal(await first.count(), 1, 'the text and the picture are one part')
@@ -255,9 +277,14 @@ if (!existsSync(CHROMIUM)) {
     t.match(await first.locator('img').getAttribute('src'), /\/media\/[\w.-]+\/picture-1\.png$/, 'the media link ends in a file name with its extension')
     t.equal(await first.locator('img').getAttribute('alt'), 'Attachment picture-1.png', 'Intercom named the attachment from the link')
     // The number is written one way in every pane.
-    await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7911 123456' }).waitFor(WAIT)
-    await inbox.locator('#contact-details dd', { hasText: /^\+44 7911 123456$/ }).waitFor({ state: 'attached', ...WAIT })
-    t.match(await customer.locator('option:checked').textContent(), /^\+44 7911 123456$/)
+    await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7400 123456' }).waitFor(WAIT)
+    await inbox.locator('#contact-details dd', { hasText: /^\+44 7400 123456$/ }).waitFor({ state: 'attached', ...WAIT })
+    t.match(await customer.locator('option:checked').textContent(), /^\+44 7400 123456$/)
+    // The welcome may not go abroad: the sidebar says so with the setting's name whole and countries named.
+    await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
+    await sidebar
+      .locator('.c-text', { hasText: /^The welcome SMS was not sent \(.*\): Automated texts to United Kingdom \(GB\) are not allowed \(SMS_ALLOWED_COUNTRIES: United States \(US\)\)\.$/ })
+      .waitFor(WAIT)
 
     // Back to a known customer: their conversation opens.
     await customer.selectOption('+14155550123')
@@ -274,6 +301,18 @@ if (!existsSync(CHROMIUM)) {
     await shot(page, 'laptop-6-another-number.png')
     // The refused number (400) and the refused connection are the browser's own console lines; nothing else went wrong.
     t.same(errors.filter((e) => !/^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 400)/.test(e)), [], 'no errors on the page')
+  })
+
+  await t.test('in an 800 px window: the inbox list sits above the conversation, words stay whole', async (t) => {
+    const mid = await browser.newPage({ viewport: { width: 800, height: 900 } })
+    await mid.goto(demo.url)
+    await mid.locator('#inbox .part.customer').first().waitFor(WAIT)
+    const width = (selector: string) => mid.evaluate(`document.querySelector('${selector}').getBoundingClientRect().width`) as Promise<number>
+    t.ok((await width('#conversation-thread')) >= 300, 'the conversation has room for its words')
+    t.ok((await width('#conversation-list')) >= 300, 'the list is above it, as wide')
+    t.ok(await mid.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')
+    await shot(mid, 'laptop-7-800px.png')
+    await mid.close()
   })
 
   await t.test('at phone width: the same state, one pane under another', async (t) => {

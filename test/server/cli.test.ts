@@ -12,7 +12,8 @@ t.test('start with no settings fails with one clear message and no stack trace',
   const { code, stdout, stderr } = await runCli(['start'], {}, cwd)
   t.equal(code, 1, 'non-zero exit')
   t.equal(stdout, '')
-  t.match(stderr, /^Invalid configuration:/)
+  // The first line says where settings go: a newcomer has no .env yet.
+  t.match(stderr, /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n/)
   for (const name of ['PUBLIC_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_PHONE_NUMBER', 'INTERCOM_ACCESS_TOKEN', 'INTERCOM_CLIENT_SECRET']) {
     t.match(stderr, name, `names ${name}`)
   }

@@ -166,6 +166,14 @@ t.test('a .env file fills in what the environment does not set', async (t) => {
   t.equal(c.twilio.authToken, valid.TWILIO_AUTH_TOKEN)
 })
 
+t.test('the first line of a configuration error says where settings go', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, '.env')
+  t.throws(() => loadConfig({}, file), { message: /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n {2}- PUBLIC_URL is required/ }, 'no .env yet: how to make one')
+  writeFileSync(file, 'PUBLIC_URL=https://sms.example.com\n')
+  t.throws(() => loadConfig({}, file), { message: /^Invalid configuration \(settings are read from \.env and the environment\):\n {2}- TWILIO_ACCOUNT_SID is required/ }, 'a .env already: where they were read')
+})
+
 t.test('every setting is described for the README and errors', async (t) => {
   for (const [name, text] of Object.entries(SETTINGS)) t.ok(text.length > 10, `${name} has a description`)
 })

@@ -2,6 +2,7 @@ import { noteUnhandledTopic } from '../../shared/db/cache.js'
 import { VERSION } from '../../shared/version.js'
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { openStore } from '../../shared/db/database.js'
@@ -116,6 +117,30 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
   t.match(res.stdout, /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./)
   t.equal(res.code, 1, 'a dead job is a finding')
+})
+
+t.test('doctor on a correct install that has had no traffic yet: warnings, exit 0', async (t) => {
+  const { env } = await standIns(t)
+  const cwd = tempDir(t)
+  t.equal((await runCli(['migrate'], env, cwd)).code, 0)
+  const res = await runCli(['doctor'], env, cwd)
+  t.equal(res.code, 0, 'healthy', { output: res.stdout + res.stderr })
+  t.notMatch(res.stdout, /^FAIL/m, 'no FAIL line')
+  t.match(res.stdout, /^WARN Twilio inbound texts: none received yet\. Normal before the first text; if texts were sent, check the webhook configuration/m)
+  t.match(res.stdout, /^WARN Intercom webhooks: none received yet\./m)
+})
+
+t.test('a data folder the process cannot write is named as such', async (t) => {
+  const { env } = await standIns(t)
+  const cwd = tempDir(t)
+  // Tests run as root, for whom permission bits are no obstacle: a path through a file is (ENOTDIR).
+  writeFileSync(join(cwd, 'plain-file'), '')
+  for (const command of ['doctor', 'migrate']) {
+    const res = await runCli([command], { ...env, DATABASE_URL: `file:${join(cwd, 'plain-file', 'data', 'bridge.db')}` }, cwd)
+    t.equal(res.code, 1, command)
+    t.match(res.stderr, `sms-bridge ${command} failed: The data folder ${join(cwd, 'plain-file', 'data')} cannot be written by this process (ENOTDIR: part of that path is a file, not a folder). The database and its journal files live in that folder`)
+    t.notMatch(res.stderr, /ConnectionFailed|: 14\b|\n\s+at /, 'no libSQL code, no stack trace')
+  }
 })
 
 t.test('doctor names the host it could not reach and why', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatForReading, normalizeSender, phoneSearchVariants, toE164 } from '../../shared/phone.js'
+import { countryName, formatForReading, normalizeSender, phoneSearchVariants, toE164 } from '../../shared/phone.js'
 
 t.test('normalizeSender', async (t) => {
   const cases: Array<[string, 'US' | 'GB' | undefined, ReturnType<typeof normalizeSender>]> = [
@@ -51,6 +51,12 @@ t.test('search variants cover the forms numbers are stored in', async (t) => {
     '7700900123',
   ])
   t.same(phoneSearchVariants('12345'), ['12345'], 'a short code has one form')
+})
+
+t.test('countryName: the name people read, with the code settings use', async (t) => {
+  t.equal(countryName('GG'), 'Guernsey (GG)')
+  t.equal(countryName('GB'), 'United Kingdom (GB)')
+  t.equal(countryName('not a code'), 'not a code', 'no name: the code as given')
 })
 
 t.test('formatForReading', async (t) => {

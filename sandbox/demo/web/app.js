@@ -35,7 +35,7 @@ function el(tag, props = {}, ...children) {
 /** One format and zone in every pane, the sidebar's own: "2026-12-02 14:05 UTC". */
 const clock = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
-/** A number as the sidebar writes it ("+1 415 555 0123", "+44 7700 900123"): the demo server formats every number on the page with the bridge's formatter. */
+/** A number as the sidebar writes it ("+1 415 555 0123", "+44 7400 123456"): the demo server formats every number on the page with the bridge's formatter. */
 function readable(number) {
   if (!number) return ''
   return ui.state?.readable?.[number] ?? ui.typedReadable[number] ?? number
@@ -54,9 +54,10 @@ async function post(path, body) {
   return json
 }
 
-const ALLOWED = new Set(['p', 'br', 'b', 'strong', 'i', 'em', 'a', 'ul', 'ol', 'li', 'code', 'pre'])
+const PICTURE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp']
+const ALLOWED = new Set(['p', 'br', 'b', 'strong', 'i', 'em', 'a', 'ul', 'ol', 'li', 'code', 'pre', 'img'])
 
-/** Intercom's HTML bodies, keeping only harmless formatting (no attributes but a link's http(s) href). */
+/** Intercom's HTML bodies, keeping only harmless formatting (no attributes but a link's http(s) href and a picture's http(s) src). */
 function safeHtml(html) {
   const doc = new DOMParser().parseFromString(html ?? '', 'text/html')
   const out = document.createDocumentFragment()
@@ -72,6 +73,10 @@ function safeHtml(html) {
         const copy = document.createElement(tag)
         const href = tag === 'a' ? child.getAttribute('href') ?? '' : ''
         if (/^https?:\/\//i.test(href)) Object.assign(copy, { href, target: '_blank', rel: 'noopener noreferrer' })
+        // A picture pasted into a teammate's reply is inlined by Intercom as <img>.
+        const src = tag === 'img' ? child.getAttribute('src') ?? '' : ''
+        if (tag === 'img' && !/^https?:\/\//i.test(src)) continue
+        if (src) Object.assign(copy, { src, alt: 'Picture in the reply', className: 'picture' })
         walk(child, copy)
         into.append(copy)
       }
@@ -81,16 +86,18 @@ function safeHtml(html) {
   return out
 }
 
-/** Canvas Kit text: *bold*, _italic_ and [links](https://...). */
+/** Canvas Kit text: *bold*, _italic_ and [links](https://...); a backslash keeps the next mark as written. */
 function canvasMarkdown(text) {
   const out = document.createDocumentFragment()
-  const pattern = /\*([^*]+)\*|_([^_]+)_|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g
+  const unescape = (s) => s.replace(/\\([\\*_[\]`])/g, '$1')
+  const pattern = /\\([\\*_[\]`])|\*((?:\\.|[^*\\])+)\*|_((?:\\.|[^_\\])+)_|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g
   let at = 0
   for (const m of text.matchAll(pattern)) {
     out.append(text.slice(at, m.index))
-    if (m[1]) out.append(el('strong', { text: m[1] }))
-    else if (m[2]) out.append(el('em', { text: m[2] }))
-    else out.append(el('a', { href: m[4], target: '_blank', rel: 'noopener noreferrer', text: m[3] }))
+    if (m[1]) out.append(m[1])
+    else if (m[2]) out.append(el('strong', { text: unescape(m[2]) }))
+    else if (m[3]) out.append(el('em', { text: unescape(m[3]) }))
+    else out.append(el('a', { href: m[5], target: '_blank', rel: 'noopener noreferrer', text: unescape(m[4]) }))
     at = m.index + m[0].length
   }
   out.append(text.slice(at))
@@ -127,7 +134,7 @@ function renderPhone() {
   const texts = ui.state.phone.filter((m) => m.customer === ui.number && (m.fromCustomer || m.status === 'delivered' || m.status === 'read'))
   const key = texts.map((m) => `${m.sid}:${m.status}`).join(',')
   if (list.dataset.key === key && list.dataset.number === ui.number) return
-  const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || list.dataset.number !== ui.number
+  const stick = list.dataset.follow !== '0' || list.dataset.number !== ui.number
   list.dataset.key = key
   list.dataset.number = ui.number
   list.replaceChildren(
@@ -137,13 +144,15 @@ function renderPhone() {
         { class: `bubble ${m.fromCustomer ? 'mine' : 'theirs'}`, 'data-sid': m.sid },
         el('span', { class: 'visually-hidden', text: m.fromCustomer ? 'You: ' : 'Received: ' }),
         m.body ? el('p', { class: 'body', text: m.body }) : null,
-        ...m.media.map((item, i) => el('img', { src: item.url, alt: `Picture ${i + 1} ${m.fromCustomer ? 'sent' : 'received'}`, class: 'picture' })),
+        ...m.media.map((item, i) =>
+          isPicture(item.contentType) ? el('img', { src: item.url, alt: `Picture ${i + 1} ${m.fromCustomer ? 'sent' : 'received'}`, class: 'picture' }) : attachmentLink(item.url, `File ${i + 1}`, item.contentType),
+        ),
         el('p', { class: 'meta', text: m.fromCustomer ? `Sent ${clock(m.at)}` : clock(m.at) }),
       ),
     ),
   )
   if (!texts.length) list.append(el('li', { class: 'muted empty', text: 'No texts yet. Write one below.' }))
-  if (stick) list.scrollTop = list.scrollHeight
+  followNewest(list, stick)
 }
 
 function setAttachment(attachment) {
@@ -237,6 +246,11 @@ function wirePhone() {
   $('#phone-file').addEventListener('change', (e) => {
     const file = e.target.files?.[0]
     if (!file) return
+    // The phone sends pictures only (the file box suggests them, but "All files" lets anything through).
+    if (!PICTURE_TYPES.includes(file.type)) {
+      e.target.value = ''
+      return showError('#phone-error', new Error(`"${file.name}" is not a picture: the phone sends PNG, JPEG, GIF or WebP.`))
+    }
     if (file.size > 5 * 1024 * 1024) return showError('#phone-error', new Error('A picture is at most 5 MB (the MMS limit).'))
     const reader = new FileReader()
     reader.onload = () => {
@@ -298,6 +312,33 @@ function renderConversationList() {
   )
 }
 
+const isPicture = (contentType) => /^image\//i.test(contentType ?? '')
+
+/** A picture shows itself; any other file (a video, a PDF) is a link with its name, never a broken image. */
+function attachmentLink(url, name, contentType, alt = name) {
+  const link = el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'attachment-link' })
+  if (isPicture(contentType)) link.append(el('img', { src: url, alt, class: 'picture' }))
+  else link.append(el('span', { class: 'file-name', text: `📎 ${name}${contentType ? ` (${contentType})` : ''}` }))
+  return link
+}
+
+/**
+ * Keeps a thread at its newest message while the reader is there, also when pictures in it load
+ * after it was drawn and push the bottom down; a reader who scrolled up is left where they are.
+ */
+function followNewest(list, stick) {
+  if (!list.dataset.followWired) {
+    list.dataset.followWired = '1'
+    list.addEventListener('scroll', () => (list.dataset.follow = list.scrollHeight - list.scrollTop - list.clientHeight < 40 ? '1' : '0'))
+    // load does not bubble; a listener that captures sees every picture's.
+    list.addEventListener('load', () => list.dataset.follow !== '0' && (list.scrollTop = list.scrollHeight), true)
+  }
+  if (stick) {
+    list.dataset.follow = '1'
+    list.scrollTop = list.scrollHeight
+  }
+}
+
 function partItem(p) {
   if (p.type === 'close') return el('li', { class: 'event', text: `Closed by ${p.author.name ?? 'a teammate'} · ${clock(p.at * 1000)}` })
   const customer = p.author.type === 'user' || p.author.type === 'lead'
@@ -311,7 +352,7 @@ function partItem(p) {
     { class: `part ${customer ? 'customer' : note ? 'note' : 'teammate'}`, 'data-part': p.id },
     el('p', { class: 'author', text: `${who} · ${clock(p.at * 1000)}` }),
     body,
-    ...p.attachments.map((a) => el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', class: 'attachment-link' }, el('img', { src: a.url, alt: `Attachment ${a.name}`, class: 'picture' }))),
+    ...p.attachments.map((a) => attachmentLink(a.url, a.name, a.contentType, `Attachment ${a.name}`)),
   )
 }
 
@@ -334,10 +375,10 @@ function renderConversation() {
   const list = $('#conversation-thread')
   const key = `${c.id}:${c.parts.length}`
   if (list.dataset.key === key) return
-  const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || !list.dataset.key?.startsWith(`${c.id}:`)
+  const stick = list.dataset.follow !== '0' || !list.dataset.key?.startsWith(`${c.id}:`)
   list.dataset.key = key
   list.replaceChildren(...c.parts.map(partItem))
-  if (stick) list.scrollTop = list.scrollHeight
+  followNewest(list, stick)
 }
 
 function selectConversation(id) {

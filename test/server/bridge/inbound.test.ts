@@ -237,6 +237,12 @@ t.test('MMS: pictures arrive as attachments served through expiring bridge links
 t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, a note explains it', async (t) => {
   const ctx = await buildTestApp(t)
   await text(ctx, 'hello')
+  // "Yes" answering a teammate's question, from a number that never opted out: nothing changes.
+  await text(ctx, 'YES')
+  await drain(ctx.app)
+  t.equal(await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirst(), undefined, 'no consent written')
+  t.equal(ctx.intercom.conversations[0]!.parts.filter((p) => p.part_type === 'note').length, 0, 'no "opted back in" note')
+  t.equal(ctx.intercom.contacts[0]!.custom_attributes.sms_opted_out, undefined, 'the contact is left alone')
   await text(ctx, ' stop ')
   await drain(ctx.app)
   const consent = await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirstOrThrow()
@@ -245,7 +251,7 @@ t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, 
   t.equal(contact.custom_attributes.sms_opted_out, true)
   t.ok(ctx.intercom.dataAttributes.some((a) => a.name === 'sms_opted_out' && a.data_type === 'boolean'), 'the attribute was created')
   const conversation = ctx.intercom.conversations[0]!
-  t.same(thread(ctx, conversation.id), ['hello', ' stop '])
+  t.same(thread(ctx, conversation.id), ['hello', 'YES', ' stop '])
   const notes = conversation.parts.filter((p) => p.part_type === 'note')
   t.equal(notes.length, 1)
   t.match(notes[0]?.body, /opted out of text messages/)

@@ -25,7 +25,12 @@ const MB = 1024 * 1024
 
 // Short enough for the stalled clients to be closed while the test waits, long enough for a signed
 // text to arrive whole on a busy machine.
-const SHORT = { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, idleTimeoutMs: 2_000, keepAliveTimeoutMs: 2_000, checkEveryMs: 100 }
+const SHORT = { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, idleTimeoutMs: 4_000, keepAliveTimeoutMs: 4_000, checkEveryMs: 100 }
+/**
+ * For the readers: only the idle timeout is under test (it closes a reader that stopped reading), and
+ * long enough that a busy machine still answers every reader first; the others stay at production's.
+ */
+const IDLE_ONLY = { idleTimeoutMs: 8_000, keepAliveTimeoutMs: 8_000, checkEveryMs: 100 }
 /** Only a test that would otherwise wait forever runs into this: the server's events come in seconds. */
 const BOUND_MS = 60_000
 
@@ -102,7 +107,7 @@ t.test('3. stalled clients are refused before their bodies, closed by the timeou
 })
 
 t.test('3. readers that never read a held 5 MB file hold a slice each, and are closed when idle', async (t) => {
-  const ctx = await buildTestApp(t, { build: { httpLimits: SHORT } })
+  const ctx = await buildTestApp(t, { build: { httpLimits: IDLE_ONLY } })
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as { port: number }
   const now = Date.now()
@@ -131,7 +136,7 @@ t.test('3. readers that never read a held 5 MB file hold a slice each, and are c
 })
 
 t.test('3. readers that never read a customer\'s 5 MB picture (passed through from Twilio) hold a socket\'s buffer each', async (t) => {
-  const ctx = await buildTestApp(t, { build: { httpLimits: SHORT } })
+  const ctx = await buildTestApp(t, { build: { httpLimits: IDLE_ONLY } })
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as { port: number }
   const sent = ctx.twilio.addInboundMessage({ from: '+14155550123', to: ctx.config.twilio.phoneNumbers[0]!, body: '', media: [{ contentType: 'image/jpeg', data: Buffer.alloc(5 * MB, 9) }] })

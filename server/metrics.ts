@@ -120,12 +120,12 @@ export class Metrics {
   /** Told of every API call's outcome (the service's Reachability, for outage lines). */
   reachability: Pick<Reachability, 'answered' | 'failed'> | undefined
 
-  /** One API call: its status (0 when nothing answered, with the error) and how long it took. */
-  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number, err?: unknown): void {
+  /** One API call: its status (0 when nothing answered) and how long it took. */
+  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number): void {
     this.apiDuration.observe({ api, status: String(status) }, seconds)
     if (status === 429) this.apiRateLimited.inc({ api })
     if (status > 0) this.reachability?.answered(api)
-    else this.reachability?.failed(api, err)
+    else this.reachability?.failed(api)
   }
 
   /** Runs one API call, recording how long it took and its status (0 when nothing answered). */
@@ -136,7 +136,7 @@ export class Metrics {
       this.observeApi(api, statusOf(result), (performance.now() - started) / 1000)
       return result
     } catch (err) {
-      this.observeApi(api, 0, (performance.now() - started) / 1000, err)
+      this.observeApi(api, 0, (performance.now() - started) / 1000)
       throw err
     }
   }

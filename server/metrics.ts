@@ -2,7 +2,7 @@ import { countMessages } from '../shared/db/messages.js'
 import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
-import { queueStats } from './jobs/queue.js'
+import { deadJobsByTask, queueStats } from './jobs/queue.js'
 
 /**
  * The bridge's Prometheus metrics, in a registry of its own (several apps can live in one process,
@@ -88,6 +88,17 @@ export class Metrics {
       registers: [this.registry],
     })
     void jobs
+    new Gauge({
+      name: 'bridge_jobs_dead',
+      help: 'Dead jobs (out of attempts, or refused for good) by task: a text or reply that did not go through. sms-bridge doctor lists them; sms-bridge jobs retry --all-dead runs them again',
+      labelNames: ['task'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await deadJobsByTask(store.db)
+        this.reset()
+        for (const r of rows) this.set({ task: r.task }, r.count)
+      },
+    })
     // Counters read from the store: writes per commit shows how well group commit is batching.
     const counters = [
       ['bridge_db_commits_total', 'Write transactions committed (one fsync each on a local file)', () => store.commits],

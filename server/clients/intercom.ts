@@ -40,6 +40,9 @@ export function sayWhyFetchFailed(base: typeof fetch): typeof fetch {
       // Nobody else aborts the SDK's requests: an aborted one timed out.
       const code = init?.signal?.aborted ? 'ETIMEDOUT' : networkCode(err)
       if (code) throw new TypeError(`fetch failed (${code})`, { cause: err })
+      // No code: fetch refused the request itself (a "bad port" such as 9, a malformed URL).
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined
+      if (cause) throw new TypeError(`${err instanceof Error ? err.message : 'fetch failed'}: ${cause}`, { cause: err })
       throw err
     }
   }

@@ -9,7 +9,8 @@ import { SURFACE_NAMES, type SurfaceRefusals } from '../refusals.js'
 import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
-import { queueStats } from '../jobs/queue.js'
+import { DEFAULT_MAX_ATTEMPTS, deadJobsByTask, queueStats } from '../jobs/queue.js'
+import { retryBudget } from '../jobs/worker.js'
 import type { StepResult } from './setup.js'
 
 const HOUR = 3_600_000
@@ -63,7 +64,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   }
 
   const stats = await queueStats(store.db, now)
-  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : `Queue: ${stats.dead} dead job(s). See sms-bridge jobs list; retry or discard them.`)
+  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : deadJobsLine(await deadJobsByTask(store.db)))
   const stuck = stats.oldestDueAgeMs > 5 * 60_000
   say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
 
@@ -81,6 +82,17 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   }
   await reportRefusals(config, say, now, options.serviceUrl)
   return results
+}
+
+/** Dead jobs by task, why they are dead, and the commands that run them again. */
+function deadJobsLine(byTask: Array<{ task: string; count: number }>): string {
+  const total = byTask.reduce((n, r) => n + r.count, 0)
+  const list = byTask.map((r) => `${r.task} ${r.count}`).join(', ')
+  const hours = (retryBudget(DEFAULT_MAX_ATTEMPTS).averageMs / HOUR).toFixed(1)
+  return (
+    `Queue: ${total} dead job(s) (${list}): texts or replies that did not go through, refused for good or out of attempts (about ${hours} h of retries). ` +
+    `See them with sms-bridge jobs list; once the cause is fixed, run them again with sms-bridge jobs retry --all-dead (one task: --all-dead --task ${byTask[0]!.task}).`
+  )
 }
 
 /** What a code means for someone checking the bridge, where it says more than the code. */

@@ -11,6 +11,8 @@ Commands:
   migrate                   apply pending database migrations and exit
   jobs list [--state S]     list jobs (S: dead (default), waiting or running)
   jobs retry <id>           give a dead job a fresh set of attempts
+  jobs retry --all-dead [--task NAME]
+                            the same for every dead job (of one task)
   jobs discard <id>         delete a dead job
   setup [--dry-run]         check credentials, create the Intercom tag and attributes, point
                             Twilio at PUBLIC_URL, print what to paste into Intercom
@@ -33,7 +35,7 @@ Settings come from the environment and an optional .env file; see the README.`
 
 async function jobs(args: string[]): Promise<number> {
   const { openStore, migrate } = await import('../shared/db/database.js')
-  const { discardDeadJob, listJobs, retryDeadJob } = await import('./jobs/queue.js')
+  const { discardDeadJob, listJobs, retryDeadJob, retryDeadJobs } = await import('./jobs/queue.js')
   const { maskPhonesInText } = await import('../shared/log.js')
   const config = loadConfig()
   const store = await openStore({ url: config.database.url, authToken: config.database.authToken })
@@ -56,13 +58,19 @@ async function jobs(args: string[]): Promise<number> {
       }
       return 0
     }
+    if (action === 'retry' && arg === '--all-dead' && (args.length === 2 || (args.length === 4 && args[2] === '--task' && args[3]))) {
+      const task = args[3]
+      const count = await retryDeadJobs(store, { task })
+      console.log(count === 0 ? `No dead jobs${task ? ` of task ${task}` : ''}.` : `${count} dead job(s)${task ? ` of task ${task}` : ''} will run again.`)
+      return 0
+    }
     const id = Number(arg)
     if ((action === 'retry' || action === 'discard') && Number.isInteger(id) && id > 0) {
       const done = action === 'retry' ? await retryDeadJob(store, id) : await discardDeadJob(store, id)
       console.log(done ? `Job ${id} ${action === 'retry' ? 'will run again' : 'discarded'}.` : `No dead job ${id}.`)
       return done ? 0 : 1
     }
-    console.error(`Usage: sms-bridge jobs list [--state dead|waiting|running] | jobs retry <id> | jobs discard <id>`)
+    console.error(`Usage: sms-bridge jobs list [--state dead|waiting|running] | jobs retry <id> | jobs retry --all-dead [--task NAME] | jobs discard <id>`)
     return 2
   } finally {
     await store.close()

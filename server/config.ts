@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
+import { parseMetricsListen } from './metrics-listener.js'
 
 const INTERCOM_BASE_URLS = {
   us: 'https://api.intercom.io',
@@ -93,6 +94,16 @@ const schema = z
         .optional(),
     ),
     ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+    METRICS_LISTEN: optionalString.pipe(
+      z
+        .string()
+        .transform((v, ctx) => {
+          const parsed = parseMetricsListen(v)
+          if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed })
+          return typeof parsed === 'string' ? z.NEVER : parsed
+        })
+        .optional(),
+    ),
     INTERCOM_WORKSPACE_ID: optionalString.pipe(z.string().regex(/^[\w-]{1,64}$/, 'expected a workspace id such as abc123xy').optional()),
     SMS_ALLOWED_COUNTRIES: optionalString.pipe(
       z
@@ -214,6 +225,7 @@ function toConfig(env: z.output<typeof schema>) {
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
     adminToken: env.ADMIN_TOKEN,
+    metricsListen: env.METRICS_LISTEN ?? null,
     workspaceId: env.INTERCOM_WORKSPACE_ID,
     // Texts an outsider can cause go only to these countries: by default, those of our own numbers.
     allowedCountries: new Set<string>(env.SMS_ALLOWED_COUNTRIES ?? ownCountries(env.TWILIO_PHONE_NUMBER ?? [], env.DEFAULT_COUNTRY)),
@@ -310,6 +322,7 @@ export const SETTINGS: Record<SettingName, string> = {
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
+  METRICS_LISTEN: 'a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io\'s scraper (default unset: off); a public or wildcard address is refused',
   INTERCOM_WORKSPACE_ID: 'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once, cached)',
   SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER, else DEFAULT_COUNTRY, else US)',
   CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per UTC day (default 3); teammates\' replies are never capped',

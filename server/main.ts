@@ -4,6 +4,8 @@ import { buildServer, type BuildOptions } from './server.js'
 import { scheduleCatchUp } from './bridge/catchup.js'
 import { scheduleMaintenance } from './bridge/maintenance.js'
 import { closeOnSignals } from './shutdown.js'
+import { listenForMetrics } from './metrics-listener.js'
+import type { Server } from 'node:http'
 
 export interface StartOptions extends BuildOptions {
   /** Where to listen (default: PORT and HOST); false: no socket, for tests that `inject`. */
@@ -23,10 +25,15 @@ export interface StartOptions extends BuildOptions {
 export async function startService(config: Config, options: StartOptions = {}): Promise<FastifyInstance> {
   const { listen = { port: config.port, host: config.host }, handleSignals = false, startWorker = true, ...build } = options
   const server = await buildServer(config, build)
+  let metricsListener: Server | undefined
+  server.addHook('onClose', async () => {
+    await new Promise((resolve) => (metricsListener ? metricsListener.close(resolve) : resolve(undefined)))
+  })
   try {
     if (handleSignals) closeOnSignals({ log: server.log, graceMs: 20_000, close: () => server.close() })
     if (listen) await server.listen(listen)
     else await server.ready()
+    if (listen && config.metricsListen) metricsListener = await listenForMetrics(server.metrics, config.metricsListen, server.log)
     await scheduleCatchUp(server.store)
     await scheduleMaintenance(server.store)
   } catch (err) {

@@ -2,7 +2,7 @@ import { countMessages } from '../shared/db/messages.js'
 import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
-import { queueStats } from './jobs/queue.js'
+import { deadJobsByTask, queueStats } from './jobs/queue.js'
 
 /**
  * The bridge's Prometheus metrics, in a registry of its own (several apps can live in one process,
@@ -96,6 +96,17 @@ export class Metrics {
       registers: [this.registry],
     })
     void jobs
+    new Gauge({
+      name: 'bridge_jobs_dead',
+      help: 'Dead jobs (out of attempts, or refused for good) by task: a text or reply that did not go through. sms-bridge doctor lists them; sms-bridge jobs retry --all-dead runs them again',
+      labelNames: ['task'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await deadJobsByTask(store.db)
+        this.reset()
+        for (const r of rows) this.set({ task: r.task }, r.count)
+      },
+    })
     // Counters read from the store: writes per commit shows how well group commit is batching.
     const counters = [
       ['bridge_db_commits_total', 'Write transactions committed (one fsync each on a local file)', () => store.commits],
@@ -128,12 +139,12 @@ export class Metrics {
   /** Told of every API call's outcome (the service's Reachability, for outage lines). */
   reachability: Pick<Reachability, 'answered' | 'failed'> | undefined
 
-  /** One API call: its status (0 when nothing answered, with the error) and how long it took. */
-  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number, err?: unknown): void {
+  /** One API call: its status (0 when nothing answered) and how long it took. */
+  observeApi(api: 'twilio' | 'intercom', status: number, seconds: number): void {
     this.apiDuration.observe({ api, status: String(status) }, seconds)
     if (status === 429) this.apiRateLimited.inc({ api })
     if (status > 0) this.reachability?.answered(api)
-    else this.reachability?.failed(api, err)
+    else this.reachability?.failed(api)
   }
 
   /** Runs one API call, recording how long it took and its status (0 when nothing answered). */
@@ -144,7 +155,7 @@ export class Metrics {
       this.observeApi(api, statusOf(result), (performance.now() - started) / 1000)
       return result
     } catch (err) {
-      this.observeApi(api, 0, (performance.now() - started) / 1000, err)
+      this.observeApi(api, 0, (performance.now() - started) / 1000)
       throw err
     }
   }

@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino'
 import { migrate, openStore, type MigrateOutcome, type Store } from '../shared/db/database.js'
 import { PRODUCT, VERSION } from '../shared/version.js'
 import { applyStagedRestore, databaseFile } from '../shared/db/backup.js'
-import { loggerOptions } from '../shared/log.js'
+import { loggerOptions, stdoutLog } from '../shared/log.js'
 import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
 import { IntercomApi } from './clients/intercom.js'
@@ -84,16 +84,16 @@ class OneLinePerRequest extends LogController {
 }
 
 /**
- * Where log lines go: the given destination (tests), or standard output, as JSON or, with
- * LOG_FORMAT=pretty, through pino-pretty in this thread (a transport would need a worker thread, and
- * the last lines of a shutdown must not wait for one).
+ * Where log lines go: the given destination (tests), or standard output (`stdoutLog`: never holds up
+ * a stop), as JSON or, with LOG_FORMAT=pretty, through pino-pretty in this thread (a transport would
+ * need a worker thread, and the last lines of a shutdown must not wait for one).
  */
 async function logStream(config: Config, destination: DestinationStream | undefined): Promise<{ stream?: DestinationStream }> {
   if (destination) return { stream: destination }
   // Loaded only when asked for: most deployments never need it.
   const { default: pretty } = config.logFormat === 'pretty' ? await import('pino-pretty') : { default: undefined }
-  if (pretty) return { stream: pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) }
-  return {}
+  if (pretty) return { stream: pretty({ destination: stdoutLog(), colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) }
+  return { stream: stdoutLog() }
 }
 
 /** The start's lines about migrations: what was applied, and the way back that was kept (or not). */

@@ -1,15 +1,23 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { flushStdoutLog } from '../shared/log.js'
 
 /** The signals a supervisor (fly.io, systemd, a terminal) stops a service with. Fault signals are left alone. */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const
+
+/** How long the last log lines may take to be written when the grace period is over. */
+const LAST_LINES_MS = 1_000
 
 export interface ShutdownOptions {
   log: FastifyBaseLogger
   /** Stops taking requests, lets running jobs finish and closes the database. */
   close: () => Promise<void>
-  /** How long `close` may take before the process exits anyway (with code 1). */
+  /** How long a stop may take in all: `close`, then the last log lines (the last second of it). */
   graceMs: number
+  /** Waits, at most the time given, for the last log lines to be written (default: standard output's); false if they were not. */
+  flushLogs?: (ms: number) => Promise<boolean>
   exit?: (code: number) => void
+  /** Ends the process when an exit could hang (default: SIGKILL to itself). */
+  kill?: () => void
 }
 
 /**
@@ -24,13 +32,24 @@ export interface ShutdownOptions {
  */
 export function closeOnSignals(options: ShutdownOptions): () => void {
   const exit = options.exit ?? ((code: number) => process.exit(code))
+  const flushLogs = options.flushLogs ?? flushStdoutLog
+  const kill = options.kill ?? (() => process.kill(process.pid, 'SIGKILL'))
   let closing = false
   const finish = async (reason: { signal?: string; err?: unknown }) => {
     const started = Date.now()
+    // The last log lines get what is left of the grace period (at least LAST_LINES_MS, kept back from
+    // `close`): a log reader that went away or stopped reading never holds the process past it.
+    // Lines the reader did not take mean a write may be stuck in the kernel (a pipe nobody reads), and
+    // a normal exit waits for it forever: then the process ends itself with SIGKILL (status 137).
+    const flushThenExit = async (code: number) => {
+      if (await flushLogs(Math.max(0, started + options.graceMs - Date.now()))) exit(code)
+      else kill()
+    }
+    const closeMs = Math.max(0, options.graceMs - LAST_LINES_MS)
     const timer = setTimeout(() => {
-      options.log.error({ graceMs: options.graceMs }, `still closing after ${options.graceMs / 1000} s; exiting without waiting further`)
-      exit(1)
-    }, options.graceMs)
+      options.log.error({ graceMs: options.graceMs }, `still closing after ${closeMs / 1000} s; exiting without waiting further`)
+      void flushThenExit(1)
+    }, closeMs)
     timer.unref()
     let code = reason.err === undefined ? 0 : 1
     try {
@@ -41,7 +60,7 @@ export function closeOnSignals(options: ShutdownOptions): () => void {
     }
     clearTimeout(timer)
     options.log.info({ signal: reason.signal, exitCode: code, tookMs: Date.now() - started }, 'stopped')
-    exit(code)
+    await flushThenExit(code)
   }
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {

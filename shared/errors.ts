@@ -56,7 +56,13 @@ export class UpstreamError extends Error {
     readonly api: 'twilio' | 'intercom',
     readonly outcome: UpstreamOutcome,
     message: string,
-    readonly details: { status?: number | undefined; code?: number | string | undefined; waitMs?: number | undefined } = {},
+    readonly details: {
+      status?: number | undefined
+      code?: number | string | undefined
+      waitMs?: number | undefined
+      /** Nothing answered: why (Node's code) and the API's configured host:port. */
+      unreachable?: { code: string; host: string } | undefined
+    } = {},
     options?: { cause?: unknown },
   ) {
     super(message, options)

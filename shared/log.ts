@@ -116,6 +116,58 @@ export function loggerOptions(level: string): LoggerOptions {
   }
 }
 
+type StdoutLog = ReturnType<typeof pino.destination>
+
+let stdout: StdoutLog | undefined
+
+/**
+ * Standard output for the service's log lines, one per process. Lines are written as the reader
+ * takes them (never blocking the service), and nothing waits on it at exit: sonic-boom's final
+ * `flushSync`, which pino runs as the process exits, retries every failed write forever (a broken
+ * pipe, EPIPE, as well as a full one, EAGAIN), so a log reader that went away kept a stopped process
+ * alive until SIGKILL. Lines still unwritten at exit are dropped instead; `flushStdoutLog` gives them
+ * a bounded chance first.
+ */
+export function stdoutLog(): StdoutLog {
+  if (stdout) return stdout
+  // minLength 1 writes each line at once, as 0 does, but makes flush() wait for the writes under
+  // way (with 0 it answers at once).
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 1 })
+  dest.flushSync = () => {}
+  // pino drops lines after EPIPE only; a socket whose reader went away says ECONNRESET, which was
+  // thrown as an uncaught error and stopped the service. Whatever the error, the reader is gone.
+  dest.on('error', () => {
+    dest.write = () => true
+    dest.flush = (cb) => cb?.()
+  })
+  stdout = dest
+  return dest
+}
+
+/**
+ * Waits up to `ms` for the lines logged so far to reach standard output: true when they did (or
+ * nothing logs there), false when the reader took none of them in time.
+ */
+export function flushStdoutLog(ms: number): Promise<boolean> {
+  const dest = stdout
+  if (!dest) return Promise.resolve(true)
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    timer.unref()
+    try {
+      // An error (a write refused: the reader is gone; fsync on a pipe) leaves no write under way either.
+      dest.flush(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    } catch {
+      // Destroyed, or not open yet: nothing more can be written, and nothing is left waiting.
+      clearTimeout(timer)
+      resolve(true)
+    }
+  })
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level))
 }

@@ -5,14 +5,14 @@ import { UpstreamError } from '../../shared/errors.js'
 import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
-import { connectionFailure } from './reachability.js'
+import { apiHost, networkCode } from './reachability.js'
 
 /** The Intercom API version every request pins; the bridge is written against it. */
 export const INTERCOM_API_VERSION = '2.14'
 
 /** The official SDK with its retries off: the job queue owns retries (and waits out 429 resets). */
-export function createIntercomClient(config: Config['intercom'], metrics?: Metrics): IntercomClient {
-  const base = sayWhichConnectionFailed(fetch)
+export function createIntercomClient(config: Pick<Config['intercom'], 'accessToken' | 'apiBaseUrl'>, metrics?: Metrics): IntercomClient {
+  const base = sayWhyFetchFailed(fetch)
   return new IntercomClient({
     fetch: metrics ? metrics.instrumentedFetch('intercom', base) : base,
     token: config.accessToken,
@@ -23,18 +23,26 @@ export function createIntercomClient(config: Config['intercom'], metrics?: Metri
   })
 }
 
+/** How `sayWhyFetchFailed` words a failed fetch, and how `intercomFailure` reads it back. */
+const FETCH_FAILED = /^fetch failed \(([A-Z][A-Z0-9_]+)\)$/
+
 /**
  * The SDK keeps only the message of a failed fetch ("fetch failed"), dropping the cause that says
- * what failed. A failed connection is thrown again with the code and host in its message, as Node's
- * own errors word it ("connect ECONNREFUSED 127.0.0.1:9"), so logs and `doctor` can name them.
+ * why; its own timeout aborts the fetch with the string "timeout" and then reports '"timeout"'. A
+ * failed fetch is thrown again with Node's code in its message ("fetch failed (ECONNRESET)"), the
+ * one thing that crosses the SDK, so logs and `doctor` can name it.
  */
-export function sayWhichConnectionFailed(base: typeof fetch): typeof fetch {
+export function sayWhyFetchFailed(base: typeof fetch): typeof fetch {
   return async (input, init) => {
     try {
       return await base(input, init)
     } catch (err) {
-      const failure = connectionFailure(err)
-      if (failure && err instanceof Error) throw new TypeError(`${err.message}: connect ${failure.code} ${failure.host}`, { cause: err })
+      // Nobody else aborts the SDK's requests: an aborted one timed out.
+      const code = init?.signal?.aborted ? 'ETIMEDOUT' : networkCode(err)
+      if (code) throw new TypeError(`fetch failed (${code})`, { cause: err })
+      // No code: fetch refused the request itself (a "bad port" such as 9, a malformed URL).
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined
+      if (cause) throw new TypeError(`${err instanceof Error ? err.message : 'fetch failed'}: ${cause}`, { cause: err })
       throw err
     }
   }
@@ -46,12 +54,22 @@ function describeBody(body: unknown): string {
   return JSON.stringify(body)?.slice(0, 300) ?? 'no details'
 }
 
-/** Classifies an Intercom failure (the SDK's IntercomError and IntercomTimeoutError) for the job layer. */
-export function intercomFailure(err: unknown, what: string, now = Date.now()): UpstreamError {
+/** Where the SDK's answers come from, as the outage lines and `doctor` name it. */
+export function intercomHost(config: Pick<Config['intercom'], 'apiBaseUrl'>): string {
+  return apiHost(config.apiBaseUrl)
+}
+
+/**
+ * Classifies an Intercom failure (the SDK's IntercomError and IntercomTimeoutError) for the job
+ * layer. `host` (see `intercomHost`) is named when nothing answered.
+ */
+export function intercomFailure(err: unknown, what: string, host: string, now = Date.now()): UpstreamError {
   if (err instanceof UpstreamError) return err
-  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out while trying to ${what}`, {}, { cause: err })
+  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host } }, { cause: err })
   if (!(err instanceof IntercomError) || err.statusCode === undefined) {
-    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${(err as Error)?.message ?? err}`, {}, { cause: err })
+    const code = FETCH_FAILED.exec((err as Error)?.message ?? '')?.[1]
+    const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
+    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, code ? { unreachable: { code, host } } : {}, { cause: err })
   }
   const status = err.statusCode
   if (status === 429) {
@@ -92,7 +110,7 @@ export class IntercomApi {
     try {
       return await fn()
     } catch (err) {
-      throw intercomFailure(err, what)
+      throw intercomFailure(err, what, intercomHost(this.config.intercom))
     }
   }
 
@@ -131,7 +149,7 @@ export class IntercomApi {
         const id = /id=([\w-]+)/.exec(describeBody(err.body))?.[1]
         if (id) return { id, role: null, created: false }
       }
-      throw intercomFailure(err, 'create a contact')
+      throw intercomFailure(err, 'create a contact', intercomHost(this.config.intercom))
     }
   }
 
@@ -161,7 +179,7 @@ export class IntercomApi {
     } catch (err) {
       // 400 when it already exists ("You already have 'x' in your data..."): all we wanted to know.
       if (!(err instanceof IntercomError && err.statusCode === 400 && /already (exists|have)|taken/i.test(describeBody(err.body)))) {
-        throw intercomFailure(err, `create the contact attribute ${name}`)
+        throw intercomFailure(err, `create the contact attribute ${name}`, intercomHost(this.config.intercom))
       }
     }
     await setCached(this.store, key, '1')

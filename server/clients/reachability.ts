@@ -1,63 +1,62 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { UpstreamError } from '../../shared/errors.js'
 
 export type Api = 'twilio' | 'intercom'
 
 const API_NAMES: Record<Api, string> = { twilio: 'Twilio', intercom: 'Intercom' }
 
-/** Error codes that mean "no answer from the other end": the network, not the request, failed. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'ECONNABORTED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_SOCKET',
-])
-
 export interface ConnectionFailure {
+  /** Node's code for what went wrong (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, a TLS code...). */
   code: string
-  /** host:port (or host) that did not answer. */
+  /** host:port of the API that did not answer, as configured (not the address it resolved to). */
   host: string
 }
 
+/** An API's host:port as outage lines name it: api.intercom.io:443, from its base URL. */
+export function apiHost(baseUrl: string): string {
+  const url = new URL(baseUrl)
+  return url.port ? url.host : `${url.hostname}:${url.protocol === 'http:' ? 80 : 443}`
+}
+
 /**
- * The connection failure under an API error, if that is what it is: the SDKs wrap the network's
- * error (axios under twilio, fetch under intercom-client, then our job errors) a few causes deep.
+ * Why a call got no answer, read from the error an SDK threw: the first code along its causes.
+ * The official SDKs wrap the network's error differently: fetch (under intercom-client) throws
+ * TypeError('fetch failed') whose cause is Node's error, or an AggregateError with one error per
+ * address the name resolved to, or undici's SocketError (UND_ERR_SOCKET); axios (under twilio)
+ * throws an AxiosError carrying the code itself. A timeout has no network code: it is ETIMEDOUT.
  */
-export function connectionFailure(err: unknown): ConnectionFailure | undefined {
+export function networkCode(err: unknown): string | undefined {
   let e: unknown = err
   for (let depth = 0; depth < 6 && e && typeof e === 'object'; depth++) {
-    const x = e as { code?: unknown; hostname?: unknown; address?: unknown; port?: unknown; host?: unknown; message?: unknown; cause?: unknown; errors?: unknown }
-    if (typeof x.code === 'string' && NETWORK_CODES.has(x.code)) {
-      const named = typeof x.hostname === 'string' ? x.hostname : typeof x.address === 'string' ? x.address : typeof x.host === 'string' ? x.host : undefined
-      const fromMessage = typeof x.message === 'string' ? /\b(?:connect|getaddrinfo|read|write) [A-Z_]+ (\S+)/.exec(x.message)?.[1] : undefined
-      const host = named ? `${named}${typeof x.port === 'number' || typeof x.port === 'string' ? `:${x.port}` : ''}` : (fromMessage ?? 'unknown host')
-      // axios says ECONNABORTED for its own timeout: that is a timeout.
-      return { code: x.code === 'ECONNABORTED' && /timeout/i.test(String(x.message)) ? 'ETIMEDOUT' : x.code, host }
-    }
-    // An SDK that kept only the message (see sayWhichConnectionFailed): "... connect ECONNREFUSED 127.0.0.1:9".
-    const worded = typeof x.message === 'string' ? /\b(?:connect|getaddrinfo|read|write) ([A-Z_]+) (\S+)$/.exec(x.message) : null
-    if (worded && NETWORK_CODES.has(worded[1]!)) return { code: worded[1]!, host: worded[2]! }
-    // Happy-eyeballs connects fail with one error per address.
-    if (Array.isArray(x.errors) && x.errors.length > 0 && !x.cause) e = x.errors[0]
-    else e = x.cause
+    const x = e as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown }
+    // axios names its own timeout ECONNABORTED; fetch's timeouts are aborts.
+    if (x.code === 'ECONNABORTED' && /timeout/i.test(String(x.message))) return 'ETIMEDOUT'
+    if (typeof x.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(x.code)) return x.code
+    if (x.name === 'TimeoutError' || x.name === 'AbortError' || x.name === 'IntercomTimeoutError') return 'ETIMEDOUT'
+    e = x.cause ?? (Array.isArray(x.errors) ? x.errors[0] : undefined)
   }
   return undefined
 }
 
-/** At most one line per unreachable host in this long, while the outage lasts. */
+/**
+ * The connection failure an API adapter found under `err` (see `intercomFailure`, `twilioFailure`):
+ * set only when nothing answered, with the configured host, so logs and `doctor` can name both.
+ */
+export function connectionFailure(err: unknown): (ConnectionFailure & { api: Api }) | undefined {
+  let e: unknown = err
+  for (let depth = 0; depth < 6 && e instanceof Error; depth++) {
+    if (e instanceof UpstreamError && e.details.unreachable) return { api: e.api, ...e.details.unreachable }
+    e = e.cause
+  }
+  return undefined
+}
+
+/** At most one line per unreachable API in this long, while the outage lasts. */
 export const OUTAGE_LOG_INTERVAL_MS = 60_000
 
 interface Outage {
-  api: Api | undefined
-  code: string
+  code: string | undefined
+  host: string | undefined
   since: number
   failures: number
   lastWarned: number
@@ -72,66 +71,62 @@ function duration(ms: number): string {
 /**
  * Keeps upstream outages to a few lines: when Twilio or Intercom cannot be reached, one warning
  * names the code, the host and what happens next (no stack: it says nothing an operator can use),
- * repeated at most once a minute per host while it lasts, and one line when the API answers again.
+ * repeated at most once a minute per API while it lasts, and one line when the API answers again.
  * The API clients report every call here; whoever would log a failure asks `warnIfUnreachable` first.
  */
 export class Reachability {
-  readonly #outages = new Map<string, Outage>()
+  readonly #outages = new Map<Api, Outage>()
 
   constructor(
     private readonly log: FastifyBaseLogger,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The API answered (any status): it is reachable. Ends its outages with a line. */
+  /** The API answered (any status): it is reachable. Ends its outage, with a line if one was logged. */
   answered(api: Api): void {
-    for (const [host, outage] of this.#outages) {
-      if (outage.api !== api) continue
-      this.#outages.delete(host)
-      const downForMs = this.now() - outage.since
-      this.log.info(
-        { api, host, downForMs, failedCalls: outage.failures },
-        `${API_NAMES[api]} is reachable again at ${host} after ${duration(downForMs)} (${outage.failures} failed call${outage.failures === 1 ? '' : 's'} meanwhile); waiting work goes on`,
-      )
-    }
+    const outage = this.#outages.get(api)
+    if (!outage) return
+    this.#outages.delete(api)
+    if (outage.lastWarned === -Infinity) return
+    const downForMs = this.now() - outage.since
+    this.log.info(
+      { api, host: outage.host, downForMs, failedCalls: outage.failures },
+      `${API_NAMES[api]} is reachable again at ${outage.host} after ${duration(downForMs)} (${outage.failures} failed call${outage.failures === 1 ? '' : 's'} meanwhile); waiting work goes on`,
+    )
   }
 
-  /** A call failed without an answer. */
-  failed(api: Api, err: unknown): void {
-    const failure = connectionFailure(err)
-    if (!failure) return
-    const outage = this.#outage(failure, api)
-    outage.failures++
+  /** A call to the API got no answer (a refused or reset connection, a timeout). */
+  failed(api: Api): void {
+    this.#outage(api).failures++
   }
 
   /**
    * When `err` is a connection failure: logs one line saying `next` (what will happen now), unless
-   * one was logged for this host within the minute, and returns true. Otherwise returns false and
+   * one was logged for this API within the minute, and returns true. Otherwise returns false and
    * the caller logs the error as usual.
    */
   warnIfUnreachable(log: FastifyBaseLogger, err: unknown, next: string, fields: Record<string, unknown> = {}): boolean {
     const failure = connectionFailure(err)
     if (!failure) return false
-    const outage = this.#outage(failure)
+    const outage = this.#outage(failure.api)
+    Object.assign(outage, { code: failure.code, host: failure.host })
     const now = this.now()
     if (now - outage.lastWarned < OUTAGE_LOG_INTERVAL_MS) return true
     outage.lastWarned = now
-    const name = outage.api ? API_NAMES[outage.api] : failure.host
+    const down = now - outage.since
     log.warn(
-      { ...fields, api: outage.api, code: failure.code, host: failure.host, downForMs: now - outage.since },
-      `${name} unreachable (${failure.code} at ${failure.host}${now - outage.since >= 1000 ? `, for ${duration(now - outage.since)}` : ''}); ${next}`,
+      { ...fields, api: failure.api, code: failure.code, host: failure.host, downForMs: down },
+      `${API_NAMES[failure.api]} unreachable (${failure.code} at ${failure.host}${down >= 1000 ? `, for ${duration(down)}` : ''}); ${next}`,
     )
     return true
   }
 
-  #outage(failure: ConnectionFailure, api?: Api): Outage {
-    let outage = this.#outages.get(failure.host)
+  #outage(api: Api): Outage {
+    let outage = this.#outages.get(api)
     if (!outage) {
-      outage = { api, code: failure.code, since: this.now(), failures: 0, lastWarned: -Infinity }
-      this.#outages.set(failure.host, outage)
+      outage = { code: undefined, host: undefined, since: this.now(), failures: 0, lastWarned: -Infinity }
+      this.#outages.set(api, outage)
     }
-    if (api) outage.api = api
-    outage.code = failure.code
     return outage
   }
 }

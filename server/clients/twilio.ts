@@ -5,6 +5,7 @@ import { UpstreamError } from '../../shared/errors.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import { apiHost, networkCode } from './reachability.js'
 
 export type TwilioClient = ReturnType<typeof twilio>
 
@@ -12,7 +13,7 @@ export type TwilioClient = ReturnType<typeof twilio>
  * The official client, with its own retries off: the job queue retries, with backoff that survives
  * restarts, and knows which failures must not be retried (a create is not idempotent).
  */
-export function createTwilioClient(config: Config['twilio'], metrics?: Metrics): TwilioClient {
+export function createTwilioClient(config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>, metrics?: Metrics): TwilioClient {
   const client = twilio(config.accountSid, config.authToken, { autoRetry: false, timeout: 10_000 })
   if (config.apiBaseUrl) {
     client.api.baseUrl = config.apiBaseUrl
@@ -26,15 +27,23 @@ export function createTwilioClient(config: Config['twilio'], metrics?: Metrics):
   return client
 }
 
+/** Where the SDK's answers come from, as the outage lines and `doctor` name it. */
+export function twilioHost(config: Pick<Config['twilio'], 'apiBaseUrl'>): string {
+  return apiHost(config.apiBaseUrl ?? 'https://api.twilio.com')
+}
+
 /**
  * Classifies a Twilio failure (the SDK's RestException, or no answer at all) for the job layer: a
  * 429 waits, no answer / a 5xx / an error code Twilio calls temporary retries, anything else Twilio
- * refused for good.
+ * refused for good. `host` (see `twilioHost`) is named when nothing answered.
  */
-export function twilioFailure(err: unknown, what: string): UpstreamError {
+export function twilioFailure(err: unknown, what: string, host: string): UpstreamError {
   if (err instanceof UpstreamError) return err
   if (!(err instanceof twilio.RestException)) {
-    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${(err as Error)?.message ?? err}`, {}, { cause: err })
+    // axios (under the SDK) carries Node's code, or ECONNABORTED for its own timeout.
+    const code = networkCode(err)
+    const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
+    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${why}`, code ? { unreachable: { code, host } } : {}, { cause: err })
   }
   const { status, code } = err
   if (status === 429 || code === 20429) return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, { status, code, waitMs: 5_000 }, { cause: err })
@@ -111,7 +120,7 @@ export class TwilioApi {
     try {
       return await fn()
     } catch (err) {
-      throw twilioFailure(err, what)
+      throw twilioFailure(err, what, twilioHost(this.config))
     }
   }
 
@@ -126,7 +135,7 @@ export class TwilioApi {
       })
       return { ok: true, sid: message.sid, status: message.status, numSegments: Number(message.numSegments) || null }
     } catch (err) {
-      const failure = twilioFailure(err, 'send the text')
+      const failure = twilioFailure(err, 'send the text', twilioHost(this.config))
       if (failure.outcome !== 'give_up') throw failure
       const cause = failure.cause as InstanceType<typeof twilio.RestException>
       return { ok: false, code: cause.code ?? null, message: cause.message || 'refused' }

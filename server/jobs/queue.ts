@@ -255,17 +255,30 @@ export async function runWaitingJobNow(trx: Tx, id: number, now = Date.now()): P
 
 /** Gives a dead job a fresh set of attempts. */
 export async function retryDeadJob(store: Store, id: number, now = Date.now()): Promise<boolean> {
+  return (await retryDeadJobs(store, { id }, now)) > 0
+}
+
+/** Gives dead jobs a fresh set of attempts: one (`id`), or every one (of one `task`). Returns how many. */
+export async function retryDeadJobs(store: Store, which: { id: number } | { task?: string | undefined }, now = Date.now()): Promise<number> {
   return store.write(async (trx) => {
-    const res = await trx
-      .updateTable('jobs')
-      .set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now })
-      .where('id', '=', id)
-      .where('state', '=', 'dead')
-      .executeTakeFirst()
-    if (res.numUpdatedRows === 0n) return false
-    markJobsReady(trx)
-    return true
+    let q = trx.updateTable('jobs').set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now }).where('state', '=', 'dead')
+    if ('id' in which) q = q.where('id', '=', which.id)
+    else if (which.task !== undefined) q = q.where('task', '=', which.task)
+    const res = await q.executeTakeFirst()
+    if (res.numUpdatedRows > 0n) markJobsReady(trx)
+    return Number(res.numUpdatedRows)
   })
+}
+
+/** Dead jobs by task, most first. */
+export async function deadJobsByTask(db: Executor): Promise<Array<{ task: string; count: number }>> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['task', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('state', '=', 'dead')
+    .groupBy('task')
+    .execute()
+  return rows.map((r) => ({ task: r.task, count: Number(r.n) })).sort((a, b) => b.count - a.count || a.task.localeCompare(b.task))
 }
 
 export async function discardDeadJob(store: Store, id: number): Promise<boolean> {

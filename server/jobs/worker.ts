@@ -61,6 +61,25 @@ export interface WorkerOptions {
   reachability?: Pick<Reachability, 'warnIfUnreachable'>
 }
 
+/** The worker's backoff unless told otherwise: 1 s doubling per attempt, at most 15 min. */
+export const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 15 * 60_000 }
+
+/**
+ * How long a job that keeps failing (an API unreachable, say) is retried before it is dead: the
+ * delays between its `maxAttempts` attempts, on average (full jitter: half of each ceiling) and at
+ * most (every delay its ceiling). Each attempt's own time (up to a 10 s timeout) comes on top.
+ */
+export function retryBudget(maxAttempts: number, backoff = DEFAULT_BACKOFF): { averageMs: number; mostMs: number } {
+  let averageMs = 0
+  let mostMs = 0
+  for (let attempt = 1; attempt < maxAttempts; attempt++) {
+    const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempt - 1))
+    averageMs += Math.max(backoff.baseMs / 2, ceiling / 2)
+    mostMs += ceiling
+  }
+  return { averageMs, mostMs }
+}
+
 /** Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1))
@@ -98,7 +117,7 @@ export class Worker {
     this.concurrency = options.concurrency ?? 4
     this.leaseMs = options.leaseMs ?? 60_000
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000
-    this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 15 * 60_000 }
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF
     this.onSettled = options.onSettled
     this.clock = options.clock ?? systemClock
   }

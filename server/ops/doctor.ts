@@ -1,14 +1,16 @@
-import { intercomFailure } from '../clients/intercom.js'
-import { twilioFailure } from '../clients/twilio.js'
+import { intercomFailure, intercomHost } from '../clients/intercom.js'
+import { twilioFailure, twilioHost } from '../clients/twilio.js'
 import { lastInboundAt } from '../../shared/db/messages.js'
 import { lastReceiptAt } from '../../shared/db/receipts.js'
 import { unhandledTopics } from '../../shared/db/cache.js'
-import { connectionFailure } from '../clients/reachability.js'
+import { networkCode } from '../clients/reachability.js'
+import type { UpstreamError } from '../../shared/errors.js'
 import { SURFACE_NAMES, type SurfaceRefusals } from '../refusals.js'
 import { pendingMigrations, ping, type Store } from '../../shared/db/database.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
-import { queueStats } from '../jobs/queue.js'
+import { DEFAULT_MAX_ATTEMPTS, deadJobsByTask, queueStats } from '../jobs/queue.js'
+import { retryBudget } from '../jobs/worker.js'
 import type { StepResult } from './setup.js'
 import { migratedBy } from '../../shared/db/versions.js'
 import { PRODUCT, VERSION } from '../../shared/version.js'
@@ -48,23 +50,25 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     return results
   }
 
-  const intercomHost = new URL(config.intercom.apiBaseUrl).host
+  const intercom = intercomHost(config.intercom)
   try {
     const me = await clients.intercom.admins.identify()
-    say(true, `Intercom: reachable at ${intercomHost}, token accepted (admin ${me?.id}).`)
+    say(true, `Intercom: reachable at ${intercom}, token accepted (admin ${me?.id}).`)
   } catch (err) {
-    say(false, `Intercom: ${intercomFailure(err, 'check the token').status === 401 ? `${intercomHost} rejects the access token (401)` : unreachable(intercomHost, err)}.`)
+    const failure = intercomFailure(err, 'check the token', intercom)
+    say(false, `Intercom: ${failure.status === 401 ? `${intercom} rejects the access token (401)` : unreachable(failure)}.`)
   }
-  const twilioHost = new URL(config.twilio.apiBaseUrl ?? 'https://api.twilio.com').host
+  const twilio = twilioHost(config.twilio)
   try {
     await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
-    say(true, `Twilio: reachable at ${twilioHost}, credentials accepted.`)
+    say(true, `Twilio: reachable at ${twilio}, credentials accepted.`)
   } catch (err) {
-    say(false, `Twilio: ${twilioFailure(err, 'check the credentials').status === 401 ? `${twilioHost} rejects the account SID or auth token (401)` : unreachable(twilioHost, err)}.`)
+    const failure = twilioFailure(err, 'check the credentials', twilio)
+    say(false, `Twilio: ${failure.status === 401 ? `${twilio} rejects the account SID or auth token (401)` : unreachable(failure)}.`)
   }
 
   const stats = await queueStats(store.db, now)
-  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : `Queue: ${stats.dead} dead job(s). See sms-bridge jobs list; retry or discard them.`)
+  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : deadJobsLine(await deadJobsByTask(store.db)))
   const stuck = stats.oldestDueAgeMs > 5 * 60_000
   say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
 
@@ -85,11 +89,32 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   return results
 }
 
+/** Dead jobs by task, why they are dead, and the commands that run them again. */
+function deadJobsLine(byTask: Array<{ task: string; count: number }>): string {
+  const total = byTask.reduce((n, r) => n + r.count, 0)
+  const list = byTask.map((r) => `${r.task} ${r.count}`).join(', ')
+  const hours = (retryBudget(DEFAULT_MAX_ATTEMPTS).averageMs / HOUR).toFixed(1)
+  return (
+    `Queue: ${total} dead job(s) (${list}): texts or replies that did not go through, refused for good or out of attempts (about ${hours} h of retries). ` +
+    `See them with sms-bridge jobs list; once the cause is fixed, run them again with sms-bridge jobs retry --all-dead (one task: --all-dead --task ${byTask[0]!.task}).`
+  )
+}
+
+/** What a code means for someone checking the bridge, where it says more than the code. */
+const CODE_HINTS: Record<string, string> = {
+  ENOTFOUND: 'the name does not resolve; check DNS and the region setting',
+  EAI_AGAIN: 'the name does not resolve; check DNS and the region setting',
+  ECONNREFUSED: 'nothing listens there',
+  ECONNRESET: 'the connection was cut; a proxy or firewall on the way?',
+  ETIMEDOUT: 'no answer in time',
+}
+
 /** Which host could not be reached, and how (the code), in place of the SDK's wording. */
-function unreachable(host: string, err: unknown): string {
-  const failure = connectionFailure(err)
-  if (failure) return `could not reach ${failure.host} (${failure.code}${failure.code === 'ENOTFOUND' || failure.code === 'EAI_AGAIN' ? ': the name does not resolve; check DNS and the region setting' : failure.code === 'ECONNREFUSED' ? ': nothing listens there' : ''})`
-  return `could not reach ${host}: ${(err as Error).message}`
+function unreachable(failure: UpstreamError): string {
+  const why = failure.details.unreachable
+  if (!why) return failure.message
+  const hint = CODE_HINTS[why.code]
+  return `could not reach ${why.host} (${why.code}${hint ? `: ${hint}` : ''})`
 }
 
 /**
@@ -109,7 +134,7 @@ async function reportRefusals(config: Config, say: (ok: boolean, line: string) =
     if (!res.ok) throw new Error(`it answered ${res.status}`)
     body = (await res.json()) as typeof body
   } catch (err) {
-    say(false, `Signatures: could not ask the running service at ${base} which requests it refused (${connectionFailure(err)?.code ?? (err as Error).message}); is it running on this machine?`)
+    say(false, `Signatures: could not ask the running service at ${base} which requests it refused (${networkCode(err) ?? (err as Error).message}); is it running on this machine?`)
     return
   }
   const started = ago(now - Date.parse(body.since))

@@ -1,5 +1,5 @@
-import { intercomFailure } from '../clients/intercom.js'
-import { twilioFailure } from '../clients/twilio.js'
+import { intercomFailure, intercomHost } from '../clients/intercom.js'
+import { twilioFailure, twilioHost } from '../clients/twilio.js'
 import { errorMessage } from '../../shared/errors.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
@@ -26,17 +26,18 @@ export interface StepResult {
 }
 
 function explainIntercom(err: unknown, config: Config): string {
-  const status = intercomFailure(err, 'check the token').status
+  const failure = intercomFailure(err, 'check the token', intercomHost(config.intercom))
+  const status = failure.status
   if (status === 401) return `Intercom rejected INTERCOM_ACCESS_TOKEN (401). Copy the access token from your app in the Developer Hub; check INTERCOM_REGION (${config.intercom.region}) matches your workspace.`
   if (status === 403) return 'Intercom says the token lacks a permission (403). Give the app read and write access to contacts, conversations, tags and data attributes.'
-  return `Intercom could not be reached at ${config.intercom.apiBaseUrl}: ${(err as Error).message}`
+  return `${failure.message}.`
 }
 
-function explainTwilio(err: unknown): string {
-  const failure = twilioFailure(err, 'check the credentials')
+function explainTwilio(err: unknown, config: Config): string {
+  const failure = twilioFailure(err, 'check the credentials', twilioHost(config.twilio))
   if (failure.status === 401 || failure.details.code === 20003) return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
   if (failure.status === 404) return `Twilio does not know that resource (404): ${errorMessage(failure.cause)}`
-  return `Twilio could not be reached: ${errorMessage(err)}`
+  return `${failure.message}.`
 }
 
 /**
@@ -116,7 +117,7 @@ export async function runSetup(config: Config, clients: Clients, dryRun: boolean
       }
     }
   } catch (err) {
-    say(false, explainTwilio(err))
+    say(false, explainTwilio(err, config))
   }
   return results
 }

@@ -108,6 +108,29 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
   t.equal((await runCli(['jobs', 'frobnicate'], SERVICE_ENV, cwd)).code, 2)
 })
 
+t.test('jobs retry --all-dead runs every dead job again, or those of one task', async (t) => {
+  const cwd = tempDir(t)
+  t.equal((await runCli(['migrate'], SERVICE_ENV, cwd)).code, 0)
+  const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
+  await store.write(async (trx) => {
+    for (const [task, state] of [['inbound.deliver', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'waiting']] as const) {
+      await trx.insertInto('jobs').values({ task, payload: '{}', state, attempts: state === 'dead' ? 20 : 3, max_attempts: 20, run_at: 0, last_error: 'Error: down', created_at: 0, updated_at: 0 }).execute()
+    }
+  })
+  await store.close()
+  const one = await runCli(['jobs', 'retry', '--all-dead', '--task', 'outbound.reply'], SERVICE_ENV, cwd)
+  t.equal(one.code, 0)
+  t.match(one.stdout, '2 dead job(s) of task outbound.reply will run again.')
+  t.match((await runCli(['jobs', 'list'], SERVICE_ENV, cwd)).stdout, /^1\tinbound\.deliver\tdead/m, 'the other task is left dead')
+  t.match((await runCli(['jobs', 'retry', '--all-dead'], SERVICE_ENV, cwd)).stdout, '1 dead job(s) will run again.')
+  t.match((await runCli(['jobs', 'retry', '--all-dead'], SERVICE_ENV, cwd)).stdout, 'No dead jobs.')
+  const waiting = (await runCli(['jobs', 'list', '--state', 'waiting'], SERVICE_ENV, cwd)).stdout
+  t.equal(waiting.match(/attempts 0\/20/g)?.length, 3, 'each with a fresh set of attempts')
+  t.match(waiting, /^4\toutbound\.reply\twaiting\tattempts 3\/20/m, 'a waiting job is left as it was')
+  const bad = await runCli(['jobs', 'retry', '--all-dead', '--task'], SERVICE_ENV, cwd)
+  t.equal(bad.code, 2, 'a --task without a name is a usage error, nothing changed')
+})
+
 t.test('SIGTERM while a job runs: the job finishes, the database is closed, exit code 0', (t) => stopWhileAJobRuns(t, 'node'))
 
 t.test('LOG_FORMAT=pretty writes readable lines instead of JSON; a wrong value is explained', async (t) => {

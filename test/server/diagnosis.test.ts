@@ -60,13 +60,21 @@ t.test('a refused signature is one warning a minute per surface, saying what was
   t.match(metric, /bridge_signature_refusals_total\{surface="intercom_webhooks",reason="missing_header"\} 1/)
 })
 
-/** A TCP relay to `target` on a port of its own that can be taken down (nothing listens: ECONNREFUSED) and brought back. */
+/**
+ * A TCP relay to `target` on a port of its own that can be taken down (nothing listens:
+ * ECONNREFUSED), made to reset every connection once a request arrives (ECONNRESET), and brought back.
+ */
 async function relay(target: number) {
   const sockets = new Set<Socket>()
   let server: Server
+  let resetting = false
   const listen = (port: number) =>
     new Promise<number>((resolve) => {
       server = createServer((client) => {
+        if (resetting) {
+          client.on('error', () => {}).once('data', () => client.resetAndDestroy())
+          return
+        }
         const upstream = connect(target, '127.0.0.1')
         sockets.add(client).add(upstream)
         client.pipe(upstream).pipe(client)
@@ -84,6 +92,12 @@ async function relay(target: number) {
       server.close(() => resolve())
     }),
     up: () => listen(port),
+    /** Connections are accepted, then reset as soon as a request arrives. */
+    reset: (on: boolean) => {
+      resetting = on
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+    },
     close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
   }
 }
@@ -125,4 +139,52 @@ t.test('an upstream outage is one line a minute (code, host, what happens next),
   const recovered = logs.records().filter((r) => /reachable again/.test(String(r.msg)))
   t.equal(recovered.length, 1)
   t.match(recovered[0], { level: 30, api: 'intercom', msg: new RegExp(`^Intercom is reachable again at 127\\.0\\.0\\.1:${link.port} after 60 s \\(\\d+ failed calls meanwhile\\); waiting work goes on$`) })
+})
+
+t.test('Twilio resetting every connection: one line a minute naming ECONNRESET and the host, then a line when it answers', async (t) => {
+  const intercom = await startIntercomStandIn()
+  const twilio = await startTwilioStandIn()
+  t.teardown(() => intercom.close())
+  t.teardown(() => twilio.close())
+  const link = await relay(Number(new URL(twilio.url).port))
+  t.teardown(() => link.close())
+  const clock = new TestClock(1_800_000_000_000)
+  const ctx = await buildTestApp(t, {
+    standIns: { twilio, intercom },
+    env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${link.port}` },
+    build: { clock, worker: { backoff: { baseMs: 100, maxMs: 100 } } },
+  })
+  const { app, logs } = ctx
+  const form = inboundForm(ctx, { Body: 'hello' })
+  t.equal((await postSms(ctx, form)).statusCode, 200)
+  await advanceUntil(clock, () => intercom.conversations.length === 1, 'the first text to reach Intercom')
+  const conversationId = intercom.conversations[0]!.id
+
+  link.reset(true)
+  const started = clock.now()
+  const part = intercom.addAdminReply(conversationId, { body: '<p>we are on it</p>' })
+  t.equal((await postIntercomWebhook(ctx, intercom.notification('conversation.admin.replied', conversationId, [part]))).statusCode, 200)
+  const attempts = async () => (await app.store.db.selectFrom('jobs').select('attempts').where('task', '=', 'outbound.reply').executeTakeFirst())?.attempts ?? 0
+  await advanceUntil(clock, async () => (await attempts()) >= 3, 'three attempts against a Twilio that resets connections')
+  const outageLines = () => logs.records().filter((r) => r.api === 'twilio' && r.level === 40)
+  t.equal(outageLines().length, 1, 'one line for several failed attempts within the minute')
+  // Whichever job meets the outage first (the reply, or the catch-up on missed texts) says what it does next.
+  t.match(outageLines()[0], { code: 'ECONNRESET', host: `127.0.0.1:${link.port}`, msg: new RegExp(`^Twilio unreachable \\(ECONNRESET at 127\\.0\\.0\\.1:${link.port}\\); (job outbound\\.reply will be tried again in \\d+ s \\(attempt \\d+ of \\d+\\)|the catch-up on missed texts tries again in 1 min)$`) })
+  t.notMatch(logs.text, /"stack"/, 'no stack trace for an outage')
+  const before = await attempts()
+  clock.set(started + OUTAGE_LOG_INTERVAL_MS)
+  await advanceUntil(clock, async () => (await attempts()) > before, 'another attempt a minute later', { step: 1 })
+  t.equal(outageLines().length, 2, 'a minute later, one more line')
+  t.match(outageLines()[1], { code: 'ECONNRESET', msg: /^Twilio unreachable \(ECONNRESET at [\d.:]+, for 60 s\); / })
+
+  link.reset(false)
+  await advanceUntil(clock, () => twilio.messages.some((m) => m.body === 'we are on it'), 'the reply to be texted once Twilio answers')
+  const recovered = logs.records().filter((r) => /reachable again/.test(String(r.msg)))
+  t.equal(recovered.length, 1)
+  t.match(recovered[0], { level: 30, api: 'twilio', msg: new RegExp(`^Twilio is reachable again at 127\\.0\\.0\\.1:${link.port} after 60 s \\(\\d+ failed calls meanwhile\\); waiting work goes on$`) })
+
+  // doctor, against the same Twilio, says the same.
+  link.reset(true)
+  const report = (await runDoctor(ctx.config, app.store, app.clients, clock.now())).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
+  t.ok(report.includes(`FAIL Twilio: could not reach 127.0.0.1:${link.port} (ECONNRESET: the connection was cut; a proxy or firewall on the way?).`), report.join('\n'))
 })

@@ -112,7 +112,7 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   t.match(res.stdout, /ok {3}Intercom: reachable at 127\.0\.0\.1:\d+, token accepted/)
   t.match(res.stdout, /ok {3}Twilio: reachable at 127\.0\.0\.1:\d+, credentials accepted\./)
   t.match(res.stdout, /ok {3}Signatures: set ADMIN_TOKEN to see here the requests the running service refused/)
-  t.match(res.stdout, /FAIL Queue: 1 dead job\(s\)\. See sms-bridge jobs list/)
+  t.match(res.stdout, /FAIL Queue: 1 dead job\(s\) \(outbound\.reply 1\): texts or replies that did not go through, refused for good or out of attempts \(about 1\.3 h of retries\)\. See them with sms-bridge jobs list; once the cause is fixed, run them again with sms-bridge jobs retry --all-dead \(one task: --all-dead --task outbound\.reply\)\./)
   t.match(res.stdout, /ok {3}Twilio inbound texts: last received (6\d|7\d) s ago\./)
   t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
   t.match(res.stdout, /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./)

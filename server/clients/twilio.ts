@@ -152,7 +152,7 @@ export class TwilioApi {
       await this.sdk.messages(sid).update({ body: '' })
       return { ok: true, gone: false }
     } catch (err) {
-      const failure = twilioFailure(err, 'redact a text')
+      const failure = twilioFailure(err, 'redact a text', twilioHost(this.config))
       if (failure.outcome !== 'give_up') throw failure
       const cause = failure.cause as InstanceType<typeof twilio.RestException>
       if (cause.status === 404) return { ok: true, gone: true }

@@ -7,8 +7,8 @@
 import { connect, type Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import t from 'tap'
-import { buildTestApp, inboundForm, PUBLIC_URL } from '../helper.js'
+import t, { type Test } from 'tap'
+import { buildTestApp, inboundForm, PUBLIC_URL, type TestApp } from '../helper.js'
 import { signTwilio } from '../../sandbox/twilio/index.js'
 import { insertHeldMedia } from '../../shared/db/media.js'
 import { heldMediaToken, mediaToken } from '../../server/bridge/media.js'
@@ -106,21 +106,16 @@ t.test('3. stalled clients are refused before their bodies, closed by the timeou
   t.pass(`all ${clients.length} stalled connections closed by the server`)
 })
 
-t.test('3. readers that never read a held 5 MB file hold a slice each, and are closed when idle', async (t) => {
-  const ctx = await buildTestApp(t, { build: { httpLimits: IDLE_ONLY } })
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = ctx.app.server.address() as { port: number }
-  const now = Date.now()
-  const id = await ctx.app.store.write((trx) => insertHeldMedia(trx, { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) }, now))
-  const path = `/media/${heldMediaToken(ctx.config, id, now + 86_400_000)}/big.jpg`
-
-  // One reader that reads gets the whole file.
+/**
+ * One reader that reads gets the whole 5 MB file (every byte `fill`); then 40 readers take its first
+ * bytes and stop reading: what they make the process hold stays within the budget, and the server
+ * closes each once it has been idle. A client that stopped reading never sees the server's close (its
+ * unread bytes come first): the server's own side of each connection says when it closed.
+ */
+async function readersThatStopReading(t: Test, ctx: TestApp, port: number, path: string, fill: number, budgetMb: number) {
   const whole = Buffer.from(await (await fetch(`http://127.0.0.1:${port}${path}`)).arrayBuffer())
   t.equal(whole.length, 5 * MB)
-  t.ok(whole.every((b) => b === 7))
-
-  // A client that stopped reading never sees the server's close (its unread bytes come first): the
-  // server's own side of each connection says when it closed.
+  t.ok(whole.every((b) => b === fill))
   const serverClosed: Array<Promise<void>> = []
   ctx.app.server.on('connection', (socket: Socket) => void serverClosed.push(new Promise((resolve) => socket.once('close', () => resolve()))))
   const before = used()
@@ -129,10 +124,19 @@ t.test('3. readers that never read a held 5 MB file hold a slice each, and are c
   const answers = await within(Promise.all(readers.map((c) => c.answered)), 'the first bytes to each reader')
   t.ok(answers.every((a) => a === 'HTTP/1.1 200 OK'))
   const grown = used() - before
-  t.ok(grown < 32 * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget 32 MB; a copy each would be 200 MB)`)
+  t.ok(grown < budgetMb * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget ${budgetMb} MB; a copy each would be 200 MB)`)
   t.equal(serverClosed.length, 40)
   await within(Promise.all(serverClosed), 'the server to close the readers that stopped reading')
   t.pass('every idle reader closed by the server')
+}
+
+t.test('3. readers that never read a held 5 MB file hold a slice each, and are closed when idle', async (t) => {
+  const ctx = await buildTestApp(t, { build: { httpLimits: IDLE_ONLY } })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as { port: number }
+  const now = Date.now()
+  const id = await ctx.app.store.write((trx) => insertHeldMedia(trx, { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) }, now))
+  await readersThatStopReading(t, ctx, port, `/media/${heldMediaToken(ctx.config, id, now + 86_400_000)}/big.jpg`, 7, 32)
 })
 
 t.test('3. readers that never read a customer\'s 5 MB picture (passed through from Twilio) hold a socket\'s buffer each', async (t) => {
@@ -148,24 +152,7 @@ t.test('3. readers that never read a customer\'s 5 MB picture (passed through fr
   })
   t.equal(res.status, 200)
   const row = await ctx.app.store.db.selectFrom('messages').select('id').where('twilio_sid', '=', sent.sid).executeTakeFirstOrThrow()
-  const path = `/media/${mediaToken(ctx.config, row.id, 0, Date.now() + 86_400_000)}/picture-1.jpg`
-
-  // One reader that reads gets the whole picture, as Twilio has it.
-  const whole = Buffer.from(await (await fetch(`http://127.0.0.1:${port}${path}`)).arrayBuffer())
-  t.equal(whole.length, 5 * MB)
-  t.ok(whole.every((b) => b === 9))
-
-  const serverClosed: Array<Promise<void>> = []
-  ctx.app.server.on('connection', (socket: Socket) => void serverClosed.push(new Promise((resolve) => socket.once('close', () => resolve()))))
-  const before = used()
-  const readers = Array.from({ length: 40 }, () => stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, undefined, { pauseAfterFirstData: true }))
-  t.teardown(() => readers.forEach((c) => c.socket.destroy()))
-  const answers = await within(Promise.all(readers.map((c) => c.answered)), 'the first bytes to each reader')
-  t.ok(answers.every((a) => a === 'HTTP/1.1 200 OK'))
-  const grown = used() - before
-  t.ok(grown < 48 * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget 48 MB; a copy each would be 200 MB)`)
-  await within(Promise.all(serverClosed), 'the server to close the readers that stopped reading')
-  t.pass('every idle reader closed by the server')
+  await readersThatStopReading(t, ctx, port, `/media/${mediaToken(ctx.config, row.id, 0, Date.now() + 86_400_000)}/picture-1.jpg`, 9, 48)
 })
 
 t.test('3. connections beyond the cap are closed as they open', async (t) => {

@@ -29,7 +29,7 @@ export function createTasks(deps: BridgeDeps): Record<TaskName, TaskDefinition> 
     'conversation.mark_read': { run: (p) => markConversationRead(deps, p) },
     'contact.sms_attributes': { run: (p) => syncContactAttributes(deps, p) },
     'contact.save_phone': { run: (p) => savePhoneOnContact(deps, p), onDead: savePhoneGaveUp },
-    'contact.mark': { run: (p) => markContact(deps, p) },
+    'contact.mark': { run: (p, ctx) => markContact(deps, p, ctx) },
     'contact.merge': { run: (p) => mergeContact(deps, p) },
     'automated.send': { run: (p, ctx) => sendAutomated(deps, p, ctx) },
     'automated.note': { run: (p) => noteAutomated(deps, p) },

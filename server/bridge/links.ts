@@ -1,4 +1,5 @@
-import { findPhoneContact, moveContactRecords, setLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
+import { findPhoneContact, moveContactRecords, planSetLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
+import type { JobContext } from '../jobs/worker.js'
 import { escapeHtml } from '../../shared/text.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
@@ -11,13 +12,17 @@ import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
  * bridge's lead into a user.
  */
 
-/** Job: writes the bridge's mark for a link on the contact; nothing when the link has moved on since. */
-export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contact.mark'>): Promise<void> {
+/**
+ * Job: writes the bridge's mark for a link on the contact; nothing when the link has moved on since.
+ * It runs once for every new customer, so it costs one read and one write (recorded with the job's
+ * completion) beside its Intercom call.
+ */
+export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contact.mark'>, ctx: JobContext): Promise<void> {
   const link = await findPhoneContact(deps.store.db, payload.phone)
   if (link?.intercom_contact_id !== payload.contactId) return
   await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
   await deps.intercom.updateContact(payload.contactId, { customAttributes: { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) } }, 'mark the contact with its number')
-  await deps.store.write((trx) => setLinkMarked(trx, payload.phone, payload.contactId))
+  await ctx.complete({ queries: [planSetLinkMarked(deps.store.db, payload.phone, payload.contactId, deps.clock.now())] })
 }
 
 /** Links made before marks existed (or whose mark never got written) get one, a batch a day. */

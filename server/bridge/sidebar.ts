@@ -1,4 +1,4 @@
-import { findPhoneContact, findSmsConversation, latestPhoneOfContact, relinkPhone, setLinkMarked, setSmsConversation } from '../../shared/db/contacts.js'
+import { findPhoneContact, findSmsConversation, latestPhoneOfContact, planSetLinkMarked, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
@@ -167,7 +167,7 @@ export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<
     attributes[CONSENT_ATTRIBUTE] = true
   }
   await deps.intercom.updateContact(payload.contactId, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
-  await deps.store.write((trx) => setLinkMarked(trx, payload.phone, payload.contactId))
+  await deps.store.writePlanned({ queries: [planSetLinkMarked(deps.store.db, payload.phone, payload.contactId, deps.clock.now())] })
 }
 
 /** The number could not be written onto the contact for good: the conversation says so (our link stands). */

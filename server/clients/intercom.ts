@@ -99,6 +99,8 @@ export interface CustomerPart {
 export class IntercomApi {
   /** Lookups under way, so callers that ask at once share one request. */
   private readonly learning = new Map<string, Promise<string>>()
+  /** Contact attributes known to exist (created, or found in the cache) since this process started. */
+  private readonly attributes = new Set<string>()
 
   constructor(
     readonly sdk: IntercomClient,
@@ -171,7 +173,9 @@ export class IntercomApi {
   /** Makes sure a custom contact attribute exists before it is written (Intercom refuses unknown ones). */
   async ensureContactAttribute(name: string, dataType: 'string' | 'boolean' | 'date' | 'integer', description: string): Promise<void> {
     const key = `intercom.attribute.contact.${name}`
-    if (await getCached(this.store.db, key)) return
+    // Known to this process: no read at all (it is asked before every attribute write).
+    if (this.attributes.has(name)) return
+    if (await getCached(this.store.db, key)) return void this.attributes.add(name)
     try {
       // The SDK's generated type drops the spec's `name`, `model` and `description` (lost in its oneOf).
       const request = { name, model: 'contact', data_type: dataType, description } as Intercom.CreateDataAttributeRequest
@@ -183,6 +187,7 @@ export class IntercomApi {
       }
     }
     await setCached(this.store, key, '1')
+    this.attributes.add(name)
   }
 
   /** A fact asked of Intercom once, then kept in the cache; callers asking meanwhile share the request. */

@@ -62,9 +62,12 @@ export async function relinkPhone(trx: Tx, phone: string, contactId: string, sou
     .execute()
 }
 
-/** The bridge's mark for this link is on the Intercom contact (only while the link still names it). */
-export async function setLinkMarked(trx: Tx, phone: string, contactId: string, now = Date.now()): Promise<void> {
-  await trx.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).execute()
+/**
+ * The bridge's mark for this link is on the Intercom contact (only while the link still names it): a
+ * statement for a planned write, so a job records it with its own completion, in one request.
+ */
+export function planSetLinkMarked(db: Executor, phone: string, contactId: string, now = Date.now()): CompiledQuery {
+  return db.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).compile()
 }
 
 /** Links whose contact does not carry the bridge's mark yet (made before marks, or whose mark failed), oldest first. */

@@ -28,6 +28,7 @@ export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contac
 /** Links made before marks existed (or whose mark never got written) get one, a batch a day. */
 export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit = 500): Promise<number> {
   const links = await unmarkedLinks(deps.store.db, limit)
+  if (links.length === 0) return 0
   await deps.store.write(async (trx) => {
     for (const l of links) {
       await enqueueTask(trx, 'contact.mark', { contactId: l.intercom_contact_id, phone: l.phone }, { key: jobKeys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CHECKPOINT_INTERVAL_MS, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
+import { CHECKPOINT_INTERVAL_MS, FIRST_PRUNE_DELAY_MS, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
 import { buildTestApp, drain } from '../../helper.js'
 
 const DAY = 24 * 3_600_000
@@ -29,6 +29,11 @@ t.test('scheduled once however often the service starts; the worker runs them an
   const { app } = await buildTestApp(t)
   await scheduleMaintenance(app.store)
   await scheduleMaintenance(app.store)
+  await drain(app)
+  const waiting = await app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'maintenance.prune').executeTakeFirstOrThrow()
+  t.ok(waiting.run_at > Date.now() + FIRST_PRUNE_DELAY_MS - 60_000, 'the first clean-up waits for the start\'s own work')
+  await app.store.write((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
+  app.worker.wake()
   await drain(app)
   const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', ['maintenance.prune', 'maintenance.checkpoint']).orderBy('task').execute()
   t.same(jobs.map((j) => [j.task, j.state, j.last_error]), [['maintenance.checkpoint', 'waiting', null], ['maintenance.prune', 'waiting', null]], 'one of each, waiting, never failed')

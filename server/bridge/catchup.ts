@@ -1,5 +1,5 @@
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
-import { getCached, setCached } from '../../shared/db/cache.js'
+import { getCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
 import type { Store, Tx } from '../../shared/db/database.js'
 import { runWaitingJobNow } from '../jobs/queue.js'
@@ -76,7 +76,8 @@ export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
 
 async function ingestMissed(deps: BridgeDeps): Promise<void> {
   const startedAt = Date.now()
-  const cursor = Number((await getCached(deps.store.db, CURSOR)) ?? startedAt - FIRST_LOOKBACK_MS)
+  const stored = await getCached(deps.store.db, CURSOR)
+  const cursor = Number(stored ?? startedAt - FIRST_LOOKBACK_MS)
   // Twilio's times are whole seconds: a text sent in the floor's own second is not older than it.
   const floor = Math.floor(Number((await getCached(deps.store.db, FLOOR)) ?? 0) / 1000) * 1000
   const since = new Date(Math.max(cursor - OVERLAP_MS, floor))
@@ -108,5 +109,20 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
     await receiveText(deps, sms, { now: m.at.getTime(), lookFirst: true })
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
-  await setCached(deps.store, CURSOR, String(startedAt))
+  await advanceCursor(deps.store, stored, startedAt)
+}
+
+/**
+ * Moves the cursor to this turn's start, unless it changed while the turn ran: an operator's
+ * `sms-bridge catchup --since` lowered it, and the next turn (due now) must still look that far back.
+ */
+async function advanceCursor(store: Store, read: string | undefined, to: number): Promise<void> {
+  await store.write(async (trx) => {
+    if ((await getCached(trx, CURSOR)) !== read) return
+    await trx
+      .insertInto('settings_cache')
+      .values({ key: CURSOR, value: String(to), updated_at: to })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(to), updated_at: to }))
+      .execute()
+  })
 }

@@ -11,6 +11,7 @@ import { applyStagedRestore, stageRestore } from '../../shared/db/backup.js'
 import { openStore } from '../../shared/db/database.js'
 import { standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
+import { until } from '../support/wait.js'
 import { runCli } from '../support/process.js'
 import { textsInIntercom } from '../support/traffic.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
@@ -196,4 +197,23 @@ t.test('1. a restored database replays no reply the old one already texted', asy
   t.equal(sent().length, 1, 'the customer is not texted a second time')
   const row = await restored.app.store.db.selectFrom('messages').select(['twilio_sid', 'status']).where('direction', '=', 'outbound').executeTakeFirstOrThrow()
   t.equal(row.twilio_sid, sent()[0]!.sid, 'the restored record adopts the text Twilio already has')
+})
+
+t.test('1. an operator\'s catch-up asked for while a turn runs is not lost to that turn', async (t) => {
+  const ctx = await buildTestApp(t, { startWorker: false })
+  await servingForAWhile(ctx)
+  // Sent two hours ago, its webhook lost: older than the running catch-up looks.
+  ctx.twilio.addInboundMessage({ from: ANA, to: OUR_NUMBER, body: 'from this morning', at: Date.now() - 2 * 3_600_000 })
+  let open!: () => void
+  ctx.twilio.failNext({ match: { method: 'GET', path: /Messages\.json$/ }, gate: new Promise<void>((resolve) => (open = resolve)) })
+  const asked = ctx.twilio.requests.length
+  const turn = catchUp(ctx.app.bridge)
+  // The turn has read its cursor once it asks Twilio's log (held at the gate).
+  await until(() => ctx.twilio.requests.slice(asked).some((r) => r.method === 'GET' && /Messages\.json$/.test(r.path)), 'the running turn to list Twilio\'s log', 40_000)
+  await catchUpFrom(ctx.app.store, Date.now() - 3 * 3_600_000)
+  open()
+  await turn
+  t.equal((await delivered(ctx)).length, 0, 'the turn that was running looked only an hour back')
+  await catchUp(ctx.app.bridge)
+  t.same((await delivered(ctx)).map((m) => m.body), ['from this morning'], 'the next turn takes what the operator asked for')
 })

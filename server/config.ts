@@ -50,6 +50,13 @@ const schema = z
       z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'expected a Messaging Service SID: MG followed by 32 hex digits').optional(),
     ),
     TWILIO_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
+    TWILIO_WEBHOOK_SHARED_KEYS: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+        .pipe(z.array(z.string().min(16, 'expected secrets of at least 16 characters')).min(1).max(4, 'expected at most 4 secrets (a rotation needs 2)'))
+        .optional(),
+    ),
     INTERCOM_ACCESS_TOKEN: z.string().min(1, 'required'),
     INTERCOM_CLIENT_SECRET: z.string().min(1, 'required'),
     INTERCOM_REGION: z.enum(['us', 'eu', 'au'], { error: 'expected us, eu or au' }).default('us'),
@@ -201,6 +208,8 @@ function toConfig(env: z.output<typeof schema>) {
       phoneNumbers: env.TWILIO_PHONE_NUMBER ?? [],
       messagingServiceSid: env.TWILIO_MESSAGING_SERVICE_SID,
       apiBaseUrl: env.TWILIO_API_BASE_URL,
+      // What Twilio's webhooks may be signed with: the auth token, or (Webhooks API) a shared key.
+      webhookSecrets: { authToken: env.TWILIO_AUTH_TOKEN, sharedKeys: env.TWILIO_WEBHOOK_SHARED_KEYS ?? [] },
     },
     intercom: {
       accessToken: env.INTERCOM_ACCESS_TOKEN,
@@ -303,6 +312,7 @@ export const SETTINGS: Record<SettingName, string> = {
   TWILIO_PHONE_NUMBER: 'your Twilio number(s) in E.164, comma separated',
   TWILIO_MESSAGING_SERVICE_SID: 'a Twilio Messaging Service SID (MG...) to send through instead of a number',
   TWILIO_API_BASE_URL: 'override of https://api.twilio.com (tests, proxies)',
+  TWILIO_WEBHOOK_SHARED_KEYS: 'the secret(s) of the shared key(s) Twilio signs webhooks with, when a Webhooks API rule makes it sign with a SharedKey (HMAC-SHA256) instead of the auth token; comma separated, so old and new are both accepted during a rotation (unset: only the auth token signs)',
   INTERCOM_ACCESS_TOKEN: 'the access token of your Intercom app',
   INTERCOM_CLIENT_SECRET: 'the client secret of your Intercom app (signs webhooks and Canvas Kit requests)',
   INTERCOM_REGION: 'us (default), eu or au: where your Intercom workspace is hosted',

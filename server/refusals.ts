@@ -22,6 +22,8 @@ export interface Refusal {
   header: string
   /** What the signature was computed over, where it is more than the body (Twilio: the URL). */
   signedUrl?: string
+  /** Twilio: which secret the request says signed it (the auth token, or a shared key). */
+  scheme?: 'auth_token' | 'shared_key'
 }
 
 /** At most one warning (and one write for `doctor`) per surface in this long. */
@@ -42,6 +44,11 @@ export function likelyCause(config: Config, r: Refusal): string {
   if (r.reason === 'wrong_account') return 'signed, but for another Twilio account: the number\'s webhook belongs to a different account or subaccount than TWILIO_ACCOUNT_SID'
   switch (r.surface) {
     case 'twilio':
+      if (r.scheme === 'shared_key') {
+        return config.twilio.webhookSecrets.sharedKeys.length === 0
+          ? 'Twilio signs these webhooks with a shared key (a Webhooks API rule; X-Twilio-Webhooks-Signature-Settings), but TWILIO_WEBHOOK_SHARED_KEYS is not set'
+          : `signed with a shared key that none of TWILIO_WEBHOOK_SHARED_KEYS matches (a new key not added yet, or an old one removed too soon), or the webhook URL is not under PUBLIC_URL (${config.publicUrl})`
+      }
       return `the webhook URL set on the number is not under PUBLIC_URL (${config.publicUrl}; sms-bridge setup prints the URLs to set), or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number`
     case 'intercom_webhooks':
     case 'canvas':
@@ -106,13 +113,14 @@ export class RefusalNotebook {
         header: refusal.header,
         // The URL Twilio signed, as configured; its query string may hold credentials of the caller's.
         ...(refusal.signedUrl ? { signedUrl: maskUrl(refusal.signedUrl) } : {}),
+        ...(refusal.scheme ? { scheme: refusal.scheme === 'shared_key' ? 'shared key (HMAC)' : 'auth token (HMAC-SHA1)' } : {}),
         // What the request claimed, as data for whoever reads the log, never in the advice.
         host: printable(req.headers.host),
         userAgent: printable(req.headers['user-agent']),
         refusedSinceLastWarning: state.sinceLogged,
         refusedSinceStart: state.count,
       },
-      `${SURFACE_NAMES[surface]}: request refused, ${reason === 'missing_header' ? `no ${refusal.header} header` : reason === 'mismatch' ? `${refusal.header} does not match` : reason === 'wrong_account' ? 'another Twilio account' : 'not configured'}; likely cause: ${cause}`,
+      `${SURFACE_NAMES[surface]}: request refused, ${reason === 'missing_header' ? `no ${refusal.header} header` : reason === 'mismatch' ? `${refusal.header} does not match${refusal.scheme === 'shared_key' ? ' (signed with a shared key)' : refusal.scheme === 'auth_token' ? ' (signed with the auth token)' : ''}` : reason === 'wrong_account' ? 'another Twilio account' : 'not configured'}; likely cause: ${cause}`,
     )
     state.lastLoggedAt = now
     state.sinceLogged = 0

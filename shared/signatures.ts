@@ -24,20 +24,31 @@ export function derivedKey(secret: string, purpose: string): Buffer {
   return key
 }
 
+/** How a Twilio webhook is signed: with the account's auth token, or with a shared key (Webhooks API). */
+export type TwilioScheme = 'auth_token' | 'shared_key'
+
+/** The header naming a shared key and its algorithm, on webhooks Twilio signs with one. */
+export const TWILIO_SIGNATURE_SETTINGS_HEADER = twilio.SIGNATURE_SETTINGS_HEADER.toLowerCase()
+
 /**
- * Twilio's `X-Twilio-Signature`: base64 HMAC-SHA1 (key: auth token) over the full public URL followed
- * by every POST parameter sorted by name. The official helper does the work, so parameters Twilio adds
- * later are covered without a change here. `url` must be the public URL Twilio called, not the one
- * this process sees behind a TLS proxy.
+ * Twilio's `X-Twilio-Signature`, over the full public URL followed by every POST parameter sorted by
+ * name. Signed with the auth token (HMAC-SHA1), or, when the request carries
+ * `X-Twilio-Webhooks-Signature-Settings: key=...,algorithm=HMAC_SHA256`, with one of the team's shared
+ * keys (several during a rotation: any of them). The official helper does the work, so parameters
+ * Twilio adds later are covered without a change here. `url` must be the public URL Twilio called,
+ * not the one this process sees behind a TLS proxy. Says which scheme was checked, for the refusal.
  */
 export function verifyTwilioSignature(
-  authToken: string,
+  secrets: { authToken: string; sharedKeys: readonly string[] },
   signature: string | undefined,
   url: string,
   params: Record<string, unknown>,
-): boolean {
-  if (!signature) return false
-  return twilio.validateRequest(authToken, signature, url, params)
+  settings?: string | undefined,
+): { ok: boolean; scheme: TwilioScheme } {
+  if (settings === undefined) return { ok: Boolean(signature) && twilio.validateRequest(secrets.authToken, signature!, url, params), scheme: 'auth_token' }
+  const algorithm = twilio.getSignatureAlgorithm(settings)
+  const ok = Boolean(signature) && secrets.sharedKeys.some((key) => twilio.validateRequest(key, signature!, url, params, algorithm))
+  return { ok, scheme: 'shared_key' }
 }
 
 /** Intercom webhooks: `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the raw body>`, key: client secret. */

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { splitAddress } from '../../shared/channel.js'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
-import { verifyTwilioSignature } from '../../shared/signatures.js'
+import { TWILIO_SIGNATURE_SETTINGS_HEADER, verifyTwilioSignature } from '../../shared/signatures.js'
 import { receiveText, type InboundSms } from '../bridge/inbound.js'
 import { receiveStatus } from '../bridge/status.js'
 
@@ -79,8 +79,10 @@ export async function checkTwilioRequest(req: FastifyRequest): Promise<void> {
   const signature = req.headers['x-twilio-signature']
   const url = `${config.publicUrl}${req.url}`
   const given = typeof signature === 'string' && signature !== '' ? signature : undefined
-  if (typeof req.body !== 'object' || !verifyTwilioSignature(config.twilio.authToken, given, url, params)) {
-    req.server.refusals.note(req, { surface: 'twilio', reason: given ? 'mismatch' : 'missing_header', header: 'X-Twilio-Signature', signedUrl: url })
+  const settings = req.headers[TWILIO_SIGNATURE_SETTINGS_HEADER]
+  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, given, url, params, typeof settings === 'string' ? settings : undefined)
+  if (typeof req.body !== 'object' || !checked.ok) {
+    req.server.refusals.note(req, { surface: 'twilio', reason: given ? 'mismatch' : 'missing_header', header: 'X-Twilio-Signature', signedUrl: url, scheme: checked.scheme })
     throw new AppError('bad_signature', 'The X-Twilio-Signature header is missing or does not match.', 403)
   }
   if (params.AccountSid !== config.twilio.accountSid) {

@@ -34,7 +34,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
     signedUrl: `${PUBLIC_URL}/twilio/sms`,
     host: 'bridge-old.fly.dev',
     refusedSinceStart: 1,
-    msg: /^Twilio webhooks \(texts and delivery statuses\): request refused, X-Twilio-Signature does not match; likely cause: the webhook URL set on the number is not under PUBLIC_URL \(https:\/\/sms-bridge\.example\.com; /,
+    msg: /^Twilio webhooks \(texts and delivery statuses\): request refused, X-Twilio-Signature does not match \(signed with the auth token\); likely cause: the webhook URL set on the number is not under PUBLIC_URL \(https:\/\/sms-bridge\.example\.com; /,
   })
   for (let i = 0; i < 5; i++) t.equal((await refuse()).statusCode, 403)
   t.equal(warnings().length, 1, 'no more warnings within the minute')

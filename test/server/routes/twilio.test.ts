@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHmac } from 'node:crypto'
 import { buildTestApp, causedJobs, drain, inboundForm, postSms, PUBLIC_URL } from '../../helper.js'
 import { signTwilio } from '../../../sandbox/twilio/index.js'
 
@@ -89,4 +90,34 @@ t.test('logs never carry the full phone number or the signature', async (t) => {
   t.notMatch(ctx.logs.text, ctx.twilio.authToken)
   t.notMatch(ctx.logs.text, ctx.intercom.token)
   t.notMatch(ctx.logs.text, 'private', 'message bodies are not logged either')
+})
+
+t.test('webhooks signed with a shared key (Twilio\'s Webhooks API): accepted with its secret, during a rotation too; refused naming the scheme otherwise', async (t) => {
+  const OLD = 'old-shared-key-0123456789'
+  const NEW = 'new-shared-key-0123456789'
+  const settings = 'key=KS00000000000000000000000000000001,algorithm=HMAC_SHA256'
+  // Twilio's HMAC-SHA256 over the same string as ever (the URL, then each parameter by name).
+  const signWithKey = (key: string, url: string, params: Record<string, string>) =>
+    createHmac('sha256', key).update(Object.keys(params).sort().reduce((acc, k) => acc + k + params[k], url)).digest('base64')
+  const post = (ctx: Awaited<ReturnType<typeof buildTestApp>>, key: string, body: string) => {
+    const form = inboundForm(ctx, { Body: body })
+    return ctx.app.inject({
+      method: 'POST',
+      url: '/twilio/sms',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signWithKey(key, `${PUBLIC_URL}/twilio/sms`, form), 'x-twilio-webhooks-signature-settings': settings },
+      payload: new URLSearchParams(form).toString(),
+    })
+  }
+  const rotating = await buildTestApp(t, { startWorker: false, env: { TWILIO_WEBHOOK_SHARED_KEYS: `${OLD}, ${NEW}` } })
+  t.equal((await post(rotating, OLD, 'signed with the old key')).statusCode, 200)
+  t.equal((await post(rotating, NEW, 'signed with the new key')).statusCode, 200)
+  t.equal((await postSms(rotating, inboundForm(rotating, { Body: 'signed with the auth token' }))).statusCode, 200, 'the auth token still signs what it signs')
+  t.equal((await post(rotating, 'a-key-we-never-had-0123', 'forged')).statusCode, 403)
+  t.same((await rotating.app.store.db.selectFrom('messages').select('body').orderBy('id').execute()).map((m) => m.body), ['signed with the old key', 'signed with the new key', 'signed with the auth token'])
+  t.match(rotating.logs.text, /X-Twilio-Signature does not match \(signed with a shared key\); likely cause: signed with a shared key that none of TWILIO_WEBHOOK_SHARED_KEYS matches/)
+  t.notMatch(rotating.logs.text, 'shared-key-0123456789', 'no secret in the log')
+
+  const unset = await buildTestApp(t, { startWorker: false })
+  t.equal((await post(unset, NEW, 'not configured')).statusCode, 403)
+  t.match(unset.logs.text, /likely cause: Twilio signs these webhooks with a shared key .* but TWILIO_WEBHOOK_SHARED_KEYS is not set/)
 })

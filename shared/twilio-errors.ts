@@ -36,6 +36,11 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   63024: { permanent: true, sentence: 'WhatsApp refused the recipient: the number cannot receive WhatsApp messages.' },
   30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
   30032: { permanent: true, sentence: 'This toll-free number is not verified yet: carriers block its texts until Twilio verifies it (Console > Phone Numbers > Toll-free verification).' },
+  // Since 2026-07 for both A2P 10DLC and toll-free verification (Twilio's changelog, 2026-07-17).
+  30915: {
+    permanent: true,
+    sentence: "The number's registration was refused: it was filed as a Sole Proprietor, but the business is a registered company (an LLC or corporation). Register it again in Twilio as a Standard or Low-Volume Standard brand.",
+  },
 }
 
 export function describeTwilioError(code: number | null | undefined, fallback?: string): string {
@@ -61,6 +66,7 @@ export function nextTextOutlook(code: number | null | undefined): string | undef
       return 'The last text was filtered by the carrier as spam. Rephrase the next one.'
     case 30034:
     case 30032:
+    case 30915:
       return `The last text was blocked: ${TWILIO_ERRORS[code]!.sentence} Every text to US numbers fails the same way until then.`
     case 63016:
       return 'The last WhatsApp message was refused: the 24-hour window is closed. The next one fails the same way until the customer writes again.'

@@ -197,6 +197,7 @@ t.test('permanent errors are not retried; one plain note says what happened', as
     [21211, '+14155550202', /not valid/],
     [21408, '+14155550203', /country is not enabled/],
     [30034, '+14155550204', /A2P 10DLC/],
+    [30915, '+14155550205', /filed as a Sole Proprietor/],
   ]
   for (const [code, phone, sentence] of cases) {
     const conversationId = await smsConversation(ctx, phone)

@@ -113,11 +113,11 @@ const twilio: FastifyPluginAsync = async (app) => {
   app.post('/twilio/sms', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
     const form = req.body as Form
     const f = parseForm(inboundForm, form)
-    // SMS and WhatsApp share this webhook; any other channel (Messenger, RCS...) cannot be answered
+    // SMS, WhatsApp and RCS share this webhook; any other channel (Messenger...) cannot be answered
     // from the inbox, so it is refused here rather than threaded half-way.
     const sender = splitAddress(f.From)
     if (sender.channel === null) {
-      throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS and WhatsApp.`, 422)
+      throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS, RCS and WhatsApp.`, 422)
     }
     const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
     const sms: InboundSms = {

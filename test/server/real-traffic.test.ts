@@ -251,11 +251,37 @@ t.test('WhatsApp with a Messaging Service still answers from the WhatsApp sender
   t.match(sent, { to: `whatsapp:${CUSTOMER}`, from: OUR_NUMBER.replace(/^/, 'whatsapp:'), messaging_service_sid: null })
 })
 
+t.test('RCS: a customer writing as rcs:+E164 is the contact of their number; replies go through the Messaging Service to that number', async (t) => {
+  const SERVICE = `MG${'e'.repeat(32)}`
+  const ctx = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE } })
+  // As Twilio describes RCS inbound (a Messaging Service with an RCS sender): both ends carry rcs:.
+  const res = await postSms(ctx, inboundForm(ctx, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', MessagingServiceSid: SERVICE, Body: 'Hi from RCS' }))
+  t.equal(res.statusCode, 200, 'stored, not refused: an RCS text is a customer\'s text')
+  await drain(ctx.app)
+  t.equal(ctx.intercom.contacts.length, 1)
+  t.equal(ctx.intercom.contacts[0]!.phone, CUSTOMER, 'the contact of the bare number')
+  // The same person by SMS threads into the same conversation.
+  const id = await smsConversation(ctx, CUSTOMER, 'and by SMS')
+  t.equal(ctx.intercom.conversations.length, 1)
+  t.same([ctx.intercom.conversation(id)!.source.body, ...ctx.intercom.conversation(id)!.parts.filter((p) => p.part_type === 'comment').map((p) => p.body)], ['Hi from RCS', 'and by SMS'])
+  await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [ctx.intercom.addAdminReply(id, { body: '<p>Got it</p>' })]))
+  const [sent] = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
+  t.match(sent, { to: CUSTOMER, messaging_service_sid: SERVICE, body: 'Got it' }, 'Twilio picks RCS or falls back to SMS')
+
+  // Without a Messaging Service the reply goes by SMS from our number.
+  const plain = await buildTestApp(t)
+  await postSms(plain, inboundForm(plain, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', Body: 'Hi' }))
+  await drain(plain.app)
+  const conversation = plain.intercom.conversations[0]!
+  await deliver(plain, plain.intercom.notification('conversation.admin.replied', conversation.id, [plain.intercom.addAdminReply(conversation.id, { body: '<p>Hello</p>' })]))
+  t.match(plain.twilio.messages.filter((m) => m.direction === 'outbound-api')[0], { to: CUSTOMER, from: OUR_NUMBER })
+})
+
 t.test('a channel the bridge cannot serve is refused at the webhook, and nothing is stored', async (t) => {
   const ctx = await buildTestApp(t)
   const res = await postSms(ctx, inboundForm(ctx, { From: 'messenger:1234567890', To: 'messenger:987654321', Body: 'hi' }))
   t.equal(res.statusCode, 422)
-  t.match(res.json(), { error: { code: 'unsupported_channel', message: /"messenger" channel.*SMS, MMS and WhatsApp/ } })
+  t.match(res.json(), { error: { code: 'unsupported_channel', message: /"messenger" channel.*SMS, MMS, RCS and WhatsApp/ } })
   t.equal((await ctx.app.store.db.selectFrom('messages').selectAll().execute()).length, 0)
   t.equal(ctx.intercom.contacts.length, 0)
 })

@@ -1,5 +1,5 @@
 import type { Intercom } from 'intercom-client'
-import { findPhoneContact, findSmsConversation, planLinkPhoneContact, planSetSmsConversation, type NewLink } from '../../shared/db/contacts.js'
+import { findPhoneContact, findSmsConversation, othersOf, planLinkPhoneContact, planSetSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
 import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
@@ -14,7 +14,7 @@ import { planEnqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { mediaUrls } from './media.js'
-import { chooseContact, type OtherContact } from './trust.js'
+import { chooseContact } from './trust.js'
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
@@ -86,7 +86,7 @@ function fromLink(link: PhoneContact, linkedNow: boolean): ResolvedContact {
     id: link.intercom_contact_id,
     role: link.contact_role,
     createdByBridge: link.created_by_bridge === 1,
-    others: link.others ? (JSON.parse(link.others) as OtherContact[]) : [],
+    others: othersOf(link),
     linkedNow,
   }
 }

@@ -1,4 +1,4 @@
-import { findPhoneContact, moveContactRecords, planSetLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
+import { createdLinksOf, findPhoneContact, moveContactRecords, othersOf, planSetLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
 import type { JobContext } from '../jobs/worker.js'
 import { escapeHtml } from '../../shared/text.js'
 import type { BridgeDeps } from './deps.js'
@@ -63,8 +63,7 @@ export async function mergeFromPanel(
 
 /** Users the bridge's own lead for a number may be merged into: those it found with the number. */
 export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId: string): Promise<Array<{ id: string; name: string | null }>> {
-  const links = await deps.store.db.selectFrom('phone_contacts').selectAll().where('intercom_contact_id', '=', contactId).where('source', '=', 'created').execute()
-  const others = links.flatMap((l) => (l.others ? (JSON.parse(l.others) as Array<{ id: string; role: string | null; name: string | null }>) : []))
+  const others = (await createdLinksOf(deps.store.db, contactId)).flatMap(othersOf)
   return others.filter((o) => o.role === 'user').map((o) => ({ id: o.id, name: o.name }))
 }
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { Intercom } from 'intercom-client'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
-import { findPhoneContact } from '../../shared/db/contacts.js'
+import { findPhoneContact, type OtherContact } from '../../shared/db/contacts.js'
 import type { LinkSource } from '../../shared/db/schema.js'
 import { toE164 } from '../../shared/phone.js'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
@@ -54,13 +54,6 @@ export function carriesMark(config: Pick<Config, 'intercom'>, contact: ContactFa
 function isTeamUser(config: Pick<Config, 'matchUsersByPhone' | 'defaultCountry'>, contact: ContactFacts, phone: string): boolean {
   if (!config.matchUsersByPhone || contact.role !== 'user' || !contact.phone) return false
   return toE164(contact.phone, config.defaultCountry ?? parsePhoneNumberFromString(phone)?.country) === phone
-}
-
-/** Another contact that carried the number: shown to the team, never trusted. */
-export interface OtherContact {
-  id: string
-  role: string | null
-  name: string | null
 }
 
 export type Choice = { contact: Intercom.Contact; source: Extract<LinkSource, 'marked' | 'user'> } | { contact: null; others: OtherContact[] }

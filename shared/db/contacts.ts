@@ -14,7 +14,24 @@ export interface NewLink {
   createdByBridge: boolean
   source: LinkSource
   /** Other contacts that carried the number when the bridge made its own lead (shown to the team). */
-  others?: Array<{ id: string; role: string | null; name: string | null }> | undefined
+  others?: OtherContact[] | undefined
+}
+
+/** Another contact that carried a number when the bridge made its own lead for it: shown, never trusted. */
+export interface OtherContact {
+  id: string
+  role: string | null
+  name: string | null
+}
+
+/** The other contacts a link keeps (stored as JSON), for the note and the sidebar's merge. */
+export function othersOf(link: Pick<PhoneContact, 'others'>): OtherContact[] {
+  return link.others ? (JSON.parse(link.others) as OtherContact[]) : []
+}
+
+/** The links whose lead the bridge made for a number, for this contact. */
+export async function createdLinksOf(db: Executor, contactId: string): Promise<PhoneContact[]> {
+  return db.selectFrom('phone_contacts').selectAll().where('intercom_contact_id', '=', contactId).where('source', '=', 'created').execute()
 }
 
 /** Links a phone to a contact; an existing link wins, so two writers agree on one contact. */

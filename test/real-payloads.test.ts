@@ -4,8 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import twilio from 'twilio'
 import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, postStatus } from './helper.js'
-import { signCanvas } from '../sandbox/intercom/index.js'
+import { signCanvas, startIntercomStandIn } from '../sandbox/intercom/index.js'
+import { startTwilioStandIn } from '../sandbox/twilio/index.js'
 import { WORKSPACE } from '../sandbox/intercom/state.js'
 import { textOf } from '../shared/text.js'
 
@@ -27,7 +29,7 @@ function load<F>(dir: string): Array<[string, F & { source: string }]> {
 type Notification = { topic: string; app_id: string; id: string | null; data: { item: Record<string, any> | null } }
 
 t.test('every fixture names where it came from', async (t) => {
-  for (const dir of ['intercom/webhooks', 'intercom/canvas', 'twilio']) {
+  for (const dir of ['intercom/webhooks', 'intercom/canvas', 'twilio', 'twilio-signed']) {
     for (const [file, fixture] of load<{ source: unknown }>(dir)) {
       t.ok(typeof fixture.source === 'string' && fixture.source.length > 20, `${dir}/${file}`)
     }
@@ -246,6 +248,35 @@ t.test('captured Twilio status callbacks move the text on, WhatsApp read receipt
       t.equal(res.statusCode, 204, res.body)
       const after = await ctx.app.store.db.selectFrom('messages').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow()
       t.equal(after.status, params.MessageStatus)
+    })
+  }
+})
+
+type SignedFixture = { source: string; url: string; secret: string; headers: Record<string, string>; body: string; params: Record<string, string> }
+
+t.test('a request signed with a shared key (HMAC-SHA256), built per Twilio\'s documented algorithm: the official validator and the app both accept it as sent', async (t) => {
+  const fixtures = load<SignedFixture>('twilio-signed')
+  t.ok(fixtures.length >= 1)
+  for (const [file, fx] of fixtures) {
+    await t.test(file, async (t) => {
+      const settings = fx.headers['x-twilio-webhooks-signature-settings']!
+      const signature = fx.headers['x-twilio-signature']!
+      t.same(Object.fromEntries(new URLSearchParams(fx.body)), fx.params, 'the body is the parameters')
+      // Our frozen signature against twilio 6.3.1's own validator: both read Twilio's docs the same way.
+      t.equal(twilio.validateRequest(fx.secret, signature, fx.url, fx.params, twilio.getSignatureAlgorithm(settings)), true, 'twilio validates it')
+      t.equal(twilio.validateRequest(fx.secret, signature, fx.url, fx.params), false, 'not an HMAC-SHA1 signature')
+
+      const twilioStandIn = await startTwilioStandIn({ accountSid: fx.params.AccountSid! })
+      const intercom = await startIntercomStandIn()
+      t.teardown(() => twilioStandIn.close())
+      t.teardown(() => intercom.close())
+      const ctx = await buildTestApp(t, { standIns: { twilio: twilioStandIn, intercom }, env: { TWILIO_WEBHOOK_SHARED_KEYS: fx.secret } })
+      const path = new URL(fx.url).pathname
+      const send = (body: string) => ctx.app.inject({ method: 'POST', url: path, headers: fx.headers, payload: body })
+      t.equal((await send(fx.body.replace('on+its+way', 'on+its+way+today'))).statusCode, 403, 'a changed body is refused')
+      t.equal((await send(fx.body)).statusCode, 200)
+      await drain(ctx.app)
+      t.same((await ctx.app.store.db.selectFrom('messages').select(['body', 'twilio_sid']).execute()), [{ body: fx.params.Body, twilio_sid: fx.params.MessageSid }])
     })
   }
 })

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 
+/** Twilio's, and Intercom's as described for 2.14 (`intercom`) and 2.16. */
+export type Api = 'intercom' | 'intercom-2.16' | 'twilio'
+
 interface Operation {
   method: string
   path: string
@@ -13,7 +16,7 @@ interface Operation {
 
 const fixture = JSON.parse(
   readFileSync(new URL('./openapi-requests.json', import.meta.url), 'utf8'),
-) as Record<'intercom' | 'twilio', Operation[]>
+) as Record<Api, Operation[]>
 
 // Twilio's form values arrive as strings ("true", "42") and repeated keys as arrays: coerce as Twilio does.
 const ajvJson = addFormats.default(new Ajv({ allErrors: true, strict: false }))
@@ -26,7 +29,7 @@ interface Compiled {
   query: ValidateFunction | null
 }
 
-function compile(api: 'intercom' | 'twilio'): Compiled[] {
+function compile(api: Api): Compiled[] {
   const ajv = api === 'twilio' ? ajvForm : ajvJson
   return fixture[api].map((op) => ({
     op,
@@ -36,7 +39,7 @@ function compile(api: 'intercom' | 'twilio'): Compiled[] {
   }))
 }
 
-const compiled = { intercom: compile('intercom'), twilio: compile('twilio') }
+const compiled = { intercom: compile('intercom'), 'intercom-2.16': compile('intercom-2.16'), twilio: compile('twilio') }
 
 export type Validation = { ok: true; operation: string } | { ok: false; status: 400 | 404 | 405; errors: string[] }
 
@@ -45,7 +48,7 @@ export type Validation = { ok: true; operation: string } | { ok: false; status: 
  * must match the schemas extracted from the OpenAPI description (scripts/openapi-extract.mjs).
  */
 export function validateApiRequest(
-  api: 'intercom' | 'twilio',
+  api: Api,
   method: string,
   path: string,
   body: unknown,

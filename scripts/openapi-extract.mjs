@@ -98,15 +98,20 @@ function extract(doc, method, path) {
   }
 }
 
+// Two Intercom versions: 2.14 (what intercom-client 7 defaults to) and 2.16 (what the bridge speaks);
+// the stand-in checks each request against the description of the version its Intercom-Version names.
 const intercom = parse(readFileSync(join(specs, 'intercom-api-2.14.yaml'), 'utf8'))
+const intercom216 = parse(readFileSync(join(specs, 'intercom-api-2.16.yaml'), 'utf8'))
 const twilio = JSON.parse(readFileSync(join(specs, 'twilio_api_v2010.json'), 'utf8'))
 const result = {
   source: {
     intercom: `${intercom.info.title} ${intercom.info.version}`,
+    'intercom-2.16': `${intercom216.info.title} ${intercom216.info.version}`,
     twilio: `${twilio.info.title} ${twilio.info.version}`,
   },
   intercom: OPERATIONS.intercom.map(([m, p]) => extract(intercom, m, p)),
+  'intercom-2.16': OPERATIONS.intercom.map(([m, p]) => extract(intercom216, m, p)),
   twilio: OPERATIONS.twilio.map(([m, p]) => extract(twilio, m, p)),
 }
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`)
-console.log(`wrote ${out}: ${result.intercom.length} Intercom and ${result.twilio.length} Twilio operations`)
+console.log(`wrote ${out}: ${result.intercom.length} Intercom (2.14 and 2.16) and ${result.twilio.length} Twilio operations`)

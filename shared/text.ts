@@ -29,7 +29,15 @@ export function partBodyToSms(body: string | null | undefined): string {
   if (!body) return ''
   // A NUL cannot be texted, and the embedded database would cut the text at it.
   const clean = body.includes('\u0000') ? body.replaceAll('\u0000', '') : body
-  return tidyLines(LOOKS_LIKE_HTML.test(clean) ? htmlToText(clean) : clean)
+  return tidyLines(looksLikeHtml(clean) ? htmlToText(clean) : clean)
+}
+
+/**
+ * Whether a part's body is HTML (webhooks of apps on API 2.14 and older, and the REST API) rather
+ * than the plain text webhooks of 2.15+ apps carry: it has one of the tags Intercom's composer writes.
+ */
+export function looksLikeHtml(body: string): boolean {
+  return LOOKS_LIKE_HTML.test(body)
 }
 
 function htmlToText(html: string): string {

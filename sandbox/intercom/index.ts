@@ -30,6 +30,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   failNext(fault: Fault): void
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs: number
+  /**
+   * The app's version in the Developer Hub (2.14 at first): from 2.15 its webhooks carry part bodies
+   * as plain text, inline pictures gone, while the REST API answers HTML.
+   */
+  appVersion: string
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
   closeConversation(id: string, atMs?: number): void
   /**
@@ -81,7 +86,7 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   close(): Promise<void>
 }
 
-/** A loopback server that behaves like Intercom's REST API (version 2.14) for the calls the bridge makes. */
+/** A loopback server that behaves like Intercom's REST API (versions 2.14 and 2.16) for the calls the bridge makes. */
 export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {}): Promise<IntercomStandIn> {
   const state = new IntercomState(opts)
   const { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, requests, deliveries } = state
@@ -120,6 +125,12 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     },
     set searchLagMs(ms: number) {
       state.searchLagMs = ms
+    },
+    get appVersion() {
+      return state.appVersion
+    },
+    set appVersion(version: string) {
+      state.appVersion = version
     },
     callsSince: (index: number) => requests.slice(index).filter((r) => r.status !== 401),
     failNext: (fault: Fault) => state.faults.add(fault),

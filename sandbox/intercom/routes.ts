@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type Fault, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
-import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMIT, seconds, WORKSPACE, type Contact, type Conversation, type IntercomState, type Part, type SearchQuery } from './state.js'
+import { API_VERSIONS, attachment, authorOf, contactJson, conversationJson as conversationShape, matches, shapesOf, RATE_LIMIT, seconds, WORKSPACE, type Contact, type Conversation, type IntercomState, type Part, type SearchQuery } from './state.js'
 
-// What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14). Every API
-// request needs the Bearer token and an Intercom-Version, is counted against the rate limit and is
-// checked against Intercom's OpenAPI description.
+// What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14, or 2.16 for
+// 2.15 and later). Every API request needs the Bearer token and an Intercom-Version, is counted
+// against the rate limit and is checked against the OpenAPI description of its version.
 //
 //   GET, HEAD /uploads/...                  an uploaded file: a public link, refused once expired
 //   GET  /me                                the token's admin and its workspace
@@ -22,7 +22,6 @@ import { attachment, authorOf, contactJson, conversationJson, matches, RATE_LIMI
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
 
-const VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', 'Unstable'])
 
 // The request bodies the endpoints read, once their shape passed the description's check.
 interface ContactBody {
@@ -137,7 +136,10 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     if (req.headers.authorization !== `Bearer ${state.token}`) return fail(401, 'unauthorized', 'Access Token Invalid')
     const version = req.headers['intercom-version']
-    if (typeof version !== 'string' || !VERSIONS.has(version)) return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
+    if (typeof version !== 'string' || !API_VERSIONS.has(version)) return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
+    // Answers in the shapes of the version asked for, checked against its description.
+    const shapes = shapesOf(version)
+    const conversationJson = (c: Conversation) => conversationShape(c, shapes)
     if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
     state.remaining--
 
@@ -162,7 +164,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       }
     }
 
-    const check = validateApiRequest('intercom', req.method!, url.pathname, parsed, record.query)
+    const check = validateApiRequest(shapes === '2.16' ? 'intercom-2.16' : 'intercom', req.method!, url.pathname, parsed, record.query)
     if (!check.ok) return fail(check.status, check.status === 400 ? 'parameter_invalid' : 'not_found', check.errors.join('; '))
 
     const path = url.pathname

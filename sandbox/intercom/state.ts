@@ -104,6 +104,36 @@ export interface IntercomSaved {
   nextId: number
 }
 
+/**
+ * The Intercom-Version values Intercom takes. The stand-in answers 2.15 and later (and Preview) in
+ * 2.16's shapes and checks their requests against the 2.16 description; earlier ones as 2.14.
+ */
+export const API_VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', '2.15', '2.16', 'Preview', 'Unstable'])
+const CURRENT = new Set(['2.15', '2.16', 'Preview'])
+
+/** Which shapes a version gets: 2.14's, or 2.16's (unassigned is 0, five priorities, owner_id a string). */
+export type Shapes = '2.14' | '2.16'
+export const shapesOf = (version: string | undefined): Shapes => (version && CURRENT.has(version) ? '2.16' : '2.14')
+
+/**
+ * A part's HTML as a 2.15+ app's webhook gives it: plain text, paragraphs on their own lines, and
+ * inline pictures gone (what 2.15 does with them is not documented; dropping them is the worst case).
+ */
+export function plainTextBody(html: string | null): string | null {
+  if (html === null) return null
+  return html
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|li|h\d)>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .trim()
+}
+
 /** Requests allowed in each 10 s window, as X-RateLimit-Limit says. */
 export const RATE_LIMIT = 10_000
 /** The workspace's id (app_id, id_code). */
@@ -156,8 +186,8 @@ export function attachment(url: string): Part['attachments'][number] {
 
 export const authorOf = (c: Contact) => ({ type: c.role, id: c.id, name: c.name, email: c.email })
 
-/** A conversation as the API (and a webhook's item) gives it. */
-export function conversationJson(c: Conversation) {
+/** A conversation as the API (and a webhook's item) gives it, in the shapes of `shapes`. */
+export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
   const { parts, ...rest } = c
   return {
     ...rest,
@@ -185,16 +215,16 @@ export function conversationJson(c: Conversation) {
     ai_agent: null,
     ai_agent_participated: false,
     read: c.read ?? false,
-    priority: 'not_priority',
-    admin_assignee_id: c.admin_assignee_id ?? null,
-    team_assignee_id: null,
+    ...(shapes === '2.16'
+      ? { priority: 'none', admin_assignee_id: Number(c.admin_assignee_id ?? 0), team_assignee_id: 0, channel: { initial: 'messenger', current: 'messenger' } }
+      : { priority: 'not_priority', admin_assignee_id: c.admin_assignee_id ?? null, team_assignee_id: null }),
   }
 }
 
-/** A contact as the API (and a webhook's item) gives it. */
+/** A contact as the API (and a webhook's item) gives it: no owner (2.16 gives an owner's id as a string). */
 export function contactJson(c: Contact) {
   const { searchableAt: _s, ...rest } = c
-  return { ...rest, tags: { type: 'list', data: [] } }
+  return { ...rest, owner_id: null, tags: { type: 'list', data: [] } }
 }
 
 /** A webhook notification around `item`, as Intercom wraps it. */
@@ -238,6 +268,11 @@ export class IntercomState {
   readonly deliveries: Delivery[] = []
   /** None at first. */
   subscription: Subscription | null = null
+  /**
+   * The app's version in the Developer Hub, which shapes its webhooks: from 2.15, part and source
+   * bodies are plain text (the REST API still answers HTML, per the request's Intercom-Version).
+   */
+  appVersion = '2.14'
   /** Uploaded files by path, served as public links until they expire. */
   readonly uploads = new Map<string, { contentType: string; data: Buffer; expired: boolean; redirectTo?: string | undefined }>()
   nextId: number
@@ -379,7 +414,10 @@ export class IntercomState {
   /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
   notification(topic: string, conversationId: string, parts: Part[]): Record<string, unknown> {
     const conversation = this.conversations.find((x) => x.id === conversationId)!
-    return envelope(topic, conversationJson({ ...conversation, parts }))
+    const shapes = shapesOf(this.appVersion)
+    if (shapes === '2.14') return envelope(topic, conversationJson({ ...conversation, parts }))
+    const source = { ...conversation.source, body: plainTextBody(conversation.source.body) ?? '' }
+    return envelope(topic, conversationJson({ ...conversation, source, parts: parts.map((p) => ({ ...p, body: plainTextBody(p.body) })) }, shapes))
   }
 
   /** The contact.user.created / contact.lead.created webhook for a contact. */

@@ -6,7 +6,7 @@ import { recordTwilioOptOut, textingRefusal } from './consent.js'
 import { createOutboundMessage, findMessageBySid, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
-import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
+import { escapeHtml, inlineImages, looksLikeHtml, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { JobContext } from '../jobs/worker.js'
@@ -27,7 +27,30 @@ export type { ReplyPart } from './jobs.js'
 export function isCustomerReply(part: ReplyPart, config: Pick<Config, 'relayBotReplies'>): boolean {
   if (/note/i.test(part.partType)) return false
   if (part.authorType !== 'admin' && !(part.authorType === 'bot' && config.relayBotReplies)) return false
-  return part.body.trim() !== '' || part.attachments.length > 0
+  return part.body.trim() !== '' || part.attachments.length > 0 || lostInPlainText(part)
+}
+
+/**
+ * Whether the webhook's copy of a part may have lost what the teammate sent. Apps on API 2.15 and
+ * later get webhook bodies as plain text, which has no room for inline pictures: a body without
+ * HTML, or a comment left with nothing at all (a picture alone), is read back through the REST API,
+ * which gives HTML whatever the app's webhook version. An empty assignment, open or close is a part
+ * with no words, as in 2.14, and is not read back.
+ */
+function lostInPlainText(part: ReplyPart): boolean {
+  if (part.body.trim() === '') return part.partType === 'comment' && part.attachments.length === 0
+  return !looksLikeHtml(part.body)
+}
+
+/**
+ * The part's body as the REST API gives it (HTML, with its inline pictures) when the webhook's may
+ * have lost some; the webhook's when the part is no longer in the conversation's first 500 parts.
+ */
+async function bodyAsWritten(deps: BridgeDeps, conversationId: string, part: ReplyPart): Promise<string> {
+  if (!lostInPlainText(part)) return part.body
+  const conversation = await deps.intercom.findConversation(conversationId)
+  const found = conversation?.conversation_parts?.conversation_parts?.find((p) => p.id === part.id)
+  return found?.body ?? part.body
 }
 
 /**
@@ -140,9 +163,10 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   if (await hasMessageForPart(db, part.id, 'inbound')) return // a part the bridge itself posted
 
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
-  let text = partBodyToSms(part.body)
+  const body = await bodyAsWritten(deps, conversationId, part)
+  let text = partBodyToSms(body)
   // One picture more than a text carries, so a reply with too many gets its note.
-  const pictures = inlineImages(part.body, MAX_ATTACHMENTS + 1)
+  const pictures = inlineImages(body, MAX_ATTACHMENTS + 1)
   const wanted: MediaRef[] = [...pictures.map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
   const { media, lost } = await prepareMedia(deps, wanted)
   const mms = media.length > 0 && senderSupportsMedia(from, deps.config)

@@ -7,8 +7,17 @@ import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { apiHost, networkCode } from './reachability.js'
 
-/** The Intercom API version every request pins; the bridge is written against it. */
-export const INTERCOM_API_VERSION = '2.14'
+/**
+ * The Intercom API version every request pins; the bridge is written against it. 2.16, not the 2.14
+ * that intercom-client 7 defaults to and types: on 2.16 a merged contact answers 410 with a Link to
+ * the one it became, and the REST API gives a part's body as HTML (with teammates' inline pictures)
+ * whatever version the app's webhooks are set to. Every request the bridge makes is valid on 2.16
+ * (the Intercom stand-in checks them against its description), and every 2.16 shape it reads is read
+ * leniently: the SDK's 2.14 types are the only thing that stops at 2.14, and it validates nothing.
+ */
+export const INTERCOM_API_VERSION = '2.16'
+
+type IntercomVersion = NonNullable<ConstructorParameters<typeof IntercomClient>[0]>['version']
 
 /** The official SDK with its retries off: the job queue owns retries (and waits out 429 resets). */
 export function createIntercomClient(config: Pick<Config['intercom'], 'accessToken' | 'apiBaseUrl'>, metrics?: Metrics): IntercomClient {
@@ -17,7 +26,8 @@ export function createIntercomClient(config: Pick<Config['intercom'], 'accessTok
     fetch: metrics ? metrics.instrumentedFetch('intercom', base) : base,
     token: config.accessToken,
     baseUrl: config.apiBaseUrl,
-    version: INTERCOM_API_VERSION,
+    // Sent as the Intercom-Version header as it is; the SDK's type lists versions up to 2.14 only.
+    version: INTERCOM_API_VERSION as unknown as IntercomVersion,
     maxRetries: 0,
     timeoutInSeconds: 10,
   })

@@ -79,13 +79,15 @@ export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId
 /**
  * Our records of a contact become the ones of the contact it was merged into, which is then asked to
  * carry the bridge's mark for each number moved (the one way a link is found again without our
- * records, and what trust.ts reads). Returns the numbers moved.
+ * records, and what trust.ts reads) and the last text's status (the texts moved with the links: a
+ * status job still naming the old id finds none). Returns the numbers moved.
  */
 async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
   const phones = await moveContactRecords(trx, from, into, source)
   for (const phone of phones) {
     await enqueueTask(trx, 'contact.mark', { contactId: into, phone }, { key: jobKeys.mark(phone, into), queueKey: queues.contact(into) })
   }
+  if (phones.length > 0) await enqueueTask(trx, 'contact.sms_attributes', { contactId: into }, { key: jobKeys.syncMerged(from, into), queueKey: queues.contact(into) })
   return phones
 }
 

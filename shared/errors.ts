@@ -43,9 +43,10 @@ export function errorMessage(err: unknown): string {
 /**
  * What the job layer should do after an API call failed: `retry` with backoff (no answer, a timeout,
  * a 5xx), `wait` the time the API asked for (a 429), or `give_up` (the API refused: trying again
- * would be refused again).
+ * would be refused again). `merged`: Intercom merged the contact into another (`mergedInto`); the
+ * domain follows it, and to the job layer it is a refusal like `give_up`.
  */
-export type UpstreamOutcome = 'retry' | 'wait' | 'give_up'
+export type UpstreamOutcome = 'retry' | 'wait' | 'give_up' | 'merged'
 
 /**
  * A failed call to Twilio or Intercom, classified by the adapter that made it (server/clients/):
@@ -62,6 +63,8 @@ export class UpstreamError extends Error {
       waitMs?: number | undefined
       /** Nothing answered: why (Node's code) and the API's configured host:port. */
       unreachable?: { code: string; host: string } | undefined
+      /** The contact Intercom merged the one asked for into (outcome `merged`). */
+      mergedInto?: string | undefined
     } = {},
     options?: { cause?: unknown },
   ) {
@@ -75,5 +78,13 @@ export class UpstreamError extends Error {
 
   get notFound(): boolean {
     return this.details.status === 404
+  }
+
+  /**
+   * The contact named may have been merged into another: Intercom said so (410 with `Link`, 2.16),
+   * or answered 404 (as 2.14 answers for a merged id, and for one deleted).
+   */
+  get contactMissing(): boolean {
+    return this.outcome === 'merged' || this.notFound
   }
 }

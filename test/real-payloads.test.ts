@@ -29,7 +29,7 @@ function load<F>(dir: string): Array<[string, F & { source: string }]> {
 type Notification = { topic: string; app_id: string; id: string | null; data: { item: Record<string, any> | null } }
 
 t.test('every fixture names where it came from', async (t) => {
-  for (const dir of ['intercom/webhooks', 'intercom/api-2.16', 'intercom/canvas', 'twilio', 'twilio-signed']) {
+  for (const dir of ['intercom/webhooks', 'intercom/api', 'intercom/api-2.16', 'intercom/canvas', 'twilio', 'twilio-signed']) {
     for (const [file, fixture] of load<{ source: unknown }>(dir)) {
       t.ok(typeof fixture.source === 'string' && fixture.source.length > 20, `${dir}/${file}`)
     }

@@ -38,6 +38,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
   closeConversation(id: string, atMs?: number): void
   /**
+   * A teammate merges a lead into a user in Intercom's inbox (the bridge is not told): the lead's
+   * conversations become the user's, and its id answers 410 (2.16) or 404 (2.14) from then on.
+   */
+  mergeContacts(fromId: string, intoId: string): void
+  /**
    * A teammate (or bot) writes in the inbox: the part is added and returned, as a webhook would carry
    * it. As in Intercom, a teammate's reply in an unassigned conversation assigns it (an `assignment`
    * part) and one in a closed or snoozed conversation reopens it (an `open` part); `partType` forces one.
@@ -136,6 +141,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     failNext: (fault: Fault) => state.faults.add(fault),
     addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
+    mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),
     addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
       return state.addAdminReply(conversationId, reply)

@@ -13,7 +13,8 @@ import { API_VERSIONS, attachment, authorOf, contactJson, conversationJson as co
 //   GET  /admins                            the workspace's teammates
 //   POST /contacts                          create a contact (409 when one matches)
 //   POST /contacts/search                   search contacts (lagging behind writes by searchLagMs), paged
-//   GET, PUT /contacts/{id}                 read or update a contact (custom attributes must exist)
+//   GET, PUT /contacts/{id}                 read or update a contact (custom attributes must exist); a
+//                                           merged-away one: 410 + Link on 2.16 and later, 404 before
 //   POST /conversations                     a contact starts a conversation
 //   POST /conversations/search              search conversations (dates compared by day)
 //   GET, PUT /conversations/{id}            read a conversation, mark it read
@@ -22,6 +23,23 @@ import { API_VERSIONS, attachment, authorOf, contactJson, conversationJson as co
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
 
+/** Whether the request's Intercom-Version answers a merged contact with 410 Gone (2.16 on), not 404. */
+function saysGone(version: string): boolean {
+  const minor = /^2\.(\d+)$/.exec(version)?.[1]
+  return minor !== undefined && Number(minor) >= 16
+}
+
+/** 2.16's answer for a merged contact, as the description's ShowContact 410 example and `Link` header give it. */
+export function contactMergedAnswer(survivorId: string): { headers: Record<string, string>; body: unknown } {
+  return {
+    headers: { link: `</contacts/${survivorId}>; rel="canonical"` },
+    body: {
+      type: 'error.list',
+      request_id: randomBytes(8).toString('hex'),
+      errors: [{ code: 'contact_merged', message: "This contact has been merged. See the 'Link' header for the canonical contact." }],
+    },
+  }
+}
 
 // The request bodies the endpoints read, once their shape passed the description's check.
 interface ContactBody {
@@ -206,7 +224,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       })
     }
     if (path === '/contacts/merge') {
-      // A lead merged into a user: its conversations move to the user, and the lead is gone (404).
+      // A lead merged into a user: its conversations move to the user, and the lead is gone (see mergeContact).
       const body = parsed as MergeBody
       const from = state.findContact(body.from)
       const into = state.findContact(body.into)
@@ -217,6 +235,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     }
     if ((m = /^\/contacts\/([^/]+)$/.exec(path))) {
       const c = state.findContact(m[1]!)
+      const survivor = c ? undefined : state.survivorOf(m[1]!)
+      if (survivor && saysGone(version)) {
+        const gone = contactMergedAnswer(survivor)
+        record.status = 410
+        res.writeHead(410, { 'content-type': 'application/json', ...rateHeaders(), ...gone.headers })
+        return res.end(JSON.stringify(gone.body))
+      }
       if (!c) return fail(404, 'not_found', 'User Not Found')
       if (req.method === 'PUT') {
         const body = parsed as ContactBody

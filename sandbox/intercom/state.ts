@@ -327,7 +327,10 @@ export class IntercomState {
     return contact
   }
 
-  /** Intercom's merge: the lead's conversations become the user's, and the lead no longer exists. */
+  /**
+   * Intercom's merge: the lead's conversations become the user's, the lead no longer exists (its id
+   * answers 410 with a `Link` to the user on 2.16, 404 before) and leaves search results.
+   */
   mergeContact(fromId: string, intoId: string): void {
     const into = this.findContact(intoId)!
     for (const conversation of this.conversations) {
@@ -336,6 +339,16 @@ export class IntercomState {
     }
     this.contacts.splice(this.contacts.findIndex((c) => c.id === fromId), 1)
     this.merged.set(fromId, intoId)
+  }
+
+  /**
+   * The contact a merged-away id became: merges of merges are followed, as Intercom's `Link` resolves
+   * chains of up to 3 hops. Undefined for an id never merged.
+   */
+  survivorOf(id: string): string | undefined {
+    let at = this.merged.get(id)
+    for (let hop = 1; at !== undefined && hop < 3 && this.merged.has(at); hop++) at = this.merged.get(at)
+    return at
   }
 
   closeConversation(id: string, atMs = Date.now()): void {

@@ -13,6 +13,7 @@ import type { BridgeDeps } from './deps.js'
 import { planEnqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
+import { followedMerge } from './links.js'
 import { mediaUrls } from './media.js'
 import { chooseContact } from './trust.js'
 
@@ -277,12 +278,33 @@ async function recoverSmsConversation(deps: BridgeDeps, contactId: string): Prom
   return { intercom_conversation_id: sms.id, closed_at: sms.state === 'closed' ? (sms.updated_at ?? 0) * 1000 : null }
 }
 
-/** Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. */
+/**
+ * Job: puts one stored inbound text into the contact's SMS conversation. Idempotent. When Intercom
+ * merged the contact into another meanwhile (the lead who texted signed up), the links follow the
+ * merge and the text goes to the survivor: a customer's text never dies for a merge.
+ */
 export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inbound.deliver'>, ctx: JobContext): Promise<void> {
   const found = await findInboundForDelivery(deps.store.db, payload.messageId)
   if (!found || found.message.intercom_part_id) return
+  const contact = await resolveContact(deps, found.message.phone, found)
+  try {
+    await deliverTo(deps, payload, ctx, found, contact)
+  } catch (err) {
+    if (!(await followedMerge(deps, contact.id, err))) throw err
+    // Read again: the link and the SMS conversation now name the survivor.
+    const moved = (await findInboundForDelivery(deps.store.db, payload.messageId))!
+    await deliverTo(deps, payload, ctx, moved, await resolveContact(deps, moved.message.phone, moved))
+  }
+}
+
+async function deliverTo(
+  deps: BridgeDeps,
+  payload: TaskPayload<'inbound.deliver'>,
+  ctx: JobContext,
+  found: NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>,
+  contact: ResolvedContact,
+): Promise<void> {
   const { message } = found
-  const contact = await resolveContact(deps, message.phone, found)
   const createdAt = Math.floor(message.created_at / 1000)
   const attachments = mediaUrls(deps.config, message)
   const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number, others: contact.others }

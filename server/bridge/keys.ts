@@ -32,6 +32,8 @@ export const jobKeys = {
   /** The note that a job ran out of attempts (its id is unique for ever). */
   gaveUp: (jobId: number) => `gaveup:${jobId}`,
   syncContact: (messageId: number, status: string) => `sync:${messageId}:${status}`,
+  /** The last text's status written on the contact a merge moved our texts to. */
+  syncMerged: (from: string, into: string) => `syncmerged:${from}:${into}`,
   sendAutomated: (sendKey: string) => `auto:${sendKey}`,
   noteAutomated: (sendKey: string) => `autonote:${sendKey}`,
   panelSend: (messageId: number) => `panel:${messageId}`,

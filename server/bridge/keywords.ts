@@ -3,6 +3,7 @@ import { getConsent, setConsent } from '../../shared/db/consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
+import { onLinkedContact } from './links.js'
 
 export type Keyword = 'opt_out' | 'opt_in' | 'help'
 
@@ -58,7 +59,7 @@ const NOTES: Record<Keyword, string> = {
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
   if (event.keyword !== 'help') {
     await deps.intercom.ensureContactAttribute('sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
-    await deps.intercom.updateContact(event.contactId, { customAttributes: { sms_opted_out: event.keyword === 'opt_out' } })
+    await onLinkedContact(deps, event.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { sms_opted_out: event.keyword === 'opt_out' } }))
   }
   await deps.intercom.addNote(event.conversationId, NOTES[event.keyword])
 }

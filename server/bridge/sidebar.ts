@@ -15,7 +15,7 @@ import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
 import { sendMessage, senderFor } from './outbound.js'
-import { mergeCandidates } from './links.js'
+import { mergeCandidates, onLinkedContact } from './links.js'
 import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
 
 /**
@@ -160,14 +160,15 @@ export async function savePhoneLater(trx: Tx, save: TaskPayload<'contact.save_ph
  * mark for it, so the link is found again should our records be lost.
  */
 export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<'contact.save_phone'>): Promise<void> {
-  const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) }
   await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
-  if (payload.consent) {
-    await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
-    attributes[CONSENT_ATTRIBUTE] = true
-  }
-  await deps.intercom.updateContact(payload.contactId, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
-  await deps.store.writePlanned({ queries: [planSetLinkMarked(deps.store.db, payload.phone, payload.contactId, deps.clock.now())] })
+  if (payload.consent) await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
+  // Merged in Intercom meanwhile: written on the survivor, with the mark for it.
+  const contactId = await onLinkedContact(deps, payload.contactId, async (id) => {
+    const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, id, payload.phone), ...(payload.consent ? { [CONSENT_ATTRIBUTE]: true } : {}) }
+    await deps.intercom.updateContact(id, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
+    return id
+  })
+  await deps.store.writePlanned({ queries: [planSetLinkMarked(deps.store.db, payload.phone, contactId, deps.clock.now())] })
 }
 
 /** The number could not be written onto the contact for good: the conversation says so (our link stands). */

@@ -6,6 +6,7 @@ import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
+import { onLinkedContact } from './links.js'
 
 // How far along a text is. Callbacks arrive out of order and twice, so a status only ever moves up;
 // the final ones (rank 4) are never replaced, except that a delivered text may later be read.
@@ -66,5 +67,5 @@ export async function syncContactAttributes(deps: BridgeDeps, payload: TaskPaylo
   if (!last) return
   await deps.intercom.ensureContactAttribute('last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')
   await deps.intercom.ensureContactAttribute('last_sms_status', 'string', 'Delivery status of the last text sent to this contact')
-  await deps.intercom.updateContact(payload.contactId, { customAttributes: { last_sms_sid: last.sid, last_sms_status: last.status } })
+  await onLinkedContact(deps, payload.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { last_sms_sid: last.sid, last_sms_status: last.status } }))
 }

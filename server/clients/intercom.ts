@@ -87,9 +87,28 @@ export function intercomFailure(err: unknown, what: string, host: string, now = 
     const waitMs = Number.isFinite(reset) && reset > 0 ? reset * 1000 - now : 10_000
     return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000) }, { cause: err })
   }
+  const mergedInto = status === 410 ? canonicalContact(err.rawResponse?.headers.get('link')) : undefined
+  if (mergedInto) {
+    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto }, { cause: err })
+  }
   if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status }, { cause: err })
   return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status }, { cause: err })
 }
+
+/**
+ * The surviving contact's id from 2.16's `Link: </contacts/{id}>; rel="canonical"` on a merged
+ * contact's 410 (the target may come as a full URL): undefined when there is no such link.
+ */
+export function canonicalContact(link: string | null | undefined): string | undefined {
+  for (const part of (link ?? '').split(',')) {
+    const m = /<[^>]*\/contacts\/([\w-]+)\/?>\s*;(?:[^;]*;)*\s*rel="?canonical"?/i.exec(part)
+    if (m) return m[1]
+  }
+  return undefined
+}
+
+/** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
+export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
 /** A customer's words and pictures, posted as them. */
 export interface CustomerPart {
@@ -165,9 +184,21 @@ export class IntercomApi {
     }
   }
 
-  /** The contact, or null when it no longer exists. */
-  findContact(contactId: string): Promise<Intercom.Contact | null> {
-    return this.orNull('read the contact', async () => (await this.sdk.contacts.find({ contact_id: contactId })) as Intercom.Contact)
+  /** The contact, or null when it no longer exists (deleted, or merged into another). */
+  async findContact(contactId: string): Promise<Intercom.Contact | null> {
+    const at = await this.locateContact(contactId)
+    return at.kind === 'found' ? at.contact : null
+  }
+
+  /** Where the contact is: GET /contacts/{id}, its 410 and 404 read as answers. */
+  async locateContact(contactId: string): Promise<ContactWhereabouts> {
+    try {
+      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) as Intercom.Contact }
+    } catch (err) {
+      if (err instanceof UpstreamError && err.details.mergedInto) return { kind: 'merged', into: err.details.mergedInto }
+      if (err instanceof UpstreamError && err.notFound) return { kind: 'gone' }
+      throw err
+    }
   }
 
   async updateContact(contactId: string, update: { phone?: string; customAttributes?: Record<string, string | number | boolean | null> }, what = 'update the contact'): Promise<void> {

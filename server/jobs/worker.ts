@@ -242,7 +242,7 @@ export class Worker {
     if (err instanceof PermanentError) return null
     if (err instanceof RetryLaterError) return err.delayMs
     if (err instanceof UpstreamError) {
-      if (err.outcome === 'give_up') return null
+      if (err.outcome === 'give_up' || err.outcome === 'merged') return null
       if (err.outcome === 'wait' && err.details.waitMs !== undefined) return err.details.waitMs
     }
     return backoffDelay(job.attempts, this.backoff.baseMs, this.backoff.maxMs)

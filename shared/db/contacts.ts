@@ -93,7 +93,7 @@ export async function unmarkedLinks(db: Executor, limit: number): Promise<Array<
     .selectFrom('phone_contacts')
     .select(['phone', 'intercom_contact_id'])
     .where('marked_at', 'is', null)
-    .where('source', 'in', ['created', 'user', 'verified', 'teammate'])
+    .where('source', 'in', ['created', 'user', 'verified', 'teammate', 'merged'])
     .where('phone', 'like', '+%')
     .orderBy('created_at')
     .limit(limit)
@@ -122,6 +122,18 @@ export async function findSmsConversation(db: Executor, contactId: string): Prom
  */
 export async function findConversationLink(db: Executor, conversationId: string): Promise<SmsConversationLink | undefined> {
   return db.selectFrom('sms_conversation_links').selectAll().where('intercom_conversation_id', '=', conversationId).executeTakeFirst()
+}
+
+/** The conversations texts were threaded into with this contact, newest first (at most `limit`). */
+export async function conversationsLinkedTo(db: Executor, contactId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sms_conversation_links')
+    .select('intercom_conversation_id')
+    .where('intercom_contact_id', '=', contactId)
+    .orderBy('updated_at', 'desc')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => r.intercom_conversation_id)
 }
 
 /**
@@ -196,13 +208,14 @@ export async function applyConversationState(trx: Tx, conversationId: string, st
 
 /**
  * A lead was merged into a user: every record of ours about the lead becomes the user's. The lead's
- * numbers are the user's now (a teammate chose it); its SMS conversation becomes the user's unless
- * they have one (the older one stays linked, so replies in it still reach the phone). Returns the numbers moved.
+ * numbers are the user's now, for the reason `source` gives (`teammate`: merged from the SMS panel;
+ * `merged`: Intercom says it merged them); its SMS conversation becomes the user's unless they have
+ * one (the older one stays linked, so replies in it still reach the phone). Returns the numbers moved.
  */
-export async function moveContactRecords(trx: Tx, from: string, into: string, now = Date.now()): Promise<string[]> {
+export async function moveContactRecords(trx: Tx, from: string, into: string, source: Extract<LinkSource, 'teammate' | 'merged'>, now = Date.now()): Promise<string[]> {
   const moved = await trx
     .updateTable('phone_contacts')
-    .set({ intercom_contact_id: into, contact_role: 'user', created_by_bridge: 0, source: 'teammate', others: null, marked_at: null, updated_at: now })
+    .set({ intercom_contact_id: into, contact_role: 'user', created_by_bridge: 0, source, others: null, marked_at: null, updated_at: now })
     .where('intercom_contact_id', '=', from)
     .returning('phone')
     .execute()

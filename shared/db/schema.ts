@@ -27,9 +27,10 @@ export interface PhoneContactTable {
  * Why a number belongs to a contact. `created`: the bridge made the lead from the number's own
  * text; `marked`: the contact carries the bridge's mark for the number (a keyed hash no visitor can
  * write); `user`: a user from the team's systems has the number; `verified`: the visitor proved it
- * with a texted code; `teammate`: a teammate linked it; `legacy`: linked before these rules.
+ * with a texted code; `teammate`: a teammate linked it; `merged`: Intercom merged the linked contact
+ * into this one (a teammate's or the team's own systems' doing); `legacy`: linked before these rules.
  */
-export type LinkSource = 'created' | 'marked' | 'user' | 'verified' | 'teammate' | 'legacy'
+export type LinkSource = 'created' | 'marked' | 'user' | 'verified' | 'teammate' | 'merged' | 'legacy'
 
 /** The conversation that texts from and to a contact are threaded into. */
 export interface SmsConversationTable {

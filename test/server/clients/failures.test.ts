@@ -111,3 +111,23 @@ t.test('no answer: each SDK\'s real error names the code and the configured host
   t.equal(twilioHost({ apiBaseUrl: undefined }), 'api.twilio.com:443', 'the real host, with its port')
   t.equal(intercomHost({ apiBaseUrl: 'https://api.eu.intercom.io' }), 'api.eu.intercom.io:443')
 })
+
+t.test('Intercom: a merged contact (2.16\'s 410 with Link) is its own outcome, naming the survivor', async (t) => {
+  const gone = (link: string | null) =>
+    new IntercomError({ statusCode: 410, body: { type: 'error.list', errors: [{ code: 'contact_merged', message: 'This contact has been merged.' }] }, rawResponse: { headers: new Headers(link ? { link } : {}), redirected: false, status: 410, statusText: '', type: 'basic', url: '' } })
+  const cases: Array<[string, string | null, string, string | undefined]> = [
+    ['the description\'s form', '</contacts/6762f0d01bb69f9f2193bb7d>; rel="canonical"', 'merged', '6762f0d01bb69f9f2193bb7d'],
+    ['a full URL, rel unquoted', '<https://api.intercom.io/contacts/abc123>; rel=canonical', 'merged', 'abc123'],
+    ['among other links', '</contacts/x1>; rel="prev", </contacts/y2>; rel="canonical"', 'merged', 'y2'],
+    ['no Link', null, 'give_up', undefined],
+    ['a Link that is not canonical', '</contacts/x1>; rel="next"', 'give_up', undefined],
+  ]
+  for (const [name, link, outcome, into] of cases) {
+    const failure = intercomFailure(gone(link), 'read the contact', 'api.intercom.io:443')
+    t.equal(failure.outcome, outcome, name)
+    t.equal(failure.details.mergedInto, into, `${name}: survivor`)
+    t.equal(failure.status, 410)
+  }
+  t.ok(intercomFailure(new IntercomError({ statusCode: 404, body: {} }), 'x', 'h').contactMissing, 'a 404 may be a merge too (2.14)')
+  t.notOk(intercomFailure(new IntercomError({ statusCode: 400, body: {} }), 'x', 'h').contactMissing)
+})

@@ -79,6 +79,11 @@ t.test('a quick reply is texted with its options numbered, and "1" is answered a
   const later = ctx.intercom.callsSince(again).filter((r) => r.path.endsWith('/reply'))
   t.equal(later.length, 1)
   t.notOk((later[0]!.body as { reply_options?: unknown }).reply_options, 'no button the second time')
+
+  // The person is erased in Intercom: what they were asked goes with their conversation.
+  await postIntercomWebhook(ctx, ctx.intercom.contactDeletedNotification(ctx.intercom.contacts[0]!.id))
+  await drain(ctx.app)
+  t.equal(await ctx.app.store.db.selectFrom('quick_replies').selectAll().executeTakeFirst(), undefined, 'erased')
 })
 
 t.test('a bot quick reply with no words: the options alone; "no" chooses No; any other text settles it', async (t) => {

@@ -57,7 +57,8 @@ const option = z.strictObject({ type: z.literal('option'), id, text: z.string().
 const checkbox = z.strictObject({
   type: z.literal('checkbox'),
   id,
-  label: z.string().optional(),
+  // Canvas Kit requires it on a checkbox (unlike an input's); a card without it is refused.
+  label: z.string().min(1),
   option: z.array(option).min(1),
   value: z.array(z.string()).optional(),
   save_state: z.enum(['unsaved', 'saved', 'failed']).optional(),

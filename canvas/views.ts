@@ -162,7 +162,7 @@ export function messengerCard(flash: { phoneError?: string; consentError?: strin
     { type: 'input', id: 'phone', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phone ? { value: flash.phone } : {}), ...(flash.phoneError ? { save_state: 'failed' as const } : {}) },
   ]
   if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
-  c.push({ type: 'checkbox', id: 'consent', option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }] })
+  c.push({ type: 'checkbox', id: 'consent', label: 'Consent', option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }] })
   if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: plainText(flash.consentError), style: 'error' })
   c.push({ type: 'button', id: 'subscribe', label: 'Text me', action: { type: 'submit' }, style: 'primary' })
   return canvas(c)

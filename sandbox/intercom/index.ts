@@ -5,6 +5,7 @@ import { postWebhook, through, type Delivery, type Fault, type RecordedRequest }
 import { intercomRoutes } from './routes.js'
 import {
   contactJson,
+  type AdminReply,
   conversationJson,
   IntercomState,
   WORKSPACE,
@@ -47,7 +48,7 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    * it. As in Intercom, a teammate's reply in an unassigned conversation assigns it (an `assignment`
    * part) and one in a closed or snoozed conversation reopens it (an `open` part); `partType` forces one.
    */
-  addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Array<{ url: string; content_type: string; name: string }> }): Part
+  addAdminReply(conversationId: string, reply: AdminReply): Part
   /**
    * A file a teammate uploads, hosted as Intercom hosts uploads: a public link (no credentials) that
    * stops working when it expires, as Intercom's do after about 30 minutes. Returns its URL.
@@ -143,7 +144,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),
-    addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+    addAdminReply(conversationId: string, reply: AdminReply): Part {
       return state.addAdminReply(conversationId, reply)
     },
     save: () => state.save(),

@@ -81,6 +81,8 @@ interface ReplyBody {
   email?: string
   user_id?: string
   admin_id?: string
+  /** An admin's quick reply: its buttons; a contact's: the one chosen. */
+  reply_options?: Array<{ text: string; uuid: string }>
 }
 interface TagBody {
   name: string
@@ -340,7 +342,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         conversation.parts.push({
           type: 'conversation_part',
           id: String(state.nextId++),
-          part_type: body.message_type === 'note' ? 'note' : 'comment',
+          part_type: body.message_type === 'note' ? 'note' : body.type === 'admin' && body.message_type === 'quick_reply' ? 'quick_reply' : 'comment',
           body: body.body ?? null,
           created_at: body.created_at ?? now,
           updated_at: now,
@@ -348,6 +350,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
           author,
           attachments: (body.attachment_urls ?? []).map(attachment),
           redacted: false,
+          ...(body.reply_options?.length ? { metadata: body.type === 'user' ? { quick_reply_uuid: body.reply_options[0]!.uuid } : { quick_reply_options: body.reply_options } } : {}),
         })
         conversation.updated_at = now
         return send(200, conversationJson(conversation))

@@ -29,15 +29,37 @@ export interface Contact {
 export interface Part {
   type: 'conversation_part'
   id: string
-  /** Intercom records a teammate's reply as `assignment` when it assigns the conversation, `open` when it reopens it. */
-  part_type: 'comment' | 'note' | 'open' | 'close' | 'assignment'
+  /**
+   * Intercom records a teammate's reply as `assignment` when it assigns the conversation, `open` when
+   * it reopens it; the others are the system parts and quick replies of its 2.16 description.
+   */
+  part_type: PartType
   body: string | null
   created_at: number
   updated_at: number
   notified_at: number
   author: { type: 'user' | 'lead' | 'admin' | 'bot'; id: string; name: string | null; email: string | null }
   attachments: Array<{ type: 'upload'; name: string; url: string; content_type: string }>
-  redacted: false
+  redacted: boolean
+  /** A quick reply's buttons (an admin's or bot's part), or the button a contact's reply chose. */
+  metadata?: { quick_reply_options?: QuickReplyOption[]; quick_reply_uuid?: string }
+}
+
+export type PartType =
+  | 'comment'
+  | 'note'
+  | 'open'
+  | 'close'
+  | 'assignment'
+  | 'assign_and_reopen'
+  | 'snoozed'
+  | 'quick_reply'
+  | 'channel_and_reply_time_expectation'
+  | 'conversation_attribute_updated_by_admin'
+
+export interface QuickReplyOption {
+  text: string
+  uuid: string
 }
 
 export interface Conversation {
@@ -185,6 +207,18 @@ export function attachment(url: string): Part['attachments'][number] {
 }
 
 export const authorOf = (c: Contact) => ({ type: c.role, id: c.id, name: c.name, email: c.email })
+
+/**
+ * What a teammate or bot writes: words, files, and the part type (forced, or chosen as Intercom
+ * does); a quick reply's buttons go in its metadata, as 2.16 describes them.
+ */
+export interface AdminReply {
+  body: string
+  partType?: PartType
+  authorType?: 'admin' | 'bot'
+  attachments?: Array<{ url: string; content_type: string; name: string }>
+  options?: QuickReplyOption[]
+}
 
 /** A conversation as the API (and a webhook's item) gives it, in the shapes of `shapes`. */
 export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
@@ -363,7 +397,7 @@ export class IntercomState {
    * it (an `assignment` part) and one in a closed or snoozed conversation reopens it (an `open` part);
    * `partType` forces one.
    */
-  addAdminReply(conversationId: string, reply: { body: string; partType?: Part['part_type']; authorType?: 'admin' | 'bot'; attachments?: Part['attachments'] }): Part {
+  addAdminReply(conversationId: string, reply: AdminReply): Part {
     const conversation = this.conversations.find((x) => x.id === conversationId)!
     const admin = this.admin
     const now = seconds()
@@ -387,8 +421,9 @@ export class IntercomState {
       updated_at: now,
       notified_at: now,
       author: reply.authorType === 'bot' ? { type: 'bot', id: '8888', name: 'Fin', email: null } : { type: 'admin', id: admin.id, name: admin.name, email: admin.email },
-      attachments: reply.attachments ?? [],
+      attachments: (reply.attachments ?? []).map((a) => ({ type: 'upload' as const, ...a })),
       redacted: false,
+      ...(reply.options ? { metadata: { quick_reply_options: reply.options } } : {}),
     }
     conversation.parts.push(part)
     return part

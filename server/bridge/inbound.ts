@@ -4,6 +4,7 @@ import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdat
 import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
+import { openQuickReply, planSettleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
@@ -15,6 +16,7 @@ import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { followedMerge } from './links.js'
 import { mediaUrls } from './media.js'
+import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
@@ -184,6 +186,7 @@ async function postAsCustomer(
   body: string,
   createdAt: number,
   attachments: string[],
+  choice?: QuickReplyOption,
 ): Promise<string | null> {
   if (ctx.job.attempts > 1) {
     const posted = await findPostedPart(deps, conversationId, contactId, createdAt, body)
@@ -191,7 +194,7 @@ async function postAsCustomer(
   }
   // created_at keeps the text at the time it was sent, even when it is delivered late (after an
   // outage or a catch-up).
-  const conversation = await deps.intercom.replyAsContact({ conversationId, contactId, body, createdAt, attachments })
+  const conversation = await deps.intercom.replyAsContact({ conversationId, contactId, body, createdAt, attachments, ...(choice ? { choice } : {}) })
   if (!conversation) return null
   return newestPartBy(conversation, contactId) ?? `${conversation.id}@${createdAt}`
 }
@@ -312,6 +315,7 @@ async function deliverTo(
   // Set only when an earlier attempt already started a conversation with this text.
   let conversationId = message.intercom_conversation_id
   let partId: string | null = null
+  let asked: Awaited<ReturnType<typeof openQuickReply>>
   if (!conversationId) {
     // Read with the message, unless the contact was only just found (or linked by another process).
     let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
@@ -323,7 +327,10 @@ async function deliverTo(
       if (found) ({ conversationId, partId } = found)
     }
     if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
-      partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments)
+      // A quick reply texted there last: this text settles it, and chooses a button if it names one.
+      asked = await openQuickReply(deps.store.db, existing.intercom_conversation_id)
+      const choice = asked ? (chosenOption(message.body, asked.options) ?? undefined) : undefined
+      partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments, choice)
       if (partId) conversationId = existing.intercom_conversation_id
     }
   }
@@ -348,6 +355,7 @@ async function deliverTo(
   const delivered = [
     ...planSetSmsConversation(db, { ...link, conversationId: conversationId! }),
     planUpdateMessage(db, message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
+    ...(asked ? [planSettleQuickReply(db, asked.partId)] : []),
   ]
   if (keyword) {
     await deps.store.write(async (trx) => {

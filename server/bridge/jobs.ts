@@ -14,6 +14,8 @@ export const replyPart = z.object({
   body: z.string(),
   authorType: z.string(),
   attachments: z.array(z.object({ url: z.string().min(1), contentType: z.string().nullable(), name: z.string().nullable() })),
+  /** A quick reply's buttons (`metadata.quick_reply_options`); absent for every other part. */
+  options: z.array(z.object({ text: z.string().min(1), uuid: z.string().min(1) })).optional(),
 })
 export type ReplyPart = z.output<typeof replyPart>
 

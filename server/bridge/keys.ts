@@ -25,6 +25,8 @@ export const jobKeys = {
   keyword: (messageId: number) => `keyword:${messageId}`,
   reply: (partId: string) => `reply:${partId}`,
   mediaNote: (partId: string) => `medianote:${partId}`,
+  /** The note that a part was not (or not wholly) texted because of its type. */
+  partNote: (partId: string) => `partnote:${partId}`,
   markRead: (partId: string) => `read:${partId}`,
   /** The note of how many texts and segments a reply became. */
   segmentsNote: (partId: string) => `segmentsnote:${partId}`,

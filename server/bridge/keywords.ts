@@ -1,5 +1,7 @@
 import type { Tx } from '../../shared/db/database.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { escapeHtml } from '../../shared/text.js'
+import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
@@ -55,11 +57,21 @@ const NOTES: Record<Keyword, string> = {
     '<p>Twilio answers with your number\'s help message; a reply here reaches them as SMS.</p>',
 }
 
+/** HELP from a number that opted out: Twilio still answers it, but the bridge sends them nothing. */
+function helpWhileRefused(sentence: string): string {
+  return (
+    '<p><b>The customer asked for help</b> (they texted HELP or INFO).</p>' +
+    `<p>Twilio answers with your number's help message, but a reply here is not sent as SMS: ${escapeHtml(sentence)}</p>`
+  )
+}
+
 /** Job: shows the consent change on the Intercom contact and in the conversation. Safe to repeat. */
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
   if (event.keyword !== 'help') {
     await deps.intercom.ensureContactAttribute('sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
     await onLinkedContact(deps, event.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { sms_opted_out: event.keyword === 'opt_out' } }))
   }
-  await deps.intercom.addNote(event.conversationId, NOTES[event.keyword])
+  // HELP changes no consent: whether a reply reaches the phone is the same answer replies get.
+  const refusal = event.keyword === 'help' ? await textingRefusal(deps, { phone: event.phone, automated: false }) : null
+  await deps.intercom.addNote(event.conversationId, refusal ? helpWhileRefused(refusal.sentence) : NOTES[event.keyword])
 }

@@ -2,6 +2,7 @@ import type { Tx } from '../../shared/db/database.js'
 import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
 import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
+import { recordQuickReply } from '../../shared/db/quick-replies.js'
 import { recordTwilioOptOut, textingRefusal } from './consent.js'
 import { createOutboundMessage, findMessageBySid, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
 import type { Job } from '../../shared/db/schema.js'
@@ -13,21 +14,21 @@ import type { JobContext } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
+import { numberedOptions, partHandling } from './parts.js'
 import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload } from './media.js'
 
 export type { ReplyPart } from './jobs.js'
 
 /**
- * Whether a conversation part is a teammate's (or, with RELAY_BOT_REPLIES, a bot's) words to the
- * customer. Intercom records a reply as `comment`, but also as `assignment` (a reply that assigns the
- * conversation, as the first reply in an unassigned one does), `open` (one that reopens), `close`
- * (a close with a message) and others: what counts is the author, that it is not a note, and that it
- * has text or files.
+ * Whether a conversation part may reach the customer: a teammate's (or, with RELAY_BOT_REPLIES, a
+ * bot's) part that PART_TYPES does not skip, with something in it (words, files, or a quick
+ * reply's buttons). Whether it is then texted or noted is the reply job's to decide.
  */
 export function isCustomerReply(part: ReplyPart, config: Pick<Config, 'relayBotReplies'>): boolean {
-  if (/note/i.test(part.partType)) return false
+  if (partHandling(part.partType) === 'skip') return false
   if (part.authorType !== 'admin' && !(part.authorType === 'bot' && config.relayBotReplies)) return false
-  return part.body.trim() !== '' || part.attachments.length > 0 || lostInPlainText(part)
+  // A quick reply is queued even empty: if its buttons did not come with it, the team is told.
+  return part.body.trim() !== '' || part.attachments.length > 0 || partHandling(part.partType) === 'ask' || lostInPlainText(part)
 }
 
 /**
@@ -65,6 +66,26 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
     if (!deduped) queued++
   }
   return queued
+}
+
+/**
+ * The words a part becomes on a phone, and the note the team gets instead of (or besides) them: a
+ * quick reply's question with its buttons numbered; nothing for a part type the bridge does not
+ * know, or a quick reply whose buttons did not come with it.
+ */
+function partToSms(part: ReplyPart): { text: string; note: string | null } {
+  const words = partBodyToSms(part.body)
+  const handling = partHandling(part.partType)
+  if (handling === 'note') {
+    const preview = words ? ` It said: "${escapeHtml(words.slice(0, 160))}".` : ''
+    return { text: '', note: `<p><b>Not texted to the customer:</b> a part of type <code>${escapeHtml(part.partType.slice(0, 80))}</code>, which the bridge does not know.${preview}</p>` }
+  }
+  if (handling !== 'ask') return { text: words, note: null }
+  if (!part.options?.length) {
+    const sent = words ? 'Its words were texted without them.' : 'Nothing was texted.'
+    return { text: words, note: `<p><b>A quick reply's buttons did not reach the customer:</b> Intercom's notification did not list them. ${sent}</p>` }
+  }
+  return { text: [words, numberedOptions(part.options)].filter(Boolean).join('\n'), note: null }
 }
 
 /** MMS works from US and Canadian numbers (and Messaging Services, which pick such a sender); WhatsApp carries media everywhere. */
@@ -164,7 +185,10 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
 
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
-  let text = partBodyToSms(body)
+  const { text: words, note } = partToSms({ ...part, body })
+  if (note) await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html: note }, { key: jobKeys.partNote(part.id) }))
+  if (partHandling(part.partType) === 'note') return // neither its words nor its files
+  let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
   const pictures = inlineImages(body, MAX_ATTACHMENTS + 1)
   const wanted: MediaRef[] = [...pictures.map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
@@ -203,6 +227,10 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
       if (id !== undefined && refused && index === 0) {
         await enqueueTask(trx, 'outbound.notify_failure', { messageId: id }, { key: jobKeys.notifyFailure(id) })
       }
+    }
+    // What the customer was asked, so their "1" or "Yes" can be answered as the button.
+    if (part.options?.length && !refused && partHandling(part.partType) === 'ask') {
+      await recordQuickReply(trx, { partId: part.id, conversationId, options: part.options }, now)
     }
   })
   if (refused) return

@@ -118,6 +118,8 @@ export interface CustomerPart {
   /** Seconds: the text's own time, so a late delivery keeps its place. */
   createdAt: number
   attachments: string[]
+  /** The quick-reply button the text chose, posted as the contact's `reply_options` selection. */
+  choice?: { text: string; uuid: string }
 }
 
 /**
@@ -311,6 +313,7 @@ export class IntercomApi {
           body: part.body,
           created_at: part.createdAt,
           ...(part.attachments.length ? { attachment_urls: part.attachments } : {}),
+          ...(part.choice ? { reply_options: [part.choice] } : {}),
         },
       }),
     )

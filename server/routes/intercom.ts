@@ -21,6 +21,12 @@ const part = z.looseObject({
   attachments: z
     .array(z.looseObject({ url: z.string().nullish(), content_type: z.string().nullish(), name: z.string().nullish() }).nullable())
     .nullish(),
+  // A quick reply's buttons (2.16's conversation_part_metadata). Anything odd here drops the
+  // options, never the part: the part is still handled as its type says.
+  metadata: z
+    .looseObject({ quick_reply_options: z.array(z.looseObject({ text: z.string().min(1), uuid: id })).nullish() })
+    .nullish()
+    .catch(null),
 })
 
 /** Seconds since the epoch; captured contact notifications give ISO 8601 strings instead. */
@@ -59,6 +65,7 @@ function toReplyParts(item: Item | null | undefined): ReplyPart[] {
       attachments: (p.attachments ?? [])
         .filter((a): a is NonNullable<typeof a> & { url: string } => typeof a?.url === 'string' && a.url !== '')
         .map((a) => ({ url: a.url, contentType: a.content_type ?? null, name: a.name ?? null })),
+      ...(p.metadata?.quick_reply_options?.length ? { options: p.metadata.quick_reply_options.map((o) => ({ text: o.text, uuid: o.uuid })) } : {}),
     })
   }
   return parts

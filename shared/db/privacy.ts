@@ -140,6 +140,11 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
   const links =
     (await removed(trx.deleteFrom('phone_contacts').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))) +
     (await removed(trx.deleteFrom('sms_conversation_links').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)]))))
+  // What a teammate asked them by text (its options may name them): their SMS conversations' quick replies.
+  await trx
+    .deleteFrom('quick_replies')
+    .where('intercom_conversation_id', 'in', trx.selectFrom('sms_conversations').select('intercom_conversation_id').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
+    .execute()
   const conversations = await removed(trx.deleteFrom('sms_conversations').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
   const verifications = await removed(trx.deleteFrom('phone_verifications').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
   await trx

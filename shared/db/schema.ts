@@ -230,6 +230,18 @@ export interface SettingsCacheTable {
   updated_at: Millis
 }
 
+/** A quick reply texted with numbered options; the customer's next text settles it. */
+export interface QuickReplyTable {
+  /** The Intercom part that asked. */
+  part_id: string
+  intercom_conversation_id: string
+  /** JSON array of { text, uuid }: the options in the order they were numbered. */
+  options: string
+  asked_at: Millis
+  /** When the customer's next text arrived (whether or not it chose an option). */
+  settled_at: Millis | null
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -244,6 +256,7 @@ export interface Database {
   settings_cache: SettingsCacheTable
   automated_sends: AutomatedSendTable
   bridge_versions: BridgeVersionTable
+  quick_replies: QuickReplyTable
 }
 
 export type Job = Selectable<JobTable>

@@ -226,6 +226,8 @@ t.test('Messenger: a visitor leaves a number and consent, proves it with the tex
   })
   const card = await canvasOf(t, ctx, '/canvas/messenger/initialize', { workspace_id: 'abc123xy', card_creation_options: {}, context: { location: 'home' } })
   t.ok(byId(card, 'phone') && byId(card, 'consent') && byId(card, 'subscribe'))
+  // Canvas Kit requires a checkbox's label; without one Intercom refuses the card.
+  t.match(byId(card, 'consent'), { type: 'checkbox', label: /\S/ }, 'the consent checkbox has a label')
 
   const noConsent = await canvasOf(t, ctx, '/canvas/messenger/submit', messengerRequest('subscribe', { phone: '+14155550188' }))
   t.match(byId(noConsent, 'consent_error')?.text, /tick the box/)

@@ -25,7 +25,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
   const tables = await store.db.introspection.getTables()
   t.same(
     tables.map((x) => x.name).filter((n) => !n.startsWith('kysely_')).sort(),
-    ['automated_sends', 'bridge_versions', 'consent', 'held_media', 'jobs', 'messages', 'phone_contacts', 'phone_verifications', 'send_counts', 'settings_cache', 'sms_conversation_links', 'sms_conversations', 'webhook_receipts'],
+    ['automated_sends', 'bridge_versions', 'consent', 'held_media', 'jobs', 'messages', 'phone_contacts', 'phone_verifications', 'quick_replies', 'send_counts', 'settings_cache', 'sms_conversation_links', 'sms_conversations', 'webhook_receipts'],
   )
 })
 

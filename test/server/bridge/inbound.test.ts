@@ -3,7 +3,7 @@ import { textOf } from '../../../shared/text.js'
 import { catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
 import { chooseContact, MARK_ATTRIBUTE, phoneMark } from '../../../server/bridge/trust.js'
 import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
-import { buildTestApp, causedJobs, drain, inboundForm, OUR_NUMBER, postSms, type TestApp } from '../../helper.js'
+import { buildTestApp, causedJobs, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../../helper.js'
 
 const CUSTOMER = '+14155550123'
 
@@ -270,6 +270,26 @@ t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, 
   await text(ctx, 'please stop texting me')
   await drain(ctx.app)
   t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in', 'only the exact single word counts')
+})
+
+t.test('HELP after STOP: the note says a reply is not texted, and indeed it is not', async (t) => {
+  const ctx = await buildTestApp(t)
+  await text(ctx, 'hello')
+  await text(ctx, 'STOP')
+  await text(ctx, 'HELP')
+  await drain(ctx.app)
+  const conversation = ctx.intercom.conversations[0]!
+  const help = conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body ?? ''
+  t.match(help, /asked for help/)
+  t.notMatch(help, /reaches them as SMS/, 'no promise the bridge will not keep')
+  t.match(help, /not sent as SMS/)
+  t.match(help, /must text START/)
+  // What the note says is what happens to a teammate's reply.
+  const part = ctx.intercom.addAdminReply(conversation.id, { body: 'Here to help!' })
+  t.equal((await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [part]))).statusCode, 200)
+  await drain(ctx.app)
+  t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0, 'nothing texted')
+  t.match(await ctx.app.store.db.selectFrom('messages').select('status').where('direction', '=', 'outbound').executeTakeFirst(), { status: 'refused' })
 })
 
 t.test('short codes and alphanumeric senders do not break the pipeline', async (t) => {

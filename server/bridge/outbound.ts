@@ -344,6 +344,12 @@ async function recordFailure(deps: BridgeDeps, row: Message, code: number | null
 }
 
 
+/** How a failed text went, when not plain SMS: by RCS, or by RCS and then the SMS sent in its place. */
+function channelPhrase(message: Message): string {
+  if (message.fallback_sid) return ' by RCS, nor by the SMS Twilio sent in its place'
+  return message.channel === 'rcs' ? ' by RCS' : ''
+}
+
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
 export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outbound.notify_failure'>): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
@@ -353,7 +359,7 @@ export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outb
   const html =
     message.status === 'refused'
       ? `<p><b>Not sent as SMS:</b> ${escapeHtml(message.error_message ?? 'the customer may not be texted.')}</p><p>Reply: "${escapeHtml(preview)}"</p>`
-      : `<p><b>The text did not reach the customer</b>${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
-        `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}</p>`
+      : `<p><b>The text did not reach the customer</b>${channelPhrase(message)}${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
+        `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}${message.fallback_sid ? `, SMS fallback ${message.fallback_sid}` : ''}</p>`
   await deps.intercom.addNote(message.intercom_conversation_id, html)
 }

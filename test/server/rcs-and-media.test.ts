@@ -134,7 +134,7 @@ t.test('2. RCS could not deliver: the SMS fallback (its own MessageSid) updates 
       const ctx = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE } })
       const { id, sent, row } = await rcsReply(ctx)
       const fallback = ctx.twilio.fallBackToSms(sent.sid, FALLBACK_NUMBER)
-      const rcsFailed = () => postStatus(ctx, { MessageSid: sent.sid, MessageStatus: 'failed', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
+      const rcsFailed = () => postStatus(ctx, { MessageSid: sent.sid, MessageStatus: 'failed', ErrorCode: '63106', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
       const smsStatus = (status: string) => postStatus(ctx, { MessageSid: fallback.sid, MessageStatus: status, From: FALLBACK_NUMBER, To: CUSTOMER, MessagingServiceSid: SERVICE })
       if (order === 'rcs failure first') await rcsFailed()
       await smsStatus('sent')
@@ -152,11 +152,11 @@ t.test('2. RCS could not deliver: the SMS fallback (its own MessageSid) updates 
   }
 })
 
-t.test('2. the fallback failing too is one note naming both channels; RCS failing with no fallback fails the text after the wait', async (t) => {
+t.test('2, 3. the fallback failing too is one note naming both channels; RCS failing (63106) with no fallback fails the text after the wait, in plain words', async (t) => {
   const ctx = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE } })
   const { id, sent } = await rcsReply(ctx)
   const fallback = ctx.twilio.fallBackToSms(sent.sid, FALLBACK_NUMBER)
-  await postStatus(ctx, { MessageSid: sent.sid, MessageStatus: 'failed', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
+  await postStatus(ctx, { MessageSid: sent.sid, MessageStatus: 'failed', ErrorCode: '63106', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
   await postStatus(ctx, { MessageSid: fallback.sid, MessageStatus: 'undelivered', ErrorCode: '30003', From: FALLBACK_NUMBER, To: CUSTOMER, MessagingServiceSid: SERVICE })
   await drain(ctx.app)
   const failures = notes(ctx, id).filter((n) => /did not reach/.test(n))
@@ -167,13 +167,13 @@ t.test('2. the fallback failing too is one note naming both channels; RCS failin
   const clock = new TestClock()
   const alone = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE }, build: { clock } })
   const only = await rcsReply(alone, 'No SMS sender', clock)
-  await postStatus(alone, { MessageSid: only.sent.sid, MessageStatus: 'undelivered', ErrorCode: '30008', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
+  await postStatus(alone, { MessageSid: only.sent.sid, MessageStatus: 'undelivered', ErrorCode: '63106', From: RCS_SENDER, To: CUSTOMER, MessagingServiceSid: SERVICE })
   await settle(alone, clock, 2)
-  t.match(await only.row(), { channel: 'rcs', error_code: 30008 })
+  t.match(await only.row(), { channel: 'rcs', error_code: 63106 })
   t.notOk(['failed', 'undelivered'].includes((await only.row()).status), 'waiting for a fallback first')
   await settle(alone, clock, 11 * 60) // past FALLBACK_WAIT_MS, a second at a time
-  t.match(await only.row(), { status: 'failed', channel: 'rcs', error_code: 30008 })
-  t.match(notes(alone, only.id).at(-1), /did not reach the customer<\/b> by RCS \(Twilio error 30008\)/)
+  t.match(await only.row(), { status: 'failed', channel: 'rcs', error_code: 63106 })
+  t.match(notes(alone, only.id).at(-1), /did not reach the customer<\/b> by RCS \(Twilio error 63106\): The customer's phone cannot receive RCS messages, and no SMS was sent in its place/, '3. in plain words')
 })
 
 t.test('2. a callback for a MessageSid the bridge never sent (another app on the service) changes nothing', async (t) => {

@@ -62,9 +62,19 @@ export function canvas(components: Component[], storedData?: Record<string, unkn
 /** What a text cost: Twilio bills each segment as a text; only said when it is more than one. */
 const segmentsOf = (m: Message) => (m.num_segments && m.num_segments > 1 ? ` · ${m.num_segments} segments` : '')
 
+/**
+ * Which channel carried a text to the customer, when it was not plain SMS: RCS, or the SMS a
+ * Messaging Service sent in its place when RCS could not deliver it.
+ */
+export function channelWords(m: Pick<Message, 'direction' | 'channel' | 'fallback_sid'>): string {
+  if (m.direction !== 'outbound') return ''
+  if (m.fallback_sid) return ' · fell back to SMS'
+  return m.channel === 'rcs' ? ' by RCS' : ''
+}
+
 function messageItem(m: Message): { type: 'item'; id: string; title: string; subtitle?: string; tertiary_text?: string } {
   const arrow = m.direction === 'inbound' ? '←' : '→'
-  const status = STATUS_WORDS[m.status] ?? m.status
+  const status = `${STATUS_WORDS[m.status] ?? m.status}${channelWords(m)}`
   const reason = m.error_message && ['failed', 'undelivered', 'refused'].includes(m.status) ? `: ${m.error_message}` : ''
   return {
     type: 'item',
@@ -137,7 +147,7 @@ export function detailsPanel(state: PanelState): CanvasResponse {
   const items = state.messages.map((m) => ({
     type: 'field-value' as const,
     field: `${m.direction === 'inbound' ? '←' : '→'} ${when(m.created_at)}`,
-    value: `${STATUS_WORDS[m.status] ?? m.status}${m.error_code ? ` (error ${m.error_code})` : ''} · ${m.twilio_sid ?? 'no sid yet'}`,
+    value: `${STATUS_WORDS[m.status] ?? m.status}${channelWords(m)}${m.error_code ? ` (error ${m.error_code})` : ''} · ${m.twilio_sid ?? 'no sid yet'}${m.fallback_sid ? ` · SMS ${m.fallback_sid}` : ''}`,
   }))
   return canvas([
     { type: 'text', id: 'details_title', text: '*Recent texts*', style: 'header' },

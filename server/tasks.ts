@@ -5,7 +5,7 @@ import { applyKeyword } from './bridge/keywords.js'
 import { catchUp } from './bridge/catchup.js'
 import { checkpoint, prune } from './bridge/maintenance.js'
 import { markConversationRead, notifyFailure, postNote, relayReply, replyGaveUp } from './bridge/outbound.js'
-import { syncContactAttributes } from './bridge/status.js'
+import { checkFallback, linkFallback, syncContactAttributes } from './bridge/status.js'
 import { noteAutomated, sendAutomated } from './bridge/automated.js'
 import { notePanelMessage, savePhoneOnContact, savePhoneGaveUp, sendPanelMessage } from './bridge/sidebar.js'
 import type { TaskDefinition } from './jobs/worker.js'
@@ -25,6 +25,8 @@ export function createTasks(deps: BridgeDeps): Record<TaskName, TaskDefinition> 
     'maintenance.checkpoint': { run: () => checkpoint(deps, deps.clock.now()) },
     'outbound.reply': { run: (p, ctx) => relayReply(deps, p, ctx), onDead: replyGaveUp },
     'outbound.notify_failure': { run: (p) => notifyFailure(deps, p) },
+    'status.fallback': { run: (p) => linkFallback(deps, p) },
+    'status.fallback_check': { run: (p) => checkFallback(deps, p) },
     'conversation.note': { run: (p) => postNote(deps, p) },
     'conversation.mark_read': { run: (p) => markConversationRead(deps, p) },
     'contact.sms_attributes': { run: (p) => syncContactAttributes(deps, p) },

@@ -34,6 +34,13 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   },
   63018: { permanent: false, sentence: "WhatsApp's rate limit for this sender was reached. The message will be retried." },
   63024: { permanent: true, sentence: 'WhatsApp refused the recipient: the number cannot receive WhatsApp messages.' },
+  // RCS through a Messaging Service (twilio.com/docs/api/errors/63106): the phone cannot take RCS.
+  // With an SMS sender in the service Twilio sends the text again by SMS (a new MessageSid, linked by
+  // server/bridge/status.ts); this reaches the team only when no fallback came.
+  63106: {
+    permanent: true,
+    sentence: "The customer's phone cannot receive RCS messages, and no SMS was sent in its place. Add an SMS-capable number to the Messaging Service so that Twilio can fall back to SMS.",
+  },
   30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
   30032: { permanent: true, sentence: 'This toll-free number is not verified yet: carriers block its texts until Twilio verifies it (Console > Phone Numbers > Toll-free verification).' },
   // Since 2026-07 for both A2P 10DLC and toll-free verification (Twilio's changelog, 2026-07-17).

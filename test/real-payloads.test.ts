@@ -192,6 +192,7 @@ type TwilioFixture = { source: string; kind: 'inbound' | 'status'; params: Recor
 
 /** What each captured inbound webhook must put in Intercom, written by hand from what it carries. */
 const INBOUND: Record<string, { phone: string; shown: RegExp | string; attachments: number; whatsapp?: true }> = {
+  'inbound-rcs-msgsvc-twilio-docs.json': { phone: '+14155550105', shown: 'Is my order on its way?', attachments: 0 },
   'inbound-mms-3-images-msgsvc-upahead.json': { phone: '+14155550101', shown: 'Multiple images and text', attachments: 3 },
   'inbound-mms-image-android-upahead.json': { phone: '+14155550101', shown: '(sent an attachment)', attachments: 1 },
   'inbound-mms-image-apple-upahead.json': { phone: '+14155550102', shown: '(sent an attachment)', attachments: 1 },
@@ -260,6 +261,8 @@ t.test('captured Twilio status callbacks move the text on, WhatsApp read receipt
       t.equal(res.statusCode, 204, res.body)
       const after = await ctx.app.store.db.selectFrom('messages').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow()
       t.equal(after.status, params.MessageStatus)
+      // The channel that carried it, from the callback's From.
+      t.equal(after.channel, params.From?.startsWith('rcs:') ? 'rcs' : params.From?.startsWith('whatsapp:') ? 'whatsapp' : 'sms')
     })
   }
 })

@@ -57,6 +57,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   upload(file: { name: string; contentType: string; data: Buffer; redirectTo?: string }): string
   /** Every upload link expires now (instead of waiting half an hour). */
   expireUploads(): void
+  /**
+   * The upload host's passing trouble, for the next matching file downloads (`times`, default 1):
+   * answer `status` (503...), `hang` (never answer), or `drop` (close the connection unanswered).
+   */
+  failUpload(fault: Pick<Fault, 'status' | 'hang' | 'times' | 'delayMs'> & { drop?: boolean }): void
   /** Intercom's "Send test" notification, as it really arrives: topic ping, and an id of null. */
   pingNotification(): Record<string, unknown>
   /** The webhook Intercom would send for `topic` with these parts, as the real payload is shaped. */
@@ -140,6 +145,7 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     },
     callsSince: (index: number) => requests.slice(index).filter((r) => r.status !== 401),
     failNext: (fault: Fault) => state.faults.add(fault),
+    failUpload: (fault) => state.uploadFaults.add({ ...fault, match: { path: /^\/uploads\// } }),
     addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),

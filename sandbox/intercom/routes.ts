@@ -119,6 +119,18 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     state.requests.push(record)
     // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
     if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
+      const trouble = state.uploadFaults.take(req.method, url.pathname) as (Fault & { drop?: boolean }) | undefined
+      if (trouble?.delayMs) await new Promise((r) => setTimeout(r, trouble.delayMs))
+      if (trouble?.hang) return void (record.status = -1)
+      if (trouble?.drop) {
+        record.status = -1
+        return void req.socket.destroy()
+      }
+      if (trouble?.status) {
+        record.status = trouble.status
+        res.writeHead(trouble.status, { 'content-type': 'text/html' })
+        return res.end('<html><body>Service Unavailable</body></html>')
+      }
       const file = state.uploads.get(url.pathname)
       record.status = !file ? 404 : file.expired ? 403 : 200
       if (!file || file.expired) {

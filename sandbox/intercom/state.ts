@@ -293,6 +293,8 @@ export class IntercomState {
   readonly admin: Admin
   /** Faults queued for the next matching requests. */
   readonly faults = new FaultPlan()
+  /** Faults of the upload host alone (failUpload): API faults never reach a file download, nor these an API call. */
+  readonly uploadFaults = new FaultPlan()
   readonly contacts: Contact[]
   readonly conversations: Conversation[]
   readonly tags: Tag[]

@@ -34,6 +34,12 @@ export interface TwilioStandIn {
    * `via`: the origin that URL's load balancer picked (one of several machines); signed as configured.
    */
   receiveText(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; via?: string }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
+  /**
+   * What a Messaging Service with an RCS sender does when RCS cannot deliver a text: the same words
+   * again as a new SMS message (its own MessageSid) from one of the service's numbers, `from`.
+   * Returns the new message; the test posts the callbacks of both, in the order it wants.
+   */
+  fallBackToSms(sid: string, from: string): TwilioMessage
   /** Texts to this number are accepted, then end `undelivered` (or `failed`) with this error code; null: delivered again. */
   failDelivery(to: string, failure: { code: number; status?: 'undelivered' | 'failed' } | null): void
   /** Webhooks posted (inbound texts, status callbacks), oldest first. */
@@ -184,6 +190,12 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       })
       const delivery = await postWebhook(state.deliveries, 'sms', through(url, via), twilioHeaders(url, params), new URLSearchParams(params).toString())
       return { message, delivery }
+    },
+    fallBackToSms(sid, from) {
+      const first = state.messages.find((m) => m.sid === sid)
+      if (!first) throw new Error(`no message ${sid}`)
+      first.status = 'failed'
+      return state.addOutboundMessage({ to: first.to, from, messagingServiceSid: first.messaging_service_sid, body: first.body, mediaUrls: first.media.map((m) => m.url ?? ''), statusCallback: first.status_callback })
     },
     save: () => state.save(),
     failDelivery: (to, failure) => state.failDelivery(to, failure),

@@ -31,6 +31,10 @@ export const jobKeys = {
   /** The note of how many texts and segments a reply became. */
   segmentsNote: (partId: string) => `segmentsnote:${partId}`,
   notifyFailure: (messageId: number) => `notify:${messageId}`,
+  /** Linking a status callback of an unknown MessageSid (an SMS fallback of an RCS text) and applying it. */
+  fallback: (sid: string, status: string) => `fallback:${sid}:${status}`,
+  /** The look, after RCS failed, at whether an SMS fallback came. */
+  fallbackCheck: (messageId: number) => `fallbackcheck:${messageId}`,
   /** The note that a job ran out of attempts (its id is unique for ever). */
   gaveUp: (jobId: number) => `gaveup:${jobId}`,
   syncContact: (messageId: number, status: string) => `sync:${messageId}:${status}`,

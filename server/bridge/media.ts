@@ -113,6 +113,24 @@ export function isIntercomUpload(url: string, config: Pick<Config, 'intercom'>):
   return /(^|\.)(intercomcdn\.com|intercomcdn\.eu|intercomusercontent\.com|intercom-attachments(-\d+)?\.com)$/.test(parsed.hostname)
 }
 
+/** How long an Intercom upload link works after the webhook that carried it, when the link does not say. */
+export const UPLOAD_LINK_LIFETIME_MS = 30 * 60_000
+
+/**
+ * Until when an Intercom upload link works: its own `expires` (Unix seconds, as
+ * downloads.intercomcdn.com links carry it, signed), else about half an hour after `receivedAt`.
+ */
+export function uploadLinkExpiresAt(url: string, receivedAt: number): number {
+  let expires: string | null = null
+  try {
+    expires = new URL(url).searchParams.get('expires')
+  } catch {
+    // not a URL: the default lifetime
+  }
+  const seconds = expires && /^\d{9,12}$/.test(expires) ? Number(expires) : null
+  return seconds !== null ? seconds * 1000 : receivedAt + UPLOAD_LINK_LIFETIME_MS
+}
+
 /** Teammates' uploads: Intercom's upload hosts (isIntercomUpload) on every hop. */
 export function intercomUploadPolicy(config: Pick<Config, 'intercom'>): FetchPolicy {
   return { allowed: (url) => isIntercomUpload(url.href, config), trustedOrigin: new URL(config.intercom.apiBaseUrl).origin }
@@ -139,7 +157,8 @@ export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held:
   return `${config.publicUrl}/media/${heldMediaToken(config, held.id, held.created_at + MEDIA_TTL_MS)}/${mediaFileName(held.name ?? 'file', held.content_type)}`
 }
 
-export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string }
+/** A failed download says whether trying again may succeed (no answer, a timeout, a 5xx, a 429). */
+export type Fetched = { ok: true; contentType: string; bytes: Uint8Array } | { ok: false; reason: string; retryable?: boolean }
 
 /**
  * Where a download may go. Every hop (the link and each redirect) must pass `allowed` and resolve to
@@ -207,7 +226,10 @@ async function fetchChecked(url: string, from: string, policy: FetchPolicy, opti
 }
 
 /** A download under way: its type, and its bytes as a stream that fails past `MAX_HELD_BYTES`. */
-export type Opened = { ok: true; contentType: string; size: number | null; body: Readable } | { ok: false; reason: string; status?: number }
+export type Opened = { ok: true; contentType: string; size: number | null; body: Readable } | { ok: false; reason: string; status?: number; retryable?: boolean }
+
+/** Answers after which the same link may work a moment later: the host's passing trouble, not a refusal. */
+const PASSING = (status: number) => status >= 500 || status === 429 || status === 408
 
 /**
  * Opens one file from `from` ("Intercom", "Twilio": said in the reasons) where the policy allows.
@@ -220,12 +242,12 @@ export async function openFile(url: string, from: string, policy: FetchPolicy, o
   try {
     res = await fetchChecked(url, from, policy, options)
   } catch (err) {
-    return { ok: false, reason: `it could not be downloaded from ${from} (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
+    return { ok: false, retryable: true, reason: `it could not be downloaded from ${from} (${(err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'})` }
   }
   if ('refused' in res) return { ok: false, reason: `it was not downloaded: ${res.refused}` }
   if (!res.ok || !res.body) {
     await res.body?.cancel()
-    return { ok: false, status: res.status, reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }
+    return { ok: false, status: res.status, retryable: PASSING(res.status), reason: res.status === 403 || res.status === 404 || res.status === 410 ? `${from}'s link to it had expired` : `${from} answered ${res.status} when it was downloaded` }
   }
   const declared = res.headers.get('content-length')
   if (Number(declared) > MAX_HELD_BYTES) {
@@ -269,7 +291,7 @@ export async function fetchFile(
     for await (const chunk of opened.body as AsyncIterable<Buffer>) chunks.push(chunk)
   } catch (err) {
     opened.body.destroy()
-    return { ok: false, reason: err instanceof FileTooLarge ? TOO_LARGE : `it could not be downloaded from ${from} (the download broke off)` }
+    return err instanceof FileTooLarge ? { ok: false, reason: TOO_LARGE } : { ok: false, retryable: true, reason: `it could not be downloaded from ${from} (the download broke off)` }
   }
   return { ok: true, contentType: opened.contentType, bytes: Buffer.concat(chunks) }
 }

@@ -15,7 +15,7 @@ import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { numberedOptions, partHandling } from './parts.js'
-import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload } from './media.js'
+import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload, uploadLinkExpiresAt } from './media.js'
 
 export type { ReplyPart } from './jobs.js'
 
@@ -115,7 +115,7 @@ type MediaRef = { url: string; contentType: string | null; name: string | null }
  * within the hour, so those are copied here first and served from the bridge; other links go as they
  * are. What cannot be copied is listed with the reason, for a note.
  */
-async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ media: MediaItem[]; lost: string[] }> {
+async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[], ctx: JobContext): Promise<{ media: MediaItem[]; lost: string[] }> {
   const media: MediaItem[] = []
   const lost: string[] = []
   for (const [index, item] of wanted.entries()) {
@@ -132,6 +132,7 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
     if (!held) {
       const fetched = await fetchFile(item.url, 'Intercom', intercomUploadPolicy(deps.config))
       if (!fetched.ok) {
+        if (mayCopyLater(deps, item.url, fetched, ctx)) throw new CopyNotYetMade(label, fetched.reason)
         lost.push(`${label}: ${fetched.reason}`)
         continue
       }
@@ -150,6 +151,30 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
     media.push({ url: heldMediaUrl(deps.config, held), contentType: held.content_type })
   }
   return { media, lost }
+}
+
+/**
+ * Thrown by a reply job whose file could not be copied for a passing reason (Intercom's upload host
+ * answered 5xx or 429, timed out, or dropped the connection): the worker runs the job again with
+ * backoff. Nothing was stored or sent yet, so the customer gets the text and its picture once, together.
+ */
+class CopyNotYetMade extends Error {
+  constructor(label: string, reason: string) {
+    super(`${label} could not be copied yet (${reason}); the reply waits for it`)
+    this.name = 'CopyNotYetMade'
+  }
+}
+
+/**
+ * Whether a failed copy is worth another attempt: a passing failure, while the link still works (its
+ * `expires`, else about 30 minutes after the webhook) and the job has attempts left (its last one
+ * sends the reply without the file, with the note, rather than not at all). A refused or expired
+ * link (403, 404, 410) is final at once.
+ */
+function mayCopyLater(deps: Pick<BridgeDeps, 'clock'>, url: string, fetched: { retryable?: boolean }, ctx: JobContext): boolean {
+  if (!fetched.retryable) return false
+  if (ctx.job.attempts >= ctx.job.max_attempts) return false
+  return deps.clock.now() < uploadLinkExpiresAt(url, ctx.job.created_at)
 }
 
 /** Types a file host gives when it does not know: only these may be replaced by the declared type. */
@@ -192,7 +217,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   // One picture more than a text carries, so a reply with too many gets its note.
   const pictures = inlineImages(body, MAX_ATTACHMENTS + 1)
   const wanted: MediaRef[] = [...pictures.map((url) => ({ url, contentType: null, name: null })), ...part.attachments]
-  const { media, lost } = await prepareMedia(deps, wanted)
+  const { media, lost } = await prepareMedia(deps, wanted, ctx)
   const mms = media.length > 0 && senderSupportsMedia(from, deps.config)
   if (media.length > 0 && !mms) text = [text, ...media.map((m) => m.url)].filter(Boolean).join('\n')
   const chunks = text ? splitForSms(text) : ['']
@@ -371,6 +396,12 @@ async function recordFailure(deps: BridgeDeps, row: Message, code: number | null
 }
 
 
+/** How a failed text went, when not plain SMS: by RCS, or by RCS and then the SMS sent in its place. */
+function channelPhrase(message: Message): string {
+  if (message.fallback_sid) return ' by RCS, nor by the SMS Twilio sent in its place'
+  return message.channel === 'rcs' ? ' by RCS' : ''
+}
+
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
 export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outbound.notify_failure'>): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
@@ -380,7 +411,7 @@ export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outb
   const html =
     message.status === 'refused'
       ? `<p><b>Not sent as SMS:</b> ${escapeHtml(message.error_message ?? 'the customer may not be texted.')}</p><p>Reply: "${escapeHtml(preview)}"</p>`
-      : `<p><b>The text did not reach the customer</b>${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
-        `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}</p>`
+      : `<p><b>The text did not reach the customer</b>${channelPhrase(message)}${message.error_code ? ` (Twilio error ${message.error_code})` : ''}: ${escapeHtml(message.error_message ?? describeTwilioError(message.error_code))}</p>` +
+        `<p>Reply: "${escapeHtml(preview)}"${message.twilio_sid ? ` — Twilio MessageSid ${message.twilio_sid}` : ''}${message.fallback_sid ? `, SMS fallback ${message.fallback_sid}` : ''}</p>`
   await deps.intercom.addNote(message.intercom_conversation_id, html)
 }

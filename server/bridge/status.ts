@@ -1,7 +1,8 @@
 import type { Tx } from '../../shared/db/database.js'
-import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared/db/messages.js'
-import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
-import { describeTwilioError } from '../../shared/twilio-errors.js'
+import { splitAddress } from '../../shared/channel.js'
+import { findMessageBySid, getMessage, lastSentToContact, textsAwaitingFallback, updateMessage, type Message } from '../../shared/db/messages.js'
+import type { DeliveryChannel, MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
+import { describeTwilioError, TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
@@ -36,29 +37,128 @@ export function nextStatus(current: MessageStatus, incoming: string): TwilioStat
   return incoming
 }
 
-/** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
-export function receiveStatus(deps: Pick<BridgeDeps, 'store'>, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
-  return deps.store.write((trx) => recordStatus(trx, update))
+/** What a status callback says: the message, its status and error, and (when Twilio sends them) its two ends. */
+export interface StatusUpdate {
+  sid: string
+  status: string
+  errorCode: number | null
+  /** Our end as the message went out: `rcs:<sender>` for RCS, a number (SMS, MMS), `whatsapp:+...`. */
+  from?: string | null | undefined
+  /** The customer's address. */
+  to?: string | null | undefined
+  serviceSid?: string | null | undefined
 }
 
-/** Applies a status callback; returns whether anything changed. Failures queue one note. */
-export async function recordStatus(trx: Tx, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
+/** How long after a text was sent an SMS fallback of it may still arrive, and how long RCS's failure waits for one. */
+export const FALLBACK_WINDOW_MS = 60 * 60_000
+export const FALLBACK_WAIT_MS = 10 * 60_000
+
+/** The channel a callback's From names: rcs:, whatsapp:, else a number, short code or sender ID (SMS). */
+export function channelOfSender(from: string | null | undefined): DeliveryChannel | null {
+  if (!from) return null
+  const { channel } = splitAddress(from)
+  return channel ?? null
+}
+
+/** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
+export function receiveStatus(deps: Pick<BridgeDeps, 'store' | 'clock'>, update: StatusUpdate): Promise<boolean> {
+  return deps.store.write((trx) => recordStatus(trx, update, deps.clock.now()))
+}
+
+const isFailure = (status: string) => status === 'failed' || status === 'undelivered'
+
+/**
+ * Applies a status callback; returns whether anything changed. Failures queue one note. A Messaging
+ * Service that cannot deliver a text by RCS sends it again by SMS as a second message: RCS's failure
+ * waits for it (FALLBACK_WAIT_MS), and the fallback's statuses are the text's from then on. An
+ * unknown MessageSid that may be such a fallback is linked by a job (it needs Twilio's log).
+ */
+export async function recordStatus(trx: Tx, update: StatusUpdate, now = Date.now()): Promise<boolean> {
   const message = await findMessageBySid(trx, update.sid)
-  if (!message) return false
-  const status = nextStatus(message.status, update.status)
-  if (!status) return false
-  const failed = status === 'failed' || status === 'undelivered'
-  await updateMessage(trx, message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) })
-  if (failed) {
-    await recordTwilioOptOut(trx, message.phone, update.errorCode)
-    await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
+  if (!message) return queueFallbackLink(trx, update, now)
+  const channel = channelOfSender(update.from)
+  const isFallback = message.fallback_sid === update.sid
+  // The first attempt's news once the fallback carries the text: history, not the text's status.
+  if (message.fallback_sid && !isFallback) return false
+  if (channel === 'rcs' && isFailure(update.status) && !optOut(update.errorCode) && message.twilio_number?.startsWith('MG')) {
+    await updateMessage(trx, message.id, { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }, now)
+    await enqueueTask(trx, 'status.fallback_check', { messageId: message.id }, { key: jobKeys.fallbackCheck(message.id), runAt: now + FALLBACK_WAIT_MS }, now)
+    return true
   }
+  const status = nextStatus(message.status, update.status)
+  const carrier = isFallback ? 'sms' : (channel ?? message.channel)
+  if (!status) {
+    if (carrier === message.channel) return false
+    await updateMessage(trx, message.id, { channel: carrier }, now)
+    return true
+  }
+  const failed = isFailure(status)
+  const error = failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : isFallback ? { error_code: null, error_message: null } : {}
+  await updateMessage(trx, message.id, { status, channel: carrier, ...error }, now)
+  if (failed) await textFailed(trx, message, update.errorCode)
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
     await enqueueTask(trx, 'contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) })
   }
   return true
+}
+
+const optOut = (code: number | null) => Boolean(code && TWILIO_ERRORS[code]?.optedOut)
+
+/** A text failed for good: an opt-out is recorded for the number (every channel of the sender), and the team told. */
+async function textFailed(trx: Tx, message: Message, code: number | null): Promise<void> {
+  await recordTwilioOptOut(trx, message.phone, code)
+  await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
+}
+
+/**
+ * A callback for a MessageSid we never sent, through our Messaging Service, not by RCS, to a number
+ * with a text that has no fallback yet: perhaps the SMS Twilio sent in that text's place. A job looks
+ * it up in Twilio's log and links it. Anything else (another app's texts) is ignored, as before.
+ */
+async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Promise<boolean> {
+  if (!update.to || !update.serviceSid || channelOfSender(update.from) === 'rcs') return false
+  const phone = splitAddress(update.to)
+  if (phone.channel !== 'sms' && phone.channel !== 'rcs') return false
+  const waiting = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: update.serviceSid, since: now - FALLBACK_WINDOW_MS })
+  if (waiting.length === 0) return false
+  const payload = { sid: update.sid, status: update.status, errorCode: update.errorCode, from: update.from ?? null, to: update.to, serviceSid: update.serviceSid }
+  await enqueueTask(trx, 'status.fallback', payload, { key: jobKeys.fallback(update.sid, update.status) }, now)
+  return true
+}
+
+/**
+ * Job: links an SMS fallback to the text it stands in for (the oldest one to that number, through
+ * that service, with the words Twilio's log shows for it and no fallback yet), then applies its status.
+ */
+export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | 'clock'>, payload: TaskPayload<'status.fallback'>): Promise<void> {
+  const logged = (await deps.twilio.recentTextsTo(payload.to)).find((m) => m.sid === payload.sid)
+  if (!logged) return // not in the log: not ours to guess about
+  const now = deps.clock.now()
+  await deps.store.write(async (trx) => {
+    if (!(await findMessageBySid(trx, payload.sid))) {
+      const phone = splitAddress(payload.to)
+      if (phone.channel === null) return
+      const [text] = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: payload.serviceSid, since: now - FALLBACK_WINDOW_MS, body: logged.body })
+      if (!text) return
+      await updateMessage(trx, text.id, { fallback_sid: payload.sid, channel: 'sms' }, now)
+    }
+    await recordStatus(trx, { sid: payload.sid, status: payload.status, errorCode: payload.errorCode, from: payload.from, to: payload.to, serviceSid: payload.serviceSid }, now)
+  })
+}
+
+/**
+ * Job: RCS could not deliver a text and no SMS fallback arrived within FALLBACK_WAIT_MS (the
+ * Messaging Service has no SMS sender, or fallback is off): the text failed, with RCS's error.
+ */
+export async function checkFallback(deps: Pick<BridgeDeps, 'store' | 'clock'>, payload: TaskPayload<'status.fallback_check'>): Promise<void> {
+  await deps.store.write(async (trx) => {
+    const message = await getMessage(trx, payload.messageId)
+    if (!message || message.fallback_sid || RANK[message.status] === 4) return
+    await updateMessage(trx, message.id, { status: 'failed' }, deps.clock.now())
+    await textFailed(trx, message, message.error_code)
+  })
 }
 
 /** Job: keeps `last_sms_sid` and `last_sms_status` on the Intercom contact current. */

@@ -138,13 +138,18 @@ const statusForm = z.looseObject({
   MessageSid: messageSid,
   MessageStatus: z.string().min(1).max(32),
   ErrorCode: z.coerce.number().int().optional(),
+  // Which channel carried it (rcs:<sender> for RCS) and, for a Messaging Service's SMS fallback of
+  // an RCS text, what links the fallback to that text. Read only when well-formed.
+  From: z.string().min(1).max(64).optional().catch(undefined),
+  To: z.string().min(1).max(64).optional().catch(undefined),
+  MessagingServiceSid: sid('MG').optional().catch(undefined),
 })
 
 const statusRoute: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/status', 'Twilio status callbacks')
   app.post('/twilio/status', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
-    const { MessageSid, MessageStatus, ErrorCode } = parseForm(statusForm, req.body as Form)
-    await receiveStatus(app.bridge, { sid: MessageSid, status: MessageStatus, errorCode: ErrorCode ?? null })
+    const f = parseForm(statusForm, req.body as Form)
+    await receiveStatus(app.bridge, { sid: f.MessageSid, status: f.MessageStatus, errorCode: f.ErrorCode ?? null, from: f.From, to: f.To, serviceSid: f.MessagingServiceSid })
     return reply.code(204).send()
   })
 }

@@ -144,9 +144,34 @@ export async function findInboundForDelivery(db: Executor, id: number): Promise<
   }
 }
 
+/** The text Twilio knows by this MessageSid: its own, or the SMS sent in its place after RCS failed. */
 export async function findMessageBySid(db: Executor, sid: string): Promise<Message | undefined> {
-  const row = await db.selectFrom('messages').selectAll().where('twilio_sid', '=', sid).executeTakeFirst()
+  const row = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where((eb) => eb.or([eb('twilio_sid', '=', sid), eb('fallback_sid', '=', sid)]))
+    .executeTakeFirst()
   return row && toMessage(row)
+}
+
+/**
+ * Texts an SMS fallback may stand in for: to this phone through this Messaging Service since
+ * `since`, sent (a MessageSid), with no fallback yet, oldest first. `body` narrows them to the words
+ * Twilio's log shows for the fallback; without it, whether any is waiting at all.
+ */
+export async function textsAwaitingFallback(db: Executor, q: { phone: string; serviceSid: string; since: number; body?: string }): Promise<Message[]> {
+  let query = db
+    .selectFrom('messages')
+    .selectAll()
+    .where('direction', '=', 'outbound')
+    .where('phone', '=', q.phone)
+    .where('twilio_number', '=', q.serviceSid)
+    .where('twilio_sid', 'is not', null)
+    .where('fallback_sid', 'is', null)
+    .where('created_at', '>=', q.since)
+  if (q.body !== undefined) query = query.where('body', '=', q.body)
+  const rows = await query.orderBy('id').limit(20).execute()
+  return rows.map(toMessage)
 }
 
 /** Whether a stored text (of this direction, if given) is this Intercom conversation part. */

@@ -126,9 +126,19 @@ export interface MessageTable {
   send_attempted_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
   /** When its body and media links were removed (retention or erasure); null while it has them. */
   redacted_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>
+  /** The channel that carried it to the customer, as Twilio's status callbacks said (outbound); null until one says. */
+  channel: ColumnType<DeliveryChannel | null, DeliveryChannel | null | undefined, DeliveryChannel | null>
+  /**
+   * The MessageSid of the SMS a Messaging Service sent in its place when RCS could not deliver it
+   * (a second message of Twilio's); its statuses are this text's from then on.
+   */
+  fallback_sid: ColumnType<string | null, string | null | undefined, string | null>
   created_at: Millis
   updated_at: Millis
 }
+
+/** What carried a text: RCS, SMS (MMS included) or WhatsApp. */
+export type DeliveryChannel = 'rcs' | 'sms' | 'whatsapp'
 
 /** Keys of webhooks already accepted, so a redelivery has no second effect. */
 export interface WebhookReceiptTable {

@@ -9,6 +9,7 @@ import * as trust from './2026-12-07T00-trust.js'
 import * as catchup from './2026-12-07T10-catchup.js'
 import * as versions from './2026-12-07T11-versions.js'
 import * as retention from './2026-12-07T13-retention.js'
+import * as channels from './2026-12-07T21-channels.js'
 import * as parts from './2026-12-07T22-parts.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-07T10-catchup': catchup,
   '2026-12-07T11-versions': versions,
   '2026-12-07T13-retention': retention,
+  '2026-12-07T21-channels': channels,
   '2026-12-07T22-parts': parts,
 }
 

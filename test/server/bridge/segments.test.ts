@@ -49,7 +49,7 @@ t.test('the sidebar list says how many segments a text took', async (t) => {
   const text = (id: number, segments: number | null): Message => ({
     id, direction: 'outbound', twilio_sid: null, intercom_conversation_id: null, intercom_contact_id: 'c', intercom_part_id: null, part_index: 0, phone: CUSTOMER,
     twilio_number: null, body: 'hello', media: [], num_segments: segments, status: 'delivered', error_code: null, error_message: null, send_attempted_at: null,
-    redacted_at: id === 3 ? 1 : null, created_at: 0, updated_at: 0,
+    redacted_at: id === 3 ? 1 : null, channel: null, fallback_sid: null, created_at: 0, updated_at: 0,
   })
   const panel = inboxPanel({ phone: CUSTOMER, consent: { state: 'ok', sentence: '' }, messages: [text(1, 5), text(2, 1), text(3, 1)], welcome: null, welcomeEnabled: false, mergeInto: null })
   const items = JSON.stringify(panel)

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { recordReceipt } from '../shared/db/receipts.js'
 import { AppError } from '../shared/errors.js'
@@ -73,6 +73,38 @@ export interface SignedCanvasOptions {
 }
 
 /**
+ * Every canvas carries a fresh nonce in its stored data: its issue time, random bytes and our MAC
+ * (nonce.ts). Intercom sends it back in `current_canvas` with the next submit. A replayed submit
+ * carries a nonce already used (its receipt) or, once receipts are pruned, one long out of date.
+ */
+function withNonce(payload: unknown, issue: () => string): unknown {
+  if (typeof payload !== 'object' || payload === null || !('canvas' in payload) || withoutNonce.has(payload)) return payload
+  const canvas = (payload as CanvasResponse).canvas as { stored_data?: Record<string, unknown> }
+  canvas.stored_data = { ...canvas.stored_data, nonce: issue() }
+  return payload
+}
+
+/** Serves our workspace, a request about someone (unless the route renders for anyone), each effectful submit once. */
+async function admit(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, effectful: ReadonlySet<string>): Promise<void> {
+  const parsed = canvasRequest.safeParse(req.body)
+  // Intercom signs for the app, whichever workspace installed it: only ours is served.
+  if (parsed.success && parsed.data.workspace_id !== (await app.bridge.intercom.workspaceId())) {
+    req.log.warn({ workspace: String(parsed.data.workspace_id ?? '').slice(0, 64) }, 'canvas request from another workspace refused')
+    return void reply.code(403).send(bare(errorCanvas('This app is not set up for this workspace.')))
+  }
+  const person = parsed.success ? (parsed.data.contact ?? parsed.data.customer ?? parsed.data.user ?? null) : null
+  if (!parsed.success || (!person && !req.routeOptions.config.canvasForAnyone)) return void reply.send(bare(errorCanvas('This request did not say which contact it is about.')))
+  req.canvas = { request: parsed.data, person }
+  const component = parsed.data.component_id
+  if (!component || !effectful.has(component)) return
+  const nonce = parsed.data.current_canvas?.stored_data?.nonce
+  const at = app.bridge.clock.now()
+  if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at)) return void reply.send(errorCanvas('This view is out of date. Refresh and try again.'))
+  const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce, at))
+  if (!fresh) return void reply.send(errorCanvas('That was already done. Refresh to see where things stand.'))
+}
+
+/**
  * The hook every Canvas Kit route of an app sits behind (registered by each app's plugin, so it
  * applies to that app's routes). Every POST is signed (X-Body-Signature, else 401 as JSON), must come
  * from our workspace and name the contact it is about; an effectful submit carries a nonce that is
@@ -80,7 +112,6 @@ export interface SignedCanvasOptions {
  */
 export const signedCanvas = fp<SignedCanvasOptions>(async (app, opts) => {
   const secret = app.config.intercom.clientSecret
-  const now = () => app.bridge.clock.now()
   const effectful = new Set(opts.effectful)
   // An unsigned request never reaches a canvas: 401, as JSON.
   const signed = signedJson(app, {
@@ -104,31 +135,12 @@ export const signedCanvas = fp<SignedCanvasOptions>(async (app, opts) => {
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST') return
     try {
-      await admit(req, reply)
+      await admit(app, req, reply, effectful)
     } catch (err) {
       req.log.error({ err }, 'canvas request failed')
       return reply.send(errorCanvas(SOMETHING_WRONG))
     }
   })
-
-  async function admit(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const parsed = canvasRequest.safeParse(req.body)
-    // Intercom signs for the app, whichever workspace installed it: only ours is served.
-    if (parsed.success && parsed.data.workspace_id !== (await app.bridge.intercom.workspaceId())) {
-      req.log.warn({ workspace: String(parsed.data.workspace_id ?? '').slice(0, 64) }, 'canvas request from another workspace refused')
-      return void reply.code(403).send(bare(errorCanvas('This app is not set up for this workspace.')))
-    }
-    const person = parsed.success ? (parsed.data.contact ?? parsed.data.customer ?? parsed.data.user ?? null) : null
-    if (!parsed.success || (!person && !req.routeOptions.config.canvasForAnyone)) return void reply.send(bare(errorCanvas('This request did not say which contact it is about.')))
-    req.canvas = { request: parsed.data, person }
-    const component = parsed.data.component_id
-    if (!component || !effectful.has(component)) return
-    const nonce = parsed.data.current_canvas?.stored_data?.nonce
-    const at = now()
-    if (!nonceIsFresh(secret, nonce, at)) return void reply.send(errorCanvas('This view is out of date. Refresh and try again.'))
-    const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce, at))
-    if (!fresh) return void reply.send(errorCanvas('That was already done. Refresh to see where things stand.'))
-  }
 
   // A handler that throws still answers a canvas; errors before the hook (signature, JSON, size)
   // go on to the app's error handler.
@@ -138,15 +150,5 @@ export const signedCanvas = fp<SignedCanvasOptions>(async (app, opts) => {
     return reply.send(errorCanvas(SOMETHING_WRONG))
   })
 
-  /**
-   * Every canvas carries a fresh nonce in its stored data: its issue time, random bytes and our MAC
-   * (nonce.ts). Intercom sends it back in `current_canvas` with the next submit. A replayed submit
-   * carries a nonce already used (its receipt) or, once receipts are pruned, one long out of date.
-   */
-  app.addHook('preSerialization', async (_req, _reply, payload: unknown) => {
-    if (typeof payload !== 'object' || payload === null || !('canvas' in payload) || withoutNonce.has(payload)) return payload
-    const canvas = (payload as CanvasResponse).canvas as { stored_data?: Record<string, unknown> }
-    canvas.stored_data = { ...canvas.stored_data, nonce: issueNonce(secret, now()) }
-    return payload
-  })
+  app.addHook('preSerialization', async (_req, _reply, payload: unknown) => withNonce(payload, () => issueNonce(secret, app.bridge.clock.now())))
 }, { name: 'signed-canvas' })

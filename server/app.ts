@@ -10,14 +10,10 @@ import media from './routes/media.js'
 import twilio from './routes/twilio.js'
 import intercom from './routes/intercom.js'
 import series from './routes/series.js'
-import { canvasRoutes } from '../canvas/routes.js'
-import type { CanvasActions } from '../canvas/actions.js'
+import canvasInbox from '../canvas/inbox.js'
+import canvasMessenger from '../canvas/messenger.js'
 import { AppError } from '../shared/errors.js'
 import type { BridgeDeps } from './bridge/deps.js'
-import { completeSubscription, subscribeFromMessenger, verificationOf } from './bridge/messenger.js'
-import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel } from './bridge/sidebar.js'
-import { checkCode, resendCode } from './bridge/verification.js'
-import { mergeFromPanel } from './bridge/links.js'
 import type { Metrics } from './metrics.js'
 import rateLimit from '@fastify/rate-limit'
 import admin from './routes/admin.js'
@@ -99,26 +95,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(twilio)
   await fastify.register(intercom)
   await fastify.register(series)
-  await fastify.register(canvasRoutes(canvasActions(opts.deps), () => opts.deps.clock.now()))
+  await fastify.register(canvasInbox)
+  await fastify.register(canvasMessenger)
   await fastify.register(admin)
   await fastify.register(media)
-}
-
-/** What the Canvas Kit surfaces may ask of the bridge (canvas/ never imports the service). */
-function canvasActions(deps: BridgeDeps): CanvasActions {
-  return {
-    workspaceId: () => deps.intercom.workspaceId(),
-    loadPanel: (contact) => loadPanel(deps, contact),
-    sendFromPanel: (ctx, text) => sendFromPanel(deps, ctx, text),
-    welcomeFromPanel: (ctx) => welcomeFromPanel(deps, ctx),
-    savePhone: (ctx, typed, options) => savePhone(deps, ctx, typed, options),
-    mergeContact: (ctx, into) => mergeFromPanel(deps, ctx, into),
-    subscribe: (contactId, typed, agreed) => subscribeFromMessenger(deps, contactId, typed, agreed),
-    verification: (contactId, id) => verificationOf(deps, contactId, id),
-    checkCode: (contactId, id, typed) => checkCode(deps, contactId, id, typed),
-    resendCode: (contactId, id) => resendCode(deps, contactId, id),
-    completeSubscription: (contactId, phone) => completeSubscription(deps, contactId, phone),
-  }
 }
 
 export default fp(app, { name: 'sms-bridge' })

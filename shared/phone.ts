@@ -103,3 +103,16 @@ export async function isTextableNumber(e164: string): Promise<boolean> {
   const type = parsed.getType()
   return type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE'
 }
+
+/** What is wrong with a number a person typed. */
+export type TypedNumberProblem = 'unparsable' | 'not_mobile'
+
+/**
+ * A number typed into a form (the sidebar's "Save number", the Messenger card): E.164 when a text
+ * can reach it, else what is wrong with it. At most 64 characters are read.
+ */
+export async function readTypedNumber(typed: string, defaultCountry?: CountryCode): Promise<{ phone: string } | { problem: TypedNumberProblem }> {
+  const phone = toE164(typed.slice(0, 64), defaultCountry)
+  if (!phone) return { problem: 'unparsable' }
+  return (await isTextableNumber(phone)) ? { phone } : { problem: 'not_mobile' }
+}

@@ -46,6 +46,9 @@ export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit =
   return links.length
 }
 
+/** `not_mergeable`: the user is no longer one the lead may be merged into (merged already, or moved on). */
+export type MergeOutcome = { kind: 'queued'; into: { id: string; name: string | null } } | { kind: 'refused'; reason: 'not_mergeable' }
+
 /**
  * "Merge" in the SMS panel: the bridge's own lead for a number into a user who also has it (shown
  * only where a user's phone is not trusted by itself, MATCH_USERS_BY_PHONE=false). Queued, so it
@@ -55,10 +58,10 @@ export async function mergeFromPanel(
   deps: BridgeDeps,
   ctx: { contact: { id: string }; conversationId: string | null; adminName: string | null },
   into: string,
-): Promise<{ notice?: string; error?: string }> {
+): Promise<MergeOutcome> {
   const candidates = await mergeCandidates(deps, ctx.contact.id)
   const user = candidates.find((c) => c.id === into)
-  if (!user) return { error: 'That contact cannot be merged with this one any more. Refresh to see where things stand.' }
+  if (!user) return { kind: 'refused', reason: 'not_mergeable' }
   await deps.store.write((trx) =>
     enqueueTask(
       trx,
@@ -67,7 +70,7 @@ export async function mergeFromPanel(
       { key: jobKeys.merge(ctx.contact.id, into), queueKey: queues.contact(ctx.contact.id) },
     ),
   )
-  return { notice: `Merging into ${user.name ?? 'the user'}: this conversation moves to them in a moment.` }
+  return { kind: 'queued', into: user }
 }
 
 /** Users the bridge's own lead for a number may be merged into: those it found with the number. */

@@ -1,45 +1,46 @@
-import { findPhoneContact, linkPhoneContact } from '../../shared/db/contacts.js'
-import { getConsent, setConsent } from '../../shared/db/consent.js'
-import { getVerification } from '../../shared/db/verifications.js'
-import { isTextableNumber, toE164 } from '../../shared/phone.js'
+import { linkPhoneContact } from '../../shared/db/contacts.js'
+import { setConsent } from '../../shared/db/consent.js'
+import { readTypedNumber, type TypedNumberProblem } from '../../shared/phone.js'
 import { requestAutomated } from './automated.js'
 import type { BridgeDeps } from './deps.js'
 import { sendKeys } from './keys.js'
 import { savePhoneLater } from './sidebar.js'
-import { startVerification } from './verification.js'
+import { checkCode, numberRefusal, startVerification, type CheckOutcome, type CodeNotSent } from './verification.js'
 
 /**
- * What the Messenger card ("continue by SMS", Canvas Kit, `canvas/`) does for a visitor: everything
- * the visitor types is an outsider's input, so a number is proved with a texted code before anything
- * is linked, consented or sent (see verification.ts).
+ * What the Messenger card ("continue by SMS", Canvas Kit, `canvas/messenger.ts`) does for a visitor:
+ * everything the visitor types is an outsider's input, so a number is proved with a texted code
+ * before anything is linked, consented or sent (see verification.ts). One function per button
+ * ("Send a new code" is verification.ts `resendCode`); each returns an outcome, and the card's views
+ * say it in words.
  */
 
+export type SubscribeOutcome =
+  | { kind: 'code_sent'; phone: string; verificationId: number }
+  /** Every field that is wrong, at once. */
+  | { kind: 'invalid'; fields: { phone?: TypedNumberProblem; consent?: 'not_agreed' } }
+  | CodeNotSent
+
+/** After a code matched, the subscription may still be refused: the number's state changed meanwhile. */
+export type ConfirmOutcome = Exclude<CheckOutcome, { kind: 'verified' }> | { kind: 'subscribed'; phone: string } | { kind: 'refused'; reason: 'opted_out' | 'linked_elsewhere' }
+
 /**
- * First step: a number and agreement to texts, checked, then a code texted to the number (nothing
+ * "Text me": a number and agreement to texts, checked, then a code texted to the number (nothing
  * is linked or recorded until the visitor proves they hold it).
  */
-export async function subscribeFromMessenger(
-  deps: BridgeDeps,
-  contactId: string,
-  typed: string,
-  agreed: boolean,
-): Promise<{ ok: true; phone: string; verificationId: number } | { ok: false; phoneError?: string | undefined; consentError?: string | undefined }> {
-  const phone = toE164((typed ?? '').slice(0, 64), deps.config.defaultCountry)
-  const phoneError = !phone
-    ? 'Please enter a mobile number with its country code, e.g. +1 415 555 0100.'
-    : !(await isTextableNumber(phone))
-      ? 'That number cannot receive texts. Please use a mobile number.'
-      : undefined
-  const consentError = agreed ? undefined : 'Please tick the box to agree to text messages.'
-  if (phoneError || consentError || !phone) return { ok: false, phoneError, consentError }
-  const started = await startVerification(deps, contactId, phone)
-  return started.ok ? { ok: true, phone, verificationId: started.verificationId } : { ok: false, phoneError: started.error }
+export async function subscribeFromMessenger(deps: BridgeDeps, contactId: string, typed: string, agreed: boolean): Promise<SubscribeOutcome> {
+  const number = await readTypedNumber(typed, deps.config.defaultCountry)
+  if ('problem' in number || !agreed) {
+    return { kind: 'invalid', fields: { ...('problem' in number ? { phone: number.problem } : {}), ...(agreed ? {} : { consent: 'not_agreed' as const }) } }
+  }
+  const started = await startVerification(deps, contactId, number.phone)
+  return started.kind === 'code_sent' ? { kind: 'code_sent', phone: number.phone, verificationId: started.verificationId } : started
 }
 
-/** The verification under way for this visitor, if it is theirs. */
-export async function verificationOf(deps: BridgeDeps, contactId: string, verificationId: number): Promise<{ phone: string } | undefined> {
-  const v = await getVerification(deps.store.db, verificationId)
-  return v && v.intercom_contact_id === contactId ? { phone: v.phone } : undefined
+/** "Confirm": the typed code checked, and once it matches, the subscription recorded. */
+export async function confirmFromMessenger(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<ConfirmOutcome> {
+  const checked = await checkCode(deps, contactId, verificationId, typed)
+  return checked.kind === 'verified' ? completeSubscription(deps, contactId, checked.phone) : checked
 }
 
 /**
@@ -48,10 +49,9 @@ export async function verificationOf(deps: BridgeDeps, contactId: string, verifi
  * contact is never taken over from here, and an opted-out number is never opted back in (only START
  * from the phone does that): both were refused before a code was sent, and are checked again here.
  */
-export async function completeSubscription(deps: BridgeDeps, contactId: string, phone: string): Promise<{ ok: true } | { ok: false; error: string }> {
-  const link = await findPhoneContact(deps.store.db, phone)
-  if (link && link.intercom_contact_id !== contactId) return { ok: false, error: 'This number cannot be used here. Please ask us in the chat.' }
-  if ((await getConsent(deps.store.db, phone))?.state === 'opted_out') return { ok: false, error: 'This number opted out of our texts. Text START to us from that phone first.' }
+async function completeSubscription(deps: BridgeDeps, contactId: string, phone: string): Promise<ConfirmOutcome> {
+  const refusal = await numberRefusal(deps.store.db, contactId, phone)
+  if (refusal) return { kind: 'refused', reason: refusal }
   const now = deps.clock.now()
   await deps.store.write(async (trx) => {
     await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
@@ -66,5 +66,5 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
       requestedBy: 'messenger',
     }, now)
   })
-  return { ok: true }
+  return { kind: 'subscribed', phone }
 }

@@ -2,15 +2,12 @@ import { findPhoneContact, findSmsConversation, latestPhoneOfContact, planSetLin
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
-import type { Job } from '../../shared/db/schema.js'
-import { formatForReading, isTextableNumber, toE164 } from '../../shared/phone.js'
+import type { Job, Message } from '../../shared/db/schema.js'
+import { formatForReading, readTypedNumber, toE164, type TypedNumberProblem } from '../../shared/phone.js'
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
-import { nextTextOutlook } from '../../shared/twilio-errors.js'
-import type { PanelFlash, PanelState } from '../../canvas/views.js'
-import type { PanelContext } from '../../canvas/actions.js'
 import type { JobContext } from '../jobs/worker.js'
 import { requestAutomated } from './automated.js'
-import { CONSENT_ATTRIBUTE, textingRefusal } from './consent.js'
+import { CONSENT_ATTRIBUTE, textingRefusal, type Refusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
@@ -19,10 +16,63 @@ import { mergeCandidates, onLinkedContact } from './links.js'
 import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
 
 /**
- * What the inbox sidebar (Canvas Kit, `canvas/`) does: read the panel from the bridge's own database,
- * and record and queue what a teammate asks for. Nothing here calls Intercom or Twilio while the
+ * What the inbox sidebar (Canvas Kit, `canvas/inbox.ts`) does: read the panel from the bridge's own
+ * database, and record and queue what a teammate asks for, one function per button, each returning
+ * an outcome that the panel's views say in words. Nothing here calls Intercom or Twilio while the
  * teammate waits; the jobs below do, like every other effect.
  */
+
+/** The contact a sidebar request is about, as Intercom's request describes them (role and profile included). */
+export interface PanelContact {
+  id: string
+  role: string | null
+  /** The phone on the contact's profile: a lead can set it from the Messenger. */
+  phone: string | null
+  custom_attributes: Record<string, unknown> | null
+}
+
+/** Who asked, from where: the Canvas Kit request, reduced to what the bridge needs. */
+export interface PanelContext {
+  contact: PanelContact
+  conversationId: string | null
+  adminId: string | null
+  adminName: string | null
+}
+
+/** Whether the panel's number can be texted now. */
+export type PanelConsent =
+  | { state: 'ok' | 'consent_required' | 'unconfirmed' }
+  | { state: 'opted_out'; refusal: Refusal }
+  /** It can, but the last text failed (Twilio's error code) for a reason the next one will likely meet too. */
+  | { state: 'last_failed'; errorCode: number }
+
+/** What the inbox panel shows; read from the bridge's own database, never from Intercom. */
+export interface PanelState {
+  phone: string | null
+  consent: PanelConsent
+  messages: Message[]
+  welcome: { status: string; at: number; reason: string | null } | null
+  welcomeEnabled: boolean
+  /** A user the bridge's own lead may be merged into (they have the number too). */
+  mergeInto: { id: string; name: string | null } | null
+}
+
+/** The panel's number may not be texted: there is none, or only the contact's profile says it. */
+type NoNumber = { kind: 'refused'; reason: 'no_number' | 'unconfirmed' }
+
+export type SendOutcome =
+  | { kind: 'queued'; segments: SegmentInfo }
+  | { kind: 'invalid'; field: 'sms_body'; problem: 'empty' | 'nul' | 'too_long'; length: number }
+  | { kind: 'refused'; reason: 'opted_out'; refusal: Refusal }
+  | NoNumber
+
+export type WelcomeOutcome = { kind: 'queued' } | { kind: 'already'; status: string } | { kind: 'refused'; reason: 'welcome_off' } | NoNumber
+
+export type SavePhoneOutcome =
+  | { kind: 'saved' }
+  | { kind: 'invalid'; field: 'phone'; problem: TypedNumberProblem }
+  /** Linked to another contact: the teammate may choose to move it here (`takeOver`). */
+  | { kind: 'refused'; reason: 'linked_elsewhere'; phone: string; linkedTo: string }
 
 /**
  * The contact's SMS number: our link first; else the phone on the contact's profile, as the Canvas
@@ -39,15 +89,13 @@ export async function numberOf(deps: BridgeDeps, contact: ContactFacts): Promise
   return { phone: given, confirmed: (await numberTrust(deps, contact, given)) !== null }
 }
 
-/** The panel's number, when it may be texted: else the sentence that says why not. */
-async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | { error: string }> {
+/** The panel's number, when it may be texted. */
+async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | NoNumber> {
   const number = await numberOf(deps, ctx.contact)
-  if (!number) return { error: 'Add a mobile number first.' }
-  if (!number.confirmed) return { error: UNCONFIRMED }
+  if (!number) return { kind: 'refused', reason: 'no_number' }
+  if (!number.confirmed) return { kind: 'refused', reason: 'unconfirmed' }
   return { phone: number.phone }
 }
-
-const UNCONFIRMED = 'Confirm the number first ("Use this number"): it is only on the contact\'s profile, which a visitor can set.'
 
 export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promise<PanelState> {
   const db = deps.store.db
@@ -57,21 +105,7 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
   // which a lead can often set themselves.
   const messages = await recentMessagesOfContact(db, contact.id, 5)
   const welcome = await getAutomatedSend(db, sendKeys.welcome(contact.id))
-  let consent: PanelState['consent'] = { state: 'ok', sentence: 'Can be texted.' }
-  if (phone && !number?.confirmed) {
-    consent = { state: 'unconfirmed', sentence: 'This number is on the contact\'s profile, which a visitor can set: use it only if you know it is theirs.' }
-  } else if (phone) {
-    // The same rules the senders apply: a teammate's text, then an automated one.
-    const refusal = await textingRefusal(deps, { phone, automated: false })
-    if (refusal) consent = { state: 'opted_out', sentence: refusal.sentence }
-    else if ((await textingRefusal(deps, { phone, automated: true }))?.code === 'consent_required') {
-      consent = { state: 'consent_required', sentence: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).' }
-    }
-    // "Can be texted" is not true of a number whose last text failed for what the number is.
-    const lastOut = messages.find((m) => m.direction === 'outbound' && m.phone === phone)
-    const outlook = lastOut && (lastOut.status === 'failed' || lastOut.status === 'undelivered') ? nextTextOutlook(lastOut.error_code) : undefined
-    if (outlook && consent.state === 'ok') consent = { state: 'last_failed', sentence: outlook }
-  }
+  const consent = phone ? await consentOf(deps, phone, number?.confirmed === true, messages) : { state: 'ok' as const }
   return {
     phone,
     consent,
@@ -82,20 +116,31 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
   }
 }
 
+/** The panel's consent line: the same rules the senders apply, a teammate's text, then an automated one. */
+async function consentOf(deps: BridgeDeps, phone: string, confirmed: boolean, messages: Message[]): Promise<PanelConsent> {
+  if (!confirmed) return { state: 'unconfirmed' }
+  const refusal = await textingRefusal(deps, { phone, automated: false })
+  if (refusal) return { state: 'opted_out', refusal }
+  if ((await textingRefusal(deps, { phone, automated: true }))?.code === 'consent_required') return { state: 'consent_required' }
+  // "Can be texted" is not true of a number whose last text failed for what the number is.
+  const lastOut = messages.find((m) => m.direction === 'outbound' && m.phone === phone)
+  const failed = lastOut && (lastOut.status === 'failed' || lastOut.status === 'undelivered') ? lastOut.error_code : null
+  return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok' }
+}
+
 /**
  * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
  * The conversation the panel is open in becomes the contact's SMS conversation.
  */
-export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<{ flash: PanelFlash; segments?: SegmentInfo }> {
+export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<SendOutcome> {
   const body = text.trim()
-  if (!body) return { flash: { error: 'Write a message first.' } }
-  if (body.includes('\u0000')) return { flash: { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') } }
-  if (body.length > MAX_SMS_BODY) return { flash: { error: `Too long: ${body.length} characters, at most ${MAX_SMS_BODY}.`, draft: text } }
+  const problem = !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
+  if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
   const number = await textableNumber(deps, ctx)
-  if ('error' in number) return { flash: { error: number.error, draft: text } }
+  if (!('phone' in number)) return number
   const phone = number.phone
   const refusal = await textingRefusal(deps, { phone, automated: false })
-  if (refusal) return { flash: { error: `Not sent: ${refusal.sentence}`, draft: text } }
+  if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
 
   const existing = await findSmsConversation(deps.store.db, ctx.contact.id)
   const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
@@ -109,33 +154,33 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
     const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contact.id, phone, from: recorded, body }, now)
     await enqueueTask(trx, 'canvas.send', { messageId: id, adminName: ctx.adminName }, { key: jobKeys.panelSend(id), queueKey: queues.phone(phone) }, now)
   })
-  return { flash: { notice: `Queued: ${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding}).` }, segments }
+  return { kind: 'queued', segments }
 }
 
 /** "Send welcome SMS": the same once-only record and job as the automatic welcome. */
-export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Promise<PanelFlash> {
-  if (!deps.config.welcome.template) return { error: 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' }
+export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Promise<WelcomeOutcome> {
+  if (!deps.config.welcome.template) return { kind: 'refused', reason: 'welcome_off' }
   const number = await textableNumber(deps, ctx)
-  if ('error' in number) return { error: number.error }
+  if (!('phone' in number)) return number
   const phone = number.phone
   const { created, send } = await deps.store.write((trx) =>
     requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }),
   )
-  return created ? { notice: 'Welcome SMS queued.' } : { notice: `The welcome SMS was already ${send.status === 'sent' ? 'sent' : send.status}.` }
+  return created ? { kind: 'queued' } : { kind: 'already', status: send.status }
 }
 
 /**
  * Saves a number typed in the sidebar: our link at once (texts from and to it thread here from now
  * on), the Intercom contact's phone by a job.
  */
-export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string, options: { takeOver?: boolean } = {}): Promise<PanelFlash> {
-  const phone = toE164((typed ?? '').slice(0, 64), deps.config.defaultCountry)
-  if (!phone) return { phoneError: 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' }
-  if (!(await isTextableNumber(phone))) return { phoneError: 'That number cannot receive texts (not a mobile number).' }
+export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string, options: { takeOver?: boolean } = {}): Promise<SavePhoneOutcome> {
+  const number = await readTypedNumber(typed, deps.config.defaultCountry)
+  if ('problem' in number) return { kind: 'invalid', field: 'phone', problem: number.problem }
+  const phone = number.phone
   // A number linked to another contact is not taken silently: the teammate is told, and chooses.
   const link = await findPhoneContact(deps.store.db, phone)
   if (link && link.intercom_contact_id !== ctx.contact.id && !options.takeOver) {
-    return { phoneError: `This number is linked to another contact (${link.intercom_contact_id}). Link it to this contact instead?`, takeOver: phone }
+    return { kind: 'refused', reason: 'linked_elsewhere', phone, linkedTo: link.intercom_contact_id }
   }
   await deps.store.write(async (trx) => {
     const now = Date.now()
@@ -147,7 +192,7 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
       await enqueueTask(trx, 'conversation.note', { conversationId: ctx.conversationId, html }, { key: jobKeys.relinkNote(phone, ctx.contact.id, now) })
     }
   })
-  return { notice: 'Number saved.' }
+  return { kind: 'saved' }
 }
 
 /** Queues writing a number (and, from the Messenger card, consent) onto the Intercom contact. */

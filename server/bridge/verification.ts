@@ -25,25 +25,39 @@ export const MAX_TRIES = 5
 export const MAX_SENDS = 3
 export const RESEND_AFTER_MS = 60_000
 
-export type VerifyResult<T> = ({ ok: true } & T) | { ok: false; error: string; startAgain?: boolean }
+/**
+ * Why a code was not texted, as the visitor may learn it: `could_not_text` stands for every reason
+ * a number is refused (opted out, linked to someone else, a country or a cap, Twilio refused), so a
+ * visitor learns nothing about a number they may not hold. The team gets the reason in the metric
+ * and the log.
+ */
+export type CodeNotSent = { kind: 'refused'; reason: 'could_not_text' }
+/** The code step is over (no such verification for this visitor, or expired): they type a number again. */
+export type StartAgain = { kind: 'refused'; reason: 'start_again' | 'expired' }
+
+export type StartOutcome = { kind: 'code_sent'; verificationId: number } | CodeNotSent
+export type ResendOutcome =
+  | { kind: 'code_sent'; phone: string }
+  | { kind: 'refused'; reason: 'sends_used_up' | 'too_soon'; phone: string }
+  | StartAgain
+  | CodeNotSent
+export type CheckOutcome =
+  | { kind: 'verified'; phone: string }
+  | { kind: 'invalid'; field: 'code'; triesLeft: number; phone: string }
+  | { kind: 'refused'; reason: 'too_many_tries'; phone: string }
+  | StartAgain
 
 function hashCode(deps: Pick<BridgeDeps, 'config'>, contactId: string, phone: string, code: string): string {
   return createHmac('sha256', derivedKey(deps.config.intercom.clientSecret, 'verification-codes-v1')).update(`${contactId}\n${phone}\n${code}`).digest('hex')
 }
 
-/**
- * Every refusal of a number says this, whatever the reason (opted out, linked to someone else, a
- * country or a cap, Twilio refused): a visitor must not learn anything about a number they may not
- * hold. The team gets the reason in the metric and the log.
- */
-export const COULD_NOT_TEXT = 'We could not text that number. Check it, or ask us in the chat.'
-const START_AGAIN = 'Start again: enter your number.'
-const EXPIRED = 'That code has expired. Start again: enter your number.'
-
 const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0')
 
-/** Why a number may not get a code, from its state (the visitor is never told which). */
-async function numberRefusal(db: Executor, contactId: string, phone: string): Promise<'opted_out' | 'linked_elsewhere' | null> {
+/**
+ * Why a number may not be taken by this visitor, from its state: before a code is sent and again
+ * when the subscription is recorded.
+ */
+export async function numberRefusal(db: Executor, contactId: string, phone: string): Promise<'opted_out' | 'linked_elsewhere' | null> {
   // Only the phone itself (START) opts a number back in: never a form someone filled in.
   if ((await getConsent(db, phone))?.state === 'opted_out') return 'opted_out'
   const link = await findPhoneContact(db, phone)
@@ -85,7 +99,7 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
  * Starts proving `phone` for this visitor: a code is texted, unless a rule or a cap says no. The try
  * is paid for (the contact's submits a day) before the number's state is read, in one transaction.
  */
-export async function startVerification(deps: BridgeDeps, contactId: string, phone: string): Promise<VerifyResult<{ verificationId: number }>> {
+export async function startVerification(deps: BridgeDeps, contactId: string, phone: string): Promise<StartOutcome> {
   const now = deps.clock.now()
   const code = newCode()
   const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
@@ -96,8 +110,8 @@ export async function startVerification(deps: BridgeDeps, contactId: string, pho
     if (taken.refusal) return { refused: taken.refusal.reason, taken }
     return { refused: null, taken, id: await insertVerification(trx, { contactId, phone, codeHash: hashCode(deps, contactId, phone, code), expiresAt: now + CODE_TTL_MS }, now) }
   })
-  if (!allowed(deps, phone, decision, now) || !(await textCode(deps, contactId, phone, code))) return { ok: false, error: COULD_NOT_TEXT }
-  return { ok: true, verificationId: decision.id! }
+  if (!allowed(deps, phone, decision, now) || !(await textCode(deps, contactId, phone, code))) return { kind: 'refused', reason: 'could_not_text' }
+  return { kind: 'code_sent', verificationId: decision.id! }
 }
 
 /**
@@ -105,13 +119,13 @@ export async function startVerification(deps: BridgeDeps, contactId: string, pho
  * minute apart, within the caps, and refused as the first send would be (an opt-out or a link to
  * someone else since). An expired code means starting again, with a submit that costs.
  */
-export async function resendCode(deps: BridgeDeps, contactId: string, verificationId: number): Promise<VerifyResult<{ phone: string }>> {
+export async function resendCode(deps: BridgeDeps, contactId: string, verificationId: number): Promise<ResendOutcome> {
   const now = deps.clock.now()
   const v = await getVerification(deps.store.db, verificationId)
-  if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false, error: START_AGAIN, startAgain: true }
-  if (now > v.expires_at) return { ok: false, error: EXPIRED, startAgain: true }
-  if (v.sends >= MAX_SENDS) return { ok: false, error: 'No more codes can be sent for this number now. Please ask us in the chat.' }
-  if (now - v.last_sent_at < RESEND_AFTER_MS) return { ok: false, error: 'A code was just sent. Wait a minute before asking for another.' }
+  if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { kind: 'refused', reason: 'start_again' }
+  if (now > v.expires_at) return { kind: 'refused', reason: 'expired' }
+  if (v.sends >= MAX_SENDS) return { kind: 'refused', reason: 'sends_used_up', phone: v.phone }
+  if (now - v.last_sent_at < RESEND_AFTER_MS) return { kind: 'refused', reason: 'too_soon', phone: v.phone }
   const code = newCode()
   const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
     const state = await numberRefusal(trx, contactId, v.phone)
@@ -121,24 +135,24 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
     await renewVerification(trx, v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now)
     return { refused: null, taken }
   })
-  if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { ok: false, error: COULD_NOT_TEXT, startAgain: true }
-  return { ok: true, phone: v.phone }
+  if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { kind: 'refused', reason: 'could_not_text' }
+  return { kind: 'code_sent', phone: v.phone }
 }
 
 /** Checks a typed code: the visitor holds the number once it matches, in time and within the tries. */
-export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<VerifyResult<{ phone: string }>> {
+export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<CheckOutcome> {
   const code = typed.replace(/\s/g, '')
   const now = deps.clock.now()
-  return deps.store.write(async (trx) => {
+  return deps.store.write(async (trx): Promise<CheckOutcome> => {
     const v = await countTry(trx, verificationId)
-    if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false as const, error: START_AGAIN, startAgain: true }
-    if (v.attempts >= MAX_TRIES) return { ok: false as const, error: 'Too many wrong codes. Ask for a new code.' }
-    if (now > v.expires_at) return { ok: false as const, error: EXPIRED, startAgain: true }
+    if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { kind: 'refused', reason: 'start_again' }
+    if (v.attempts >= MAX_TRIES) return { kind: 'refused', reason: 'too_many_tries', phone: v.phone }
+    if (now > v.expires_at) return { kind: 'refused', reason: 'expired' }
     if (!safeEqual(v.code_hash, hashCode(deps, contactId, v.phone, /^\d{6}$/.test(code) ? code : 'x'))) {
       const left = MAX_TRIES - v.attempts - 1
-      return { ok: false as const, error: left > 0 ? `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'Too many wrong codes. Ask for a new code.' }
+      return left > 0 ? { kind: 'invalid', field: 'code', triesLeft: left, phone: v.phone } : { kind: 'refused', reason: 'too_many_tries', phone: v.phone }
     }
     await markVerified(trx, v.id, now)
-    return { ok: true as const, phone: v.phone }
+    return { kind: 'verified', phone: v.phone }
   })
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { inboxPanel } from '../../../canvas/views.js'
+import { inboxPanel } from '../../../canvas/inbox-views.js'
 import type { Message } from '../../../shared/db/schema.js'
 import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp } from '../../helper.js'
 
@@ -51,7 +51,7 @@ t.test('the sidebar list says how many segments a text took', async (t) => {
     twilio_number: null, body: 'hello', media: [], num_segments: segments, status: 'delivered', error_code: null, error_message: null, send_attempted_at: null,
     redacted_at: id === 3 ? 1 : null, channel: null, fallback_sid: null, created_at: 0, updated_at: 0,
   })
-  const panel = inboxPanel({ phone: CUSTOMER, consent: { state: 'ok', sentence: '' }, messages: [text(1, 5), text(2, 1), text(3, 1)], welcome: null, welcomeEnabled: false, mergeInto: null })
+  const panel = inboxPanel({ phone: CUSTOMER, consent: { state: 'ok' }, messages: [text(1, 5), text(2, 1), text(3, 1)], welcome: null, welcomeEnabled: false, mergeInto: null })
   const items = JSON.stringify(panel)
   t.match(items, /"subtitle":"Delivered · 5 segments · 1970-01-01 00:00 UTC"/)
   t.match(items, /"subtitle":"Delivered · 1970-01-01 00:00 UTC"/, 'one segment goes unsaid')

@@ -1,0 +1,210 @@
+import type { Message } from '../shared/db/schema.js'
+import { formatForReading } from '../shared/phone.js'
+import type { SegmentInfo } from '../shared/text.js'
+import { MAX_SMS_BODY } from '../shared/text.js'
+import { nextTextOutlook } from '../shared/twilio-errors.js'
+import type { MergeOutcome } from '../server/bridge/links.js'
+import type { PanelConsent, PanelState, SavePhoneOutcome, SendOutcome, WelcomeOutcome } from '../server/bridge/sidebar.js'
+import type { CanvasResponse, Component } from './schema.js'
+import { canvas, plainText } from './views.js'
+
+/** What a button's outcome adds to the panel: a sentence in its place, the draft kept, a number to move. */
+export interface PanelFlash {
+  error?: string
+  notice?: string
+  draft?: string
+  phoneError?: string
+  /** A number linked to another contact the teammate may choose to move here. */
+  takeOver?: string
+}
+
+const STATUS_WORDS: Record<string, string> = {
+  pending: 'Sending',
+  accepted: 'Queued',
+  queued: 'Queued',
+  scheduled: 'Scheduled',
+  sending: 'Sending',
+  sent: 'Sent',
+  delivered: 'Delivered',
+  read: 'Read',
+  undelivered: 'Not delivered',
+  failed: 'Failed',
+  canceled: 'Canceled',
+  refused: 'Not sent',
+  received: 'Received',
+  delivered_to_intercom: 'Received',
+}
+
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
+const firstWords = (text: string) => {
+  const t = text.replace(/\s+/g, ' ').trim() || '(picture)'
+  return t.length > 40 ? `${t.slice(0, 39)}…` : t
+}
+
+/** What a text cost: Twilio bills each segment as a text; only said when it is more than one. */
+const segmentsOf = (m: Message) => (m.num_segments && m.num_segments > 1 ? ` · ${m.num_segments} segments` : '')
+
+/**
+ * Which channel carried a text to the customer, when it was not plain SMS: RCS, or the SMS a
+ * Messaging Service sent in its place when RCS could not deliver it.
+ */
+export function channelWords(m: Pick<Message, 'direction' | 'channel' | 'fallback_sid'>): string {
+  if (m.direction !== 'outbound') return ''
+  if (m.fallback_sid) return ' · fell back to SMS'
+  return m.channel === 'rcs' ? ' by RCS' : ''
+}
+
+function messageItem(m: Message): { type: 'item'; id: string; title: string; subtitle?: string; tertiary_text?: string } {
+  const arrow = m.direction === 'inbound' ? '←' : '→'
+  const status = `${STATUS_WORDS[m.status] ?? m.status}${channelWords(m)}`
+  const reason = m.error_message && ['failed', 'undelivered', 'refused'].includes(m.status) ? `: ${m.error_message}` : ''
+  return {
+    type: 'item',
+    id: `msg-${m.id}`,
+    title: `${arrow} ${m.redacted_at ? '(words removed)' : firstWords(m.body)}`,
+    subtitle: `${status}${reason}${segmentsOf(m)} · ${when(m.created_at)}`,
+    ...(m.twilio_sid ? { tertiary_text: m.twilio_sid } : {}),
+  }
+}
+
+/** The inbox sidebar: short first view (phone, consent, last texts, compose), details behind a button. */
+export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?: SegmentInfo): CanvasResponse {
+  const c: Component[] = []
+  if (state.phone) {
+    c.push({ type: 'text', id: 'phone', text: `*SMS* ${formatForReading(state.phone)}`, style: 'header' })
+  } else {
+    c.push({ type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' })
+    c.push({ type: 'input', id: 'phone_input', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phoneError ? { save_state: 'failed' as const } : {}) })
+    if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
+    if (flash.takeOver) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
+    c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
+  }
+  c.push({ type: 'text', id: 'consent', text: plainText(consentSentence(state.consent)), style: state.consent.state === 'ok' ? 'muted' : 'error' })
+  const unconfirmed = state.consent.state === 'unconfirmed'
+  if (unconfirmed) c.push({ type: 'button', id: 'confirm_phone', label: 'Use this number', action: { type: 'submit' }, style: 'secondary' })
+  if (flash.phoneError && state.phone) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
+  if (flash.takeOver && state.phone) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
+  if (state.mergeInto) {
+    const name = state.mergeInto.name ?? state.mergeInto.id
+    c.push({ type: 'text', id: 'merge_hint', text: `User ${plainText(name)} has this number too.`, style: 'muted' })
+    c.push({ type: 'button', id: 'merge_contact', label: `Merge into ${name.slice(0, 40)}`, action: { type: 'submit' }, style: 'secondary' })
+  }
+
+  if (flash.notice) c.push({ type: 'text', id: 'notice', text: plainText(flash.notice), style: 'paragraph' })
+  if (state.messages.length > 0) {
+    c.push({ type: 'list', id: 'messages', items: state.messages.map(messageItem) })
+  } else {
+    c.push({ type: 'text', id: 'messages_empty', text: 'No texts with this contact yet.', style: 'muted' })
+  }
+
+  if (state.phone && state.consent.state !== 'opted_out' && !unconfirmed) {
+    c.push({ type: 'textarea', id: 'sms_body', label: 'Text message', placeholder: 'Write a text…', ...(flash.draft ? { value: flash.draft } : {}), ...(flash.error ? { error: true } : {}) })
+    if (flash.error) c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
+    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
+  } else if (flash.error) {
+    c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
+  }
+  if (segments) c.push({ type: 'text', id: 'segments', text: `${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding})`, style: 'muted' })
+
+  if (state.welcome?.status === 'sent') {
+    c.push({ type: 'text', id: 'welcome', text: `Welcome SMS sent ${when(state.welcome.at)}.`, style: 'muted' })
+  } else if (state.welcome?.status === 'skipped') {
+    // History, not advice: its first sentence says what stood in the way then ("They must text START"
+    // would be stale once they have); the consent line above says where things stand now.
+    const why = (state.welcome.reason ?? '').split(/(?<=[.!?])\s+(?=[A-Z])/)[0]
+    c.push({ type: 'text', id: 'welcome', text: plainText(`The welcome SMS was not sent (${when(state.welcome.at)}): ${why}`), style: 'muted' })
+  } else if (state.welcome?.status === 'queued') {
+    c.push({ type: 'text', id: 'welcome', text: 'Welcome SMS queued.', style: 'muted' })
+  } else if (state.welcomeEnabled && state.phone && !unconfirmed) {
+    c.push({ type: 'button', id: 'send_welcome', label: 'Send welcome SMS', action: { type: 'submit' }, style: 'secondary' })
+  }
+  c.push({ type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' })
+  if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
+  const stored = { ...(flash.takeOver ? { take_over: flash.takeOver } : {}), ...(state.mergeInto ? { merge_into: state.mergeInto.id } : {}) }
+  return canvas(c, Object.keys(stored).length ? stored : undefined)
+}
+
+/** Full MessageSids and statuses, for looking texts up in the Twilio Console. */
+export function detailsPanel(state: PanelState): CanvasResponse {
+  const items = state.messages.map((m) => ({
+    type: 'field-value' as const,
+    field: `${m.direction === 'inbound' ? '←' : '→'} ${when(m.created_at)}`,
+    value: `${STATUS_WORDS[m.status] ?? m.status}${channelWords(m)}${m.error_code ? ` (error ${m.error_code})` : ''} · ${m.twilio_sid ?? 'no sid yet'}${m.fallback_sid ? ` · SMS ${m.fallback_sid}` : ''}`,
+  }))
+  return canvas([
+    { type: 'text', id: 'details_title', text: '*Recent texts*', style: 'header' },
+    ...(items.length ? [{ type: 'data-table' as const, id: 'details_table', items }] : []),
+    { type: 'button', id: 'refresh', label: 'Back', action: { type: 'submit' }, style: 'secondary' },
+  ])
+}
+
+const CONSENT_WORDS = {
+  ok: 'Can be texted.',
+  unconfirmed: 'This number is on the contact\'s profile, which a visitor can set: use it only if you know it is theirs.',
+  consent_required: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).',
+}
+
+/** The panel's consent line. */
+function consentSentence(consent: PanelConsent): string {
+  if (consent.state === 'opted_out') return consent.refusal.sentence
+  if (consent.state === 'last_failed') return nextTextOutlook(consent.errorCode) ?? ''
+  return CONSENT_WORDS[consent.state]
+}
+
+/** Why the panel's number may not be texted (sending, or the welcome). */
+const NO_NUMBER = {
+  no_number: 'Add a mobile number first.',
+  unconfirmed: 'Confirm the number first ("Use this number"): it is only on the contact\'s profile, which a visitor can set.',
+}
+
+/** "Send SMS": the draft is kept on every refusal (without the NUL that cannot be sent). */
+export function sendFlash(outcome: SendOutcome, text: string): PanelFlash {
+  switch (outcome.kind) {
+    case 'queued': {
+      const { segments, encoding } = outcome.segments
+      return { notice: `Queued: ${segments} segment${segments === 1 ? '' : 's'} (${encoding}).` }
+    }
+    case 'invalid':
+      if (outcome.problem === 'empty') return { error: 'Write a message first.' }
+      if (outcome.problem === 'nul') return { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') }
+      return { error: `Too long: ${outcome.length} characters, at most ${MAX_SMS_BODY}.`, draft: text }
+    case 'refused':
+      return { error: outcome.reason === 'opted_out' ? `Not sent: ${outcome.refusal.sentence}` : NO_NUMBER[outcome.reason], draft: text }
+  }
+}
+
+/** "Send welcome SMS". */
+export function welcomeFlash(outcome: WelcomeOutcome): PanelFlash {
+  switch (outcome.kind) {
+    case 'queued':
+      return { notice: 'Welcome SMS queued.' }
+    case 'already':
+      return { notice: `The welcome SMS was already ${outcome.status}.` }
+    case 'refused':
+      return { error: outcome.reason === 'welcome_off' ? 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' : NO_NUMBER[outcome.reason] }
+  }
+}
+
+/** "Save number", "Use this number" and "Link … to this contact". */
+export function savePhoneFlash(outcome: SavePhoneOutcome): PanelFlash {
+  switch (outcome.kind) {
+    case 'saved':
+      return { notice: 'Number saved.' }
+    case 'invalid':
+      return {
+        phoneError: outcome.problem === 'unparsable' ? 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' : 'That number cannot receive texts (not a mobile number).',
+      }
+    case 'refused':
+      return { phoneError: `This number is linked to another contact (${outcome.linkedTo}). Link it to this contact instead?`, takeOver: outcome.phone }
+  }
+}
+
+/** A button whose canvas lacks what it acts on (a canvas from before it was offered). */
+export const TYPE_AGAIN: PanelFlash = { phoneError: 'Type the number again.' }
+export const REFRESH_AGAIN: PanelFlash = { error: 'Refresh and try again.' }
+
+/** "Merge into …". */
+export function mergeFlash(outcome: MergeOutcome): PanelFlash {
+  if (outcome.kind === 'queued') return { notice: `Merging into ${outcome.into.name ?? 'the user'}: this conversation moves to them in a moment.` }
+  return { error: 'That contact cannot be merged with this one any more. Refresh to see where things stand.' }
+}

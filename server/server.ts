@@ -159,10 +159,17 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     reachability,
     clock,
   }
+  let tasks: Record<string, TaskDefinition>
+  try {
+    tasks = { ...createTasks(deps), ...options.tasks }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),
-    tasks: { ...createTasks(deps), ...options.tasks },
+    tasks,
     concurrency: config.workerConcurrency,
     leaseMs: config.jobLeaseMs,
     reachability,

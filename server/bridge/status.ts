@@ -1,12 +1,24 @@
+import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
 import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared/db/messages.js'
 import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
 import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
+import { defineTask, enqueueTask } from '../jobs/task.js'
+import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
+import { notifyFailureTask } from './outbound.js'
+
+/** Writing the last text's status on a contact: one job per change, in the contact's order. */
+export const syncAttributesTask = defineTask('contact.sms_attributes', z.object({ contactId: z.string().min(1) }), {
+  run: syncContactAttributes,
+  keys: {
+    sync: (messageId: number, status: string) => `sync:${messageId}:${status}`,
+    /** The last text's status written on the contact a merge moved our texts to. */
+    syncMerged: (from: string, into: string) => `syncmerged:${from}:${into}`,
+  },
+})
 
 // How far along a text is. Callbacks arrive out of order and twice, so a status only ever moves up;
 // the final ones (rank 4) are never replaced, except that a delivered text may later be read.
@@ -37,12 +49,12 @@ export function nextStatus(current: MessageStatus, incoming: string): TwilioStat
 }
 
 /** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
-export function receiveStatus(deps: Pick<BridgeDeps, 'store'>, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
-  return deps.store.write((trx) => recordStatus(trx, update))
+export function receiveStatus(deps: Pick<BridgeDeps, 'store' | 'clock'>, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
+  return deps.store.write((trx) => recordStatus(trx, update, deps.clock.now()))
 }
 
 /** Applies a status callback; returns whether anything changed. Failures queue one note. */
-export async function recordStatus(trx: Tx, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
+export async function recordStatus(trx: Tx, update: { sid: string; status: string; errorCode: number | null }, now: number): Promise<boolean> {
   const message = await findMessageBySid(trx, update.sid)
   if (!message) return false
   const status = nextStatus(message.status, update.status)
@@ -50,19 +62,19 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
   const failed = status === 'failed' || status === 'undelivered'
   await updateMessage(trx, message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) })
   if (failed) {
-    await recordTwilioOptOut(trx, message.phone, update.errorCode)
-    await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
+    await recordTwilioOptOut(trx, message.phone, update.errorCode, now)
+    await enqueueTask(trx, notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) })
   }
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
-    await enqueueTask(trx, 'contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) })
+    await enqueueTask(trx, syncAttributesTask, { contactId }, { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) })
   }
   return true
 }
 
 /** Job: keeps `last_sms_sid` and `last_sms_status` on the Intercom contact current. */
-export async function syncContactAttributes(deps: BridgeDeps, payload: TaskPayload<'contact.sms_attributes'>): Promise<void> {
+export async function syncContactAttributes(deps: BridgeDeps, payload: { contactId: string }): Promise<void> {
   const last = await lastSentToContact(deps.store.db, payload.contactId)
   if (!last) return
   await deps.intercom.ensureContactAttribute('last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')

@@ -7,7 +7,7 @@ import type { QueryResult } from 'kysely'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, planCompleteJob, rescheduleJob } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, planCompleteJob, rescheduleJob, runWaitingJobsBy } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -59,6 +59,15 @@ export interface WorkerOptions {
   clock?: Clock
   /** Turns a retry caused by an upstream outage into one line a minute instead of a stack each time. */
   reachability?: Pick<Reachability, 'warnIfUnreachable'>
+}
+
+export interface RunUntilIdleOptions {
+  /** Jobs due within this many ms are brought forward and run too (a retry's backoff, say). Default 0. */
+  withinMs?: number
+  /** Tasks neither brought forward nor waited for (recurring ones, which come back for ever). */
+  except?: readonly string[]
+  /** Rounds (claim, run, wait for them) before giving up; each round settles at least one job or ends. */
+  maxRounds?: number
 }
 
 /** The worker's backoff unless told otherwise: 1 s doubling per attempt, at most 15 min. */
@@ -153,6 +162,36 @@ export class Worker {
           this.wake()
         }
       })
+  }
+
+  /**
+   * Claims and runs due jobs, a round at a time, until none is due and none of this worker's is
+   * running (graphile-worker's runTaskListOnce, repeated): tests call it instead of polling the
+   * table. Runs whether or not the worker was started; jobs the started worker claimed meanwhile are
+   * waited for. Bounded by rounds, never by time: after `maxRounds` it fails naming what is pending.
+   */
+  async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<void> {
+    const { withinMs = 0, except = [], maxRounds = 1_000 } = options
+    if (this.state === 'stopping' || this.state === 'stopped') throw new Error('the worker is stopped')
+    for (let round = 0; round < maxRounds; round++) {
+      await this.settle()
+      const now = this.clock.now()
+      if (withinMs > 0) await runWaitingJobsBy(this.store, { now, upTo: now + withinMs, except })
+      const jobs = await claimJobs(this.store, this.id, this.concurrency, this.leaseMs, now)
+      for (const job of jobs) this.running.set(job.id, this.run(job))
+      if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
+      if ((await pendingJobs(this.store.db, now + withinMs, except)).length === 0) return
+      // Held by another worker (or behind one of its jobs): let it move before looking again.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const pending = await pendingJobs(this.store.db, this.clock.now() + withinMs, except)
+    throw new Error(`jobs still pending after ${maxRounds} rounds: ${JSON.stringify(pending)}`)
+  }
+
+  /** Waits for the claim in flight and every job this worker is running. */
+  private async settle(): Promise<void> {
+    await this.pumping
+    await Promise.allSettled([...this.running.values()])
   }
 
   get activeJobs(): number {

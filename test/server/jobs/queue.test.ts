@@ -438,3 +438,48 @@ t.test('a task that completes itself commits its last writes and its completion 
   const keys = (await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'job').orderBy('key').execute()).map((r) => r.key)
   t.same(keys, ['a', 'b'], 'each write committed once')
 })
+
+t.test('runUntilIdle runs due jobs, and the jobs they queue, until none is due: no polling, no timers', async (t) => {
+  const store = await tempStore(t)
+  const clock = new TestClock()
+  const ran: string[] = []
+  let failures = 1
+  const worker = new Worker({
+    store,
+    log: silentLog,
+    clock,
+    backoff: { baseMs: 1_000, maxMs: 1_000 },
+    tasks: anyPayload({
+      first: async (n: number) => {
+        ran.push(`first ${n}`)
+        await store.write((trx) => enqueue(trx, { task: 'second', payload: n }, clock.now()))
+      },
+      second: async (n: number) => {
+        ran.push(`second ${n}`)
+        if (failures-- > 0) throw new Error('once')
+      },
+      later: async () => {
+        ran.push('later')
+      },
+    }),
+  })
+  await add(store, { task: 'first', payload: 1 }, clock)
+  await add(store, { task: 'later', payload: null, runAt: clock.now() + HOUR }, clock)
+  await worker.runUntilIdle()
+  t.same(ran, ['first 1', 'second 1'], 'the due job and the job it queued ran; the failed one waits out its backoff, the later one its turn')
+  t.equal(clock.pending, 0, 'the worker was never started: no timer was set')
+
+  await worker.runUntilIdle({ withinMs: 60_000 })
+  t.same(ran, ['first 1', 'second 1', 'second 1'], 'a retry due within the window is run now')
+  t.same((await listJobs(store.db)).map((j) => j.task), ['later'], 'the job due in an hour still waits')
+})
+
+t.test('runUntilIdle gives up after its rounds, naming the jobs that keep coming back', async (t) => {
+  const store = await tempStore(t)
+  const clock = new TestClock()
+  const worker = new Worker({ store, log: silentLog, clock, tasks: anyPayload({ again: async () => ({ runAgainAt: clock.now() + 1_000 }) }) })
+  await add(store, { task: 'again', payload: null }, clock)
+  await t.rejects(worker.runUntilIdle({ withinMs: 60_000, maxRounds: 5 }), /jobs still pending after 5 rounds: .*"task":"again"/)
+  await worker.runUntilIdle({ withinMs: 60_000, except: ['again'] })
+  t.pass('a task left out is neither run again nor waited for')
+})

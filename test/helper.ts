@@ -72,9 +72,9 @@ export function causedJobs(app: FastifyInstance) {
 
 /**
  * Runs the app's worker until no job is due or running (`Worker.runUntilIdle`): jobs due within a
- * minute (a retry's backoff) are run now rather than waited for; dead, long-delayed and recurring
- * jobs stay. Never polls, never waits for wall-clock time; fails naming the pending jobs when they
- * keep coming back.
+ * minute (a retry's backoff, a 429's reset) are waited for on the app's clock and run at their
+ * time; dead, long-delayed and recurring jobs stay. Never polls the table; fails naming the pending
+ * jobs when they keep coming back, after a bounded number of rounds.
  */
 export function drain(app: FastifyInstance): Promise<void> {
   return app.worker.runUntilIdle({ withinMs: 60_000, except: RECURRING_TASKS })

@@ -317,25 +317,11 @@ export async function queueStats(db: Executor, now = Date.now()): Promise<QueueS
   }
 }
 
-/**
- * Brings waiting jobs due by `upTo` forward to `now` (but those of `except`): a test's way to run
- * a retry now instead of waiting out its backoff. Returns how many.
- */
-export async function runWaitingJobsBy(store: Store, window: { now: number; upTo: number; except: readonly string[] }): Promise<number> {
-  const { now, upTo, except } = window
-  return store.write(async (trx) => {
-    let q = trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('state', '=', 'waiting').where('run_at', '>', now).where('run_at', '<=', upTo)
-    if (except.length > 0) q = q.where('task', 'not in', except)
-    const res = await q.executeTakeFirst()
-    return Number(res.numUpdatedRows)
-  })
-}
-
 /** Jobs running, or waiting and due by `upTo` (but those of `except`): what a test waits for. */
-export async function pendingJobs(db: Executor, upTo: number, except: readonly string[]): Promise<Array<Pick<Job, 'id' | 'task' | 'state' | 'last_error'>>> {
+export async function pendingJobs(db: Executor, upTo: number, except: readonly string[]): Promise<Array<Pick<Job, 'id' | 'task' | 'state' | 'run_at' | 'last_error'>>> {
   let q = db
     .selectFrom('jobs')
-    .select(['id', 'task', 'state', 'last_error'])
+    .select(['id', 'task', 'state', 'run_at', 'last_error'])
     .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'waiting'), eb('run_at', '<=', upTo)])]))
   if (except.length > 0) q = q.where('task', 'not in', except)
   return q.orderBy('id').execute()

@@ -9,8 +9,8 @@ import { automatedNoteTask, automatedSendTask } from './bridge/automated.js'
 import { panelNoteTask, panelSendTask, savePhoneTask } from './bridge/sidebar.js'
 import { markTask, mergeTask } from './bridge/links.js'
 import { redactTask } from './bridge/privacy.js'
-import { bindTasks, type Task } from './jobs/task.js'
-import type { TaskDefinition } from './jobs/worker.js'
+import { bindTasks, type Task } from './queue/task.js'
+import type { TaskDefinition } from './queue/worker.js'
 
 /**
  * Every task the worker runs. Each is declared (`defineTask`: name, payload, handler, keys) in the

@@ -4,7 +4,7 @@ import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { escapeHtml } from '../../shared/text.js'
 import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { defineTask, enqueueTask } from '../jobs/task.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
 

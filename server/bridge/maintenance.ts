@@ -7,9 +7,9 @@ import { pruneReceipts } from '../../shared/db/receipts.js'
 import { pruneVerifications } from '../../shared/db/verifications.js'
 import { redactOldAutomated, redactOldMessages } from '../../shared/db/privacy.js'
 import { MEDIA_TTL_MS } from './media.js'
-import type { TaskResult } from '../jobs/worker.js'
+import type { TaskResult } from '../queue/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { defineTask, enqueueTask } from '../jobs/task.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 import { markUnmarkedLinks } from './links.js'
 
 /**

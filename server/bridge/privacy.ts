@@ -3,7 +3,7 @@ import type { Executor, Tx } from '../../shared/db/database.js'
 import { erasePersonRows, personRecords, resolvePerson, type ErasedRows, type PersonRecords, type PersonRef } from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import type { BridgeDeps } from './deps.js'
-import { defineTask, enqueueTask } from '../jobs/task.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 
 export type { PersonRef } from '../../shared/db/privacy.js'
 

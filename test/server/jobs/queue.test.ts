@@ -9,8 +9,8 @@ import {
   queueStats,
   retryDeadJob,
   type EnqueueSpec,
-} from '../../../server/jobs/queue.js'
-import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskResult } from '../../../server/jobs/worker.js'
+} from '../../../server/queue/queue.js'
+import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskResult } from '../../../server/queue/worker.js'
 import { silentLog, tempStore } from '../../support/db.js'
 import { TestClock, advanceUntil } from '../../support/clock.js'
 import type { Store } from '../../../shared/db/database.js'

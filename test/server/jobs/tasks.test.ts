@@ -1,7 +1,7 @@
 import t from 'tap'
 import { z } from 'zod'
 import { BRIDGE_TASKS } from '../../../server/tasks.js'
-import { bindTasks, defineTask } from '../../../server/jobs/task.js'
+import { bindTasks, defineTask } from '../../../server/queue/task.js'
 import { buildTestApp } from '../../helper.js'
 
 // Before any task of this test is defined: the service starts with the bridge's own list.

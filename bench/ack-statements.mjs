@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { migrate, openStore } from '../dist/shared/db/database.js'
 import { LocalEngine } from '../dist/shared/db/local-dialect.js'
 import { planInsertInbound } from '../dist/shared/db/messages.js'
-import { planEnqueueAfterInsert } from '../dist/server/jobs/queue.js'
+import { planEnqueueAfterInsert } from '../dist/server/queue/queue.js'
 
 const PER_COMMIT = Number(process.argv[2] ?? 20)
 const TEXTS = 20_000

@@ -35,7 +35,7 @@ Settings come from the environment and an optional .env file; see the README.`
 
 async function jobs(args: string[]): Promise<number> {
   const { openStore, migrate } = await import('../shared/db/database.js')
-  const { discardDeadJob, listJobs, retryDeadJob, retryDeadJobs } = await import('./jobs/queue.js')
+  const { discardDeadJob, listJobs, retryDeadJob, retryDeadJobs } = await import('./queue/queue.js')
   const { maskPhonesInText } = await import('../shared/log.js')
   const config = loadConfig()
   const store = await openStore({ url: config.database.url, authToken: config.database.authToken })

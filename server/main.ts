@@ -34,8 +34,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
     if (listen) await server.listen(listen)
     else await server.ready()
     if (listen && config.metricsListen) metricsListener = await listenForMetrics(server.metrics, config.metricsListen, server.log)
-    await scheduleCatchUp(server.store)
-    await scheduleMaintenance(server.store)
+    await scheduleCatchUp(server.store, server.bridge.clock.now())
+    await scheduleMaintenance(server.store, server.bridge.clock.now())
   } catch (err) {
     await server.close()
     throw err

@@ -2,7 +2,7 @@ import { countMessages } from '../shared/db/messages.js'
 import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
-import { deadJobsByTask, queueStats } from './jobs/queue.js'
+import { deadJobsByTask, queueStats } from './queue/queue.js'
 
 /**
  * The bridge's Prometheus metrics, in a registry of its own (several apps can live in one process,

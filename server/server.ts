@@ -10,7 +10,7 @@ import { createClients, type Clients } from './clients/index.js'
 import { IntercomApi } from './clients/intercom.js'
 import { TwilioApi } from './clients/twilio.js'
 import type { Config } from './config.js'
-import { Worker, type TaskDefinition, type WorkerOptions } from './jobs/worker.js'
+import { Worker, type TaskDefinition, type WorkerOptions } from './queue/worker.js'
 import { createTasks } from './tasks.js'
 import { migrateSentences } from './ops/migrate.js'
 import { Metrics } from './metrics.js'
@@ -159,10 +159,17 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     reachability,
     clock,
   }
+  let tasks: Record<string, TaskDefinition>
+  try {
+    tasks = { ...createTasks(deps), ...options.tasks }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const worker = new Worker({
     store,
     log: log.child({ component: 'worker' }),
-    tasks: { ...createTasks(deps), ...options.tasks },
+    tasks,
     concurrency: config.workerConcurrency,
     leaseMs: config.jobLeaseMs,
     reachability,

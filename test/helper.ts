@@ -71,24 +71,13 @@ export function causedJobs(app: FastifyInstance) {
 }
 
 /**
- * Waits until no job is due or running (dead and long-delayed jobs stay), failing after `ms`. The
- * bound only stops a test that would otherwise wait forever, so it is generous: on the CI machine,
- * with the browser test running beside it, a test process's first welcome text once took over 15 s
- * (its first jobs load the Twilio and Intercom SDKs and phone metadata through the test loader).
+ * Runs the app's worker until no job is due or running (`Worker.runUntilIdle`): jobs due within a
+ * minute (a retry's backoff, a 429's reset) are waited for on the app's clock and run at their
+ * time; dead, long-delayed and recurring jobs stay. Never polls the table; fails naming the pending
+ * jobs when they keep coming back, after a bounded number of rounds.
  */
-export async function drain(app: FastifyInstance, ms = 40_000): Promise<void> {
-  const end = Date.now() + ms
-  for (;;) {
-    const pending = await app.store.db
-      .selectFrom('jobs')
-      .select(['task', 'state', 'last_error'])
-      .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'waiting'), eb('run_at', '<', Date.now() + 60_000)])]))
-      .where('task', '!=', 'inbound.catchup')
-      .execute()
-    if (pending.length === 0) return
-    if (Date.now() > end) throw new Error(`jobs still pending: ${JSON.stringify(pending)}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+export function drain(app: FastifyInstance): Promise<void> {
+  return app.worker.runUntilIdle({ withinMs: 60_000, except: RECURRING_TASKS })
 }
 
 let sidCounter = 0

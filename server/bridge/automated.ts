@@ -1,4 +1,5 @@
 import type { Intercom } from 'intercom-client'
+import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
 import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
@@ -8,15 +9,36 @@ import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
 import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
-import type { JobContext, TaskResult } from '../jobs/worker.js'
+import type { JobContext, TaskResult } from '../queue/worker.js'
 import { textingRefusal, type ContactConsent } from './consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
-import { jobKeys, queues, sendKeys } from './keys.js'
+import { queues } from './keys.js'
+
+/** Automated texts, once per key for ever (the automated_sends row's key, not a job's). */
+export const sendKeys = {
+  welcome: (contactId: string) => `welcome:${contactId}`,
+  series: (stepId: string, contactId: string) => `series:${stepId}:${contactId}`,
+  confirmation: (contactId: string, phone: string) => `confirm:${contactId}:${phone}`,
+}
+
+const automatedPayload = z.object({ key: z.string().min(1) })
+
+/** Sending one automated text, once per send key, in the contact's order. */
+export const automatedSendTask = defineTask('automated.send', automatedPayload, {
+  run: sendAutomated,
+  keys: { send: (sendKey: string) => `auto:${sendKey}` },
+})
+
+/** The note of what an automated text became, once per send key. */
+export const automatedNoteTask = defineTask('automated.note', automatedPayload, {
+  run: noteAutomated,
+  keys: { note: (sendKey: string) => `autonote:${sendKey}` },
+})
 
 export interface AutomatedRequest {
   key: string
@@ -33,21 +55,21 @@ export interface AutomatedRequest {
  * for ever: a second request with the same key (a redelivered webhook, a Series retry, a second
  * click) returns the first one and does nothing.
  */
-export async function requestAutomated(trx: Tx, req: AutomatedRequest, now = Date.now()): Promise<{ created: boolean; send: AutomatedSend }> {
+export async function requestAutomated(trx: Tx, req: AutomatedRequest, now: number): Promise<{ created: boolean; send: AutomatedSend }> {
   const created = await insertAutomatedSendOnce(
     trx,
     { key: req.key, kind: req.kind, contactId: req.contactId, phone: req.phone ?? null, body: req.body ?? null, template: req.template ?? null, requestedBy: req.requestedBy },
     now,
   )
   if (created) {
-    await enqueueTask(trx, 'automated.send', { key: req.key }, { key: jobKeys.sendAutomated(req.key), queueKey: queues.contact(req.contactId) }, now)
+    await enqueueTask(trx, automatedSendTask, { key: req.key }, { key: automatedSendTask.keys.send(req.key), queueKey: queues.contact(req.contactId) }, now)
   }
   return { created, send: (await getAutomatedSend(trx, req.key))! }
 }
 
 /** An SMS step of an Intercom Series: once per (step, contact), for ever. */
 export function requestSeriesText(
-  deps: Pick<BridgeDeps, 'store'>,
+  deps: Pick<BridgeDeps, 'store' | 'clock'>,
   step: { stepId: string; contactId: string; phone: string | null; body: string | null; template: string | null },
 ): Promise<{ created: boolean; send: AutomatedSend }> {
   return deps.store.write((trx) =>
@@ -59,14 +81,14 @@ export function requestSeriesText(
       body: step.body,
       template: step.template,
       requestedBy: 'series',
-    }),
+    }, deps.clock.now()),
   )
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
   await deps.store.write(async (trx) => {
     await settleAutomatedSend(trx, key, update)
-    await enqueueTask(trx, 'automated.note', { key }, { key: jobKeys.noteAutomated(key) })
+    await enqueueTask(trx, automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) })
   })
 }
 
@@ -92,7 +114,7 @@ async function whereTo(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contac
 }
 
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */
-export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'automated.send'>, ctx: JobContext): Promise<void | TaskResult> {
+export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, ctx: JobContext): Promise<void | TaskResult> {
   const db = deps.store.db
   const send = await getAutomatedSend(db, payload.key)
   if (!send || send.status !== 'queued') return
@@ -159,7 +181,7 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
 const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const
 
 /** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
-export async function noteAutomated(deps: BridgeDeps, payload: TaskPayload<'automated.note'>): Promise<void> {
+export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {
   const send = await getAutomatedSend(deps.store.db, payload.key)
   if (!send) return
   const conversation = await findSmsConversation(deps.store.db, send.intercom_contact_id)

@@ -1,13 +1,13 @@
+import { z } from 'zod'
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { getCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
 import type { Store, Tx } from '../../shared/db/database.js'
-import { runWaitingJobNow } from '../jobs/queue.js'
-import type { TaskResult } from '../jobs/worker.js'
+import { runWaitingJobNow } from '../queue/queue.js'
+import type { TaskResult } from '../queue/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { receiveText, type InboundSms } from './inbound.js'
-import { enqueueTask } from './jobs.js'
-import { jobKeys } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 const CURSOR = 'twilio.catchup.since'
 /**
  * Nothing sent before this is taken from Twilio's log. Set by the migration 2026-12-07T10-catchup on
@@ -22,17 +22,23 @@ export const CATCH_UP_INTERVAL_MS = 5 * 60_000
 /** The furthest back an operator may ask the catch-up to look (`sms-bridge catchup --since`). */
 export const MAX_CATCH_UP_MS = 7 * 24 * 3_600_000
 
+/** The recurring catch-up on texts missed while the bridge was down: one job, kept for its next turn. */
+export const catchUpTask = defineTask('inbound.catchup', z.null(), {
+  run: catchUp,
+  keys: { recurring: () => 'inbound.catchup' },
+})
+
 /**
  * Queues the recurring catch-up once (every process calls this at start, one job results) and makes
  * it due now: a start is when texts were most likely missed, their webhooks having died with the
  * process before, and they should not wait for the next five-minute turn.
  */
-export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
+export async function scheduleCatchUp(store: Store, now: number): Promise<void> {
   await store.write((trx) => dueNow(trx, now))
 }
 
 async function dueNow(trx: Tx, now: number): Promise<void> {
-  const { id, deduped } = await enqueueTask(trx, 'inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now)
+  const { id, deduped } = await enqueueTask(trx, catchUpTask, null, { key: catchUpTask.keys.recurring(), maxAttempts: 5 }, now)
   if (deduped) await runWaitingJobNow(trx, id, now)
 }
 
@@ -41,7 +47,7 @@ async function dueNow(trx: Tx, now: number): Promise<void> {
  * `from` on that the bridge does not have, at its next turn, made due now. What Intercom already
  * shows is found there and not posted again (each such text looks first).
  */
-export async function catchUpFrom(store: Store, from: number, now = Date.now()): Promise<void> {
+export async function catchUpFrom(store: Store, from: number, now: number): Promise<void> {
   await store.write(async (trx) => {
     for (const key of [CURSOR, FLOOR]) {
       await trx
@@ -63,19 +69,19 @@ export async function catchUpFrom(store: Store, from: number, now = Date.now()):
 export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
   try {
     await ingestMissed(deps)
-    return { runAgainAt: Date.now() + CATCH_UP_INTERVAL_MS }
+    return { runAgainAt: deps.clock.now() + CATCH_UP_INTERVAL_MS }
   } catch (err) {
     // A recurring job must never die of an outage: try again sooner instead.
     if (!deps.reachability.warnIfUnreachable(deps.log, err, 'the catch-up on missed texts tries again in 1 min')) {
       const why = err instanceof UpstreamError ? { status: err.status, code: err.details.code } : {}
       deps.log.warn({ ...why, err: errorMessage(err) }, `the catch-up on missed texts stopped: ${errorMessage(err)}; it tries again in 1 min`)
     }
-    return { runAgainAt: Date.now() + 60_000 }
+    return { runAgainAt: deps.clock.now() + 60_000 }
   }
 }
 
 async function ingestMissed(deps: BridgeDeps): Promise<void> {
-  const startedAt = Date.now()
+  const startedAt = deps.clock.now()
   const stored = await getCached(deps.store.db, CURSOR)
   const cursor = Number(stored ?? startedAt - FIRST_LOOKBACK_MS)
   // Twilio's times are whole seconds: a text sent in the floor's own second is not older than it.

@@ -62,7 +62,7 @@ export async function textingRefusal(
  * Records the opt-out a Twilio error says (21610: the number texted STOP to Twilio): the one way every
  * path that texts (replies, status callbacks, verification codes) learns it. Other codes change nothing.
  */
-export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now = Date.now()): Promise<void> {
+export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
   if (phone && code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, phone, 'opted_out', `twilio:${code}`, now)
 }

@@ -1,23 +1,40 @@
 import type { Intercom } from 'intercom-client'
+import { z } from 'zod'
 import { findPhoneContact, findSmsConversation, othersOf, planLinkPhoneContact, planSetSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
 import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
-import { planEnqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
 import { openQuickReply, planSettleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
-import type { JobContext } from '../jobs/worker.js'
+import type { JobContext } from '../queue/worker.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
-import { planEnqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
-import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
-import { followedMerge } from './links.js'
+import { defineTask, planEnqueueTask, planEnqueueTaskAfterInsert } from '../queue/task.js'
+import { queues } from './keys.js'
+import { detectKeyword, keyword as keywordField, recordKeyword, type Keyword } from './keywords.js'
+import { followedMerge, markTask } from './links.js'
 import { mediaUrls } from './media.js'
 import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
+import { noteTask } from './outbound.js'
+
+// lookFirst: the text may already be in Intercom (it came from Twilio's log, not its webhook).
+const deliverPayload = z.object({ messageId: z.number().int().positive(), keyword: keywordField.optional(), lookFirst: z.literal(true).optional() })
+type DeliverPayload = z.output<typeof deliverPayload>
+
+/** Putting one stored inbound text into Intercom, once per MessageSid, in the sender's order. */
+export const deliverTask = defineTask('inbound.deliver', deliverPayload, {
+  run: deliverInbound,
+  keys: { deliver: (messageSid: string) => `inbound:${messageSid}` },
+})
+
+/** Tagging a conversation the bridge opened. */
+export const tagTask = defineTask('conversation.tag', z.object({ conversationId: z.string().min(1) }), {
+  run: tagConversation,
+  keys: { tag: (conversationId: string) => `tag:${conversationId}` },
+})
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
@@ -57,18 +74,16 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  * `lookFirst`: the text may already be in Intercom (see deliverInbound).
  */
 export async function receiveText(
-  deps: Pick<BridgeDeps, 'store' | 'config'>,
+  deps: Pick<BridgeDeps, 'store' | 'config' | 'clock'>,
   sms: InboundSms,
-  { now = Date.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
+  { now = deps.clock.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
 ): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)
-  // The message's id is the row the insert adds (planEnqueueAfterInsert writes it into the payload).
-  const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
+  // The message's id is the row the insert adds (the enqueue writes it into the payload's messageId).
+  const payload: DeliverPayload = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
+  const options = { key: deliverTask.keys.deliver(text.sid), queueKey: queues.phone(text.phone), idField: 'messageId' } as const
   const [stored] = await deps.store.writePlanned({
-    queries: [
-      planInsertInbound(text, now),
-      planEnqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) }, 'messageId', now),
-    ],
+    queries: [planInsertInbound(text, now), planEnqueueTaskAfterInsert(deliverTask, payload, options, now)],
     readiesJobs: true,
   })
   return stored!.numAffectedRows === 1n
@@ -112,7 +127,7 @@ export async function resolveContact(deps: BridgeDeps, phone: string, known?: { 
   const [, winner] = await deps.store.writePlanned({
     queries: [
       ...planLinkPhoneContact(deps.store.db, link),
-      ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [planEnqueueTask('contact.mark', { contactId: link.contactId, phone }, { key: jobKeys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
+      ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [planEnqueueTask(markTask, { contactId: link.contactId, phone }, { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
     ],
     readiesJobs: true,
   })
@@ -258,9 +273,9 @@ async function recordStarted(
     queries: [
       ...planSetSmsConversation(db, c),
       planUpdateMessage(db, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-      planEnqueueTask('conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) }),
+      planEnqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
       ...(c.others.length
-        ? [planEnqueueTask('conversation.note', { conversationId: c.conversationId, html: othersNote(c.others) }, { key: jobKeys.othersNote(c.conversationId) })]
+        ? [planEnqueueTask(noteTask, { conversationId: c.conversationId, html: othersNote(c.others) }, { key: noteTask.keys.othersNote(c.conversationId) })]
         : []),
     ],
     readiesJobs: true,
@@ -286,7 +301,7 @@ async function recoverSmsConversation(deps: BridgeDeps, contactId: string): Prom
  * merged the contact into another meanwhile (the lead who texted signed up), the links follow the
  * merge and the text goes to the survivor: a customer's text never dies for a merge.
  */
-export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inbound.deliver'>, ctx: JobContext): Promise<void> {
+export async function deliverInbound(deps: BridgeDeps, payload: DeliverPayload, ctx: JobContext): Promise<void> {
   const found = await findInboundForDelivery(deps.store.db, payload.messageId)
   if (!found || found.message.intercom_part_id) return
   const contact = await resolveContact(deps, found.message.phone, found)
@@ -302,7 +317,7 @@ export async function deliverInbound(deps: BridgeDeps, payload: TaskPayload<'inb
 
 async function deliverTo(
   deps: BridgeDeps,
-  payload: TaskPayload<'inbound.deliver'>,
+  payload: DeliverPayload,
   ctx: JobContext,
   found: NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>,
   contact: ResolvedContact,
@@ -326,7 +341,7 @@ async function deliverTo(
       if (found?.started) await recordStarted(deps, message.id, { ...link, conversationId: found.conversationId })
       if (found) ({ conversationId, partId } = found)
     }
-    if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, Date.now())) {
+    if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, deps.clock.now())) {
       // A quick reply texted there last: this text settles it, and chooses a button if it names one.
       asked = await openQuickReply(deps.store.db, existing.intercom_conversation_id)
       const choice = asked ? (chosenOption(message.body, asked.options) ?? undefined) : undefined
@@ -361,7 +376,7 @@ async function deliverTo(
     await deps.store.write(async (trx) => {
       for (const query of delivered) await trx.executeQuery(query)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
-      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
+      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! }, deps.clock.now())
     })
   } else {
     // Nothing to read first: recorded with the job's completion, one planned write.
@@ -371,6 +386,6 @@ async function deliverTo(
 }
 
 /** Job: tags a conversation the bridge opened, so inbox rules can route SMS. Tagging twice is harmless. */
-export async function tagConversation(deps: BridgeDeps, payload: TaskPayload<'conversation.tag'>): Promise<void> {
+export async function tagConversation(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
   await deps.intercom.tagConversation(payload.conversationId)
 }

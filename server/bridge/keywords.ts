@@ -1,13 +1,16 @@
+import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { escapeHtml } from '../../shared/text.js'
 import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
+import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
 
-export type Keyword = 'opt_out' | 'opt_in' | 'help'
+/** What a keyword asks for; the inbound text's job carries Twilio's verdict in the same words. */
+export const keyword = z.enum(['opt_out', 'opt_in', 'help'])
+export type Keyword = z.output<typeof keyword>
 
 // Twilio's default opt-out handling words; only the exact single word counts, in any case.
 const KEYWORDS: Record<string, Keyword> = {
@@ -30,19 +33,26 @@ export function detectKeyword(body: string): Keyword | null {
   return KEYWORDS[body.trim().toUpperCase()] ?? null
 }
 
-export type KeywordEvent = TaskPayload<'consent.keyword'>
+const keywordEvent = z.object({ keyword, messageId: z.number().int().positive(), phone: z.string().min(1), contactId: z.string().min(1), conversationId: z.string().min(1) })
+export type KeywordEvent = z.output<typeof keywordEvent>
+
+/** Telling the team and Intercom about a keyword, once per text, in the phone's order. */
+export const keywordTask = defineTask('consent.keyword', keywordEvent, {
+  run: applyKeyword,
+  keys: { keyword: (messageId: number) => `keyword:${messageId}` },
+})
 
 /**
  * Records the consent change a keyword makes and queues telling the team and Intercom. START or YES
  * from a number that was not opted out changes nothing (a "yes" is often an answer to a teammate's
  * question): no note then, since "opted back in" would be false.
  */
-export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
+export async function recordKeyword(trx: Tx, event: KeywordEvent, now: number): Promise<void> {
   if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
     await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
   }
-  await enqueueTask(trx, 'consent.keyword', event, { key: jobKeys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now)
+  await enqueueTask(trx, keywordTask, event, { key: keywordTask.keys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now)
 }
 
 const NOTES: Record<Keyword, string> = {

@@ -1,12 +1,31 @@
+import { z } from 'zod'
 import { conversationsLinkedTo, createdLinksOf, findPhoneContact, findSmsConversation, moveContactRecords, othersOf, planSetLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
 import type { Tx } from '../../shared/db/database.js'
 import { UpstreamError } from '../../shared/errors.js'
-import type { JobContext } from '../jobs/worker.js'
+import type { JobContext } from '../queue/worker.js'
 import { escapeHtml } from '../../shared/text.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
+import { queues } from './keys.js'
 import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
+import { noteTask } from './outbound.js'
+import { syncAttributesTask } from './status.js'
+
+const id = z.string().min(1)
+const markPayload = z.object({ contactId: id, phone: id })
+const mergePayload = z.object({ from: id, into: id, conversationId: id.nullable(), adminName: z.string().nullable() })
+
+/** Writing the bridge's mark for a link on its contact, once per link. */
+export const markTask = defineTask('contact.mark', markPayload, {
+  run: markContact,
+  keys: { mark: (phone: string, contactId: string) => `mark:${phone}:${contactId}` },
+})
+
+/** A teammate's merge of the bridge's lead into a user, once per pair. */
+export const mergeTask = defineTask('contact.merge', mergePayload, {
+  run: mergeContact,
+  keys: { merge: (from: string, into: string) => `merge:${from}:${into}` },
+})
 
 /**
  * The bridge's links between numbers and contacts, as Intercom sees them: the mark written on a
@@ -20,7 +39,7 @@ import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
  * It runs once for every new customer, so it costs one read and one write (recorded with the job's
  * completion) beside its Intercom call.
  */
-export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contact.mark'>, ctx: JobContext): Promise<void> {
+export async function markContact(deps: BridgeDeps, payload: z.output<typeof markPayload>, ctx: JobContext): Promise<void> {
   const link = await findPhoneContact(deps.store.db, payload.phone)
   if (link?.intercom_contact_id !== payload.contactId) return
   await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
@@ -40,7 +59,7 @@ export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit =
   if (links.length === 0) return 0
   await deps.store.write(async (trx) => {
     for (const l of links) {
-      await enqueueTask(trx, 'contact.mark', { contactId: l.intercom_contact_id, phone: l.phone }, { key: jobKeys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })
+      await enqueueTask(trx, markTask, { contactId: l.intercom_contact_id, phone: l.phone }, { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })
     }
   })
   return links.length
@@ -65,9 +84,9 @@ export async function mergeFromPanel(
   await deps.store.write((trx) =>
     enqueueTask(
       trx,
-      'contact.merge',
+      mergeTask,
       { from: ctx.contact.id, into, conversationId: ctx.conversationId, adminName: ctx.adminName },
-      { key: jobKeys.merge(ctx.contact.id, into), queueKey: queues.contact(ctx.contact.id) },
+      { key: mergeTask.keys.merge(ctx.contact.id, into), queueKey: queues.contact(ctx.contact.id) },
     ),
   )
   return { kind: 'queued', into: user }
@@ -88,9 +107,9 @@ export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId
 async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
   const phones = await moveContactRecords(trx, from, into, source)
   for (const phone of phones) {
-    await enqueueTask(trx, 'contact.mark', { contactId: into, phone }, { key: jobKeys.mark(phone, into), queueKey: queues.contact(into) })
+    await enqueueTask(trx, markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) })
   }
-  if (phones.length > 0) await enqueueTask(trx, 'contact.sms_attributes', { contactId: into }, { key: jobKeys.syncMerged(from, into), queueKey: queues.contact(into) })
+  if (phones.length > 0) await enqueueTask(trx, syncAttributesTask, { contactId: into }, { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) })
   return phones
 }
 
@@ -132,7 +151,7 @@ export async function followMerge(deps: BridgeDeps, contactId: string, said?: st
     const moved = await moveLinks(trx, contactId, into, 'merged')
     if (conversation && moved.length > 0) {
       const html = `<p><b>Intercom merged this conversation's contact into ${escapeHtml(into)}.</b> Texts from this number now thread to them.</p>`
-      await enqueueTask(trx, 'conversation.note', { conversationId: conversation.intercom_conversation_id, html }, { key: jobKeys.mergeNote(contactId, into) })
+      await enqueueTask(trx, noteTask, { conversationId: conversation.intercom_conversation_id, html }, { key: noteTask.keys.mergeNote(contactId, into) })
     }
     return moved
   })
@@ -161,7 +180,7 @@ export async function onLinkedContact<T>(deps: BridgeDeps, contactId: string, ac
 }
 
 /** Job: merges the lead into the user in Intercom, then moves our records of the lead to the user. */
-export async function mergeContact(deps: BridgeDeps, payload: TaskPayload<'contact.merge'>): Promise<void> {
+export async function mergeContact(deps: BridgeDeps, payload: z.output<typeof mergePayload>): Promise<void> {
   // A retry after the merge went through finds the lead gone (404, or 410 on 2.16): nothing left to do in Intercom.
   if (await deps.intercom.findContact(payload.from)) await deps.intercom.mergeContacts(payload.from, payload.into)
   await deps.store.write(async (trx) => {
@@ -169,7 +188,7 @@ export async function mergeContact(deps: BridgeDeps, payload: TaskPayload<'conta
     if (payload.conversationId) {
       const who = payload.adminName ? escapeHtml(payload.adminName) : 'A teammate'
       const html = `<p><b>${who} merged the bridge's lead into user ${escapeHtml(payload.into)}.</b> Texts from this number now thread to the user.</p>`
-      await enqueueTask(trx, 'conversation.note', { conversationId: payload.conversationId, html }, { key: jobKeys.mergeNote(payload.from, payload.into) })
+      await enqueueTask(trx, noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.mergeNote(payload.from, payload.into) })
     }
   })
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { Store, Tx } from '../../shared/db/database.js'
 import { pruneHeldMedia } from '../../shared/db/media.js'
 import { pruneSendCounts } from '../../shared/db/send-counts.js'
@@ -6,10 +7,9 @@ import { pruneReceipts } from '../../shared/db/receipts.js'
 import { pruneVerifications } from '../../shared/db/verifications.js'
 import { redactOldAutomated, redactOldMessages } from '../../shared/db/privacy.js'
 import { MEDIA_TTL_MS } from './media.js'
-import type { TaskResult } from '../jobs/worker.js'
+import type { TaskResult } from '../queue/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask } from './jobs.js'
-import { jobKeys } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 import { markUnmarkedLinks } from './links.js'
 
 /**
@@ -42,16 +42,28 @@ export const CHECKPOINT_INTERVAL_MS = 5 * 60_000
  */
 export const FIRST_PRUNE_DELAY_MS = 10 * 60_000
 
+/** The daily clean-up: one job, whichever process queues it, kept for its next turn. */
+export const pruneTask = defineTask('maintenance.prune', z.null(), {
+  run: (deps: BridgeDeps) => prune(deps, deps.clock.now()),
+  keys: { recurring: () => 'maintenance.prune' },
+})
+
+/** The periodic checkpoint of the embedded database: one job, kept for its next turn. */
+export const checkpointTask = defineTask('maintenance.checkpoint', z.null(), {
+  run: (deps: BridgeDeps) => checkpoint(deps, deps.clock.now()),
+  keys: { recurring: () => 'maintenance.checkpoint' },
+})
+
 /** Queues the daily clean-up and the periodic checkpoint once each; a start with them already queued adds nothing. */
-export async function scheduleMaintenance(store: Store, now = Date.now()): Promise<void> {
+export async function scheduleMaintenance(store: Store, now: number): Promise<void> {
   await store.write(async (trx) => {
-    await enqueueTask(trx, 'maintenance.prune', null, { key: jobKeys.prune(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS })
-    if (store.isLocalFile) await enqueueTask(trx, 'maintenance.checkpoint', null, { key: jobKeys.checkpoint(), maxAttempts: 5 })
+    await enqueueTask(trx, pruneTask, null, { key: pruneTask.keys.recurring(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS }, now)
+    if (store.isLocalFile) await enqueueTask(trx, checkpointTask, null, { key: checkpointTask.keys.recurring(), maxAttempts: 5 }, now)
   })
 }
 
 /** Job: checkpoints the embedded database's write-ahead log (never waiting on a reader), then again in a few minutes. */
-export async function checkpoint(deps: Pick<BridgeDeps, 'store' | 'log'>, now = Date.now()): Promise<TaskResult> {
+export async function checkpoint(deps: Pick<BridgeDeps, 'store' | 'log'>, now: number): Promise<TaskResult> {
   const { pagesLeft } = await deps.store.checkpoint()
   // Pages left behind belong to a reader still on an older snapshot: the next turn takes them.
   if (pagesLeft > 0) deps.log.debug({ pagesLeft }, 'checkpoint left pages a reader still uses')
@@ -81,7 +93,7 @@ async function applyRetention(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>
 }
 
 /** Job: deletes webhook receipts past any redelivery, media copies past their links and verifications a day past expiry, removes old texts' words, a batch per write, then runs again tomorrow. */
-export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, now = Date.now()): Promise<TaskResult> {
+export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, now: number): Promise<TaskResult> {
   const receipts = await inBatches(deps.store, (trx, limit) => pruneReceipts(trx, now - RECEIPT_RETENTION_MS, limit))
   if (receipts > 0) deps.log.info({ deleted: receipts }, 'pruned old webhook receipts')
   // Teammates' files copied for Twilio: their links stop working after MEDIA_TTL_MS anyway.

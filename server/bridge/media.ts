@@ -34,7 +34,7 @@ export function mediaToken(config: Pick<Config, 'twilio'>, messageId: number, po
 export function verifyMediaToken(
   config: Pick<Config, 'twilio'>,
   token: string,
-  now = Date.now(),
+  now: number,
 ): { messageId: number; position: number } | null {
   const m = /^(\d{1,15})\.(\d{1,2})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
   if (!m || !signedAndCurrent(config, `${m[1]}.${m[2]}.${m[3]}`, m[4]!, m[3]!, now)) return null
@@ -146,7 +146,7 @@ export function heldMediaToken(config: Pick<Config, 'twilio'>, heldId: number, e
   return `${payload}.${sign(config, payload)}`
 }
 
-export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: string, now = Date.now()): number | null {
+export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: string, now: number): number | null {
   const m = /^h(\d{1,15})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
   if (!m || !signedAndCurrent(config, `h${m[1]}.${m[2]}`, m[3]!, m[2]!, now)) return null
   return Number(m[1])

@@ -1,9 +1,8 @@
 import { linkPhoneContact } from '../../shared/db/contacts.js'
 import { setConsent } from '../../shared/db/consent.js'
 import { readTypedNumber, type TypedNumberProblem } from '../../shared/phone.js'
-import { requestAutomated } from './automated.js'
+import { requestAutomated, sendKeys } from './automated.js'
 import type { BridgeDeps } from './deps.js'
-import { sendKeys } from './keys.js'
 import { savePhoneLater } from './sidebar.js'
 import { checkCode, numberRefusal, startVerification, type CheckOutcome, type CodeNotSent } from './verification.js'
 

@@ -1,9 +1,8 @@
 import { noteUnhandledTopic } from '../../shared/db/cache.js'
 import { applyConversationState } from '../../shared/db/contacts.js'
 import { recordReceipt } from '../../shared/db/receipts.js'
-import { requestAutomated } from './automated.js'
+import { requestAutomated, sendKeys } from './automated.js'
 import type { BridgeDeps } from './deps.js'
-import { sendKeys } from './keys.js'
 import { queueReplies, type ReplyPart } from './outbound.js'
 import { erasePersonInTx } from './privacy.js'
 
@@ -60,7 +59,7 @@ export type NotificationOutcome = { kind: 'ignored'; topic: string } | { kind: '
  * teammate reply. A redelivery (the
  * same receipt) changes nothing. A topic ticked by mistake is only counted, for `doctor`.
  */
-export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'config' | 'metrics'>, event: IntercomNotification): Promise<NotificationOutcome> {
+export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'config' | 'metrics' | 'clock'>, event: IntercomNotification): Promise<NotificationOutcome> {
   if (!handlesTopic(event.topic)) {
     // An error answer would count towards Intercom pausing the whole subscription (1,000 in 15
     // minutes), so it is answered 200 with nothing stored but a count, which /metrics shows and
@@ -80,7 +79,7 @@ export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'confi
     }
     if (CONTACT_TOPICS.has(event.topic)) {
       if (!deps.config.welcome.template) return
-      await requestAutomated(trx, { key: sendKeys.welcome(itemId), kind: 'welcome', contactId: itemId, phone: event.phone, requestedBy: event.topic })
+      await requestAutomated(trx, { key: sendKeys.welcome(itemId), kind: 'welcome', contactId: itemId, phone: event.phone, requestedBy: event.topic }, deps.clock.now())
       return
     }
     if (!REPLY_TOPICS.has(event.topic)) return

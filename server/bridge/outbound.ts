@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
 import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
@@ -10,14 +11,67 @@ import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, looksLikeHtml, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
-import type { JobContext } from '../jobs/worker.js'
+import type { JobContext } from '../queue/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type ReplyPart, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
+import { queues } from './keys.js'
 import { numberedOptions, partHandling } from './parts.js'
 import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload, uploadLinkExpiresAt } from './media.js'
 
-export type { ReplyPart } from './jobs.js'
+const id = z.string().min(1)
+
+/** A teammate's conversation part, as the Intercom notification carried it. */
+const replyPart = z.object({
+  id,
+  partType: z.string(),
+  body: z.string(),
+  authorType: z.string(),
+  attachments: z.array(z.object({ url: z.string().min(1), contentType: z.string().nullable(), name: z.string().nullable() })),
+  /** A quick reply's buttons (`metadata.quick_reply_options`); absent for every other part. */
+  options: z.array(z.object({ text: z.string().min(1), uuid: z.string().min(1) })).optional(),
+})
+export type ReplyPart = z.output<typeof replyPart>
+
+const replyPayload = z.object({ conversationId: id, part: replyPart })
+
+/** Texting one teammate reply, once per part, in the conversation's order. */
+export const replyTask = defineTask('outbound.reply', replyPayload, {
+  run: relayReply,
+  onDead: replyGaveUp,
+  keys: { reply: (partId: string) => `reply:${partId}` },
+})
+
+/** The note that a text did not reach the customer, once per text. */
+export const notifyFailureTask = defineTask('outbound.notify_failure', z.object({ messageId: z.number().int().positive() }), {
+  run: notifyFailure,
+  keys: { notify: (messageId: number) => `notify:${messageId}` },
+})
+
+/** A note for the team in a conversation: each writer keys its note by the effect it reports. */
+export const noteTask = defineTask('conversation.note', z.object({ conversationId: id, html: z.string().min(1) }), {
+  run: postNote,
+  keys: {
+    /** That a part was not (or not wholly) texted because of its type. */
+    partNote: (partId: string) => `partnote:${partId}`,
+    mediaNote: (partId: string) => `medianote:${partId}`,
+    /** How many texts and segments a reply became. */
+    segmentsNote: (partId: string) => `segmentsnote:${partId}`,
+    /** That a job ran out of attempts (its id is unique for ever). */
+    gaveUp: (jobId: number) => `gaveup:${jobId}`,
+    /** A number moved between contacts: one note per move (the same move twice is two notes). */
+    relinkNote: (phone: string, contactId: string, at: number) => `relink:${phone}:${contactId}:${at}`,
+    /** Other contacts with the number, once per conversation. */
+    othersNote: (conversationId: string) => `others:${conversationId}`,
+    /** A teammate merged the bridge's lead into a user. */
+    mergeNote: (from: string, into: string) => `mergenote:${from}:${into}`,
+  },
+})
+
+/** Marking a conversation read once a reply went by text, once per part. */
+export const markReadTask = defineTask('conversation.mark_read', z.object({ conversationId: id }), {
+  run: markConversationRead,
+  keys: { markRead: (partId: string) => `read:${partId}` },
+})
 
 /**
  * Whether a conversation part may reach the customer: a teammate's (or, with RELAY_BOT_REPLIES, a
@@ -62,7 +116,7 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
-    const { deduped } = await enqueueTask(trx, 'outbound.reply', { conversationId, part }, { key: jobKeys.reply(part.id), queueKey: queues.conversation(conversationId) })
+    const { deduped } = await enqueueTask(trx, replyTask, { conversationId, part }, { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) })
     if (!deduped) queued++
   }
   return queued
@@ -142,7 +196,7 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[], ctx: JobContex
         continue
       }
       fetched.contentType = contentType
-      const now = Date.now()
+      const now = deps.clock.now()
       const id = await deps.store.write((trx) =>
         insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),
       )
@@ -200,7 +254,7 @@ function fileName(url: string): string {
 }
 
 /** Job: turns one teammate reply into one or more texts to the conversation's customer. */
-export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outbound.reply'>, ctx: JobContext): Promise<void> {
+export async function relayReply(deps: BridgeDeps, payload: z.output<typeof replyPayload>, ctx: JobContext): Promise<void> {
   const { conversationId, part } = payload
   const db = deps.store.db
   // The contact's current SMS conversation or an older one: a reply in either goes to the phone.
@@ -211,7 +265,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
-  if (note) await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html: note }, { key: jobKeys.partNote(part.id) }))
+  if (note) await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
   if (partHandling(part.partType) === 'note') return // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
@@ -225,13 +279,13 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
     const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
     const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
     const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-    await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.mediaNote(part.id) }))
+    await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
   }
   if (!text && !mms) return // nothing to send
 
   const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
   const refused = refusal !== null
-  const now = Date.now()
+  const now = deps.clock.now()
   await deps.store.write(async (trx) => {
     for (const [index, chunk] of chunks.entries()) {
       const id = await createOutboundMessage(
@@ -250,7 +304,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
         now,
       )
       if (id !== undefined && refused && index === 0) {
-        await enqueueTask(trx, 'outbound.notify_failure', { messageId: id }, { key: jobKeys.notifyFailure(id) })
+        await enqueueTask(trx, notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) })
       }
     }
     // What the customer was asked, so their "1" or "Yes" can be answered as the button.
@@ -276,7 +330,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.write((trx) => enqueueTask(trx, 'conversation.mark_read', { conversationId }, { key: jobKeys.markRead(part.id) }))
+    await deps.store.write((trx) => enqueueTask(trx, markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }))
   }
 }
 
@@ -296,7 +350,7 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
   const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
-  await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.segmentsNote(partId) }))
+  await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }))
 }
 
 /**
@@ -304,22 +358,22 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
  * not reach the customer, so the conversation says so, with how to send it once the cause is fixed.
  * Runs in the transaction that buries the job.
  */
-export async function replyGaveUp(trx: Tx, { conversationId, part }: TaskPayload<'outbound.reply'>, job: Job, error: string): Promise<void> {
+export async function replyGaveUp(trx: Tx, { conversationId, part }: z.output<typeof replyPayload>, job: Job, error: string): Promise<void> {
   if (!(await findConversationLink(trx, conversationId))) return
   const preview = partBodyToSms(part.body).slice(0, 80)
   const html =
     `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
-  await enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.gaveUp(job.id) })
+  await enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) })
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
-export async function markConversationRead(deps: BridgeDeps, payload: TaskPayload<'conversation.mark_read'>): Promise<void> {
+export async function markConversationRead(deps: BridgeDeps, payload: { conversationId: string }): Promise<void> {
   await deps.intercom.markRead(payload.conversationId)
 }
 
 /** Job: one note in a conversation, for the team only. */
-export async function postNote(deps: BridgeDeps, payload: TaskPayload<'conversation.note'>): Promise<void> {
+export async function postNote(deps: BridgeDeps, payload: { conversationId: string; html: string }): Promise<void> {
   await deps.intercom.addNote(payload.conversationId, payload.html)
 }
 
@@ -366,7 +420,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
       return true
     }
   }
-  await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: Date.now() }))
+  await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: deps.clock.now() }))
   // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
   const sent = await deps.twilio.send({
     to,
@@ -388,9 +442,9 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
   await deps.store.write(async (trx) => {
     await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
-    await recordTwilioOptOut(trx, row.phone, code)
+    await recordTwilioOptOut(trx, row.phone, code, deps.clock.now())
     if (notify && row.intercom_conversation_id) {
-      await enqueueTask(trx, 'outbound.notify_failure', { messageId: row.id }, { key: jobKeys.notifyFailure(row.id) })
+      await enqueueTask(trx, notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) })
     }
   })
 }
@@ -403,7 +457,7 @@ function channelPhrase(message: Message): string {
 }
 
 /** Job: one note in the conversation saying, in plain words, that a text did not reach the customer. */
-export async function notifyFailure(deps: BridgeDeps, payload: TaskPayload<'outbound.notify_failure'>): Promise<void> {
+export async function notifyFailure(deps: BridgeDeps, payload: { messageId: number }): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   // A text outside any conversation (a welcome before the first one): the sidebar shows its status.
   if (!message?.intercom_conversation_id) return

@@ -1,9 +1,9 @@
+import { z } from 'zod'
 import type { Executor, Tx } from '../../shared/db/database.js'
 import { erasePersonRows, personRecords, resolvePerson, type ErasedRows, type PersonRecords, type PersonRef } from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
 
 export type { PersonRef } from '../../shared/db/privacy.js'
 
@@ -15,6 +15,12 @@ export const REDACT_RETRY_MS = 3_600_000
 /** Hourly tries for two days; then the job is dead, listed by `sms-bridge jobs list`, and `jobs retry` tries again. */
 export const REDACT_MAX_ATTEMPTS = 48
 
+/** Blanking one text's body at Twilio (an erasure), once per MessageSid. */
+export const redactTask = defineTask('privacy.redact', z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/) }), {
+  run: redactAtTwilio,
+  keys: { redact: (sid: string) => `redact:${sid}` },
+})
+
 export type EraseOutcome = { kind: 'nothing_held' } | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number })
 
 /**
@@ -25,7 +31,7 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
   const person = await resolvePerson(trx, ref)
   const rows = await erasePersonRows(trx, person, now)
   for (const sid of rows.sids) {
-    await enqueueTask(trx, 'privacy.redact', { sid }, { key: jobKeys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now)
+    await enqueueTask(trx, redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now)
   }
   const { sids, ...counts } = rows
   const touched = counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
@@ -34,7 +40,7 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
 }
 
 /** `erasePersonInTx` in a transaction of its own (the CLI). */
-export function erasePerson(deps: Pick<BridgeDeps, 'store'>, ref: PersonRef, now = Date.now()): Promise<EraseOutcome> {
+export function erasePerson(deps: Pick<BridgeDeps, 'store'>, ref: PersonRef, now: number): Promise<EraseOutcome> {
   return deps.store.write((trx) => erasePersonInTx(trx, ref, now))
 }
 
@@ -45,7 +51,7 @@ export async function exportPerson(db: Executor, ref: PersonRef): Promise<{ phon
 }
 
 /** Job: blanks one text's body in Twilio's log. Refused (not final yet): asked again in an hour. */
-export async function redactAtTwilio(deps: Pick<BridgeDeps, 'twilio' | 'log'>, payload: TaskPayload<'privacy.redact'>): Promise<void> {
+export async function redactAtTwilio(deps: Pick<BridgeDeps, 'twilio' | 'log'>, payload: { sid: string }): Promise<void> {
   const outcome = await deps.twilio.redact(payload.sid)
   if (outcome.ok) {
     if (outcome.gone) deps.log.info({ sid: payload.sid }, 'Twilio no longer has the text: nothing to redact')

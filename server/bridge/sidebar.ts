@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { findPhoneContact, findSmsConversation, latestPhoneOfContact, planSetLinkMarked, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
@@ -5,15 +6,39 @@ import type { Tx } from '../../shared/db/database.js'
 import type { Job, Message } from '../../shared/db/schema.js'
 import { formatForReading, readTypedNumber, toE164, type TypedNumberProblem } from '../../shared/phone.js'
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
-import type { JobContext } from '../jobs/worker.js'
-import { requestAutomated } from './automated.js'
+import type { JobContext } from '../queue/worker.js'
+import { requestAutomated, sendKeys } from './automated.js'
 import { CONSENT_ATTRIBUTE, textingRefusal, type Refusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues, sendKeys } from './keys.js'
-import { sendMessage, senderFor } from './outbound.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
+import { queues } from './keys.js'
+import { noteTask, sendMessage, senderFor } from './outbound.js'
 import { mergeCandidates, onLinkedContact } from './links.js'
 import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
+
+const id = z.string().min(1)
+const savePhonePayload = z.object({ contactId: id, phone: id, consent: z.boolean(), conversationId: id.nullable() })
+type SavePhone = z.output<typeof savePhonePayload>
+const panelPayload = z.object({ messageId: z.number().int().positive(), adminName: z.string().nullable() })
+
+/** Writing a saved number (and consent) onto the Intercom contact, once per save, in the contact's order. */
+export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, {
+  run: savePhoneOnContact,
+  onDead: savePhoneGaveUp,
+  keys: { savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}` },
+})
+
+/** Sending a text written in the sidebar, once per text, in the phone's order. */
+export const panelSendTask = defineTask('canvas.send', panelPayload, {
+  run: sendPanelMessage,
+  keys: { panelSend: (messageId: number) => `panel:${messageId}` },
+})
+
+/** The note of a text sent from the sidebar, once per text. */
+export const panelNoteTask = defineTask('canvas.note', panelPayload, {
+  run: notePanelMessage,
+  keys: { panelNote: (messageId: number) => `panelnote:${messageId}` },
+})
 
 /**
  * What the inbox sidebar (Canvas Kit, `canvas/inbox.ts`) does: read the panel from the bridge's own
@@ -147,12 +172,12 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
   const segments = segmentInfo(body)
   await deps.store.write(async (trx) => {
-    const now = Date.now()
+    const now = deps.clock.now()
     if (ctx.conversationId) {
       await setSmsConversation(trx, { contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now)
     }
     const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contact.id, phone, from: recorded, body }, now)
-    await enqueueTask(trx, 'canvas.send', { messageId: id, adminName: ctx.adminName }, { key: jobKeys.panelSend(id), queueKey: queues.phone(phone) }, now)
+    await enqueueTask(trx, panelSendTask, { messageId: id, adminName: ctx.adminName }, { key: panelSendTask.keys.panelSend(id), queueKey: queues.phone(phone) }, now)
   })
   return { kind: 'queued', segments }
 }
@@ -164,7 +189,7 @@ export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Pro
   if (!('phone' in number)) return number
   const phone = number.phone
   const { created, send } = await deps.store.write((trx) =>
-    requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }),
+    requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }, deps.clock.now()),
   )
   return created ? { kind: 'queued' } : { kind: 'already', status: send.status }
 }
@@ -183,28 +208,28 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
     return { kind: 'refused', reason: 'linked_elsewhere', phone, linkedTo: link.intercom_contact_id }
   }
   await deps.store.write(async (trx) => {
-    const now = Date.now()
+    const now = deps.clock.now()
     await relinkPhone(trx, phone, ctx.contact.id, 'teammate', now)
     await savePhoneLater(trx, { contactId: ctx.contact.id, phone, consent: false, conversationId: ctx.conversationId }, now)
     if (link && link.intercom_contact_id !== ctx.contact.id && ctx.conversationId) {
       const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
-      await enqueueTask(trx, 'conversation.note', { conversationId: ctx.conversationId, html }, { key: jobKeys.relinkNote(phone, ctx.contact.id, now) })
+      await enqueueTask(trx, noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) })
     }
   })
   return { kind: 'saved' }
 }
 
 /** Queues writing a number (and, from the Messenger card, consent) onto the Intercom contact. */
-export async function savePhoneLater(trx: Tx, save: TaskPayload<'contact.save_phone'>, now = Date.now()): Promise<void> {
-  await enqueueTask(trx, 'contact.save_phone', save, { key: jobKeys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now)
+export async function savePhoneLater(trx: Tx, save: SavePhone, now: number): Promise<void> {
+  await enqueueTask(trx, savePhoneTask, save, { key: savePhoneTask.keys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now)
 }
 
 /**
  * Job: the number (and consent, when the visitor gave it) on the Intercom contact, with the bridge's
  * mark for it, so the link is found again should our records be lost.
  */
-export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<'contact.save_phone'>): Promise<void> {
+export async function savePhoneOnContact(deps: BridgeDeps, payload: SavePhone): Promise<void> {
   await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
   if (payload.consent) await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
   // Merged in Intercom meanwhile: written on the survivor, with the mark for it.
@@ -217,25 +242,25 @@ export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<
 }
 
 /** The number could not be written onto the contact for good: the conversation says so (our link stands). */
-export async function savePhoneGaveUp(trx: Tx, payload: TaskPayload<'contact.save_phone'>, job: Job, error: string): Promise<void> {
+export async function savePhoneGaveUp(trx: Tx, payload: SavePhone, job: Job, error: string): Promise<void> {
   if (!payload.conversationId) return
   const html =
     `<p><b>${escapeHtml(formatForReading(payload.phone))} could not be saved on the Intercom contact</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Texts to and from it still thread here: the bridge keeps its own link.</p>`
-  await enqueueTask(trx, 'conversation.note', { conversationId: payload.conversationId, html }, { key: jobKeys.gaveUp(job.id) })
+  await enqueueTask(trx, noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) })
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
-export async function sendPanelMessage(deps: BridgeDeps, payload: TaskPayload<'canvas.send'>, ctx: JobContext): Promise<void> {
+export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeof panelPayload>, ctx: JobContext): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message) return
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
-  await deps.store.write((trx) => enqueueTask(trx, 'canvas.note', { messageId: message.id, adminName: payload.adminName }, { key: jobKeys.panelNote(message.id) }))
+  await deps.store.write((trx) => enqueueTask(trx, panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }))
 }
 
 /** Job: a note, so the conversation shows what the customer was texted from the sidebar. */
-export async function notePanelMessage(deps: BridgeDeps, payload: TaskPayload<'canvas.note'>): Promise<void> {
+export async function notePanelMessage(deps: BridgeDeps, payload: z.output<typeof panelPayload>): Promise<void> {
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message?.intercom_conversation_id) return
   const who = payload.adminName ? ` by ${escapeHtml(payload.adminName)}` : ''

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
 import { splitAddress } from '../../shared/channel.js'
 import { findMessageBySid, getMessage, lastSentToContact, textsAwaitingFallback, updateMessage, type Message } from '../../shared/db/messages.js'
@@ -5,9 +6,41 @@ import type { DeliveryChannel, MessageStatus, TwilioStatus } from '../../shared/
 import { describeTwilioError, TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { enqueueTask, type TaskPayload } from './jobs.js'
-import { jobKeys, queues } from './keys.js'
+import { defineTask, enqueueTask } from '../queue/task.js'
+import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
+import { notifyFailureTask } from './outbound.js'
+
+/** Writing the last text's status on a contact: one job per change, in the contact's order. */
+export const syncAttributesTask = defineTask('contact.sms_attributes', z.object({ contactId: z.string().min(1) }), {
+  run: syncContactAttributes,
+  keys: {
+    sync: (messageId: number, status: string) => `sync:${messageId}:${status}`,
+    /** The last text's status written on the contact a merge moved our texts to. */
+    syncMerged: (from: string, into: string) => `syncmerged:${from}:${into}`,
+  },
+})
+
+const fallbackPayload = z.object({
+  sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/),
+  status: z.string().min(1).max(32),
+  errorCode: z.number().int().nullable(),
+  from: z.string().nullable(),
+  to: z.string().min(1),
+  serviceSid: z.string().min(1),
+})
+
+/** Linking a status callback of an unknown MessageSid (an SMS fallback of an RCS text) and applying it. */
+export const fallbackTask = defineTask('status.fallback', fallbackPayload, {
+  run: linkFallback,
+  keys: { link: (sid: string, status: string) => `fallback:${sid}:${status}` },
+})
+
+/** The look, after RCS failed, at whether an SMS fallback came. */
+export const fallbackCheckTask = defineTask('status.fallback_check', z.object({ messageId: z.number().int().positive() }), {
+  run: checkFallback,
+  keys: { check: (messageId: number) => `fallbackcheck:${messageId}` },
+})
 
 // How far along a text is. Callbacks arrive out of order and twice, so a status only ever moves up;
 // the final ones (rank 4) are never replaced, except that a delivered text may later be read.
@@ -73,7 +106,7 @@ const isFailure = (status: string) => status === 'failed' || status === 'undeliv
  * waits for it (FALLBACK_WAIT_MS), and the fallback's statuses are the text's from then on. An
  * unknown MessageSid that may be such a fallback is linked by a job (it needs Twilio's log).
  */
-export async function recordStatus(trx: Tx, update: StatusUpdate, now = Date.now()): Promise<boolean> {
+export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): Promise<boolean> {
   const message = await findMessageBySid(trx, update.sid)
   if (!message) return queueFallbackLink(trx, update, now)
   const channel = channelOfSender(update.from)
@@ -82,7 +115,7 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now = Date.now
   if (message.fallback_sid && !isFallback) return false
   if (channel === 'rcs' && isFailure(update.status) && !optOut(update.errorCode) && message.twilio_number?.startsWith('MG')) {
     await updateMessage(trx, message.id, { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }, now)
-    await enqueueTask(trx, 'status.fallback_check', { messageId: message.id }, { key: jobKeys.fallbackCheck(message.id), runAt: now + FALLBACK_WAIT_MS }, now)
+    await enqueueTask(trx, fallbackCheckTask, { messageId: message.id }, { key: fallbackCheckTask.keys.check(message.id), runAt: now + FALLBACK_WAIT_MS }, now)
     return true
   }
   const status = nextStatus(message.status, update.status)
@@ -95,11 +128,11 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now = Date.now
   const failed = isFailure(status)
   const error = failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : isFallback ? { error_code: null, error_message: null } : {}
   await updateMessage(trx, message.id, { status, channel: carrier, ...error }, now)
-  if (failed) await textFailed(trx, message, update.errorCode)
+  if (failed) await textFailed(trx, message, update.errorCode, now)
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
-    await enqueueTask(trx, 'contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) })
+    await enqueueTask(trx, syncAttributesTask, { contactId }, { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) })
   }
   return true
 }
@@ -107,9 +140,9 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now = Date.now
 const optOut = (code: number | null) => Boolean(code && TWILIO_ERRORS[code]?.optedOut)
 
 /** A text failed for good: an opt-out is recorded for the number (every channel of the sender), and the team told. */
-async function textFailed(trx: Tx, message: Message, code: number | null): Promise<void> {
-  await recordTwilioOptOut(trx, message.phone, code)
-  await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
+async function textFailed(trx: Tx, message: Message, code: number | null, now: number): Promise<void> {
+  await recordTwilioOptOut(trx, message.phone, code, now)
+  await enqueueTask(trx, notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) })
 }
 
 /**
@@ -124,7 +157,7 @@ async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Pr
   const waiting = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: update.serviceSid, since: now - FALLBACK_WINDOW_MS })
   if (waiting.length === 0) return false
   const payload = { sid: update.sid, status: update.status, errorCode: update.errorCode, from: update.from ?? null, to: update.to, serviceSid: update.serviceSid }
-  await enqueueTask(trx, 'status.fallback', payload, { key: jobKeys.fallback(update.sid, update.status) }, now)
+  await enqueueTask(trx, fallbackTask, payload, { key: fallbackTask.keys.link(update.sid, update.status) }, now)
   return true
 }
 
@@ -132,7 +165,7 @@ async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Pr
  * Job: links an SMS fallback to the text it stands in for (the oldest one to that number, through
  * that service, with the words Twilio's log shows for it and no fallback yet), then applies its status.
  */
-export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | 'clock'>, payload: TaskPayload<'status.fallback'>): Promise<void> {
+export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | 'clock'>, payload: z.output<typeof fallbackPayload>): Promise<void> {
   const logged = (await deps.twilio.recentTextsTo(payload.to)).find((m) => m.sid === payload.sid)
   if (!logged) return // not in the log: not ours to guess about
   const now = deps.clock.now()
@@ -152,17 +185,18 @@ export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | '
  * Job: RCS could not deliver a text and no SMS fallback arrived within FALLBACK_WAIT_MS (the
  * Messaging Service has no SMS sender, or fallback is off): the text failed, with RCS's error.
  */
-export async function checkFallback(deps: Pick<BridgeDeps, 'store' | 'clock'>, payload: TaskPayload<'status.fallback_check'>): Promise<void> {
+export async function checkFallback(deps: Pick<BridgeDeps, 'store' | 'clock'>, payload: { messageId: number }): Promise<void> {
   await deps.store.write(async (trx) => {
     const message = await getMessage(trx, payload.messageId)
     if (!message || message.fallback_sid || RANK[message.status] === 4) return
-    await updateMessage(trx, message.id, { status: 'failed' }, deps.clock.now())
-    await textFailed(trx, message, message.error_code)
+    const now = deps.clock.now()
+    await updateMessage(trx, message.id, { status: 'failed' }, now)
+    await textFailed(trx, message, message.error_code, now)
   })
 }
 
 /** Job: keeps `last_sms_sid` and `last_sms_status` on the Intercom contact current. */
-export async function syncContactAttributes(deps: BridgeDeps, payload: TaskPayload<'contact.sms_attributes'>): Promise<void> {
+export async function syncContactAttributes(deps: BridgeDeps, payload: { contactId: string }): Promise<void> {
   const last = await lastSentToContact(deps.store.db, payload.contactId)
   if (!last) return
   await deps.intercom.ensureContactAttribute('last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')

@@ -32,7 +32,7 @@ export async function runPrivacyCommand(command: 'erase' | 'export', args: strin
       out(JSON.stringify({ exported_at: new Date().toISOString(), ...(await exportPerson(store.db, ref)) }, null, 2))
       return 0
     }
-    out(eraseSentence(ref, await erasePerson({ store }, ref)))
+    out(eraseSentence(ref, await erasePerson({ store }, ref, Date.now())))
     return 0
   } finally {
     await store.close()

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { AppError } from '../../shared/errors.js'
 import { maskPhonesInText } from '../../shared/log.js'
 import { safeEqual } from '../../shared/signatures.js'
-import { discardDeadJob, listJobs, retryDeadJob } from '../jobs/queue.js'
+import { discardDeadJob, listJobs, retryDeadJob } from '../queue/queue.js'
 
 const ADMIN_LIMIT = { rateLimit: { max: 120, timeWindow: '1 minute' } }
 

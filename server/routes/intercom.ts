@@ -116,7 +116,7 @@ const intercom: FastifyPluginAsync = async (app) => {
       if (envelope.topic === 'ping') return reply.code(200).send({ ok: true })
       const item = handlesTopic(envelope.topic) ? parseBody(itemSchema.nullish(), envelope.data.item, 'invalid_notification', { prefix: 'data.item.' }) : null
       const itemId = item?.id ?? null
-      const at = (item?.updated_at ?? envelope.created_at ?? Date.now() / 1000) * 1000
+      const at = (item?.updated_at ?? envelope.created_at ?? app.bridge.clock.now() / 1000) * 1000
       const event: IntercomNotification = {
         // A real notification always has an id; should one not, the item and its time key it instead.
         receipt: envelope.id || `${envelope.topic}:${itemId ?? 'none'}:${at}`,

@@ -45,7 +45,8 @@ const media: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { token: string } }>('/media/:token', options, (req, reply) => serve(req.params.token, req, reply))
 
   async function serve(token: string, req: FastifyRequest, reply: FastifyReply) {
-    const heldId = verifyHeldMediaToken(app.config, token)
+    const now = app.bridge.clock.now()
+    const heldId = verifyHeldMediaToken(app.config, token, now)
     if (heldId !== null) {
       // A teammate's file, copied from Intercom.
       const held = await getHeldMediaInfo(app.store.db, heldId)
@@ -53,7 +54,7 @@ const media: FastifyPluginAsync = async (app) => {
       if (!MMS_TYPES.has(held.content_type)) throw unsupported()
       return reply.headers({ ...fileHeaders(held.content_type, held.name), 'content-length': String(held.size) }).send(heldFile(app.store.db, heldId, held.size))
     }
-    const ref = verifyMediaToken(app.config, token)
+    const ref = verifyMediaToken(app.config, token, now)
     const message = ref && (await getMessage(app.store.db, ref.messageId))
     const item = message && message.media[ref.position]
     if (!item) throw notFound()

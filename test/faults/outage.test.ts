@@ -53,7 +53,7 @@ t.test('Intercom down (503, then 429 with a reset) while customers text: afterwa
   )
   const expected = (phone: string) => sent.get(phone)!
   await until(() => [...known, ...fresh].every((p) => thread(ctx, p).length >= expected(p).length), 'every text to reach Intercom', 20_000)
-  await drain(ctx.app, 20_000)
+  await drain(ctx.app)
 
   const unavailable = ctx.intercom.requests.filter((r) => r.status === 503)
   const limited = ctx.intercom.requests.filter((r) => r.status === 429)
@@ -107,7 +107,7 @@ t.test('Twilio down (503, then 429 without a reset time) while teammates reply: 
 
   const sent = (phone: string) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === phone).map((m) => m.body)
   await until(() => customers.every((p) => sent(p).length >= REPLIES), 'every reply to be sent', 20_000)
-  await drain(ctx.app, 20_000)
+  await drain(ctx.app)
 
   const creates = ctx.twilio.requests.filter((r) => r.method === 'POST' && messages.test(r.path))
   t.ok(creates.some((r) => r.status === 503), 'Twilio answered 503')

@@ -35,7 +35,7 @@ async function texts(ctx: TestApp, from: string, body: string, { webhook = true 
  * A database that has been serving for a while: its catch-up reaches back an hour (a fresh one takes
  * nothing sent before its first start, and these texts are sent within a second or two of it).
  */
-const servingForAWhile = (ctx: TestApp) => catchUpFrom(ctx.app.store, Date.now() - 3_600_000)
+const servingForAWhile = (ctx: TestApp) => catchUpFrom(ctx.app.store, Date.now() - 3_600_000, ctx.app.bridge.clock.now())
 
 /** One turn of the catch-up, then its deliveries (the start's own turn may run beside it: a text is stored once). */
 async function catchesUp(ctx: TestApp) {
@@ -210,7 +210,7 @@ t.test('1. an operator\'s catch-up asked for while a turn runs is not lost to th
   const turn = catchUp(ctx.app.bridge)
   // The turn has read its cursor once it asks Twilio's log (held at the gate).
   await until(() => ctx.twilio.requests.slice(asked).some((r) => r.method === 'GET' && /Messages\.json$/.test(r.path)), 'the running turn to list Twilio\'s log', 40_000)
-  await catchUpFrom(ctx.app.store, Date.now() - 3 * 3_600_000)
+  await catchUpFrom(ctx.app.store, Date.now() - 3 * 3_600_000, ctx.app.bridge.clock.now())
   open()
   await turn
   t.equal((await delivered(ctx)).length, 0, 'the turn that was running looked only an hour back')

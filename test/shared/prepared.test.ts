@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Store } from '../../shared/db/database.js'
 import { prepare } from '../../shared/db/prepared.js'
 import { receiveText } from '../../server/bridge/inbound.js'
+import { systemClock } from '../../shared/clock.js'
 import type { Config } from '../../server/config.js'
 import { remoteStore, tempStore } from '../support/db.js'
 
@@ -43,7 +44,7 @@ t.test("texts stored together, remote and embedded: each text's job names its ow
     const sid = (i: number) => `SM${String(i).padStart(32, '0')}`
     const text = (i: number) => ({ messageSid: sid(i), from: `+1415555${String(1000 + (i % 7))}`, to: '+14155550100', body: `text ${i}`, media: [], numSegments: 1 })
     // 20 texts and 5 redeliveries of them, all arriving together: one group commit.
-    const stored = await Promise.all([...Array.from({ length: 20 }, (_, i) => text(i)), ...Array.from({ length: 5 }, (_, i) => text(i * 3))].map((sms) => receiveText({ store, config }, sms)))
+    const stored = await Promise.all([...Array.from({ length: 20 }, (_, i) => text(i)), ...Array.from({ length: 5 }, (_, i) => text(i * 3))].map((sms) => receiveText({ store, config, clock: systemClock }, sms)))
     t.same(stored, [...Array(20).fill(true), ...Array(5).fill(false)], `${name}: new texts stored, redeliveries not`)
     const jobs = await store.db.selectFrom('jobs').select(['payload', 'key']).where('task', '=', 'inbound.deliver').execute()
     t.equal(jobs.length, 20, `${name}: one job per text`)

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { z } from 'zod'
 import { openStore } from '../../dist/shared/db/database.js'
-import { Worker } from '../../dist/server/jobs/worker.js'
+import { Worker } from '../../dist/server/queue/worker.js'
 import { systemClock } from '../../dist/shared/clock.js'
 
 const [dbPath, outFile, leaseMs, ahead = '0', concurrency = '4'] = process.argv.slice(2)

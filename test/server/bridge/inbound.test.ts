@@ -309,7 +309,7 @@ t.test('Intercom 429: waits for the reset, then delivers, in order', async (t) =
   ctx.intercom.failNext({ status: 429, times: 2, headers: { 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1) } })
   await text(ctx, 'two')
   await text(ctx, 'three')
-  await drain(ctx.app, 20_000)
+  await drain(ctx.app)
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['one', 'two', 'three'])
   const limited = ctx.intercom.requests.filter((r) => r.status === 429)
   const after = ctx.intercom.requests.find((r) => r.status === 200 && r.at > limited[1]!.at)

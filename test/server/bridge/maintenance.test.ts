@@ -27,8 +27,8 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
 
 t.test('scheduled once however often the service starts; the worker runs them and keeps them for their next turn', async (t) => {
   const { app } = await buildTestApp(t)
-  await scheduleMaintenance(app.store)
-  await scheduleMaintenance(app.store)
+  await scheduleMaintenance(app.store, app.bridge.clock.now())
+  await scheduleMaintenance(app.store, app.bridge.clock.now())
   await drain(app)
   const waiting = await app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'maintenance.prune').executeTakeFirstOrThrow()
   t.ok(waiting.run_at > Date.now() + FIRST_PRUNE_DELAY_MS - 60_000, 'the first clean-up waits for the start\'s own work')

@@ -9,8 +9,8 @@ import {
   queueStats,
   retryDeadJob,
   type EnqueueSpec,
-} from '../../../server/jobs/queue.js'
-import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskResult } from '../../../server/jobs/worker.js'
+} from '../../../server/queue/queue.js'
+import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskResult } from '../../../server/queue/worker.js'
 import { silentLog, tempStore } from '../../support/db.js'
 import { TestClock, advanceUntil } from '../../support/clock.js'
 import type { Store } from '../../../shared/db/database.js'
@@ -437,4 +437,50 @@ t.test('a task that completes itself commits its last writes and its completion 
   t.same(await listJobs(store.db), [], 'no job left to run again')
   const keys = (await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'job').orderBy('key').execute()).map((r) => r.key)
   t.same(keys, ['a', 'b'], 'each write committed once')
+})
+
+t.test('runUntilIdle runs due jobs, and the jobs they queue, until none is due: no polling, no timers', async (t) => {
+  const store = await tempStore(t)
+  const clock = new TestClock()
+  const ran: string[] = []
+  let failures = 1
+  const worker = new Worker({
+    store,
+    log: silentLog,
+    clock,
+    backoff: { baseMs: 1_000, maxMs: 1_000 },
+    tasks: anyPayload({
+      first: async (n: number) => {
+        ran.push(`first ${n}`)
+        await store.write((trx) => enqueue(trx, { task: 'second', payload: n }, clock.now()))
+      },
+      second: async (n: number) => {
+        ran.push(`second ${n}`)
+        if (failures-- > 0) throw new Error('once')
+      },
+      later: async () => {
+        ran.push('later')
+      },
+    }),
+  })
+  await add(store, { task: 'first', payload: 1 }, clock)
+  await add(store, { task: 'later', payload: null, runAt: clock.now() + HOUR }, clock)
+  await worker.runUntilIdle()
+  t.same(ran, ['first 1', 'second 1'], 'the due job and the job it queued ran; the failed one waits out its backoff, the later one its turn')
+  t.equal(clock.pending, 0, 'the worker was never started: no timer was set')
+
+  // A retry due within the window is waited for on the worker's clock, which this test moves.
+  const idle = worker.runUntilIdle({ withinMs: 60_000 })
+  await advanceUntil(clock, () => ran.length === 3, 'the retry to run', { step: 100 })
+  await idle
+  t.same(ran, ['first 1', 'second 1', 'second 1'], 'a retry due within the window ran at its time')
+  t.same((await listJobs(store.db)).map((j) => j.task), ['later'], 'the job due in an hour still waits')
+})
+
+t.test('runUntilIdle gives up after its rounds, naming the jobs that keep coming back', async (t) => {
+  const store = await tempStore(t)
+  const clock = new TestClock()
+  const worker = new Worker({ store, log: silentLog, clock, tasks: anyPayload({ again: async () => ({ runAgainAt: clock.now() }) }) })
+  await add(store, { task: 'again', payload: null }, clock)
+  await t.rejects(worker.runUntilIdle({ withinMs: 60_000, maxRounds: 5 }), /jobs still pending after 5 rounds: .*"task":"again"/)
 })

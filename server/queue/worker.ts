@@ -7,7 +7,7 @@ import type { QueryResult } from 'kysely'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, planCompleteJob, rescheduleJob } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, planCompleteJob, rescheduleJob } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -59,6 +59,18 @@ export interface WorkerOptions {
   clock?: Clock
   /** Turns a retry caused by an upstream outage into one line a minute instead of a stack each time. */
   reachability?: Pick<Reachability, 'warnIfUnreachable'>
+}
+
+export interface RunUntilIdleOptions {
+  /**
+   * Jobs due within this many ms are waited for, on the worker's clock (a retry's backoff, a 429's
+   * reset), and run at their time. Default 0: only what is due now.
+   */
+  withinMs?: number
+  /** Tasks not waited for (recurring ones, which come back for ever). */
+  except?: readonly string[]
+  /** Rounds (claim and run, or wait for the next due job) before giving up. */
+  maxRounds?: number
 }
 
 /** The worker's backoff unless told otherwise: 1 s doubling per attempt, at most 15 min. */
@@ -153,6 +165,46 @@ export class Worker {
           this.wake()
         }
       })
+  }
+
+  /**
+   * Claims and runs due jobs, a round at a time, until none is due (or due within `withinMs`) and
+   * none of this worker's is running (graphile-worker's runTaskListOnce, repeated): tests call it
+   * instead of polling the table. Runs whether or not the worker was started; jobs the started
+   * worker claimed meanwhile are waited for. Bounded by rounds, never by time: after `maxRounds` it
+   * fails naming what is pending.
+   */
+  async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<void> {
+    const { withinMs = 0, except = [], maxRounds = 1_000 } = options
+    if (this.state === 'stopping' || this.state === 'stopped') throw new Error('the worker is stopped')
+    for (let round = 0; round < maxRounds; round++) {
+      await this.settle()
+      const now = this.clock.now()
+      const jobs = await claimJobs(this.store, this.id, this.concurrency, this.leaseMs, now)
+      for (const job of jobs) this.running.set(job.id, this.run(job))
+      if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
+      const pending = await pendingJobs(this.store.db, now + withinMs, except)
+      if (pending.length === 0) return
+      await this.untilDue(pending, now)
+    }
+    const pending = await pendingJobs(this.store.db, this.clock.now() + withinMs, except)
+    throw new Error(`jobs still pending after ${maxRounds} rounds: ${JSON.stringify(pending)}`)
+  }
+
+  /**
+   * Waits, on the worker's clock, for the first pending job that is not due yet; when every pending
+   * job is due but held (by another worker, or behind one of its jobs), for one turn of the loop.
+   */
+  private untilDue(pending: ReadonlyArray<Pick<Job, 'state' | 'run_at'>>, now: number): Promise<void> {
+    const next = Math.min(...pending.filter((j) => j.state === 'waiting' && j.run_at > now).map((j) => j.run_at))
+    if (next === Infinity) return new Promise((resolve) => setImmediate(resolve))
+    return new Promise((resolve) => this.clock.setTimeout(resolve, next - now))
+  }
+
+  /** Waits for the claim in flight and every job this worker is running. */
+  private async settle(): Promise<void> {
+    await this.pumping
+    await Promise.allSettled([...this.running.values()])
   }
 
   get activeJobs(): number {

@@ -316,3 +316,13 @@ export async function queueStats(db: Executor, now = Date.now()): Promise<QueueS
     oldestDueAgeMs: oldest?.oldest ? now - oldest.oldest : 0,
   }
 }
+
+/** Jobs running, or waiting and due by `upTo` (but those of `except`): what a test waits for. */
+export async function pendingJobs(db: Executor, upTo: number, except: readonly string[]): Promise<Array<Pick<Job, 'id' | 'task' | 'state' | 'run_at' | 'last_error'>>> {
+  let q = db
+    .selectFrom('jobs')
+    .select(['id', 'task', 'state', 'run_at', 'last_error'])
+    .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'waiting'), eb('run_at', '<=', upTo)])]))
+  if (except.length > 0) q = q.where('task', 'not in', except)
+  return q.orderBy('id').execute()
+}

@@ -1,0 +1,108 @@
+import type { CompiledQuery } from 'kysely'
+import type { z } from 'zod'
+import type { Tx } from '../../shared/db/database.js'
+import type { Job } from '../../shared/db/schema.js'
+import { enqueue, planEnqueue, planEnqueueAfterInsert, type EnqueueResult } from './queue.js'
+import type { JobContext, TaskDefinition, TaskResult } from './worker.js'
+
+/** How a task's key functions look: each spells one key from the facts its writer has. */
+type KeyFunctions = Record<string, (...args: never[]) => string>
+
+/** What `defineTask` takes besides the name and the payload: the handler, and the keys of its jobs. */
+export interface TaskSpec<P, D, K extends KeyFunctions> {
+  /**
+   * Runs one job, with the service's dependencies `D`. A task succeeds only by returning; any throw
+   * reschedules it with backoff (RetryLaterError chooses the delay, PermanentError gives up at once).
+   * Handlers must be idempotent: after a crash a job runs again.
+   */
+  run(deps: D, payload: P, ctx: JobContext): Promise<void | TaskResult>
+  /** What to record when a job of this task dies, in the transaction that buries it. */
+  onDead?(trx: Tx, payload: P, job: Job, error: string): Promise<void>
+  /** The job keys of this task (every task's jobs have one), so every writer spells a key alike. */
+  keys: K
+}
+
+/** A task as `enqueueTask` needs it: the name, and the payload it carries (which types the payload). */
+export interface TaskRef<P> {
+  readonly name: string
+  readonly payload: z.ZodType<P>
+}
+
+/** A task declared once: its name, payload schema, handler and keys. `defineTask` makes one. */
+export interface Task<P = unknown, D = never, K extends KeyFunctions = KeyFunctions> extends TaskRef<P> {
+  readonly keys: K
+  run(deps: D, payload: P, ctx: JobContext): Promise<void | TaskResult>
+  onDead?(trx: Tx, payload: P, job: Job, error: string): Promise<void>
+}
+
+/** Every task defined in this process, by name: `bindTasks` checks the worker runs each of them. */
+const defined = new Map<string, Task<unknown, never>>()
+
+/**
+ * Declares a task beside the code that runs it (graphile-worker's task list, typed): the payload is
+ * `unknown` until the worker checks it against `payload`, so a stored payload that no longer fits
+ * (written by an older version, or edited by hand) fails that job alone, clearly. The reference it
+ * returns is what `enqueueTask` takes, so the payload's type follows from the task. A name defined
+ * twice is an error when the second module loads.
+ */
+export function defineTask<P, D, K extends KeyFunctions>(name: string, payload: z.ZodType<P>, spec: TaskSpec<NoInfer<P>, D, K>): Task<P, D, K> {
+  if (defined.has(name)) throw new Error(`task "${name}" is defined twice`)
+  const task: Task<P, D, K> = { name, payload, ...spec }
+  defined.set(name, task)
+  return task
+}
+
+/**
+ * The worker's task list: each task's handler bound to `deps`. Every defined task must be in `tasks`
+ * exactly once, or the service does not start: a job nobody runs would wait, then die, unnoticed.
+ */
+export function bindTasks<D>(deps: D, tasks: ReadonlyArray<Task<unknown, D>>): Record<string, TaskDefinition> {
+  const bound: Record<string, TaskDefinition> = {}
+  for (const task of tasks) {
+    if (bound[task.name]) throw new Error(`task "${task.name}" is in the worker's list twice`)
+    const { onDead } = task
+    bound[task.name] = { payload: task.payload, run: (payload, ctx) => task.run(deps, payload, ctx), ...(onDead ? { onDead } : {}) }
+  }
+  const missing = [...defined.keys()].filter((name) => !bound[name])
+  if (missing.length > 0) throw new Error(`no handler registered for task ${missing.map((n) => `"${n}"`).join(', ')}: add it to the worker's list (server/tasks.ts)`)
+  return bound
+}
+
+export interface EnqueueOptions {
+  /** While a job with this key exists (waiting, running or dead), queueing it again does nothing. */
+  key?: string | undefined
+  /** Jobs with the same ordering key run one at a time, in the order they were queued. */
+  queueKey?: string | undefined
+  runAt?: number | undefined
+  maxAttempts?: number | undefined
+}
+
+/**
+ * Queues a task in the caller's transaction: the job exists exactly when what it is about does. The
+ * store wakes the worker once the transaction commits.
+ */
+export function enqueueTask<P>(trx: Tx, task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Promise<EnqueueResult> {
+  return enqueue(trx, { task: task.name, payload, ...options }, now)
+}
+
+/** `enqueueTask` for a planned write (with `readiesJobs`): the same checked payload, no id back. */
+export function planEnqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): CompiledQuery {
+  return planEnqueue({ task: task.name, payload, ...options }, now)
+}
+
+/** The payload fields that can hold a row's id. */
+type IdField<P> = { [F in keyof P & string]: P[F] extends number ? F : never }[keyof P & string]
+
+/**
+ * `planEnqueueTask` to follow an INSERT (queue.ts planEnqueueAfterInsert): the job is added only
+ * when that INSERT added a row, its payload's field `idField` set to the new row's id.
+ */
+export function planEnqueueTaskAfterInsert<P extends Record<string, unknown>>(
+  task: TaskRef<P>,
+  payload: NoInfer<P>,
+  options: EnqueueOptions & { idField: IdField<P> },
+  now?: number,
+): CompiledQuery {
+  const { idField, ...rest } = options
+  return planEnqueueAfterInsert({ task: task.name, payload, ...rest }, idField, now)
+}

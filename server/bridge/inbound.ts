@@ -15,7 +15,7 @@ import { planEnqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { followedMerge } from './links.js'
-import { mediaUrls } from './media.js'
+import { mediaUrls } from './media-links.js'
 import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
 

@@ -6,7 +6,8 @@ import { escapeHtml } from '../../shared/text.js'
 import type { BridgeDeps } from './deps.js'
 import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
-import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
+import { MARK_ATTRIBUTE, phoneMark } from './trust.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 /**
  * The bridge's links between numbers and contacts, as Intercom sees them: the mark written on a
@@ -23,7 +24,7 @@ import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
 export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contact.mark'>, ctx: JobContext): Promise<void> {
   const link = await findPhoneContact(deps.store.db, payload.phone)
   if (link?.intercom_contact_id !== payload.contactId) return
-  await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
+  await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.phoneMark)
   try {
     await deps.intercom.updateContact(payload.contactId, { customAttributes: { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) } }, 'mark the contact with its number')
   } catch (err) {

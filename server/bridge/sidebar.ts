@@ -16,7 +16,8 @@ import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues, sendKeys } from './keys.js'
 import { sendMessage, senderFor } from './outbound.js'
 import { mergeCandidates, onLinkedContact } from './links.js'
-import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
+import { MARK_ATTRIBUTE, numberTrust, phoneMark, type ContactFacts } from './trust.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 /**
  * What the inbox sidebar (Canvas Kit, `canvas/`) does: read the panel from the bridge's own database,
@@ -160,8 +161,8 @@ export async function savePhoneLater(trx: Tx, save: TaskPayload<'contact.save_ph
  * mark for it, so the link is found again should our records be lost.
  */
 export async function savePhoneOnContact(deps: BridgeDeps, payload: TaskPayload<'contact.save_phone'>): Promise<void> {
-  await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
-  if (payload.consent) await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
+  await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.phoneMark)
+  if (payload.consent) await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.consent)
   // Merged in Intercom meanwhile: written on the survivor, with the mark for it.
   const contactId = await onLinkedContact(deps, payload.contactId, async (id) => {
     const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, id, payload.phone), ...(payload.consent ? { [CONSENT_ATTRIBUTE]: true } : {}) }

@@ -108,6 +108,13 @@ export function canonicalContact(link: string | null | undefined): string | unde
   return undefined
 }
 
+/** A custom contact attribute: its name, type and the description Intercom shows the team. */
+export interface ContactAttribute {
+  name: string
+  dataType: 'string' | 'boolean' | 'date' | 'integer'
+  description: string
+}
+
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
@@ -217,7 +224,7 @@ export class IntercomApi {
   }
 
   /** Makes sure a custom contact attribute exists before it is written (Intercom refuses unknown ones). */
-  async ensureContactAttribute(name: string, dataType: 'string' | 'boolean' | 'date' | 'integer', description: string): Promise<void> {
+  async ensureContactAttribute({ name, dataType, description }: ContactAttribute): Promise<void> {
     const key = `intercom.attribute.contact.${name}`
     // Known to this process: no read at all (it is asked before every attribute write).
     if (this.attributes.has(name)) return

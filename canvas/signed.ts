@@ -2,9 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { recordReceipt } from '../shared/db/receipts.js'
-import { AppError } from '../shared/errors.js'
-import { signedJson } from '../shared/http.js'
-import { verifyCanvasSignature } from '../shared/signatures.js'
+import { signedBy } from '../server/routes/signed-by.js'
 import { issueNonce, nonceIsFresh } from './nonce.js'
 import type { CanvasResponse } from './schema.js'
 import { errorCanvas } from './views.js'
@@ -114,15 +112,7 @@ export const signedCanvas = fp<SignedCanvasOptions>(async (app, opts) => {
   const secret = app.config.intercom.clientSecret
   const effectful = new Set(opts.effectful)
   // An unsigned request never reaches a canvas: 401, as JSON.
-  const signed = signedJson(app, {
-    header: 'x-body-signature',
-    bodyLimit: CANVAS_BODY_LIMIT,
-    verify: (raw, signature) => verifyCanvasSignature(secret, raw, signature),
-    refuse: (req, reason) => {
-      app.refusals.note(req, { surface: 'canvas', reason, header: 'X-Body-Signature' })
-      throw new AppError('bad_signature', 'The X-Body-Signature header is missing or does not match.', 401)
-    },
-  })
+  const signed = signedBy(app, 'canvas', { bodyLimit: CANVAS_BODY_LIMIT })
   const posted = (check: (req: FastifyRequest) => Promise<void>) => async (req: FastifyRequest) => {
     // The probes (GET, HEAD) answer a sentence to anyone: see answersProbes.
     if (req.method === 'POST') await check(req)

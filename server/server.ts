@@ -152,8 +152,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const deps: BridgeDeps = {
     store,
     config,
-    intercom: new IntercomApi(clients.intercom, config, store),
-    twilio: new TwilioApi(clients.twilio, config.twilio, `${config.publicUrl}/twilio/status`),
+    intercom: new IntercomApi(clients.intercom, config, store, metrics),
+    twilio: new TwilioApi(clients.twilio, config.twilio, `${config.publicUrl}/twilio/status`, metrics),
     log: log.child({ component: 'bridge' }),
     metrics,
     reachability,

@@ -2,6 +2,7 @@ import { getConsent, setConsent } from '../../shared/db/consent.js'
 import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 export interface Refusal {
   code: 'opted_out' | 'unsubscribed' | 'consent_required'
@@ -10,7 +11,7 @@ export interface Refusal {
 }
 
 /** The custom attribute the bridge records Messenger consent in. Not `sms_consent`: that name is Intercom's own field. */
-export const CONSENT_ATTRIBUTE = 'sms_bridge_consent'
+export const CONSENT_ATTRIBUTE = CONTACT_ATTRIBUTES.consent.name
 /** What earlier versions called it (a custom attribute that collides with Intercom's native field); still read. */
 export const LEGACY_CONSENT_ATTRIBUTE = 'sms_consent'
 

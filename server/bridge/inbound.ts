@@ -15,7 +15,7 @@ import { defineTask, planEnqueueTask, planEnqueueTaskAfterInsert } from '../queu
 import { queues } from './keys.js'
 import { detectKeyword, keyword as keywordField, recordKeyword, type Keyword } from './keywords.js'
 import { followedMerge, markTask } from './links.js'
-import { mediaUrls } from './media.js'
+import { mediaUrls } from './media-links.js'
 import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
 import { noteTask } from './outbound.js'

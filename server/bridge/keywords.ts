@@ -7,6 +7,7 @@ import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 /** What a keyword asks for; the inbound text's job carries Twilio's verdict in the same words. */
 export const keyword = z.enum(['opt_out', 'opt_in', 'help'])
@@ -78,8 +79,8 @@ function helpWhileRefused(sentence: string): string {
 /** Job: shows the consent change on the Intercom contact and in the conversation. Safe to repeat. */
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
   if (event.keyword !== 'help') {
-    await deps.intercom.ensureContactAttribute('sms_opted_out', 'boolean', 'The contact texted STOP and may not be sent SMS')
-    await onLinkedContact(deps, event.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { sms_opted_out: event.keyword === 'opt_out' } }))
+    await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.optedOut)
+    await onLinkedContact(deps, event.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { [CONTACT_ATTRIBUTES.optedOut.name]: event.keyword === 'opt_out' } }))
   }
   // HELP changes no consent: whether a reply reaches the phone is the same answer replies get.
   const refusal = event.keyword === 'help' ? await textingRefusal(deps, { phone: event.phone, automated: false }) : null

@@ -7,7 +7,8 @@ import { escapeHtml } from '../../shared/text.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
-import { MARK_ATTRIBUTE, MARK_DESCRIPTION, phoneMark } from './trust.js'
+import { MARK_ATTRIBUTE, phoneMark } from './trust.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 import { noteTask } from './outbound.js'
 import { syncAttributesTask } from './status.js'
 
@@ -42,7 +43,7 @@ export const mergeTask = defineTask('contact.merge', mergePayload, {
 export async function markContact(deps: BridgeDeps, payload: z.output<typeof markPayload>, ctx: JobContext): Promise<void> {
   const link = await findPhoneContact(deps.store.db, payload.phone)
   if (link?.intercom_contact_id !== payload.contactId) return
-  await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
+  await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.phoneMark)
   try {
     await deps.intercom.updateContact(payload.contactId, { customAttributes: { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) } }, 'mark the contact with its number')
   } catch (err) {

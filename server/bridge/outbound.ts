@@ -16,7 +16,10 @@ import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
 import { numberedOptions, partHandling } from './parts.js'
-import { MAX_ATTACHMENTS, MMS_TYPES, fetchFile, heldMediaUrl, intercomUploadPolicy, isIntercomUpload, uploadLinkExpiresAt } from './media.js'
+import { MAX_ATTACHMENTS, heldMediaUrl } from './media-links.js'
+import { servedType } from '../../shared/mime.js'
+import { UpstreamError } from '../../shared/errors.js'
+import { uploadLinkExpiresAt } from '../clients/intercom.js'
 
 const id = z.string().min(1)
 
@@ -178,33 +181,48 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[], ctx: JobContex
       lost.push(`${label}: a text carries at most ${MAX_ATTACHMENTS} files`)
       continue
     }
-    if (!isIntercomUpload(item.url, deps.config)) {
+    if (!deps.intercom.isUpload(item.url)) {
       media.push({ url: item.url, contentType: item.contentType ?? '' })
       continue
     }
     let held = await findHeldMediaBySource(deps.store.db, item.url)
     if (!held) {
-      const fetched = await fetchFile(item.url, 'Intercom', intercomUploadPolicy(deps.config))
-      if (!fetched.ok) {
-        if (mayCopyLater(deps, item.url, fetched, ctx)) throw new CopyNotYetMade(label, fetched.reason)
-        lost.push(`${label}: ${fetched.reason}`)
+      const copied = await copyUpload(deps, item, label, ctx)
+      if (!copied.ok) {
+        lost.push(`${label}: ${copied.reason}`)
         continue
       }
-      const contentType = servedType(fetched.contentType, item.contentType)
-      if (!contentType) {
-        lost.push(`${label}: a text cannot carry a file of this type (${fetched.contentType})`)
-        continue
-      }
-      fetched.contentType = contentType
-      const now = deps.clock.now()
-      const id = await deps.store.write((trx) =>
-        insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),
-      )
-      held = { id, content_type: fetched.contentType, name: label, created_at: now }
+      held = copied.held
     }
     media.push({ url: heldMediaUrl(deps.config, held), contentType: held.content_type })
   }
   return { media, lost }
+}
+
+/**
+ * Copies one of Intercom's uploads into held_media, or says why it cannot go: a type an MMS cannot
+ * carry, or a download refused for good. A passing failure throws CopyNotYetMade while a later
+ * attempt may still work (see `mayCopyLater`).
+ */
+async function copyUpload(
+  deps: BridgeDeps,
+  item: MediaRef,
+  label: string,
+  ctx: JobContext,
+): Promise<{ ok: true; held: { id: number; content_type: string; name: string; created_at: number } } | { ok: false; reason: string }> {
+  let fetched: { contentType: string; bytes: Uint8Array }
+  try {
+    fetched = await deps.intercom.downloadUpload(item.url)
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err
+    if (mayCopyLater(deps, item.url, err, ctx)) throw new CopyNotYetMade(label, err.message)
+    return { ok: false, reason: err.message }
+  }
+  const contentType = servedType(fetched.contentType, item.contentType)
+  if (!contentType) return { ok: false, reason: `a text cannot carry a file of this type (${fetched.contentType})` }
+  const now = deps.clock.now()
+  const id = await deps.store.write((trx) => insertHeldMedia(trx, { sourceUrl: item.url, contentType, name: label, bytes: fetched.bytes }, now))
+  return { ok: true, held: { id, content_type: contentType, name: label, created_at: now } }
 }
 
 /**
@@ -225,24 +243,10 @@ class CopyNotYetMade extends Error {
  * sends the reply without the file, with the note, rather than not at all). A refused or expired
  * link (403, 404, 410) is final at once.
  */
-function mayCopyLater(deps: Pick<BridgeDeps, 'clock'>, url: string, fetched: { retryable?: boolean }, ctx: JobContext): boolean {
-  if (!fetched.retryable) return false
+function mayCopyLater(deps: Pick<BridgeDeps, 'clock'>, url: string, failure: UpstreamError, ctx: JobContext): boolean {
+  if (failure.outcome === 'give_up') return false
   if (ctx.job.attempts >= ctx.job.max_attempts) return false
   return deps.clock.now() < uploadLinkExpiresAt(url, ctx.job.created_at)
-}
-
-/** Types a file host gives when it does not know: only these may be replaced by the declared type. */
-const GENERIC_TYPES = new Set(['application/octet-stream', 'binary/octet-stream'])
-
-/**
- * The type a copied file is served with from our domain to Twilio, or null when an MMS cannot carry
- * it. The fetched type wins; the type the webhook declared only names a file served as generic
- * bytes, so a declared picture never relabels a fetched page (text/html) or application/json.
- */
-function servedType(fetched: string, declared: string | null): string | null {
-  if (MMS_TYPES.has(fetched)) return fetched
-  const named = declared?.toLowerCase().split(';')[0]!.trim()
-  return GENERIC_TYPES.has(fetched) && named && MMS_TYPES.has(named) ? named : null
 }
 
 function fileName(url: string): string {

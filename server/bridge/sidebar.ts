@@ -14,7 +14,8 @@ import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
 import { noteTask, sendMessage, senderFor } from './outbound.js'
 import { mergeCandidates, onLinkedContact } from './links.js'
-import { MARK_ATTRIBUTE, MARK_DESCRIPTION, numberTrust, phoneMark, type ContactFacts } from './trust.js'
+import { MARK_ATTRIBUTE, numberTrust, phoneMark, type ContactFacts } from './trust.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 const id = z.string().min(1)
 const savePhonePayload = z.object({ contactId: id, phone: id, consent: z.boolean(), conversationId: id.nullable() })
@@ -230,8 +231,8 @@ export async function savePhoneLater(trx: Tx, save: SavePhone, now: number): Pro
  * mark for it, so the link is found again should our records be lost.
  */
 export async function savePhoneOnContact(deps: BridgeDeps, payload: SavePhone): Promise<void> {
-  await deps.intercom.ensureContactAttribute(MARK_ATTRIBUTE, 'string', MARK_DESCRIPTION)
-  if (payload.consent) await deps.intercom.ensureContactAttribute(CONSENT_ATTRIBUTE, 'boolean', 'The contact agreed to receive text messages (recorded by the SMS bridge)')
+  await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.phoneMark)
+  if (payload.consent) await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.consent)
   // Merged in Intercom meanwhile: written on the survivor, with the mark for it.
   const contactId = await onLinkedContact(deps, payload.contactId, async (id) => {
     const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, id, payload.phone), ...(payload.consent ? { [CONSENT_ATTRIBUTE]: true } : {}) }

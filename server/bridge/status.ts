@@ -41,6 +41,7 @@ export const fallbackCheckTask = defineTask('status.fallback_check', z.object({ 
   run: checkFallback,
   keys: { check: (messageId: number) => `fallbackcheck:${messageId}` },
 })
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 // How far along a text is. Callbacks arrive out of order and twice, so a status only ever moves up;
 // the final ones (rank 4) are never replaced, except that a delivered text may later be read.
@@ -199,7 +200,8 @@ export async function checkFallback(deps: Pick<BridgeDeps, 'store' | 'clock'>, p
 export async function syncContactAttributes(deps: BridgeDeps, payload: { contactId: string }): Promise<void> {
   const last = await lastSentToContact(deps.store.db, payload.contactId)
   if (!last) return
-  await deps.intercom.ensureContactAttribute('last_sms_sid', 'string', 'Twilio MessageSid of the last text sent to this contact')
-  await deps.intercom.ensureContactAttribute('last_sms_status', 'string', 'Delivery status of the last text sent to this contact')
-  await onLinkedContact(deps, payload.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { last_sms_sid: last.sid, last_sms_status: last.status } }))
+  const { lastSmsSid, lastSmsStatus } = CONTACT_ATTRIBUTES
+  await deps.intercom.ensureContactAttribute(lastSmsSid)
+  await deps.intercom.ensureContactAttribute(lastSmsStatus)
+  await onLinkedContact(deps, payload.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { [lastSmsSid.name]: last.sid, [lastSmsStatus.name]: last.status } }))
 }

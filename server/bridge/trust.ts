@@ -7,6 +7,7 @@ import { toE164 } from '../../shared/phone.js'
 import { derivedKey, safeEqual } from '../../shared/signatures.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
+import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 /**
  * Whose a number is. A lead's `phone` (and `name`) are the visitor's own words: the Messenger lets
@@ -24,8 +25,7 @@ import type { BridgeDeps } from './deps.js'
  */
 
 /** The custom attribute that carries the bridge's mark. */
-export const MARK_ATTRIBUTE = 'sms_bridge_phone_mark'
-export const MARK_DESCRIPTION = 'Set by the SMS bridge: proves the bridge linked this contact\'s phone number (a keyed hash). Do not edit.'
+export const MARK_ATTRIBUTE = CONTACT_ATTRIBUTES.phoneMark.name
 
 /** The mark for (contact, number): keyed from the client secret, so no visitor can compute or move it. */
 export function phoneMark(config: Pick<Config, 'intercom'>, contactId: string, phone: string): string {

@@ -5,6 +5,7 @@ import { UpstreamError } from '../../shared/errors.js'
 import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import { downloadWhole } from './download.js'
 import { apiHost, networkCode } from './reachability.js'
 
 /**
@@ -107,6 +108,13 @@ export function canonicalContact(link: string | null | undefined): string | unde
   return undefined
 }
 
+/** A custom contact attribute: its name, type and the description Intercom shows the team. */
+export interface ContactAttribute {
+  name: string
+  dataType: 'string' | 'boolean' | 'date' | 'integer'
+  description: string
+}
+
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
@@ -137,6 +145,8 @@ export class IntercomApi {
     readonly sdk: IntercomClient,
     private readonly config: Pick<Config, 'intercom' | 'workspaceId' | 'smsTag'>,
     private readonly store: Store,
+    /** Times and counts the downloads as the SDK's calls are (see createIntercomClient). */
+    private readonly metrics?: Metrics,
   ) {}
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -214,7 +224,7 @@ export class IntercomApi {
   }
 
   /** Makes sure a custom contact attribute exists before it is written (Intercom refuses unknown ones). */
-  async ensureContactAttribute(name: string, dataType: 'string' | 'boolean' | 'date' | 'integer', description: string): Promise<void> {
+  async ensureContactAttribute({ name, dataType, description }: ContactAttribute): Promise<void> {
     const key = `intercom.attribute.contact.${name}`
     // Known to this process: no read at all (it is asked before every attribute write).
     if (this.attributes.has(name)) return
@@ -367,4 +377,44 @@ export class IntercomApi {
   async markRead(conversationId: string): Promise<void> {
     await this.call('mark the conversation read', () => this.sdk.conversations.update({ conversation_id: conversationId, read: true }))
   }
+
+  /**
+   * Whether a link is one of Intercom's upload URLs (teammates' pictures and files), which expire
+   * about half an hour after the webhook. The Intercom API's own origin counts too (a proxy, the
+   * tests' stand-in). Other links (a picture on the team's own site) do not expire.
+   */
+  isUpload(url: string): boolean {
+    const parsed = URL.canParse(url) ? new URL(url) : null
+    if (!parsed) return false
+    if (parsed.origin === new URL(this.config.intercom.apiBaseUrl).origin) return true
+    if (parsed.protocol !== 'https:') return false
+    return /(^|\.)(intercomcdn\.com|intercomcdn\.eu|intercomusercontent\.com|intercom-attachments(-\d+)?\.com)$/.test(parsed.hostname)
+  }
+
+  /**
+   * Downloads a teammate's upload whole, capped at 5 MB, timed and classified like every call (see
+   * `downloadWhole`): Intercom's upload hosts (`isUpload`) on every hop, public addresses only.
+   */
+  downloadUpload(url: string): Promise<{ contentType: string; bytes: Uint8Array }> {
+    return downloadWhole(new URL(url), {
+      api: 'intercom',
+      from: 'Intercom',
+      allowed: (hop) => this.isUpload(hop.href),
+      trustedOrigin: new URL(this.config.intercom.apiBaseUrl).origin,
+      fetch: this.metrics ? this.metrics.instrumentedFetch('intercom') : fetch,
+    })
+  }
+}
+
+/** How long an Intercom upload link works after the webhook that carried it, when the link does not say. */
+export const UPLOAD_LINK_LIFETIME_MS = 30 * 60_000
+
+/**
+ * Until when an Intercom upload link works: its own `expires` (Unix seconds, as
+ * downloads.intercomcdn.com links carry it, signed), else about half an hour after `receivedAt`.
+ */
+export function uploadLinkExpiresAt(url: string, receivedAt: number): number {
+  const expires = URL.canParse(url) ? new URL(url).searchParams.get('expires') : null
+  const seconds = expires && /^\d{9,12}$/.test(expires) ? Number(expires) : null
+  return seconds !== null ? seconds * 1000 : receivedAt + UPLOAD_LINK_LIFETIME_MS
 }

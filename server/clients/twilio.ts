@@ -5,6 +5,7 @@ import { UpstreamError } from '../../shared/errors.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import { openDownload, type Download } from './download.js'
 import { apiHost, networkCode } from './reachability.js'
 
 export type TwilioClient = ReturnType<typeof twilio>
@@ -114,6 +115,8 @@ export class TwilioApi {
     private readonly config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>,
     /** Where Twilio posts every sent text's delivery status (PUBLIC_URL/twilio/status). */
     private readonly statusCallback: string,
+    /** Times and counts the downloads as the SDK's calls are (see createTwilioClient). */
+    private readonly metrics?: Metrics,
   ) {}
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -176,13 +179,28 @@ export class TwilioApi {
     return items.map((item) => ({ url: new URL(item.uri.replace(/\.json$/, ''), this.sdk.api.baseUrl).toString(), contentType: item.contentType }))
   }
 
-  /** Where Twilio's media live: our credentials go to this origin and no other. */
-  get mediaOrigin(): string {
-    return new URL(this.config.apiBaseUrl ?? 'https://api.twilio.com').origin
-  }
-
-  /** The Authorization header for fetching a media file from `mediaOrigin`. */
-  get mediaAuthorization(): string {
-    return `Basic ${Buffer.from(`${this.config.accountSid}:${this.config.authToken}`).toString('base64')}`
+  /**
+   * Opens one of a text's media files (a URL from the webhook or `mediaOf`), streaming, capped at
+   * 5 MB, timed and classified like every call (see `openDownload`). Our credentials go to Twilio's
+   * API host and nowhere else, whatever the stored URL says: a URL on another host is refused
+   * (give_up, code `not_twilio_host`) before anything is fetched. Twilio's media links redirect to
+   * its storage: https and public addresses only.
+   */
+  async downloadMedia(url: string): Promise<Download> {
+    const origin = new URL(this.config.apiBaseUrl ?? 'https://api.twilio.com').origin
+    const source = URL.canParse(url) ? new URL(url) : null
+    if (source?.origin !== origin) {
+      const host = source?.host ?? 'an unreadable URL'
+      throw new UpstreamError('twilio', 'give_up', `the media URL is on ${host}, not on the Twilio API host; not fetched`, { code: 'not_twilio_host' })
+    }
+    const authorization = `Basic ${Buffer.from(`${this.config.accountSid}:${this.config.authToken}`).toString('base64')}`
+    return openDownload(source, {
+      api: 'twilio',
+      from: 'Twilio',
+      allowed: (hop) => hop.protocol === 'https:',
+      trustedOrigin: origin,
+      headers: { authorization },
+      fetch: this.metrics ? this.metrics.instrumentedFetch('twilio') : fetch,
+    })
   }
 }

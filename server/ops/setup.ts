@@ -6,14 +6,7 @@ import type { Config } from '../config.js'
 import { INTERCOM_API_VERSION } from '../clients/intercom.js'
 import { WEBHOOK_TOPICS } from '../routes/intercom.js'
 import { CONSENT_ATTRIBUTE, LEGACY_CONSENT_ATTRIBUTE } from '../bridge/consent.js'
-
-/** The contact attributes the bridge writes. Intercom refuses to set attributes that do not exist. */
-export const CONTACT_ATTRIBUTES = [
-  { name: 'sms_opted_out', data_type: 'boolean', description: 'The contact texted STOP and may not be sent SMS' },
-  { name: 'sms_bridge_consent', data_type: 'boolean', description: 'The contact agreed to receive text messages (recorded by the SMS bridge)' },
-  { name: 'last_sms_sid', data_type: 'string', description: 'Twilio MessageSid of the last text sent to this contact' },
-  { name: 'last_sms_status', data_type: 'string', description: 'Delivery status of the last text sent to this contact' },
-] as const
+import { SETUP_ATTRIBUTES } from '../bridge/contact-attributes.js'
 
 
 export interface StepResult {
@@ -67,13 +60,14 @@ export async function runSetup(config: Config, clients: Clients, dryRun: boolean
         say(true, `Intercom: ${would ? 'would create' : 'created'} the "${config.smsTag}" tag.`, true)
       }
       const existing = await clients.intercom.dataAttributes.list({ model: 'contact' })
-      for (const attribute of CONTACT_ATTRIBUTES) {
+      // Intercom refuses to set attributes that do not exist: the ones the bridge writes, made ahead.
+      for (const attribute of SETUP_ATTRIBUTES) {
         if (existing.data?.some((a) => a.name === attribute.name)) {
           say(true, `Intercom: the contact attribute ${attribute.name} exists.`)
           continue
         }
-        if (!dryRun) await clients.intercom.dataAttributes.create({ ...attribute, model: 'contact' } as never)
-        say(true, `Intercom: ${would ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.data_type}).`, true)
+        if (!dryRun) await clients.intercom.dataAttributes.create({ name: attribute.name, data_type: attribute.dataType, description: attribute.description, model: 'contact' } as never)
+        say(true, `Intercom: ${would ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.dataType}).`, true)
       }
       // Versions before 0.2 created a custom `sms_consent`, which shadows Intercom's native field.
       if (existing.data?.some((a) => a.name === LEGACY_CONSENT_ATTRIBUTE && a.custom === true)) {

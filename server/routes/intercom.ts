@@ -1,10 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
-import { AppError } from '../../shared/errors.js'
-import { answersProbes, parseBody, signedJson } from '../../shared/http.js'
-import { verifyIntercomWebhook } from '../../shared/signatures.js'
+import { answersProbes, parseBody } from '../../shared/http.js'
 import { handlesTopic, recordNotification, type IntercomNotification } from '../bridge/notifications.js'
 import type { ReplyPart } from '../bridge/outbound.js'
+import { signedBy } from './signed-by.js'
 
 export { WEBHOOK_TOPICS } from '../bridge/notifications.js'
 
@@ -87,15 +86,7 @@ function stateOf(item: Item | null | undefined): { closed: boolean } | null {
 export const INTERCOM_BODY_LIMIT = 1024 * 1024
 
 const intercom: FastifyPluginAsync = async (app) => {
-  const signed = signedJson(app, {
-    header: 'x-hub-signature',
-    bodyLimit: INTERCOM_BODY_LIMIT,
-    verify: (raw, signature) => verifyIntercomWebhook(app.config.intercom.clientSecret, raw, signature),
-    refuse: (req, reason) => {
-      app.refusals.note(req, { surface: 'intercom_webhooks', reason, header: 'X-Hub-Signature' })
-      throw new AppError('bad_signature', 'The X-Hub-Signature header is missing or does not match.', 401)
-    },
-  })
+  const signed = signedBy(app, 'intercom_webhooks', { bodyLimit: INTERCOM_BODY_LIMIT })
   answersProbes(app, '/intercom/webhooks', 'Intercom webhooks')
 
   app.post('/intercom/webhooks', {

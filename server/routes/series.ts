@@ -2,8 +2,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
-import { safeEqual } from '../../shared/signatures.js'
 import { requestSeriesText } from '../bridge/automated.js'
+import { signedBy } from './signed-by.js'
 
 const body = z
   .object({
@@ -39,13 +39,7 @@ const series: FastifyPluginAsync = async (app) => {
     // A step's body is a few ids and at most 1600 characters of text.
     bodyLimit: SERIES_BODY_LIMIT,
     // The secret is a header: checked before the body is read.
-    onRequest: async (req) => {
-      const secret = app.config.seriesSecret
-      const given = req.headers['x-bridge-secret']
-      if (secret && safeEqual(typeof given === 'string' ? given : '', secret)) return
-      app.refusals.note(req, { surface: 'series', reason: !secret ? 'not_configured' : typeof given === 'string' && given !== '' ? 'mismatch' : 'missing_header', header: 'X-Bridge-Secret' })
-      throw new AppError('bad_secret', 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).', 401)
-    },
+    ...signedBy(app, 'series'),
     handler: async (req, reply) => {
       const b = parseBody(body, req.body, 'invalid_request', { withField: true })
       if (b.template && !app.config.templates.has(b.template)) {

@@ -1,12 +1,12 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { parse as parseQuery } from 'fast-querystring'
 import { z } from 'zod'
 import { splitAddress } from '../../shared/channel.js'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
-import { TWILIO_SIGNATURE_SETTINGS_HEADER, verifyTwilioSignature } from '../../shared/signatures.js'
 import { receiveText, type InboundSms } from '../bridge/inbound.js'
 import { receiveStatus } from '../bridge/status.js'
+import { signedBy } from './signed-by.js'
 
 /** The largest Twilio webhook body: the text (up to 1600 characters, percent-encoded), media and metadata. */
 export const TWILIO_BODY_LIMIT = 32 * 1024
@@ -60,37 +60,6 @@ function locationText(f: { Latitude?: number | undefined; Longitude?: number | u
 }
 
 
-/** onRequest of every Twilio route: a request without X-Twilio-Signature is refused before its body is read. */
-export async function requireTwilioSignature(req: FastifyRequest): Promise<void> {
-  const signature = req.headers['x-twilio-signature']
-  if (typeof signature === 'string' && signature !== '') return
-  const { config } = req.server
-  req.server.refusals.note(req, { surface: 'twilio', reason: 'missing_header', header: 'X-Twilio-Signature', signedUrl: `${config.publicUrl}${req.url}` })
-  throw new AppError('bad_signature', 'The X-Twilio-Signature header is missing or does not match.', 403)
-}
-
-/**
- * preValidation of every Twilio route: X-Twilio-Signature checked against the public URL Twilio
- * called, and the account must be ours; 403 and nothing stored otherwise.
- */
-export async function checkTwilioRequest(req: FastifyRequest): Promise<void> {
-  const { config } = req.server
-  const params = (req.body ?? {}) as Form
-  const signature = req.headers['x-twilio-signature']
-  const url = `${config.publicUrl}${req.url}`
-  const given = typeof signature === 'string' && signature !== '' ? signature : undefined
-  const settings = req.headers[TWILIO_SIGNATURE_SETTINGS_HEADER]
-  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, given, url, params, typeof settings === 'string' ? settings : undefined)
-  if (typeof req.body !== 'object' || !checked.ok) {
-    req.server.refusals.note(req, { surface: 'twilio', reason: given ? 'mismatch' : 'missing_header', header: 'X-Twilio-Signature', signedUrl: url, scheme: checked.scheme })
-    throw new AppError('bad_signature', 'The X-Twilio-Signature header is missing or does not match.', 403)
-  }
-  if (params.AccountSid !== config.twilio.accountSid) {
-    req.server.refusals.note(req, { surface: 'twilio', reason: 'wrong_account', header: 'X-Twilio-Signature', signedUrl: url })
-    throw new AppError('wrong_account', 'This request is for another Twilio account.', 403)
-  }
-}
-
 /** Validates a signed form: the parsed values, or a 400 naming the first bad field. */
 function parseForm<S extends z.ZodType>(schema: S, form: Form): z.output<S> {
   return parseBody(schema, legacyNames(form), 'invalid_form')
@@ -110,7 +79,7 @@ function mediaOf(form: Form, count: number) {
 
 const twilio: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/sms', 'Twilio incoming messages')
-  app.post('/twilio/sms', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
+  app.post('/twilio/sms', signedBy(app, 'twilio'), async (req, reply) => {
     const form = req.body as Form
     const f = parseForm(inboundForm, form)
     // SMS, WhatsApp and RCS share this webhook; any other channel (Messenger...) cannot be answered
@@ -147,7 +116,7 @@ const statusForm = z.looseObject({
 
 const statusRoute: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/status', 'Twilio status callbacks')
-  app.post('/twilio/status', { onRequest: requireTwilioSignature, preValidation: checkTwilioRequest }, async (req, reply) => {
+  app.post('/twilio/status', signedBy(app, 'twilio'), async (req, reply) => {
     const f = parseForm(statusForm, req.body as Form)
     await receiveStatus(app.bridge, { sid: f.MessageSid, status: f.MessageStatus, errorCode: f.ErrorCode ?? null, from: f.From, to: f.To, serviceSid: f.MessagingServiceSid })
     return reply.code(204).send()

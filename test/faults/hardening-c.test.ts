@@ -10,7 +10,7 @@ import { databaseFile, stageRestore, stagedRestorePath } from '../../shared/db/b
 import { migrate, openStore } from '../../shared/db/database.js'
 import { loadConfig, ConfigError } from '../../server/config.js'
 import { prune, VERIFICATION_RETENTION_MS } from '../../server/bridge/maintenance.js'
-import { isPublicAddress } from '../../server/bridge/media.js'
+import { isPublicAddress } from '../../server/clients/download.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
 import { WORKSPACE } from '../../sandbox/intercom/state.js'
 import { tempDir } from '../support/db.js'

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap'
 import { buildTestApp, inboundForm, PUBLIC_URL, type TestApp } from '../helper.js'
 import { signTwilio } from '../../sandbox/twilio/index.js'
 import { insertHeldMedia } from '../../shared/db/media.js'
-import { heldMediaToken, mediaToken } from '../../server/bridge/media.js'
+import { heldMediaToken, mediaToken } from '../../server/bridge/media-links.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

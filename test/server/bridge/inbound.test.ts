@@ -2,7 +2,7 @@ import t from 'tap'
 import { textOf } from '../../../shared/text.js'
 import { catchUp, scheduleCatchUp } from '../../../server/bridge/catchup.js'
 import { chooseContact, MARK_ATTRIBUTE, phoneMark } from '../../../server/bridge/trust.js'
-import { mediaToken, mediaUrls } from '../../../server/bridge/media.js'
+import { mediaToken, mediaUrls } from '../../../server/bridge/media-links.js'
 import { buildTestApp, causedJobs, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../../helper.js'
 
 const CUSTOMER = '+14155550123'

@@ -108,7 +108,7 @@ export function canvasRoutes(actions: CanvasActions, now: () => number = Date.no
           const nonce = parsed.data.current_canvas?.stored_data?.nonce
           const at = now()
           if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at)) return reply.send(withNonce(errorCanvas('This view is out of date. Refresh and try again.')))
-          const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce, at))
+          const fresh = await app.store.transaction((trx) => recordReceipt(trx, 'canvas', nonce, at))
           if (!fresh) return reply.send(withNonce(errorCanvas('That was already done. Refresh to see where things stand.')))
         }
         return reply.send(withNonce(await render(parsed.data, contact)))

@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import type { Tx } from '../../shared/db/database.js'
 import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
@@ -40,7 +41,7 @@ export async function requestAutomated(trx: Tx, req: AutomatedRequest, now = Dat
     now,
   )
   if (created) {
-    await enqueueTask(trx, 'automated.send', { key: req.key }, { key: jobKeys.sendAutomated(req.key), queueKey: queues.contact(req.contactId) }, now)
+    await runIn(trx, enqueueTask('automated.send', { key: req.key }, { key: jobKeys.sendAutomated(req.key), queueKey: queues.contact(req.contactId) }, now))
   }
   return { created, send: (await getAutomatedSend(trx, req.key))! }
 }
@@ -50,7 +51,7 @@ export function requestSeriesText(
   deps: Pick<BridgeDeps, 'store'>,
   step: { stepId: string; contactId: string; phone: string | null; body: string | null; template: string | null },
 ): Promise<{ created: boolean; send: AutomatedSend }> {
-  return deps.store.write((trx) =>
+  return deps.store.transaction((trx) =>
     requestAutomated(trx, {
       key: sendKeys.series(step.stepId, step.contactId),
       kind: 'series',
@@ -64,9 +65,9 @@ export function requestSeriesText(
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     await settleAutomatedSend(trx, key, update)
-    await enqueueTask(trx, 'automated.note', { key }, { key: jobKeys.noteAutomated(key) })
+    await runIn(trx, enqueueTask('automated.note', { key }, { key: jobKeys.noteAutomated(key) }))
   })
 }
 
@@ -126,7 +127,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
   // Series steps are the team's own campaigns and teammates' texts are never capped.
   const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
   const now = deps.clock.now()
-  const written = await deps.store.write(async (trx) => {
+  const written = await deps.store.transaction(async (trx) => {
     const taken = outsider ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now) : null
     if (taken?.refusal) return { taken, id: null }
     const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)

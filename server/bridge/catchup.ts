@@ -1,8 +1,9 @@
+import { runIn, type Statement } from '../../shared/db/statement.js'
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
-import { getCached } from '../../shared/db/cache.js'
+import { getCached, setCached } from '../../shared/db/cache.js'
 import { knownSids } from '../../shared/db/messages.js'
-import type { Store, Tx } from '../../shared/db/database.js'
-import { runWaitingJobNow } from '../jobs/queue.js'
+import type { Store } from '../../shared/db/database.js'
+import { runKeyedJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
 import { receiveText, type InboundSms } from './inbound.js'
@@ -28,12 +29,12 @@ export const MAX_CATCH_UP_MS = 7 * 24 * 3_600_000
  * process before, and they should not wait for the next five-minute turn.
  */
 export async function scheduleCatchUp(store: Store, now = Date.now()): Promise<void> {
-  await store.write((trx) => dueNow(trx, now))
+  await store.run(...dueNow(now))
 }
 
-async function dueNow(trx: Tx, now: number): Promise<void> {
-  const { id, deduped } = await enqueueTask(trx, 'inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now)
-  if (deduped) await runWaitingJobNow(trx, id, now)
+/** Queued if absent; if it was queued already, its next turn is now. */
+function dueNow(now: number): Statement[] {
+  return [enqueueTask('inbound.catchup', null, { key: jobKeys.catchUp(), maxAttempts: 5 }, now), runKeyedJobNow(jobKeys.catchUp(), now)]
 }
 
 /**
@@ -42,16 +43,7 @@ async function dueNow(trx: Tx, now: number): Promise<void> {
  * shows is found there and not posted again (each such text looks first).
  */
 export async function catchUpFrom(store: Store, from: number, now = Date.now()): Promise<void> {
-  await store.write(async (trx) => {
-    for (const key of [CURSOR, FLOOR]) {
-      await trx
-        .insertInto('settings_cache')
-        .values({ key, value: String(from), updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(from), updated_at: now }))
-        .execute()
-    }
-    await dueNow(trx, now)
-  })
+  await store.run(setCached(CURSOR, String(from), now), setCached(FLOOR, String(from), now), ...dueNow(now))
 }
 
 /**
@@ -117,12 +109,8 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
  * `sms-bridge catchup --since` lowered it, and the next turn (due now) must still look that far back.
  */
 async function advanceCursor(store: Store, read: string | undefined, to: number): Promise<void> {
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     if ((await getCached(trx, CURSOR)) !== read) return
-    await trx
-      .insertInto('settings_cache')
-      .values({ key: CURSOR, value: String(to), updated_at: to })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(to), updated_at: to }))
-      .execute()
+    await runIn(trx, setCached(CURSOR, String(to), to))
   })
 }

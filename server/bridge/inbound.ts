@@ -1,17 +1,18 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
-import { findPhoneContact, findSmsConversation, othersOf, planLinkPhoneContact, planSetSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
-import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
-import { planEnqueueAfterInsert } from '../jobs/queue.js'
+import { findPhoneContact, findSmsConversation, linkPhoneContact, othersOf, setSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
+import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { enqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
-import { openQuickReply, planSettleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
+import { openQuickReply, settleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../jobs/worker.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
-import { planEnqueueTask, type TaskPayload } from './jobs.js'
+import { enqueueTask, type TaskPayload } from './jobs.js'
 import { jobKeys, queues } from './keys.js'
 import { detectKeyword, recordKeyword, type Keyword } from './keywords.js'
 import { followedMerge } from './links.js'
@@ -51,7 +52,7 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  * A text Twilio posted (the webhook, or the catch-up from Twilio's log): stored and its delivery
  * queued in one transaction; false when this MessageSid was already stored (a redelivery), and then
  * nothing else happens. Texts from one sender share an ordering key, so they reach Intercom one at a
- * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
+ * time, in arrival order. Two statements in one `run` (the message's unique MessageSid dedupes in the insert;
  * the job is added only for a new row, its payload naming that row in SQL): a group commit of texts
  * is one request to a remote database. Both statements are prepared: nothing is compiled per text.
  * `lookFirst`: the text may already be in Intercom (see deliverInbound).
@@ -62,16 +63,13 @@ export async function receiveText(
   { now = Date.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
 ): Promise<boolean> {
   const { text, keyword } = inboundText(sms, deps.config)
-  // The message's id is the row the insert adds (planEnqueueAfterInsert writes it into the payload).
+  // The message's id is the row the insert adds (enqueueAfterInsert writes it into the payload).
   const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
-  const [stored] = await deps.store.writePlanned({
-    queries: [
-      planInsertInbound(text, now),
-      planEnqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) }, 'messageId', now),
-    ],
-    readiesJobs: true,
-  })
-  return stored!.numAffectedRows === 1n
+  const [stored] = await deps.store.run(
+    insertInbound(text, now),
+    enqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) }, 'messageId', now),
+  )
+  return stored.numAffectedRows === 1n
 }
 
 export interface ResolvedContact {
@@ -109,14 +107,11 @@ export async function resolveContact(deps: BridgeDeps, phone: string, known?: { 
     : { phone, contactId: lead!.id, role: lead!.role, createdByBridge: lead!.created, source: 'created', others: choice.others }
   // The link is what keeps the next text (and every other process) from creating a second contact;
   // the mark on the contact is what finds it again if our records are ever gone.
-  const [, winner] = await deps.store.writePlanned({
-    queries: [
-      ...planLinkPhoneContact(deps.store.db, link),
-      ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [planEnqueueTask('contact.mark', { contactId: link.contactId, phone }, { key: jobKeys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
-    ],
-    readiesJobs: true,
-  })
-  const row = winner!.rows[0] as PhoneContact
+  const [, winner] = await deps.store.run(
+    ...linkPhoneContact(link),
+    ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [enqueueTask('contact.mark', { contactId: link.contactId, phone }, { key: jobKeys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
+  )
+  const row = winner.rows[0]!
   deps.log.info({ contact: row.intercom_contact_id, phone, source: row.source }, 'linked phone to Intercom contact')
   return fromLink(row, true)
 }
@@ -253,18 +248,12 @@ async function recordStarted(
   messageId: number,
   c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null; others: OtherContact[] },
 ): Promise<void> {
-  const db = deps.store.db
-  await deps.store.writePlanned({
-    queries: [
-      ...planSetSmsConversation(db, c),
-      planUpdateMessage(db, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-      planEnqueueTask('conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) }),
-      ...(c.others.length
-        ? [planEnqueueTask('conversation.note', { conversationId: c.conversationId, html: othersNote(c.others) }, { key: jobKeys.othersNote(c.conversationId) })]
-        : []),
-    ],
-    readiesJobs: true,
-  })
+  await deps.store.run(
+    ...setSmsConversation(c),
+    updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
+    enqueueTask('conversation.tag', { conversationId: c.conversationId }, { key: jobKeys.tag(c.conversationId) }),
+    ...(c.others.length ? [enqueueTask('conversation.note', { conversationId: c.conversationId, html: othersNote(c.others) }, { key: jobKeys.othersNote(c.conversationId) })] : []),
+  )
 }
 
 /**
@@ -351,21 +340,20 @@ async function deliverTo(
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
-  const db = deps.store.db
   const delivered = [
-    ...planSetSmsConversation(db, { ...link, conversationId: conversationId! }),
-    planUpdateMessage(db, message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
-    ...(asked ? [planSettleQuickReply(db, asked.partId)] : []),
+    ...setSmsConversation({ ...link, conversationId: conversationId! }),
+    updateMessage(message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
+    ...(asked ? [settleQuickReply(asked.partId)] : []),
   ]
   if (keyword) {
-    await deps.store.write(async (trx) => {
-      for (const query of delivered) await trx.executeQuery(query)
+    await deps.store.transaction(async (trx) => {
+      await runIn(trx, ...delivered)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
       await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! })
     })
   } else {
-    // Nothing to read first: recorded with the job's completion, one planned write.
-    await ctx.complete({ queries: delivered })
+    // Nothing to read first: recorded with the job's completion, in one `run`.
+    await ctx.complete(...delivered)
   }
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import type { Tx } from '../../shared/db/database.js'
-import { enqueue, planEnqueue, type EnqueueResult } from '../jobs/queue.js'
-import type { CompiledQuery } from 'kysely'
+import type { Statement } from '../../shared/db/statement.js'
+import { enqueue } from '../jobs/queue.js'
 
 const id = z.string().min(1)
 const rowId = z.number().int().positive()
@@ -60,14 +59,10 @@ export interface TaskOptions {
 }
 
 /**
- * Queues a task in the caller's transaction: the job exists exactly when what it is about does. The
- * store wakes the worker once the transaction commits.
+ * Queues a task, its payload checked: a statement to run with the writes the job is about, so it
+ * exists exactly when they do (one row changed, or none when the key is taken). The store wakes the
+ * worker once it commits.
  */
-export function enqueueTask<N extends TaskName>(trx: Tx, task: N, payload: TaskPayload<N>, options: TaskOptions = {}, now?: number): Promise<EnqueueResult> {
-  return enqueue(trx, { task, payload, ...options }, now)
-}
-
-/** `enqueueTask` for a planned write (with `readiesJobs`): the same checked payload, no id back. */
-export function planEnqueueTask<N extends TaskName>(task: N, payload: TaskPayload<N>, options: TaskOptions = {}, now?: number): CompiledQuery {
-  return planEnqueue({ task, payload, ...options }, now)
+export function enqueueTask<N extends TaskName>(task: N, payload: TaskPayload<N>, options: TaskOptions = {}, now?: number): Statement {
+  return enqueue({ task, payload, ...options }, now)
 }

@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { escapeHtml } from '../../shared/text.js'
@@ -42,7 +43,7 @@ export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now
   if (event.keyword !== 'help') {
     await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
   }
-  await enqueueTask(trx, 'consent.keyword', event, { key: jobKeys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now)
+  await runIn(trx, enqueueTask('consent.keyword', event, { key: jobKeys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now))
 }
 
 const NOTES: Record<Keyword, string> = {

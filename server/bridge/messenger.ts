@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import { findPhoneContact, linkPhoneContact } from '../../shared/db/contacts.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { getVerification } from '../../shared/db/verifications.js'
@@ -53,9 +54,9 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
   if (link && link.intercom_contact_id !== contactId) return { ok: false, error: 'This number cannot be used here. Please ask us in the chat.' }
   if ((await getConsent(deps.store.db, phone))?.state === 'opted_out') return { ok: false, error: 'This number opted out of our texts. Text START to us from that phone first.' }
   const now = deps.clock.now()
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
-    await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now)
+    await runIn(trx, ...linkPhoneContact({ phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now))
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
     await requestAutomated(trx, {
       key: sendKeys.confirmation(contactId, phone),

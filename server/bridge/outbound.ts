@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
@@ -62,8 +63,9 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
-    const { deduped } = await enqueueTask(trx, 'outbound.reply', { conversationId, part }, { key: jobKeys.reply(part.id), queueKey: queues.conversation(conversationId) })
-    if (!deduped) queued++
+    const [added] = await runIn(trx, enqueueTask('outbound.reply', { conversationId, part }, { key: jobKeys.reply(part.id), queueKey: queues.conversation(conversationId) }))
+    // None added: the part was queued before (its key is taken).
+    if (added.numAffectedRows === 1n) queued++
   }
   return queued
 }
@@ -142,7 +144,7 @@ async function prepareMedia(deps: BridgeDeps, wanted: MediaRef[]): Promise<{ med
       }
       fetched.contentType = contentType
       const now = Date.now()
-      const id = await deps.store.write((trx) =>
+      const id = await deps.store.transaction((trx) =>
         insertHeldMedia(trx, { sourceUrl: item.url, contentType: fetched.contentType, name: label, bytes: fetched.bytes }, now),
       )
       held = { id, content_type: fetched.contentType, name: label, created_at: now }
@@ -186,7 +188,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
-  if (note) await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html: note }, { key: jobKeys.partNote(part.id) }))
+  if (note) await deps.store.run(enqueueTask('conversation.note', { conversationId, html: note }, { key: jobKeys.partNote(part.id) }))
   if (partHandling(part.partType) === 'note') return // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
@@ -200,14 +202,14 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
     const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
     const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
     const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-    await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.mediaNote(part.id) }))
+    await deps.store.run(enqueueTask('conversation.note', { conversationId, html }, { key: jobKeys.mediaNote(part.id) }))
   }
   if (!text && !mms) return // nothing to send
 
   const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
   const refused = refusal !== null
   const now = Date.now()
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     for (const [index, chunk] of chunks.entries()) {
       const id = await createOutboundMessage(
         trx,
@@ -225,7 +227,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
         now,
       )
       if (id !== undefined && refused && index === 0) {
-        await enqueueTask(trx, 'outbound.notify_failure', { messageId: id }, { key: jobKeys.notifyFailure(id) })
+        await runIn(trx, enqueueTask('outbound.notify_failure', { messageId: id }, { key: jobKeys.notifyFailure(id) }))
       }
     }
     // What the customer was asked, so their "1" or "Yes" can be answered as the button.
@@ -251,7 +253,7 @@ export async function relayReply(deps: BridgeDeps, payload: TaskPayload<'outboun
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.write((trx) => enqueueTask(trx, 'conversation.mark_read', { conversationId }, { key: jobKeys.markRead(part.id) }))
+    await deps.store.run(enqueueTask('conversation.mark_read', { conversationId }, { key: jobKeys.markRead(part.id) }))
   }
 }
 
@@ -271,7 +273,7 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
   const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
-  await deps.store.write((trx) => enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.segmentsNote(partId) }))
+  await deps.store.run(enqueueTask('conversation.note', { conversationId, html }, { key: jobKeys.segmentsNote(partId) }))
 }
 
 /**
@@ -285,7 +287,7 @@ export async function replyGaveUp(trx: Tx, { conversationId, part }: TaskPayload
   const html =
     `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
-  await enqueueTask(trx, 'conversation.note', { conversationId, html }, { key: jobKeys.gaveUp(job.id) })
+  await runIn(trx, enqueueTask('conversation.note', { conversationId, html }, { key: jobKeys.gaveUp(job.id) }))
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
@@ -335,13 +337,13 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     let match: (typeof candidates)[number] | undefined
     for (const m of candidates) if (!match && !(await findMessageBySid(deps.store.db, m.sid))) match = m
     if (match) {
-      await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
+      await deps.store.run(updateMessage(row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
       deps.metrics.segmentsSent.inc({ direction: 'outbound' }, match.numSegments ?? row.num_segments ?? 0)
       ctx.log.info({ sid: match.sid }, 'an earlier attempt had reached Twilio; not sending again')
       return true
     }
   }
-  await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: Date.now() }))
+  await deps.store.run(updateMessage(row.id, { send_attempted_at: Date.now() }))
   // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
   const sent = await deps.twilio.send({
     to,
@@ -353,7 +355,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)
     return false
   }
-  await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
+  await deps.store.run(updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
   deps.metrics.segmentsSent.inc({ direction: 'outbound' }, sent.numSegments ?? row.num_segments ?? 0)
   ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
   return true
@@ -361,11 +363,11 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
 async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
-  await deps.store.write(async (trx) => {
-    await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
+  await deps.store.transaction(async (trx) => {
+    await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
     await recordTwilioOptOut(trx, row.phone, code)
     if (notify && row.intercom_conversation_id) {
-      await enqueueTask(trx, 'outbound.notify_failure', { messageId: row.id }, { key: jobKeys.notifyFailure(row.id) })
+      await runIn(trx, enqueueTask('outbound.notify_failure', { messageId: row.id }, { key: jobKeys.notifyFailure(row.id) }))
     }
   })
 }

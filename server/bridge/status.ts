@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { findMessageBySid, lastSentToContact, updateMessage } from '../../shared/db/messages.js'
 import type { MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
@@ -38,7 +39,7 @@ export function nextStatus(current: MessageStatus, incoming: string): TwilioStat
 
 /** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
 export function receiveStatus(deps: Pick<BridgeDeps, 'store'>, update: { sid: string; status: string; errorCode: number | null }): Promise<boolean> {
-  return deps.store.write((trx) => recordStatus(trx, update))
+  return deps.store.transaction((trx) => recordStatus(trx, update))
 }
 
 /** Applies a status callback; returns whether anything changed. Failures queue one note. */
@@ -48,15 +49,15 @@ export async function recordStatus(trx: Tx, update: { sid: string; status: strin
   const status = nextStatus(message.status, update.status)
   if (!status) return false
   const failed = status === 'failed' || status === 'undelivered'
-  await updateMessage(trx, message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) })
+  await runIn(trx, updateMessage(message.id, { status, ...(failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : {}) }))
   if (failed) {
     await recordTwilioOptOut(trx, message.phone, update.errorCode)
-    await enqueueTask(trx, 'outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) })
+    await runIn(trx, enqueueTask('outbound.notify_failure', { messageId: message.id }, { key: jobKeys.notifyFailure(message.id) }))
   }
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
-    await enqueueTask(trx, 'contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) })
+    await runIn(trx, enqueueTask('contact.sms_attributes', { contactId }, { key: jobKeys.syncContact(message.id, status), queueKey: queues.contact(contactId) }))
   }
   return true
 }

@@ -72,10 +72,10 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     // Twilio's reason is the team's: a 21610 says the number opted out, which is nobody else's business.
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
     capRefused(deps, 'verification', phone, 'twilio_refused')
-    await deps.store.write((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
+    await deps.store.transaction((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
     return false
   }
-  await deps.store.write((trx) =>
+  await deps.store.transaction((trx) =>
     createOutboundMessage(trx, { contactId, phone, from: recorded, twilioSid: sent.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: sent.status }),
   )
   return true
@@ -88,7 +88,7 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
 export async function startVerification(deps: BridgeDeps, contactId: string, phone: string): Promise<VerifyResult<{ verificationId: number }>> {
   const now = deps.clock.now()
   const code = newCode()
-  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+  const decision = await deps.store.transaction(async (trx): Promise<CodeAllowed> => {
     if (!(await takeSubmitBudget(trx, deps.config, contactId, now))) return { refused: 'submit_cap' }
     const state = await numberRefusal(trx, contactId, phone)
     if (state) return { refused: state }
@@ -113,7 +113,7 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
   if (v.sends >= MAX_SENDS) return { ok: false, error: 'No more codes can be sent for this number now. Please ask us in the chat.' }
   if (now - v.last_sent_at < RESEND_AFTER_MS) return { ok: false, error: 'A code was just sent. Wait a minute before asking for another.' }
   const code = newCode()
-  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+  const decision = await deps.store.transaction(async (trx): Promise<CodeAllowed> => {
     const state = await numberRefusal(trx, contactId, v.phone)
     if (state) return { refused: state }
     const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone: v.phone, contactId }, now)
@@ -129,7 +129,7 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
 export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<VerifyResult<{ phone: string }>> {
   const code = typed.replace(/\s/g, '')
   const now = deps.clock.now()
-  return deps.store.write(async (trx) => {
+  return deps.store.transaction(async (trx) => {
     const v = await countTry(trx, verificationId)
     if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { ok: false as const, error: START_AGAIN, startAgain: true }
     if (v.attempts >= MAX_TRIES) return { ok: false as const, error: 'Too many wrong codes. Ask for a new code.' }

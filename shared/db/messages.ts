@@ -1,8 +1,9 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
 import type { MediaItem, Message, MessageDirection, PhoneContact, SmsConversation, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
-import { sql, type CompiledQuery, type Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import { prepare } from './prepared.js'
+import { compiler, type Statement } from './statement.js'
 
 export type { MediaItem, Message } from './schema.js'
 
@@ -22,7 +23,7 @@ export interface InboundText {
   numSegments: number | null
 }
 
-const insertInbound = prepare<{ sid: string; phone: string; to: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
+const insertInboundRow = prepare<{ sid: string; phone: string; to: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
   db
     .insertInto('messages')
     .values({
@@ -41,12 +42,12 @@ const insertInbound = prepare<{ sid: string; phone: string; to: string; body: st
 )
 
 /**
- * Stores an inbound text unless one with the same MessageSid exists (a redelivery), compiled for a
- * planned write: it changes one row for a new text and none for a redelivery, so the statement after
- * it can ask `changes()`, and `last_insert_rowid()` for the new row's id.
+ * Stores an inbound text unless one with the same MessageSid exists (a redelivery): it changes one
+ * row for a new text and none for a redelivery, so the statement after it can ask `changes()`, and
+ * `last_insert_rowid()` for the new row's id.
  */
-export function planInsertInbound(text: InboundText, now = Date.now()): CompiledQuery {
-  return insertInbound({ sid: text.sid, phone: text.phone, to: text.to, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
+export function insertInbound(text: InboundText, now = Date.now()): Statement {
+  return insertInboundRow({ sid: text.sid, phone: text.phone, to: text.to, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
 }
 
 /** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */
@@ -195,13 +196,8 @@ export async function lastSentToContact(db: Executor, contactId: string): Promis
   return row ? { sid: row.twilio_sid!, status: row.status } : undefined
 }
 
-export async function updateMessage(trx: Tx, id: number, update: MessageUpdate, now = Date.now()): Promise<void> {
-  await trx.executeQuery(planUpdateMessage(trx, id, update, now))
-}
-
-/** `updateMessage`'s statement, for a planned write. */
-export function planUpdateMessage(db: Executor, id: number, update: MessageUpdate, now = Date.now()): CompiledQuery {
-  return db
+export function updateMessage(id: number, update: MessageUpdate, now = Date.now()): Statement {
+  return compiler
     .updateTable('messages')
     .set({ ...update, updated_at: now })
     .where('id', '=', id)

@@ -24,7 +24,7 @@ t.test('a prepared statement compiles once and binds each call its own values, c
   t.same(twice({ n: 4 }).parameters, [4, 4])
 
   const store = await tempStore(t)
-  await store.writePlanned({ queries: [insert({ key: 'three', at: 3 })] })
+  await store.run(insert({ key: 'three', at: 3 }))
   t.same(await store.db.selectFrom('webhook_receipts').select(['source', 'key', 'received_at']).where('key', '=', 'three').execute(), [{ source: 'fixed', key: 'three', received_at: 3 }])
 })
 

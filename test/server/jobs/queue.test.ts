@@ -14,6 +14,7 @@ import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskRe
 import { silentLog, tempStore } from '../../support/db.js'
 import { TestClock, advanceUntil } from '../../support/clock.js'
 import type { Store } from '../../../shared/db/database.js'
+import { runIn, type Statement } from '../../../shared/db/statement.js'
 
 const HOUR = 3_600_000
 
@@ -22,8 +23,14 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** Queues a job; answers its id, or the id of the job that holds its key (deduped). */
 async function add(store: Store, spec: EnqueueSpec, clock: TestClock) {
-  return store.write((trx) => enqueue(trx, spec, clock.now()))
+  return store.transaction(async (trx) => {
+    const [added] = await runIn(trx, enqueue(spec, clock.now()))
+    if (added.numAffectedRows === 1n) return { id: Number(added.insertId), deduped: false }
+    const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
+    return { id: existing.id, deduped: true }
+  })
 }
 
 type Handler = (payload: any, ctx: JobContext) => Promise<void | TaskResult>
@@ -60,8 +67,8 @@ t.test('enqueue commits or rolls back with the caller transaction', async (t) =>
   const store = await tempStore(t)
   const clock = new TestClock()
   await t.rejects(
-    store.write(async (trx) => {
-      await enqueue(trx, { task: 'x', payload: { n: 1 } })
+    store.transaction(async (trx) => {
+      await runIn(trx, enqueue({ task: 'x', payload: { n: 1 } }))
       throw new Error('the webhook could not be stored')
     }),
   )
@@ -96,15 +103,15 @@ t.test('the store wakes the worker when a transaction that queued commits, not b
   const seen: number[] = []
   startWorker(t, store, clock, anyPayload({ note: async (p) => void seen.push(p) }))
   let inside = -1
-  await store.write(async (trx) => {
-    await enqueue(trx, { task: 'note', payload: 7 }, clock.now())
+  await store.transaction(async (trx) => {
+    await runIn(trx, enqueue({ task: 'note', payload: 7 }, clock.now()))
     await turns(20)
     inside = seen.length
   })
   t.equal(inside, 0, 'nothing ran while the transaction was open')
   await t.rejects(
-    store.write(async (trx) => {
-      await enqueue(trx, { task: 'note', payload: 8 }, clock.now())
+    store.transaction(async (trx) => {
+      await runIn(trx, enqueue({ task: 'note', payload: 8 }, clock.now()))
       throw new Error('rolled back')
     }),
   )
@@ -164,9 +171,9 @@ t.test('jobs sharing an ordering key run one at a time, in queue order; other ke
     { concurrency: 3 },
   )
   const keys = ['+14155550101', '+14155550102', '+14155550103', '+14155550104', '+14155550105']
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     for (let n = 0; n < 10; n++) {
-      for (const key of keys) await enqueue(trx, { task: 'step', payload: { key, n }, queueKey: key }, clock.now())
+      for (const key of keys) await runIn(trx, enqueue({ task: 'step', payload: { key, n }, queueKey: key }, clock.now()))
     }
   })
   await advanceUntil(clock, () => keys.every((k) => order[k]?.length === 10), 'every job to run')
@@ -407,7 +414,7 @@ t.test('a task that completes itself commits its last writes and its completion 
   // Every planned write the worker makes, as the statements it sends.
   const planned: string[][] = []
   const watched: Store = Object.create(store, {
-    writePlanned: { value: (plan: Parameters<Store['writePlanned']>[0]) => (planned.push(plan.queries.map((q) => q.sql)), store.writePlanned(plan)) },
+    run: { value: (...statements: Statement[]) => (planned.push(statements.map((q) => q.sql)), store.run(...statements)) },
   })
   startWorker(
     t,
@@ -415,12 +422,12 @@ t.test('a task that completes itself commits its last writes and its completion 
     clock,
     anyPayload({
       finish: async (payload: { key: string }, ctx) => {
-        const [inserted] = await ctx.complete({ queries: [record(payload.key)] })
+        const [inserted] = await ctx.complete(record(payload.key))
         t.equal(inserted?.numAffectedRows, 1n, "the task gets its own statements' results")
         t.same(await listJobs(store.db), [], 'the job is gone as its write commits')
       },
       brokenAfter: async (payload: { key: string }, ctx) => {
-        await ctx.complete({ queries: [record(payload.key)] })
+        await ctx.complete(record(payload.key))
         throw new Error('a bug after the last write')
       },
     }),

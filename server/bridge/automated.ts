@@ -65,10 +65,7 @@ export function requestSeriesText(
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
-  await deps.store.transaction(async (trx) => {
-    await settleAutomatedSend(trx, key, update)
-    await runIn(trx, enqueueTask('automated.note', { key }, { key: jobKeys.noteAutomated(key) }))
-  })
+  await deps.store.run(settleAutomatedSend(key, update), enqueueTask('automated.note', { key }, { key: jobKeys.noteAutomated(key) }))
 }
 
 /**

@@ -1,12 +1,12 @@
 import { runIn, type Statement } from '../../shared/db/statement.js'
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { getCached, setCached } from '../../shared/db/cache.js'
-import { knownSids } from '../../shared/db/messages.js'
+import { knownSids, type InboundText } from '../../shared/db/messages.js'
 import type { Store } from '../../shared/db/database.js'
 import { runKeyedJobNow } from '../jobs/queue.js'
 import type { TaskResult } from '../jobs/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { receiveText, type InboundSms } from './inbound.js'
+import { receiveText } from './inbound.js'
 import { enqueueTask } from './jobs.js'
 import { jobKeys } from './keys.js'
 const CURSOR = 'twilio.catchup.since'
@@ -96,9 +96,9 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
 
   for (const m of missing) {
     const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []
-    const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
+    const text: InboundText = { sid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
     // Another database may have delivered it (a restore, a new volume): its delivery looks first.
-    await receiveText(deps, sms, { now: m.at.getTime(), lookFirst: true })
+    await receiveText(deps, text, { now: m.at.getTime(), lookFirst: true })
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await advanceCursor(deps.store, stored, startedAt)

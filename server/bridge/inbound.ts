@@ -1,7 +1,7 @@
 import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import { findPhoneContact, findSmsConversation, linkPhoneContact, othersOf, setSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
-import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundAddress, type InboundText, type Message } from '../../shared/db/messages.js'
 import { enqueueAfterInsert } from '../jobs/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
@@ -22,30 +22,15 @@ import { chooseContact } from './trust.js'
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
-/** An inbound text as Twilio described it, already checked. */
-export interface InboundSms {
-  messageSid: string
-  from: string
-  to: string
-  body: string
-  media: MediaItem[]
-  numSegments: number | null
-  /** Twilio's Advanced Opt-Out verdict (OptOutType), when the text came through a Messaging Service that has it. */
-  optOutType?: 'STOP' | 'START' | 'HELP' | null
-}
-
-/** The text as stored: the sender normalised, our end with its channel, Twilio's opt-out verdict. */
-function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): { text: InboundText; keyword: Keyword | undefined } {
-  // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
-  // our end keeps the channel (`whatsapp:+...`), so the reply goes back on WhatsApp.
-  const from = splitAddress(sms.from)
-  const bare = from.channel ? from.address : sms.from
+/** Where the text is filed: the sender normalised (a WhatsApp sender is the same person as the number), our end with its channel. */
+function addressOf(text: InboundText, config: Pick<Config, 'defaultCountry'>): InboundAddress {
+  // Contacts are keyed by the bare number, and our end keeps the channel (`whatsapp:+...`), so the
+  // reply goes back on WhatsApp.
+  const from = splitAddress(text.from)
+  const bare = from.channel ? from.address : text.from
   const phone = normalizeSender(bare, config.defaultCountry)?.value ?? bare
-  const ours = from.channel === 'whatsapp' && !sms.to.startsWith('whatsapp:') ? `whatsapp:${sms.to}` : sms.to
-  return {
-    text: { sid: sms.messageSid, phone, to: ours, body: sms.body, media: sms.media, numSegments: sms.numSegments },
-    keyword: sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined,
-  }
+  const ours = from.channel === 'whatsapp' && !text.to.startsWith('whatsapp:') ? `whatsapp:${text.to}` : text.to
+  return { phone, ours }
 }
 
 /**
@@ -59,15 +44,17 @@ function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): {
  */
 export async function receiveText(
   deps: Pick<BridgeDeps, 'store' | 'config'>,
-  sms: InboundSms,
+  text: InboundText,
   { now = Date.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
 ): Promise<boolean> {
-  const { text, keyword } = inboundText(sms, deps.config)
+  const address = addressOf(text, deps.config)
+  // Twilio's Advanced Opt-Out verdict, when it gave one.
+  const keyword = text.optOutType ? OPT_OUT_TYPES[text.optOutType] : undefined
   // The message's id is the row the insert adds (enqueueAfterInsert writes it into the payload).
   const payload: TaskPayload<'inbound.deliver'> = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
   const [stored] = await deps.store.run(
-    insertInbound(text, now),
-    enqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(text.phone) }, 'messageId', now),
+    insertInbound(text, address, now),
+    enqueueAfterInsert({ task: 'inbound.deliver', payload, key: jobKeys.deliverInbound(text.sid), queueKey: queues.phone(address.phone) }, 'messageId', now),
   )
   return stored.numAffectedRows === 1n
 }

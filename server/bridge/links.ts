@@ -39,11 +39,7 @@ export async function markContact(deps: BridgeDeps, payload: TaskPayload<'contac
 export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit = 500): Promise<number> {
   const links = await unmarkedLinks(deps.store.db, limit)
   if (links.length === 0) return 0
-  await deps.store.transaction(async (trx) => {
-    for (const l of links) {
-      await runIn(trx, enqueueTask('contact.mark', { contactId: l.intercom_contact_id, phone: l.phone }, { key: jobKeys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) }))
-    }
-  })
+  await deps.store.run(...links.map((l) => enqueueTask('contact.mark', { contactId: l.intercom_contact_id, phone: l.phone }, { key: jobKeys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })))
   return links.length
 }
 

@@ -1,4 +1,3 @@
-import { runIn } from '../../shared/db/statement.js'
 import type { Store, Tx } from '../../shared/db/database.js'
 import { pruneHeldMedia } from '../../shared/db/media.js'
 import { pruneSendCounts } from '../../shared/db/send-counts.js'
@@ -45,10 +44,10 @@ export const FIRST_PRUNE_DELAY_MS = 10 * 60_000
 
 /** Queues the daily clean-up and the periodic checkpoint once each; a start with them already queued adds nothing. */
 export async function scheduleMaintenance(store: Store, now = Date.now()): Promise<void> {
-  await store.transaction(async (trx) => {
-    await runIn(trx, enqueueTask('maintenance.prune', null, { key: jobKeys.prune(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS }))
-    if (store.isLocalFile) await runIn(trx, enqueueTask('maintenance.checkpoint', null, { key: jobKeys.checkpoint(), maxAttempts: 5 }))
-  })
+  await store.run(
+    enqueueTask('maintenance.prune', null, { key: jobKeys.prune(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS }),
+    ...(store.isLocalFile ? [enqueueTask('maintenance.checkpoint', null, { key: jobKeys.checkpoint(), maxAttempts: 5 })] : []),
+  )
 }
 
 /** Job: checkpoints the embedded database's write-ahead log (never waiting on a reader), then again in a few minutes. */
@@ -90,7 +89,7 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
   const codes = await inBatches(deps.store, (trx, limit) => pruneVerifications(trx, now - VERIFICATION_RETENTION_MS, limit))
   if (codes > 0) deps.log.info({ deleted: codes }, 'pruned phone verifications a day past their expiry')
-  await deps.store.transaction((trx) => pruneSendCounts(trx, utcDay(now)))
+  await deps.store.run(pruneSendCounts(utcDay(now)))
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
   const marking = await markUnmarkedLinks(deps)

@@ -5,7 +5,8 @@ import { splitAddress } from '../../shared/channel.js'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
 import { TWILIO_SIGNATURE_SETTINGS_HEADER, verifyTwilioSignature } from '../../shared/signatures.js'
-import { receiveText, type InboundSms } from '../bridge/inbound.js'
+import { receiveText } from '../bridge/inbound.js'
+import type { InboundText } from '../../shared/db/messages.js'
 import { receiveStatus } from '../bridge/status.js'
 
 /** The largest Twilio webhook body: the text (up to 1600 characters, percent-encoded), media and metadata. */
@@ -120,8 +121,8 @@ const twilio: FastifyPluginAsync = async (app) => {
       throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS, RCS and WhatsApp.`, 422)
     }
     const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
-    const sms: InboundSms = {
-      messageSid: f.MessageSid,
+    const text: InboundText = {
+      sid: f.MessageSid,
       from: f.From,
       to: f.To,
       optOutType: optOut,
@@ -129,7 +130,7 @@ const twilio: FastifyPluginAsync = async (app) => {
       media: mediaOf(form, f.NumMedia),
       numSegments: f.NumSegments ?? null,
     }
-    if (!(await receiveText(app.bridge, sms))) req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
+    if (!(await receiveText(app.bridge, text))) req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
     return reply.code(200).type('text/xml').send(EMPTY_TWIML)
   })
 }

@@ -1,3 +1,4 @@
+import { compiler, type Statement } from './statement.js'
 import type { Executor, Tx } from './database.js'
 import type { AutomatedSend, AutomatedSendTable } from './schema.js'
 
@@ -43,17 +44,12 @@ export async function attachAutomatedMessage(trx: Tx, key: string, messageId: nu
 }
 
 /** The send's outcome: sent, or skipped with the reason in words the team can read. */
-export async function settleAutomatedSend(
-  trx: Tx,
-  key: string,
-  outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined },
-  now = Date.now(),
-): Promise<void> {
-  await trx
+export function settleAutomatedSend(key: string, outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined }, now = Date.now()): Statement {
+  return compiler
     .updateTable('automated_sends')
     .set({ status: outcome.status, reason: outcome.reason ?? null, ...(outcome.phone ? { phone: outcome.phone } : {}), updated_at: now })
     .where('key', '=', key)
-    .execute()
+    .compile()
 }
 
 /** Whether this number was already sent a welcome (to whichever contact). */

@@ -138,7 +138,7 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
     const rounds = 200
     const t0 = performance.now()
     for (let k = 0; k < rounds; k++) {
-      for (const job of await claimJobs(store, 'bench', 4, 60_000, Date.now())) await store.run(completeJob(job, 'bench'))
+      for (const job of await claimJobs(store, { workerId: 'bench', limit: 4, leaseMs: 60_000, now: Date.now() })) await store.run(completeJob(job, 'bench'))
     }
     return round((performance.now() - t0) / rounds, 2)
   } finally {

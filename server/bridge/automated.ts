@@ -128,7 +128,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: TaskPayload<'auto
     const taken = outsider ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now) : null
     if (taken?.refusal) return { taken, id: null }
     const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)
-    await attachAutomatedMessage(trx, send.key, id, phone, now)
+    await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
     return { taken, id }
   })
   if (written.taken) budgetTaken(deps, outsider!, phone, written.taken, now)

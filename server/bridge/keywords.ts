@@ -41,7 +41,7 @@ export type KeywordEvent = TaskPayload<'consent.keyword'>
 export async function recordKeyword(trx: Tx, event: KeywordEvent, now = Date.now()): Promise<void> {
   if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
-    await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
+    await runIn(trx, setConsent(event.phone, { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword' }, now))
   }
   await runIn(trx, enqueueTask('consent.keyword', event, { key: jobKeys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now))
 }

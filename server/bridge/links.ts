@@ -79,7 +79,7 @@ export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId
  * status job still naming the old id finds none). Returns the numbers moved.
  */
 async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
-  const phones = await moveContactRecords(trx, from, into, source)
+  const phones = await moveContactRecords(trx, { from, into, source })
   for (const phone of phones) {
     await runIn(trx, enqueueTask('contact.mark', { contactId: into, phone }, { key: jobKeys.mark(phone, into), queueKey: queues.contact(into) }))
   }

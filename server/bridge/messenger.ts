@@ -55,7 +55,7 @@ export async function completeSubscription(deps: BridgeDeps, contactId: string, 
   if ((await getConsent(deps.store.db, phone))?.state === 'opted_out') return { ok: false, error: 'This number opted out of our texts. Text START to us from that phone first.' }
   const now = deps.clock.now()
   await deps.store.transaction(async (trx) => {
-    await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
+    await runIn(trx, setConsent(phone, { state: 'opted_in', source: 'messenger', consentGiven: true }, now))
     await runIn(trx, ...linkPhoneContact({ phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now))
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
     await requestAutomated(trx, {

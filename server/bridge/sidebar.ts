@@ -140,7 +140,7 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
   }
   await deps.store.transaction(async (trx) => {
     const now = Date.now()
-    await relinkPhone(trx, phone, ctx.contact.id, 'teammate', now)
+    await runIn(trx, relinkPhone(phone, ctx.contact.id, 'teammate', now))
     await savePhoneLater(trx, { contactId: ctx.contact.id, phone, consent: false, conversationId: ctx.conversationId }, now)
     if (link && link.intercom_contact_id !== ctx.contact.id && ctx.conversationId) {
       const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'

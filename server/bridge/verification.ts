@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import { createHmac, randomInt } from 'node:crypto'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
@@ -118,7 +119,7 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
     if (state) return { refused: state }
     const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone: v.phone, contactId }, now)
     if (taken.refusal) return { refused: taken.refusal.reason, taken }
-    await renewVerification(trx, v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now)
+    await runIn(trx, renewVerification(v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now))
     return { refused: null, taken }
   })
   if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { ok: false, error: COULD_NOT_TEXT, startAgain: true }

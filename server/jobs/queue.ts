@@ -125,7 +125,7 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
  * one is ever eligible, so they run one at a time and in order, even across retries.
  */
-export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number, now: number): Promise<Job[]> {
+export async function claimJobs(store: Store, { workerId, limit, leaseMs, now }: { workerId: string; limit: number; leaseMs: number; now: number }): Promise<Job[]> {
   const [, claimed] = await store.run(buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit }))
   return claimed.rows.sort((a, b) => a.id - b.id)
 }

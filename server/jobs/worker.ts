@@ -165,7 +165,7 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, this.id, this.concurrency - this.running.size, this.leaseMs, this.clock.now())
+      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency - this.running.size, leaseMs: this.leaseMs, now: this.clock.now() })
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
@@ -211,7 +211,7 @@ export class Worker {
       failure = err
       // The job is gone with its last writes: nothing to retry, only a bug to report.
       if (completed) log.error({ err }, 'job failed after it completed; nothing is retried')
-      else outcome = await this.fail(job, task, payload, err, log)
+      else outcome = await this.fail({ job, task, payload }, err, log)
     } finally {
       this.running.delete(job.id)
     }
@@ -220,7 +220,11 @@ export class Worker {
   }
 
   /** Records a failed run: a retry after the right delay, or a dead job (with its task's record). */
-  private async fail(job: Job, task: TaskDefinition | undefined, payload: ReturnType<typeof parsePayload> | undefined, err: unknown, log: FastifyBaseLogger): Promise<'retry' | 'dead'> {
+  private async fail(
+    { job, task, payload }: { job: Job; task: TaskDefinition | undefined; payload: ReturnType<typeof parsePayload> | undefined },
+    err: unknown,
+    log: FastifyBaseLogger,
+  ): Promise<'retry' | 'dead'> {
     const delay = this.retryDelay(err, job)
     try {
       const now = this.clock.now()

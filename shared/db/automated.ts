@@ -39,8 +39,8 @@ export async function getAutomatedSend(db: Executor, key: string): Promise<Autom
 }
 
 /** Ties the send to the text stored for it (from then on a retry finishes that text, never a second). */
-export async function attachAutomatedMessage(trx: Tx, key: string, messageId: number, phone: string, now = Date.now()): Promise<void> {
-  await trx.updateTable('automated_sends').set({ message_id: messageId, phone, updated_at: now }).where('key', '=', key).execute()
+export function attachAutomatedMessage(key: string, { messageId, phone }: { messageId: number; phone: string }, now = Date.now()): Statement {
+  return compiler.updateTable('automated_sends').set({ message_id: messageId, phone, updated_at: now }).where('key', '=', key).compile()
 }
 
 /** The send's outcome: sent, or skipped with the reason in words the team can read. */

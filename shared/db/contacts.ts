@@ -62,12 +62,12 @@ export function linkPhoneContact(link: NewLink, now = Date.now()): [Statement<In
 }
 
 /** A teammate or the customer said which contact a number belongs to: that link replaces any other. */
-export async function relinkPhone(trx: Tx, phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Promise<void> {
-  await trx
+export function relinkPhone(phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Statement {
+  return compiler
     .insertInto('phone_contacts')
     .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, source, others: null, marked_at: null, created_at: now, updated_at: now })
     .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, source, others: null, marked_at: null, updated_at: now }))
-    .execute()
+    .compile()
 }
 
 /** The bridge's mark for this link is on the Intercom contact (only while the link still names it). */
@@ -187,7 +187,11 @@ export async function applyConversationState(trx: Tx, conversationId: string, st
  * `merged`: Intercom says it merged them); its SMS conversation becomes the user's unless they have
  * one (the older one stays linked, so replies in it still reach the phone). Returns the numbers moved.
  */
-export async function moveContactRecords(trx: Tx, from: string, into: string, source: Extract<LinkSource, 'teammate' | 'merged'>, now = Date.now()): Promise<string[]> {
+export async function moveContactRecords(
+  trx: Tx,
+  { from, into, source }: { from: string; into: string; source: Extract<LinkSource, 'teammate' | 'merged'> },
+  now = Date.now(),
+): Promise<string[]> {
   const moved = await trx
     .updateTable('phone_contacts')
     .set({ intercom_contact_id: into, contact_role: 'user', created_by_bridge: 0, source, others: null, marked_at: null, updated_at: now })

@@ -411,7 +411,7 @@ t.test('a task that completes itself commits its last writes and its completion 
   const clock = new TestClock()
   const settled: string[] = []
   const record = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'job', key, received_at: 1 }).compile()
-  // Every planned write the worker makes, as the statements it sends.
+  // Every `run` the worker makes, as the statements it sends.
   const planned: string[][] = []
   const watched: Store = Object.create(store, {
     run: { value: (...statements: Statement[]) => (planned.push(statements.map((q) => q.sql)), store.run(...statements)) },

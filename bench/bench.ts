@@ -1,3 +1,4 @@
+import { runIn } from '../shared/db/statement.js'
 // npm run bench [-- --duration SECONDS] [--json FILE] [--database file|remote] [--rtt MS] [--cpu-prof DIR [--ack-only] [--unbundled]] [--no-start-flags]
 //
 // Measures the bridge against its ceiling on this machine, with the loopback Twilio and Intercom
@@ -131,13 +132,13 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
   const store = await openStore({ url: `file:${join(dir, 'queue.db')}` })
   try {
     await migrate(store)
-    await store.write(async (trx) => {
-      for (let i = 0; i < backlog; i++) await enqueue(trx, { task: 'bench', payload: { i }, queueKey: `phone:${i % 2_000}` }, Date.now() - 1_000)
+    await store.transaction(async (trx) => {
+      for (let i = 0; i < backlog; i++) await runIn(trx, enqueue({ task: 'bench', payload: { i }, queueKey: `phone:${i % 2_000}` }, Date.now() - 1_000))
     })
     const rounds = 200
     const t0 = performance.now()
     for (let k = 0; k < rounds; k++) {
-      for (const job of await claimJobs(store, 'bench', 4, 60_000, Date.now())) await completeJob(store, job, 'bench')
+      for (const job of await claimJobs(store, { workerId: 'bench', limit: 4, leaseMs: 60_000, now: Date.now() })) await store.run(completeJob(job, 'bench'))
     }
     return round((performance.now() - t0) / rounds, 2)
   } finally {

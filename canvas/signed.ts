@@ -98,7 +98,7 @@ async function admit(app: FastifyInstance, req: FastifyRequest, reply: FastifyRe
   const nonce = parsed.data.current_canvas?.stored_data?.nonce
   const at = app.bridge.clock.now()
   if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at)) return void reply.send(errorCanvas('This view is out of date. Refresh and try again.'))
-  const fresh = await app.store.write((trx) => recordReceipt(trx, 'canvas', nonce, at))
+  const fresh = await app.store.transaction((trx) => recordReceipt(trx, 'canvas', nonce, at))
   if (!fresh) return void reply.send(errorCanvas('That was already done. Refresh to see where things stand.'))
 }
 

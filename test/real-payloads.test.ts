@@ -112,7 +112,7 @@ t.test('captured Intercom webhook notifications', async (t) => {
       }
       if (expected.closed === false) {
         // For the notifications that reopen, the bridge has it closed first.
-        await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: 1_000, state_at: 1_000 }).execute())
+        await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: 1_000, state_at: 1_000 }).execute())
       }
       const res = await postIntercomWebhook(ctx, replayed)
       t.equal(res.statusCode, 200, res.body)

@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
@@ -62,7 +63,7 @@ export async function requestAutomated(trx: Tx, req: AutomatedRequest, now: numb
     now,
   )
   if (created) {
-    await enqueueTask(trx, automatedSendTask, { key: req.key }, { key: automatedSendTask.keys.send(req.key), queueKey: queues.contact(req.contactId) }, now)
+    await runIn(trx, enqueueTask(automatedSendTask, { key: req.key }, { key: automatedSendTask.keys.send(req.key), queueKey: queues.contact(req.contactId) }, now))
   }
   return { created, send: (await getAutomatedSend(trx, req.key))! }
 }
@@ -72,7 +73,7 @@ export function requestSeriesText(
   deps: Pick<BridgeDeps, 'store' | 'clock'>,
   step: { stepId: string; contactId: string; phone: string | null; body: string | null; template: string | null },
 ): Promise<{ created: boolean; send: AutomatedSend }> {
-  return deps.store.write((trx) =>
+  return deps.store.transaction((trx) =>
     requestAutomated(trx, {
       key: sendKeys.series(step.stepId, step.contactId),
       kind: 'series',
@@ -86,10 +87,7 @@ export function requestSeriesText(
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
-  await deps.store.write(async (trx) => {
-    await settleAutomatedSend(trx, key, update)
-    await enqueueTask(trx, automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) })
-  })
+  await deps.store.run(settleAutomatedSend(key, update), enqueueTask(automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) }))
 }
 
 /**
@@ -148,11 +146,11 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   // Series steps are the team's own campaigns and teammates' texts are never capped.
   const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
   const now = deps.clock.now()
-  const written = await deps.store.write(async (trx) => {
+  const written = await deps.store.transaction(async (trx) => {
     const taken = outsider ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now) : null
     if (taken?.refusal) return { taken, id: null }
     const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)
-    await attachAutomatedMessage(trx, send.key, id, phone, now)
+    await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
     return { taken, id }
   })
   if (written.taken) budgetTaken(deps, outsider!, phone, written.taken, now)

@@ -1,12 +1,13 @@
 import { z } from 'zod'
+import { runIn, type Statement } from '../../shared/db/statement.js'
 import { UpstreamError, errorMessage } from '../../shared/errors.js'
-import { getCached } from '../../shared/db/cache.js'
-import { knownSids } from '../../shared/db/messages.js'
-import type { Store, Tx } from '../../shared/db/database.js'
-import { runWaitingJobNow } from '../queue/queue.js'
+import { getCached, setCached } from '../../shared/db/cache.js'
+import { knownSids, type InboundText } from '../../shared/db/messages.js'
+import type { Store } from '../../shared/db/database.js'
+import { runKeyedJobNow } from '../queue/queue.js'
 import type { TaskResult } from '../queue/worker.js'
 import type { BridgeDeps } from './deps.js'
-import { receiveText, type InboundSms } from './inbound.js'
+import { receiveText } from './inbound.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 const CURSOR = 'twilio.catchup.since'
 /**
@@ -34,12 +35,12 @@ export const catchUpTask = defineTask('inbound.catchup', z.null(), {
  * process before, and they should not wait for the next five-minute turn.
  */
 export async function scheduleCatchUp(store: Store, now: number): Promise<void> {
-  await store.write((trx) => dueNow(trx, now))
+  await store.run(...dueNow(now))
 }
 
-async function dueNow(trx: Tx, now: number): Promise<void> {
-  const { id, deduped } = await enqueueTask(trx, catchUpTask, null, { key: catchUpTask.keys.recurring(), maxAttempts: 5 }, now)
-  if (deduped) await runWaitingJobNow(trx, id, now)
+/** Queued if absent; if it was queued already, its next turn is now. */
+function dueNow(now: number): Statement[] {
+  return [enqueueTask(catchUpTask, null, { key: catchUpTask.keys.recurring(), maxAttempts: 5 }, now), runKeyedJobNow(catchUpTask.keys.recurring(), now)]
 }
 
 /**
@@ -48,16 +49,7 @@ async function dueNow(trx: Tx, now: number): Promise<void> {
  * shows is found there and not posted again (each such text looks first).
  */
 export async function catchUpFrom(store: Store, from: number, now: number): Promise<void> {
-  await store.write(async (trx) => {
-    for (const key of [CURSOR, FLOOR]) {
-      await trx
-        .insertInto('settings_cache')
-        .values({ key, value: String(from), updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(from), updated_at: now }))
-        .execute()
-    }
-    await dueNow(trx, now)
-  })
+  await store.run(setCached(CURSOR, String(from), now), setCached(FLOOR, String(from), now), ...dueNow(now))
 }
 
 /**
@@ -110,9 +102,9 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
 
   for (const m of missing) {
     const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []
-    const sms: InboundSms = { messageSid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
+    const text: InboundText = { sid: m.sid, from: m.from, to: m.to, body: m.body, media, numSegments: m.numSegments }
     // Another database may have delivered it (a restore, a new volume): its delivery looks first.
-    await receiveText(deps, sms, { now: m.at.getTime(), lookFirst: true })
+    await receiveText(deps, text, { now: m.at.getTime(), lookFirst: true })
   }
   if (missing.length > 0) deps.log.warn({ count: missing.length }, 'ingested inbound texts whose webhooks never arrived')
   await advanceCursor(deps.store, stored, startedAt)
@@ -123,12 +115,8 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
  * `sms-bridge catchup --since` lowered it, and the next turn (due now) must still look that far back.
  */
 async function advanceCursor(store: Store, read: string | undefined, to: number): Promise<void> {
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     if ((await getCached(trx, CURSOR)) !== read) return
-    await trx
-      .insertInto('settings_cache')
-      .values({ key: CURSOR, value: String(to), updated_at: to })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(to), updated_at: to }))
-      .execute()
+    await runIn(trx, setCached(CURSOR, String(to), to))
   })
 }

@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
 import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
@@ -65,5 +66,5 @@ export async function textingRefusal(
  */
 export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
-  if (phone && code && TWILIO_ERRORS[code]?.optedOut) await setConsent(trx, phone, 'opted_out', `twilio:${code}`, now)
+  if (phone && code && TWILIO_ERRORS[code]?.optedOut) await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now))
 }

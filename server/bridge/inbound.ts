@@ -1,17 +1,18 @@
+import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import { z } from 'zod'
-import { findPhoneContact, findSmsConversation, othersOf, planLinkPhoneContact, planSetSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
-import { findInboundForDelivery, hasMessageForPart, planInsertInbound, planUpdateMessage, type InboundText, type MediaItem, type Message } from '../../shared/db/messages.js'
+import { findPhoneContact, findSmsConversation, linkPhoneContact, othersOf, setSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
+import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundAddress, type InboundText, type Message } from '../../shared/db/messages.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
-import { openQuickReply, planSettleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
+import { openQuickReply, settleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../queue/worker.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
-import { defineTask, planEnqueueTask, planEnqueueTaskAfterInsert } from '../queue/task.js'
+import { defineTask, enqueueTask, enqueueTaskAfterInsert } from '../queue/task.js'
 import { queues } from './keys.js'
 import { detectKeyword, keyword as keywordField, recordKeyword, type Keyword } from './keywords.js'
 import { followedMerge, markTask } from './links.js'
@@ -38,55 +39,39 @@ export const tagTask = defineTask('conversation.tag', z.object({ conversationId:
 
 const OPT_OUT_TYPES: Record<'STOP' | 'START' | 'HELP', Keyword> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' }
 
-/** An inbound text as Twilio described it, already checked. */
-export interface InboundSms {
-  messageSid: string
-  from: string
-  to: string
-  body: string
-  media: MediaItem[]
-  numSegments: number | null
-  /** Twilio's Advanced Opt-Out verdict (OptOutType), when the text came through a Messaging Service that has it. */
-  optOutType?: 'STOP' | 'START' | 'HELP' | null
-}
-
-/** The text as stored: the sender normalised, our end with its channel, Twilio's opt-out verdict. */
-function inboundText(sms: InboundSms, config: Pick<Config, 'defaultCountry'>): { text: InboundText; keyword: Keyword | undefined } {
-  // A WhatsApp sender is the same person as the number: contacts are keyed by the bare number, and
-  // our end keeps the channel (`whatsapp:+...`), so the reply goes back on WhatsApp.
-  const from = splitAddress(sms.from)
-  const bare = from.channel ? from.address : sms.from
+/** Where the text is filed: the sender normalised (a WhatsApp sender is the same person as the number), our end with its channel. */
+function addressOf(text: InboundText, config: Pick<Config, 'defaultCountry'>): InboundAddress {
+  // Contacts are keyed by the bare number, and our end keeps the channel (`whatsapp:+...`), so the
+  // reply goes back on WhatsApp.
+  const from = splitAddress(text.from)
+  const bare = from.channel ? from.address : text.from
   const phone = normalizeSender(bare, config.defaultCountry)?.value ?? bare
-  const ours = from.channel === 'whatsapp' && !sms.to.startsWith('whatsapp:') ? `whatsapp:${sms.to}` : sms.to
-  return {
-    text: { sid: sms.messageSid, phone, to: ours, body: sms.body, media: sms.media, numSegments: sms.numSegments },
-    keyword: sms.optOutType ? OPT_OUT_TYPES[sms.optOutType] : undefined,
-  }
+  const ours = from.channel === 'whatsapp' && !text.to.startsWith('whatsapp:') ? `whatsapp:${text.to}` : text.to
+  return { phone, ours }
 }
 
 /**
  * A text Twilio posted (the webhook, or the catch-up from Twilio's log): stored and its delivery
  * queued in one transaction; false when this MessageSid was already stored (a redelivery), and then
  * nothing else happens. Texts from one sender share an ordering key, so they reach Intercom one at a
- * time, in arrival order. A planned write (the message's unique MessageSid dedupes in the insert;
+ * time, in arrival order. Two statements in one `run` (the message's unique MessageSid dedupes in the insert;
  * the job is added only for a new row, its payload naming that row in SQL): a group commit of texts
  * is one request to a remote database. Both statements are prepared: nothing is compiled per text.
  * `lookFirst`: the text may already be in Intercom (see deliverInbound).
  */
 export async function receiveText(
   deps: Pick<BridgeDeps, 'store' | 'config' | 'clock'>,
-  sms: InboundSms,
+  text: InboundText,
   { now = deps.clock.now(), lookFirst = false }: { now?: number; lookFirst?: boolean } = {},
 ): Promise<boolean> {
-  const { text, keyword } = inboundText(sms, deps.config)
-  // The message's id is the row the insert adds (the enqueue writes it into the payload's messageId).
+  const address = addressOf(text, deps.config)
+  // Twilio's Advanced Opt-Out verdict, when it gave one.
+  const keyword = text.optOutType ? OPT_OUT_TYPES[text.optOutType] : undefined
+  // The message's id is the row the insert adds (enqueueTaskAfterInsert writes it into the payload).
   const payload: DeliverPayload = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
-  const options = { key: deliverTask.keys.deliver(text.sid), queueKey: queues.phone(text.phone), idField: 'messageId' } as const
-  const [stored] = await deps.store.writePlanned({
-    queries: [planInsertInbound(text, now), planEnqueueTaskAfterInsert(deliverTask, payload, options, now)],
-    readiesJobs: true,
-  })
-  return stored!.numAffectedRows === 1n
+  const options = { key: deliverTask.keys.deliver(text.sid), queueKey: queues.phone(address.phone), idField: 'messageId' } as const
+  const [stored] = await deps.store.run(insertInbound(text, address, now), enqueueTaskAfterInsert(deliverTask, payload, options, now))
+  return stored.numAffectedRows === 1n
 }
 
 export interface ResolvedContact {
@@ -124,14 +109,11 @@ export async function resolveContact(deps: BridgeDeps, phone: string, known?: { 
     : { phone, contactId: lead!.id, role: lead!.role, createdByBridge: lead!.created, source: 'created', others: choice.others }
   // The link is what keeps the next text (and every other process) from creating a second contact;
   // the mark on the contact is what finds it again if our records are ever gone.
-  const [, winner] = await deps.store.writePlanned({
-    queries: [
-      ...planLinkPhoneContact(deps.store.db, link),
-      ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [planEnqueueTask(markTask, { contactId: link.contactId, phone }, { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
-    ],
-    readiesJobs: true,
-  })
-  const row = winner!.rows[0] as PhoneContact
+  const [, winner] = await deps.store.run(
+    ...linkPhoneContact(link),
+    ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [enqueueTask(markTask, { contactId: link.contactId, phone }, { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
+  )
+  const row = winner.rows[0]!
   deps.log.info({ contact: row.intercom_contact_id, phone, source: row.source }, 'linked phone to Intercom contact')
   return fromLink(row, true)
 }
@@ -268,18 +250,12 @@ async function recordStarted(
   messageId: number,
   c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null; others: OtherContact[] },
 ): Promise<void> {
-  const db = deps.store.db
-  await deps.store.writePlanned({
-    queries: [
-      ...planSetSmsConversation(db, c),
-      planUpdateMessage(db, messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-      planEnqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
-      ...(c.others.length
-        ? [planEnqueueTask(noteTask, { conversationId: c.conversationId, html: othersNote(c.others) }, { key: noteTask.keys.othersNote(c.conversationId) })]
-        : []),
-    ],
-    readiesJobs: true,
-  })
+  await deps.store.run(
+    ...setSmsConversation(c),
+    updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
+    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
+    ...(c.others.length ? [enqueueTask(noteTask, { conversationId: c.conversationId, html: othersNote(c.others) }, { key: noteTask.keys.othersNote(c.conversationId) })] : []),
+  )
 }
 
 /**
@@ -366,21 +342,20 @@ async function deliverTo(
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
-  const db = deps.store.db
   const delivered = [
-    ...planSetSmsConversation(db, { ...link, conversationId: conversationId! }),
-    planUpdateMessage(db, message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
-    ...(asked ? [planSettleQuickReply(db, asked.partId)] : []),
+    ...setSmsConversation({ ...link, conversationId: conversationId! }),
+    updateMessage(message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
+    ...(asked ? [settleQuickReply(asked.partId)] : []),
   ]
   if (keyword) {
-    await deps.store.write(async (trx) => {
-      for (const query of delivered) await trx.executeQuery(query)
+    await deps.store.transaction(async (trx) => {
+      await runIn(trx, ...delivered)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
       await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! }, deps.clock.now())
     })
   } else {
-    // Nothing to read first: recorded with the job's completion, one planned write.
-    await ctx.complete({ queries: delivered })
+    // Nothing to read first: recorded with the job's completion, in one `run`.
+    await ctx.complete(...delivered)
   }
   ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
 import { escapeHtml } from '../../shared/text.js'
@@ -51,9 +52,9 @@ export const keywordTask = defineTask('consent.keyword', keywordEvent, {
 export async function recordKeyword(trx: Tx, event: KeywordEvent, now: number): Promise<void> {
   if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
-    await setConsent(trx, event.phone, event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', 'keyword', now)
+    await runIn(trx, setConsent(event.phone, { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword' }, now))
   }
-  await enqueueTask(trx, keywordTask, event, { key: keywordTask.keys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now)
+  await runIn(trx, enqueueTask(keywordTask, event, { key: keywordTask.keys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now))
 }
 
 const NOTES: Record<Keyword, string> = {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { conversationsLinkedTo, createdLinksOf, findPhoneContact, findSmsConversation, moveContactRecords, othersOf, planSetLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
+import { runIn } from '../../shared/db/statement.js'
+import { conversationsLinkedTo, createdLinksOf, findPhoneContact, findSmsConversation, moveContactRecords, othersOf, setLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
 import type { Tx } from '../../shared/db/database.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext } from '../queue/worker.js'
@@ -51,18 +52,14 @@ export async function markContact(deps: BridgeDeps, payload: z.output<typeof mar
     if (await followedMerge(deps, payload.contactId, err)) return
     throw err
   }
-  await ctx.complete({ queries: [planSetLinkMarked(deps.store.db, payload.phone, payload.contactId, deps.clock.now())] })
+  await ctx.complete(setLinkMarked(payload.phone, payload.contactId, deps.clock.now()))
 }
 
 /** Links made before marks existed (or whose mark never got written) get one, a batch a day. */
 export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit = 500): Promise<number> {
   const links = await unmarkedLinks(deps.store.db, limit)
   if (links.length === 0) return 0
-  await deps.store.write(async (trx) => {
-    for (const l of links) {
-      await enqueueTask(trx, markTask, { contactId: l.intercom_contact_id, phone: l.phone }, { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })
-    }
-  })
+  await deps.store.run(...links.map((l) => enqueueTask(markTask, { contactId: l.intercom_contact_id, phone: l.phone }, { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })))
   return links.length
 }
 
@@ -82,9 +79,8 @@ export async function mergeFromPanel(
   const candidates = await mergeCandidates(deps, ctx.contact.id)
   const user = candidates.find((c) => c.id === into)
   if (!user) return { kind: 'refused', reason: 'not_mergeable' }
-  await deps.store.write((trx) =>
+  await deps.store.run(
     enqueueTask(
-      trx,
       mergeTask,
       { from: ctx.contact.id, into, conversationId: ctx.conversationId, adminName: ctx.adminName },
       { key: mergeTask.keys.merge(ctx.contact.id, into), queueKey: queues.contact(ctx.contact.id) },
@@ -106,11 +102,11 @@ export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId
  * status job still naming the old id finds none). Returns the numbers moved.
  */
 async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
-  const phones = await moveContactRecords(trx, from, into, source)
+  const phones = await moveContactRecords(trx, { from, into, source })
   for (const phone of phones) {
-    await enqueueTask(trx, markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) })
+    await runIn(trx, enqueueTask(markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) }))
   }
-  if (phones.length > 0) await enqueueTask(trx, syncAttributesTask, { contactId: into }, { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) })
+  if (phones.length > 0) await runIn(trx, enqueueTask(syncAttributesTask, { contactId: into }, { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) }))
   return phones
 }
 
@@ -148,11 +144,11 @@ export async function followMerge(deps: BridgeDeps, contactId: string, said?: st
   const into = said ?? (await survivorOf(deps, contactId))
   if (!into || into === contactId) return null
   const conversation = await findSmsConversation(deps.store.db, contactId)
-  const phones = await deps.store.write(async (trx) => {
+  const phones = await deps.store.transaction(async (trx) => {
     const moved = await moveLinks(trx, contactId, into, 'merged')
     if (conversation && moved.length > 0) {
       const html = `<p><b>Intercom merged this conversation's contact into ${escapeHtml(into)}.</b> Texts from this number now thread to them.</p>`
-      await enqueueTask(trx, noteTask, { conversationId: conversation.intercom_conversation_id, html }, { key: noteTask.keys.mergeNote(contactId, into) })
+      await runIn(trx, enqueueTask(noteTask, { conversationId: conversation.intercom_conversation_id, html }, { key: noteTask.keys.mergeNote(contactId, into) }))
     }
     return moved
   })
@@ -184,12 +180,12 @@ export async function onLinkedContact<T>(deps: BridgeDeps, contactId: string, ac
 export async function mergeContact(deps: BridgeDeps, payload: z.output<typeof mergePayload>): Promise<void> {
   // A retry after the merge went through finds the lead gone (404, or 410 on 2.16): nothing left to do in Intercom.
   if (await deps.intercom.findContact(payload.from)) await deps.intercom.mergeContacts(payload.from, payload.into)
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     await moveLinks(trx, payload.from, payload.into, 'teammate')
     if (payload.conversationId) {
       const who = payload.adminName ? escapeHtml(payload.adminName) : 'A teammate'
       const html = `<p><b>${who} merged the bridge's lead into user ${escapeHtml(payload.into)}.</b> Texts from this number now thread to the user.</p>`
-      await enqueueTask(trx, noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.mergeNote(payload.from, payload.into) })
+      await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.mergeNote(payload.from, payload.into) }))
     }
   })
 }

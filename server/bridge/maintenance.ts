@@ -56,10 +56,10 @@ export const checkpointTask = defineTask('maintenance.checkpoint', z.null(), {
 
 /** Queues the daily clean-up and the periodic checkpoint once each; a start with them already queued adds nothing. */
 export async function scheduleMaintenance(store: Store, now: number): Promise<void> {
-  await store.write(async (trx) => {
-    await enqueueTask(trx, pruneTask, null, { key: pruneTask.keys.recurring(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS }, now)
-    if (store.isLocalFile) await enqueueTask(trx, checkpointTask, null, { key: checkpointTask.keys.recurring(), maxAttempts: 5 }, now)
-  })
+  await store.run(
+    enqueueTask(pruneTask, null, { key: pruneTask.keys.recurring(), maxAttempts: 5, runAt: now + FIRST_PRUNE_DELAY_MS }, now),
+    ...(store.isLocalFile ? [enqueueTask(checkpointTask, null, { key: checkpointTask.keys.recurring(), maxAttempts: 5 }, now)] : []),
+  )
 }
 
 /** Job: checkpoints the embedded database's write-ahead log (never waiting on a reader), then again in a few minutes. */
@@ -74,7 +74,7 @@ export async function checkpoint(deps: Pick<BridgeDeps, 'store' | 'log'>, now: n
 async function inBatches(store: Store, prune: (trx: Tx, limit: number) => Promise<number>): Promise<number> {
   let deleted = 0
   for (;;) {
-    const n = await store.write((trx) => prune(trx, BATCH))
+    const n = await store.transaction((trx) => prune(trx, BATCH))
     deleted += n
     if (n < BATCH) return deleted
   }
@@ -101,7 +101,7 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
   const codes = await inBatches(deps.store, (trx, limit) => pruneVerifications(trx, now - VERIFICATION_RETENTION_MS, limit))
   if (codes > 0) deps.log.info({ deleted: codes }, 'pruned phone verifications a day past their expiry')
-  await deps.store.write((trx) => pruneSendCounts(trx, utcDay(now)))
+  await deps.store.run(pruneSendCounts(utcDay(now)))
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
   const marking = await markUnmarkedLinks(deps)

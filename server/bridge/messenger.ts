@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import { linkPhoneContact } from '../../shared/db/contacts.js'
 import { setConsent } from '../../shared/db/consent.js'
 import { readTypedNumber, type TypedNumberProblem } from '../../shared/phone.js'
@@ -52,9 +53,9 @@ async function completeSubscription(deps: BridgeDeps, contactId: string, phone: 
   const refusal = await numberRefusal(deps.store.db, contactId, phone)
   if (refusal) return { kind: 'refused', reason: refusal }
   const now = deps.clock.now()
-  await deps.store.write(async (trx) => {
-    await setConsent(trx, phone, 'opted_in', 'messenger', now, true)
-    await linkPhoneContact(trx, { phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now)
+  await deps.store.transaction(async (trx) => {
+    await runIn(trx, setConsent(phone, { state: 'opted_in', source: 'messenger', consentGiven: true }, now))
+    await runIn(trx, ...linkPhoneContact({ phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now))
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
     await requestAutomated(trx, {
       key: sendKeys.confirmation(contactId, phone),

@@ -66,10 +66,10 @@ export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'confi
     // `sms-bridge doctor` names as a topic to untick.
     const topic = event.topic.replace(/[^\w.-]/g, '').slice(0, 100) || 'unnamed'
     deps.metrics.unhandledTopics.inc({ topic })
-    await deps.store.write((trx) => noteUnhandledTopic(trx, topic))
+    await deps.store.transaction((trx) => noteUnhandledTopic(trx, topic))
     return { kind: 'ignored', topic }
   }
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     if (!(await recordReceipt(trx, 'intercom', event.receipt))) return
     const itemId = event.itemId
     if (!itemId) return

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { customerAddress, channelOf } from '../../shared/channel.js'
 import { findConversationLink } from '../../shared/db/contacts.js'
@@ -119,8 +120,9 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
-    const { deduped } = await enqueueTask(trx, replyTask, { conversationId, part }, { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) })
-    if (!deduped) queued++
+    const [added] = await runIn(trx, enqueueTask(replyTask, { conversationId, part }, { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) }))
+    // None added: the part was queued before (its key is taken).
+    if (added.numAffectedRows === 1n) queued++
   }
   return queued
 }
@@ -221,7 +223,7 @@ async function copyUpload(
   const contentType = servedType(fetched.contentType, item.contentType)
   if (!contentType) return { ok: false, reason: `a text cannot carry a file of this type (${fetched.contentType})` }
   const now = deps.clock.now()
-  const id = await deps.store.write((trx) => insertHeldMedia(trx, { sourceUrl: item.url, contentType, name: label, bytes: fetched.bytes }, now))
+  const id = await deps.store.transaction((trx) => insertHeldMedia(trx, { sourceUrl: item.url, contentType, name: label, bytes: fetched.bytes }, now))
   return { ok: true, held: { id, content_type: contentType, name: label, created_at: now } }
 }
 
@@ -269,7 +271,7 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
   const { from, recorded } = senderFor(link.twilio_number, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
-  if (note) await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
+  if (note) await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
   if (partHandling(part.partType) === 'note') return // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
@@ -283,14 +285,14 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
     const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
     const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
     const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-    await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
+    await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
   }
   if (!text && !mms) return // nothing to send
 
   const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
   const refused = refusal !== null
   const now = deps.clock.now()
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     for (const [index, chunk] of chunks.entries()) {
       const id = await createOutboundMessage(
         trx,
@@ -308,7 +310,7 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
         now,
       )
       if (id !== undefined && refused && index === 0) {
-        await enqueueTask(trx, notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) })
+        await runIn(trx, enqueueTask(notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) }))
       }
     }
     // What the customer was asked, so their "1" or "Yes" can be answered as the button.
@@ -334,7 +336,7 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.write((trx) => enqueueTask(trx, markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }))
+    await deps.store.run(enqueueTask(markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }))
   }
 }
 
@@ -354,7 +356,7 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
   const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
-  await deps.store.write((trx) => enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }))
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }))
 }
 
 /**
@@ -368,7 +370,7 @@ export async function replyGaveUp(trx: Tx, { conversationId, part }: z.output<ty
   const html =
     `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
-  await enqueueTask(trx, noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) })
+  await runIn(trx, enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
@@ -418,13 +420,13 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     let match: (typeof candidates)[number] | undefined
     for (const m of candidates) if (!match && !(await findMessageBySid(deps.store.db, m.sid))) match = m
     if (match) {
-      await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
+      await deps.store.run(updateMessage(row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
       deps.metrics.segmentsSent.inc({ direction: 'outbound' }, match.numSegments ?? row.num_segments ?? 0)
       ctx.log.info({ sid: match.sid }, 'an earlier attempt had reached Twilio; not sending again')
       return true
     }
   }
-  await deps.store.write((trx) => updateMessage(trx, row.id, { send_attempted_at: deps.clock.now() }))
+  await deps.store.run(updateMessage(row.id, { send_attempted_at: deps.clock.now() }))
   // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
   const sent = await deps.twilio.send({
     to,
@@ -436,7 +438,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)
     return false
   }
-  await deps.store.write((trx) => updateMessage(trx, row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
+  await deps.store.run(updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
   deps.metrics.segmentsSent.inc({ direction: 'outbound' }, sent.numSegments ?? row.num_segments ?? 0)
   ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
   return true
@@ -444,11 +446,11 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
 async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
-  await deps.store.write(async (trx) => {
-    await updateMessage(trx, row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) })
+  await deps.store.transaction(async (trx) => {
+    await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
     await recordTwilioOptOut(trx, row.phone, code, deps.clock.now())
     if (notify && row.intercom_conversation_id) {
-      await enqueueTask(trx, notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) })
+      await runIn(trx, enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }))
     }
   })
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { runIn } from '../../shared/db/statement.js'
 import type { Executor, Tx } from '../../shared/db/database.js'
 import { erasePersonRows, personRecords, resolvePerson, type ErasedRows, type PersonRecords, type PersonRef } from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
@@ -31,7 +32,7 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
   const person = await resolvePerson(trx, ref)
   const rows = await erasePersonRows(trx, person, now)
   for (const sid of rows.sids) {
-    await enqueueTask(trx, redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now)
+    await runIn(trx, enqueueTask(redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now))
   }
   const { sids, ...counts } = rows
   const touched = counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
@@ -41,7 +42,7 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
 
 /** `erasePersonInTx` in a transaction of its own (the CLI). */
 export function erasePerson(deps: Pick<BridgeDeps, 'store'>, ref: PersonRef, now: number): Promise<EraseOutcome> {
-  return deps.store.write((trx) => erasePersonInTx(trx, ref, now))
+  return deps.store.transaction((trx) => erasePersonInTx(trx, ref, now))
 }
 
 /** Everything the bridge holds about a person, for an access request. */

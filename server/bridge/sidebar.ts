@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { findPhoneContact, findSmsConversation, latestPhoneOfContact, planSetLinkMarked, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
+import { runIn } from '../../shared/db/statement.js'
+import { findPhoneContact, findSmsConversation, latestPhoneOfContact, setLinkMarked, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
@@ -172,13 +173,13 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
   const segments = segmentInfo(body)
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     const now = deps.clock.now()
     if (ctx.conversationId) {
-      await setSmsConversation(trx, { contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now)
+      await runIn(trx, ...setSmsConversation({ contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now))
     }
     const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contact.id, phone, from: recorded, body }, now)
-    await enqueueTask(trx, panelSendTask, { messageId: id, adminName: ctx.adminName }, { key: panelSendTask.keys.panelSend(id), queueKey: queues.phone(phone) }, now)
+    await runIn(trx, enqueueTask(panelSendTask, { messageId: id, adminName: ctx.adminName }, { key: panelSendTask.keys.panelSend(id), queueKey: queues.phone(phone) }, now))
   })
   return { kind: 'queued', segments }
 }
@@ -189,7 +190,7 @@ export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Pro
   const number = await textableNumber(deps, ctx)
   if (!('phone' in number)) return number
   const phone = number.phone
-  const { created, send } = await deps.store.write((trx) =>
+  const { created, send } = await deps.store.transaction((trx) =>
     requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }, deps.clock.now()),
   )
   return created ? { kind: 'queued' } : { kind: 'already', status: send.status }
@@ -208,14 +209,14 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
   if (link && link.intercom_contact_id !== ctx.contact.id && !options.takeOver) {
     return { kind: 'refused', reason: 'linked_elsewhere', phone, linkedTo: link.intercom_contact_id }
   }
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     const now = deps.clock.now()
-    await relinkPhone(trx, phone, ctx.contact.id, 'teammate', now)
+    await runIn(trx, relinkPhone(phone, ctx.contact.id, 'teammate', now))
     await savePhoneLater(trx, { contactId: ctx.contact.id, phone, consent: false, conversationId: ctx.conversationId }, now)
     if (link && link.intercom_contact_id !== ctx.contact.id && ctx.conversationId) {
       const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
-      await enqueueTask(trx, noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) })
+      await runIn(trx, enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }))
     }
   })
   return { kind: 'saved' }
@@ -223,7 +224,7 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
 
 /** Queues writing a number (and, from the Messenger card, consent) onto the Intercom contact. */
 export async function savePhoneLater(trx: Tx, save: SavePhone, now: number): Promise<void> {
-  await enqueueTask(trx, savePhoneTask, save, { key: savePhoneTask.keys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now)
+  await runIn(trx, enqueueTask(savePhoneTask, save, { key: savePhoneTask.keys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now))
 }
 
 /**
@@ -239,7 +240,7 @@ export async function savePhoneOnContact(deps: BridgeDeps, payload: SavePhone): 
     await deps.intercom.updateContact(id, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
     return id
   })
-  await deps.store.writePlanned({ queries: [planSetLinkMarked(deps.store.db, payload.phone, contactId, deps.clock.now())] })
+  await deps.store.run(setLinkMarked(payload.phone, contactId, deps.clock.now()))
 }
 
 /** The number could not be written onto the contact for good: the conversation says so (our link stands). */
@@ -248,7 +249,7 @@ export async function savePhoneGaveUp(trx: Tx, payload: SavePhone, job: Job, err
   const html =
     `<p><b>${escapeHtml(formatForReading(payload.phone))} could not be saved on the Intercom contact</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Texts to and from it still thread here: the bridge keeps its own link.</p>`
-  await enqueueTask(trx, noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) })
+  await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
@@ -257,7 +258,7 @@ export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeo
   if (!message) return
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
-  await deps.store.write((trx) => enqueueTask(trx, panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }))
+  await deps.store.run(enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }))
 }
 
 /** Job: a note, so the conversation shows what the customer was texted from the sidebar. */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { splitAddress } from '../../shared/channel.js'
 import { findMessageBySid, getMessage, lastSentToContact, textsAwaitingFallback, updateMessage, type Message } from '../../shared/db/messages.js'
@@ -96,7 +97,7 @@ export function channelOfSender(from: string | null | undefined): DeliveryChanne
 
 /** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
 export function receiveStatus(deps: Pick<BridgeDeps, 'store' | 'clock'>, update: StatusUpdate): Promise<boolean> {
-  return deps.store.write((trx) => recordStatus(trx, update, deps.clock.now()))
+  return deps.store.transaction((trx) => recordStatus(trx, update, deps.clock.now()))
 }
 
 const isFailure = (status: string) => status === 'failed' || status === 'undelivered'
@@ -115,25 +116,25 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
   // The first attempt's news once the fallback carries the text: history, not the text's status.
   if (message.fallback_sid && !isFallback) return false
   if (channel === 'rcs' && isFailure(update.status) && !optOut(update.errorCode) && message.twilio_number?.startsWith('MG')) {
-    await updateMessage(trx, message.id, { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }, now)
-    await enqueueTask(trx, fallbackCheckTask, { messageId: message.id }, { key: fallbackCheckTask.keys.check(message.id), runAt: now + FALLBACK_WAIT_MS }, now)
+    await runIn(trx, updateMessage(message.id, { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }, now))
+    await runIn(trx, enqueueTask(fallbackCheckTask, { messageId: message.id }, { key: fallbackCheckTask.keys.check(message.id), runAt: now + FALLBACK_WAIT_MS }, now))
     return true
   }
   const status = nextStatus(message.status, update.status)
   const carrier = isFallback ? 'sms' : (channel ?? message.channel)
   if (!status) {
     if (carrier === message.channel) return false
-    await updateMessage(trx, message.id, { channel: carrier }, now)
+    await runIn(trx, updateMessage(message.id, { channel: carrier }, now))
     return true
   }
   const failed = isFailure(status)
   const error = failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : isFallback ? { error_code: null, error_message: null } : {}
-  await updateMessage(trx, message.id, { status, channel: carrier, ...error }, now)
+  await runIn(trx, updateMessage(message.id, { status, channel: carrier, ...error }, now))
   if (failed) await textFailed(trx, message, update.errorCode, now)
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
-    await enqueueTask(trx, syncAttributesTask, { contactId }, { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) })
+    await runIn(trx, enqueueTask(syncAttributesTask, { contactId }, { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) }))
   }
   return true
 }
@@ -143,7 +144,7 @@ const optOut = (code: number | null) => Boolean(code && TWILIO_ERRORS[code]?.opt
 /** A text failed for good: an opt-out is recorded for the number (every channel of the sender), and the team told. */
 async function textFailed(trx: Tx, message: Message, code: number | null, now: number): Promise<void> {
   await recordTwilioOptOut(trx, message.phone, code, now)
-  await enqueueTask(trx, notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) })
+  await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }))
 }
 
 /**
@@ -158,7 +159,7 @@ async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Pr
   const waiting = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: update.serviceSid, since: now - FALLBACK_WINDOW_MS })
   if (waiting.length === 0) return false
   const payload = { sid: update.sid, status: update.status, errorCode: update.errorCode, from: update.from ?? null, to: update.to, serviceSid: update.serviceSid }
-  await enqueueTask(trx, fallbackTask, payload, { key: fallbackTask.keys.link(update.sid, update.status) }, now)
+  await runIn(trx, enqueueTask(fallbackTask, payload, { key: fallbackTask.keys.link(update.sid, update.status) }, now))
   return true
 }
 
@@ -170,13 +171,13 @@ export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | '
   const logged = (await deps.twilio.recentTextsTo(payload.to)).find((m) => m.sid === payload.sid)
   if (!logged) return // not in the log: not ours to guess about
   const now = deps.clock.now()
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     if (!(await findMessageBySid(trx, payload.sid))) {
       const phone = splitAddress(payload.to)
       if (phone.channel === null) return
       const [text] = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: payload.serviceSid, since: now - FALLBACK_WINDOW_MS, body: logged.body })
       if (!text) return
-      await updateMessage(trx, text.id, { fallback_sid: payload.sid, channel: 'sms' }, now)
+      await runIn(trx, updateMessage(text.id, { fallback_sid: payload.sid, channel: 'sms' }, now))
     }
     await recordStatus(trx, { sid: payload.sid, status: payload.status, errorCode: payload.errorCode, from: payload.from, to: payload.to, serviceSid: payload.serviceSid }, now)
   })
@@ -187,11 +188,11 @@ export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | '
  * Messaging Service has no SMS sender, or fallback is off): the text failed, with RCS's error.
  */
 export async function checkFallback(deps: Pick<BridgeDeps, 'store' | 'clock'>, payload: { messageId: number }): Promise<void> {
-  await deps.store.write(async (trx) => {
+  await deps.store.transaction(async (trx) => {
     const message = await getMessage(trx, payload.messageId)
     if (!message || message.fallback_sid || RANK[message.status] === 4) return
     const now = deps.clock.now()
-    await updateMessage(trx, message.id, { status: 'failed' }, now)
+    await runIn(trx, updateMessage(message.id, { status: 'failed' }, now))
     await textFailed(trx, message, message.error_code, now)
   })
 }

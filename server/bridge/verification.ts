@@ -1,3 +1,4 @@
+import { runIn } from '../../shared/db/statement.js'
 import { createHmac, randomInt } from 'node:crypto'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
@@ -86,10 +87,10 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     // Twilio's reason is the team's: a 21610 says the number opted out, which is nobody else's business.
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
     capRefused(deps, 'verification', phone, 'twilio_refused')
-    await deps.store.write((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
+    await deps.store.transaction((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
     return false
   }
-  await deps.store.write((trx) =>
+  await deps.store.transaction((trx) =>
     createOutboundMessage(trx, { contactId, phone, from: recorded, twilioSid: sent.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: sent.status }),
   )
   return true
@@ -102,7 +103,7 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
 export async function startVerification(deps: BridgeDeps, contactId: string, phone: string): Promise<StartOutcome> {
   const now = deps.clock.now()
   const code = newCode()
-  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+  const decision = await deps.store.transaction(async (trx): Promise<CodeAllowed> => {
     if (!(await takeSubmitBudget(trx, deps.config, contactId, now))) return { refused: 'submit_cap' }
     const state = await numberRefusal(trx, contactId, phone)
     if (state) return { refused: state }
@@ -127,12 +128,12 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
   if (v.sends >= MAX_SENDS) return { kind: 'refused', reason: 'sends_used_up', phone: v.phone }
   if (now - v.last_sent_at < RESEND_AFTER_MS) return { kind: 'refused', reason: 'too_soon', phone: v.phone }
   const code = newCode()
-  const decision = await deps.store.write(async (trx): Promise<CodeAllowed> => {
+  const decision = await deps.store.transaction(async (trx): Promise<CodeAllowed> => {
     const state = await numberRefusal(trx, contactId, v.phone)
     if (state) return { refused: state }
     const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone: v.phone, contactId }, now)
     if (taken.refusal) return { refused: taken.refusal.reason, taken }
-    await renewVerification(trx, v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now)
+    await runIn(trx, renewVerification(v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now))
     return { refused: null, taken }
   })
   if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { kind: 'refused', reason: 'could_not_text' }
@@ -143,7 +144,7 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
 export async function checkCode(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<CheckOutcome> {
   const code = typed.replace(/\s/g, '')
   const now = deps.clock.now()
-  return deps.store.write(async (trx): Promise<CheckOutcome> => {
+  return deps.store.transaction(async (trx): Promise<CheckOutcome> => {
     const v = await countTry(trx, verificationId)
     if (!v || v.intercom_contact_id !== contactId || v.verified_at) return { kind: 'refused', reason: 'start_again' }
     if (v.attempts >= MAX_TRIES) return { kind: 'refused', reason: 'too_many_tries', phone: v.phone }

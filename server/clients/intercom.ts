@@ -239,7 +239,7 @@ export class IntercomApi {
         throw intercomFailure(err, `create the contact attribute ${name}`, intercomHost(this.config.intercom))
       }
     }
-    await setCached(this.store, key, '1')
+    await this.store.run(setCached(key, '1'))
     this.attributes.add(name)
   }
 
@@ -251,7 +251,7 @@ export class IntercomApi {
       const cached = await getCached(this.store.db, key)
       if (cached) return cached
       const value = await ask()
-      await setCached(this.store, key, value)
+      await this.store.run(setCached(key, value))
       return value
     })().finally(() => this.learning.delete(key))
     this.learning.set(key, learned)

@@ -1,6 +1,7 @@
-import { sql, type CompiledQuery } from 'kysely'
-import { prepare } from '../../shared/db/prepared.js'
-import { markJobsReady, type Executor, type Store, type Tx } from '../../shared/db/database.js'
+import { sql } from 'kysely'
+import { prepare, type ArgOf } from '../../shared/db/prepared.js'
+import { compiler, queuesWork, type Statement } from '../../shared/db/statement.js'
+import type { Executor, Store, Tx } from '../../shared/db/database.js'
 import type { Job, JobState } from '../../shared/db/schema.js'
 
 export const DEFAULT_MAX_ATTEMPTS = 20
@@ -15,26 +16,6 @@ export interface EnqueueSpec {
   /** Earliest time to run, in epoch milliseconds (default: now). */
   runAt?: number | undefined
   maxAttempts?: number | undefined
-}
-
-export interface EnqueueResult {
-  id: number
-  /** True when a job with the same key already existed and nothing was added. */
-  deduped: boolean
-}
-
-/**
- * Adds a job inside the caller's transaction, so the job exists exactly when whatever it is about
- * (a stored webhook, a stored message) exists. The store wakes the worker when the transaction commits.
- */
-export async function enqueue(trx: Tx, spec: EnqueueSpec, now = Date.now()): Promise<EnqueueResult> {
-  const inserted = await trx.executeQuery(planEnqueue(spec, now))
-  if (inserted.numAffectedRows === 1n) {
-    markJobsReady(trx)
-    return { id: Number(inserted.insertId), deduped: false }
-  }
-  const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
-  return { id: existing.id, deduped: true }
 }
 
 /** A job's row as every enqueue writes it, its defaults filled in. */
@@ -58,14 +39,15 @@ const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
 )
 
 /**
- * `enqueue` for a planned write (with `readiesJobs`), where nobody needs the job's id: the key
- * dedupes as in `enqueue`.
+ * Adds a job with the writes it is about (a stored webhook, a stored message), so it exists exactly
+ * when they do: one row changed, or none when a job with the same key exists. The store wakes the
+ * worker when it commits.
  */
-export function planEnqueue(spec: EnqueueSpec, now = Date.now()): CompiledQuery {
-  return insertJob(jobValues(spec, now))
+export function enqueue(spec: EnqueueSpec, now = Date.now()): Statement {
+  return queuesWork(insertJob(jobValues(spec, now)))
 }
 
-const enqueueAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: string }>(
+const insertJobAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: string }>(
   (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
     SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}
     WHERE changes() > 0
@@ -73,13 +55,13 @@ const enqueueAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: str
 )
 
 /**
- * An enqueue compiled for a planned write (shared/db/database.ts PlannedWrite), to follow an INSERT:
- * it adds the job only when that INSERT added a row (`changes()`: a new text, not a redelivery), and
- * the payload's field `idField` is that row's id (`last_insert_rowid()`), so no statement waits for
- * another's result in code. The key dedupes as in `enqueue`.
+ * An enqueue to follow an INSERT in the same `run`: it adds the job only when that INSERT added a
+ * row (`changes()`: a new text, not a redelivery), and the payload's field `idField` is that row's id
+ * (`last_insert_rowid()`), so no statement waits for another's result in code. The key dedupes as in
+ * `enqueue`.
  */
-export function planEnqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): CompiledQuery {
-  return enqueueAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` })
+export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): Statement {
+  return queuesWork(insertJobAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` }))
 }
 
 // A job that keeps killing its process must not be claimed forever.
@@ -98,7 +80,7 @@ const buryExhausted = prepare<{ now: number }>((db, arg) =>
     .whereRef('attempts', '>=', 'max_attempts'),
 )
 
-const claimDue = prepare<{ workerId: string; lockedUntil: number; now: number; limit: number }>((db, arg) => {
+const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number; now: number; limit: number }>) => {
   // Two searches, each walking the jobs_due index in run order and stopping at `limit` heads. One
   // search over both states (an OR) made SQLite collect and sort every due job: a claim slowed
   // from 1 ms to 15 ms with 20,000 jobs waiting, as after a long outage.
@@ -137,40 +119,35 @@ const claimDue = prepare<{ workerId: string; lockedUntil: number; now: number; l
 })
 
 /**
- * Claims up to `limit` due jobs for `workerId`: a planned write of two statements (the remote
+ * Claims up to `limit` due jobs for `workerId`: two statements in one `run` (the remote
  * database gets it in one request), the claim itself one UPDATE that SQLite runs atomically, so two
  * workers, in one process or two, can never claim the same job. A running job whose lease ran out
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
  * one is ever eligible, so they run one at a time and in order, even across retries.
  */
-export async function claimJobs(store: Store, workerId: string, limit: number, leaseMs: number, now: number): Promise<Job[]> {
-  const [, claimed] = await store.writePlanned({ queries: [buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit })] })
-  return (claimed!.rows as Job[]).sort((a, b) => a.id - b.id)
+export async function claimJobs(store: Store, { workerId, limit, leaseMs, now }: { workerId: string; limit: number; leaseMs: number; now: number }): Promise<Job[]> {
+  const [, claimed] = await store.run(buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit }))
+  return claimed.rows.sort((a, b) => a.id - b.id)
 }
 
 const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) => db.deleteFrom('jobs').where('id', '=', arg('id')).where('locked_by', '=', arg('workerId')))
 
-/** A finished job is deleted; its effects live in the domain tables. */
-export async function completeJob(store: Store, job: Job, workerId: string): Promise<void> {
-  // One statement known in advance: a planned write, so it shares a remote group commit's one request.
-  await store.writePlanned({ queries: [planCompleteJob(job, workerId)] })
-}
-
-/** `completeJob`'s statement, to end a planned write of the job's own last writes. */
-export function planCompleteJob(job: Job, workerId: string): CompiledQuery {
+/**
+ * A finished job is deleted; its effects live in the domain tables. One statement, so it shares a
+ * remote group commit's one request, and a task can end its own last writes with it (ctx.complete).
+ */
+export function completeJob(job: Job, workerId: string): Statement {
   return deleteJob({ id: job.id, workerId })
 }
 
 /** Puts a recurring job back to wait for its next run, with a fresh set of attempts. */
-export async function rescheduleJob(store: Store, job: Job, workerId: string, runAt: number, now: number): Promise<void> {
-  await store.write((trx) =>
-    trx
-      .updateTable('jobs')
-      .set({ state: 'waiting', run_at: runAt, attempts: 0, locked_by: null, locked_until: null, last_error: null, updated_at: now })
-      .where('id', '=', job.id)
-      .where('locked_by', '=', workerId)
-      .execute(),
-  )
+export function rescheduleJob(job: Job, workerId: string, runAt: number, now: number): Statement {
+  return compiler
+    .updateTable('jobs')
+    .set({ state: 'waiting', run_at: runAt, attempts: 0, locked_by: null, locked_until: null, last_error: null, updated_at: now })
+    .where('id', '=', job.id)
+    .where('locked_by', '=', workerId)
+    .compile()
 }
 
 /**
@@ -179,19 +156,24 @@ export async function rescheduleJob(store: Store, job: Job, workerId: string, ru
  */
 export type DeadHandler = (trx: Tx, job: Job, error: string) => Promise<void>
 
-/** Reschedules a failed job at `runAt`, or buries it when it has no attempts left or must not retry. */
-export async function failJob(
-  store: Store,
-  job: Job,
-  workerId: string,
-  error: string,
-  runAt: number | null,
-  now: number,
-  onDead?: DeadHandler,
-): Promise<JobState> {
+export interface Failure {
+  job: Job
+  workerId: string
+  error: string
+  /** When to try again; null: never. */
+  runAt: number | null
+  now: number
+  onDead?: DeadHandler | undefined
+}
+
+/**
+ * Reschedules a failed job at `runAt`, or buries it when it has no attempts left or must not retry:
+ * a transaction, since whether the job was still ours decides whether its dead handler writes.
+ */
+export async function failJob(store: Store, { job, workerId, error, runAt, now, onDead }: Failure): Promise<JobState> {
   const dead = runAt === null || job.attempts >= job.max_attempts
   const state: JobState = dead ? 'dead' : 'waiting'
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     const result = await trx
       .updateTable('jobs')
       .set({
@@ -210,18 +192,15 @@ export async function failJob(
   return state
 }
 
-/** Pushes the lease of jobs still running forward, so no other worker takes them over. */
-export async function extendLeases(store: Store, workerId: string, ids: number[], leaseMs: number, now: number): Promise<void> {
-  if (ids.length === 0) return
-  await store.write((trx) =>
-    trx
-      .updateTable('jobs')
-      .set({ locked_until: now + leaseMs, updated_at: now })
-      .where('id', 'in', ids)
-      .where('locked_by', '=', workerId)
-      .where('state', '=', 'running')
-      .execute(),
-  )
+/** Pushes the lease of jobs still running (`ids`, at least one) forward, so no other worker takes them over. */
+export function extendLeases(workerId: string, ids: number[], lockedUntil: number, now: number): Statement {
+  return compiler
+    .updateTable('jobs')
+    .set({ locked_until: lockedUntil, updated_at: now })
+    .where('id', 'in', ids)
+    .where('locked_by', '=', workerId)
+    .where('state', '=', 'running')
+    .compile()
 }
 
 /**
@@ -245,12 +224,11 @@ export async function listJobs(db: Executor, state?: JobState, limit = 100): Pro
 }
 
 /**
- * Brings a waiting job's turn forward to `now`, in the caller's transaction: a recurring job whose
- * next turn should not be waited for. A job already running, or dead, is left to its state.
+ * Brings the turn of the waiting job with this key forward to `now`: a recurring job whose next turn
+ * should not be waited for. A job already running, or dead, is left to its state.
  */
-export async function runWaitingJobNow(trx: Tx, id: number, now = Date.now()): Promise<void> {
-  const res = await trx.updateTable('jobs').set({ run_at: now, updated_at: now }).where('id', '=', id).where('state', '=', 'waiting').where('run_at', '>', now).executeTakeFirst()
-  if (res.numUpdatedRows > 0n) markJobsReady(trx)
+export function runKeyedJobNow(key: string, now = Date.now()): Statement {
+  return queuesWork(compiler.updateTable('jobs').set({ run_at: now, updated_at: now }).where('key', '=', key).where('state', '=', 'waiting').where('run_at', '>', now).compile())
 }
 
 /** Gives a dead job a fresh set of attempts. */
@@ -260,14 +238,11 @@ export async function retryDeadJob(store: Store, id: number, now = Date.now()): 
 
 /** Gives dead jobs a fresh set of attempts: one (`id`), or every one (of one `task`). Returns how many. */
 export async function retryDeadJobs(store: Store, which: { id: number } | { task?: string | undefined }, now = Date.now()): Promise<number> {
-  return store.write(async (trx) => {
-    let q = trx.updateTable('jobs').set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now }).where('state', '=', 'dead')
-    if ('id' in which) q = q.where('id', '=', which.id)
-    else if (which.task !== undefined) q = q.where('task', '=', which.task)
-    const res = await q.executeTakeFirst()
-    if (res.numUpdatedRows > 0n) markJobsReady(trx)
-    return Number(res.numUpdatedRows)
-  })
+  let q = compiler.updateTable('jobs').set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now }).where('state', '=', 'dead')
+  if ('id' in which) q = q.where('id', '=', which.id)
+  else if (which.task !== undefined) q = q.where('task', '=', which.task)
+  const [retried] = await store.run(queuesWork(q.compile()))
+  return Number(retried.numAffectedRows ?? 0n)
 }
 
 /** Dead jobs by task, most first. */
@@ -282,10 +257,8 @@ export async function deadJobsByTask(db: Executor): Promise<Array<{ task: string
 }
 
 export async function discardDeadJob(store: Store, id: number): Promise<boolean> {
-  const res = await store.write((trx) =>
-    trx.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'dead').executeTakeFirst(),
-  )
-  return res.numDeletedRows > 0n
+  const [deleted] = await store.run(compiler.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'dead').compile())
+  return (deleted.numAffectedRows ?? 0n) > 0n
 }
 
 export interface QueueStats {

@@ -1,8 +1,8 @@
-import type { CompiledQuery } from 'kysely'
 import type { z } from 'zod'
+import type { Statement } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
-import { enqueue, planEnqueue, planEnqueueAfterInsert, type EnqueueResult } from './queue.js'
+import { enqueue, enqueueAfterInsert } from './queue.js'
 import type { JobContext, TaskDefinition, TaskResult } from './worker.js'
 
 /** How a task's key functions look: each spells one key from the facts its writer has. */
@@ -78,31 +78,27 @@ export interface EnqueueOptions {
 }
 
 /**
- * Queues a task in the caller's transaction: the job exists exactly when what it is about does. The
- * store wakes the worker once the transaction commits.
+ * Queues a task, its payload checked: a statement to run with the writes the job is about, so the job
+ * exists exactly when they do (one row changed, or none when the key is taken). The store wakes the
+ * worker once it commits.
  */
-export function enqueueTask<P>(trx: Tx, task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Promise<EnqueueResult> {
-  return enqueue(trx, { task: task.name, payload, ...options }, now)
-}
-
-/** `enqueueTask` for a planned write (with `readiesJobs`): the same checked payload, no id back. */
-export function planEnqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): CompiledQuery {
-  return planEnqueue({ task: task.name, payload, ...options }, now)
+export function enqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Statement {
+  return enqueue({ task: task.name, payload, ...options }, now)
 }
 
 /** The payload fields that can hold a row's id. */
 type IdField<P> = { [F in keyof P & string]: P[F] extends number ? F : never }[keyof P & string]
 
 /**
- * `planEnqueueTask` to follow an INSERT (queue.ts planEnqueueAfterInsert): the job is added only
- * when that INSERT added a row, its payload's field `idField` set to the new row's id.
+ * `enqueueTask` to follow an INSERT (queue.ts enqueueAfterInsert): the job is added only when that
+ * INSERT added a row, its payload's field `idField` set to the new row's id.
  */
-export function planEnqueueTaskAfterInsert<P extends Record<string, unknown>>(
+export function enqueueTaskAfterInsert<P extends Record<string, unknown>>(
   task: TaskRef<P>,
   payload: NoInfer<P>,
   options: EnqueueOptions & { idField: IdField<P> },
   now?: number,
-): CompiledQuery {
+): Statement {
   const { idField, ...rest } = options
-  return planEnqueueAfterInsert({ task: task.name, payload, ...rest }, idField, now)
+  return enqueueAfterInsert({ task: task.name, payload, ...rest }, idField, now)
 }

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { z } from 'zod'
 import { systemClock, type Clock, type ClockTimer } from '../../shared/clock.js'
-import type { PlannedWrite, Store, Tx } from '../../shared/db/database.js'
-import type { QueryResult } from 'kysely'
+import type { Results, Statement, Store, Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
-import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, planCompleteJob, rescheduleJob } from './queue.js'
+import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, rescheduleJob } from './queue.js'
 
 export interface JobContext {
   job: Job
@@ -15,11 +14,12 @@ export interface JobContext {
   /** Aborted when the worker gives up waiting for the job at shutdown. */
   signal: AbortSignal
   /**
-   * Commits the job's last writes and its completion together, as one planned write: atomic (the
-   * work is recorded exactly when the job is gone) and one request to a remote database instead of
-   * two. The last thing a task does; the worker then has nothing left to complete.
+   * `store.run` with the job's completion as one more statement: the job's last writes and its
+   * completion commit together, atomic (the work is recorded exactly when the job is gone) and one
+   * request to a remote database instead of two. Answers the given statements' results. The last
+   * thing a task does; the worker then has nothing left to complete.
    */
-  complete(plan: PlannedWrite): Promise<QueryResult<unknown>[]>
+  complete<S extends readonly Statement[]>(...statements: S): Promise<Results<S>>
 }
 
 /**
@@ -141,12 +141,15 @@ export class Worker {
     // queued by other processes (a second machine, `sms-bridge jobs retry`).
     this.stopListening = this.store.onJobsReady(() => this.wake())
     this.pollTimer = this.clock.setInterval(() => this.wake(), this.pollIntervalMs)
-    this.heartbeat = this.clock.setInterval(() => {
-      extendLeases(this.store, this.id, [...this.running.keys()], this.leaseMs, this.clock.now()).catch((err) =>
-        this.log.error({ err }, 'could not extend job leases'),
-      )
-    }, Math.max(50, Math.floor(this.leaseMs / 3)))
+    this.heartbeat = this.clock.setInterval(() => this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)))
     this.wake()
+  }
+
+  private extendLeases(): void {
+    const ids = [...this.running.keys()]
+    if (ids.length === 0) return
+    const now = this.clock.now()
+    this.store.run(extendLeases(this.id, ids, now + this.leaseMs, now)).catch((err) => this.log.error({ err }, 'could not extend job leases'))
   }
 
   /** Looks for work now (the store calls it when a transaction that queued work commits). */
@@ -180,7 +183,7 @@ export class Worker {
     for (let round = 0; round < maxRounds; round++) {
       await this.settle()
       const now = this.clock.now()
-      const jobs = await claimJobs(this.store, this.id, this.concurrency, this.leaseMs, now)
+      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency, leaseMs: this.leaseMs, now })
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
       const pending = await pendingJobs(this.store.db, now + withinMs, except)
@@ -214,7 +217,7 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, this.id, this.concurrency - this.running.size, this.leaseMs, this.clock.now())
+      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency - this.running.size, leaseMs: this.leaseMs, now: this.clock.now() })
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
@@ -244,24 +247,23 @@ export class Worker {
     const task = this.tasks[job.task]
     const payload = task && parsePayload(task, job)
     let completed = false
-    const complete = async (plan: PlannedWrite) => {
-      const results = await this.store.writePlanned({ ...plan, queries: [...plan.queries, planCompleteJob(job, this.id)] })
+    const complete = async <S extends readonly Statement[]>(...statements: S): Promise<Results<S>> => {
+      const results = await this.store.run(...statements, completeJob(job, this.id))
       completed = true
-      return results.slice(0, plan.queries.length)
+      return results.slice(0, statements.length) as Results<S>
     }
     try {
       if (!task || !payload) throw new PermanentError(`no handler for task "${job.task}"`)
       if (!payload.ok) throw new PermanentError(payload.reason)
       const result = await task.run(payload.value, { job, log, signal: this.abort.signal, complete })
       // A task that completed itself (ctx.complete) has nothing left to reschedule or complete.
-      if (!completed && result?.runAgainAt) await rescheduleJob(this.store, job, this.id, result.runAgainAt, this.clock.now())
-      else if (!completed) await completeJob(this.store, job, this.id)
+      if (!completed) await this.store.run(result?.runAgainAt ? rescheduleJob(job, this.id, result.runAgainAt, this.clock.now()) : completeJob(job, this.id))
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
       failure = err
       // The job is gone with its last writes: nothing to retry, only a bug to report.
       if (completed) log.error({ err }, 'job failed after it completed; nothing is retried')
-      else outcome = await this.fail(job, task, payload, err, log)
+      else outcome = await this.fail({ job, task, payload }, err, log)
     } finally {
       this.running.delete(job.id)
     }
@@ -270,13 +272,18 @@ export class Worker {
   }
 
   /** Records a failed run: a retry after the right delay, or a dead job (with its task's record). */
-  private async fail(job: Job, task: TaskDefinition | undefined, payload: ReturnType<typeof parsePayload> | undefined, err: unknown, log: FastifyBaseLogger): Promise<'retry' | 'dead'> {
+  private async fail(
+    { job, task, payload }: { job: Job; task: TaskDefinition | undefined; payload: ReturnType<typeof parsePayload> | undefined },
+    err: unknown,
+    log: FastifyBaseLogger,
+  ): Promise<'retry' | 'dead'> {
     const delay = this.retryDelay(err, job)
     try {
       const now = this.clock.now()
       // A payload that does not fit has nothing for a dead handler to read.
       const onDead = task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
-      const state = await failJob(this.store, job, this.id, `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`, delay === null ? null : now + delay, now, onDead)
+      const error = `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`
+      const state = await failJob(this.store, { job, workerId: this.id, error, runAt: delay === null ? null : now + delay, now, onDead })
       if (state === 'dead') log.error({ err }, 'job failed for good and is now dead')
       else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
         log.warn({ err, retryInMs: delay }, 'job failed and will be retried')

@@ -4,7 +4,8 @@ import { z } from 'zod'
 import { splitAddress } from '../../shared/channel.js'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
-import { receiveText, type InboundSms } from '../bridge/inbound.js'
+import { receiveText } from '../bridge/inbound.js'
+import type { InboundText } from '../../shared/db/messages.js'
 import { receiveStatus } from '../bridge/status.js'
 import { signedBy } from './signed-by.js'
 
@@ -89,8 +90,8 @@ const twilio: FastifyPluginAsync = async (app) => {
       throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS, RCS and WhatsApp.`, 422)
     }
     const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
-    const sms: InboundSms = {
-      messageSid: f.MessageSid,
+    const text: InboundText = {
+      sid: f.MessageSid,
       from: f.From,
       to: f.To,
       optOutType: optOut,
@@ -98,7 +99,7 @@ const twilio: FastifyPluginAsync = async (app) => {
       media: mediaOf(form, f.NumMedia),
       numSegments: f.NumSegments ?? null,
     }
-    if (!(await receiveText(app.bridge, sms))) req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
+    if (!(await receiveText(app.bridge, text))) req.log.info({ sid: f.MessageSid }, 'inbound text already stored; redelivery ignored')
     return reply.code(200).type('text/xml').send(EMPTY_TWIML)
   })
 }

@@ -1,3 +1,4 @@
+import { compiler, type Statement } from './statement.js'
 import type { Executor, Tx } from './database.js'
 import type { AutomatedSend, AutomatedSendTable } from './schema.js'
 
@@ -38,22 +39,17 @@ export async function getAutomatedSend(db: Executor, key: string): Promise<Autom
 }
 
 /** Ties the send to the text stored for it (from then on a retry finishes that text, never a second). */
-export async function attachAutomatedMessage(trx: Tx, key: string, messageId: number, phone: string, now = Date.now()): Promise<void> {
-  await trx.updateTable('automated_sends').set({ message_id: messageId, phone, updated_at: now }).where('key', '=', key).execute()
+export function attachAutomatedMessage(key: string, { messageId, phone }: { messageId: number; phone: string }, now = Date.now()): Statement {
+  return compiler.updateTable('automated_sends').set({ message_id: messageId, phone, updated_at: now }).where('key', '=', key).compile()
 }
 
 /** The send's outcome: sent, or skipped with the reason in words the team can read. */
-export async function settleAutomatedSend(
-  trx: Tx,
-  key: string,
-  outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined },
-  now = Date.now(),
-): Promise<void> {
-  await trx
+export function settleAutomatedSend(key: string, outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined }, now = Date.now()): Statement {
+  return compiler
     .updateTable('automated_sends')
     .set({ status: outcome.status, reason: outcome.reason ?? null, ...(outcome.phone ? { phone: outcome.phone } : {}), updated_at: now })
     .where('key', '=', key)
-    .execute()
+    .compile()
 }
 
 /** Whether this number was already sent a welcome (to whichever contact). */

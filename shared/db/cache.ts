@@ -1,4 +1,5 @@
-import type { Executor, Store, Tx } from './database.js'
+import type { Executor, Tx } from './database.js'
+import { compiler, type Statement } from './statement.js'
 
 /** A small durable cache for facts learned from the APIs (tag id, admin id, attributes created). */
 export async function getCached(db: Executor, key: string): Promise<string | undefined> {
@@ -6,15 +7,12 @@ export async function getCached(db: Executor, key: string): Promise<string | und
   return row?.value
 }
 
-export async function setCached(store: Store, key: string, value: string): Promise<void> {
-  const now = Date.now()
-  await store.write((trx) =>
-    trx
-      .insertInto('settings_cache')
-      .values({ key, value, updated_at: now })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
-      .execute(),
-  )
+export function setCached(key: string, value: string, now = Date.now()): Statement {
+  return compiler
+    .insertInto('settings_cache')
+    .values({ key, value, updated_at: now })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
+    .compile()
 }
 
 const UNHANDLED_TOPIC = 'intercom.unhandled_topic.'
@@ -24,12 +22,7 @@ export async function noteUnhandledTopic(trx: Tx, topic: string, now = Date.now(
   const key = `${UNHANDLED_TOPIC}${topic}`
   const seen = await trx.selectFrom('settings_cache').select('value').where('key', '=', key).executeTakeFirst()
   const count = (Number(JSON.parse(seen?.value ?? '{}').count) || 0) + 1
-  const value = JSON.stringify({ count, last: now })
-  await trx
-    .insertInto('settings_cache')
-    .values({ key, value, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
-    .execute()
+  await trx.executeQuery(setCached(key, JSON.stringify({ count, last: now }), now))
 }
 
 /** The unhandled topics seen, with how often and when last. */

@@ -1,4 +1,5 @@
-import type { Executor, Tx } from './database.js'
+import { compiler, type Statement } from './statement.js'
+import type { Executor } from './database.js'
 import type { Consent, ConsentState } from './schema.js'
 
 export async function getConsent(db: Executor, phone: string): Promise<Consent | undefined> {
@@ -6,19 +7,16 @@ export async function getConsent(db: Executor, phone: string): Promise<Consent |
 }
 
 /** Records the latest word on whether a number may be texted, and what said so. */
-export async function setConsent(
-  trx: Tx,
+export function setConsent(
   phone: string,
-  state: ConsentState,
-  source: string,
+  /** `consentGiven`: the person also agreed to automated texts (SMS_CONSENT=required); never taken back here. */
+  { state, source, consentGiven = false }: { state: ConsentState; source: string; consentGiven?: boolean },
   now = Date.now(),
-  /** The person also agreed to automated texts (SMS_CONSENT=required); never taken back here. */
-  consentGiven = false,
-): Promise<void> {
+): Statement {
   const given = consentGiven ? { consent_given: 1 } : {}
-  await trx
+  return compiler
     .insertInto('consent')
     .values({ phone, state, source, changed_at: now, ...given })
     .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source, changed_at: now, ...given }))
-    .execute()
+    .compile()
 }

@@ -1,5 +1,6 @@
-import type { CompiledQuery } from 'kysely'
+import type { InsertResult } from 'kysely'
 import type { Executor, Tx } from './database.js'
+import { compiler, type Statement } from './statement.js'
 import type { LinkSource, PhoneContact, SmsConversation, SmsConversationLink } from './schema.js'
 
 export async function findPhoneContact(db: Executor, phone: string): Promise<PhoneContact | undefined> {
@@ -34,24 +35,14 @@ export async function createdLinksOf(db: Executor, contactId: string): Promise<P
   return db.selectFrom('phone_contacts').selectAll().where('intercom_contact_id', '=', contactId).where('source', '=', 'created').execute()
 }
 
-/** Links a phone to a contact; an existing link wins, so two writers agree on one contact. */
-export async function linkPhoneContact(
-  trx: Tx,
-  link: NewLink,
-  now = Date.now(),
-): Promise<PhoneContact> {
-  const [insert, winner] = planLinkPhoneContact(trx, link, now)
-  await trx.executeQuery(insert)
-  return (await trx.executeQuery(winner)).rows[0] as PhoneContact
-}
-
 /**
- * `linkPhoneContact` as a planned write: the insert, and the read of the link that won (the second
- * statement's one row), so it is one request to a remote database.
+ * Links a phone to a contact; an existing link wins, so two writers agree on one contact. Two
+ * statements: the insert, and the read of the link that won (its one row), one request to a remote
+ * database.
  */
-export function planLinkPhoneContact(db: Executor, link: NewLink, now = Date.now()): [CompiledQuery, CompiledQuery] {
+export function linkPhoneContact(link: NewLink, now = Date.now()): [Statement<InsertResult>, Statement<PhoneContact>] {
   return [
-    db
+    compiler
       .insertInto('phone_contacts')
       .values({
         phone: link.phone,
@@ -66,25 +57,22 @@ export function planLinkPhoneContact(db: Executor, link: NewLink, now = Date.now
       })
       .onConflict((oc) => oc.column('phone').doNothing())
       .compile(),
-    db.selectFrom('phone_contacts').selectAll().where('phone', '=', link.phone).compile(),
+    compiler.selectFrom('phone_contacts').selectAll().where('phone', '=', link.phone).compile(),
   ]
 }
 
 /** A teammate or the customer said which contact a number belongs to: that link replaces any other. */
-export async function relinkPhone(trx: Tx, phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Promise<void> {
-  await trx
+export function relinkPhone(phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Statement {
+  return compiler
     .insertInto('phone_contacts')
     .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, source, others: null, marked_at: null, created_at: now, updated_at: now })
     .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, source, others: null, marked_at: null, updated_at: now }))
-    .execute()
+    .compile()
 }
 
-/**
- * The bridge's mark for this link is on the Intercom contact (only while the link still names it): a
- * statement for a planned write, so a job records it with its own completion, in one request.
- */
-export function planSetLinkMarked(db: Executor, phone: string, contactId: string, now = Date.now()): CompiledQuery {
-  return db.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).compile()
+/** The bridge's mark for this link is on the Intercom contact (only while the link still names it). */
+export function setLinkMarked(phone: string, contactId: string, now = Date.now()): Statement {
+  return compiler.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).compile()
 }
 
 /** Links whose contact does not carry the bridge's mark yet (made before marks, or whose mark failed), oldest first. */
@@ -140,24 +128,11 @@ export async function conversationsLinkedTo(db: Executor, contactId: string, lim
  * Makes `conversationId` the contact's SMS conversation (replacing an older one, which stays linked
  * for replies) and marks it open: a customer's text reopens it in Intercom.
  */
-export async function setSmsConversation(
-  trx: Tx,
-  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
-  now = Date.now(),
-): Promise<void> {
-  for (const query of planSetSmsConversation(trx, c, now)) await trx.executeQuery(query)
-}
-
-/** `setSmsConversation`'s statements, for a planned write (they read nothing first). */
-export function planSetSmsConversation(
-  db: Executor,
-  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
-  now = Date.now(),
-): CompiledQuery[] {
+export function setSmsConversation(c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null }, now = Date.now()): [Statement, Statement] {
   // Intercom's times are whole seconds: a close in the same second as this text is not older than it.
   const stateAt = Math.floor(now / 1000) * 1000
   return [
-    db
+    compiler
       .insertInto('sms_conversations')
       .values({
         intercom_contact_id: c.contactId,
@@ -180,7 +155,7 @@ export function planSetSmsConversation(
         }),
       )
       .compile(),
-    db
+    compiler
       .insertInto('sms_conversation_links')
       .values({ intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, created_at: now, updated_at: now })
       .onConflict((oc) =>
@@ -212,7 +187,11 @@ export async function applyConversationState(trx: Tx, conversationId: string, st
  * `merged`: Intercom says it merged them); its SMS conversation becomes the user's unless they have
  * one (the older one stays linked, so replies in it still reach the phone). Returns the numbers moved.
  */
-export async function moveContactRecords(trx: Tx, from: string, into: string, source: Extract<LinkSource, 'teammate' | 'merged'>, now = Date.now()): Promise<string[]> {
+export async function moveContactRecords(
+  trx: Tx,
+  { from, into, source }: { from: string; into: string; source: Extract<LinkSource, 'teammate' | 'merged'> },
+  now = Date.now(),
+): Promise<string[]> {
   const moved = await trx
     .updateTable('phone_contacts')
     .set({ intercom_contact_id: into, contact_role: 'user', created_by_bridge: 0, source, others: null, marked_at: null, updated_at: now })

@@ -1,8 +1,10 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
 import type { MediaItem, Message, MessageDirection, PhoneContact, SmsConversation, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
-import { sql, type CompiledQuery, type Selectable } from 'kysely'
+import type { Selectable } from 'kysely'
+import { jsonObjectFrom } from 'kysely/helpers/sqlite'
 import { prepare } from './prepared.js'
+import { compiler, type Statement } from './statement.js'
 
 export type { MediaItem, Message } from './schema.js'
 
@@ -11,25 +13,38 @@ export function toMessage(row: Selectable<MessageTable>): Message {
   return { ...row, media: JSON.parse(row.media) as MediaItem[] }
 }
 
-/** An inbound text as Twilio described it, already checked and with the sender normalised. */
+/**
+ * An inbound text as Twilio described it (its webhook, or its message log), already checked: the one
+ * shape it has from the route to the statement that stores it.
+ */
 export interface InboundText {
+  /** Twilio's MessageSid. */
   sid: string
-  phone: string
-  /** Our end: the number (or `whatsapp:` sender) the customer wrote to. */
+  /** The sender as Twilio wrote it: a number, or with its channel (`whatsapp:+15551234567`). */
+  from: string
+  /** Our end as Twilio wrote it: the number (or `whatsapp:` sender) the customer wrote to. */
   to: string
   body: string
   media: MediaItem[]
   numSegments: number | null
+  /** Twilio's Advanced Opt-Out verdict (OptOutType), when the text came through a Messaging Service that has it. */
+  optOutType?: 'STOP' | 'START' | 'HELP' | null
 }
 
-const insertInbound = prepare<{ sid: string; phone: string; to: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
+/** Where an inbound text is filed: the sender's bare number (contacts are keyed by it), and our end with the channel. */
+export interface InboundAddress {
+  phone: string
+  ours: string
+}
+
+const insertInboundRow = prepare<{ sid: string; phone: string; ours: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
   db
     .insertInto('messages')
     .values({
       direction: 'inbound',
       twilio_sid: arg('sid'),
       phone: arg('phone'),
-      twilio_number: arg('to'),
+      twilio_number: arg('ours'),
       body: arg('body'),
       media: arg('media'),
       num_segments: arg('numSegments'),
@@ -41,12 +56,12 @@ const insertInbound = prepare<{ sid: string; phone: string; to: string; body: st
 )
 
 /**
- * Stores an inbound text unless one with the same MessageSid exists (a redelivery), compiled for a
- * planned write: it changes one row for a new text and none for a redelivery, so the statement after
- * it can ask `changes()`, and `last_insert_rowid()` for the new row's id.
+ * Stores an inbound text unless one with the same MessageSid exists (a redelivery): it changes one
+ * row for a new text and none for a redelivery, so the statement after it can ask `changes()`, and
+ * `last_insert_rowid()` for the new row's id.
  */
-export function planInsertInbound(text: InboundText, now = Date.now()): CompiledQuery {
-  return insertInbound({ sid: text.sid, phone: text.phone, to: text.to, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
+export function insertInbound(text: InboundText, { phone, ours }: InboundAddress, now = Date.now()): Statement {
+  return insertInboundRow({ sid: text.sid, phone, ours, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
 }
 
 /** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */
@@ -109,6 +124,9 @@ export async function getMessage(db: Executor, id: number): Promise<Message | un
   return row && toMessage(row)
 }
 
+const LINK_COLUMNS = ['p.phone', 'p.intercom_contact_id', 'p.contact_role', 'p.created_by_bridge', 'p.source', 'p.others', 'p.marked_at', 'p.created_at', 'p.updated_at'] as const
+const CONVERSATION_COLUMNS = ['s.intercom_contact_id', 's.intercom_conversation_id', 's.phone', 's.twilio_number', 's.closed_at', 's.state_at', 's.created_at', 's.updated_at'] as const
+
 /**
  * What delivering an inbound text starts from, in one read (one request to a remote database instead
  * of three): the message, our link of its phone to a contact, and that contact's SMS conversation.
@@ -116,32 +134,32 @@ export async function getMessage(db: Executor, id: number): Promise<Message | un
 export async function findInboundForDelivery(db: Executor, id: number): Promise<{ message: Message; link: PhoneContact | undefined; conversation: SmsConversation | undefined } | undefined> {
   const row = await db
     .selectFrom('messages as m')
-    .leftJoin('phone_contacts as p', 'p.phone', 'm.phone')
-    .leftJoin('sms_conversations as s', 's.intercom_contact_id', 'p.intercom_contact_id')
     .selectAll('m')
     .select((eb) => [
-      eb.fn<string | null>('json_object', [
-        sql.lit('phone'), 'p.phone', sql.lit('intercom_contact_id'), 'p.intercom_contact_id', sql.lit('contact_role'), 'p.contact_role',
-        sql.lit('created_by_bridge'), 'p.created_by_bridge', sql.lit('source'), 'p.source', sql.lit('others'), 'p.others', sql.lit('marked_at'), 'p.marked_at',
-        sql.lit('created_at'), 'p.created_at', sql.lit('updated_at'), 'p.updated_at',
-      ]).as('link'),
-      eb.fn<string | null>('json_object', [
-        sql.lit('intercom_contact_id'), 's.intercom_contact_id', sql.lit('intercom_conversation_id'), 's.intercom_conversation_id', sql.lit('phone'), 's.phone',
-        sql.lit('twilio_number'), 's.twilio_number', sql.lit('closed_at'), 's.closed_at', sql.lit('state_at'), 's.state_at',
-        sql.lit('created_at'), 's.created_at', sql.lit('updated_at'), 's.updated_at',
-      ]).as('conversation'),
+      // Columns named one by one: SQLite's json_object cannot take `*` (Kysely refuses selectAll here).
+      jsonObjectFrom(eb.selectFrom('phone_contacts as p').select(LINK_COLUMNS).whereRef('p.phone', '=', 'm.phone')).as('link'),
+      jsonObjectFrom(
+        eb
+          .selectFrom('phone_contacts as p')
+          .innerJoin('sms_conversations as s', 's.intercom_contact_id', 'p.intercom_contact_id')
+          .select(CONVERSATION_COLUMNS)
+          .whereRef('p.phone', '=', 'm.phone'),
+      ).as('conversation'),
     ])
     .where('m.id', '=', id)
     .executeTakeFirst()
   if (!row) return undefined
   const { link, conversation, ...message } = row
-  const parsedLink = JSON.parse(link!) as PhoneContact
-  const parsedConversation = JSON.parse(conversation!) as SmsConversation
-  return {
-    message: toMessage(message),
-    link: parsedLink.phone === null ? undefined : parsedLink,
-    conversation: parsedConversation.intercom_contact_id === null ? undefined : parsedConversation,
-  }
+  return { message: toMessage(message), link: fromJson(link) ?? undefined, conversation: fromJson(conversation) ?? undefined }
+}
+
+/**
+ * A `jsonObjectFrom` column as its type says it is. SQLite answers JSON as text, and Kysely's
+ * ParseJSONResultsPlugin would parse every column that looks like JSON (a text's body "[1]", the
+ * `media` column), so the two related rows are parsed here, by name.
+ */
+function fromJson<T>(value: T | null): T | null {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value
 }
 
 /** The text Twilio knows by this MessageSid: its own, or the SMS sent in its place after RCS failed. */
@@ -220,13 +238,8 @@ export async function lastSentToContact(db: Executor, contactId: string): Promis
   return row ? { sid: row.twilio_sid!, status: row.status } : undefined
 }
 
-export async function updateMessage(trx: Tx, id: number, update: MessageUpdate, now = Date.now()): Promise<void> {
-  await trx.executeQuery(planUpdateMessage(trx, id, update, now))
-}
-
-/** `updateMessage`'s statement, for a planned write. */
-export function planUpdateMessage(db: Executor, id: number, update: MessageUpdate, now = Date.now()): CompiledQuery {
-  return db
+export function updateMessage(id: number, update: MessageUpdate, now = Date.now()): Statement {
+  return compiler
     .updateTable('messages')
     .set({ ...update, updated_at: now })
     .where('id', '=', id)

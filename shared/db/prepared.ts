@@ -1,18 +1,6 @@
-import { CompiledQuery, DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely'
+import { CompiledQuery, type Kysely } from 'kysely'
 import type { Database } from './schema.js'
-
-/**
- * Builds and compiles queries, never runs them (Kysely's "DummyDriver"): what prepared statements
- * are compiled with. Every store, the embedded file and Turso alike, speaks SQLite.
- */
-const compiler = new Kysely<Database>({
-  dialect: {
-    createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new SqliteIntrospector(db),
-    createQueryCompiler: () => new SqliteQueryCompiler(),
-  },
-})
+import { compiler, type Statement } from './statement.js'
 
 const ARG = Symbol('prepared statement argument')
 interface Arg {
@@ -20,9 +8,9 @@ interface Arg {
 }
 const isArg = (value: unknown): value is Arg => typeof value === 'object' && value !== null && ARG in value
 
-/** A query builder or a `sql` template: what compiles. */
-interface Buildable {
-  compile(db: Kysely<Database>): CompiledQuery
+/** A query builder or a `sql` template: what compiles (to rows of type R). */
+interface Buildable<R> {
+  compile(db: Kysely<Database>): CompiledQuery<R>
 }
 
 /** Stands for the value of argument `name`, given each time the statement is bound. */
@@ -34,16 +22,16 @@ export type ArgOf<A> = <K extends keyof A & string>(name: K) => A[K]
  * tenth of the service's CPU. `build` writes the statement with `arg(name)` in place of each value
  * that varies; its SQL cannot depend on those values, as they are not known when it is built.
  */
-export function prepare<A extends Record<string, unknown>>(build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable): (args: A) => CompiledQuery {
+export function prepare<A extends Record<string, unknown>, R = unknown>(build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable<R>): (args: A) => Statement<R> {
   let template: { sql: string; slots: ({ arg: string } | { value: unknown })[] } | undefined
   return (args) => {
     template ??= compileTemplate(build)
     const parameters = template.slots.map((slot) => ('arg' in slot ? args[slot.arg] : slot.value))
-    return CompiledQuery.raw(template.sql, parameters)
+    return CompiledQuery.raw(template.sql, parameters) as Statement<R>
   }
 }
 
-function compileTemplate<A>(build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable) {
+function compileTemplate<A, R>(build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable<R>) {
   const named: string[] = []
   const arg = ((name: string) => {
     named.push(name)

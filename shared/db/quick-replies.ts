@@ -1,5 +1,5 @@
-import type { CompiledQuery } from 'kysely'
 import type { Executor, Tx } from './database.js'
+import { compiler, type Statement } from './statement.js'
 
 export interface QuickReplyOption {
   text: string
@@ -30,6 +30,6 @@ export async function openQuickReply(db: Executor, conversationId: string): Prom
 }
 
 /** The customer texted after the question: it is settled, answered or not. */
-export function planSettleQuickReply(db: Executor, partId: string, now = Date.now()): CompiledQuery {
-  return db.updateTable('quick_replies').set({ settled_at: now }).where('part_id', '=', partId).where('settled_at', 'is', null).compile()
+export function settleQuickReply(partId: string, now = Date.now()): Statement {
+  return compiler.updateTable('quick_replies').set({ settled_at: now }).where('part_id', '=', partId).where('settled_at', 'is', null).compile()
 }

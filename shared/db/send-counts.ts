@@ -1,3 +1,4 @@
+import { compiler, type Statement } from './statement.js'
 import type { Tx } from './database.js'
 import type { SendCountTable } from './schema.js'
 
@@ -25,7 +26,6 @@ export async function countSend(trx: Tx, day: string, budgets: Budget[]): Promis
 }
 
 /** Deletes the counts of days before `day`: only today's matter. */
-export async function pruneSendCounts(trx: Tx, day: string): Promise<number> {
-  const result = await trx.deleteFrom('send_counts').where('day', '<', day).executeTakeFirst()
-  return Number(result.numDeletedRows)
+export function pruneSendCounts(day: string): Statement {
+  return compiler.deleteFrom('send_counts').where('day', '<', day).compile()
 }

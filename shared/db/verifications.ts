@@ -1,3 +1,4 @@
+import { compiler, type Statement } from './statement.js'
 import { sql } from 'kysely'
 import type { Executor, Tx } from './database.js'
 import type { PhoneVerification } from './schema.js'
@@ -20,12 +21,12 @@ export async function getVerification(db: Executor, id: number): Promise<PhoneVe
 }
 
 /** A new code for the same verification (a resend): a fresh hash, expiry and set of tries. */
-export async function renewVerification(trx: Tx, id: number, codeHash: string, expiresAt: number, now: number): Promise<void> {
-  await trx
+export function renewVerification(id: number, codeHash: string, expiresAt: number, now: number): Statement {
+  return compiler
     .updateTable('phone_verifications')
     .set((eb) => ({ code_hash: codeHash, expires_at: expiresAt, attempts: 0, sends: eb('sends', '+', 1), last_sent_at: now }))
     .where('id', '=', id)
-    .execute()
+    .compile()
 }
 
 /** Counts one try; returns the row as it was before it, or undefined. */

@@ -78,7 +78,7 @@ t.test('1. a Messenger visitor cannot take over a number: linked, opted out, or 
   // A code past its ten minutes is refused (its expiry moved, not waited for).
   await session.click('subscribe', { phone: '+14155550151', consent: ['agree'] })
   const late = codeIn(outbound(ctx, '+14155550151')[0]!.body)!
-  await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ expires_at: Date.now() - 1 }).where('phone', '=', '+14155550151').execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('phone_verifications').set({ expires_at: Date.now() - 1 }).where('phone', '=', '+14155550151').execute())
   await session.click('verify', { code: late })
   t.match(session.text(), /expired/)
 
@@ -87,7 +87,7 @@ t.test('1. a Messenger visitor cannot take over a number: linked, opted out, or 
   await session.click('resend')
   t.match(session.text(), /Wait a minute/)
   for (let i = 0; i < 3; i++) {
-    await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ last_sent_at: Date.now() - 61_000 }).where('phone', '=', '+14155550152').execute())
+    await ctx.app.store.transaction((trx) => trx.updateTable('phone_verifications').set({ last_sent_at: Date.now() - 61_000 }).where('phone', '=', '+14155550152').execute())
     await session.click('resend')
   }
   t.match(session.text(), /No more codes/)
@@ -183,7 +183,7 @@ t.test('3b. without INTERCOM_WORKSPACE_ID the workspace is asked of Intercom onc
   for (let i = 0; i < 3; i++) t.equal((await panel.open()).statusCode, 200)
   t.equal(me() - before, 0, 'then cached: no GET /me for three requests')
   // Forgotten (a database restored from before): requests arriving together share one question.
-  await ctx.app.store.write((trx) => trx.deleteFrom('settings_cache').where('key', '=', 'intercom.workspace_id').execute())
+  await ctx.app.store.transaction((trx) => trx.deleteFrom('settings_cache').where('key', '=', 'intercom.workspace_id').execute())
   before = me()
   const opened = await Promise.all([panel.open(), panel.open(), panel.open()])
   t.same(opened.map((r) => r.statusCode), [200, 200, 200])

@@ -87,7 +87,7 @@ t.test('13c. phone verifications are pruned a day past their expiry; a live one 
   t.equal(rows.length, 2, 'each typed number is kept while its code is of use')
   // The first expired long ago; the second has just expired (a resend would still renew it).
   const now = rows[1]!.expires_at + 60_000
-  await ctx.app.store.write((trx) => trx.updateTable('phone_verifications').set({ expires_at: now - VERIFICATION_RETENTION_MS - 1 }).where('id', '=', rows[0]!.id).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('phone_verifications').set({ expires_at: now - VERIFICATION_RETENTION_MS - 1 }).where('id', '=', rows[0]!.id).execute())
   await prune({ store: ctx.app.store, log: ctx.app.log, config: ctx.config }, now)
   t.same((await ctx.app.store.db.selectFrom('phone_verifications').select('phone').execute()).map((r) => r.phone), ['+14155550151'])
 })

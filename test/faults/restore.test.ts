@@ -189,8 +189,8 @@ t.test('1. a restored database replays no reply the old one already texted', asy
   copyFileSync(join(dir, 'before.db'), join(dir, 'restored.db'))
   const old = await openStore({ url: `file:${join(dir, 'restored.db')}` })
   const tenMinutesAgo = Date.now() - 10 * 60_000
-  await old.write((trx) => trx.updateTable('jobs').set({ created_at: tenMinutesAgo }).execute())
-  await old.write((trx) => trx.updateTable('messages').set({ created_at: tenMinutesAgo }).execute())
+  await old.transaction((trx) => trx.updateTable('jobs').set({ created_at: tenMinutesAgo }).execute())
+  await old.transaction((trx) => trx.updateTable('messages').set({ created_at: tenMinutesAgo }).execute())
   await old.close()
   const restored = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'restored.db')}` }, standIns: production })
   await drain(restored.app)

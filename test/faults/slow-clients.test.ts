@@ -135,7 +135,7 @@ t.test('3. readers that never read a held 5 MB file hold a slice each, and are c
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as { port: number }
   const now = Date.now()
-  const id = await ctx.app.store.write((trx) => insertHeldMedia(trx, { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) }, now))
+  const id = await ctx.app.store.transaction((trx) => insertHeldMedia(trx, { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) }, now))
   await readersThatStopReading(t, ctx, port, `/media/${heldMediaToken(ctx.config, id, now + 86_400_000)}/big.jpg`, 7, 32)
 })
 

@@ -100,8 +100,8 @@ t.test('1. links made before marks get theirs from the daily maintenance', async
   const ours = ctx.intercom.contacts[0]!
   // As a link from an older version: no mark on the contact, none recorded.
   delete ours.custom_attributes[MARK_ATTRIBUTE]
-  await ctx.app.store.write((trx) => trx.updateTable('phone_contacts').set({ marked_at: null }).execute())
-  await ctx.app.store.write((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('phone_contacts').set({ marked_at: null }).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
   ctx.app.worker.wake()
   await drain(ctx.app)
   t.equal(ours.custom_attributes[MARK_ATTRIBUTE], phoneMark(ctx.config, ours.id, VICTIM))

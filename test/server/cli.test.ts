@@ -84,7 +84,7 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
   const cwd = tempDir(t)
   t.equal((await runCli(['migrate'], SERVICE_ENV, cwd)).code, 0)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     for (const task of ['inbound.deliver', 'outbound.reply']) {
       await trx
         .insertInto('jobs')
@@ -112,7 +112,7 @@ t.test('jobs retry --all-dead runs every dead job again, or those of one task', 
   const cwd = tempDir(t)
   t.equal((await runCli(['migrate'], SERVICE_ENV, cwd)).code, 0)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     for (const [task, state] of [['inbound.deliver', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'waiting']] as const) {
       await trx.insertInto('jobs').values({ task, payload: '{}', state, attempts: state === 'dead' ? 20 : 3, max_attempts: 20, run_at: 0, last_error: 'Error: down', created_at: 0, updated_at: 0 }).execute()
     }

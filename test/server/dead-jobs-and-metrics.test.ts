@@ -25,7 +25,7 @@ t.test('a text that dies while Intercom is down is seen: bridge_jobs_dead{task},
   const ctx = await buildTestApp(t, { env: { INTERCOM_API_BASE_URL: `http://127.0.0.1:${await freePort()}` } })
   const { app } = ctx
   t.equal((await postSms(ctx, inboundForm(ctx, { Body: 'is anyone there?' }))).statusCode, 200)
-  await app.store.write((trx) => trx.updateTable('jobs').set({ max_attempts: 2 }).where('task', '=', 'inbound.deliver').execute())
+  await app.store.transaction((trx) => trx.updateTable('jobs').set({ max_attempts: 2 }).where('task', '=', 'inbound.deliver').execute())
   const dead = async () => (await app.store.db.selectFrom('jobs').select('id').where('state', '=', 'dead').where('task', '=', 'inbound.deliver').execute()).length
   for (let i = 0; i < 400 && (await dead()) === 0; i++) await new Promise((r) => setTimeout(r, 25))
   t.equal(await dead(), 1, 'the text is dead')

@@ -17,7 +17,7 @@ t.test('readyz checks the database and the migrations', async (t) => {
   t.same(ok.json(), { status: 'ready' })
 
   // A migration the database has not seen (as after deploying code before migrating).
-  await app.store.write((trx) => trx.deleteFrom('kysely_migration' as never).execute())
+  await app.store.transaction((trx) => trx.deleteFrom('kysely_migration' as never).execute())
   const pending = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(pending.statusCode, 503)
   t.match(pending.json(), { status: 'not ready', reason: /migrations not applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated, 2026-12-02T00-real-traffic, 2026-12-02T01-abuse/ })

@@ -97,7 +97,7 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
 
   t.equal((await runCli(['migrate'], env, cwd)).code, 0)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     const at = Date.now() - 60_000
     await trx.insertInto('messages').values({ direction: 'inbound', twilio_sid: `SM${'1'.repeat(32)}`, phone: '+14155550123', twilio_number: NUMBER, body: 'hi', media: '[]', status: 'received', created_at: at, updated_at: at }).execute()
     await trx.insertInto('webhook_receipts').values({ source: 'intercom', key: 'n1', received_at: Date.now() - 3 * 3_600_000 }).execute()

@@ -74,7 +74,7 @@ t.test('export prints everything held about a number; erase anonymises the texts
   t.ok(waiting[0]!.run_at >= Date.now() + REDACT_RETRY_MS - 60_000, 'asked again in an hour')
 
   reply.status = 'delivered'
-  await ctx.app.store.write((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('id', '=', waiting[0]!.id).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('id', '=', waiting[0]!.id).execute())
   ctx.app.worker.wake()
   await drain(ctx.app)
   t.equal(reply.body, '', 'redacted once final')
@@ -107,7 +107,7 @@ t.test('contact.deleted from Intercom erases the contact; setup lists the topic'
 
 t.test('erase and export refuse unclear arguments and change nothing', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
-  await ctx.app.store.write((trx) => trx.insertInto('consent').values({ phone: CUSTOMER, state: 'opted_in', source: 'keyword', changed_at: 1 }).execute())
+  await ctx.app.store.transaction((trx) => trx.insertInto('consent').values({ phone: CUSTOMER, state: 'opted_in', source: 'keyword', changed_at: 1 }).execute())
   for (const args of [[], ['--phone'], ['--phone', 'not a number'], ['--contact', 'a b'], ['--email', 'x@y.z'], ['--phone', CUSTOMER, '--contact', 'c1']]) {
     const errors: string[] = []
     const original = console.error
@@ -137,7 +137,7 @@ t.test('retention removes the words and media of old texts in batches, keeps rec
     created_at: created,
     updated_at: created,
   })
-  await ctx.app.store.write(async (trx) => {
+  await ctx.app.store.transaction(async (trx) => {
     const old = Array.from({ length: 2_500 }, (_, i) => text(i, now - 91 * DAY - i, 'delivered_to_intercom'))
     for (let i = 0; i < old.length; i += 500) await trx.insertInto('messages').values(old.slice(i, i + 500)).execute()
     await trx.insertInto('messages').values([text(10_001, now - 89 * DAY, 'delivered'), text(10_002, now - 200 * DAY, 'pending'), text(10_003, now - 200 * DAY, 'received')]).execute()

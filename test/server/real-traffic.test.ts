@@ -173,7 +173,7 @@ t.test("a reply in a contact's older SMS conversation is texted too", async (t) 
   const older = await smsConversation(ctx)
   // Closed long ago: the next text opens a new conversation, which becomes the contact's SMS one.
   ctx.intercom.closeConversation(older)
-  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
   const newer = await smsConversation(ctx, CUSTOMER, 'new question')
   t.not(newer, older)
   const late = ctx.intercom.addAdminReply(older, { body: '<p>Answering your old question</p>' })

@@ -34,7 +34,7 @@ t.test('concurrent writers in one process are serialised, not deadlocked', async
   // Each transaction yields to the event loop in the middle, as real handlers do.
   await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
-      store.write(async (trx) => {
+      store.transaction(async (trx) => {
         await trx.insertInto('webhook_receipts').values({ source: 'test', key: `k${i}`, received_at: i }).execute()
         await sleep(1)
         await trx.insertInto('webhook_receipts').values({ source: 'test', key: `k${i}b`, received_at: i }).execute()
@@ -53,7 +53,7 @@ t.test('concurrent writes share commits; a failing one fails alone', async (t) =
   const before = store.commits
   const results = await Promise.allSettled(
     Array.from({ length: 100 }, (_, i) =>
-      store.write(async (trx) => {
+      store.transaction(async (trx) => {
         await trx.insertInto('webhook_receipts').values({ source: 'batch', key: `k${i}`, received_at: i }).execute()
         if (i % 10 === 3) throw new Error(`write ${i} refused`)
         return i
@@ -73,13 +73,13 @@ t.test('concurrent writes share commits; a failing one fails alone', async (t) =
 t.test('a failed write rolls back and does not block the next one', async (t) => {
   const store = await tempStore(t)
   await t.rejects(
-    store.write(async (trx) => {
+    store.transaction(async (trx) => {
       await trx.insertInto('webhook_receipts').values({ source: 's', key: 'a', received_at: 1 }).execute()
       await trx.insertInto('webhook_receipts').values({ source: 's', key: 'a', received_at: 2 }).execute()
     }),
     /UNIQUE/,
   )
-  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 's', key: 'b', received_at: 3 }).execute())
+  await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 's', key: 'b', received_at: 3 }).execute())
   const keys = await store.db.selectFrom('webhook_receipts').select('key').execute()
   t.same(keys, [{ key: 'b' }], 'the failed transaction left nothing behind')
 })
@@ -87,12 +87,12 @@ t.test('a failed write rolls back and does not block the next one', async (t) =>
 t.test('a closed store refuses writes clearly', async (t) => {
   const store = await tempStore(t)
   await store.close()
-  await t.rejects(store.write(async () => 1), /the database is closed/)
+  await t.rejects(store.transaction(async () => 1), /the database is closed/)
 })
 
 t.test('kept statements: each run binds its own values, after errors too, past the cache size', async (t) => {
   const store = await tempStore(t)
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     for (let i = 0; i < 20; i++) await trx.insertInto('webhook_receipts').values({ source: 'kept', key: `k${i}`, received_at: i }).execute()
   })
   for (let i = 0; i < 20; i++) {
@@ -101,8 +101,8 @@ t.test('kept statements: each run binds its own values, after errors too, past t
     if (rows[0]?.key !== `k${i}`) t.fail(`run ${i} saw ${rows[0]?.key}`)
   }
   // The same INSERT fails on a duplicate, then runs again with new values.
-  await t.rejects(store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k1', received_at: 99 }).execute()), { code: /^SQLITE_CONSTRAINT/ })
-  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k20', received_at: 20 }).execute())
+  await t.rejects(store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k1', received_at: 99 }).execute()), { code: /^SQLITE_CONSTRAINT/ })
+  await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k20', received_at: 20 }).execute())
   const { n } = await store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
   t.equal(n, 21)
   // More distinct statements than the cache keeps: the evicted ones are prepared again.
@@ -117,7 +117,7 @@ t.test('kept statements: each run binds its own values, after errors too, past t
 t.test('a write outside any transaction waits for the open one instead of failing busy', async (t) => {
   const store = await tempStore(t)
   const order: string[] = []
-  const transaction = store.write(async (trx) => {
+  const transaction = store.transaction(async (trx) => {
     await trx.insertInto('webhook_receipts').values({ source: 'tx', key: 'a', received_at: 1 }).execute()
     await sleep(50)
     order.push('transaction')
@@ -148,7 +148,7 @@ t.test('an in-memory database works on its one connection', async (t) => {
   const store = await openStore({ url: ':memory:' })
   t.teardown(() => store.close())
   await migrate(store)
-  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'm', key: 'a', received_at: 1 }).execute())
+  await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'm', key: 'a', received_at: 1 }).execute())
   t.same(await store.db.selectFrom('webhook_receipts').select('key').execute(), [{ key: 'a' }])
 })
 
@@ -158,17 +158,17 @@ t.test('after waiting out another process\'s lock, the next write goes through',
   t.teardown(() => b.close())
   let holding!: () => void
   const held = new Promise<void>((resolve) => (holding = resolve))
-  const long = a.write(async (trx) => {
+  const long = a.transaction(async (trx) => {
     await trx.insertInto('webhook_receipts').values({ source: 'a', key: 'held', received_at: 1 }).execute()
     holding()
     await sleep(300)
   })
   await held
-  await t.rejects(b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'refused', received_at: 2 }).execute()), { code: /^SQLITE_BUSY/ })
+  await t.rejects(b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'refused', received_at: 2 }).execute()), { code: /^SQLITE_BUSY/ })
   await long
   // The BEGIN that failed busy must not leave the connection unable to commit.
-  await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'later', received_at: 3 }).execute())
-  await b.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'again', received_at: 4 }).execute())
+  await b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'later', received_at: 3 }).execute())
+  await b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'again', received_at: 4 }).execute())
   t.same((await b.db.selectFrom('webhook_receipts').select('key').orderBy('received_at').execute()).map((r) => r.key), ['held', 'later', 'again'])
 })
 
@@ -182,7 +182,7 @@ async function fileAlone(t: Teardown, path: string): Promise<Store> {
 }
 
 async function addReceipts(store: Store, prefix: string, n: number) {
-  await store.write((trx) =>
+  await store.transaction((trx) =>
     trx.insertInto('webhook_receipts').values(Array.from({ length: n }, (_, i) => ({ source: 'twilio', key: `${prefix}-${i}`, received_at: i }))).execute(),
   )
 }
@@ -242,14 +242,14 @@ t.test('planned writes: a remote group commit of them is one request; a failing 
     // A second statement that reads the first one's effect in SQL, as a text and its job do.
     const count = (key: string) => sql`INSERT INTO settings_cache (key, value, updated_at) SELECT ${`seen:${key}`}, 'x', 1 WHERE changes() > 0`.compile(store.db)
     const before = server.requests
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.writePlanned({ queries: [insert(`k${i % 25}`), count(`k${i}`)] })))
-    t.same(results.map((r) => Number(r[0]!.numAffectedRows)), Array.from({ length: 30 }, (_, i) => (i < 25 ? 1 : 0)), `${name}: each write gets its own results (a repeated key changes nothing)`)
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.run(insert(`k${i % 25}`), count(`k${i}`))))
+    t.same(results.map((r) => Number(r[0].numAffectedRows)), Array.from({ length: 30 }, (_, i) => (i < 25 ? 1 : 0)), `${name}: each write gets its own results (a repeated key changes nothing)`)
     const seen = await store.db.selectFrom('settings_cache').select('key').where('key', 'like', 'seen:%').execute()
     t.equal(seen.length, 25, `${name}: the second statement saw whether the first changed a row`)
     if (name === 'remote') t.ok(server.requests - before <= 3, `30 planned writes took ${server.requests - before} requests`)
     // A write that fails (NOT NULL) fails alone; the others commit.
     const bad = sql`INSERT INTO webhook_receipts (source, key, received_at) VALUES ('plan', NULL, 1)`.compile(store.db)
-    const mixed = await Promise.allSettled([store.writePlanned({ queries: [insert('ok-1')] }), store.writePlanned({ queries: [bad] }), store.writePlanned({ queries: [insert('ok-2')] })])
+    const mixed = await Promise.allSettled([store.run(insert('ok-1')), store.run(bad), store.run(insert('ok-2'))])
     t.same(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], `${name}: only the failing write failed`)
     const kept = await store.db.selectFrom('webhook_receipts').select('key').where('key', 'in', ['ok-1', 'ok-2']).execute()
     t.equal(kept.length, 2, `${name}: the others are stored`)

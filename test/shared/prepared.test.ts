@@ -25,7 +25,7 @@ t.test('a prepared statement compiles once and binds each call its own values, c
   t.same(twice({ n: 4 }).parameters, [4, 4])
 
   const store = await tempStore(t)
-  await store.writePlanned({ queries: [insert({ key: 'three', at: 3 })] })
+  await store.run(insert({ key: 'three', at: 3 }))
   t.same(await store.db.selectFrom('webhook_receipts').select(['source', 'key', 'received_at']).where('key', '=', 'three').execute(), [{ source: 'fixed', key: 'three', received_at: 3 }])
 })
 
@@ -42,7 +42,7 @@ t.test("texts stored together, remote and embedded: each text's job names its ow
   const config = { defaultCountry: 'US' } as Config
   for (const [name, store] of [['remote', remote], ['embedded', await tempStore(t)]] as [string, Store][]) {
     const sid = (i: number) => `SM${String(i).padStart(32, '0')}`
-    const text = (i: number) => ({ messageSid: sid(i), from: `+1415555${String(1000 + (i % 7))}`, to: '+14155550100', body: `text ${i}`, media: [], numSegments: 1 })
+    const text = (i: number) => ({ sid: sid(i), from: `+1415555${String(1000 + (i % 7))}`, to: '+14155550100', body: `text ${i}`, media: [], numSegments: 1 })
     // 20 texts and 5 redeliveries of them, all arriving together: one group commit.
     const stored = await Promise.all([...Array.from({ length: 20 }, (_, i) => text(i)), ...Array.from({ length: 5 }, (_, i) => text(i * 3))].map((sms) => receiveText({ store, config, clock: systemClock }, sms)))
     t.same(stored, [...Array(20).fill(true), ...Array(5).fill(false)], `${name}: new texts stored, redeliveries not`)

@@ -41,7 +41,7 @@ t.test('migrations on a database with data are preceded by an owner-only copy; a
   const fresh = await migrate(store, { upTo: LAST_OF_0_1_0, now: NOW - DAY })
   t.notOk(fresh.backup, 'nothing to keep in a database being created')
   t.notOk(existsSync(join(dir, 'data', 'backups')))
-  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'twilio', key: 'kept', received_at: 1 }).execute())
+  await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'twilio', key: 'kept', received_at: 1 }).execute())
 
   const upgrade = await migrate(store, { now: NOW })
   t.ok(upgrade.applied.includes('2026-12-07T11-versions'))
@@ -78,7 +78,7 @@ t.test('a database a newer release migrated is refused, naming that release, its
   const dir = tempDir(t)
   const store = await fileStore(t, dir)
   await migrate(store, { now: NOW - DAY })
-  await store.write((trx) => trx.insertInto('webhook_receipts').values({ source: 'twilio', key: 'before', received_at: 1 }).execute())
+  await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'twilio', key: 'before', received_at: 1 }).execute())
   const upgrade = await migrate(store, { release: await newerRelease('9.0.0'), now: NOW })
   t.same(upgrade.applied, ['2099-01-01T00-future'])
   const backup = join(dir, 'data', 'backups', `pre-migrate-${VERSION}-to-9.0.0-${STAMP}.db`)
@@ -106,7 +106,7 @@ t.test('a newer migration with no record of its release: still named, the way ba
   const dir = tempDir(t)
   const store = await fileStore(t, dir)
   await migrate(store)
-  await store.write((trx) => trx.insertInto('kysely_migration' as never).values({ name: '2099-01-01T00-future', timestamp: new Date(NOW).toISOString() } as never).execute())
+  await store.transaction((trx) => trx.insertInto('kysely_migration' as never).values({ name: '2099-01-01T00-future', timestamp: new Date(NOW).toISOString() } as never).execute())
   await t.rejects(migrate(store), {
     message:
       `This database was migrated by a newer intercom-sms-bridge (migration 2099-01-01T00-future), newer than this version ${VERSION}. ` +

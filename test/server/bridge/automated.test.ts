@@ -62,7 +62,7 @@ t.test('skipped, with the reason recorded', async (t) => {
   const noPhone = ctx.intercom.addContact({ role: 'user', email: 'nophone@example.com' })
   const landline = teamUser(ctx, { phone: '+442071838750' })
   const optedOut = teamUser(ctx, { phone: '+14155550131' })
-  await ctx.app.store.write((trx) => trx.insertInto('consent').values({ phone: '+14155550131', state: 'opted_out', source: 'keyword', changed_at: Date.now() }).execute())
+  await ctx.app.store.transaction((trx) => trx.insertInto('consent').values({ phone: '+14155550131', state: 'opted_out', source: 'keyword', changed_at: Date.now() }).execute())
   for (const c of [noPhone, landline, optedOut]) await contactCreated(ctx, c)
 
   // Someone who texted first: the bridge created the lead from their text.
@@ -103,7 +103,7 @@ t.test('no template: the welcome text is off', async (t) => {
 
 t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, SMS_CONSENT: 'required' } })
-  await ctx.app.store.write((trx) => trx.insertInto('settings_cache').values({ key: 'intercom.attribute.contact.sms_consent', value: '1', updated_at: 0 }).execute())
+  await ctx.app.store.transaction((trx) => trx.insertInto('settings_cache').values({ key: 'intercom.attribute.contact.sms_consent', value: '1', updated_at: 0 }).execute())
   const no = teamUser(ctx, { phone: '+14155550161' })
   const yes = teamUser(ctx, { phone: '+14155550162', custom_attributes: { sms_consent: true } })
   await contactCreated(ctx, no)
@@ -202,7 +202,7 @@ t.test('quiet hours hold automated texts as delayed jobs; they go out when the w
 
   // Later: the window is over (here: the held job is due and the process restarted without it).
   const later = await buildTestApp(t, { env, standIns: quiet })
-  await later.app.store.write((trx) => trx.updateTable('jobs').set({ run_at: Date.now() }).where('task', '=', 'automated.send').execute())
+  await later.app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: Date.now() }).where('task', '=', 'automated.send').execute())
   later.app.worker.wake()
   await drain(later.app)
   t.same(sent(later).map((m) => m.to), ['+14155550181'], 'released, sent once')

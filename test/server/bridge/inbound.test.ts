@@ -105,7 +105,7 @@ t.test('threading: reopen within the window, a new tagged conversation after it'
   await drain(ctx.app)
   const first = ctx.intercom.conversations[0]!
   ctx.intercom.closeConversation(first.id)
-  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 2 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 2 * 86_400_000 }).execute())
   await text(ctx, 'two days later')
   await drain(ctx.app)
   t.equal(ctx.intercom.conversations.length, 1, 'same conversation')
@@ -113,7 +113,7 @@ t.test('threading: reopen within the window, a new tagged conversation after it'
   t.same(thread(ctx, first.id), ['first', 'two days later'])
 
   ctx.intercom.closeConversation(first.id)
-  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 6 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 6 * 86_400_000 }).execute())
   await text(ctx, 'a week later')
   await drain(ctx.app)
   t.equal(ctx.intercom.conversations.length, 2, 'a new conversation')
@@ -370,7 +370,7 @@ t.test('a lost answer on a new conversation is matched exactly, not by day as In
   await drain(ctx.app)
   const earlier = ctx.intercom.conversations[0]!
   ctx.intercom.closeConversation(earlier.id)
-  await ctx.app.store.write((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
   ctx.intercom.failNext({ status: 504, afterAccept: true, match: { method: 'POST', path: /^\/conversations$/ } })
   await text(ctx, 'a new thread')
   await drain(ctx.app)
@@ -434,11 +434,11 @@ t.test('a start makes the catch-up due at once, however far off its next turn wa
   const [job, ...more] = await catchUpJobs()
   t.equal(more.length, 0, 'one catch-up job, however many starts')
   // It ran and asked to run again in five minutes; then the process died and another one started.
-  await store.write((trx) => trx.updateTable('jobs').set({ run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await store.transaction((trx) => trx.updateTable('jobs').set({ run_at: start + 300_000 }).where('id', '=', job!.id).execute())
   await scheduleCatchUp(store, start + 1_000)
   t.same(await catchUpJobs(), [{ id: job!.id, state: 'waiting', run_at: start + 1_000 }], 'due now, same job')
   // A running catch-up is left to its runner.
-  await store.write((trx) => trx.updateTable('jobs').set({ state: 'running', run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await store.transaction((trx) => trx.updateTable('jobs').set({ state: 'running', run_at: start + 300_000 }).where('id', '=', job!.id).execute())
   await scheduleCatchUp(store, start + 2_000)
   t.same(await catchUpJobs(), [{ id: job!.id, state: 'running', run_at: start + 300_000 }])
 })

@@ -8,7 +8,7 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
   const { app } = await buildTestApp(t, { startWorker: false })
   const now = Date.now()
   const OLD = 4_500
-  await app.store.write(async (trx) => {
+  await app.store.transaction(async (trx) => {
     for (let i = 0; i < OLD; i += 500) {
       const rows = Array.from({ length: Math.min(500, OLD - i) }, (_, j) => ({ source: 'intercom', key: `old-${i + j}`, received_at: now - RECEIPT_RETENTION_MS - DAY - j }))
       await trx.insertInto('webhook_receipts').values(rows).execute()
@@ -32,7 +32,7 @@ t.test('scheduled once however often the service starts; the worker runs them an
   await drain(app)
   const waiting = await app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'maintenance.prune').executeTakeFirstOrThrow()
   t.ok(waiting.run_at > Date.now() + FIRST_PRUNE_DELAY_MS - 60_000, 'the first clean-up waits for the start\'s own work')
-  await app.store.write((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
+  await app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
   app.worker.wake()
   await drain(app)
   const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', ['maintenance.prune', 'maintenance.checkpoint']).orderBy('task').execute()

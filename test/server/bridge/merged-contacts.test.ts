@@ -106,7 +106,7 @@ for (const version of VERSIONS) {
     const { lead, user } = await textedThenMerged(ctx)
     const reply = textsToCustomer(ctx).at(-1)!
     // The daily pass finds the link's mark missing (as after a restore): its job still names the old id.
-    await ctx.app.store.write((trx) => trx.updateTable('phone_contacts').set({ marked_at: null }).execute())
+    await ctx.app.store.transaction((trx) => trx.updateTable('phone_contacts').set({ marked_at: null }).execute())
     const before = ctx.intercom.requests.length
     t.equal(await markUnmarkedLinks({ store: ctx.app.store }), 1)
     ctx.app.worker.wake()

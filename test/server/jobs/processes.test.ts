@@ -1,3 +1,4 @@
+import { runIn } from '../../../shared/db/statement.js'
 import t from 'tap'
 import { fork, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -32,8 +33,8 @@ t.test('two processes on one database file never run the same job', async (t) =>
   const JOBS = 300
   // Both are running before any job exists, so both compete for every one of them.
   const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
-  await store.write(async (trx) => {
-    for (let n = 0; n < JOBS; n++) await enqueue(trx, { task: 'record', payload: { n } })
+  await store.transaction(async (trx) => {
+    for (let n = 0; n < JOBS; n++) await runIn(trx, enqueue({ task: 'record', payload: { n } }))
   })
   await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain', 30_000)
   const starts = lines(out).filter((l) => l[0] === 'start')
@@ -54,7 +55,7 @@ t.test('two processes on one database file never run the same job', async (t) =>
 t.test('a job whose process is killed -9 mid-run is run again by another process after the lease', async (t) => {
   const store = await tempStore(t)
   const out = join(store.path + '.out')
-  await store.write((trx) => enqueue(trx, { task: 'hang', payload: { n: 1 } }))
+  await store.run(enqueue({ task: 'hang', payload: { n: 1 } }))
   // A lease of a minute: the first process's heartbeat keeps it however slow the machine is. One job
   // at a time: once it runs its job it looks for no more, so the kill lands while it runs the job,
   // never inside one of its claims (what that does is the crash suite's business).

@@ -14,6 +14,7 @@ import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskRe
 import { silentLog, tempStore } from '../../support/db.js'
 import { TestClock, advanceUntil } from '../../support/clock.js'
 import type { Store } from '../../../shared/db/database.js'
+import { runIn, type Statement } from '../../../shared/db/statement.js'
 
 const HOUR = 3_600_000
 
@@ -22,8 +23,14 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** Queues a job; answers its id, or the id of the job that holds its key (deduped). */
 async function add(store: Store, spec: EnqueueSpec, clock: TestClock) {
-  return store.write((trx) => enqueue(trx, spec, clock.now()))
+  return store.transaction(async (trx) => {
+    const [added] = await runIn(trx, enqueue(spec, clock.now()))
+    if (added.numAffectedRows === 1n) return { id: Number(added.insertId), deduped: false }
+    const existing = await trx.selectFrom('jobs').select('id').where('key', '=', spec.key!).executeTakeFirstOrThrow()
+    return { id: existing.id, deduped: true }
+  })
 }
 
 type Handler = (payload: any, ctx: JobContext) => Promise<void | TaskResult>
@@ -60,8 +67,8 @@ t.test('enqueue commits or rolls back with the caller transaction', async (t) =>
   const store = await tempStore(t)
   const clock = new TestClock()
   await t.rejects(
-    store.write(async (trx) => {
-      await enqueue(trx, { task: 'x', payload: { n: 1 } })
+    store.transaction(async (trx) => {
+      await runIn(trx, enqueue({ task: 'x', payload: { n: 1 } }))
       throw new Error('the webhook could not be stored')
     }),
   )
@@ -96,15 +103,15 @@ t.test('the store wakes the worker when a transaction that queued commits, not b
   const seen: number[] = []
   startWorker(t, store, clock, anyPayload({ note: async (p) => void seen.push(p) }))
   let inside = -1
-  await store.write(async (trx) => {
-    await enqueue(trx, { task: 'note', payload: 7 }, clock.now())
+  await store.transaction(async (trx) => {
+    await runIn(trx, enqueue({ task: 'note', payload: 7 }, clock.now()))
     await turns(20)
     inside = seen.length
   })
   t.equal(inside, 0, 'nothing ran while the transaction was open')
   await t.rejects(
-    store.write(async (trx) => {
-      await enqueue(trx, { task: 'note', payload: 8 }, clock.now())
+    store.transaction(async (trx) => {
+      await runIn(trx, enqueue({ task: 'note', payload: 8 }, clock.now()))
       throw new Error('rolled back')
     }),
   )
@@ -164,9 +171,9 @@ t.test('jobs sharing an ordering key run one at a time, in queue order; other ke
     { concurrency: 3 },
   )
   const keys = ['+14155550101', '+14155550102', '+14155550103', '+14155550104', '+14155550105']
-  await store.write(async (trx) => {
+  await store.transaction(async (trx) => {
     for (let n = 0; n < 10; n++) {
-      for (const key of keys) await enqueue(trx, { task: 'step', payload: { key, n }, queueKey: key }, clock.now())
+      for (const key of keys) await runIn(trx, enqueue({ task: 'step', payload: { key, n }, queueKey: key }, clock.now()))
     }
   })
   await advanceUntil(clock, () => keys.every((k) => order[k]?.length === 10), 'every job to run')
@@ -303,10 +310,10 @@ t.test('a job whose worker died is claimed again once its lease runs out', async
   const clock = new TestClock()
   await add(store, { task: 'x', payload: 'p' }, clock)
   const now = clock.now()
-  const [claimed] = await claimJobs(store, 'dead-worker', 10, 60_000, now)
+  const [claimed] = await claimJobs(store, { workerId: 'dead-worker', limit: 10, leaseMs: 60_000, now })
   t.equal(claimed?.attempts, 1)
-  t.same(await claimJobs(store, 'other', 10, 60_000, now + 59_999), [], 'not claimable while the lease holds')
-  const [again] = await claimJobs(store, 'other', 10, 60_000, now + 60_000)
+  t.same(await claimJobs(store, { workerId: 'other', limit: 10, leaseMs: 60_000, now: now + 59_999 }), [], 'not claimable while the lease holds')
+  const [again] = await claimJobs(store, { workerId: 'other', limit: 10, leaseMs: 60_000, now: now + 60_000 })
   t.equal(again?.id, claimed?.id, 'claimed again after the lease')
   t.equal(again?.locked_by, 'other')
   t.equal(again?.attempts, 2, 'the lost run counts as an attempt')
@@ -317,9 +324,9 @@ t.test('a job that keeps killing its process is buried after its last attempt', 
   const clock = new TestClock()
   await add(store, { task: 'x', payload: 'p', maxAttempts: 2 }, clock)
   const now = clock.now()
-  await claimJobs(store, 'w1', 1, 10_000, now)
-  await claimJobs(store, 'w2', 1, 10_000, now + 10_000)
-  t.same(await claimJobs(store, 'w3', 1, 10_000, now + 20_000), [])
+  await claimJobs(store, { workerId: 'w1', limit: 1, leaseMs: 10_000, now })
+  await claimJobs(store, { workerId: 'w2', limit: 1, leaseMs: 10_000, now: now + 10_000 })
+  t.same(await claimJobs(store, { workerId: 'w3', limit: 1, leaseMs: 10_000, now: now + 20_000 }), [])
   const [dead] = await listJobs(store.db, 'dead')
   t.match(dead?.last_error, /lease expired/)
 })
@@ -337,7 +344,7 @@ t.test('a running job keeps its lease while it runs, however long', async (t) =>
   const from = clock.now()
   // Ten leases long, the heartbeat (every third of a lease) writing as the clock goes.
   await advanceUntil(clock, () => clock.now() >= from + 600_000, 'ten leases to pass', { step: 5_000 })
-  t.same(await claimJobs(store, 'thief', 10, 1_000, clock.now()), [], 'the heartbeat kept the lease')
+  t.same(await claimJobs(store, { workerId: 'thief', limit: 10, leaseMs: 1_000, now: clock.now() }), [], 'the heartbeat kept the lease')
   finish()
   await advanceUntil(clock, async () => (await listJobs(store.db)).length === 0, 'the job to finish')
 })
@@ -404,10 +411,10 @@ t.test('a task that completes itself commits its last writes and its completion 
   const clock = new TestClock()
   const settled: string[] = []
   const record = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'job', key, received_at: 1 }).compile()
-  // Every planned write the worker makes, as the statements it sends.
+  // Every `run` the worker makes, as the statements it sends.
   const planned: string[][] = []
   const watched: Store = Object.create(store, {
-    writePlanned: { value: (plan: Parameters<Store['writePlanned']>[0]) => (planned.push(plan.queries.map((q) => q.sql)), store.writePlanned(plan)) },
+    run: { value: (...statements: Statement[]) => (planned.push(statements.map((q) => q.sql)), store.run(...statements)) },
   })
   startWorker(
     t,
@@ -415,12 +422,12 @@ t.test('a task that completes itself commits its last writes and its completion 
     clock,
     anyPayload({
       finish: async (payload: { key: string }, ctx) => {
-        const [inserted] = await ctx.complete({ queries: [record(payload.key)] })
+        const [inserted] = await ctx.complete(record(payload.key))
         t.equal(inserted?.numAffectedRows, 1n, "the task gets its own statements' results")
         t.same(await listJobs(store.db), [], 'the job is gone as its write commits')
       },
       brokenAfter: async (payload: { key: string }, ctx) => {
-        await ctx.complete({ queries: [record(payload.key)] })
+        await ctx.complete(record(payload.key))
         throw new Error('a bug after the last write')
       },
     }),
@@ -452,7 +459,7 @@ t.test('runUntilIdle runs due jobs, and the jobs they queue, until none is due: 
     tasks: anyPayload({
       first: async (n: number) => {
         ran.push(`first ${n}`)
-        await store.write((trx) => enqueue(trx, { task: 'second', payload: n }, clock.now()))
+        await store.run(enqueue({ task: 'second', payload: n }, clock.now()))
       },
       second: async (n: number) => {
         ran.push(`second ${n}`)

@@ -64,14 +64,14 @@ function startProcess(cmd: string, argv: string[], env: Record<string, string>, 
         clearTimeout(timer)
         // From here the output is only drained: kept and searched, it would cost the load
         // generator (this process) more with every request the service logs.
-        child.stdout!.off('data', onData).resume()
-        child.stderr!.off('data', onData).resume()
+        child.stdout.off('data', onData).resume()
+        child.stderr.off('data', onData).resume()
         out = ''
         resolve({ child, port: Number(m[1]), startedAt })
       }
     }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
     child.on('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)))
   })
 }

@@ -43,7 +43,7 @@ export function verifyTwilioSignature(
   signature: string | undefined,
   url: string,
   params: Record<string, unknown>,
-  settings?: string | undefined,
+  settings?: string,
 ): { ok: boolean; scheme: TwilioScheme } {
   if (settings === undefined) return { ok: Boolean(signature) && twilio.validateRequest(secrets.authToken, signature!, url, params), scheme: 'auth_token' }
   const algorithm = twilio.getSignatureAlgorithm(settings)

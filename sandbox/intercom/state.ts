@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { FaultPlan, type Delivery, type RecordedRequest } from '../http.js'
+import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
 // The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
 // attributes, uploads, the webhook subscription, what a test set to go wrong, and the shapes
@@ -294,7 +294,7 @@ export class IntercomState {
   /** Faults queued for the next matching requests. */
   readonly faults = new FaultPlan()
   /** Faults of the upload host alone (failUpload): API faults never reach a file download, nor these an API call. */
-  readonly uploadFaults = new FaultPlan()
+  readonly uploadFaults = new FaultPlan<Fault & { drop?: boolean }>()
   readonly contacts: Contact[]
   readonly conversations: Conversation[]
   readonly tags: Tag[]

@@ -343,7 +343,7 @@ async function deliverTo(
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
   const delivered = [
-    ...setSmsConversation({ ...link, conversationId: conversationId! }),
+    ...setSmsConversation({ ...link, conversationId: conversationId }),
     updateMessage(message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
     ...(asked ? [settleQuickReply(asked.partId)] : []),
   ]
@@ -351,7 +351,7 @@ async function deliverTo(
     await deps.store.transaction(async (trx) => {
       await runIn(trx, ...delivered)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
-      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! }, deps.clock.now())
+      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId }, deps.clock.now())
     })
   } else {
     // Nothing to read first: recorded with the job's completion, in one `run`.

@@ -159,7 +159,7 @@ function capped(web: ReadableStream<Uint8Array>): Readable {
       done(seen > MAX_MMS_BYTES ? new FileTooLarge() : null, chunk)
     },
   })
-  const body = Readable.fromWeb(web as import('node:stream/web').ReadableStream<Uint8Array>).on('error', (err) => cap.destroy(err))
+  const body = Readable.fromWeb(web).on('error', (err) => cap.destroy(err))
   return body.pipe(cap)
 }
 

@@ -205,7 +205,7 @@ export class IntercomApi {
   /** Where the contact is: GET /contacts/{id}, its 410 and 404 read as answers. */
   async locateContact(contactId: string): Promise<ContactWhereabouts> {
     try {
-      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) as Intercom.Contact }
+      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) }
     } catch (err) {
       if (err instanceof UpstreamError && err.details.mergedInto) return { kind: 'merged', into: err.details.mergedInto }
       if (err instanceof UpstreamError && err.notFound) return { kind: 'gone' }
@@ -276,7 +276,7 @@ export class IntercomApi {
     if (this.config.workspaceId) return this.config.workspaceId
     return this.learnOnce('intercom.workspace_id', async () => {
       const me = await this.call('identify the workspace (GET /me)', () => this.sdk.admins.identify())
-      const id = (me?.app as { id_code?: string } | undefined)?.id_code
+      const id = me?.app?.id_code
       if (!id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID')
       return id
     })
@@ -368,7 +368,7 @@ export class IntercomApi {
         // In the 2.14 reference (not yet in the SDK's types): the text and its pictures open the
         // conversation as one part, as they arrived on the phone.
         ...(attachments.length ? { attachment_urls: attachments } : {}),
-      } as Parameters<IntercomClient['conversations']['create']>[0]),
+      }),
     )
     return { messageId: created.id, conversationId: created.conversation_id ?? created.id }
   }

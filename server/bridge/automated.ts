@@ -153,7 +153,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
     return { taken, id }
   })
-  if (written.taken) budgetTaken(deps, outsider!, phone, written.taken, now)
+  if (written.taken) budgetTaken(deps, { kind: outsider!, phone, taken: written.taken, now })
   const capped = written.taken?.refusal
   if (capped?.reason === 'daily_cap') {
     // Strangers can spend the day budget; the lead they crowded out still gets the text, tomorrow.

@@ -435,7 +435,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     mediaUrls: row.media.map((m) => m.url),
   })
   if (!sent.ok) {
-    await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)
+    await recordFailure(deps, row, sent, opts.notifyFailure ?? true)
     return false
   }
   await deps.store.run(updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
@@ -445,7 +445,8 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
-async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
+async function recordFailure(deps: BridgeDeps, row: Message, refused: { code: number | null; message: string }, notify: boolean): Promise<void> {
+  const { code, message } = refused
   await deps.store.transaction(async (trx) => {
     await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
     await recordTwilioOptOut(trx, row.phone, code, deps.clock.now())

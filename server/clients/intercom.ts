@@ -76,24 +76,24 @@ export function intercomHost(config: Pick<Config['intercom'], 'apiBaseUrl'>): st
  */
 export function intercomFailure(err: unknown, what: string, host: string, now = Date.now()): UpstreamError {
   if (err instanceof UpstreamError) return err
-  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host } }, { cause: err })
+  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host }, cause: err })
   if (!(err instanceof IntercomError) || err.statusCode === undefined) {
     const code = FETCH_FAILED.exec((err as Error)?.message ?? '')?.[1]
     const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
-    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, code ? { unreachable: { code, host } } : {}, { cause: err })
+    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, { ...(code ? { unreachable: { code, host } } : {}), cause: err })
   }
   const status = err.statusCode
   if (status === 429) {
     const reset = Number(err.rawResponse?.headers.get('x-ratelimit-reset'))
     const waitMs = Number.isFinite(reset) && reset > 0 ? reset * 1000 - now : 10_000
-    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000) }, { cause: err })
+    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000), cause: err })
   }
   const mergedInto = status === 410 ? canonicalContact(err.rawResponse?.headers.get('link')) : undefined
   if (mergedInto) {
-    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto }, { cause: err })
+    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto, cause: err })
   }
-  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status }, { cause: err })
-  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status }, { cause: err })
+  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status, cause: err })
+  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status, cause: err })
 }
 
 /**

@@ -58,7 +58,7 @@ function startProcess(cmd: string, argv: string[], env: Record<string, string>, 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start:\n${out}`)), 30_000)
     const onData = (d: Buffer) => {
-      out += d
+      out += d.toString()
       const m = ready.exec(out)
       if (m) {
         clearTimeout(timer)

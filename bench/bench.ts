@@ -58,20 +58,20 @@ function startProcess(cmd: string, argv: string[], env: Record<string, string>, 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start:\n${out}`)), 30_000)
     const onData = (d: Buffer) => {
-      out += d
+      out += d.toString()
       const m = ready.exec(out)
       if (m) {
         clearTimeout(timer)
         // From here the output is only drained: kept and searched, it would cost the load
         // generator (this process) more with every request the service logs.
-        child.stdout!.off('data', onData).resume()
-        child.stderr!.off('data', onData).resume()
+        child.stdout.off('data', onData).resume()
+        child.stderr.off('data', onData).resume()
         out = ''
         resolve({ child, port: Number(m[1]), startedAt })
       }
     }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
     child.on('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)))
   })
 }

@@ -32,14 +32,14 @@ export interface Fault {
   match?: { method?: string; path?: RegExp }
 }
 
-export class FaultPlan {
-  private faults: Array<Fault & { left: number }> = []
+export class FaultPlan<F extends Fault = Fault> {
+  private faults: Array<F & { left: number }> = []
 
-  add(fault: Fault): void {
+  add(fault: F): void {
     this.faults.push({ ...fault, left: fault.times ?? (fault.untilMs === undefined ? 1 : Infinity) })
   }
 
-  take(method: string, path: string): Fault | undefined {
+  take(method: string, path: string): F | undefined {
     const now = Date.now()
     const fault = this.faults.find(
       (f) =>

@@ -239,14 +239,14 @@ export async function startLibsqlServerStandIn(opts: {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', async () => {
+    const answer = async () => {
       requests++
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
       if (req.headers.authorization !== `Bearer ${authToken}`) return send(res, 401, { message: 'Unauthorized: bad or missing token' })
       if (req.method !== 'POST' || req.url !== '/v2/pipeline') return send(res, 404, { message: `No such endpoint: ${req.method} ${req.url}` })
       let body: { baton?: string | null; requests?: StreamRequest[] }
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body
       } catch {
         return send(res, 400, { message: 'The body is not JSON' })
       }
@@ -286,7 +286,8 @@ export async function startLibsqlServerStandIn(opts: {
         streams.set(baton, stream)
       }
       send(res, 200, { baton, base_url: null, results })
-    })
+    }
+    req.on('end', () => void answer())
   })
   // A stream nobody uses for a while is closed, its transaction rolled back, as the server does (a
   // client that died holding a write transaction must not hold the database forever).

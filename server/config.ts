@@ -67,7 +67,6 @@ const schema = z
         .string()
         .transform((v) => v.toUpperCase())
         .refine((v) => isSupportedCountry(v), 'expected a two-letter country code such as US or GB')
-        .transform((v) => v as CountryCode)
         .optional(),
     ),
     SMS_TAG: z.string().trim().min(1).default('sms'),
@@ -293,7 +292,7 @@ export function loadConfig(env: Env = process.env, dotenvPath: string | null = '
     })
     throw new ConfigError([...new Set([...problems, ...crossProblems])], dotenvFound)
   }
-  return toConfig(result.data!)
+  return toConfig(result.data)
 }
 
 

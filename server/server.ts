@@ -109,6 +109,32 @@ function logMigrated(log: FastifyBaseLogger, outcome: MigrateOutcome, now: numbe
  * worker (not yet started). Closing the instance stops the worker and closes the database.
  */
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const fastify = await createFastify(config, options)
+  const log = fastify.log
+  log.info({ version: VERSION, node: process.version }, `${PRODUCT} ${VERSION} starting`)
+  const clock = options.clock ?? systemClock
+  const store = await openDatabase(log, config)
+  await closingOnFailure(store, async () => {
+    const now = clock.now()
+    logMigrated(log, await migrate(store, { now }), now)
+  })
+  const { deps, clients } = bridgeDeps(log, config, { store, clock }, options)
+  const tasks = await closingOnFailure(store, () => ({ ...createTasks(deps), ...options.tasks }))
+  const worker = createWorker(log, deps, tasks, options)
+  const metrics = deps.metrics
+  fastify.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+  })
+  await fastify.register(app, { config, store, worker, clients, deps, metrics, now: () => clock.now() })
+  fastify.addHook('onClose', async () => {
+    await worker.stop()
+    await store.close()
+  })
+  return fastify
+}
+
+/** The Fastify instance with the service's limits, request ids and log lines; nothing registered yet. */
+async function createFastify(config: Config, options: BuildOptions): Promise<FastifyInstance> {
   const limits = { ...HTTP_LIMITS, ...options.httpLimits }
   const fastify = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(await logStream(config, options.logDestination)) },
@@ -129,23 +155,32 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     },
   })
   fastify.server.maxConnections = limits.maxConnections
-  const log = fastify.log
-  log.info({ version: VERSION, node: process.version }, `${PRODUCT} ${VERSION} starting`)
+  return fastify
+}
+
+/** Opens the database, after putting a staged backup in its place. */
+async function openDatabase(log: FastifyBaseLogger, config: Config): Promise<Store> {
   // `sms-bridge restore FILE` stages a backup; it takes the database's place now, before anything opens it.
   const dbFile = databaseFile(config.database.url)
   const kept = dbFile ? applyStagedRestore(dbFile) : undefined
   if (kept) log.warn({ database: dbFile, kept }, 'restored the database from the staged backup; the database it replaced is kept beside it')
-  const store: Store = await openStore({ url: config.database.url, authToken: config.database.authToken })
+  return openStore({ url: config.database.url, authToken: config.database.authToken })
+}
+
+/** Runs a step of the start; when it fails, the database is closed before the failure goes on. */
+async function closingOnFailure<T>(store: Store, step: () => T | Promise<T>): Promise<T> {
   try {
-    const now = (options.clock ?? systemClock).now()
-    logMigrated(log, await migrate(store, { now }), now)
+    return await step()
   } catch (err) {
     await store.close()
     throw err
   }
+}
 
+/** What the domain is handed: the store, the adapters over the clients, metrics, outage tracking, the clock. */
+function bridgeDeps(log: FastifyBaseLogger, config: Config, opened: { store: Store; clock: Clock }, options: BuildOptions): { deps: BridgeDeps; clients: Clients } {
+  const { store, clock } = opened
   const metrics = new Metrics(store)
-  const clock = options.clock ?? systemClock
   const reachability = new Reachability(log.child({ component: 'upstream' }), () => clock.now())
   metrics.reachability = reachability
   const clients = options.clients ?? createClients(config, metrics)
@@ -159,14 +194,13 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     reachability,
     clock,
   }
-  let tasks: Record<string, TaskDefinition>
-  try {
-    tasks = { ...createTasks(deps), ...options.tasks }
-  } catch (err) {
-    await store.close()
-    throw err
-  }
-  const worker = new Worker({
+  return { deps, clients }
+}
+
+/** The job worker over these tasks (not yet started); each settled job is counted. */
+function createWorker(log: FastifyBaseLogger, deps: BridgeDeps, tasks: Record<string, TaskDefinition>, options: BuildOptions): Worker {
+  const { store, config, metrics, reachability, clock } = deps
+  return new Worker({
     store,
     log: log.child({ component: 'worker' }),
     tasks,
@@ -180,13 +214,4 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
       options.worker?.onSettled?.(job, outcome, error)
     },
   })
-  fastify.addHook('onResponse', async (req, reply) => {
-    metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
-  })
-  await fastify.register(app, { config, store, worker, clients, deps, metrics, now: () => clock.now() })
-  fastify.addHook('onClose', async () => {
-    await worker.stop()
-    await store.close()
-  })
-  return fastify
 }

@@ -48,27 +48,33 @@ export function errorMessage(err: unknown): string {
  */
 export type UpstreamOutcome = 'retry' | 'wait' | 'give_up' | 'merged'
 
+/** What an API said about a failed call, as far as the bridge reads it. */
+export interface UpstreamDetails {
+  status?: number | undefined
+  code?: number | string | undefined
+  waitMs?: number | undefined
+  /** Nothing answered: why (Node's code) and the API's configured host:port. */
+  unreachable?: { code: string; host: string } | undefined
+  /** The contact Intercom merged the one asked for into (outcome `merged`). */
+  mergedInto?: string | undefined
+}
+
 /**
  * A failed call to Twilio or Intercom, classified by the adapter that made it (server/clients/):
  * what was being done, the API's status and error code, and the outcome for the job layer.
  */
 export class UpstreamError extends Error {
+  readonly details: UpstreamDetails
+
+  /** `details` may carry the error that caused this one as `cause`; it becomes the error's own `cause`. */
   constructor(
     readonly api: 'twilio' | 'intercom',
     readonly outcome: UpstreamOutcome,
     message: string,
-    readonly details: {
-      status?: number | undefined
-      code?: number | string | undefined
-      waitMs?: number | undefined
-      /** Nothing answered: why (Node's code) and the API's configured host:port. */
-      unreachable?: { code: string; host: string } | undefined
-      /** The contact Intercom merged the one asked for into (outcome `merged`). */
-      mergedInto?: string | undefined
-    } = {},
-    options?: { cause?: unknown },
+    { cause, ...details }: UpstreamDetails & { cause?: unknown } = {},
   ) {
-    super(message, options)
+    super(message, cause === undefined ? undefined : { cause })
+    this.details = details
     this.name = 'UpstreamError'
   }
 

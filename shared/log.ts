@@ -43,7 +43,7 @@ export function maskPhonesIn(value: unknown, depth = 0): unknown {
   if (depth > 3 || value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map((v) => maskPhonesIn(v, depth + 1))
   // Requests, responses and errors have serializers of their own; only plain records are walked.
-  const proto = Object.getPrototypeOf(value)
+  const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return value
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {

@@ -119,7 +119,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     state.requests.push(record)
     // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
     if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
-      const trouble = state.uploadFaults.take(req.method, url.pathname) as (Fault & { drop?: boolean }) | undefined
+      const trouble = state.uploadFaults.take(req.method, url.pathname)
       if (trouble?.delayMs) await new Promise((r) => setTimeout(r, trouble.delayMs))
       if (trouble?.hang) return void (record.status = -1)
       if (trouble?.drop) {
@@ -248,7 +248,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, contactJson(into))
     }
     if ((m = /^\/contacts\/([^/]+)$/.exec(path))) {
-      const c = state.findContact(m[1]!)
+      const c = state.findContact(m[1])
       const survivor = c ? undefined : state.survivorOf(m[1]!)
       if (survivor && saysGone(version)) {
         const gone = contactMergedAnswer(survivor)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { FaultPlan, type Delivery, type RecordedRequest } from '../http.js'
+import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
 // The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
 // attributes, uploads, the webhook subscription, what a test set to go wrong, and the shapes
@@ -177,24 +177,39 @@ export function matches(fields: (name: string) => unknown, q: SearchQuery): bool
   const actual = fields(q.field)
   // A list field (contact_ids) matches when any of its values does.
   if (Array.isArray(actual)) return actual.some((v) => matches(() => v, q))
-  const a = actual === null || actual === undefined ? null : String(actual)
+  const a = actual === null || actual === undefined ? null : asText(actual)
   switch (q.operator) {
     case '=':
-      return a === (q.value === null ? null : String(q.value))
+      return a === (q.value === null ? null : asText(q.value))
     case '!=':
-      return a !== String(q.value)
+      return a !== asText(q.value)
     case 'IN':
-      return (q.value as unknown[]).map(String).includes(a ?? '')
+      return (q.value as unknown[]).map(asText).includes(a ?? '')
     case 'NIN':
-      return !(q.value as unknown[]).map(String).includes(a ?? '')
+      return !(q.value as unknown[]).map(asText).includes(a ?? '')
     case '~':
-      return a !== null && a.includes(String(q.value))
+      return a !== null && a.includes(asText(q.value))
     case '^':
-      return a !== null && a.startsWith(String(q.value))
+      return a !== null && a.startsWith(asText(q.value))
     case '$':
-      return a !== null && a.endsWith(String(q.value))
+      return a !== null && a.endsWith(asText(q.value))
     default:
       return false
+  }
+}
+
+/** A value as search compares it: as text (fields and query values are strings, numbers, booleans). */
+function asText(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return v
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return String(v)
+    default:
+      return JSON.stringify(v)
   }
 }
 
@@ -294,7 +309,7 @@ export class IntercomState {
   /** Faults queued for the next matching requests. */
   readonly faults = new FaultPlan()
   /** Faults of the upload host alone (failUpload): API faults never reach a file download, nor these an API call. */
-  readonly uploadFaults = new FaultPlan()
+  readonly uploadFaults = new FaultPlan<Fault & { drop?: boolean }>()
   readonly contacts: Contact[]
   readonly conversations: Conversation[]
   readonly tags: Tag[]

@@ -121,7 +121,7 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
       if (form.From && whatsapp !== String(form.From).startsWith('whatsapp:')) return fail(400, 21910)
       const rejection = state.rejected.get(to)
       if (rejection) return fail(rejection.status, rejection.code)
-      if (state.optedOut.has(`${to} ${form.From ?? form.MessagingServiceSid}`)) return fail(400, 21610)
+      if (state.optedOut.has(`${to} ${String(form.From ?? form.MessagingServiceSid)}`)) return fail(400, 21610)
       const message = state.addOutboundMessage({
         to,
         from: (form.From as string | undefined) ?? null,
@@ -148,7 +148,7 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
         .sort((a, b) => b.createdAtMs - a.createdAtMs)
       const slice = list.slice(page * pageSize, (page + 1) * pageSize)
       const uri = `/2010-04-01/Accounts/${accountSid}/Messages.json`
-      const next = (page + 1) * pageSize < list.length ? `${uri}?${new URLSearchParams({ ...query, Page: String(page + 1), PageSize: String(pageSize), PageToken: `PA${page + 1}` })}` : null
+      const next = (page + 1) * pageSize < list.length ? `${uri}?${new URLSearchParams({ ...query, Page: String(page + 1), PageSize: String(pageSize), PageToken: `PA${page + 1}` }).toString()}` : null
       return send(200, {
         messages: slice.map((x) => resource(x)),
         page,
@@ -158,7 +158,7 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
         previous_page_uri: null,
         start: page * pageSize,
         end: page * pageSize + slice.length - 1,
-        uri: `${uri}?${url.searchParams}`,
+        uri: `${uri}?${url.searchParams.toString()}`,
       })
     }
 

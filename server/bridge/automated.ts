@@ -11,7 +11,7 @@ import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
 import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
-import { textingRefusal, type ContactConsent } from './consent.js'
+import { textingRefusal } from './consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
@@ -98,7 +98,7 @@ async function whereTo(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contac
   const db = deps.store.db
   const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
   if (!phone || !(await isTextableNumber(phone))) return { skip: { reason: 'The contact has no valid mobile number.' } }
-  const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes as Record<string, unknown> | undefined }
+  const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes }
   if (!(await numberTrust(deps, contact, phone))) return { skip: { phone, reason: UNTRUSTED_NUMBER } }
   if (send.kind === 'welcome') {
     if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
@@ -107,7 +107,7 @@ async function whereTo(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contac
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
     if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
   }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c as ContactConsent })
+  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
 }
 
@@ -153,7 +153,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
     return { taken, id }
   })
-  if (written.taken) budgetTaken(deps, outsider!, phone, written.taken, now)
+  if (written.taken) budgetTaken(deps, { kind: outsider!, phone, taken: written.taken, now })
   const capped = written.taken?.refusal
   if (capped?.reason === 'daily_cap') {
     // Strangers can spend the day budget; the lead they crowded out still gets the text, tomorrow.

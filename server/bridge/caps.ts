@@ -85,7 +85,8 @@ export async function takeSubmitBudget(trx: Tx, config: Pick<Config, 'caps'>, co
 }
 
 /** Says, in metrics and log lines, what taking from the budgets did (the number masked). */
-export function budgetTaken(deps: Pick<BridgeDeps, 'metrics' | 'log'>, kind: OutsiderText, phone: string, taken: BudgetTaken, now: number): void {
+export function budgetTaken(deps: Pick<BridgeDeps, 'metrics' | 'log'>, t: { kind: OutsiderText; phone: string; taken: BudgetTaken; now: number }): void {
+  const { kind, phone, taken, now } = t
   if (taken.refusal) capRefused(deps, kind, phone, taken.refusal.reason)
   if (taken.usedUp && new Date(now).getUTCHours() < EARLY_EXHAUSTION_HOUR) {
     deps.metrics.outsiderBudgetExhausted.inc({ kind: taken.usedUp })

@@ -5,13 +5,14 @@ import { findPhoneContact, findSmsConversation, linkPhoneContact, othersOf, setS
 import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundAddress, type InboundText, type Message } from '../../shared/db/messages.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
-import { openQuickReply, settleQuickReply, type QuickReplyOption } from '../../shared/db/quick-replies.js'
+import { openQuickReply, settleQuickReply } from '../../shared/db/quick-replies.js'
 import { normalizeSender } from '../../shared/phone.js'
 import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../queue/worker.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
+import type { CustomerPart } from '../clients/intercom.js'
 import { defineTask, enqueueTask, enqueueTaskAfterInsert } from '../queue/task.js'
 import { queues } from './keys.js'
 import { detectKeyword, keyword as keywordField, recordKeyword, type Keyword } from './keywords.js'
@@ -159,11 +160,11 @@ function nearest<T extends { created_at?: number | null }>(items: T[], createdAt
  * same text, at the time we send (the text's own, in seconds) or near it, that no stored text
  * already claims, before posting again.
  */
-async function findPostedPart(deps: BridgeDeps, conversationId: string, contactId: string, createdAt: number, body: string) {
-  const conversation = await deps.intercom.findConversation(conversationId)
+async function findPostedPart(deps: BridgeDeps, part: Pick<CustomerPart, 'conversationId' | 'contactId' | 'createdAt' | 'body'>) {
+  const conversation = await deps.intercom.findConversation(part.conversationId)
   if (!conversation) return undefined
-  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter((p) => p.author?.id === contactId && partText(p.body) === partText(body))
-  for (const candidate of nearest(theirs, createdAt)) {
+  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter((p) => p.author?.id === part.contactId && partText(p.body) === partText(part.body))
+  for (const candidate of nearest(theirs, part.createdAt)) {
     if (candidate.id && !(await hasMessageForPart(deps.store.db, candidate.id))) return candidate.id
   }
   return undefined
@@ -175,25 +176,16 @@ function partText(body: string | null | undefined): string {
 }
 
 /** Posts a customer reply once, even across retries. Returns the part id, or null if the conversation is gone. */
-async function postAsCustomer(
-  deps: BridgeDeps,
-  ctx: JobContext,
-  conversationId: string,
-  contactId: string,
-  body: string,
-  createdAt: number,
-  attachments: string[],
-  choice?: QuickReplyOption,
-): Promise<string | null> {
+async function postAsCustomer(deps: BridgeDeps, ctx: JobContext, part: CustomerPart): Promise<string | null> {
   if (ctx.job.attempts > 1) {
-    const posted = await findPostedPart(deps, conversationId, contactId, createdAt, body)
+    const posted = await findPostedPart(deps, part)
     if (posted) return posted
   }
   // created_at keeps the text at the time it was sent, even when it is delivered late (after an
   // outage or a catch-up).
-  const conversation = await deps.intercom.replyAsContact({ conversationId, contactId, body, createdAt, attachments, ...(choice ? { choice } : {}) })
+  const conversation = await deps.intercom.replyAsContact(part)
   if (!conversation) return null
-  return newestPartBy(conversation, contactId) ?? `${conversation.id}@${createdAt}`
+  return newestPartBy(conversation, part.contactId) ?? `${conversation.id}@${part.createdAt}`
 }
 
 /**
@@ -225,7 +217,7 @@ async function findDelivered(
   if (started) return { conversationId: started, partId: `conversation:${started}`, started: true }
   if (!c.existing) return undefined
   const conversationId = c.existing.intercom_conversation_id
-  const partId = await findPostedPart(deps, conversationId, c.contactId, c.createdAt, c.body)
+  const partId = await findPostedPart(deps, { conversationId, contactId: c.contactId, createdAt: c.createdAt, body: c.body })
   return partId ? { conversationId, partId, started: false } : undefined
 }
 
@@ -282,12 +274,12 @@ export async function deliverInbound(deps: BridgeDeps, payload: DeliverPayload, 
   if (!found || found.message.intercom_part_id) return
   const contact = await resolveContact(deps, found.message.phone, found)
   try {
-    await deliverTo(deps, payload, ctx, found, contact)
+    await deliverTo(deps, payload, ctx, { found, contact })
   } catch (err) {
     if (!(await followedMerge(deps, contact.id, err))) throw err
     // Read again: the link and the SMS conversation now name the survivor.
     const moved = (await findInboundForDelivery(deps.store.db, payload.messageId))!
-    await deliverTo(deps, payload, ctx, moved, await resolveContact(deps, moved.message.phone, moved))
+    await deliverTo(deps, payload, ctx, { found: moved, contact: await resolveContact(deps, moved.message.phone, moved) })
   }
 }
 
@@ -295,8 +287,7 @@ async function deliverTo(
   deps: BridgeDeps,
   payload: DeliverPayload,
   ctx: JobContext,
-  found: NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>,
-  contact: ResolvedContact,
+  { found, contact }: { found: NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>; contact: ResolvedContact },
 ): Promise<void> {
   const { message } = found
   const createdAt = Math.floor(message.created_at / 1000)
@@ -321,7 +312,8 @@ async function deliverTo(
       // A quick reply texted there last: this text settles it, and chooses a button if it names one.
       asked = await openQuickReply(deps.store.db, existing.intercom_conversation_id)
       const choice = asked ? (chosenOption(message.body, asked.options) ?? undefined) : undefined
-      partId = await postAsCustomer(deps, ctx, existing.intercom_conversation_id, contact.id, displayBody(message), createdAt, attachments, choice)
+      const part = { conversationId: existing.intercom_conversation_id, contactId: contact.id, body: displayBody(message), createdAt, attachments }
+      partId = await postAsCustomer(deps, ctx, { ...part, ...(choice ? { choice } : {}) })
       if (partId) conversationId = existing.intercom_conversation_id
     }
   }
@@ -343,7 +335,7 @@ async function deliverTo(
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
   const delivered = [
-    ...setSmsConversation({ ...link, conversationId: conversationId! }),
+    ...setSmsConversation({ ...link, conversationId: conversationId }),
     updateMessage(message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
     ...(asked ? [settleQuickReply(asked.partId)] : []),
   ]
@@ -351,7 +343,7 @@ async function deliverTo(
     await deps.store.transaction(async (trx) => {
       await runIn(trx, ...delivered)
       // Consent changes here, with the text; telling Intercom about it is a job of its own.
-      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId! }, deps.clock.now())
+      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId }, deps.clock.now())
     })
   } else {
     // Nothing to read first: recorded with the job's completion, in one `run`.

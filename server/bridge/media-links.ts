@@ -20,8 +20,8 @@ function sign(config: Pick<Config, 'twilio'>, payload: string): string {
 }
 
 /** Whether `signature` signs `payload` and the expiry (seconds) in it is still ahead. */
-function signedAndCurrent(config: Pick<Config, 'twilio'>, payload: string, signature: string, expiresSeconds: string, now: number): boolean {
-  return safeEqual(sign(config, payload), signature) && Number(expiresSeconds) * 1000 >= now
+function signedAndCurrent(config: Pick<Config, 'twilio'>, link: { payload: string; signature: string; expiresSeconds: string }, now: number): boolean {
+  return safeEqual(sign(config, link.payload), link.signature) && Number(link.expiresSeconds) * 1000 >= now
 }
 
 /**
@@ -39,7 +39,7 @@ export function verifyMediaToken(
   now: number,
 ): { messageId: number; position: number } | null {
   const m = /^(\d{1,15})\.(\d{1,2})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
-  if (!m || !signedAndCurrent(config, `${m[1]}.${m[2]}.${m[3]}`, m[4]!, m[3]!, now)) return null
+  if (!m || !signedAndCurrent(config, { payload: `${m[1]}.${m[2]}.${m[3]}`, signature: m[4]!, expiresSeconds: m[3]! }, now)) return null
   return { messageId: Number(m[1]), position: Number(m[2]) }
 }
 
@@ -69,7 +69,7 @@ export function heldMediaToken(config: Pick<Config, 'twilio'>, heldId: number, e
 
 export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: string, now: number): number | null {
   const m = /^h(\d{1,15})\.(\d{1,12})\.([\w-]{32})$/.exec(token)
-  if (!m || !signedAndCurrent(config, `h${m[1]}.${m[2]}`, m[3]!, m[2]!, now)) return null
+  if (!m || !signedAndCurrent(config, { payload: `h${m[1]}.${m[2]}`, signature: m[3]!, expiresSeconds: m[2]! }, now)) return null
   return Number(m[1])
 }
 

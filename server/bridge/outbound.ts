@@ -7,7 +7,7 @@ import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js
 import { recordQuickReply } from '../../shared/db/quick-replies.js'
 import { recordTwilioOptOut, textingRefusal } from './consent.js'
 import { createOutboundMessage, findMessageBySid, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
-import type { Job } from '../../shared/db/schema.js'
+import type { Job, SmsConversationLink } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, looksLikeHtml, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
 import { describeTwilioError } from '../../shared/twilio-errors.js'
@@ -259,20 +259,45 @@ function fileName(url: string): string {
   }
 }
 
-/** Job: turns one teammate reply into one or more texts to the conversation's customer. */
-export async function relayReply(deps: BridgeDeps, payload: z.output<typeof replyPayload>, ctx: JobContext): Promise<void> {
-  const { conversationId, part } = payload
+/** What a reply becomes: the texts to send (the files ride with the first), from which sender. */
+interface ComposedReply {
+  chunks: string[]
+  media: MediaItem[]
+  mms: boolean
+  recorded: string | null
+}
+
+type Reply = z.output<typeof replyPayload>
+
+/**
+ * Job: turns one teammate reply into one or more texts to the conversation's customer. The steps:
+ * is it an SMS conversation's reply, compose the texts, record them (or the refusal), send them.
+ */
+export async function relayReply(deps: BridgeDeps, payload: Reply, ctx: JobContext): Promise<void> {
   const db = deps.store.db
   // The contact's current SMS conversation or an older one: a reply in either goes to the phone.
-  const link = await findConversationLink(db, conversationId)
+  const link = await findConversationLink(db, payload.conversationId)
   if (!link) return // not an SMS conversation
-  if (await hasMessageForPart(db, part.id, 'inbound')) return // a part the bridge itself posted
+  if (await hasMessageForPart(db, payload.part.id, 'inbound')) return // a part the bridge itself posted
 
-  const { from, recorded } = senderFor(link.twilio_number, deps.config)
+  const composed = await composeReply(deps, { ...payload, twilioNumber: link.twilio_number }, ctx)
+  if (!composed) return // nothing to send
+  const refused = await recordTexts(deps, { ...payload, link }, composed)
+  if (refused) return
+  await sendRecordedTexts(deps, payload, ctx)
+}
+
+/**
+ * The reply's words and files as texts, with the notes a teammate should read (what the text leaves
+ * out, the files that could not go). Null when nothing is left to text.
+ */
+async function composeReply(deps: BridgeDeps, reply: Reply & { twilioNumber: string | null }, ctx: JobContext): Promise<ComposedReply | null> {
+  const { conversationId, part } = reply
+  const { from, recorded } = senderFor(reply.twilioNumber, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
   if (note) await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
-  if (partHandling(part.partType) === 'note') return // neither its words nor its files
+  if (partHandling(part.partType) === 'note') return null // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
   const pictures = inlineImages(body, MAX_ATTACHMENTS + 1)
@@ -280,20 +305,30 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
   const { media, lost } = await prepareMedia(deps, wanted, ctx)
   const mms = media.length > 0 && senderSupportsMedia(from, deps.config)
   if (media.length > 0 && !mms) text = [text, ...media.map((m) => m.url)].filter(Boolean).join('\n')
-  const chunks = text ? splitForSms(text) : ['']
-  if (lost.length > 0) {
-    const what = lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
-    const sent = text || mms ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
-    const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-    await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
-  }
-  if (!text && !mms) return // nothing to send
+  if (lost.length > 0) await noteLostFiles(deps, reply, { lost, textSent: Boolean(text || mms) })
+  if (!text && !mms) return null
+  return { chunks: text ? splitForSms(text) : [''], media, mms, recorded }
+}
 
+/** One note listing the files of a reply that did not reach the customer, and what was texted instead. */
+async function noteLostFiles(deps: BridgeDeps, { conversationId, part }: Reply, files: { lost: string[]; textSent: boolean }): Promise<void> {
+  const what = files.lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
+  const sent = files.textSent ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
+  const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
+}
+
+/**
+ * Records the reply's texts, pending, or refused with the reason (and one note queued) when the
+ * customer may not be texted; a quick reply's buttons with them. True when refused.
+ */
+async function recordTexts(deps: BridgeDeps, reply: Reply & { link: SmsConversationLink }, composed: ComposedReply): Promise<boolean> {
+  const { conversationId, part, link } = reply
   const refusal = await textingRefusal(deps, { phone: link.phone, automated: false })
   const refused = refusal !== null
   const now = deps.clock.now()
   await deps.store.transaction(async (trx) => {
-    for (const [index, chunk] of chunks.entries()) {
+    for (const [index, chunk] of composed.chunks.entries()) {
       const id = await createOutboundMessage(
         trx,
         {
@@ -301,9 +336,9 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
           contactId: link.intercom_contact_id,
           part: { id: part.id, index },
           phone: link.phone,
-          from: recorded,
+          from: composed.recorded,
           body: chunk,
-          media: index === 0 && mms ? media : [],
+          media: index === 0 && composed.mms ? composed.media : [],
           status: refused ? 'refused' : 'pending',
           errorMessage: refusal?.sentence ?? null,
         },
@@ -318,9 +353,12 @@ export async function relayReply(deps: BridgeDeps, payload: z.output<typeof repl
       await recordQuickReply(trx, { partId: part.id, conversationId, options: part.options }, now)
     }
   })
-  if (refused) return
+  return refused
+}
 
-  const rows = await outboundTextsOfPart(db, part.id)
+/** Sends the part's texts still pending, in order, stopping at a permanent failure; then its follow-ups. */
+async function sendRecordedTexts(deps: BridgeDeps, { conversationId, part }: Reply, ctx: JobContext): Promise<void> {
+  const rows = await outboundTextsOfPart(deps.store.db, part.id)
   let sentAny = false
   for (const row of rows) {
     if (row.twilio_sid) {
@@ -435,7 +473,7 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     mediaUrls: row.media.map((m) => m.url),
   })
   if (!sent.ok) {
-    await recordFailure(deps, row, sent.code, sent.message, opts.notifyFailure ?? true)
+    await recordFailure(deps, row, sent, opts.notifyFailure ?? true)
     return false
   }
   await deps.store.run(updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
@@ -445,7 +483,8 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
-async function recordFailure(deps: BridgeDeps, row: Message, code: number | null, message: string, notify: boolean): Promise<void> {
+async function recordFailure(deps: BridgeDeps, row: Message, refused: { code: number | null; message: string }, notify: boolean): Promise<void> {
+  const { code, message } = refused
   await deps.store.transaction(async (trx) => {
     await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
     await recordTwilioOptOut(trx, row.phone, code, deps.clock.now())

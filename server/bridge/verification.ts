@@ -70,7 +70,7 @@ type CodeAllowed = { refused: string | null; taken?: BudgetTaken; id?: number }
 
 /** Counts and logs a decision; true when a code may be texted. */
 function allowed(deps: BridgeDeps, phone: string, decision: CodeAllowed, now: number): boolean {
-  if (decision.taken) budgetTaken(deps, 'verification', phone, decision.taken, now)
+  if (decision.taken) budgetTaken(deps, { kind: 'verification', phone, taken: decision.taken, now })
   else if (decision.refused) capRefused(deps, 'verification', phone, decision.refused)
   return !decision.refused
 }

@@ -114,7 +114,7 @@ const PASSING = (status: number) => status >= 500 || status === 429 || status ==
 function failed(policy: DownloadPolicy, reason: string, details: { status?: number; cause?: unknown } = {}): UpstreamError {
   const status = details.status
   const outcome = status === 429 ? 'wait' : status !== undefined && PASSING(status) ? 'retry' : 'give_up'
-  return new UpstreamError(policy.api, outcome, reason, { status }, { cause: details.cause })
+  return new UpstreamError(policy.api, outcome, reason, { status, cause: details.cause })
 }
 
 /** The answer's status as a failure: an expired link (403, 404, 410) or what the host answered. */
@@ -133,7 +133,7 @@ export async function openDownload(url: URL, policy: DownloadPolicy): Promise<Do
     res = await fetchChecked(url, policy)
   } catch (err) {
     const why = (err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'
-    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (${why})`, { code: networkCode(err) }, { cause: err })
+    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (${why})`, { code: networkCode(err), cause: err })
   }
   if ('refused' in res) throw failed(policy, `it was not downloaded: ${res.refused}`)
   if (!res.ok || !res.body) {
@@ -159,7 +159,7 @@ function capped(web: ReadableStream<Uint8Array>): Readable {
       done(seen > MAX_MMS_BYTES ? new FileTooLarge() : null, chunk)
     },
   })
-  const body = Readable.fromWeb(web as import('node:stream/web').ReadableStream<Uint8Array>).on('error', (err) => cap.destroy(err))
+  const body = Readable.fromWeb(web).on('error', (err) => cap.destroy(err))
   return body.pipe(cap)
 }
 
@@ -172,7 +172,7 @@ export async function downloadWhole(url: URL, policy: DownloadPolicy): Promise<{
   } catch (err) {
     opened.body.destroy()
     if (err instanceof FileTooLarge) throw failed(policy, TOO_LARGE)
-    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (the download broke off)`, {}, { cause: err })
+    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (the download broke off)`, { cause: err })
   }
   return { contentType: opened.contentType, bytes: Buffer.concat(chunks) }
 }

@@ -76,24 +76,24 @@ export function intercomHost(config: Pick<Config['intercom'], 'apiBaseUrl'>): st
  */
 export function intercomFailure(err: unknown, what: string, host: string, now = Date.now()): UpstreamError {
   if (err instanceof UpstreamError) return err
-  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host } }, { cause: err })
+  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host }, cause: err })
   if (!(err instanceof IntercomError) || err.statusCode === undefined) {
     const code = FETCH_FAILED.exec((err as Error)?.message ?? '')?.[1]
     const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
-    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, code ? { unreachable: { code, host } } : {}, { cause: err })
+    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, { ...(code ? { unreachable: { code, host } } : {}), cause: err })
   }
   const status = err.statusCode
   if (status === 429) {
     const reset = Number(err.rawResponse?.headers.get('x-ratelimit-reset'))
     const waitMs = Number.isFinite(reset) && reset > 0 ? reset * 1000 - now : 10_000
-    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000) }, { cause: err })
+    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000), cause: err })
   }
   const mergedInto = status === 410 ? canonicalContact(err.rawResponse?.headers.get('link')) : undefined
   if (mergedInto) {
-    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto }, { cause: err })
+    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto, cause: err })
   }
-  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status }, { cause: err })
-  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status }, { cause: err })
+  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status, cause: err })
+  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status, cause: err })
 }
 
 /**
@@ -205,7 +205,7 @@ export class IntercomApi {
   /** Where the contact is: GET /contacts/{id}, its 410 and 404 read as answers. */
   async locateContact(contactId: string): Promise<ContactWhereabouts> {
     try {
-      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) as Intercom.Contact }
+      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) }
     } catch (err) {
       if (err instanceof UpstreamError && err.details.mergedInto) return { kind: 'merged', into: err.details.mergedInto }
       if (err instanceof UpstreamError && err.notFound) return { kind: 'gone' }
@@ -276,7 +276,7 @@ export class IntercomApi {
     if (this.config.workspaceId) return this.config.workspaceId
     return this.learnOnce('intercom.workspace_id', async () => {
       const me = await this.call('identify the workspace (GET /me)', () => this.sdk.admins.identify())
-      const id = (me?.app as { id_code?: string } | undefined)?.id_code
+      const id = me?.app?.id_code
       if (!id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID')
       return id
     })
@@ -368,7 +368,7 @@ export class IntercomApi {
         // In the 2.14 reference (not yet in the SDK's types): the text and its pictures open the
         // conversation as one part, as they arrived on the phone.
         ...(attachments.length ? { attachment_urls: attachments } : {}),
-      } as Parameters<IntercomClient['conversations']['create']>[0]),
+      }),
     )
     return { messageId: created.id, conversationId: created.conversation_id ?? created.id }
   }

@@ -44,15 +44,15 @@ export function twilioFailure(err: unknown, what: string, host: string): Upstrea
     // axios (under the SDK) carries Node's code, or ECONNABORTED for its own timeout.
     const code = networkCode(err)
     const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
-    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${why}`, code ? { unreachable: { code, host } } : {}, { cause: err })
+    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${why}`, { ...(code ? { unreachable: { code, host } } : {}), cause: err })
   }
   const { status, code } = err
-  if (status === 429 || code === 20429) return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, { status, code, waitMs: 5_000 }, { cause: err })
+  if (status === 429 || code === 20429) return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, { status, code, waitMs: 5_000, cause: err })
   const known = code ? TWILIO_ERRORS[code] : undefined
   if (status >= 500 || known?.permanent === false) {
-    return new UpstreamError('twilio', 'retry', `Twilio answered ${status}${code ? ` (error ${code})` : ''} while trying to ${what}`, { status, code }, { cause: err })
+    return new UpstreamError('twilio', 'retry', `Twilio answered ${status}${code ? ` (error ${code})` : ''} while trying to ${what}`, { status, code, cause: err })
   }
-  return new UpstreamError('twilio', 'give_up', `Twilio refused to ${what} (${status}${code ? `, error ${code}` : ''}): ${err.message}`, { status, code }, { cause: err })
+  return new UpstreamError('twilio', 'give_up', `Twilio refused to ${what} (${status}${code ? `, error ${code}` : ''}): ${err.message}`, { status, code, cause: err })
 }
 
 /** A text to send: to a customer, from our number or through the Messaging Service. */

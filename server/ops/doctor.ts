@@ -24,16 +24,19 @@ function ago(ms: number): string {
   return `${Math.round(ms / (24 * HOUR))} days ago`
 }
 
-/**
- * Is this bridge healthy? Settings (already valid when this runs), the database and its migrations,
- * both APIs with these credentials, the queue, and whether webhooks have arrived lately.
- */
 export interface DoctorOptions {
+  /** The time the checks measure ages from (default: now). */
+  now?: number
   /** Where the running service answers (default: this machine, on PORT). */
   serviceUrl?: string
 }
 
-export async function runDoctor(config: Config, store: Store, clients: Clients, now = Date.now(), options: DoctorOptions = {}): Promise<StepResult[]> {
+/**
+ * Is this bridge healthy? Settings (already valid when this runs), the database and its migrations,
+ * both APIs with these credentials, the queue, and whether webhooks have arrived lately.
+ */
+export async function runDoctor(config: Config, store: Store, clients: Clients, options: DoctorOptions = {}): Promise<StepResult[]> {
+  const now = options.now ?? Date.now()
   const results: StepResult[] = []
   const say = (ok: boolean, line: string) => results.push({ ok, line, changed: false })
   say(true, `Version: ${PRODUCT} ${VERSION}.`)

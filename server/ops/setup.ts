@@ -33,87 +33,121 @@ function explainTwilio(err: unknown, config: Config): string {
   return `${failure.message}.`
 }
 
+/** One setup run: what it may use, whether it may change anything, and where its lines go. */
+interface SetupRun {
+  config: Config
+  clients: Clients
+  dryRun: boolean
+  say: (ok: boolean, line: string, changed?: boolean) => void
+}
+
 /**
  * Checks the credentials, creates what the bridge needs in Intercom, and points Twilio at the bridge.
  * Safe to run again: only what is missing or different changes. With `dryRun`, nothing changes.
  */
 export async function runSetup(config: Config, clients: Clients, dryRun: boolean): Promise<StepResult[]> {
   const results: StepResult[] = []
-  const would = dryRun ? 'Would' : ''
   const say = (ok: boolean, line: string, changed = false) => results.push({ ok, line, changed })
-
+  const run: SetupRun = { config, clients, dryRun, say }
   // Intercom: who are we, then the tag and the attributes.
-  let intercomOk = false
+  if (await checkIntercomToken(run)) await setUpIntercom(run)
+  // Twilio: the account, then where texts to our numbers (or the Messaging Service) are sent.
+  await setUpTwilio(run)
+  return results
+}
+
+async function checkIntercomToken({ config, clients, say }: SetupRun): Promise<boolean> {
   try {
     const me = await clients.intercom.admins.identify()
     say(true, `Intercom: the token works (admin ${me?.name ?? me?.id}, workspace ${me?.app?.name ?? '?'}, API ${INTERCOM_API_VERSION}).`)
-    intercomOk = true
+    return true
   } catch (err) {
     say(false, explainIntercom(err, config))
+    return false
   }
-  if (intercomOk) {
-    try {
-      const tags = await clients.intercom.tags.list()
-      if (tags.data?.some((t) => t.name === config.smsTag)) say(true, `Intercom: the "${config.smsTag}" tag exists.`)
-      else {
-        if (!dryRun) await clients.intercom.tags.create({ name: config.smsTag })
-        say(true, `Intercom: ${would ? 'would create' : 'created'} the "${config.smsTag}" tag.`, true)
-      }
-      const existing = await clients.intercom.dataAttributes.list({ model: 'contact' })
-      // Intercom refuses to set attributes that do not exist: the ones the bridge writes, made ahead.
-      for (const attribute of SETUP_ATTRIBUTES) {
-        if (existing.data?.some((a) => a.name === attribute.name)) {
-          say(true, `Intercom: the contact attribute ${attribute.name} exists.`)
-          continue
-        }
-        if (!dryRun) await clients.intercom.dataAttributes.create({ name: attribute.name, data_type: attribute.dataType, description: attribute.description, model: 'contact' } as never)
-        say(true, `Intercom: ${would ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.dataType}).`, true)
-      }
-      // Versions before 0.2 created a custom `sms_consent`, which shadows Intercom's native field.
-      if (existing.data?.some((a) => a.name === LEGACY_CONSENT_ATTRIBUTE && a.custom === true)) {
-        say(
-          true,
-          `Intercom: the custom contact attribute ${LEGACY_CONSENT_ATTRIBUTE} was made by an earlier version and has the name of Intercom's own SMS consent field. ` +
-            `The bridge now writes ${CONSENT_ATTRIBUTE} and still honours the old attribute; once no rule or report uses it, archive it (Settings -> Data -> People).`,
-        )
-      }
-    } catch (err) {
-      say(false, explainIntercom(err, config))
-    }
-  }
+}
 
-  // Twilio: the account, then where texts to our numbers (or the Messaging Service) are sent.
-  const smsUrl = `${config.publicUrl}/twilio/sms`
+async function setUpIntercom(run: SetupRun): Promise<void> {
+  try {
+    await ensureTag(run)
+    await ensureAttributes(run)
+  } catch (err) {
+    run.say(false, explainIntercom(err, run.config))
+  }
+}
+
+async function ensureTag({ config, clients, dryRun, say }: SetupRun): Promise<void> {
+  const tags = await clients.intercom.tags.list()
+  if (tags.data?.some((t) => t.name === config.smsTag)) {
+    say(true, `Intercom: the "${config.smsTag}" tag exists.`)
+    return
+  }
+  if (!dryRun) await clients.intercom.tags.create({ name: config.smsTag })
+  say(true, `Intercom: ${dryRun ? 'would create' : 'created'} the "${config.smsTag}" tag.`, true)
+}
+
+async function ensureAttributes({ clients, dryRun, say }: SetupRun): Promise<void> {
+  const existing = await clients.intercom.dataAttributes.list({ model: 'contact' })
+  // Intercom refuses to set attributes that do not exist: the ones the bridge writes, made ahead.
+  for (const attribute of SETUP_ATTRIBUTES) {
+    if (existing.data?.some((a) => a.name === attribute.name)) {
+      say(true, `Intercom: the contact attribute ${attribute.name} exists.`)
+      continue
+    }
+    if (!dryRun) await clients.intercom.dataAttributes.create({ name: attribute.name, data_type: attribute.dataType, description: attribute.description, model: 'contact' } as never)
+    say(true, `Intercom: ${dryRun ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.dataType}).`, true)
+  }
+  // Versions before 0.2 created a custom `sms_consent`, which shadows Intercom's native field.
+  if (existing.data?.some((a) => a.name === LEGACY_CONSENT_ATTRIBUTE && a.custom === true)) {
+    say(
+      true,
+      `Intercom: the custom contact attribute ${LEGACY_CONSENT_ATTRIBUTE} was made by an earlier version and has the name of Intercom's own SMS consent field. ` +
+        `The bridge now writes ${CONSENT_ATTRIBUTE} and still honours the old attribute; once no rule or report uses it, archive it (Settings -> Data -> People).`,
+    )
+  }
+}
+
+async function setUpTwilio(run: SetupRun): Promise<void> {
+  const { config, clients, say } = run
   try {
     const account = await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
     say(true, `Twilio: the credentials work (account "${account.friendlyName}", ${account.status}).`)
-    for (const number of config.twilio.phoneNumbers) {
-      const [found] = await clients.twilio.incomingPhoneNumbers.list({ phoneNumber: number, limit: 1 })
-      if (!found) {
-        say(false, `Twilio: ${number} is not a number on this account. Check TWILIO_PHONE_NUMBER.`)
-        continue
-      }
-      if (found.smsUrl === smsUrl && found.smsMethod === 'POST') {
-        say(true, `Twilio: ${number} already sends texts to ${smsUrl}.`)
-        continue
-      }
-      if (!dryRun) await clients.twilio.incomingPhoneNumbers(found.sid).update({ smsUrl, smsMethod: 'POST' })
-      say(true, `Twilio: ${would ? 'would point' : 'pointed'} ${number}'s incoming texts at ${smsUrl}${found.smsUrl ? ` (was ${found.smsUrl})` : ''}.`, true)
-    }
-    const serviceSid = config.twilio.messagingServiceSid
-    if (serviceSid) {
-      const service = await clients.twilio.messaging.v1.services(serviceSid).fetch()
-      if (service.inboundRequestUrl === smsUrl && service.useInboundWebhookOnNumber === false) {
-        say(true, `Twilio: the Messaging Service "${service.friendlyName}" already sends texts to ${smsUrl}.`)
-      } else {
-        if (!dryRun) await clients.twilio.messaging.v1.services(serviceSid).update({ inboundRequestUrl: smsUrl, inboundMethod: 'POST', useInboundWebhookOnNumber: false })
-        say(true, `Twilio: ${would ? 'would point' : 'pointed'} the Messaging Service's incoming texts at ${smsUrl}.`, true)
-      }
-    }
+    for (const number of config.twilio.phoneNumbers) await pointNumber(run, number)
+    if (config.twilio.messagingServiceSid) await pointMessagingService(run, config.twilio.messagingServiceSid)
   } catch (err) {
     say(false, explainTwilio(err, config))
   }
-  return results
+}
+
+/** Where Twilio sends texts to the bridge's numbers. */
+function smsUrlOf(config: Config): string {
+  return `${config.publicUrl}/twilio/sms`
+}
+
+async function pointNumber({ config, clients, dryRun, say }: SetupRun, number: string): Promise<void> {
+  const smsUrl = smsUrlOf(config)
+  const [found] = await clients.twilio.incomingPhoneNumbers.list({ phoneNumber: number, limit: 1 })
+  if (!found) {
+    say(false, `Twilio: ${number} is not a number on this account. Check TWILIO_PHONE_NUMBER.`)
+    return
+  }
+  if (found.smsUrl === smsUrl && found.smsMethod === 'POST') {
+    say(true, `Twilio: ${number} already sends texts to ${smsUrl}.`)
+    return
+  }
+  if (!dryRun) await clients.twilio.incomingPhoneNumbers(found.sid).update({ smsUrl, smsMethod: 'POST' })
+  say(true, `Twilio: ${dryRun ? 'would point' : 'pointed'} ${number}'s incoming texts at ${smsUrl}${found.smsUrl ? ` (was ${found.smsUrl})` : ''}.`, true)
+}
+
+async function pointMessagingService({ config, clients, dryRun, say }: SetupRun, serviceSid: string): Promise<void> {
+  const smsUrl = smsUrlOf(config)
+  const service = await clients.twilio.messaging.v1.services(serviceSid).fetch()
+  if (service.inboundRequestUrl === smsUrl && service.useInboundWebhookOnNumber === false) {
+    say(true, `Twilio: the Messaging Service "${service.friendlyName}" already sends texts to ${smsUrl}.`)
+    return
+  }
+  if (!dryRun) await clients.twilio.messaging.v1.services(serviceSid).update({ inboundRequestUrl: smsUrl, inboundMethod: 'POST', useInboundWebhookOnNumber: false })
+  say(true, `Twilio: ${dryRun ? 'would point' : 'pointed'} the Messaging Service's incoming texts at ${smsUrl}.`, true)
 }
 
 /** What to paste into the Intercom Developer Hub and the Series editor. */

@@ -60,7 +60,7 @@ export function bindTasks<D>(deps: D, tasks: ReadonlyArray<Task<unknown, D>>): R
   const bound: Record<string, TaskDefinition> = {}
   for (const task of tasks) {
     if (bound[task.name]) throw new Error(`task "${task.name}" is in the worker's list twice`)
-    const { onDead } = task
+    const onDead = task.onDead?.bind(task)
     bound[task.name] = { payload: task.payload, run: (payload, ctx) => task.run(deps, payload, ctx), ...(onDead ? { onDead } : {}) }
   }
   const missing = [...defined.keys()].filter((name) => !bound[name])

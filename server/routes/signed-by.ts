@@ -109,7 +109,7 @@ async function checkTwilioForm(req: FastifyRequest, refuse: Refuse): Promise<voi
   const signature = headerOf(req, SCHEMES.twilio)
   const given = signature !== '' ? signature : undefined
   const settings = req.headers[TWILIO_SIGNATURE_SETTINGS_HEADER]
-  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, given, url, params, typeof settings === 'string' ? settings : undefined)
+  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, { signature: given, url, params, settings: typeof settings === 'string' ? settings : undefined })
   if (typeof req.body !== 'object' || !checked.ok) refuse(req, given ? 'mismatch' : 'missing_header', { signedUrl: url, scheme: checked.scheme })
   if (params.AccountSid !== config.twilio.accountSid) refuse(req, 'wrong_account', { signedUrl: url })
 }

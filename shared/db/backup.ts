@@ -27,24 +27,28 @@ export async function stageRestore(dbFile: string, backup: string): Promise<{ mi
   // it was. The copy takes the backup's mode: made owner-only at once, as the database is.
   copyFileSync(backup, partial)
   chmodSync(partial, 0o600)
-  let migrationsToApply = 0
   try {
-    const store = await openStore({ url: `file:${partial}` })
-    try {
-      await checkBackup(store, backup)
-      migrationsToApply = (await pendingMigrations(store)).length
-    } finally {
-      await store.close()
-    }
+    const migrationsToApply = await checkCopy(partial, backup)
     renameSync(partial, staged)
     rmSync(`${partial}-wal`, { force: true })
     rmSync(`${partial}-shm`, { force: true })
+    return { migrationsToApply }
   } catch (error) {
     for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true })
-    if (error instanceof Error && /file is not a database|malformed/i.test(error.message)) throw new Error(`${backup} is not a database file`)
+    if (error instanceof Error && /file is not a database|malformed/i.test(error.message)) throw new Error(`${backup} is not a database file`, { cause: error })
     throw error
   }
-  return { migrationsToApply }
+}
+
+/** Checks the copy of `backup` at `copy` (see checkBackup); says how many migrations it lacks. */
+async function checkCopy(copy: string, backup: string): Promise<number> {
+  const store = await openStore({ url: `file:${copy}` })
+  try {
+    await checkBackup(store, backup)
+    return (await pendingMigrations(store)).length
+  } finally {
+    await store.close()
+  }
 }
 
 /** Throws, saying why, unless the opened copy of `backup` is a bridge database this version may run as it is. */

@@ -21,7 +21,8 @@ const UNHANDLED_TOPIC = 'intercom.unhandled_topic.'
 export async function noteUnhandledTopic(trx: Tx, topic: string, now = Date.now()): Promise<void> {
   const key = `${UNHANDLED_TOPIC}${topic}`
   const seen = await trx.selectFrom('settings_cache').select('value').where('key', '=', key).executeTakeFirst()
-  const count = (Number(JSON.parse(seen?.value ?? '{}').count) || 0) + 1
+  const before = JSON.parse(seen?.value ?? '{}') as { count?: unknown }
+  const count = (Number(before.count) || 0) + 1
   await trx.executeQuery(setCached(key, JSON.stringify({ count, last: now }), now))
 }
 

@@ -5,6 +5,7 @@ import { migrationProvider, LATEST_MIGRATION } from './migrations/index.js'
 import type { Database } from './schema.js'
 import { backupBeforeMigrating, recordVersion, refuseNewerDatabase, type BeforeMigrating } from './versions.js'
 import { VERSION } from '../version.js'
+import { errorMessage } from '../errors.js'
 
 export type Db = Kysely<Database>
 export type Tx = Transaction<Database>
@@ -116,7 +117,7 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')
       const what = failed ? `migration ${failed.migrationName} failed` : 'migrations failed'
-      throw new Error(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      throw new Error(`${what}: ${errorMessage(error)}`, { cause: error })
     }
     const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
     if (!upTo && applied.length > 0) await recordVersion(store.db, { version: release.version, known }, now)

@@ -137,7 +137,7 @@ export class LocalEngine {
     const values = parameters.map(toSql)
     // all() and run() reset a kept statement before binding; get() does not, so it is never used.
     if (reader) return { rows: statement.all(values) as Record<string, unknown>[] }
-    const { changes, lastInsertRowid } = statement.run(values) as { changes: number; lastInsertRowid: number | bigint }
+    const { changes, lastInsertRowid } = statement.run(values)
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) }
   }
 

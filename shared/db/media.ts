@@ -41,7 +41,7 @@ export async function heldMediaSlice(db: Executor, id: number, offset: number, l
 export async function pruneHeldMedia(trx: Tx, before: number, limit: number): Promise<number> {
   const result = await trx
     .deleteFrom('held_media')
-    .where(({ eb, selectFrom }) => eb('id', 'in', selectFrom('held_media').select('id').where('created_at', '<', before).limit(limit)))
+    .where((eb) => eb('id', 'in', eb.selectFrom('held_media').select('id').where('created_at', '<', before).limit(limit)))
     .executeTakeFirst()
   return Number(result.numDeletedRows)
 }

@@ -27,7 +27,7 @@ export function prepare<A extends Record<string, unknown>, R = unknown>(build: (
   return (args) => {
     template ??= compileTemplate(build)
     const parameters = template.slots.map((slot) => ('arg' in slot ? args[slot.arg] : slot.value))
-    return CompiledQuery.raw(template.sql, parameters) as Statement<R>
+    return CompiledQuery.raw(template.sql, parameters)
   }
 }
 

@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import type { Executor, Tx } from './database.js'
-import type { Message } from './schema.js'
 import { toMessage } from './messages.js'
 
 /** Statuses whose text may still be needed in full: an outbound text not yet sent, an inbound one not yet in Intercom. */
@@ -76,7 +75,7 @@ export async function personRecords(db: Executor, p: Person) {
   const byPerson = <T extends 'phone_contacts' | 'sms_conversations' | 'sms_conversation_links'>(table: T) =>
     db.selectFrom(table as 'phone_contacts').selectAll().where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])).execute()
   return {
-    messages: messages.map(toMessage) as Message[],
+    messages: messages.map(toMessage),
     phoneContacts: await byPerson('phone_contacts'),
     conversations: await byPerson('sms_conversations'),
     conversationLinks: await byPerson('sms_conversation_links'),

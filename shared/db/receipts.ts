@@ -19,8 +19,8 @@ export async function recordReceipt(trx: Tx, source: string, key: string, now = 
 export async function pruneReceipts(trx: Tx, before: number, limit: number): Promise<number> {
   const result = await trx
     .deleteFrom('webhook_receipts')
-    .where(({ eb, selectFrom }) =>
-      eb(sql.ref('rowid'), 'in', selectFrom('webhook_receipts').select(sql.ref('rowid').as('rowid')).where('received_at', '<', before).limit(limit)),
+    .where((eb) =>
+      eb(sql.ref('rowid'), 'in', eb.selectFrom('webhook_receipts').select(sql.ref('rowid').as('rowid')).where('received_at', '<', before).limit(limit)),
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)

@@ -20,7 +20,7 @@ export async function sendBatch(remote: Client, writes: (readonly Statement[])[]
   return writes.map((write) =>
     write.map(() => {
       const r = results[at++]!
-      return { rows: r.rows as unknown[], numAffectedRows: BigInt(r.rowsAffected) }
+      return { rows: r.rows, numAffectedRows: BigInt(r.rowsAffected) }
     }),
   )
 }

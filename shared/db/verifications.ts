@@ -44,8 +44,8 @@ export async function markVerified(trx: Tx, id: number, now: number): Promise<vo
 export async function pruneVerifications(trx: Tx, before: number, limit: number): Promise<number> {
   const result = await trx
     .deleteFrom('phone_verifications')
-    .where(({ eb, selectFrom }) =>
-      eb(sql.ref('rowid'), 'in', selectFrom('phone_verifications').select(sql.ref('rowid').as('rowid')).where('expires_at', '<', before).limit(limit)),
+    .where((eb) =>
+      eb(sql.ref('rowid'), 'in', eb.selectFrom('phone_verifications').select(sql.ref('rowid').as('rowid')).where('expires_at', '<', before).limit(limit)),
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)

@@ -120,13 +120,13 @@ t.test('a text sent from another conversation makes it the SMS conversation', as
   const ctx = await buildTestApp(t)
   const { contact } = await customerWhoTexted(ctx)
   const email = await ctx.app.clients.intercom.conversations.create({ from: { type: 'lead', id: contact.id }, body: 'from the web' })
-  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, email.conversation_id!, { component_id: 'send_sms', input_values: { sms_body: 'Switching to SMS' } }))
+  await canvasOf(t, ctx, '/canvas/inbox/submit', inboxRequest(ctx, contact.id, email.conversation_id, { component_id: 'send_sms', input_values: { sms_body: 'Switching to SMS' } }))
   await drain(ctx.app)
   const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
   t.equal(link.intercom_conversation_id, email.conversation_id)
   await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'ok!' }))
   await drain(ctx.app)
-  t.equal(ctx.intercom.conversation(email.conversation_id!)!.parts.filter((p) => p.part_type === 'comment').at(-1)?.body, 'ok!', 'the reply threads there')
+  t.equal(ctx.intercom.conversation(email.conversation_id)!.parts.filter((p) => p.part_type === 'comment').at(-1)?.body, 'ok!', 'the reply threads there')
 })
 
 t.test('opted out: the panel says since when, and sending is refused', async (t) => {

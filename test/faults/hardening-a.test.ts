@@ -65,7 +65,7 @@ t.test('12. an unsigned request cannot write the advice doctor prints', async (t
   // latest refusal's advice is the one doctor prints.
   t.equal((await ctx.app.inject({ method: 'POST', url: '/twilio/sms', headers: { ...headers, 'x-twilio-signature': 'bm90LWEtc2lnbmF0dXJl' }, payload: form })).statusCode, 403)
   t.equal((await ctx.app.inject({ method: 'POST', url: '/intercom/webhooks', headers: { ...headers, 'content-type': 'application/json', 'x-hub-signature': 'sha1=00' }, payload: '{}' })).statusCode, 401)
-  const report = (await runDoctor(ctx.config, ctx.app.store, ctx.app.clients, Date.now(), { serviceUrl })).map((r) => r.line).join('\n')
+  const report = (await runDoctor(ctx.config, ctx.app.store, ctx.app.clients, { now: Date.now(), serviceUrl })).map((r) => r.line).join('\n')
   t.match(report, /Twilio webhooks \(texts and delivery statuses\): 2 request\(s\) refused/)
   t.match(report, /likely cause: the webhook URL set on the number is not under PUBLIC_URL \(https:\/\/sms-bridge\.example\.com;/, 'the advice names the configured URL')
   t.notMatch(report, /attacker/i, 'nothing the request said reaches the advice')

@@ -17,7 +17,7 @@ function thread(ctx: TestApp, phone: string): string[] {
   const contact = ctx.intercom.contacts.find((c) => c.phone === phone)
   const conversation = contact && ctx.intercom.conversations.find((c) => c.contacts[0]!.id === contact.id)
   if (!conversation) return []
-  return [conversation.source.body, ...conversation.parts.filter((p) => p.part_type === 'comment' && p.author.id === contact!.id).map((p) => p.body ?? '')]
+  return [conversation.source.body, ...conversation.parts.filter((p) => p.part_type === 'comment' && p.author.id === contact.id).map((p) => p.body ?? '')]
 }
 
 async function deadJobs(ctx: TestApp) {

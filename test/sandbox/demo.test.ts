@@ -307,7 +307,7 @@ if (BROWSER.problem !== undefined) {
     const mid = await browser.newPage({ viewport: { width: 800, height: 900 } })
     await mid.goto(demo.url)
     await mid.locator('#inbox .part.customer').first().waitFor(WAIT)
-    const width = (selector: string) => mid.evaluate(`document.querySelector('${selector}').getBoundingClientRect().width`) as Promise<number>
+    const width = (selector: string) => mid.evaluate<number>(`document.querySelector('${selector}').getBoundingClientRect().width`)
     t.ok((await width('#conversation-thread')) >= 300, 'the conversation has room for its words')
     t.ok((await width('#conversation-list')) >= 300, 'the list is above it, as wide')
     t.ok(await mid.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling')

@@ -52,7 +52,7 @@ t.test('a refused signature is one warning a minute per surface, saying what was
 
   const rows = await app.store.db.selectFrom('settings_cache').select('key').execute()
   t.notOk(rows.some((r) => r.key.includes('refus')), 'a refusal writes nothing to the database')
-  const report = (await runDoctor(ctx.config, app.store, app.clients, clock.now() + 120_000, { serviceUrl })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
+  const report = (await runDoctor(ctx.config, app.store, app.clients, { now: clock.now() + 120_000, serviceUrl })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
   t.ok(report.includes('FAIL Twilio webhooks (texts and delivery statuses): 7 request(s) refused for their signature since the service started 3 min ago, the last 2 min ago; likely cause: the webhook URL set on the number is not under PUBLIC_URL (https://sms-bridge.example.com; sms-bridge setup prints the URLs to set), or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number.'), report.join('\n'))
   t.ok(report.some((l) => l.startsWith('FAIL Intercom webhooks: 1 request(s) refused')))
   const metric = await app.metrics.registry.getSingleMetricAsString('bridge_signature_refusals_total')
@@ -186,6 +186,6 @@ t.test('Twilio resetting every connection: one line a minute naming ECONNRESET a
 
   // doctor, against the same Twilio, says the same.
   link.reset(true)
-  const report = (await runDoctor(ctx.config, app.store, app.clients, clock.now())).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
+  const report = (await runDoctor(ctx.config, app.store, app.clients, { now: clock.now() })).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
   t.ok(report.includes(`FAIL Twilio: could not reach 127.0.0.1:${link.port} (ECONNRESET: the connection was cut; a proxy or firewall on the way?).`), report.join('\n'))
 })

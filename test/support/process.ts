@@ -51,8 +51,8 @@ export function startServiceProcess(
     runtime === 'node' ? [process.execPath, [...START_FLAGS, CLI, 'start']] : [DENO, ['run', '--allow-all', CLI, 'start']]
   const child = spawn(cmd, args, { env: bareEnv({ PORT: '0', HOST: '127.0.0.1', ...env }), cwd })
   let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -63,7 +63,7 @@ export function startServiceProcess(
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
       if (!m) return
       clearTimeout(timer)
-      child.stdout!.off('data', onData)
+      child.stdout.off('data', onData)
       resolve({
         child,
         url: m[1]!,
@@ -74,7 +74,7 @@ export function startServiceProcess(
         },
       })
     }
-    child.stdout!.on('data', onData)
+    child.stdout.on('data', onData)
     child.on('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`${runtime} service exited with ${code}:\n${out}`))

@@ -12,7 +12,7 @@ t.test('bad input on every surface, with huge bodies: a clear 4xx, nothing store
   await t.test('huge bodies on every surface: 413', async (t) => {
     const big = (bytes: number) => 'x'.repeat(bytes)
     const form = inboundForm(ctx)
-    const hugeForm = `${new URLSearchParams(form)}&Body=${big(300 * 1024)}`
+    const hugeForm = `${new URLSearchParams(form).toString()}&Body=${big(300 * 1024)}`
     const hugeJson = (bytes: number) => JSON.stringify({ ...notification('conversation.admin.replied', { id: '1' }), padding: big(bytes) })
     const cases: Array<[string, Probe]> = [
       ['/twilio/sms, 300 KB form', { url: '/twilio/sms', headers: formHeaders(twilioSign(`${PUBLIC_URL}/twilio/sms`, parseForm(hugeForm))), payload: hugeForm }],

@@ -88,10 +88,10 @@ t.test('bad input on Twilio\'s /twilio/sms and /twilio/status: a clear 4xx, noth
           for (const [sms, status] of mutations) {
             const [op, key, value] = path === '/twilio/sms' ? sms : status
             if (op === 'drop') pairs = pairs.filter(([k]) => k !== key)
-            else if (op === 'set') pairs = [...pairs.filter(([k]) => k !== key), [key!, value!]]
+            else if (op === 'set') pairs = [...pairs.filter(([k]) => k !== key), [key, value]]
             else {
-              pairs = [...pairs, [key!, `${base[key!] ?? 'x'}-again`]]
-              if (pairs.filter(([k]) => k === key).length < 2) pairs = [...pairs, [key!, 'and-again']]
+              pairs = [...pairs, [key, `${base[key] ?? 'x'}-again`]]
+              if (pairs.filter(([k]) => k === key).length < 2) pairs = [...pairs, [key, 'and-again']]
             }
           }
           pairs = [...pairs, ...extras]
@@ -114,7 +114,7 @@ t.test('bad input on Twilio\'s /twilio/sms and /twilio/status: a clear 4xx, noth
         async (from, how, key, value) => {
           const signed = inboundForm(ctx, { From: from, Body: 'the original text' })
           const signature = twilioSign(`${PUBLIC_URL}/twilio/sms`, signed)
-          let form: Record<string, string> = { ...signed }
+          const form: Record<string, string> = { ...signed }
           let url = '/twilio/sms'
           if (how === 'change') form[key] = form[key] === value ? `${value}!` : value
           if (how === 'add') form[`Extra${key}`] = value

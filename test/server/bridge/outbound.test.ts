@@ -97,7 +97,7 @@ t.test('notes, customer parts and conversations without SMS are never texted; bo
     return c.conversations.create({ from: { type: 'user', id: other.id }, body: 'from the Messenger' })
   })()
   t.equal(ctx.intercom.conversations.length, web + 1)
-  await teammateReplies(ctx, res.conversation_id!, '<p>answer on the web</p>')
+  await teammateReplies(ctx, res.conversation_id, '<p>answer on the web</p>')
   t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0, 'a conversation with no SMS link is ignored')
 
   await teammateReplies(ctx, conversationId, '<p>I am Fin</p>', { body: '', authorType: 'bot' })

@@ -159,12 +159,12 @@ t.test('jobs sharing an ordering key run one at a time, in queue order; other ke
       step: async ({ key, n }: { key: string; n: number }) => {
         active[key] = (active[key] ?? 0) + 1
         overall++
-        maxPerKey = Math.max(maxPerKey, active[key]!)
+        maxPerKey = Math.max(maxPerKey, active[key])
         maxOverall = Math.max(maxOverall, overall)
         // Later jobs take fewer turns, so any reordering would show.
         await turns(Math.max(1, 12 - n))
         ;(order[key] ??= []).push(n)
-        active[key]!--
+        active[key]--
         overall--
       },
     }),

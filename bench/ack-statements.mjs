@@ -37,7 +37,12 @@ async function timed(engine, statementsOf) {
 try {
   const floor = new LocalEngine({ path: join(dir, 'floor.db'), memory: false, busyTimeoutMs: 10_000 })
   await floor.run('CREATE TABLE texts (sid TEXT PRIMARY KEY, sender TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL)', [])
-  const floorUs = await timed(floor, (t) => [{ sql: 'INSERT INTO texts (sid, sender, body, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING', parameters: [t.sid, t.from, t.body, Date.now()] }])
+  const floorUs = await timed(floor, (t) => [
+    {
+      sql: 'INSERT INTO texts (sid, sender, body, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING',
+      parameters: [t.sid, t.from, t.body, Date.now()],
+    },
+  ])
 
   const store = await openStore({ url: `file:${join(dir, 'bridge.db')}` })
   await migrate(store)
@@ -45,9 +50,19 @@ try {
   const service = new LocalEngine({ path: join(dir, 'bridge.db'), memory: false, busyTimeoutMs: 10_000 })
   const serviceUs = await timed(service, (t) => [
     insertInbound(t, { phone: t.from, ours: t.to }),
-    enqueueAfterInsert({ task: 'inbound.deliver', payload: { messageId: 0 }, key: `inbound:${t.sid}`, queueKey: `phone:${t.from}` }, 'messageId'),
+    enqueueAfterInsert(
+      { task: 'inbound.deliver', payload: { messageId: 0 }, key: `inbound:${t.sid}`, queueKey: `phone:${t.from}` },
+      'messageId',
+    ),
   ])
-  console.log(JSON.stringify({ texts_per_commit: PER_COMMIT, floor_us_per_text: Math.round(floorUs), service_us_per_text: Math.round(serviceUs), ratio: Math.round((floorUs / serviceUs) * 100) / 100 }))
+  console.log(
+    JSON.stringify({
+      texts_per_commit: PER_COMMIT,
+      floor_us_per_text: Math.round(floorUs),
+      service_us_per_text: Math.round(serviceUs),
+      ratio: Math.round((floorUs / serviceUs) * 100) / 100,
+    }),
+  )
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

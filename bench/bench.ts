@@ -51,9 +51,18 @@ const percentile = (values: number[], p: number) => {
 }
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 
-function startProcess(cmd: string, argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number; startedAt: number }> {
+function startProcess(
+  cmd: string,
+  argv: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; port: number; startedAt: number }> {
   const startedAt = performance.now()
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, argv, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start:\n${out}`)), 30_000)
@@ -118,7 +127,11 @@ async function textLoad(url: string, authToken: string) {
       Body: `load ${i}`,
       NumMedia: '0',
     }
-    return { ...req, body: new URLSearchParams(form).toString(), headers: { ...req.headers, 'x-twilio-signature': signTwilio(authToken, `${PUBLIC_URL}/twilio/sms`, form) } }
+    return {
+      ...req,
+      body: new URLSearchParams(form).toString(),
+      headers: { ...req.headers, 'x-twilio-signature': signTwilio(authToken, `${PUBLIC_URL}/twilio/sms`, form) },
+    }
   })
   return result
 }
@@ -133,12 +146,14 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
   try {
     await migrate(store)
     await store.transaction(async (trx) => {
-      for (let i = 0; i < backlog; i++) await runIn(trx, enqueue({ task: 'bench', payload: { i }, queueKey: `phone:${i % 2_000}` }, Date.now() - 1_000))
+      for (let i = 0; i < backlog; i++)
+        await runIn(trx, enqueue({ task: 'bench', payload: { i }, queueKey: `phone:${i % 2_000}` }, Date.now() - 1_000))
     })
     const rounds = 200
     const t0 = performance.now()
     for (let k = 0; k < rounds; k++) {
-      for (const job of await claimJobs(store, { workerId: 'bench', limit: 4, leaseMs: 60_000, now: Date.now() })) await store.run(completeJob(job, 'bench'))
+      for (const job of await claimJobs(store, { workerId: 'bench', limit: 4, leaseMs: 60_000, now: Date.now() }))
+        await store.run(completeJob(job, 'bench'))
     }
     return round((performance.now() - t0) / rounds, 2)
   } finally {
@@ -169,7 +184,12 @@ async function main() {
     bare.child.kill('SIGKILL')
 
     // The durable floor: the signature checked and each text stored with a full fsync, nothing more.
-    const floor = await startProcess(process.execPath, [join(ROOT, 'bench/durable-floor.mjs'), join(dir, 'floor.db'), twilio.authToken, PUBLIC_URL], {}, /PORT (\d+)/)
+    const floor = await startProcess(
+      process.execPath,
+      [join(ROOT, 'bench/durable-floor.mjs'), join(dir, 'floor.db'), twilio.authToken, PUBLIC_URL],
+      {},
+      /PORT (\d+)/,
+    )
     children.push(floor.child)
     const floorResult = await textLoad(`http://127.0.0.1:${floor.port}/twilio/sms`, twilio.authToken)
     floor.child.kill('SIGKILL')
@@ -186,7 +206,12 @@ async function main() {
     }
     const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
     // As `npm start` and the Dockerfile run it: with their heap flags.
-    const service = await startProcess(process.execPath, [...(NO_START_FLAGS ? [] : START_FLAGS), ...nodeFlags, join(ROOT, ENTRY), 'start'], env, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+    const service = await startProcess(
+      process.execPath,
+      [...(NO_START_FLAGS ? [] : START_FLAGS), ...nodeFlags, join(ROOT, ENTRY), 'start'],
+      env,
+      /Server listening at http:\/\/127\.0\.0\.1:(\d+)/,
+    )
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
@@ -209,14 +234,19 @@ async function main() {
     const peakRss = peakRssMb(service.child.pid!)
     const dbAfter = await dbCounters()
     if (ACK_ONLY) {
-      console.log({ inbound_ack_rps: round(ackResult.requests.average), ack_p99_ms: ackResult.latency.p99, ack_floor_ratio: round(ackResult.requests.average / floorResult.requests.average, 3), peak_rss_mb: peakRss })
+      console.log({
+        inbound_ack_rps: round(ackResult.requests.average),
+        ack_p99_ms: ackResult.latency.p99,
+        ack_floor_ratio: round(ackResult.requests.average / floorResult.requests.average, 3),
+        peak_rss_mb: peakRss,
+      })
       await stopService(service.child)
       return
     }
     // Let the queue drain before measuring end to end: nothing due and nothing running, twice in a
     // row (recurring jobs wait for later; at most 5 minutes).
     const drainStarted = performance.now()
-    for (let idle = 0; idle < 2 && performance.now() - drainStarted < 300_000; ) {
+    for (let idle = 0; idle < 2 && performance.now() - drainStarted < 300_000;) {
       const { oldestDue, running } = await dbCounters()
       idle = oldestDue === 0 && running === 0 ? idle + 1 : 0
       await sleep(250)

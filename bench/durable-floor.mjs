@@ -13,7 +13,10 @@ import { verifyTwilioSignature } from '../dist/shared/signatures.js'
 const [dbPath, authToken, publicUrl] = process.argv.slice(2)
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 const engine = new LocalEngine({ path: dbPath, memory: false, busyTimeoutMs: 10_000 })
-await engine.run('CREATE TABLE IF NOT EXISTS texts (sid TEXT PRIMARY KEY, sender TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL)', [])
+await engine.run(
+  'CREATE TABLE IF NOT EXISTS texts (sid TEXT PRIMARY KEY, sender TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL)',
+  [],
+)
 
 // Group commit, as the service's store does it: writes that arrive while a commit is under way
 // share the next one.
@@ -27,7 +30,13 @@ async function commit() {
     const batch = pending.splice(0, 200)
     try {
       await engine.run('BEGIN IMMEDIATE', [])
-      for (const text of batch) await engine.run('INSERT INTO texts (sid, sender, body, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING', [text.sid, text.from, text.body, Date.now()])
+      for (const text of batch)
+        await engine.run('INSERT INTO texts (sid, sender, body, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING', [
+          text.sid,
+          text.from,
+          text.body,
+          Date.now(),
+        ])
       await engine.run('COMMIT', [])
       for (const text of batch) text.resolve()
     } catch (err) {
@@ -42,7 +51,8 @@ const app = Fastify({ logger: false })
 await app.register(formbody)
 app.post('/twilio/sms', async (req, reply) => {
   const signature = req.headers['x-twilio-signature']
-  if (!verifyTwilioSignature(authToken, typeof signature === 'string' ? signature : undefined, `${publicUrl}${req.url}`, req.body)) return reply.code(403).send()
+  if (!verifyTwilioSignature(authToken, typeof signature === 'string' ? signature : undefined, `${publicUrl}${req.url}`, req.body))
+    return reply.code(403).send()
   const { MessageSid: sid, From: from, Body: body = '' } = req.body
   await new Promise((resolve, reject) => {
     pending.push({ sid, from, body, resolve, reject })

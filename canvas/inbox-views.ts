@@ -69,59 +69,123 @@ function messageItem(m: Message): { type: 'item'; id: string; title: string; sub
 
 /** The inbox sidebar: short first view (phone, consent, last texts, compose), details behind a button. */
 export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?: SegmentInfo): CanvasResponse {
-  const c: Component[] = []
-  if (state.phone) {
-    c.push({ type: 'text', id: 'phone', text: `*SMS* ${formatForReading(state.phone)}`, style: 'header' })
-  } else {
-    c.push({ type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' })
-    c.push({ type: 'input', id: 'phone_input', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phoneError ? { save_state: 'failed' as const } : {}) })
-    if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
-    if (flash.takeOver) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
-    c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
-  }
-  c.push({ type: 'text', id: 'consent', text: plainText(consentSentence(state.consent)), style: state.consent.state === 'ok' ? 'muted' : 'error' })
   const unconfirmed = state.consent.state === 'unconfirmed'
+  const c: Component[] = [
+    ...phoneSection(state, flash),
+    ...numberSection(state, flash, unconfirmed),
+    ...messagesSection(state, flash),
+    ...composeSection(state, flash, unconfirmed, segments),
+    ...welcomeSection(state, unconfirmed),
+    { type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' },
+  ]
+  if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
+  const stored = {
+    ...(flash.takeOver ? { take_over: flash.takeOver } : {}),
+    ...(state.mergeInto ? { merge_into: state.mergeInto.id } : {}),
+  }
+  return canvas(c, Object.keys(stored).length ? stored : undefined)
+}
+
+const phoneError = (message: string): Component => ({ type: 'text', id: 'phone_error', text: plainText(message), style: 'error' })
+
+/** "Link +1 415 ... to this contact": offered when the typed number belongs to another contact. */
+const takeOverButton = (phone: string): Component => ({
+  type: 'button',
+  id: 'save_phone_anyway',
+  label: `Link ${formatForReading(phone)} to this contact`,
+  action: { type: 'submit' },
+  style: 'secondary',
+})
+
+/** The number, or a field to add one. */
+function phoneSection(state: PanelState, flash: PanelFlash): Component[] {
+  if (state.phone) return [{ type: 'text', id: 'phone', text: `*SMS* ${formatForReading(state.phone)}`, style: 'header' }]
+  const c: Component[] = [
+    { type: 'text', id: 'phone', text: 'No phone number for SMS yet.', style: 'muted' },
+    {
+      type: 'input',
+      id: 'phone_input',
+      label: 'Mobile number',
+      placeholder: '+1 415 555 0100',
+      ...(flash.phoneError ? { save_state: 'failed' as const } : {}),
+    },
+  ]
+  if (flash.phoneError) c.push(phoneError(flash.phoneError))
+  if (flash.takeOver) c.push(takeOverButton(flash.takeOver))
+  c.push({ type: 'button', id: 'save_phone', label: 'Save number', action: { type: 'submit' }, style: 'secondary' })
+  return c
+}
+
+/** Whether the number can be texted, and what a teammate may do about whose it is. */
+function numberSection(state: PanelState, flash: PanelFlash, unconfirmed: boolean): Component[] {
+  const style = state.consent.state === 'ok' ? 'muted' : 'error'
+  const c: Component[] = [{ type: 'text', id: 'consent', text: plainText(consentSentence(state.consent)), style }]
   if (unconfirmed) c.push({ type: 'button', id: 'confirm_phone', label: 'Use this number', action: { type: 'submit' }, style: 'secondary' })
-  if (flash.phoneError && state.phone) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
-  if (flash.takeOver && state.phone) c.push({ type: 'button', id: 'save_phone_anyway', label: `Link ${formatForReading(flash.takeOver)} to this contact`, action: { type: 'submit' }, style: 'secondary' })
+  if (flash.phoneError && state.phone) c.push(phoneError(flash.phoneError))
+  if (flash.takeOver && state.phone) c.push(takeOverButton(flash.takeOver))
   if (state.mergeInto) {
     const name = state.mergeInto.name ?? state.mergeInto.id
     c.push({ type: 'text', id: 'merge_hint', text: `User ${plainText(name)} has this number too.`, style: 'muted' })
-    c.push({ type: 'button', id: 'merge_contact', label: `Merge into ${name.slice(0, 40)}`, action: { type: 'submit' }, style: 'secondary' })
+    c.push({
+      type: 'button',
+      id: 'merge_contact',
+      label: `Merge into ${name.slice(0, 40)}`,
+      action: { type: 'submit' },
+      style: 'secondary',
+    })
   }
+  return c
+}
 
+/** The last texts (after a notice of what was just done). */
+function messagesSection(state: PanelState, flash: PanelFlash): Component[] {
+  const c: Component[] = []
   if (flash.notice) c.push({ type: 'text', id: 'notice', text: plainText(flash.notice), style: 'paragraph' })
-  if (state.messages.length > 0) {
-    c.push({ type: 'list', id: 'messages', items: state.messages.map(messageItem) })
-  } else {
-    c.push({ type: 'text', id: 'messages_empty', text: 'No texts with this contact yet.', style: 'muted' })
-  }
+  if (state.messages.length > 0) c.push({ type: 'list', id: 'messages', items: state.messages.map(messageItem) })
+  else c.push({ type: 'text', id: 'messages_empty', text: 'No texts with this contact yet.', style: 'muted' })
+  return c
+}
 
+/** The compose box, only for a number that may be texted. */
+function composeSection(state: PanelState, flash: PanelFlash, unconfirmed: boolean, segments?: SegmentInfo): Component[] {
+  const c: Component[] = []
+  const smsError = (message: string): Component => ({ type: 'text', id: 'sms_error', text: plainText(message), style: 'error' })
   if (state.phone && state.consent.state !== 'opted_out' && !unconfirmed) {
-    c.push({ type: 'textarea', id: 'sms_body', label: 'Text message', placeholder: 'Write a text…', ...(flash.draft ? { value: flash.draft } : {}), ...(flash.error ? { error: true } : {}) })
-    if (flash.error) c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
+    c.push({
+      type: 'textarea',
+      id: 'sms_body',
+      label: 'Text message',
+      placeholder: 'Write a text…',
+      ...(flash.draft ? { value: flash.draft } : {}),
+      ...(flash.error ? { error: true } : {}),
+    })
+    if (flash.error) c.push(smsError(flash.error))
     c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
   } else if (flash.error) {
-    c.push({ type: 'text', id: 'sms_error', text: plainText(flash.error), style: 'error' })
+    c.push(smsError(flash.error))
   }
-  if (segments) c.push({ type: 'text', id: 'segments', text: `${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding})`, style: 'muted' })
+  if (segments) {
+    const text = `${segments.segments} segment${segments.segments === 1 ? '' : 's'} (${segments.encoding})`
+    c.push({ type: 'text', id: 'segments', text, style: 'muted' })
+  }
+  return c
+}
 
-  if (state.welcome?.status === 'sent') {
-    c.push({ type: 'text', id: 'welcome', text: `Welcome SMS sent ${when(state.welcome.at)}.`, style: 'muted' })
-  } else if (state.welcome?.status === 'skipped') {
+/** The welcome text: sent, skipped, queued, or a button to send it. */
+function welcomeSection(state: PanelState, unconfirmed: boolean): Component[] {
+  const welcome = (text: string): Component[] => [{ type: 'text', id: 'welcome', text, style: 'muted' }]
+  if (state.welcome?.status === 'sent') return welcome(`Welcome SMS sent ${when(state.welcome.at)}.`)
+  if (state.welcome?.status === 'skipped') {
     // History, not advice: its first sentence says what stood in the way then ("They must text START"
     // would be stale once they have); the consent line above says where things stand now.
     const why = (state.welcome.reason ?? '').split(/(?<=[.!?])\s+(?=[A-Z])/)[0]
-    c.push({ type: 'text', id: 'welcome', text: plainText(`The welcome SMS was not sent (${when(state.welcome.at)}): ${why}`), style: 'muted' })
-  } else if (state.welcome?.status === 'queued') {
-    c.push({ type: 'text', id: 'welcome', text: 'Welcome SMS queued.', style: 'muted' })
-  } else if (state.welcomeEnabled && state.phone && !unconfirmed) {
-    c.push({ type: 'button', id: 'send_welcome', label: 'Send welcome SMS', action: { type: 'submit' }, style: 'secondary' })
+    return welcome(plainText(`The welcome SMS was not sent (${when(state.welcome.at)}): ${why}`))
   }
-  c.push({ type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' })
-  if (state.messages.length > 0) c.push({ type: 'button', id: 'details', label: 'Details', action: { type: 'submit' }, style: 'link' })
-  const stored = { ...(flash.takeOver ? { take_over: flash.takeOver } : {}), ...(state.mergeInto ? { merge_into: state.mergeInto.id } : {}) }
-  return canvas(c, Object.keys(stored).length ? stored : undefined)
+  if (state.welcome?.status === 'queued') return welcome('Welcome SMS queued.')
+  if (state.welcomeEnabled && state.phone && !unconfirmed) {
+    return [{ type: 'button', id: 'send_welcome', label: 'Send welcome SMS', action: { type: 'submit' }, style: 'secondary' }]
+  }
+  return []
 }
 
 /** Full MessageSids and statuses, for looking texts up in the Twilio Console. */
@@ -140,7 +204,7 @@ export function detailsPanel(state: PanelState): CanvasResponse {
 
 const CONSENT_WORDS = {
   ok: 'Can be texted.',
-  unconfirmed: 'This number is on the contact\'s profile, which a visitor can set: use it only if you know it is theirs.',
+  unconfirmed: "This number is on the contact's profile, which a visitor can set: use it only if you know it is theirs.",
   consent_required: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).',
 }
 
@@ -166,7 +230,8 @@ export function sendFlash(outcome: SendOutcome, text: string): PanelFlash {
     }
     case 'invalid':
       if (outcome.problem === 'empty') return { error: 'Write a message first.' }
-      if (outcome.problem === 'nul') return { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') }
+      if (outcome.problem === 'nul')
+        return { error: 'The text contains a character that cannot be sent (NUL).', draft: text.replaceAll('\u0000', '') }
       return { error: `Too long: ${outcome.length} characters, at most ${MAX_SMS_BODY}.`, draft: text }
     case 'refused':
       return { error: outcome.reason === 'opted_out' ? `Not sent: ${outcome.refusal.sentence}` : NO_NUMBER[outcome.reason], draft: text }
@@ -181,7 +246,9 @@ export function welcomeFlash(outcome: WelcomeOutcome): PanelFlash {
     case 'already':
       return { notice: `The welcome SMS was already ${outcome.status}.` }
     case 'refused':
-      return { error: outcome.reason === 'welcome_off' ? 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' : NO_NUMBER[outcome.reason] }
+      return {
+        error: outcome.reason === 'welcome_off' ? 'The welcome text is off (WELCOME_SMS_TEMPLATE is empty).' : NO_NUMBER[outcome.reason],
+      }
   }
 }
 
@@ -192,10 +259,16 @@ export function savePhoneFlash(outcome: SavePhoneOutcome): PanelFlash {
       return { notice: 'Number saved.' }
     case 'invalid':
       return {
-        phoneError: outcome.problem === 'unparsable' ? 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.' : 'That number cannot receive texts (not a mobile number).',
+        phoneError:
+          outcome.problem === 'unparsable'
+            ? 'That is not a phone number. Include the country code, e.g. +1 415 555 0100.'
+            : 'That number cannot receive texts (not a mobile number).',
       }
     case 'refused':
-      return { phoneError: `This number is linked to another contact (${outcome.linkedTo}). Link it to this contact instead?`, takeOver: outcome.phone }
+      return {
+        phoneError: `This number is linked to another contact (${outcome.linkedTo}). Link it to this contact instead?`,
+        takeOver: outcome.phone,
+      }
   }
 }
 
@@ -205,6 +278,7 @@ export const REFRESH_AGAIN: PanelFlash = { error: 'Refresh and try again.' }
 
 /** "Merge into …". */
 export function mergeFlash(outcome: MergeOutcome): PanelFlash {
-  if (outcome.kind === 'queued') return { notice: `Merging into ${outcome.into.name ?? 'the user'}: this conversation moves to them in a moment.` }
+  if (outcome.kind === 'queued')
+    return { notice: `Merging into ${outcome.into.name ?? 'the user'}: this conversation moves to them in a moment.` }
   return { error: 'That contact cannot be merged with this one any more. Refresh to see where things stand.' }
 }

@@ -3,7 +3,17 @@ import type { BridgeDeps } from '../server/bridge/deps.js'
 import { mergeFromPanel } from '../server/bridge/links.js'
 import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel, type PanelContact, type PanelContext } from '../server/bridge/sidebar.js'
 import { answersProbes } from '../shared/http.js'
-import { REFRESH_AGAIN, TYPE_AGAIN, detailsPanel, inboxPanel, mergeFlash, savePhoneFlash, sendFlash, welcomeFlash, type PanelFlash } from './inbox-views.js'
+import {
+  REFRESH_AGAIN,
+  TYPE_AGAIN,
+  detailsPanel,
+  inboxPanel,
+  mergeFlash,
+  savePhoneFlash,
+  sendFlash,
+  welcomeFlash,
+  type PanelFlash,
+} from './inbox-views.js'
 import type { CanvasResponse } from './schema.js'
 import { signedCanvas, typedValue, type CanvasRequest, type Person, type SignedCanvas } from './signed.js'
 
@@ -17,7 +27,12 @@ function panelContact(p: Person): PanelContact {
 }
 
 function panelContext({ request: r, person }: SignedCanvas): PanelContext {
-  return { contact: panelContact(person!), conversationId: r.conversation?.id ?? null, adminId: r.admin?.id ?? null, adminName: r.admin?.name ?? null }
+  return {
+    contact: panelContact(person!),
+    conversationId: r.conversation?.id ?? null,
+    adminId: r.admin?.id ?? null,
+    adminName: r.admin?.name ?? null,
+  }
 }
 
 /** A button: one bridge function, whose outcome the panel (re-read from our database) says. */

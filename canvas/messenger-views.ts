@@ -33,7 +33,14 @@ export function subscribeAnswer(outcome: SubscribeOutcome, typed: string): Canva
   const { phone: problem, consent } = outcome.fields
   return messengerCard({
     phone,
-    ...(problem ? { phoneError: problem === 'unparsable' ? 'Please enter a mobile number with its country code, e.g. +1 415 555 0100.' : 'That number cannot receive texts. Please use a mobile number.' } : {}),
+    ...(problem
+      ? {
+          phoneError:
+            problem === 'unparsable'
+              ? 'Please enter a mobile number with its country code, e.g. +1 415 555 0100.'
+              : 'That number cannot receive texts. Please use a mobile number.',
+        }
+      : {}),
     ...(consent ? { consentError: 'Please tick the box to agree to text messages.' } : {}),
   })
 }
@@ -43,7 +50,11 @@ export function confirmAnswer(outcome: ConfirmOutcome, verificationId: number): 
   if (outcome.kind === 'subscribed') return messengerDone(outcome.phone)
   if (outcome.kind === 'invalid') {
     const left = outcome.triesLeft
-    return messengerCode({ phone: outcome.phone, verificationId, error: `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.` })
+    return messengerCode({
+      phone: outcome.phone,
+      verificationId,
+      error: `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.`,
+    })
   }
   if ('phone' in outcome) return messengerCode({ phone: outcome.phone, verificationId, error: REFUSED[outcome.reason] })
   return messengerCard({ phoneError: REFUSED[outcome.reason] })
@@ -61,10 +72,22 @@ export function messengerCard(flash: { phoneError?: string; consentError?: strin
   const c: Component[] = [
     { type: 'text', id: 'title', text: 'Prefer text messages?', style: 'header' },
     { type: 'text', id: 'intro', text: 'Leave your mobile number and we will continue by SMS.', style: 'paragraph' },
-    { type: 'input', id: 'phone', label: 'Mobile number', placeholder: '+1 415 555 0100', ...(flash.phone ? { value: flash.phone } : {}), ...(flash.phoneError ? { save_state: 'failed' as const } : {}) },
+    {
+      type: 'input',
+      id: 'phone',
+      label: 'Mobile number',
+      placeholder: '+1 415 555 0100',
+      ...(flash.phone ? { value: flash.phone } : {}),
+      ...(flash.phoneError ? { save_state: 'failed' as const } : {}),
+    },
   ]
   if (flash.phoneError) c.push({ type: 'text', id: 'phone_error', text: plainText(flash.phoneError), style: 'error' })
-  c.push({ type: 'checkbox', id: 'consent', label: 'Consent', option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }] })
+  c.push({
+    type: 'checkbox',
+    id: 'consent',
+    label: 'Consent',
+    option: [{ type: 'option', id: 'agree', text: 'I agree to receive text messages. Reply STOP to opt out.' }],
+  })
   if (flash.consentError) c.push({ type: 'text', id: 'consent_error', text: plainText(flash.consentError), style: 'error' })
   c.push({ type: 'button', id: 'subscribe', label: 'Text me', action: { type: 'submit' }, style: 'primary' })
   return canvas(c)
@@ -74,7 +97,12 @@ export function messengerCard(flash: { phoneError?: string; consentError?: strin
 export function messengerCode(v: { phone: string; verificationId: number; error?: string; notice?: string }): CanvasResponse {
   const c: Component[] = [
     { type: 'text', id: 'title', text: 'Check your texts', style: 'header' },
-    { type: 'text', id: 'sent_to', text: `We texted a 6-digit code to ${formatForReading(v.phone)}. Enter it to confirm the number is yours.`, style: 'paragraph' },
+    {
+      type: 'text',
+      id: 'sent_to',
+      text: `We texted a 6-digit code to ${formatForReading(v.phone)}. Enter it to confirm the number is yours.`,
+      style: 'paragraph',
+    },
     { type: 'input', id: 'code', label: 'Code', placeholder: '123456', ...(v.error ? { save_state: 'failed' as const } : {}) },
   ]
   if (v.error) c.push({ type: 'text', id: 'code_error', text: plainText(v.error), style: 'error' })

@@ -22,8 +22,10 @@ function agreed(r: CanvasRequest): boolean {
 }
 
 const BUTTONS: Record<string, Button> = {
-  subscribe: async (deps, visitorId, r) => subscribeAnswer(await subscribeFromMessenger(deps, visitorId, typedValue(r, 'phone'), agreed(r)), typedValue(r, 'phone')),
-  verify: async (deps, visitorId, r) => confirmAnswer(await confirmFromMessenger(deps, visitorId, verificationOf(r), typedValue(r, 'code').slice(0, 32)), verificationOf(r)),
+  subscribe: async (deps, visitorId, r) =>
+    subscribeAnswer(await subscribeFromMessenger(deps, visitorId, typedValue(r, 'phone'), agreed(r)), typedValue(r, 'phone')),
+  verify: async (deps, visitorId, r) =>
+    confirmAnswer(await confirmFromMessenger(deps, visitorId, verificationOf(r), typedValue(r, 'code').slice(0, 32)), verificationOf(r)),
   resend: async (deps, visitorId, r) => resendAnswer(await resendCode(deps, visitorId, verificationOf(r)), verificationOf(r)),
 }
 

@@ -79,7 +79,12 @@ const listItem = z.strictObject({
   action: action.optional(),
 })
 
-const list = z.strictObject({ type: z.literal('list'), id: id.optional(), items: z.array(listItem).min(1), disabled: z.boolean().optional() })
+const list = z.strictObject({
+  type: z.literal('list'),
+  id: id.optional(),
+  items: z.array(listItem).min(1),
+  disabled: z.boolean().optional(),
+})
 
 const dataTable = z.strictObject({
   type: z.literal('data-table'),
@@ -104,7 +109,11 @@ export const canvasResponse = z
     // Ids must be unique across the canvas, list items included.
     const seen = new Set<string>()
     for (const c of value.canvas.content.components) {
-      const ids = [('id' in c ? c.id : undefined), ...(c.type === 'list' ? c.items.map((i) => i.id) : []), ...(c.type === 'checkbox' ? c.option.map((o) => o.id) : [])]
+      const ids = [
+        'id' in c ? c.id : undefined,
+        ...(c.type === 'list' ? c.items.map((i) => i.id) : []),
+        ...(c.type === 'checkbox' ? c.option.map((o) => o.id) : []),
+      ]
       for (const x of ids) {
         if (!x) continue
         if (seen.has(x)) ctx.addIssue({ code: 'custom', message: `component id "${x}" is used twice` })

@@ -18,8 +18,14 @@ const person = z.looseObject({
 })
 const canvasRequest = z.looseObject({
   workspace_id: z.string().nullish(),
-  admin: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String).optional(), name: z.string().nullable().optional() }).nullable().optional(),
-  conversation: z.looseObject({ id: z.union([z.string(), z.number()]).transform(String) }).nullable().optional(),
+  admin: z
+    .looseObject({ id: z.union([z.string(), z.number()]).transform(String).optional(), name: z.string().nullable().optional() })
+    .nullable()
+    .optional(),
+  conversation: z
+    .looseObject({ id: z.union([z.string(), z.number()]).transform(String) })
+    .nullable()
+    .optional(),
   contact: person.nullable().optional(),
   customer: person.nullable().optional(),
   user: person.nullable().optional(),
@@ -91,13 +97,15 @@ async function admit(app: FastifyInstance, req: FastifyRequest, reply: FastifyRe
     return void reply.code(403).send(bare(errorCanvas('This app is not set up for this workspace.')))
   }
   const person = parsed.success ? (parsed.data.contact ?? parsed.data.customer ?? parsed.data.user ?? null) : null
-  if (!parsed.success || (!person && !req.routeOptions.config.canvasForAnyone)) return void reply.send(bare(errorCanvas('This request did not say which contact it is about.')))
+  if (!parsed.success || (!person && !req.routeOptions.config.canvasForAnyone))
+    return void reply.send(bare(errorCanvas('This request did not say which contact it is about.')))
   req.canvas = { request: parsed.data, person }
   const component = parsed.data.component_id
   if (!component || !effectful.has(component)) return
   const nonce = parsed.data.current_canvas?.stored_data?.nonce
   const at = app.bridge.clock.now()
-  if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at)) return void reply.send(errorCanvas('This view is out of date. Refresh and try again.'))
+  if (!nonceIsFresh(app.config.intercom.clientSecret, nonce, at))
+    return void reply.send(errorCanvas('This view is out of date. Refresh and try again.'))
   const fresh = await app.store.transaction((trx) => recordReceipt(trx, 'canvas', nonce, at))
   if (!fresh) return void reply.send(errorCanvas('That was already done. Refresh to see where things stand.'))
 }
@@ -108,37 +116,42 @@ async function admit(app: FastifyInstance, req: FastifyRequest, reply: FastifyRe
  * from our workspace and name the contact it is about; an effectful submit carries a nonce that is
  * ours, young and unused. Every answer is a canvas, errors included, and carries a fresh nonce.
  */
-export const signedCanvas = fp<SignedCanvasOptions>(async (app, opts) => {
-  const secret = app.config.intercom.clientSecret
-  const effectful = new Set(opts.effectful)
-  // An unsigned request never reaches a canvas: 401, as JSON.
-  const signed = signedBy(app, 'canvas', { bodyLimit: CANVAS_BODY_LIMIT })
-  const posted = (check: (req: FastifyRequest) => Promise<void>) => async (req: FastifyRequest) => {
-    // The probes (GET, HEAD) answer a sentence to anyone: see answersProbes.
-    if (req.method === 'POST') await check(req)
-  }
-  app.decorateRequest('canvas', null)
-  app.addHook('onRequest', posted(signed.onRequest))
-  app.addHook('preValidation', posted(signed.preValidation))
+export const signedCanvas = fp<SignedCanvasOptions>(
+  async (app, opts) => {
+    const secret = app.config.intercom.clientSecret
+    const effectful = new Set(opts.effectful)
+    // An unsigned request never reaches a canvas: 401, as JSON.
+    const signed = signedBy(app, 'canvas', { bodyLimit: CANVAS_BODY_LIMIT })
+    const posted = (check: (req: FastifyRequest) => Promise<void>) => async (req: FastifyRequest) => {
+      // The probes (GET, HEAD) answer a sentence to anyone: see answersProbes.
+      if (req.method === 'POST') await check(req)
+    }
+    app.decorateRequest('canvas', null)
+    app.addHook('onRequest', posted(signed.onRequest))
+    app.addHook('preValidation', posted(signed.preValidation))
 
-  /** Checks the workspace, the contact and a submit's nonce; sets `req.canvas` or answers. */
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method !== 'POST') return
-    try {
-      await admit(app, req, reply, effectful)
-    } catch (err) {
+    /** Checks the workspace, the contact and a submit's nonce; sets `req.canvas` or answers. */
+    app.addHook('preHandler', async (req, reply) => {
+      if (req.method !== 'POST') return
+      try {
+        await admit(app, req, reply, effectful)
+      } catch (err) {
+        req.log.error({ err }, 'canvas request failed')
+        return reply.send(errorCanvas(SOMETHING_WRONG))
+      }
+    })
+
+    // A handler that throws still answers a canvas; errors before the hook (signature, JSON, size)
+    // go on to the app's error handler.
+    app.setErrorHandler((err, req, reply) => {
+      if (!req.canvas) throw err
       req.log.error({ err }, 'canvas request failed')
       return reply.send(errorCanvas(SOMETHING_WRONG))
-    }
-  })
+    })
 
-  // A handler that throws still answers a canvas; errors before the hook (signature, JSON, size)
-  // go on to the app's error handler.
-  app.setErrorHandler((err, req, reply) => {
-    if (!req.canvas) throw err
-    req.log.error({ err }, 'canvas request failed')
-    return reply.send(errorCanvas(SOMETHING_WRONG))
-  })
-
-  app.addHook('preSerialization', async (_req, _reply, payload: unknown) => withNonce(payload, () => issueNonce(secret, app.bridge.clock.now())))
-}, { name: 'signed-canvas' })
+    app.addHook('preSerialization', async (_req, _reply, payload: unknown) =>
+      withNonce(payload, () => issueNonce(secret, app.bridge.clock.now())),
+    )
+  },
+  { name: 'signed-canvas' },
+)

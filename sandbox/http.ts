@@ -45,7 +45,8 @@ export class FaultPlan<F extends Fault = Fault> {
       (f) =>
         f.left > 0 &&
         (f.untilMs === undefined || now < f.untilMs) &&
-        (!f.match?.method || f.match.method === method) && (!f.match?.path || f.match.path.test(path)),
+        (!f.match?.method || f.match.method === method) &&
+        (!f.match?.path || f.match.path.test(path)),
     )
     if (fault) fault.left--
     return fault

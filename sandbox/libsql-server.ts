@@ -115,7 +115,8 @@ export async function startLibsqlServerStandIn(opts: {
     if (typeof value === 'number') return { type: 'float', value }
     if (typeof value === 'string') return { type: 'text', value }
     if (value instanceof ArrayBuffer) return { type: 'blob', base64: Buffer.from(value).toString('base64') }
-    if (ArrayBuffer.isView(value)) return { type: 'blob', base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+    if (ArrayBuffer.isView(value))
+      return { type: 'blob', base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
     throw new HranaError(`cannot encode a ${typeof value}`, 'PROTO_ERROR')
   }
 
@@ -123,7 +124,8 @@ export async function startLibsqlServerStandIn(opts: {
     const sql = stmt.sql ?? (stmt.sql_id !== undefined ? stream.sql.get(stmt.sql_id) : undefined)
     if (sql === undefined) throw new HranaError('a statement needs sql or a stored sql_id', 'PROTO_ERROR')
     const named = stmt.named_args ?? []
-    const args = named.length > 0 ? Object.fromEntries(named.map((a) => [a.name.replace(/^[:@$]/, ''), toJs(a.value)])) : (stmt.args ?? []).map(toJs)
+    const args =
+      named.length > 0 ? Object.fromEntries(named.map((a) => [a.name.replace(/^[:@$]/, ''), toJs(a.value)])) : (stmt.args ?? []).map(toJs)
     try {
       let statement = stream.prepared.get(sql)
       if (!statement) stream.prepared.set(sql, (statement = stream.connection.prepare(sql)))
@@ -131,7 +133,9 @@ export async function startLibsqlServerStandIn(opts: {
         statement.safeIntegers(true).raw(true)
         const cols = statement.columns().map((c: { name: string; type: string | null }) => ({ name: c.name, decltype: c.type ?? null }))
         const rows = (statement.all(args) as unknown[][]).map((row) => row.map(toHrana))
-        const changes = /^\s*select\b/i.test(sql) ? 0 : Number((stream.connection.prepare('select changes() as n').all([]) as Array<{ n: number }>)[0]!.n)
+        const changes = /^\s*select\b/i.test(sql)
+          ? 0
+          : Number((stream.connection.prepare('select changes() as n').all([]) as Array<{ n: number }>)[0]!.n)
         return { cols, rows: stmt.want_rows === false ? [] : rows, affected_row_count: changes, last_insert_rowid: null }
       }
       const info = statement.run(args)
@@ -243,7 +247,8 @@ export async function startLibsqlServerStandIn(opts: {
       requests++
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
       if (req.headers.authorization !== `Bearer ${authToken}`) return send(res, 401, { message: 'Unauthorized: bad or missing token' })
-      if (req.method !== 'POST' || req.url !== '/v2/pipeline') return send(res, 404, { message: `No such endpoint: ${req.method} ${req.url}` })
+      if (req.method !== 'POST' || req.url !== '/v2/pipeline')
+        return send(res, 404, { message: `No such endpoint: ${req.method} ${req.url}` })
       let body: { baton?: string | null; requests?: StreamRequest[] }
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body
@@ -292,9 +297,12 @@ export async function startLibsqlServerStandIn(opts: {
   // A stream nobody uses for a while is closed, its transaction rolled back, as the server does (a
   // client that died holding a write transaction must not hold the database forever).
   const streamExpiryMs = opts.streamExpiryMs ?? 10_000
-  const sweeper = setInterval(() => {
-    for (const [baton, stream] of streams) if (Date.now() - stream.lastUsed > streamExpiryMs) expire(baton)
-  }, Math.min(1_000, streamExpiryMs)).unref()
+  const sweeper = setInterval(
+    () => {
+      for (const [baton, stream] of streams) if (Date.now() - stream.lastUsed > streamExpiryMs) expire(baton)
+    },
+    Math.min(1_000, streamExpiryMs),
+  ).unref()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {

@@ -14,9 +14,7 @@ interface Operation {
   query: object | null
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('./openapi-requests.json', import.meta.url), 'utf8'),
-) as Record<Api, Operation[]>
+const fixture = JSON.parse(readFileSync(new URL('./openapi-requests.json', import.meta.url), 'utf8')) as Record<Api, Operation[]>
 
 // Twilio's form values arrive as strings ("true", "42") and repeated keys as arrays: coerce as Twilio does.
 const ajvJson = addFormats.default(new Ajv({ allErrors: true, strict: false }))
@@ -47,13 +45,7 @@ export type Validation = { ok: true; operation: string } | { ok: false; status: 
  * Checks a request against the official reference: the operation must exist, and its body and query
  * must match the schemas extracted from the OpenAPI description (scripts/openapi-extract.mjs).
  */
-export function validateApiRequest(
-  api: Api,
-  method: string,
-  path: string,
-  body: unknown,
-  query: Record<string, unknown> = {},
-): Validation {
+export function validateApiRequest(api: Api, method: string, path: string, body: unknown, query: Record<string, unknown> = {}): Validation {
   const candidates = compiled[api].filter((c) => c.pattern.test(path))
   if (candidates.length === 0) return { ok: false, status: 404, errors: [`${path} is not an endpoint the bridge may call`] }
   const match = candidates.find((c) => c.op.method === method.toUpperCase())

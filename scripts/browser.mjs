@@ -15,7 +15,12 @@ export const SKIP_SYSTEM = 'TEST_BROWSER_SKIP_SYSTEM'
 const SYSTEM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 const MAC_APPS = ['/Applications/Google Chrome.app/Contents/MacOS/Google Chrome', '/Applications/Chromium.app/Contents/MacOS/Chromium']
 // Inside one of Playwright's chromium-NNNN folders, by platform.
-const PLAYWRIGHT_BINARIES = ['chrome-linux64/chrome', 'chrome-linux/chrome', 'chrome-mac/Chromium.app/Contents/MacOS/Chromium', 'chrome-win/chrome.exe']
+const PLAYWRIGHT_BINARIES = [
+  'chrome-linux64/chrome',
+  'chrome-linux/chrome',
+  'chrome-mac/Chromium.app/Contents/MacOS/Chromium',
+  'chrome-win/chrome.exe',
+]
 export const HOW_TO_GET_ONE =
   'install one (Debian/Ubuntu: sudo apt-get install chromium; elsewhere: npx playwright install chromium, or Google Chrome) or set CHROMIUM_PATH to its executable'
 
@@ -78,7 +83,8 @@ function installWithApt(log) {
   const root = typeof process.getuid === 'function' && process.getuid() === 0
   if (process.platform !== 'linux' || !root || spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined
   log("npm test: no Chromium found for the demo's browser test; installing Debian's chromium with apt-get (once).")
-  const run = (args) => spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0
+  const run = (args) =>
+    spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0
   // The emoji font only makes the test's screenshots readable.
   if (!run(['update']) || !run(['install', '-y', '--no-install-recommends', 'chromium', 'fonts-noto-color-emoji'])) return undefined
   return executable('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined

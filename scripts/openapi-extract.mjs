@@ -50,7 +50,10 @@ function convert(node, doc, seen = new Set()) {
   if (node === null || typeof node !== 'object') return node
   if (node.$ref) {
     if (seen.has(node.$ref)) return {}
-    const target = node.$ref.replace(/^#\//, '').split('/').reduce((o, k) => o[k], doc)
+    const target = node.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce((o, k) => o[k], doc)
     return convert(target, doc, new Set([...seen, node.$ref]))
   }
   const out = {}

@@ -31,7 +31,8 @@ export function envExample(): string {
   ]
   for (const name of REQUIRED_SETTINGS) lines.push(`# ${SETTINGS[name]}`, `${name}=`)
   lines.push('', '# Optional')
-  for (const name of SETTING_NAMES.filter((n) => !REQUIRED_SETTINGS.includes(n))) lines.push(`# ${SETTINGS[name]}`, `# ${name}=${settingDefault(name)}`)
+  for (const name of SETTING_NAMES.filter((n) => !REQUIRED_SETTINGS.includes(n)))
+    lines.push(`# ${SETTINGS[name]}`, `# ${name}=${settingDefault(name)}`)
   return `${lines.join('\n')}\n`
 }
 

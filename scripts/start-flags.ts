@@ -14,7 +14,9 @@ export function startFlags(command: string): string[] {
 }
 
 /** `npm start`'s flags: what the benchmark and the process tests run the service with. */
-export const START_FLAGS = startFlags((JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start)
+export const START_FLAGS = startFlags(
+  (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start,
+)
 
 /** The Dockerfile's CMD, as the command line it runs. */
 export function dockerCommand(): string {

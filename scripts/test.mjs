@@ -16,7 +16,10 @@ if (!partial || args.some((a) => a.includes('demo.test'))) {
     console.error(`npm test: the demo's browser test drives ${browser.path} (from ${browser.from}).`)
   } else console.error(`npm test: ${browser.problem}`) // the demo's browser test fails with the same sentence
 }
-const tap = spawn('npx', ['tap', ...(partial ? ['--allow-incomplete-coverage'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
+const tap = spawn('npx', ['tap', ...(partial ? ['--allow-incomplete-coverage'] : []), ...args], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env,
+})
 let tail = ''
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk)
@@ -34,6 +37,8 @@ tap.on('close', (code) => {
   const skipped = count('skip') + count('todo')
   // tap says "ERROR: incomplete ... coverage" when the bar is not met, and exits 1 for it.
   const coverage = [...tail.matchAll(/ERROR: incomplete (\w+) coverage \(([\d.]+)%\)/g)].map((m) => `${m[1]} ${m[2]}%`)
-  console.log(`\n${count('pass')} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${coverage.length && !partial ? ` (coverage below the bar: ${coverage.join(', ')})` : ''}`)
+  console.log(
+    `\n${count('pass')} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${coverage.length && !partial ? ` (coverage below the bar: ${coverage.join(', ')})` : ''}`,
+  )
   process.exit(code ?? (failed ? 1 : 0))
 })

@@ -54,14 +54,20 @@ async function jobs(args: string[]): Promise<number> {
       else console.log(['id', 'task', 'state', 'attempts', 'due', 'last error'].join('\t'))
       // Upstream errors quote the numbers they refused: masked here as in the logs.
       for (const j of rows) {
-        console.log(`${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.run_at).toISOString()}\t${maskPhonesInText(j.last_error ?? '')}`)
+        console.log(
+          `${j.id}\t${j.task}\t${j.state}\tattempts ${j.attempts}/${j.max_attempts}\t${new Date(j.run_at).toISOString()}\t${maskPhonesInText(j.last_error ?? '')}`,
+        )
       }
       return 0
     }
     if (action === 'retry' && arg === '--all-dead' && (args.length === 2 || (args.length === 4 && args[2] === '--task' && args[3]))) {
       const task = args[3]
       const count = await retryDeadJobs(store, { task })
-      console.log(count === 0 ? `No dead jobs${task ? ` of task ${task}` : ''}.` : `${count} dead job(s)${task ? ` of task ${task}` : ''} will run again.`)
+      console.log(
+        count === 0
+          ? `No dead jobs${task ? ` of task ${task}` : ''}.`
+          : `${count} dead job(s)${task ? ` of task ${task}` : ''} will run again.`,
+      )
       return 0
     }
     const id = Number(arg)
@@ -70,7 +76,9 @@ async function jobs(args: string[]): Promise<number> {
       console.log(done ? `Job ${id} ${action === 'retry' ? 'will run again' : 'discarded'}.` : `No dead job ${id}.`)
       return done ? 0 : 1
     }
-    console.error(`Usage: sms-bridge jobs list [--state dead|waiting|running] | jobs retry <id> | jobs retry --all-dead [--task NAME] | jobs discard <id>`)
+    console.error(
+      `Usage: sms-bridge jobs list [--state dead|waiting|running] | jobs retry <id> | jobs retry --all-dead [--task NAME] | jobs discard <id>`,
+    )
     return 2
   } finally {
     await store.close()
@@ -92,7 +100,10 @@ async function ops(command: 'setup' | 'doctor', args: string[]): Promise<number>
     const results = await runSetup(config, clients, dryRun)
     const ok = printResults(results)
     // "Nothing to change" only when everything could be checked; a failed check is not a clean bill.
-    if (!ok) console.log(`${dryRun ? 'Dry run: ' : ''}Some checks failed, so not everything could be checked; nothing ${dryRun ? 'was' : 'else was'} changed. Fix the lines marked FAIL and run it again.`)
+    if (!ok)
+      console.log(
+        `${dryRun ? 'Dry run: ' : ''}Some checks failed, so not everything could be checked; nothing ${dryRun ? 'was' : 'else was'} changed. Fix the lines marked FAIL and run it again.`,
+      )
     else if (!results.some((r) => r.changed)) console.log('Nothing to change.')
     else if (dryRun) console.log('Dry run: nothing was changed.')
     console.log(`\n${developerHubInstructions(config)}`)
@@ -119,7 +130,7 @@ async function backupOrRestore(command: 'backup' | 'restore', args: string[]): P
   const dbFile = databaseFile(config.database.url)
   if (command === 'restore') {
     if (!dbFile) {
-      console.error('DATABASE_URL is not an embedded file: restore a Turso database with Turso\'s own tools (point-in-time restore).')
+      console.error("DATABASE_URL is not an embedded file: restore a Turso database with Turso's own tools (point-in-time restore).")
       return 1
     }
     const { migrationsToApply } = await stageRestore(dbFile, file)

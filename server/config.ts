@@ -24,129 +24,166 @@ const boolean = z
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100')
 
-const schema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
-    PORT: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    PUBLIC_URL: httpUrl
-      .describe('the externally visible base URL, e.g. https://sms-bridge.example.com')
-      .transform((v) => v.replace(/\/+$/, '')),
-    DATABASE_URL: z
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  PORT: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: httpUrl
+    .describe('the externally visible base URL, e.g. https://sms-bridge.example.com')
+    .transform((v) => v.replace(/\/+$/, '')),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/|:memory:)/, 'expected file:PATH, libsql://HOST or https://HOST')
+    .default('file:./data/bridge.db'),
+  DATABASE_AUTH_TOKEN: optionalString,
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected an Account SID: AC followed by 32 hex digits'),
+  TWILIO_AUTH_TOKEN: z.string().min(1, 'required'),
+  TWILIO_PHONE_NUMBER: optionalString.pipe(
+    z
       .string()
-      .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/|:memory:)/, 'expected file:PATH, libsql://HOST or https://HOST')
-      .default('file:./data/bridge.db'),
-    DATABASE_AUTH_TOKEN: optionalString,
-    TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected an Account SID: AC followed by 32 hex digits'),
-    TWILIO_AUTH_TOKEN: z.string().min(1, 'required'),
-    TWILIO_PHONE_NUMBER: optionalString.pipe(
-      z
-        .string()
-        .transform((v) => v.split(',').map((n) => n.trim()).filter(Boolean))
-        .pipe(z.array(e164).min(1))
-        .optional(),
-    ),
-    TWILIO_MESSAGING_SERVICE_SID: optionalString.pipe(
-      z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'expected a Messaging Service SID: MG followed by 32 hex digits').optional(),
-    ),
-    TWILIO_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
-    TWILIO_WEBHOOK_SHARED_KEYS: optionalString.pipe(
-      z
-        .string()
-        .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
-        .pipe(z.array(z.string().min(16, 'expected secrets of at least 16 characters')).min(1).max(4, 'expected at most 4 secrets (a rotation needs 2)'))
-        .optional(),
-    ),
-    INTERCOM_ACCESS_TOKEN: z.string().min(1, 'required'),
-    INTERCOM_CLIENT_SECRET: z.string().min(1, 'required'),
-    INTERCOM_REGION: z.enum(['us', 'eu', 'au'], { error: 'expected us, eu or au' }).default('us'),
-    INTERCOM_ADMIN_ID: optionalString,
-    INTERCOM_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
-    DEFAULT_COUNTRY: optionalString.pipe(
-      z
-        .string()
-        .transform((v) => v.toUpperCase())
-        .refine((v) => isSupportedCountry(v), 'expected a two-letter country code such as US or GB')
-        .optional(),
-    ),
-    SMS_TAG: z.string().trim().min(1).default('sms'),
-    REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
-    RELAY_BOT_REPLIES: boolean.default(true),
-    MARK_READ_AFTER_SMS: boolean.default(true),
-    WELCOME_SMS_TEMPLATE: z.string().default(''),
-    WELCOME_BRIDGE_CONTACTS: boolean.default(false),
-    MATCH_USERS_BY_PHONE: boolean.default(true),
-    SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
-    QUIET_HOURS: optionalString.pipe(
-      z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'expected a window such as 21:00-08:00').optional(),
-    ),
-    QUIET_HOURS_TIMEZONE: z
+      .transform((v) =>
+        v
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(e164).min(1))
+      .optional(),
+  ),
+  TWILIO_MESSAGING_SERVICE_SID: optionalString.pipe(
+    z
       .string()
-      .refine((zone) => isTimeZone(zone), 'expected an IANA time zone such as America/New_York')
-      .default('UTC'),
-    SERIES_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
-    SMS_TEMPLATES: optionalString.pipe(
-      z
-        .string()
-        .transform((v, ctx) => {
-          try {
-            return JSON.parse(v) as unknown
-          } catch {
-            ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"renewal":"Hi {{first_name|there}}, ..."}' })
-            return z.NEVER
-          }
-        })
-        .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
-        .optional(),
-    ),
-    ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
-    METRICS_LISTEN: optionalString.pipe(
-      z
-        .string()
-        .transform((v, ctx) => {
-          const parsed = parseMetricsListen(v)
-          if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed })
-          return typeof parsed === 'string' ? z.NEVER : parsed
-        })
-        .optional(),
-    ),
-    INTERCOM_WORKSPACE_ID: optionalString.pipe(z.string().regex(/^[\w-]{1,64}$/, 'expected a workspace id such as abc123xy').optional()),
-    SMS_ALLOWED_COUNTRIES: optionalString.pipe(
-      z
-        .string()
-        .transform((v) => v.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
-        .pipe(z.array(z.string().refine((c) => isSupportedCountry(c), 'expected two-letter country codes such as US,CA,GB')).min(1))
-        .optional(),
-    ),
-    CAP_TEXTS_PER_NUMBER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(3),
-    CAP_TEXTS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(5),
-    CAP_CODES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(200),
-    CAP_WELCOMES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(500),
-    CAP_SUBMITS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(10),
-    // Retired, not ignored: a deployment that set it would otherwise lose its limit without a word.
-    CAP_TEXTS_PER_DAY: optionalString.pipe(
-      z.undefined({ error: 'replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY (codes and welcomes now have day budgets of their own): set those instead' }),
-    ),
-    CLIENT_IP_HEADER: z
+      .regex(/^MG[0-9a-fA-F]{32}$/, 'expected a Messaging Service SID: MG followed by 32 hex digits')
+      .optional(),
+  ),
+  TWILIO_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
+  TWILIO_WEBHOOK_SHARED_KEYS: optionalString.pipe(
+    z
       .string()
-      .trim()
-      .toLowerCase()
-      .regex(/^([a-z0-9-]{1,64})?$/, 'expected a header name such as fly-client-ip, or empty for the connection address')
-      .default(''),
-    MESSAGE_RETENTION_DAYS: z.coerce.number({ error: 'expected a whole number of days' }).int().min(0).max(36500).default(90),
-    JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
-    WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace or silent' }).default('info'),
-    LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json (one JSON object a line, for log collectors) or pretty (for reading in a terminal)' }).default('json'),
-  })
+      .transform((v) =>
+        v
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(z.string().min(16, 'expected secrets of at least 16 characters'))
+          .min(1)
+          .max(4, 'expected at most 4 secrets (a rotation needs 2)'),
+      )
+      .optional(),
+  ),
+  INTERCOM_ACCESS_TOKEN: z.string().min(1, 'required'),
+  INTERCOM_CLIENT_SECRET: z.string().min(1, 'required'),
+  INTERCOM_REGION: z.enum(['us', 'eu', 'au'], { error: 'expected us, eu or au' }).default('us'),
+  INTERCOM_ADMIN_ID: optionalString,
+  INTERCOM_API_BASE_URL: optionalString.pipe(httpUrl.optional()),
+  DEFAULT_COUNTRY: optionalString.pipe(
+    z
+      .string()
+      .transform((v) => v.toUpperCase())
+      .refine((v) => isSupportedCountry(v), 'expected a two-letter country code such as US or GB')
+      .optional(),
+  ),
+  SMS_TAG: z.string().trim().min(1).default('sms'),
+  REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
+  RELAY_BOT_REPLIES: boolean.default(true),
+  MARK_READ_AFTER_SMS: boolean.default(true),
+  WELCOME_SMS_TEMPLATE: z.string().default(''),
+  WELCOME_BRIDGE_CONTACTS: boolean.default(false),
+  MATCH_USERS_BY_PHONE: boolean.default(true),
+  SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
+  QUIET_HOURS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'expected a window such as 21:00-08:00')
+      .optional(),
+  ),
+  QUIET_HOURS_TIMEZONE: z
+    .string()
+    .refine((zone) => isTimeZone(zone), 'expected an IANA time zone such as America/New_York')
+    .default('UTC'),
+  SERIES_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+  SMS_TEMPLATES: optionalString.pipe(
+    z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"renewal":"Hi {{first_name|there}}, ..."}' })
+          return z.NEVER
+        }
+      })
+      .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
+      .optional(),
+  ),
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
+  METRICS_LISTEN: optionalString.pipe(
+    z
+      .string()
+      .transform((v, ctx) => {
+        const parsed = parseMetricsListen(v)
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed })
+        return typeof parsed === 'string' ? z.NEVER : parsed
+      })
+      .optional(),
+  ),
+  INTERCOM_WORKSPACE_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[\w-]{1,64}$/, 'expected a workspace id such as abc123xy')
+      .optional(),
+  ),
+  SMS_ALLOWED_COUNTRIES: optionalString.pipe(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((c) => c.trim().toUpperCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().refine((c) => isSupportedCountry(c), 'expected two-letter country codes such as US,CA,GB')).min(1))
+      .optional(),
+  ),
+  CAP_TEXTS_PER_NUMBER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(3),
+  CAP_TEXTS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(5),
+  CAP_CODES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(200),
+  CAP_WELCOMES_PER_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(500),
+  CAP_SUBMITS_PER_CONTACT_DAY: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(10),
+  // Retired, not ignored: a deployment that set it would otherwise lose its limit without a word.
+  CAP_TEXTS_PER_DAY: optionalString.pipe(
+    z.undefined({
+      error:
+        'replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY (codes and welcomes now have day budgets of their own): set those instead',
+    }),
+  ),
+  CLIENT_IP_HEADER: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^([a-z0-9-]{1,64})?$/, 'expected a header name such as fly-client-ip, or empty for the connection address')
+    .default(''),
+  MESSAGE_RETENTION_DAYS: z.coerce.number({ error: 'expected a whole number of days' }).int().min(0).max(36500).default(90),
+  JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
+  WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty'], { error: 'expected json (one JSON object a line, for log collectors) or pretty (for reading in a terminal)' })
+    .default('json'),
+})
 
 /** Rules across settings, checked on the raw values so they are reported with every other problem. */
 function crossChecks(input: Env): string[] {
   const problems: string[] = []
   if (!input.TWILIO_PHONE_NUMBER?.trim() && !input.TWILIO_MESSAGING_SERVICE_SID?.trim()) {
-    problems.push(
-      'TWILIO_PHONE_NUMBER is required: set your Twilio number(s) in E.164, comma separated, or TWILIO_MESSAGING_SERVICE_SID',
-    )
+    problems.push('TWILIO_PHONE_NUMBER is required: set your Twilio number(s) in E.164, comma separated, or TWILIO_MESSAGING_SERVICE_SID')
   }
   // Twilio and Intercom call PUBLIC_URL from the internet, and sign what they send over it: https,
   // except a localhost address while developing (the demo, a tunnel's local end).
@@ -163,7 +200,9 @@ function crossChecks(input: Env): string[] {
   }
   // @libsql/client takes any tls= but 1 as "no TLS". Without TLS the auth token and every stored text cross the network readable by anyone on the path.
   if (dbUrl && !dbLocal && (/^(http|ws):$/.test(dbUrl.protocol) || (dbUrl.searchParams.get('tls') ?? '1') !== '1')) {
-    problems.push('DATABASE_URL is invalid: a remote database must be reached over TLS (libsql://, https:// or wss://, without tls=0); plain http:// or ws:// only for 127.0.0.1, localhost or [::1]')
+    problems.push(
+      'DATABASE_URL is invalid: a remote database must be reached over TLS (libsql://, https:// or wss://, without tls=0); plain http:// or ws:// only for 127.0.0.1, localhost or [::1]',
+    )
   }
   return problems
 }
@@ -295,7 +334,6 @@ export function loadConfig(env: Env = process.env, dotenvPath: string | null = '
   return toConfig(result.data)
 }
 
-
 type SettingName = keyof typeof schema.shape
 
 /** What each setting means; the README's settings table says the same. */
@@ -303,7 +341,8 @@ export const SETTINGS: Record<SettingName, string> = {
   NODE_ENV: 'production (default), development or test',
   PORT: 'the port to listen on (default 3000)',
   HOST: 'the address to listen on (default 0.0.0.0)',
-  PUBLIC_URL: 'the externally visible https base URL, e.g. https://sms-bridge.example.com (plain http only for localhost with NODE_ENV=development)',
+  PUBLIC_URL:
+    'the externally visible https base URL, e.g. https://sms-bridge.example.com (plain http only for localhost with NODE_ENV=development)',
   DATABASE_URL: 'file:PATH for the embedded database (default file:./data/bridge.db) or libsql://HOST for Turso',
   DATABASE_AUTH_TOKEN: 'the Turso auth token (remote databases only)',
   TWILIO_ACCOUNT_SID: 'your Twilio Account SID (AC followed by 32 hex digits)',
@@ -311,7 +350,8 @@ export const SETTINGS: Record<SettingName, string> = {
   TWILIO_PHONE_NUMBER: 'your Twilio number(s) in E.164, comma separated',
   TWILIO_MESSAGING_SERVICE_SID: 'a Twilio Messaging Service SID (MG...) to send through instead of a number',
   TWILIO_API_BASE_URL: 'override of https://api.twilio.com (tests, proxies)',
-  TWILIO_WEBHOOK_SHARED_KEYS: 'the secret(s) of the shared key(s) Twilio signs webhooks with, when a Webhooks API rule makes it sign with a SharedKey (HMAC-SHA256) instead of the auth token; comma separated, so old and new are both accepted during a rotation (unset: only the auth token signs)',
+  TWILIO_WEBHOOK_SHARED_KEYS:
+    'the secret(s) of the shared key(s) Twilio signs webhooks with, when a Webhooks API rule makes it sign with a SharedKey (HMAC-SHA256) instead of the auth token; comma separated, so old and new are both accepted during a rotation (unset: only the auth token signs)',
   INTERCOM_ACCESS_TOKEN: 'the access token of your Intercom app',
   INTERCOM_CLIENT_SECRET: 'the client secret of your Intercom app (signs webhooks and Canvas Kit requests)',
   INTERCOM_REGION: 'us (default), eu or au: where your Intercom workspace is hosted',
@@ -321,31 +361,45 @@ export const SETTINGS: Record<SettingName, string> = {
   SMS_TAG: 'the tag put on conversations opened by an inbound text (default sms)',
   REOPEN_WINDOW_DAYS: 'days after closing during which a new text reopens the same conversation (default 5)',
   RELAY_BOT_REPLIES: 'whether bot (Fin) replies are texted too (default true)',
-  MARK_READ_AFTER_SMS: 'whether a conversation is marked read once a reply went out by text, so Intercom does not also email it (default true)',
+  MARK_READ_AFTER_SMS:
+    'whether a conversation is marked read once a reply went out by text, so Intercom does not also email it (default true)',
   WELCOME_SMS_TEMPLATE: 'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." (empty: off)',
   WELCOME_BRIDGE_CONTACTS: 'whether contacts the bridge created from an inbound text get the welcome text too (default false)',
-  MATCH_USERS_BY_PHONE: 'whether a user\'s phone counts as the team\'s data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead\'s phone never counts',
-  SMS_CONSENT: 'implied (default: anyone who has not opted out) or required (automated texts only to contacts with Intercom\'s sms_consent, or sms_bridge_consent, true)',
+  MATCH_USERS_BY_PHONE:
+    "whether a user's phone counts as the team's data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead's phone never counts",
+  SMS_CONSENT:
+    "implied (default: anyone who has not opted out) or required (automated texts only to contacts with Intercom's sms_consent, or sms_bridge_consent, true)",
   QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
-  QUIET_HOURS_TIMEZONE: 'time zone for quiet hours when the contact\'s is unknown (default UTC)',
+  QUIET_HOURS_TIMEZONE: "time zone for quiet hours when the contact's is unknown (default UTC)",
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
-  METRICS_LISTEN: 'a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io\'s scraper (default unset: off); a public or wildcard address is refused',
-  INTERCOM_WORKSPACE_ID: 'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once, cached)',
-  SMS_ALLOWED_COUNTRIES: 'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER, else DEFAULT_COUNTRY, else US)',
-  CAP_TEXTS_PER_NUMBER_DAY: 'at most this many outsider-caused texts to one number per UTC day (default 3); teammates\' replies are never capped',
+  METRICS_LISTEN:
+    "a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io's scraper (default unset: off); a public or wildcard address is refused",
+  INTERCOM_WORKSPACE_ID:
+    'your Intercom workspace id; Canvas Kit requests from any other workspace are refused (default: asked from GET /me once, cached)',
+  SMS_ALLOWED_COUNTRIES:
+    'countries that texts an outsider can cause (verification codes, confirmations, welcomes) may go to, e.g. US,CA (default: the countries of TWILIO_PHONE_NUMBER, else DEFAULT_COUNTRY, else US)',
+  CAP_TEXTS_PER_NUMBER_DAY:
+    "at most this many outsider-caused texts to one number per UTC day (default 3); teammates' replies are never capped",
   CAP_TEXTS_PER_CONTACT_DAY: 'at most this many outsider-caused texts to one contact per UTC day (default 5)',
-  CAP_CODES_PER_DAY: 'at most this many verification codes in all per UTC day (default 200): a budget of their own, so throwaway visitors cannot use up the welcomes',
-  CAP_WELCOMES_PER_DAY: 'at most this many welcome and Messenger confirmation texts in all per UTC day (default 500); one refused by this cap waits for the next UTC day',
-  CAP_SUBMITS_PER_CONTACT_DAY: 'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
+  CAP_CODES_PER_DAY:
+    'at most this many verification codes in all per UTC day (default 200): a budget of their own, so throwaway visitors cannot use up the welcomes',
+  CAP_WELCOMES_PER_DAY:
+    'at most this many welcome and Messenger confirmation texts in all per UTC day (default 500); one refused by this cap waits for the next UTC day',
+  CAP_SUBMITS_PER_CONTACT_DAY:
+    'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
   CAP_TEXTS_PER_DAY: 'retired: set CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY instead (a start with it set stops and says so)',
-  CLIENT_IP_HEADER: 'the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io\'s proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits',
-  MESSAGE_RETENTION_DAYS: 'days after which the words and media links of a text (and of a welcome or Series text) are removed from the bridge\'s database (default 90; 0 keeps them for ever). Numbers, MessageSids and statuses stay while the contact\'s link does: `sms-bridge erase` removes them',
+  CLIENT_IP_HEADER:
+    "the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io's proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits",
+  MESSAGE_RETENTION_DAYS:
+    "days after which the words and media links of a text (and of a welcome or Series text) are removed from the bridge's database (default 90; 0 keeps them for ever). Numbers, MessageSids and statuses stay while the contact's link does: `sms-bridge erase` removes them",
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
-  WORKER_CONCURRENCY: 'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
+  WORKER_CONCURRENCY:
+    'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
-  LOG_FORMAT: 'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',
+  LOG_FORMAT:
+    'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',
 }
 
 export type { SettingName }
@@ -354,7 +408,14 @@ export type { SettingName }
 export const SETTING_NAMES = Object.keys(schema.shape) as SettingName[]
 
 /** Settings `npm start` cannot do without (one of the two Twilio senders is enough). */
-export const REQUIRED_SETTINGS: readonly SettingName[] = ['PUBLIC_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_PHONE_NUMBER', 'INTERCOM_ACCESS_TOKEN', 'INTERCOM_CLIENT_SECRET']
+export const REQUIRED_SETTINGS: readonly SettingName[] = [
+  'PUBLIC_URL',
+  'TWILIO_ACCOUNT_SID',
+  'TWILIO_AUTH_TOKEN',
+  'TWILIO_PHONE_NUMBER',
+  'INTERCOM_ACCESS_TOKEN',
+  'INTERCOM_CLIENT_SECRET',
+]
 
 /** A setting's default as it would be written in a .env file; '' when it has none. */
 export function settingDefault(name: SettingName): string {

@@ -43,7 +43,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   // Canvas Kit requests must name our workspace: learn it now, so the first sidebar opens fast.
   server.bridge.intercom.workspaceId().catch((err: unknown) => {
     const next = 'the first Canvas Kit request will ask for the workspace id again'
-    if (!server.reachability.warnIfUnreachable(server.log, err, next)) server.log.warn({ err }, `could not ask Intercom for the workspace id yet; ${next}`)
+    if (!server.reachability.warnIfUnreachable(server.log, err, next))
+      server.log.warn({ err }, `could not ask Intercom for the workspace id yet; ${next}`)
   })
   if (startWorker) server.worker.start()
   return server

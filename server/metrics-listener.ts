@@ -33,7 +33,8 @@ export function parseMetricsListen(value: string): MetricsAddress | string {
   const port = Number(m?.[3])
   if (!m || port < 1 || port > 65_535) return 'expected host:port, such as 127.0.0.1:9091 or [fdaa:0:1::2]:9091 or fly-local-6pn:9091'
   const host = (m[1] ?? m[2])!
-  if (isIP(host) && !isPrivateAddress(host)) return `${host} is not a private or loopback address: /metrics on this listener has no token, so it must not be reachable from the internet (0.0.0.0 and :: are every address)`
+  if (isIP(host) && !isPrivateAddress(host))
+    return `${host} is not a private or loopback address: /metrics on this listener has no token, so it must not be reachable from the internet (0.0.0.0 and :: are every address)`
   return { host, port }
 }
 
@@ -44,7 +45,10 @@ export function parseMetricsListen(value: string): MetricsAddress | string {
  */
 export async function listenForMetrics(metrics: Metrics, address: MetricsAddress, log: FastifyBaseLogger): Promise<Server> {
   const resolved = isIP(address.host) ? address.host : (await lookup(address.host)).address
-  if (!isPrivateAddress(resolved)) throw new Error(`METRICS_LISTEN: ${address.host} is ${resolved}, not a private or loopback address; refusing to serve /metrics there without a token`)
+  if (!isPrivateAddress(resolved))
+    throw new Error(
+      `METRICS_LISTEN: ${address.host} is ${resolved}, not a private or loopback address; refusing to serve /metrics there without a token`,
+    )
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404).end()
@@ -63,6 +67,9 @@ export async function listenForMetrics(metrics: Metrics, address: MetricsAddress
     server.listen(address.port, resolved, () => resolve())
   })
   const bound = server.address()
-  log.info({ metricsListen: bound }, `metrics served without a token on ${typeof bound === 'object' && bound ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : resolved}/metrics (a private address)`)
+  log.info(
+    { metricsListen: bound },
+    `metrics served without a token on ${typeof bound === 'object' && bound ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : resolved}/metrics (a private address)`,
+  )
   return server
 }

@@ -57,7 +57,7 @@ export class Metrics {
 
   readonly outsiderTextsRefused = new Counter({
     name: 'bridge_outsider_texts_refused_total',
-    help: 'Texts an outsider could cause (verification codes, confirmations, welcomes) refused, by kind and reason: a cap, the allowed countries, or (codes) the number\'s state or Twilio',
+    help: "Texts an outsider could cause (verification codes, confirmations, welcomes) refused, by kind and reason: a cap, the allowed countries, or (codes) the number's state or Twilio",
     labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   })
@@ -72,7 +72,7 @@ export class Metrics {
   /** Per day: increase(bridge_sms_segments_sent_total[1d]); Twilio bills each segment as one text. */
   readonly segmentsSent = new Counter({
     name: 'bridge_sms_segments_sent_total',
-    help: 'SMS segments of the texts Twilio accepted from this process, by direction (Twilio\'s NumSegments, else the bridge\'s own count)',
+    help: "SMS segments of the texts Twilio accepted from this process, by direction (Twilio's NumSegments, else the bridge's own count)",
     labelNames: ['direction'] as const,
     registers: [this.registry],
   })
@@ -131,7 +131,8 @@ export class Metrics {
       async collect() {
         const rows = await countMessages(store.db)
         this.reset()
-        for (const r of rows) this.set({ direction: r.direction, status: r.status, error_code: r.errorCode === null ? '' : String(r.errorCode) }, r.count)
+        for (const r of rows)
+          this.set({ direction: r.direction, status: r.status, error_code: r.errorCode === null ? '' : String(r.errorCode) }, r.count)
       },
     })
   }
@@ -162,6 +163,11 @@ export class Metrics {
 
   /** A fetch that records every call it makes (the Intercom SDK takes one). */
   instrumentedFetch(api: 'twilio' | 'intercom', base: typeof fetch = fetch): typeof fetch {
-    return (input, init) => this.timeApi(api, () => base(input, init), (res) => res.status)
+    return (input, init) =>
+      this.timeApi(
+        api,
+        () => base(input, init),
+        (res) => res.status,
+      )
   }
 }

@@ -39,9 +39,11 @@ const printable = (value: unknown) => (typeof value === 'string' ? value.replace
  * it says (its Host, its URL) may become advice that `doctor` prints to an operator.
  */
 export function likelyCause(config: Config, r: Refusal): string {
-  if (r.reason === 'missing_header') return `no ${r.header} header: the request did not come from ${r.surface === 'series' ? 'the Series webhook block (add the header there)' : r.surface === 'twilio' ? 'Twilio' : 'Intercom'}`
+  if (r.reason === 'missing_header')
+    return `no ${r.header} header: the request did not come from ${r.surface === 'series' ? 'the Series webhook block (add the header there)' : r.surface === 'twilio' ? 'Twilio' : 'Intercom'}`
   if (r.reason === 'not_configured') return 'SERIES_WEBHOOK_SECRET is not set, so every Series request is refused'
-  if (r.reason === 'wrong_account') return 'signed, but for another Twilio account: the number\'s webhook belongs to a different account or subaccount than TWILIO_ACCOUNT_SID'
+  if (r.reason === 'wrong_account')
+    return "signed, but for another Twilio account: the number's webhook belongs to a different account or subaccount than TWILIO_ACCOUNT_SID"
   switch (r.surface) {
     case 'twilio':
       if (r.scheme === 'shared_key') {
@@ -52,7 +54,7 @@ export function likelyCause(config: Config, r: Refusal): string {
       return `the webhook URL set on the number is not under PUBLIC_URL (${config.publicUrl}; sms-bridge setup prints the URLs to set), or TWILIO_AUTH_TOKEN is not the auth token of the account that owns the number`
     case 'intercom_webhooks':
     case 'canvas':
-      return "INTERCOM_CLIENT_SECRET is not the client secret of the app that sends these requests (Developer Hub > your app > Basic information)"
+      return 'INTERCOM_CLIENT_SECRET is not the client secret of the app that sends these requests (Developer Hub > your app > Basic information)'
     case 'series':
       return 'the X-Bridge-Secret header in the Series webhook block differs from SERIES_WEBHOOK_SECRET'
   }

@@ -79,7 +79,10 @@ class OneLinePerRequest extends LogController {
     if (error) return super.requestCompleted(error, req, reply)
     const route = req.routeOptions.url
     const level = route === '/healthz' || route === '/readyz' ? 'debug' : 'info'
-    reply.log[level]({ method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed')
+    reply.log[level](
+      { method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime },
+      'request completed',
+    )
   }
 }
 
@@ -92,7 +95,15 @@ async function logStream(config: Config, destination: DestinationStream | undefi
   if (destination) return { stream: destination }
   // Loaded only when asked for: most deployments never need it.
   const { default: pretty } = config.logFormat === 'pretty' ? await import('pino-pretty') : { default: undefined }
-  if (pretty) return { stream: pretty({ destination: stdoutLog(), colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) }
+  if (pretty)
+    return {
+      stream: pretty({
+        destination: stdoutLog(),
+        colorize: process.stdout.isTTY === true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      }),
+    }
   return { stream: stdoutLog() }
 }
 
@@ -147,7 +158,11 @@ async function createFastify(config: Config, options: BuildOptions): Promise<Fas
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
-    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.checkEveryMs },
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.checkEveryMs,
+    },
     logController: new OneLinePerRequest(),
     genReqId: (req) => {
       const given = req.headers['fly-request-id'] ?? req.headers['x-request-id']
@@ -178,7 +193,12 @@ async function closingOnFailure<T>(store: Store, step: () => T | Promise<T>): Pr
 }
 
 /** What the domain is handed: the store, the adapters over the clients, metrics, outage tracking, the clock. */
-function bridgeDeps(log: FastifyBaseLogger, config: Config, opened: { store: Store; clock: Clock }, options: BuildOptions): { deps: BridgeDeps; clients: Clients } {
+function bridgeDeps(
+  log: FastifyBaseLogger,
+  config: Config,
+  opened: { store: Store; clock: Clock },
+  options: BuildOptions,
+): { deps: BridgeDeps; clients: Clients } {
   const { store, clock } = opened
   const metrics = new Metrics(store)
   const reachability = new Reachability(log.child({ component: 'upstream' }), () => clock.now())

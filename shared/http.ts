@@ -29,7 +29,10 @@ export interface SignedJson {
  * parsed, and the raw bytes are kept (Intercom signs the bytes it sent; a re-serialised body would
  * not match). Returns the hooks each signed route takes; `rawBody` is set only on a verified body.
  */
-export function signedJson(app: FastifyInstance, s: SignedJson): { onRequest: (req: FastifyRequest) => Promise<void>; preValidation: (req: FastifyRequest) => Promise<void> } {
+export function signedJson(
+  app: FastifyInstance,
+  s: SignedJson,
+): { onRequest: (req: FastifyRequest) => Promise<void>; preValidation: (req: FastifyRequest) => Promise<void> } {
   const given = (req: FastifyRequest) => {
     const value = req.headers[s.header]
     return typeof value === 'string' ? value : ''
@@ -73,7 +76,12 @@ export function answersProbes(app: FastifyInstance, path: string, surface: strin
  * Validates a request body with the route's schema: the parsed value, or a 400 naming the first bad
  * field (`code`, and `field` when `withField`), answered by the app's error handler.
  */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown, code: string, options: { prefix?: string; withField?: boolean } = {}): z.output<S> {
+export function parseBody<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  code: string,
+  options: { prefix?: string; withField?: boolean } = {},
+): z.output<S> {
   const parsed = schema.safeParse(body)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!

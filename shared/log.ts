@@ -47,7 +47,14 @@ export function maskPhonesIn(value: unknown, depth = 0): unknown {
   if (proto !== Object.prototype && proto !== null) return value
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    out[k] = typeof v !== 'string' ? maskPhonesIn(v, depth + 1) : PHONE_KEYS.has(k) ? maskPhone(v) : k === 'url' ? maskUrl(v) : maskPhonesIn(v, depth + 1)
+    out[k] =
+      typeof v !== 'string'
+        ? maskPhonesIn(v, depth + 1)
+        : PHONE_KEYS.has(k)
+          ? maskPhone(v)
+          : k === 'url'
+            ? maskUrl(v)
+            : maskPhonesIn(v, depth + 1)
   }
   return out
 }
@@ -85,7 +92,8 @@ export function serializeError(err: unknown): unknown {
     for (const key of EXCHANGE_KEYS) delete record[key]
     if (typeof status === 'number' && record.status === undefined) record.status = status
     const cause = record.cause
-    if (depth < 5 && cause && typeof cause === 'object') scrub(cause as Record<string, unknown>, (source as { cause?: unknown } | null)?.cause, depth + 1)
+    if (depth < 5 && cause && typeof cause === 'object')
+      scrub(cause as Record<string, unknown>, (source as { cause?: unknown } | null)?.cause, depth + 1)
   }
   if (out && typeof out === 'object') scrub(out, err, 0)
   // Upstream errors quote the numbers they refused ("The 'To' number +1415... is not valid"): an

@@ -111,7 +111,10 @@ export type TypedNumberProblem = 'unparsable' | 'not_mobile'
  * A number typed into a form (the sidebar's "Save number", the Messenger card): E.164 when a text
  * can reach it, else what is wrong with it. At most 64 characters are read.
  */
-export async function readTypedNumber(typed: string, defaultCountry?: CountryCode): Promise<{ phone: string } | { problem: TypedNumberProblem }> {
+export async function readTypedNumber(
+  typed: string,
+  defaultCountry?: CountryCode,
+): Promise<{ phone: string } | { problem: TypedNumberProblem }> {
   const phone = toE164(typed.slice(0, 64), defaultCountry)
   if (!phone) return { problem: 'unparsable' }
   return (await isTextableNumber(phone)) ? { phone } : { problem: 'not_mobile' }

@@ -43,7 +43,8 @@ export function verifyTwilioSignature(
   request: { signature: string | undefined; url: string; params: Record<string, unknown>; settings?: string | undefined },
 ): { ok: boolean; scheme: TwilioScheme } {
   const { signature, url, params, settings } = request
-  if (settings === undefined) return { ok: Boolean(signature) && twilio.validateRequest(secrets.authToken, signature!, url, params), scheme: 'auth_token' }
+  if (settings === undefined)
+    return { ok: Boolean(signature) && twilio.validateRequest(secrets.authToken, signature!, url, params), scheme: 'auth_token' }
   const algorithm = twilio.getSignatureAlgorithm(settings)
   const ok = Boolean(signature) && secrets.sharedKeys.some((key) => twilio.validateRequest(key, signature!, url, params, algorithm))
   return { ok, scheme: 'shared_key' }

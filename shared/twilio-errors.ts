@@ -11,10 +11,20 @@ export interface SendError {
 
 export const TWILIO_ERRORS: Record<number, SendError> = {
   21211: { permanent: true, sentence: 'The phone number is not valid. Check the number on the contact.' },
-  21408: { permanent: true, sentence: "Texting this country is not enabled on the Twilio account. Enable it in Twilio's Messaging geographic permissions." },
-  21610: { permanent: true, optedOut: true, sentence: 'The customer has opted out (they texted STOP). They must text START before they can be texted again.' },
+  21408: {
+    permanent: true,
+    sentence: "Texting this country is not enabled on the Twilio account. Enable it in Twilio's Messaging geographic permissions.",
+  },
+  21610: {
+    permanent: true,
+    optedOut: true,
+    sentence: 'The customer has opted out (they texted STOP). They must text START before they can be texted again.',
+  },
   21611: { permanent: false, sentence: "The sending number's queue is full. The text will be retried." },
-  21612: { permanent: true, sentence: 'Twilio cannot route a text between these two numbers (for example a landline or an unsupported carrier).' },
+  21612: {
+    permanent: true,
+    sentence: 'Twilio cannot route a text between these two numbers (for example a landline or an unsupported carrier).',
+  },
   21614: { permanent: true, sentence: 'The number is not a mobile number and cannot receive texts. Reach the customer another way.' },
   21617: { permanent: true, sentence: 'The reply is too long for a text message.' },
   21606: { permanent: true, sentence: 'The sending number cannot send texts. Check TWILIO_PHONE_NUMBER.' },
@@ -30,7 +40,8 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   63007: { permanent: true, sentence: 'The WhatsApp sender the customer wrote to is not set up in this Twilio account any more.' },
   63016: {
     permanent: true,
-    sentence: 'WhatsApp only allows a free-form reply within 24 hours of the customer\'s last message. Ask them to write again, or reach them by SMS or email.',
+    sentence:
+      "WhatsApp only allows a free-form reply within 24 hours of the customer's last message. Ask them to write again, or reach them by SMS or email.",
   },
   63018: { permanent: false, sentence: "WhatsApp's rate limit for this sender was reached. The message will be retried." },
   63024: { permanent: true, sentence: 'WhatsApp refused the recipient: the number cannot receive WhatsApp messages.' },
@@ -39,14 +50,20 @@ export const TWILIO_ERRORS: Record<number, SendError> = {
   // server/bridge/status.ts); this reaches the team only when no fallback came.
   63106: {
     permanent: true,
-    sentence: "The customer's phone cannot receive RCS messages, and no SMS was sent in its place. Add an SMS-capable number to the Messaging Service so that Twilio can fall back to SMS.",
+    sentence:
+      "The customer's phone cannot receive RCS messages, and no SMS was sent in its place. Add an SMS-capable number to the Messaging Service so that Twilio can fall back to SMS.",
   },
   30034: { permanent: true, sentence: 'US texts from this number are blocked until it is registered for A2P 10DLC in Twilio.' },
-  30032: { permanent: true, sentence: 'This toll-free number is not verified yet: carriers block its texts until Twilio verifies it (Console > Phone Numbers > Toll-free verification).' },
+  30032: {
+    permanent: true,
+    sentence:
+      'This toll-free number is not verified yet: carriers block its texts until Twilio verifies it (Console > Phone Numbers > Toll-free verification).',
+  },
   // Since 2026-07 for both A2P 10DLC and toll-free verification (Twilio's changelog, 2026-07-17).
   30915: {
     permanent: true,
-    sentence: "The number's registration was refused: it was filed as a Sole Proprietor, but the business is a registered company (an LLC or corporation). Register it again in Twilio as a Standard or Low-Volume Standard brand.",
+    sentence:
+      "The number's registration was refused: it was filed as a Sole Proprietor, but the business is a registered company (an LLC or corporation). Register it again in Twilio as a Standard or Low-Volume Standard brand.",
   },
 }
 

@@ -17,4 +17,6 @@ t.test('the same service runs under Deno 2', async (t) => {
   await service.stop()
 })
 
-t.test('under Deno, SIGTERM while a job runs: the job finishes, the database is closed, exit code 0', (t) => stopWhileAJobRuns(t, 'deno', 60_000))
+t.test('under Deno, SIGTERM while a job runs: the job finishes, the database is closed, exit code 0', (t) =>
+  stopWhileAJobRuns(t, 'deno', 60_000),
+)

@@ -63,7 +63,12 @@ const WEBHOOKS: Record<string, { texts: string[]; closed?: boolean; stored: bool
   'spec216-admin-closed-with-message.json': { texts: ['Goodbye :)'], closed: true, stored: true },
   'spec216-admin-opened.json': { texts: [], closed: false, stored: true },
   'spec216-admin-replied-quick-reply.json': { texts: ['Reply 1 for Yes, 2 for No.'], closed: true, stored: true },
-  'spec216-admin-replied-quick-reply-no-options.json': { texts: [], closed: true, stored: true, notes: [/quick reply's buttons did not reach the customer/] },
+  'spec216-admin-replied-quick-reply-no-options.json': {
+    texts: [],
+    closed: true,
+    stored: true,
+    notes: [/quick reply's buttons did not reach the customer/],
+  },
   'spec216-admin-snoozed.json': { texts: [], stored: false }, // a topic the bridge does not take
   'spec216-part-redacted.json': { texts: [], stored: false },
   'user-created-zulip.json': { texts: [], stored: false },
@@ -88,12 +93,22 @@ t.test('captured Intercom webhook notifications', async (t) => {
       }
       if (payload.topic.startsWith('contact.')) {
         // The contact exists in Intercom under the captured id; its phone (none in these captures) decides.
-        ctx.intercom.addContact({ id: item!.id, role: item!.role, email: item!.email ?? null, phone: item!.phone ?? null, name: item!.name ?? null })
+        ctx.intercom.addContact({
+          id: item!.id,
+          role: item!.role,
+          email: item!.email ?? null,
+          phone: item!.phone ?? null,
+          name: item!.name ?? null,
+        })
         const res = await postIntercomWebhook(ctx, payload)
         t.equal(res.statusCode, 200, res.body)
         await drain(ctx.app)
         const send = await ctx.app.store.db.selectFrom('automated_sends').selectAll().executeTakeFirst()
-        t.match(send, { key: `welcome:${item!.id}`, status: 'skipped', reason: /no valid mobile number/ }, 'the welcome is considered, and skipped for want of a number')
+        t.match(
+          send,
+          { key: `welcome:${item!.id}`, status: 'skipped', reason: /no valid mobile number/ },
+          'the welcome is considered, and skipped for want of a number',
+        )
         t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0)
         return
       }
@@ -131,13 +146,19 @@ t.test('captured Intercom webhook notifications', async (t) => {
       // Redelivered as Intercom retries it: no second text.
       await postIntercomWebhook(ctx, { ...replayed, delivery_attempts: 2 })
       await drain(ctx.app)
-      t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, expected.texts.length, 'a redelivery changes nothing')
+      t.equal(
+        ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length,
+        expected.texts.length,
+        'a redelivery changes nothing',
+      )
     })
   }
 })
 
 t.test('captured Canvas Kit requests: the sidebar and the Messenger card', async (t) => {
-  const fixtures = load<Fixture<Record<string, any>> & { surface: 'inbox' | 'messenger'; request: 'initialize' | 'submit' }>('intercom/canvas')
+  const fixtures = load<Fixture<Record<string, any>> & { surface: 'inbox' | 'messenger'; request: 'initialize' | 'submit' }>(
+    'intercom/canvas',
+  )
   t.ok(fixtures.length >= 4)
   for (const [file, fixture] of fixtures) {
     await t.test(file, async (t) => {
@@ -152,14 +173,24 @@ t.test('captured Canvas Kit requests: the sidebar and the Messenger card', async
         body.conversation.id = ctx.intercom.conversations[0]!.id
         for (const p of [body.contact, body.customer]) if (p) p.id = ctx.intercom.contacts[0]!.id
       } else if (person) {
-        const contact = ctx.intercom.addContact({ id: person.id, role: person.role === 'user' || person.type === 'user' ? 'user' : 'lead', email: person.email || null, phone: person.phone ?? null })
+        const contact = ctx.intercom.addContact({
+          id: person.id,
+          role: person.role === 'user' || person.type === 'user' ? 'user' : 'lead',
+          email: person.email || null,
+          phone: person.phone ?? null,
+        })
         if (body.customer) body.customer.id = contact.id
       }
       if (fixture.request === 'submit') {
         // The canvas the button was clicked in is the one the bridge drew: its stored data (the
         // nonce that makes a submit count once) comes from an initialize, as in Intercom.
         const init = JSON.stringify({ ...body, component_id: undefined, input_values: undefined, current_canvas: undefined })
-        const opened = await ctx.app.inject({ method: 'POST', url: `/canvas/${fixture.surface}/initialize`, headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, init) }, payload: init })
+        const opened = await ctx.app.inject({
+          method: 'POST',
+          url: `/canvas/${fixture.surface}/initialize`,
+          headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, init) },
+          payload: init,
+        })
         body.current_canvas.stored_data = { ...body.current_canvas.stored_data, ...opened.json().canvas.stored_data }
       }
       const raw = JSON.stringify(body)
@@ -173,16 +204,24 @@ t.test('captured Canvas Kit requests: the sidebar and the Messenger card', async
       const components = (res.json().canvas.content.components as Array<{ id: string; text?: string }>) ?? []
       const ids = components.map((c) => c.id)
       t.notOk(ids.includes('error'), `not an error canvas: ${JSON.stringify(components[0])}`)
-      if (fixture.surface === 'messenger' && fixture.request === 'initialize') t.same(ids, ['title', 'intro', 'phone', 'consent', 'subscribe'])
+      if (fixture.surface === 'messenger' && fixture.request === 'initialize')
+        t.same(ids, ['title', 'intro', 'phone', 'consent', 'subscribe'])
       if (fixture.surface === 'messenger' && fixture.request === 'submit') {
         t.match(components.map((c) => c.text).join('\n'), /We texted a 6-digit code to \+1 415 555 0188/)
         await drain(ctx.app)
-        t.same(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to), ['+14155550188'], 'one text: the code that proves the number')
+        t.same(
+          ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to),
+          ['+14155550188'],
+          'one text: the code that proves the number',
+        )
       }
       if (fixture.surface === 'inbox' && fixture.request === 'initialize') t.ok(ids.includes('send_sms'), 'the compose box')
       if (fixture.surface === 'inbox' && fixture.request === 'submit') {
         await drain(ctx.app)
-        t.same(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => [m.to, m.body]), [[CUSTOMER, 'Your replacement ships today 📦']])
+        t.same(
+          ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => [m.to, m.body]),
+          [[CUSTOMER, 'Your replacement ships today 📦']],
+        )
       }
     })
   }
@@ -205,7 +244,12 @@ const INBOUND: Record<string, { phone: string; shown: RegExp | string; attachmen
   'inbound-sms-plain-legacy-smartstops.json': { phone: '+14155550103', shown: "Who's got the best coffee near 5545?", attachments: 0 }, // SmsSid only, no MessageSid
   'inbound-whatsapp-button-profile-apotek.json': { phone: '+6281200000001', shown: 'Konfirmasi', attachments: 0, whatsapp: true },
   'inbound-whatsapp-image-botbuilder.json': { phone: '+31612345601', shown: '(sent an attachment)', attachments: 1, whatsapp: true },
-  'inbound-whatsapp-location-botbuilder.json': { phone: '+31612345601', shown: /^📍 Shared a location: Microsoft, Evert van de Beekstraat 354.* https:\/\/www\.google\.com\/maps\?q=52\.30389\d*,4\.75002\d*$/, attachments: 0, whatsapp: true },
+  'inbound-whatsapp-location-botbuilder.json': {
+    phone: '+31612345601',
+    shown: /^📍 Shared a location: Microsoft, Evert van de Beekstraat 354.* https:\/\/www\.google\.com\/maps\?q=52\.30389\d*,4\.75002\d*$/,
+    attachments: 0,
+    whatsapp: true,
+  },
   'inbound-whatsapp-text-botbuilder.json': { phone: '+31612345601', shown: 'test', attachments: 0, whatsapp: true },
 }
 
@@ -254,10 +298,20 @@ t.test('captured Twilio status callbacks move the text on, WhatsApp read receipt
       await postSms(ctx, inboundForm(ctx, { From: customer, To: params.From ?? '+14155550100', Body: 'hello' }))
       await drain(ctx.app)
       const conversation = ctx.intercom.conversations[0]!
-      await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [ctx.intercom.addAdminReply(conversation.id, { body: '<p>hi</p>' })]))
+      await postIntercomWebhook(
+        ctx,
+        ctx.intercom.notification('conversation.admin.replied', conversation.id, [
+          ctx.intercom.addAdminReply(conversation.id, { body: '<p>hi</p>' }),
+        ]),
+      )
       await drain(ctx.app)
       const sent = await ctx.app.store.db.selectFrom('messages').selectAll().where('direction', '=', 'outbound').executeTakeFirstOrThrow()
-      const res = await postStatus(ctx, { ...params, AccountSid: ctx.twilio.accountSid, MessageSid: sent.twilio_sid!, SmsSid: sent.twilio_sid! })
+      const res = await postStatus(ctx, {
+        ...params,
+        AccountSid: ctx.twilio.accountSid,
+        MessageSid: sent.twilio_sid!,
+        SmsSid: sent.twilio_sid!,
+      })
       t.equal(res.statusCode, 204, res.body)
       const after = await ctx.app.store.db.selectFrom('messages').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow()
       t.equal(after.status, params.MessageStatus)
@@ -267,31 +321,47 @@ t.test('captured Twilio status callbacks move the text on, WhatsApp read receipt
   }
 })
 
-type SignedFixture = { source: string; url: string; secret: string; headers: Record<string, string>; body: string; params: Record<string, string> }
+type SignedFixture = {
+  source: string
+  url: string
+  secret: string
+  headers: Record<string, string>
+  body: string
+  params: Record<string, string>
+}
 
-t.test('a request signed with a shared key (HMAC-SHA256), built per Twilio\'s documented algorithm: the official validator and the app both accept it as sent', async (t) => {
-  const fixtures = load<SignedFixture>('twilio-signed')
-  t.ok(fixtures.length >= 1)
-  for (const [file, fx] of fixtures) {
-    await t.test(file, async (t) => {
-      const settings = fx.headers['x-twilio-webhooks-signature-settings']!
-      const signature = fx.headers['x-twilio-signature']!
-      t.same(Object.fromEntries(new URLSearchParams(fx.body)), fx.params, 'the body is the parameters')
-      // Our frozen signature against twilio 6.3.1's own validator: both read Twilio's docs the same way.
-      t.equal(twilio.validateRequest(fx.secret, signature, fx.url, fx.params, twilio.getSignatureAlgorithm(settings)), true, 'twilio validates it')
-      t.equal(twilio.validateRequest(fx.secret, signature, fx.url, fx.params), false, 'not an HMAC-SHA1 signature')
+t.test(
+  "a request signed with a shared key (HMAC-SHA256), built per Twilio's documented algorithm: the official validator and the app both accept it as sent",
+  async (t) => {
+    const fixtures = load<SignedFixture>('twilio-signed')
+    t.ok(fixtures.length >= 1)
+    for (const [file, fx] of fixtures) {
+      await t.test(file, async (t) => {
+        const settings = fx.headers['x-twilio-webhooks-signature-settings']!
+        const signature = fx.headers['x-twilio-signature']!
+        t.same(Object.fromEntries(new URLSearchParams(fx.body)), fx.params, 'the body is the parameters')
+        // Our frozen signature against twilio 6.3.1's own validator: both read Twilio's docs the same way.
+        t.equal(
+          twilio.validateRequest(fx.secret, signature, fx.url, fx.params, twilio.getSignatureAlgorithm(settings)),
+          true,
+          'twilio validates it',
+        )
+        t.equal(twilio.validateRequest(fx.secret, signature, fx.url, fx.params), false, 'not an HMAC-SHA1 signature')
 
-      const twilioStandIn = await startTwilioStandIn({ accountSid: fx.params.AccountSid! })
-      const intercom = await startIntercomStandIn()
-      t.teardown(() => twilioStandIn.close())
-      t.teardown(() => intercom.close())
-      const ctx = await buildTestApp(t, { standIns: { twilio: twilioStandIn, intercom }, env: { TWILIO_WEBHOOK_SHARED_KEYS: fx.secret } })
-      const path = new URL(fx.url).pathname
-      const send = (body: string) => ctx.app.inject({ method: 'POST', url: path, headers: fx.headers, payload: body })
-      t.equal((await send(fx.body.replace('on+its+way', 'on+its+way+today'))).statusCode, 403, 'a changed body is refused')
-      t.equal((await send(fx.body)).statusCode, 200)
-      await drain(ctx.app)
-      t.same((await ctx.app.store.db.selectFrom('messages').select(['body', 'twilio_sid']).execute()), [{ body: fx.params.Body, twilio_sid: fx.params.MessageSid }])
-    })
-  }
-})
+        const twilioStandIn = await startTwilioStandIn({ accountSid: fx.params.AccountSid! })
+        const intercom = await startIntercomStandIn()
+        t.teardown(() => twilioStandIn.close())
+        t.teardown(() => intercom.close())
+        const ctx = await buildTestApp(t, { standIns: { twilio: twilioStandIn, intercom }, env: { TWILIO_WEBHOOK_SHARED_KEYS: fx.secret } })
+        const path = new URL(fx.url).pathname
+        const send = (body: string) => ctx.app.inject({ method: 'POST', url: path, headers: fx.headers, payload: body })
+        t.equal((await send(fx.body.replace('on+its+way', 'on+its+way+today'))).statusCode, 403, 'a changed body is refused')
+        t.equal((await send(fx.body)).statusCode, 200)
+        await drain(ctx.app)
+        t.same(await ctx.app.store.db.selectFrom('messages').select(['body', 'twilio_sid']).execute(), [
+          { body: fx.params.Body, twilio_sid: fx.params.MessageSid },
+        ])
+      })
+    }
+  },
+)

@@ -17,16 +17,22 @@ t.test('the declared Node.js range covers the versions we run and test on', asyn
 
 t.test('every installed package supports those versions too', async (t) => {
   const refusing: string[] = []
-  for (const [path, entry] of Object.entries(lock.packages as Record<string, { engines?: { node?: string } | string[]; optional?: boolean }>)) {
+  for (const [path, entry] of Object.entries(
+    lock.packages as Record<string, { engines?: { node?: string } | string[]; optional?: boolean }>,
+  )) {
     const range = !Array.isArray(entry.engines) ? entry.engines?.node : undefined
     if (!path || !range || entry.optional) continue
-    for (const v of SUPPORTED) if (!semver.satisfies(v, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`)
+    for (const v of SUPPORTED)
+      if (!semver.satisfies(v, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`)
   }
   t.same(refusing, [])
 })
 
 t.test('the Docker image starts the service as npm start does, with the same heap flags', async (t) => {
   t.same(startFlags(dockerCommand()), START_FLAGS)
-  t.ok(START_FLAGS.some((f) => f.startsWith('--max-old-space-size=')), 'the old generation is capped (fly.io machines have 256 MB)')
+  t.ok(
+    START_FLAGS.some((f) => f.startsWith('--max-old-space-size=')),
+    'the old generation is capped (fly.io machines have 256 MB)',
+  )
   t.throws(() => startFlags('node dist/server/cli.js start'), /not "node \[flags\] dist\/bundle\/cli\.js start"/)
 })

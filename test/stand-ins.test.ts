@@ -24,7 +24,12 @@ t.test('Twilio stand-in: auth, request shapes, state and faults through the twil
   const client = twilio(fake.accountSid, fake.authToken, { autoRetry: false })
   client.api.baseUrl = fake.url
 
-  const sent = await client.messages.create({ to: '+14155550123', from: '+14155550100', body: 'Hello 👋', statusCallback: 'https://x.example/twilio/status' })
+  const sent = await client.messages.create({
+    to: '+14155550123',
+    from: '+14155550100',
+    body: 'Hello 👋',
+    statusCallback: 'https://x.example/twilio/status',
+  })
   t.match(sent.sid, /^SM[0-9a-f]{32}$/)
   t.equal(sent.status, 'queued')
   t.equal(sent.numSegments, '1')
@@ -46,14 +51,25 @@ t.test('Twilio stand-in: auth, request shapes, state and faults through the twil
   fake.failNext({ status: 429, headers: { 'retry-after': '1' } })
   await rejectsWith(t, client.messages.create({ to: '+14155550125', from: '+14155550100', body: 'x' }), { status: 429 })
 
-  const inbound = fake.addInboundMessage({ from: '+14155550123', to: '+14155550100', body: 'pic', media: [{ contentType: 'image/png', data: Buffer.from('png!') }] })
+  const inbound = fake.addInboundMessage({
+    from: '+14155550123',
+    to: '+14155550100',
+    body: 'pic',
+    media: [{ contentType: 'image/png', data: Buffer.from('png!') }],
+  })
   const listed = await client.messages.list({ to: '+14155550100', dateSentAfter: new Date(Date.now() - 60_000) })
-  t.same(listed.map((m) => m.sid), [inbound.sid], 'filters by recipient and date')
+  t.same(
+    listed.map((m) => m.sid),
+    [inbound.sid],
+    'filters by recipient and date',
+  )
   const media = await client.messages(inbound.sid).media.list()
   t.equal(media[0]?.contentType, 'image/png')
   const file = await fetch(fake.mediaUrl(inbound, 0))
   t.equal(file.status, 401, 'media needs the credentials')
-  const authed = await fetch(fake.mediaUrl(inbound, 0), { headers: { authorization: `Basic ${Buffer.from(`${fake.accountSid}:${fake.authToken}`).toString('base64')}` } })
+  const authed = await fetch(fake.mediaUrl(inbound, 0), {
+    headers: { authorization: `Basic ${Buffer.from(`${fake.accountSid}:${fake.authToken}`).toString('base64')}` },
+  })
   t.equal(await authed.text(), 'png!')
 })
 
@@ -81,7 +97,13 @@ t.test('Intercom stand-in: auth, version, request shapes and behaviour through i
   }
 
   const found = await client.contacts.search({
-    query: { operator: 'OR', value: [{ field: 'phone', operator: '=', value: '+14155550123' }, { field: 'phone', operator: '=', value: '(415) 555-0123' }] },
+    query: {
+      operator: 'OR',
+      value: [
+        { field: 'phone', operator: '=', value: '+14155550123' },
+        { field: 'phone', operator: '=', value: '(415) 555-0123' },
+      ],
+    },
     pagination: { per_page: 50 },
   })
   t.same(found.data.map((c) => c.id).sort(), [lead.id, user.id].sort())
@@ -89,20 +111,39 @@ t.test('Intercom stand-in: auth, version, request shapes and behaviour through i
   const message = await client.conversations.create({ from: { type: 'lead', id: lead.id }, body: 'first <b>text</b>' })
   const conversationId = message.conversation_id
   t.equal(fake.conversation(conversationId)?.source.body, 'first <b>text</b>')
-  await rejectsWith(t, client.conversations.reply({ conversation_id: conversationId, body: { type: 'user', intercom_user_id: lead.id, body: 'x' } as never }), { statusCode: 400 }, 'a reply without message_type does not match the reference')
+  await rejectsWith(
+    t,
+    client.conversations.reply({ conversation_id: conversationId, body: { type: 'user', intercom_user_id: lead.id, body: 'x' } as never }),
+    { statusCode: 400 },
+    'a reply without message_type does not match the reference',
+  )
   fake.closeConversation(conversationId)
-  await client.conversations.reply({ conversation_id: conversationId, body: { message_type: 'note', type: 'admin', admin_id: fake.admin.id, body: '<p>note</p>' } })
+  await client.conversations.reply({
+    conversation_id: conversationId,
+    body: { message_type: 'note', type: 'admin', admin_id: fake.admin.id, body: '<p>note</p>' },
+  })
   t.equal(fake.conversation(conversationId)?.state, 'closed', 'a note does not reopen')
-  await client.conversations.reply({ conversation_id: conversationId, body: { message_type: 'comment', type: 'user', intercom_user_id: lead.id, body: 'again' } })
+  await client.conversations.reply({
+    conversation_id: conversationId,
+    body: { message_type: 'comment', type: 'user', intercom_user_id: lead.id, body: 'again' },
+  })
   t.equal(fake.conversation(conversationId)?.state, 'open', 'a customer reply reopens')
 
   const tag = await client.tags.create({ name: 'sms' })
   const same = await client.tags.create({ name: 'sms' })
   t.equal(same.id, tag.id, 'tags are found or created by name')
   await client.tags.tagConversation({ conversation_id: conversationId, id: tag.id, admin_id: fake.admin.id })
-  t.same(fake.conversation(conversationId)?.tags.map((x) => x.name), ['sms'])
+  t.same(
+    fake.conversation(conversationId)?.tags.map((x) => x.name),
+    ['sms'],
+  )
 
-  await rejectsWith(t, client.contacts.update({ contact_id: lead.id, custom_attributes: { sms_opted_out: true } }), { statusCode: 400 }, 'unknown attribute')
+  await rejectsWith(
+    t,
+    client.contacts.update({ contact_id: lead.id, custom_attributes: { sms_opted_out: true } }),
+    { statusCode: 400 },
+    'unknown attribute',
+  )
   fake.failNext({ status: 429 })
   try {
     await client.tags.list()
@@ -129,7 +170,11 @@ t.test('libSQL server stand-in: token checked, transactions across requests, aba
   const next = await client.transaction('write')
   await next.execute({ sql: 'insert into t values (?)', args: [2] })
   await next.commit()
-  t.same((await client.execute('select v from t')).rows.map((r) => r.v), [2], 'the abandoned write was rolled back, the lock freed')
+  t.same(
+    (await client.execute('select v from t')).rows.map((r) => r.v),
+    [2],
+    'the abandoned write was rolled back, the lock freed',
+  )
 
   const stranger = createClient({ url: server.url, authToken: 'not-the-token' })
   t.teardown(() => stranger.close())

@@ -73,7 +73,11 @@ const STATIC: Record<string, string> = {
   '/app.js': 'app.js',
   '/style.css': 'style.css',
 }
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+}
 
 /** A free port on 127.0.0.1: `preferred` when it is free, else any. */
 async function freePort(preferred = 0): Promise<number> {
@@ -139,7 +143,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       // Saved when it changes and at close (after the bridge stops, before the simulators do).
       let written = ''
       const persist = async () => {
-        const json = JSON.stringify({ bridgePort, twilioPort, twilio: twilio.save(), intercom: intercom.save(), delivery: [...delivery] } satisfies DemoSaved)
+        const json = JSON.stringify({
+          bridgePort,
+          twilioPort,
+          twilio: twilio.save(),
+          intercom: intercom.save(),
+          delivery: [...delivery],
+        } satisfies DemoSaved)
         if (json === written) return
         await writeFile(`${stateFile}.tmp`, json)
         await rename(`${stateFile}.tmp`, stateFile)
@@ -168,7 +178,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     )
     // Its own "listening at" line would read as a second address to open: say what it is for.
     const bridge = await startService(config, {
-      listen: { port: bridgePort, host: '127.0.0.1', listenTextResolver: (address) => `the bridge listens at ${address} for the simulators' webhooks (the page to open is printed below)` },
+      listen: {
+        port: bridgePort,
+        host: '127.0.0.1',
+        listenTextResolver: (address) =>
+          `the bridge listens at ${address} for the simulators' webhooks (the page to open is printed below)`,
+      },
     })
     cleanup.push(() => bridge.close())
 
@@ -238,24 +253,50 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
       .sort((a, b) => b.updated_at - a.updated_at || Number(b.id) - Number(a.id))
       .map((c) => {
         const contact = intercom.contacts.find((x) => x.id === c.contacts[0]?.id)
-        const attachments = (list: Array<{ url: string; name: string; content_type: string }>) => list.map((a) => ({ url: a.url, name: a.name, contentType: a.content_type }))
+        const attachments = (list: Array<{ url: string; name: string; content_type: string }>) =>
+          list.map((a) => ({ url: a.url, name: a.name, contentType: a.content_type }))
         return {
           id: c.id,
           state: c.state,
           createdAt: c.created_at,
           updatedAt: c.updated_at,
           tags: c.tags.map((t) => t.name),
-          contact: contact ? { id: contact.id, name: contact.name, role: contact.role, phone: contact.phone, email: contact.email, attributes: contact.custom_attributes } : null,
+          contact: contact
+            ? {
+                id: contact.id,
+                name: contact.name,
+                role: contact.role,
+                phone: contact.phone,
+                email: contact.email,
+                attributes: contact.custom_attributes,
+              }
+            : null,
           parts: [
-            { id: c.source.id, type: 'comment', body: c.source.body, author: { type: c.source.author.type, name: c.source.author.name }, at: c.created_at, attachments: attachments(c.source.attachments) },
-            ...c.parts.map((p) => ({ id: p.id, type: p.part_type, body: p.body, author: { type: p.author.type, name: p.author.name }, at: p.created_at, attachments: attachments(p.attachments) })),
+            {
+              id: c.source.id,
+              type: 'comment',
+              body: c.source.body,
+              author: { type: c.source.author.type, name: c.source.author.name },
+              at: c.created_at,
+              attachments: attachments(c.source.attachments),
+            },
+            ...c.parts.map((p) => ({
+              id: p.id,
+              type: p.part_type,
+              body: p.body,
+              author: { type: p.author.type, name: p.author.name },
+              at: p.created_at,
+              attachments: attachments(p.attachments),
+            })),
           ],
         }
       })
     // What the services posted to the bridge (Canvas Kit requests are the page's own and are left out).
     const deliveries = [
       ...twilio.deliveries.map((d) => ({ service: 'Twilio', kind: d.kind, path: new URL(d.url).pathname, status: d.status, at: d.at })),
-      ...intercom.deliveries.filter((d) => !d.kind.startsWith('canvas')).map((d) => ({ service: 'Intercom', kind: d.kind, path: new URL(d.url).pathname, status: d.status, at: d.at })),
+      ...intercom.deliveries
+        .filter((d) => !d.kind.startsWith('canvas'))
+        .map((d) => ({ service: 'Intercom', kind: d.kind, path: new URL(d.url).pathname, status: d.status, at: d.at })),
     ]
       .sort((a, b) => a.at - b.at)
       .slice(-40)
@@ -339,7 +380,8 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
     const given = req.body?.picture as { contentType?: unknown; data?: unknown } | 'sample' | undefined
     if (given === 'sample') media.push({ contentType: 'image/png', data: picture })
     else if (given && typeof given === 'object') {
-      if (typeof given.contentType !== 'string' || !PICTURE_TYPES.has(given.contentType) || typeof given.data !== 'string') throw problem(400, 'Pictures are PNG, JPEG, GIF or WebP.')
+      if (typeof given.contentType !== 'string' || !PICTURE_TYPES.has(given.contentType) || typeof given.data !== 'string')
+        throw problem(400, 'Pictures are PNG, JPEG, GIF or WebP.')
       const data = Buffer.from(given.data, 'base64')
       if (data.length > 5 * 1024 * 1024) throw problem(400, 'A picture is at most 5 MB (the MMS limit).')
       media.push({ contentType: given.contentType, data })
@@ -353,7 +395,11 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
   // A number typed into "Another number…", checked when it is chosen (as the bridge will read it).
   web.post<{ Body: { number?: unknown } }>('/api/phone/number', async (req) => {
     const number = e164(req.body?.number)
-    if (!number) throw problem(400, `${typeof req.body?.number === 'string' && req.body.number.trim() ? `"${req.body.number.trim().slice(0, 30)}" is not a phone number` : 'Type a number'}: with its country code, e.g. +1 312 555 0172 or +44 7400 123456.`)
+    if (!number)
+      throw problem(
+        400,
+        `${typeof req.body?.number === 'string' && req.body.number.trim() ? `"${req.body.number.trim().slice(0, 30)}" is not a phone number` : 'Type a number'}: with its country code, e.g. +1 312 555 0172 or +44 7400 123456.`,
+      )
     return { number, readable: formatForReading(number) }
   })
 
@@ -361,7 +407,8 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
   web.post<{ Body: { number?: unknown; mode?: unknown } }>('/api/phone/delivery', async (req) => {
     const number = e164(req.body?.number)
     const mode = req.body?.mode as DeliveryMode
-    if (!number || typeof mode !== 'string' || !(mode in DELIVERY_MODES)) throw problem(400, 'Give a number and one of: ' + Object.keys(DELIVERY_MODES).join(', '))
+    if (!number || typeof mode !== 'string' || !(mode in DELIVERY_MODES))
+      throw problem(400, 'Give a number and one of: ' + Object.keys(DELIVERY_MODES).join(', '))
     delivery.set(number, mode)
     twilio.failDelivery(number, DELIVERY_MODES[mode])
     return { number, mode }
@@ -382,31 +429,40 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
     const text = typeof req.body?.body === 'string' ? req.body.body.trim() : ''
     const withPicture = req.body?.picture === true
     if (!text && !withPicture) throw problem(400, 'Write a reply or attach the picture first.')
-    const inline = withPicture ? `<div class="intercom-container"><img src="${intercom.upload({ name: 'picture.png', contentType: 'image/png', data: picture })}"></div>` : ''
+    const inline = withPicture
+      ? `<div class="intercom-container"><img src="${intercom.upload({ name: 'picture.png', contentType: 'image/png', data: picture })}"></div>`
+      : ''
     const { part, delivery: posted } = await intercom.replyAsAdmin(conversation.id, { body: (text ? composerHtml(text) : '') + inline })
-    if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
+    if (!posted || posted.status !== 200)
+      throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
     return { partId: part.id }
   })
 
   web.post<{ Body: { conversationId?: unknown } }>('/api/inbox/close', async (req) => {
     const conversation = conversationOf(req.body?.conversationId)
     const { delivery: posted } = await intercom.closeAsAdmin(conversation.id)
-    if (!posted || posted.status !== 200) throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
+    if (!posted || posted.status !== 200)
+      throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
     return { state: conversation.state }
   })
 
   // The sidebar: Intercom posts the signed Canvas Kit request to the bridge and renders its answer.
-  web.post<{ Body: { conversationId?: unknown; componentId?: unknown; inputValues?: unknown; currentCanvas?: unknown } }>('/api/canvas', async (req) => {
-    const conversation = conversationOf(req.body?.conversationId)
-    const componentId = typeof req.body?.componentId === 'string' ? req.body.componentId : undefined
-    const inputValues = req.body?.inputValues && typeof req.body.inputValues === 'object' ? (req.body.inputValues as Record<string, unknown>) : {}
-    const { delivery: posted, canvas } = await intercom.postCanvas(`${bridgeUrl}/canvas/inbox/${componentId ? 'submit' : 'initialize'}`, {
-      conversationId: conversation.id,
-      ...(componentId ? { componentId, inputValues, currentCanvas: req.body?.currentCanvas ?? null } : {}),
-    })
-    if (posted.status !== 200 || !canvas) throw problem(502, `The bridge answered the Canvas Kit request with ${posted.status || 'no answer'}.`)
-    return { canvas }
-  })
+  web.post<{ Body: { conversationId?: unknown; componentId?: unknown; inputValues?: unknown; currentCanvas?: unknown } }>(
+    '/api/canvas',
+    async (req) => {
+      const conversation = conversationOf(req.body?.conversationId)
+      const componentId = typeof req.body?.componentId === 'string' ? req.body.componentId : undefined
+      const inputValues =
+        req.body?.inputValues && typeof req.body.inputValues === 'object' ? (req.body.inputValues as Record<string, unknown>) : {}
+      const { delivery: posted, canvas } = await intercom.postCanvas(`${bridgeUrl}/canvas/inbox/${componentId ? 'submit' : 'initialize'}`, {
+        conversationId: conversation.id,
+        ...(componentId ? { componentId, inputValues, currentCanvas: req.body?.currentCanvas ?? null } : {}),
+      })
+      if (posted.status !== 200 || !canvas)
+        throw problem(502, `The bridge answered the Canvas Kit request with ${posted.status || 'no answer'}.`)
+      return { canvas }
+    },
+  )
 
   await web.ready()
   return web

@@ -77,7 +77,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    * A teammate replies in the inbox: the part is added and `conversation.admin.replied` posted, signed,
    * when subscribed (`via` one origin behind the subscribed URL's load balancer, if given).
    */
-  replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string): Promise<{ part: Part; delivery: Delivery | null }>
+  replyAsAdmin(
+    conversationId: string,
+    reply: { body: string; attachments?: Part['attachments'] },
+    via?: string,
+  ): Promise<{ part: Part; delivery: Delivery | null }>
   /**
    * A teammate closes the conversation: a close part (carrying `message`, HTML, when the teammate
    * wrote one to the customer), and `conversation.admin.closed` when subscribed.
@@ -89,7 +93,10 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    * What Intercom posts to a Canvas Kit URL when a teammate opens the app in a conversation's sidebar
    * (`componentId` unset) or clicks a button in it: the real-shaped body, signed with X-Body-Signature.
    */
-  postCanvas(url: string, request: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }): Promise<{ delivery: Delivery; canvas: unknown }>
+  postCanvas(
+    url: string,
+    request: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown },
+  ): Promise<{ delivery: Delivery; canvas: unknown }>
   /** Webhooks and Canvas Kit requests posted, oldest first. */
   deliveries: Delivery[]
   /** Everything needed to start again where this one stands (`saved` option): credentials, admin, data. */
@@ -98,7 +105,9 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
 }
 
 /** A loopback server that behaves like Intercom's REST API (versions 2.14 and 2.16) for the calls the bridge makes. */
-export async function startIntercomStandIn(opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {}): Promise<IntercomStandIn> {
+export async function startIntercomStandIn(
+  opts: { token?: string; clientSecret?: string; saved?: IntercomSaved } = {},
+): Promise<IntercomStandIn> {
   const state = new IntercomState(opts)
   const { token, clientSecret, admin, contacts, conversations, tags, dataAttributes, requests, deliveries } = state
 
@@ -107,7 +116,11 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     const subscription = state.subscription
     if (!subscription?.topics.includes(topic)) return null
     const raw = JSON.stringify(standIn.notification(topic, conversationId, parts))
-    const headers = { 'content-type': 'application/json', 'user-agent': 'Intercom-Webhooks', 'x-hub-signature': signIntercomWebhook(clientSecret, raw) }
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'Intercom-Webhooks',
+      'x-hub-signature': signIntercomWebhook(clientSecret, raw),
+    }
     return postWebhook(deliveries, topic, through(subscription.url, via), headers, raw)
   }
 
@@ -158,7 +171,10 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
       state.subscription = given
     },
     async replyAsAdmin(conversationId: string, reply: { body: string; attachments?: Part['attachments'] }, via?: string) {
-      const part = standIn.addAdminReply(conversationId, { body: reply.body, ...(reply.attachments ? { attachments: reply.attachments } : {}) })
+      const part = standIn.addAdminReply(conversationId, {
+        body: reply.body,
+        ...(reply.attachments ? { attachments: reply.attachments } : {}),
+      })
       standIn.conversation(conversationId)!.updated_at = part.created_at
       return { part, delivery: await deliver('conversation.admin.replied', conversationId, [part], via) }
     },
@@ -182,7 +198,10 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
     upload: (file: { name: string; contentType: string; data: Buffer; redirectTo?: string }) => `${standIn.url}${state.addUpload(file)}`,
     expireUploads: () => state.expireUploads(),
     pingNotification: () => state.pingNotification(),
-    async postCanvas(url: string, r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown }) {
+    async postCanvas(
+      url: string,
+      r: { conversationId: string; componentId?: string; inputValues?: Record<string, unknown>; currentCanvas?: unknown },
+    ) {
       const conversation = standIn.conversation(r.conversationId)!
       const contact = state.findContact(conversation.contacts[0]!.id)!
       const body = {
@@ -193,7 +212,9 @@ export async function startIntercomStandIn(opts: { token?: string; clientSecret?
         contact: contactJson(contact),
         customer: contactJson(contact),
         context: { conversation_id: Number(conversation.id), location: 'inbox', locale: 'en' },
-        ...(r.componentId ? { component_id: r.componentId, input_values: r.inputValues ?? {}, current_canvas: r.currentCanvas ?? null } : {}),
+        ...(r.componentId
+          ? { component_id: r.componentId, input_values: r.inputValues ?? {}, current_canvas: r.currentCanvas ?? null }
+          : {}),
       }
       const raw = JSON.stringify(body)
       const headers = { 'content-type': 'application/json', 'x-body-signature': signCanvas(clientSecret, raw) }

@@ -2,7 +2,23 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type Fault, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
-import { API_VERSIONS, attachment, authorOf, contactJson, conversationJson as conversationShape, matches, shapesOf, RATE_LIMIT, seconds, WORKSPACE, type Contact, type Conversation, type IntercomState, type Part, type SearchQuery } from './state.js'
+import {
+  API_VERSIONS,
+  attachment,
+  authorOf,
+  contactJson,
+  conversationJson as conversationShape,
+  matches,
+  shapesOf,
+  RATE_LIMIT,
+  seconds,
+  WORKSPACE,
+  type Contact,
+  type Conversation,
+  type IntercomState,
+  type Part,
+  type SearchQuery,
+} from './state.js'
 
 // What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14, or 2.16 for
 // 2.15 and later). Every API request needs the Bearer token and an Intercom-Version, is counted
@@ -115,7 +131,15 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     } catch {
       parsed = Symbol('invalid json')
     }
-    const record: RecordedRequest = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body: parsed, headers: req.headers, status: 0, at: Date.now() }
+    const record: RecordedRequest = {
+      method: req.method!,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body: parsed,
+      headers: req.headers,
+      status: 0,
+      at: Date.now(),
+    }
     state.requests.push(record)
     // Uploaded files: public links, no token; an expired one is refused as the CDN refuses it.
     if (url.pathname.startsWith('/uploads/') && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -155,7 +179,12 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         // The work is done, but the caller is told it failed: "accepted, then the connection broke".
         record.status = acceptedFault.status ?? 502
         res.writeHead(record.status, { 'content-type': 'application/json', ...rateHeaders() })
-        return res.end(JSON.stringify({ type: 'error.list', errors: [{ code: 'server_error', message: 'fault injected after the request was served' }] }))
+        return res.end(
+          JSON.stringify({
+            type: 'error.list',
+            errors: [{ code: 'server_error', message: 'fault injected after the request was served' }],
+          }),
+        )
       }
       record.status = status
       res.writeHead(status, { 'content-type': 'application/json', ...rateHeaders() })
@@ -168,7 +197,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     if (req.headers.authorization !== `Bearer ${state.token}`) return fail(401, 'unauthorized', 'Access Token Invalid')
     const version = req.headers['intercom-version']
-    if (typeof version !== 'string' || !API_VERSIONS.has(version)) return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
+    if (typeof version !== 'string' || !API_VERSIONS.has(version))
+      return fail(400, 'intercom_version_invalid', 'Requested Intercom Version is not valid')
     // Answers in the shapes of the version asked for, checked against its description.
     const shapes = shapesOf(version)
     const conversationJson = (c: Conversation) => conversationShape(c, shapes)
@@ -189,7 +219,12 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
           JSON.stringify(
             fault.body ?? {
               type: 'error.list',
-              errors: [{ code: fault.status === 429 ? 'rate_limit_exceeded' : 'server_error', message: fault.status === 429 ? 'Exceeded rate limit' : 'Server error' }],
+              errors: [
+                {
+                  code: fault.status === 429 ? 'rate_limit_exceeded' : 'server_error',
+                  message: fault.status === 429 ? 'Exceeded rate limit' : 'Server error',
+                },
+              ],
             },
           ),
         )
@@ -201,17 +236,33 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     const path = url.pathname
     let m: RegExpExecArray | null
-    if (path === '/me') return send(200, { type: 'admin', ...state.admin, email_verified: true, app: { type: 'app', id_code: WORKSPACE, name: 'Test workspace', region: 'US', timezone: 'UTC', identity_verification: false } })
-    if (path === '/admins') return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
+    if (path === '/me')
+      return send(200, {
+        type: 'admin',
+        ...state.admin,
+        email_verified: true,
+        app: { type: 'app', id_code: WORKSPACE, name: 'Test workspace', region: 'US', timezone: 'UTC', identity_verification: false },
+      })
+    if (path === '/admins')
+      return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
 
     if (path === '/contacts' && req.method === 'POST') {
       const body = parsed as ContactBody
       if ((body.role ?? 'user') === 'user' && !body.email && !body.external_id) {
         return fail(400, 'parameter_invalid', 'A user must have an email or external_id')
       }
-      const dupe = state.contacts.find((c) => (body.email && c.email === body.email) || (body.external_id && c.external_id === body.external_id))
+      const dupe = state.contacts.find(
+        (c) => (body.email && c.email === body.email) || (body.external_id && c.external_id === body.external_id),
+      )
       if (dupe) return fail(409, 'conflict', `A contact matching those details already exists with id=${dupe.id}`)
-      const c = state.addContact({ role: body.role ?? 'user', email: body.email ?? null, phone: body.phone ?? null, name: body.name ?? null, external_id: body.external_id ?? null, custom_attributes: body.custom_attributes ?? {} })
+      const c = state.addContact({
+        role: body.role ?? 'user',
+        email: body.email ?? null,
+        phone: body.phone ?? null,
+        name: body.name ?? null,
+        external_id: body.external_id ?? null,
+        custom_attributes: body.custom_attributes ?? {},
+      })
       return send(200, contactJson(c))
     }
     if (path === '/contacts/search') {
@@ -233,7 +284,11 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
           page: Math.floor(start / perPage) + 1,
           per_page: perPage,
           total_pages: Math.max(1, Math.ceil(found.length / perPage)),
-          ...(more ? { next: { page: Math.floor(start / perPage) + 2, starting_after: Buffer.from(String(start + perPage)).toString('base64url') } } : {}),
+          ...(more
+            ? {
+                next: { page: Math.floor(start / perPage) + 2, starting_after: Buffer.from(String(start + perPage)).toString('base64url') },
+              }
+            : {}),
         },
       })
     }
@@ -243,7 +298,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const from = state.findContact(body.from)
       const into = state.findContact(body.into)
       if (!from || !into) return fail(404, 'not_found', 'User Not Found')
-      if (from.role !== 'lead' || into.role !== 'user') return fail(400, 'parameter_invalid', 'Only a lead can be merged, and only into a user')
+      if (from.role !== 'lead' || into.role !== 'user')
+        return fail(400, 'parameter_invalid', 'Only a lead can be merged, and only into a user')
       state.mergeContact(from.id, into.id)
       return send(200, contactJson(into))
     }
@@ -285,12 +341,29 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         state: 'open',
         open: true,
         tags: [],
-        source: { type: 'conversation', id: String(state.nextId++), delivered_as: 'customer_initiated', subject: '', body: body.body, author: authorOf(c), attachments: (body.attachment_urls ?? []).map(attachment), url: null, redacted: false },
+        source: {
+          type: 'conversation',
+          id: String(state.nextId++),
+          delivered_as: 'customer_initiated',
+          subject: '',
+          body: body.body,
+          author: authorOf(c),
+          attachments: (body.attachment_urls ?? []).map(attachment),
+          url: null,
+          redacted: false,
+        },
         contacts: [{ type: 'contact', id: c.id, external_id: c.external_id }],
         parts: [],
       }
       state.conversations.push(conversation)
-      return send(200, { type: 'user_message', id: conversation.source.id, created_at: now, body: body.body, message_type: 'inapp', conversation_id: conversation.id })
+      return send(200, {
+        type: 'user_message',
+        id: conversation.source.id,
+        created_at: now,
+        body: body.body,
+        message_type: 'inapp',
+        conversation_id: conversation.id,
+      })
     }
     if (path === '/conversations/search') {
       const body = parsed as SearchBody
@@ -298,7 +371,9 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const day = (seconds: unknown) => Math.floor(Number(seconds) / 86_400)
       const byDay = (q: SearchQuery): SearchQuery => {
         if (Array.isArray(q.value) && (q.operator === 'AND' || q.operator === 'OR')) return { ...q, value: q.value.map(byDay) }
-        return q.operator !== 'AND' && q.operator !== 'OR' && (q.field === 'created_at' || q.field === 'updated_at') ? { ...q, value: day(q.value) } : q
+        return q.operator !== 'AND' && q.operator !== 'OR' && (q.field === 'created_at' || q.field === 'updated_at')
+          ? { ...q, value: day(q.value) }
+          : q
       }
       const fields = (c: Conversation) => (f: string) =>
         f === 'contact_ids'
@@ -339,7 +414,9 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         const now = seconds()
         let author: Part['author']
         if (body.type === 'user') {
-          const c = state.findContact(body.intercom_user_id) ?? state.contacts.find((x) => (body.email && x.email === body.email) || (body.user_id && x.external_id === body.user_id))
+          const c =
+            state.findContact(body.intercom_user_id) ??
+            state.contacts.find((x) => (body.email && x.email === body.email) || (body.user_id && x.external_id === body.user_id))
           if (!c) return fail(404, 'not_found', 'User Not Found')
           author = authorOf(c)
           // A customer's reply reopens the conversation for the team.
@@ -354,7 +431,12 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         conversation.parts.push({
           type: 'conversation_part',
           id: String(state.nextId++),
-          part_type: body.message_type === 'note' ? 'note' : body.type === 'admin' && body.message_type === 'quick_reply' ? 'quick_reply' : 'comment',
+          part_type:
+            body.message_type === 'note'
+              ? 'note'
+              : body.type === 'admin' && body.message_type === 'quick_reply'
+                ? 'quick_reply'
+                : 'comment',
           body: body.body ?? null,
           created_at: body.created_at ?? now,
           updated_at: now,
@@ -362,7 +444,12 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
           author,
           attachments: (body.attachment_urls ?? []).map(attachment),
           redacted: false,
-          ...(body.reply_options?.length ? { metadata: body.type === 'user' ? { quick_reply_uuid: body.reply_options[0]!.uuid } : { quick_reply_options: body.reply_options } } : {}),
+          ...(body.reply_options?.length
+            ? {
+                metadata:
+                  body.type === 'user' ? { quick_reply_uuid: body.reply_options[0]!.uuid } : { quick_reply_options: body.reply_options },
+              }
+            : {}),
         })
         conversation.updated_at = now
         return send(200, conversationJson(conversation))
@@ -381,14 +468,21 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, tag)
     }
     if (path === '/data_attributes') {
-      if (req.method === 'GET') return send(200, { type: 'list', data: state.dataAttributes.map((a) => ({ type: 'data_attribute', ...a, custom: true })) })
+      if (req.method === 'GET')
+        return send(200, { type: 'list', data: state.dataAttributes.map((a) => ({ type: 'data_attribute', ...a, custom: true })) })
       const body = parsed as DataAttributeBody
       if (state.dataAttributes.some((a) => a.name === body.name && a.model === body.model)) {
         return fail(400, 'parameter_invalid', `You already have '${body.name}' in your data. Please use a different name.`)
       }
       const attribute = { name: body.name, model: body.model, data_type: body.data_type }
       state.dataAttributes.push(attribute)
-      return send(200, { type: 'data_attribute', id: state.nextId++, ...attribute, full_name: `custom_attributes.${body.name}`, custom: true })
+      return send(200, {
+        type: 'data_attribute',
+        id: state.nextId++,
+        ...attribute,
+        full_name: `custom_attributes.${body.name}`,
+        custom: true,
+      })
     }
     return fail(404, 'not_found', 'Resource Not Found')
   }

@@ -130,7 +130,32 @@ export interface IntercomSaved {
  * The Intercom-Version values Intercom takes. The stand-in answers 2.15 and later (and Preview) in
  * 2.16's shapes and checks their requests against the 2.16 description; earlier ones as 2.14.
  */
-export const API_VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '2.2', '2.3', '2.4', '2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', '2.15', '2.16', 'Preview', 'Unstable'])
+export const API_VERSIONS = new Set([
+  '1.0',
+  '1.1',
+  '1.2',
+  '1.3',
+  '1.4',
+  '2.0',
+  '2.1',
+  '2.2',
+  '2.3',
+  '2.4',
+  '2.5',
+  '2.6',
+  '2.7',
+  '2.8',
+  '2.9',
+  '2.10',
+  '2.11',
+  '2.12',
+  '2.13',
+  '2.14',
+  '2.15',
+  '2.16',
+  'Preview',
+  'Unstable',
+])
 const CURRENT = new Set(['2.15', '2.16', 'Preview'])
 
 /** Which shapes a version gets: 2.14's, or 2.16's (unassigned is 0, five priorities, owner_id a string). */
@@ -213,12 +238,29 @@ function asText(v: unknown): string {
   }
 }
 
-const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', mp4: 'video/mp4', '3gp': 'video/3gpp', mov: 'video/quicktime', pdf: 'application/pdf', vcf: 'text/vcard', txt: 'text/plain' }
+const CONTENT_TYPES: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  '3gp': 'video/3gpp',
+  mov: 'video/quicktime',
+  pdf: 'application/pdf',
+  vcf: 'text/vcard',
+  txt: 'text/plain',
+}
 
 /** An attachment from a link, named after the link's last segment; its type read off the extension. */
 export function attachment(url: string): Part['attachments'][number] {
   const name = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file')
-  return { type: 'upload', name, url, content_type: CONTENT_TYPES[/\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream' }
+  return {
+    type: 'upload',
+    name,
+    url,
+    content_type: CONTENT_TYPES[/\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream',
+  }
 }
 
 export const authorOf = (c: Contact) => ({ type: c.role, id: c.id, name: c.name, email: c.email })
@@ -246,7 +288,17 @@ export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
     // mostly null, so the bridge meets the real shape here too.
     conversation_parts: {
       type: 'conversation_part.list',
-      conversation_parts: parts.map((p) => ({ assigned_to: null, external_id: null, metadata: {}, email_message_metadata: null, state: c.state, tags: [], event_details: {}, app_package_code: null, ...p })),
+      conversation_parts: parts.map((p) => ({
+        assigned_to: null,
+        external_id: null,
+        metadata: {},
+        email_message_metadata: null,
+        state: c.state,
+        tags: [],
+        event_details: {},
+        app_package_code: null,
+        ...p,
+      })),
       total_count: parts.length,
     },
     title: null,
@@ -265,7 +317,12 @@ export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
     ai_agent_participated: false,
     read: c.read ?? false,
     ...(shapes === '2.16'
-      ? { priority: 'none', admin_assignee_id: Number(c.admin_assignee_id ?? 0), team_assignee_id: 0, channel: { initial: 'messenger', current: 'messenger' } }
+      ? {
+          priority: 'none',
+          admin_assignee_id: Number(c.admin_assignee_id ?? 0),
+          team_assignee_id: 0,
+          channel: { initial: 'messenger', current: 'messenger' },
+        }
       : { priority: 'not_priority', admin_assignee_id: c.admin_assignee_id ?? null, team_assignee_id: null }),
   }
 }
@@ -339,7 +396,11 @@ export class IntercomState {
     const saved = opts.saved
     this.token = saved?.token ?? opts.token ?? `dG9r${randomBytes(16).toString('hex')}`
     this.clientSecret = saved?.clientSecret ?? opts.clientSecret ?? randomBytes(16).toString('hex')
-    this.admin = saved?.admin ?? { id: String(1_000_000 + Math.floor(Math.random() * 1_000_000)), name: 'Bridge Admin', email: 'admin@example.com' }
+    this.admin = saved?.admin ?? {
+      id: String(1_000_000 + Math.floor(Math.random() * 1_000_000)),
+      name: 'Bridge Admin',
+      email: 'admin@example.com',
+    }
     this.contacts = saved?.contacts ?? []
     this.conversations = saved?.conversations ?? []
     this.tags = saved?.tags ?? []
@@ -388,7 +449,10 @@ export class IntercomState {
       for (const c of conversation.contacts) if (c.id === fromId) Object.assign(c, { id: into.id, external_id: into.external_id })
       if (conversation.source.author.id === fromId) conversation.source.author = authorOf(into)
     }
-    this.contacts.splice(this.contacts.findIndex((c) => c.id === fromId), 1)
+    this.contacts.splice(
+      this.contacts.findIndex((c) => c.id === fromId),
+      1,
+    )
     this.merged.set(fromId, intoId)
   }
 
@@ -437,7 +501,10 @@ export class IntercomState {
       created_at: now,
       updated_at: now,
       notified_at: now,
-      author: reply.authorType === 'bot' ? { type: 'bot', id: '8888', name: 'Fin', email: null } : { type: 'admin', id: admin.id, name: admin.name, email: admin.email },
+      author:
+        reply.authorType === 'bot'
+          ? { type: 'bot', id: '8888', name: 'Fin', email: null }
+          : { type: 'admin', id: admin.id, name: admin.name, email: admin.email },
       attachments: (reply.attachments ?? []).map((a) => ({ type: 'upload' as const, ...a })),
       redacted: false,
       ...(reply.options ? { metadata: { quick_reply_options: reply.options } } : {}),
@@ -482,7 +549,10 @@ export class IntercomState {
     const shapes = shapesOf(this.appVersion)
     if (shapes === '2.14') return envelope(topic, conversationJson({ ...conversation, parts }))
     const source = { ...conversation.source, body: plainTextBody(conversation.source.body) ?? '' }
-    return envelope(topic, conversationJson({ ...conversation, source, parts: parts.map((p) => ({ ...p, body: plainTextBody(p.body) })) }, shapes))
+    return envelope(
+      topic,
+      conversationJson({ ...conversation, source, parts: parts.map((p) => ({ ...p, body: plainTextBody(p.body) })) }, shapes),
+    )
   }
 
   /** The contact.user.created / contact.lead.created webhook for a contact. */

@@ -4,7 +4,16 @@ import type { AddressInfo } from 'node:net'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { postWebhook, through, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 import { twilioRoutes } from './routes.js'
-import { ERRORS, rfc2822, TwilioState, type Keyword, type TwilioMessage, type TwilioPhoneNumber, type TwilioSaved, type TwilioService } from './state.js'
+import {
+  ERRORS,
+  rfc2822,
+  TwilioState,
+  type Keyword,
+  type TwilioMessage,
+  type TwilioPhoneNumber,
+  type TwilioSaved,
+  type TwilioService,
+} from './state.js'
 
 // The Twilio stand-in: what a test can do with it, and what Twilio does on its own, posting signed
 // webhooks (a customer's text, status callbacks). The model is in state.ts, the REST API in routes.ts.
@@ -24,7 +33,13 @@ export interface TwilioStandIn {
   /** Creates to this number fail with Twilio's error for `code` (e.g. 21610 opted out). */
   rejectRecipient(to: string, code: number, status?: number): void
   /** A text the customer sent, in Twilio's log (for catch-up tests); media is served behind auth. */
-  addInboundMessage(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; at?: number }): TwilioMessage
+  addInboundMessage(m: {
+    from: string
+    to: string
+    body: string
+    media?: Array<{ contentType: string; data: Buffer }>
+    at?: number
+  }): TwilioMessage
   addPhoneNumber(e164: string): void
   /** The URL of a media item, as Twilio puts it in a webhook's MediaUrl{N}. */
   mediaUrl(message: TwilioMessage, index: number): string
@@ -33,7 +48,13 @@ export interface TwilioStandIn {
    * to the number's SMS URL (or its Messaging Service's), as set by `sms-bridge setup`. No URL, no post.
    * `via`: the origin that URL's load balancer picked (one of several machines); signed as configured.
    */
-  receiveText(m: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; via?: string }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
+  receiveText(m: {
+    from: string
+    to: string
+    body: string
+    media?: Array<{ contentType: string; data: Buffer }>
+    via?: string
+  }): Promise<{ message: TwilioMessage; delivery: Delivery | null }>
   /**
    * What a Messaging Service with an RCS sender does when RCS cannot deliver a text: the same words
    * again as a new SMS message (its own MessageSid) from one of the service's numbers, `from`.
@@ -110,7 +131,13 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
           ...(message.messaging_service_sid ? { MessagingServiceSid: message.messaging_service_sid } : {}),
           ...(message.error_code ? { ErrorCode: String(message.error_code) } : {}),
         }
-        await postWebhook(state.deliveries, `status: ${step.status}`, message.status_callback, twilioHeaders(message.status_callback, params), new URLSearchParams(params).toString())
+        await postWebhook(
+          state.deliveries,
+          `status: ${step.status}`,
+          message.status_callback,
+          twilioHeaders(message.status_callback, params),
+          new URLSearchParams(params).toString(),
+        )
       }
       if (steps.length) state.later(stepMs, () => next(false))
     }
@@ -176,26 +203,66 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
       if (!url) return { message, delivery: null }
       const country = (n: string) => parsePhoneNumberFromString(n)?.country ?? ''
       const params: Record<string, string> = {
-        ToCountry: country(to), ToState: '', SmsMessageSid: message.sid, NumMedia: message.num_media, ToCity: '', FromZip: '',
-        SmsSid: message.sid, FromState: '', SmsStatus: 'received', FromCity: '', Body: body, FromCountry: country(from),
-        To: to, ToZip: '', NumSegments: message.num_segments, MessageSid: message.sid, AccountSid: accountSid, From: from, ApiVersion: '2010-04-01',
+        ToCountry: country(to),
+        ToState: '',
+        SmsMessageSid: message.sid,
+        NumMedia: message.num_media,
+        ToCity: '',
+        FromZip: '',
+        SmsSid: message.sid,
+        FromState: '',
+        SmsStatus: 'received',
+        FromCity: '',
+        Body: body,
+        FromCountry: country(from),
+        To: to,
+        ToZip: '',
+        NumSegments: message.num_segments,
+        MessageSid: message.sid,
+        AccountSid: accountSid,
+        From: from,
+        ApiVersion: '2010-04-01',
         ...(optOut ? { OptOutType: optOut } : {}),
         // What a WhatsApp inbound adds (as in captured requests): the profile name and the sender's WhatsApp id.
-        ...(whatsapp ? { ProfileName: 'WhatsApp customer', WaId: from.replace(/\D/g, ''), MessageType: media.length ? 'image' : 'text', ReferralNumMedia: '0', ChannelMetadata: JSON.stringify({ type: 'whatsapp', data: { context: { ProfileName: 'WhatsApp customer', WaId: from.replace(/\D/g, '') } } }) } : {}),
+        ...(whatsapp
+          ? {
+              ProfileName: 'WhatsApp customer',
+              WaId: from.replace(/\D/g, ''),
+              MessageType: media.length ? 'image' : 'text',
+              ReferralNumMedia: '0',
+              ChannelMetadata: JSON.stringify({
+                type: 'whatsapp',
+                data: { context: { ProfileName: 'WhatsApp customer', WaId: from.replace(/\D/g, '') } },
+              }),
+            }
+          : {}),
         ...(service?.sid ? { MessagingServiceSid: service.sid } : {}),
       }
       message.media.forEach((item, i) => {
         params[`MediaContentType${i}`] = item.contentType
         params[`MediaUrl${i}`] = standIn.mediaUrl(message, i)
       })
-      const delivery = await postWebhook(state.deliveries, 'sms', through(url, via), twilioHeaders(url, params), new URLSearchParams(params).toString())
+      const delivery = await postWebhook(
+        state.deliveries,
+        'sms',
+        through(url, via),
+        twilioHeaders(url, params),
+        new URLSearchParams(params).toString(),
+      )
       return { message, delivery }
     },
     fallBackToSms(sid, from) {
       const first = state.messages.find((m) => m.sid === sid)
       if (!first) throw new Error(`no message ${sid}`)
       first.status = 'failed'
-      return state.addOutboundMessage({ to: first.to, from, messagingServiceSid: first.messaging_service_sid, body: first.body, mediaUrls: first.media.map((m) => m.url ?? ''), statusCallback: first.status_callback })
+      return state.addOutboundMessage({
+        to: first.to,
+        from,
+        messagingServiceSid: first.messaging_service_sid,
+        body: first.body,
+        mediaUrls: first.media.map((m) => m.url ?? ''),
+        statusCallback: first.status_callback,
+      })
     },
     save: () => state.save(),
     failDelivery: (to, failure) => state.failDelivery(to, failure),

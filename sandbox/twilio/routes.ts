@@ -20,7 +20,13 @@ import { ERRORS, resource, rfc2822, type TwilioMessage, type TwilioState } from 
 /** Statuses after which Twilio lets a text be redacted. */
 const FINAL_STATUSES = new Set(['delivered', 'undelivered', 'failed', 'received', 'read', 'canceled'])
 
-function twilioError(res: ServerResponse, status: number, code: number, message = ERRORS[code] ?? 'Error', headers: Record<string, string> = {}) {
+function twilioError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message = ERRORS[code] ?? 'Error',
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }))
 }
@@ -45,7 +51,15 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
       }),
     )
     const query = Object.fromEntries(url.searchParams)
-    const record: RecordedRequest = { method: req.method!, path: url.pathname, query, body: raw ? form : undefined, headers: req.headers, status: 0, at: Date.now() }
+    const record: RecordedRequest = {
+      method: req.method!,
+      path: url.pathname,
+      query,
+      body: raw ? form : undefined,
+      headers: req.headers,
+      status: 0,
+      at: Date.now(),
+    }
     state.requests.push(record)
     const send = (status: number, json: unknown) => {
       record.status = status
@@ -62,7 +76,13 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
     // Messaging Services live on Twilio's messaging domain (v1), which has no description in specs/.
     const service = /^\/v1\/Services\/(MG[0-9a-f]{32})$/.exec(path)
     if (service) {
-      const s = (state.services[service[1]!] ??= { sid: service[1]!, friendly_name: 'Support', inbound_request_url: null, inbound_method: 'POST', use_inbound_webhook_on_number: true })
+      const s = (state.services[service[1]!] ??= {
+        sid: service[1]!,
+        friendly_name: 'Support',
+        inbound_request_url: null,
+        inbound_method: 'POST',
+        use_inbound_webhook_on_number: true,
+      })
       if (req.method === 'POST') {
         if (typeof form.InboundRequestUrl === 'string') s.inbound_request_url = form.InboundRequestUrl
         if (typeof form.InboundMethod === 'string') s.inbound_method = form.InboundMethod
@@ -85,7 +105,9 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
       if (fault.status) {
         record.status = fault.status
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers })
-        res.end(JSON.stringify(fault.body ?? { code: fault.status === 429 ? 20429 : 20500, message: 'fault injected', status: fault.status }))
+        res.end(
+          JSON.stringify(fault.body ?? { code: fault.status === 429 ? 20429 : 20500, message: 'fault injected', status: fault.status }),
+        )
         return true
       }
       return false
@@ -109,7 +131,8 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
     if (!fault?.afterAccept && (await applyFault())) return
 
     const rest = m[2] ?? ''
-    if (req.method === 'GET' && rest === '') return send(200, { sid: accountSid, friendly_name: 'Test account', status: 'active', type: 'Full' })
+    if (req.method === 'GET' && rest === '')
+      return send(200, { sid: accountSid, friendly_name: 'Test account', status: 'active', type: 'Full' })
 
     if (rest === 'Messages.json' && req.method === 'POST') {
       const to = form.To as string
@@ -148,7 +171,10 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
         .sort((a, b) => b.createdAtMs - a.createdAtMs)
       const slice = list.slice(page * pageSize, (page + 1) * pageSize)
       const uri = `/2010-04-01/Accounts/${accountSid}/Messages.json`
-      const next = (page + 1) * pageSize < list.length ? `${uri}?${new URLSearchParams({ ...query, Page: String(page + 1), PageSize: String(pageSize), PageToken: `PA${page + 1}` }).toString()}` : null
+      const next =
+        (page + 1) * pageSize < list.length
+          ? `${uri}?${new URLSearchParams({ ...query, Page: String(page + 1), PageSize: String(pageSize), PageToken: `PA${page + 1}` }).toString()}`
+          : null
       return send(200, {
         messages: slice.map((x) => resource(x)),
         page,

@@ -73,12 +73,12 @@ export const ERRORS: Record<number, string> = {
   20404: 'The requested resource was not found',
   30400: 'Parameters are not valid',
   21211: "The 'To' number is not a valid phone number.",
-  21408: 'Permission to send an SMS has not been enabled for the region indicated by the \'To\' number',
+  21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
   21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message",
   21602: 'Message body is required.',
   21604: "A 'To' phone number is required.",
   21610: 'Attempt to send to unsubscribed recipient',
-  21611: 'This \'From\' number has exceeded the maximum number of queued messages',
+  21611: "This 'From' number has exceeded the maximum number of queued messages",
   21614: "'To' number is not a valid mobile number",
   30003: 'Unreachable destination handset',
   30004: 'Message blocked',
@@ -88,7 +88,8 @@ export const ERRORS: Record<number, string> = {
   30008: 'Unknown error',
   20429: 'Too Many Requests',
   21910: 'Invalid From and To pair. From and To should be of the same channel',
-  63016: 'Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.',
+  63016:
+    'Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.',
 }
 
 /** Segments as Twilio counts them: GSM-7 160/153, UCS-2 70/67 (any character outside GSM-7). */
@@ -121,7 +122,8 @@ const HELP = ['HELP', 'INFO']
 // Twilio's default answers (Messaging Service "Advanced Opt-Out" lets an account change them).
 const KEYWORD_REPLIES = {
   STOP: 'You have successfully been unsubscribed. You will not receive any more messages from this number. Reply START to resubscribe.',
-  START: 'You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.',
+  START:
+    'You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.',
   HELP: 'Reply STOP to unsubscribe. Msg&Data Rates May Apply.',
 } as const
 
@@ -162,14 +164,24 @@ export class TwilioState {
     this.authToken = saved?.authToken ?? opts.authToken ?? randomBytes(16).toString('hex')
     this.failures = new Map<string, DeliveryFailure>(saved?.failures)
     this.optedOut = new Set<string>(saved?.optedOut)
-    this.messages = (saved?.messages ?? []).map((m) => ({ ...m, media: m.media.map((x) => ({ ...x, data: Buffer.from(x.data, 'base64') })) }))
+    this.messages = (saved?.messages ?? []).map((m) => ({
+      ...m,
+      media: m.media.map((x) => ({ ...x, data: Buffer.from(x.data, 'base64') })),
+    }))
     this.phoneNumbers = saved?.phoneNumbers ?? []
     this.services = saved?.services ?? {}
     this.customKeywords = opts.customKeywords
   }
 
   /** A text sent through the API (POST Messages.json), once the request passed every check. */
-  addOutboundMessage(m: { to: string; from: string | null; messagingServiceSid: string | null; body: string; mediaUrls: string[]; statusCallback: string | null }): TwilioMessage {
+  addOutboundMessage(m: {
+    to: string
+    from: string | null
+    messagingServiceSid: string | null
+    body: string
+    mediaUrls: string[]
+    statusCallback: string | null
+  }): TwilioMessage {
     const now = Date.now()
     const media = m.mediaUrls.map((u) => ({ sid: sid('ME'), contentType: 'image/jpeg', data: Buffer.from(u), url: u }))
     const message: TwilioMessage = {
@@ -197,7 +209,19 @@ export class TwilioState {
   }
 
   /** A text the customer sent, in the log. */
-  addInboundMessage({ from, to, body, media = [], at = Date.now() }: { from: string; to: string; body: string; media?: Array<{ contentType: string; data: Buffer }>; at?: number }): TwilioMessage {
+  addInboundMessage({
+    from,
+    to,
+    body,
+    media = [],
+    at = Date.now(),
+  }: {
+    from: string
+    to: string
+    body: string
+    media?: Array<{ contentType: string; data: Buffer }>
+    at?: number
+  }): TwilioMessage {
     const message: TwilioMessage = {
       sid: sid(media.length ? 'MM' : 'SM'),
       account_sid: this.accountSid,
@@ -238,10 +262,24 @@ export class TwilioState {
     const reply = KEYWORD_REPLIES[type]
     const now = Date.now()
     this.messages.push({
-      sid: sid('SM'), account_sid: this.accountSid, to: customer, from: ours, messaging_service_sid: null, body: reply,
-      status: 'delivered', direction: 'outbound-api', num_media: '0', num_segments: String(segments(reply)), error_code: null,
-      error_message: null, date_created: rfc2822(now), date_updated: rfc2822(now), date_sent: rfc2822(now), status_callback: null,
-      media: [], createdAtMs: now,
+      sid: sid('SM'),
+      account_sid: this.accountSid,
+      to: customer,
+      from: ours,
+      messaging_service_sid: null,
+      body: reply,
+      status: 'delivered',
+      direction: 'outbound-api',
+      num_media: '0',
+      num_segments: String(segments(reply)),
+      error_code: null,
+      error_message: null,
+      date_created: rfc2822(now),
+      date_updated: rfc2822(now),
+      date_sent: rfc2822(now),
+      status_callback: null,
+      media: [],
+      createdAtMs: now,
     })
     return type
   }

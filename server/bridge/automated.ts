@@ -2,7 +2,13 @@ import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import { z } from 'zod'
 import type { Tx } from '../../shared/db/database.js'
-import { attachAutomatedMessage, getAutomatedSend, insertAutomatedSendOnce, settleAutomatedSend, welcomeSentToPhone } from '../../shared/db/automated.js'
+import {
+  attachAutomatedMessage,
+  getAutomatedSend,
+  insertAutomatedSendOnce,
+  settleAutomatedSend,
+  welcomeSentToPhone,
+} from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
 import { createOutboundMessage, getMessage } from '../../shared/db/messages.js'
 import type { AutomatedSend } from '../../shared/db/schema.js'
@@ -59,11 +65,27 @@ export interface AutomatedRequest {
 export async function requestAutomated(trx: Tx, req: AutomatedRequest, now: number): Promise<{ created: boolean; send: AutomatedSend }> {
   const created = await insertAutomatedSendOnce(
     trx,
-    { key: req.key, kind: req.kind, contactId: req.contactId, phone: req.phone ?? null, body: req.body ?? null, template: req.template ?? null, requestedBy: req.requestedBy },
+    {
+      key: req.key,
+      kind: req.kind,
+      contactId: req.contactId,
+      phone: req.phone ?? null,
+      body: req.body ?? null,
+      template: req.template ?? null,
+      requestedBy: req.requestedBy,
+    },
     now,
   )
   if (created) {
-    await runIn(trx, enqueueTask(automatedSendTask, { key: req.key }, { key: automatedSendTask.keys.send(req.key), queueKey: queues.contact(req.contactId) }, now))
+    await runIn(
+      trx,
+      enqueueTask(
+        automatedSendTask,
+        { key: req.key },
+        { key: automatedSendTask.keys.send(req.key), queueKey: queues.contact(req.contactId) },
+        now,
+      ),
+    )
   }
   return { created, send: (await getAutomatedSend(trx, req.key))! }
 }
@@ -74,15 +96,19 @@ export function requestSeriesText(
   step: { stepId: string; contactId: string; phone: string | null; body: string | null; template: string | null },
 ): Promise<{ created: boolean; send: AutomatedSend }> {
   return deps.store.transaction((trx) =>
-    requestAutomated(trx, {
-      key: sendKeys.series(step.stepId, step.contactId),
-      kind: 'series',
-      contactId: step.contactId,
-      phone: step.phone,
-      body: step.body,
-      template: step.template,
-      requestedBy: 'series',
-    }, deps.clock.now()),
+    requestAutomated(
+      trx,
+      {
+        key: sendKeys.series(step.stepId, step.contactId),
+        kind: 'series',
+        contactId: step.contactId,
+        phone: step.phone,
+        body: step.body,
+        template: step.template,
+        requestedBy: 'series',
+      },
+      deps.clock.now(),
+    ),
   )
 }
 
@@ -94,7 +120,11 @@ async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 
  * The number an automated text may go to, or why none: a valid mobile number the bridge trusts for
  * this contact (never a lead's own claim), the welcome's once-only rules, and consent.
  */
-async function whereTo(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contact): Promise<{ phone: string } | { skip: { reason: string; phone?: string } }> {
+async function whereTo(
+  deps: BridgeDeps,
+  send: AutomatedSend,
+  c: Intercom.Contact,
+): Promise<{ phone: string } | { skip: { reason: string; phone?: string } }> {
   const db = deps.store.db
   const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
   if (!phone || !(await isTextableNumber(phone))) return { skip: { reason: 'The contact has no valid mobile number.' } }
@@ -135,7 +165,12 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     }
   }
 
-  const template = send.template !== null ? (deps.config.templates.get(send.template) ?? null) : send.kind === 'welcome' ? deps.config.welcome.template : null
+  const template =
+    send.template !== null
+      ? (deps.config.templates.get(send.template) ?? null)
+      : send.kind === 'welcome'
+        ? deps.config.welcome.template
+        : null
   const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
   if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
 
@@ -147,9 +182,15 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
   const now = deps.clock.now()
   const written = await deps.store.transaction(async (trx) => {
-    const taken = outsider ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now) : null
+    const taken = outsider
+      ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now)
+      : null
     if (taken?.refusal) return { taken, id: null }
-    const id = await createOutboundMessage(trx, { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body }, now)
+    const id = await createOutboundMessage(
+      trx,
+      { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body },
+      now,
+    )
     await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
     return { taken, id }
   })
@@ -173,7 +214,11 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
   if (!message.twilio_sid && message.status === 'pending') await sendMessage(deps, message, ctx, { notifyFailure: false })
   const after = await getMessage(deps.store.db, message.id)
   const sent = Boolean(after?.twilio_sid)
-  await settle(deps, send.key, sent ? { status: 'sent' } : { status: 'skipped', reason: after?.error_message ?? 'Twilio did not accept the text.' })
+  await settle(
+    deps,
+    send.key,
+    sent ? { status: 'sent' } : { status: 'skipped', reason: after?.error_message ?? 'Twilio did not accept the text.' },
+  )
 }
 
 const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const

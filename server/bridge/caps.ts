@@ -58,15 +58,39 @@ export async function takeOutsiderBudget(
   const kind = dayBudgetOf(request.kind)
   const perDay = kind === 'codes' ? config.caps.codesPerDay : config.caps.welcomesPerDay
   const budgets = [
-    { scope: 'number' as const, key: request.phone, cap: config.caps.perNumber, reason: 'number_cap' as const, what: 'automated texts to this number' },
-    { scope: 'contact' as const, key: request.contactId, cap: config.caps.perContact, reason: 'contact_cap' as const, what: 'automated texts to this contact' },
-    { scope: 'all' as const, key: kind, cap: perDay, reason: 'daily_cap' as const, what: kind === 'codes' ? 'verification codes in all' : 'welcome and confirmation texts in all' },
+    {
+      scope: 'number' as const,
+      key: request.phone,
+      cap: config.caps.perNumber,
+      reason: 'number_cap' as const,
+      what: 'automated texts to this number',
+    },
+    {
+      scope: 'contact' as const,
+      key: request.contactId,
+      cap: config.caps.perContact,
+      reason: 'contact_cap' as const,
+      what: 'automated texts to this contact',
+    },
+    {
+      scope: 'all' as const,
+      key: kind,
+      cap: perDay,
+      reason: 'daily_cap' as const,
+      what: kind === 'codes' ? 'verification codes in all' : 'welcome and confirmation texts in all',
+    },
   ]
   const used = await sendCounts(trx, day, budgets)
   const over = budgets.findIndex((b, i) => used[i]! >= b.cap)
   if (over >= 0) {
     const b = budgets[over]!
-    return { refusal: { reason: b.reason, sentence: `The daily limit of ${b.cap} ${b.what} was reached (SMS pumping protection); it resets at midnight UTC.` }, usedUp: null }
+    return {
+      refusal: {
+        reason: b.reason,
+        sentence: `The daily limit of ${b.cap} ${b.what} was reached (SMS pumping protection); it resets at midnight UTC.`,
+      },
+      usedUp: null,
+    }
   }
   await countSend(trx, day, budgets)
   return { refusal: null, usedUp: used[2]! + 1 === perDay ? kind : null }
@@ -85,17 +109,26 @@ export async function takeSubmitBudget(trx: Tx, config: Pick<Config, 'caps'>, co
 }
 
 /** Says, in metrics and log lines, what taking from the budgets did (the number masked). */
-export function budgetTaken(deps: Pick<BridgeDeps, 'metrics' | 'log'>, t: { kind: OutsiderText; phone: string; taken: BudgetTaken; now: number }): void {
+export function budgetTaken(
+  deps: Pick<BridgeDeps, 'metrics' | 'log'>,
+  t: { kind: OutsiderText; phone: string; taken: BudgetTaken; now: number },
+): void {
   const { kind, phone, taken, now } = t
   if (taken.refusal) capRefused(deps, kind, phone, taken.refusal.reason)
   if (taken.usedUp && new Date(now).getUTCHours() < EARLY_EXHAUSTION_HOUR) {
     deps.metrics.outsiderBudgetExhausted.inc({ kind: taken.usedUp })
-    deps.log.warn({ budget: taken.usedUp, at: new Date(now).toISOString() }, `the day budget of ${taken.usedUp} ran out before ${EARLY_EXHAUSTION_HOUR}:00 UTC: more wait for the next day (a flood, or a cap set too low)`)
+    deps.log.warn(
+      { budget: taken.usedUp, at: new Date(now).toISOString() },
+      `the day budget of ${taken.usedUp} ran out before ${EARLY_EXHAUSTION_HOUR}:00 UTC: more wait for the next day (a flood, or a cap set too low)`,
+    )
   }
 }
 
 /** Says, in a metric and a log line, that a text an outsider asked for was refused (the number masked). */
 export function capRefused(deps: Pick<BridgeDeps, 'metrics' | 'log'>, kind: OutsiderText, phone: string, reason: string): void {
   deps.metrics.outsiderTextsRefused.inc({ kind, reason })
-  deps.log.warn({ kind, reason, phone: maskPhone(phone) }, 'an outsider-caused text was refused (SMS pumping protection, or the number may not be texted)')
+  deps.log.warn(
+    { kind, reason, phone: maskPhone(phone) },
+    'an outsider-caused text was refused (SMS pumping protection, or the number may not be texted)',
+  )
 }

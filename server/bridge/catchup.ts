@@ -40,7 +40,10 @@ export async function scheduleCatchUp(store: Store, now: number): Promise<void> 
 
 /** Queued if absent; if it was queued already, its next turn is now. */
 function dueNow(now: number): Statement[] {
-  return [enqueueTask(catchUpTask, null, { key: catchUpTask.keys.recurring(), maxAttempts: 5 }, now), runKeyedJobNow(catchUpTask.keys.recurring(), now)]
+  return [
+    enqueueTask(catchUpTask, null, { key: catchUpTask.keys.recurring(), maxAttempts: 5 }, now),
+    runKeyedJobNow(catchUpTask.keys.recurring(), now),
+  ]
 }
 
 /**
@@ -66,7 +69,10 @@ export async function catchUp(deps: BridgeDeps): Promise<TaskResult> {
     // A recurring job must never die of an outage: try again sooner instead.
     if (!deps.reachability.warnIfUnreachable(deps.log, err, 'the catch-up on missed texts tries again in 1 min')) {
       const why = err instanceof UpstreamError ? { status: err.status, code: err.details.code } : {}
-      deps.log.warn({ ...why, err: errorMessage(err) }, `the catch-up on missed texts stopped: ${errorMessage(err)}; it tries again in 1 min`)
+      deps.log.warn(
+        { ...why, err: errorMessage(err) },
+        `the catch-up on missed texts stopped: ${errorMessage(err)}; it tries again in 1 min`,
+      )
     }
     return { runAgainAt: deps.clock.now() + 60_000 }
   }
@@ -95,10 +101,11 @@ async function ingestMissed(deps: BridgeDeps): Promise<void> {
       ),
     )
   }
-  const known = await knownSids(deps.store.db, found.map((m) => m.sid))
-  const missing = found
-    .filter((m) => !known.has(m.sid))
-    .sort((a, b) => a.at.getTime() - b.at.getTime())
+  const known = await knownSids(
+    deps.store.db,
+    found.map((m) => m.sid),
+  )
+  const missing = found.filter((m) => !known.has(m.sid)).sort((a, b) => a.at.getTime() - b.at.getTime())
 
   for (const m of missing) {
     const media = m.numMedia > 0 ? await deps.twilio.mediaOf(m.sid) : []

@@ -40,21 +40,39 @@ export async function textingRefusal(
 ): Promise<Refusal | null> {
   const consent = await getConsent(deps.store.db, request.phone)
   if (consent?.state === 'opted_out') {
-    const how = consent.source === 'keyword' ? 'texted STOP' : consent.source.startsWith('twilio:') ? `Twilio reported error ${consent.source.slice(7)}` : consent.source
+    const how =
+      consent.source === 'keyword'
+        ? 'texted STOP'
+        : consent.source.startsWith('twilio:')
+          ? `Twilio reported error ${consent.source.slice(7)}`
+          : consent.source
     const when = new Date(consent.changed_at).toISOString().slice(0, 10)
-    return { code: 'opted_out', sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.` }
+    return {
+      code: 'opted_out',
+      sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.`,
+    }
   }
   if (!request.automated) return null
   const contact = request.contact
   if (contact?.unsubscribed_from_sms === true) {
-    return { code: 'unsubscribed', sentence: 'The contact is unsubscribed from SMS in Intercom (unsubscribed_from_sms), so automated texts are not sent.' }
+    return {
+      code: 'unsubscribed',
+      sentence: 'The contact is unsubscribed from SMS in Intercom (unsubscribed_from_sms), so automated texts are not sent.',
+    }
   }
   if (deps.config.consentMode === 'required') {
     const attributes = contact?.custom_attributes ?? {}
     const given =
-      consent?.consent_given === 1 || contact?.sms_consent === true || attributes[CONSENT_ATTRIBUTE] === true || attributes[LEGACY_CONSENT_ATTRIBUTE] === true
+      consent?.consent_given === 1 ||
+      contact?.sms_consent === true ||
+      attributes[CONSENT_ATTRIBUTE] === true ||
+      attributes[LEGACY_CONSENT_ATTRIBUTE] === true
     if (!given) {
-      return { code: 'consent_required', sentence: 'The contact has not agreed to receive text messages (SMS_CONSENT=required and neither sms_consent nor sms_bridge_consent is true).' }
+      return {
+        code: 'consent_required',
+        sentence:
+          'The contact has not agreed to receive text messages (SMS_CONSENT=required and neither sms_consent nor sms_bridge_consent is true).',
+      }
     }
   }
   return null
@@ -66,5 +84,6 @@ export async function textingRefusal(
  */
 export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
-  if (phone && code && TWILIO_ERRORS[code]?.optedOut) await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now))
+  if (phone && code && TWILIO_ERRORS[code]?.optedOut)
+    await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now))
 }

@@ -1,8 +1,24 @@
 import { runIn } from '../../shared/db/statement.js'
 import type { Intercom } from 'intercom-client'
 import { z } from 'zod'
-import { findPhoneContact, findSmsConversation, linkPhoneContact, othersOf, setSmsConversation, type NewLink, type OtherContact } from '../../shared/db/contacts.js'
-import { findInboundForDelivery, hasMessageForPart, insertInbound, updateMessage, type InboundAddress, type InboundText, type Message } from '../../shared/db/messages.js'
+import {
+  findPhoneContact,
+  findSmsConversation,
+  linkPhoneContact,
+  othersOf,
+  setSmsConversation,
+  type NewLink,
+  type OtherContact,
+} from '../../shared/db/contacts.js'
+import {
+  findInboundForDelivery,
+  hasMessageForPart,
+  insertInbound,
+  updateMessage,
+  type InboundAddress,
+  type InboundText,
+  type Message,
+} from '../../shared/db/messages.js'
 import { maskPhone } from '../../shared/log.js'
 import type { PhoneContact, SmsConversation } from '../../shared/db/schema.js'
 import { openQuickReply, settleQuickReply } from '../../shared/db/quick-replies.js'
@@ -23,7 +39,11 @@ import { chooseContact } from './trust.js'
 import { noteTask } from './outbound.js'
 
 // lookFirst: the text may already be in Intercom (it came from Twilio's log, not its webhook).
-const deliverPayload = z.object({ messageId: z.number().int().positive(), keyword: keywordField.optional(), lookFirst: z.literal(true).optional() })
+const deliverPayload = z.object({
+  messageId: z.number().int().positive(),
+  keyword: keywordField.optional(),
+  lookFirst: z.literal(true).optional(),
+})
 type DeliverPayload = z.output<typeof deliverPayload>
 
 /** Putting one stored inbound text into Intercom, once per MessageSid, in the sender's order. */
@@ -100,7 +120,11 @@ function fromLink(link: PhoneContact, linkedNow: boolean): ResolvedContact {
  * a contact Intercom has with the number that the rules in trust.ts accept (the bridge's mark, a
  * user), else a new lead of the bridge's own. A lead that merely claims the number is never chosen.
  */
-export async function resolveContact(deps: BridgeDeps, phone: string, known?: { link: PhoneContact | undefined }): Promise<ResolvedContact> {
+export async function resolveContact(
+  deps: BridgeDeps,
+  phone: string,
+  known?: { link: PhoneContact | undefined },
+): Promise<ResolvedContact> {
   const linked = known ? known.link : await findPhoneContact(deps.store.db, phone)
   if (linked) return fromLink(linked, false)
   const choice = chooseContact(deps.config, phone.startsWith('+') ? await deps.intercom.searchContactsByPhone(phone) : [], phone)
@@ -112,7 +136,15 @@ export async function resolveContact(deps: BridgeDeps, phone: string, known?: { 
   // the mark on the contact is what finds it again if our records are ever gone.
   const [, winner] = await deps.store.run(
     ...linkPhoneContact(link),
-    ...(link.source === 'marked' || !phone.startsWith('+') ? [] : [enqueueTask(markTask, { contactId: link.contactId, phone }, { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) })]),
+    ...(link.source === 'marked' || !phone.startsWith('+')
+      ? []
+      : [
+          enqueueTask(
+            markTask,
+            { contactId: link.contactId, phone },
+            { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) },
+          ),
+        ]),
   )
   const row = winner.rows[0]!
   deps.log.info({ contact: row.intercom_contact_id, phone, source: row.source }, 'linked phone to Intercom contact')
@@ -163,7 +195,9 @@ function nearest<T extends { created_at?: number | null }>(items: T[], createdAt
 async function findPostedPart(deps: BridgeDeps, part: Pick<CustomerPart, 'conversationId' | 'contactId' | 'createdAt' | 'body'>) {
   const conversation = await deps.intercom.findConversation(part.conversationId)
   if (!conversation) return undefined
-  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter((p) => p.author?.id === part.contactId && partText(p.body) === partText(part.body))
+  const theirs = (conversation.conversation_parts?.conversation_parts ?? []).filter(
+    (p) => p.author?.id === part.contactId && partText(p.body) === partText(part.body),
+  )
   for (const candidate of nearest(theirs, part.createdAt)) {
     if (candidate.id && !(await hasMessageForPart(deps.store.db, candidate.id))) return candidate.id
   }
@@ -194,10 +228,14 @@ async function postAsCustomer(deps: BridgeDeps, ctx: JobContext, part: CustomerP
  * whole day, so the answer is narrowed here.
  */
 async function findStartedConversation(deps: BridgeDeps, contactId: string, createdAt: number, body: string): Promise<string | undefined> {
-  const started = (await deps.intercom.conversationsStartedOn(contactId, createdAt)).filter((c) => partText(c.source?.body) === partText(body))
+  const started = (await deps.intercom.conversationsStartedOn(contactId, createdAt)).filter(
+    (c) => partText(c.source?.body) === partText(body),
+  )
   for (const candidate of nearest(started, createdAt)) {
     // Recorded as the text that opened it, or as the message that started it (startConversation).
-    const claimed = (await hasMessageForPart(deps.store.db, `conversation:${candidate.id}`)) || (candidate.source?.id !== undefined && (await hasMessageForPart(deps.store.db, `message:${candidate.source.id}`)))
+    const claimed =
+      (await hasMessageForPart(deps.store.db, `conversation:${candidate.id}`)) ||
+      (candidate.source?.id !== undefined && (await hasMessageForPart(deps.store.db, `message:${candidate.source.id}`)))
     if (!claimed) return candidate.id
   }
   return undefined
@@ -223,12 +261,16 @@ async function findDelivered(
 
 /** What the team reads when the number is also on contacts the bridge did not trust with it. */
 export function othersNote(others: OtherContact[]): string {
-  const who = others.map((o) => `${o.role === 'user' ? 'user' : 'lead'} ${o.name ? `"${escapeHtml(o.name)}" ` : ''}(${escapeHtml(o.id)})`).join(', ')
+  const who = others
+    .map((o) => `${o.role === 'user' ? 'user' : 'lead'} ${o.name ? `"${escapeHtml(o.name)}" ` : ''}(${escapeHtml(o.id)})`)
+    .join(', ')
   const users = others.some((o) => o.role === 'user')
   return (
     `<p><b>This number is also on ${others.length === 1 ? 'another contact' : 'other contacts'}:</b> ${who}.</p>` +
-    '<p>The bridge filed the text under its own lead for the number: a contact\'s phone can be set by anyone in the Messenger, so it does not say whose the number is. ' +
-    (users ? 'If a user above is this customer, use <b>Merge</b> in the SMS panel: this lead and its conversation move to the user. ' : '') +
+    "<p>The bridge filed the text under its own lead for the number: a contact's phone can be set by anyone in the Messenger, so it does not say whose the number is. " +
+    (users
+      ? 'If a user above is this customer, use <b>Merge</b> in the SMS panel: this lead and its conversation move to the user. '
+      : '') +
     'If a lead above is this customer, open its conversation and save the number in its SMS panel: texts then thread there.</p>'
   )
 }
@@ -246,7 +288,15 @@ async function recordStarted(
     ...setSmsConversation(c),
     updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
     enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
-    ...(c.others.length ? [enqueueTask(noteTask, { conversationId: c.conversationId, html: othersNote(c.others) }, { key: noteTask.keys.othersNote(c.conversationId) })] : []),
+    ...(c.others.length
+      ? [
+          enqueueTask(
+            noteTask,
+            { conversationId: c.conversationId, html: othersNote(c.others) },
+            { key: noteTask.keys.othersNote(c.conversationId) },
+          ),
+        ]
+      : []),
   )
 }
 
@@ -255,7 +305,10 @@ async function recordStarted(
  * a new volume): the newest conversation of theirs with the SMS tag. Only asked when the link was
  * just made to a contact Intercom already had.
  */
-async function recoverSmsConversation(deps: BridgeDeps, contactId: string): Promise<{ intercom_conversation_id: string; closed_at: number | null } | undefined> {
+async function recoverSmsConversation(
+  deps: BridgeDeps,
+  contactId: string,
+): Promise<{ intercom_conversation_id: string; closed_at: number | null } | undefined> {
   const theirs = await deps.intercom.conversationsOf(contactId)
   const sms = theirs
     .filter((c) => (c.tags?.tags ?? []).some((t) => t.name === deps.config.smsTag))
@@ -287,69 +340,117 @@ async function deliverTo(
   deps: BridgeDeps,
   payload: DeliverPayload,
   ctx: JobContext,
-  { found, contact }: { found: NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>; contact: ResolvedContact },
+  { found, contact }: { found: Delivery; contact: ResolvedContact },
 ): Promise<void> {
   const { message } = found
-  const createdAt = Math.floor(message.created_at / 1000)
-  const attachments = mediaUrls(deps.config, message)
-  const link = { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number, others: contact.others }
-
-  // Set only when an earlier attempt already started a conversation with this text.
-  let conversationId = message.intercom_conversation_id
-  let partId: string | null = null
-  let asked: Awaited<ReturnType<typeof openQuickReply>>
-  if (!conversationId) {
-    // Read with the message, unless the contact was only just found (or linked by another process).
-    let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined = contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
-    // A contact Intercom already had, newly linked: its SMS conversation may predate our records.
-    if (!existing && contact.linkedNow && !contact.createdByBridge) existing = await recoverSmsConversation(deps, contact.id)
-    if (payload.lookFirst) {
-      const found = await findDelivered(deps, { contactId: contact.id, existing, createdAt, body: displayBody(message) })
-      if (found?.started) await recordStarted(deps, message.id, { ...link, conversationId: found.conversationId })
-      if (found) ({ conversationId, partId } = found)
-    }
-    if (!conversationId && existing && reopenable(existing.closed_at, deps.config.reopenWindowDays, deps.clock.now())) {
-      // A quick reply texted there last: this text settles it, and chooses a button if it names one.
-      asked = await openQuickReply(deps.store.db, existing.intercom_conversation_id)
-      const choice = asked ? (chosenOption(message.body, asked.options) ?? undefined) : undefined
-      const part = { conversationId: existing.intercom_conversation_id, contactId: contact.id, body: displayBody(message), createdAt, attachments }
-      partId = await postAsCustomer(deps, ctx, { ...part, ...(choice ? { choice } : {}) })
-      if (partId) conversationId = existing.intercom_conversation_id
-    }
+  const text: TextToThread = {
+    createdAt: Math.floor(message.created_at / 1000),
+    attachments: mediaUrls(deps.config, message),
+    link: { contactId: contact.id, phone: message.phone, twilioNumber: message.twilio_number, others: contact.others },
   }
+  const threaded = await threadIntoExisting(deps, payload, ctx, { found, contact, text })
+  let { conversationId, partId } = threaded
   if (!conversationId && ctx.job.attempts > 1) {
     // The attempt before may have started the conversation and lost the answer.
-    conversationId = (await findStartedConversation(deps, contact.id, createdAt, displayBody(message))) ?? null
-    if (conversationId) await recordStarted(deps, message.id, { ...link, conversationId })
+    conversationId = (await findStartedConversation(deps, contact.id, text.createdAt, displayBody(message))) ?? null
+    if (conversationId) await recordStarted(deps, message.id, { ...text.link, conversationId })
   }
   if (!conversationId) {
-    const created = await deps.intercom.startConversation(contact, displayBody(message), createdAt, attachments)
+    const created = await deps.intercom.startConversation(contact, displayBody(message), text.createdAt, text.attachments)
     conversationId = created.conversationId
     // Recorded before anything else can fail, so a retry never starts a second conversation.
-    await recordStarted(deps, message.id, { ...link, conversationId })
+    await recordStarted(deps, message.id, { ...text.link, conversationId })
     partId = `message:${created.messageId}`
   }
   partId ??= `conversation:${conversationId}` // the text opened it
+  await recordDelivered(deps, payload, ctx, { message, text, conversationId, partId, asked: threaded.asked })
+  ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
+}
 
+type Delivery = NonNullable<Awaited<ReturnType<typeof findInboundForDelivery>>>
+
+/** What a text is threaded with: its time (seconds), its pictures' links, and the link it goes under. */
+interface TextToThread {
+  createdAt: number
+  attachments: string[]
+  link: { contactId: string; phone: string; twilioNumber: string | null; others: OtherContact[] }
+}
+
+interface Threaded {
+  conversationId: string | null
+  partId: string | null
+  /** The quick reply this text answers, settled with the delivery. */
+  asked: Awaited<ReturnType<typeof openQuickReply>>
+}
+
+/**
+ * Into the conversation the text already went into (an earlier attempt, or Intercom's own copy when
+ * the text came from Twilio's log), else the contact's open (or recently closed) SMS conversation.
+ */
+async function threadIntoExisting(
+  deps: BridgeDeps,
+  payload: DeliverPayload,
+  ctx: JobContext,
+  { found, contact, text }: { found: Delivery; contact: ResolvedContact; text: TextToThread },
+): Promise<Threaded> {
+  const { message } = found
+  // Set only when an earlier attempt already started a conversation with this text.
+  const threaded: Threaded = { conversationId: message.intercom_conversation_id, partId: null, asked: undefined }
+  if (threaded.conversationId) return threaded
+  // Read with the message, unless the contact was only just found (or linked by another process).
+  let existing: Pick<SmsConversation, 'intercom_conversation_id' | 'closed_at'> | undefined =
+    contact.id === found.link?.intercom_contact_id ? found.conversation : await findSmsConversation(deps.store.db, contact.id)
+  // A contact Intercom already had, newly linked: its SMS conversation may predate our records.
+  if (!existing && contact.linkedNow && !contact.createdByBridge) existing = await recoverSmsConversation(deps, contact.id)
+  if (payload.lookFirst) {
+    const delivered = await findDelivered(deps, { contactId: contact.id, existing, createdAt: text.createdAt, body: displayBody(message) })
+    if (delivered?.started) await recordStarted(deps, message.id, { ...text.link, conversationId: delivered.conversationId })
+    if (delivered) return { ...threaded, conversationId: delivered.conversationId, partId: delivered.partId }
+  }
+  if (!existing || !reopenable(existing.closed_at, deps.config.reopenWindowDays, deps.clock.now())) return threaded
+  // A quick reply texted there last: this text settles it, and chooses a button if it names one.
+  threaded.asked = await openQuickReply(deps.store.db, existing.intercom_conversation_id)
+  const choice = threaded.asked ? (chosenOption(message.body, threaded.asked.options) ?? undefined) : undefined
+  const part = {
+    conversationId: existing.intercom_conversation_id,
+    contactId: contact.id,
+    body: displayBody(message),
+    createdAt: text.createdAt,
+    attachments: text.attachments,
+  }
+  threaded.partId = await postAsCustomer(deps, ctx, { ...part, ...(choice ? { choice } : {}) })
+  if (threaded.partId) threaded.conversationId = existing.intercom_conversation_id
+  return threaded
+}
+
+/** The text is in Intercom: recorded with the job's completion, or with its keyword's consent change. */
+async function recordDelivered(
+  deps: BridgeDeps,
+  payload: DeliverPayload,
+  ctx: JobContext,
+  d: { message: Message; text: TextToThread; conversationId: string; partId: string; asked: Threaded['asked'] },
+): Promise<void> {
+  const { message, conversationId } = d
   // Twilio's Advanced Opt-Out verdict, when it gave one (it knows the team's custom and localised
   // keywords, "ARRET" say); else the built-in words.
   const keyword = payload.keyword ?? detectKeyword(message.body)
   const delivered = [
-    ...setSmsConversation({ ...link, conversationId: conversationId }),
-    updateMessage(message.id, { intercom_part_id: partId, intercom_conversation_id: conversationId, intercom_contact_id: contact.id, status: 'delivered_to_intercom' }),
-    ...(asked ? [settleQuickReply(asked.partId)] : []),
+    ...setSmsConversation({ ...d.text.link, conversationId }),
+    updateMessage(message.id, {
+      intercom_part_id: d.partId,
+      intercom_conversation_id: conversationId,
+      intercom_contact_id: d.text.link.contactId,
+      status: 'delivered_to_intercom',
+    }),
+    ...(d.asked ? [settleQuickReply(d.asked.partId)] : []),
   ]
-  if (keyword) {
-    await deps.store.transaction(async (trx) => {
-      await runIn(trx, ...delivered)
-      // Consent changes here, with the text; telling Intercom about it is a job of its own.
-      await recordKeyword(trx, { keyword, messageId: message.id, phone: message.phone, contactId: contact.id, conversationId: conversationId }, deps.clock.now())
-    })
-  } else {
-    // Nothing to read first: recorded with the job's completion, in one `run`.
-    await ctx.complete(...delivered)
-  }
-  ctx.log.info({ phone: maskPhone(message.phone), conversation: conversationId }, 'inbound text is in Intercom')
+  if (!keyword) return void (await ctx.complete(...delivered)) // recorded with the job's completion, in one `run`
+  await deps.store.transaction(async (trx) => {
+    await runIn(trx, ...delivered)
+    // Consent changes here, with the text; telling Intercom about it is a job of its own.
+    const event = { keyword, messageId: message.id, phone: message.phone, contactId: d.text.link.contactId, conversationId }
+    await recordKeyword(trx, event, deps.clock.now())
+  })
 }
 
 /** Job: tags a conversation the bridge opened, so inbox rules can route SMS. Tagging twice is harmless. */

@@ -35,7 +35,13 @@ export function detectKeyword(body: string): Keyword | null {
   return KEYWORDS[body.trim().toUpperCase()] ?? null
 }
 
-const keywordEvent = z.object({ keyword, messageId: z.number().int().positive(), phone: z.string().min(1), contactId: z.string().min(1), conversationId: z.string().min(1) })
+const keywordEvent = z.object({
+  keyword,
+  messageId: z.number().int().positive(),
+  phone: z.string().min(1),
+  contactId: z.string().min(1),
+  conversationId: z.string().min(1),
+})
 export type KeywordEvent = z.output<typeof keywordEvent>
 
 /** Telling the team and Intercom about a keyword, once per text, in the phone's order. */
@@ -54,7 +60,10 @@ export async function recordKeyword(trx: Tx, event: KeywordEvent, now: number): 
   if (event.keyword !== 'help') {
     await runIn(trx, setConsent(event.phone, { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword' }, now))
   }
-  await runIn(trx, enqueueTask(keywordTask, event, { key: keywordTask.keys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now))
+  await runIn(
+    trx,
+    enqueueTask(keywordTask, event, { key: keywordTask.keys.keyword(event.messageId), queueKey: queues.phone(event.phone) }, now),
+  )
 }
 
 const NOTES: Record<Keyword, string> = {
@@ -66,7 +75,7 @@ const NOTES: Record<Keyword, string> = {
     '<p>Replies in this conversation are sent as SMS again.</p>',
   help:
     '<p><b>The customer asked for help</b> (they texted HELP or INFO).</p>' +
-    '<p>Twilio answers with your number\'s help message; a reply here reaches them as SMS.</p>',
+    "<p>Twilio answers with your number's help message; a reply here reaches them as SMS.</p>",
 }
 
 /** HELP from a number that opted out: Twilio still answers it, but the bridge sends them nothing. */
@@ -81,7 +90,9 @@ function helpWhileRefused(sentence: string): string {
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
   if (event.keyword !== 'help') {
     await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.optedOut)
-    await onLinkedContact(deps, event.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { [CONTACT_ATTRIBUTES.optedOut.name]: event.keyword === 'opt_out' } }))
+    await onLinkedContact(deps, event.contactId, (id) =>
+      deps.intercom.updateContact(id, { customAttributes: { [CONTACT_ATTRIBUTES.optedOut.name]: event.keyword === 'opt_out' } }),
+    )
   }
   // HELP changes no consent: whether a reply reaches the phone is the same answer replies get.
   const refusal = event.keyword === 'help' ? await textingRefusal(deps, { phone: event.phone, automated: false }) : null

@@ -1,6 +1,15 @@
 import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
-import { conversationsLinkedTo, createdLinksOf, findPhoneContact, findSmsConversation, moveContactRecords, othersOf, setLinkMarked, unmarkedLinks } from '../../shared/db/contacts.js'
+import {
+  conversationsLinkedTo,
+  createdLinksOf,
+  findPhoneContact,
+  findSmsConversation,
+  moveContactRecords,
+  othersOf,
+  setLinkMarked,
+  unmarkedLinks,
+} from '../../shared/db/contacts.js'
 import type { Tx } from '../../shared/db/database.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext } from '../queue/worker.js'
@@ -46,7 +55,11 @@ export async function markContact(deps: BridgeDeps, payload: z.output<typeof mar
   if (link?.intercom_contact_id !== payload.contactId) return
   await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.phoneMark)
   try {
-    await deps.intercom.updateContact(payload.contactId, { customAttributes: { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) } }, 'mark the contact with its number')
+    await deps.intercom.updateContact(
+      payload.contactId,
+      { customAttributes: { [MARK_ATTRIBUTE]: phoneMark(deps.config, payload.contactId, payload.phone) } },
+      'mark the contact with its number',
+    )
   } catch (err) {
     // Merged in Intercom: the link moves to the survivor, whose own mark job (queued by the move) marks it.
     if (await followedMerge(deps, payload.contactId, err)) return
@@ -59,7 +72,15 @@ export async function markContact(deps: BridgeDeps, payload: z.output<typeof mar
 export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit = 500): Promise<number> {
   const links = await unmarkedLinks(deps.store.db, limit)
   if (links.length === 0) return 0
-  await deps.store.run(...links.map((l) => enqueueTask(markTask, { contactId: l.intercom_contact_id, phone: l.phone }, { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) })))
+  await deps.store.run(
+    ...links.map((l) =>
+      enqueueTask(
+        markTask,
+        { contactId: l.intercom_contact_id, phone: l.phone },
+        { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) },
+      ),
+    ),
+  )
   return links.length
 }
 
@@ -90,7 +111,10 @@ export async function mergeFromPanel(
 }
 
 /** Users the bridge's own lead for a number may be merged into: those it found with the number. */
-export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId: string): Promise<Array<{ id: string; name: string | null }>> {
+export async function mergeCandidates(
+  deps: Pick<BridgeDeps, 'store'>,
+  contactId: string,
+): Promise<Array<{ id: string; name: string | null }>> {
   const others = (await createdLinksOf(deps.store.db, contactId)).flatMap(othersOf)
   return others.filter((o) => o.role === 'user').map((o) => ({ id: o.id, name: o.name }))
 }
@@ -104,9 +128,20 @@ export async function mergeCandidates(deps: Pick<BridgeDeps, 'store'>, contactId
 async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
   const phones = await moveContactRecords(trx, { from, into, source })
   for (const phone of phones) {
-    await runIn(trx, enqueueTask(markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) }))
+    await runIn(
+      trx,
+      enqueueTask(markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) }),
+    )
   }
-  if (phones.length > 0) await runIn(trx, enqueueTask(syncAttributesTask, { contactId: into }, { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) }))
+  if (phones.length > 0)
+    await runIn(
+      trx,
+      enqueueTask(
+        syncAttributesTask,
+        { contactId: into },
+        { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) },
+      ),
+    )
   return phones
 }
 
@@ -148,7 +183,14 @@ export async function followMerge(deps: BridgeDeps, contactId: string, said?: st
     const moved = await moveLinks(trx, contactId, into, 'merged')
     if (conversation && moved.length > 0) {
       const html = `<p><b>Intercom merged this conversation's contact into ${escapeHtml(into)}.</b> Texts from this number now thread to them.</p>`
-      await runIn(trx, enqueueTask(noteTask, { conversationId: conversation.intercom_conversation_id, html }, { key: noteTask.keys.mergeNote(contactId, into) }))
+      await runIn(
+        trx,
+        enqueueTask(
+          noteTask,
+          { conversationId: conversation.intercom_conversation_id, html },
+          { key: noteTask.keys.mergeNote(contactId, into) },
+        ),
+      )
     }
     return moved
   })
@@ -185,7 +227,14 @@ export async function mergeContact(deps: BridgeDeps, payload: z.output<typeof me
     if (payload.conversationId) {
       const who = payload.adminName ? escapeHtml(payload.adminName) : 'A teammate'
       const html = `<p><b>${who} merged the bridge's lead into user ${escapeHtml(payload.into)}.</b> Texts from this number now thread to the user.</p>`
-      await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.mergeNote(payload.from, payload.into) }))
+      await runIn(
+        trx,
+        enqueueTask(
+          noteTask,
+          { conversationId: payload.conversationId, html },
+          { key: noteTask.keys.mergeNote(payload.from, payload.into) },
+        ),
+      )
     }
   })
 }

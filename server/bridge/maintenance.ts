@@ -105,6 +105,6 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
   const marking = await markUnmarkedLinks(deps)
-  if (marking > 0) deps.log.info({ links: marking }, 'queued the bridge\'s mark for links that lack it')
+  if (marking > 0) deps.log.info({ links: marking }, "queued the bridge's mark for links that lack it")
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

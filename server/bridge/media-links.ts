@@ -20,7 +20,11 @@ function sign(config: Pick<Config, 'twilio'>, payload: string): string {
 }
 
 /** Whether `signature` signs `payload` and the expiry (seconds) in it is still ahead. */
-function signedAndCurrent(config: Pick<Config, 'twilio'>, link: { payload: string; signature: string; expiresSeconds: string }, now: number): boolean {
+function signedAndCurrent(
+  config: Pick<Config, 'twilio'>,
+  link: { payload: string; signature: string; expiresSeconds: string },
+  now: number,
+): boolean {
   return safeEqual(sign(config, link.payload), link.signature) && Number(link.expiresSeconds) * 1000 >= now
 }
 
@@ -48,7 +52,10 @@ export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message:
   const expiresAt = message.created_at + MEDIA_TTL_MS
   return message.media
     .slice(0, MAX_ATTACHMENTS)
-    .map((item, i) => `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}/${mediaFileName(`picture-${i + 1}`, item.contentType)}`)
+    .map(
+      (item, i) =>
+        `${config.publicUrl}/media/${mediaToken(config, message.id, i, expiresAt)}/${mediaFileName(`picture-${i + 1}`, item.contentType)}`,
+    )
 }
 
 /**
@@ -56,7 +63,11 @@ export function mediaUrls(config: Pick<Config, 'twilio' | 'publicUrl'>, message:
  * the extension, so a picture is "picture-1.jpg", not a token. A stored name keeps its own extension.
  */
 export function mediaFileName(stem: string, contentType: string | null | undefined): string {
-  const safe = stem.replace(/[^\w.-]/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'file'
+  const safe =
+    stem
+      .replace(/[^\w.-]/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(0, 80) || 'file'
   if (/\.[a-z0-9]{2,5}$/i.test(safe)) return safe
   return `${safe}.${extensionFor(contentType)}`
 }
@@ -74,6 +85,9 @@ export function verifyHeldMediaToken(config: Pick<Config, 'twilio'>, token: stri
 }
 
 /** The public link Twilio fetches a held file from; it works as long as the copy is kept. */
-export function heldMediaUrl(config: Pick<Config, 'twilio' | 'publicUrl'>, held: { id: number; created_at: number; name?: string | null; content_type?: string | null }): string {
+export function heldMediaUrl(
+  config: Pick<Config, 'twilio' | 'publicUrl'>,
+  held: { id: number; created_at: number; name?: string | null; content_type?: string | null },
+): string {
   return `${config.publicUrl}/media/${heldMediaToken(config, held.id, held.created_at + MEDIA_TTL_MS)}/${mediaFileName(held.name ?? 'file', held.content_type)}`
 }

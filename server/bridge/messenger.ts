@@ -22,23 +22,39 @@ export type SubscribeOutcome =
   | CodeNotSent
 
 /** After a code matched, the subscription may still be refused: the number's state changed meanwhile. */
-export type ConfirmOutcome = Exclude<CheckOutcome, { kind: 'verified' }> | { kind: 'subscribed'; phone: string } | { kind: 'refused'; reason: 'opted_out' | 'linked_elsewhere' }
+export type ConfirmOutcome =
+  | Exclude<CheckOutcome, { kind: 'verified' }>
+  | { kind: 'subscribed'; phone: string }
+  | { kind: 'refused'; reason: 'opted_out' | 'linked_elsewhere' }
 
 /**
  * "Text me": a number and agreement to texts, checked, then a code texted to the number (nothing
  * is linked or recorded until the visitor proves they hold it).
  */
-export async function subscribeFromMessenger(deps: BridgeDeps, contactId: string, typed: string, agreed: boolean): Promise<SubscribeOutcome> {
+export async function subscribeFromMessenger(
+  deps: BridgeDeps,
+  contactId: string,
+  typed: string,
+  agreed: boolean,
+): Promise<SubscribeOutcome> {
   const number = await readTypedNumber(typed, deps.config.defaultCountry)
   if ('problem' in number || !agreed) {
-    return { kind: 'invalid', fields: { ...('problem' in number ? { phone: number.problem } : {}), ...(agreed ? {} : { consent: 'not_agreed' as const }) } }
+    return {
+      kind: 'invalid',
+      fields: { ...('problem' in number ? { phone: number.problem } : {}), ...(agreed ? {} : { consent: 'not_agreed' as const }) },
+    }
   }
   const started = await startVerification(deps, contactId, number.phone)
   return started.kind === 'code_sent' ? { kind: 'code_sent', phone: number.phone, verificationId: started.verificationId } : started
 }
 
 /** "Confirm": the typed code checked, and once it matches, the subscription recorded. */
-export async function confirmFromMessenger(deps: BridgeDeps, contactId: string, verificationId: number, typed: string): Promise<ConfirmOutcome> {
+export async function confirmFromMessenger(
+  deps: BridgeDeps,
+  contactId: string,
+  verificationId: number,
+  typed: string,
+): Promise<ConfirmOutcome> {
   const checked = await checkCode(deps, contactId, verificationId, typed)
   return checked.kind === 'verified' ? completeSubscription(deps, contactId, checked.phone) : checked
 }
@@ -57,14 +73,18 @@ async function completeSubscription(deps: BridgeDeps, contactId: string, phone: 
     await runIn(trx, setConsent(phone, { state: 'opted_in', source: 'messenger', consentGiven: true }, now))
     await runIn(trx, ...linkPhoneContact({ phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now))
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
-    await requestAutomated(trx, {
-      key: sendKeys.confirmation(contactId, phone),
-      kind: 'confirmation',
-      contactId,
-      phone,
-      body: 'Thanks! You will now get our replies by text. Reply STOP to opt out.',
-      requestedBy: 'messenger',
-    }, now)
+    await requestAutomated(
+      trx,
+      {
+        key: sendKeys.confirmation(contactId, phone),
+        kind: 'confirmation',
+        contactId,
+        phone,
+        body: 'Thanks! You will now get our replies by text. Reply STOP to opt out.',
+        requestedBy: 'messenger',
+      },
+      now,
+    )
   })
   return { kind: 'subscribed', phone }
 }

@@ -24,7 +24,13 @@ export const WEBHOOK_TOPICS = [
 const ALSO_HANDLED = ['conversation.admin.assigned', 'conversation.admin.open.assigned']
 const TOPICS = new Set<string>([...WEBHOOK_TOPICS, ...ALSO_HANDLED])
 /** Topics whose item is a conversation with new parts that may be a teammate's words to the customer. */
-const REPLY_TOPICS = new Set(['conversation.admin.replied', 'conversation.operator.replied', 'conversation.admin.closed', 'conversation.admin.opened', ...ALSO_HANDLED])
+const REPLY_TOPICS = new Set([
+  'conversation.admin.replied',
+  'conversation.operator.replied',
+  'conversation.admin.closed',
+  'conversation.admin.opened',
+  ...ALSO_HANDLED,
+])
 const CONTACT_TOPICS = new Set(['contact.user.created', 'contact.lead.created'])
 /** A contact deleted in Intercom (a person's erasure there): its minimal item names the contact. */
 const DELETED_TOPIC = 'contact.deleted'
@@ -59,7 +65,10 @@ export type NotificationOutcome = { kind: 'ignored'; topic: string } | { kind: '
  * teammate reply. A redelivery (the
  * same receipt) changes nothing. A topic ticked by mistake is only counted, for `doctor`.
  */
-export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'config' | 'metrics' | 'clock'>, event: IntercomNotification): Promise<NotificationOutcome> {
+export async function recordNotification(
+  deps: Pick<BridgeDeps, 'store' | 'config' | 'metrics' | 'clock'>,
+  event: IntercomNotification,
+): Promise<NotificationOutcome> {
   if (!handlesTopic(event.topic)) {
     // An error answer would count towards Intercom pausing the whole subscription (1,000 in 15
     // minutes), so it is answered 200 with nothing stored but a count, which /metrics shows and
@@ -79,7 +88,11 @@ export async function recordNotification(deps: Pick<BridgeDeps, 'store' | 'confi
     }
     if (CONTACT_TOPICS.has(event.topic)) {
       if (!deps.config.welcome.template) return
-      await requestAutomated(trx, { key: sendKeys.welcome(itemId), kind: 'welcome', contactId: itemId, phone: event.phone, requestedBy: event.topic }, deps.clock.now())
+      await requestAutomated(
+        trx,
+        { key: sendKeys.welcome(itemId), kind: 'welcome', contactId: itemId, phone: event.phone, requestedBy: event.topic },
+        deps.clock.now(),
+      )
       return
     }
     if (!REPLY_TOPICS.has(event.topic)) return

@@ -6,7 +6,16 @@ import { findConversationLink } from '../../shared/db/contacts.js'
 import { findHeldMediaBySource, insertHeldMedia } from '../../shared/db/media.js'
 import { recordQuickReply } from '../../shared/db/quick-replies.js'
 import { recordTwilioOptOut, textingRefusal } from './consent.js'
-import { createOutboundMessage, findMessageBySid, getMessage, hasMessageForPart, outboundTextsOfPart, updateMessage, type MediaItem, type Message } from '../../shared/db/messages.js'
+import {
+  createOutboundMessage,
+  findMessageBySid,
+  getMessage,
+  hasMessageForPart,
+  outboundTextsOfPart,
+  updateMessage,
+  type MediaItem,
+  type Message,
+} from '../../shared/db/messages.js'
 import type { Job, SmsConversationLink } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { escapeHtml, inlineImages, looksLikeHtml, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
@@ -120,7 +129,14 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
-    const [added] = await runIn(trx, enqueueTask(replyTask, { conversationId, part }, { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) }))
+    const [added] = await runIn(
+      trx,
+      enqueueTask(
+        replyTask,
+        { conversationId, part },
+        { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) },
+      ),
+    )
     // None added: the part was queued before (its key is taken).
     if (added.numAffectedRows === 1n) queued++
   }
@@ -137,12 +153,18 @@ function partToSms(part: ReplyPart): { text: string; note: string | null } {
   const handling = partHandling(part.partType)
   if (handling === 'note') {
     const preview = words ? ` It said: "${escapeHtml(words.slice(0, 160))}".` : ''
-    return { text: '', note: `<p><b>Not texted to the customer:</b> a part of type <code>${escapeHtml(part.partType.slice(0, 80))}</code>, which the bridge does not know.${preview}</p>` }
+    return {
+      text: '',
+      note: `<p><b>Not texted to the customer:</b> a part of type <code>${escapeHtml(part.partType.slice(0, 80))}</code>, which the bridge does not know.${preview}</p>`,
+    }
   }
   if (handling !== 'ask') return { text: words, note: null }
   if (!part.options?.length) {
     const sent = words ? 'Its words were texted without them.' : 'Nothing was texted.'
-    return { text: words, note: `<p><b>A quick reply's buttons did not reach the customer:</b> Intercom's notification did not list them. ${sent}</p>` }
+    return {
+      text: words,
+      note: `<p><b>A quick reply's buttons did not reach the customer:</b> Intercom's notification did not list them. ${sent}</p>`,
+    }
   }
   return { text: [words, numberedOptions(part.options)].filter(Boolean).join('\n'), note: null }
 }
@@ -223,7 +245,9 @@ async function copyUpload(
   const contentType = servedType(fetched.contentType, item.contentType)
   if (!contentType) return { ok: false, reason: `a text cannot carry a file of this type (${fetched.contentType})` }
   const now = deps.clock.now()
-  const id = await deps.store.transaction((trx) => insertHeldMedia(trx, { sourceUrl: item.url, contentType, name: label, bytes: fetched.bytes }, now))
+  const id = await deps.store.transaction((trx) =>
+    insertHeldMedia(trx, { sourceUrl: item.url, contentType, name: label, bytes: fetched.bytes }, now),
+  )
   return { ok: true, held: { id, content_type: contentType, name: label, created_at: now } }
 }
 
@@ -291,7 +315,11 @@ export async function relayReply(deps: BridgeDeps, payload: Reply, ctx: JobConte
  * The reply's words and files as texts, with the notes a teammate should read (what the text leaves
  * out, the files that could not go). Null when nothing is left to text.
  */
-async function composeReply(deps: BridgeDeps, reply: Reply & { twilioNumber: string | null }, ctx: JobContext): Promise<ComposedReply | null> {
+async function composeReply(
+  deps: BridgeDeps,
+  reply: Reply & { twilioNumber: string | null },
+  ctx: JobContext,
+): Promise<ComposedReply | null> {
   const { conversationId, part } = reply
   const { from, recorded } = senderFor(reply.twilioNumber, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
@@ -311,7 +339,11 @@ async function composeReply(deps: BridgeDeps, reply: Reply & { twilioNumber: str
 }
 
 /** One note listing the files of a reply that did not reach the customer, and what was texted instead. */
-async function noteLostFiles(deps: BridgeDeps, { conversationId, part }: Reply, files: { lost: string[]; textSent: boolean }): Promise<void> {
+async function noteLostFiles(
+  deps: BridgeDeps,
+  { conversationId, part }: Reply,
+  files: { lost: string[]; textSent: boolean },
+): Promise<void> {
   const what = files.lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
   const sent = files.textSent ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
   const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
@@ -402,7 +434,12 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
  * not reach the customer, so the conversation says so, with how to send it once the cause is fixed.
  * Runs in the transaction that buries the job.
  */
-export async function replyGaveUp(trx: Tx, { conversationId, part }: z.output<typeof replyPayload>, job: Job, error: string): Promise<void> {
+export async function replyGaveUp(
+  trx: Tx,
+  { conversationId, part }: z.output<typeof replyPayload>,
+  job: Job,
+  error: string,
+): Promise<void> {
   if (!(await findConversationLink(trx, conversationId))) return
   const preview = partBodyToSms(part.body).slice(0, 80)
   const html =
@@ -441,7 +478,12 @@ function lookSince(deps: Pick<BridgeDeps, 'clock'>, row: Message, ctx: JobContex
   return deps.clock.now() - made > LOOK_FIRST_AFTER_MS ? made : null
 }
 
-export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContext, opts: { notifyFailure?: boolean } = {}): Promise<boolean> {
+export async function sendMessage(
+  deps: BridgeDeps,
+  row: Message,
+  ctx: JobContext,
+  opts: { notifyFailure?: boolean } = {},
+): Promise<boolean> {
   const config = deps.config.twilio
   const to = customerAddress(row.phone, row.twilio_number)
   const since = lookSince(deps, row, ctx)
@@ -458,7 +500,9 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     let match: (typeof candidates)[number] | undefined
     for (const m of candidates) if (!match && !(await findMessageBySid(deps.store.db, m.sid))) match = m
     if (match) {
-      await deps.store.run(updateMessage(row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }))
+      await deps.store.run(
+        updateMessage(row.id, { twilio_sid: match.sid, status: match.status, num_segments: match.numSegments ?? row.num_segments }),
+      )
       deps.metrics.segmentsSent.inc({ direction: 'outbound' }, match.numSegments ?? row.num_segments ?? 0)
       ctx.log.info({ sid: match.sid }, 'an earlier attempt had reached Twilio; not sending again')
       return true
@@ -468,7 +512,10 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
   // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
   const sent = await deps.twilio.send({
     to,
-    from: config.messagingServiceSid && channelOf(row.twilio_number) === 'sms' ? { messagingServiceSid: config.messagingServiceSid } : { number: row.twilio_number! },
+    from:
+      config.messagingServiceSid && channelOf(row.twilio_number) === 'sms'
+        ? { messagingServiceSid: config.messagingServiceSid }
+        : { number: row.twilio_number! },
     body: row.body,
     mediaUrls: row.media.map((m) => m.url),
   })
@@ -476,14 +523,21 @@ export async function sendMessage(deps: BridgeDeps, row: Message, ctx: JobContex
     await recordFailure(deps, row, sent, opts.notifyFailure ?? true)
     return false
   }
-  await deps.store.run(updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }))
+  await deps.store.run(
+    updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }),
+  )
   deps.metrics.segmentsSent.inc({ direction: 'outbound' }, sent.numSegments ?? row.num_segments ?? 0)
   ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
   return true
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */
-async function recordFailure(deps: BridgeDeps, row: Message, refused: { code: number | null; message: string }, notify: boolean): Promise<void> {
+async function recordFailure(
+  deps: BridgeDeps,
+  row: Message,
+  refused: { code: number | null; message: string },
+  notify: boolean,
+): Promise<void> {
   const { code, message } = refused
   await deps.store.transaction(async (trx) => {
     await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
@@ -493,7 +547,6 @@ async function recordFailure(deps: BridgeDeps, row: Message, refused: { code: nu
     }
   })
 }
-
 
 /** How a failed text went, when not plain SMS: by RCS, or by RCS and then the SMS sent in its place. */
 function channelPhrase(message: Message): string {

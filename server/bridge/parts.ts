@@ -55,7 +55,19 @@ export function numberedOptions(options: QuickReplyOption[]): string {
  * compared without case, spaces or trailing punctuation. Anything else chooses nothing.
  */
 export function chosenOption(body: string, options: QuickReplyOption[]): QuickReplyOption | null {
-  const said = body.trim().toLowerCase().replace(/^#/, '').replace(/[\s.!?)]+$/, '')
+  const said = body
+    .trim()
+    .toLowerCase()
+    .replace(/^#/, '')
+    .replace(/[\s.!?)]+$/, '')
   if (/^\d+$/.test(said)) return options[Number(said) - 1] ?? null
-  return options.find((o) => o.text.trim().toLowerCase().replace(/[\s.!?]+$/, '') === said) ?? null
+  return (
+    options.find(
+      (o) =>
+        o.text
+          .trim()
+          .toLowerCase()
+          .replace(/[\s.!?]+$/, '') === said,
+    ) ?? null
+  )
 }

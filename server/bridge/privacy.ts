@@ -1,7 +1,14 @@
 import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
 import type { Executor, Tx } from '../../shared/db/database.js'
-import { erasePersonRows, personRecords, resolvePerson, type ErasedRows, type PersonRecords, type PersonRef } from '../../shared/db/privacy.js'
+import {
+  erasePersonRows,
+  personRecords,
+  resolvePerson,
+  type ErasedRows,
+  type PersonRecords,
+  type PersonRef,
+} from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
@@ -22,7 +29,8 @@ export const redactTask = defineTask('privacy.redact', z.object({ sid: z.string(
   keys: { redact: (sid: string) => `redact:${sid}` },
 })
 
-export type EraseOutcome = { kind: 'nothing_held' } | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number })
+export type EraseOutcome =
+  { kind: 'nothing_held' } | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number })
 
 /**
  * Erases what the bridge holds about a person, in the caller's transaction, and queues the
@@ -35,7 +43,8 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
     await runIn(trx, enqueueTask(redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now))
   }
   const { sids, ...counts } = rows
-  const touched = counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
+  const touched =
+    counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
   if (touched === 0 && !counts.optOutKept) return { kind: 'nothing_held' }
   return { kind: 'erased', phones: person.phones.length, contacts: person.contactIds.length, ...counts, redactions: sids.length }
 }
@@ -46,7 +55,10 @@ export function erasePerson(deps: Pick<BridgeDeps, 'store'>, ref: PersonRef, now
 }
 
 /** Everything the bridge holds about a person, for an access request. */
-export async function exportPerson(db: Executor, ref: PersonRef): Promise<{ phones: string[]; contactIds: string[]; records: PersonRecords }> {
+export async function exportPerson(
+  db: Executor,
+  ref: PersonRef,
+): Promise<{ phones: string[]; contactIds: string[]; records: PersonRecords }> {
   const person = await resolvePerson(db, ref)
   return { ...person, records: await personRecords(db, person) }
 }

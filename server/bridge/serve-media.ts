@@ -26,7 +26,10 @@ export type ServedMedia =
  * Intercom (held), or a customer's MMS picture, fetched from Twilio with our credentials as it is read.
  * Only the types an MMS carries are served from our domain.
  */
-export async function openHeldOrInboundMedia(deps: Pick<BridgeDeps, 'store' | 'config' | 'twilio' | 'clock'>, token: string): Promise<ServedMedia> {
+export async function openHeldOrInboundMedia(
+  deps: Pick<BridgeDeps, 'store' | 'config' | 'twilio' | 'clock'>,
+  token: string,
+): Promise<ServedMedia> {
   const now = deps.clock.now()
   const heldId = verifyHeldMediaToken(deps.config, token, now)
   if (heldId !== null) return openHeld(deps.store.db, heldId)

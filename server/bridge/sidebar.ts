@@ -1,6 +1,13 @@
 import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
-import { findPhoneContact, findSmsConversation, latestPhoneOfContact, setLinkMarked, relinkPhone, setSmsConversation } from '../../shared/db/contacts.js'
+import {
+  findPhoneContact,
+  findSmsConversation,
+  latestPhoneOfContact,
+  setLinkMarked,
+  relinkPhone,
+  setSmsConversation,
+} from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
@@ -93,7 +100,8 @@ export type SendOutcome =
   | { kind: 'refused'; reason: 'opted_out'; refusal: Refusal }
   | NoNumber
 
-export type WelcomeOutcome = { kind: 'queued' } | { kind: 'already'; status: string } | { kind: 'refused'; reason: 'welcome_off' } | NoNumber
+export type WelcomeOutcome =
+  { kind: 'queued' } | { kind: 'already'; status: string } | { kind: 'refused'; reason: 'welcome_off' } | NoNumber
 
 export type SavePhoneOutcome =
   | { kind: 'saved' }
@@ -176,10 +184,24 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   await deps.store.transaction(async (trx) => {
     const now = deps.clock.now()
     if (ctx.conversationId) {
-      await runIn(trx, ...setSmsConversation({ contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null }, now))
+      await runIn(
+        trx,
+        ...setSmsConversation(
+          { contactId: ctx.contact.id, conversationId: ctx.conversationId, phone, twilioNumber: from ?? existing?.twilio_number ?? null },
+          now,
+        ),
+      )
     }
     const id = await createOutboundMessage(trx, { conversationId, contactId: ctx.contact.id, phone, from: recorded, body }, now)
-    await runIn(trx, enqueueTask(panelSendTask, { messageId: id, adminName: ctx.adminName }, { key: panelSendTask.keys.panelSend(id), queueKey: queues.phone(phone) }, now))
+    await runIn(
+      trx,
+      enqueueTask(
+        panelSendTask,
+        { messageId: id, adminName: ctx.adminName },
+        { key: panelSendTask.keys.panelSend(id), queueKey: queues.phone(phone) },
+        now,
+      ),
+    )
   })
   return { kind: 'queued', segments }
 }
@@ -191,7 +213,17 @@ export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Pro
   if (!('phone' in number)) return number
   const phone = number.phone
   const { created, send } = await deps.store.transaction((trx) =>
-    requestAutomated(trx, { key: sendKeys.welcome(ctx.contact.id), kind: 'welcome', contactId: ctx.contact.id, phone, requestedBy: `admin:${ctx.adminId ?? 'unknown'}` }, deps.clock.now()),
+    requestAutomated(
+      trx,
+      {
+        key: sendKeys.welcome(ctx.contact.id),
+        kind: 'welcome',
+        contactId: ctx.contact.id,
+        phone,
+        requestedBy: `admin:${ctx.adminId ?? 'unknown'}`,
+      },
+      deps.clock.now(),
+    ),
   )
   return created ? { kind: 'queued' } : { kind: 'already', status: send.status }
 }
@@ -200,7 +232,12 @@ export async function welcomeFromPanel(deps: BridgeDeps, ctx: PanelContext): Pro
  * Saves a number typed in the sidebar: our link at once (texts from and to it thread here from now
  * on), the Intercom contact's phone by a job.
  */
-export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: string, options: { takeOver?: boolean } = {}): Promise<SavePhoneOutcome> {
+export async function savePhone(
+  deps: BridgeDeps,
+  ctx: PanelContext,
+  typed: string,
+  options: { takeOver?: boolean } = {},
+): Promise<SavePhoneOutcome> {
   const number = await readTypedNumber(typed, deps.config.defaultCountry)
   if ('problem' in number) return { kind: 'invalid', field: 'phone', problem: number.problem }
   const phone = number.phone
@@ -216,7 +253,10 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
     if (link && link.intercom_contact_id !== ctx.contact.id && ctx.conversationId) {
       const who = ctx.adminName ? escapeHtml(ctx.adminName) : 'A teammate'
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
-      await runIn(trx, enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }))
+      await runIn(
+        trx,
+        enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }),
+      )
     }
   })
   return { kind: 'saved' }
@@ -224,7 +264,15 @@ export async function savePhone(deps: BridgeDeps, ctx: PanelContext, typed: stri
 
 /** Queues writing a number (and, from the Messenger card, consent) onto the Intercom contact. */
 export async function savePhoneLater(trx: Tx, save: SavePhone, now: number): Promise<void> {
-  await runIn(trx, enqueueTask(savePhoneTask, save, { key: savePhoneTask.keys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) }, now))
+  await runIn(
+    trx,
+    enqueueTask(
+      savePhoneTask,
+      save,
+      { key: savePhoneTask.keys.savePhone(save.contactId, save.phone, now), queueKey: queues.contact(save.contactId) },
+      now,
+    ),
+  )
 }
 
 /**
@@ -236,8 +284,15 @@ export async function savePhoneOnContact(deps: BridgeDeps, payload: SavePhone): 
   if (payload.consent) await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.consent)
   // Merged in Intercom meanwhile: written on the survivor, with the mark for it.
   const contactId = await onLinkedContact(deps, payload.contactId, async (id) => {
-    const attributes: Record<string, string | boolean> = { [MARK_ATTRIBUTE]: phoneMark(deps.config, id, payload.phone), ...(payload.consent ? { [CONSENT_ATTRIBUTE]: true } : {}) }
-    await deps.intercom.updateContact(id, { phone: payload.phone, customAttributes: attributes }, payload.consent ? 'save the phone number and consent' : 'save the phone number')
+    const attributes: Record<string, string | boolean> = {
+      [MARK_ATTRIBUTE]: phoneMark(deps.config, id, payload.phone),
+      ...(payload.consent ? { [CONSENT_ATTRIBUTE]: true } : {}),
+    }
+    await deps.intercom.updateContact(
+      id,
+      { phone: payload.phone, customAttributes: attributes },
+      payload.consent ? 'save the phone number and consent' : 'save the phone number',
+    )
     return id
   })
   await deps.store.run(setLinkMarked(payload.phone, contactId, deps.clock.now()))
@@ -258,7 +313,9 @@ export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeo
   if (!message) return
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
-  await deps.store.run(enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }))
+  await deps.store.run(
+    enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }),
+  )
 }
 
 /** Job: a note, so the conversation shows what the customer was texted from the sidebar. */
@@ -266,5 +323,8 @@ export async function notePanelMessage(deps: BridgeDeps, payload: z.output<typeo
   const message = await getMessage(deps.store.db, payload.messageId)
   if (!message?.intercom_conversation_id) return
   const who = payload.adminName ? ` by ${escapeHtml(payload.adminName)}` : ''
-  await deps.intercom.addNote(message.intercom_conversation_id, `<p><b>Sent by SMS from the sidebar${who}</b> (Twilio MessageSid ${message.twilio_sid ?? 'pending'}):</p><p>${escapeHtml(message.body)}</p>`)
+  await deps.intercom.addNote(
+    message.intercom_conversation_id,
+    `<p><b>Sent by SMS from the sidebar${who}</b> (Twilio MessageSid ${message.twilio_sid ?? 'pending'}):</p><p>${escapeHtml(message.body)}</p>`,
+  )
 }

@@ -2,7 +2,14 @@ import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { splitAddress } from '../../shared/channel.js'
-import { findMessageBySid, getMessage, lastSentToContact, textsAwaitingFallback, updateMessage, type Message } from '../../shared/db/messages.js'
+import {
+  findMessageBySid,
+  getMessage,
+  lastSentToContact,
+  textsAwaitingFallback,
+  updateMessage,
+  type Message,
+} from '../../shared/db/messages.js'
 import type { DeliveryChannel, MessageStatus, TwilioStatus } from '../../shared/db/schema.js'
 import { describeTwilioError, TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import { recordTwilioOptOut } from './consent.js'
@@ -116,8 +123,23 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
   // The first attempt's news once the fallback carries the text: history, not the text's status.
   if (message.fallback_sid && !isFallback) return false
   if (channel === 'rcs' && isFailure(update.status) && !optOut(update.errorCode) && message.twilio_number?.startsWith('MG')) {
-    await runIn(trx, updateMessage(message.id, { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }, now))
-    await runIn(trx, enqueueTask(fallbackCheckTask, { messageId: message.id }, { key: fallbackCheckTask.keys.check(message.id), runAt: now + FALLBACK_WAIT_MS }, now))
+    await runIn(
+      trx,
+      updateMessage(
+        message.id,
+        { channel: 'rcs', error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) },
+        now,
+      ),
+    )
+    await runIn(
+      trx,
+      enqueueTask(
+        fallbackCheckTask,
+        { messageId: message.id },
+        { key: fallbackCheckTask.keys.check(message.id), runAt: now + FALLBACK_WAIT_MS },
+        now,
+      ),
+    )
     return true
   }
   const status = nextStatus(message.status, update.status)
@@ -128,13 +150,24 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
     return true
   }
   const failed = isFailure(status)
-  const error = failed ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) } : isFallback ? { error_code: null, error_message: null } : {}
+  const error = failed
+    ? { error_code: update.errorCode, error_message: describeTwilioError(update.errorCode) }
+    : isFallback
+      ? { error_code: null, error_message: null }
+      : {}
   await runIn(trx, updateMessage(message.id, { status, channel: carrier, ...error }, now))
   if (failed) await textFailed(trx, message, update.errorCode, now)
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
-    await runIn(trx, enqueueTask(syncAttributesTask, { contactId }, { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) }))
+    await runIn(
+      trx,
+      enqueueTask(
+        syncAttributesTask,
+        { contactId },
+        { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) },
+      ),
+    )
   }
   return true
 }
@@ -158,7 +191,14 @@ async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Pr
   if (phone.channel !== 'sms' && phone.channel !== 'rcs') return false
   const waiting = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: update.serviceSid, since: now - FALLBACK_WINDOW_MS })
   if (waiting.length === 0) return false
-  const payload = { sid: update.sid, status: update.status, errorCode: update.errorCode, from: update.from ?? null, to: update.to, serviceSid: update.serviceSid }
+  const payload = {
+    sid: update.sid,
+    status: update.status,
+    errorCode: update.errorCode,
+    from: update.from ?? null,
+    to: update.to,
+    serviceSid: update.serviceSid,
+  }
   await runIn(trx, enqueueTask(fallbackTask, payload, { key: fallbackTask.keys.link(update.sid, update.status) }, now))
   return true
 }
@@ -167,7 +207,10 @@ async function queueFallbackLink(trx: Tx, update: StatusUpdate, now: number): Pr
  * Job: links an SMS fallback to the text it stands in for (the oldest one to that number, through
  * that service, with the words Twilio's log shows for it and no fallback yet), then applies its status.
  */
-export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | 'clock'>, payload: z.output<typeof fallbackPayload>): Promise<void> {
+export async function linkFallback(
+  deps: Pick<BridgeDeps, 'store' | 'twilio' | 'clock'>,
+  payload: z.output<typeof fallbackPayload>,
+): Promise<void> {
   const logged = (await deps.twilio.recentTextsTo(payload.to)).find((m) => m.sid === payload.sid)
   if (!logged) return // not in the log: not ours to guess about
   const now = deps.clock.now()
@@ -175,11 +218,27 @@ export async function linkFallback(deps: Pick<BridgeDeps, 'store' | 'twilio' | '
     if (!(await findMessageBySid(trx, payload.sid))) {
       const phone = splitAddress(payload.to)
       if (phone.channel === null) return
-      const [text] = await textsAwaitingFallback(trx, { phone: phone.address, serviceSid: payload.serviceSid, since: now - FALLBACK_WINDOW_MS, body: logged.body })
+      const [text] = await textsAwaitingFallback(trx, {
+        phone: phone.address,
+        serviceSid: payload.serviceSid,
+        since: now - FALLBACK_WINDOW_MS,
+        body: logged.body,
+      })
       if (!text) return
       await runIn(trx, updateMessage(text.id, { fallback_sid: payload.sid, channel: 'sms' }, now))
     }
-    await recordStatus(trx, { sid: payload.sid, status: payload.status, errorCode: payload.errorCode, from: payload.from, to: payload.to, serviceSid: payload.serviceSid }, now)
+    await recordStatus(
+      trx,
+      {
+        sid: payload.sid,
+        status: payload.status,
+        errorCode: payload.errorCode,
+        from: payload.from,
+        to: payload.to,
+        serviceSid: payload.serviceSid,
+      },
+      now,
+    )
   })
 }
 
@@ -204,5 +263,7 @@ export async function syncContactAttributes(deps: BridgeDeps, payload: { contact
   const { lastSmsSid, lastSmsStatus } = CONTACT_ATTRIBUTES
   await deps.intercom.ensureContactAttribute(lastSmsSid)
   await deps.intercom.ensureContactAttribute(lastSmsStatus)
-  await onLinkedContact(deps, payload.contactId, (id) => deps.intercom.updateContact(id, { customAttributes: { [lastSmsSid.name]: last.sid, [lastSmsStatus.name]: last.status } }))
+  await onLinkedContact(deps, payload.contactId, (id) =>
+    deps.intercom.updateContact(id, { customAttributes: { [lastSmsSid.name]: last.sid, [lastSmsStatus.name]: last.status } }),
+  )
 }

@@ -29,7 +29,9 @@ export const MARK_ATTRIBUTE = CONTACT_ATTRIBUTES.phoneMark.name
 
 /** The mark for (contact, number): keyed from the client secret, so no visitor can compute or move it. */
 export function phoneMark(config: Pick<Config, 'intercom'>, contactId: string, phone: string): string {
-  const mac = createHmac('sha256', derivedKey(config.intercom.clientSecret, 'phone-marks-v1')).update(`${contactId}\n${phone}`).digest('base64url')
+  const mac = createHmac('sha256', derivedKey(config.intercom.clientSecret, 'phone-marks-v1'))
+    .update(`${contactId}\n${phone}`)
+    .digest('base64url')
   return `v1.${mac.slice(0, 32)}`
 }
 
@@ -56,7 +58,8 @@ function isTeamUser(config: Pick<Config, 'matchUsersByPhone' | 'defaultCountry'>
   return toE164(contact.phone, config.defaultCountry ?? parsePhoneNumberFromString(phone)?.country) === phone
 }
 
-export type Choice = { contact: Intercom.Contact; source: Extract<LinkSource, 'marked' | 'user'> } | { contact: null; others: OtherContact[] }
+export type Choice =
+  { contact: Intercom.Contact; source: Extract<LinkSource, 'marked' | 'user'> } | { contact: null; others: OtherContact[] }
 
 /**
  * Among several with the same standing: the most recently updated, the one a teammate most likely
@@ -71,7 +74,11 @@ function newest(contacts: Intercom.Contact[]): Intercom.Contact | undefined {
  * (the contact its texts already thread into), then a user from the team's systems; else none, and
  * the bridge makes its own lead, telling the team which others carry the number.
  */
-export function chooseContact(config: Pick<Config, 'intercom' | 'matchUsersByPhone' | 'defaultCountry'>, found: Intercom.Contact[], phone: string): Choice {
+export function chooseContact(
+  config: Pick<Config, 'intercom' | 'matchUsersByPhone' | 'defaultCountry'>,
+  found: Intercom.Contact[],
+  phone: string,
+): Choice {
   const marked = newest(found.filter((c) => carriesMark(config, c as ContactFacts, phone)))
   if (marked) return { contact: marked, source: 'marked' }
   const user = newest(found.filter((c) => isTeamUser(config, c as ContactFacts, phone)))
@@ -85,7 +92,11 @@ export function chooseContact(config: Pick<Config, 'intercom' | 'matchUsersByPho
  * contact's own word says so. Automated texts (welcome, Series, confirmations) go only where this
  * says something.
  */
-export async function numberTrust(deps: Pick<BridgeDeps, 'store' | 'config'>, contact: ContactFacts, phone: string): Promise<LinkSource | null> {
+export async function numberTrust(
+  deps: Pick<BridgeDeps, 'store' | 'config'>,
+  contact: ContactFacts,
+  phone: string,
+): Promise<LinkSource | null> {
   const link = await findPhoneContact(deps.store.db, phone)
   if (link?.intercom_contact_id === contact.id) return link.source
   if (carriesMark(deps.config, contact, phone)) return 'marked'
@@ -95,4 +106,4 @@ export async function numberTrust(deps: Pick<BridgeDeps, 'store' | 'config'>, co
 
 /** The sentence the team reads when an automated text is refused for an untrusted number. */
 export const UNTRUSTED_NUMBER =
-  'The number is only on the contact\'s own profile (a lead can set its phone from the Messenger), so no automated text goes to it. It may be texted once it texts us, is verified by code in the Messenger, or a teammate saves it in the SMS panel.'
+  "The number is only on the contact's own profile (a lead can set its phone from the Messenger), so no automated text goes to it. It may be texted once it texts us, is verified by code in the Messenger, or a teammate saves it in the SMS panel."

@@ -38,10 +38,7 @@ export type StartAgain = { kind: 'refused'; reason: 'start_again' | 'expired' }
 
 export type StartOutcome = { kind: 'code_sent'; verificationId: number } | CodeNotSent
 export type ResendOutcome =
-  | { kind: 'code_sent'; phone: string }
-  | { kind: 'refused'; reason: 'sends_used_up' | 'too_soon'; phone: string }
-  | StartAgain
-  | CodeNotSent
+  { kind: 'code_sent'; phone: string } | { kind: 'refused'; reason: 'sends_used_up' | 'too_soon'; phone: string } | StartAgain | CodeNotSent
 export type CheckOutcome =
   | { kind: 'verified'; phone: string }
   | { kind: 'invalid'; field: 'code'; triesLeft: number; phone: string }
@@ -49,7 +46,9 @@ export type CheckOutcome =
   | StartAgain
 
 function hashCode(deps: Pick<BridgeDeps, 'config'>, contactId: string, phone: string, code: string): string {
-  return createHmac('sha256', derivedKey(deps.config.intercom.clientSecret, 'verification-codes-v1')).update(`${contactId}\n${phone}\n${code}`).digest('hex')
+  return createHmac('sha256', derivedKey(deps.config.intercom.clientSecret, 'verification-codes-v1'))
+    .update(`${contactId}\n${phone}\n${code}`)
+    .digest('hex')
 }
 
 const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0')
@@ -81,8 +80,17 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
   const body = `${code} is your verification code. It expires in 10 minutes. If you did not ask for it, ignore this text.`
   // The visitor waits for the answer: a code Twilio did not take is said at once, never retried later.
   const sent = await deps.twilio
-    .send({ to: phone, from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! }, body, mediaUrls: [] })
-    .catch((err: unknown) => ({ ok: false as const, code: err instanceof UpstreamError && typeof err.details.code === 'number' ? err.details.code : null, message: errorMessage(err) }))
+    .send({
+      to: phone,
+      from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! },
+      body,
+      mediaUrls: [],
+    })
+    .catch((err: unknown) => ({
+      ok: false as const,
+      code: err instanceof UpstreamError && typeof err.details.code === 'number' ? err.details.code : null,
+      message: errorMessage(err),
+    }))
   if (!sent.ok) {
     // Twilio's reason is the team's: a 21610 says the number opted out, which is nobody else's business.
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
@@ -91,7 +99,15 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     return false
   }
   await deps.store.transaction((trx) =>
-    createOutboundMessage(trx, { contactId, phone, from: recorded, twilioSid: sent.sid, body: 'Verification code (the code itself is not kept)', numSegments: segmentInfo(body).segments, status: sent.status }),
+    createOutboundMessage(trx, {
+      contactId,
+      phone,
+      from: recorded,
+      twilioSid: sent.sid,
+      body: 'Verification code (the code itself is not kept)',
+      numSegments: segmentInfo(body).segments,
+      status: sent.status,
+    }),
   )
   return true
 }
@@ -109,9 +125,18 @@ export async function startVerification(deps: BridgeDeps, contactId: string, pho
     if (state) return { refused: state }
     const taken = await takeOutsiderBudget(trx, deps.config, { kind: 'verification', phone, contactId }, now)
     if (taken.refusal) return { refused: taken.refusal.reason, taken }
-    return { refused: null, taken, id: await insertVerification(trx, { contactId, phone, codeHash: hashCode(deps, contactId, phone, code), expiresAt: now + CODE_TTL_MS }, now) }
+    return {
+      refused: null,
+      taken,
+      id: await insertVerification(
+        trx,
+        { contactId, phone, codeHash: hashCode(deps, contactId, phone, code), expiresAt: now + CODE_TTL_MS },
+        now,
+      ),
+    }
   })
-  if (!allowed(deps, phone, decision, now) || !(await textCode(deps, contactId, phone, code))) return { kind: 'refused', reason: 'could_not_text' }
+  if (!allowed(deps, phone, decision, now) || !(await textCode(deps, contactId, phone, code)))
+    return { kind: 'refused', reason: 'could_not_text' }
   return { kind: 'code_sent', verificationId: decision.id! }
 }
 
@@ -136,7 +161,8 @@ export async function resendCode(deps: BridgeDeps, contactId: string, verificati
     await runIn(trx, renewVerification(v.id, hashCode(deps, contactId, v.phone, code), now + CODE_TTL_MS, now))
     return { refused: null, taken }
   })
-  if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code))) return { kind: 'refused', reason: 'could_not_text' }
+  if (!allowed(deps, v.phone, decision, now) || !(await textCode(deps, contactId, v.phone, code)))
+    return { kind: 'refused', reason: 'could_not_text' }
   return { kind: 'code_sent', phone: v.phone }
 }
 
@@ -151,7 +177,9 @@ export async function checkCode(deps: BridgeDeps, contactId: string, verificatio
     if (now > v.expires_at) return { kind: 'refused', reason: 'expired' }
     if (!safeEqual(v.code_hash, hashCode(deps, contactId, v.phone, /^\d{6}$/.test(code) ? code : 'x'))) {
       const left = MAX_TRIES - v.attempts - 1
-      return left > 0 ? { kind: 'invalid', field: 'code', triesLeft: left, phone: v.phone } : { kind: 'refused', reason: 'too_many_tries', phone: v.phone }
+      return left > 0
+        ? { kind: 'invalid', field: 'code', triesLeft: left, phone: v.phone }
+        : { kind: 'refused', reason: 'too_many_tries', phone: v.phone }
     }
     await markVerified(trx, v.id, now)
     return { kind: 'verified', phone: v.phone }

@@ -45,10 +45,29 @@ export const MAX_REDIRECTS = 3
 // metadata service (link-local), carrier-grade NAT, multicast, reserved and unspecified ranges.
 // IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) match the IPv4 rules.
 const NOT_PUBLIC = new BlockList()
-for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv4')
 }
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv6')
 }
 
@@ -120,7 +139,9 @@ function failed(policy: DownloadPolicy, reason: string, details: { status?: numb
 /** The answer's status as a failure: an expired link (403, 404, 410) or what the host answered. */
 function notServed(policy: DownloadPolicy, status: number): UpstreamError {
   const expired = status === 403 || status === 404 || status === 410
-  return failed(policy, expired ? `${policy.from}'s link to it had expired` : `${policy.from} answered ${status} when it was downloaded`, { status })
+  return failed(policy, expired ? `${policy.from}'s link to it had expired` : `${policy.from} answered ${status} when it was downloaded`, {
+    status,
+  })
 }
 
 /**
@@ -133,7 +154,10 @@ export async function openDownload(url: URL, policy: DownloadPolicy): Promise<Do
     res = await fetchChecked(url, policy)
   } catch (err) {
     const why = (err as Error).name === 'TimeoutError' ? 'timed out' : 'no answer'
-    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (${why})`, { code: networkCode(err), cause: err })
+    throw new UpstreamError(policy.api, 'retry', `it could not be downloaded from ${policy.from} (${why})`, {
+      code: networkCode(err),
+      cause: err,
+    })
   }
   if ('refused' in res) throw failed(policy, `it was not downloaded: ${res.refused}`)
   if (!res.ok || !res.body) {

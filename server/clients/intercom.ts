@@ -76,24 +76,43 @@ export function intercomHost(config: Pick<Config['intercom'], 'apiBaseUrl'>): st
  */
 export function intercomFailure(err: unknown, what: string, host: string, now = Date.now()): UpstreamError {
   if (err instanceof UpstreamError) return err
-  if (err instanceof IntercomTimeoutError) return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, { unreachable: { code: 'ETIMEDOUT', host }, cause: err })
+  if (err instanceof IntercomTimeoutError)
+    return new UpstreamError('intercom', 'retry', `Intercom timed out (${host}) while trying to ${what}`, {
+      unreachable: { code: 'ETIMEDOUT', host },
+      cause: err,
+    })
   if (!(err instanceof IntercomError) || err.statusCode === undefined) {
     const code = FETCH_FAILED.exec((err as Error)?.message ?? '')?.[1]
     const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
-    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, { ...(code ? { unreachable: { code, host } } : {}), cause: err })
+    return new UpstreamError('intercom', 'retry', `Intercom could not be reached to ${what}: ${why}`, {
+      ...(code ? { unreachable: { code, host } } : {}),
+      cause: err,
+    })
   }
   const status = err.statusCode
   if (status === 429) {
     const reset = Number(err.rawResponse?.headers.get('x-ratelimit-reset'))
     const waitMs = Number.isFinite(reset) && reset > 0 ? reset * 1000 - now : 10_000
-    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, { status, waitMs: Math.min(Math.max(waitMs, 1_000), 120_000), cause: err })
+    return new UpstreamError('intercom', 'wait', `Intercom rate limit reached while trying to ${what}`, {
+      status,
+      waitMs: Math.min(Math.max(waitMs, 1_000), 120_000),
+      cause: err,
+    })
   }
   const mergedInto = status === 410 ? canonicalContact(err.rawResponse?.headers.get('link')) : undefined
   if (mergedInto) {
-    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, { status, mergedInto, cause: err })
+    return new UpstreamError('intercom', 'merged', `Intercom merged the contact into ${mergedInto} (410) while trying to ${what}`, {
+      status,
+      mergedInto,
+      cause: err,
+    })
   }
-  if (status >= 500 || status === 408) return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status, cause: err })
-  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, { status, cause: err })
+  if (status >= 500 || status === 408)
+    return new UpstreamError('intercom', 'retry', `Intercom answered ${status} while trying to ${what}`, { status, cause: err })
+  return new UpstreamError('intercom', 'give_up', `Intercom refused to ${what} (${status}): ${describeBody(err.body)}`, {
+    status,
+    cause: err,
+  })
 }
 
 /**
@@ -185,7 +204,9 @@ export class IntercomApi {
    */
   async createLead(phone: string): Promise<{ id: string; role: string | null; created: boolean }> {
     try {
-      const created = await this.sdk.contacts.create(phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` })
+      const created = await this.sdk.contacts.create(
+        phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` },
+      )
       return { id: created.id, role: created.role ?? 'lead', created: true }
     } catch (err) {
       if (err instanceof IntercomError && err.statusCode === 409) {
@@ -205,7 +226,7 @@ export class IntercomApi {
   /** Where the contact is: GET /contacts/{id}, its 410 and 404 read as answers. */
   async locateContact(contactId: string): Promise<ContactWhereabouts> {
     try {
-      return { kind: 'found', contact: (await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId }))) }
+      return { kind: 'found', contact: await this.call('read the contact', () => this.sdk.contacts.find({ contact_id: contactId })) }
     } catch (err) {
       if (err instanceof UpstreamError && err.details.mergedInto) return { kind: 'merged', into: err.details.mergedInto }
       if (err instanceof UpstreamError && err.notFound) return { kind: 'gone' }
@@ -213,7 +234,11 @@ export class IntercomApi {
     }
   }
 
-  async updateContact(contactId: string, update: { phone?: string; customAttributes?: Record<string, string | number | boolean | null> }, what = 'update the contact'): Promise<void> {
+  async updateContact(
+    contactId: string,
+    update: { phone?: string; customAttributes?: Record<string, string | number | boolean | null> },
+    what = 'update the contact',
+  ): Promise<void> {
     await this.call(what, () =>
       this.sdk.contacts.update({
         contact_id: contactId,
@@ -263,7 +288,8 @@ export class IntercomApi {
     if (this.config.intercom.adminId) return this.config.intercom.adminId
     return this.learnOnce('intercom.admin_id', async () => {
       const me = await this.call('identify the admin (GET /me)', () => this.sdk.admins.identify())
-      if (!me?.id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which admin owns the access token; set INTERCOM_ADMIN_ID')
+      if (!me?.id)
+        throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which admin owns the access token; set INTERCOM_ADMIN_ID')
       return me.id
     })
   }
@@ -277,7 +303,12 @@ export class IntercomApi {
     return this.learnOnce('intercom.workspace_id', async () => {
       const me = await this.call('identify the workspace (GET /me)', () => this.sdk.admins.identify())
       const id = me?.app?.id_code
-      if (!id) throw new UpstreamError('intercom', 'give_up', 'Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID')
+      if (!id)
+        throw new UpstreamError(
+          'intercom',
+          'give_up',
+          'Intercom did not say which workspace owns the access token; set INTERCOM_WORKSPACE_ID',
+        )
       return id
     })
   }
@@ -285,21 +316,28 @@ export class IntercomApi {
   /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */
   smsTagId(): Promise<string> {
     return this.learnOnce(`intercom.tag.${this.config.smsTag}`, async () => {
-      const tag = await this.call(`find or create the "${this.config.smsTag}" tag`, () => this.sdk.tags.create({ name: this.config.smsTag }))
+      const tag = await this.call(`find or create the "${this.config.smsTag}" tag`, () =>
+        this.sdk.tags.create({ name: this.config.smsTag }),
+      )
       return tag.id
     })
   }
 
   async tagConversation(conversationId: string): Promise<void> {
     const [tag, admin] = [await this.smsTagId(), await this.adminId()]
-    await this.call('tag the conversation', () => this.sdk.tags.tagConversation({ conversation_id: conversationId, id: tag, admin_id: admin }))
+    await this.call('tag the conversation', () =>
+      this.sdk.tags.tagConversation({ conversation_id: conversationId, id: tag, admin_id: admin }),
+    )
   }
 
   /** A note in a conversation, for the team only. */
   async addNote(conversationId: string, html: string): Promise<void> {
     const admin = await this.adminId()
     await this.call('add a note to the conversation', () =>
-      this.sdk.conversations.reply({ conversation_id: conversationId, body: { message_type: 'note', type: 'admin', admin_id: admin, body: html } }),
+      this.sdk.conversations.reply({
+        conversation_id: conversationId,
+        body: { message_type: 'note', type: 'admin', admin_id: admin, body: html },
+      }),
     )
   }
 
@@ -347,7 +385,7 @@ export class IntercomApi {
 
   /** The contact's conversations, as Intercom's search gives them (the first page is plenty: the bridge opens one at a time). */
   async conversationsOf(contactId: string): Promise<Intercom.Conversation[]> {
-    const page = await this.call('look for the contact\'s conversations', () =>
+    const page = await this.call("look for the contact's conversations", () =>
       this.sdk.conversations.search({ query: { field: 'contact_ids', operator: '=', value: contactId }, pagination: { per_page: 50 } }),
     )
     return page.data
@@ -359,7 +397,12 @@ export class IntercomApi {
   }
 
   /** Opens a conversation from the contact with their first text (and its pictures, as one part). */
-  async startConversation(from: { role: string | null; id: string }, body: string, createdAt: number, attachments: string[]): Promise<{ messageId: string; conversationId: string }> {
+  async startConversation(
+    from: { role: string | null; id: string },
+    body: string,
+    createdAt: number,
+    attachments: string[],
+  ): Promise<{ messageId: string; conversationId: string }> {
     const created = await this.call('start a conversation', () =>
       this.sdk.conversations.create({
         from: { type: from.role === 'user' ? 'user' : 'lead', id: from.id },

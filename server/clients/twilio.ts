@@ -14,7 +14,10 @@ export type TwilioClient = ReturnType<typeof twilio>
  * The official client, with its own retries off: the job queue retries, with backoff that survives
  * restarts, and knows which failures must not be retried (a create is not idempotent).
  */
-export function createTwilioClient(config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>, metrics?: Metrics): TwilioClient {
+export function createTwilioClient(
+  config: Pick<Config['twilio'], 'accountSid' | 'authToken' | 'apiBaseUrl'>,
+  metrics?: Metrics,
+): TwilioClient {
   const client = twilio(config.accountSid, config.authToken, { autoRetry: false, timeout: 10_000 })
   if (config.apiBaseUrl) {
     client.api.baseUrl = config.apiBaseUrl
@@ -23,7 +26,12 @@ export function createTwilioClient(config: Pick<Config['twilio'], 'accountSid' |
   if (metrics) {
     const http = client.httpClient
     const request = http.request.bind(http)
-    http.request = (opts) => metrics.timeApi('twilio', () => request(opts), (res) => res.statusCode)
+    http.request = (opts) =>
+      metrics.timeApi(
+        'twilio',
+        () => request(opts),
+        (res) => res.statusCode,
+      )
   }
   return client
 }
@@ -44,15 +52,32 @@ export function twilioFailure(err: unknown, what: string, host: string): Upstrea
     // axios (under the SDK) carries Node's code, or ECONNABORTED for its own timeout.
     const code = networkCode(err)
     const why = code ? `${code} at ${host}` : `${(err as Error)?.message ?? err}`
-    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${why}`, { ...(code ? { unreachable: { code, host } } : {}), cause: err })
+    return new UpstreamError('twilio', 'retry', `Twilio could not be reached to ${what}: ${why}`, {
+      ...(code ? { unreachable: { code, host } } : {}),
+      cause: err,
+    })
   }
   const { status, code } = err
-  if (status === 429 || code === 20429) return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, { status, code, waitMs: 5_000, cause: err })
+  if (status === 429 || code === 20429)
+    return new UpstreamError('twilio', 'wait', `Twilio asked us to slow down while trying to ${what}`, {
+      status,
+      code,
+      waitMs: 5_000,
+      cause: err,
+    })
   const known = code ? TWILIO_ERRORS[code] : undefined
   if (status >= 500 || known?.permanent === false) {
-    return new UpstreamError('twilio', 'retry', `Twilio answered ${status}${code ? ` (error ${code})` : ''} while trying to ${what}`, { status, code, cause: err })
+    return new UpstreamError('twilio', 'retry', `Twilio answered ${status}${code ? ` (error ${code})` : ''} while trying to ${what}`, {
+      status,
+      code,
+      cause: err,
+    })
   }
-  return new UpstreamError('twilio', 'give_up', `Twilio refused to ${what} (${status}${code ? `, error ${code}` : ''}): ${err.message}`, { status, code, cause: err })
+  return new UpstreamError('twilio', 'give_up', `Twilio refused to ${what} (${status}${code ? `, error ${code}` : ''}): ${err.message}`, {
+    status,
+    code,
+    cause: err,
+  })
 }
 
 /** A text to send: to a customer, from our number or through the Messaging Service. */
@@ -170,13 +195,18 @@ export class TwilioApi {
 
   /** Texts in Twilio's log since `since`, to one of our numbers (or to any, without `to`). */
   async textsSince(since: Date, to?: string): Promise<LoggedText[]> {
-    return (await this.call('list recent texts', () => this.sdk.messages.list({ ...(to ? { to } : {}), dateSentAfter: since, limit: 1000 }))).map(logged)
+    return (
+      await this.call('list recent texts', () => this.sdk.messages.list({ ...(to ? { to } : {}), dateSentAfter: since, limit: 1000 }))
+    ).map(logged)
   }
 
   /** A message's pictures and files: where to fetch each (with our credentials) and its type. */
   async mediaOf(sid: string): Promise<MediaItem[]> {
     const items = await this.call('list the pictures of a text', () => this.sdk.messages(sid).media.list())
-    return items.map((item) => ({ url: new URL(item.uri.replace(/\.json$/, ''), this.sdk.api.baseUrl).toString(), contentType: item.contentType }))
+    return items.map((item) => ({
+      url: new URL(item.uri.replace(/\.json$/, ''), this.sdk.api.baseUrl).toString(),
+      contentType: item.contentType,
+    }))
   }
 
   /**
@@ -191,7 +221,9 @@ export class TwilioApi {
     const source = URL.canParse(url) ? new URL(url) : null
     if (source?.origin !== origin) {
       const host = source?.host ?? 'an unreadable URL'
-      throw new UpstreamError('twilio', 'give_up', `the media URL is on ${host}, not on the Twilio API host; not fetched`, { code: 'not_twilio_host' })
+      throw new UpstreamError('twilio', 'give_up', `the media URL is on ${host}, not on the Twilio API host; not fetched`, {
+        code: 'not_twilio_host',
+      })
     }
     const authorization = `Basic ${Buffer.from(`${this.config.accountSid}:${this.config.authToken}`).toString('base64')}`
     return openDownload(source, {

@@ -40,13 +40,21 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   const results: StepResult[] = []
   const say = (ok: boolean, line: string) => results.push({ ok, line, changed: false })
   say(true, `Version: ${PRODUCT} ${VERSION}.`)
-  say(true, `Settings: valid (PUBLIC_URL ${config.publicUrl}, ${config.twilio.messagingServiceSid ? 'Messaging Service' : `${config.twilio.phoneNumbers.length} number(s)`}, Intercom ${config.intercom.region}).`)
+  say(
+    true,
+    `Settings: valid (PUBLIC_URL ${config.publicUrl}, ${config.twilio.messagingServiceSid ? 'Messaging Service' : `${config.twilio.phoneNumbers.length} number(s)`}, Intercom ${config.intercom.region}).`,
+  )
 
   try {
     await ping(store)
     const pending = await pendingMigrations(store)
     const by = await migratedBy(store.db)
-    say(pending.length === 0, pending.length === 0 ? `Database: reachable (${store.isLocalFile ? 'embedded file' : 'remote libSQL'}), migrations applied${by ? ` (last migrated by ${by})` : ''}.` : `Database: migrations not applied: ${pending.join(', ')}. Run sms-bridge migrate (or start the service).`)
+    say(
+      pending.length === 0,
+      pending.length === 0
+        ? `Database: reachable (${store.isLocalFile ? 'embedded file' : 'remote libSQL'}), migrations applied${by ? ` (last migrated by ${by})` : ''}.`
+        : `Database: migrations not applied: ${pending.join(', ')}. Run sms-bridge migrate (or start the service).`,
+    )
     if (pending.length > 0) return results
   } catch (err) {
     say(false, `Database: cannot be reached at ${store.url.replace(/\?.*$/, '')}: ${(err as Error).message}`)
@@ -70,24 +78,8 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     say(false, `Twilio: ${failure.status === 401 ? `${twilio} rejects the account SID or auth token (401)` : unreachable(failure)}.`)
   }
 
-  const stats = await queueStats(store.db, now)
-  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : deadJobsLine(await deadJobsByTask(store.db)))
-  const stuck = stats.oldestDueAgeMs > 5 * 60_000
-  say(!stuck, `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`)
-
-  const lastText = await lastInboundAt(store.db)
-  const lastWebhook = await lastReceiptAt(store.db, 'intercom')
-  for (const [last, name] of [[lastText, 'Twilio inbound texts'], [lastWebhook, 'Intercom webhooks']] as const) {
-    // A new install has had no traffic: a warning, not a failure (doctor exits 0 on it).
-    if (last === null) results.push({ ok: true, warn: true, changed: false, line: `${name}: none received yet. Normal before the first text; if texts were sent, check the webhook configuration (sms-bridge setup prints it).` })
-    else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
-  }
-  // Answered 200 so they never count towards Intercom pausing the subscription, but still noise.
-  const ignored = await unhandledTopics(store.db)
-  if (ignored.length > 0) {
-    const list = ignored.map((t) => `${t.topic} (${t.count}, last ${ago(now - t.last)})`).join(', ')
-    say(false, `Intercom webhooks: the app sends topics the bridge ignores; untick them in the Developer Hub (Webhooks): ${list}.`)
-  }
+  await reportQueue(store, say, now)
+  await reportTraffic(store, results, now)
   await reportRefusals(config, say, now, options.serviceUrl)
   return results
 }
@@ -126,23 +118,76 @@ function unreachable(failure: UpstreamError): string {
  */
 async function reportRefusals(config: Config, say: (ok: boolean, line: string) => void, now: number, serviceUrl?: string): Promise<void> {
   if (!config.adminToken) {
-    say(true, 'Signatures: set ADMIN_TOKEN to see here the requests the running service refused for their signature (until then, its log says at warn).')
+    say(
+      true,
+      'Signatures: set ADMIN_TOKEN to see here the requests the running service refused for their signature (until then, its log says at warn).',
+    )
     return
   }
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host
+  const host =
+    config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host
   const base = serviceUrl ?? `http://${host}:${config.port}`
   let body: { since: string; surfaces: Array<Omit<SurfaceRefusals, 'last'> & { last: string }> }
   try {
-    const res = await fetch(`${base}/admin/refusals`, { headers: { authorization: `Bearer ${config.adminToken}` }, signal: AbortSignal.timeout(5_000) })
+    const res = await fetch(`${base}/admin/refusals`, {
+      headers: { authorization: `Bearer ${config.adminToken}` },
+      signal: AbortSignal.timeout(5_000),
+    })
     if (!res.ok) throw new Error(`it answered ${res.status}`)
     body = (await res.json()) as typeof body
   } catch (err) {
-    say(false, `Signatures: could not ask the running service at ${base} which requests it refused (${networkCode(err) ?? (err as Error).message}); is it running on this machine?`)
+    say(
+      false,
+      `Signatures: could not ask the running service at ${base} which requests it refused (${networkCode(err) ?? (err as Error).message}); is it running on this machine?`,
+    )
     return
   }
   const started = ago(now - Date.parse(body.since))
   if (body.surfaces.length === 0) say(true, `Signatures: no request refused for its signature since the service started ${started}.`)
   for (const r of body.surfaces) {
-    say(false, `${SURFACE_NAMES[r.surface] ?? r.surface}: ${r.count} request(s) refused for their signature since the service started ${started}, the last ${ago(now - Date.parse(r.last))}; likely cause: ${r.cause}.`)
+    say(
+      false,
+      `${SURFACE_NAMES[r.surface] ?? r.surface}: ${r.count} request(s) refused for their signature since the service started ${started}, the last ${ago(now - Date.parse(r.last))}; likely cause: ${r.cause}.`,
+    )
+  }
+}
+
+type Say = (ok: boolean, line: string) => void
+
+/** Dead jobs, and whether due jobs are being taken. */
+async function reportQueue(store: Store, say: Say, now: number): Promise<void> {
+  const stats = await queueStats(store.db, now)
+  say(stats.dead === 0, stats.dead === 0 ? 'Queue: no dead jobs.' : deadJobsLine(await deadJobsByTask(store.db)))
+  const stuck = stats.oldestDueAgeMs > 5 * 60_000
+  say(
+    !stuck,
+    `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`,
+  )
+}
+
+/** When texts and webhooks last arrived, and the topics Intercom sends that the bridge ignores. */
+async function reportTraffic(store: Store, results: StepResult[], now: number): Promise<void> {
+  const say: Say = (ok, line) => results.push({ ok, line, changed: false })
+  const lastText = await lastInboundAt(store.db)
+  const lastWebhook = await lastReceiptAt(store.db, 'intercom')
+  for (const [last, name] of [
+    [lastText, 'Twilio inbound texts'],
+    [lastWebhook, 'Intercom webhooks'],
+  ] as const) {
+    // A new install has had no traffic: a warning, not a failure (doctor exits 0 on it).
+    if (last === null)
+      results.push({
+        ok: true,
+        warn: true,
+        changed: false,
+        line: `${name}: none received yet. Normal before the first text; if texts were sent, check the webhook configuration (sms-bridge setup prints it).`,
+      })
+    else say(now - last < 7 * 24 * HOUR, `${name}: last received ${ago(now - last)}.`)
+  }
+  // Answered 200 so they never count towards Intercom pausing the subscription, but still noise.
+  const ignored = await unhandledTopics(store.db)
+  if (ignored.length > 0) {
+    const list = ignored.map((t) => `${t.topic} (${t.count}, last ${ago(now - t.last)})`).join(', ')
+    say(false, `Intercom webhooks: the app sends topics the bridge ignores; untick them in the Developer Hub (Webhooks): ${list}.`)
   }
 }

@@ -8,7 +8,9 @@ export function migrateSentences(outcome: MigrateOutcome, now: number): string[]
   if (outcome.applied.length === 0) return ['The database is up to date.']
   const lines = [`Applied: ${outcome.applied.join(', ')}`]
   if (outcome.backup) {
-    lines.push(`Backed up the database first, to ${outcome.backup}. To roll back: stop the service, run sms-bridge restore ${outcome.backup}, then start the version it came from.`)
+    lines.push(
+      `Backed up the database first, to ${outcome.backup}. To roll back: stop the service, run sms-bridge restore ${outcome.backup}, then start the version it came from.`,
+    )
   }
   if (outcome.pruned?.length) lines.push(`Removed older automatic backups: ${outcome.pruned.join(', ')}.`)
   if (outcome.remote) {

@@ -4,7 +4,8 @@ import { normalizeSender } from '../../shared/phone.js'
 import { erasePerson, exportPerson, type EraseOutcome, type PersonRef } from '../bridge/privacy.js'
 import type { Config } from '../config.js'
 
-export const PRIVACY_USAGE = 'Usage: sms-bridge erase --phone <number> | --contact <Intercom contact id>\n       sms-bridge export --phone <number> | --contact <Intercom contact id>'
+export const PRIVACY_USAGE =
+  'Usage: sms-bridge erase --phone <number> | --contact <Intercom contact id>\n       sms-bridge export --phone <number> | --contact <Intercom contact id>'
 
 /** `--phone +14155550100` or `--contact 65f0...`, exactly one; null when the arguments say neither. */
 export function parsePersonArgs(args: string[], config: Pick<Config, 'defaultCountry'>): PersonRef | null {
@@ -18,7 +19,12 @@ export function parsePersonArgs(args: string[], config: Pick<Config, 'defaultCou
 }
 
 /** `sms-bridge erase` and `sms-bridge export`: what the bridge holds about one person, removed or printed. */
-export async function runPrivacyCommand(command: 'erase' | 'export', args: string[], config: Config, out: (line: string) => void = console.log): Promise<number> {
+export async function runPrivacyCommand(
+  command: 'erase' | 'export',
+  args: string[],
+  config: Config,
+  out: (line: string) => void = console.log,
+): Promise<number> {
   const ref = parsePersonArgs(args, config)
   if (!ref) {
     console.error(PRIVACY_USAGE)
@@ -50,7 +56,9 @@ function eraseSentence(ref: PersonRef, outcome: EraseOutcome): string {
   ]
   if (outcome.optOutKept) lines.push('  The opt-out (STOP) is kept, with the number alone: without it the bridge could text them again.')
   if (outcome.redactions > 0) {
-    lines.push(`  ${outcome.redactions} texts will be redacted at Twilio by the running service (jobs privacy.redact; a text still on its way waits until it is final).`)
+    lines.push(
+      `  ${outcome.redactions} texts will be redacted at Twilio by the running service (jobs privacy.redact; a text still on its way waits until it is final).`,
+    )
   }
   lines.push('  The conversations and the contact in Intercom are not touched: delete the contact there.')
   return lines.join('\n')

@@ -8,7 +8,6 @@ import { WEBHOOK_TOPICS } from '../routes/intercom.js'
 import { CONSENT_ATTRIBUTE, LEGACY_CONSENT_ATTRIBUTE } from '../bridge/consent.js'
 import { SETUP_ATTRIBUTES } from '../bridge/contact-attributes.js'
 
-
 export interface StepResult {
   ok: boolean
   /** Fine, but worth a look (e.g. no traffic yet on a new install): printed as WARN, exits 0. */
@@ -21,14 +20,17 @@ export interface StepResult {
 function explainIntercom(err: unknown, config: Config): string {
   const failure = intercomFailure(err, 'check the token', intercomHost(config.intercom))
   const status = failure.status
-  if (status === 401) return `Intercom rejected INTERCOM_ACCESS_TOKEN (401). Copy the access token from your app in the Developer Hub; check INTERCOM_REGION (${config.intercom.region}) matches your workspace.`
-  if (status === 403) return 'Intercom says the token lacks a permission (403). Give the app read and write access to contacts, conversations, tags and data attributes.'
+  if (status === 401)
+    return `Intercom rejected INTERCOM_ACCESS_TOKEN (401). Copy the access token from your app in the Developer Hub; check INTERCOM_REGION (${config.intercom.region}) matches your workspace.`
+  if (status === 403)
+    return 'Intercom says the token lacks a permission (403). Give the app read and write access to contacts, conversations, tags and data attributes.'
   return `${failure.message}.`
 }
 
 function explainTwilio(err: unknown, config: Config): string {
   const failure = twilioFailure(err, 'check the credentials', twilioHost(config.twilio))
-  if (failure.status === 401 || failure.details.code === 20003) return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
+  if (failure.status === 401 || failure.details.code === 20003)
+    return 'Twilio rejected TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (401). Copy both from the Twilio Console home page.'
   if (failure.status === 404) return `Twilio does not know that resource (404): ${errorMessage(failure.cause)}`
   return `${failure.message}.`
 }
@@ -94,7 +96,13 @@ async function ensureAttributes({ clients, dryRun, say }: SetupRun): Promise<voi
       say(true, `Intercom: the contact attribute ${attribute.name} exists.`)
       continue
     }
-    if (!dryRun) await clients.intercom.dataAttributes.create({ name: attribute.name, data_type: attribute.dataType, description: attribute.description, model: 'contact' } as never)
+    if (!dryRun)
+      await clients.intercom.dataAttributes.create({
+        name: attribute.name,
+        data_type: attribute.dataType,
+        description: attribute.description,
+        model: 'contact',
+      } as never)
     say(true, `Intercom: ${dryRun ? 'would create' : 'created'} the contact attribute ${attribute.name} (${attribute.dataType}).`, true)
   }
   // Versions before 0.2 created a custom `sms_consent`, which shadows Intercom's native field.
@@ -136,7 +144,11 @@ async function pointNumber({ config, clients, dryRun, say }: SetupRun, number: s
     return
   }
   if (!dryRun) await clients.twilio.incomingPhoneNumbers(found.sid).update({ smsUrl, smsMethod: 'POST' })
-  say(true, `Twilio: ${dryRun ? 'would point' : 'pointed'} ${number}'s incoming texts at ${smsUrl}${found.smsUrl ? ` (was ${found.smsUrl})` : ''}.`, true)
+  say(
+    true,
+    `Twilio: ${dryRun ? 'would point' : 'pointed'} ${number}'s incoming texts at ${smsUrl}${found.smsUrl ? ` (was ${found.smsUrl})` : ''}.`,
+    true,
+  )
 }
 
 async function pointMessagingService({ config, clients, dryRun, say }: SetupRun, serviceSid: string): Promise<void> {
@@ -146,7 +158,10 @@ async function pointMessagingService({ config, clients, dryRun, say }: SetupRun,
     say(true, `Twilio: the Messaging Service "${service.friendlyName}" already sends texts to ${smsUrl}.`)
     return
   }
-  if (!dryRun) await clients.twilio.messaging.v1.services(serviceSid).update({ inboundRequestUrl: smsUrl, inboundMethod: 'POST', useInboundWebhookOnNumber: false })
+  if (!dryRun)
+    await clients.twilio.messaging.v1
+      .services(serviceSid)
+      .update({ inboundRequestUrl: smsUrl, inboundMethod: 'POST', useInboundWebhookOnNumber: false })
   say(true, `Twilio: ${dryRun ? 'would point' : 'pointed'} the Messaging Service's incoming texts at ${smsUrl}.`, true)
 }
 

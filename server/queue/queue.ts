@@ -34,7 +34,16 @@ function jobValues(spec: EnqueueSpec, now: number) {
 const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
   db
     .insertInto('jobs')
-    .values({ task: arg('task'), payload: arg('payload'), key: arg('key'), queue_key: arg('queueKey'), max_attempts: arg('maxAttempts'), run_at: arg('runAt'), created_at: arg('now'), updated_at: arg('now') })
+    .values({
+      task: arg('task'),
+      payload: arg('payload'),
+      key: arg('key'),
+      queue_key: arg('queueKey'),
+      max_attempts: arg('maxAttempts'),
+      run_at: arg('runAt'),
+      created_at: arg('now'),
+      updated_at: arg('now'),
+    })
     .onConflict((oc) => oc.column('key').doNothing()),
 )
 
@@ -113,7 +122,13 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
     .unionAll(db.selectFrom(heads('running').as('r')).selectAll())
   return db
     .updateTable('jobs')
-    .set({ state: 'running', locked_by: arg('workerId'), locked_until: arg('lockedUntil'), attempts: sql`attempts + 1`, updated_at: arg('now') })
+    .set({
+      state: 'running',
+      locked_by: arg('workerId'),
+      locked_until: arg('lockedUntil'),
+      attempts: sql`attempts + 1`,
+      updated_at: arg('now'),
+    })
     .where('id', 'in', db.selectFrom(due.as('due')).select('due.id').orderBy('due.run_at').orderBy('due.id').limit(arg('limit')))
     .returningAll()
 })
@@ -125,12 +140,17 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
  * one is ever eligible, so they run one at a time and in order, even across retries.
  */
-export async function claimJobs(store: Store, { workerId, limit, leaseMs, now }: { workerId: string; limit: number; leaseMs: number; now: number }): Promise<Job[]> {
+export async function claimJobs(
+  store: Store,
+  { workerId, limit, leaseMs, now }: { workerId: string; limit: number; leaseMs: number; now: number },
+): Promise<Job[]> {
   const [, claimed] = await store.run(buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit }))
   return claimed.rows.sort((a, b) => a.id - b.id)
 }
 
-const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) => db.deleteFrom('jobs').where('id', '=', arg('id')).where('locked_by', '=', arg('workerId')))
+const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) =>
+  db.deleteFrom('jobs').where('id', '=', arg('id')).where('locked_by', '=', arg('workerId')),
+)
 
 /**
  * A finished job is deleted; its effects live in the domain tables. One statement, so it shares a
@@ -228,7 +248,15 @@ export async function listJobs(db: Executor, state?: JobState, limit = 100): Pro
  * should not be waited for. A job already running, or dead, is left to its state.
  */
 export function runKeyedJobNow(key: string, now = Date.now()): Statement {
-  return queuesWork(compiler.updateTable('jobs').set({ run_at: now, updated_at: now }).where('key', '=', key).where('state', '=', 'waiting').where('run_at', '>', now).compile())
+  return queuesWork(
+    compiler
+      .updateTable('jobs')
+      .set({ run_at: now, updated_at: now })
+      .where('key', '=', key)
+      .where('state', '=', 'waiting')
+      .where('run_at', '>', now)
+      .compile(),
+  )
 }
 
 /** Gives a dead job a fresh set of attempts. */
@@ -237,7 +265,11 @@ export async function retryDeadJob(store: Store, id: number, now = Date.now()): 
 }
 
 /** Gives dead jobs a fresh set of attempts: one (`id`), or every one (of one `task`). Returns how many. */
-export async function retryDeadJobs(store: Store, which: { id: number } | { task?: string | undefined }, now = Date.now()): Promise<number> {
+export async function retryDeadJobs(
+  store: Store,
+  which: { id: number } | { task?: string | undefined },
+  now = Date.now(),
+): Promise<number> {
   let q = compiler.updateTable('jobs').set({ state: 'waiting', attempts: 0, run_at: now, updated_at: now }).where('state', '=', 'dead')
   if ('id' in which) q = q.where('id', '=', which.id)
   else if (which.task !== undefined) q = q.where('task', '=', which.task)
@@ -291,7 +323,11 @@ export async function queueStats(db: Executor, now = Date.now()): Promise<QueueS
 }
 
 /** Jobs running, or waiting and due by `upTo` (but those of `except`): what a test waits for. */
-export async function pendingJobs(db: Executor, upTo: number, except: readonly string[]): Promise<Array<Pick<Job, 'id' | 'task' | 'state' | 'run_at' | 'last_error'>>> {
+export async function pendingJobs(
+  db: Executor,
+  upTo: number,
+  except: readonly string[],
+): Promise<Array<Pick<Job, 'id' | 'task' | 'state' | 'run_at' | 'last_error'>>> {
   let q = db
     .selectFrom('jobs')
     .select(['id', 'task', 'state', 'run_at', 'last_error'])

@@ -45,7 +45,11 @@ const defined = new Map<string, Task<unknown, never>>()
  * returns is what `enqueueTask` takes, so the payload's type follows from the task. A name defined
  * twice is an error when the second module loads.
  */
-export function defineTask<P, D, K extends KeyFunctions>(name: string, payload: z.ZodType<P>, spec: TaskSpec<NoInfer<P>, D, K>): Task<P, D, K> {
+export function defineTask<P, D, K extends KeyFunctions>(
+  name: string,
+  payload: z.ZodType<P>,
+  spec: TaskSpec<NoInfer<P>, D, K>,
+): Task<P, D, K> {
   if (defined.has(name)) throw new Error(`task "${name}" is defined twice`)
   const task: Task<P, D, K> = { name, payload, ...spec }
   defined.set(name, task)
@@ -64,7 +68,10 @@ export function bindTasks<D>(deps: D, tasks: ReadonlyArray<Task<unknown, D>>): R
     bound[task.name] = { payload: task.payload, run: (payload, ctx) => task.run(deps, payload, ctx), ...(onDead ? { onDead } : {}) }
   }
   const missing = [...defined.keys()].filter((name) => !bound[name])
-  if (missing.length > 0) throw new Error(`no handler registered for task ${missing.map((n) => `"${n}"`).join(', ')}: add it to the worker's list (server/tasks.ts)`)
+  if (missing.length > 0)
+    throw new Error(
+      `no handler registered for task ${missing.map((n) => `"${n}"`).join(', ')}: add it to the worker's list (server/tasks.ts)`,
+    )
   return bound
 }
 

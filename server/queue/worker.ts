@@ -149,7 +149,9 @@ export class Worker {
     const ids = [...this.running.keys()]
     if (ids.length === 0) return
     const now = this.clock.now()
-    this.store.run(extendLeases(this.id, ids, now + this.leaseMs, now)).catch((err) => this.log.error({ err }, 'could not extend job leases'))
+    this.store
+      .run(extendLeases(this.id, ids, now + this.leaseMs, now))
+      .catch((err) => this.log.error({ err }, 'could not extend job leases'))
   }
 
   /** Looks for work now (the store calls it when a transaction that queued work commits). */
@@ -217,7 +219,12 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency - this.running.size, leaseMs: this.leaseMs, now: this.clock.now() })
+      const jobs = await claimJobs(this.store, {
+        workerId: this.id,
+        limit: this.concurrency - this.running.size,
+        leaseMs: this.leaseMs,
+        now: this.clock.now(),
+      })
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
@@ -232,10 +239,13 @@ export class Worker {
     if (next === null || next >= this.dueAt || this.state !== 'started') return
     this.clock.clear(this.dueTimer)
     this.dueAt = next
-    this.dueTimer = this.clock.setTimeout(() => {
-      this.dueAt = Infinity
-      this.wake()
-    }, Math.max(0, next - this.clock.now()) + 5)
+    this.dueTimer = this.clock.setTimeout(
+      () => {
+        this.dueAt = Infinity
+        this.wake()
+      },
+      Math.max(0, next - this.clock.now()) + 5,
+    )
   }
 
   private async run(job: Job): Promise<void> {
@@ -257,7 +267,10 @@ export class Worker {
       if (!payload.ok) throw new PermanentError(payload.reason)
       const result = await task.run(payload.value, { job, log, signal: this.abort.signal, complete })
       // A task that completed itself (ctx.complete) has nothing left to reschedule or complete.
-      if (!completed) await this.store.run(result?.runAgainAt ? rescheduleJob(job, this.id, result.runAgainAt, this.clock.now()) : completeJob(job, this.id))
+      if (!completed)
+        await this.store.run(
+          result?.runAgainAt ? rescheduleJob(job, this.id, result.runAgainAt, this.clock.now()) : completeJob(job, this.id),
+        )
       log.debug({ ms: Math.round(performance.now() - startedAt) }, 'job completed')
     } catch (err) {
       failure = err
@@ -281,11 +294,19 @@ export class Worker {
     try {
       const now = this.clock.now()
       // A payload that does not fit has nothing for a dead handler to read.
-      const onDead = task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
+      const onDead =
+        task?.onDead && payload?.ok ? (trx: Tx, dead: Job, error: string) => task.onDead!(trx, payload.value, dead, error) : undefined
       const error = `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`
       const state = await failJob(this.store, { job, workerId: this.id, error, runAt: delay === null ? null : now + delay, now, onDead })
       if (state === 'dead') log.error({ err }, 'job failed for good and is now dead')
-      else if (!this.reachability?.warnIfUnreachable(log, err, `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`, { retryInMs: delay })) {
+      else if (
+        !this.reachability?.warnIfUnreachable(
+          log,
+          err,
+          `job ${job.task} will be tried again in ${Math.max(1, Math.round((delay ?? 0) / 1000))} s (attempt ${job.attempts} of ${job.max_attempts})`,
+          { retryInMs: delay },
+        )
+      ) {
         log.warn({ err, retryInMs: delay }, 'job failed and will be retried')
       }
       return state === 'dead' ? 'dead' : 'retry'
@@ -345,5 +366,8 @@ function parsePayload<P>(task: TaskDefinition<P>, job: Job): { ok: true; value: 
   const parsed = task.payload.safeParse(raw)
   if (parsed.success) return { ok: true, value: parsed.data }
   const issue = parsed.error.issues[0]!
-  return { ok: false, reason: `the payload of job ${job.id} (${job.task}) does not fit the task: ${issue.path.join('.') || 'payload'}: ${issue.message}` }
+  return {
+    ok: false,
+    reason: `the payload of job ${job.id} (${job.task}) does not fit the task: ${issue.path.join('.') || 'payload'}: ${issue.message}`,
+  }
 }

@@ -22,7 +22,8 @@ const admin: FastifyPluginAsync = async (app) => {
         404,
       )
     }
-    if (!safeEqual(req.headers.authorization ?? '', `Bearer ${token}`)) throw new AppError('unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>.', 401)
+    if (!safeEqual(req.headers.authorization ?? '', `Bearer ${token}`))
+      throw new AppError('unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>.', 401)
   })
 
   app.get('/metrics', { config: ADMIN_LIMIT, logLevel: 'warn' }, async (req, reply) => {
@@ -31,7 +32,10 @@ const admin: FastifyPluginAsync = async (app) => {
 
   // For `sms-bridge doctor`: requests refused for their signature since this process started.
   app.get('/admin/refusals', { config: ADMIN_LIMIT }, async () => {
-    return { since: new Date(app.refusals.startedAt).toISOString(), surfaces: app.refusals.summary().map((r) => ({ ...r, last: new Date(r.last).toISOString() })) }
+    return {
+      since: new Date(app.refusals.startedAt).toISOString(),
+      surfaces: app.refusals.summary().map((r) => ({ ...r, last: new Date(r.last).toISOString() })),
+    }
   })
 
   app.get<{ Querystring: { state?: string } }>('/admin/jobs', { config: ADMIN_LIMIT }, async (req) => {
@@ -41,7 +45,17 @@ const admin: FastifyPluginAsync = async (app) => {
     }
     const jobs = await listJobs(app.store.db, state as 'waiting' | 'running' | 'dead')
     // Upstream errors quote the numbers they refused: masked here as in the logs.
-    return { jobs: jobs.map((j) => ({ id: j.id, task: j.task, state: j.state, attempts: j.attempts, max_attempts: j.max_attempts, run_at: new Date(j.run_at).toISOString(), last_error: j.last_error === null ? null : maskPhonesInText(j.last_error) })) }
+    return {
+      jobs: jobs.map((j) => ({
+        id: j.id,
+        task: j.task,
+        state: j.state,
+        attempts: j.attempts,
+        max_attempts: j.max_attempts,
+        run_at: new Date(j.run_at).toISOString(),
+        last_error: j.last_error === null ? null : maskPhonesInText(j.last_error),
+      })),
+    }
   })
 
   /** A job id from the path: a positive whole number, else a 400 (not a 500, not a lookup). */

@@ -29,7 +29,12 @@ const part = z.looseObject({
 })
 
 /** Seconds since the epoch; captured contact notifications give ISO 8601 strings instead. */
-const seconds = z.union([z.number(), z.string()]).transform((v) => (typeof v === 'number' ? v : Date.parse(v) / 1000)).pipe(z.number()).nullish().catch(null)
+const seconds = z
+  .union([z.number(), z.string()])
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v) / 1000))
+  .pipe(z.number())
+  .nullish()
+  .catch(null)
 
 /** The item: a conversation for conversation topics, a contact for contact topics. */
 const itemSchema = z.looseObject({
@@ -64,7 +69,9 @@ function toReplyParts(item: Item | null | undefined): ReplyPart[] {
       attachments: (p.attachments ?? [])
         .filter((a): a is NonNullable<typeof a> & { url: string } => typeof a?.url === 'string' && a.url !== '')
         .map((a) => ({ url: a.url, contentType: a.content_type ?? null, name: a.name ?? null })),
-      ...(p.metadata?.quick_reply_options?.length ? { options: p.metadata.quick_reply_options.map((o) => ({ text: o.text, uuid: o.uuid })) } : {}),
+      ...(p.metadata?.quick_reply_options?.length
+        ? { options: p.metadata.quick_reply_options.map((o) => ({ text: o.text, uuid: o.uuid })) }
+        : {}),
     })
   }
   return parts
@@ -100,12 +107,19 @@ const intercom: FastifyPluginAsync = async (app) => {
       // workspace's notifications too; a retry would get the same answer anyway. A notification with
       // no app_id is taken: every capture has one, and only Intercom can sign one.
       if (envelope.app_id != null && envelope.app_id !== (await app.bridge.intercom.workspaceId())) {
-        req.log.warn({ workspace: envelope.app_id.slice(0, 64), topic: envelope.topic.slice(0, 64) }, 'Intercom notification from another workspace dropped')
-        return reply.code(200).send({ ok: false, refused: 'This notification is for another Intercom workspace; this bridge serves one workspace only.' })
+        req.log.warn(
+          { workspace: envelope.app_id.slice(0, 64), topic: envelope.topic.slice(0, 64) },
+          'Intercom notification from another workspace dropped',
+        )
+        return reply
+          .code(200)
+          .send({ ok: false, refused: 'This notification is for another Intercom workspace; this bridge serves one workspace only.' })
       }
       // Intercom's "Send test" ping (its id is null): answered, nothing to keep.
       if (envelope.topic === 'ping') return reply.code(200).send({ ok: true })
-      const item = handlesTopic(envelope.topic) ? parseBody(itemSchema.nullish(), envelope.data.item, 'invalid_notification', { prefix: 'data.item.' }) : null
+      const item = handlesTopic(envelope.topic)
+        ? parseBody(itemSchema.nullish(), envelope.data.item, 'invalid_notification', { prefix: 'data.item.' })
+        : null
       const itemId = item?.id ?? null
       const at = (item?.updated_at ?? envelope.created_at ?? app.bridge.clock.now() / 1000) * 1000
       const event: IntercomNotification = {
@@ -120,7 +134,9 @@ const intercom: FastifyPluginAsync = async (app) => {
       }
       const outcome = await recordNotification(app.bridge, event)
       if (outcome.kind === 'ignored') {
-        return reply.code(200).send({ ok: true, ignored: `The bridge does not handle the topic "${outcome.topic}": untick it in the app's webhook topics.` })
+        return reply
+          .code(200)
+          .send({ ok: true, ignored: `The bridge does not handle the topic "${outcome.topic}": untick it in the app's webhook topics.` })
       }
       return reply.code(200).send({ ok: true })
     },

@@ -7,7 +7,10 @@ import { signedBy } from './signed-by.js'
 
 const body = z
   .object({
-    contact_id: z.string({ error: 'required: the Intercom contact id ({{contact.id}} in the webhook block)' }).trim().min(1, 'must not be empty'),
+    contact_id: z
+      .string({ error: 'required: the Intercom contact id ({{contact.id}} in the webhook block)' })
+      .trim()
+      .min(1, 'must not be empty'),
     step_id: z
       .string({ error: 'required: a name for this Series step, so each contact gets it once' })
       .trim()

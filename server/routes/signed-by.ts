@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../shared/errors.js'
 import { signedJson } from '../../shared/http.js'
-import { TWILIO_SIGNATURE_SETTINGS_HEADER, safeEqual, verifyCanvasSignature, verifyIntercomWebhook, verifyTwilioSignature } from '../../shared/signatures.js'
+import {
+  TWILIO_SIGNATURE_SETTINGS_HEADER,
+  safeEqual,
+  verifyCanvasSignature,
+  verifyIntercomWebhook,
+  verifyTwilioSignature,
+} from '../../shared/signatures.js'
 import type { Config } from '../config.js'
 import type { Refusal, RefusalReason, Surface } from '../refusals.js'
 
@@ -50,7 +56,11 @@ const SCHEMES: Record<Surface, Scheme> = {
   // Series webhooks are not signed: the team sets a shared secret header in the webhook block.
   series: {
     header: 'X-Bridge-Secret',
-    error: { code: 'bad_secret', message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).', status: 401 },
+    error: {
+      code: 'bad_secret',
+      message: 'The X-Bridge-Secret header is missing or wrong (or SERIES_WEBHOOK_SECRET is not set).',
+      status: 401,
+    },
     check: { kind: 'secret', secret: (config) => config.seriesSecret },
   },
 }
@@ -73,7 +83,8 @@ export function signedBy(app: FastifyInstance, surface: Surface, options: { body
     const verify = (raw: Buffer, signature: string) => check.verify(app.config, raw, signature)
     return signedJson(app, { header: scheme.header.toLowerCase(), bodyLimit, verify, refuse })
   }
-  if (check.kind === 'secret') return { onRequest: (req) => checkSecret(req, scheme, check.secret(req.server.config), refuse), preValidation: async () => {} }
+  if (check.kind === 'secret')
+    return { onRequest: (req) => checkSecret(req, scheme, check.secret(req.server.config), refuse), preValidation: async () => {} }
   return {
     onRequest: async (req) => {
       if (headerOf(req, scheme) === '') refuse(req, 'missing_header', { signedUrl: signedUrl(req) })
@@ -109,7 +120,13 @@ async function checkTwilioForm(req: FastifyRequest, refuse: Refuse): Promise<voi
   const signature = headerOf(req, SCHEMES.twilio)
   const given = signature !== '' ? signature : undefined
   const settings = req.headers[TWILIO_SIGNATURE_SETTINGS_HEADER]
-  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, { signature: given, url, params, settings: typeof settings === 'string' ? settings : undefined })
-  if (typeof req.body !== 'object' || !checked.ok) refuse(req, given ? 'mismatch' : 'missing_header', { signedUrl: url, scheme: checked.scheme })
+  const checked = verifyTwilioSignature(config.twilio.webhookSecrets, {
+    signature: given,
+    url,
+    params,
+    settings: typeof settings === 'string' ? settings : undefined,
+  })
+  if (typeof req.body !== 'object' || !checked.ok)
+    refuse(req, given ? 'mismatch' : 'missing_header', { signedUrl: url, scheme: checked.scheme })
   if (params.AccountSid !== config.twilio.accountSid) refuse(req, 'wrong_account', { signedUrl: url })
 }

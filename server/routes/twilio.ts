@@ -37,7 +37,11 @@ const inboundForm = z.looseObject({
   From: z.string().min(1).max(64),
   To: z.string().min(1).max(64),
   // The embedded database would cut a text at a NUL; Twilio never sends one.
-  Body: z.string().max(1600).refine((v) => !v.includes('\u0000'), 'must not contain a NUL character').default(''),
+  Body: z
+    .string()
+    .max(1600)
+    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
+    .default(''),
   NumMedia: z.coerce.number().int().min(0).max(10).default(0),
   NumSegments: z.coerce.number().int().min(0).optional(),
   // Advanced Opt-Out (Messaging Services): Twilio's verdict on the text, custom and localised keywords included.
@@ -54,12 +58,16 @@ const inboundForm = z.looseObject({
 })
 
 /** The words Intercom shows for a shared location (WhatsApp sends no Body with one). */
-function locationText(f: { Latitude?: number | undefined; Longitude?: number | undefined; Address?: string | undefined; Label?: string | undefined }): string | null {
+function locationText(f: {
+  Latitude?: number | undefined
+  Longitude?: number | undefined
+  Address?: string | undefined
+  Label?: string | undefined
+}): string | null {
   if (f.Latitude === undefined || f.Longitude === undefined) return null
   const place = [f.Label, f.Address].filter(Boolean).join(', ')
   return `📍 Shared a location${place ? `: ${place}` : ''} https://www.google.com/maps?q=${f.Latitude},${f.Longitude}`
 }
-
 
 /** Validates a signed form: the parsed values, or a 400 naming the first bad field. */
 function parseForm<S extends z.ZodType>(schema: S, form: Form): z.output<S> {
@@ -87,7 +95,11 @@ const twilio: FastifyPluginAsync = async (app) => {
     // from the inbox, so it is refused here rather than threaded half-way.
     const sender = splitAddress(f.From)
     if (sender.channel === null) {
-      throw new AppError('unsupported_channel', `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS, RCS and WhatsApp.`, 422)
+      throw new AppError(
+        'unsupported_channel',
+        `Messages from the "${sender.scheme.slice(0, 20)}" channel are not supported; the bridge handles SMS, MMS, RCS and WhatsApp.`,
+        422,
+      )
     }
     const optOut = f.OptOutType === 'STOP' || f.OptOutType === 'START' || f.OptOutType === 'HELP' ? f.OptOutType : null
     const text: InboundText = {
@@ -119,7 +131,14 @@ const statusRoute: FastifyPluginAsync = async (app) => {
   answersProbes(app, '/twilio/status', 'Twilio status callbacks')
   app.post('/twilio/status', signedBy(app, 'twilio'), async (req, reply) => {
     const f = parseForm(statusForm, req.body as Form)
-    await receiveStatus(app.bridge, { sid: f.MessageSid, status: f.MessageStatus, errorCode: f.ErrorCode ?? null, from: f.From, to: f.To, serviceSid: f.MessagingServiceSid })
+    await receiveStatus(app.bridge, {
+      sid: f.MessageSid,
+      status: f.MessageStatus,
+      errorCode: f.ErrorCode ?? null,
+      from: f.From,
+      to: f.To,
+      serviceSid: f.MessagingServiceSid,
+    })
     return reply.code(204).send()
   })
 }
@@ -136,7 +155,13 @@ export default async function routes(app: Parameters<FastifyPluginAsync>[0]) {
     let fields = 1
     for (let i = text.indexOf('&'); i !== -1 && fields <= TWILIO_MAX_FIELDS; i = text.indexOf('&', i + 1)) fields++
     if (fields > TWILIO_MAX_FIELDS) {
-      return done(Object.assign(new Error(`A Twilio webhook has at most ${TWILIO_MAX_FIELDS} parameters; this one has more.`), { statusCode: 413, code: 'too_many_fields' }), undefined)
+      return done(
+        Object.assign(new Error(`A Twilio webhook has at most ${TWILIO_MAX_FIELDS} parameters; this one has more.`), {
+          statusCode: 413,
+          code: 'too_many_fields',
+        }),
+        undefined,
+      )
     }
     done(null, parseQuery(text))
   })

@@ -39,12 +39,20 @@ export async function getAutomatedSend(db: Executor, key: string): Promise<Autom
 }
 
 /** Ties the send to the text stored for it (from then on a retry finishes that text, never a second). */
-export function attachAutomatedMessage(key: string, { messageId, phone }: { messageId: number; phone: string }, now = Date.now()): Statement {
+export function attachAutomatedMessage(
+  key: string,
+  { messageId, phone }: { messageId: number; phone: string },
+  now = Date.now(),
+): Statement {
   return compiler.updateTable('automated_sends').set({ message_id: messageId, phone, updated_at: now }).where('key', '=', key).compile()
 }
 
 /** The send's outcome: sent, or skipped with the reason in words the team can read. */
-export function settleAutomatedSend(key: string, outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined }, now = Date.now()): Statement {
+export function settleAutomatedSend(
+  key: string,
+  outcome: { status: 'sent' | 'skipped'; reason?: string | undefined; phone?: string | null | undefined },
+  now = Date.now(),
+): Statement {
   return compiler
     .updateTable('automated_sends')
     .set({ status: outcome.status, reason: outcome.reason ?? null, ...(outcome.phone ? { phone: outcome.phone } : {}), updated_at: now })
@@ -54,6 +62,12 @@ export function settleAutomatedSend(key: string, outcome: { status: 'sent' | 'sk
 
 /** Whether this number was already sent a welcome (to whichever contact). */
 export async function welcomeSentToPhone(db: Executor, phone: string): Promise<boolean> {
-  const row = await db.selectFrom('automated_sends').select('key').where('kind', '=', 'welcome').where('phone', '=', phone).where('status', '=', 'sent').executeTakeFirst()
+  const row = await db
+    .selectFrom('automated_sends')
+    .select('key')
+    .where('kind', '=', 'welcome')
+    .where('phone', '=', phone)
+    .where('status', '=', 'sent')
+    .executeTakeFirst()
   return row !== undefined
 }

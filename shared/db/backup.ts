@@ -35,7 +35,8 @@ export async function stageRestore(dbFile: string, backup: string): Promise<{ mi
     return { migrationsToApply }
   } catch (error) {
     for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true })
-    if (error instanceof Error && /file is not a database|malformed/i.test(error.message)) throw new Error(`${backup} is not a database file`, { cause: error })
+    if (error instanceof Error && /file is not a database|malformed/i.test(error.message))
+      throw new Error(`${backup} is not a database file`, { cause: error })
     throw error
   }
 }
@@ -56,17 +57,22 @@ async function checkBackup(store: Store, backup: string): Promise<void> {
   const { rows } = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(store.db)
   if (rows[0]?.integrity_check !== 'ok') throw new Error(`${backup} is damaged: ${rows.map((r) => r.integrity_check).join('; ')}`)
   const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true })
-  if (!tables.some((table) => table.name === 'kysely_migration')) throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
+  if (!tables.some((table) => table.name === 'kysely_migration'))
+    throw new Error(`${backup} is not a bridge database (it has no migrations table)`)
   const newer = await newerDatabase(store, Object.keys(await migrationProvider.getMigrations()), VERSION)
   if (newer) {
     const by = newer.version ? `${PRODUCT} ${newer.version}` : `a newer ${PRODUCT}`
-    throw new Error(`${backup} was written by ${by} (migration ${newer.migration}), newer than this version ${VERSION}; restore it with ${newer.version ? `version ${newer.version}` : 'that version'}`)
+    throw new Error(
+      `${backup} was written by ${by} (migration ${newer.migration}), newer than this version ${VERSION}; restore it with ${newer.version ? `version ${newer.version}` : 'that version'}`,
+    )
   }
   const lastApplied = (await appliedMigrations(store.db)).at(-1)
   if (!lastApplied) throw new Error(`${backup} is not a bridge database (no migration was ever applied to it)`)
   const differences = await schemaDifferences(store, lastApplied)
   if (differences.length > 0) {
-    throw new Error(`${backup} was not written by this bridge: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}. Nothing was staged.`)
+    throw new Error(
+      `${backup} was not written by this bridge: ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? ` (and ${differences.length - 5} more)` : ''}. Nothing was staged.`,
+    )
   }
 }
 

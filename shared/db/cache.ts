@@ -28,7 +28,12 @@ export async function noteUnhandledTopic(trx: Tx, topic: string, now = Date.now(
 
 /** The unhandled topics seen, with how often and when last. */
 export async function unhandledTopics(db: Executor): Promise<Array<{ topic: string; count: number; last: number }>> {
-  const rows = await db.selectFrom('settings_cache').select(['key', 'value']).where('key', 'like', `${UNHANDLED_TOPIC}%`).orderBy('key').execute()
+  const rows = await db
+    .selectFrom('settings_cache')
+    .select(['key', 'value'])
+    .where('key', 'like', `${UNHANDLED_TOPIC}%`)
+    .orderBy('key')
+    .execute()
   return rows.map((r) => {
     const v = JSON.parse(r.value) as { count: number; last: number }
     return { topic: r.key.slice(UNHANDLED_TOPIC.length), count: v.count, last: v.last }

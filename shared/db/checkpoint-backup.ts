@@ -25,7 +25,8 @@ export async function backup(db: Kysely<Database>, path: string): Promise<{ byte
   try {
     closeSync(openSync(path, 'wx', 0o600))
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${path} already exists; name a new file (a backup never overwrites one)`, { cause: error })
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new Error(`${path} already exists; name a new file (a backup never overwrites one)`, { cause: error })
     throw error
   }
   try {

@@ -62,17 +62,39 @@ export function linkPhoneContact(link: NewLink, now = Date.now()): [Statement<In
 }
 
 /** A teammate or the customer said which contact a number belongs to: that link replaces any other. */
-export function relinkPhone(phone: string, contactId: string, source: Extract<LinkSource, 'teammate' | 'verified'>, now = Date.now()): Statement {
+export function relinkPhone(
+  phone: string,
+  contactId: string,
+  source: Extract<LinkSource, 'teammate' | 'verified'>,
+  now = Date.now(),
+): Statement {
   return compiler
     .insertInto('phone_contacts')
-    .values({ phone, intercom_contact_id: contactId, contact_role: null, created_by_bridge: 0, source, others: null, marked_at: null, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, source, others: null, marked_at: null, updated_at: now }))
+    .values({
+      phone,
+      intercom_contact_id: contactId,
+      contact_role: null,
+      created_by_bridge: 0,
+      source,
+      others: null,
+      marked_at: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) =>
+      oc.column('phone').doUpdateSet({ intercom_contact_id: contactId, source, others: null, marked_at: null, updated_at: now }),
+    )
     .compile()
 }
 
 /** The bridge's mark for this link is on the Intercom contact (only while the link still names it). */
 export function setLinkMarked(phone: string, contactId: string, now = Date.now()): Statement {
-  return compiler.updateTable('phone_contacts').set({ marked_at: now }).where('phone', '=', phone).where('intercom_contact_id', '=', contactId).compile()
+  return compiler
+    .updateTable('phone_contacts')
+    .set({ marked_at: now })
+    .where('phone', '=', phone)
+    .where('intercom_contact_id', '=', contactId)
+    .compile()
 }
 
 /** Links whose contact does not carry the bridge's mark yet (made before marks, or whose mark failed), oldest first. */
@@ -90,13 +112,23 @@ export async function unmarkedLinks(db: Executor, limit: number): Promise<Array<
 
 /** The number most recently linked to this contact. */
 export async function latestPhoneOfContact(db: Executor, contactId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('phone_contacts').select('phone').where('intercom_contact_id', '=', contactId).orderBy('updated_at', 'desc').executeTakeFirst()
+  const row = await db
+    .selectFrom('phone_contacts')
+    .select('phone')
+    .where('intercom_contact_id', '=', contactId)
+    .orderBy('updated_at', 'desc')
+    .executeTakeFirst()
   return row?.phone
 }
 
 /** Whether the bridge itself created this contact (from the customer's own first text). */
 export async function isContactCreatedByBridge(db: Executor, contactId: string): Promise<boolean> {
-  const row = await db.selectFrom('phone_contacts').select('phone').where('intercom_contact_id', '=', contactId).where('created_by_bridge', '=', 1).executeTakeFirst()
+  const row = await db
+    .selectFrom('phone_contacts')
+    .select('phone')
+    .where('intercom_contact_id', '=', contactId)
+    .where('created_by_bridge', '=', 1)
+    .executeTakeFirst()
   return row !== undefined
 }
 
@@ -128,7 +160,10 @@ export async function conversationsLinkedTo(db: Executor, contactId: string, lim
  * Makes `conversationId` the contact's SMS conversation (replacing an older one, which stays linked
  * for replies) and marks it open: a customer's text reopens it in Intercom.
  */
-export function setSmsConversation(c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null }, now = Date.now()): [Statement, Statement] {
+export function setSmsConversation(
+  c: { contactId: string; conversationId: string; phone: string; twilioNumber: string | null },
+  now = Date.now(),
+): [Statement, Statement] {
   // Intercom's times are whole seconds: a close in the same second as this text is not older than it.
   const stateAt = Math.floor(now / 1000) * 1000
   return [
@@ -157,9 +192,18 @@ export function setSmsConversation(c: { contactId: string; conversationId: strin
       .compile(),
     compiler
       .insertInto('sms_conversation_links')
-      .values({ intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, created_at: now, updated_at: now })
+      .values({
+        intercom_conversation_id: c.conversationId,
+        intercom_contact_id: c.contactId,
+        phone: c.phone,
+        twilio_number: c.twilioNumber,
+        created_at: now,
+        updated_at: now,
+      })
       .onConflict((oc) =>
-        oc.column('intercom_conversation_id').doUpdateSet({ intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, updated_at: now }),
+        oc
+          .column('intercom_conversation_id')
+          .doUpdateSet({ intercom_contact_id: c.contactId, phone: c.phone, twilio_number: c.twilioNumber, updated_at: now }),
       )
       .compile(),
   ]
@@ -200,8 +244,17 @@ export async function moveContactRecords(
     .execute()
   const theirs = await findSmsConversation(trx, into)
   if (theirs) await trx.deleteFrom('sms_conversations').where('intercom_contact_id', '=', from).execute()
-  else await trx.updateTable('sms_conversations').set({ intercom_contact_id: into, updated_at: now }).where('intercom_contact_id', '=', from).execute()
-  await trx.updateTable('sms_conversation_links').set({ intercom_contact_id: into, updated_at: now }).where('intercom_contact_id', '=', from).execute()
+  else
+    await trx
+      .updateTable('sms_conversations')
+      .set({ intercom_contact_id: into, updated_at: now })
+      .where('intercom_contact_id', '=', from)
+      .execute()
+  await trx
+    .updateTable('sms_conversation_links')
+    .set({ intercom_contact_id: into, updated_at: now })
+    .where('intercom_contact_id', '=', from)
+    .execute()
   await trx.updateTable('messages').set({ intercom_contact_id: into }).where('intercom_contact_id', '=', from).execute()
   return moved.map((r) => r.phone)
 }

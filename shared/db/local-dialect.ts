@@ -148,7 +148,11 @@ export class LocalEngine {
    */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): { busy: boolean; pages: number; checkpointed: number } {
     if (this.#closed) throw new Error('the database is closed')
-    const [row] = this.#statements.connection.prepare(`PRAGMA wal_checkpoint(${mode})`).all([]) as Array<{ busy: number; log: number; checkpointed: number }>
+    const [row] = this.#statements.connection.prepare(`PRAGMA wal_checkpoint(${mode})`).all([]) as Array<{
+      busy: number
+      log: number
+      checkpointed: number
+    }>
     return { busy: row?.busy === 1, pages: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 }
   }
 

@@ -3,7 +3,11 @@ import type { Executor, Tx } from './database.js'
 import type { HeldMedia } from './schema.js'
 
 /** Keeps a copy of a file fetched from an expiring link; returns its id. */
-export async function insertHeldMedia(trx: Tx, m: { sourceUrl: string; contentType: string; name: string; bytes: Uint8Array }, now = Date.now()): Promise<number> {
+export async function insertHeldMedia(
+  trx: Tx,
+  m: { sourceUrl: string; contentType: string; name: string; bytes: Uint8Array },
+  now = Date.now(),
+): Promise<number> {
   const row = await trx
     .insertInto('held_media')
     .values({ source_url: m.sourceUrl, content_type: m.contentType, name: m.name, bytes: m.bytes, created_at: now })
@@ -13,12 +17,23 @@ export async function insertHeldMedia(trx: Tx, m: { sourceUrl: string; contentTy
 }
 
 /** The copy already made of this link (a retried reply fetches nothing twice). */
-export async function findHeldMediaBySource(db: Executor, sourceUrl: string): Promise<Pick<HeldMedia, 'id' | 'content_type' | 'name' | 'created_at'> | undefined> {
-  return db.selectFrom('held_media').select(['id', 'content_type', 'name', 'created_at']).where('source_url', '=', sourceUrl).orderBy('id', 'desc').executeTakeFirst()
+export async function findHeldMediaBySource(
+  db: Executor,
+  sourceUrl: string,
+): Promise<Pick<HeldMedia, 'id' | 'content_type' | 'name' | 'created_at'> | undefined> {
+  return db
+    .selectFrom('held_media')
+    .select(['id', 'content_type', 'name', 'created_at'])
+    .where('source_url', '=', sourceUrl)
+    .orderBy('id', 'desc')
+    .executeTakeFirst()
 }
 
 /** A held file's type, name and size in bytes, without its bytes. */
-export async function getHeldMediaInfo(db: Executor, id: number): Promise<(Pick<HeldMedia, 'content_type' | 'name'> & { size: number }) | undefined> {
+export async function getHeldMediaInfo(
+  db: Executor,
+  id: number,
+): Promise<(Pick<HeldMedia, 'content_type' | 'name'> & { size: number }) | undefined> {
   const row = await db
     .selectFrom('held_media')
     .select(['content_type', 'name', sql<number>`length(bytes)`.as('size')])

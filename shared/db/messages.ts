@@ -1,6 +1,16 @@
 import { segmentInfo } from '../text.js'
 import type { Executor, Tx } from './database.js'
-import type { MediaItem, Message, MessageDirection, PhoneContact, SmsConversation, MessageStatus, MessageTable, MessageUpdate, TwilioStatus } from './schema.js'
+import type {
+  MediaItem,
+  Message,
+  MessageDirection,
+  PhoneContact,
+  SmsConversation,
+  MessageStatus,
+  MessageTable,
+  MessageUpdate,
+  TwilioStatus,
+} from './schema.js'
 import type { Selectable } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/sqlite'
 import { prepare } from './prepared.js'
@@ -37,7 +47,15 @@ export interface InboundAddress {
   ours: string
 }
 
-const insertInboundRow = prepare<{ sid: string; phone: string; ours: string; body: string; media: string; numSegments: number | null; now: number }>((db, arg) =>
+const insertInboundRow = prepare<{
+  sid: string
+  phone: string
+  ours: string
+  body: string
+  media: string
+  numSegments: number | null
+  now: number
+}>((db, arg) =>
   db
     .insertInto('messages')
     .values({
@@ -61,7 +79,15 @@ const insertInboundRow = prepare<{ sid: string; phone: string; ours: string; bod
  * `last_insert_rowid()` for the new row's id.
  */
 export function insertInbound(text: InboundText, { phone, ours }: InboundAddress, now = Date.now()): Statement {
-  return insertInboundRow({ sid: text.sid, phone, ours, body: text.body, media: JSON.stringify(text.media), numSegments: text.numSegments, now })
+  return insertInboundRow({
+    sid: text.sid,
+    phone,
+    ours,
+    body: text.body,
+    media: JSON.stringify(text.media),
+    numSegments: text.numSegments,
+    now,
+  })
 }
 
 /** A text to a customer, as every sender (teammate reply, sidebar, automated, verification) stores it. */
@@ -93,7 +119,11 @@ export interface PartRef {
  */
 export async function createOutboundMessage(trx: Tx, text: OutboundText & { part: PartRef }, now?: number): Promise<number | undefined>
 export async function createOutboundMessage(trx: Tx, text: OutboundText & { part?: undefined }, now?: number): Promise<number>
-export async function createOutboundMessage(trx: Tx, text: OutboundText & { part?: PartRef | undefined }, now = Date.now()): Promise<number | undefined> {
+export async function createOutboundMessage(
+  trx: Tx,
+  text: OutboundText & { part?: PartRef | undefined },
+  now = Date.now(),
+): Promise<number | undefined> {
   const row = await trx
     .insertInto('messages')
     .values({
@@ -124,14 +154,36 @@ export async function getMessage(db: Executor, id: number): Promise<Message | un
   return row && toMessage(row)
 }
 
-const LINK_COLUMNS = ['p.phone', 'p.intercom_contact_id', 'p.contact_role', 'p.created_by_bridge', 'p.source', 'p.others', 'p.marked_at', 'p.created_at', 'p.updated_at'] as const
-const CONVERSATION_COLUMNS = ['s.intercom_contact_id', 's.intercom_conversation_id', 's.phone', 's.twilio_number', 's.closed_at', 's.state_at', 's.created_at', 's.updated_at'] as const
+const LINK_COLUMNS = [
+  'p.phone',
+  'p.intercom_contact_id',
+  'p.contact_role',
+  'p.created_by_bridge',
+  'p.source',
+  'p.others',
+  'p.marked_at',
+  'p.created_at',
+  'p.updated_at',
+] as const
+const CONVERSATION_COLUMNS = [
+  's.intercom_contact_id',
+  's.intercom_conversation_id',
+  's.phone',
+  's.twilio_number',
+  's.closed_at',
+  's.state_at',
+  's.created_at',
+  's.updated_at',
+] as const
 
 /**
  * What delivering an inbound text starts from, in one read (one request to a remote database instead
  * of three): the message, our link of its phone to a contact, and that contact's SMS conversation.
  */
-export async function findInboundForDelivery(db: Executor, id: number): Promise<{ message: Message; link: PhoneContact | undefined; conversation: SmsConversation | undefined } | undefined> {
+export async function findInboundForDelivery(
+  db: Executor,
+  id: number,
+): Promise<{ message: Message; link: PhoneContact | undefined; conversation: SmsConversation | undefined } | undefined> {
   const row = await db
     .selectFrom('messages as m')
     .selectAll('m')
@@ -177,7 +229,10 @@ export async function findMessageBySid(db: Executor, sid: string): Promise<Messa
  * `since`, sent (a MessageSid), with no fallback yet, oldest first. `body` narrows them to the words
  * Twilio's log shows for the fallback; without it, whether any is waiting at all.
  */
-export async function textsAwaitingFallback(db: Executor, q: { phone: string; serviceSid: string; since: number; body?: string }): Promise<Message[]> {
+export async function textsAwaitingFallback(
+  db: Executor,
+  q: { phone: string; serviceSid: string; since: number; body?: string },
+): Promise<Message[]> {
   let query = db
     .selectFrom('messages')
     .selectAll()
@@ -254,7 +309,9 @@ export async function knownSids(db: Executor, sids: string[]): Promise<Set<strin
 }
 
 /** How many texts are stored, by direction, status and Twilio error code (for /metrics). */
-export async function countMessages(db: Executor): Promise<Array<{ direction: MessageDirection; status: MessageStatus; errorCode: number | null; count: number }>> {
+export async function countMessages(
+  db: Executor,
+): Promise<Array<{ direction: MessageDirection; status: MessageStatus; errorCode: number | null; count: number }>> {
   const rows = await db
     .selectFrom('messages')
     .select(['direction', 'status', 'error_code', (eb) => eb.fn.countAll<number>().as('n')])
@@ -265,6 +322,10 @@ export async function countMessages(db: Executor): Promise<Array<{ direction: Me
 
 /** When the newest inbound text was stored, or null. */
 export async function lastInboundAt(db: Executor): Promise<number | null> {
-  const row = await db.selectFrom('messages').select((eb) => eb.fn.max('created_at').as('last')).where('direction', '=', 'inbound').executeTakeFirst()
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.max('created_at').as('last'))
+    .where('direction', '=', 'inbound')
+    .executeTakeFirst()
   return row?.last ?? null
 }

@@ -84,7 +84,15 @@ function createOwnerOnly(path: string): void {
     closeSync(openSync(path, 'a', 0o600))
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error'
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'part of that path is a file, not a folder' : code === 'EROFS' ? 'it is on a read-only file system' : 'no permission'
-    throw new Error(`${what} cannot be written by this process (${code}: ${why}). The database and its journal files live in that folder: make it writable by the service's user, or point DATABASE_URL elsewhere.`, { cause: err })
+    const why =
+      code === 'ENOTDIR' || code === 'EEXIST'
+        ? 'part of that path is a file, not a folder'
+        : code === 'EROFS'
+          ? 'it is on a read-only file system'
+          : 'no permission'
+    throw new Error(
+      `${what} cannot be written by this process (${code}: ${why}). The database and its journal files live in that folder: make it writable by the service's user, or point DATABASE_URL elsewhere.`,
+      { cause: err },
+    )
   }
 }

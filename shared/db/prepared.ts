@@ -22,7 +22,9 @@ export type ArgOf<A> = <K extends keyof A & string>(name: K) => A[K]
  * tenth of the service's CPU. `build` writes the statement with `arg(name)` in place of each value
  * that varies; its SQL cannot depend on those values, as they are not known when it is built.
  */
-export function prepare<A extends Record<string, unknown>, R = unknown>(build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable<R>): (args: A) => Statement<R> {
+export function prepare<A extends Record<string, unknown>, R = unknown>(
+  build: (db: Kysely<Database>, arg: ArgOf<A>) => Buildable<R>,
+): (args: A) => Statement<R> {
   let template: { sql: string; slots: ({ arg: string } | { value: unknown })[] } | undefined
   return (args) => {
     template ??= compileTemplate(build)
@@ -42,7 +44,8 @@ function compileTemplate<A, R>(build: (db: Kysely<Database>, arg: ArgOf<A>) => B
   // An argument the builder dropped (Kysely leaves out a column whose value is undefined, say)
   // would be silently ignored at every call.
   for (const name of named) {
-    if (!slots.some((slot) => 'arg' in slot && slot.arg === name)) throw new Error(`prepared statement: argument "${name}" is not in the compiled SQL`)
+    if (!slots.some((slot) => 'arg' in slot && slot.arg === name))
+      throw new Error(`prepared statement: argument "${name}" is not in the compiled SQL`)
   }
   return { sql, slots }
 }

@@ -15,7 +15,13 @@ export async function redactOldMessages(trx: Tx, before: number, limit: number, 
     .updateTable('messages')
     .set({ body: '', media: '[]', redacted_at: now, updated_at: now })
     .where('id', 'in', (eb) =>
-      eb.selectFrom('messages').select('id').where('redacted_at', 'is', null).where('created_at', '<', before).where('status', 'not in', UNFINISHED).limit(limit),
+      eb
+        .selectFrom('messages')
+        .select('id')
+        .where('redacted_at', 'is', null)
+        .where('created_at', '<', before)
+        .where('status', 'not in', UNFINISHED)
+        .limit(limit),
     )
     .executeTakeFirst()
   return Number(result.numUpdatedRows)
@@ -26,7 +32,9 @@ export async function redactOldAutomated(trx: Tx, before: number, limit: number)
   const result = await trx
     .updateTable('automated_sends')
     .set({ body: null })
-    .where('key', 'in', (eb) => eb.selectFrom('automated_sends').select('key').where('body', 'is not', null).where('created_at', '<', before).limit(limit))
+    .where('key', 'in', (eb) =>
+      eb.selectFrom('automated_sends').select('key').where('body', 'is not', null).where('created_at', '<', before).limit(limit),
+    )
     .executeTakeFirst()
   return Number(result.numUpdatedRows)
 }
@@ -73,7 +81,11 @@ export async function personRecords(db: Executor, p: Person) {
     .orderBy('id')
     .execute()
   const byPerson = <T extends 'phone_contacts' | 'sms_conversations' | 'sms_conversation_links'>(table: T) =>
-    db.selectFrom(table as 'phone_contacts').selectAll().where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])).execute()
+    db
+      .selectFrom(table as 'phone_contacts')
+      .selectAll()
+      .where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)]))
+      .execute()
   return {
     messages: messages.map(toMessage),
     phoneContacts: await byPerson('phone_contacts'),
@@ -93,7 +105,12 @@ export async function personRecords(db: Executor, p: Person) {
     sendCounts: await db
       .selectFrom('send_counts')
       .selectAll()
-      .where((eb) => eb.or([eb.and([eb('scope', '=', 'number'), eb('key', 'in', phones)]), eb.and([eb('scope', 'in', ['contact', 'submit']), eb('key', 'in', contacts)])]))
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('scope', '=', 'number'), eb('key', 'in', phones)]),
+          eb.and([eb('scope', 'in', ['contact', 'submit']), eb('key', 'in', contacts)]),
+        ]),
+      )
       .execute(),
   }
 }
@@ -122,6 +139,42 @@ export interface ErasedRows {
 export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<ErasedRows> {
   const phones = p.phones.length ? p.phones : ['']
   const contacts = p.contactIds.length ? p.contactIds : ['']
+  const texts = await blankTexts(trx, { phones, contacts }, now)
+  const ids = texts.map((t) => t.id)
+  const { links, conversations, verifications } = await eraseLinks(trx, { phones, contacts })
+  await trx
+    .deleteFrom('send_counts')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('scope', '=', 'number'), eb('key', 'in', phones)]),
+        eb.and([eb('scope', 'in', ['contact', 'submit']), eb('key', 'in', contacts)]),
+      ]),
+    )
+    .execute()
+  const automated = await eraseAutomated(trx, phones, contacts, now)
+  const consentDeleted = await removed(trx.deleteFrom('consent').where('phone', 'in', phones).where('state', '!=', 'opted_out'))
+  const optOutKept = (await trx.selectFrom('consent').select('phone').where('phone', 'in', phones).executeTakeFirst()) !== undefined
+  const jobs = await erasePersonJobs(trx, phones, contacts, ids)
+  return {
+    messages: ids.length,
+    links,
+    conversations,
+    automated,
+    verifications,
+    jobs,
+    consentDeleted,
+    optOutKept,
+    sids: unique(texts.map((t) => t.twilio_sid)),
+  }
+}
+
+/** How many rows a delete removed. */
+async function removed(q: { executeTakeFirst(): Promise<{ numDeletedRows: bigint }> }): Promise<number> {
+  return Number((await q.executeTakeFirst()).numDeletedRows)
+}
+
+/** Their texts keep their place and status but lose their number, words and pictures; answers the texts blanked. */
+async function blankTexts(trx: Tx, { phones, contacts }: { phones: string[]; contacts: string[] }, now: number) {
   const texts = await trx
     .selectFrom('messages')
     .select(['id', 'twilio_sid'])
@@ -131,30 +184,50 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
   if (ids.length > 0) {
     await trx
       .updateTable('messages')
-      .set({ phone: '', body: '', media: '[]', intercom_contact_id: null, intercom_conversation_id: null, error_message: null, redacted_at: now, updated_at: now })
+      .set({
+        phone: '',
+        body: '',
+        media: '[]',
+        intercom_contact_id: null,
+        intercom_conversation_id: null,
+        error_message: null,
+        redacted_at: now,
+        updated_at: now,
+      })
       .where('id', 'in', ids)
       .execute()
   }
-  const removed = async (q: { executeTakeFirst(): Promise<{ numDeletedRows: bigint }> }) => Number((await q.executeTakeFirst()).numDeletedRows)
+  return texts
+}
+
+/** Their links, SMS conversations (with the quick replies asked there) and number verifications. */
+async function eraseLinks(trx: Tx, { phones, contacts }: { phones: string[]; contacts: string[] }) {
   const links =
-    (await removed(trx.deleteFrom('phone_contacts').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))) +
-    (await removed(trx.deleteFrom('sms_conversation_links').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)]))))
+    (await removed(
+      trx.deleteFrom('phone_contacts').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+    )) +
+    (await removed(
+      trx.deleteFrom('sms_conversation_links').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+    ))
   // What a teammate asked them by text (its options may name them): their SMS conversations' quick replies.
   await trx
     .deleteFrom('quick_replies')
-    .where('intercom_conversation_id', 'in', trx.selectFrom('sms_conversations').select('intercom_conversation_id').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
+    .where(
+      'intercom_conversation_id',
+      'in',
+      trx
+        .selectFrom('sms_conversations')
+        .select('intercom_conversation_id')
+        .where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+    )
     .execute()
-  const conversations = await removed(trx.deleteFrom('sms_conversations').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
-  const verifications = await removed(trx.deleteFrom('phone_verifications').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
-  await trx
-    .deleteFrom('send_counts')
-    .where((eb) => eb.or([eb.and([eb('scope', '=', 'number'), eb('key', 'in', phones)]), eb.and([eb('scope', 'in', ['contact', 'submit']), eb('key', 'in', contacts)])]))
-    .execute()
-  const automated = await eraseAutomated(trx, phones, contacts, now)
-  const consentDeleted = await removed(trx.deleteFrom('consent').where('phone', 'in', phones).where('state', '!=', 'opted_out'))
-  const optOutKept = (await trx.selectFrom('consent').select('phone').where('phone', 'in', phones).executeTakeFirst()) !== undefined
-  const jobs = await erasePersonJobs(trx, phones, contacts, ids)
-  return { messages: ids.length, links, conversations, automated, verifications, jobs, consentDeleted, optOutKept, sids: unique(texts.map((t) => t.twilio_sid)) }
+  const conversations = await removed(
+    trx.deleteFrom('sms_conversations').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+  )
+  const verifications = await removed(
+    trx.deleteFrom('phone_verifications').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+  )
+  return { links, conversations, verifications }
 }
 
 /**
@@ -162,12 +235,26 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
  * lose number and words; a confirmation's key holds the number, so it goes.
  */
 async function eraseAutomated(trx: Tx, phones: string[], contacts: string[], now: number): Promise<number> {
-  const mine = trx.selectFrom('automated_sends').select('key').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)]))
-  const confirmations = await trx.deleteFrom('automated_sends').where('kind', '=', 'confirmation').where('key', 'in', mine).executeTakeFirst()
+  const mine = trx
+    .selectFrom('automated_sends')
+    .select('key')
+    .where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)]))
+  const confirmations = await trx
+    .deleteFrom('automated_sends')
+    .where('kind', '=', 'confirmation')
+    .where('key', 'in', mine)
+    .executeTakeFirst()
   const others = await trx
     .updateTable('automated_sends')
     .set({ phone: null, body: null, reason: null, requested_by: null, updated_at: now })
-    .where('key', 'in', trx.selectFrom('automated_sends').select('key').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])))
+    .where(
+      'key',
+      'in',
+      trx
+        .selectFrom('automated_sends')
+        .select('key')
+        .where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
+    )
     .executeTakeFirst()
   return Number(confirmations.numDeletedRows) + Number(others.numUpdatedRows)
 }

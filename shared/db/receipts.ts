@@ -20,7 +20,11 @@ export async function pruneReceipts(trx: Tx, before: number, limit: number): Pro
   const result = await trx
     .deleteFrom('webhook_receipts')
     .where((eb) =>
-      eb(sql.ref('rowid'), 'in', eb.selectFrom('webhook_receipts').select(sql.ref('rowid').as('rowid')).where('received_at', '<', before).limit(limit)),
+      eb(
+        sql.ref('rowid'),
+        'in',
+        eb.selectFrom('webhook_receipts').select(sql.ref('rowid').as('rowid')).where('received_at', '<', before).limit(limit),
+      ),
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
@@ -28,6 +32,10 @@ export async function pruneReceipts(trx: Tx, before: number, limit: number): Pro
 
 /** When a webhook from this source was last accepted, or null. */
 export async function lastReceiptAt(db: Executor, source: string): Promise<number | null> {
-  const row = await db.selectFrom('webhook_receipts').select((eb) => eb.fn.max('received_at').as('last')).where('source', '=', source).executeTakeFirst()
+  const row = await db
+    .selectFrom('webhook_receipts')
+    .select((eb) => eb.fn.max('received_at').as('last'))
+    .where('source', '=', source)
+    .executeTakeFirst()
   return row?.last ?? null
 }

@@ -42,7 +42,8 @@ export async function schemaDifferences(store: Store, lastApplied: string): Prom
   for (const [key, object] of actual) {
     const wanted = expected.get(key)
     if (!wanted) differences.push(`it has a ${key} that no migration creates`)
-    else if (wanted.tbl_name !== object.tbl_name || wanted.sql !== object.sql) differences.push(`its ${key} is not what the migrations create`)
+    else if (wanted.tbl_name !== object.tbl_name || wanted.sql !== object.sql)
+      differences.push(`its ${key} is not what the migrations create`)
   }
   for (const key of expected.keys()) if (!actual.has(key)) differences.push(`it lacks the ${key} the migrations create`)
   return differences

@@ -1,4 +1,13 @@
-import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type CompiledQuery, type QueryResult, type Transaction } from 'kysely'
+import {
+  DummyDriver,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type CompiledQuery,
+  type QueryResult,
+  type Transaction,
+} from 'kysely'
 import type { Database } from './schema.js'
 
 /**
@@ -15,7 +24,8 @@ export interface Statement<R = unknown> extends CompiledQuery<R> {
 }
 
 /** The row type of a statement, or of a query builder's `compile()`. */
-export type RowOf<S> = S extends CompiledQuery<infer R> ? (unknown extends R ? (S extends { readonly '~rows'?: infer P } ? P : R) : R) : never
+export type RowOf<S> =
+  S extends CompiledQuery<infer R> ? (unknown extends R ? (S extends { readonly '~rows'?: infer P } ? P : R) : R) : never
 
 /** What `Store.run` answers for `statements`: each one's result, typed, in order. */
 export type Results<S extends readonly Statement[]> = { -readonly [K in keyof S]: QueryResult<RowOf<S[K]>> }

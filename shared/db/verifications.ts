@@ -10,7 +10,17 @@ export async function insertVerification(
 ): Promise<number> {
   const row = await trx
     .insertInto('phone_verifications')
-    .values({ intercom_contact_id: v.contactId, phone: v.phone, code_hash: v.codeHash, expires_at: v.expiresAt, attempts: 0, sends: 1, last_sent_at: now, verified_at: null, created_at: now })
+    .values({
+      intercom_contact_id: v.contactId,
+      phone: v.phone,
+      code_hash: v.codeHash,
+      expires_at: v.expiresAt,
+      attempts: 0,
+      sends: 1,
+      last_sent_at: now,
+      verified_at: null,
+      created_at: now,
+    })
     .returning('id')
     .executeTakeFirstOrThrow()
   return row.id
@@ -32,7 +42,12 @@ export function renewVerification(id: number, codeHash: string, expiresAt: numbe
 /** Counts one try; returns the row as it was before it, or undefined. */
 export async function countTry(trx: Tx, id: number): Promise<PhoneVerification | undefined> {
   const before = await trx.selectFrom('phone_verifications').selectAll().where('id', '=', id).executeTakeFirst()
-  if (before) await trx.updateTable('phone_verifications').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('id', '=', id).execute()
+  if (before)
+    await trx
+      .updateTable('phone_verifications')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .execute()
   return before
 }
 
@@ -45,7 +60,11 @@ export async function pruneVerifications(trx: Tx, before: number, limit: number)
   const result = await trx
     .deleteFrom('phone_verifications')
     .where((eb) =>
-      eb(sql.ref('rowid'), 'in', eb.selectFrom('phone_verifications').select(sql.ref('rowid').as('rowid')).where('expires_at', '<', before).limit(limit)),
+      eb(
+        sql.ref('rowid'),
+        'in',
+        eb.selectFrom('phone_verifications').select(sql.ref('rowid').as('rowid')).where('expires_at', '<', before).limit(limit),
+      ),
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)

@@ -152,7 +152,10 @@ export class WriteLane {
 
   /** A remote batch: every statement of `batch` in one request; false when it rolled back. */
   private async commitRemote(remote: Client, batch: Pending[]): Promise<boolean> {
-    const results = await sendBatch(remote, batch.map((item) => item.statements!))
+    const results = await sendBatch(
+      remote,
+      batch.map((item) => item.statements!),
+    )
     if (!results) return false
     this.count(batch.length)
     batch.forEach((item, i) => item.resolve(results[i]))

@@ -24,13 +24,25 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 }
 
 /** Sends every request twice: both at once, or the copy after the original was answered. */
-async function twice<R extends { statusCode: number; body: string }>(send: () => Promise<R>, together: boolean, expected: number): Promise<void> {
+async function twice<R extends { statusCode: number; body: string }>(
+  send: () => Promise<R>,
+  together: boolean,
+  expected: number,
+): Promise<void> {
   const answers = together ? await Promise.all([send(), send()]) : [await send(), await send()]
   for (const a of answers) if (a.statusCode !== expected) throw new Error(`answered ${a.statusCode}, expected ${expected}: ${a.body}`)
 }
 
 const countRows = async (ctx: TestApp, table: 'webhook_receipts', source: string) =>
-  Number((await ctx.app.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('source', '=', source).executeTakeFirstOrThrow()).n)
+  Number(
+    (
+      await ctx.app.store.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('source', '=', source)
+        .executeTakeFirstOrThrow()
+    ).n,
+  )
 
 t.test('every webhook delivered twice, status callbacks shuffled: each effect happens once and the final statuses are right', async (t) => {
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000_007)
@@ -75,7 +87,9 @@ t.test('every webhook delivered twice, status callbacks shuffled: each effect ha
   const conversationOf = (phone: string) => ctx.intercom.conversations.find((x) => x.contacts[0]!.id === contactOf(phone).id)!
 
   // Intercom tells us about the leads the bridge created for them (twice too): no welcome for those.
-  await Promise.all(customers.map((p, i) => intercomTwice(ctx.intercom.contactNotification('contact.lead.created', contactOf(p).id), i % 2 === 0)))
+  await Promise.all(
+    customers.map((p, i) => intercomTwice(ctx.intercom.contactNotification('contact.lead.created', contactOf(p).id), i % 2 === 0)),
+  )
 
   // 3. Teammates reply, twice each; each part also comes again inside a later notification.
   const REPLIES = 2
@@ -113,9 +127,15 @@ t.test('every webhook delivered twice, status callbacks shuffled: each effect ha
           : i % 5 === 4
             ? [{ MessageStatus: 'delivered' }, { MessageStatus: 'read' }]
             : [{ MessageStatus: 'delivered' }]
-    lifecycles.set(m.sid, [...steps.map((s) => ({ MessageStatus: s })), ...end].map((x) => ({ MessageSid: m.sid, ...x })))
+    lifecycles.set(
+      m.sid,
+      [...steps.map((s) => ({ MessageStatus: s })), ...end].map((x) => ({ MessageSid: m.sid, ...x })),
+    )
   })
-  const callbacks = shuffle([...lifecycles.values()].flat().flatMap((cb) => [cb, cb]), random)
+  const callbacks = shuffle(
+    [...lifecycles.values()].flat().flatMap((cb) => [cb, cb]),
+    random,
+  )
   const statusAnswers: number[] = []
   for (let i = 0; i < callbacks.length; i += 5) {
     const answers = await Promise.all(callbacks.slice(i, i + 5).map((cb) => postStatus(ctx, cb)))
@@ -131,24 +151,51 @@ t.test('every webhook delivered twice, status callbacks shuffled: each effect ha
   // Texts in: one part each, in order, one contact and one conversation per customer.
   for (const phone of customers) {
     const c = conversationOf(phone)
-    const texts = [c.source.body, ...c.parts.filter((p) => p.part_type === 'comment' && p.author.id === contactOf(phone).id).map((p) => p.body)]
-    t.same(texts, Array.from({ length: TEXTS }, (_, i) => bodyOf(phone, i + 1)), `${phone.slice(-3)}: each text once, in order`)
+    const texts = [
+      c.source.body,
+      ...c.parts.filter((p) => p.part_type === 'comment' && p.author.id === contactOf(phone).id).map((p) => p.body),
+    ]
+    t.same(
+      texts,
+      Array.from({ length: TEXTS }, (_, i) => bodyOf(phone, i + 1)),
+      `${phone.slice(-3)}: each text once, in order`,
+    )
   }
   t.equal(ctx.intercom.contacts.length, signups.length + customers.length + 1, 'one contact per customer')
   t.equal(ctx.intercom.conversations.length, customers.length + 1, 'one conversation per customer')
 
   // Texts out: one per reply, one welcome per new contact, none for leads made from a text.
   for (const phone of customers) {
-    t.same(outbound().filter((m) => m.to === phone).map((m) => m.body), [replyOf(phone, 1), replyOf(phone, 2)], `${phone.slice(-3)}: each reply texted once`)
+    t.same(
+      outbound()
+        .filter((m) => m.to === phone)
+        .map((m) => m.body),
+      [replyOf(phone, 1), replyOf(phone, 2)],
+      `${phone.slice(-3)}: each reply texted once`,
+    )
   }
-  t.same(outbound().filter((m) => signups.some((c) => c.phone === m.to)).map((m) => [m.to, m.body]), [
-    ['+14155550601', 'Hi Ana, welcome to Acme!'],
-    ['+14155550602', 'Hi Bo, welcome to Acme!'],
-  ], 'one welcome per new contact')
+  t.same(
+    outbound()
+      .filter((m) => signups.some((c) => c.phone === m.to))
+      .map((m) => [m.to, m.body]),
+    [
+      ['+14155550601', 'Hi Ana, welcome to Acme!'],
+      ['+14155550602', 'Hi Bo, welcome to Acme!'],
+    ],
+    'one welcome per new contact',
+  )
   const creates = ctx.twilio.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/Messages.json'))
   t.equal(creates.filter((r) => (r.body as Record<string, string>).To === refused).length, 1, 'the refused number was tried once')
-  const skipped = await ctx.app.store.db.selectFrom('automated_sends').select(['key', 'status', 'reason']).where('status', '=', 'skipped').execute()
-  t.same(skipped.map((x) => x.key).sort(), customers.map((p) => `welcome:${contactOf(p).id}`).sort(), 'the leads made from texts were not welcomed')
+  const skipped = await ctx.app.store.db
+    .selectFrom('automated_sends')
+    .select(['key', 'status', 'reason'])
+    .where('status', '=', 'skipped')
+    .execute()
+  t.same(
+    skipped.map((x) => x.key).sort(),
+    customers.map((p) => `welcome:${contactOf(p).id}`).sort(),
+    'the leads made from texts were not welcomed',
+  )
 
   // Statuses: where each text's own lifecycle ends, whatever order and however often it was told.
   const rows = await ctx.app.store.db.selectFrom('messages').selectAll().where('direction', '=', 'outbound').execute()
@@ -159,31 +206,55 @@ t.test('every webhook delivered twice, status callbacks shuffled: each effect ha
       continue
     }
     const last = lifecycles.get(row.twilio_sid!)!.at(-1)!
-    t.same([row.status, row.error_code], [last.MessageStatus, last.ErrorCode ? Number(last.ErrorCode) : null], `${row.body}: ${last.MessageStatus}`)
+    t.same(
+      [row.status, row.error_code],
+      [last.MessageStatus, last.ErrorCode ? Number(last.ErrorCode) : null],
+      `${row.body}: ${last.MessageStatus}`,
+    )
   }
 
   // One failure note per failed text in a conversation, naming it; nothing else noted.
   const failedRows = rows.filter((r) => ['failed', 'undelivered'].includes(r.status) && r.intercom_conversation_id)
   t.ok(failedRows.length >= 3, `some texts failed (${failedRows.length})`)
-  const allNotes = ctx.intercom.conversations.flatMap((c) => c.parts.filter((p) => p.part_type === 'note').map((p) => ({ conversation: c.id, body: p.body ?? '' })))
+  const allNotes = ctx.intercom.conversations.flatMap((c) =>
+    c.parts.filter((p) => p.part_type === 'note').map((p) => ({ conversation: c.id, body: p.body ?? '' })),
+  )
   const welcomeNotes = allNotes.filter((n) => /Welcome text not sent/.test(n.body))
-  t.same(welcomeNotes.map((n) => n.conversation).sort(), customers.map((p) => conversationOf(p).id).sort(), 'one "welcome not sent" note per customer who texted first')
+  t.same(
+    welcomeNotes.map((n) => n.conversation).sort(),
+    customers.map((p) => conversationOf(p).id).sort(),
+    'one "welcome not sent" note per customer who texted first',
+  )
   const notes = allNotes.filter((n) => !welcomeNotes.includes(n))
   t.equal(notes.length, failedRows.length, 'one failure note per failed text, nothing else noted')
   for (const row of failedRows) {
-    const mine = notes.filter((n) => n.conversation === row.intercom_conversation_id && (row.twilio_sid ? n.body.includes(row.twilio_sid) : n.body.includes(String(row.error_code))))
+    const mine = notes.filter(
+      (n) =>
+        n.conversation === row.intercom_conversation_id &&
+        (row.twilio_sid ? n.body.includes(row.twilio_sid) : n.body.includes(String(row.error_code))),
+    )
     t.equal(mine.length, 1, `one note for "${row.body}"`)
   }
 
   // The contact attributes follow the newest text's final status.
   for (const contact of ctx.intercom.contacts) {
-    const newest = rows.filter((r) => r.intercom_contact_id === contact.id && r.twilio_sid).sort((a, b) => b.created_at - a.created_at || b.id - a.id)[0]
+    const newest = rows
+      .filter((r) => r.intercom_contact_id === contact.id && r.twilio_sid)
+      .sort((a, b) => b.created_at - a.created_at || b.id - a.id)[0]
     if (!newest) continue
-    t.match(contact.custom_attributes, { last_sms_sid: newest.twilio_sid, last_sms_status: newest.status }, `contact of ${newest.phone.slice(-3)}: last text's status`)
+    t.match(
+      contact.custom_attributes,
+      { last_sms_sid: newest.twilio_sid, last_sms_status: newest.status },
+      `contact of ${newest.phone.slice(-3)}: last text's status`,
+    )
   }
 
   // The close was recorded once; every webhook left one receipt, whatever was redelivered.
-  const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().where('intercom_conversation_id', '=', closing).executeTakeFirstOrThrow()
+  const link = await ctx.app.store.db
+    .selectFrom('sms_conversations')
+    .selectAll()
+    .where('intercom_conversation_id', '=', closing)
+    .executeTakeFirstOrThrow()
   t.ok(link.closed_at, 'the close is recorded')
   const inbound = await ctx.app.store.db.selectFrom('messages').select('twilio_sid').where('direction', '=', 'inbound').execute()
   t.equal(inbound.length, smsWebhooks, 'one stored text per text sent')
@@ -196,7 +267,10 @@ t.test('regression: contact attributes that already exist in Intercom are used, 
   // Intercom's "You already have 'last_sms_sid' in your data" buried the second. The same happens
   // when the workspace has them from an earlier install.
   const ctx = await buildTestApp(t)
-  ctx.intercom.dataAttributes.push({ name: 'last_sms_sid', model: 'contact', data_type: 'string' }, { name: 'last_sms_status', model: 'contact', data_type: 'string' })
+  ctx.intercom.dataAttributes.push(
+    { name: 'last_sms_sid', model: 'contact', data_type: 'string' },
+    { name: 'last_sms_status', model: 'contact', data_type: 'string' },
+  )
   await postSms(ctx, inboundForm(ctx, { From: '+14155550801', Body: 'hi' }))
   await drain(ctx.app)
   const conversationId = ctx.intercom.conversations[0]!.id

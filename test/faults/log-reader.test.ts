@@ -37,10 +37,13 @@ t.test('the log reader goes away with unread lines, then SIGTERM: the service st
   t.same(await ended(service), { code: 0, signal: null })
 })
 
-t.test('the log reader stops reading (the pipe full) and SIGTERM: the process still ends, at the latest by SIGKILL to itself', async (t) => {
-  const service = await start(t)
-  await fillTheLog(service)
-  service.child.kill('SIGTERM')
-  const how = await ended(service)
-  t.ok(how.code === 0 || how.signal === 'SIGKILL', `ended: ${JSON.stringify(how)}`)
-})
+t.test(
+  'the log reader stops reading (the pipe full) and SIGTERM: the process still ends, at the latest by SIGKILL to itself',
+  async (t) => {
+    const service = await start(t)
+    await fillTheLog(service)
+    service.child.kill('SIGTERM')
+    const how = await ended(service)
+    t.ok(how.code === 0 || how.signal === 'SIGKILL', `ended: ${JSON.stringify(how)}`)
+  },
+)

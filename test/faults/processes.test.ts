@@ -4,14 +4,22 @@ import { startLibsqlServerStandIn } from '../../sandbox/libsql-server.js'
 import { OUR_NUMBER, standInEnv } from '../../sandbox/env.js'
 import { tempDir } from '../support/db.js'
 import { startServiceProcess } from '../support/process.js'
-import { accepted, conversationOf as conversationOfPhone, jobStarts, textsInIntercom, textsSent, wiredStandIns } from '../support/traffic.js'
+import {
+  accepted,
+  conversationOf as conversationOfPhone,
+  jobStarts,
+  textsInIntercom,
+  textsSent,
+  wiredStandIns,
+} from '../support/traffic.js'
 import { until } from '../support/wait.js'
 
 const CUSTOMERS = 8
 const PER_CUSTOMER = 30
 
-t.test('two service processes on one database file under HTTP load: no job runs twice, every text once and in order, every reply once', (t) =>
-  twoMachines(t, 'file'),
+t.test(
+  'two service processes on one database file under HTTP load: no job runs twice, every text once and in order, every reply once',
+  (t) => twoMachines(t, 'file'),
 )
 
 t.test('two machines on one remote libSQL database (Turso) under HTTP load: the same', (t) => twoMachines(t, 'remote'))
@@ -39,7 +47,12 @@ async function twoMachines(t: Test, database: 'file' | 'remote') {
   await Promise.all(
     Array.from({ length: CUSTOMERS }, async (_, c) => {
       for (let i = 0; i < PER_CUSTOMER; i++) {
-        const { delivery } = await twilio.receiveText({ from: customer(c), to: OUR_NUMBER, body: body(c, i), via: services[(c + i) % 2]!.url })
+        const { delivery } = await twilio.receiveText({
+          from: customer(c),
+          to: OUR_NUMBER,
+          body: body(c, i),
+          via: services[(c + i) % 2]!.url,
+        })
         if (!accepted(delivery)) refused.push(body(c, i))
         const conversation = conversationOf(c)
         if (i % 10 === 9 && conversation) {
@@ -60,7 +73,11 @@ async function twoMachines(t: Test, database: 'file' | 'remote') {
 
   t.equal(textsInIntercom(intercom).length, expected, 'every text exactly once')
   for (let c = 0; c < CUSTOMERS; c++) {
-    t.same(textsInIntercom(intercom, conversationOf(c)), Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)), `customer ${c}: in order`)
+    t.same(
+      textsInIntercom(intercom, conversationOf(c)),
+      Array.from({ length: PER_CUSTOMER }, (_, i) => body(c, i)),
+      `customer ${c}: in order`,
+    )
   }
   t.equal(intercom.contacts.length, CUSTOMERS, 'one contact per customer')
   t.equal(intercom.conversations.length, CUSTOMERS, 'one conversation per customer')
@@ -69,7 +86,11 @@ async function twoMachines(t: Test, database: 'file' | 'remote') {
 
   const starts = jobStarts(...services.map((s) => s.output()))
   t.ok(starts.size >= expected + replies.length, `${starts.size} jobs ran`)
-  t.same([...starts].filter(([, pids]) => pids.length > 1), [], 'no job started twice')
+  t.same(
+    [...starts].filter(([, pids]) => pids.length > 1),
+    [],
+    'no job started twice',
+  )
   const byPid = new Set([...starts.values()].flat())
   t.equal(byPid.size, 2, 'both processes ran jobs')
   for (const s of services) t.equal(await s.stop(), 0, 'a clean stop')

@@ -7,33 +7,55 @@ function thread(ctx: TestApp, conversationId: string) {
   return [c.source.body, ...c.parts.filter((p) => p.part_type === 'comment').map((p) => p.body)]
 }
 
-const calls = (ctx: TestApp, method: string, path: RegExp) => ctx.intercom.requests.filter((r) => r.method === method && path.test(r.path) && r.status === 200)
+const calls = (ctx: TestApp, method: string, path: RegExp) =>
+  ctx.intercom.requests.filter((r) => r.method === method && path.test(r.path) && r.status === 200)
 
 /** Texts as the bridge stored them, per number, in the order it accepted them. */
 async function accepted(ctx: TestApp, phone: string) {
-  const rows = await ctx.app.store.db.selectFrom('messages').select('body').where('direction', '=', 'inbound').where('phone', '=', phone).orderBy('id').execute()
+  const rows = await ctx.app.store.db
+    .selectFrom('messages')
+    .select('body')
+    .where('direction', '=', 'inbound')
+    .where('phone', '=', phone)
+    .orderBy('id')
+    .execute()
   return rows.map((r) => r.body)
 }
 
-t.test('twenty texts at once from a new number, Intercom search lagging and slow to create: one contact, one conversation, all texts in order', async (t) => {
-  const ctx = await buildTestApp(t)
-  const customer = '+14155550123'
-  // Intercom's search lags behind creation, so only the bridge's own link can prevent duplicates;
-  // slow creates keep the window in which a second job could slip through wide open.
-  ctx.intercom.searchLagMs = 60_000
-  ctx.intercom.failNext({ delayMs: 300, times: 20, match: { method: 'POST', path: /^\/(contacts|conversations)$/ } })
-  const forms = Array.from({ length: 20 }, (_, i) => inboundForm(ctx, { From: customer, Body: `text ${i + 1}` }))
-  const answers = await Promise.all(forms.map((f) => postSms(ctx, f)))
-  t.same(answers.map((a) => a.statusCode), Array(20).fill(200), 'every webhook answered 200')
-  await drain(ctx.app)
+t.test(
+  'twenty texts at once from a new number, Intercom search lagging and slow to create: one contact, one conversation, all texts in order',
+  async (t) => {
+    const ctx = await buildTestApp(t)
+    const customer = '+14155550123'
+    // Intercom's search lags behind creation, so only the bridge's own link can prevent duplicates;
+    // slow creates keep the window in which a second job could slip through wide open.
+    ctx.intercom.searchLagMs = 60_000
+    ctx.intercom.failNext({ delayMs: 300, times: 20, match: { method: 'POST', path: /^\/(contacts|conversations)$/ } })
+    const forms = Array.from({ length: 20 }, (_, i) => inboundForm(ctx, { From: customer, Body: `text ${i + 1}` }))
+    const answers = await Promise.all(forms.map((f) => postSms(ctx, f)))
+    t.same(
+      answers.map((a) => a.statusCode),
+      Array(20).fill(200),
+      'every webhook answered 200',
+    )
+    await drain(ctx.app)
 
-  t.equal(ctx.intercom.contacts.length, 1, 'one contact')
-  t.equal(calls(ctx, 'POST', /^\/contacts$/).length, 1, 'created once')
-  t.equal(ctx.intercom.conversations.length, 1, 'one conversation')
-  t.equal(calls(ctx, 'POST', /^\/conversations$/).length, 1, 'started once')
-  t.same(thread(ctx, ctx.intercom.conversations[0]!.id), forms.map((f) => f.Body), 'in the order Twilio delivered them')
-  t.same(await accepted(ctx, customer), forms.map((f) => f.Body), 'which is the order the bridge stored them in')
-})
+    t.equal(ctx.intercom.contacts.length, 1, 'one contact')
+    t.equal(calls(ctx, 'POST', /^\/contacts$/).length, 1, 'created once')
+    t.equal(ctx.intercom.conversations.length, 1, 'one conversation')
+    t.equal(calls(ctx, 'POST', /^\/conversations$/).length, 1, 'started once')
+    t.same(
+      thread(ctx, ctx.intercom.conversations[0]!.id),
+      forms.map((f) => f.Body),
+      'in the order Twilio delivered them',
+    )
+    t.same(
+      await accepted(ctx, customer),
+      forms.map((f) => f.Body),
+      'which is the order the bridge stored them in',
+    )
+  },
+)
 
 t.test('five numbers at once while twenty more texts arrive from a sixth: each its own contact and conversation, in order', async (t) => {
   const ctx = await buildTestApp(t)
@@ -52,7 +74,11 @@ t.test('five numbers at once while twenty more texts arrive from a sixth: each i
     for (let i = 1; i <= 5; i++) forms.push(inboundForm(ctx, { From: busy, Body: `${busy.slice(-3)}-${(round - 1) * 5 + i}` }))
   }
   const answers = await Promise.all(forms.map((f) => postSms(ctx, f)))
-  t.same(answers.map((a) => a.statusCode), Array(forms.length).fill(200), 'every webhook answered 200')
+  t.same(
+    answers.map((a) => a.statusCode),
+    Array(forms.length).fill(200),
+    'every webhook answered 200',
+  )
   await drain(ctx.app)
 
   t.equal(ctx.intercom.contacts.length, few.length + 1, 'one contact per number (the known one reused)')

@@ -45,13 +45,17 @@ async function catchesUp(ctx: TestApp) {
 
 /** What Intercom holds: every contact, every conversation, every customer text, as counts and bodies. */
 function intercomState(ctx: TestApp) {
-  return { contacts: ctx.intercom.contacts.length, conversations: ctx.intercom.conversations.length, texts: textsInIntercom(ctx.intercom).sort() }
+  return {
+    contacts: ctx.intercom.contacts.length,
+    conversations: ctx.intercom.conversations.length,
+    texts: textsInIntercom(ctx.intercom).sort(),
+  }
 }
 
 const delivered = (ctx: TestApp) =>
   ctx.app.store.db.selectFrom('messages').select(['body', 'intercom_part_id']).where('direction', '=', 'inbound').orderBy('id').execute()
 
-t.test('1. a first start on an empty database takes no history from Twilio\'s log into Intercom', async (t) => {
+t.test("1. a first start on an empty database takes no history from Twilio's log into Intercom", async (t) => {
   const dir = tempDir(t)
   const production = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'production.db')}` } })
   await texts(production, ANA, 'hello')
@@ -97,16 +101,23 @@ t.test('1. after a restore of an older backup, the texts since are taken back wi
   const restored = await buildTestApp(t, { env: { DATABASE_URL: `file:${dbFile}` }, standIns: before })
   await catchesUp(restored)
   await catchesUp(restored)
-  t.same(intercomState(restored), { ...after, texts: [...after.texts, 'hello?'].sort() }, 'only the text Intercom did not have is posted, once')
+  t.same(
+    intercomState(restored),
+    { ...after, texts: [...after.texts, 'hello?'].sort() },
+    'only the text Intercom did not have is posted, once',
+  )
   const rows = await delivered(restored)
   t.same(rows.map((r) => r.body).sort(), ['are you open today?', 'first time texting', 'hello', 'hello?'], 'each stored once')
   const ana = restored.intercom.conversations.find((c) => c.source.body === 'hello')!
-  t.same(textsInIntercom(restored.intercom, ana), ['hello', 'are you open today?', 'hello?'], 'in Ana\'s conversation, in order')
-  t.ok(rows.every((r) => r.intercom_part_id), 'each recorded against what Intercom shows')
+  t.same(textsInIntercom(restored.intercom, ana), ['hello', 'are you open today?', 'hello?'], "in Ana's conversation, in order")
+  t.ok(
+    rows.every((r) => r.intercom_part_id),
+    'each recorded against what Intercom shows',
+  )
   t.equal(new Set(rows.map((r) => r.intercom_part_id)).size, 4, 'and no two against the same part')
 })
 
-t.test('1. on the operator\'s word (sms-bridge catchup --since), a fresh database takes the texts Intercom lacks, once', async (t) => {
+t.test("1. on the operator's word (sms-bridge catchup --since), a fresh database takes the texts Intercom lacks, once", async (t) => {
   const dir = tempDir(t)
   const lost = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'lost.db')}` } })
   await servingForAWhile(lost)
@@ -129,9 +140,13 @@ t.test('1. on the operator\'s word (sms-bridge catchup --since), a fresh databas
   await catchesUp(fresh)
   await catchesUp(fresh)
   const now = intercomState(fresh)
-  t.same(now, { contacts: 2, conversations: 2, texts: ['call me', 'did you get my photo?', 'hello', 'hello'] }, 'the two it lacked, once; the same words sent twice stay two')
+  t.same(
+    now,
+    { contacts: 2, conversations: 2, texts: ['call me', 'did you get my photo?', 'hello', 'hello'] },
+    'the two it lacked, once; the same words sent twice stay two',
+  )
   const ana = fresh.intercom.conversations.find((c) => c.source.body === 'hello')!
-  t.same(textsInIntercom(fresh.intercom, ana), ['hello', 'hello', 'did you get my photo?'], 'in Ana\'s conversation, in order')
+  t.same(textsInIntercom(fresh.intercom, ana), ['hello', 'hello', 'did you get my photo?'], "in Ana's conversation, in order")
   t.same((await delivered(fresh)).map((r) => r.body).sort(), ['call me', 'did you get my photo?', 'hello', 'hello'], 'each stored once')
 })
 
@@ -152,7 +167,11 @@ t.test('1. a copy of a database keeps its history: only a database that never st
 t.test('1. sms-bridge catchup: the command asks the running service, and refuses what it cannot do', async (t) => {
   const cwd = tempDir(t)
   const dbFile = join(cwd, 'bridge.db')
-  const env = standInEnv({ accountSid: `AC${'1'.repeat(32)}`, authToken: 'x', url: 'http://127.0.0.1:9' } as never, { token: 'x', clientSecret: 'y', url: 'http://127.0.0.1:9' } as never, dbFile)
+  const env = standInEnv(
+    { accountSid: `AC${'1'.repeat(32)}`, authToken: 'x', url: 'http://127.0.0.1:9' } as never,
+    { token: 'x', clientSecret: 'y', url: 'http://127.0.0.1:9' } as never,
+    dbFile,
+  )
   const usage = await runCli(['catchup'], env, cwd)
   t.equal(usage.code, 2)
   t.match(usage.stderr, /^Usage: sms-bridge catchup --since <age>/)
@@ -195,11 +214,15 @@ t.test('1. a restored database replays no reply the old one already texted', asy
   const restored = await buildTestApp(t, { env: { DATABASE_URL: `file:${join(dir, 'restored.db')}` }, standIns: production })
   await drain(restored.app)
   t.equal(sent().length, 1, 'the customer is not texted a second time')
-  const row = await restored.app.store.db.selectFrom('messages').select(['twilio_sid', 'status']).where('direction', '=', 'outbound').executeTakeFirstOrThrow()
+  const row = await restored.app.store.db
+    .selectFrom('messages')
+    .select(['twilio_sid', 'status'])
+    .where('direction', '=', 'outbound')
+    .executeTakeFirstOrThrow()
   t.equal(row.twilio_sid, sent()[0]!.sid, 'the restored record adopts the text Twilio already has')
 })
 
-t.test('1. an operator\'s catch-up asked for while a turn runs is not lost to that turn', async (t) => {
+t.test("1. an operator's catch-up asked for while a turn runs is not lost to that turn", async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
   await servingForAWhile(ctx)
   // Sent two hours ago, its webhook lost: older than the running catch-up looks.
@@ -209,11 +232,19 @@ t.test('1. an operator\'s catch-up asked for while a turn runs is not lost to th
   const asked = ctx.twilio.requests.length
   const turn = catchUp(ctx.app.bridge)
   // The turn has read its cursor once it asks Twilio's log (held at the gate).
-  await until(() => ctx.twilio.requests.slice(asked).some((r) => r.method === 'GET' && /Messages\.json$/.test(r.path)), 'the running turn to list Twilio\'s log', 40_000)
+  await until(
+    () => ctx.twilio.requests.slice(asked).some((r) => r.method === 'GET' && /Messages\.json$/.test(r.path)),
+    "the running turn to list Twilio's log",
+    40_000,
+  )
   await catchUpFrom(ctx.app.store, Date.now() - 3 * 3_600_000, ctx.app.bridge.clock.now())
   open()
   await turn
   t.equal((await delivered(ctx)).length, 0, 'the turn that was running looked only an hour back')
   await catchUp(ctx.app.bridge)
-  t.same((await delivered(ctx)).map((m) => m.body), ['from this morning'], 'the next turn takes what the operator asked for')
+  t.same(
+    (await delivered(ctx)).map((m) => m.body),
+    ['from this morning'],
+    'the next turn takes what the operator asked for',
+  )
 })

@@ -36,7 +36,9 @@ const BOUND_MS = 60_000
 
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${BOUND_MS / 1000} s: ${what}`)), BOUND_MS)))
+  const bound = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${BOUND_MS / 1000} s: ${what}`)), BOUND_MS)),
+  )
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
 }
 
@@ -65,7 +67,9 @@ function stalledClient(port: number, head: string, body?: Buffer, options: { pau
 }
 
 const post = (path: string, headers: Record<string, string>, length: number) =>
-  `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`
+  `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`
 
 t.test('3. stalled clients are refused before their bodies, closed by the timeouts, and signed texts still get through', async (t) => {
   const ctx = await buildTestApp(t, { build: { httpLimits: SHORT } })
@@ -83,19 +87,27 @@ t.test('3. stalled clients are refused before their bodies, closed by the timeou
   })
   clients.push(...unsigned)
   const answers = await within(Promise.all(unsigned.map((c) => c.answered)), 'an answer to each unsigned request')
-  t.ok(answers.every((a) => a === 'HTTP/1.1 401 Unauthorized' || a === 'HTTP/1.1 403 Forbidden'), 'each refused at once, without waiting for its body')
+  t.ok(
+    answers.every((a) => a === 'HTTP/1.1 401 Unauthorized' || a === 'HTTP/1.1 403 Forbidden'),
+    'each refused at once, without waiting for its body',
+  )
   const grown = used() - before
   t.ok(grown < 32 * MB, `150 half-sent unsigned bodies hold ${Math.round(grown / MB)} MB (budget 32 MB; they sent 75 MB)`)
 
   // Some send a signature header (any will do) and stall half-way: their bytes are held until the
   // request timeout, no longer. Others never finish their headers. Meanwhile, a real text arrives.
-  const signedLooking = Array.from({ length: 20 }, () => stalledClient(port, post('/intercom/webhooks', { 'X-Hub-Signature': 'sha1=0000' }, 1024 * 1024), half))
+  const signedLooking = Array.from({ length: 20 }, () =>
+    stalledClient(port, post('/intercom/webhooks', { 'X-Hub-Signature': 'sha1=0000' }, 1024 * 1024), half),
+  )
   const slowHeaders = Array.from({ length: 10 }, () => stalledClient(port, 'POST /twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Twilio-Sig'))
   clients.push(...signedLooking, ...slowHeaders)
   const form = inboundForm(ctx, { Body: 'still here' })
   const res = await fetch(`http://127.0.0.1:${port}/twilio/sms`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form),
+    },
     body: new URLSearchParams(form).toString(),
   })
   t.equal(res.status, 200, 'a signed text gets through beside them')
@@ -117,14 +129,22 @@ async function readersThatStopReading(t: Test, ctx: TestApp, port: number, path:
   t.equal(whole.length, 5 * MB)
   t.ok(whole.every((b) => b === fill))
   const serverClosed: Array<Promise<void>> = []
-  ctx.app.server.on('connection', (socket: Socket) => void serverClosed.push(new Promise((resolve) => socket.once('close', () => resolve()))))
+  ctx.app.server.on(
+    'connection',
+    (socket: Socket) => void serverClosed.push(new Promise((resolve) => socket.once('close', () => resolve()))),
+  )
   const before = used()
-  const readers = Array.from({ length: 40 }, () => stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, undefined, { pauseAfterFirstData: true }))
+  const readers = Array.from({ length: 40 }, () =>
+    stalledClient(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, undefined, { pauseAfterFirstData: true }),
+  )
   t.teardown(() => readers.forEach((c) => c.socket.destroy()))
   const answers = await within(Promise.all(readers.map((c) => c.answered)), 'the first bytes to each reader')
   t.ok(answers.every((a) => a === 'HTTP/1.1 200 OK'))
   const grown = used() - before
-  t.ok(grown < budgetMb * MB, `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget ${budgetMb} MB; a copy each would be 200 MB)`)
+  t.ok(
+    grown < budgetMb * MB,
+    `40 readers that stopped reading hold ${Math.round(grown / MB)} MB (budget ${budgetMb} MB; a copy each would be 200 MB)`,
+  )
   t.equal(serverClosed.length, 40)
   await within(Promise.all(serverClosed), 'the server to close the readers that stopped reading')
   t.pass('every idle reader closed by the server')
@@ -135,19 +155,39 @@ t.test('3. readers that never read a held 5 MB file hold a slice each, and are c
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as { port: number }
   const now = Date.now()
-  const id = await ctx.app.store.transaction((trx) => insertHeldMedia(trx, { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) }, now))
+  const id = await ctx.app.store.transaction((trx) =>
+    insertHeldMedia(
+      trx,
+      { sourceUrl: 'https://e.co/big.jpg', contentType: 'image/jpeg', name: 'big.jpg', bytes: new Uint8Array(5 * MB).fill(7) },
+      now,
+    ),
+  )
   await readersThatStopReading(t, ctx, port, `/media/${heldMediaToken(ctx.config, id, now + 86_400_000)}/big.jpg`, 7, 32)
 })
 
-t.test('3. readers that never read a customer\'s 5 MB picture (passed through from Twilio) hold a socket\'s buffer each', async (t) => {
+t.test("3. readers that never read a customer's 5 MB picture (passed through from Twilio) hold a socket's buffer each", async (t) => {
   const ctx = await buildTestApp(t, { build: { httpLimits: IDLE_ONLY } })
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as { port: number }
-  const sent = ctx.twilio.addInboundMessage({ from: '+14155550123', to: ctx.config.twilio.phoneNumbers[0]!, body: '', media: [{ contentType: 'image/jpeg', data: Buffer.alloc(5 * MB, 9) }] })
-  const form = inboundForm(ctx, { MessageSid: sent.sid, Body: '', NumMedia: '1', MediaUrl0: ctx.twilio.mediaUrl(sent, 0), MediaContentType0: 'image/jpeg' })
+  const sent = ctx.twilio.addInboundMessage({
+    from: '+14155550123',
+    to: ctx.config.twilio.phoneNumbers[0]!,
+    body: '',
+    media: [{ contentType: 'image/jpeg', data: Buffer.alloc(5 * MB, 9) }],
+  })
+  const form = inboundForm(ctx, {
+    MessageSid: sent.sid,
+    Body: '',
+    NumMedia: '1',
+    MediaUrl0: ctx.twilio.mediaUrl(sent, 0),
+    MediaContentType0: 'image/jpeg',
+  })
   const res = await fetch(`http://127.0.0.1:${port}/twilio/sms`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilio(ctx.twilio.authToken, `${PUBLIC_URL}/twilio/sms`, form),
+    },
     body: new URLSearchParams(form).toString(),
   })
   t.equal(res.status, 200)

@@ -32,10 +32,14 @@ interface DemoProcess {
 
 /** Starts the demo as `npm run demo` does (tsx sandbox/demo/main.ts), on any free port. */
 function startDemo(): Promise<DemoProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/demo/main.ts', '--port', '0', '--status-step', '150', '--log-level', 'info'], {
-    cwd: ROOT,
-    env: bareEnv({}),
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'sandbox/demo/main.ts', '--port', '0', '--status-step', '150', '--log-level', 'info'],
+    {
+      cwd: ROOT,
+      env: bareEnv({}),
+    },
+  )
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
@@ -120,14 +124,32 @@ if (BROWSER.problem !== undefined) {
     // The picture reached Intercom as the bridge's signed media link, which fetches it from Twilio.
     const picture = inbox.locator('.part.customer img').first()
     await picture.waitFor(WAIT)
-    await page.waitForFunction("(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()", undefined, WAIT)
-    t.match(await picture.getAttribute('src'), /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+\/picture-1\.png$/, 'Intercom got a bridge media link named as a file, not a Twilio URL')
-    t.same(await picture.evaluate((img) => [(img as unknown as { naturalWidth: number }).naturalWidth, (img as unknown as { naturalHeight: number }).naturalHeight]), [240, 160], 'the picture the customer sent')
+    await page.waitForFunction(
+      "(() => { const img = document.querySelector('#conversation-thread .part.customer img'); return Boolean(img?.complete && img.naturalWidth > 0) })()",
+      undefined,
+      WAIT,
+    )
+    t.match(
+      await picture.getAttribute('src'),
+      /^http:\/\/127\.0\.0\.1:\d+\/media\/[\w.-]+\/picture-1\.png$/,
+      'Intercom got a bridge media link named as a file, not a Twilio URL',
+    )
+    t.same(
+      await picture.evaluate((img) => [
+        (img as unknown as { naturalWidth: number }).naturalWidth,
+        (img as unknown as { naturalHeight: number }).naturalHeight,
+      ]),
+      [240, 160],
+      'the picture the customer sent',
+    )
 
     // The sidebar, drawn from the bridge's canvas.
     await sidebar.locator('.c-text.header', { hasText: '+1 415 555 0123' }).waitFor(WAIT)
     await sidebar.getByText('Can be texted.').waitFor(WAIT)
-    await sidebar.locator('.c-item', { hasText: '← Hi! Where is my parcel? 📦' }).locator('.subtitle', { hasText: /^Received ·/ }).waitFor(WAIT)
+    await sidebar
+      .locator('.c-item', { hasText: '← Hi! Where is my parcel? 📦' })
+      .locator('.subtitle', { hasText: /^Received ·/ })
+      .waitFor(WAIT)
     await shot(page, 'laptop-2-inbound.png')
 
     // A teammate replies: the phone receives it, and the sidebar shows it delivered.
@@ -135,7 +157,10 @@ if (BROWSER.problem !== undefined) {
     await inbox.getByRole('button', { name: 'Send reply' }).click()
     await inbox.locator('.part.teammate', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
     await phone.locator('.bubble.theirs', { hasText: 'Good news: it ships today!' }).waitFor(WAIT)
-    await sidebar.locator('.c-item', { hasText: '→ Good news: it ships today!' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
+    await sidebar
+      .locator('.c-item', { hasText: '→ Good news: it ships today!' })
+      .locator('.subtitle', { hasText: /^Delivered ·/ })
+      .waitFor(WAIT)
     await inbox.locator('summary', { hasText: 'Contact details' }).click()
     await inbox.locator('#contact-details dd', { hasText: /^delivered$/ }).waitFor(WAIT)
     await shot(page, 'laptop-3-reply-delivered.png')
@@ -148,7 +173,8 @@ if (BROWSER.problem !== undefined) {
       sidebar: await sidebar.locator('.c-item .subtitle').first().textContent(),
       webhooks: await page.locator('#traffic td').first().textContent(),
     }
-    for (const [pane, text] of Object.entries(stamps)) t.match(text, /(^| )\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC( |$)/, `${pane} writes times as the sidebar does`)
+    for (const [pane, text] of Object.entries(stamps))
+      t.match(text, /(^| )\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC( |$)/, `${pane} writes times as the sidebar does`)
     await page.locator('#traffic-details summary').click()
     t.ok(await page.locator('#traffic-scroll-hint').isHidden(), 'no scrolling hint where the table fits')
     await page.locator('#traffic-details summary').click()
@@ -159,20 +185,31 @@ if (BROWSER.problem !== undefined) {
     const received = phone.locator('.bubble.theirs img[alt="Picture 1 received"]')
     await received.waitFor(WAIT)
     // Loaded, not a broken image: the browser fetched it from the attachment's URL.
-    await page.waitForFunction((img) => {
-      const image = img as unknown as { complete: boolean; naturalWidth: number }
-      return image.complete && image.naturalWidth > 0
-    }, await received.elementHandle(), WAIT)
+    await page.waitForFunction(
+      (img) => {
+        const image = img as unknown as { complete: boolean; naturalWidth: number }
+        return image.complete && image.naturalWidth > 0
+      },
+      await received.elementHandle(),
+      WAIT,
+    )
     t.notOk(await inbox.getByLabel('Attach a picture').isChecked(), 'the box is cleared once sent')
     // The inbox shows it too, inline in the teammate's part as Intercom does.
     const inline = inbox.locator('.part.teammate img.picture').last()
     await inline.waitFor(WAIT)
-    await page.waitForFunction((img) => {
-      const image = img as unknown as { complete: boolean; naturalWidth: number }
-      return image.complete && image.naturalWidth > 0
-    }, await inline.elementHandle(), WAIT)
+    await page.waitForFunction(
+      (img) => {
+        const image = img as unknown as { complete: boolean; naturalWidth: number }
+        return image.complete && image.naturalWidth > 0
+      },
+      await inline.elementHandle(),
+      WAIT,
+    )
     // Its statuses settle before the next step: the sidebar is drawn again at each one.
-    await sidebar.locator('.c-item', { hasText: '→ (picture)' }).locator('.subtitle', { hasText: /^Delivered ·/ }).waitFor(WAIT)
+    await sidebar
+      .locator('.c-item', { hasText: '→ (picture)' })
+      .locator('.subtitle', { hasText: /^Delivered ·/ })
+      .waitFor(WAIT)
 
     // The welcome text, sent from the sidebar.
     await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
@@ -195,7 +232,12 @@ if (BROWSER.problem !== undefined) {
     await inbox.locator('.part.note', { hasText: 'Not sent as SMS' }).waitFor(WAIT)
     t.equal(await phone.locator('.bubble', { hasText: 'Sorry to see you go' }).count(), 0, 'the phone never gets it')
     // Pictures loaded after the threads were drawn; both still show their newest message.
-    t.ok(await page.evaluate("document.querySelector('#conversation-thread').scrollHeight > document.querySelector('#conversation-thread').clientHeight"), 'the inbox thread is long enough to scroll')
+    t.ok(
+      await page.evaluate(
+        "document.querySelector('#conversation-thread').scrollHeight > document.querySelector('#conversation-thread').clientHeight",
+      ),
+      'the inbox thread is long enough to scroll',
+    )
     t.ok(await atNewest(page, '#conversation-thread'), 'the inbox thread follows the newest message, pictures and all')
     t.ok(await atNewest(page, '#phone-thread'), 'so does the phone')
     await shot(page, 'laptop-4-opted-out.png')
@@ -223,7 +265,9 @@ if (BROWSER.problem !== undefined) {
     await inbox.locator('.part.note', { hasText: 'The text did not reach the customer (Twilio error 30003)' }).waitFor(WAIT)
     t.equal(await phone.locator('.bubble', { hasText: 'We tried to call you' }).count(), 0, 'the phone never gets it')
     // The sidebar says what that failure means for the next text, not "Can be texted."
-    await sidebar.locator('.c-text.error', { hasText: 'The last text did not arrive: the phone was switched off or out of coverage.' }).waitFor(WAIT)
+    await sidebar
+      .locator('.c-text.error', { hasText: 'The last text did not arrive: the phone was switched off or out of coverage.' })
+      .waitFor(WAIT)
     t.equal(await sidebar.getByText('Can be texted.').count(), 0, 'not "Can be texted." above a text that failed')
 
     await sidebar.getByRole('button', { name: 'Details' }).click()
@@ -259,8 +303,12 @@ if (BROWSER.problem !== undefined) {
     t.equal(await inbox.locator('#conversation-title').textContent(), before, 'no conversation of theirs yet: the inbox stays')
 
     // A file that is not a picture is refused when chosen: no broken preview, nothing sent.
-    await phone.locator('#phone-file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') })
-    await phone.locator('#phone-error', { hasText: '"invoice.pdf" is not a picture: the phone sends PNG, JPEG, GIF or WebP.' }).waitFor(WAIT)
+    await phone
+      .locator('#phone-file')
+      .setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') })
+    await phone
+      .locator('#phone-error', { hasText: '"invoice.pdf" is not a picture: the phone sends PNG, JPEG, GIF or WebP.' })
+      .waitFor(WAIT)
     t.ok(await phone.locator('#attachment').isHidden(), 'no preview of it')
 
     // Its first text, with a picture: the inbox opens the new conversation by itself.
@@ -274,7 +322,11 @@ if (BROWSER.problem !== undefined) {
     t.equal(await first.count(), 1, 'the text and the picture are one part')
     t.match(await first.textContent(), /Hello from London/)
     t.notMatch(await inbox.locator('#conversation-thread').textContent(), /sent an attachment/)
-    t.match(await first.locator('img').getAttribute('src'), /\/media\/[\w.-]+\/picture-1\.png$/, 'the media link ends in a file name with its extension')
+    t.match(
+      await first.locator('img').getAttribute('src'),
+      /\/media\/[\w.-]+\/picture-1\.png$/,
+      'the media link ends in a file name with its extension',
+    )
     t.equal(await first.locator('img').getAttribute('alt'), 'Attachment picture-1.png', 'Intercom named the attachment from the link')
     // The number is written one way in every pane.
     await sidebar.locator('.c-text.header', { hasText: 'SMS +44 7400 123456' }).waitFor(WAIT)
@@ -283,7 +335,10 @@ if (BROWSER.problem !== undefined) {
     // The welcome may not go abroad: the sidebar says so with the setting's name whole and countries named.
     await sidebar.getByRole('button', { name: 'Send welcome SMS' }).click()
     await sidebar
-      .locator('.c-text', { hasText: /^The welcome SMS was not sent \(.*\): Automated texts to United Kingdom \(GB\) are not allowed \(SMS_ALLOWED_COUNTRIES: United States \(US\)\)\.$/ })
+      .locator('.c-text', {
+        hasText:
+          /^The welcome SMS was not sent \(.*\): Automated texts to United Kingdom \(GB\) are not allowed \(SMS_ALLOWED_COUNTRIES: United States \(US\)\)\.$/,
+      })
       .waitFor(WAIT)
 
     // Back to a known customer: their conversation opens.
@@ -300,7 +355,11 @@ if (BROWSER.problem !== undefined) {
     await page.unroute('**/api/phone/text')
     await shot(page, 'laptop-6-another-number.png')
     // The refused number (400) and the refused connection are the browser's own console lines; nothing else went wrong.
-    t.same(errors.filter((e) => !/^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 400)/.test(e)), [], 'no errors on the page')
+    t.same(
+      errors.filter((e) => !/^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 400)/.test(e)),
+      [],
+      'no errors on the page',
+    )
   })
 
   await t.test('in an 800 px window: the inbox list sits above the conversation, words stay whole', async (t) => {
@@ -328,9 +387,15 @@ if (BROWSER.problem !== undefined) {
     // The webhook table is wider than a phone: it scrolls by itself, and says so.
     await small.locator('#traffic-details summary').click()
     await small.locator('#traffic-scroll-hint').waitFor({ state: 'visible', ...WAIT })
-    t.ok(await small.evaluate("(() => { const w = document.querySelector('#traffic-wrap'); return w.scrollWidth > w.clientWidth })()"), 'the table is wider than its box')
+    t.ok(
+      await small.evaluate("(() => { const w = document.querySelector('#traffic-wrap'); return w.scrollWidth > w.clientWidth })()"),
+      'the table is wider than its box',
+    )
     t.equal(await small.locator('#traffic-wrap').getAttribute('data-more'), 'right', 'shaded on the side with more columns')
-    t.ok(await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'the page itself still does not scroll sideways')
+    t.ok(
+      await small.evaluate('document.documentElement.scrollWidth <= window.innerWidth'),
+      'the page itself still does not scroll sideways',
+    )
     await shot(small, 'phone-1-full-page.png')
     await small.getByRole('link', { name: 'Sidebar' }).click()
     await small.screenshot({ path: join(ARTIFACTS, 'phone-2-sidebar.png') })
@@ -344,7 +409,10 @@ if (BROWSER.problem !== undefined) {
     t.notMatch(output, /Basic [A-Za-z0-9+/=]{20,}|Bearer \S{20,}/, 'no credentials in the output')
     // The one address printed as the one to open is the page's; the bridge's says what it is for.
     t.notMatch(output, /Server listening at/)
-    const plainUrls = output.split('\n').filter((line) => !line.startsWith('{')).flatMap((line) => line.match(/https?:\/\/\S+/g) ?? [])
+    const plainUrls = output
+      .split('\n')
+      .filter((line) => !line.startsWith('{'))
+      .flatMap((line) => line.match(/https?:\/\/\S+/g) ?? [])
     t.same(plainUrls, [demo.url], 'only the page is printed to open')
     t.match(output, /the bridge listens at http:\/\/127\.0\.0\.1:\d+ for the simulators' webhooks/)
   })

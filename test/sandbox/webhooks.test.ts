@@ -40,9 +40,26 @@ const form = (raw: string) => Object.fromEntries(new URLSearchParams(raw))
 function withConversation42(fake: Awaited<ReturnType<typeof startIntercomStandIn>>) {
   const contact = fake.addContact({ role: 'lead', phone: '+14155550123' })
   fake.conversations.push({
-    type: 'conversation', id: '42', created_at: 1, updated_at: 1, state: 'open', open: true, tags: [], parts: [],
+    type: 'conversation',
+    id: '42',
+    created_at: 1,
+    updated_at: 1,
+    state: 'open',
+    open: true,
+    tags: [],
+    parts: [],
     contacts: [{ type: 'contact', id: contact.id, external_id: null }],
-    source: { type: 'conversation', id: '41', delivered_as: 'customer_initiated', subject: '', body: 'hi', author: { type: 'lead', id: contact.id, name: null, email: null }, attachments: [], url: null, redacted: false },
+    source: {
+      type: 'conversation',
+      id: '41',
+      delivered_as: 'customer_initiated',
+      subject: '',
+      body: 'hi',
+      author: { type: 'lead', id: contact.id, name: null, email: null },
+      attachments: [],
+      url: null,
+      redacted: false,
+    },
   })
   return contact
 }
@@ -53,7 +70,8 @@ t.test('Twilio: inbound texts and status callbacks, signed as Twilio signs them'
   t.teardown(() => fake.close())
   const client = twilio(fake.accountSid, fake.authToken, { autoRetry: false })
   client.api.baseUrl = fake.url
-  const valid = (r: Received) => twilio.validateRequest(fake.authToken, String(r.headers['x-twilio-signature']), `${hook.url}${r.path}`, form(r.raw))
+  const valid = (r: Received) =>
+    twilio.validateRequest(fake.authToken, String(r.headers['x-twilio-signature']), `${hook.url}${r.path}`, form(r.raw))
 
   // No SMS URL yet: the text is logged, nothing is posted.
   const unrouted = await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'anyone?' })
@@ -62,13 +80,29 @@ t.test('Twilio: inbound texts and status callbacks, signed as Twilio signs them'
   await client.incomingPhoneNumbers(fake.phoneNumbers[0]!.sid).update({ smsUrl: `${hook.url}/twilio/sms?x=1`, smsMethod: 'POST' })
 
   const png = Buffer.from('a picture')
-  const { message, delivery } = await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'Hi 👋', media: [{ contentType: 'image/png', data: png }] })
+  const { message, delivery } = await fake.receiveText({
+    from: '+14155550123',
+    to: '+14155550100',
+    body: 'Hi 👋',
+    media: [{ contentType: 'image/png', data: png }],
+  })
   t.equal(delivery?.status, 200)
   const inbound = hook.received.at(-1)!
   t.equal(inbound.path, '/twilio/sms?x=1')
   t.ok(valid(inbound), 'twilio.validateRequest accepts the signature')
-  t.match(form(inbound.raw), { MessageSid: message.sid, AccountSid: fake.accountSid, From: '+14155550123', To: '+14155550100', Body: 'Hi 👋', NumMedia: '1', MediaContentType0: 'image/png', FromCountry: 'US' })
-  const media = await fetch(form(inbound.raw).MediaUrl0!, { headers: { authorization: `Basic ${Buffer.from(`${fake.accountSid}:${fake.authToken}`).toString('base64')}` } })
+  t.match(form(inbound.raw), {
+    MessageSid: message.sid,
+    AccountSid: fake.accountSid,
+    From: '+14155550123',
+    To: '+14155550100',
+    Body: 'Hi 👋',
+    NumMedia: '1',
+    MediaContentType0: 'image/png',
+    FromCountry: 'US',
+  })
+  const media = await fetch(form(inbound.raw).MediaUrl0!, {
+    headers: { authorization: `Basic ${Buffer.from(`${fake.accountSid}:${fake.authToken}`).toString('base64')}` },
+  })
   t.same(Buffer.from(await media.arrayBuffer()), png, 'MediaUrl0 serves the picture, with the credentials')
 
   // A text sent with a StatusCallback: queued, sent, delivered, in order, each signed.
@@ -76,7 +110,10 @@ t.test('Twilio: inbound texts and status callbacks, signed as Twilio signs them'
   const sent = await client.messages.create({ to: '+14155550123', from: '+14155550100', body: 'On its way', statusCallback: callback })
   const statuses = (sid: string) => hook.received.filter((r) => r.path === '/twilio/status' && form(r.raw).MessageSid === sid)
   await until(() => statuses(sent.sid).length === 3, 'three callbacks')
-  t.same(statuses(sent.sid).map((r) => form(r.raw).MessageStatus), ['queued', 'sent', 'delivered'])
+  t.same(
+    statuses(sent.sid).map((r) => form(r.raw).MessageStatus),
+    ['queued', 'sent', 'delivered'],
+  )
   t.ok(statuses(sent.sid).every(valid), 'every callback is signed')
   t.equal((await client.messages(sent.sid).fetch()).status, 'delivered', 'the API agrees')
 
@@ -84,7 +121,14 @@ t.test('Twilio: inbound texts and status callbacks, signed as Twilio signs them'
   fake.failDelivery('+14155550199', { code: 30003 })
   const lost = await client.messages.create({ to: '+14155550199', from: '+14155550100', body: 'Hello?', statusCallback: callback })
   await until(() => statuses(lost.sid).length === 3, 'three callbacks')
-  t.same(statuses(lost.sid).map((r) => [form(r.raw).MessageStatus, form(r.raw).ErrorCode]), [['queued', undefined], ['sent', undefined], ['undelivered', '30003']])
+  t.same(
+    statuses(lost.sid).map((r) => [form(r.raw).MessageStatus, form(r.raw).ErrorCode]),
+    [
+      ['queued', undefined],
+      ['sent', undefined],
+      ['undelivered', '30003'],
+    ],
+  )
   t.equal((await client.messages(lost.sid).fetch()).errorCode, 30003)
 
   // STOP: Twilio answers it, forwards it with OptOutType, and refuses texts until START.
@@ -111,23 +155,46 @@ t.test('Intercom: webhooks and Canvas Kit requests, signed as Intercom signs the
   const { part, delivery } = await fake.replyAsAdmin('42', { body: '<p>Yes, today.</p>' })
   t.equal(delivery?.status, 200)
   const replied = hook.received.at(-1)!
-  t.equal(replied.headers['x-hub-signature'], `sha1=${createHmac('sha1', fake.clientSecret).update(replied.raw).digest('hex')}`, 'X-Hub-Signature: HMAC-SHA1 of the raw body')
+  t.equal(
+    replied.headers['x-hub-signature'],
+    `sha1=${createHmac('sha1', fake.clientSecret).update(replied.raw).digest('hex')}`,
+    'X-Hub-Signature: HMAC-SHA1 of the raw body',
+  )
   const payload = JSON.parse(replied.raw)
   t.match(payload, { type: 'notification_event', topic: 'conversation.admin.replied', data: { item: { id: '42' } } })
-  t.same(payload.data.item.conversation_parts.conversation_parts.map((p: { id: string; body: string }) => [p.id, p.body]), [[part.id, '<p>Yes, today.</p>']])
+  t.same(
+    payload.data.item.conversation_parts.conversation_parts.map((p: { id: string; body: string }) => [p.id, p.body]),
+    [[part.id, '<p>Yes, today.</p>']],
+  )
 
   await fake.closeAsAdmin('42')
   t.match(JSON.parse(hook.received.at(-1)!.raw), { topic: 'conversation.admin.closed', data: { item: { id: '42', state: 'closed' } } })
 
-  const { canvas } = await fake.postCanvas(`${hook.url}/canvas/inbox/submit`, { conversationId: '42', componentId: 'send_sms', inputValues: { sms_body: 'hello' } })
+  const { canvas } = await fake.postCanvas(`${hook.url}/canvas/inbox/submit`, {
+    conversationId: '42',
+    componentId: 'send_sms',
+    inputValues: { sms_body: 'hello' },
+  })
   t.equal(canvas, null, 'the answer was not JSON')
   const request = hook.received.at(-1)!
-  t.equal(request.headers['x-body-signature'], createHmac('sha256', fake.clientSecret).update(request.raw).digest('hex'), 'X-Body-Signature: HMAC-SHA256 of the raw body')
-  t.match(JSON.parse(request.raw), { admin: { id: fake.admin.id }, conversation: { id: '42' }, contact: { id: contact.id }, component_id: 'send_sms', input_values: { sms_body: 'hello' } })
+  t.equal(
+    request.headers['x-body-signature'],
+    createHmac('sha256', fake.clientSecret).update(request.raw).digest('hex'),
+    'X-Body-Signature: HMAC-SHA256 of the raw body',
+  )
+  t.match(JSON.parse(request.raw), {
+    admin: { id: fake.admin.id },
+    conversation: { id: '42' },
+    contact: { id: contact.id },
+    component_id: 'send_sms',
+    input_values: { sms_body: 'hello' },
+  })
 })
 
 t.test("the Intercom stand-in's notifications carry every field a real capture carries", async (t) => {
-  const real = JSON.parse(readFileSync(new URL('../fixtures/real/intercom/webhooks/operator-replied-bot-zulip.json', import.meta.url), 'utf8')).payload
+  const real = JSON.parse(
+    readFileSync(new URL('../fixtures/real/intercom/webhooks/operator-replied-bot-zulip.json', import.meta.url), 'utf8'),
+  ).payload
   const fake = await startIntercomStandIn()
   t.teardown(() => fake.close())
   withConversation42(fake)
@@ -135,14 +202,19 @@ t.test("the Intercom stand-in's notifications carry every field a real capture c
   const missing = (a: object, b: object) => Object.keys(a).filter((k) => !(k in b))
   t.same(missing(real, ours), [], 'envelope')
   t.same(missing(real.data.item, ours.data.item), [], 'conversation')
-  t.same(missing(real.data.item.conversation_parts.conversation_parts[0], ours.data.item.conversation_parts.conversation_parts[0]), [], 'part')
+  t.same(
+    missing(real.data.item.conversation_parts.conversation_parts[0], ours.data.item.conversation_parts.conversation_parts[0]),
+    [],
+    'part',
+  )
   const ping = JSON.parse(readFileSync(new URL('../fixtures/real/intercom/webhooks/ping-zulip.json', import.meta.url), 'utf8')).payload
   t.same(missing(ping, fake.pingNotification()), [], 'the ping')
   t.equal(fake.pingNotification().id, null)
 })
 
 t.test("the Twilio stand-in's inbound webhooks carry every parameter a real capture carries", async (t) => {
-  const real = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/real/twilio/${name}`, import.meta.url), 'utf8')).params as Record<string, string>
+  const real = (name: string) =>
+    JSON.parse(readFileSync(new URL(`../fixtures/real/twilio/${name}`, import.meta.url), 'utf8')).params as Record<string, string>
   const hook = await receiver(t)
   const fake = await startTwilioStandIn()
   t.teardown(() => fake.close())
@@ -153,7 +225,12 @@ t.test("the Twilio stand-in's inbound webhooks carry every parameter a real capt
   await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'Hi' })
   t.same(missing(real('inbound-sms-plain-geo-smswebhook.json'), form(hook.received.at(-1)!.raw)), [], 'a plain SMS')
 
-  await fake.receiveText({ from: '+14155550123', to: '+14155550100', body: 'look', media: [{ contentType: 'image/jpeg', data: Buffer.from('x') }] })
+  await fake.receiveText({
+    from: '+14155550123',
+    to: '+14155550100',
+    body: 'look',
+    media: [{ contentType: 'image/jpeg', data: Buffer.from('x') }],
+  })
   const mms = real('inbound-mms-image-apple-upahead.json')
   delete mms.MessagingServiceSid // the capture came through a Messaging Service; this number has none
   t.same(missing(mms, form(hook.received.at(-1)!.raw)), [], 'an MMS')
@@ -161,6 +238,15 @@ t.test("the Twilio stand-in's inbound webhooks carry every parameter a real capt
   await fake.receiveText({ from: 'whatsapp:+14155550123', to: '+14155550100', body: 'Hola' })
   const whatsapp = real('inbound-whatsapp-button-profile-apotek.json')
   // Only in a reply to an interactive message (buttons), and forwarding flags: not ordinary text.
-  for (const k of ['OriginalRepliedMessageSender', 'OriginalRepliedMessageSid', 'ButtonText', 'ButtonPayload', 'ExternalUserId', 'Forwarded', 'FrequentlyForwarded']) delete whatsapp[k]
+  for (const k of [
+    'OriginalRepliedMessageSender',
+    'OriginalRepliedMessageSid',
+    'ButtonText',
+    'ButtonPayload',
+    'ExternalUserId',
+    'Forwarded',
+    'FrequentlyForwarded',
+  ])
+    delete whatsapp[k]
   t.same(missing(whatsapp, form(hook.received.at(-1)!.raw)), [], 'a WhatsApp message')
 })

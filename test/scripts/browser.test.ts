@@ -29,14 +29,25 @@ mkdirSync(empty)
 t.test('a variable that names a browser comes first, then Playwrights cache, then the system', async (t) => {
   t.same(findChromium({ CHROMIUM_PATH: named, PLAYWRIGHT_BROWSERS_PATH: cache, PATH: bin }), { path: named, from: 'CHROMIUM_PATH' })
   t.same(findChromium({ PUPPETEER_EXECUTABLE_PATH: named, PATH: bin }), { path: named, from: 'PUPPETEER_EXECUTABLE_PATH' })
-  t.same(findChromium({ PLAYWRIGHT_BROWSERS_PATH: cache, PATH: bin }), { path: newest, from: "Playwright's browser cache" }, 'the newest finished revision')
+  t.same(
+    findChromium({ PLAYWRIGHT_BROWSERS_PATH: cache, PATH: bin }),
+    { path: newest, from: "Playwright's browser cache" },
+    'the newest finished revision',
+  )
   t.same(findChromium({ PLAYWRIGHT_BROWSERS_PATH: empty, PATH: `${empty}:${bin}` }), { path: system, from: 'the system' })
 })
 
 t.test('a variable naming a missing browser is reported, not passed over', async (t) => {
   const found = findChromium({ CHROMIUM_PATH: join(dir, 'nowhere'), PATH: bin })
-  t.match(found.problem, /^CHROMIUM_PATH is .*nowhere, which is not an executable file: install one \(Debian\/Ubuntu: sudo apt-get install chromium/)
-  t.same(ensureChromium({ CHROMIUM_PATH: join(dir, 'nowhere') }, () => t.fail('no install for a named browser')), found, 'and nothing is installed in its place')
+  t.match(
+    found.problem,
+    /^CHROMIUM_PATH is .*nowhere, which is not an executable file: install one \(Debian\/Ubuntu: sudo apt-get install chromium/,
+  )
+  t.same(
+    ensureChromium({ CHROMIUM_PATH: join(dir, 'nowhere') }, () => t.fail('no install for a named browser')),
+    found,
+    'and nothing is installed in its place',
+  )
 })
 
 t.test('TEST_BROWSER_SKIP_SYSTEM hides the system browser; none left is a sentence saying how to get one', async (t) => {

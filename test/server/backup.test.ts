@@ -11,7 +11,9 @@ import { until } from '../support/wait.js'
 async function inboundBodies(file: string): Promise<string[]> {
   const store = await openStore({ url: `file:${file}` })
   try {
-    return (await store.db.selectFrom('messages').select('body').where('direction', '=', 'inbound').orderBy('id').execute()).map((m) => m.body)
+    return (await store.db.selectFrom('messages').select('body').where('direction', '=', 'inbound').orderBy('id').execute()).map(
+      (m) => m.body,
+    )
   } finally {
     await store.close()
   }
@@ -56,7 +58,10 @@ t.test('backup while the service runs, then restore: the service comes back with
   t.match(service.output(), /"msg":"restored the database from the staged backup/)
   t.equal((await fetch(`${service.url}/readyz`)).status, 200)
   // The text that came after the backup is still in Twilio's log: the start's catch-up takes it back.
-  await until(() => /"count":1,"msg":"ingested inbound texts whose webhooks never arrived"/.test(service.output()), 'the catch-up to take back the later text')
+  await until(
+    () => /"count":1,"msg":"ingested inbound texts whose webhooks never arrived"/.test(service.output()),
+    'the catch-up to take back the later text',
+  )
   t.equal(await service.stop(), 0)
   t.same(await inboundBodies(dbFile), ['before the backup', 'after the backup'], 'the backup, then what Twilio still had')
   const kept = readdirSync(join(cwd, 'data')).filter((f) => /^bridge\.db\.before-restore-[\dT-]+Z$/.test(f))
@@ -67,7 +72,15 @@ t.test('backup while the service runs, then restore: the service comes back with
 
 t.test('backup and restore refuse a remote database and say what to use instead', async (t) => {
   const cwd = tempDir(t)
-  const env = { ...standInEnv({ accountSid: `AC${'1'.repeat(32)}`, authToken: 'x', url: 'http://127.0.0.1:9' } as never, { token: 'x', clientSecret: 'y', url: 'http://127.0.0.1:9' } as never, 'x.db'), DATABASE_URL: 'libsql://db.example.turso.io', DATABASE_AUTH_TOKEN: 'tok' }
+  const env = {
+    ...standInEnv(
+      { accountSid: `AC${'1'.repeat(32)}`, authToken: 'x', url: 'http://127.0.0.1:9' } as never,
+      { token: 'x', clientSecret: 'y', url: 'http://127.0.0.1:9' } as never,
+      'x.db',
+    ),
+    DATABASE_URL: 'libsql://db.example.turso.io',
+    DATABASE_AUTH_TOKEN: 'tok',
+  }
   const restore = await runCli(['restore', 'x.db'], env, cwd)
   t.equal(restore.code, 1)
   t.match(restore.stderr, /not an embedded file: restore a Turso database with Turso's own tools/)

@@ -13,8 +13,18 @@ t.test('start with no settings fails with one clear message and no stack trace',
   t.equal(code, 1, 'non-zero exit')
   t.equal(stdout, '')
   // The first line says where settings go: a newcomer has no .env yet.
-  t.match(stderr, /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n/)
-  for (const name of ['PUBLIC_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_PHONE_NUMBER', 'INTERCOM_ACCESS_TOKEN', 'INTERCOM_CLIENT_SECRET']) {
+  t.match(
+    stderr,
+    /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n/,
+  )
+  for (const name of [
+    'PUBLIC_URL',
+    'TWILIO_ACCOUNT_SID',
+    'TWILIO_AUTH_TOKEN',
+    'TWILIO_PHONE_NUMBER',
+    'INTERCOM_ACCESS_TOKEN',
+    'INTERCOM_CLIENT_SECRET',
+  ]) {
     t.match(stderr, name, `names ${name}`)
   }
   t.notMatch(stderr, /\n\s+at /, 'no stack trace')
@@ -50,7 +60,10 @@ t.test('migrate applies migrations once and says so', async (t) => {
   const cwd = tempDir(t)
   const first = await runCli(['migrate'], SERVICE_ENV, cwd)
   t.equal(first.code, 0)
-  t.match(first.stdout, /Applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated, 2026-12-02T00-real-traffic, 2026-12-02T01-abuse/)
+  t.match(
+    first.stdout,
+    /Applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated, 2026-12-02T00-real-traffic, 2026-12-02T01-abuse/,
+  )
   const second = await runCli(['migrate'], SERVICE_ENV, cwd)
   t.equal(second.code, 0)
   t.match(second.stdout, /up to date/)
@@ -59,14 +72,21 @@ t.test('migrate applies migrations once and says so', async (t) => {
 t.test('three processes migrating one new database at once: every migration applied once, all succeed', async (t) => {
   const cwd = tempDir(t)
   const runs = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], SERVICE_ENV, cwd)))
-  t.same(runs.map((r) => r.code), [0, 0, 0], runs.map((r) => r.stderr).join(''))
+  t.same(
+    runs.map((r) => r.code),
+    [0, 0, 0],
+    runs.map((r) => r.stderr).join(''),
+  )
   const applied = runs.flatMap((r) => /Applied: (.*)/.exec(r.stdout)?.[1]?.split(', ') ?? [])
   const all = Object.keys(await migrationProvider.getMigrations()).sort()
   t.ok(all.length >= 7)
   t.same(applied.sort(), all)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
   t.teardown(() => store.close())
-  const rows = await store.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
+  const rows = await store.db
+    .selectFrom('kysely_migration' as never)
+    .select('name' as never)
+    .execute()
   t.equal(rows.length, all.length, 'recorded once each')
 })
 
@@ -88,7 +108,17 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
     for (const task of ['inbound.deliver', 'outbound.reply']) {
       await trx
         .insertInto('jobs')
-        .values({ task, payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: Date.parse('2026-11-30T10:00:00Z'), last_error: `Error: ${task} kept failing`, created_at: 0, updated_at: Date.parse('2026-12-01T08:00:00Z') })
+        .values({
+          task,
+          payload: '{}',
+          state: 'dead',
+          attempts: 20,
+          max_attempts: 20,
+          run_at: Date.parse('2026-11-30T10:00:00Z'),
+          last_error: `Error: ${task} kept failing`,
+          created_at: 0,
+          updated_at: Date.parse('2026-12-01T08:00:00Z'),
+        })
         .execute()
     }
   })
@@ -96,7 +126,11 @@ t.test('jobs list, retry and discard work on the database directly', async (t) =
   const list = await runCli(['jobs', 'list'], SERVICE_ENV, cwd)
   t.equal(list.code, 0)
   t.match(list.stdout, /^id\ttask\tstate\tattempts\tdue\tlast error$/m, 'a header')
-  t.match(list.stdout, /^1\tinbound\.deliver\tdead\tattempts 20\/20\t2026-11-30T10:00:00\.000Z\tError: inbound\.deliver kept failing$/m, 'when it was due, not when its row changed')
+  t.match(
+    list.stdout,
+    /^1\tinbound\.deliver\tdead\tattempts 20\/20\t2026-11-30T10:00:00\.000Z\tError: inbound\.deliver kept failing$/m,
+    'when it was due, not when its row changed',
+  )
   t.match(list.stdout, /^2\toutbound\.reply\tdead/m)
   t.match((await runCli(['jobs', 'retry', '1'], SERVICE_ENV, cwd)).stdout, 'Job 1 will run again.')
   t.match((await runCli(['jobs', 'discard', '2'], SERVICE_ENV, cwd)).stdout, 'Job 2 discarded.')
@@ -113,8 +147,26 @@ t.test('jobs retry --all-dead runs every dead job again, or those of one task', 
   t.equal((await runCli(['migrate'], SERVICE_ENV, cwd)).code, 0)
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
   await store.transaction(async (trx) => {
-    for (const [task, state] of [['inbound.deliver', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'dead'], ['outbound.reply', 'waiting']] as const) {
-      await trx.insertInto('jobs').values({ task, payload: '{}', state, attempts: state === 'dead' ? 20 : 3, max_attempts: 20, run_at: 0, last_error: 'Error: down', created_at: 0, updated_at: 0 }).execute()
+    for (const [task, state] of [
+      ['inbound.deliver', 'dead'],
+      ['outbound.reply', 'dead'],
+      ['outbound.reply', 'dead'],
+      ['outbound.reply', 'waiting'],
+    ] as const) {
+      await trx
+        .insertInto('jobs')
+        .values({
+          task,
+          payload: '{}',
+          state,
+          attempts: state === 'dead' ? 20 : 3,
+          max_attempts: 20,
+          run_at: 0,
+          last_error: 'Error: down',
+          created_at: 0,
+          updated_at: 0,
+        })
+        .execute()
     }
   })
   await store.close()
@@ -142,5 +194,8 @@ t.test('LOG_FORMAT=pretty writes readable lines instead of JSON; a wrong value i
   t.notMatch(service.output(), /\{"level":/, 'no JSON lines')
   const wrong = await runCli(['start'], { ...SERVICE_ENV, LOG_FORMAT: 'colour' }, cwd)
   t.equal(wrong.code, 1)
-  t.match(wrong.stderr, /LOG_FORMAT is invalid: expected json \(one JSON object a line, for log collectors\) or pretty \(for reading in a terminal\)/)
+  t.match(
+    wrong.stderr,
+    /LOG_FORMAT is invalid: expected json \(one JSON object a line, for log collectors\) or pretty \(for reading in a terminal\)/,
+  )
 })

@@ -68,10 +68,7 @@ t.test('values are parsed', async (t) => {
     'http://127.0.0.1:9999',
     'an explicit base URL wins over the region',
   )
-  const viaService = loadConfig(
-    { ...valid, TWILIO_PHONE_NUMBER: '', TWILIO_MESSAGING_SERVICE_SID: `MG${'a'.repeat(32)}` },
-    null,
-  )
+  const viaService = loadConfig({ ...valid, TWILIO_PHONE_NUMBER: '', TWILIO_MESSAGING_SERVICE_SID: `MG${'a'.repeat(32)}` }, null)
   t.same(viaService.twilio.phoneNumbers, [])
   t.equal(viaService.twilio.messagingServiceSid, `MG${'a'.repeat(32)}`, 'a Messaging Service alone is enough')
 })
@@ -107,7 +104,11 @@ const invalid: Array<[string, Record<string, string>, RegExp]> = [
   ['DATABASE_AUTH_TOKEN', { DATABASE_URL: 'libsql://x.turso.io' }, /^DATABASE_AUTH_TOKEN is required/],
   ['RELAY_BOT_REPLIES', { RELAY_BOT_REPLIES: 'maybe' }, /^RELAY_BOT_REPLIES is invalid: expected true or false/],
   ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid: expected one of fatal, error, warn, info, debug, trace or silent$/],
-  ['PUBLIC_URL', { PUBLIC_URL: 'http://sms.example.com' }, /^PUBLIC_URL is invalid: expected an https URL \(plain http only for localhost with NODE_ENV=development\)$/],
+  [
+    'PUBLIC_URL',
+    { PUBLIC_URL: 'http://sms.example.com' },
+    /^PUBLIC_URL is invalid: expected an https URL \(plain http only for localhost with NODE_ENV=development\)$/,
+  ],
   ['PUBLIC_URL', { PUBLIC_URL: 'http://127.0.0.1:3000' }, /^PUBLIC_URL is invalid: expected an https URL/],
   ['TWILIO_API_BASE_URL', { TWILIO_API_BASE_URL: 'not a url' }, /^TWILIO_API_BASE_URL is invalid/],
 ]
@@ -123,14 +124,20 @@ t.test('each invalid setting is named with what it expects', async (t) => {
 t.test('outsider budgets: codes and welcomes apart; the retired shared day cap stops the start', async (t) => {
   t.same(loadConfig(valid, null).caps, { perNumber: 3, perContact: 5, codesPerDay: 200, welcomesPerDay: 500, submitsPerContact: 10 })
   t.same(problemsOf({ ...valid, CAP_TEXTS_PER_DAY: '' }), [], 'empty is as unset')
-  t.match(problemsOf({ ...valid, CAP_TEXTS_PER_DAY: '500' }), [/^CAP_TEXTS_PER_DAY is invalid: replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY/])
+  t.match(problemsOf({ ...valid, CAP_TEXTS_PER_DAY: '500' }), [
+    /^CAP_TEXTS_PER_DAY is invalid: replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY/,
+  ])
 })
 
 t.test('PUBLIC_URL: https, or plain http for localhost while developing (the demo)', async (t) => {
   for (const url of ['http://127.0.0.1:3000', 'http://localhost:8080', 'http://[::1]:3000']) {
     t.same(problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: url }), [], url)
   }
-  t.match(problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: 'http://sms.example.com' }), [/expected an https URL/], 'not another host')
+  t.match(
+    problemsOf({ ...valid, NODE_ENV: 'development', PUBLIC_URL: 'http://sms.example.com' }),
+    [/expected an https URL/],
+    'not another host',
+  )
   t.same(problemsOf({ ...valid, PUBLIC_URL: 'https://sms.example.com' }), [])
 })
 
@@ -169,9 +176,20 @@ t.test('a .env file fills in what the environment does not set', async (t) => {
 t.test('the first line of a configuration error says where settings go', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, '.env')
-  t.throws(() => loadConfig({}, file), { message: /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n {2}- PUBLIC_URL is required/ }, 'no .env yet: how to make one')
+  t.throws(
+    () => loadConfig({}, file),
+    {
+      message:
+        /^Invalid configuration\. Settings go in a \.env file in this folder \(cp \.env\.example \.env, then fill it in\) or in the environment:\n {2}- PUBLIC_URL is required/,
+    },
+    'no .env yet: how to make one',
+  )
   writeFileSync(file, 'PUBLIC_URL=https://sms.example.com\n')
-  t.throws(() => loadConfig({}, file), { message: /^Invalid configuration \(settings are read from \.env and the environment\):\n {2}- TWILIO_ACCOUNT_SID is required/ }, 'a .env already: where they were read')
+  t.throws(
+    () => loadConfig({}, file),
+    { message: /^Invalid configuration \(settings are read from \.env and the environment\):\n {2}- TWILIO_ACCOUNT_SID is required/ },
+    'a .env already: where they were read',
+  )
 })
 
 t.test('every setting is described for the README and errors', async (t) => {

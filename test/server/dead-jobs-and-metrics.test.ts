@@ -26,21 +26,36 @@ t.test('a text that dies while Intercom is down is seen: bridge_jobs_dead{task},
   const { app } = ctx
   t.equal((await postSms(ctx, inboundForm(ctx, { Body: 'is anyone there?' }))).statusCode, 200)
   await app.store.transaction((trx) => trx.updateTable('jobs').set({ max_attempts: 2 }).where('task', '=', 'inbound.deliver').execute())
-  const dead = async () => (await app.store.db.selectFrom('jobs').select('id').where('state', '=', 'dead').where('task', '=', 'inbound.deliver').execute()).length
+  const dead = async () =>
+    (await app.store.db.selectFrom('jobs').select('id').where('state', '=', 'dead').where('task', '=', 'inbound.deliver').execute()).length
   for (let i = 0; i < 400 && (await dead()) === 0; i++) await new Promise((r) => setTimeout(r, 25))
   t.equal(await dead(), 1, 'the text is dead')
 
   const scraped = await app.metrics.registry.getSingleMetricAsString('bridge_jobs_dead')
   t.match(scraped, /bridge_jobs_dead\{task="inbound\.deliver"\} 1/, 'the gauge names the task, read from the database at scrape')
   const report = (await runDoctor(ctx.config, app.store, app.clients)).map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.line}`)
-  t.ok(report.some((l) => l.startsWith('FAIL Queue: 1 dead job(s) (inbound.deliver 1): ') && l.includes('sms-bridge jobs retry --all-dead (one task: --all-dead --task inbound.deliver)')), report.join('\n'))
+  t.ok(
+    report.some(
+      (l) =>
+        l.startsWith('FAIL Queue: 1 dead job(s) (inbound.deliver 1): ') &&
+        l.includes('sms-bridge jobs retry --all-dead (one task: --all-dead --task inbound.deliver)'),
+    ),
+    report.join('\n'),
+  )
 
-  t.ok(report.some((l) => /^FAIL Intercom: could not reach 127\.0\.0\.1:\d+ \(ECONNREFUSED: nothing listens there\)\.$/.test(l)), 'and why')
+  t.ok(
+    report.some((l) => /^FAIL Intercom: could not reach 127\.0\.0\.1:\d+ \(ECONNREFUSED: nothing listens there\)\.$/.test(l)),
+    'and why',
+  )
 
   t.equal(await retryDeadJobs(app.store, { task: 'outbound.reply' }), 0, 'another task: nothing')
   t.equal(await dead(), 1)
   t.equal(await retryDeadJobs(app.store, {}), 1, 'every dead job')
-  t.notMatch(await app.metrics.registry.getSingleMetricAsString('bridge_jobs_dead'), /inbound\.deliver/, 'the gauge follows at the next scrape')
+  t.notMatch(
+    await app.metrics.registry.getSingleMetricAsString('bridge_jobs_dead'),
+    /inbound\.deliver/,
+    'the gauge follows at the next scrape',
+  )
 })
 
 /** A port that was just free: nothing listens on it. */
@@ -72,7 +87,11 @@ t.test('METRICS_LISTEN: /metrics without a token on a loopback listener; public 
       t.match((err as Error).message, said, value)
     }
   }
-  t.same(loadConfig({ ...env, METRICS_LISTEN: '[fdaa:0:1:a7b::2]:9091' }, null).metricsListen, { host: 'fdaa:0:1:a7b::2', port: 9091 }, "fly.io's private network is private")
+  t.same(
+    loadConfig({ ...env, METRICS_LISTEN: '[fdaa:0:1:a7b::2]:9091' }, null).metricsListen,
+    { host: 'fdaa:0:1:a7b::2', port: 9091 },
+    "fly.io's private network is private",
+  )
 
   const port = await freePort()
   const config = loadConfig({ ...env, METRICS_LISTEN: `127.0.0.1:${port}` }, null)
@@ -83,7 +102,11 @@ t.test('METRICS_LISTEN: /metrics without a token on a loopback listener; public 
   t.match(await res.text(), /bridge_jobs\{state="dead"\}/)
   t.equal((await fetch(`http://127.0.0.1:${port}/admin/jobs`)).status, 404, 'only /metrics: the admin API stays behind the token')
   const main = app.server.address() as AddressInfo
-  t.equal((await fetch(`http://127.0.0.1:${main.port}/metrics`)).status, 404, 'the public listener still serves nothing without ADMIN_TOKEN')
+  t.equal(
+    (await fetch(`http://127.0.0.1:${main.port}/metrics`)).status,
+    404,
+    'the public listener still serves nothing without ADMIN_TOKEN',
+  )
   await app.close()
   t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'closed with the service')
 })

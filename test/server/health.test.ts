@@ -20,7 +20,11 @@ t.test('readyz checks the database and the migrations', async (t) => {
   await app.store.transaction((trx) => trx.deleteFrom('kysely_migration' as never).execute())
   const pending = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(pending.statusCode, 503)
-  t.match(pending.json(), { status: 'not ready', reason: /migrations not applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated, 2026-12-02T00-real-traffic, 2026-12-02T01-abuse/ })
+  t.match(pending.json(), {
+    status: 'not ready',
+    reason:
+      /migrations not applied: 2026-11-25T00-initial, 2026-11-25T01-inbound, 2026-11-25T02-outbound, 2026-11-25T03-automated, 2026-12-02T00-real-traffic, 2026-12-02T01-abuse/,
+  })
 })
 
 t.test('readyz says not ready when the database is gone, without details', async (t) => {
@@ -42,7 +46,10 @@ t.test('request ids come from fly.io when present, otherwise are generated', asy
   const { app, logs } = await buildTestApp(t)
   await app.inject({ method: 'GET', url: '/nope', headers: { 'fly-request-id': '01JD5-abc' } })
   await app.inject({ method: 'GET', url: '/nope', headers: { 'fly-request-id': 'bad id <script>' } })
-  const ids = logs.records().filter((r) => r.msg === 'request completed').map((r) => r.reqId as string)
+  const ids = logs
+    .records()
+    .filter((r) => r.msg === 'request completed')
+    .map((r) => r.reqId as string)
   t.equal(ids[0], '01JD5-abc')
   t.match(ids[1], /^[0-9a-f-]{36}$/, 'an unsafe id is replaced')
 })

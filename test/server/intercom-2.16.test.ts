@@ -25,28 +25,55 @@ async function teammateReplies(ctx: TestApp, conversationId: string, html: strin
   const res = await postIntercomWebhook(ctx, notification)
   if (res.statusCode !== 200) throw new Error(res.body)
   await drain(ctx.app)
-  return { part, notification: notification as { data: { item: { conversation_parts: { conversation_parts: Array<{ body: string | null }> } } } } }
+  return {
+    part,
+    notification: notification as { data: { item: { conversation_parts: { conversation_parts: Array<{ body: string | null }> } } } },
+  }
 }
 
 const textsTo = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === CUSTOMER)
-const conversationReads = (ctx: TestApp, since: number, id: string) => ctx.intercom.callsSince(since).filter((r) => r.method === 'GET' && r.path === `/conversations/${id}`)
+const conversationReads = (ctx: TestApp, since: number, id: string) =>
+  ctx.intercom.callsSince(since).filter((r) => r.method === 'GET' && r.path === `/conversations/${id}`)
 
 t.test('the bridge speaks Intercom 2.16: every request names it and is valid on its description', async (t) => {
   const ctx = await buildTestApp(t)
   const conversationId = await smsConversation(ctx)
-  await teammateReplies(ctx, conversationId, '<p>Thanks, we are on it 👍</p><p>One more line, so the reply is a UCS-2 text of two segments and gets its note: ' + 'x'.repeat(80) + '</p>')
+  await teammateReplies(
+    ctx,
+    conversationId,
+    '<p>Thanks, we are on it 👍</p><p>One more line, so the reply is a UCS-2 text of two segments and gets its note: ' +
+      'x'.repeat(80) +
+      '</p>',
+  )
   t.equal(textsTo(ctx).length, 1, 'the reply was texted')
   const calls = ctx.intercom.callsSince(0).filter((r) => !r.path.startsWith('/uploads/'))
   const made = new Set(calls.map((r) => `${r.method} ${r.path.replace(/\/[0-9a-f]{6,}|\/\d+/g, '/{id}')}`))
-  for (const op of ['POST /contacts/search', 'POST /contacts', 'POST /conversations', 'POST /conversations/{id}/tags', 'POST /conversations/{id}/reply', 'PUT /conversations/{id}', 'PUT /contacts/{id}', 'POST /data_attributes', 'POST /tags']) {
+  for (const op of [
+    'POST /contacts/search',
+    'POST /contacts',
+    'POST /conversations',
+    'POST /conversations/{id}/tags',
+    'POST /conversations/{id}/reply',
+    'PUT /conversations/{id}',
+    'PUT /contacts/{id}',
+    'POST /data_attributes',
+    'POST /tags',
+  ]) {
     t.ok(made.has(op), `${op} was made`)
   }
   t.same([...new Set(calls.map((r) => r.headers['intercom-version']))], ['2.16'], 'Intercom-Version: 2.16 on every request')
-  t.same(calls.filter((r) => r.status >= 400).map((r) => `${r.method} ${r.path} ${r.status}`), [], "none refused by 2.16's request schemas")
+  t.same(
+    calls.filter((r) => r.status >= 400).map((r) => `${r.method} ${r.path} ${r.status}`),
+    [],
+    "none refused by 2.16's request schemas",
+  )
   // The stand-in answered in 2.16's shapes (unassigned 0, priority none), and the bridge went on.
   const conversation = ctx.intercom.conversation(conversationId)!
   t.ok(conversation.read, 'marked read after the text')
-  t.ok(conversation.parts.some((p) => p.part_type === 'note' && /segments/.test(p.body ?? '')), 'its note was posted')
+  t.ok(
+    conversation.parts.some((p) => p.part_type === 'note' && /segments/.test(p.body ?? '')),
+    'its note was posted',
+  )
 })
 
 t.test("an app on 2.15+: a plain-text webhook's reply is read back, so its inline picture is texted", async (t) => {
@@ -57,7 +84,11 @@ t.test("an app on 2.15+: a plain-text webhook's reply is read back, so its inlin
 
   let since = ctx.intercom.requests.length
   const first = await teammateReplies(ctx, conversationId, `<p>Here is your return label</p><p><img src="${picture}"></p>`)
-  t.equal(first.notification.data.item.conversation_parts.conversation_parts[0]!.body, 'Here is your return label', 'the webhook carries plain text, the picture gone')
+  t.equal(
+    first.notification.data.item.conversation_parts.conversation_parts[0]!.body,
+    'Here is your return label',
+    'the webhook carries plain text, the picture gone',
+  )
   t.equal(conversationReads(ctx, since, conversationId).length, 1, 'the part was read back once')
   let [text] = textsTo(ctx)
   t.equal(text?.body, 'Here is your return label')
@@ -75,7 +106,10 @@ t.test("an app on 2.15+: a plain-text webhook's reply is read back, so its inlin
 
   // Words only: read back too (plain text cannot say whether a picture was there), and texted once.
   await teammateReplies(ctx, conversationId, '<p>Anything else?</p>')
-  t.same(textsTo(ctx).map((m) => m.body), ['Here is your return label', '', 'Anything else?'])
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['Here is your return label', '', 'Anything else?'],
+  )
 })
 
 t.test('an app on 2.14: HTML webhooks are texted as they come, with no read back', async (t) => {
@@ -99,7 +133,9 @@ const EXPECTED: Record<string, { texts: string[]; closed?: boolean }> = {
 }
 
 t.test("2.16-shaped notifications from the description's examples go through the real app", async (t) => {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
   t.same(files, Object.keys(EXPECTED).sort(), 'an expectation for every fixture')
   for (const file of files) {
     await t.test(file, async (t) => {
@@ -120,14 +156,22 @@ t.test("2.16-shaped notifications from the description's examples go through the
       t.notMatch(res.body, /invalid|refused|ignored/, 'taken')
       await drain(ctx.app)
       t.equal((await ctx.app.store.db.selectFrom('webhook_receipts').selectAll().execute()).length, 1, 'stored')
-      t.same(textsTo(ctx).map((m) => m.body), EXPECTED[file]!.texts, 'texts to the customer')
+      t.same(
+        textsTo(ctx).map((m) => m.body),
+        EXPECTED[file]!.texts,
+        'texts to the customer',
+      )
       if (EXPECTED[file]!.closed !== undefined) {
         const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
         t.equal(link.closed_at !== null, EXPECTED[file]!.closed)
       }
       if (payload.topic.startsWith('contact.')) {
         const send = await ctx.app.store.db.selectFrom('automated_sends').selectAll().executeTakeFirst()
-        t.match(send, { status: 'skipped', reason: /no valid mobile number/ }, "the welcome is considered: the example's phone is not a valid number")
+        t.match(
+          send,
+          { status: 'skipped', reason: /no valid mobile number/ },
+          "the welcome is considered: the example's phone is not a valid number",
+        )
       }
     })
   }

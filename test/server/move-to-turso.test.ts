@@ -34,7 +34,13 @@ async function records(store: Store) {
     consent: await db.selectFrom('consent').selectAll().orderBy('phone').execute(),
     welcomes: await db.selectFrom('automated_sends').selectAll().orderBy('key').execute(),
     messages: await db.selectFrom('messages').select(['id', 'direction', 'phone', 'body', 'intercom_part_id']).orderBy('id').execute(),
-    queued: await db.selectFrom('jobs').select(['id', 'task', 'payload', 'state']).where('task', 'not like', 'maintenance.%').where('task', '!=', 'inbound.catchup').orderBy('id').execute(),
+    queued: await db
+      .selectFrom('jobs')
+      .select(['id', 'task', 'payload', 'state'])
+      .where('task', 'not like', 'maintenance.%')
+      .where('task', '!=', 'inbound.catchup')
+      .orderBy('id')
+      .execute(),
   }
 }
 
@@ -81,7 +87,10 @@ t.test('2. a backup served as a remote database keeps links, consent, welcome-on
   t.same(await records(remote), before, 'every record, as it was')
   await remote.close()
 
-  const moved = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, DATABASE_URL: server.url, DATABASE_AUTH_TOKEN: server.authToken }, standIns: embedded })
+  const moved = await buildTestApp(t, {
+    env: { WELCOME_SMS_TEMPLATE: WELCOME, DATABASE_URL: server.url, DATABASE_AUTH_TOKEN: server.authToken },
+    standIns: embedded,
+  })
   t.equal((await moved.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   await drain(moved.app)
   t.equal(moved.intercom.contacts.length, 3, 'no contact made again')

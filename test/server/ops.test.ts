@@ -51,13 +51,22 @@ t.test('setup --dry-run checks everything and changes nothing', async (t) => {
 t.test('setup creates what is missing, points Twilio at the bridge, and a second run changes nothing', async (t) => {
   const { twilio, intercom, env } = await standIns(t)
   const first = await runCli(['setup'], env, tempDir(t))
-  t.equal(first.code, 0, "setup succeeds", { output: first.stdout + first.stderr })
-  t.same(intercom.tags.map((x) => x.name), ['sms'])
-  t.same(intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`), ['sms_opted_out:boolean', 'sms_bridge_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'])
+  t.equal(first.code, 0, 'setup succeeds', { output: first.stdout + first.stderr })
+  t.same(
+    intercom.tags.map((x) => x.name),
+    ['sms'],
+  )
+  t.same(
+    intercom.dataAttributes.map((a) => `${a.name}:${a.data_type}`),
+    ['sms_opted_out:boolean', 'sms_bridge_consent:boolean', 'last_sms_sid:string', 'last_sms_status:string'],
+  )
   t.match(twilio.phoneNumbers[0], { sms_url: 'https://sms.example.com/twilio/sms', sms_method: 'POST' })
   t.match(twilio.services[SERVICE], { inbound_request_url: 'https://sms.example.com/twilio/sms', use_inbound_webhook_on_number: false })
   t.match(first.stdout, 'Endpoint URL: https://sms.example.com/intercom/webhooks')
-  t.match(first.stdout, 'conversation.admin.replied, conversation.operator.replied, conversation.admin.closed, conversation.admin.opened, contact.user.created, contact.lead.created')
+  t.match(
+    first.stdout,
+    'conversation.admin.replied, conversation.operator.replied, conversation.admin.closed, conversation.admin.opened, contact.user.created, contact.lead.created',
+  )
   t.match(first.stdout, 'Initialize URL: https://sms.example.com/canvas/inbox/initialize')
   t.match(first.stdout, 'POST https://sms.example.com/intercom/series')
 
@@ -68,11 +77,11 @@ t.test('setup creates what is missing, points Twilio at the bridge, and a second
   t.equal(writes(intercom.requests) + writes(twilio.requests), before, 'the second run wrote nothing')
 })
 
-t.test("setup: a custom sms_consent from an earlier version is named, not recreated, and still honoured", async (t) => {
+t.test('setup: a custom sms_consent from an earlier version is named, not recreated, and still honoured', async (t) => {
   const { intercom, env } = await standIns(t)
   intercom.dataAttributes.push({ name: 'sms_consent', model: 'contact', data_type: 'boolean' })
   const res = await runCli(['setup'], env, tempDir(t))
-  t.equal(res.code, 0, "setup succeeds", { output: res.stdout + res.stderr })
+  t.equal(res.code, 0, 'setup succeeds', { output: res.stdout + res.stderr })
   t.match(res.stdout, /custom contact attribute sms_consent was made by an earlier version .* now writes sms_bridge_consent/)
   t.same(intercom.dataAttributes.filter((a) => a.name === 'sms_consent').length, 1)
 })
@@ -99,9 +108,37 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   const store = await openStore({ url: `file:${join(cwd, 'data', 'bridge.db')}` })
   await store.transaction(async (trx) => {
     const at = Date.now() - 60_000
-    await trx.insertInto('messages').values({ direction: 'inbound', twilio_sid: `SM${'1'.repeat(32)}`, phone: '+14155550123', twilio_number: NUMBER, body: 'hi', media: '[]', status: 'received', created_at: at, updated_at: at }).execute()
-    await trx.insertInto('webhook_receipts').values({ source: 'intercom', key: 'n1', received_at: Date.now() - 3 * 3_600_000 }).execute()
-    await trx.insertInto('jobs').values({ task: 'outbound.reply', payload: '{}', state: 'dead', attempts: 20, max_attempts: 20, run_at: 0, created_at: 0, updated_at: 0 }).execute()
+    await trx
+      .insertInto('messages')
+      .values({
+        direction: 'inbound',
+        twilio_sid: `SM${'1'.repeat(32)}`,
+        phone: '+14155550123',
+        twilio_number: NUMBER,
+        body: 'hi',
+        media: '[]',
+        status: 'received',
+        created_at: at,
+        updated_at: at,
+      })
+      .execute()
+    await trx
+      .insertInto('webhook_receipts')
+      .values({ source: 'intercom', key: 'n1', received_at: Date.now() - 3 * 3_600_000 })
+      .execute()
+    await trx
+      .insertInto('jobs')
+      .values({
+        task: 'outbound.reply',
+        payload: '{}',
+        state: 'dead',
+        attempts: 20,
+        max_attempts: 20,
+        run_at: 0,
+        created_at: 0,
+        updated_at: 0,
+      })
+      .execute()
     await noteUnhandledTopic(trx, 'conversation.user.replied', Date.now() - 120_000)
     await noteUnhandledTopic(trx, 'conversation.user.replied', Date.now() - 90_000)
   })
@@ -112,10 +149,16 @@ t.test('doctor reports the database, both APIs, the queue and recent webhooks', 
   t.match(res.stdout, /ok {3}Intercom: reachable at 127\.0\.0\.1:\d+, token accepted/)
   t.match(res.stdout, /ok {3}Twilio: reachable at 127\.0\.0\.1:\d+, credentials accepted\./)
   t.match(res.stdout, /ok {3}Signatures: set ADMIN_TOKEN to see here the requests the running service refused/)
-  t.match(res.stdout, /FAIL Queue: 1 dead job\(s\) \(outbound\.reply 1\): texts or replies that did not go through, refused for good or out of attempts \(about 1\.3 h of retries\)\. See them with sms-bridge jobs list; once the cause is fixed, run them again with sms-bridge jobs retry --all-dead \(one task: --all-dead --task outbound\.reply\)\./)
+  t.match(
+    res.stdout,
+    /FAIL Queue: 1 dead job\(s\) \(outbound\.reply 1\): texts or replies that did not go through, refused for good or out of attempts \(about 1\.3 h of retries\)\. See them with sms-bridge jobs list; once the cause is fixed, run them again with sms-bridge jobs retry --all-dead \(one task: --all-dead --task outbound\.reply\)\./,
+  )
   t.match(res.stdout, /ok {3}Twilio inbound texts: last received (6\d|7\d) s ago\./)
   t.match(res.stdout, /ok {3}Intercom webhooks: last received 3 h ago\./)
-  t.match(res.stdout, /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./)
+  t.match(
+    res.stdout,
+    /FAIL Intercom webhooks: the app sends topics the bridge ignores; untick them .*: conversation\.user\.replied \(2, last (8\d|9\d|1\d\d) s ago\)\./,
+  )
   t.equal(res.code, 1, 'a dead job is a finding')
 })
 
@@ -126,7 +169,10 @@ t.test('doctor on a correct install that has had no traffic yet: warnings, exit 
   const res = await runCli(['doctor'], env, cwd)
   t.equal(res.code, 0, 'healthy', { output: res.stdout + res.stderr })
   t.notMatch(res.stdout, /^FAIL/m, 'no FAIL line')
-  t.match(res.stdout, /^WARN Twilio inbound texts: none received yet\. Normal before the first text; if texts were sent, check the webhook configuration/m)
+  t.match(
+    res.stdout,
+    /^WARN Twilio inbound texts: none received yet\. Normal before the first text; if texts were sent, check the webhook configuration/m,
+  )
   t.match(res.stdout, /^WARN Intercom webhooks: none received yet\./m)
 })
 
@@ -138,7 +184,10 @@ t.test('a data folder the process cannot write is named as such', async (t) => {
   for (const command of ['doctor', 'migrate']) {
     const res = await runCli([command], { ...env, DATABASE_URL: `file:${join(cwd, 'plain-file', 'data', 'bridge.db')}` }, cwd)
     t.equal(res.code, 1, command)
-    t.match(res.stderr, `sms-bridge ${command} failed: The data folder ${join(cwd, 'plain-file', 'data')} cannot be written by this process (ENOTDIR: part of that path is a file, not a folder). The database and its journal files live in that folder`)
+    t.match(
+      res.stderr,
+      `sms-bridge ${command} failed: The data folder ${join(cwd, 'plain-file', 'data')} cannot be written by this process (ENOTDIR: part of that path is a file, not a folder). The database and its journal files live in that folder`,
+    )
     t.notMatch(res.stderr, /ConnectionFailed|: 14\b|\n\s+at /, 'no libSQL code, no stack trace')
   }
 })

@@ -1,7 +1,17 @@
 // What real Intercom and Twilio traffic does that our first reading of the docs missed (issue 13):
 // each behaviour through the real app, with the stand-ins emitting the shapes real accounts send.
 import t from 'tap'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, PUBLIC_URL, type TestApp } from '../helper.js'
+import {
+  buildTestApp,
+  drain,
+  inboundForm,
+  OUR_NUMBER,
+  postIntercomWebhook,
+  postSms,
+  postStatus,
+  PUBLIC_URL,
+  type TestApp,
+} from '../helper.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
@@ -23,7 +33,11 @@ async function deliver(ctx: TestApp, payload: unknown) {
 }
 
 const textsTo = (ctx: TestApp, phone = CUSTOMER) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === phone)
-const notes = (ctx: TestApp, id: string) => ctx.intercom.conversation(id)!.parts.filter((p) => p.part_type === 'note').map((p) => p.body ?? '')
+const notes = (ctx: TestApp, id: string) =>
+  ctx.intercom
+    .conversation(id)!
+    .parts.filter((p) => p.part_type === 'note')
+    .map((p) => p.body ?? '')
 
 t.test('a teammate reply is texted whatever its part type: assignment, open, close with a message; never a note', async (t) => {
   const ctx = await buildTestApp(t)
@@ -33,12 +47,20 @@ t.test('a teammate reply is texted whatever its part type: assignment, open, clo
   const first = ctx.intercom.addAdminReply(id, { body: '<p>Hi, Sam here.</p>' })
   t.equal(first.part_type, 'assignment', 'Intercom records it as an assignment')
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [first]))
-  t.same(textsTo(ctx).map((m) => m.body), ['Hi, Sam here.'])
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['Hi, Sam here.'],
+  )
 
   // Closing with a message to the customer: the message is texted, and the conversation is closed.
   const { part: close } = await ctx.intercom.closeAsAdmin(id, '<p>Closing this out, write any time.</p>')
   await deliver(ctx, ctx.intercom.notification('conversation.admin.closed', id, [close]))
-  t.same(textsTo(ctx).map((m) => m.body).at(-1), 'Closing this out, write any time.')
+  t.same(
+    textsTo(ctx)
+      .map((m) => m.body)
+      .at(-1),
+    'Closing this out, write any time.',
+  )
   const closed = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
   t.ok(closed.closed_at, 'closed in the bridge too')
 
@@ -46,7 +68,12 @@ t.test('a teammate reply is texted whatever its part type: assignment, open, clo
   const reopening = ctx.intercom.addAdminReply(id, { body: '<p>One more thing.</p>' })
   t.equal(reopening.part_type, 'open')
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reopening]))
-  t.same(textsTo(ctx).map((m) => m.body).at(-1), 'One more thing.')
+  t.same(
+    textsTo(ctx)
+      .map((m) => m.body)
+      .at(-1),
+    'One more thing.',
+  )
   const reopened = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
   t.equal(reopened.closed_at, null, "the bridge's view follows Intercom's: open again")
 
@@ -59,7 +86,7 @@ t.test('a teammate reply is texted whatever its part type: assignment, open, clo
   t.equal(textsTo(ctx).length, 3, 'three texts, no more')
 })
 
-t.test('a close notification older than the customer\'s newest text does not close the conversation again', async (t) => {
+t.test("a close notification older than the customer's newest text does not close the conversation again", async (t) => {
   const ctx = await buildTestApp(t)
   const id = await smsConversation(ctx)
   const { part: close } = await ctx.intercom.closeAsAdmin(id)
@@ -89,7 +116,9 @@ t.test('pictures inside the reply body go out as MMS from the bridge; a picture-
   const src = ctx.intercom.upload({ name: 'photo.jpg', contentType: 'image/jpeg', data: jpeg })
   const reply = ctx.intercom.addAdminReply(id, { body: `<p>Is it this one?</p><div class="intercom-container"><img src="${src}"></div>` })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reply]))
-  const onlyPicture = ctx.intercom.addAdminReply(id, { body: `<div class="intercom-container"><img src="${src.replace('photo', 'photo')}" alt=""></div>` })
+  const onlyPicture = ctx.intercom.addAdminReply(id, {
+    body: `<div class="intercom-container"><img src="${src.replace('photo', 'photo')}" alt=""></div>`,
+  })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [onlyPicture]))
 
   const [withText, pictureOnly] = textsTo(ctx)
@@ -97,13 +126,18 @@ t.test('pictures inside the reply body go out as MMS from the bridge; a picture-
   t.equal(withText?.num_media, '1')
   t.equal(pictureOnly?.body, '', 'a picture-only reply is the picture alone')
   t.equal(pictureOnly?.num_media, '1')
-  const urls = ctx.twilio.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/Messages.json')).map((r) => (r.body as { MediaUrl: string[] }).MediaUrl[0]!)
-  t.ok(urls.every((u) => u.startsWith(`${PUBLIC_URL}/media/h`)), 'bridge links, not the expiring Intercom link')
+  const urls = ctx.twilio.requests
+    .filter((r) => r.method === 'POST' && r.path.endsWith('/Messages.json'))
+    .map((r) => (r.body as { MediaUrl: string[] }).MediaUrl[0]!)
+  t.ok(
+    urls.every((u) => u.startsWith(`${PUBLIC_URL}/media/h`)),
+    'bridge links, not the expiring Intercom link',
+  )
   t.equal(urls[0], urls[1], 'one copy of one file')
   ctx.intercom.expireUploads()
   const served = await ctx.app.inject({ method: 'GET', url: urls[0]!.slice(PUBLIC_URL.length) })
   t.equal(served.statusCode, 200)
-  t.same(served.rawPayload, jpeg, 'still served after Intercom\'s link expired')
+  t.same(served.rawPayload, jpeg, "still served after Intercom's link expired")
   t.equal((await ctx.app.store.db.selectFrom('held_media').select('id').execute()).length, 1)
 })
 
@@ -114,8 +148,14 @@ t.test('a file whose Intercom link already expired: the text still goes and a no
   ctx.intercom.expireUploads()
   const reply = ctx.intercom.addAdminReply(id, { body: `<p>Here is the invoice</p><img src="${src}">` })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reply]))
-  t.same(textsTo(ctx).map((m) => [m.body, m.num_media]), [['Here is the invoice', '0']])
-  t.match(notes(ctx, id).join('\n'), /Not every file of this reply reached the customer.*invoice\.png: Intercom's link to it had expired.*The rest of the reply was texted/s)
+  t.same(
+    textsTo(ctx).map((m) => [m.body, m.num_media]),
+    [['Here is the invoice', '0']],
+  )
+  t.match(
+    notes(ctx, id).join('\n'),
+    /Not every file of this reply reached the customer.*invoice\.png: Intercom's link to it had expired.*The rest of the reply was texted/s,
+  )
 
   const pictureOnly = ctx.intercom.addAdminReply(id, { body: `<img src="${src}">` })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [pictureOnly]))
@@ -127,7 +167,16 @@ t.test("Intercom's test ping (id null) is answered 200 and stores nothing; every
   const ctx = await buildTestApp(t)
   const ping = await postIntercomWebhook(ctx, ctx.intercom.pingNotification())
   t.equal(ping.statusCode, 200)
-  const urls = ['/intercom/webhooks', '/twilio/sms', '/twilio/status', '/intercom/series', '/canvas/inbox/initialize', '/canvas/inbox/submit', '/canvas/messenger/initialize', '/canvas/messenger/submit']
+  const urls = [
+    '/intercom/webhooks',
+    '/twilio/sms',
+    '/twilio/status',
+    '/intercom/series',
+    '/canvas/inbox/initialize',
+    '/canvas/inbox/submit',
+    '/canvas/messenger/initialize',
+    '/canvas/messenger/submit',
+  ]
   const tables = ['webhook_receipts', 'messages', 'jobs', 'settings_cache'] as const
   // What the start itself wrote (the recurring jobs, the catch-up's cursor) is there before and after.
   await drain(ctx.app)
@@ -140,17 +189,36 @@ t.test("Intercom's test ping (id null) is answered 200 and stores nothing; every
     }
   }
   t.same(await snapshot(), before, 'nothing stored, nothing queued')
-  t.same(before.slice(0, 2).map((rows) => rows.length), [0, 0], 'no receipt, no text')
+  t.same(
+    before.slice(0, 2).map((rows) => rows.length),
+    [0, 0],
+    'no receipt, no text',
+  )
 })
 
 t.test('a topic ticked by mistake is answered 200, stored nowhere, and counted in /metrics', async (t) => {
   const ctx = await buildTestApp(t, { env: { ADMIN_TOKEN } })
   for (let i = 0; i < 3; i++) {
-    const res = await postIntercomWebhook(ctx, { type: 'notification_event', id: `notif_u${i}`, topic: 'conversation.user.replied', data: { item: { type: 'conversation', id: '1' } } })
+    const res = await postIntercomWebhook(ctx, {
+      type: 'notification_event',
+      id: `notif_u${i}`,
+      topic: 'conversation.user.replied',
+      data: { item: { type: 'conversation', id: '1' } },
+    })
     t.equal(res.statusCode, 200)
   }
   t.equal((await ctx.app.store.db.selectFrom('webhook_receipts').selectAll().execute()).length, 0)
-  t.equal((await ctx.app.store.db.selectFrom('jobs').selectAll().where('task', 'not like', 'maintenance%').where('task', '!=', 'inbound.catchup').execute()).length, 0)
+  t.equal(
+    (
+      await ctx.app.store.db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('task', 'not like', 'maintenance%')
+        .where('task', '!=', 'inbound.catchup')
+        .execute()
+    ).length,
+    0,
+  )
   const metrics = await ctx.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.match(metrics.body, /bridge_intercom_unhandled_topics_total\{topic="conversation\.user\.replied"\} 3/)
 })
@@ -160,11 +228,23 @@ t.test('nested nulls Intercom sends (author id, attachment name and type) do not
   const id = await smsConversation(ctx)
   const part = ctx.intercom.addAdminReply(id, { body: '<p>Sent from the mobile app</p>' })
   const payload = ctx.intercom.notification('conversation.admin.replied', id, [
-    { ...part, author: { ...part.author, id: null, name: null, email: null }, attachments: [{ type: 'upload', url: 'https://files.example.com/a.png', name: null, content_type: null }] } as never,
+    {
+      ...part,
+      author: { ...part.author, id: null, name: null, email: null },
+      attachments: [{ type: 'upload', url: 'https://files.example.com/a.png', name: null, content_type: null }],
+    } as never,
   ]) as { data: { item: Record<string, unknown> } }
-  Object.assign(payload.data.item, { admin_assignee_id: null, team_assignee_id: null, title: null, source: { ...(payload.data.item.source as object), author: { type: 'lead', id: null } } })
+  Object.assign(payload.data.item, {
+    admin_assignee_id: null,
+    team_assignee_id: null,
+    title: null,
+    source: { ...(payload.data.item.source as object), author: { type: 'lead', id: null } },
+  })
   await deliver(ctx, payload)
-  t.same(textsTo(ctx).map((m) => m.body), ['Sent from the mobile app'])
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['Sent from the mobile app'],
+  )
   t.equal(textsTo(ctx)[0]!.num_media, '1')
 })
 
@@ -173,39 +253,59 @@ t.test("a reply in a contact's older SMS conversation is texted too", async (t) 
   const older = await smsConversation(ctx)
   // Closed long ago: the next text opens a new conversation, which becomes the contact's SMS one.
   ctx.intercom.closeConversation(older)
-  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx
+      .updateTable('sms_conversations')
+      .set({ closed_at: Date.now() - 30 * 86_400_000 })
+      .execute(),
+  )
   const newer = await smsConversation(ctx, CUSTOMER, 'new question')
   t.not(newer, older)
   const late = ctx.intercom.addAdminReply(older, { body: '<p>Answering your old question</p>' })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', older, [late]))
-  t.same(textsTo(ctx).map((m) => m.body), ['Answering your old question'])
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['Answering your old question'],
+  )
 })
 
-t.test('after a reply goes by text the conversation is marked read, so Intercom does not email it too; a setting turns it off', async (t) => {
-  for (const [setting, expected] of [[undefined, true], ['false', false]] as const) {
-    const ctx = await buildTestApp(t, { env: setting ? { MARK_READ_AFTER_SMS: setting } : {} })
+t.test(
+  'after a reply goes by text the conversation is marked read, so Intercom does not email it too; a setting turns it off',
+  async (t) => {
+    for (const [setting, expected] of [
+      [undefined, true],
+      ['false', false],
+    ] as const) {
+      const ctx = await buildTestApp(t, { env: setting ? { MARK_READ_AFTER_SMS: setting } : {} })
+      const id = await smsConversation(ctx)
+      const reply = ctx.intercom.addAdminReply(id, { body: '<p>On its way</p>' })
+      await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reply]))
+      const puts = ctx.intercom.requests.filter((r) => r.method === 'PUT' && r.path === `/conversations/${id}`)
+      t.equal(ctx.intercom.conversation(id)!.read ?? false, expected, `MARK_READ_AFTER_SMS=${setting ?? 'default'}`)
+      t.same(
+        puts.map((r) => r.body),
+        expected ? [{ read: true }] : [],
+      )
+    }
+    // Not when the text was refused: the customer opted out, so an email may be the only way through.
+    const ctx = await buildTestApp(t)
     const id = await smsConversation(ctx)
-    const reply = ctx.intercom.addAdminReply(id, { body: '<p>On its way</p>' })
-    await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [reply]))
-    const puts = ctx.intercom.requests.filter((r) => r.method === 'PUT' && r.path === `/conversations/${id}`)
-    t.equal(ctx.intercom.conversation(id)!.read ?? false, expected, `MARK_READ_AFTER_SMS=${setting ?? 'default'}`)
-    t.same(puts.map((r) => r.body), expected ? [{ read: true }] : [])
-  }
-  // Not when the text was refused: the customer opted out, so an email may be the only way through.
-  const ctx = await buildTestApp(t)
-  const id = await smsConversation(ctx)
-  await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'STOP' }))
-  await drain(ctx.app)
-  await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [ctx.intercom.addAdminReply(id, { body: '<p>ok</p>' })]))
-  t.equal(ctx.intercom.conversation(id)!.read ?? false, false)
-})
+    await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'STOP' }))
+    await drain(ctx.app)
+    await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [ctx.intercom.addAdminReply(id, { body: '<p>ok</p>' })]))
+    t.equal(ctx.intercom.conversation(id)!.read ?? false, false)
+  },
+)
 
 t.test("Advanced Opt-Out: Twilio's OptOutType is trusted, custom and localised keywords included", async (t) => {
   const ctx = await buildTestApp(t)
   const id = await smsConversation(ctx)
   await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'ARRET', OptOutType: 'STOP', MessagingServiceSid: `MG${'c'.repeat(32)}` }))
   await drain(ctx.app)
-  t.match(await ctx.app.store.db.selectFrom('consent').selectAll().where('phone', '=', CUSTOMER).executeTakeFirst(), { state: 'opted_out', source: 'keyword' })
+  t.match(await ctx.app.store.db.selectFrom('consent').selectAll().where('phone', '=', CUSTOMER).executeTakeFirst(), {
+    state: 'opted_out',
+    source: 'keyword',
+  })
   const contact = ctx.intercom.contacts.find((c) => c.phone === CUSTOMER)!
   t.equal(contact.custom_attributes.sms_opted_out, true)
   t.match(notes(ctx, id).join(''), /opted out of text messages/)
@@ -222,7 +322,10 @@ t.test('WhatsApp: found by the bare number, answered on WhatsApp from the sender
   const WA_SENDER = 'whatsapp:+14155238886'
   const ctx = await buildTestApp(t)
   const known = ctx.intercom.addContact({ role: 'user', email: 'ana@example.com', phone: CUSTOMER })
-  const res = await postSms(ctx, inboundForm(ctx, { From: `whatsapp:${CUSTOMER}`, To: WA_SENDER, Body: 'Hola from WhatsApp', ProfileName: 'Ana', WaId: '14155550123' }))
+  const res = await postSms(
+    ctx,
+    inboundForm(ctx, { From: `whatsapp:${CUSTOMER}`, To: WA_SENDER, Body: 'Hola from WhatsApp', ProfileName: 'Ana', WaId: '14155550123' }),
+  )
   t.equal(res.statusCode, 200)
   await drain(ctx.app)
   t.equal(ctx.intercom.contacts.length, 1, 'no phone-less duplicate lead')
@@ -238,7 +341,14 @@ t.test('WhatsApp: found by the bare number, answered on WhatsApp from the sender
   const late = ctx.intercom.addAdminReply(conversation.id, { body: '<p>Following up</p>' })
   await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [late]))
   const second = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').at(-1)!
-  await postStatus(ctx, { MessageSid: second.sid, MessageStatus: 'failed', ErrorCode: '63016', To: second.to, From: WA_SENDER, ChannelPrefix: 'whatsapp' })
+  await postStatus(ctx, {
+    MessageSid: second.sid,
+    MessageStatus: 'failed',
+    ErrorCode: '63016',
+    To: second.to,
+    From: WA_SENDER,
+    ChannelPrefix: 'whatsapp',
+  })
   await drain(ctx.app)
   t.match(notes(ctx, conversation.id).at(-1), /24 hours of the customer's last message/)
 })
@@ -251,31 +361,54 @@ t.test('WhatsApp with a Messaging Service still answers from the WhatsApp sender
   t.match(sent, { to: `whatsapp:${CUSTOMER}`, from: OUR_NUMBER.replace(/^/, 'whatsapp:'), messaging_service_sid: null })
 })
 
-t.test('RCS: a customer writing as rcs:+E164 is the contact of their number; replies go through the Messaging Service to that number', async (t) => {
-  const SERVICE = `MG${'e'.repeat(32)}`
-  const ctx = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE } })
-  // As Twilio describes RCS inbound (a Messaging Service with an RCS sender): both ends carry rcs:.
-  const res = await postSms(ctx, inboundForm(ctx, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', MessagingServiceSid: SERVICE, Body: 'Hi from RCS' }))
-  t.equal(res.statusCode, 200, 'stored, not refused: an RCS text is a customer\'s text')
-  await drain(ctx.app)
-  t.equal(ctx.intercom.contacts.length, 1)
-  t.equal(ctx.intercom.contacts[0]!.phone, CUSTOMER, 'the contact of the bare number')
-  // The same person by SMS threads into the same conversation.
-  const id = await smsConversation(ctx, CUSTOMER, 'and by SMS')
-  t.equal(ctx.intercom.conversations.length, 1)
-  t.same([ctx.intercom.conversation(id)!.source.body, ...ctx.intercom.conversation(id)!.parts.filter((p) => p.part_type === 'comment').map((p) => p.body)], ['Hi from RCS', 'and by SMS'])
-  await deliver(ctx, ctx.intercom.notification('conversation.admin.replied', id, [ctx.intercom.addAdminReply(id, { body: '<p>Got it</p>' })]))
-  const [sent] = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
-  t.match(sent, { to: CUSTOMER, messaging_service_sid: SERVICE, body: 'Got it' }, 'Twilio picks RCS or falls back to SMS')
+t.test(
+  'RCS: a customer writing as rcs:+E164 is the contact of their number; replies go through the Messaging Service to that number',
+  async (t) => {
+    const SERVICE = `MG${'e'.repeat(32)}`
+    const ctx = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: SERVICE } })
+    // As Twilio describes RCS inbound (a Messaging Service with an RCS sender): both ends carry rcs:.
+    const res = await postSms(
+      ctx,
+      inboundForm(ctx, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', MessagingServiceSid: SERVICE, Body: 'Hi from RCS' }),
+    )
+    t.equal(res.statusCode, 200, "stored, not refused: an RCS text is a customer's text")
+    await drain(ctx.app)
+    t.equal(ctx.intercom.contacts.length, 1)
+    t.equal(ctx.intercom.contacts[0]!.phone, CUSTOMER, 'the contact of the bare number')
+    // The same person by SMS threads into the same conversation.
+    const id = await smsConversation(ctx, CUSTOMER, 'and by SMS')
+    t.equal(ctx.intercom.conversations.length, 1)
+    t.same(
+      [
+        ctx.intercom.conversation(id)!.source.body,
+        ...ctx.intercom
+          .conversation(id)!
+          .parts.filter((p) => p.part_type === 'comment')
+          .map((p) => p.body),
+      ],
+      ['Hi from RCS', 'and by SMS'],
+    )
+    await deliver(
+      ctx,
+      ctx.intercom.notification('conversation.admin.replied', id, [ctx.intercom.addAdminReply(id, { body: '<p>Got it</p>' })]),
+    )
+    const [sent] = ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
+    t.match(sent, { to: CUSTOMER, messaging_service_sid: SERVICE, body: 'Got it' }, 'Twilio picks RCS or falls back to SMS')
 
-  // Without a Messaging Service the reply goes by SMS from our number.
-  const plain = await buildTestApp(t)
-  await postSms(plain, inboundForm(plain, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', Body: 'Hi' }))
-  await drain(plain.app)
-  const conversation = plain.intercom.conversations[0]!
-  await deliver(plain, plain.intercom.notification('conversation.admin.replied', conversation.id, [plain.intercom.addAdminReply(conversation.id, { body: '<p>Hello</p>' })]))
-  t.match(plain.twilio.messages.filter((m) => m.direction === 'outbound-api')[0], { to: CUSTOMER, from: OUR_NUMBER })
-})
+    // Without a Messaging Service the reply goes by SMS from our number.
+    const plain = await buildTestApp(t)
+    await postSms(plain, inboundForm(plain, { From: `rcs:${CUSTOMER}`, To: 'rcs:acme_support_agent', Body: 'Hi' }))
+    await drain(plain.app)
+    const conversation = plain.intercom.conversations[0]!
+    await deliver(
+      plain,
+      plain.intercom.notification('conversation.admin.replied', conversation.id, [
+        plain.intercom.addAdminReply(conversation.id, { body: '<p>Hello</p>' }),
+      ]),
+    )
+    t.match(plain.twilio.messages.filter((m) => m.direction === 'outbound-api')[0], { to: CUSTOMER, from: OUR_NUMBER })
+  },
+)
 
 t.test('a channel the bridge cannot serve is refused at the webhook, and nothing is stored', async (t) => {
   const ctx = await buildTestApp(t)
@@ -292,13 +425,27 @@ t.test('the Messenger card loads from the initialize Intercom really sends (a te
     workspace_id: 'abc123xy',
     workspace_region: 'us',
     card_creation_options: {},
-    context: { location: 'home', locale: 'en', messenger_action_colour: '#1f8ded', messenger_background_colour: '#ffffff', referrer: 'https://example.com/pricing' },
+    context: {
+      location: 'home',
+      locale: 'en',
+      messenger_action_colour: '#1f8ded',
+      messenger_background_colour: '#ffffff',
+      referrer: 'https://example.com/pricing',
+    },
     admin: { type: 'admin', id: ctx.intercom.admin.id, name: ctx.intercom.admin.name, email: ctx.intercom.admin.email },
   })
-  const res = await ctx.app.inject({ method: 'POST', url: '/canvas/messenger/initialize', headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, body) }, payload: body })
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/canvas/messenger/initialize',
+    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, body) },
+    payload: body,
+  })
   t.equal(res.statusCode, 200)
   const components = res.json().canvas.content.components as Array<{ id: string }>
-  t.same(components.map((c) => c.id), ['title', 'intro', 'phone', 'consent', 'subscribe'])
+  t.same(
+    components.map((c) => c.id),
+    ['title', 'intro', 'phone', 'consent', 'subscribe'],
+  )
 })
 
 t.test('a reply that Twilio never took, after every attempt, is noted in the conversation with how to resend it', async (t) => {
@@ -312,5 +459,8 @@ t.test('a reply that Twilio never took, after every attempt, is noted in the con
   const job = await ctx.app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'outbound.reply').executeTakeFirstOrThrow()
   t.equal(job.state, 'dead', `dead after ${job.attempts} attempts`)
   t.equal(textsTo(ctx).length, 0)
-  t.match(notes(ctx, id).at(-1), new RegExp(`This reply was not texted to the customer.*Your refund is on its way.*sms-bridge jobs retry ${job.id}`, 's'))
+  t.match(
+    notes(ctx, id).at(-1),
+    new RegExp(`This reply was not texted to the customer.*Your refund is on its way.*sms-bridge jobs retry ${job.id}`, 's'),
+  )
 })

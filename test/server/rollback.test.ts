@@ -54,7 +54,7 @@ t.test('rollback: the old build refuses the upgraded database by name; the pre-u
   t.notMatch(refused, /corrupted migrations/)
 
   const staged = await runCli(['restore', upgrade.backup!], env, cwd)
-  t.equal(staged.code, 0, 'the pre-upgrade copy is this version\'s own', { stderr: staged.stderr })
+  t.equal(staged.code, 0, "the pre-upgrade copy is this version's own", { stderr: staged.stderr })
   service = await startServiceProcess(t, 'node', env, cwd)
   t.match(service.output(), /"msg":"restored the database from the staged backup/)
   t.equal((await fetch(`${service.url}/readyz`)).status, 200)
@@ -66,5 +66,8 @@ t.test('rollback: the old build refuses the upgraded database by name; the pre-u
   t.teardown(() => rolledBack.close())
   const applied = (await sql<{ name: string }>`select name from kysely_migration`.execute(rolledBack.db)).rows.map((r) => r.name)
   t.notOk(applied.includes(FUTURE_MIGRATION), 'the newer migration is gone with the database it was in')
-  t.ok(readdirSync(join(cwd, 'data')).some((f) => f.startsWith('bridge.db.before-restore-')), 'the upgraded database is kept beside it')
+  t.ok(
+    readdirSync(join(cwd, 'data')).some((f) => f.startsWith('bridge.db.before-restore-')),
+    'the upgraded database is kept beside it',
+  )
 })

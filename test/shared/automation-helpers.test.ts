@@ -17,9 +17,24 @@ t.test('templates', async (t) => {
   t.same(contactValues({ name: 'Ana Maria Lima' }), { name: 'Ana', first_name: 'Ana' })
   t.same(contactValues({ name: null }), { name: null, first_name: null })
   const firstNames: Array<[string | null, string | null]> = [
-    ['Zoë', 'Zoë'], ['  Jean-Luc  Picard', 'Jean-Luc'], ["D'Arcy", "D'Arcy"], ['Łukasz', 'Łukasz'], ['李 雷', '李'], ['José', 'José'],
-    ['evil.example/x', null], ['www.evil.example', null], ['<b>Bo</b>', null], ['Bo!', null], ['R2D2', null], ['5550100', null],
-    ['-Bo', null], ["Bo'", null], ['A'.repeat(21), null], ['A'.repeat(20), 'A'.repeat(20)], ['', null], [null, null],
+    ['Zoë', 'Zoë'],
+    ['  Jean-Luc  Picard', 'Jean-Luc'],
+    ["D'Arcy", "D'Arcy"],
+    ['Łukasz', 'Łukasz'],
+    ['李 雷', '李'],
+    ['José', 'José'],
+    ['evil.example/x', null],
+    ['www.evil.example', null],
+    ['<b>Bo</b>', null],
+    ['Bo!', null],
+    ['R2D2', null],
+    ['5550100', null],
+    ['-Bo', null],
+    ["Bo'", null],
+    ['A'.repeat(21), null],
+    ['A'.repeat(20), 'A'.repeat(20)],
+    ['', null],
+    [null, null],
   ]
   for (const [name, expected] of firstNames) t.equal(plainFirstName(name), expected, JSON.stringify(name))
 })

@@ -12,7 +12,13 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
   const store = await openStore({ url: `file:${path}` })
   t.teardown(() => store.close())
   const all = Object.keys(await migrationProvider.getMigrations()).sort()
-  t.same(all.slice(0, 5), ['2026-11-25T00-initial', '2026-11-25T01-inbound', '2026-11-25T02-outbound', '2026-11-25T03-automated', '2026-12-02T00-real-traffic'])
+  t.same(all.slice(0, 5), [
+    '2026-11-25T00-initial',
+    '2026-11-25T01-inbound',
+    '2026-11-25T02-outbound',
+    '2026-11-25T03-automated',
+    '2026-12-02T00-real-traffic',
+  ])
   t.equal(all.at(-1), LATEST_MIGRATION)
   t.same(await pendingMigrations(store), all)
   t.same((await migrate(store)).applied, all)
@@ -24,8 +30,26 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
   t.equal(sync[0]?.synchronous, 2, 'FULL: a commit is on disk before it is acknowledged')
   const tables = await store.db.introspection.getTables()
   t.same(
-    tables.map((x) => x.name).filter((n) => !n.startsWith('kysely_')).sort(),
-    ['automated_sends', 'bridge_versions', 'consent', 'held_media', 'jobs', 'messages', 'phone_contacts', 'phone_verifications', 'quick_replies', 'send_counts', 'settings_cache', 'sms_conversation_links', 'sms_conversations', 'webhook_receipts'],
+    tables
+      .map((x) => x.name)
+      .filter((n) => !n.startsWith('kysely_'))
+      .sort(),
+    [
+      'automated_sends',
+      'bridge_versions',
+      'consent',
+      'held_media',
+      'jobs',
+      'messages',
+      'phone_contacts',
+      'phone_verifications',
+      'quick_replies',
+      'send_counts',
+      'settings_cache',
+      'sms_conversation_links',
+      'sms_conversations',
+      'webhook_receipts',
+    ],
   )
 })
 
@@ -35,9 +59,15 @@ t.test('concurrent writers in one process are serialised, not deadlocked', async
   await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
       store.transaction(async (trx) => {
-        await trx.insertInto('webhook_receipts').values({ source: 'test', key: `k${i}`, received_at: i }).execute()
+        await trx
+          .insertInto('webhook_receipts')
+          .values({ source: 'test', key: `k${i}`, received_at: i })
+          .execute()
         await sleep(1)
-        await trx.insertInto('webhook_receipts').values({ source: 'test', key: `k${i}b`, received_at: i }).execute()
+        await trx
+          .insertInto('webhook_receipts')
+          .values({ source: 'test', key: `k${i}b`, received_at: i })
+          .execute()
       }),
     ),
   )
@@ -54,7 +84,10 @@ t.test('concurrent writes share commits; a failing one fails alone', async (t) =
   const results = await Promise.allSettled(
     Array.from({ length: 100 }, (_, i) =>
       store.transaction(async (trx) => {
-        await trx.insertInto('webhook_receipts').values({ source: 'batch', key: `k${i}`, received_at: i }).execute()
+        await trx
+          .insertInto('webhook_receipts')
+          .values({ source: 'batch', key: `k${i}`, received_at: i })
+          .execute()
         if (i % 10 === 3) throw new Error(`write ${i} refused`)
         return i
       }),
@@ -64,7 +97,7 @@ t.test('concurrent writes share commits; a failing one fails alone', async (t) =
   t.same((results[3] as PromiseRejectedResult).reason.message, 'write 3 refused')
   t.equal((results[4] as PromiseFulfilledResult<number>).value, 4, 'each caller gets its own result')
   const keys = await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'batch').execute()
-  t.equal(keys.length, 90, 'their rows were rolled back, nobody else\'s')
+  t.equal(keys.length, 90, "their rows were rolled back, nobody else's")
   t.notOk(keys.some((k) => k.key === 'k3'))
   const commits = store.commits - before
   t.ok(commits < 100 && commits >= 1, `100 writes took ${commits} commits`)
@@ -87,13 +120,20 @@ t.test('a failed write rolls back and does not block the next one', async (t) =>
 t.test('a closed store refuses writes clearly', async (t) => {
   const store = await tempStore(t)
   await store.close()
-  await t.rejects(store.transaction(async () => 1), /the database is closed/)
+  await t.rejects(
+    store.transaction(async () => 1),
+    /the database is closed/,
+  )
 })
 
 t.test('kept statements: each run binds its own values, after errors too, past the cache size', async (t) => {
   const store = await tempStore(t)
   await store.transaction(async (trx) => {
-    for (let i = 0; i < 20; i++) await trx.insertInto('webhook_receipts').values({ source: 'kept', key: `k${i}`, received_at: i }).execute()
+    for (let i = 0; i < 20; i++)
+      await trx
+        .insertInto('webhook_receipts')
+        .values({ source: 'kept', key: `k${i}`, received_at: i })
+        .execute()
   })
   for (let i = 0; i < 20; i++) {
     const rows = await store.db.selectFrom('webhook_receipts').select('key').where('received_at', '>=', i).orderBy('received_at').execute()
@@ -101,9 +141,15 @@ t.test('kept statements: each run binds its own values, after errors too, past t
     if (rows[0]?.key !== `k${i}`) t.fail(`run ${i} saw ${rows[0]?.key}`)
   }
   // The same INSERT fails on a duplicate, then runs again with new values.
-  await t.rejects(store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k1', received_at: 99 }).execute()), { code: /^SQLITE_CONSTRAINT/ })
+  await t.rejects(
+    store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k1', received_at: 99 }).execute()),
+    { code: /^SQLITE_CONSTRAINT/ },
+  )
   await store.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'kept', key: 'k20', received_at: 20 }).execute())
-  const { n } = await store.db.selectFrom('webhook_receipts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const { n } = await store.db
+    .selectFrom('webhook_receipts')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
   t.equal(n, 21)
   // More distinct statements than the cache keeps: the evicted ones are prepared again.
   for (let i = 0; i < 600; i += 7) {
@@ -135,11 +181,16 @@ t.test('a write outside any transaction waits for the open one instead of failin
 
 t.test('values are stored as @libsql/client stores them; undefined is refused', async (t) => {
   const store = await tempStore(t)
-  const { rows } = await sql<{ yes: number; no: number; when: number; blob: ArrayBuffer }>`select ${true} as yes, ${false} as no, ${new Date(1234)} as "when", ${new Uint8Array([1, 2])} as blob`.execute(store.db)
+  const { rows } = await sql<{
+    yes: number
+    no: number
+    when: number
+    blob: ArrayBuffer
+  }>`select ${true} as yes, ${false} as no, ${new Date(1234)} as "when", ${new Uint8Array([1, 2])} as blob`.execute(store.db)
   t.equal(rows[0]?.yes, 1)
   t.equal(rows[0]?.no, 0)
   t.equal(rows[0]?.when, 1234)
-  t.same([...new Uint8Array(rows[0]!.blob)], [1, 2], "blobs come back as ArrayBuffers, as from @libsql/client")
+  t.same([...new Uint8Array(rows[0]!.blob)], [1, 2], 'blobs come back as ArrayBuffers, as from @libsql/client')
   await t.rejects(sql`select ${undefined} as x`.execute(store.db), /undefined cannot be passed/)
   await t.rejects(sql`select ${Number.NaN} as x`.execute(store.db), /finite numbers/)
 })
@@ -152,7 +203,7 @@ t.test('an in-memory database works on its one connection', async (t) => {
   t.same(await store.db.selectFrom('webhook_receipts').select('key').execute(), [{ key: 'a' }])
 })
 
-t.test('after waiting out another process\'s lock, the next write goes through', async (t) => {
+t.test("after waiting out another process's lock, the next write goes through", async (t) => {
   const a = await tempStore(t)
   const b = await openStore({ url: `file:${a.path}`, busyTimeoutMs: 50 })
   t.teardown(() => b.close())
@@ -164,12 +215,18 @@ t.test('after waiting out another process\'s lock, the next write goes through',
     await sleep(300)
   })
   await held
-  await t.rejects(b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'refused', received_at: 2 }).execute()), { code: /^SQLITE_BUSY/ })
+  await t.rejects(
+    b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'refused', received_at: 2 }).execute()),
+    { code: /^SQLITE_BUSY/ },
+  )
   await long
   // The BEGIN that failed busy must not leave the connection unable to commit.
   await b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'later', received_at: 3 }).execute())
   await b.transaction((trx) => trx.insertInto('webhook_receipts').values({ source: 'b', key: 'again', received_at: 4 }).execute())
-  t.same((await b.db.selectFrom('webhook_receipts').select('key').orderBy('received_at').execute()).map((r) => r.key), ['held', 'later', 'again'])
+  t.same(
+    (await b.db.selectFrom('webhook_receipts').select('key').orderBy('received_at').execute()).map((r) => r.key),
+    ['held', 'later', 'again'],
+  )
 })
 
 /** Opens a copy of only the database file (no -wal, no -shm), as a backup that copies one file has it. */
@@ -183,7 +240,10 @@ async function fileAlone(t: Teardown, path: string): Promise<Store> {
 
 async function addReceipts(store: Store, prefix: string, n: number) {
   await store.transaction((trx) =>
-    trx.insertInto('webhook_receipts').values(Array.from({ length: n }, (_, i) => ({ source: 'twilio', key: `${prefix}-${i}`, received_at: i }))).execute(),
+    trx
+      .insertInto('webhook_receipts')
+      .values(Array.from({ length: n }, (_, i) => ({ source: 'twilio', key: `${prefix}-${i}`, received_at: i })))
+      .execute(),
   )
 }
 
@@ -234,24 +294,44 @@ t.test('backup writes a consistent copy while writes go on, and never overwrites
   await t.rejects(memory.backup(join(tempDir(t), 'm.db')), /nothing to back up/)
 })
 
-t.test('planned writes: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements', async (t) => {
-  const { store: remote, server } = await remoteStore(t)
-  const local = await tempStore(t)
-  for (const [name, store] of [['remote', remote], ['embedded', local]] as const) {
-    const insert = (key: string) => store.db.insertInto('webhook_receipts').values({ source: 'plan', key, received_at: 1 }).onConflict((oc) => oc.doNothing()).compile()
-    // A second statement that reads the first one's effect in SQL, as a text and its job do.
-    const count = (key: string) => sql`INSERT INTO settings_cache (key, value, updated_at) SELECT ${`seen:${key}`}, 'x', 1 WHERE changes() > 0`.compile(store.db)
-    const before = server.requests
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.run(insert(`k${i % 25}`), count(`k${i}`))))
-    t.same(results.map((r) => Number(r[0].numAffectedRows)), Array.from({ length: 30 }, (_, i) => (i < 25 ? 1 : 0)), `${name}: each write gets its own results (a repeated key changes nothing)`)
-    const seen = await store.db.selectFrom('settings_cache').select('key').where('key', 'like', 'seen:%').execute()
-    t.equal(seen.length, 25, `${name}: the second statement saw whether the first changed a row`)
-    if (name === 'remote') t.ok(server.requests - before <= 3, `30 planned writes took ${server.requests - before} requests`)
-    // A write that fails (NOT NULL) fails alone; the others commit.
-    const bad = sql`INSERT INTO webhook_receipts (source, key, received_at) VALUES ('plan', NULL, 1)`.compile(store.db)
-    const mixed = await Promise.allSettled([store.run(insert('ok-1')), store.run(bad), store.run(insert('ok-2'))])
-    t.same(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], `${name}: only the failing write failed`)
-    const kept = await store.db.selectFrom('webhook_receipts').select('key').where('key', 'in', ['ok-1', 'ok-2']).execute()
-    t.equal(kept.length, 2, `${name}: the others are stored`)
-  }
-})
+t.test(
+  'planned writes: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements',
+  async (t) => {
+    const { store: remote, server } = await remoteStore(t)
+    const local = await tempStore(t)
+    for (const [name, store] of [
+      ['remote', remote],
+      ['embedded', local],
+    ] as const) {
+      const insert = (key: string) =>
+        store.db
+          .insertInto('webhook_receipts')
+          .values({ source: 'plan', key, received_at: 1 })
+          .onConflict((oc) => oc.doNothing())
+          .compile()
+      // A second statement that reads the first one's effect in SQL, as a text and its job do.
+      const count = (key: string) =>
+        sql`INSERT INTO settings_cache (key, value, updated_at) SELECT ${`seen:${key}`}, 'x', 1 WHERE changes() > 0`.compile(store.db)
+      const before = server.requests
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.run(insert(`k${i % 25}`), count(`k${i}`))))
+      t.same(
+        results.map((r) => Number(r[0].numAffectedRows)),
+        Array.from({ length: 30 }, (_, i) => (i < 25 ? 1 : 0)),
+        `${name}: each write gets its own results (a repeated key changes nothing)`,
+      )
+      const seen = await store.db.selectFrom('settings_cache').select('key').where('key', 'like', 'seen:%').execute()
+      t.equal(seen.length, 25, `${name}: the second statement saw whether the first changed a row`)
+      if (name === 'remote') t.ok(server.requests - before <= 3, `30 planned writes took ${server.requests - before} requests`)
+      // A write that fails (NOT NULL) fails alone; the others commit.
+      const bad = sql`INSERT INTO webhook_receipts (source, key, received_at) VALUES ('plan', NULL, 1)`.compile(store.db)
+      const mixed = await Promise.allSettled([store.run(insert('ok-1')), store.run(bad), store.run(insert('ok-2'))])
+      t.same(
+        mixed.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+        `${name}: only the failing write failed`,
+      )
+      const kept = await store.db.selectFrom('webhook_receipts').select('key').where('key', 'in', ['ok-1', 'ok-2']).execute()
+      t.equal(kept.length, 2, `${name}: the others are stored`)
+    }
+  },
+)

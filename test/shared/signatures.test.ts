@@ -13,7 +13,8 @@ function twilioSignature(token: string, url: string, params: Record<string, stri
 t.test('Twilio signatures', async (t) => {
   const token = '12345'
   const secrets = { authToken: token, sharedKeys: [] }
-  const check = (s: typeof secrets, sig: string | undefined, u: string, p: Record<string, string>) => verifyTwilioSignature(s, { signature: sig, url: u, params: p }).ok
+  const check = (s: typeof secrets, sig: string | undefined, u: string, p: Record<string, string>) =>
+    verifyTwilioSignature(s, { signature: sig, url: u, params: p }).ok
   const url = 'https://sms-bridge.example.com/twilio/sms?team=eu'
   const params = { From: '+14155550123', To: '+14155550100', Body: 'Hi 👋 <b>there</b>', MessageSid: 'SM1', NumMedia: '0' }
   const sig = twilioSignature(token, url, params)
@@ -35,13 +36,45 @@ t.test('Twilio signatures with a shared key (Webhooks API): HMAC-SHA256 over the
   const oldKey = 'old-shared-key-0123456789'
   const newKey = 'new-shared-key-0123456789'
   const signedNew = twilioSignature(newKey, url, params, 'sha256')
-  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [newKey] }, { signature: signedNew, url, params, settings }), { ok: true, scheme: 'shared_key' })
-  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [oldKey, newKey] }, { signature: signedNew, url, params, settings }), { ok: true, scheme: 'shared_key' }, 'during a rotation either key')
-  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [oldKey, newKey] }, { signature: twilioSignature(oldKey, url, params, 'sha256'), url, params, settings }).ok, true)
-  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [oldKey] }, { signature: signedNew, url, params, settings }), { ok: false, scheme: 'shared_key' }, 'the new key not added yet')
-  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [] }, { signature: signedNew, url, params, settings }), { ok: false, scheme: 'shared_key' }, 'no shared key configured')
-  t.equal(verifyTwilioSignature({ authToken: newKey, sharedKeys: [] }, { signature: signedNew, url, params }).ok, false, 'without the settings header it is the auth token\'s HMAC-SHA1 that counts')
-  t.equal(verifyTwilioSignature({ authToken: 'token', sharedKeys: [newKey] }, { signature: twilioSignature(newKey, url, params, 'sha1'), url, params, settings }).ok, false, 'the algorithm the header names is the one checked')
+  t.same(verifyTwilioSignature({ authToken: 'token', sharedKeys: [newKey] }, { signature: signedNew, url, params, settings }), {
+    ok: true,
+    scheme: 'shared_key',
+  })
+  t.same(
+    verifyTwilioSignature({ authToken: 'token', sharedKeys: [oldKey, newKey] }, { signature: signedNew, url, params, settings }),
+    { ok: true, scheme: 'shared_key' },
+    'during a rotation either key',
+  )
+  t.same(
+    verifyTwilioSignature(
+      { authToken: 'token', sharedKeys: [oldKey, newKey] },
+      { signature: twilioSignature(oldKey, url, params, 'sha256'), url, params, settings },
+    ).ok,
+    true,
+  )
+  t.same(
+    verifyTwilioSignature({ authToken: 'token', sharedKeys: [oldKey] }, { signature: signedNew, url, params, settings }),
+    { ok: false, scheme: 'shared_key' },
+    'the new key not added yet',
+  )
+  t.same(
+    verifyTwilioSignature({ authToken: 'token', sharedKeys: [] }, { signature: signedNew, url, params, settings }),
+    { ok: false, scheme: 'shared_key' },
+    'no shared key configured',
+  )
+  t.equal(
+    verifyTwilioSignature({ authToken: newKey, sharedKeys: [] }, { signature: signedNew, url, params }).ok,
+    false,
+    "without the settings header it is the auth token's HMAC-SHA1 that counts",
+  )
+  t.equal(
+    verifyTwilioSignature(
+      { authToken: 'token', sharedKeys: [newKey] },
+      { signature: twilioSignature(newKey, url, params, 'sha1'), url, params, settings },
+    ).ok,
+    false,
+    'the algorithm the header names is the one checked',
+  )
 })
 
 t.test('Intercom webhook signatures', async (t) => {
@@ -51,7 +84,11 @@ t.test('Intercom webhook signatures', async (t) => {
   t.equal(verifyIntercomWebhook(secret, body, `sha1=${hex}`), true)
   t.equal(verifyIntercomWebhook(secret, Buffer.from(body), `sha1=${hex}`), true, 'raw bytes')
   t.equal(verifyIntercomWebhook(secret, body, hex), false, 'prefix required')
-  t.equal(verifyIntercomWebhook(secret, body, `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`), false, 'the guide\'s SHA-256 is wrong')
+  t.equal(
+    verifyIntercomWebhook(secret, body, `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`),
+    false,
+    "the guide's SHA-256 is wrong",
+  )
   t.equal(verifyIntercomWebhook(secret, body + ' ', `sha1=${hex}`), false, 'body changed')
   t.equal(verifyIntercomWebhook('other', body, `sha1=${hex}`), false, 'other secret')
   t.equal(verifyIntercomWebhook(secret, body, `sha1=${hex.slice(0, -1)}`), false, 'truncated')

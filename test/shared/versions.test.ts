@@ -70,7 +70,10 @@ t.test('automatic copies: the newest 3 are kept whatever their age, older ones a
   const own = join(dir, 'monday.db')
   writeFileSync(own, '')
   utimesSync(own, (NOW - 100 * DAY) / 1000, (NOW - 100 * DAY) / 1000)
-  t.same(prunePreMigrateBackups(dir, NOW).sort(), [join(dir, 'pre-migrate-0.1.0-to-0.2.0-40d.db'), join(dir, 'pre-migrate-0.1.0-to-0.2.0-60d.db')])
+  t.same(prunePreMigrateBackups(dir, NOW).sort(), [
+    join(dir, 'pre-migrate-0.1.0-to-0.2.0-40d.db'),
+    join(dir, 'pre-migrate-0.1.0-to-0.2.0-60d.db'),
+  ])
   t.same(readdirSync(dir).sort(), ['monday.db', ...[1, 2, 3, 10].map((d) => `pre-migrate-0.1.0-to-0.2.0-${d}d.db`)].sort())
 })
 
@@ -106,7 +109,12 @@ t.test('a newer migration with no record of its release: still named, the way ba
   const dir = tempDir(t)
   const store = await fileStore(t, dir)
   await migrate(store)
-  await store.transaction((trx) => trx.insertInto('kysely_migration' as never).values({ name: '2099-01-01T00-future', timestamp: new Date(NOW).toISOString() } as never).execute())
+  await store.transaction((trx) =>
+    trx
+      .insertInto('kysely_migration' as never)
+      .values({ name: '2099-01-01T00-future', timestamp: new Date(NOW).toISOString() } as never)
+      .execute(),
+  )
   await t.rejects(migrate(store), {
     message:
       `This database was migrated by a newer intercom-sms-bridge (migration 2099-01-01T00-future), newer than this version ${VERSION}. ` +
@@ -114,7 +122,7 @@ t.test('a newer migration with no record of its release: still named, the way ba
   })
 })
 
-t.test('a remote database: no copy can be taken, and the outcome says so; a newer one points to Turso\'s restore', async (t) => {
+t.test("a remote database: no copy can be taken, and the outcome says so; a newer one points to Turso's restore", async (t) => {
   const { startLibsqlServerStandIn } = await import('../../sandbox/libsql-server.js')
   const server = await startLibsqlServerStandIn({ path: join(tempDir(t), 'server.db') })
   t.teardown(() => server.close())
@@ -127,6 +135,8 @@ t.test('a remote database: no copy can be taken, and the outcome says so; a newe
   t.match(migrateSentences(upgrade, NOW).at(-1), `use Turso's point-in-time restore to a time before ${new Date(NOW).toISOString()}`)
   await migrate(store, { release: await newerRelease('0.3.0'), now: NOW })
   await t.rejects(migrate(store), {
-    message: new RegExp(`^This database was migrated by intercom-sms-bridge 0\\.3\\.0 \\(migration 2099-01-01T00-future\\), newer than this version ${VERSION.replace(/\./g, '\\.')}\\. To roll back: restore the database as it was before the upgrade \\(Turso's point-in-time restore\\), or run version 0\\.3\\.0\\.$`),
+    message: new RegExp(
+      `^This database was migrated by intercom-sms-bridge 0\\.3\\.0 \\(migration 2099-01-01T00-future\\), newer than this version ${VERSION.replace(/\./g, '\\.')}\\. To roll back: restore the database as it was before the upgrade \\(Turso's point-in-time restore\\), or run version 0\\.3\\.0\\.$`,
+    ),
   })
 })

@@ -74,7 +74,12 @@ export class TestClock implements Clock {
  * holds. Bounded by test-clock time, never by wall-clock time: a slow machine takes longer, never
  * fails.
  */
-export async function advanceUntil(clock: TestClock, check: () => boolean | Promise<boolean>, what: string, options: { step?: number; limitMs?: number } = {}): Promise<void> {
+export async function advanceUntil(
+  clock: TestClock,
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  options: { step?: number; limitMs?: number } = {},
+): Promise<void> {
   const step = options.step ?? 10
   const limit = clock.now() + (options.limitMs ?? 24 * 3_600_000)
   for (;;) {

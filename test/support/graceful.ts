@@ -28,7 +28,7 @@ export async function stopWhileAJobRuns(t: Test, runtime: 'node' | 'deno', start
   await until(() => /"msg":"shutting down"/.test(service.output()), 'the service to start shutting down')
   t.notMatch(service.output(), /second SIG|exiting now/, 'one signal is one stop')
   open()
-  t.equal(await exited, 0, "exit code 0 after SIGTERM", { output: service.output() })
+  t.equal(await exited, 0, 'exit code 0 after SIGTERM', { output: service.output() })
   t.same(textsInIntercom(intercom), ['stopping soon?'], 'the running job finished: the text is in Intercom')
   t.match(service.output(), /"msg":"stopped"/, 'a last line says it stopped')
   t.equal(statSync(`${dbFile}-wal`, { throwIfNoEntry: false })?.size ?? 0, 0, 'the database was closed: its log is empty')
@@ -40,5 +40,8 @@ export async function stopWhileAJobRuns(t: Test, runtime: 'node' | 'deno', start
   const jobs = await store.db.selectFrom('jobs').select(['task', 'state']).where('task', '=', 'inbound.deliver').execute()
   t.same(jobs, [], 'the finished job is gone from the queue in the file alone')
   const messages = await store.db.selectFrom('messages').select(['direction', 'body']).execute()
-  t.same(messages.map((m) => [m.direction, m.body]), [['inbound', 'stopping soon?']])
+  t.same(
+    messages.map((m) => [m.direction, m.body]),
+    [['inbound', 'stopping soon?']],
+  )
 }

@@ -25,7 +25,13 @@ export const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 
 /** Only what a process needs to run; nothing of the developer's own settings leaks in. */
 export function bareEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', DENO_NO_UPDATE_CHECK: '1', ...NO_COVERAGE, ...extra }
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    DENO_NO_UPDATE_CHECK: '1',
+    ...NO_COVERAGE,
+    ...extra,
+  }
 }
 
 export function runCli(args: string[], env: Record<string, string>, cwd: string) {
@@ -47,8 +53,7 @@ export function startServiceProcess(
   cwd: string,
   timeoutMs = 30_000,
 ): Promise<ServiceProcess> {
-  const [cmd, args] =
-    runtime === 'node' ? [process.execPath, [...START_FLAGS, CLI, 'start']] : [DENO, ['run', '--allow-all', CLI, 'start']]
+  const [cmd, args] = runtime === 'node' ? [process.execPath, [...START_FLAGS, CLI, 'start']] : [DENO, ['run', '--allow-all', CLI, 'start']]
   const child = spawn(cmd, args, { env: bareEnv({ PORT: '0', HOST: '127.0.0.1', ...env }), cwd })
   let out = ''
   child.stdout.on('data', (d) => (out += d))

@@ -22,16 +22,22 @@ const worker = new Worker({
   clock,
   tasks: {
     // Records who ran what; the pause keeps every slot busy for a while, so both processes get work.
-    record: { payload: z.unknown(), run: async ({ n }) => {
-      appendFileSync(outFile, `start ${n} ${process.pid}\n`)
-      await sleep(10 + Math.random() * 10)
-      appendFileSync(outFile, `end ${n} ${process.pid}\n`)
-    } },
+    record: {
+      payload: z.unknown(),
+      run: async ({ n }) => {
+        appendFileSync(outFile, `start ${n} ${process.pid}\n`)
+        await sleep(10 + Math.random() * 10)
+        appendFileSync(outFile, `end ${n} ${process.pid}\n`)
+      },
+    },
     // Never finishes on its own: the test kills the process while it runs.
-    hang: { payload: z.unknown(), run: async ({ n }) => {
-      appendFileSync(outFile, `start ${n} ${process.pid}\n`)
-      await sleep(600_000)
-    } },
+    hang: {
+      payload: z.unknown(),
+      run: async ({ n }) => {
+        appendFileSync(outFile, `start ${n} ${process.pid}\n`)
+        await sleep(600_000)
+      },
+    },
   },
 })
 worker.start()

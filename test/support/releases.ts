@@ -9,7 +9,10 @@ export const FUTURE_MIGRATION = '2099-01-01T00-future'
 export async function newerRelease(version: string): Promise<Release> {
   const future: Migration = {
     up: async (db: Kysely<unknown>) => {
-      await db.schema.createTable('future_things').addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+      await db.schema
+        .createTable('future_things')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .execute()
     },
   }
   return { version, migrations: { ...(await migrationProvider.getMigrations()), [FUTURE_MIGRATION]: future } }

@@ -71,10 +71,10 @@ function safeHtml(html) {
           continue
         }
         const copy = document.createElement(tag)
-        const href = tag === 'a' ? child.getAttribute('href') ?? '' : ''
+        const href = tag === 'a' ? (child.getAttribute('href') ?? '') : ''
         if (/^https?:\/\//i.test(href)) Object.assign(copy, { href, target: '_blank', rel: 'noopener noreferrer' })
         // A picture pasted into a teammate's reply is inlined by Intercom as <img>.
-        const src = tag === 'img' ? child.getAttribute('src') ?? '' : ''
+        const src = tag === 'img' ? (child.getAttribute('src') ?? '') : ''
         if (tag === 'img' && !/^https?:\/\//i.test(src)) continue
         if (src) Object.assign(copy, { src, alt: 'Picture in the reply', className: 'picture' })
         walk(child, copy)
@@ -112,7 +112,12 @@ function showError(target, err) {
 
 function renderCustomers() {
   const select = $('#customer')
-  const customers = [...ui.state.customers, ...ui.extraNumbers.filter((n) => !ui.state.customers.some((c) => c.number === n)).map((number) => ({ number, label: null, delivery: 'delivered' }))]
+  const customers = [
+    ...ui.state.customers,
+    ...ui.extraNumbers
+      .filter((n) => !ui.state.customers.some((c) => c.number === n))
+      .map((number) => ({ number, label: null, delivery: 'delivered' })),
+  ]
   const wanted = [...customers.map((c) => c.number), 'other'].join(',')
   if (select.dataset.options !== wanted) {
     select.replaceChildren(
@@ -131,7 +136,9 @@ function renderCustomers() {
 function renderPhone() {
   const list = $('#phone-thread')
   // The phone shows what reached it: texts it sent, and texts that were delivered to it.
-  const texts = ui.state.phone.filter((m) => m.customer === ui.number && (m.fromCustomer || m.status === 'delivered' || m.status === 'read'))
+  const texts = ui.state.phone.filter(
+    (m) => m.customer === ui.number && (m.fromCustomer || m.status === 'delivered' || m.status === 'read'),
+  )
   const key = texts.map((m) => `${m.sid}:${m.status}`).join(',')
   if (list.dataset.key === key && list.dataset.number === ui.number) return
   const stick = list.dataset.follow !== '0' || list.dataset.number !== ui.number
@@ -145,7 +152,9 @@ function renderPhone() {
         el('span', { class: 'visually-hidden', text: m.fromCustomer ? 'You: ' : 'Received: ' }),
         m.body ? el('p', { class: 'body', text: m.body }) : null,
         ...m.media.map((item, i) =>
-          isPicture(item.contentType) ? el('img', { src: item.url, alt: `Picture ${i + 1} ${m.fromCustomer ? 'sent' : 'received'}`, class: 'picture' }) : attachmentLink(item.url, `File ${i + 1}`, item.contentType),
+          isPicture(item.contentType)
+            ? el('img', { src: item.url, alt: `Picture ${i + 1} ${m.fromCustomer ? 'sent' : 'received'}`, class: 'picture' })
+            : attachmentLink(item.url, `File ${i + 1}`, item.contentType),
         ),
         el('p', { class: 'meta', text: m.fromCustomer ? `Sent ${clock(m.at)}` : clock(m.at) }),
       ),
@@ -173,7 +182,12 @@ async function sendText(body) {
   button.disabled = true
   showError('#phone-error', null)
   try {
-    const picture = ui.attachment === 'sample' ? 'sample' : ui.attachment ? { contentType: ui.attachment.contentType, data: ui.attachment.data } : undefined
+    const picture =
+      ui.attachment === 'sample'
+        ? 'sample'
+        : ui.attachment
+          ? { contentType: ui.attachment.contentType, data: ui.attachment.data }
+          : undefined
     await post('/api/phone/text', { from: ui.number, body, picture })
     ui.follow = ui.number
     render()
@@ -302,10 +316,19 @@ function renderConversationList() {
         {},
         el(
           'button',
-          { type: 'button', class: 'conversation-item', 'aria-current': c.id === ui.conversationId ? 'true' : null, 'data-id': c.id, onclick: () => selectConversation(c.id) },
+          {
+            type: 'button',
+            class: 'conversation-item',
+            'aria-current': c.id === ui.conversationId ? 'true' : null,
+            'data-id': c.id,
+            onclick: () => selectConversation(c.id),
+          },
           el('span', { class: 'who', text: contactName(c) }),
           el('span', { class: 'preview', text: plain(last?.body).slice(0, 60) || (last?.attachments.length ? 'Picture' : '') }),
-          el('span', { class: 'meta', text: `${c.state === 'open' ? 'Open' : 'Closed'} · ${clock(c.updatedAt * 1000)}${c.tags.length ? ` · ${c.tags.join(', ')}` : ''}` }),
+          el('span', {
+            class: 'meta',
+            text: `${c.state === 'open' ? 'Open' : 'Closed'} · ${clock(c.updatedAt * 1000)}${c.tags.length ? ` · ${c.tags.join(', ')}` : ''}`,
+          }),
         ),
       )
     }),
@@ -343,7 +366,13 @@ function partItem(p) {
   if (p.type === 'close') return el('li', { class: 'event', text: `Closed by ${p.author.name ?? 'a teammate'} · ${clock(p.at * 1000)}` })
   const customer = p.author.type === 'user' || p.author.type === 'lead'
   const note = p.type === 'note'
-  const who = customer ? 'Customer' : note ? `Note by ${p.author.name ?? 'a teammate'}` : p.author.type === 'bot' ? 'Fin (bot)' : p.author.name ?? 'Teammate'
+  const who = customer
+    ? 'Customer'
+    : note
+      ? `Note by ${p.author.name ?? 'a teammate'}`
+      : p.author.type === 'bot'
+        ? 'Fin (bot)'
+        : (p.author.name ?? 'Teammate')
   const body = el('div', { class: 'body' })
   if (customer) body.append(el('p', { class: 'plain', text: p.body ?? '' }))
   else body.append(safeHtml(p.body))
@@ -361,7 +390,8 @@ function renderConversation() {
   $('#conversation').hidden = !c
   if (!c) return
   $('#conversation-title').textContent = contactName(c)
-  $('#conversation-meta').textContent = `Conversation ${c.id} · ${c.state === 'open' ? 'Open' : 'Closed'} · ${c.contact?.role === 'lead' ? 'Lead' : 'User'}`
+  $('#conversation-meta').textContent =
+    `Conversation ${c.id} · ${c.state === 'open' ? 'Open' : 'Closed'} · ${c.contact?.role === 'lead' ? 'Lead' : 'User'}`
   $('#conversation-tags').replaceChildren(...c.tags.map((t) => el('li', { class: 'tag', text: t })))
   $('#close-conversation').disabled = c.state !== 'open'
   const details = [
@@ -437,16 +467,36 @@ function field(c, control) {
 function renderComponent(c) {
   switch (c.type) {
     case 'text':
-      return el('p', { class: `c-text ${c.style ?? 'paragraph'} align-${c.align ?? 'left'}`, 'data-component': c.id }, canvasMarkdown(c.text))
+      return el(
+        'p',
+        { class: `c-text ${c.style ?? 'paragraph'} align-${c.align ?? 'left'}`, 'data-component': c.id },
+        canvasMarkdown(c.text),
+      )
     case 'button': {
       const style = c.style ?? 'primary'
       if (c.action?.type === 'url' || c.action?.type === 'sheet') {
         return el('a', { class: `c-button ${style}`, href: c.action.url, target: '_blank', rel: 'noopener noreferrer', text: c.label })
       }
-      return el('button', { type: 'button', class: `c-button ${style}`, disabled: c.disabled, 'data-component': c.id, onclick: () => submitCanvas(c.id), text: c.label })
+      return el('button', {
+        type: 'button',
+        class: `c-button ${style}`,
+        disabled: c.disabled,
+        'data-component': c.id,
+        onclick: () => submitCanvas(c.id),
+        text: c.label,
+      })
     }
     case 'input':
-      return field(c, el('input', { type: 'text', value: c.value ?? '', placeholder: c.placeholder, disabled: c.disabled, 'aria-invalid': c.save_state === 'failed' ? 'true' : null }))
+      return field(
+        c,
+        el('input', {
+          type: 'text',
+          value: c.value ?? '',
+          placeholder: c.placeholder,
+          disabled: c.disabled,
+          'aria-invalid': c.save_state === 'failed' ? 'true' : null,
+        }),
+      )
     case 'textarea': {
       const box = el('textarea', { rows: 3, placeholder: c.placeholder, disabled: c.disabled, 'aria-invalid': c.error ? 'true' : null })
       box.value = c.value ?? ''
@@ -459,7 +509,18 @@ function renderComponent(c) {
         { class: 'c-checkbox', 'data-component': c.id },
         c.label ? el('legend', { text: c.label }) : null,
         ...c.option.map((o) =>
-          el('label', {}, el('input', { type: 'checkbox', name: c.id, value: o.id, checked: (c.value ?? []).includes(o.id), disabled: o.disabled || c.disabled }), ` ${o.text}`),
+          el(
+            'label',
+            {},
+            el('input', {
+              type: 'checkbox',
+              name: c.id,
+              value: o.id,
+              checked: (c.value ?? []).includes(o.id),
+              disabled: o.disabled || c.disabled,
+            }),
+            ` ${o.text}`,
+          ),
         ),
       )
     case 'list':
@@ -482,7 +543,11 @@ function renderComponent(c) {
         ),
       )
     case 'data-table':
-      return el('dl', { class: 'c-table', 'data-component': c.id }, ...c.items.flatMap((i) => [el('dt', { text: i.field }), el('dd', { text: i.value })]))
+      return el(
+        'dl',
+        { class: 'c-table', 'data-component': c.id },
+        ...c.items.flatMap((i) => [el('dt', { text: i.field }), el('dd', { text: i.value })]),
+      )
     case 'divider':
       return el('hr', { class: 'c-divider' })
     case 'spacer':
@@ -567,9 +632,19 @@ function refreshCanvasSoon() {
 
 function renderTraffic() {
   $('#traffic').replaceChildren(
-    ...[...ui.state.deliveries].reverse().map((d) =>
-      el('tr', {}, el('td', { text: clock(d.at) }), el('td', { text: d.service }), el('td', { text: d.kind }), el('td', {}, el('code', { text: d.path })), el('td', { text: d.status || 'no answer' })),
-    ),
+    ...[...ui.state.deliveries]
+      .reverse()
+      .map((d) =>
+        el(
+          'tr',
+          {},
+          el('td', { text: clock(d.at) }),
+          el('td', { text: d.service }),
+          el('td', { text: d.kind }),
+          el('td', {}, el('code', { text: d.path })),
+          el('td', { text: d.status || 'no answer' }),
+        ),
+      ),
   )
   showTableOverflow()
 }

@@ -23,11 +23,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'integer', (c) => c.notNull())
     .addColumn('updated_at', 'integer', (c) => c.notNull())
     .execute()
-  await db.schema
-    .createIndex('sms_conversations_conversation')
-    .on('sms_conversations')
-    .column('intercom_conversation_id')
-    .execute()
+  await db.schema.createIndex('sms_conversations_conversation').on('sms_conversations').column('intercom_conversation_id').execute()
 
   await db.schema
     .createTable('messages')
@@ -85,7 +81,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('key', 'text', (c) => c.unique())
     .addColumn('queue_key', 'text')
     .addColumn('state', 'text', (c) =>
-      c.notNull().defaultTo('waiting').check(sql`state in ('waiting', 'running', 'dead')`),
+      c
+        .notNull()
+        .defaultTo('waiting')
+        .check(sql`state in ('waiting', 'running', 'dead')`),
     )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('max_attempts', 'integer', (c) => c.notNull())
@@ -98,12 +97,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute()
   await db.schema.createIndex('jobs_due').on('jobs').columns(['state', 'run_at', 'id']).execute()
   // The head of each ordering queue is found through this index.
-  await db.schema
-    .createIndex('jobs_queue')
-    .on('jobs')
-    .columns(['queue_key', 'id'])
-    .where(sql.ref('queue_key'), 'is not', null)
-    .execute()
+  await db.schema.createIndex('jobs_queue').on('jobs').columns(['queue_key', 'id']).where(sql.ref('queue_key'), 'is not', null).execute()
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

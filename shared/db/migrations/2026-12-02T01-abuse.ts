@@ -17,7 +17,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('verified_at', 'integer')
     .addColumn('created_at', 'integer', (c) => c.notNull())
     .execute()
-  await db.schema.createIndex('phone_verifications_contact').on('phone_verifications').columns(['intercom_contact_id', 'created_at']).execute()
+  await db.schema
+    .createIndex('phone_verifications_contact')
+    .on('phone_verifications')
+    .columns(['intercom_contact_id', 'created_at'])
+    .execute()
 
   // Texts an outsider can cause (codes, confirmations, welcomes), counted per number, contact and
   // day, so a cap holds across restarts and machines.

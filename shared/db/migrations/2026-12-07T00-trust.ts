@@ -5,7 +5,10 @@ import { sql, type Kysely } from 'kysely'
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Why a number belongs to its contact: a lead's phone is the visitor's own claim, so a link says
   // how it was made (see server/bridge/trust.ts). Links made before this rule are `legacy`.
-  await db.schema.alterTable('phone_contacts').addColumn('source', 'text', (c) => c.notNull().defaultTo('legacy')).execute()
+  await db.schema
+    .alterTable('phone_contacts')
+    .addColumn('source', 'text', (c) => c.notNull().defaultTo('legacy'))
+    .execute()
   // Other contacts that carried the number when the bridge made its own lead for it: shown to the team.
   await db.schema.alterTable('phone_contacts').addColumn('others', 'text').execute()
   // When the bridge's mark (a keyed hash of contact and number) was written on the Intercom contact.

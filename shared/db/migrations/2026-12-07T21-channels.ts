@@ -9,7 +9,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // A Messaging Service that could not deliver a text by RCS sends it again by SMS as a new message
   // with its own MessageSid: that SID, so the fallback's statuses update the text the team sees.
   await db.schema.alterTable('messages').addColumn('fallback_sid', 'text').execute()
-  await db.schema.createIndex('messages_fallback_sid').unique().on('messages').column('fallback_sid').where(sql.ref('fallback_sid'), 'is not', null).execute()
+  await db.schema
+    .createIndex('messages_fallback_sid')
+    .unique()
+    .on('messages')
+    .column('fallback_sid')
+    .where(sql.ref('fallback_sid'), 'is not', null)
+    .execute()
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -53,12 +53,42 @@ export const phone = fc
 export const nasty = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.constantFrom('', ' ', '\u0000', '\r\n', '\u202e', '%', '%zz', '%E0%A4', '<Response/>', '{"a":1}', '__proto__', 'null', '-1', '1e309', 'SM', 'AC'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '\r\n',
+    '\u202e',
+    '%',
+    '%zz',
+    '%E0%A4',
+    '<Response/>',
+    '{"a":1}',
+    '__proto__',
+    'null',
+    '-1',
+    '1e309',
+    'SM',
+    'AC',
+  ),
   phone,
 )
 
 export const twilioKey = fc.oneof(
-  fc.constantFrom('MessageSid', 'AccountSid', 'From', 'To', 'Body', 'NumMedia', 'NumSegments', 'MessageStatus', 'ErrorCode', 'MediaUrl0', '__proto__', 'constructor'),
+  fc.constantFrom(
+    'MessageSid',
+    'AccountSid',
+    'From',
+    'To',
+    'Body',
+    'NumMedia',
+    'NumSegments',
+    'MessageStatus',
+    'ErrorCode',
+    'MediaUrl0',
+    '__proto__',
+    'constructor',
+  ),
   fc.string({ maxLength: 12 }),
 )
 
@@ -67,12 +97,44 @@ export const randomPairs = fc.array(fc.tuple(twilioKey, nasty), { maxLength: 14 
 
 /** Raw bodies that are not well-formed forms: broken percent-encoding, stray separators, bytes. */
 export const rawFormBody = fc.oneof(
-  fc.array(fc.oneof(fc.constantFrom('%', '%Z', '%E0%A4%', '%FF%FE', '%00', '=', '==', '&', '&&', ';', '+', 'From=', 'Body=', 'MessageSid=SM', '\u0000', '\r\n'), fc.string({ maxLength: 8 }), phone), { maxLength: 20 }).map((a) => a.join('')),
+  fc
+    .array(
+      fc.oneof(
+        fc.constantFrom(
+          '%',
+          '%Z',
+          '%E0%A4%',
+          '%FF%FE',
+          '%00',
+          '=',
+          '==',
+          '&',
+          '&&',
+          ';',
+          '+',
+          'From=',
+          'Body=',
+          'MessageSid=SM',
+          '\u0000',
+          '\r\n',
+        ),
+        fc.string({ maxLength: 8 }),
+        phone,
+      ),
+      { maxLength: 20 },
+    )
+    .map((a) => a.join('')),
   fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
   // Invalid UTF-8 sequences inside otherwise ordinary parameters.
-  fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 12 }), phone).map(([bytes, p]) =>
-    Buffer.concat([Buffer.from(`From=${encodeURIComponent(p)}&Body=`), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from(bytes)]),
-  ),
+  fc
+    .tuple(fc.uint8Array({ minLength: 1, maxLength: 12 }), phone)
+    .map(([bytes, p]) =>
+      Buffer.concat([
+        Buffer.from(`From=${encodeURIComponent(p)}&Body=`),
+        Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+        Buffer.from(bytes),
+      ]),
+    ),
 )
 
 /** Another way of signing that must not pass: none, garbage, another token, another URL. */
@@ -82,22 +144,28 @@ export const badSignature = fc.constantFrom<SignatureMode>('none', 'garbage', 'o
 /** JSON that is anything but what the route expects. */
 export const anyJson = fc.jsonValue({ maxDepth: 3 })
 
-
-
 /** The real app with every optional surface on, and the checks each bad request must pass. */
 export async function badInputSurface(t: Test) {
-  const ctx = await buildTestApp(t, { startWorker: false, env: { SERIES_WEBHOOK_SECRET: SERIES_SECRET, ADMIN_TOKEN, INTERCOM_WORKSPACE_ID: 'abc123xy' } })
+  const ctx = await buildTestApp(t, {
+    startWorker: false,
+    env: { SERIES_WEBHOOK_SECRET: SERIES_SECRET, ADMIN_TOKEN, INTERCOM_WORKSPACE_ID: 'abc123xy' },
+  })
   const { app } = ctx
   const secrets = [ctx.twilio.authToken, ctx.intercom.token, ctx.intercom.clientSecret, SERIES_SECRET, ADMIN_TOKEN]
-  const tables = (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(app.store.db)).rows.map((r) => r.name)
-  t.ok(tables.includes('messages') && tables.includes('jobs') && tables.includes('webhook_receipts'), 'the tables to count exist', { tables })
+  const tables = (
+    await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(app.store.db)
+  ).rows.map((r) => r.name)
+  t.ok(tables.includes('messages') && tables.includes('jobs') && tables.includes('webhook_receipts'), 'the tables to count exist', {
+    tables,
+  })
   const countRows = async () => {
     const select = tables.map((name) => `(select count(*) from "${name}") as "${name}"`).join(', ')
     const row = (await sql.raw<Record<string, number>>(`select ${select}`).execute(app.store.db)).rows[0]!
     return Object.fromEntries(tables.map((name) => [name, Number(row[name])]))
   }
 
-  const twilioSign = (url: string, params: Record<string, unknown>, token = ctx.twilio.authToken) => twilio.getExpectedTwilioSignature(token, url, params as Record<string, string>)
+  const twilioSign = (url: string, params: Record<string, unknown>, token = ctx.twilio.authToken) =>
+    twilio.getExpectedTwilioSignature(token, url, params as Record<string, string>)
   const signatureFor = (mode: SignatureMode, path: string, params: Record<string, unknown>): string | undefined => {
     switch (mode) {
       case 'none':
@@ -128,9 +196,15 @@ export async function badInputSurface(t: Test) {
   async function probe(req: Probe, expect: Expect): Promise<void> {
     const logStart = ctx.logs.lines.length
     const before = await countRows()
-    const res = await app.inject({ method: 'POST', url: req.url, headers: req.headers ?? {}, ...(req.payload === undefined ? {} : { payload: req.payload }) })
+    const res = await app.inject({
+      method: 'POST',
+      url: req.url,
+      headers: req.headers ?? {},
+      ...(req.payload === undefined ? {} : { payload: req.payload }),
+    })
     const what = `POST ${req.url} (${req.headers?.['content-type'] ?? 'no content type'})`
-    if (!expect.status.includes(res.statusCode)) throw new Error(`${what} answered ${res.statusCode}, expected ${expect.status.join(' or ')}: ${res.body.slice(0, 300)}`)
+    if (!expect.status.includes(res.statusCode))
+      throw new Error(`${what} answered ${res.statusCode}, expected ${expect.status.join(' or ')}: ${res.body.slice(0, 300)}`)
     if (expect.canvas && (res.statusCode === 200 || res.statusCode === 403)) {
       const parsed = canvasResponse.safeParse(res.json())
       if (!parsed.success) throw new Error(`${what} answered something that is not a canvas: ${res.body.slice(0, 300)}`)
@@ -154,7 +228,8 @@ export async function badInputSurface(t: Test) {
     const logged = ctx.logs.lines.slice(logStart).join('\n')
     for (const secret of secrets) if (logged.includes(secret)) throw new Error(`${what}: a secret reached the logs`)
     for (const p of req.phones ?? []) {
-      if (logged.includes(p) || (digits(p).length >= 7 && logged.includes(digits(p)))) throw new Error(`${what}: the phone number ${p} reached the logs:\n${logged}`)
+      if (logged.includes(p) || (digits(p).length >= 7 && logged.includes(digits(p))))
+        throw new Error(`${what}: the phone number ${p} reached the logs:\n${logged}`)
     }
   }
 
@@ -174,28 +249,63 @@ export async function badInputSurface(t: Test) {
     created_at: Math.floor(Date.now() / 1000),
     data: { type: 'notification_event_data', item },
   })
-  const intercomHeaders = (signature: string | undefined, contentType = 'application/json') => ({ 'content-type': contentType, ...(signature === undefined ? {} : { 'x-hub-signature': signature }) })
+  const intercomHeaders = (signature: string | undefined, contentType = 'application/json') => ({
+    'content-type': contentType,
+    ...(signature === undefined ? {} : { 'x-hub-signature': signature }),
+  })
 
   /** Afterwards the process still serves real traffic, and the logs carry no secret. */
   const afterwards = () =>
     t.test('afterwards the process still serves real traffic, and the logs carry no secret', async (t) => {
-    const ready = await app.inject({ method: 'GET', url: '/readyz' })
-    t.equal(ready.statusCode, 200, 'ready')
-    const form = inboundForm(ctx, { From: '+14155550999', Body: 'still there?' })
-    const raw = new URLSearchParams(form).toString()
-    const res = await app.inject({ method: 'POST', url: '/twilio/sms', headers: formHeaders(twilioSign(`${PUBLIC_URL}/twilio/sms`, form)), payload: raw })
-    t.equal(res.statusCode, 200, 'a real text is still accepted')
-    for (const secret of secrets) t.notOk(ctx.logs.text.includes(secret), 'no secret anywhere in the logs')
-    t.notOk(ctx.logs.text.includes('4155550999'), 'nor the full number of the real text')
-    t.notOk(ctx.logs.records().some((r) => Number(r.level) >= 50), 'nothing logged as an error')
-  })
+      const ready = await app.inject({ method: 'GET', url: '/readyz' })
+      t.equal(ready.statusCode, 200, 'ready')
+      const form = inboundForm(ctx, { From: '+14155550999', Body: 'still there?' })
+      const raw = new URLSearchParams(form).toString()
+      const res = await app.inject({
+        method: 'POST',
+        url: '/twilio/sms',
+        headers: formHeaders(twilioSign(`${PUBLIC_URL}/twilio/sms`, form)),
+        payload: raw,
+      })
+      t.equal(res.statusCode, 200, 'a real text is still accepted')
+      for (const secret of secrets) t.notOk(ctx.logs.text.includes(secret), 'no secret anywhere in the logs')
+      t.notOk(ctx.logs.text.includes('4155550999'), 'nor the full number of the real text')
+      t.notOk(
+        ctx.logs.records().some((r) => Number(r.level) >= 50),
+        'nothing logged as an error',
+      )
+    })
 
-  return { ctx, app, secrets, tables, countRows, probe, check, twilioSign, signatureFor, formHeaders, encodePairs, notification, intercomHeaders, afterwards }
+  return {
+    ctx,
+    app,
+    secrets,
+    tables,
+    countRows,
+    probe,
+    check,
+    twilioSign,
+    signatureFor,
+    formHeaders,
+    encodePairs,
+    notification,
+    intercomHeaders,
+    afterwards,
+  }
 }
 
 /** JSON whose one string value carries bytes that are not UTF-8 (no contact, not a notification). */
 export function invalidUtf8Json(key: string) {
-  return fc.uint8Array({ minLength: 1, maxLength: 16 }).map((bytes) => Buffer.concat([Buffer.from(`{"${key}":"`), Buffer.from([0xff, 0xc0, 0xed, 0xa0, 0x80]), Buffer.from(bytes.filter((b) => b !== 0x22 && b !== 0x5c && b >= 0x20)), Buffer.from('"}')]))
+  return fc
+    .uint8Array({ minLength: 1, maxLength: 16 })
+    .map((bytes) =>
+      Buffer.concat([
+        Buffer.from(`{"${key}":"`),
+        Buffer.from([0xff, 0xc0, 0xed, 0xa0, 0x80]),
+        Buffer.from(bytes.filter((b) => b !== 0x22 && b !== 0x5c && b >= 0x20)),
+        Buffer.from('"}'),
+      ]),
+    )
 }
 
 /** Signs raw bytes as Intercom does (webhooks: sha1 with a prefix; Canvas Kit: sha256). */

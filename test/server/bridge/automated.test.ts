@@ -17,11 +17,14 @@ let crmId = 0
  * A user from the team's own systems: its phone is the team's data, so automated texts may go to it.
  * (A lead's phone is the visitor's own claim: test/faults/visitor-fields.test.ts.)
  */
-const teamUser = (ctx: Pick<TestApp, 'intercom'>, fields: Parameters<TestApp['intercom']['addContact']>[0] extends infer F ? Omit<F & object, 'role'> : never) =>
-  ctx.intercom.addContact({ role: 'user', external_id: `crm-${++crmId}`, ...fields })
+const teamUser = (
+  ctx: Pick<TestApp, 'intercom'>,
+  fields: Parameters<TestApp['intercom']['addContact']>[0] extends infer F ? Omit<F & object, 'role'> : never,
+) => ctx.intercom.addContact({ role: 'user', external_id: `crm-${++crmId}`, ...fields })
 
 const sent = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
-const record = (ctx: TestApp, key: string) => ctx.app.store.db.selectFrom('automated_sends').selectAll().where('key', '=', key).executeTakeFirst()
+const record = (ctx: TestApp, key: string) =>
+  ctx.app.store.db.selectFrom('automated_sends').selectAll().where('key', '=', key).executeTakeFirst()
 
 t.test('a new contact with a mobile number gets the welcome text, with or without a name', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME } })
@@ -40,14 +43,21 @@ t.test('a new contact with a mobile number gets the welcome text, with or withou
   const row = await ctx.app.store.db.selectFrom('messages').selectAll().where('phone', '=', '+14155550111').executeTakeFirstOrThrow()
   t.equal(row.twilio_sid, sent(ctx)[0]!.sid, 'tracked like any other text')
   await postStatus(ctx, { MessageSid: row.twilio_sid!, MessageStatus: 'delivered' })
-  t.equal((await ctx.app.store.db.selectFrom('messages').select('status').where('id', '=', row.id).executeTakeFirstOrThrow()).status, 'delivered')
+  t.equal(
+    (await ctx.app.store.db.selectFrom('messages').select('status').where('id', '=', row.id).executeTakeFirstOrThrow()).status,
+    'delivered',
+  )
 })
 
 t.test('exactly once per contact: redeliveries, concurrent webhooks and merges never send a second', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, DEFAULT_COUNTRY: 'US' } })
   const first = teamUser(ctx, { phone: '+14155550121' })
   const payload = ctx.intercom.contactNotification('contact.user.created', first.id)
-  await Promise.all([postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, payload), postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', first.id))])
+  await Promise.all([
+    postIntercomWebhook(ctx, payload),
+    postIntercomWebhook(ctx, payload),
+    postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', first.id)),
+  ])
   await drain(ctx.app)
   await contactCreated(ctx, first)
   // The same person again under a new contact id (re-created, or a merge's survivor): the same number.
@@ -62,7 +72,9 @@ t.test('skipped, with the reason recorded', async (t) => {
   const noPhone = ctx.intercom.addContact({ role: 'user', email: 'nophone@example.com' })
   const landline = teamUser(ctx, { phone: '+442071838750' })
   const optedOut = teamUser(ctx, { phone: '+14155550131' })
-  await ctx.app.store.transaction((trx) => trx.insertInto('consent').values({ phone: '+14155550131', state: 'opted_out', source: 'keyword', changed_at: Date.now() }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx.insertInto('consent').values({ phone: '+14155550131', state: 'opted_out', source: 'keyword', changed_at: Date.now() }).execute(),
+  )
   for (const c of [noPhone, landline, optedOut]) await contactCreated(ctx, c)
 
   // Someone who texted first: the bridge created the lead from their text.
@@ -77,7 +89,11 @@ t.test('skipped, with the reason recorded', async (t) => {
   t.match(await record(ctx, `welcome:${optedOut.id}`), { status: 'skipped', reason: /opted out of text messages \(texted STOP/ })
   t.match(await record(ctx, `welcome:${fromText.id}`), { status: 'skipped', reason: /created from their own text/ })
   const conversation = ctx.intercom.conversations[0]!
-  t.match(conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body, /Welcome text not sent:.*own text/, 'the team sees why, in the SMS conversation')
+  t.match(
+    conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body,
+    /Welcome text not sent:.*own text/,
+    'the team sees why, in the SMS conversation',
+  )
 })
 
 t.test('the welcome also goes to bridge-created contacts when asked, and shows as a note', async (t) => {
@@ -103,12 +119,18 @@ t.test('no template: the welcome text is off', async (t) => {
 
 t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, SMS_CONSENT: 'required' } })
-  await ctx.app.store.transaction((trx) => trx.insertInto('settings_cache').values({ key: 'intercom.attribute.contact.sms_consent', value: '1', updated_at: 0 }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx.insertInto('settings_cache').values({ key: 'intercom.attribute.contact.sms_consent', value: '1', updated_at: 0 }).execute(),
+  )
   const no = teamUser(ctx, { phone: '+14155550161' })
   const yes = teamUser(ctx, { phone: '+14155550162', custom_attributes: { sms_consent: true } })
   await contactCreated(ctx, no)
   await contactCreated(ctx, yes)
-  t.same(sent(ctx).map((m) => m.to), ['+14155550162'], 'the custom sms_consent of earlier versions still counts')
+  t.same(
+    sent(ctx).map((m) => m.to),
+    ['+14155550162'],
+    'the custom sms_consent of earlier versions still counts',
+  )
   t.match(await record(ctx, `welcome:${no.id}`), { status: 'skipped', reason: /has not agreed to receive text messages/ })
 
   // Intercom's own fields: native sms_consent gives consent, native unsubscribed_from_sms withdraws it.
@@ -116,7 +138,10 @@ t.test('SMS_CONSENT=required: only contacts who agreed get automated texts', asy
   const unsubscribed = teamUser(ctx, { phone: '+14155550164', sms_consent: true, unsubscribed_from_sms: true })
   const ours = teamUser(ctx, { phone: '+14155550165', custom_attributes: { sms_bridge_consent: true } })
   for (const c of [native, unsubscribed, ours]) await contactCreated(ctx, c)
-  t.same(sent(ctx).map((m) => m.to), ['+14155550162', '+14155550163', '+14155550165'])
+  t.same(
+    sent(ctx).map((m) => m.to),
+    ['+14155550162', '+14155550163', '+14155550165'],
+  )
   t.match(await record(ctx, `welcome:${unsubscribed.id}`), { status: 'skipped', reason: /unsubscribed from SMS in Intercom/ })
 })
 
@@ -129,10 +154,20 @@ t.test('unsubscribed_from_sms stops automated texts whatever the consent mode', 
 })
 
 t.test('Series: secret header, clear 400s, once per step and contact', async (t) => {
-  const ctx = await buildTestApp(t, { env: { SERIES_WEBHOOK_SECRET: SECRET, SMS_TEMPLATES: JSON.stringify({ renewal: 'Hi {{first_name|there}}, your plan renews tomorrow.' }) } })
+  const ctx = await buildTestApp(t, {
+    env: {
+      SERIES_WEBHOOK_SECRET: SECRET,
+      SMS_TEMPLATES: JSON.stringify({ renewal: 'Hi {{first_name|there}}, your plan renews tomorrow.' }),
+    },
+  })
   const contact = ctx.intercom.addContact({ role: 'user', email: 'bo@example.com', name: 'Bo Chen', phone: '+14155550171' })
   const post = (payload: unknown, secret: string | null = SECRET) =>
-    ctx.app.inject({ method: 'POST', url: '/intercom/series', headers: secret === null ? {} : { 'x-bridge-secret': secret }, payload: payload as object })
+    ctx.app.inject({
+      method: 'POST',
+      url: '/intercom/series',
+      headers: secret === null ? {} : { 'x-bridge-secret': secret },
+      payload: payload as object,
+    })
 
   t.equal((await post({ contact_id: contact.id, step_id: 's1', message: 'hi' }, null)).statusCode, 401, 'missing secret')
   t.equal((await post({ contact_id: contact.id, step_id: 's1', message: 'hi' }, 'wrong-secret-0123456789')).statusCode, 401, 'wrong secret')
@@ -159,12 +194,21 @@ t.test('Series: secret header, clear 400s, once per step and contact', async (t)
   // A payload phone that is not one of the contact's numbers is only somebody's word for it (a Series
   // payload often inserts the contact's own phone attribute): nothing goes to it.
   await post({ contact_id: contact.id, step_id: 'custom', message: 'A free-text step', phone: '+1 415 555 0172' })
-  await post({ contact_id: contact.id, step_id: 'same-number', message: 'Their own number, written another way', phone: '+1 (415) 555-0171' })
+  await post({
+    contact_id: contact.id,
+    step_id: 'same-number',
+    message: 'Their own number, written another way',
+    phone: '+1 (415) 555-0171',
+  })
   await drain(ctx.app)
-  t.same(sent(ctx).map((m) => [m.to, m.body]), [
-    ['+14155550171', 'Hi Bo, your plan renews tomorrow.'],
-    ['+14155550171', 'Their own number, written another way'],
-  ], 'the payload phone is used only when it is the contact\'s trusted number')
+  t.same(
+    sent(ctx).map((m) => [m.to, m.body]),
+    [
+      ['+14155550171', 'Hi Bo, your plan renews tomorrow.'],
+      ['+14155550171', 'Their own number, written another way'],
+    ],
+    "the payload phone is used only when it is the contact's trusted number",
+  )
   t.match(await record(ctx, `series:custom:${contact.id}`), { status: 'skipped', reason: /only on the contact's own profile/ })
 })
 
@@ -173,7 +217,12 @@ t.test('Series texts follow the same consent rules', async (t) => {
   const contact = teamUser(ctx, { phone: '+14155550191' })
   await postSms(ctx, inboundForm(ctx, { From: '+14155550191', Body: 'STOP' }))
   await drain(ctx.app)
-  const res = await ctx.app.inject({ method: 'POST', url: '/intercom/series', headers: { 'x-bridge-secret': SECRET }, payload: { contact_id: contact.id, step_id: 'promo', message: 'Sale!' } })
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/intercom/series',
+    headers: { 'x-bridge-secret': SECRET },
+    payload: { contact_id: contact.id, step_id: 'promo', message: 'Sale!' },
+  })
   t.equal(res.statusCode, 202)
   await drain(ctx.app)
   t.equal(sent(ctx).length, 0)
@@ -190,7 +239,12 @@ t.test('quiet hours hold automated texts as delayed jobs; they go out when the w
   const user = teamUser(quiet, { phone: '+14155550181' })
   await postIntercomWebhook(quiet, quiet.intercom.contactNotification('contact.user.created', user.id))
   const held = async () =>
-    quiet.app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'automated.send').where('run_at', '>', Date.now() + 1_800_000).executeTakeFirst()
+    quiet.app.store.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('task', '=', 'automated.send')
+      .where('run_at', '>', Date.now() + 1_800_000)
+      .executeTakeFirst()
   for (let i = 0; i < 500 && !(await held()); i++) await new Promise((r) => setTimeout(r, 10))
   const job = await held()
   t.ok(job, 'held as a delayed job')
@@ -202,21 +256,35 @@ t.test('quiet hours hold automated texts as delayed jobs; they go out when the w
 
   // Later: the window is over (here: the held job is due and the process restarted without it).
   const later = await buildTestApp(t, { env, standIns: quiet })
-  await later.app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: Date.now() }).where('task', '=', 'automated.send').execute())
+  await later.app.store.transaction((trx) =>
+    trx.updateTable('jobs').set({ run_at: Date.now() }).where('task', '=', 'automated.send').execute(),
+  )
   later.app.worker.wake()
   await drain(later.app)
-  t.same(sent(later).map((m) => m.to), ['+14155550181'], 'released, sent once')
+  t.same(
+    sent(later).map((m) => m.to),
+    ['+14155550181'],
+    'released, sent once',
+  )
 })
 
-t.test('quiet hours follow the contact\'s time zone when Intercom knows their country', async (t) => {
+t.test("quiet hours follow the contact's time zone when Intercom knows their country", async (t) => {
   const tokyo = (offsetMs: number) =>
-    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(Date.now() + offsetMs)
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+      Date.now() + offsetMs,
+    )
   // Quiet now in Tokyo; nine hours away, so not in UTC.
-  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: WELCOME, QUIET_HOURS: `${tokyo(-3_600_000)}-${tokyo(3_600_000)}`, QUIET_HOURS_TIMEZONE: 'UTC' } })
+  const ctx = await buildTestApp(t, {
+    env: { WELCOME_SMS_TEMPLATE: WELCOME, QUIET_HOURS: `${tokyo(-3_600_000)}-${tokyo(3_600_000)}`, QUIET_HOURS_TIMEZONE: 'UTC' },
+  })
   const inJapan = teamUser(ctx, { phone: '+14155550201', location: { type: 'location', country: 'Japan', region: null, city: 'Tokyo' } })
   const unknown = teamUser(ctx, { phone: '+14155550202' })
   await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', inJapan.id))
   await contactCreated(ctx, unknown)
-  t.same(sent(ctx).map((m) => m.to), ['+14155550202'], 'the contact with no location is outside the window in UTC')
+  t.same(
+    sent(ctx).map((m) => m.to),
+    ['+14155550202'],
+    'the contact with no location is outside the window in UTC',
+  )
   t.match(await record(ctx, `welcome:${inJapan.id}`), { status: 'queued' }, 'the contact in Tokyo waits')
 })

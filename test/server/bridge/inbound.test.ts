@@ -28,11 +28,24 @@ t.test('a first text creates one lead with the E.164 phone and one tagged conver
   const conversation = ctx.intercom.conversations[0]!
   t.equal(conversation.source.body, 'Hi, is my order shipped?')
   t.equal(conversation.source.author.id, ctx.intercom.contacts[0]!.id)
-  t.same(conversation.tags.map((x) => x.name), ['sms'], 'tagged for routing')
+  t.same(
+    conversation.tags.map((x) => x.name),
+    ['sms'],
+    'tagged for routing',
+  )
   const [message] = await ctx.app.store.db.selectFrom('messages').selectAll().execute()
-  t.match(message, { status: 'delivered_to_intercom', intercom_conversation_id: conversation.id, intercom_contact_id: ctx.intercom.contacts[0]!.id, twilio_number: OUR_NUMBER })
+  t.match(message, {
+    status: 'delivered_to_intercom',
+    intercom_conversation_id: conversation.id,
+    intercom_contact_id: ctx.intercom.contacts[0]!.id,
+    twilio_number: OUR_NUMBER,
+  })
   const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
-  t.match(link, { intercom_conversation_id: conversation.id, phone: CUSTOMER, twilio_number: OUR_NUMBER }, 'replies will go out from the number they texted')
+  t.match(
+    link,
+    { intercom_conversation_id: conversation.id, phone: CUSTOMER, twilio_number: OUR_NUMBER },
+    'replies will go out from the number they texted',
+  )
 })
 
 t.test('later texts are customer replies in the same conversation, one Intercom call each', async (t) => {
@@ -43,7 +56,11 @@ t.test('later texts are customer replies in the same conversation, one Intercom 
   await text(ctx, 'second')
   await drain(ctx.app)
   const calls = ctx.intercom.callsSince(before)
-  t.same(calls.map((r) => `${r.method} ${r.path.replace(/\d+/, ':id')}`), ['POST /conversations/:id/reply'], 'exactly one call for a known contact')
+  t.same(
+    calls.map((r) => `${r.method} ${r.path.replace(/\d+/, ':id')}`),
+    ['POST /conversations/:id/reply'],
+    'exactly one call for a known contact',
+  )
   t.match(calls[0]?.body, { message_type: 'comment', type: 'user', intercom_user_id: ctx.intercom.contacts[0]!.id, body: 'second' })
   t.equal(ctx.intercom.conversations.length, 1)
   t.same(thread(ctx, ctx.intercom.conversations[0]!.id), ['first', 'second'])
@@ -62,41 +79,62 @@ t.test('an existing user is found by any stored form of the number; a lead claim
   t.not(user.id, lead.id)
 })
 
-t.test('the documented rule: the bridge\'s mark, then a user; a lead\'s own phone never', async (t) => {
+t.test("the documented rule: the bridge's mark, then a user; a lead's own phone never", async (t) => {
   const config = { intercom: { clientSecret: 'secret' }, matchUsersByPhone: true, defaultCountry: undefined } as never
   const phone = '+14155550123'
   const c = (id: string, role: 'user' | 'lead', updated_at: number, extra: Record<string, unknown> = {}) =>
     ({ id, role, updated_at, created_at: 1, phone, name: `n-${id}`, custom_attributes: {}, ...extra }) as never
-  const marked = (id: string, role: 'user' | 'lead', updated_at: number, markFor = id) => c(id, role, updated_at, { custom_attributes: { [MARK_ATTRIBUTE]: phoneMark(config, markFor, phone) } })
+  const marked = (id: string, role: 'user' | 'lead', updated_at: number, markFor = id) =>
+    c(id, role, updated_at, { custom_attributes: { [MARK_ATTRIBUTE]: phoneMark(config, markFor, phone) } })
   const pick = (found: never[], cfg = config) => {
     const choice = chooseContact(cfg, found, phone)
     return choice.contact ? `${choice.contact.id}:${choice.source}` : `new lead; others ${choice.others.map((o) => o.id).join(',')}`
   }
   t.equal(pick([c('a', 'lead', 9), c('b', 'lead', 1)]), 'new lead; others a,b', 'leads never decide, however recently updated')
-  t.equal(pick([c('a', 'lead', 9), c('b', 'user', 1)]), 'b:user', 'a user is the team\'s data')
+  t.equal(pick([c('a', 'lead', 9), c('b', 'user', 1)]), 'b:user', "a user is the team's data")
   t.equal(pick([c('a', 'user', 1), c('b', 'user', 5)]), 'b:user', 'then the most recently updated')
-  t.equal(pick([c('a', 'user', 9), marked('b', 'lead', 1)]), 'b:marked', 'the bridge\'s own mark first: its texts thread there')
-  t.equal(pick([marked('a', 'lead', 9, 'b'), c('b', 'lead', 1)]), 'new lead; others a,b', 'a mark copied from another contact proves nothing')
+  t.equal(pick([c('a', 'user', 9), marked('b', 'lead', 1)]), 'b:marked', "the bridge's own mark first: its texts thread there")
+  t.equal(
+    pick([marked('a', 'lead', 9, 'b'), c('b', 'lead', 1)]),
+    'new lead; others a,b',
+    'a mark copied from another contact proves nothing',
+  )
   t.equal(pick([c('a', 'lead', 9, { custom_attributes: { [MARK_ATTRIBUTE]: 'v1.forged' } })]), 'new lead; others a')
   t.equal(pick([c('a', 'user', 9, { phone: '+14155550999' })]), 'new lead; others a', 'a user whose own phone is another number')
-  t.equal(pick([c('a', 'user', 1)], { ...(config as object), matchUsersByPhone: false } as never), 'new lead; others a', 'MATCH_USERS_BY_PHONE=false: users do not count either')
+  t.equal(
+    pick([c('a', 'user', 1)], { ...(config as object), matchUsersByPhone: false } as never),
+    'new lead; others a',
+    'MATCH_USERS_BY_PHONE=false: users do not count either',
+  )
   t.equal(pick([]), 'new lead; others ')
 })
 
 t.test('the text appears exactly as sent: every script and emoji intact, markup shown as text, never rendered', async (t) => {
   const ctx = await buildTestApp(t)
-  const bodies = ['Привет, 你好 👋🏽 — ça va?', '<script>alert(1)</script> & <b>bold</b>', '<a href="https://evil.example">click</a><img src=x onerror=alert(1)>', 'line one\nline two']
+  const bodies = [
+    'Привет, 你好 👋🏽 — ça va?',
+    '<script>alert(1)</script> & <b>bold</b>',
+    '<a href="https://evil.example">click</a><img src=x onerror=alert(1)>',
+    'line one\nline two',
+  ]
   for (const body of bodies) await text(ctx, body)
   await drain(ctx.app)
   const posted = thread(ctx, ctx.intercom.conversations[0]!.id)
-  t.same(posted, [
-    'Привет, 你好 👋🏽 — ça va?',
-    '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;',
-    '&lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt;&lt;img src=x onerror=alert(1)&gt;',
-    'line one\nline two',
-  ], 'escaped, so Intercom cannot render a link or an image from a text')
+  t.same(
+    posted,
+    [
+      'Привет, 你好 👋🏽 — ça va?',
+      '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;',
+      '&lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt;&lt;img src=x onerror=alert(1)&gt;',
+      'line one\nline two',
+    ],
+    'escaped, so Intercom cannot render a link or an image from a text',
+  )
   // What the inbox shows once it reads the HTML: the characters the customer typed.
-  t.same(posted.map((b) => textOf(b)), bodies)
+  t.same(
+    posted.map((b) => textOf(b)),
+    bodies,
+  )
 })
 
 t.test('threading: reopen within the window, a new tagged conversation after it', async (t) => {
@@ -105,7 +143,12 @@ t.test('threading: reopen within the window, a new tagged conversation after it'
   await drain(ctx.app)
   const first = ctx.intercom.conversations[0]!
   ctx.intercom.closeConversation(first.id)
-  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 2 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx
+      .updateTable('sms_conversations')
+      .set({ closed_at: Date.now() - 2 * 86_400_000 })
+      .execute(),
+  )
   await text(ctx, 'two days later')
   await drain(ctx.app)
   t.equal(ctx.intercom.conversations.length, 1, 'same conversation')
@@ -113,13 +156,21 @@ t.test('threading: reopen within the window, a new tagged conversation after it'
   t.same(thread(ctx, first.id), ['first', 'two days later'])
 
   ctx.intercom.closeConversation(first.id)
-  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 6 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx
+      .updateTable('sms_conversations')
+      .set({ closed_at: Date.now() - 6 * 86_400_000 })
+      .execute(),
+  )
   await text(ctx, 'a week later')
   await drain(ctx.app)
   t.equal(ctx.intercom.conversations.length, 2, 'a new conversation')
   const second = ctx.intercom.conversations[1]!
   t.same(thread(ctx, second.id), ['a week later'])
-  t.same(second.tags.map((x) => x.name), ['sms'])
+  t.same(
+    second.tags.map((x) => x.name),
+    ['sms'],
+  )
   t.equal(first.state, 'closed', 'the old one stays closed')
   const link = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().executeTakeFirstOrThrow()
   t.equal(link.intercom_conversation_id, second.id, 'and becomes the SMS conversation')
@@ -134,7 +185,10 @@ t.test('a 409 naming an existing contact means that contact is reused', async (t
   ctx.intercom.failNext({
     status: 409,
     match: { method: 'POST', path: /^\/contacts$/ },
-    body: { type: 'error.list', errors: [{ code: 'conflict', message: `A contact matching those details already exists with id=${existing.id}` }] },
+    body: {
+      type: 'error.list',
+      errors: [{ code: 'conflict', message: `A contact matching those details already exists with id=${existing.id}` }],
+    },
   })
   await text(ctx, 'hello')
   await drain(ctx.app)
@@ -197,13 +251,19 @@ t.test('MMS: pictures arrive as attachments served through expiring bridge links
   t.equal(conversation.source.body, 'look')
   t.same(
     conversation.source.attachments.map((a) => [a.name, a.content_type]),
-    [['picture-1.jpg', 'image/jpeg'], ['picture-2.png', 'image/png']],
+    [
+      ['picture-1.jpg', 'image/jpeg'],
+      ['picture-2.png', 'image/png'],
+    ],
     'the text and its pictures open the conversation as one part, each picture named with its type',
   )
   const later = conversation.parts.filter((p) => p.part_type === 'comment' && p.author.type !== 'admin')
-  t.equal(later.length, 1, 'no separate part for the first text\'s pictures')
+  t.equal(later.length, 1, "no separate part for the first text's pictures")
   t.equal(later[0]!.body, '(sent an attachment)', 'a picture-only text says so')
-  t.same(later[0]!.attachments.map((a) => a.name), ['picture-1.png'])
+  t.same(
+    later[0]!.attachments.map((a) => a.name),
+    ['picture-1.png'],
+  )
   const urls = [...conversation.source.attachments, ...later[0]!.attachments].map((a) => a.url)
   t.equal(urls.length, 3)
   for (const url of urls) {
@@ -249,7 +309,10 @@ t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, 
   t.match(consent, { phone: CUSTOMER, state: 'opted_out', source: 'keyword' })
   const contact = ctx.intercom.contacts[0]!
   t.equal(contact.custom_attributes.sms_opted_out, true)
-  t.ok(ctx.intercom.dataAttributes.some((a) => a.name === 'sms_opted_out' && a.data_type === 'boolean'), 'the attribute was created')
+  t.ok(
+    ctx.intercom.dataAttributes.some((a) => a.name === 'sms_opted_out' && a.data_type === 'boolean'),
+    'the attribute was created',
+  )
   const conversation = ctx.intercom.conversations[0]!
   t.same(thread(ctx, conversation.id), ['hello', 'YES', ' stop '])
   const notes = conversation.parts.filter((p) => p.part_type === 'note')
@@ -265,11 +328,19 @@ t.test('STOP: consent recorded, the Intercom contact marked, the text threaded, 
   await text(ctx, 'HELP')
   await drain(ctx.app)
   t.match(conversation.parts.filter((p) => p.part_type === 'note').at(-1)?.body, /asked for help/)
-  t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in', 'HELP changes no consent')
+  t.equal(
+    (await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state,
+    'opted_in',
+    'HELP changes no consent',
+  )
 
   await text(ctx, 'please stop texting me')
   await drain(ctx.app)
-  t.equal((await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state, 'opted_in', 'only the exact single word counts')
+  t.equal(
+    (await ctx.app.store.db.selectFrom('consent').select('state').executeTakeFirstOrThrow()).state,
+    'opted_in',
+    'only the exact single word counts',
+  )
 })
 
 t.test('HELP after STOP: the note says a reply is not texted, and indeed it is not', async (t) => {
@@ -286,10 +357,15 @@ t.test('HELP after STOP: the note says a reply is not texted, and indeed it is n
   t.match(help, /must text START/)
   // What the note says is what happens to a teammate's reply.
   const part = ctx.intercom.addAdminReply(conversation.id, { body: 'Here to help!' })
-  t.equal((await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [part]))).statusCode, 200)
+  t.equal(
+    (await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversation.id, [part]))).statusCode,
+    200,
+  )
   await drain(ctx.app)
   t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0, 'nothing texted')
-  t.match(await ctx.app.store.db.selectFrom('messages').select('status').where('direction', '=', 'outbound').executeTakeFirst(), { status: 'refused' })
+  t.match(await ctx.app.store.db.selectFrom('messages').select('status').where('direction', '=', 'outbound').executeTakeFirst(), {
+    status: 'refused',
+  })
 })
 
 t.test('short codes and alphanumeric senders do not break the pipeline', async (t) => {
@@ -370,7 +446,12 @@ t.test('a lost answer on a new conversation is matched exactly, not by day as In
   await drain(ctx.app)
   const earlier = ctx.intercom.conversations[0]!
   ctx.intercom.closeConversation(earlier.id)
-  await ctx.app.store.transaction((trx) => trx.updateTable('sms_conversations').set({ closed_at: Date.now() - 30 * 86_400_000 }).execute())
+  await ctx.app.store.transaction((trx) =>
+    trx
+      .updateTable('sms_conversations')
+      .set({ closed_at: Date.now() - 30 * 86_400_000 })
+      .execute(),
+  )
   ctx.intercom.failNext({ status: 504, afterAccept: true, match: { method: 'POST', path: /^\/conversations$/ } })
   await text(ctx, 'a new thread')
   await drain(ctx.app)
@@ -434,21 +515,42 @@ t.test('a start makes the catch-up due at once, however far off its next turn wa
   const [job, ...more] = await catchUpJobs()
   t.equal(more.length, 0, 'one catch-up job, however many starts')
   // It ran and asked to run again in five minutes; then the process died and another one started.
-  await store.transaction((trx) => trx.updateTable('jobs').set({ run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await store.transaction((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({ run_at: start + 300_000 })
+      .where('id', '=', job!.id)
+      .execute(),
+  )
   await scheduleCatchUp(store, start + 1_000)
   t.same(await catchUpJobs(), [{ id: job!.id, state: 'waiting', run_at: start + 1_000 }], 'due now, same job')
   // A running catch-up is left to its runner.
-  await store.transaction((trx) => trx.updateTable('jobs').set({ state: 'running', run_at: start + 300_000 }).where('id', '=', job!.id).execute())
+  await store.transaction((trx) =>
+    trx
+      .updateTable('jobs')
+      .set({ state: 'running', run_at: start + 300_000 })
+      .where('id', '=', job!.id)
+      .execute(),
+  )
   await scheduleCatchUp(store, start + 2_000)
   t.same(await catchUpJobs(), [{ id: job!.id, state: 'running', run_at: start + 300_000 }])
 })
 
 t.test('the catch-up says which error stopped it, and tries again in a minute', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
-  ctx.twilio.failNext({ status: 401, body: { code: 20003, message: 'Authenticate', status: 401 }, match: { method: 'GET', path: /\/Messages\.json$/ } })
+  ctx.twilio.failNext({
+    status: 401,
+    body: { code: 20003, message: 'Authenticate', status: 401 },
+    match: { method: 'GET', path: /\/Messages\.json$/ },
+  })
   const before = Date.now()
   const next = await catchUp(ctx.app.bridge)
   t.ok(next.runAgainAt >= before + 60_000 && next.runAgainAt < Date.now() + 61_000, 'again in a minute, never dead')
   const line = ctx.logs.records().find((r) => /catch-up on missed texts stopped/.test(String(r.msg)))
-  t.match(line, { level: 40, status: 401, code: 20003, msg: /^the catch-up on missed texts stopped: Twilio refused to list recent texts \(401, error 20003\): Authenticate; it tries again in 1 min$/ })
+  t.match(line, {
+    level: 40,
+    status: 401,
+    code: 20003,
+    msg: /^the catch-up on missed texts stopped: Twilio refused to list recent texts \(401, error 20003\): Authenticate; it tries again in 1 min$/,
+  })
 })

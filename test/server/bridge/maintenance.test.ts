@@ -1,5 +1,12 @@
 import t from 'tap'
-import { CHECKPOINT_INTERVAL_MS, FIRST_PRUNE_DELAY_MS, RECEIPT_RETENTION_MS, checkpoint, prune, scheduleMaintenance } from '../../../server/bridge/maintenance.js'
+import {
+  CHECKPOINT_INTERVAL_MS,
+  FIRST_PRUNE_DELAY_MS,
+  RECEIPT_RETENTION_MS,
+  checkpoint,
+  prune,
+  scheduleMaintenance,
+} from '../../../server/bridge/maintenance.js'
 import { buildTestApp, drain } from '../../helper.js'
 
 const DAY = 24 * 3_600_000
@@ -10,17 +17,27 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
   const OLD = 4_500
   await app.store.transaction(async (trx) => {
     for (let i = 0; i < OLD; i += 500) {
-      const rows = Array.from({ length: Math.min(500, OLD - i) }, (_, j) => ({ source: 'intercom', key: `old-${i + j}`, received_at: now - RECEIPT_RETENTION_MS - DAY - j }))
+      const rows = Array.from({ length: Math.min(500, OLD - i) }, (_, j) => ({
+        source: 'intercom',
+        key: `old-${i + j}`,
+        received_at: now - RECEIPT_RETENTION_MS - DAY - j,
+      }))
       await trx.insertInto('webhook_receipts').values(rows).execute()
     }
-    await trx.insertInto('webhook_receipts').values([
-      { source: 'intercom', key: 'recent', received_at: now - DAY },
-      { source: 'intercom', key: 'just-inside', received_at: now - RECEIPT_RETENTION_MS + 60_000 },
-    ]).execute()
+    await trx
+      .insertInto('webhook_receipts')
+      .values([
+        { source: 'intercom', key: 'recent', received_at: now - DAY },
+        { source: 'intercom', key: 'just-inside', received_at: now - RECEIPT_RETENTION_MS + 60_000 },
+      ])
+      .execute()
   })
   const commitsBefore = app.store.commits
   const result = await prune({ store: app.store, log: app.log, config: app.bridge.config }, now)
-  t.same((await app.store.db.selectFrom('webhook_receipts').select('key').orderBy('key').execute()).map((r) => r.key), ['just-inside', 'recent'])
+  t.same(
+    (await app.store.db.selectFrom('webhook_receipts').select('key').orderBy('key').execute()).map((r) => r.key),
+    ['just-inside', 'recent'],
+  )
   t.ok(app.store.commits - commitsBefore >= 3, 'several small writes, not one long one')
   t.equal(result && result.runAgainAt, now + DAY)
 })
@@ -31,12 +48,24 @@ t.test('scheduled once however often the service starts; the worker runs them an
   await scheduleMaintenance(app.store, app.bridge.clock.now())
   await drain(app)
   const waiting = await app.store.db.selectFrom('jobs').selectAll().where('task', '=', 'maintenance.prune').executeTakeFirstOrThrow()
-  t.ok(waiting.run_at > Date.now() + FIRST_PRUNE_DELAY_MS - 60_000, 'the first clean-up waits for the start\'s own work')
+  t.ok(waiting.run_at > Date.now() + FIRST_PRUNE_DELAY_MS - 60_000, "the first clean-up waits for the start's own work")
   await app.store.transaction((trx) => trx.updateTable('jobs').set({ run_at: 0 }).where('task', '=', 'maintenance.prune').execute())
   app.worker.wake()
   await drain(app)
-  const jobs = await app.store.db.selectFrom('jobs').selectAll().where('task', 'in', ['maintenance.prune', 'maintenance.checkpoint']).orderBy('task').execute()
-  t.same(jobs.map((j) => [j.task, j.state, j.last_error]), [['maintenance.checkpoint', 'waiting', null], ['maintenance.prune', 'waiting', null]], 'one of each, waiting, never failed')
+  const jobs = await app.store.db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('task', 'in', ['maintenance.prune', 'maintenance.checkpoint'])
+    .orderBy('task')
+    .execute()
+  t.same(
+    jobs.map((j) => [j.task, j.state, j.last_error]),
+    [
+      ['maintenance.checkpoint', 'waiting', null],
+      ['maintenance.prune', 'waiting', null],
+    ],
+    'one of each, waiting, never failed',
+  )
   t.ok(jobs[0]!.run_at > Date.now() + CHECKPOINT_INTERVAL_MS - 60_000, 'the next checkpoint in five minutes')
   t.ok(jobs[1]!.run_at > Date.now() + DAY - 60_000, 'the next clean-up in a day')
 })

@@ -42,10 +42,19 @@ async function appSpeaking(t: Teardown, version: Version): Promise<TestApp> {
 const link = (ctx: TestApp) => ctx.app.store.db.selectFrom('phone_contacts').selectAll().where('phone', '=', CUSTOMER).executeTakeFirst()
 const deadJobs = (ctx: TestApp) => ctx.app.store.db.selectFrom('jobs').select(['task', 'last_error']).where('state', '=', 'dead').execute()
 const textsToCustomer = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === CUSTOMER)
-const comments = (ctx: TestApp, conversationId: string) => ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'comment')
-const notes = (ctx: TestApp, conversationId: string) => ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'note').map((p) => p.body ?? '')
+const comments = (ctx: TestApp, conversationId: string) =>
+  ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'comment')
+const notes = (ctx: TestApp, conversationId: string) =>
+  ctx.intercom
+    .conversation(conversationId)!
+    .parts.filter((p) => p.part_type === 'note')
+    .map((p) => p.body ?? '')
 /** How Intercom answered requests naming the old id, since request `from`. */
-const answersFor = (ctx: TestApp, contactId: string, from: number) => ctx.intercom.callsSince(from).filter((r) => r.path === `/contacts/${contactId}`).map((r) => `${r.method} ${r.status}`)
+const answersFor = (ctx: TestApp, contactId: string, from: number) =>
+  ctx.intercom
+    .callsSince(from)
+    .filter((r) => r.path === `/contacts/${contactId}`)
+    .map((r) => `${r.method} ${r.status}`)
 
 async function texts(ctx: TestApp, body: string) {
   const res = await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: body }))
@@ -82,22 +91,37 @@ for (const version of VERSIONS) {
     await texts(ctx, 'I just signed up')
     t.ok(answersFor(ctx, lead.id, before).includes(`GET ${gone}`), `the old id answered ${gone}`)
     t.same(await deadJobs(ctx), [], 'nothing dead: the text was not lost')
-    t.same(ctx.intercom.contacts.map((c) => c.id), [user.id], 'no new lead: the survivor alone')
+    t.same(
+      ctx.intercom.contacts.map((c) => c.id),
+      [user.id],
+      'no new lead: the survivor alone',
+    )
     t.equal(ctx.intercom.conversations.length, 1, 'no new conversation')
-    t.match(comments(ctx, conversation.id).at(-1), { author: { id: user.id }, body: /I just signed up/ }, 'threaded to the survivor\'s conversation, as the survivor')
-    t.match(await link(ctx), { intercom_contact_id: user.id, contact_role: 'user', source: 'merged', created_by_bridge: 0 }, 'the link moved, recorded as a merge')
+    t.match(
+      comments(ctx, conversation.id).at(-1),
+      { author: { id: user.id }, body: /I just signed up/ },
+      "threaded to the survivor's conversation, as the survivor",
+    )
+    t.match(
+      await link(ctx),
+      { intercom_contact_id: user.id, contact_role: 'user', source: 'merged', created_by_bridge: 0 },
+      'the link moved, recorded as a merge',
+    )
     const sms = await ctx.app.store.db.selectFrom('sms_conversations').selectAll().execute()
-    t.match(sms, [{ intercom_contact_id: user.id, intercom_conversation_id: conversation.id }], 'the SMS conversation is the survivor\'s')
-    t.equal(user.custom_attributes[MARK_ATTRIBUTE], phoneMark(ctx.config, user.id, CUSTOMER), 'the survivor carries the bridge\'s mark')
+    t.match(sms, [{ intercom_contact_id: user.id, intercom_conversation_id: conversation.id }], "the SMS conversation is the survivor's")
+    t.equal(user.custom_attributes[MARK_ATTRIBUTE], phoneMark(ctx.config, user.id, CUSTOMER), "the survivor carries the bridge's mark")
     t.match(notes(ctx, conversation.id).join('\n'), /merged this conversation's contact into/, 'the team is told')
 
     await teammateReplies(ctx, conversation.id, 'Welcome aboard!')
-    t.equal(textsToCustomer(ctx).at(-1)?.body, 'Welcome aboard!', 'the teammate\'s reply reaches the phone')
+    t.equal(textsToCustomer(ctx).at(-1)?.body, 'Welcome aboard!', "the teammate's reply reaches the phone")
     const after = ctx.intercom.requests.length
     await texts(ctx, 'Thanks!')
     t.same(answersFor(ctx, lead.id, after), [], 'the old id is not asked again')
     t.match(comments(ctx, conversation.id).at(-1), { author: { id: user.id }, body: /Thanks!/ })
-    t.same(ctx.intercom.contacts.map((c) => c.id), [user.id])
+    t.same(
+      ctx.intercom.contacts.map((c) => c.id),
+      [user.id],
+    )
     t.same(await deadJobs(ctx), [])
   })
 
@@ -138,22 +162,40 @@ for (const version of VERSIONS) {
     t.equal(user.custom_attributes[MARK_ATTRIBUTE], phoneMark(ctx.config, user.id, CUSTOMER))
     await texts(ctx, 'Got it')
     t.match(comments(ctx, conversation.id).at(-1), { author: { id: user.id }, body: /Got it/ })
-    t.same(ctx.intercom.contacts.map((c) => c.id), [user.id], 'no new lead: the survivor alone')
+    t.same(
+      ctx.intercom.contacts.map((c) => c.id),
+      [user.id],
+      'no new lead: the survivor alone',
+    )
   })
 }
 
-t.test('the 2.16 description\'s 410 for a merged contact, replayed: the Link is followed', async (t) => {
-  const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'real', 'intercom', 'api', 'contact-merged-410-spec-2.16.json'), 'utf8'))
+t.test("the 2.16 description's 410 for a merged contact, replayed: the Link is followed", async (t) => {
+  const fixture = JSON.parse(
+    readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'real', 'intercom', 'api', 'contact-merged-410-spec-2.16.json'), 'utf8'),
+  )
   // A 2.14 workspace, where the stand-in itself would answer 404: the captured answer is what Intercom says instead.
   const ctx = await appSpeaking(t, '2.14')
   const { lead, user, conversation } = await textedThenMerged(ctx)
   const survivor = String(fixture.headers.link).replace(/6762f0d01bb69f9f2193bb7d/, user.id)
-  t.not(survivor, fixture.headers.link, 'the captured survivor id is mapped onto the stand-in\'s user')
-  ctx.intercom.failNext({ match: { method: 'GET', path: new RegExp(`^/contacts/${lead.id}$`) }, status: fixture.status, headers: { ...fixture.headers, link: survivor }, body: fixture.body })
+  t.not(survivor, fixture.headers.link, "the captured survivor id is mapped onto the stand-in's user")
+  ctx.intercom.failNext({
+    match: { method: 'GET', path: new RegExp(`^/contacts/${lead.id}$`) },
+    status: fixture.status,
+    headers: { ...fixture.headers, link: survivor },
+    body: fixture.body,
+  })
   const before = ctx.intercom.requests.length
   await texts(ctx, 'I just signed up')
-  t.same(answersFor(ctx, lead.id, before).filter((a) => a.startsWith('GET')), ['GET 410'], 'the old id asked once, answered as captured')
-  t.notOk(ctx.intercom.callsSince(before).some((r) => r.method === 'GET' && r.path === `/conversations/${conversation.id}`), 'the Link said it all: no conversation read to find the survivor')
+  t.same(
+    answersFor(ctx, lead.id, before).filter((a) => a.startsWith('GET')),
+    ['GET 410'],
+    'the old id asked once, answered as captured',
+  )
+  t.notOk(
+    ctx.intercom.callsSince(before).some((r) => r.method === 'GET' && r.path === `/conversations/${conversation.id}`),
+    'the Link said it all: no conversation read to find the survivor',
+  )
   t.match(comments(ctx, conversation.id).at(-1), { author: { id: user.id }, body: /I just signed up/ })
   t.match(await link(ctx), { intercom_contact_id: user.id, source: 'merged' })
   t.same(await deadJobs(ctx), [])

@@ -1,7 +1,17 @@
 import t from 'tap'
 import type { MessageStatus } from '../../../shared/db/schema.js'
 import { nextStatus } from '../../../server/bridge/status.js'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, PUBLIC_URL, type TestApp } from '../../helper.js'
+import {
+  buildTestApp,
+  drain,
+  inboundForm,
+  OUR_NUMBER,
+  postIntercomWebhook,
+  postSms,
+  postStatus,
+  PUBLIC_URL,
+  type TestApp,
+} from '../../helper.js'
 import { signIntercomWebhook } from '../../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
@@ -15,7 +25,12 @@ async function smsConversation(ctx: TestApp, from = CUSTOMER, to = OUR_NUMBER): 
 }
 
 /** A teammate replies in the inbox and Intercom sends the webhook. */
-async function teammateReplies(ctx: TestApp, conversationId: string, body: string, extra: Parameters<TestApp['intercom']['addAdminReply']>[1] = { body }) {
+async function teammateReplies(
+  ctx: TestApp,
+  conversationId: string,
+  body: string,
+  extra: Parameters<TestApp['intercom']['addAdminReply']>[1] = { body },
+) {
   const part = ctx.intercom.addAdminReply(conversationId, { ...extra, body })
   const res = await postIntercomWebhook(ctx, ctx.intercom.notification('conversation.admin.replied', conversationId, [part]))
   if (res.statusCode !== 200) throw new Error(res.body)
@@ -24,7 +39,8 @@ async function teammateReplies(ctx: TestApp, conversationId: string, body: strin
 }
 
 const textsTo = (ctx: TestApp, phone = CUSTOMER) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === phone)
-const notes = (ctx: TestApp, conversationId: string) => ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'note')
+const notes = (ctx: TestApp, conversationId: string) =>
+  ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'note')
 
 t.test('the webhook checks X-Hub-Signature (sha1) and stores nothing otherwise', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
@@ -49,21 +65,40 @@ t.test('the webhook checks X-Hub-Signature (sha1) and stores nothing otherwise',
   t.equal(receipts.length, 0)
   t.equal(textsTo(ctx).length, 0)
 
-  const ping = await postIntercomWebhook(ctx, { type: 'notification_event', id: 'notif_ping', topic: 'ping', data: { item: { type: 'ping', message: 'hi' } } })
+  const ping = await postIntercomWebhook(ctx, {
+    type: 'notification_event',
+    id: 'notif_ping',
+    topic: 'ping',
+    data: { item: { type: 'ping', message: 'hi' } },
+  })
   t.equal(ping.statusCode, 200, "Intercom's test ping is answered")
-  const unknown = await postIntercomWebhook(ctx, { type: 'notification_event', id: 'notif_x', topic: 'company.created', data: { item: { id: 'c1' } } })
+  const unknown = await postIntercomWebhook(ctx, {
+    type: 'notification_event',
+    id: 'notif_x',
+    topic: 'company.created',
+    data: { item: { id: 'c1' } },
+  })
   t.equal(unknown.statusCode, 200, 'a topic the bridge does not handle: 2xx, so it never counts towards Intercom pausing the subscription')
   t.match(unknown.json(), { ignored: /company\.created.*untick/ })
   const kept = await ctx.app.store.db.selectFrom('webhook_receipts').selectAll().execute()
   t.equal(kept.length, 0, 'neither is stored')
-  const broken = await ctx.app.inject({ method: 'POST', url: '/intercom/webhooks', headers: { 'content-type': 'application/json', 'x-hub-signature': signIntercomWebhook(ctx.intercom.clientSecret, '{nope') }, payload: '{nope' })
+  const broken = await ctx.app.inject({
+    method: 'POST',
+    url: '/intercom/webhooks',
+    headers: { 'content-type': 'application/json', 'x-hub-signature': signIntercomWebhook(ctx.intercom.clientSecret, '{nope') },
+    payload: '{nope',
+  })
   t.equal(broken.statusCode, 400)
 })
 
 t.test('a teammate reply reaches the customer once, from the number they texted, as plain text', async (t) => {
   const ctx = await buildTestApp(t)
   const conversationId = await smsConversation(ctx)
-  const part = await teammateReplies(ctx, conversationId, '<p>Hi Ana &amp; co,</p><p>Track it <a href="https://x.io/t/1">here</a>.<br>Thanks 👋</p>')
+  const part = await teammateReplies(
+    ctx,
+    conversationId,
+    '<p>Hi Ana &amp; co,</p><p>Track it <a href="https://x.io/t/1">here</a>.<br>Thanks 👋</p>',
+  )
   const texts = textsTo(ctx)
   t.equal(texts.length, 1)
   t.equal(texts[0]!.from, OUR_NUMBER)
@@ -93,7 +128,9 @@ t.test('notes, customer parts and conversations without SMS are never texted; bo
   const other = ctx.intercom.addContact({ role: 'user', email: 'web@example.com', phone: '+14155550999' })
   const web = ctx.intercom.conversations.length
   const res = await (async () => {
-    const { default: c } = await import('intercom-client').then((m) => ({ default: new m.IntercomClient({ token: ctx.intercom.token, baseUrl: ctx.intercom.url, maxRetries: 0 }) }))
+    const { default: c } = await import('intercom-client').then((m) => ({
+      default: new m.IntercomClient({ token: ctx.intercom.token, baseUrl: ctx.intercom.url, maxRetries: 0 }),
+    }))
     return c.conversations.create({ from: { type: 'user', id: other.id }, body: 'from the Messenger' })
   })()
   t.equal(ctx.intercom.conversations.length, web + 1)
@@ -101,7 +138,11 @@ t.test('notes, customer parts and conversations without SMS are never texted; bo
   t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0, 'a conversation with no SMS link is ignored')
 
   await teammateReplies(ctx, conversationId, '<p>I am Fin</p>', { body: '', authorType: 'bot' })
-  t.same(textsTo(ctx).map((m) => m.body), ['I am Fin'], 'bot replies are relayed by default')
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['I am Fin'],
+    'bot replies are relayed by default',
+  )
 
   const off = await buildTestApp(t, { env: { RELAY_BOT_REPLIES: 'false' } })
   const offConversation = await smsConversation(off)
@@ -114,7 +155,10 @@ t.test('several numbers: the reply goes out from the one the customer texted; or
   const ctx = await buildTestApp(t, { env: { TWILIO_PHONE_NUMBER: `${OUR_NUMBER},${UK}` } })
   const conversationId = await smsConversation(ctx, '+447700900123', UK)
   await teammateReplies(ctx, conversationId, 'Hello from London')
-  t.same(textsTo(ctx, '+447700900123').map((m) => m.from), [UK])
+  t.same(
+    textsTo(ctx, '+447700900123').map((m) => m.from),
+    [UK],
+  )
 
   const service = `MG${'a'.repeat(32)}`
   const viaService = await buildTestApp(t, { env: { TWILIO_MESSAGING_SERVICE_SID: service } })
@@ -131,8 +175,16 @@ t.test('attachments go as MMS from US numbers, as links elsewhere; Intercom uplo
   const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex')
   const pdf = Buffer.from('%PDF-1.4 label')
   const files = [
-    { url: ctx.intercom.upload({ name: 'receipt.png', contentType: 'image/png', data: png }), content_type: 'image/png', name: 'receipt.png' },
-    { url: ctx.intercom.upload({ name: 'label.pdf', contentType: 'application/pdf', data: pdf }), content_type: 'application/pdf', name: 'label.pdf' },
+    {
+      url: ctx.intercom.upload({ name: 'receipt.png', contentType: 'image/png', data: png }),
+      content_type: 'image/png',
+      name: 'receipt.png',
+    },
+    {
+      url: ctx.intercom.upload({ name: 'label.pdf', contentType: 'application/pdf', data: pdf }),
+      content_type: 'application/pdf',
+      name: 'label.pdf',
+    },
   ]
   await teammateReplies(ctx, us, '<p>Here you go</p>', { body: '', attachments: files })
   const [mms] = textsTo(ctx)
@@ -141,17 +193,27 @@ t.test('attachments go as MMS from US numbers, as links elsewhere; Intercom uplo
   const request = ctx.twilio.requests.find((r) => r.method === 'POST' && (r.body as Record<string, unknown>)?.To === CUSTOMER)
   const mediaUrls = (request?.body as Record<string, unknown>).MediaUrl as string[]
   t.equal(mediaUrls.length, 2)
-  t.ok(mediaUrls.every((u) => u.startsWith(`${PUBLIC_URL}/media/`)), "Twilio is given the bridge's own links, not Intercom's expiring ones")
+  t.ok(
+    mediaUrls.every((u) => u.startsWith(`${PUBLIC_URL}/media/`)),
+    "Twilio is given the bridge's own links, not Intercom's expiring ones",
+  )
 
   // Intercom's links expire about 30 minutes after the reply: Twilio fetching later still gets the files.
   ctx.intercom.expireUploads()
   const served = await Promise.all(mediaUrls.map((u) => ctx.app.inject({ method: 'GET', url: u.slice(PUBLIC_URL.length) })))
-  t.same(served.map((r) => r.statusCode), [200, 200])
+  t.same(
+    served.map((r) => r.statusCode),
+    [200, 200],
+  )
   t.same(served[0]!.rawPayload, png)
   t.equal(served[0]!.headers['content-type'], 'image/png')
   t.equal(served[0]!.headers['x-content-type-options'], 'nosniff')
   t.equal(served[1]!.headers['content-type'], 'application/pdf')
-  t.match(served[1]!.headers['content-disposition'], /^attachment; filename="label\.pdf"/, 'files that are not pictures are downloads, never pages on our domain')
+  t.match(
+    served[1]!.headers['content-disposition'],
+    /^attachment; filename="label\.pdf"/,
+    'files that are not pictures are downloads, never pages on our domain',
+  )
   t.same(served[1]!.rawPayload, pdf)
 
   const uk = await smsConversation(ctx, '+447700900123', '+442071838750')
@@ -187,7 +249,11 @@ t.test('a timeout after Twilio accepted the text does not text the customer twic
   await teammateReplies(ctx, conversationId, 'Twilio was down')
   ctx.twilio.failNext({ status: 429, match: { method: 'POST', path: /Messages\.json$/ } })
   await teammateReplies(ctx, conversationId, 'Twilio said slow down')
-  t.same(textsTo(ctx).map((m) => m.body), ['Only once, please', 'Twilio was down', 'Twilio said slow down'], 'refused creates are sent on retry, once each')
+  t.same(
+    textsTo(ctx).map((m) => m.body),
+    ['Only once, please', 'Twilio was down', 'Twilio said slow down'],
+    'refused creates are sent on retry, once each',
+  )
 })
 
 t.test('permanent errors are not retried; one plain note says what happened', async (t) => {
@@ -209,7 +275,12 @@ t.test('permanent errors are not retried; one plain note says what happened', as
     t.equal(n.length, 1, `${code}: one note`)
     t.match(n[0]?.body, sentence)
     t.match(n[0]?.body, String(code))
-    const row = await ctx.app.store.db.selectFrom('messages').selectAll().where('phone', '=', phone).where('direction', '=', 'outbound').executeTakeFirstOrThrow()
+    const row = await ctx.app.store.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('phone', '=', phone)
+      .where('direction', '=', 'outbound')
+      .executeTakeFirstOrThrow()
     t.match(row, { status: 'failed', error_code: code })
   }
   t.equal((await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()).length, 0)
@@ -230,9 +301,13 @@ t.test('opted out (STOP, or Twilio 21610): nothing is sent, and the note says so
   await teammateReplies(ctx, second, 'hello')
   t.match(notes(ctx, second).at(-1)?.body, /opted out/)
   const consent = await ctx.app.store.db.selectFrom('consent').selectAll().where('phone', '=', other).executeTakeFirstOrThrow()
-  t.match(consent, { state: 'opted_out', source: 'twilio:21610' }, 'Twilio\'s word is recorded too')
+  t.match(consent, { state: 'opted_out', source: 'twilio:21610' }, "Twilio's word is recorded too")
   await teammateReplies(ctx, second, 'and again')
-  t.equal(ctx.twilio.requests.filter((r) => r.method === 'POST' && (r.body as Record<string, unknown>)?.To === other).length, 1, 'not tried again')
+  t.equal(
+    ctx.twilio.requests.filter((r) => r.method === 'POST' && (r.body as Record<string, unknown>)?.To === other).length,
+    1,
+    'not tried again',
+  )
 })
 
 t.test('status ordering', async (t) => {
@@ -273,7 +348,13 @@ t.test('shuffled, duplicated status callbacks end in the right status; failures 
   }
   await drain(ctx.app)
   const rows = await ctx.app.store.db.selectFrom('messages').selectAll().where('direction', '=', 'outbound').orderBy('id').execute()
-  t.same(rows.map((r) => [r.body, r.status, r.error_code]), [['one', 'delivered', null], ['two', 'undelivered', 30003]])
+  t.same(
+    rows.map((r) => [r.body, r.status, r.error_code]),
+    [
+      ['one', 'delivered', null],
+      ['two', 'undelivered', 30003],
+    ],
+  )
   const failureNotes = notes(ctx, conversationId)
   t.equal(failureNotes.length, 1, 'one note for the failure')
   t.match(failureNotes[0]?.body, /unreachable/)
@@ -281,7 +362,11 @@ t.test('shuffled, duplicated status callbacks end in the right status; failures 
   const contact = ctx.intercom.contacts.find((c) => c.phone === CUSTOMER)!
   t.match(contact.custom_attributes, { last_sms_sid: two!.sid, last_sms_status: 'undelivered' })
 
-  const forged = await postSms(ctx, { MessageSid: one!.sid, MessageStatus: 'failed', AccountSid: ctx.twilio.accountSid }, { path: '/twilio/status', signature: 'bad' })
+  const forged = await postSms(
+    ctx,
+    { MessageSid: one!.sid, MessageStatus: 'failed', AccountSid: ctx.twilio.accountSid },
+    { path: '/twilio/status', signature: 'bad' },
+  )
   t.equal(forged.statusCode, 403, 'status callbacks are signed too')
   const unknown = await postStatus(ctx, { MessageSid: `SM${'0'.repeat(32)}`, MessageStatus: 'delivered' })
   t.equal(unknown.statusCode, 204, 'an unknown sid is ignored')
@@ -296,19 +381,35 @@ t.test('conversation.admin.closed starts the reopen window', async (t) => {
   t.ok(link.closed_at && Math.abs(link.closed_at - Date.now()) < 5_000)
 })
 
-t.test('the look before a resend is classified like every call: Twilio refusing the list (401) is not retried, the team is told', async (t) => {
-  const ctx = await buildTestApp(t)
-  const conversationId = await smsConversation(ctx)
-  const messages = /\/Messages\.json$/
-  // The first send gets no confirmation, so the retry must look in Twilio's log first; the look is refused.
-  ctx.twilio.failNext({ status: 500, body: { code: 20500, message: 'Internal error', status: 500 }, match: { method: 'POST', path: messages } })
-  ctx.twilio.failNext({ status: 401, body: { code: 20003, message: 'Authenticate', status: 401 }, match: { method: 'GET', path: messages }, times: 50 })
-  await teammateReplies(ctx, conversationId, 'Your parcel is on its way')
-  const [dead] = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
-  t.equal(dead?.task, 'outbound.reply')
-  t.equal(dead?.attempts, 2, 'given up at the refusal, not after 20 attempts')
-  t.match(dead?.last_error, /Twilio refused to look for an earlier attempt in the message log \(401, error 20003\)/)
-  t.equal(ctx.twilio.requests.filter((r) => r.method === 'GET' && messages.test(r.path) && r.query.To === CUSTOMER).length, 1, 'one look at the texts to the customer')
-  t.equal(textsTo(ctx).length, 0, 'never sent blind: the first attempt may have reached Twilio')
-  t.match(notes(ctx, conversationId).at(-1)?.body, /This reply was not texted to the customer.*401/)
-})
+t.test(
+  'the look before a resend is classified like every call: Twilio refusing the list (401) is not retried, the team is told',
+  async (t) => {
+    const ctx = await buildTestApp(t)
+    const conversationId = await smsConversation(ctx)
+    const messages = /\/Messages\.json$/
+    // The first send gets no confirmation, so the retry must look in Twilio's log first; the look is refused.
+    ctx.twilio.failNext({
+      status: 500,
+      body: { code: 20500, message: 'Internal error', status: 500 },
+      match: { method: 'POST', path: messages },
+    })
+    ctx.twilio.failNext({
+      status: 401,
+      body: { code: 20003, message: 'Authenticate', status: 401 },
+      match: { method: 'GET', path: messages },
+      times: 50,
+    })
+    await teammateReplies(ctx, conversationId, 'Your parcel is on its way')
+    const [dead] = await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()
+    t.equal(dead?.task, 'outbound.reply')
+    t.equal(dead?.attempts, 2, 'given up at the refusal, not after 20 attempts')
+    t.match(dead?.last_error, /Twilio refused to look for an earlier attempt in the message log \(401, error 20003\)/)
+    t.equal(
+      ctx.twilio.requests.filter((r) => r.method === 'GET' && messages.test(r.path) && r.query.To === CUSTOMER).length,
+      1,
+      'one look at the texts to the customer',
+    )
+    t.equal(textsTo(ctx).length, 0, 'never sent blind: the first attempt may have reached Twilio')
+    t.match(notes(ctx, conversationId).at(-1)?.body, /This reply was not texted to the customer.*401/)
+  },
+)

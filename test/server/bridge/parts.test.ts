@@ -26,7 +26,9 @@ async function smsConversation(ctx: TestApp): Promise<string> {
 /** A teammate (or bot) writes a part and Intercom sends the webhook; `rename` gives it a type the stand-in does not model. */
 async function writes(ctx: TestApp, conversationId: string, reply: AdminReply, opts: { topic?: string; rename?: string } = {}) {
   const part = ctx.intercom.addAdminReply(conversationId, reply)
-  const payload = ctx.intercom.notification(opts.topic ?? 'conversation.admin.replied', conversationId, [part]) as { data: { item: { conversation_parts: { conversation_parts: Array<{ part_type: string }> } } } }
+  const payload = ctx.intercom.notification(opts.topic ?? 'conversation.admin.replied', conversationId, [part]) as {
+    data: { item: { conversation_parts: { conversation_parts: Array<{ part_type: string }> } } }
+  }
   if (opts.rename) payload.data.item.conversation_parts.conversation_parts[0]!.part_type = opts.rename
   const res = await postIntercomWebhook(ctx, payload)
   if (res.statusCode !== 200) throw new Error(res.body)
@@ -34,8 +36,13 @@ async function writes(ctx: TestApp, conversationId: string, reply: AdminReply, o
   return part
 }
 
-const textsToCustomer = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === CUSTOMER).map((m) => m.body)
-const notes = (ctx: TestApp, conversationId: string) => ctx.intercom.conversation(conversationId)!.parts.filter((p) => p.part_type === 'note').map((p) => p.body ?? '')
+const textsToCustomer = (ctx: TestApp) =>
+  ctx.twilio.messages.filter((m) => m.direction === 'outbound-api' && m.to === CUSTOMER).map((m) => m.body)
+const notes = (ctx: TestApp, conversationId: string) =>
+  ctx.intercom
+    .conversation(conversationId)!
+    .parts.filter((p) => p.part_type === 'note')
+    .map((p) => p.body ?? '')
 
 t.test('numbered options and the option a text chooses', async (t) => {
   t.equal(numberedOptions(YES_NO), 'Reply 1 for Yes, 2 for No.')
@@ -89,7 +96,12 @@ t.test('a quick reply is texted with its options numbered, and "1" is answered a
 t.test('a bot quick reply with no words: the options alone; "no" chooses No; any other text settles it', async (t) => {
   const ctx = await buildTestApp(t)
   const conversationId = await smsConversation(ctx)
-  await writes(ctx, conversationId, { body: '', partType: 'quick_reply', authorType: 'bot', options: YES_NO }, { topic: 'conversation.operator.replied' })
+  await writes(
+    ctx,
+    conversationId,
+    { body: '', partType: 'quick_reply', authorType: 'bot', options: YES_NO },
+    { topic: 'conversation.operator.replied' },
+  )
   t.same(textsToCustomer(ctx), ['Reply 1 for Yes, 2 for No.'])
   await text(ctx, 'No')
   t.match(ctx.intercom.conversation(conversationId)!.parts.at(-1), { body: 'No', metadata: { quick_reply_uuid: YES_NO[1]!.uuid } })
@@ -125,7 +137,13 @@ t.test('per part type: what the phone gets', async (t) => {
     { type: 'channel_and_reply_time_expectation', author: 'bot', body: 'Acme will reply as soon as they can.', texted: false },
     { type: 'channel_and_reply_time_expectation', author: 'admin', body: 'Acme will reply in a few hours.', texted: false },
     { type: 'conversation_attribute_updated_by_admin', author: 'admin', body: 'Priority set', texted: false },
-    { type: 'some_part_type_from_2027', author: 'admin', body: 'New words', texted: false, noted: /type <code>some_part_type_from_2027<\/code>.*New words/ },
+    {
+      type: 'some_part_type_from_2027',
+      author: 'admin',
+      body: 'New words',
+      texted: false,
+      noted: /type <code>some_part_type_from_2027<\/code>.*New words/,
+    },
   ]
   for (const c of cases) {
     await t.test(`${c.type} by ${c.author}`, async (t) => {

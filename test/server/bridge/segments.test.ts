@@ -19,8 +19,13 @@ async function reply(ctx: TestApp, conversationId: string, body: string) {
   await drain(ctx.app)
 }
 
-const notes = (ctx: TestApp, id: string) => ctx.intercom.conversation(id)!.parts.filter((p) => p.part_type === 'note').map((p) => p.body)
-const segmentsSent = async (ctx: TestApp) => (await ctx.app.bridge.metrics.segmentsSent.get()).values.find((v) => v.labels.direction === 'outbound')?.value ?? 0
+const notes = (ctx: TestApp, id: string) =>
+  ctx.intercom
+    .conversation(id)!
+    .parts.filter((p) => p.part_type === 'note')
+    .map((p) => p.body)
+const segmentsSent = async (ctx: TestApp) =>
+  (await ctx.app.bridge.metrics.segmentsSent.get()).values.find((v) => v.labels.direction === 'outbound')?.value ?? 0
 
 t.test('a long reply with an emoji: the conversation is told how many texts and segments, and the counter counts them', async (t) => {
   const ctx = await buildTestApp(t)
@@ -33,10 +38,21 @@ t.test('a long reply with an emoji: the conversation is told how many texts and 
   t.equal(texts.length, 2, '1,700 characters became two texts')
   const segments = texts.reduce((n, m) => n + Number(m.num_segments), 0)
   t.ok(segments > 20, `UCS-2: ${segments} segments`)
-  t.same(notes(ctx, conversationId), [`<p>Sent as 2 texts, ${segments} segments (UCS-2 because of "😀": 70 characters a segment instead of 160).</p>`])
+  t.same(notes(ctx, conversationId), [
+    `<p>Sent as 2 texts, ${segments} segments (UCS-2 because of "😀": 70 characters a segment instead of 160).</p>`,
+  ])
   t.equal(await segmentsSent(ctx), segments, "Twilio's NumSegments, counted once each")
-  const rows = await ctx.app.store.db.selectFrom('messages').select('num_segments').where('direction', '=', 'outbound').orderBy('part_index').execute()
-  t.same(rows.map((r) => r.num_segments), texts.map((m) => Number(m.num_segments)), 'each text keeps its segments')
+  const rows = await ctx.app.store.db
+    .selectFrom('messages')
+    .select('num_segments')
+    .where('direction', '=', 'outbound')
+    .orderBy('part_index')
+    .execute()
+  t.same(
+    rows.map((r) => r.num_segments),
+    texts.map((m) => Number(m.num_segments)),
+    'each text keeps its segments',
+  )
 
   await reply(ctx, conversationId, 'Short and plain.')
   t.equal(notes(ctx, conversationId).length, 1, 'a one-segment GSM-7 reply gets no note')
@@ -47,11 +63,36 @@ t.test('a long reply with an emoji: the conversation is told how many texts and 
 
 t.test('the sidebar list says how many segments a text took', async (t) => {
   const text = (id: number, segments: number | null): Message => ({
-    id, direction: 'outbound', twilio_sid: null, intercom_conversation_id: null, intercom_contact_id: 'c', intercom_part_id: null, part_index: 0, phone: CUSTOMER,
-    twilio_number: null, body: 'hello', media: [], num_segments: segments, status: 'delivered', error_code: null, error_message: null, send_attempted_at: null,
-    redacted_at: id === 3 ? 1 : null, channel: null, fallback_sid: null, created_at: 0, updated_at: 0,
+    id,
+    direction: 'outbound',
+    twilio_sid: null,
+    intercom_conversation_id: null,
+    intercom_contact_id: 'c',
+    intercom_part_id: null,
+    part_index: 0,
+    phone: CUSTOMER,
+    twilio_number: null,
+    body: 'hello',
+    media: [],
+    num_segments: segments,
+    status: 'delivered',
+    error_code: null,
+    error_message: null,
+    send_attempted_at: null,
+    redacted_at: id === 3 ? 1 : null,
+    channel: null,
+    fallback_sid: null,
+    created_at: 0,
+    updated_at: 0,
   })
-  const panel = inboxPanel({ phone: CUSTOMER, consent: { state: 'ok' }, messages: [text(1, 5), text(2, 1), text(3, 1)], welcome: null, welcomeEnabled: false, mergeInto: null })
+  const panel = inboxPanel({
+    phone: CUSTOMER,
+    consent: { state: 'ok' },
+    messages: [text(1, 5), text(2, 1), text(3, 1)],
+    welcome: null,
+    welcomeEnabled: false,
+    mergeInto: null,
+  })
   const items = JSON.stringify(panel)
   t.match(items, /"subtitle":"Delivered · 5 segments · 1970-01-01 00:00 UTC"/)
   t.match(items, /"subtitle":"Delivered · 1970-01-01 00:00 UTC"/, 'one segment goes unsaid')

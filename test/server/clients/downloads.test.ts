@@ -9,7 +9,11 @@ import { UpstreamError } from '../../../shared/errors.js'
 /** Calls to `api` answered `status`, as /metrics counts them. */
 async function counted(ctx: TestApp, api: 'twilio' | 'intercom', status: number): Promise<number> {
   const metric = await ctx.app.metrics.apiDuration.get()
-  return metric.values.find((v) => v.metricName === 'bridge_api_request_duration_seconds_count' && v.labels.api === api && v.labels.status === String(status))?.value ?? 0
+  return (
+    metric.values.find(
+      (v) => v.metricName === 'bridge_api_request_duration_seconds_count' && v.labels.api === api && v.labels.status === String(status),
+    )?.value ?? 0
+  )
 }
 
 async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
@@ -24,7 +28,12 @@ async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
 
 t.test('TwilioApi.downloadMedia: counted as a Twilio call; another host is refused unasked', async (t) => {
   const ctx = await buildTestApp(t)
-  const sent = ctx.twilio.addInboundMessage({ from: '+14155550123', to: ctx.config.twilio.phoneNumbers[0]!, body: '', media: [{ contentType: 'image/png', data: Buffer.from('png!') }] })
+  const sent = ctx.twilio.addInboundMessage({
+    from: '+14155550123',
+    to: ctx.config.twilio.phoneNumbers[0]!,
+    body: '',
+    media: [{ contentType: 'image/png', data: Buffer.from('png!') }],
+  })
   const file = await ctx.app.bridge.twilio.downloadMedia(ctx.twilio.mediaUrl(sent, 0))
   const chunks: Buffer[] = []
   for await (const chunk of file.body) chunks.push(chunk as Buffer)

@@ -15,7 +15,12 @@ t.test('Twilio', async (t) => {
   const cases: Array<[string, unknown, string, number | undefined]> = [
     ['a 500', rest(500, { code: 20500, message: 'Internal error' }), 'retry', 500],
     ['a 429', rest(429, { code: 20429, message: 'Too many requests' }), 'wait', 429],
-    ['a code Twilio calls temporary (21611 queue full)', rest(400, { code: 21611, message: 'This From number has exceeded the maximum number of queued messages' }), 'retry', 400],
+    [
+      'a code Twilio calls temporary (21611 queue full)',
+      rest(400, { code: 21611, message: 'This From number has exceeded the maximum number of queued messages' }),
+      'retry',
+      400,
+    ],
     ['a 401 on any call', rest(401, { code: 20003, message: 'Authenticate' }), 'give_up', 401],
     ['opted out (21610)', rest(400, { code: 21610, message: 'Attempt to send to unsubscribed recipient' }), 'give_up', 400],
     ['a 404', rest(404, { code: 20404, message: 'The requested resource was not found' }), 'give_up', 404],
@@ -28,18 +33,41 @@ t.test('Twilio', async (t) => {
     t.equal(failure.cause, err, `${name}: the SDK's error is the cause`)
     t.equal(failure.details.unreachable, undefined, `${name}: an answer, not an outage`)
   }
-  t.match(twilioFailure(rest(401, { code: 20003, message: 'Authenticate' }), 'list recent texts', 'h').message, 'Twilio refused to list recent texts (401, error 20003): Authenticate')
+  t.match(
+    twilioFailure(rest(401, { code: 20003, message: 'Authenticate' }), 'list recent texts', 'h').message,
+    'Twilio refused to list recent texts (401, error 20003): Authenticate',
+  )
   t.equal(twilioFailure(rest(429, { code: 20429, message: 'slow down' }), 'x', 'h').details.waitMs, 5_000)
 })
 
 t.test('Intercom', async (t) => {
   const now = Date.UTC(2026, 11, 3, 12)
-  const withReset = (seconds: number) => new IntercomError({ statusCode: 429, body: {}, rawResponse: { headers: new Headers({ 'x-ratelimit-reset': String(seconds) }), redirected: false, status: 429, statusText: '', type: 'basic', url: '' } })
+  const withReset = (seconds: number) =>
+    new IntercomError({
+      statusCode: 429,
+      body: {},
+      rawResponse: {
+        headers: new Headers({ 'x-ratelimit-reset': String(seconds) }),
+        redirected: false,
+        status: 429,
+        statusText: '',
+        type: 'basic',
+        url: '',
+      },
+    })
   const cases: Array<[string, unknown, string, number | undefined]> = [
     ['a 503', new IntercomError({ statusCode: 503, body: {} }), 'retry', 503],
     ['a 408', new IntercomError({ statusCode: 408, body: {} }), 'retry', 408],
     ['a 429', withReset(now / 1000 + 30), 'wait', 429],
-    ['a 401', new IntercomError({ statusCode: 401, body: { type: 'error.list', errors: [{ code: 'unauthorized', message: 'Access Token Invalid' }] } }), 'give_up', 401],
+    [
+      'a 401',
+      new IntercomError({
+        statusCode: 401,
+        body: { type: 'error.list', errors: [{ code: 'unauthorized', message: 'Access Token Invalid' }] },
+      }),
+      'give_up',
+      401,
+    ],
     ['a 404', new IntercomError({ statusCode: 404, body: {} }), 'give_up', 404],
   ]
   for (const [name, err, outcome, status] of cases) {
@@ -51,7 +79,10 @@ t.test('Intercom', async (t) => {
   }
   t.equal(intercomFailure(withReset(now / 1000 + 30), 'x', 'h', now).details.waitMs, 30_000, 'waits until the reset Intercom names')
   t.equal(intercomFailure(withReset(now / 1000 + 3600), 'x', 'h', now).details.waitMs, 120_000, 'at most two minutes')
-  t.match(intercomFailure(cases[3]![1], 'add a note', 'h', now).message, 'Intercom refused to add a note (401): unauthorized: Access Token Invalid')
+  t.match(
+    intercomFailure(cases[3]![1], 'add a note', 'h', now).message,
+    'Intercom refused to add a note (401): unauthorized: Access Token Invalid',
+  )
   t.ok(intercomFailure(new IntercomError({ statusCode: 404, body: {} }), 'x', 'h').notFound)
 })
 
@@ -83,7 +114,7 @@ async function closedPort(): Promise<number> {
 // The errors below are the SDKs' own, thrown by real calls over loopback: the shape each wraps the
 // network's failure in is theirs (intercom-client keeps only the fetch error's message; twilio
 // rethrows axios's error), not one a test imagined.
-t.test('no answer: each SDK\'s real error names the code and the configured host', async (t) => {
+t.test("no answer: each SDK's real error names the code and the configured host", async (t) => {
   const situations: Array<[string, () => Promise<number>, string]> = [
     ['nothing listens', closedPort, 'ECONNREFUSED'],
     ['the connection is reset', () => tcp(t, (s) => s.once('data', () => s.resetAndDestroy())), 'ECONNRESET'],
@@ -94,7 +125,10 @@ t.test('no answer: each SDK\'s real error names the code and the configured host
     const base = `http://127.0.0.1:${port}`
     const intercomConfig = { accessToken: 'token', apiBaseUrl: base }
     const intercom = createIntercomClient(intercomConfig)
-    const thrownByIntercom = await intercom.admins.identify({ timeoutInSeconds: 0.3 }).then(() => null, (err: unknown) => err)
+    const thrownByIntercom = await intercom.admins.identify({ timeoutInSeconds: 0.3 }).then(
+      () => null,
+      (err: unknown) => err,
+    )
     const fromIntercom = intercomFailure(thrownByIntercom, 'check the token', intercomHost(intercomConfig))
     t.equal(fromIntercom.outcome, 'retry', `Intercom, ${name}: retried`)
     t.same(connectionFailure(fromIntercom), { api: 'intercom', code, host: `127.0.0.1:${port}` }, `Intercom, ${name}`)
@@ -103,7 +137,10 @@ t.test('no answer: each SDK\'s real error names the code and the configured host
     const twilioConfig = { accountSid: `AC${'0'.repeat(32)}`, authToken: 'secret', apiBaseUrl: base }
     const client = createTwilioClient(twilioConfig)
     client.timeout = 300
-    const thrownByTwilio = await client.messages.list({ limit: 1 }).then(() => null, (err: unknown) => err)
+    const thrownByTwilio = await client.messages.list({ limit: 1 }).then(
+      () => null,
+      (err: unknown) => err,
+    )
     const fromTwilio = twilioFailure(thrownByTwilio, 'list recent texts', twilioHost(twilioConfig))
     t.equal(fromTwilio.outcome, 'retry', `Twilio, ${name}: retried`)
     t.same(connectionFailure(fromTwilio), { api: 'twilio', code, host: `127.0.0.1:${port}` }, `Twilio, ${name}`)
@@ -112,11 +149,15 @@ t.test('no answer: each SDK\'s real error names the code and the configured host
   t.equal(intercomHost({ apiBaseUrl: 'https://api.eu.intercom.io' }), 'api.eu.intercom.io:443')
 })
 
-t.test('Intercom: a merged contact (2.16\'s 410 with Link) is its own outcome, naming the survivor', async (t) => {
+t.test("Intercom: a merged contact (2.16's 410 with Link) is its own outcome, naming the survivor", async (t) => {
   const gone = (link: string | null) =>
-    new IntercomError({ statusCode: 410, body: { type: 'error.list', errors: [{ code: 'contact_merged', message: 'This contact has been merged.' }] }, rawResponse: { headers: new Headers(link ? { link } : {}), redirected: false, status: 410, statusText: '', type: 'basic', url: '' } })
+    new IntercomError({
+      statusCode: 410,
+      body: { type: 'error.list', errors: [{ code: 'contact_merged', message: 'This contact has been merged.' }] },
+      rawResponse: { headers: new Headers(link ? { link } : {}), redirected: false, status: 410, statusText: '', type: 'basic', url: '' },
+    })
   const cases: Array<[string, string | null, string, string | undefined]> = [
-    ['the description\'s form', '</contacts/6762f0d01bb69f9f2193bb7d>; rel="canonical"', 'merged', '6762f0d01bb69f9f2193bb7d'],
+    ["the description's form", '</contacts/6762f0d01bb69f9f2193bb7d>; rel="canonical"', 'merged', '6762f0d01bb69f9f2193bb7d'],
     ['a full URL, rel unquoted', '<https://api.intercom.io/contacts/abc123>; rel=canonical', 'merged', 'abc123'],
     ['among other links', '</contacts/x1>; rel="prev", </contacts/y2>; rel="canonical"', 'merged', 'y2'],
     ['no Link', null, 'give_up', undefined],

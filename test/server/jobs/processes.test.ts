@@ -11,8 +11,18 @@ import { until } from '../../support/wait.js'
 
 const CHILD = fileURLToPath(new URL('../../support/queue-child.mjs', import.meta.url))
 
-function spawnWorker(t: { teardown(fn: () => void): void }, dbPath: string, out: string, leaseMs: number, clockAheadMs = 0, concurrency = 4) {
-  const child = fork(CHILD, [dbPath, out, String(leaseMs), String(clockAheadMs), String(concurrency)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...NO_COVERAGE } })
+function spawnWorker(
+  t: { teardown(fn: () => void): void },
+  dbPath: string,
+  out: string,
+  leaseMs: number,
+  clockAheadMs = 0,
+  concurrency = 4,
+) {
+  const child = fork(CHILD, [dbPath, out, String(leaseMs), String(clockAheadMs), String(concurrency)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...NO_COVERAGE },
+  })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -23,9 +33,13 @@ function spawnWorker(t: { teardown(fn: () => void): void }, dbPath: string, out:
 }
 
 function lines(file: string): string[][] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')) : []
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '))
+    : []
 }
-
 
 t.test('two processes on one database file never run the same job', async (t) => {
   const store = await tempStore(t)

@@ -1,15 +1,7 @@
 import t, { type Test } from 'tap'
 import { z } from 'zod'
 import { PermanentError, RetryLaterError } from '../../../shared/errors.js'
-import {
-  claimJobs,
-  discardDeadJob,
-  enqueue,
-  listJobs,
-  queueStats,
-  retryDeadJob,
-  type EnqueueSpec,
-} from '../../../server/queue/queue.js'
+import { claimJobs, discardDeadJob, enqueue, listJobs, queueStats, retryDeadJob, type EnqueueSpec } from '../../../server/queue/queue.js'
 import { Worker, backoffDelay, type JobContext, type TaskDefinition, type TaskResult } from '../../../server/queue/worker.js'
 import { silentLog, tempStore } from '../../support/db.js'
 import { TestClock, advanceUntil } from '../../support/clock.js'
@@ -131,7 +123,12 @@ t.test('a payload that does not fit its task fails that job for good, saying why
     t,
     store,
     clock,
-    { send: { payload: z.object({ messageId: z.number().int() }), run: async ({ messageId }: { messageId: number }) => void sent.push(messageId) } },
+    {
+      send: {
+        payload: z.object({ messageId: z.number().int() }),
+        run: async ({ messageId }: { messageId: number }) => void sent.push(messageId),
+      },
+    },
     { onSettled: (_j, outcome) => settled.push(outcome) },
   )
   await add(store, { task: 'send', payload: { messageId: 'twelve' } }, clock)
@@ -188,12 +185,17 @@ t.test('a failing job keeps its place: later jobs with its key wait for it', asy
   const clock = new TestClock()
   const ran: string[] = []
   let failures = 2
-  startWorker(t, store, clock, anyPayload({
-    post: async ({ text }: { text: string }) => {
-      if (text === 'first' && failures-- > 0) throw new Error('Intercom answered 503')
-      ran.push(text)
-    },
-  }))
+  startWorker(
+    t,
+    store,
+    clock,
+    anyPayload({
+      post: async ({ text }: { text: string }) => {
+        if (text === 'first' && failures-- > 0) throw new Error('Intercom answered 503')
+        ran.push(text)
+      },
+    }),
+  )
   await add(store, { task: 'post', payload: { text: 'first' }, queueKey: 'k' }, clock)
   await add(store, { task: 'post', payload: { text: 'second' }, queueKey: 'k' }, clock)
   await advanceUntil(clock, () => ran.length === 2, 'both jobs to run')
@@ -222,7 +224,10 @@ t.test('failures retry with growing, jittered backoff, then the job is dead with
   t.equal(attempts.length, 5, 'tried exactly max_attempts times')
   t.same(settled, ['retry', 'retry', 'retry', 'retry', 'dead'])
   for (const [i, gap] of attempts.slice(1).map((at, i) => [i + 1, at - attempts[i]!] as const)) {
-    t.ok(gap >= 500 && gap <= 1_000 * 2 ** (i - 1) + 200, `retry ${i} waited ${gap} ms of clock time: at least half the base, at most the ceiling`)
+    t.ok(
+      gap >= 500 && gap <= 1_000 * 2 ** (i - 1) + 200,
+      `retry ${i} waited ${gap} ms of clock time: at least half the base, at most the ceiling`,
+    )
   }
   const [dead] = await listJobs(store.db, 'dead')
   t.equal(dead?.attempts, 5)
@@ -232,10 +237,22 @@ t.test('failures retry with growing, jittered backoff, then the job is dead with
   // The delay ceiling doubles per attempt; jitter picks a point below it, never less than base/2.
   for (const attempt of [1, 2, 3, 4, 5]) {
     const ceiling = 20 * 2 ** (attempt - 1)
-    t.equal(backoffDelay(attempt, 20, 10_000, () => 1), ceiling, `attempt ${attempt}: ceiling ${ceiling}`)
-    t.equal(backoffDelay(attempt, 20, 10_000, () => 0), 10, 'floor of half the base')
+    t.equal(
+      backoffDelay(attempt, 20, 10_000, () => 1),
+      ceiling,
+      `attempt ${attempt}: ceiling ${ceiling}`,
+    )
+    t.equal(
+      backoffDelay(attempt, 20, 10_000, () => 0),
+      10,
+      'floor of half the base',
+    )
   }
-  t.equal(backoffDelay(30, 20, 10_000, () => 1), 10_000, 'capped')
+  t.equal(
+    backoffDelay(30, 20, 10_000, () => 1),
+    10_000,
+    'capped',
+  )
 })
 
 t.test('a job can ask for a specific delay; a permanent error goes straight to dead', async (t) => {
@@ -243,18 +260,23 @@ t.test('a job can ask for a specific delay; a permanent error goes straight to d
   const clock = new TestClock()
   const runs: number[] = []
   let first = true
-  startWorker(t, store, clock, anyPayload({
-    limited: async () => {
-      runs.push(clock.now())
-      if (first) {
-        first = false
-        throw new RetryLaterError(300_000, 'rate limited until the window resets')
-      }
-    },
-    doomed: async () => {
-      throw new PermanentError('the number is not a mobile phone')
-    },
-  }))
+  startWorker(
+    t,
+    store,
+    clock,
+    anyPayload({
+      limited: async () => {
+        runs.push(clock.now())
+        if (first) {
+          first = false
+          throw new RetryLaterError(300_000, 'rate limited until the window resets')
+        }
+      },
+      doomed: async () => {
+        throw new PermanentError('the number is not a mobile phone')
+      },
+    }),
+  )
   await add(store, { task: 'limited', payload: null }, clock)
   await add(store, { task: 'doomed', payload: null }, clock)
   await advanceUntil(clock, () => runs.length === 2, 'the limited job to run again', { step: 1_000 })
@@ -272,12 +294,17 @@ t.test('dead jobs can be retried or discarded; a retry wakes the worker', async 
   const clock = new TestClock()
   let fail = true
   const done: string[] = []
-  startWorker(t, store, clock, anyPayload({
-    x: async ({ id }: { id: string }) => {
-      if (fail) throw new PermanentError('bad')
-      done.push(id)
-    },
-  }))
+  startWorker(
+    t,
+    store,
+    clock,
+    anyPayload({
+      x: async ({ id }: { id: string }) => {
+        if (fail) throw new PermanentError('bad')
+        done.push(id)
+      },
+    }),
+  )
   await add(store, { task: 'x', payload: { id: 'a' } }, clock)
   await add(store, { task: 'x', payload: { id: 'b' } }, clock)
   await advanceUntil(clock, async () => (await listJobs(store.db, 'dead')).length === 2, 'both jobs to die')
@@ -312,7 +339,11 @@ t.test('a job whose worker died is claimed again once its lease runs out', async
   const now = clock.now()
   const [claimed] = await claimJobs(store, { workerId: 'dead-worker', limit: 10, leaseMs: 60_000, now })
   t.equal(claimed?.attempts, 1)
-  t.same(await claimJobs(store, { workerId: 'other', limit: 10, leaseMs: 60_000, now: now + 59_999 }), [], 'not claimable while the lease holds')
+  t.same(
+    await claimJobs(store, { workerId: 'other', limit: 10, leaseMs: 60_000, now: now + 59_999 }),
+    [],
+    'not claimable while the lease holds',
+  )
   const [again] = await claimJobs(store, { workerId: 'other', limit: 10, leaseMs: 60_000, now: now + 60_000 })
   t.equal(again?.id, claimed?.id, 'claimed again after the lease')
   t.equal(again?.locked_by, 'other')
@@ -389,16 +420,21 @@ t.test('a recurring job is kept and runs again when it asks to', async (t) => {
   const clock = new TestClock()
   const runs: number[] = []
   let fail = true
-  startWorker(t, store, clock, anyPayload({
-    tick: async () => {
-      if (fail) {
-        fail = false
-        throw new Error('first run fails')
-      }
-      runs.push(clock.now())
-      if (runs.length < 3) return { runAgainAt: clock.now() + 300_000 }
-    },
-  }))
+  startWorker(
+    t,
+    store,
+    clock,
+    anyPayload({
+      tick: async () => {
+        if (fail) {
+          fail = false
+          throw new Error('first run fails')
+        }
+        runs.push(clock.now())
+        if (runs.length < 3) return { runAgainAt: clock.now() + 300_000 }
+      },
+    }),
+  )
   await add(store, { task: 'tick', payload: null, key: 'tick' }, clock)
   await advanceUntil(clock, () => runs.length === 3, 'three runs', { step: 1_000 })
   t.ok(runs[1]! - runs[0]! >= 300_000, 'waited until asked')
@@ -437,12 +473,18 @@ t.test('a task that completes itself commits its last writes and its completion 
   await advanceUntil(clock, () => settled.length === 1, 'the job to settle')
   const deletes = planned.flatMap((queries, i) => queries.filter((q) => q.startsWith('delete from "jobs"')).map(() => i))
   t.equal(deletes.length, 1, 'the job is completed once')
-  t.match(planned[deletes[0]!], [/^insert into "webhook_receipts"/, /^delete from "jobs"/], 'in the same planned write as the record, after it')
+  t.match(
+    planned[deletes[0]!],
+    [/^insert into "webhook_receipts"/, /^delete from "jobs"/],
+    'in the same planned write as the record, after it',
+  )
   await add(store, { task: 'brokenAfter', payload: { key: 'b' } }, clock)
   await advanceUntil(clock, () => settled.length === 2, 'the second job to settle')
   t.same(settled, ['completed', 'completed'], 'a throw after completing retries nothing')
   t.same(await listJobs(store.db), [], 'no job left to run again')
-  const keys = (await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'job').orderBy('key').execute()).map((r) => r.key)
+  const keys = (await store.db.selectFrom('webhook_receipts').select('key').where('source', '=', 'job').orderBy('key').execute()).map(
+    (r) => r.key,
+  )
   t.same(keys, ['a', 'b'], 'each write committed once')
 })
 
@@ -473,7 +515,11 @@ t.test('runUntilIdle runs due jobs, and the jobs they queue, until none is due: 
   await add(store, { task: 'first', payload: 1 }, clock)
   await add(store, { task: 'later', payload: null, runAt: clock.now() + HOUR }, clock)
   await worker.runUntilIdle()
-  t.same(ran, ['first 1', 'second 1'], 'the due job and the job it queued ran; the failed one waits out its backoff, the later one its turn')
+  t.same(
+    ran,
+    ['first 1', 'second 1'],
+    'the due job and the job it queued ran; the failed one waits out its backoff, the later one its turn',
+  )
   t.equal(clock.pending, 0, 'the worker was never started: no timer was set')
 
   // A retry due within the window is waited for on the worker's clock, which this test moves.
@@ -481,7 +527,11 @@ t.test('runUntilIdle runs due jobs, and the jobs they queue, until none is due: 
   await advanceUntil(clock, () => ran.length === 3, 'the retry to run', { step: 100 })
   await idle
   t.same(ran, ['first 1', 'second 1', 'second 1'], 'a retry due within the window ran at its time')
-  t.same((await listJobs(store.db)).map((j) => j.task), ['later'], 'the job due in an hour still waits')
+  t.same(
+    (await listJobs(store.db)).map((j) => j.task),
+    ['later'],
+    'the job due in an hour still waits',
+  )
 })
 
 t.test('runUntilIdle gives up after its rounds, naming the jobs that keep coming back', async (t) => {

@@ -5,14 +5,14 @@ import { bindTasks, defineTask } from '../../../server/queue/task.js'
 import { buildTestApp } from '../../helper.js'
 
 // Before any task of this test is defined: the service starts with the bridge's own list.
-t.test('every task the bridge defines is in the worker\'s list, once', async (t) => {
+t.test("every task the bridge defines is in the worker's list, once", async (t) => {
   const { app } = await buildTestApp(t, { startWorker: false })
   const bound = bindTasks(app.bridge, BRIDGE_TASKS)
   t.equal(Object.keys(bound).length, BRIDGE_TASKS.length, 'one handler per task')
   t.ok(bound['inbound.deliver'] && bound['conversation.note'], 'named as the jobs table names them')
 })
 
-t.test('a task defined but left out of the worker\'s list stops the service at start, naming it', async (t) => {
+t.test("a task defined but left out of the worker's list stops the service at start, naming it", async (t) => {
   defineTask('test.stray', z.null(), { run: async () => {}, keys: { once: () => 'test.stray' } })
   await t.rejects(buildTestApp(t, { startWorker: false }), /no handler registered for task "test\.stray"/)
 })

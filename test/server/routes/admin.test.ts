@@ -41,7 +41,10 @@ t.test('metrics: webhooks by route and outcome, queue, texts, API latency and 42
   t.match(body, 'bridge_http_requests_total{route="/twilio/sms",status="403"} 1')
   // Only the recurring jobs every start queues (catch-up, pruning, checkpoint) are left waiting.
   t.equal((await causedJobs(ctx.app)).length, 0)
-  t.match(body, `bridge_jobs{state="waiting"} ${(await ctx.app.store.db.selectFrom('jobs').select('id').where('state', '=', 'waiting').execute()).length}`)
+  t.match(
+    body,
+    `bridge_jobs{state="waiting"} ${(await ctx.app.store.db.selectFrom('jobs').select('id').where('state', '=', 'waiting').execute()).length}`,
+  )
   t.match(body, 'bridge_jobs{state="dead"} 0')
   t.match(body, /bridge_queue_oldest_due_seconds \d/)
   t.match(body, 'bridge_texts{direction="inbound",status="delivered_to_intercom",error_code=""} 2')
@@ -52,8 +55,14 @@ t.test('metrics: webhooks by route and outcome, queue, texts, API latency and 42
   const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(body)?.[1])
   const commits = counter('bridge_db_commits_total')
   const writes = counter('bridge_db_writes_total')
-  t.ok(commits >= before.commits && commits <= after.commits, `commits as the store counts them (${before.commits} <= ${commits} <= ${after.commits})`)
-  t.ok(writes >= before.writes && writes <= after.writes, `writes as the store counts them (${before.writes} <= ${writes} <= ${after.writes})`)
+  t.ok(
+    commits >= before.commits && commits <= after.commits,
+    `commits as the store counts them (${before.commits} <= ${commits} <= ${after.commits})`,
+  )
+  t.ok(
+    writes >= before.writes && writes <= after.writes,
+    `writes as the store counts them (${before.writes} <= ${writes} <= ${after.writes})`,
+  )
   t.ok(counter('bridge_db_writes_total') >= counter('bridge_db_commits_total') && counter('bridge_db_commits_total') > 0)
 })
 

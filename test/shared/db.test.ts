@@ -295,7 +295,7 @@ t.test('backup writes a consistent copy while writes go on, and never overwrites
 })
 
 t.test(
-  'planned writes: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements',
+  'statements run with store.run: a remote group commit of them is one request; a failing one fails alone; the embedded file runs the same statements',
   async (t) => {
     const { store: remote, server } = await remoteStore(t)
     const local = await tempStore(t)
@@ -321,7 +321,7 @@ t.test(
       )
       const seen = await store.db.selectFrom('settings_cache').select('key').where('key', 'like', 'seen:%').execute()
       t.equal(seen.length, 25, `${name}: the second statement saw whether the first changed a row`)
-      if (name === 'remote') t.ok(server.requests - before <= 3, `30 planned writes took ${server.requests - before} requests`)
+      if (name === 'remote') t.ok(server.requests - before <= 3, `30 runs of statements took ${server.requests - before} requests`)
       // A write that fails (NOT NULL) fails alone; the others commit.
       const bad = sql`INSERT INTO webhook_receipts (source, key, received_at) VALUES ('plan', NULL, 1)`.compile(store.db)
       const mixed = await Promise.allSettled([store.run(insert('ok-1')), store.run(bad), store.run(insert('ok-2'))])

@@ -476,7 +476,7 @@ t.test('a task that completes itself commits its last writes and its completion 
   t.match(
     planned[deletes[0]!],
     [/^insert into "webhook_receipts"/, /^delete from "jobs"/],
-    'in the same planned write as the record, after it',
+    'in the same run as the record, after it',
   )
   await add(store, { task: 'brokenAfter', payload: { key: 'b' } }, clock)
   await advanceUntil(clock, () => settled.length === 2, 'the second job to settle')

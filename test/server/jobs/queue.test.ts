@@ -473,11 +473,7 @@ t.test('a task that completes itself commits its last writes and its completion 
   await advanceUntil(clock, () => settled.length === 1, 'the job to settle')
   const deletes = planned.flatMap((queries, i) => queries.filter((q) => q.startsWith('delete from "jobs"')).map(() => i))
   t.equal(deletes.length, 1, 'the job is completed once')
-  t.match(
-    planned[deletes[0]!],
-    [/^insert into "webhook_receipts"/, /^delete from "jobs"/],
-    'in the same run as the record, after it',
-  )
+  t.match(planned[deletes[0]!], [/^insert into "webhook_receipts"/, /^delete from "jobs"/], 'in the same run as the record, after it')
   await add(store, { task: 'brokenAfter', payload: { key: 'b' } }, clock)
   await advanceUntil(clock, () => settled.length === 2, 'the second job to settle')
   t.same(settled, ['completed', 'completed'], 'a throw after completing retries nothing')

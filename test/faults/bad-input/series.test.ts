@@ -1,8 +1,8 @@
 // Bad input on the Series webhook: see surface.ts for what every bad request must leave unchanged.
 import t from 'tap'
-import { buildTestApp, causedJobs } from '../../helper.js'
+import { buildTestApp } from '../../helper.js'
 import fc from 'fast-check'
-import { anyJson, badInputSurface, phone, phonesIn, SERIES_SECRET, digits } from './surface.js'
+import { anyJson, badInputSurface, phone, phonesIn, SERIES_SECRET, digits, storedCount } from './surface.js'
 
 t.test('bad input on the Series webhook: a clear 4xx, nothing stored, still serving, nothing sensitive logged', async (t) => {
   const { probe, check, afterwards } = await badInputSurface(t)
@@ -94,24 +94,7 @@ t.test('bad input on the Series webhook: a clear 4xx, nothing stored, still serv
 
 t.test('regressions the properties found: Series', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false, env: { SERIES_WEBHOOK_SECRET: SERIES_SECRET } })
-  const count = async () =>
-    Number(
-      (
-        await ctx.app.store.db
-          .selectFrom('messages')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    ) +
-    (await causedJobs(ctx.app)).length +
-    Number(
-      (
-        await ctx.app.store.db
-          .selectFrom('automated_sends')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    )
+  const count = () => storedCount(ctx.app)
 
   // A Series request with the right secret, as a form: it was queued like the JSON the block posts.
   const series = await ctx.app.inject({

@@ -7,10 +7,11 @@ import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import twilio from 'twilio'
 import { canvasResponse } from '../../../canvas/schema.js'
 import { WEBHOOK_TOPICS } from '../../../server/routes/intercom.js'
-import { buildTestApp, inboundForm, PUBLIC_URL } from '../../helper.js'
+import { buildTestApp, causedJobs, inboundForm, PUBLIC_URL } from '../../helper.js'
 
 export const RUNS = Number(process.env.FAULT_RUNS ?? 120)
 export const SEED = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : undefined
@@ -325,4 +326,18 @@ export function isJson(s: string): boolean {
 /** The phone numbers a generated body carries (what the arbitraries put in it). */
 export function phonesIn(raw: string): string[] {
   return [...raw.matchAll(/\+1\d{10}|\+447\d{9}|(?<!\d)1\d{10}(?!\d)|\(\d{3}\) \d{3}-\d{4}/g)].map((m) => m[0])
+}
+
+/** What a request may have stored: texts, the jobs it caused, automated sends. */
+export async function storedCount(app: FastifyInstance): Promise<number> {
+  const rows = async (table: 'messages' | 'automated_sends') =>
+    Number(
+      (
+        await app.store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  return (await rows('messages')) + (await causedJobs(app)).length + (await rows('automated_sends'))
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import twilio from 'twilio'
 import fc from 'fast-check'
 import { parse as parseForm } from 'fast-querystring'
-import { inboundForm, PUBLIC_URL, buildTestApp, causedJobs } from '../../helper.js'
+import { inboundForm, PUBLIC_URL, buildTestApp } from '../../helper.js'
 import {
   badInputSurface,
   badSignature,
@@ -14,6 +14,7 @@ import {
   type SignatureMode,
   digits,
   SERIES_SECRET,
+  storedCount,
 } from './surface.js'
 
 t.test(
@@ -211,24 +212,7 @@ t.test(
 
 t.test('regressions the properties found: Twilio', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false, env: { SERIES_WEBHOOK_SECRET: SERIES_SECRET } })
-  const count = async () =>
-    Number(
-      (
-        await ctx.app.store.db
-          .selectFrom('messages')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    ) +
-    (await causedJobs(ctx.app)).length +
-    Number(
-      (
-        await ctx.app.store.db
-          .selectFrom('automated_sends')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    )
+  const count = () => storedCount(ctx.app)
 
   // ["/twilio/sms",[],"none","+12010000000",false]: the request log line carried the URL as sent.
   for (const url of ['/twilio/sms?From=%2B12010000000', '/twilio/status?to=12010000000&x=1']) {

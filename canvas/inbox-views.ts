@@ -4,6 +4,7 @@ import type { SegmentInfo } from '../shared/text.js'
 import { MAX_SMS_BODY } from '../shared/text.js'
 import { nextTextOutlook } from '../shared/twilio-errors.js'
 import type { MergeOutcome } from '../server/bridge/links.js'
+import type { RevocationOutcome } from '../server/bridge/revocations.js'
 import type { PanelConsent, PanelState, SavePhoneOutcome, SendOutcome, WelcomeOutcome } from '../server/bridge/sidebar.js'
 import type { CanvasResponse, Component } from './schema.js'
 import { canvas, plainText } from './views.js'
@@ -121,6 +122,7 @@ function numberSection(state: PanelState, flash: PanelFlash, unconfirmed: boolea
   const style = state.consent.state === 'ok' ? 'muted' : 'error'
   const c: Component[] = [{ type: 'text', id: 'consent', text: plainText(consentSentence(state.consent)), style }]
   if (unconfirmed) c.push({ type: 'button', id: 'confirm_phone', label: 'Use this number', action: { type: 'submit' }, style: 'secondary' })
+  c.push(...revocationSection(state))
   if (flash.phoneError && state.phone) c.push(phoneError(flash.phoneError))
   if (flash.takeOver && state.phone) c.push(takeOverButton(flash.takeOver))
   if (state.mergeInto) {
@@ -135,6 +137,17 @@ function numberSection(state: PanelState, flash: PanelFlash, unconfirmed: boolea
     })
   }
   return c
+}
+
+/** A pending request to stop texts: its deadline, and the two answers a teammate may give. */
+function revocationSection(state: PanelState): Component[] {
+  if (!state.revocation) return []
+  const asked = new Date(state.revocation.askedAt).toISOString().slice(0, 10)
+  return [
+    { type: 'text', id: 'revocation', text: `Asked to stop texts on ${asked}: honour by ${state.revocation.honourBy}`, style: 'error' },
+    { type: 'button', id: 'opt_out_number', label: 'Opt out this number', action: { type: 'submit' }, style: 'primary' },
+    { type: 'button', id: 'dismiss_revocation', label: 'Not a request', action: { type: 'submit' }, style: 'link' },
+  ]
 }
 
 /** The last texts (after a notice of what was just done). */
@@ -281,4 +294,22 @@ export function mergeFlash(outcome: MergeOutcome): PanelFlash {
   if (outcome.kind === 'queued')
     return { notice: `Merging into ${outcome.into.name ?? 'the user'}: this conversation moves to them in a moment.` }
   return { error: 'That contact cannot be merged with this one any more. Refresh to see where things stand.' }
+}
+
+/** "Opt out this number" and "Not a request". */
+export function revocationFlash(outcome: RevocationOutcome): PanelFlash {
+  switch (outcome.kind) {
+    case 'opted_out':
+      return {
+        notice: `${formatForReading(outcome.phone)} is opted out: no text goes to it from any of our numbers until the customer texts START.`,
+      }
+    case 'dismissed':
+      return { notice: 'Marked as not a request to stop texts.' }
+    case 'none_pending':
+      return {
+        notice: 'Nothing to answer any more: the number opted out, or a teammate already answered. The panel shows where things stand.',
+      }
+    case 'refused':
+      return { error: NO_NUMBER[outcome.reason] }
+  }
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { BridgeDeps } from '../server/bridge/deps.js'
 import { mergeFromPanel } from '../server/bridge/links.js'
 import { loadPanel, savePhone, sendFromPanel, welcomeFromPanel, type PanelContact, type PanelContext } from '../server/bridge/sidebar.js'
+import { dismissRevocation, optOutFromPanel } from '../server/bridge/revocations.js'
 import { answersProbes } from '../shared/http.js'
 import {
   REFRESH_AGAIN,
@@ -9,6 +10,7 @@ import {
   detailsPanel,
   inboxPanel,
   mergeFlash,
+  revocationFlash,
   savePhoneFlash,
   sendFlash,
   welcomeFlash,
@@ -49,6 +51,8 @@ const BUTTONS: Record<string, Button> = {
   },
   // The teammate vouches for the number on the contact's profile, as Intercom sent it now.
   confirm_phone: async (deps, ctx) => savePhoneFlash(await savePhone(deps, ctx, ctx.contact.phone ?? '')),
+  opt_out_number: async (deps, ctx) => revocationFlash(await optOutFromPanel(deps, ctx)),
+  dismiss_revocation: async (deps, ctx) => revocationFlash(await dismissRevocation(deps, ctx)),
   merge_contact: async (deps, ctx, r) => {
     const into = stored(r, 'merge_into')
     return typeof into === 'string' ? mergeFlash(await mergeFromPanel(deps, ctx, into)) : REFRESH_AGAIN

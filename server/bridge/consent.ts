@@ -1,5 +1,6 @@
 import { runIn } from '../../shared/db/statement.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { resolveRevocations } from '../../shared/db/revocations.js'
 import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
@@ -85,5 +86,5 @@ export async function textingRefusal(
 export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
   if (phone && code && TWILIO_ERRORS[code]?.optedOut)
-    await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now))
+    await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now), resolveRevocations(phone, 'opted_out', now))
 }

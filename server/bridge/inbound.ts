@@ -37,6 +37,7 @@ import { mediaUrls } from './media-links.js'
 import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
 import { noteTask } from './outbound.js'
+import { flagRevocation } from './revocations.js'
 
 // lookFirst: the text may already be in Intercom (it came from Twilio's log, not its webhook).
 const deliverPayload = z.object({
@@ -444,7 +445,8 @@ async function recordDelivered(
     }),
     ...(d.asked ? [settleQuickReply(d.asked.partId)] : []),
   ]
-  if (!keyword) return void (await ctx.complete(...delivered)) // recorded with the job's completion, in one `run`
+  // recorded with the job's completion, in one `run` (with a likely request to stop texts, when it reads as one)
+  if (!keyword) return void (await ctx.complete(...delivered, ...(await flagRevocation(deps, message, conversationId))))
   await deps.store.transaction(async (trx) => {
     await runIn(trx, ...delivered)
     // Consent changes here, with the text; telling Intercom about it is a job of its own.

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { resolveRevocations } from '../../shared/db/revocations.js'
 import { escapeHtml } from '../../shared/text.js'
 import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
@@ -41,13 +42,19 @@ const keywordEvent = z.object({
   phone: z.string().min(1),
   contactId: z.string().min(1),
   conversationId: z.string().min(1),
+  /** A teammate's opt-out from the sidebar (who, for the note), not the customer's keyword. */
+  by: z.string().min(1).optional(),
 })
 export type KeywordEvent = z.output<typeof keywordEvent>
 
 /** Telling the team and Intercom about a keyword, once per text, in the phone's order. */
 export const keywordTask = defineTask('consent.keyword', keywordEvent, {
   run: applyKeyword,
-  keys: { keyword: (messageId: number) => `keyword:${messageId}` },
+  keys: {
+    keyword: (messageId: number) => `keyword:${messageId}`,
+    /** A teammate opted the number out on a pending request to stop texts (its id). */
+    teammate: (requestId: number) => `keyword:teammate:${requestId}`,
+  },
 })
 
 /**
@@ -59,6 +66,8 @@ export async function recordKeyword(trx: Tx, event: KeywordEvent, now: number): 
   if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
     await runIn(trx, setConsent(event.phone, { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword' }, now))
+    // An opt-out settles any pending request to stop texts (revocations.ts); an opt-in settles none.
+    if (event.keyword === 'opt_out') await runIn(trx, resolveRevocations(event.phone, 'opted_out', now))
   }
   await runIn(
     trx,
@@ -76,6 +85,14 @@ const NOTES: Record<Keyword, string> = {
   help:
     '<p><b>The customer asked for help</b> (they texted HELP or INFO).</p>' +
     "<p>Twilio answers with your number's help message; a reply here reaches them as SMS.</p>",
+}
+
+/** A teammate's "Opt out this number", on a request to stop texts that was not a keyword. */
+function teammateOptOut(who: string): string {
+  return (
+    `<p><b>${escapeHtml(who)} opted this number out of text messages</b> (the customer asked to stop texts).</p>` +
+    '<p>Replies in this conversation will not be sent as SMS, and no automated text goes to this number from any of our numbers, until the customer texts START.</p>'
+  )
 }
 
 /** HELP from a number that opted out: Twilio still answers it, but the bridge sends them nothing. */
@@ -96,5 +113,6 @@ export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promi
   }
   // HELP changes no consent: whether a reply reaches the phone is the same answer replies get.
   const refusal = event.keyword === 'help' ? await textingRefusal(deps, { phone: event.phone, automated: false }) : null
-  await deps.intercom.addNote(event.conversationId, refusal ? helpWhileRefused(refusal.sentence) : NOTES[event.keyword])
+  const note = refusal ? helpWhileRefused(refusal.sentence) : event.by ? teammateOptOut(event.by) : NOTES[event.keyword]
+  await deps.intercom.addNote(event.conversationId, note)
 }

@@ -77,6 +77,8 @@ export const noteTask = defineTask('conversation.note', z.object({ conversationI
     othersNote: (conversationId: string) => `others:${conversationId}`,
     /** A teammate merged the bridge's lead into a user. */
     mergeNote: (from: string, into: string) => `mergenote:${from}:${into}`,
+    /** A text that reads like a request to stop texts, once per text. */
+    revocationNote: (messageId: number) => `revocationnote:${messageId}`,
   },
 })
 

@@ -9,6 +9,7 @@ import {
   setSmsConversation,
 } from '../../shared/db/contacts.js'
 import { getAutomatedSend } from '../../shared/db/automated.js'
+import { pendingRevocation } from '../../shared/db/revocations.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
 import type { Job, Message } from '../../shared/db/schema.js'
@@ -89,6 +90,8 @@ export interface PanelState {
   welcomeEnabled: boolean
   /** A user the bridge's own lead may be merged into (they have the number too). */
   mergeInto: { id: string; name: string | null } | null
+  /** A text that read like a request to stop texts, not yet honoured or dismissed (revocations.ts). */
+  revocation: { askedAt: number; honourBy: string } | null
 }
 
 /** The panel's number may not be texted: there is none, or only the contact's profile says it. */
@@ -141,6 +144,8 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
   const messages = await recentMessagesOfContact(db, contact.id, 5)
   const welcome = await getAutomatedSend(db, sendKeys.welcome(contact.id))
   const consent = phone ? await consentOf(deps, phone, number?.confirmed === true, messages) : { state: 'ok' as const }
+  // Shown once the number is confirmed and not opted out (an opt-out settles it anyway).
+  const pending = phone && consent.state !== 'unconfirmed' && consent.state !== 'opted_out' ? await pendingRevocation(db, phone) : undefined
   return {
     phone,
     consent,
@@ -148,6 +153,7 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
     welcome: welcome ? { status: welcome.status, at: welcome.updated_at, reason: welcome.reason } : null,
     welcomeEnabled: Boolean(deps.config.welcome.template),
     mergeInto: (await mergeCandidates(deps, contact.id))[0] ?? null,
+    revocation: pending ? { askedAt: pending.asked_at, honourBy: pending.honour_by } : null,
   }
 }
 

@@ -252,6 +252,23 @@ export interface QuickReplyTable {
   settled_at: Millis | null
 }
 
+/** A text that read like a request to stop texts (shared/revocation.ts), pending until resolved. */
+export interface RevocationRequestTable {
+  id: Generated<number>
+  phone: string
+  /** The inbound text (messages.id): one request per text. */
+  message_id: number
+  intercom_conversation_id: string | null
+  /** The words that read as the request, normalised. */
+  phrase: string
+  asked_at: Millis
+  /** YYYY-MM-DD: 10 business days after the text (public holidays not counted). */
+  honour_by: string
+  resolved_at: Millis | null
+  /** `opted_out` (by any path) or `dismissed:<admin id>` (a teammate said it was not a request). */
+  resolution: string | null
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -267,6 +284,7 @@ export interface Database {
   automated_sends: AutomatedSendTable
   bridge_versions: BridgeVersionTable
   quick_replies: QuickReplyTable
+  revocation_requests: RevocationRequestTable
 }
 
 export type Job = Selectable<JobTable>
@@ -280,4 +298,5 @@ export type SmsConversationLink = Selectable<SmsConversationLinkTable>
 export type HeldMedia = Selectable<HeldMediaTable>
 export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
+export type RevocationRequest = Selectable<RevocationRequestTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -44,6 +44,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
       'phone_contacts',
       'phone_verifications',
       'quick_replies',
+      'revocation_requests',
       'send_counts',
       'settings_cache',
       'sms_conversation_links',

@@ -224,6 +224,8 @@ async function eraseLinks(trx: Tx, { phones, contacts }: { phones: string[]; con
   const conversations = await removed(
     trx.deleteFrom('sms_conversations').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
   )
+  // Their words flagged as a request to stop: the consent row (kept for an opt-out) is the proof.
+  await trx.deleteFrom('revocation_requests').where('phone', 'in', phones).execute()
   const verifications = await removed(
     trx.deleteFrom('phone_verifications').where((eb) => eb.or([eb('phone', 'in', phones), eb('intercom_contact_id', 'in', contacts)])),
   )

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { erasePerson } from '../../server/bridge/privacy.js'
 import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
 import { honourBy } from '../../shared/revocation.js'
@@ -158,4 +159,12 @@ t.test('"Not a request" dismisses it; nothing else changes', async (t) => {
   const again = await panel(ctx, contact.id, conversation.id, 'opt_out_number')
   t.match(wording(again), /Nothing to answer any more/)
   t.equal(await consent(ctx), undefined)
+})
+
+t.test('an erasure request removes the flagged words with the rest of the person', async (t) => {
+  const ctx = await buildTestApp(t, { env })
+  await text(ctx, A, 'please stop texting me')
+  t.equal((await requests(ctx)).length, 1, 'flagged')
+  await erasePerson({ store: ctx.app.store }, { phone: CUSTOMER }, Date.now())
+  t.same(await requests(ctx), [], 'their words are gone')
 })

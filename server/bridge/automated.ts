@@ -137,7 +137,9 @@ async function whereTo(
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
     if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
   }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c })
+  // Read before each send: a teammate may have unsubscribed the contact in Intercom's UI.
+  const unsubscribedFrom = await deps.intercom.smsUnsubscribed(c.id)
+  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c, unsubscribedFrom })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
 }
 

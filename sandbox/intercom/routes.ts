@@ -135,7 +135,8 @@ function contactSubscriptions(
   if (!state.findContact(at.contactId)) return { status: 404, error: 'not_found', message: 'User Not Found' }
   if (at.method === 'GET') return { json: { type: 'list', data: state.subscriptionsOf(at.contactId) } }
   const type = state.subscriptionTypes.find((t) => t.id === (at.typeId ?? body.id))
-  if (!type) return { status: 404, error: 'not_found', message: 'Resource Not Found' }
+  // An archived type takes no new subscribers (assumed: Intercom's description does not say).
+  if (!type || (at.method === 'POST' && type.state !== 'live')) return { status: 404, error: 'not_found', message: 'Resource Not Found' }
   if (at.method === 'DELETE') {
     state.setContactSubscription(at.contactId, type.id, null)
     return { json: type }

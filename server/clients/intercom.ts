@@ -327,9 +327,16 @@ export class IntercomApi {
     if (!type) return null
     const subscribe = (type.consentType === 'opt_out') === optedOut
     if (subscribe) {
-      await this.call('attach the SMS subscription', () =>
+      const attached = await this.orNull('attach the SMS subscription', () =>
         this.sdk.contacts.attachSubscription({ contact_id: contactId, id: type.id, consent_type: type.consentType }),
       )
+      // The contact answered a moment ago: the type is gone (archived or deleted since it was cached).
+      // Forget it; the retry asks Intercom again, and finds another type or none. (No status on the
+      // error: a 404 would read as a missing contact to onLinkedContact.)
+      if (!attached) {
+        await this.store.run(setCached(SUBSCRIPTION_TYPE_KEY, 'null'))
+        throw new UpstreamError('intercom', 'retry', `Intercom no longer knows the SMS subscription type "${type.name}" (404)`)
+      }
     } else {
       // Detaching what is not attached is already the state asked for.
       await this.orNull('detach the SMS subscription', () =>

@@ -55,6 +55,33 @@ t.test('an opt-in SMS type: STOP detaches the contact, START attaches it again',
   t.same(chosen(ctx, contact.id), [`${sms.id}:opt_in`], 'opted in again')
 })
 
+t.test('a type archived since it was cached is forgotten: the retry finds the new one', async (t) => {
+  const ctx = await buildTestApp(t)
+  const old = ctx.intercom.addSubscriptionType({ name: 'SMS', consentType: 'opt_out', contentTypes: ['sms_message'] })
+  await text(ctx, 'hello')
+  await text(ctx, 'STOP')
+  t.same(chosen(ctx, contactOf(ctx).id), [`${old.id}:opt_out`])
+  old.state = 'archived'
+  const renamed = ctx.intercom.addSubscriptionType({ name: 'Text messages', consentType: 'opt_out', contentTypes: ['sms_message'] })
+  const other = '+14155550124'
+  await text(ctx, 'hello', other)
+  await text(ctx, 'STOP', other)
+  t.same(chosen(ctx, contactOf(ctx, other).id), [`${renamed.id}:opt_out`])
+  const attaches = ctx.intercom.requests.filter(
+    (r) => r.method === 'POST' && r.path === `/contacts/${contactOf(ctx, other).id}/subscriptions`,
+  )
+  t.same(
+    attaches.map((r) => [(r.body as { id: string }).id, r.status]),
+    [
+      [old.id, 404],
+      [renamed.id, 200],
+    ],
+    'the cached type first, refused; then the one Intercom lists now',
+  )
+  t.match(notes(ctx, ctx.intercom.conversations[1]!.id).at(-1), /opted out of text messages/, 'the note still follows')
+  t.equal((await ctx.app.store.db.selectFrom('jobs').selectAll().where('state', '=', 'dead').execute()).length, 0)
+})
+
 t.test("Twilio's 21610 shows on the contact: unsubscribed, attribute set, once", async (t) => {
   const ctx = await buildTestApp(t)
   const sms = ctx.intercom.addSubscriptionType({ name: 'SMS updates', consentType: 'opt_out', contentTypes: ['sms_message'] })

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { getConsent } from '../../shared/db/consent.js'
 import { findPhoneContact } from '../../shared/db/contacts.js'
 import type { Tx } from '../../shared/db/database.js'
+import { UpstreamError } from '../../shared/errors.js'
 import { runIn } from '../../shared/db/statement.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
@@ -21,8 +22,22 @@ export async function showConsentOnContact(deps: BridgeDeps, contactId: string, 
   await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.optedOut)
   await onLinkedContact(deps, contactId, async (id) => {
     await deps.intercom.updateContact(id, { customAttributes: { [CONTACT_ATTRIBUTES.optedOut.name]: optedOut } })
-    await deps.intercom.setSmsSubscription(id, optedOut)
+    await showOnSubscription(deps, id, optedOut)
   })
+}
+
+/**
+ * The SMS subscription type is shown when Intercom lets us: a refusal (a token without the
+ * permission, say) is logged and does not hold back the attribute and the note. A missing contact
+ * is thrown on, so a merge is followed.
+ */
+async function showOnSubscription(deps: BridgeDeps, contactId: string, optedOut: boolean): Promise<void> {
+  try {
+    await deps.intercom.setSmsSubscription(contactId, optedOut)
+  } catch (err) {
+    if (!(err instanceof UpstreamError && err.outcome === 'give_up') || err.contactMissing) throw err
+    deps.log.warn({ err: err.message }, 'the consent change could not be shown on the SMS subscription type')
+  }
 }
 
 const optOutPayload = z.object({ phone: z.string().min(1), contactId: z.string().min(1) })

@@ -141,6 +141,28 @@ t.test('a contact a teammate unsubscribed in Intercom gets no welcome nor Series
   t.same(sent(), ['Series s2'], 'resubscribed in Intercom: texted again')
 })
 
+t.test('Intercom refusing the subscription calls: STOP still notes, an automated text is not sent on a guess', async (t) => {
+  const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Welcome to Acme!' } })
+  ctx.intercom.addSubscriptionType({ name: 'SMS updates', consentType: 'opt_out', contentTypes: ['sms_message'] })
+  await text(ctx, 'hello')
+  ctx.intercom.failNext({ status: 403, match: { path: /\/subscriptions$/ } })
+  await text(ctx, 'STOP')
+  t.equal(contactOf(ctx).custom_attributes.sms_opted_out, true, 'the attribute is set')
+  t.match(notes(ctx, ctx.intercom.conversations[0]!.id).at(-1), /opted out of text messages/, 'the note is added')
+
+  const user = ctx.intercom.addContact({ role: 'user', external_id: 'crm-3', phone: '+14155550183' })
+  ctx.intercom.failNext({ status: 403, match: { path: /\/subscriptions$/ } })
+  await postIntercomWebhook(ctx, ctx.intercom.contactNotification('contact.user.created', user.id))
+  await drain(ctx.app)
+  const welcome = await ctx.app.store.db
+    .selectFrom('automated_sends')
+    .selectAll()
+    .where('key', '=', `welcome:${user.id}`)
+    .executeTakeFirst()
+  t.match(welcome, { status: 'skipped', reason: /did not show the contact's SMS subscriptions.*403/ })
+  t.equal(ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').length, 0)
+})
+
 t.test('native unsubscribed_from_sms is still honoured beside a subscription type', async (t) => {
   const ctx = await buildTestApp(t, { env: { WELCOME_SMS_TEMPLATE: 'Welcome to Acme!' } })
   ctx.intercom.addSubscriptionType({ name: 'SMS updates', consentType: 'opt_out', contentTypes: ['sms_message'] })

@@ -29,6 +29,10 @@ const OPERATIONS = {
     ['post', '/tags'],
     ['get', '/data_attributes'],
     ['post', '/data_attributes'],
+    ['get', '/subscription_types'],
+    ['get', '/contacts/{contact_id}/subscriptions'],
+    ['post', '/contacts/{contact_id}/subscriptions'],
+    ['delete', '/contacts/{contact_id}/subscriptions/{subscription_id}'],
   ],
   twilio: [
     ['get', '/2010-04-01/Accounts/{Sid}.json'],

@@ -1,6 +1,7 @@
 import type { BridgeDeps } from './bridge/deps.js'
 import { deliverTask, tagTask } from './bridge/inbound.js'
 import { keywordTask } from './bridge/keywords.js'
+import { showOptOutTask } from './bridge/intercom-consent.js'
 import { catchUpTask } from './bridge/catchup.js'
 import { checkpointTask, pruneTask } from './bridge/maintenance.js'
 import { markReadTask, noteTask, notifyFailureTask, replyTask } from './bridge/outbound.js'
@@ -20,6 +21,7 @@ export const BRIDGE_TASKS: ReadonlyArray<Task<unknown, BridgeDeps>> = [
   deliverTask,
   tagTask,
   keywordTask,
+  showOptOutTask,
   catchUpTask,
   pruneTask,
   checkpointTask,

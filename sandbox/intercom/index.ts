@@ -14,13 +14,14 @@ import {
   type IntercomSaved,
   type Part,
   type Subscription,
+  type SubscriptionType,
 } from './state.js'
 
 // The Intercom stand-in: what a test can do with it, and what Intercom does on its own, posting
 // signed webhooks (a teammate's reply, close, reopen) and Canvas Kit requests. The model is in
 // state.ts, the REST API in routes.ts.
 
-export type { Contact, Conversation, IntercomSaved, Part } from './state.js'
+export type { Contact, Conversation, IntercomSaved, Part, SubscriptionType } from './state.js'
 
 /** The stand-in: what it saves (the workspace's data, live), its address and what it was asked. */
 export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
@@ -71,6 +72,20 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   /** The teammate deletes the contact: it is removed, and its contact.deleted webhook returned. */
   contactDeletedNotification(contactId: string): Record<string, unknown>
   conversation(id: string): Conversation | undefined
+  /** A team creates a subscription type in Intercom's UI (the API cannot): opt-in or opt-out, for email and/or SMS. */
+  addSubscriptionType(t: {
+    name: string
+    consentType: SubscriptionType['consent_type']
+    contentTypes: SubscriptionType['content_types']
+    state?: SubscriptionType['state']
+  }): SubscriptionType
+  /**
+   * A teammate changes a contact's subscription in its profile: attached with `consent` (an opt-out
+   * type's opt_out: unsubscribed), or detached (null).
+   */
+  setContactSubscription(contactId: string, typeId: string, consent: SubscriptionType['consent_type'] | null): void
+  /** The types a contact made an explicit choice about, as GET /contacts/{id}/subscriptions lists them. */
+  subscriptionsOf(contactId: string): SubscriptionType[]
   /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
   subscribeWebhooks(subscription: Subscription | null): void
   /**
@@ -163,6 +178,9 @@ export async function startIntercomStandIn(
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),
+    addSubscriptionType: (t) => state.addSubscriptionType(t),
+    setContactSubscription: (contactId, typeId, consent) => state.setContactSubscription(contactId, typeId, consent),
+    subscriptionsOf: (contactId) => state.subscriptionsOf(contactId),
     addAdminReply(conversationId: string, reply: AdminReply): Part {
       return state.addAdminReply(conversationId, reply)
     },

@@ -38,6 +38,9 @@ import {
 //   POST /conversations/{id}/reply          a reply, as the contact or as the admin (a note too)
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
+//   GET  /subscription_types                the workspace's subscription types (made in the UI)
+//   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
+//   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
 
 /** Whether the request's Intercom-Version answers a merged contact with 410 Gone (2.16 on), not 404. */
 function saysGone(version: string): boolean {
@@ -103,6 +106,10 @@ interface ReplyBody {
 interface TagBody {
   name: string
 }
+interface AttachBody {
+  id: string
+  consent_type: string
+}
 interface DataAttributeBody {
   name: string
   model: string
@@ -112,6 +119,32 @@ interface DataAttributeBody {
 function errorList(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ type: 'error.list', request_id: randomBytes(8).toString('hex'), errors: [{ code, message }] }))
+}
+
+type Answer = { json: unknown } | { status: number; error: string; message: string }
+
+/**
+ * A contact's subscriptions: the list of its explicit choices, attach (the consent_type must be the
+ * type's own: an opt-out type is attached as opt_out, an opt-in one as opt_in) and detach.
+ */
+function contactSubscriptions(
+  state: IntercomState,
+  at: { method: string; contactId: string; typeId: string | undefined },
+  body: AttachBody,
+): Answer {
+  if (!state.findContact(at.contactId)) return { status: 404, error: 'not_found', message: 'User Not Found' }
+  if (at.method === 'GET') return { json: { type: 'list', data: state.subscriptionsOf(at.contactId) } }
+  const type = state.subscriptionTypes.find((t) => t.id === (at.typeId ?? body.id))
+  // An archived type takes no new subscribers (assumed: Intercom's description does not say).
+  if (!type || (at.method === 'POST' && type.state !== 'live')) return { status: 404, error: 'not_found', message: 'Resource Not Found' }
+  if (at.method === 'DELETE') {
+    state.setContactSubscription(at.contactId, type.id, null)
+    return { json: type }
+  }
+  if (body.consent_type !== type.consent_type)
+    return { status: 400, error: 'parameter_invalid', message: `consent_type must be ${type.consent_type} for this subscription type` }
+  state.setContactSubscription(at.contactId, type.id, type.consent_type)
+  return { json: type }
 }
 
 /** The request handler of the stand-in's HTTP server, reading and changing `state`. */
@@ -302,6 +335,11 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         return fail(400, 'parameter_invalid', 'Only a lead can be merged, and only into a user')
       state.mergeContact(from.id, into.id)
       return send(200, contactJson(into))
+    }
+    if (path === '/subscription_types') return send(200, { type: 'list', data: state.subscriptionTypes })
+    if ((m = /^\/contacts\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path))) {
+      const answer = contactSubscriptions(state, { method: req.method!, contactId: m[1]!, typeId: m[2] }, parsed as AttachBody)
+      return 'error' in answer ? fail(answer.status, answer.error, answer.message) : send(200, answer.json)
     }
     if ((m = /^\/contacts\/([^/]+)$/.exec(path))) {
       const c = state.findContact(m[1])

@@ -108,6 +108,20 @@ export interface DataAttribute {
   data_type: string
 }
 
+/**
+ * A subscription type, as GET /subscription_types gives it. Teams create them in Intercom's UI (the
+ * API cannot): a test creates one with `addSubscriptionType`.
+ */
+export interface SubscriptionType {
+  type: 'subscription'
+  id: string
+  state: 'live' | 'draft' | 'archived'
+  consent_type: 'opt_out' | 'opt_in'
+  default_translation: { name: string; description: string; locale: string }
+  translations: Array<{ name: string; description: string; locale: string }>
+  content_types: Array<'email' | 'sms_message'>
+}
+
 /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. */
 export interface Subscription {
   url: string
@@ -391,6 +405,10 @@ export class IntercomState {
   searchLagMs = 0
   /** Contacts merged away (POST /contacts/merge), and the contact each became. */
   readonly merged = new Map<string, string>()
+  /** The workspace's subscription types (made in Intercom's UI; none at first). */
+  readonly subscriptionTypes: SubscriptionType[] = []
+  /** Each contact's explicit choices: subscription type id -> the consent_type it was attached with. */
+  readonly contactSubscriptions = new Map<string, Map<string, SubscriptionType['consent_type']>>()
 
   constructor(opts: IntercomStateOptions) {
     const saved = opts.saved
@@ -437,6 +455,44 @@ export class IntercomState {
     }
     this.contacts.push(contact)
     return contact
+  }
+
+  /** A team creates a subscription type in Intercom's UI (Settings -> Subscriptions). */
+  addSubscriptionType(t: {
+    name: string
+    consentType: SubscriptionType['consent_type']
+    contentTypes: SubscriptionType['content_types']
+    state?: SubscriptionType['state']
+  }): SubscriptionType {
+    const translation = { name: t.name, description: '', locale: 'en' }
+    const type: SubscriptionType = {
+      type: 'subscription',
+      id: String(this.nextId++),
+      state: t.state ?? 'live',
+      consent_type: t.consentType,
+      default_translation: translation,
+      translations: [translation],
+      content_types: t.contentTypes,
+    }
+    this.subscriptionTypes.push(type)
+    return type
+  }
+
+  /**
+   * Attaches (`consent` given) or detaches (null) a contact and a subscription type, as the API and a
+   * teammate's click in the contact's profile do.
+   */
+  setContactSubscription(contactId: string, typeId: string, consent: SubscriptionType['consent_type'] | null): void {
+    const chosen = this.contactSubscriptions.get(contactId) ?? new Map<string, SubscriptionType['consent_type']>()
+    if (consent) chosen.set(typeId, consent)
+    else chosen.delete(typeId)
+    this.contactSubscriptions.set(contactId, chosen)
+  }
+
+  /** The types a contact made an explicit choice about, as GET /contacts/{id}/subscriptions lists them. */
+  subscriptionsOf(contactId: string): SubscriptionType[] {
+    const chosen = this.contactSubscriptions.get(contactId) ?? new Map<string, SubscriptionType['consent_type']>()
+    return this.subscriptionTypes.filter((t) => chosen.has(t.id)).map((t) => ({ ...t, consent_type: chosen.get(t.id)! }))
   }
 
   /**

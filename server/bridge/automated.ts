@@ -16,6 +16,7 @@ import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
 import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
+import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
 import { textingRefusal } from './consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
@@ -137,8 +138,24 @@ async function whereTo(
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
     if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
   }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c })
+  const unsubscribedFrom = await subscriptionRefusal(deps, c.id)
+  if (typeof unsubscribedFrom === 'string') return { skip: { phone, reason: unsubscribedFrom } }
+  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c, unsubscribedFrom })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
+}
+
+/**
+ * The SMS subscription type the contact is unsubscribed from, read before each send (a teammate may
+ * have unsubscribed them in Intercom's UI a minute ago), or why it could not be read: a refusal
+ * (not a passing failure, which is retried) skips the text rather than guess.
+ */
+async function subscriptionRefusal(deps: BridgeDeps, contactId: string): Promise<{ name: string } | null | string> {
+  try {
+    return await deps.intercom.smsUnsubscribed(contactId)
+  } catch (err) {
+    if (!(err instanceof UpstreamError && err.outcome === 'give_up')) throw err
+    return `Intercom did not show the contact's SMS subscriptions (${err.message}), so the automated text is not sent.`
+  }
 }
 
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */

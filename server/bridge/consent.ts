@@ -5,6 +5,7 @@ import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
 import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
+import { queueShowOptOut } from './intercom-consent.js'
 
 export interface Refusal {
   code: 'opted_out' | 'unsubscribed' | 'consent_required'
@@ -32,12 +33,19 @@ export interface ContactConsent {
  * The one answer to "may we text this number now?", for every outbound path. An opt-out (a STOP
  * keyword, or Twilio's 21610) always refuses. Automated texts (welcome, Series, confirmations) also
  * honour Intercom's own SMS subscription (`unsubscribed_from_sms`), and with SMS_CONSENT=required
- * need consent: Intercom's native `sms_consent`, our attribute, or consent recorded by the bridge. A
+ * need consent: Intercom's native `sms_consent`, our attribute, or consent recorded by the bridge. The
+ * workspace's SMS subscription type, when the contact is unsubscribed from it, refuses them too. A
  * reply to a customer who texted us is conversational and needs no more than not having opted out.
  */
 export async function textingRefusal(
   deps: Pick<BridgeDeps, 'store' | 'config'>,
-  request: { phone: string; automated: boolean; contact?: ContactConsent | null },
+  request: {
+    phone: string
+    automated: boolean
+    contact?: ContactConsent | null
+    /** The SMS subscription type the contact is unsubscribed from in Intercom (IntercomApi.smsUnsubscribed). */
+    unsubscribedFrom?: { name: string } | null
+  },
 ): Promise<Refusal | null> {
   const consent = await getConsent(deps.store.db, request.phone)
   if (consent?.state === 'opted_out') {
@@ -59,6 +67,12 @@ export async function textingRefusal(
     return {
       code: 'unsubscribed',
       sentence: 'The contact is unsubscribed from SMS in Intercom (unsubscribed_from_sms), so automated texts are not sent.',
+    }
+  }
+  if (request.unsubscribedFrom) {
+    return {
+      code: 'unsubscribed',
+      sentence: `The contact is unsubscribed from the SMS subscription type "${request.unsubscribedFrom.name}" in Intercom, so automated texts are not sent.`,
     }
   }
   if (deps.config.consentMode === 'required') {
@@ -85,6 +99,9 @@ export async function textingRefusal(
  */
 export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
-  if (phone && code && TWILIO_ERRORS[code]?.optedOut)
-    await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now), resolveRevocations(phone, 'opted_out', now))
+  if (!phone || !code || !TWILIO_ERRORS[code]?.optedOut) return
+  const before = await getConsent(trx, phone)
+  await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now), resolveRevocations(phone, 'opted_out', now))
+  // Intercom is told of a change, not of every text Twilio refuses afterwards.
+  if (before?.state !== 'opted_out') await queueShowOptOut(trx, phone, now)
 }

@@ -8,8 +8,7 @@ import { textingRefusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
-import { onLinkedContact } from './links.js'
-import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
+import { showConsentOnContact } from './intercom-consent.js'
 
 /** What a keyword asks for; the inbound text's job carries Twilio's verdict in the same words. */
 export const keyword = z.enum(['opt_out', 'opt_in', 'help'])
@@ -103,14 +102,12 @@ function helpWhileRefused(sentence: string): string {
   )
 }
 
-/** Job: shows the consent change on the Intercom contact and in the conversation. Safe to repeat. */
+/**
+ * Job: shows the consent change on the Intercom contact (attribute and SMS subscription) and in the
+ * conversation. Safe to repeat.
+ */
 export async function applyKeyword(deps: BridgeDeps, event: KeywordEvent): Promise<void> {
-  if (event.keyword !== 'help') {
-    await deps.intercom.ensureContactAttribute(CONTACT_ATTRIBUTES.optedOut)
-    await onLinkedContact(deps, event.contactId, (id) =>
-      deps.intercom.updateContact(id, { customAttributes: { [CONTACT_ATTRIBUTES.optedOut.name]: event.keyword === 'opt_out' } }),
-    )
-  }
+  if (event.keyword !== 'help') await showConsentOnContact(deps, event.contactId, event.keyword === 'opt_out')
   // HELP changes no consent: whether a reply reaches the phone is the same answer replies get.
   const refusal = event.keyword === 'help' ? await textingRefusal(deps, { phone: event.phone, automated: false }) : null
   const note = refusal ? helpWhileRefused(refusal.sentence) : event.by ? teammateOptOut(event.by) : NOTES[event.keyword]

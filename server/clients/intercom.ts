@@ -137,6 +137,24 @@ export interface ContactAttribute {
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
+/** The workspace's SMS subscription type: made in Intercom's UI, opt-out (unsubscribe to stop) or opt-in. */
+export interface SmsSubscriptionType {
+  id: string
+  name: string
+  consentType: 'opt_in' | 'opt_out'
+}
+
+/** The live type whose content types include SMS (the first, when a team made several), or null. */
+export function pickSmsSubscriptionType(types: readonly Intercom.SubscriptionType[]): SmsSubscriptionType | null {
+  const found = types.find((t) => t.id && t.consent_type && t.state === 'live' && t.content_types?.includes('sms_message'))
+  if (!found?.id || !found.consent_type) return null
+  return { id: found.id, name: found.default_translation?.name ?? found.id, consentType: found.consent_type }
+}
+
+/** How long the answer to "which SMS subscription type?" is kept before Intercom is asked again. */
+export const SUBSCRIPTION_TYPE_TTL_MS = 60 * 60 * 1000
+const SUBSCRIPTION_TYPE_KEY = 'intercom.sms_subscription_type'
+
 /** A customer's words and pictures, posted as them. */
 export interface CustomerPart {
   conversationId: string
@@ -281,6 +299,67 @@ export class IntercomApi {
     })().finally(() => this.learning.delete(key))
     this.learning.set(key, learned)
     return learned
+  }
+
+  /**
+   * The workspace's SMS subscription type, or null when it has none. Kept in the cache for an hour,
+   * found or not: a type made (or archived) in Intercom's UI meanwhile is seen within the hour.
+   */
+  async smsSubscriptionType(now = Date.now()): Promise<SmsSubscriptionType | null> {
+    const cached = JSON.parse((await getCached(this.store.db, SUBSCRIPTION_TYPE_KEY)) ?? 'null') as {
+      type: SmsSubscriptionType | null
+      checkedAt: number
+    } | null
+    if (cached && now - cached.checkedAt < SUBSCRIPTION_TYPE_TTL_MS) return cached.type
+    const list = await this.call('list the subscription types', () => this.sdk.subscriptionTypes.list())
+    const type = pickSmsSubscriptionType(list.data ?? [])
+    await this.store.run(setCached(SUBSCRIPTION_TYPE_KEY, JSON.stringify({ type, checkedAt: now }), now))
+    return type
+  }
+
+  /**
+   * Shows an opt-out (or its reversal) on the contact's SMS subscription: an opt-out type is attached
+   * as opt_out (unsubscribed) and detached again; an opt-in type is detached and attached again as
+   * opt_in. Returns the type, or null when the workspace has none. Safe to repeat.
+   */
+  async setSmsSubscription(contactId: string, optedOut: boolean): Promise<SmsSubscriptionType | null> {
+    const type = await this.smsSubscriptionType()
+    if (!type) return null
+    const subscribe = (type.consentType === 'opt_out') === optedOut
+    if (subscribe) {
+      const attached = await this.orNull('attach the SMS subscription', () =>
+        this.sdk.contacts.attachSubscription({ contact_id: contactId, id: type.id, consent_type: type.consentType }),
+      )
+      // The contact answered a moment ago: the type is gone (archived or deleted since it was cached).
+      // Forget it; the retry asks Intercom again, and finds another type or none. (No status on the
+      // error: a 404 would read as a missing contact to onLinkedContact.)
+      if (!attached) {
+        await this.store.run(setCached(SUBSCRIPTION_TYPE_KEY, 'null'))
+        throw new UpstreamError('intercom', 'retry', `Intercom no longer knows the SMS subscription type "${type.name}" (404)`)
+      }
+    } else {
+      // Detaching what is not attached is already the state asked for.
+      await this.orNull('detach the SMS subscription', () =>
+        this.sdk.contacts.detachSubscription({ contact_id: contactId, subscription_id: type.id }),
+      )
+    }
+    return type
+  }
+
+  /**
+   * Whether the contact is unsubscribed from the workspace's SMS subscription type in Intercom (a
+   * teammate's click in its profile, or our opt-out): attached to an opt-out type. Intercom lists
+   * only explicit choices, so a contact not attached to an opt-in type reads as not unsubscribed:
+   * "never chose" and "unsubscribed" look the same there.
+   */
+  async smsUnsubscribed(contactId: string): Promise<SmsSubscriptionType | null> {
+    const type = await this.smsSubscriptionType()
+    if (!type) return null
+    const list = await this.call("read the contact's subscriptions", () =>
+      this.sdk.contacts.listAttachedSubscriptions({ contact_id: contactId }),
+    )
+    const chosen = (list.data ?? []).find((t) => t.id === type.id)
+    return chosen?.consent_type === 'opt_out' ? type : null
   }
 
   /** The admin that notes and tags are made as: configured, else the token's owner (asked once). */

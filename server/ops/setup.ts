@@ -3,7 +3,7 @@ import { twilioFailure, twilioHost } from '../clients/twilio.js'
 import { errorMessage } from '../../shared/errors.js'
 import type { Clients } from '../clients/index.js'
 import type { Config } from '../config.js'
-import { INTERCOM_API_VERSION } from '../clients/intercom.js'
+import { INTERCOM_API_VERSION, pickSmsSubscriptionType } from '../clients/intercom.js'
 import { WEBHOOK_TOPICS } from '../routes/intercom.js'
 import { CONSENT_ATTRIBUTE, LEGACY_CONSENT_ATTRIBUTE } from '../bridge/consent.js'
 import { SETUP_ATTRIBUTES } from '../bridge/contact-attributes.js'
@@ -73,6 +73,7 @@ async function setUpIntercom(run: SetupRun): Promise<void> {
   try {
     await ensureTag(run)
     await ensureAttributes(run)
+    await findSmsSubscriptionType(run)
   } catch (err) {
     run.say(false, explainIntercom(err, run.config))
   }
@@ -113,6 +114,25 @@ async function ensureAttributes({ clients, dryRun, say }: SetupRun): Promise<voi
         `The bridge now writes ${CONSENT_ATTRIBUTE} and still honours the old attribute; once no rule or report uses it, archive it (Settings -> Data -> People).`,
     )
   }
+}
+
+/**
+ * Reports the workspace's SMS subscription type, which opt-outs are shown on, or how to make one:
+ * Intercom's API lists subscription types but cannot create them.
+ */
+async function findSmsSubscriptionType({ clients, say }: SetupRun): Promise<void> {
+  const type = pickSmsSubscriptionType((await clients.intercom.subscriptionTypes.list()).data ?? [])
+  if (type) {
+    const how = type.consentType === 'opt_out' ? 'an opt-out is shown as unsubscribed' : 'an opt-out detaches the contact'
+    say(true, `Intercom: opt-outs are shown on the SMS subscription type "${type.name}" (${type.consentType.replace('_', '-')}: ${how}).`)
+    return
+  }
+  say(
+    true,
+    'Intercom: no live subscription type includes SMS, so opt-outs show only as the sms_opted_out attribute. ' +
+      "To show them in Intercom's subscription preferences too, create one in Intercom (Settings -> Subscriptions -> " +
+      'New subscription type: channel SMS, opt-out consent); the API cannot. The bridge finds it within the hour.',
+  )
 }
 
 async function setUpTwilio(run: SetupRun): Promise<void> {

@@ -82,8 +82,24 @@ export async function textingRefusal(
  * Records the opt-out a Twilio error says (21610: the number texted STOP to Twilio): the one way every
  * path that texts (replies, status callbacks, verification codes) learns it. Other codes change nothing.
  */
-export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
+export async function recordTwilioOptOut(trx: Tx, refused: TwilioRefusal, now: number): Promise<void> {
+  const { phone, code } = refused
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
-  if (phone && code && TWILIO_ERRORS[code]?.optedOut)
-    await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now))
+  if (!phone || !code || !TWILIO_ERRORS[code]?.optedOut) return
+  const evidence = {
+    messageSid: refused.messageSid ?? null,
+    number: refused.number ?? null,
+    conversationId: refused.conversationId ?? null,
+  }
+  await runIn(trx, ...setConsent(phone, { state: 'opted_out', source: `twilio:${code}`, evidence }, now))
+}
+
+/** A text Twilio refused: to whom, its error code, and what the ledger keeps of it. */
+export interface TwilioRefusal {
+  phone: string
+  code: number | null
+  messageSid?: string | null
+  /** Our number (or Messaging Service SID) it was sent from. */
+  number?: string | null
+  conversationId?: string | null
 }

@@ -137,7 +137,9 @@ async function whereTo(
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
     if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
   }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c })
+  // A confirmation answers the person's own request; a welcome or a Series step markets.
+  const purpose = send.kind === 'confirmation' ? 'transactional' : 'marketing'
+  const refusal = await textingRefusal(deps, { phone, automated: true, purpose, contact: c })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
 }
 

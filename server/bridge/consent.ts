@@ -3,6 +3,8 @@ import { getConsent, setConsent } from '../../shared/db/consent.js'
 import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
+import type { Config } from '../config.js'
+import type { Consent } from '../../shared/db/schema.js'
 import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 
 export interface Refusal {
@@ -35,23 +37,13 @@ export interface ContactConsent {
  * reply to a customer who texted us is conversational and needs no more than not having opted out.
  */
 export async function textingRefusal(
-  deps: Pick<BridgeDeps, 'store' | 'config'>,
-  request: { phone: string; automated: boolean; contact?: ContactConsent | null },
+  deps: Pick<BridgeDeps, 'store' | 'config' | 'clock'>,
+  /** `purpose`: an automated text's (marketing unless said); a reply has none. */
+  request: { phone: string; automated: boolean; purpose?: Purpose; contact?: ContactConsent | null },
 ): Promise<Refusal | null> {
   const consent = await getConsent(deps.store.db, request.phone)
-  if (consent?.state === 'opted_out') {
-    const how =
-      consent.source === 'keyword'
-        ? 'texted STOP'
-        : consent.source.startsWith('twilio:')
-          ? `Twilio reported error ${consent.source.slice(7)}`
-          : consent.source
-    const when = new Date(consent.changed_at).toISOString().slice(0, 10)
-    return {
-      code: 'opted_out',
-      sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.`,
-    }
-  }
+  const spared = request.automated && request.purpose === 'transactional' && optOutScope(deps.config, deps.clock.now()) === 'marketing'
+  if (consent?.state === 'opted_out' && !spared) return optedOut(consent)
   if (!request.automated) return null
   const contact = request.contact
   if (contact?.unsubscribed_from_sms === true) {
@@ -76,6 +68,34 @@ export async function textingRefusal(
     }
   }
   return null
+}
+
+function optedOut(consent: Consent): Refusal {
+  const how =
+    consent.source === 'keyword'
+      ? 'texted STOP'
+      : consent.source.startsWith('twilio:')
+        ? `Twilio reported error ${consent.source.slice(7)}`
+        : consent.source
+  const when = new Date(consent.changed_at).toISOString().slice(0, 10)
+  return {
+    code: 'opted_out',
+    sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.`,
+  }
+}
+
+/** Why an automated text is sent: what OPT_OUT_SCOPE=marketing tells apart. */
+export type Purpose = 'transactional' | 'marketing'
+
+/**
+ * When the FCC's revoke-all rule takes effect (47 CFR 64.1200(a)(10), deferred to 2027-01-31): one
+ * revocation then stops every automated text from the sender. Midnight UTC, the earliest reading.
+ */
+export const REVOKE_ALL_FROM = Date.UTC(2027, 0, 31)
+
+/** What an opt-out stops at `now`: OPT_OUT_SCOPE until revoke-all applies, every automated text from then on. */
+export function optOutScope(config: Pick<Config, 'optOutScope'>, now: number): Config['optOutScope'] {
+  return now >= REVOKE_ALL_FROM ? 'all' : config.optOutScope
 }
 
 /**

@@ -154,7 +154,14 @@ const panel = async (ctx: TestApp, details = false) => {
   const { inboxPanel, detailsPanel } = await import('../../canvas/inbox-views.js')
   const { recentMessagesOfContact } = await import('../../shared/db/messages.js')
   const messages = await recentMessagesOfContact(ctx.app.store.db, ctx.intercom.contacts[0]!.id, 10)
-  const state = { phone: CUSTOMER, consent: { state: 'ok' as const }, messages, welcome: null, welcomeEnabled: false, mergeInto: null }
+  const state = {
+    phone: CUSTOMER,
+    consent: { state: 'ok' as const, since: null },
+    messages,
+    welcome: null,
+    welcomeEnabled: false,
+    mergeInto: null,
+  }
   return JSON.stringify(details ? detailsPanel(state) : inboxPanel(state))
 }
 

@@ -1,4 +1,4 @@
-import type { Message } from '../shared/db/schema.js'
+import type { ConsentEvent, Message } from '../shared/db/schema.js'
 import { formatForReading } from '../shared/phone.js'
 import type { SegmentInfo } from '../shared/text.js'
 import { MAX_SMS_BODY } from '../shared/text.js'
@@ -221,11 +221,32 @@ const CONSENT_WORDS = {
   consent_required: 'Can be texted in reply. Automated texts need consent (SMS_CONSENT=required).',
 }
 
-/** The panel's consent line. */
+/** The panel's consent line: since when and how, from the ledger, when it knows. */
 function consentSentence(consent: PanelConsent): string {
-  if (consent.state === 'opted_out') return consent.refusal.sentence
+  if (consent.state === 'opted_out')
+    return consent.since ? `${optedOutSince(consent.since)} They must text START to receive texts again.` : consent.refusal.sentence
   if (consent.state === 'last_failed') return nextTextOutlook(consent.errorCode) ?? ''
+  if (consent.state === 'ok' && consent.since) return `${CONSENT_WORDS.ok} ${consentGivenSince(consent.since)}`
   return CONSENT_WORDS[consent.state]
+}
+
+const day = (at: number) => new Date(at).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' })
+const toNumber = (number: string | null) => (number ? ` to ${number}` : '')
+
+/** "Opted out 3 Dec 2026 by texting STOP to +14155550100." */
+function optedOutSince(e: ConsentEvent): string {
+  if (e.source === 'keyword') return `Opted out ${day(e.created_at)} by texting ${e.text ?? 'STOP'}${toNumber(e.number)}.`
+  if (e.source.startsWith('twilio:')) {
+    return `Opted out ${day(e.created_at)}: Twilio refused a text${e.number ? ` from ${e.number}` : ''} with error ${e.source.slice(7)} (the number had opted out).`
+  }
+  return `Opted out ${day(e.created_at)} (${e.source}${e.actor ? `, by ${e.actor}` : ''}).`
+}
+
+/** "Consent given 3 Dec 2026 by verifying the number in the Messenger." */
+function consentGivenSince(e: ConsentEvent): string {
+  if (e.source === 'messenger') return `Consent given ${day(e.created_at)} by verifying the number in the Messenger.`
+  if (e.source === 'keyword') return `Opted back in ${day(e.created_at)} by texting ${e.text ?? 'START'}${toNumber(e.number)}.`
+  return `Opted in ${day(e.created_at)} (${e.source}${e.actor ? `, by ${e.actor}` : ''}).`
 }
 
 /** Why the panel's number may not be texted (sending, or the welcome). */

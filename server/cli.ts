@@ -26,6 +26,9 @@ Commands:
                             redacted at Twilio by the running service
   export --phone N | --contact ID
                             print, as JSON, everything the bridge holds about a person
+  consent --phone N         print a number's consent history (the ledger), oldest first
+  consent --export [--format csv|json]
+                            print every consent change; customers' numbers masked
   catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
                             that the database does not have; a first start takes none older
   version                   print the version (also --version)
@@ -176,6 +179,10 @@ async function run(command: string): Promise<number> {
     case 'export': {
       const { runPrivacyCommand } = await import('./ops/privacy.js')
       return runPrivacyCommand(command, process.argv.slice(3), loadConfig())
+    }
+    case 'consent': {
+      const { runConsentCommand } = await import('./ops/consent.js')
+      return runConsentCommand(process.argv.slice(3), loadConfig())
     }
     case 'start': {
       const config = loadConfig()

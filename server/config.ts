@@ -94,6 +94,7 @@ const schema = z.object({
   WELCOME_BRIDGE_CONTACTS: boolean.default(false),
   MATCH_USERS_BY_PHONE: boolean.default(true),
   SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
+  OPT_OUT_SCOPE: z.enum(['all', 'marketing'], { error: 'expected all or marketing' }).default('all'),
   QUIET_HOURS: optionalString.pipe(
     z
       .string()
@@ -269,6 +270,8 @@ function toConfig(env: z.output<typeof schema>) {
     // A user's phone is the team's data (users come from the team's systems); a lead's is the visitor's word.
     matchUsersByPhone: env.MATCH_USERS_BY_PHONE,
     consentMode: env.SMS_CONSENT,
+    // What an opt-out stops until the FCC's revoke-all applies (2027-01-31); everything from then on.
+    optOutScope: env.OPT_OUT_SCOPE,
     quietHours: env.QUIET_HOURS ? { window: env.QUIET_HOURS, timeZone: env.QUIET_HOURS_TIMEZONE } : null,
     seriesSecret: env.SERIES_WEBHOOK_SECRET,
     adminToken: env.ADMIN_TOKEN,
@@ -369,6 +372,8 @@ export const SETTINGS: Record<SettingName, string> = {
     "whether a user's phone counts as the team's data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead's phone never counts",
   SMS_CONSENT:
     "implied (default: anyone who has not opted out) or required (automated texts only to contacts with Intercom's sms_consent, or sms_bridge_consent, true)",
+  OPT_OUT_SCOPE:
+    "what an opt-out stops: all (default: every automated text) or marketing (welcome and Series texts only; transactional texts such as a reply-by-text confirmation still go). Until 2027-01-31 only: from that date the FCC's revoke-all rule applies, marketing is ignored with a warning and an opt-out stops every automated text. Teammates' replies are refused after an opt-out either way",
   QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
   QUIET_HOURS_TIMEZONE: "time zone for quiet hours when the contact's is unknown (default UTC)",
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',

@@ -3,6 +3,7 @@ import type { Config } from './config.js'
 import { buildServer, type BuildOptions } from './server.js'
 import { scheduleCatchUp } from './bridge/catchup.js'
 import { scheduleMaintenance } from './bridge/maintenance.js'
+import { optOutScope } from './bridge/consent.js'
 import { closeOnSignals } from './shutdown.js'
 import { listenForMetrics } from './metrics-listener.js'
 import type { Server } from 'node:http'
@@ -34,6 +35,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     if (listen) await server.listen(listen)
     else await server.ready()
     if (listen && config.metricsListen) metricsListener = await listenForMetrics(server.metrics, config.metricsListen, server.log)
+    warnIfRevokeAllApplies(server)
     await scheduleCatchUp(server.store, server.bridge.clock.now())
     await scheduleMaintenance(server.store, server.bridge.clock.now())
   } catch (err) {
@@ -48,4 +50,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
   })
   if (startWorker) server.worker.start()
   return server
+}
+
+/** OPT_OUT_SCOPE=marketing past the FCC's revoke-all date: ignored (every opt-out stops every automated text), and said. */
+function warnIfRevokeAllApplies(server: FastifyInstance): void {
+  if (server.config.optOutScope === 'marketing' && optOutScope(server.config, server.bridge.clock.now()) === 'all') {
+    server.log.warn(
+      'OPT_OUT_SCOPE=marketing is ignored: since 2027-01-31 (the FCC revoke-all rule) an opt-out stops every automated text. Remove the setting.',
+    )
+  }
 }

@@ -140,7 +140,9 @@ async function whereTo(
   }
   const unsubscribedFrom = await subscriptionRefusal(deps, c.id)
   if (typeof unsubscribedFrom === 'string') return { skip: { phone, reason: unsubscribedFrom } }
-  const refusal = await textingRefusal(deps, { phone, automated: true, contact: c, unsubscribedFrom })
+  // A confirmation answers the person's own request; a welcome or a Series step markets.
+  const purpose = send.kind === 'confirmation' ? 'transactional' : 'marketing'
+  const refusal = await textingRefusal(deps, { phone, automated: true, purpose, contact: c, unsubscribedFrom })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
 }
 

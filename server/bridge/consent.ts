@@ -4,6 +4,8 @@ import { resolveRevocations } from '../../shared/db/revocations.js'
 import type { Tx } from '../../shared/db/database.js'
 import { TWILIO_ERRORS } from '../../shared/twilio-errors.js'
 import type { BridgeDeps } from './deps.js'
+import type { Config } from '../config.js'
+import type { Consent } from '../../shared/db/schema.js'
 import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
 import { queueShowOptOut } from './intercom-consent.js'
 
@@ -38,29 +40,20 @@ export interface ContactConsent {
  * reply to a customer who texted us is conversational and needs no more than not having opted out.
  */
 export async function textingRefusal(
-  deps: Pick<BridgeDeps, 'store' | 'config'>,
+  deps: Pick<BridgeDeps, 'store' | 'config' | 'clock'>,
+  /** `purpose`: an automated text's (marketing unless said); a reply has none. */
   request: {
     phone: string
     automated: boolean
+    purpose?: Purpose
     contact?: ContactConsent | null
     /** The SMS subscription type the contact is unsubscribed from in Intercom (IntercomApi.smsUnsubscribed). */
     unsubscribedFrom?: { name: string } | null
   },
 ): Promise<Refusal | null> {
   const consent = await getConsent(deps.store.db, request.phone)
-  if (consent?.state === 'opted_out') {
-    const how =
-      consent.source === 'keyword'
-        ? 'texted STOP'
-        : consent.source.startsWith('twilio:')
-          ? `Twilio reported error ${consent.source.slice(7)}`
-          : consent.source
-    const when = new Date(consent.changed_at).toISOString().slice(0, 10)
-    return {
-      code: 'opted_out',
-      sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.`,
-    }
-  }
+  const spared = request.automated && request.purpose === 'transactional' && optOutScope(deps.config, deps.clock.now()) === 'marketing'
+  if (consent?.state === 'opted_out' && !spared) return optedOut(consent)
   if (!request.automated) return null
   const contact = request.contact
   if (contact?.unsubscribed_from_sms === true) {
@@ -93,15 +86,63 @@ export async function textingRefusal(
   return null
 }
 
+function optedOut(consent: Consent): Refusal {
+  const how =
+    consent.source === 'keyword'
+      ? 'texted STOP'
+      : consent.source.startsWith('twilio:')
+        ? `Twilio reported error ${consent.source.slice(7)}`
+        : consent.source
+  const when = new Date(consent.changed_at).toISOString().slice(0, 10)
+  return {
+    code: 'opted_out',
+    sentence: `The customer opted out of text messages (${how}, ${when}). They must text START to receive texts again.`,
+  }
+}
+
+/** Why an automated text is sent: what OPT_OUT_SCOPE=marketing tells apart. */
+export type Purpose = 'transactional' | 'marketing'
+
+/**
+ * When the FCC's revoke-all rule takes effect (47 CFR 64.1200(a)(10), deferred to 2027-01-31): one
+ * revocation then stops every automated text from the sender. Midnight UTC, the earliest reading.
+ */
+export const REVOKE_ALL_FROM = Date.UTC(2027, 0, 31)
+
+/** What an opt-out stops at `now`: OPT_OUT_SCOPE until revoke-all applies, every automated text from then on. */
+export function optOutScope(config: Pick<Config, 'optOutScope'>, now: number): Config['optOutScope'] {
+  return now >= REVOKE_ALL_FROM ? 'all' : config.optOutScope
+}
+
 /**
  * Records the opt-out a Twilio error says (21610: the number texted STOP to Twilio): the one way every
  * path that texts (replies, status callbacks, verification codes) learns it. Other codes change nothing.
  */
-export async function recordTwilioOptOut(trx: Tx, phone: string, code: number | null, now: number): Promise<void> {
+export async function recordTwilioOptOut(trx: Tx, refused: TwilioRefusal, now: number): Promise<void> {
+  const { phone, code } = refused
   // An erased text has no number left (its status callbacks still arrive): nothing to record.
   if (!phone || !code || !TWILIO_ERRORS[code]?.optedOut) return
   const before = await getConsent(trx, phone)
-  await runIn(trx, setConsent(phone, { state: 'opted_out', source: `twilio:${code}` }, now), resolveRevocations(phone, 'opted_out', now))
+  const evidence = {
+    messageSid: refused.messageSid ?? null,
+    number: refused.number ?? null,
+    conversationId: refused.conversationId ?? null,
+  }
+  await runIn(
+    trx,
+    ...setConsent(phone, { state: 'opted_out', source: `twilio:${code}`, evidence }, now),
+    resolveRevocations(phone, 'opted_out', now),
+  )
   // Intercom is told of a change, not of every text Twilio refuses afterwards.
   if (before?.state !== 'opted_out') await queueShowOptOut(trx, phone, now)
+}
+
+/** A text Twilio refused: to whom, its error code, and what the ledger keeps of it. */
+export interface TwilioRefusal {
+  phone: string
+  code: number | null
+  messageSid?: string | null
+  /** Our number (or Messaging Service SID) it was sent from. */
+  number?: string | null
+  conversationId?: string | null
 }

@@ -451,7 +451,9 @@ async function recordDelivered(
     await runIn(trx, ...delivered)
     // Consent changes here, with the text; telling Intercom about it is a job of its own.
     const event = { keyword, messageId: message.id, phone: message.phone, contactId: d.text.link.contactId, conversationId }
-    await recordKeyword(trx, event, deps.clock.now())
+    // The ledger keeps the words and which of our numbers they reached; the job's payload does not.
+    const evidence = { text: message.body, messageSid: message.twilio_sid, number: message.twilio_number, conversationId }
+    await recordKeyword(trx, event, evidence, deps.clock.now())
   })
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { runIn } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
-import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { getConsent, setConsent, type ConsentEvidence } from '../../shared/db/consent.js'
 import { resolveRevocations } from '../../shared/db/revocations.js'
 import { escapeHtml } from '../../shared/text.js'
 import { textingRefusal } from './consent.js'
@@ -61,10 +61,11 @@ export const keywordTask = defineTask('consent.keyword', keywordEvent, {
  * from a number that was not opted out changes nothing (a "yes" is often an answer to a teammate's
  * question): no note then, since "opted back in" would be false.
  */
-export async function recordKeyword(trx: Tx, event: KeywordEvent, now: number): Promise<void> {
+export async function recordKeyword(trx: Tx, event: KeywordEvent, evidence: ConsentEvidence, now: number): Promise<void> {
   if (event.keyword === 'opt_in' && (await getConsent(trx, event.phone))?.state !== 'opted_out') return
   if (event.keyword !== 'help') {
-    await runIn(trx, setConsent(event.phone, { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword' }, now))
+    const change = { state: event.keyword === 'opt_out' ? 'opted_out' : 'opted_in', source: 'keyword', evidence } as const
+    await runIn(trx, ...setConsent(event.phone, change, now))
     // An opt-out settles any pending request to stop texts (revocations.ts); an opt-in settles none.
     if (event.keyword === 'opt_out') await runIn(trx, resolveRevocations(event.phone, 'opted_out', now))
   }

@@ -70,7 +70,7 @@ async function completeSubscription(deps: BridgeDeps, contactId: string, phone: 
   if (refusal) return { kind: 'refused', reason: refusal }
   const now = deps.clock.now()
   await deps.store.transaction(async (trx) => {
-    await runIn(trx, setConsent(phone, { state: 'opted_in', source: 'messenger', consentGiven: true }, now))
+    await runIn(trx, ...setConsent(phone, { state: 'opted_in', source: 'messenger', consentGiven: true, evidence: { contactId } }, now))
     await runIn(trx, ...linkPhoneContact({ phone, contactId, role: null, createdByBridge: false, source: 'verified' }, now))
     await savePhoneLater(trx, { contactId, phone, consent: true, conversationId: null }, now)
     await requestAutomated(

@@ -543,7 +543,11 @@ async function recordFailure(
   const { code, message } = refused
   await deps.store.transaction(async (trx) => {
     await runIn(trx, updateMessage(row.id, { status: 'failed', error_code: code, error_message: describeTwilioError(code, message) }))
-    await recordTwilioOptOut(trx, row.phone, code, deps.clock.now())
+    await recordTwilioOptOut(
+      trx,
+      { phone: row.phone, code, messageSid: row.twilio_sid, number: row.twilio_number, conversationId: row.intercom_conversation_id },
+      deps.clock.now(),
+    )
     if (notify && row.intercom_conversation_id) {
       await runIn(trx, enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }))
     }

@@ -79,7 +79,21 @@ export async function optOutFromPanel(deps: BridgeDeps, ctx: PanelContext): Prom
     by: ctx.adminName ?? 'A teammate',
   }
   await deps.store.run(
-    setConsent(phone, { state: 'opted_out', source: `teammate:${ctx.adminId ?? 'unknown'}` }, now),
+    ...setConsent(
+      phone,
+      {
+        state: 'opted_out',
+        source: `teammate:${ctx.adminId ?? 'unknown'}`,
+        // The words that asked to stop, and who acted on them.
+        evidence: {
+          text: request.phrase,
+          actor: ctx.adminName ?? ctx.adminId ?? null,
+          conversationId: conversationId ?? null,
+          contactId: ctx.contact.id,
+        },
+      },
+      now,
+    ),
     resolveRevocations(phone, 'opted_out', now),
     ...(conversationId
       ? [enqueueTask(keywordTask, event, { key: keywordTask.keys.teammate(request.id), queueKey: queues.phone(phone) }, now)]

@@ -12,7 +12,8 @@ import { getAutomatedSend } from '../../shared/db/automated.js'
 import { pendingRevocation } from '../../shared/db/revocations.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
-import type { Job, Message } from '../../shared/db/schema.js'
+import type { ConsentEvent, Job, Message } from '../../shared/db/schema.js'
+import { latestConsentEvent } from '../../shared/db/consent.js'
 import { formatForReading, readTypedNumber, toE164, type TypedNumberProblem } from '../../shared/phone.js'
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
 import type { JobContext } from '../queue/worker.js'
@@ -76,8 +77,10 @@ export interface PanelContext {
 
 /** Whether the panel's number can be texted now. */
 export type PanelConsent =
-  | { state: 'ok' | 'consent_required' | 'unconfirmed' }
-  | { state: 'opted_out'; refusal: Refusal }
+  | { state: 'consent_required' | 'unconfirmed' }
+  /** `since`: the ledger's latest change, when it has one (how consent came to be what it is). */
+  | { state: 'ok'; since: ConsentEvent | null }
+  | { state: 'opted_out'; refusal: Refusal; since: ConsentEvent | null }
   /** It can, but the last text failed (Twilio's error code) for a reason the next one will likely meet too. */
   | { state: 'last_failed'; errorCode: number }
 
@@ -143,7 +146,7 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
   // which a lead can often set themselves.
   const messages = await recentMessagesOfContact(db, contact.id, 5)
   const welcome = await getAutomatedSend(db, sendKeys.welcome(contact.id))
-  const consent = phone ? await consentOf(deps, phone, number?.confirmed === true, messages) : { state: 'ok' as const }
+  const consent = phone ? await consentOf(deps, phone, number?.confirmed === true, messages) : { state: 'ok' as const, since: null }
   // Shown once the number is confirmed and not opted out (an opt-out settles it anyway).
   const pending = phone && consent.state !== 'unconfirmed' && consent.state !== 'opted_out' ? await pendingRevocation(db, phone) : undefined
   return {
@@ -161,12 +164,13 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
 async function consentOf(deps: BridgeDeps, phone: string, confirmed: boolean, messages: Message[]): Promise<PanelConsent> {
   if (!confirmed) return { state: 'unconfirmed' }
   const refusal = await textingRefusal(deps, { phone, automated: false })
-  if (refusal) return { state: 'opted_out', refusal }
+  const since = (await latestConsentEvent(deps.store.db, phone)) ?? null
+  if (refusal) return { state: 'opted_out', refusal, since: since?.state === 'opted_out' ? since : null }
   if ((await textingRefusal(deps, { phone, automated: true }))?.code === 'consent_required') return { state: 'consent_required' }
   // "Can be texted" is not true of a number whose last text failed for what the number is.
   const lastOut = messages.find((m) => m.direction === 'outbound' && m.phone === phone)
   const failed = lastOut && (lastOut.status === 'failed' || lastOut.status === 'undelivered') ? lastOut.error_code : null
-  return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok' }
+  return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok', since: since?.state === 'opted_in' ? since : null }
 }
 
 /**

@@ -176,7 +176,17 @@ const optOut = (code: number | null) => Boolean(code && TWILIO_ERRORS[code]?.opt
 
 /** A text failed for good: an opt-out is recorded for the number (every channel of the sender), and the team told. */
 async function textFailed(trx: Tx, message: Message, code: number | null, now: number): Promise<void> {
-  await recordTwilioOptOut(trx, message.phone, code, now)
+  await recordTwilioOptOut(
+    trx,
+    {
+      phone: message.phone,
+      code,
+      messageSid: message.twilio_sid,
+      number: message.twilio_number,
+      conversationId: message.intercom_conversation_id,
+    },
+    now,
+  )
   await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }))
 }
 

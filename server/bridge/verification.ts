@@ -95,7 +95,7 @@ async function textCode(deps: BridgeDeps, contactId: string, phone: string, code
     // Twilio's reason is the team's: a 21610 says the number opted out, which is nobody else's business.
     deps.log.warn({ code: sent.code, phone: maskPhone(phone) }, 'the verification code could not be texted')
     capRefused(deps, 'verification', phone, 'twilio_refused')
-    await deps.store.transaction((trx) => recordTwilioOptOut(trx, phone, sent.code, deps.clock.now()))
+    await deps.store.transaction((trx) => recordTwilioOptOut(trx, { phone, code: sent.code, number: recorded }, deps.clock.now()))
     return false
   }
   await deps.store.transaction((trx) =>

@@ -92,6 +92,7 @@ export async function personRecords(db: Executor, p: Person) {
     conversations: await byPerson('sms_conversations'),
     conversationLinks: await byPerson('sms_conversation_links'),
     consent: await db.selectFrom('consent').selectAll().where('phone', 'in', phones).execute(),
+    consentEvents: await db.selectFrom('consent_events').selectAll().where('phone', 'in', phones).orderBy('id').execute(),
     automatedSends: await db
       .selectFrom('automated_sends')
       .selectAll()
@@ -154,6 +155,7 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
   const automated = await eraseAutomated(trx, phones, contacts, now)
   const consentDeleted = await removed(trx.deleteFrom('consent').where('phone', 'in', phones).where('state', '!=', 'opted_out'))
   const optOutKept = (await trx.selectFrom('consent').select('phone').where('phone', 'in', phones).executeTakeFirst()) !== undefined
+  await eraseLedger(trx, phones)
   const jobs = await erasePersonJobs(trx, phones, contacts, ids)
   return {
     messages: ids.length,
@@ -166,6 +168,23 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
     optOutKept,
     sids: unique(texts.map((t) => t.twilio_sid)),
   }
+}
+
+/**
+ * The ledger keeps what the consent row keeps: for a number still opted out, the event that opted it
+ * out (source, time, the words, our number, the MessageSid), without the conversation or contact that
+ * tie it to the rest of the person; every other event of theirs goes.
+ */
+async function eraseLedger(trx: Tx, phones: string[]): Promise<void> {
+  const proofs = trx
+    .selectFrom('consent_events as e')
+    .innerJoin('consent as c', (j) => j.onRef('c.phone', '=', 'e.phone').on('c.state', '=', 'opted_out'))
+    .where('e.phone', 'in', phones)
+    .where('e.state', '=', 'opted_out')
+    .select((eb) => eb.fn.max('e.id').as('id'))
+    .groupBy('e.phone')
+  await trx.deleteFrom('consent_events').where('phone', 'in', phones).where('id', 'not in', proofs).execute()
+  await trx.updateTable('consent_events').set({ conversation_id: null, contact_id: null }).where('phone', 'in', phones).execute()
 }
 
 /** How many rows a delete removed. */

@@ -159,6 +159,28 @@ export interface ConsentTable {
   changed_at: Millis
 }
 
+/** One consent change, appended, never updated: the ledger (what said so, when, and the words). */
+export interface ConsentEventTable {
+  id: Generated<number>
+  phone: string
+  state: ConsentState
+  /** As `consent.source`: keyword, twilio:<code>, messenger, ... */
+  source: string
+  consent_given: ColumnType<number, number | undefined, number>
+  /** The text that caused it (a keyword as the customer typed it). */
+  text: string | null
+  /** The Twilio MessageSid of that text, or of the text Twilio refused. */
+  message_sid: string | null
+  /** Our number (or Messaging Service SID) the text was sent to or from. */
+  number: string | null
+  /** The teammate who made the change. */
+  actor: string | null
+  conversation_id: string | null
+  /** The Intercom contact that proved the number (Messenger verification). */
+  contact_id: string | null
+  created_at: Millis
+}
+
 export type JobState = 'waiting' | 'running' | 'dead'
 
 export interface JobTable {
@@ -279,6 +301,7 @@ export interface Database {
   messages: MessageTable
   webhook_receipts: WebhookReceiptTable
   consent: ConsentTable
+  consent_events: ConsentEventTable
   jobs: JobTable
   settings_cache: SettingsCacheTable
   automated_sends: AutomatedSendTable
@@ -299,4 +322,5 @@ export type HeldMedia = Selectable<HeldMediaTable>
 export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
 export type RevocationRequest = Selectable<RevocationRequestTable>
+export type ConsentEvent = Selectable<ConsentEventTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { canvasResponse, type CanvasResponse, type Component } from '../../canvas/schema.js'
-import { buildTestApp, drain, inboundForm, postSms, postStatus, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, OUR_NUMBER, postSms, postStatus, type TestApp } from '../helper.js'
 import { signCanvas } from '../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
@@ -194,7 +194,13 @@ t.test('opted out: the panel says since when, and sending is refused', async (t)
   await postSms(ctx, inboundForm(ctx, { From: CUSTOMER, Body: 'STOP' }))
   await drain(ctx.app)
   const c = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, contact.id, conversation.id))
-  t.match(byId(c, 'consent'), { style: 'error', text: /opted out of text messages \(texted STOP, \d{4}-\d\d-\d\d\)/ })
+  // How and since when, from the ledger: the word, and which of our numbers it reached.
+  t.match(byId(c, 'consent'), {
+    style: 'error',
+    text: new RegExp(
+      `^Opted out \\d{1,2} [A-Z][a-z]{2} \\d{4} by texting STOP to \\${OUR_NUMBER}\\. They must text START to receive texts again\\.$`,
+    ),
+  })
   t.notOk(byId(c, 'send_sms'), 'no Send button')
   const forced = await canvasOf(
     t,
@@ -391,6 +397,14 @@ t.test('Messenger: a visitor leaves a number and consent, proves it with the tex
   t.equal(visitor.custom_attributes.sms_bridge_consent, true)
   const consent = await ctx.app.store.db.selectFrom('consent').selectAll().executeTakeFirstOrThrow()
   t.match(consent, { phone: '+14155550188', state: 'opted_in', consent_given: 1, source: 'messenger' })
+  t.match(await ctx.app.store.db.selectFrom('consent_events').selectAll().execute(), [
+    { phone: '+14155550188', state: 'opted_in', source: 'messenger', consent_given: 1, contact_id: visitor.id },
+  ])
+  const panel = await canvasOf(t, ctx, '/canvas/inbox/initialize', inboxRequest(ctx, visitor.id, null))
+  t.match(
+    byId(panel, 'consent')?.text,
+    /^Can be texted\. Consent given \d{1,2} [A-Z][a-z]{2} \d{4} by verifying the number in the Messenger\.$/,
+  )
   t.same(
     ctx.twilio.messages.filter((m) => m.direction === 'outbound-api').map((m) => m.to),
     ['+14155550188', '+14155550188'],

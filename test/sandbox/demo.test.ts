@@ -222,7 +222,7 @@ if (BROWSER.problem !== undefined) {
     await phone.getByLabel('Text message').fill('STOP')
     await phone.getByRole('button', { name: 'Send text' }).click()
     await phone.locator('.bubble.theirs', { hasText: 'You have successfully been unsubscribed' }).waitFor(WAIT)
-    await sidebar.locator('.c-text.error', { hasText: 'The customer opted out of text messages (texted STOP' }).waitFor(WAIT)
+    await sidebar.locator('.c-text.error', { hasText: /^Opted out .* by texting STOP to / }).waitFor(WAIT)
     t.equal(await sidebar.getByRole('button', { name: 'Send SMS' }).count(), 0, 'no compose box for an opted-out customer')
     await inbox.locator('#contact-details dd', { hasText: /^true$/ }).waitFor(WAIT)
 

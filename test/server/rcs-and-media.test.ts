@@ -156,7 +156,7 @@ const panel = async (ctx: TestApp, details = false) => {
   const messages = await recentMessagesOfContact(ctx.app.store.db, ctx.intercom.contacts[0]!.id, 10)
   const state = {
     phone: CUSTOMER,
-    consent: { state: 'ok' as const },
+    consent: { state: 'ok' as const, since: null },
     messages,
     welcome: null,
     welcomeEnabled: false,

@@ -38,6 +38,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
       'automated_sends',
       'bridge_versions',
       'consent',
+      'consent_events',
       'held_media',
       'jobs',
       'messages',

@@ -11,6 +11,7 @@ import * as versions from './2026-12-07T11-versions.js'
 import * as retention from './2026-12-07T13-retention.js'
 import * as channels from './2026-12-07T21-channels.js'
 import * as parts from './2026-12-07T22-parts.js'
+import * as consentLedger from './2026-12-07T30-consent-ledger.js'
 import * as revocations from './2026-12-07T32-revocations.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-07T13-retention': retention,
   '2026-12-07T21-channels': channels,
   '2026-12-07T22-parts': parts,
+  '2026-12-07T30-consent-ledger': consentLedger,
   '2026-12-07T32-revocations': revocations,
 }
 

@@ -87,7 +87,7 @@ t.test('the sidebar list says how many segments a text took', async (t) => {
   })
   const panel = inboxPanel({
     phone: CUSTOMER,
-    consent: { state: 'ok' },
+    consent: { state: 'ok', since: null },
     messages: [text(1, 5), text(2, 1), text(3, 1)],
     welcome: null,
     welcomeEnabled: false,

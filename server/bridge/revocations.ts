@@ -1,4 +1,5 @@
 import { getConsent, setConsent } from '../../shared/db/consent.js'
+import { getMessage } from '../../shared/db/messages.js'
 import type { Message, RevocationRequest } from '../../shared/db/schema.js'
 import { pendingRevocation, recordRevocationRequest, resolveRevocations } from '../../shared/db/revocations.js'
 import type { Statement } from '../../shared/db/statement.js'
@@ -70,6 +71,8 @@ export async function optOutFromPanel(deps: BridgeDeps, ctx: PanelContext): Prom
   const { phone, request } = found
   const conversationId = ctx.conversationId ?? request.intercom_conversation_id
   const now = deps.clock.now()
+  // The ledger keeps the customer's words as written (the phrase is only what matched).
+  const asked = await getMessage(deps.store.db, request.message_id)
   const event = {
     keyword: 'opt_out' as const,
     messageId: request.message_id,
@@ -86,7 +89,8 @@ export async function optOutFromPanel(deps: BridgeDeps, ctx: PanelContext): Prom
         source: `teammate:${ctx.adminId ?? 'unknown'}`,
         // The words that asked to stop, and who acted on them.
         evidence: {
-          text: request.phrase,
+          text: asked?.body || request.phrase,
+          messageSid: asked?.twilio_sid ?? null,
           actor: ctx.adminName ?? ctx.adminId ?? null,
           conversationId: conversationId ?? null,
           contactId: ctx.contact.id,

@@ -135,6 +135,17 @@ t.test("the sidebar shows a pending request; a teammate's opt-out stops every au
   t.notOk(ids(after).includes('opt_out_number'), 'the request is settled')
   t.match(await consent(ctx), { state: 'opted_out', source: `teammate:${ctx.intercom.admin.id}` })
   t.match(await requests(ctx), [{ resolution: 'opted_out' }])
+  const ledger = await ctx.app.store.db.selectFrom('consent_events').selectAll().where('phone', '=', CUSTOMER).orderBy('id').execute()
+  t.match(
+    ledger.at(-1),
+    {
+      state: 'opted_out',
+      source: `teammate:${ctx.intercom.admin.id}`,
+      text: /deja de enviarme mensajes/i,
+      conversation_id: conversation.id,
+    },
+    'the ledger keeps who acted, on what words',
+  )
   t.equal(ctx.intercom.contacts.find((c) => c.id === user.id)?.custom_attributes.sms_opted_out, true, 'Intercom is told')
   t.match(notes(ctx).at(-1), /Sam Agent opted this number out of text messages/)
   t.match(await seriesStep(ctx, user.id, 'promo'), { status: 'skipped', reason: /opted out/ })

@@ -19,6 +19,7 @@ import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
 import { textingRefusal } from './consent.js'
+import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestIntercomSubscriptionEvent } from '../../shared/db/consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
@@ -140,6 +141,7 @@ async function whereTo(
   }
   const unsubscribedFrom = await subscriptionRefusal(deps, c.id)
   if (typeof unsubscribedFrom === 'string') return { skip: { phone, reason: unsubscribedFrom } }
+  await ledgerSubscription(deps, { phone, contactId: c.id, unsubscribedFrom })
   // A confirmation answers the person's own request; a welcome or a Series step markets.
   const purpose = send.kind === 'confirmation' ? 'transactional' : 'marketing'
   const refusal = await textingRefusal(deps, { phone, automated: true, purpose, contact: c, unsubscribedFrom })
@@ -158,6 +160,23 @@ async function subscriptionRefusal(deps: BridgeDeps, contactId: string): Promise
     if (!(err instanceof UpstreamError && err.outcome === 'give_up')) throw err
     return `Intercom did not show the contact's SMS subscriptions (${err.message}), so the automated text is not sent.`
   }
+}
+
+/**
+ * A teammate's change of the contact's SMS subscription in Intercom, as this read first sees it, goes
+ * in the consent ledger (source `intercom:subscription`, the type's name as its text): the bridge does
+ * not decide it, but it decides which automated texts go, so the ledger must show it.
+ */
+async function ledgerSubscription(
+  deps: BridgeDeps,
+  seen: { phone: string; contactId: string; unsubscribedFrom: { name: string } | null },
+): Promise<void> {
+  const state = seen.unsubscribedFrom ? 'opted_out' : 'opted_in'
+  const last = await latestIntercomSubscriptionEvent(deps.store.db, seen.phone)
+  // Nothing to record until Intercom first says unsubscribed; then each change once.
+  if ((last?.state ?? 'opted_in') === state) return
+  const evidence = { text: seen.unsubscribedFrom?.name ?? null, contactId: seen.contactId, actor: 'Intercom' }
+  await deps.store.run(consentEvent(seen.phone, { state, source: INTERCOM_SUBSCRIPTION_SOURCE, evidence }, deps.clock.now()))
 }
 
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */

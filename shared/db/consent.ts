@@ -45,23 +45,50 @@ export function setConsent(
       .values({ phone, state, source, changed_at: now, ...given })
       .onConflict((oc) => oc.column('phone').doUpdateSet({ state, source, changed_at: now, ...given }))
       .compile(),
-    compiler
-      .insertInto('consent_events')
-      .values({
-        phone,
-        state,
-        source,
-        ...given,
-        text: evidence.text ?? null,
-        message_sid: evidence.messageSid ?? null,
-        number: evidence.number ?? null,
-        actor: evidence.actor ?? null,
-        conversation_id: evidence.conversationId ?? null,
-        contact_id: evidence.contactId ?? null,
-        created_at: now,
-      })
-      .compile(),
+    consentEvent(phone, { state, source, consentGiven, evidence }, now),
   ]
+}
+
+/**
+ * The ledger row alone: a change the bridge saw but does not decide (a teammate changed the
+ * contact's SMS subscription in Intercom, which automated texts honour). `setConsent` appends it too.
+ */
+export function consentEvent(
+  phone: string,
+  { state, source, consentGiven = false, evidence = {} }: ConsentChange,
+  now = Date.now(),
+): Statement {
+  return compiler
+    .insertInto('consent_events')
+    .values({
+      phone,
+      state,
+      source,
+      ...(consentGiven ? { consent_given: 1 } : {}),
+      text: evidence.text ?? null,
+      message_sid: evidence.messageSid ?? null,
+      number: evidence.number ?? null,
+      actor: evidence.actor ?? null,
+      conversation_id: evidence.conversationId ?? null,
+      contact_id: evidence.contactId ?? null,
+      created_at: now,
+    })
+    .compile()
+}
+
+/** Where Intercom's own record of SMS consent comes from in the ledger. */
+export const INTERCOM_SUBSCRIPTION_SOURCE = 'intercom:subscription'
+
+/** The latest SMS subscription change seen in Intercom for a number. */
+export async function latestIntercomSubscriptionEvent(db: Executor, phone: string): Promise<ConsentEvent | undefined> {
+  return db
+    .selectFrom('consent_events')
+    .selectAll()
+    .where('phone', '=', phone)
+    .where('source', '=', INTERCOM_SUBSCRIPTION_SOURCE)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
 }
 
 /** One number's ledger, oldest first. */
@@ -74,7 +101,14 @@ export async function consentLedger(db: Executor): Promise<ConsentEvent[]> {
   return db.selectFrom('consent_events').selectAll().orderBy('id').execute()
 }
 
-/** The latest change recorded for a number (what the sidebar says "since when, how" from). */
+/** The latest change the bridge decided for a number (what the sidebar says "since when, how" from). */
 export async function latestConsentEvent(db: Executor, phone: string): Promise<ConsentEvent | undefined> {
-  return db.selectFrom('consent_events').selectAll().where('phone', '=', phone).orderBy('id', 'desc').limit(1).executeTakeFirst()
+  return db
+    .selectFrom('consent_events')
+    .selectAll()
+    .where('phone', '=', phone)
+    .where('source', '!=', INTERCOM_SUBSCRIPTION_SOURCE)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
 }

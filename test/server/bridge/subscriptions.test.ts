@@ -139,6 +139,26 @@ t.test('a contact a teammate unsubscribed in Intercom gets no welcome nor Series
   ctx.intercom.setContactSubscription(contact.id, sms.id, null)
   await step('s2')
   t.same(sent(), ['Series s2'], 'resubscribed in Intercom: texted again')
+  await step('s3')
+
+  // The ledger shows each change Intercom made, once, with the type's name; not what the bridge decides.
+  const ledger = await ctx.app.store.db
+    .selectFrom('consent_events')
+    .select(['phone', 'state', 'source', 'text', 'contact_id'])
+    .where('source', '=', 'intercom:subscription')
+    .orderBy('id')
+    .execute()
+  t.match(ledger, [
+    { phone: '+14155550181', state: 'opted_out', text: 'SMS updates', contact_id: user.id },
+    { phone: CUSTOMER, state: 'opted_out', text: 'SMS updates', contact_id: contact.id },
+    { phone: CUSTOMER, state: 'opted_in', text: null, contact_id: contact.id },
+  ])
+  t.equal(ledger.length, 3, 'the send after resubscribing records nothing new')
+  t.equal(
+    await ctx.app.store.db.selectFrom('consent').selectAll().where('phone', '=', CUSTOMER).executeTakeFirst(),
+    undefined,
+    'our own record is untouched',
+  )
 })
 
 t.test('Intercom refusing the subscription calls: STOP still notes, an automated text is not sent on a guess', async (t) => {

@@ -19,7 +19,7 @@ import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
 import { textingRefusal } from './consent.js'
-import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestIntercomSubscriptionEvent } from '../../shared/db/consent.js'
+import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestConsentEvent } from '../../shared/db/consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
 import { sendMessage, senderFor } from './outbound.js'
@@ -172,7 +172,7 @@ async function ledgerSubscription(
   seen: { phone: string; contactId: string; unsubscribedFrom: { name: string } | null },
 ): Promise<void> {
   const state = seen.unsubscribedFrom ? 'opted_out' : 'opted_in'
-  const last = await latestIntercomSubscriptionEvent(deps.store.db, seen.phone)
+  const last = await latestConsentEvent(deps.store.db, seen.phone, 'intercom')
   // Nothing to record until Intercom first says unsubscribed; then each change once.
   if ((last?.state ?? 'opted_in') === state) return
   const evidence = { text: seen.unsubscribedFrom?.name ?? null, contactId: seen.contactId, actor: 'Intercom' }

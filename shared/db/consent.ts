@@ -79,18 +79,6 @@ export function consentEvent(
 /** Where Intercom's own record of SMS consent comes from in the ledger. */
 export const INTERCOM_SUBSCRIPTION_SOURCE = 'intercom:subscription'
 
-/** The latest SMS subscription change seen in Intercom for a number. */
-export async function latestIntercomSubscriptionEvent(db: Executor, phone: string): Promise<ConsentEvent | undefined> {
-  return db
-    .selectFrom('consent_events')
-    .selectAll()
-    .where('phone', '=', phone)
-    .where('source', '=', INTERCOM_SUBSCRIPTION_SOURCE)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst()
-}
-
 /** One number's ledger, oldest first. */
 export async function consentHistory(db: Executor, phone: string): Promise<ConsentEvent[]> {
   return db.selectFrom('consent_events').selectAll().where('phone', '=', phone).orderBy('id').execute()
@@ -101,13 +89,20 @@ export async function consentLedger(db: Executor): Promise<ConsentEvent[]> {
   return db.selectFrom('consent_events').selectAll().orderBy('id').execute()
 }
 
-/** The latest change the bridge decided for a number (what the sidebar says "since when, how" from). */
-export async function latestConsentEvent(db: Executor, phone: string): Promise<ConsentEvent | undefined> {
+/**
+ * A number's latest ledger event of one kind: what the bridge decided (the sidebar's "since when,
+ * how"), or what Intercom's SMS subscription last said (INTERCOM_SUBSCRIPTION_SOURCE).
+ */
+export async function latestConsentEvent(
+  db: Executor,
+  phone: string,
+  of: 'bridge' | 'intercom' = 'bridge',
+): Promise<ConsentEvent | undefined> {
   return db
     .selectFrom('consent_events')
     .selectAll()
     .where('phone', '=', phone)
-    .where('source', '!=', INTERCOM_SUBSCRIPTION_SOURCE)
+    .where('source', of === 'intercom' ? '=' : '!=', INTERCOM_SUBSCRIPTION_SOURCE)
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst()

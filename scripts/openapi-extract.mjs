@@ -25,6 +25,8 @@ const OPERATIONS = {
     ['put', '/conversations/{conversation_id}'],
     ['post', '/conversations/{conversation_id}/reply'],
     ['post', '/conversations/{conversation_id}/tags'],
+    ['post', '/conversations/{conversation_id}/parts'],
+    ['get', '/teams'],
     ['get', '/tags'],
     ['post', '/tags'],
     ['get', '/data_attributes'],

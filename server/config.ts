@@ -3,6 +3,7 @@ import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 import { parseMetricsListen } from './metrics-listener.js'
+import { senderIssuePlace, sendersProblems, sendersSetting } from './senders-config.js'
 
 const INTERCOM_BASE_URLS = {
   us: 'https://api.intercom.io',
@@ -120,6 +121,7 @@ const schema = z.object({
       .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
       .optional(),
   ),
+  SENDERS: optionalString.pipe(sendersSetting.optional()),
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
   METRICS_LISTEN: optionalString.pipe(
     z
@@ -186,6 +188,7 @@ function crossChecks(input: Env): string[] {
   if (!input.TWILIO_PHONE_NUMBER?.trim() && !input.TWILIO_MESSAGING_SERVICE_SID?.trim()) {
     problems.push('TWILIO_PHONE_NUMBER is required: set your Twilio number(s) in E.164, comma separated, or TWILIO_MESSAGING_SERVICE_SID')
   }
+  problems.push(...sendersProblems(input))
   // Twilio and Intercom call PUBLIC_URL from the internet, and sign what they send over it: https,
   // except a localhost address while developing (the demo, a tunnel's local end).
   const publicUrl = URL.parse(input.PUBLIC_URL?.trim() ?? '')
@@ -292,6 +295,8 @@ function toConfig(env: z.output<typeof schema>) {
     messageRetentionMs: env.MESSAGE_RETENTION_DAYS > 0 ? env.MESSAGE_RETENTION_DAYS * 86_400_000 : null,
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
+    // Per-number settings (server/bridge/senders.ts), keyed by our number or the Messaging Service SID.
+    senders: new Map(Object.entries(env.SENDERS ?? {})),
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
   }
@@ -330,7 +335,8 @@ export function loadConfig(env: Env = process.env, dotenvPath: string | null = '
       const missing = input[name] === undefined || input[name] === ''
       // Messages come from the schema or from SETTINGS; neither ever contains the value given.
       if (missing && issue.code !== 'custom') return `${name} is required: ${SETTINGS[name as SettingName]}`
-      return `${name} ${missing ? 'is required' : 'is invalid'}: ${issue.message}`
+      const place = name === 'SENDERS' ? senderIssuePlace(issue.path) : ''
+      return `${name} ${missing ? 'is required' : 'is invalid'}: ${issue.message}${place}`
     })
     throw new ConfigError([...new Set([...problems, ...crossProblems])], dotenvFound)
   }
@@ -378,6 +384,8 @@ export const SETTINGS: Record<SettingName, string> = {
   QUIET_HOURS_TIMEZONE: "time zone for quiet hours when the contact's is unknown (default UTC)",
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
   SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
+  SENDERS:
+    'per-number settings as JSON, keyed by our number in E.164 or the Messaging Service SID: {"+14155550100":{"tag":"sales","team":"123","teammate":"456","countries":["US"]}}. A text to that number opens a conversation with that tag (besides SMS_TAG), assigned to that team and/or teammate; a customer the bridge has never texted, in one of the countries, is texted first from that number. Every customer keeps the number they last used or were last texted from while it is configured (default unset)',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
   METRICS_LISTEN:
     "a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io's scraper (default unset: off); a public or wildcard address is refused",

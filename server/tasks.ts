@@ -16,10 +16,12 @@ import type { TaskDefinition } from './queue/worker.js'
 /**
  * Every task the worker runs. Each is declared (`defineTask`: name, payload, handler, keys) in the
  * bridge module whose code runs it; a task declared but missing here stops the service at start.
- */
+ */ import { routeTask } from './bridge/senders.js'
+
 export const BRIDGE_TASKS: ReadonlyArray<Task<unknown, BridgeDeps>> = [
   deliverTask,
   tagTask,
+  routeTask,
   keywordTask,
   showOptOutTask,
   catchUpTask,

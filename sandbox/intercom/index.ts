@@ -38,6 +38,8 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    */
   appVersion: string
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
+  /** The workspace's teams (GET /teams, and what an assignment may name); none at first. */
+  teams: Array<{ id: string; name: string }>
   closeConversation(id: string, atMs?: number): void
   /**
    * A teammate merges a lead into a user in Intercom's inbox (the bridge is not told): the lead's
@@ -159,6 +161,7 @@ export async function startIntercomStandIn(
     dataAttributes,
     requests,
     deliveries,
+    teams: state.teams,
     get searchLagMs() {
       return state.searchLagMs
     },

@@ -35,6 +35,8 @@ import {
 //   POST /conversations/search              search conversations (dates compared by day)
 //   GET, PUT /conversations/{id}            read a conversation, mark it read
 //   POST /conversations/{id}/tags           tag a conversation
+//   POST /conversations/{id}/parts          manage it: assignment to a teammate or a team (the rest: 400)
+//   GET  /teams                             the workspace's teams
 //   POST /conversations/{id}/reply          a reply, as the contact or as the admin (a note too)
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
@@ -86,6 +88,14 @@ interface ConversationBody {
 interface ConversationUpdateBody {
   read?: boolean
 }
+/** POST /conversations/{id}/parts as the 2.16 description's assign_conversation_request gives it. */
+interface AssignBody {
+  message_type: string
+  type?: 'admin' | 'team'
+  admin_id: string
+  assignee_id?: string
+}
+
 interface ConversationTagBody {
   id: string
   admin_id: string
@@ -237,6 +247,21 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     const conversationJson = (c: Conversation) => conversationShape(c, shapes)
     if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
     state.remaining--
+    // An assignment: to the admin or the team named (which must exist), as the admin doing it.
+    const assign = (conversation: Conversation, body: AssignBody) => {
+      if (body.message_type !== 'assignment') return fail(400, 'parameter_invalid', 'The stand-in only assigns conversations')
+      if (body.admin_id !== state.admin.id) return fail(404, 'not_found', 'Admin Not Found')
+      const to = body.assignee_id ?? ''
+      if (body.type === 'team') {
+        if (to !== '0' && !state.teams.some((t) => t.id === to)) return fail(404, 'team_not_found', 'Team Not Found')
+        conversation.team_assignee_id = to === '0' ? null : to
+      } else {
+        if (to !== '0' && to !== state.admin.id) return fail(404, 'not_found', 'Assignee Not Found')
+        conversation.admin_assignee_id = to === '0' ? null : to
+      }
+      conversation.updated_at = seconds()
+      return send(200, conversationJson(conversation))
+    }
 
     const fault = state.faults.take(req.method!, url.pathname)
     if (fault?.afterAccept) acceptedFault = fault
@@ -275,6 +300,11 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         ...state.admin,
         email_verified: true,
         app: { type: 'app', id_code: WORKSPACE, name: 'Test workspace', region: 'US', timezone: 'UTC', identity_verification: false },
+      })
+    if (path === '/teams')
+      return send(200, {
+        type: 'team.list',
+        teams: state.teams.map((t) => ({ type: 'team', id: t.id, name: t.name, admin_ids: [], admin_priority_level: null })),
       })
     if (path === '/admins')
       return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
@@ -429,7 +459,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         pages: { type: 'pages', page: 1, per_page: 20, total_pages: 1 },
       })
     }
-    if ((m = /^\/conversations\/([^/]+)(\/reply|\/tags)?$/.exec(path))) {
+    if ((m = /^\/conversations\/([^/]+)(\/reply|\/tags|\/parts)?$/.exec(path))) {
       const conversation = state.conversations.find((c) => c.id === m![1])
       if (!conversation) return fail(404, 'not_found', 'Resource Not Found')
       if (!m[2] && req.method === 'PUT') {
@@ -447,6 +477,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         }
         return send(200, tag)
       }
+      if (m[2] === '/parts') return assign(conversation, parsed as AssignBody)
       if (m[2] === '/reply') {
         const body = parsed as ReplyBody
         const now = seconds()

@@ -85,6 +85,8 @@ export interface Conversation {
   parts: Part[]
   /** The teammate it is assigned to; the bridge's conversations start unassigned. */
   admin_assignee_id?: string | null
+  /** The team it is assigned to (POST /conversations/{id}/parts, assignment). */
+  team_assignee_id?: string | null
   /** Marked read through PUT /conversations/{id}. */
   read?: boolean
 }
@@ -334,10 +336,10 @@ export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
       ? {
           priority: 'none',
           admin_assignee_id: Number(c.admin_assignee_id ?? 0),
-          team_assignee_id: 0,
+          team_assignee_id: Number(c.team_assignee_id ?? 0),
           channel: { initial: 'messenger', current: 'messenger' },
         }
-      : { priority: 'not_priority', admin_assignee_id: c.admin_assignee_id ?? null, team_assignee_id: null }),
+      : { priority: 'not_priority', admin_assignee_id: c.admin_assignee_id ?? null, team_assignee_id: c.team_assignee_id ?? null }),
   }
 }
 
@@ -385,6 +387,8 @@ export class IntercomState {
   readonly conversations: Conversation[]
   readonly tags: Tag[]
   readonly dataAttributes: DataAttribute[]
+  /** The workspace's teams (GET /teams; made in Intercom's UI, none at first). */
+  readonly teams: Array<{ id: string; name: string }> = []
   readonly requests: RecordedRequest[] = []
   /** Webhooks and Canvas Kit requests posted, oldest first. */
   readonly deliveries: Delivery[] = []

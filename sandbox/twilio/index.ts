@@ -41,6 +41,8 @@ export interface TwilioStandIn {
     at?: number
   }): TwilioMessage
   addPhoneNumber(e164: string): void
+  /** A number in a Messaging Service's sender pool: sends through it without From go out from the pool's first. */
+  addServiceNumber(serviceSid: string, e164: string): void
   /** The URL of a media item, as Twilio puts it in a webhook's MediaUrl{N}. */
   mediaUrl(message: TwilioMessage, index: number): string
   /**
@@ -191,6 +193,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
     rejectRecipient: (to, code, status = 400) => void state.rejected.set(to, { code, status }),
     addInboundMessage: (m) => state.addInboundMessage(m),
     addPhoneNumber: (e164) => state.addPhoneNumber(e164),
+    addServiceNumber: (serviceSid, e164) => state.addServiceNumber(serviceSid, e164),
     mediaUrl: (message, index) => `${base}/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media/${message.media[index]!.sid}`,
     async receiveText({ from, to, body, media = [], via }) {
       const message = standIn.addInboundMessage({ from, to, body, media })

@@ -7,6 +7,7 @@ import { ERRORS, resource, rfc2822, type TwilioMessage, type TwilioState } from 
 // Basic auth; those under /2010-04-01 are checked against Twilio's OpenAPI description.
 //
 //   GET, POST /v1/Services/{MG...}                               a Messaging Service: read it, set its inbound webhook
+//   GET  /v1/Services/{MG...}/PhoneNumbers                       its sender pool's numbers
 //   GET  /2010-04-01/Accounts/{sid}/Messages/{sid}/Media/{sid}   a media file (the MediaUrl{N} of a webhook)
 //   GET  /2010-04-01/Accounts/{sid}.json                         the account
 //   POST /2010-04-01/Accounts/{sid}/Messages.json                send a text
@@ -29,6 +30,37 @@ function twilioError(
 ) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }))
+}
+
+/**
+ * A service's sender pool as messaging v1 lists it (Twilio's PhoneNumber resource of a Service: the
+ * list under `phone_numbers`, paging under `meta`), every number on one page. An unknown service: 404.
+ */
+function servicePhoneNumbers(state: TwilioState, serviceSid: string, accountSid: string) {
+  const url = `https://messaging.twilio.com/v1/Services/${serviceSid}/PhoneNumbers`
+  const numbers = state.services[serviceSid]?.phone_numbers ?? []
+  return {
+    phone_numbers: numbers.map((phone, i) => ({
+      sid: `PN${String(i).padStart(32, '0')}`,
+      account_sid: accountSid,
+      service_sid: serviceSid,
+      date_created: '2026-01-01T00:00:00Z',
+      date_updated: '2026-01-01T00:00:00Z',
+      phone_number: phone,
+      country_code: 'US',
+      capabilities: ['SMS', 'MMS'],
+      url: `${url}/PN${String(i).padStart(32, '0')}`,
+    })),
+    meta: {
+      page: 0,
+      page_size: 50,
+      first_page_url: `${url}?PageSize=50&Page=0`,
+      previous_page_url: null,
+      next_page_url: null,
+      key: 'phone_numbers',
+      url: `${url}?PageSize=50&Page=0`,
+    },
+  }
 }
 
 export interface TwilioRouteHooks {
@@ -74,6 +106,8 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
     if (req.headers.authorization !== expectedAuth) return fail(401, 20003)
     const path = url.pathname
     // Messaging Services live on Twilio's messaging domain (v1), which has no description in specs/.
+    const pool = /^\/v1\/Services\/(MG[0-9a-f]{32})\/PhoneNumbers$/.exec(path)
+    if (pool && req.method === 'GET') return send(200, servicePhoneNumbers(state, pool[1]!, accountSid))
     const service = /^\/v1\/Services\/(MG[0-9a-f]{32})$/.exec(path)
     if (service) {
       const s = (state.services[service[1]!] ??= {

@@ -44,6 +44,8 @@ export interface TwilioService {
   inbound_request_url: string | null
   inbound_method: string
   use_inbound_webhook_on_number: boolean
+  /** Its sender pool (messaging v1 Services/{sid}/PhoneNumbers); a send without From goes out from the first. */
+  phone_numbers?: string[]
 }
 
 /** A delivery failure set for a number: texts to it are accepted, then end with this status and code. */
@@ -188,7 +190,8 @@ export class TwilioState {
       sid: sid(media.length ? 'MM' : 'SM'),
       account_sid: this.accountSid,
       to: m.to,
-      from: m.from,
+      // Through a service without From, Twilio picks a sender from its pool (here: the first).
+      from: m.from ?? (m.messagingServiceSid ? (this.services[m.messagingServiceSid]?.phone_numbers?.[0] ?? null) : null),
       messaging_service_sid: m.messagingServiceSid,
       body: m.body,
       status: m.messagingServiceSid ? 'accepted' : 'queued',
@@ -248,6 +251,18 @@ export class TwilioState {
 
   addPhoneNumber(e164: string): void {
     this.phoneNumbers.push({ sid: sid('PN'), phone_number: e164, sms_url: null, sms_method: 'POST', status_callback: null })
+  }
+
+  /** A number in a Messaging Service's sender pool (the service is made when it does not exist). */
+  addServiceNumber(serviceSid: string, e164: string): void {
+    const service = (this.services[serviceSid] ??= {
+      sid: serviceSid,
+      friendly_name: 'Support',
+      inbound_request_url: null,
+      inbound_method: 'POST',
+      use_inbound_webhook_on_number: true,
+    })
+    ;(service.phone_numbers ??= []).push(e164)
   }
 
   /** Twilio's own answer to an opt-out keyword, from the number the customer texted: the OptOutType it posts. */

@@ -22,7 +22,8 @@ import { textingRefusal } from './consent.js'
 import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestConsentEvent } from '../../shared/db/consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
-import { sendMessage, senderFor } from './outbound.js'
+import { sendMessage } from './outbound.js'
+import { chooseSender } from './senders.js'
 import { escapeHtml } from '../../shared/text.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
@@ -213,7 +214,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
-  const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
+  const { recorded } = await chooseSender(deps, { phone, conversationNumber: conversation?.twilio_number ?? null })
   // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
   // comes out of the outsider budgets (countries, per number and contact, the welcomes' day budget).
   // Series steps are the team's own campaigns and teammates' texts are never capped.

@@ -38,6 +38,7 @@ import { chosenOption } from './parts.js'
 import { chooseContact } from './trust.js'
 import { noteTask } from './outbound.js'
 import { flagRevocation } from './revocations.js'
+import { routeTask, routesConversations, senderOfNewText } from './senders.js'
 
 // lookFirst: the text may already be in Intercom (it came from Twilio's log, not its webhook).
 const deliverPayload = z.object({
@@ -92,7 +93,12 @@ export async function receiveText(
   // The message's id is the row the insert adds (enqueueTaskAfterInsert writes it into the payload).
   const payload: DeliverPayload = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
   const options = { key: deliverTask.keys.deliver(text.sid), queueKey: queues.phone(address.phone), idField: 'messageId' } as const
-  const [stored] = await deps.store.run(insertInbound(text, address, now), enqueueTaskAfterInsert(deliverTask, payload, options, now))
+  // The number they wrote to is the one they hear back from, on every path (server/bridge/senders.ts).
+  const [stored] = await deps.store.run(
+    insertInbound(text, address, now),
+    enqueueTaskAfterInsert(deliverTask, payload, options, now),
+    ...senderOfNewText(address.phone, address.ours, now),
+  )
   return stored.numAffectedRows === 1n
 }
 
@@ -278,7 +284,8 @@ export function othersNote(others: OtherContact[]): string {
 
 /**
  * The new conversation becomes the contact's SMS conversation; its tag is a job queued with it, and
- * so is the note naming other contacts that carry the number.
+ * so are the number's own tag and assignee (SENDERS) and the note naming other contacts that carry
+ * the number.
  */
 async function recordStarted(
   deps: BridgeDeps,
@@ -289,6 +296,15 @@ async function recordStarted(
     ...setSmsConversation(c),
     updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
     enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
+    ...(c.twilioNumber && routesConversations(deps.config, c.twilioNumber)
+      ? [
+          enqueueTask(
+            routeTask,
+            { conversationId: c.conversationId, number: c.twilioNumber },
+            { key: routeTask.keys.route(c.conversationId) },
+          ),
+        ]
+      : []),
     ...(c.others.length
       ? [
           enqueueTask(

@@ -30,6 +30,8 @@ import { MAX_ATTACHMENTS, heldMediaUrl } from './media-links.js'
 import { servedType } from '../../shared/mime.js'
 import { UpstreamError } from '../../shared/errors.js'
 import { uploadLinkExpiresAt } from '../clients/intercom.js'
+import type { OutgoingText } from '../clients/twilio.js'
+import { chooseSender, senderUsed } from './senders.js'
 
 const id = z.string().min(1)
 
@@ -177,20 +179,6 @@ function senderSupportsMedia(from: string | null, config: Config): boolean {
   return channelOf(from) === 'whatsapp' || from.startsWith('+1')
 }
 
-/**
- * Who a text to this customer is sent from. WhatsApp: the WhatsApp sender they wrote to. SMS: the
- * Messaging Service when one is set (`from` is null), else our number they texted (replies go back
- * from it), else the first configured number. `recorded` is what the message row keeps as our end:
- * the address or the service SID.
- */
-export function senderFor(twilioNumber: string | null, config: Config): { from: string | null; recorded: string | null } {
-  if (twilioNumber && channelOf(twilioNumber) === 'whatsapp') return { from: twilioNumber, recorded: twilioNumber }
-  const service = config.twilio.messagingServiceSid
-  if (service) return { from: null, recorded: service }
-  const from = twilioNumber && config.twilio.phoneNumbers.includes(twilioNumber) ? twilioNumber : (config.twilio.phoneNumbers[0] ?? null)
-  return { from, recorded: from }
-}
-
 type MediaRef = { url: string; contentType: string | null; name: string | null }
 
 /**
@@ -306,7 +294,7 @@ export async function relayReply(deps: BridgeDeps, payload: Reply, ctx: JobConte
   if (!link) return // not an SMS conversation
   if (await hasMessageForPart(db, payload.part.id, 'inbound')) return // a part the bridge itself posted
 
-  const composed = await composeReply(deps, { ...payload, twilioNumber: link.twilio_number }, ctx)
+  const composed = await composeReply(deps, { ...payload, phone: link.phone, twilioNumber: link.twilio_number }, ctx)
   if (!composed) return // nothing to send
   const refused = await recordTexts(deps, { ...payload, link }, composed)
   if (refused) return
@@ -319,11 +307,11 @@ export async function relayReply(deps: BridgeDeps, payload: Reply, ctx: JobConte
  */
 async function composeReply(
   deps: BridgeDeps,
-  reply: Reply & { twilioNumber: string | null },
+  reply: Reply & { phone: string; twilioNumber: string | null },
   ctx: JobContext,
 ): Promise<ComposedReply | null> {
   const { conversationId, part } = reply
-  const { from, recorded } = senderFor(reply.twilioNumber, deps.config)
+  const { from, recorded } = await chooseSender(deps, { phone: reply.phone, conversationNumber: reply.twilioNumber })
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
   if (note) await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
@@ -486,7 +474,6 @@ export async function sendMessage(
   ctx: JobContext,
   opts: { notifyFailure?: boolean } = {},
 ): Promise<boolean> {
-  const config = deps.config.twilio
   const to = customerAddress(row.phone, row.twilio_number)
   const since = lookSince(deps, row, ctx)
   if (since !== null) {
@@ -511,26 +498,32 @@ export async function sendMessage(
     }
   }
   await deps.store.run(updateMessage(row.id, { send_attempted_at: deps.clock.now() }))
+  const from = await sendingFrom(deps, row)
   // Thrown when Twilio's answer leaves it open (no answer, 5xx, 429): the retry looks before it sends.
-  const sent = await deps.twilio.send({
-    to,
-    from:
-      config.messagingServiceSid && channelOf(row.twilio_number) === 'sms'
-        ? { messagingServiceSid: config.messagingServiceSid }
-        : { number: row.twilio_number! },
-    body: row.body,
-    mediaUrls: row.media.map((m) => m.url),
-  })
+  const sent = await deps.twilio.send({ to, from, body: row.body, mediaUrls: row.media.map((m) => m.url) })
   if (!sent.ok) {
     await recordFailure(deps, row, sent, opts.notifyFailure ?? true)
     return false
   }
   await deps.store.run(
     updateMessage(row.id, { twilio_sid: sent.sid, status: sent.status, num_segments: sent.numSegments ?? row.num_segments }),
+    ...senderUsed(row.phone, from.number, row.created_at),
   )
   deps.metrics.segmentsSent.inc({ direction: 'outbound' }, sent.numSegments ?? row.num_segments ?? 0)
   ctx.log.info({ sid: sent.sid, phone: maskPhone(row.phone) }, 'reply sent as SMS')
   return true
+}
+
+/**
+ * Twilio's `From` (and service) for a stored text: its number; or through the Messaging Service,
+ * with the customer's sender (chooseSender, asked now) when the bridge has one for them, else the
+ * service picks from its pool.
+ */
+async function sendingFrom(deps: BridgeDeps, row: Message): Promise<OutgoingText['from']> {
+  const service = deps.config.twilio.messagingServiceSid
+  if (!service || channelOf(row.twilio_number) !== 'sms') return { number: row.twilio_number! }
+  const { from } = await chooseSender(deps, { phone: row.phone, conversationNumber: row.twilio_number })
+  return { messagingServiceSid: service, number: from }
 }
 
 /** Marks a text failed for good, records an opt-out Twilio reported, and queues one note. */

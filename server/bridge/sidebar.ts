@@ -22,7 +22,8 @@ import { CONSENT_ATTRIBUTE, textingRefusal, type Refusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
-import { noteTask, sendMessage, senderFor } from './outbound.js'
+import { noteTask, sendMessage } from './outbound.js'
+import { chooseSender } from './senders.js'
 import { mergeCandidates, onLinkedContact } from './links.js'
 import { MARK_ATTRIBUTE, numberTrust, phoneMark, type ContactFacts } from './trust.js'
 import { CONTACT_ATTRIBUTES } from './contact-attributes.js'
@@ -188,7 +189,7 @@ export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: s
   if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
 
   const existing = await findSmsConversation(deps.store.db, ctx.contact.id)
-  const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
+  const { from, recorded } = await chooseSender(deps, { phone, conversationNumber: existing?.twilio_number ?? null })
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
   const segments = segmentInfo(body)
   await deps.store.transaction(async (trx) => {

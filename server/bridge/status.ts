@@ -18,6 +18,7 @@ import { defineTask, enqueueTask } from '../queue/task.js'
 import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
 import { notifyFailureTask } from './outbound.js'
+import { senderUsed } from './senders.js'
 
 /** Writing the last text's status on a contact: one job per change, in the contact's order. */
 export const syncAttributesTask = defineTask('contact.sms_attributes', z.object({ contactId: z.string().min(1) }), {
@@ -122,6 +123,8 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
   const isFallback = message.fallback_sid === update.sid
   // The first attempt's news once the fallback carries the text: history, not the text's status.
   if (message.fallback_sid && !isFallback) return false
+  // The number Twilio actually sent from (a Messaging Service picks one): the customer's sender now.
+  if (message.direction === 'outbound') await runIn(trx, ...senderUsed(message.phone, update.from, message.created_at))
   if (channel === 'rcs' && isFailure(update.status) && !optOut(update.errorCode) && message.twilio_number?.startsWith('MG')) {
     await runIn(
       trx,

@@ -12,7 +12,7 @@ import { UpstreamError, errorMessage } from '../../shared/errors.js'
 import { budgetTaken, capRefused, takeOutsiderBudget, takeSubmitBudget, type BudgetTaken } from './caps.js'
 import { recordTwilioOptOut } from './consent.js'
 import type { BridgeDeps } from './deps.js'
-import { senderFor } from './outbound.js'
+import { chooseSender } from './senders.js'
 
 /**
  * A Messenger visitor proves they hold the number they typed before anything is linked or consented:
@@ -76,13 +76,14 @@ function allowed(deps: BridgeDeps, phone: string, decision: CodeAllowed, now: nu
 
 /** Texts the code from our usual sender; the stored text says a code was sent, never which. */
 async function textCode(deps: BridgeDeps, contactId: string, phone: string, code: string): Promise<boolean> {
-  const { from, recorded } = senderFor(null, deps.config)
+  const { from, recorded } = await chooseSender(deps, { phone, conversationNumber: null })
+  const service = deps.config.twilio.messagingServiceSid
   const body = `${code} is your verification code. It expires in 10 minutes. If you did not ask for it, ignore this text.`
   // The visitor waits for the answer: a code Twilio did not take is said at once, never retried later.
   const sent = await deps.twilio
     .send({
       to: phone,
-      from: from ? { number: from } : { messagingServiceSid: deps.config.twilio.messagingServiceSid! },
+      from: service ? { messagingServiceSid: service, number: from } : { number: from! },
       body,
       mediaUrls: [],
     })

@@ -394,19 +394,47 @@ export class IntercomApi {
 
   /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */
   smsTagId(): Promise<string> {
-    return this.learnOnce(`intercom.tag.${this.config.smsTag}`, async () => {
-      const tag = await this.call(`find or create the "${this.config.smsTag}" tag`, () =>
-        this.sdk.tags.create({ name: this.config.smsTag }),
-      )
+    return this.tagId(this.config.smsTag)
+  }
+
+  /** A tag's id by name: created if missing (POST /tags finds or creates by name), then cached. */
+  private tagId(name: string): Promise<string> {
+    return this.learnOnce(`intercom.tag.${name}`, async () => {
+      const tag = await this.call(`find or create the "${name}" tag`, () => this.sdk.tags.create({ name }))
       return tag.id
     })
   }
 
-  async tagConversation(conversationId: string): Promise<void> {
-    const [tag, admin] = [await this.smsTagId(), await this.adminId()]
+  /** Tags a conversation with SMS_TAG, or with the tag named. Tagging twice is harmless. */
+  async tagConversation(conversationId: string, name = this.config.smsTag): Promise<void> {
+    const [tag, admin] = [await this.tagId(name), await this.adminId()]
     await this.call('tag the conversation', () =>
       this.sdk.tags.tagConversation({ conversation_id: conversationId, id: tag, admin_id: admin }),
     )
+  }
+
+  /**
+   * Assigns a conversation to a team or a teammate (POST /conversations/{id}/parts, message_type
+   * assignment): a conversation can have both, one call each.
+   */
+  async assignConversation(conversationId: string, to: { type: 'team' | 'admin'; id: string }): Promise<void> {
+    const admin = await this.adminId()
+    await this.call(`assign the conversation to the ${to.type === 'team' ? 'team' : 'teammate'}`, () =>
+      this.sdk.conversations.manage({
+        conversation_id: conversationId,
+        body: { message_type: 'assignment', type: to.type, admin_id: admin, assignee_id: to.id },
+      }),
+    )
+  }
+
+  /** The workspace's team ids (GET /teams) and teammate ids (GET /admins), for `doctor`. */
+  async assigneeIds(): Promise<{ teams: Set<string>; admins: Set<string> }> {
+    const teams = await this.call('list the teams (GET /teams)', () => this.sdk.teams.list())
+    const admins = await this.call('list the teammates (GET /admins)', () => this.sdk.admins.list())
+    return {
+      teams: new Set((teams.teams ?? []).map((t) => String(t.id))),
+      admins: new Set((admins.admins ?? []).filter((a) => a !== undefined && a !== null).map((a) => String(a.id))),
+    }
   }
 
   /** A note in a conversation, for the team only. */

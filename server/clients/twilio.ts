@@ -80,10 +80,13 @@ export function twilioFailure(err: unknown, what: string, host: string): Upstrea
   })
 }
 
-/** A text to send: to a customer, from our number or through the Messaging Service. */
+/**
+ * A text to send: to a customer, from our number or through the Messaging Service, which picks a
+ * sender from its pool unless told which of them (`number`, as Twilio's `From` beside the service).
+ */
 export interface OutgoingText {
   to: string
-  from: { number: string } | { messagingServiceSid: string }
+  from: { number: string } | { messagingServiceSid: string; number?: string | null }
   body: string
   mediaUrls: string[]
 }
@@ -156,7 +159,8 @@ export class TwilioApi {
     try {
       const message = await this.sdk.messages.create({
         to: text.to,
-        ...('number' in text.from ? { from: text.from.number } : { messagingServiceSid: text.from.messagingServiceSid }),
+        ...('messagingServiceSid' in text.from ? { messagingServiceSid: text.from.messagingServiceSid } : {}),
+        ...(text.from.number ? { from: text.from.number } : {}),
         ...(text.body ? { body: text.body } : {}),
         ...(text.mediaUrls.length ? { mediaUrl: text.mediaUrls } : {}),
         statusCallback: this.statusCallback,
@@ -198,6 +202,20 @@ export class TwilioApi {
     return (
       await this.call('list recent texts', () => this.sdk.messages.list({ ...(to ? { to } : {}), dateSentAfter: since, limit: 1000 }))
     ).map(logged)
+  }
+
+  /** The account's numbers (GET IncomingPhoneNumbers.json), for `doctor`. */
+  async accountNumbers(): Promise<string[]> {
+    const numbers = await this.call("list the account's numbers", () => this.sdk.incomingPhoneNumbers.list({ limit: 1000 }))
+    return numbers.map((n) => n.phoneNumber)
+  }
+
+  /** The numbers in a Messaging Service's sender pool (GET messaging v1 Services/{sid}/PhoneNumbers), for `doctor`. */
+  async serviceNumbers(serviceSid: string): Promise<string[]> {
+    const numbers = await this.call("list the Messaging Service's numbers", () =>
+      this.sdk.messaging.v1.services(serviceSid).phoneNumbers.list({ limit: 1000 }),
+    )
+    return numbers.map((n) => n.phoneNumber)
   }
 
   /** A message's pictures and files: where to fetch each (with our credentials) and its type. */

@@ -14,6 +14,7 @@ import { retryBudget } from '../queue/worker.js'
 import type { StepResult } from './setup.js'
 import { migratedBy } from '../../shared/db/versions.js'
 import { PRODUCT, VERSION } from '../../shared/version.js'
+import { checkSenders } from './senders-doctor.js'
 
 const HOUR = 3_600_000
 
@@ -78,6 +79,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     say(false, `Twilio: ${failure.status === 401 ? `${twilio} rejects the account SID or auth token (401)` : unreachable(failure)}.`)
   }
 
+  for (const finding of await checkSenders(config, store, clients)) say(finding.ok, finding.line)
   await reportQueue(store, say, now)
   await reportTraffic(store, results, now)
   await reportRefusals(config, say, now, options.serviceUrl)

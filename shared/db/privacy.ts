@@ -92,6 +92,8 @@ export async function personRecords(db: Executor, p: Person) {
     conversations: await byPerson('sms_conversations'),
     conversationLinks: await byPerson('sms_conversation_links'),
     consent: await db.selectFrom('consent').selectAll().where('phone', 'in', phones).execute(),
+    /** Our number each of their numbers last used or was last texted from. */
+    senders: await db.selectFrom('customer_senders').selectAll().where('phone', 'in', phones).execute(),
     consentEvents: await db.selectFrom('consent_events').selectAll().where('phone', 'in', phones).orderBy('id').execute(),
     automatedSends: await db
       .selectFrom('automated_sends')
@@ -153,6 +155,8 @@ export async function erasePersonRows(trx: Tx, p: Person, now: number): Promise<
     )
     .execute()
   const automated = await eraseAutomated(trx, phones, contacts, now)
+  // Which of our numbers they last used: nothing to keep once they are gone.
+  await trx.deleteFrom('customer_senders').where('phone', 'in', phones).execute()
   const consentDeleted = await removed(trx.deleteFrom('consent').where('phone', 'in', phones).where('state', '!=', 'opted_out'))
   const optOutKept = (await trx.selectFrom('consent').select('phone').where('phone', 'in', phones).executeTakeFirst()) !== undefined
   await eraseLedger(trx, phones)

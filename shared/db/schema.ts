@@ -291,6 +291,17 @@ export interface RevocationRequestTable {
   resolution: string | null
 }
 
+/**
+ * Our number (E.164) a customer last wrote to or was last texted from, per customer number: what the
+ * next text to them is sent from while it is still configured (server/bridge/senders.ts).
+ */
+export interface CustomerSenderTable {
+  phone: string
+  number: string
+  /** When that text was made (inbound: received; outbound: created), so an older text never wins. */
+  at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -308,6 +319,7 @@ export interface Database {
   bridge_versions: BridgeVersionTable
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
+  customer_senders: CustomerSenderTable
 }
 
 export type Job = Selectable<JobTable>

@@ -204,3 +204,56 @@ t.test('jobs at once: 4 on the embedded file, 16 on a remote database (a job mos
   t.equal(loadConfig({ ...valid, WORKER_CONCURRENCY: '8' }, null).workerConcurrency, 8)
   t.match(problemsOf({ ...valid, WORKER_CONCURRENCY: '0' }), [/^WORKER_CONCURRENCY/])
 })
+
+t.test('SENDERS: per-number settings in one JSON setting, every problem listed at once, numbers masked', async (t) => {
+  const two = { ...valid, TWILIO_PHONE_NUMBER: '+14155550100,+16135550100' }
+  const ok = loadConfig(
+    { ...two, SENDERS: '{"+14155550100":{"tag":"sales","team":"123","teammate":"456"},"+16135550100":{"countries":["ca"]}}' },
+    null,
+  )
+  t.same(ok.senders.get('+14155550100'), { tag: 'sales', team: '123', teammate: '456' })
+  t.same(ok.senders.get('+16135550100'), { countries: ['CA'] }, 'countries upper-cased')
+  t.equal(loadConfig(valid, null).senders.size, 0, 'unset: no per-number settings')
+
+  const problems = problemsOf({
+    ...two,
+    SENDERS: JSON.stringify({
+      '+14155550100': { tagg: 'sales', team: 'sales-team', countries: ['CA'] },
+      '+16135550100': { countries: ['CA', 'ZZ'] },
+      '+14155550199': {},
+      [`MG${'c'.repeat(32)}`]: { tag: 'x' },
+      'not-a-number': {},
+    }),
+    PORT: 'abc',
+  })
+  t.match(problems, [
+    /^PORT is invalid/,
+    /^SENDERS is invalid: expected an Intercom id .* \(at \+\*+0100\.team\)$/,
+    /^SENDERS is invalid: unknown field\(s\) tagg .* \(at \+\*+0100\)$/,
+    /^SENDERS is invalid: expected two-letter country codes .* \(at \+\*+0100\.countries\.1\)$/,
+    /^SENDERS is invalid: expected keys that are our numbers in E\.164 or the Messaging Service SID/,
+  ])
+  t.equal(problems.length, 5, 'each problem once, all at once')
+  t.notMatch(problems.join('\n'), /\+1415555/, 'our numbers masked')
+
+  // Valid entries that do not fit the other settings: reported together, too.
+  const across = problemsOf({
+    ...two,
+    SENDERS: JSON.stringify({
+      '+14155550100': { countries: ['CA'] },
+      '+16135550100': { countries: ['CA'] },
+      '+14155550199': {},
+      [`MG${'c'.repeat(32)}`]: {},
+    }),
+  })
+  t.match(across.sort(), [
+    /^SENDERS is invalid: \+\*+0199 is not in TWILIO_PHONE_NUMBER$/,
+    /^SENDERS is invalid: CA is the first-contact country of both \+\*+0100 and \+\*+0100$/,
+    /^SENDERS is invalid: MGc+ is not TWILIO_MESSAGING_SERVICE_SID$/,
+  ])
+  t.same(problemsOf({ ...valid, SENDERS: 'nope' }), [
+    'SENDERS is invalid: expected JSON such as {"+14155550100":{"tag":"sales","team":"123","countries":["US"]}}',
+  ])
+  // With a Messaging Service, a number in its pool may be named without TWILIO_PHONE_NUMBER (doctor checks the pool).
+  t.same(problemsOf({ ...valid, TWILIO_MESSAGING_SERVICE_SID: `MG${'c'.repeat(32)}`, SENDERS: '{"+14155550199":{"tag":"x"}}' }), [])
+})

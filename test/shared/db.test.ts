@@ -39,6 +39,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
       'bridge_versions',
       'consent',
       'consent_events',
+      'customer_senders',
       'held_media',
       'jobs',
       'messages',

@@ -166,7 +166,12 @@ t.test('several numbers: the reply goes out from the one the customer texted; or
   await teammateReplies(viaService, id, 'via the service')
   const [text] = textsTo(viaService)
   t.equal(text?.messaging_service_sid, service)
-  t.equal(text?.from, null)
+  // The customer texted OUR_NUMBER (configured): it goes as From beside the service (sticky sender).
+  t.equal(text?.from, OUR_NUMBER)
+  t.equal(
+    (viaService.twilio.requests.find((r) => r.method === 'POST' && r.path.endsWith('/Messages.json'))?.body as Record<string, string>).From,
+    OUR_NUMBER,
+  )
 })
 
 t.test('attachments go as MMS from US numbers, as links elsewhere; Intercom uploads are served by the bridge', async (t) => {

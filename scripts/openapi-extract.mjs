@@ -26,6 +26,7 @@ const OPERATIONS = {
     ['post', '/conversations/{conversation_id}/reply'],
     ['post', '/conversations/{conversation_id}/tags'],
     ['get', '/tags'],
+    ['get', '/segments'],
     ['post', '/tags'],
     ['get', '/data_attributes'],
     ['post', '/data_attributes'],

@@ -31,6 +31,9 @@ Commands:
                             print every consent change; customers' numbers masked
   catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
                             that the database does not have; a first start takes none older
+  broadcast create|preview|confirm|pause|resume|cancel|status|report|list
+                            one text to an Intercom segment or tag, or to contacts listed in
+                            a file: previewed first, sent by the running service once confirmed
   version                   print the version (also --version)
   help                      show this text
 
@@ -179,6 +182,10 @@ async function run(command: string): Promise<number> {
     case 'export': {
       const { runPrivacyCommand } = await import('./ops/privacy.js')
       return runPrivacyCommand(command, process.argv.slice(3), loadConfig())
+    }
+    case 'broadcast': {
+      const { runBroadcastCommand } = await import('./ops/broadcast.js')
+      return runBroadcastCommand(process.argv.slice(3), loadConfig())
     }
     case 'consent': {
       const { runConsentCommand } = await import('./ops/consent.js')

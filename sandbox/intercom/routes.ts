@@ -18,6 +18,7 @@ import {
   type IntercomState,
   type Part,
   type SearchQuery,
+  contactSearchField,
 } from './state.js'
 
 // What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14, or 2.16 for
@@ -37,6 +38,7 @@ import {
 //   POST /conversations/{id}/tags           tag a conversation
 //   POST /conversations/{id}/reply          a reply, as the contact or as the admin (a note too)
 //   GET, POST /tags                         list tags, create one (or find it by name)
+//   GET  /segments                          the workspace's segments (the description's example, and addSegment)
 //   GET, POST /data_attributes              list data attributes, create one
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
@@ -302,9 +304,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const body = parsed as SearchBody
       const perPage = Math.min(body.pagination?.per_page ?? 50, 150)
       const now = Date.now()
-      const found = state.contacts.filter(
-        (c) => c.searchableAt <= now && matches((f) => (c as unknown as Record<string, unknown>)[f] ?? c.custom_attributes[f], body.query),
-      )
+      const found = state.contacts.filter((c) => c.searchableAt <= now && matches((f) => contactSearchField(c, f), body.query))
       const start = body.pagination?.starting_after ? Number(Buffer.from(body.pagination.starting_after, 'base64url').toString()) : 0
       const data = found.slice(start, start + perPage)
       const more = start + perPage < found.length
@@ -495,6 +495,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, conversationJson(conversation))
     }
 
+    if (path === '/segments') {
+      const counted = url.searchParams.get('include_count') === 'true'
+      const segments = state.segments.map((s) =>
+        counted ? { ...s, count: state.contacts.filter((c) => c.segment_ids?.includes(s.id)).length } : s,
+      )
+      return send(200, { type: 'segment.list', segments })
+    }
     if (path === '/tags') {
       if (req.method === 'GET') return send(200, { type: 'list', data: state.tags })
       const body = parsed as TagBody

@@ -24,7 +24,44 @@ export interface Contact {
   updated_at: number
   /** Not Intercom's: when search starts to see this contact (search is eventually consistent). */
   searchableAt: number
+  /** Not Intercom's fields: the segments the contact is in and the tags on it (search's `segment_id`, `tag_id`). */
+  segment_ids?: string[]
+  tag_ids?: string[]
 }
+
+/** A segment as GET /segments lists it (2.16: `person_type` user or lead). */
+export interface Segment {
+  type: 'segment'
+  id: string
+  name: string
+  created_at: number
+  updated_at: number
+  person_type: 'user' | 'lead'
+}
+
+/**
+ * The segments every workspace starts with here: the 2.16 description's example of GET /segments
+ * (paths./segments.get.responses.200, ../shared/specs/intercom-api-2.16.yaml), as saved in
+ * test/fixtures/real/intercom/api-2.16-lists/segments.json.
+ */
+export const EXAMPLE_SEGMENTS: Segment[] = [
+  {
+    type: 'segment',
+    id: '6762f25c1bb69f9f2193bc22',
+    name: 'John segment',
+    created_at: 1734537820,
+    updated_at: 1734537820,
+    person_type: 'user',
+  },
+  {
+    type: 'segment',
+    id: '6762f25c1bb69f9f2193bc23',
+    name: 'Jane segment',
+    created_at: 1734537820,
+    updated_at: 1734537820,
+    person_type: 'user',
+  },
+]
 
 export interface Part {
   type: 'conversation_part'
@@ -343,8 +380,16 @@ export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
 
 /** A contact as the API (and a webhook's item) gives it: no owner (2.16 gives an owner's id as a string). */
 export function contactJson(c: Contact) {
-  const { searchableAt: _s, ...rest } = c
-  return { ...rest, owner_id: null, tags: { type: 'list', data: [] } }
+  const { searchableAt: _s, segment_ids: _g, tag_ids: tagIds, ...rest } = c
+  const tags = (tagIds ?? []).map((id) => ({ type: 'tag', id, url: `/tags/${id}` }))
+  return { ...rest, owner_id: null, tags: { type: 'list', data: tags } }
+}
+
+/** What search reads for a field: a segment's or tag's members by their lists, else the contact's own field. */
+export function contactSearchField(c: Contact, field: string): unknown {
+  if (field === 'segment_id') return c.segment_ids ?? []
+  if (field === 'tag_id') return c.tag_ids ?? []
+  return (c as unknown as Record<string, unknown>)[field] ?? c.custom_attributes[field]
 }
 
 /** A webhook notification around `item`, as Intercom wraps it. */
@@ -384,6 +429,7 @@ export class IntercomState {
   readonly contacts: Contact[]
   readonly conversations: Conversation[]
   readonly tags: Tag[]
+  readonly segments: Segment[] = EXAMPLE_SEGMENTS.map((s) => ({ ...s }))
   readonly dataAttributes: DataAttribute[]
   readonly requests: RecordedRequest[] = []
   /** Webhooks and Canvas Kit requests posted, oldest first. */
@@ -458,6 +504,25 @@ export class IntercomState {
   }
 
   /** A team creates a subscription type in Intercom's UI (Settings -> Subscriptions). */
+  /** A segment (made in Intercom's UI) holding these contacts. */
+  addSegment(name: string, members: Contact[] = []): Segment {
+    const segment: Segment = { type: 'segment', id: hex24(), name, created_at: seconds(), updated_at: seconds(), person_type: 'user' }
+    this.segments.push(segment)
+    for (const c of members) c.segment_ids = [...(c.segment_ids ?? []), segment.id]
+    return segment
+  }
+
+  /** A tag (made in Intercom's UI) on these contacts. */
+  tagContacts(name: string, members: Contact[]): Tag {
+    let tag = this.tags.find((t) => t.name === name)
+    if (!tag) {
+      tag = { type: 'tag', id: String(this.nextId++), name }
+      this.tags.push(tag)
+    }
+    for (const c of members) c.tag_ids = [...(c.tag_ids ?? []), tag.id]
+    return tag
+  }
+
   addSubscriptionType(t: {
     name: string
     consentType: SubscriptionType['consent_type']

@@ -18,7 +18,8 @@ import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
-import { textingRefusal } from './consent.js'
+import { textingRefusal, type Purpose } from './consent.js'
+import { broadcastOfSendKey, broadcastSendKey } from '../../shared/db/broadcasts.js'
 import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestConsentEvent } from '../../shared/db/consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
@@ -33,6 +34,7 @@ export const sendKeys = {
   welcome: (contactId: string) => `welcome:${contactId}`,
   series: (stepId: string, contactId: string) => `series:${stepId}:${contactId}`,
   confirmation: (contactId: string, phone: string) => `confirm:${contactId}:${phone}`,
+  broadcast: broadcastSendKey,
 }
 
 const automatedPayload = z.object({ key: z.string().min(1) })
@@ -51,7 +53,7 @@ export const automatedNoteTask = defineTask('automated.note', automatedPayload, 
 
 export interface AutomatedRequest {
   key: string
-  kind: 'welcome' | 'series' | 'confirmation'
+  kind: AutomatedSend['kind']
   contactId: string
   phone?: string | null | undefined
   body?: string | null | undefined
@@ -126,6 +128,7 @@ async function whereTo(
   deps: BridgeDeps,
   send: AutomatedSend,
   c: Intercom.Contact,
+  purpose: Purpose,
 ): Promise<{ phone: string } | { skip: { reason: string; phone?: string } }> {
   const db = deps.store.db
   const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
@@ -142,8 +145,6 @@ async function whereTo(
   const unsubscribedFrom = await subscriptionRefusal(deps, c.id)
   if (typeof unsubscribedFrom === 'string') return { skip: { phone, reason: unsubscribedFrom } }
   await ledgerSubscription(deps, { phone, contactId: c.id, unsubscribedFrom })
-  // A confirmation answers the person's own request; a welcome or a Series step markets.
-  const purpose = send.kind === 'confirmation' ? 'transactional' : 'marketing'
   const refusal = await textingRefusal(deps, { phone, automated: true, purpose, contact: c, unsubscribedFrom })
   return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
 }
@@ -179,6 +180,16 @@ async function ledgerSubscription(
   await deps.store.run(consentEvent(seen.phone, { state, source: INTERCOM_SUBSCRIPTION_SOURCE, evidence }, deps.clock.now()))
 }
 
+/**
+ * What the text is for: a confirmation answers the person's own request; a welcome or a Series step
+ * markets; a broadcast says (null when it was cancelled before its text went).
+ */
+async function purposeOf(deps: BridgeDeps, send: AutomatedSend): Promise<Purpose | null> {
+  if (send.kind !== 'broadcast') return send.kind === 'confirmation' ? 'transactional' : 'marketing'
+  const broadcast = await broadcastOfSendKey(deps.store.db, send.key)
+  return broadcast && broadcast.state !== 'cancelled' ? broadcast.purpose : null
+}
+
 /** Job: sends one automated text, or records why it may not be sent. Quiet hours hold it back. */
 export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, ctx: JobContext): Promise<void | TaskResult> {
   const db = deps.store.db
@@ -187,10 +198,12 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   // Sending already began (a retry after a crash): finish that text, never start a second one.
   if (send.message_id) return finish(deps, send, ctx)
+  const purpose = await purposeOf(deps, send)
+  if (!purpose) return settle(deps, send.key, { status: 'skipped', reason: 'The broadcast was cancelled.' })
 
   const c = await deps.intercom.findContact(send.intercom_contact_id)
   if (!c) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
-  const target = await whereTo(deps, send, c)
+  const target = await whereTo(deps, send, c, purpose)
   if ('skip' in target) return settle(deps, send.key, { status: 'skipped', ...target.skip })
   const { phone } = target
 
@@ -212,6 +225,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
   if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
 
+  // Contract C: a text the team starts (a broadcast) should open the contact's SMS conversation when
+  // there is none (ensureSmsConversation, conversations.ts); until it merges, the existing one is used.
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
   // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
@@ -259,7 +274,12 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
   )
 }
 
-const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const
+const KIND_NAMES = {
+  welcome: 'Welcome text',
+  series: 'Series text',
+  confirmation: 'Confirmation text',
+  broadcast: 'Broadcast text',
+} as const
 
 /** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
 export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {

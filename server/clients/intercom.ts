@@ -128,6 +128,15 @@ export function canonicalContact(link: string | null | undefined): string | unde
 }
 
 /** A custom contact attribute: its name, type and the description Intercom shows the team. */
+/** A segment or tag a broadcast may go to. */
+export interface AudienceChoice {
+  id: string
+  name: string
+}
+
+/** Contacts per audience page: Intercom's search allows 150; a page is one transaction of recipients. */
+export const AUDIENCE_PAGE = 100
+
 export interface ContactAttribute {
   name: string
   dataType: 'string' | 'boolean' | 'date' | 'integer'
@@ -233,6 +242,34 @@ export class IntercomApi {
       }
       throw intercomFailure(err, 'create a contact', intercomHost(this.config.intercom))
     }
+  }
+
+  /** The workspace's segments (GET /segments) and tags (GET /tags): what a broadcast may go to. */
+  async audiences(): Promise<{ segments: AudienceChoice[]; tags: AudienceChoice[] }> {
+    const segments = await this.call('list segments', () => this.sdk.segments.list())
+    const tags = await this.call('list tags', () => this.sdk.tags.list())
+    return {
+      segments: (segments.segments ?? []).map((s) => ({ id: s.id ?? '', name: s.name ?? '' })).filter((s) => s.id),
+      tags: (tags.data ?? []).map((t) => ({ id: t.id, name: t.name })),
+    }
+  }
+
+  /**
+   * One page of a segment's or tag's contacts: POST /contacts/search on `segment_id` / `tag_id`
+   * (both take `=`), `starting_after` from the page before; `next` is null on the last page.
+   */
+  async audiencePage(
+    audience: { field: 'segment_id' | 'tag_id'; id: string },
+    cursor: string | null,
+    perPage = AUDIENCE_PAGE,
+  ): Promise<{ contacts: Intercom.Contact[]; next: string | null }> {
+    const page = await this.call(`list the contacts of ${audience.field.replace('_id', '')} ${audience.id}`, () =>
+      this.sdk.contacts.search({
+        query: { field: audience.field, operator: '=', value: audience.id },
+        pagination: { per_page: perPage, ...(cursor ? { starting_after: cursor } : {}) },
+      }),
+    )
+    return { contacts: page.data, next: page.response.pages?.next?.starting_after ?? null }
   }
 
   /** The contact, or null when it no longer exists (deleted, or merged into another). */

@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors.js'
 import { maskPhonesInText } from '../../shared/log.js'
 import { safeEqual } from '../../shared/signatures.js'
 import { discardDeadJob, listJobs, retryDeadJob } from '../queue/queue.js'
+import adminBroadcasts from './admin-broadcasts.js'
 
 const ADMIN_LIMIT = { rateLimit: { max: 120, timeWindow: '1 minute' } }
 
@@ -70,6 +71,9 @@ const admin: FastifyPluginAsync = async (app) => {
     if (!(await retryDeadJob(app.store, id))) throw noDeadJob(id)
     return { retried: id }
   })
+
+  // Broadcasts: their own file, behind the same token (a child plugin inherits this one's hook).
+  await app.register(adminBroadcasts)
 
   app.delete<{ Params: { id: string } }>('/admin/jobs/:id', { config: ADMIN_LIMIT }, async (req) => {
     const id = jobId(req)

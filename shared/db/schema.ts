@@ -206,9 +206,9 @@ export interface JobTable {
 export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
 
 export interface AutomatedSendTable {
-  /** welcome:<contact> or series:<step>:<contact>: a second request with the same key does nothing. */
+  /** welcome:<contact>, series:<step>:<contact> or broadcast:<id>:<contact>: a second request with the same key does nothing. */
   key: string
-  kind: 'welcome' | 'series' | 'confirmation'
+  kind: 'welcome' | 'series' | 'confirmation' | 'broadcast'
   intercom_contact_id: string
   phone: string | null
   body: string | null
@@ -291,6 +291,55 @@ export interface RevocationRequestTable {
   resolution: string | null
 }
 
+export type BroadcastState = 'expanding' | 'ready' | 'sending' | 'paused' | 'cancelled' | 'done' | 'failed'
+export type BroadcastPurpose = 'marketing' | 'transactional'
+
+/** One text to many contacts (`sms-bridge broadcast`, /admin/broadcasts). */
+export interface BroadcastTable {
+  id: Generated<number>
+  /** An Intercom segment or tag (audience_ref: its id), or contacts listed in a file (their rows come first). */
+  audience_kind: 'segment' | 'tag' | 'file'
+  audience_ref: string | null
+  /** A template reference (contract B): "macro:<id>" or a named template. */
+  template: string
+  purpose: BroadcastPurpose
+  /** Not before this time; each recipient also waits for the end of their quiet hours. */
+  send_at: Millis
+  state: BroadcastState
+  /** Intercom's `starting_after` for the audience's next page while expanding; null when done. */
+  cursor: string | null
+  pages: ColumnType<number, number | undefined, number>
+  /** Lines of a file that named a number no contact is linked to (not stored: nobody to keep them for). */
+  unmatched: ColumnType<number, number | undefined, number>
+  failure: string | null
+  created_by: string
+  confirmed_at: Millis | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+export type RecipientState = 'listed' | 'excluded' | 'pending' | 'released'
+
+export interface BroadcastRecipientTable {
+  broadcast_id: number
+  intercom_contact_id: string
+  phone: string | null
+  /** listed (a file's line, not yet looked at), excluded (reason says why), pending, released (sent once by automated_sends). */
+  state: RecipientState
+  /** Why excluded: a code the surfaces put into words (BROADCAST_EXCLUSIONS). */
+  reason: string | null
+  /** The rendered text until it is released (automated_sends then keeps it). */
+  body: string | null
+  segments: ColumnType<number, number | undefined, number>
+  encoding: string | null
+  cost: number | null
+  cost_unit: string | null
+  time_zone: string | null
+  /** The recipient's quiet hours end then (0: now). */
+  not_before: ColumnType<Millis, Millis | undefined, Millis>
+  created_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -308,6 +357,8 @@ export interface Database {
   bridge_versions: BridgeVersionTable
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
+  broadcasts: BroadcastTable
+  broadcast_recipients: BroadcastRecipientTable
 }
 
 export type Job = Selectable<JobTable>
@@ -324,3 +375,5 @@ export type Consent = Selectable<ConsentTable>
 export type RevocationRequest = Selectable<RevocationRequestTable>
 export type ConsentEvent = Selectable<ConsentEventTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>
+export type Broadcast = Selectable<BroadcastTable>
+export type BroadcastRecipient = Selectable<BroadcastRecipientTable>

@@ -13,8 +13,10 @@ import {
   type Conversation,
   type IntercomSaved,
   type Part,
+  type Segment,
   type Subscription,
   type SubscriptionType,
+  type Tag,
 } from './state.js'
 
 // The Intercom stand-in: what a test can do with it, and what Intercom does on its own, posting
@@ -38,6 +40,10 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    */
   appVersion: string
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
+  /** A team makes a segment in Intercom's UI holding these contacts (GET /segments; search by segment_id). */
+  addSegment(name: string, members?: Contact[]): Segment
+  /** A team tags these contacts in Intercom's UI (search by tag_id). */
+  tagContacts(name: string, members: Contact[]): Tag
   closeConversation(id: string, atMs?: number): void
   /**
    * A teammate merges a lead into a user in Intercom's inbox (the bridge is not told): the lead's
@@ -175,6 +181,8 @@ export async function startIntercomStandIn(
     failNext: (fault: Fault) => state.faults.add(fault),
     failUpload: (fault) => state.uploadFaults.add({ ...fault, match: { path: /^\/uploads\// } }),
     addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
+    addSegment: (name: string, members?: Contact[]) => state.addSegment(name, members),
+    tagContacts: (name: string, members: Contact[]) => state.tagContacts(name, members),
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),

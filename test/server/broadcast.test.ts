@@ -16,7 +16,7 @@ function app(t: Teardown, options: TestAppOptions & { env?: Record<string, strin
 
 async function api(ctx: TestApp, method: 'GET' | 'POST', url: string, payload?: unknown) {
   const res = await ctx.app.inject({ method, url, payload: payload as object, headers: { authorization: `Bearer ${TOKEN}` } })
-  return { status: res.statusCode, body: res.json() as Record<string, any> }
+  return { status: res.statusCode, body: res.json<Record<string, any>>() }
 }
 
 let crm = 0

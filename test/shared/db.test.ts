@@ -37,6 +37,8 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
     [
       'automated_sends',
       'bridge_versions',
+      'broadcast_recipients',
+      'broadcasts',
       'consent',
       'consent_events',
       'held_media',

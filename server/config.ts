@@ -1,3 +1,4 @@
+import { macroIdIn } from './bridge/templates.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
@@ -9,6 +10,10 @@ const INTERCOM_BASE_URLS = {
   eu: 'https://api.eu.intercom.io',
   au: 'https://api.au.intercom.io',
 } as const
+
+/** A template setting that starts with `macro:` must name a macro by its id ("macro:123"). */
+const namesMacroWell = (v: string) => !v.trim().startsWith('macro:') || macroIdIn(v) !== null
+const MACRO_REF_PROBLEM = 'expected macro:<id> (an Intercom macro id, such as macro:123) or the words of the text'
 
 const optionalString = z
   .string()
@@ -90,7 +95,7 @@ const schema = z.object({
   REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
   RELAY_BOT_REPLIES: boolean.default(true),
   MARK_READ_AFTER_SMS: boolean.default(true),
-  WELCOME_SMS_TEMPLATE: z.string().default(''),
+  WELCOME_SMS_TEMPLATE: z.string().refine(namesMacroWell, MACRO_REF_PROBLEM).default(''),
   WELCOME_BRIDGE_CONTACTS: boolean.default(false),
   MATCH_USERS_BY_PHONE: boolean.default(true),
   SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
@@ -117,7 +122,11 @@ const schema = z.object({
           return z.NEVER
         }
       })
-      .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
+      .pipe(
+        z.record(z.string().regex(/^[\w-]+$/), z.string().min(1).refine(namesMacroWell, MACRO_REF_PROBLEM), {
+          error: 'expected an object of template names to texts',
+        }),
+      )
       .optional(),
   ),
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
@@ -366,7 +375,8 @@ export const SETTINGS: Record<SettingName, string> = {
   RELAY_BOT_REPLIES: 'whether bot (Fin) replies are texted too (default true)',
   MARK_READ_AFTER_SMS:
     'whether a conversation is marked read once a reply went out by text, so Intercom does not also email it (default true)',
-  WELCOME_SMS_TEMPLATE: 'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." (empty: off)',
+  WELCOME_SMS_TEMPLATE:
+    'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." or an Intercom macro as macro:<id> (empty: off)',
   WELCOME_BRIDGE_CONTACTS: 'whether contacts the bridge created from an inbound text get the welcome text too (default false)',
   MATCH_USERS_BY_PHONE:
     "whether a user's phone counts as the team's data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead's phone never counts",
@@ -377,7 +387,8 @@ export const SETTINGS: Record<SettingName, string> = {
   QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
   QUIET_HOURS_TIMEZONE: "time zone for quiet hours when the contact's is unknown (default UTC)",
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
-  SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
+  SMS_TEMPLATES:
+    'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}; a value may name an Intercom macro instead, as macro:<id>',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
   METRICS_LISTEN:
     "a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io's scraper (default unset: off); a public or wildcard address is refused",

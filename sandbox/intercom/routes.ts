@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type Fault, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
+import { findMacro, listMacros } from './macros.js'
 import {
   API_VERSIONS,
   attachment,
@@ -41,6 +42,8 @@ import {
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
+//   GET  /admins/{id}                       a teammate, with team_ids (2.16)
+//   GET  /macros, /macros/{id}              macros visible to the token's admin, paged by cursor (2.16)
 
 /** Whether the request's Intercom-Version answers a merged contact with 410 Gone (2.16 on), not 404. */
 function saysGone(version: string): boolean {
@@ -122,6 +125,36 @@ function errorList(res: ServerResponse, status: number, code: string, message: s
 }
 
 type Answer = { json: unknown } | { status: number; error: string; message: string }
+
+/** GET /admins/{id} (a teammate and their teams), GET /macros and /macros/{id}; undefined for any other path. */
+function teamsAndMacros(state: IntercomState, path: string, query: Record<string, string>): Answer | undefined {
+  const tokenTeams = state.teammates.get(state.admin.id)?.team_ids ?? []
+  if (path === '/macros') return { json: listMacros(state.macros, tokenTeams, query) }
+  const macroId = /^\/macros\/([^/]+)$/.exec(path)?.[1]
+  if (macroId !== undefined) {
+    const macro = findMacro(state.macros, tokenTeams, decodeURIComponent(macroId))
+    return macro ? { json: macro } : { status: 404, error: 'not_found', message: 'Macro not found' }
+  }
+  const adminId = /^\/admins\/([^/]+)$/.exec(path)?.[1]
+  if (adminId === undefined) return undefined
+  const known = adminId === state.admin.id ? { name: state.admin.name } : state.teammates.get(adminId)
+  if (!known) return { status: 404, error: 'admin_not_found', message: 'Admin not found' }
+  const email = adminId === state.admin.id ? state.admin.email : `${adminId}@example.com`
+  const teamIds = state.teammates.get(adminId)?.team_ids ?? []
+  return {
+    json: {
+      type: 'admin',
+      id: adminId,
+      name: known.name,
+      email,
+      away_mode_enabled: false,
+      away_mode_reassign: false,
+      has_inbox_seat: true,
+      away_status_reason_id: null,
+      team_ids: teamIds,
+    },
+  }
+}
 
 /**
  * A contact's subscriptions: the list of its explicit choices, attach (the consent_type must be the
@@ -276,6 +309,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         email_verified: true,
         app: { type: 'app', id_code: WORKSPACE, name: 'Test workspace', region: 'US', timezone: 'UTC', identity_verification: false },
       })
+    const teamAnswer = teamsAndMacros(state, path, record.query)
+    if (teamAnswer) return 'json' in teamAnswer ? send(200, teamAnswer.json) : fail(teamAnswer.status, teamAnswer.error, teamAnswer.message)
     if (path === '/admins')
       return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
 

@@ -1,3 +1,4 @@
+import { exampleMacros, type Macro } from './macros.js'
 import { randomBytes } from 'node:crypto'
 import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
@@ -409,6 +410,10 @@ export class IntercomState {
   readonly subscriptionTypes: SubscriptionType[] = []
   /** Each contact's explicit choices: subscription type id -> the consent_type it was attached with. */
   readonly contactSubscriptions = new Map<string, Map<string, SubscriptionType['consent_type']>>()
+  /** The workspace's macros (2.16), seeded with its description's examples. */
+  readonly macros: Macro[] = exampleMacros()
+  /** Teammates other than the token's admin, and every admin's teams (GET /admins/{id}'s team_ids). */
+  readonly teammates = new Map<string, { name: string; team_ids: string[] }>()
 
   constructor(opts: IntercomStateOptions) {
     const saved = opts.saved

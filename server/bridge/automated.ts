@@ -14,7 +14,6 @@ import { createOutboundMessage, getMessage } from '../../shared/db/messages.js'
 import type { AutomatedSend } from '../../shared/db/schema.js'
 import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
-import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
@@ -26,6 +25,7 @@ import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
+import { parseTemplateRef, renderSetting, renderTemplateRef, type Rendered } from './templates.js'
 import { queues } from './keys.js'
 
 /** Automated texts, once per key for ever (the automated_sends row's key, not a job's). */
@@ -203,14 +203,9 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
     }
   }
 
-  const template =
-    send.template !== null
-      ? (deps.config.templates.get(send.template) ?? null)
-      : send.kind === 'welcome'
-        ? deps.config.welcome.template
-        : null
-  const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
-  if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
+  const words = await wordsOf(deps, send, c)
+  if (!words.ok) return settle(deps, send.key, { status: 'skipped', phone, reason: notRendered(words.reason, send) })
+  const body = words.body.slice(0, MAX_SMS_BODY)
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
@@ -244,6 +239,25 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   // or contact today, so holding would only put off what the cap is there to stop.
   if (capped) return settle(deps, send.key, { status: 'skipped', phone, reason: capped.sentence })
   return finish(deps, { ...send, phone, message_id: written.id! }, ctx)
+}
+
+/**
+ * The words of an automated text, rendered now: its own, a Series step's template (a name in
+ * SMS_TEMPLATES or `macro:<id>`), or the welcome's setting (the words or `macro:<id>`).
+ */
+function wordsOf(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contact): Promise<Rendered> | Rendered {
+  if (send.body !== null) return send.body ? { ok: true, body: send.body } : { ok: false, reason: 'empty' }
+  if (send.template !== null) return renderTemplateRef(deps, parseTemplateRef(send.template), c)
+  if (send.kind === 'welcome') return renderSetting(deps, deps.config.welcome.template, c)
+  return { ok: false, reason: 'empty' }
+}
+
+/** Why an automated text had no words, as the skipped send's reason. */
+function notRendered(reason: Exclude<Rendered, { ok: true }>['reason'], send: AutomatedSend): string {
+  if (reason === 'unknown_template') return `The template "${send.template}" is not in SMS_TEMPLATES any more.`
+  if (reason === 'macro_unavailable')
+    return "The Intercom macro it names was deleted, or is not visible to the access token's admin any more."
+  return 'The text is empty.'
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

@@ -137,6 +137,33 @@ export interface ContactAttribute {
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
+/** A macro as the bridge reads it (2.16's `macro`): plain text with Intercom placeholders, and who may use it. */
+export interface Macro {
+  id: string
+  name: string
+  bodyText: string | null
+  visibleTo: 'everyone' | 'specific_teams'
+  teamIds: string[]
+  /** Where Intercom offers it (inbox, messenger); empty when not said. */
+  availableOn: string[]
+}
+
+/** The most pages of 150 macros read (GET /macros): 3,000 macros. */
+export const MACRO_PAGES = 20
+
+/** 2.16's macro, read leniently: one without an id or name is skipped; an unknown visibility is nobody's. */
+function macroOf(m: Intercom.unstable.Macro): Macro | null {
+  if (!m.id || !m.name) return null
+  return {
+    id: String(m.id),
+    name: m.name,
+    bodyText: typeof m.body_text === 'string' ? m.body_text : null,
+    visibleTo: m.visible_to === 'everyone' ? 'everyone' : 'specific_teams',
+    teamIds: (m.visible_to_team_ids ?? []).map(String),
+    availableOn: (m.available_on ?? []).map(String),
+  }
+}
+
 /** The workspace's SMS subscription type: made in Intercom's UI, opt-out (unsubscribe to stop) or opt-in. */
 export interface SmsSubscriptionType {
   id: string
@@ -390,6 +417,39 @@ export class IntercomApi {
         )
       return id
     })
+  }
+
+  /**
+   * The workspace's macros Intercom shows the token's admin (GET /macros, 2.16), newest first, every
+   * page up to MACRO_PAGES (each of 150). `body_text` may be null in a long list: `getMacro` has it.
+   */
+  async listMacros(): Promise<Macro[]> {
+    const macros: Macro[] = []
+    let startingAfter: string | undefined
+    for (let page = 0; page < MACRO_PAGES; page++) {
+      const list = await this.call('list macros (GET /macros)', () =>
+        this.sdk.unstable.macros.listMacros({ per_page: 150, ...(startingAfter ? { starting_after: startingAfter } : {}) }),
+      )
+      macros.push(...(list.data ?? []).flatMap((m) => (m && macroOf(m)) || []))
+      startingAfter = list.pages?.next?.starting_after ?? undefined
+      if (!startingAfter) break
+    }
+    return macros
+  }
+
+  /** One macro (GET /macros/{id}), or null when it is gone or hidden from the token's admin (404). */
+  async getMacro(id: string): Promise<Macro | null> {
+    const macro = await this.orNull(`read macro ${id} (GET /macros/{id})`, () => this.sdk.unstable.macros.getMacro({ id }))
+    return macro ? macroOf(macro) : null
+  }
+
+  /** The teams a teammate is in (GET /admins/{id}'s team_ids), or null when there is no such admin. */
+  async teamIdsOf(adminId: string): Promise<string[] | null> {
+    // Admin ids are numbers in the description's path (a Canvas Kit request names them as strings).
+    if (!/^\d{1,18}$/.test(adminId)) return null
+    const admin = await this.orNull(`read admin ${adminId} (GET /admins/{id})`, () => this.sdk.admins.find({ admin_id: Number(adminId) }))
+    if (!admin) return null
+    return ((admin as { team_ids?: unknown }).team_ids as unknown[] | undefined)?.map(String) ?? []
   }
 
   /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */

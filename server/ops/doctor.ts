@@ -14,6 +14,7 @@ import { retryBudget } from '../queue/worker.js'
 import type { StepResult } from './setup.js'
 import { migratedBy } from '../../shared/db/versions.js'
 import { PRODUCT, VERSION } from '../../shared/version.js'
+import { reportMacros } from './macros-check.js'
 
 const HOUR = 3_600_000
 
@@ -69,6 +70,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const failure = intercomFailure(err, 'check the token', intercom)
     say(false, `Intercom: ${failure.status === 401 ? `${intercom} rejects the access token (401)` : unreachable(failure)}.`)
   }
+  await reportMacros(config, clients.intercom, say)
   const twilio = twilioHost(config.twilio)
   try {
     await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()

@@ -173,7 +173,10 @@ function composeSection(state: PanelState, flash: PanelFlash, unconfirmed: boole
       ...(flash.error ? { error: true } : {}),
     })
     if (flash.error) c.push(smsError(flash.error))
-    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
+    // Preview shows the counter and price (canvas/compose-views.ts); Send SMS skips it.
+    c.push({ type: 'button', id: 'preview_sms', label: 'Preview', action: { type: 'submit' }, style: 'primary' })
+    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'secondary' })
+    c.push({ type: 'button', id: 'choose_macro', label: 'Use a macro', action: { type: 'submit' }, style: 'link' })
   } else if (flash.error) {
     c.push(smsError(flash.error))
   }

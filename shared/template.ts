@@ -22,8 +22,6 @@ const PLACEHOLDER =
 
 /** The longest first name a text may carry. */
 export const MAX_FIRST_NAME = 20
-/** The longest name (every word plain) a text may carry. */
-export const MAX_NAME = 40
 /** The longest other value (a custom attribute, a Workflow's variable) a text may carry. */
 export const MAX_VALUE = 60
 
@@ -40,15 +38,6 @@ export function plainFirstName(name: string | null | undefined): string | null {
   const first = name?.normalize('NFC').trim().split(/\s+/)[0]
   if (!first || first.length > MAX_FIRST_NAME) return null
   return NAME_WORD.test(first) ? first : null
-}
-
-/** A whole name by the same rules: at most four words, each a plain name word, MAX_NAME characters. */
-export function plainName(name: string | null | undefined): string | null {
-  const words = name?.normalize('NFC').trim().split(/\s+/).filter(Boolean) ?? []
-  if (words.length === 0 || words.length > 4) return null
-  if (!words.every((w) => w.length <= MAX_FIRST_NAME && NAME_WORD.test(w))) return null
-  const whole = words.join(' ')
-  return whole.length <= MAX_NAME ? whole : null
 }
 
 // What makes a value more than words: a link (scheme, www., anything.tld), markup, a placeholder,
@@ -79,8 +68,8 @@ export interface TemplateContact {
 const CONTACT_PREFIX = /^(?:user|contact|lead|customer)\./
 
 /**
- * The values a template may use, every one plain: the contact's name (`first_name`, `last_name`,
- * `name`, also as `user.first_name` and so on), their custom attributes (`custom_attributes.plan`),
+ * The values a template may use, every one plain: the contact's plain first name (`first_name`,
+ * `name`, also as `user.first_name`, `user.name`...), their custom attributes (`custom_attributes.plan`),
  * then `variables` by their exact name. Anything else (a teammate's or the conversation's attributes,
  * the contact's email or phone) is not offered: its fallback is used.
  */
@@ -95,12 +84,9 @@ export function templateValues(contact: TemplateContact, variables: Record<strin
 
 /** A contact's value for a placeholder, null when it is not plain, undefined when it names none. */
 function contactValue(contact: TemplateContact, key: string): string | null | undefined {
-  if (key === 'first_name') return plainFirstName(contact.name)
-  if (key === 'name' || key === 'full_name') return plainName(contact.name)
-  if (key === 'last_name') {
-    const words = plainName(contact.name)?.split(' ') ?? []
-    return words.length > 1 ? words[words.length - 1]! : null
-  }
+  // Only ever a plain first name, whichever name a template asks for: a whole name is more of a
+  // lead's own words than a greeting needs (test/faults/visitor-fields.test.ts).
+  if (key === 'first_name' || key === 'name' || key === 'full_name') return plainFirstName(contact.name)
   const custom = /^custom_attributes?\.(.+)$/.exec(key)?.[1]
   if (custom !== undefined) {
     const attributes = contact.custom_attributes ?? {}

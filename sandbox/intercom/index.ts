@@ -1,3 +1,4 @@
+import type { Macro } from './macros.js'
 import { createHmac } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -86,6 +87,10 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   setContactSubscription(contactId: string, typeId: string, consent: SubscriptionType['consent_type'] | null): void
   /** The types a contact made an explicit choice about, as GET /contacts/{id}/subscriptions lists them. */
   subscriptionsOf(contactId: string): SubscriptionType[]
+  /** The workspace's macros (2.16), seeded with its description's examples: tests add, change or delete them. */
+  macros: Macro[]
+  /** Teammates and their teams (GET /admins/{id}); the token's admin's teams decide which macros Intercom shows. */
+  teammates: Map<string, { name: string; team_ids: string[] }>
   /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
   subscribeWebhooks(subscription: Subscription | null): void
   /**
@@ -159,6 +164,8 @@ export async function startIntercomStandIn(
     dataAttributes,
     requests,
     deliveries,
+    macros: state.macros,
+    teammates: state.teammates,
     get searchLagMs() {
       return state.searchLagMs
     },

@@ -25,7 +25,7 @@ interface Examples {
 
 /** The description's examples: getMacro's, then listMacros' items whose ids those do not use. */
 export function exampleMacros(): Macro[] {
-  const file = new URL('../../test/fixtures/real/intercom/api-2.16/macros-2.16.json', import.meta.url)
+  const file = new URL('../../test/fixtures/real/intercom/api-2.16/macros/macros-2.16.json', import.meta.url)
   const examples = JSON.parse(readFileSync(file, 'utf8')) as Examples
   const macros = Object.values(examples.getMacro)
   for (const list of Object.values(examples.listMacros)) {

@@ -173,20 +173,30 @@ async function consentOf(deps: BridgeDeps, phone: string, confirmed: boolean, me
   return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok', since: since?.state === 'opted_in' ? since : null }
 }
 
-/**
- * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
- * The conversation the panel is open in becomes the contact's SMS conversation.
- */
-export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<SendOutcome> {
+/** Why a text written in the sidebar may not go (the same for Preview and Send), else its number and words. */
+export async function checkPanelText(
+  deps: BridgeDeps,
+  ctx: PanelContext,
+  text: string,
+): Promise<{ phone: string; body: string } | Exclude<SendOutcome, { kind: 'queued' }>> {
   const body = text.trim()
   const problem = !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
   if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
   const number = await textableNumber(deps, ctx)
   if (!('phone' in number)) return number
-  const phone = number.phone
-  const refusal = await textingRefusal(deps, { phone, automated: false })
+  const refusal = await textingRefusal(deps, { phone: number.phone, automated: false })
   if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
+  return { phone: number.phone, body }
+}
 
+/**
+ * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
+ * The conversation the panel is open in becomes the contact's SMS conversation.
+ */
+export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<SendOutcome> {
+  const checked = await checkPanelText(deps, ctx, text)
+  if ('kind' in checked) return checked
+  const { phone, body } = checked
   const existing = await findSmsConversation(deps.store.db, ctx.contact.id)
   const { from, recorded } = senderFor(existing?.twilio_number ?? null, deps.config)
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null

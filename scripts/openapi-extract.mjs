@@ -34,6 +34,8 @@ const OPERATIONS = {
     ['post', '/contacts/{contact_id}/subscriptions'],
     ['delete', '/contacts/{contact_id}/subscriptions/{subscription_id}'],
   ],
+  // Endpoints 2.14 does not have: checked against 2.16 only (the version the bridge speaks).
+  'intercom-2.16': [['get', '/office_hours_schedules']],
   twilio: [
     ['get', '/2010-04-01/Accounts/{Sid}.json'],
     ['get', '/2010-04-01/Accounts/{AccountSid}/Messages.json'],
@@ -117,7 +119,7 @@ const result = {
     twilio: `${twilio.info.title} ${twilio.info.version}`,
   },
   intercom: OPERATIONS.intercom.map(([m, p]) => extract(intercom, m, p)),
-  'intercom-2.16': OPERATIONS.intercom.map(([m, p]) => extract(intercom216, m, p)),
+  'intercom-2.16': [...OPERATIONS.intercom, ...OPERATIONS['intercom-2.16']].map(([m, p]) => extract(intercom216, m, p)),
   twilio: OPERATIONS.twilio.map(([m, p]) => extract(twilio, m, p)),
 }
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`)

@@ -39,6 +39,7 @@ import {
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
+//   GET  /office_hours_schedules            the workspace's office hours (2.16 only)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
 
@@ -337,6 +338,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, contactJson(into))
     }
     if (path === '/subscription_types') return send(200, { type: 'list', data: state.subscriptionTypes })
+    if (path === '/office_hours_schedules') return send(200, { type: 'office_hours_schedule.list', data: state.officeHoursSchedules })
     if ((m = /^\/contacts\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path))) {
       const answer = contactSubscriptions(state, { method: req.method!, contactId: m[1]!, typeId: m[2] }, parsed as AttachBody)
       return 'error' in answer ? fail(answer.status, answer.error, answer.message) : send(200, answer.json)

@@ -154,6 +154,16 @@ export function pickSmsSubscriptionType(types: readonly Intercom.SubscriptionTyp
 /** How long the answer to "which SMS subscription type?" is kept before Intercom is asked again. */
 export const SUBSCRIPTION_TYPE_TTL_MS = 60 * 60 * 1000
 const SUBSCRIPTION_TYPE_KEY = 'intercom.sms_subscription_type'
+const OFFICE_HOURS_KEY = 'intercom.office_hours'
+
+/** An office hours schedule as 2.16 gives it (`office_hours_schedule`): minutes from Monday 00:00. */
+export interface OfficeHoursSchedule {
+  id: string
+  name?: string
+  time_zone_name?: string
+  time_intervals?: Array<{ start_minute: number; end_minute: number; day_of_week?: number }>
+  twenty_four_seven?: boolean
+}
 
 /** A customer's words and pictures, posted as them. */
 export interface CustomerPart {
@@ -360,6 +370,41 @@ export class IntercomApi {
     )
     const chosen = (list.data ?? []).find((t) => t.id === type.id)
     return chosen?.consent_type === 'opt_out' ? type : null
+  }
+
+  /**
+   * The workspace's office hours (GET /office_hours_schedules, 2.16): the first schedule, or null when
+   * there is none. Kept in the cache for an hour, like the subscription type: teams change them in the UI.
+   * intercom-client 7 has no Office Hours resource (it types 2.14), so this one call is made directly,
+   * with the SDK's token, base URL, version and fetch, its failures classified like every other.
+   */
+  async officeHours(now = Date.now()): Promise<OfficeHoursSchedule | null> {
+    const cached = JSON.parse((await getCached(this.store.db, OFFICE_HOURS_KEY)) ?? 'null') as {
+      schedule: OfficeHoursSchedule | null
+      checkedAt: number
+    } | null
+    if (cached && now - cached.checkedAt < SUBSCRIPTION_TYPE_TTL_MS) return cached.schedule
+    const list = await this.call('list the office hours schedules', () => this.getJson<{ data?: OfficeHoursSchedule[] }>('/office_hours_schedules'))
+    const schedule = list.data?.[0] ?? null
+    await this.store.run(setCached(OFFICE_HOURS_KEY, JSON.stringify({ schedule, checkedAt: now }), now))
+    return schedule
+  }
+
+  /** A GET the SDK has no method for: its failures are the SDK's IntercomError, read as `call` reads them. */
+  private async getJson<T>(path: string): Promise<T> {
+    const base = sayWhyFetchFailed(this.metrics ? this.metrics.instrumentedFetch('intercom', fetch) : fetch)
+    const res = await base(new URL(path, this.config.intercom.apiBaseUrl), {
+      headers: {
+        authorization: `Bearer ${this.config.intercom.accessToken}`,
+        accept: 'application/json',
+        'intercom-version': INTERCOM_API_VERSION,
+      },
+      signal: AbortSignal.timeout(10_000),
+    })
+    const text = await res.text()
+    const body: unknown = text ? JSON.parse(text) : null
+    if (!res.ok) throw new IntercomError({ statusCode: res.status, body, rawResponse: { headers: res.headers } as never })
+    return body as T
   }
 
   /** The admin that notes and tags are made as: configured, else the token's owner (asked once). */

@@ -291,6 +291,30 @@ export interface RevocationRequestTable {
   resolution: string | null
 }
 
+/** A text scheduled from the sidebar for later, in the customer's time (server/bridge/scheduled.ts). */
+export interface ScheduledTextTable {
+  id: Generated<number>
+  intercom_contact_id: string
+  intercom_conversation_id: string | null
+  phone: string
+  body: string
+  send_at: Millis
+  /** The IANA zone `send_at` was computed in, and the choice: `tomorrow`, `business_morning` or `chosen`. */
+  time_zone: string
+  choice: string
+  admin_id: string | null
+  admin_name: string | null
+  /** scheduled -> sent | skipped | cancelled; scheduled -> held (the customer wrote first) -> sent | cancelled. */
+  state: 'scheduled' | 'held' | 'sent' | 'cancelled' | 'skipped'
+  /** Why it was held, skipped or cancelled, as an outcome code (the surfaces word it). */
+  reason: string | null
+  /** The outbound text it became (messages.id), set in the transaction that marks it sent. */
+  message_id: number | null
+  held_at: Millis | null
+  created_at: Millis
+  updated_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -308,6 +332,7 @@ export interface Database {
   bridge_versions: BridgeVersionTable
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
+  scheduled_texts: ScheduledTextTable
 }
 
 export type Job = Selectable<JobTable>
@@ -322,5 +347,6 @@ export type HeldMedia = Selectable<HeldMediaTable>
 export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
 export type RevocationRequest = Selectable<RevocationRequestTable>
+export type ScheduledText = Selectable<ScheduledTextTable>
 export type ConsentEvent = Selectable<ConsentEventTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>

@@ -141,7 +141,10 @@ export function zoneOfPlace(place: ContactPlace | null | undefined, fallback: st
   const country = place?.country?.trim()
   const found = country
     ? (ct.getCountry(country.toUpperCase()) ??
-      Object.values(ct.getAllCountries()).find((c) => c.name.toLowerCase() === country.toLowerCase()))
+      Object.values(ct.getAllCountries()).find((c) => {
+        const name = c.name.toLowerCase()
+        return name === country.toLowerCase() || name.startsWith(`${country.toLowerCase()} of`)
+      }))
     : undefined
   const names = [place?.city, place?.region].filter((n): n is string => Boolean(n?.trim())).map((n) => n.trim().toLowerCase())
   const zone = found?.timezones.find((z) => names.includes(z.split('/').at(-1)!.replace(/_/g, ' ').toLowerCase()))

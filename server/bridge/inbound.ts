@@ -27,6 +27,7 @@ import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../queue/worker.js'
 import type { Config } from '../config.js'
+import { holdOnInbound } from './scheduled.js'
 import type { BridgeDeps } from './deps.js'
 import type { CustomerPart } from '../clients/intercom.js'
 import { defineTask, enqueueTask, enqueueTaskAfterInsert } from '../queue/task.js'
@@ -92,7 +93,12 @@ export async function receiveText(
   // The message's id is the row the insert adds (enqueueTaskAfterInsert writes it into the payload).
   const payload: DeliverPayload = { messageId: 0, ...(keyword ? { keyword } : {}), ...(lookFirst ? { lookFirst } : {}) }
   const options = { key: deliverTask.keys.deliver(text.sid), queueKey: queues.phone(address.phone), idField: 'messageId' } as const
-  const [stored] = await deps.store.run(insertInbound(text, address, now), enqueueTaskAfterInsert(deliverTask, payload, options, now))
+  const [stored] = await deps.store.run(
+    insertInbound(text, address, now),
+    enqueueTaskAfterInsert(deliverTask, payload, options, now),
+    // The customer wrote first: texts scheduled to them wait for a teammate (send later).
+    ...holdOnInbound(address.phone, now),
+  )
   return stored.numAffectedRows === 1n
 }
 

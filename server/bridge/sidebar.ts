@@ -12,7 +12,8 @@ import { getAutomatedSend } from '../../shared/db/automated.js'
 import { pendingRevocation } from '../../shared/db/revocations.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
-import type { ConsentEvent, Job, Message } from '../../shared/db/schema.js'
+import type { ConsentEvent, Job, Message, ScheduledText } from '../../shared/db/schema.js'
+import { openScheduledTexts } from '../../shared/db/scheduled.js'
 import { latestConsentEvent } from '../../shared/db/consent.js'
 import { formatForReading, readTypedNumber, toE164, type TypedNumberProblem } from '../../shared/phone.js'
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
@@ -95,6 +96,8 @@ export interface PanelState {
   mergeInto: { id: string; name: string | null } | null
   /** A text that read like a request to stop texts, not yet honoured or dismissed (revocations.ts). */
   revocation: { askedAt: number; honourBy: string } | null
+  /** Texts scheduled for later, still waiting or held (scheduled.ts). */
+  scheduled: ScheduledText[]
 }
 
 /** The panel's number may not be texted: there is none, or only the contact's profile says it. */
@@ -131,7 +134,7 @@ export async function numberOf(deps: BridgeDeps, contact: ContactFacts): Promise
 }
 
 /** The panel's number, when it may be texted. */
-async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | NoNumber> {
+export async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | NoNumber> {
   const number = await numberOf(deps, ctx.contact)
   if (!number) return { kind: 'refused', reason: 'no_number' }
   if (!number.confirmed) return { kind: 'refused', reason: 'unconfirmed' }
@@ -157,6 +160,7 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
     welcomeEnabled: Boolean(deps.config.welcome.template),
     mergeInto: (await mergeCandidates(deps, contact.id))[0] ?? null,
     revocation: pending ? { askedAt: pending.asked_at, honourBy: pending.honour_by } : null,
+    scheduled: await openScheduledTexts(db, contact.id),
   }
 }
 
@@ -173,13 +177,18 @@ async function consentOf(deps: BridgeDeps, phone: string, confirmed: boolean, me
   return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok', since: since?.state === 'opted_in' ? since : null }
 }
 
+/** What is wrong with a text typed in the sidebar (trimmed), if anything. */
+export function draftProblem(body: string): 'empty' | 'nul' | 'too_long' | null {
+  return !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
+}
+
 /**
  * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
  * The conversation the panel is open in becomes the contact's SMS conversation.
  */
 export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<SendOutcome> {
   const body = text.trim()
-  const problem = !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
+  const problem = draftProblem(body)
   if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
   const number = await textableNumber(deps, ctx)
   if (!('phone' in number)) return number

@@ -73,6 +73,22 @@ export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string,
   return queuesWork(insertJobAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` }))
 }
 
+const insertJobAfterChange = prepare<ReturnType<typeof jobValues>>(
+  (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
+    SELECT ${arg('task')}, ${arg('payload')}, ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}
+    WHERE changes() > 0
+    ON CONFLICT (key) DO NOTHING`,
+)
+
+/**
+ * An enqueue to follow an UPDATE or DELETE in the same `run`: it adds the job only when that
+ * statement changed a row (`changes()`), so a job about "whatever was just changed" exists exactly
+ * when something was. The key dedupes as in `enqueue`.
+ */
+export function enqueueAfterChange(spec: EnqueueSpec, now = Date.now()): Statement {
+  return queuesWork(insertJobAfterChange(jobValues(spec, now)))
+}
+
 // A job that keeps killing its process must not be claimed forever.
 const buryExhausted = prepare<{ now: number }>((db, arg) =>
   db

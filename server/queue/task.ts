@@ -2,7 +2,7 @@ import type { z } from 'zod'
 import type { Statement } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
-import { enqueue, enqueueAfterInsert } from './queue.js'
+import { enqueue, enqueueAfterChange, enqueueAfterInsert } from './queue.js'
 import type { JobContext, TaskDefinition, TaskResult } from './worker.js'
 
 /** How a task's key functions look: each spells one key from the facts its writer has. */
@@ -108,4 +108,9 @@ export function enqueueTaskAfterInsert<P extends Record<string, unknown>>(
 ): Statement {
   const { idField, ...rest } = options
   return enqueueAfterInsert({ task: task.name, payload, ...rest }, idField, now)
+}
+
+/** `enqueueTask` to follow an UPDATE (queue.ts enqueueAfterChange): the job is added only when it changed a row. */
+export function enqueueTaskAfterChange<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Statement {
+  return enqueueAfterChange({ task: task.name, payload, ...options }, now)
 }

@@ -15,12 +15,18 @@ const utc = (at: number) => `${new Date(at).toISOString().slice(0, 16).replace('
 export const theirTime = (at: number, zone: string) => `${formatLocal(at, zone)} ${zone} (${utc(at)})`
 
 /** "Send later", beside "Send SMS" in the composer. */
-export const sendLaterButton: Component = { type: 'button', id: 'send_later', label: 'Send later', action: { type: 'submit' }, style: 'secondary' }
+export const sendLaterButton: Component = {
+  type: 'button',
+  id: 'send_later',
+  label: 'Send later',
+  action: { type: 'submit' },
+  style: 'secondary',
+}
 
 /** The screen "Send later" opens: the draft, the three choices, and a way back. */
 export function scheduleScreen(times: ScheduleTimes, draft: string, error?: string): CanvasResponse {
   const c: Component[] = [
-    { type: 'text', id: 'schedule_title', text: '*Send later*, in the customer\'s time', style: 'header' },
+    { type: 'text', id: 'schedule_title', text: "*Send later*, in the customer's time", style: 'header' },
     { type: 'textarea', id: 'sms_body', label: 'Text message', value: draft, ...(error && !draft.trim() ? { error: true } : {}) },
     {
       type: 'button',
@@ -49,7 +55,12 @@ export function scheduleScreen(times: ScheduleTimes, draft: string, error?: stri
     },
     ...(error ? [{ type: 'text' as const, id: 'schedule_error', text: plainText(error), style: 'error' as const }] : []),
     { type: 'button', id: 'schedule_chosen', label: 'Schedule at this time', action: { type: 'submit' }, style: 'primary' },
-    { type: 'text', id: 'schedule_zone', text: plainText(`Their time zone: ${times.zone}. Consent and quiet hours are checked again when it goes.`), style: 'muted' },
+    {
+      type: 'text',
+      id: 'schedule_zone',
+      text: plainText(`Their time zone: ${times.zone}. Consent and quiet hours are checked again when it goes.`),
+      style: 'muted',
+    },
     { type: 'button', id: 'refresh', label: 'Back', action: { type: 'submit' }, style: 'link' },
   )
   return canvas(c)
@@ -70,7 +81,12 @@ export function scheduleWords(outcome: ScheduleOutcome): { notice: string } | { 
     case 'invalid':
       if (outcome.field === 'send_at') return { error: FIELD_WORDS[outcome.problem], again: true }
       return {
-        error: outcome.problem === 'empty' ? 'Write a message first.' : outcome.problem === 'nul' ? 'The text contains a character that cannot be sent (NUL).' : `Too long: ${outcome.length} characters.`,
+        error:
+          outcome.problem === 'empty'
+            ? 'Write a message first.'
+            : outcome.problem === 'nul'
+              ? 'The text contains a character that cannot be sent (NUL).'
+              : `Too long: ${outcome.length} characters.`,
         again: true,
       }
     case 'refused':

@@ -25,10 +25,14 @@ export const SCHEDULE_BUTTONS = {
   schedule_tomorrow: (deps, ctx, r) => schedule(deps, ctx, r, { kind: 'tomorrow' }),
   schedule_business_morning: (deps, ctx, r) => schedule(deps, ctx, r, { kind: 'business_morning' }),
   schedule_chosen: (deps, ctx, r) => schedule(deps, ctx, r, { kind: 'chosen', text: typedValue(r, 'send_at_input') }),
-  cancel_scheduled: async (deps, ctx, r) =>
-    inboxPanel(await loadPanel(deps, ctx.contact), scheduledChangeWords(await cancelScheduled(deps, ctx, pickedScheduled(r.input_values)))),
-  send_scheduled_anyway: async (deps, ctx, r) =>
-    inboxPanel(await loadPanel(deps, ctx.contact), scheduledChangeWords(await releaseScheduled(deps, ctx, pickedScheduled(r.input_values)))),
+  cancel_scheduled: async (deps, ctx, r) => {
+    const outcome = await cancelScheduled(deps, ctx, pickedScheduled(r.input_values))
+    return inboxPanel(await loadPanel(deps, ctx.contact), scheduledChangeWords(outcome))
+  },
+  send_scheduled_anyway: async (deps, ctx, r) => {
+    const outcome = await releaseScheduled(deps, ctx, pickedScheduled(r.input_values))
+    return inboxPanel(await loadPanel(deps, ctx.contact), scheduledChangeWords(outcome))
+  },
 } satisfies Record<string, ScheduleButton>
 
 /** Every send-later button, by component id. */

@@ -122,7 +122,12 @@ async function sendTime(
 }
 
 /** "Send later" in the sidebar: the text checked as "Send" checks it, stored, its job queued for its time, a note queued. */
-export async function scheduleFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string, choice: ScheduleChoice): Promise<ScheduleOutcome> {
+export async function scheduleFromPanel(
+  deps: BridgeDeps,
+  ctx: PanelContext,
+  text: string,
+  choice: ScheduleChoice,
+): Promise<ScheduleOutcome> {
   const body = text.trim()
   const problem = draftProblem(body)
   if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
@@ -173,7 +178,12 @@ export async function cancelScheduled(deps: BridgeDeps, ctx: PanelContext, ids: 
   const results = await deps.store.run(
     ...chosen.flatMap((t) => [
       moveScheduledText(t.id, OPEN_STATES, { state: 'cancelled', reason }, now),
-      enqueueTaskAfterChange(scheduledNoteTask, { id: t.id, event: 'cancelled' }, { key: scheduledNoteTask.keys.note(t.id, 'cancelled', now) }, now),
+      enqueueTaskAfterChange(
+        scheduledNoteTask,
+        { id: t.id, event: 'cancelled' },
+        { key: scheduledNoteTask.keys.note(t.id, 'cancelled', now) },
+        now,
+      ),
     ]),
   )
   return { kind: 'cancelled', count: results.filter((r, i) => i % 2 === 0 && r.numAffectedRows === 1n).length }
@@ -190,9 +200,19 @@ export async function releaseScheduled(deps: BridgeDeps, ctx: PanelContext, ids:
   const results = await deps.store.run(
     ...held.flatMap((t) => [
       moveScheduledText(t.id, ['held'], { state: 'scheduled', reason: `released_by:${ctx.adminId ?? 'unknown'}` }, now),
-      enqueueTaskAfterChange(scheduledNoteTask, { id: t.id, event: 'released' }, { key: scheduledNoteTask.keys.note(t.id, 'released', now) }, now),
+      enqueueTaskAfterChange(
+        scheduledNoteTask,
+        { id: t.id, event: 'released' },
+        { key: scheduledNoteTask.keys.note(t.id, 'released', now) },
+        now,
+      ),
       // Its job may have run (and found it held) already: a new one, keyed apart, when it has.
-      enqueueTask(scheduledSendTask, { id: t.id }, { key: `${scheduledSendTask.keys.send(t.id)}:${now}`, runAt: Math.max(now, t.send_at) }, now),
+      enqueueTask(
+        scheduledSendTask,
+        { id: t.id },
+        { key: `${scheduledSendTask.keys.send(t.id)}:${now}`, runAt: Math.max(now, t.send_at) },
+        now,
+      ),
     ]),
   )
   return { kind: 'released', count: results.filter((r, i) => i % 3 === 0 && r.numAffectedRows === 1n).length }
@@ -248,7 +268,12 @@ export async function sendScheduled(deps: BridgeDeps, payload: { id: number }, c
   if (skip) {
     await deps.store.run(
       moveScheduledText(t.id, ['scheduled'], { state: 'skipped', reason: skip.reason }, now),
-      enqueueTaskAfterChange(scheduledNoteTask, { id: t.id, event: 'skipped' }, { key: scheduledNoteTask.keys.note(t.id, 'skipped', now) }, now),
+      enqueueTaskAfterChange(
+        scheduledNoteTask,
+        { id: t.id, event: 'skipped' },
+        { key: scheduledNoteTask.keys.note(t.id, 'skipped', now) },
+        now,
+      ),
     )
     return
   }
@@ -318,7 +343,8 @@ function skipWords(reason: string | null): string {
   if (reason === 'number_changed') return "the contact's SMS number changed since it was scheduled"
   if (reason === 'opted_out' || reason === 'unsubscribed') return 'the customer opted out of texts'
   if (reason === 'consent_required') return 'the customer has not agreed to texts'
-  if (reason?.startsWith('last_failed:')) return `the last text to this number failed (Twilio error ${reason.slice(12)}) and the next would too`
+  if (reason?.startsWith('last_failed:'))
+    return `the last text to this number failed (Twilio error ${reason.slice(12)}) and the next would too`
   return reason ?? 'unknown reason'
 }
 

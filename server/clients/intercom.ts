@@ -384,7 +384,9 @@ export class IntercomApi {
       checkedAt: number
     } | null
     if (cached && now - cached.checkedAt < SUBSCRIPTION_TYPE_TTL_MS) return cached.schedule
-    const list = await this.call('list the office hours schedules', () => this.getJson<{ data?: OfficeHoursSchedule[] }>('/office_hours_schedules'))
+    const list = await this.call('list the office hours schedules', () =>
+      this.getJson<{ data?: OfficeHoursSchedule[] }>('/office_hours_schedules'),
+    )
     const schedule = list.data?.[0] ?? null
     await this.store.run(setCached(OFFICE_HOURS_KEY, JSON.stringify({ schedule, checkedAt: now }), now))
     return schedule

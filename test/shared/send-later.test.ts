@@ -12,7 +12,13 @@ import {
 const at = (iso: string) => Date.parse(iso)
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().slice(0, 16))
 /** The 2.16 description's example: Monday and Tuesday, 9:00-17:00. */
-const EXAMPLE = { twentyFourSeven: false, intervals: [{ start_minute: 540, end_minute: 1020 }, { start_minute: 1980, end_minute: 2460 }] }
+const EXAMPLE = {
+  twentyFourSeven: false,
+  intervals: [
+    { start_minute: 540, end_minute: 1020 },
+    { start_minute: 1980, end_minute: 2460 },
+  ],
+}
 
 t.test('zonedInstant: wall clock to instant, across DST changes', async (t) => {
   const cases: Array<[string, string, string, boolean]> = [
@@ -50,7 +56,13 @@ t.test('openingHours: from Intercom minutes-of-week; none is Monday to Friday; 2
   t.same(openingHours(null), ['09:00', '09:00', '09:00', '09:00', '09:00', null, null])
   t.same(openingHours({ twentyFourSeven: true, intervals: [] }), Array(7).fill('09:00'))
   t.same(
-    openingHours({ twentyFourSeven: false, intervals: [{ start_minute: 6 * 1440 + 630, end_minute: 6 * 1440 + 700 }, { start_minute: 6 * 1440 + 600, end_minute: 6 * 1440 + 620 }] }),
+    openingHours({
+      twentyFourSeven: false,
+      intervals: [
+        { start_minute: 6 * 1440 + 630, end_minute: 6 * 1440 + 700 },
+        { start_minute: 6 * 1440 + 600, end_minute: 6 * 1440 + 620 },
+      ],
+    }),
     [null, null, null, null, null, null, '10:00'],
     'the earliest opening of a day',
   )

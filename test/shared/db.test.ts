@@ -46,6 +46,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
       'phone_verifications',
       'quick_replies',
       'revocation_requests',
+      'scheduled_texts',
       'send_counts',
       'settings_cache',
       'sms_conversation_links',

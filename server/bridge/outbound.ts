@@ -423,7 +423,7 @@ export const NOTE_ABOVE_SEGMENTS = 3
 async function noteSegments(deps: BridgeDeps, conversationId: string, partId: string): Promise<void> {
   const sent = (await outboundTextsOfPart(deps.store.db, partId)).filter((r) => r.twilio_sid)
   const segments = sent.reduce((sum, r) => sum + (r.num_segments ?? segmentInfo(r.body).segments), 0)
-  const nonGsm = sent.map((r) => segmentInfo(r.body).nonGsm).find((c) => c !== null) ?? null
+  const nonGsm = sent.map((r) => segmentInfo(r.body).forcedUcs2[0]).find((c) => c !== undefined) ?? null
   if (sent.length <= 1 && segments <= NOTE_ABOVE_SEGMENTS && !(nonGsm && segments > 1)) return
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''

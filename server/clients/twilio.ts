@@ -114,15 +114,18 @@ export interface MessagingPrices {
 }
 
 /** Twilio's OutboundSmsPrice list folded per number type: the highest current price of any carrier. */
-function highestPerNumberType(carriers: Array<{ prices?: Array<{ currentPrice?: unknown; numberType?: unknown }> }>): Record<string, string> {
+function highestPerNumberType(carriers: Array<{ prices?: unknown }>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const carrier of carriers) {
-    for (const p of carrier.prices ?? []) {
-      // The SDK types these as numbers; Twilio sends decimal strings ("0.0079"). Either is read as text.
-      const price = typeof p.currentPrice === 'number' || typeof p.currentPrice === 'string' ? String(p.currentPrice) : ''
-      if (typeof p.numberType !== 'string' || !/^\d+(\.\d+)?$/.test(price)) continue
-      const before = out[p.numberType]
-      if (before === undefined || Number(price) > Number(before)) out[p.numberType] = price
+    for (const p of Array.isArray(carrier.prices) ? (carrier.prices as Array<Record<string, unknown>>) : []) {
+      // The SDK hands the inner rows over as Twilio sent them (snake_case, prices as decimal strings),
+      // whatever its types say; the camelCase names are read too, should a release convert them.
+      const current = p.current_price ?? p.currentPrice
+      const type = p.number_type ?? p.numberType
+      const price = typeof current === 'number' || typeof current === 'string' ? String(current) : ''
+      if (typeof type !== 'string' || !/^\d+(\.\d+)?$/.test(price)) continue
+      const before = out[type]
+      if (before === undefined || Number(price) > Number(before)) out[type] = price
     }
   }
   return out

@@ -262,6 +262,19 @@ export interface SettingsCacheTable {
   updated_at: Millis
 }
 
+/** Twilio's SMS prices for one destination country, as the Pricing API last gave them. */
+export interface PriceTable {
+  iso_country: string
+  /** Null: Twilio has no prices for this country. */
+  price_unit: string | null
+  /** JSON object: Twilio's number type -> price of one segment (a decimal string). */
+  outbound: string
+  /** When Twilio last answered. */
+  fetched_at: Millis
+  /** When a refresh last failed (Twilio unreachable, a 5xx); null after an answer. */
+  failed_at: Millis | null
+}
+
 /** A quick reply texted with numbered options; the customer's next text settles it. */
 export interface QuickReplyTable {
   /** The Intercom part that asked. */
@@ -308,6 +321,7 @@ export interface Database {
   bridge_versions: BridgeVersionTable
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
+  prices: PriceTable
 }
 
 export type Job = Selectable<JobTable>

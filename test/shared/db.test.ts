@@ -44,6 +44,7 @@ t.test('a new file database is created, put in WAL mode and migrated once', asyn
       'messages',
       'phone_contacts',
       'phone_verifications',
+      'prices',
       'quick_replies',
       'revocation_requests',
       'send_counts',

@@ -95,6 +95,7 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
     const pricing = /^\/v1\/Messaging\/Countries\/([^/]+)$/.exec(path)
     if (pricing && req.method === 'GET') {
       const fault = state.faults.take(req.method, path)
+      if (fault?.hang) return void (record.status = -1) // never answered; the socket closes with the server
       if (fault?.status) return fail(fault.status, fault.status === 429 ? 20429 : 20500, 'fault injected')
       const country = state.prices.get(pricing[1]!.toUpperCase())
       return country ? send(200, country) : fail(404, 20404, 'The requested resource was not found')

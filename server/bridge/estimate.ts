@@ -29,6 +29,11 @@ export interface TextEstimate {
 /** Prices are read again after a day; after a failed read, not tried again for ten minutes. */
 export const PRICES_FRESH_MS = 24 * 60 * 60 * 1000
 export const PRICES_RETRY_MS = 10 * 60 * 1000
+/**
+ * How long an estimate waits for Twilio's prices: a Canvas Kit request has about 10 s in all (and the
+ * SDK's own timeout is 10 s). A read still going on keeps the prices when it ends, for the next estimate.
+ */
+export const PRICES_WAIT_MS = 3_000
 
 /**
  * What a text will be: characters, encoding, segments, what forced UCS-2 (and Smart Encoding's fix),
@@ -94,14 +99,36 @@ async function countryPrices(deps: BridgeDeps, country: string): Promise<StoredP
   const fresh = known !== null && now - known.fetchedAt < PRICES_FRESH_MS
   const resting = kept?.failedAt != null && now - kept.failedAt < PRICES_RETRY_MS
   if (fresh || resting) return known
-  try {
-    const answer = await deps.twilio.messagingPrices(country)
-    await deps.store.run(savePrices(country, answer, now))
-    return { priceUnit: answer?.priceUnit ?? null, outbound: answer?.outbound ?? {}, fetchedAt: now, failedAt: null }
-  } catch (err) {
-    if (!(err instanceof UpstreamError)) throw err
-    deps.log.warn({ country, err: err.message, kept: known ? new Date(known.fetchedAt).toISOString() : null }, 'could not read SMS prices')
-    await deps.store.run(notePriceFailure(country, now))
+  const read = readPrices(deps, country, now)
+  const answer = await withinDeadline(deps, read)
+  if (answer === 'late') {
+    deps.log.warn({ country, waitedMs: PRICES_WAIT_MS }, 'SMS prices are slow to come; estimated without waiting')
     return known
   }
+  return answer ?? known
+}
+
+/** Twilio's prices for the country, kept; null (a failure noted, the kept prices left) when it cannot answer. */
+async function readPrices(deps: BridgeDeps, country: string, now: number): Promise<StoredPrices | null> {
+  try {
+    const answer = await deps.twilio.messagingPrices(country)
+    await deps.store.run(savePrices(country, answer, deps.clock.now()))
+    return { priceUnit: answer?.priceUnit ?? null, outbound: answer?.outbound ?? {}, fetchedAt: deps.clock.now(), failedAt: null }
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err
+    deps.log.warn({ country, err: err.message }, 'could not read SMS prices')
+    await deps.store.run(notePriceFailure(country, now))
+    return null
+  }
+}
+
+/** The read's answer, or 'late' after PRICES_WAIT_MS on the app's clock (the read goes on). */
+function withinDeadline<T>(deps: BridgeDeps, read: Promise<T>): Promise<T | 'late'> {
+  let timer: ReturnType<BridgeDeps['clock']['setTimeout']> | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = deps.clock.setTimeout(() => resolve('late'), PRICES_WAIT_MS)
+  })
+  // A read that fails after the deadline has already noted its failure: nothing is left to report.
+  read.catch(() => undefined)
+  return Promise.race([read, late]).finally(() => deps.clock.clear(timer))
 }

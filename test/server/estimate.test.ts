@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { estimateText, PRICES_FRESH_MS, PRICES_RETRY_MS } from '../../server/bridge/estimate.js'
+import { estimateText, PRICES_FRESH_MS, PRICES_RETRY_MS, PRICES_WAIT_MS } from '../../server/bridge/estimate.js'
 import { messagingCountry } from '../../sandbox/twilio/pricing.js'
 import { buildTestApp, type TestApp } from '../helper.js'
-import { TestClock } from '../support/clock.js'
+import { advanceUntil, TestClock } from '../support/clock.js'
 import { tempDir } from '../support/db.js'
 
 const TOKEN = 'admin-token-0123456789abcdef'
@@ -175,6 +175,19 @@ t.test('a failed refresh keeps the stale price with its age, and rests before tr
   clock.advance(PRICES_RETRY_MS)
   const fresh = (await estimate({ to: US, text: 'Hello', mediaCount: 0 })).json
   t.equal(fresh.priceAsOf, clock.now(), 'Twilio answered: the price is fresh again')
+})
+
+t.test('a Pricing API that does not answer: the estimate comes after 3 s on the clock, price unknown', async (t) => {
+  const { ctx, clock } = await counter(t)
+  ctx.twilio.failNext({ hang: true, match: { path: /^\/v1\/Messaging\// } })
+  const start = clock.now()
+  let done: Awaited<ReturnType<typeof estimateText>> | undefined
+  void estimateText(ctx.app.bridge, { phone: US, body: 'Hello', mediaCount: 0 }).then((e) => (done = e))
+  await advanceUntil(clock, () => done !== undefined, 'the estimate', { step: 100, limitMs: 60_000 })
+  t.equal(done?.price, null)
+  t.equal(done?.segments, 1)
+  t.ok(clock.now() - start >= PRICES_WAIT_MS, 'it waited for the deadline, not for an answer')
+  t.equal(pricingCalls(ctx).at(-1)?.status, -1, 'Twilio never answered')
 })
 
 t.test('a country Twilio has no prices for: unknown, and that answer is kept too', async (t) => {

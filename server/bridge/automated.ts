@@ -27,6 +27,8 @@ import { escapeHtml } from '../../shared/text.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
 import { queues } from './keys.js'
+import { takeSendSlot } from './pacing.js'
+import { markPaced } from '../../shared/db/pacing.js'
 
 /** Automated texts, once per key for ever (the automated_sends row's key, not a job's). */
 export const sendKeys = {
@@ -194,14 +196,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if ('skip' in target) return settle(deps, send.key, { status: 'skipped', ...target.skip })
   const { phone } = target
 
-  if (deps.config.quietHours) {
-    const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
-    const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
-    if (until) {
-      ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
-      return { runAgainAt: until }
-    }
-  }
+  const quiet = quietHoursHold(deps, c, ctx)
+  if (quiet) return quiet
 
   const template =
     send.template !== null
@@ -214,6 +210,10 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
+  // Last, right before the text is created: a text held for any other reason never spends a slot.
+  const paced = send.kind === 'confirmation' ? null : recorded
+  const slow = paced ? await senderHold(deps, paced, ctx) : null
+  if (slow) return slow
   // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
   // comes out of the outsider budgets (countries, per number and contact, the welcomes' day budget).
   // Series steps are the team's own campaigns and teammates' texts are never capped.
@@ -230,6 +230,7 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
       now,
     )
     await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
+    if (paced) await runIn(trx, ...markPaced({ messageId: id, sender: paced, lane: 'automated' }, now))
     return { taken, id }
   })
   if (written.taken) budgetTaken(deps, { kind: outsider!, phone, taken: written.taken, now })
@@ -244,6 +245,27 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   // or contact today, so holding would only put off what the cap is there to stop.
   if (capped) return settle(deps, send.key, { status: 'skipped', phone, reason: capped.sentence })
   return finish(deps, { ...send, phone, message_id: written.id! }, ctx)
+}
+
+/** Quiet hours in the contact's time zone: when the text may go, or null when it may go now. */
+function quietHoursHold(deps: BridgeDeps, c: Intercom.Contact, ctx: JobContext): TaskResult | null {
+  if (!deps.config.quietHours) return null
+  const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
+  const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
+  if (!until) return null
+  ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
+  return { runAgainAt: until }
+}
+
+/**
+ * The sender's pace (pacing.ts): the job waits for its slot, the next carrier day or a resume, and
+ * runs once then. A confirmation is not paced: the person who asked for it is waiting, as for a code.
+ */
+async function senderHold(deps: BridgeDeps, sender: string, ctx: JobContext): Promise<TaskResult | null> {
+  const slot = await takeSendSlot(deps, { sender, lane: 'automated' }, deps.clock.now())
+  if (slot.go) return null
+  ctx.log.info({ until: new Date(slot.at).toISOString(), why: slot.why }, "automated text held for its sender's pace")
+  return { runAgainAt: slot.at }
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

@@ -9,6 +9,8 @@ import { safeEqual } from '../../shared/signatures.js'
 import { MAX_MEDIA_PER_TEXT, MAX_SMS_BODY } from '../../shared/text.js'
 import { estimateText } from '../bridge/estimate.js'
 import { discardDeadJob, listJobs, retryDeadJob } from '../queue/queue.js'
+import { pausedSenders } from '../../shared/db/pacing.js'
+import { resumeSending } from '../bridge/pacing.js'
 
 const ADMIN_LIMIT = { rateLimit: { max: 120, timeWindow: '1 minute' } }
 
@@ -104,6 +106,32 @@ const admin: FastifyPluginAsync = async (app) => {
     const id = jobId(req)
     if (!(await discardDeadJob(app.store, id))) throw noDeadJob(id)
     return { discarded: id }
+  })
+
+  senderRoutes(app)
+}
+
+/** A sender that paused its automated and bulk texts (pacing.ts): which, and resuming one. */
+function senderRoutes(app: FastifyInstance): void {
+  app.get('/admin/senders', { config: ADMIN_LIMIT }, async () => {
+    const paused = await pausedSenders(app.store.db)
+    return {
+      paused: paused.map((p) => ({
+        sender: p.sender,
+        since: new Date(p.paused_at!).toISOString(),
+        reason: p.paused_why,
+        detail: JSON.parse(p.paused_detail ?? 'null') as unknown,
+      })),
+    }
+  })
+
+  app.post<{ Params: { sender: string } }>('/admin/senders/:sender/resume', { config: ADMIN_LIMIT }, async (req) => {
+    const sender = req.params.sender
+    if (!/^(\+[1-9]\d{6,14}|\d{3,8}|MG[0-9a-fA-F]{32})$/.test(sender)) {
+      throw new AppError('invalid_sender', 'sender: expected a number such as %2B14155550100, a short code or a Messaging Service SID', 400)
+    }
+    if ((await resumeSending(app.bridge, sender)) === 'not_paused') throw new AppError('not_found', `Sender ${sender} is not paused.`, 404)
+    return { resumed: sender }
   })
 }
 

@@ -304,6 +304,32 @@ export interface RevocationRequestTable {
   resolution: string | null
 }
 
+/** A sender's pace (server/bridge/pacing.ts); sender '*' is the brand, for its day count only. */
+export interface SenderPacingTable {
+  sender: string
+  /** The earliest time the next text may go. */
+  next_at: Generated<Millis>
+  /** The last slot promised to a text told to wait: the next one waits one interval more. */
+  promised_until: Generated<Millis>
+  /** The carrier day (YYYY-MM-DD, Pacific time) `day_count` counts. */
+  day: Generated<string>
+  day_count: Generated<number>
+  paused_at: Millis | null
+  paused_why: 'carrier_filtering' | 'opt_outs' | null
+  /** JSON: { refused, filtered, optedOut, of } when the pause set itself. */
+  paused_detail: string | null
+  updated_at: Millis
+}
+
+/** An automated or bulk text (messages.id) and what became of it: ok, filtered (30007), opted_out (21610), failed. */
+export interface PacedTextTable {
+  message_id: number
+  sender: string
+  lane: 'automated' | 'bulk'
+  outcome: 'ok' | 'filtered' | 'opted_out' | 'failed' | null
+  created_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -322,6 +348,8 @@ export interface Database {
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
   prices: PriceTable
+  sender_pacing: SenderPacingTable
+  paced_texts: PacedTextTable
 }
 
 export type Job = Selectable<JobTable>

@@ -13,6 +13,7 @@ import * as channels from './2026-12-07T21-channels.js'
 import * as parts from './2026-12-07T22-parts.js'
 import * as consentLedger from './2026-12-07T30-consent-ledger.js'
 import * as revocations from './2026-12-07T32-revocations.js'
+import * as lanes from './2026-12-07T45-lanes.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-07T22-parts': parts,
   '2026-12-07T30-consent-ledger': consentLedger,
   '2026-12-07T32-revocations': revocations,
+  '2026-12-07T45-lanes': lanes,
 }
 
 export const migrationProvider: MigrationProvider = {

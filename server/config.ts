@@ -206,6 +206,7 @@ const schema = z.object({
   MESSAGE_RETENTION_DAYS: z.coerce.number({ error: 'expected a whole number of days' }).int().min(0).max(36500).default(90),
   JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
   WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
+  INTERCOM_RATE_SHARE: z.coerce.number({ error: 'expected a number from 0.05 to 1' }).min(0.05).max(1).default(1),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace or silent',
@@ -292,6 +293,7 @@ function toConfig(env: z.output<typeof schema>) {
       region: env.INTERCOM_REGION,
       adminId: env.INTERCOM_ADMIN_ID,
       apiBaseUrl: env.INTERCOM_API_BASE_URL ?? INTERCOM_BASE_URLS[env.INTERCOM_REGION],
+      rateShare: env.INTERCOM_RATE_SHARE,
     },
     defaultCountry: env.DEFAULT_COUNTRY,
     smsTag: env.SMS_TAG,
@@ -445,6 +447,8 @@ export const SETTINGS: Record<SettingName, string> = {
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY:
     'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
+  INTERCOM_RATE_SHARE:
+    "the share of the Intercom app's rate limit (learned from Intercom's answers) the bridge may use, 0.05 to 1 (default 1); lower it when other apps share the workspace's limit. Calls are spread evenly over each 10-second window, a teammate's reply first",
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
   LOG_FORMAT:
     'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',

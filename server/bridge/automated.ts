@@ -41,12 +41,14 @@ const automatedPayload = z.object({ key: z.string().min(1) })
 
 /** Sending one automated text, once per send key, in the contact's order. */
 export const automatedSendTask = defineTask('automated.send', automatedPayload, {
+  lane: 'automated',
   run: sendAutomated,
   keys: { send: (sendKey: string) => `auto:${sendKey}` },
 })
 
 /** The note of what an automated text became, once per send key. */
 export const automatedNoteTask = defineTask('automated.note', automatedPayload, {
+  lane: 'automated',
   run: noteAutomated,
   keys: { note: (sendKey: string) => `autonote:${sendKey}` },
 })

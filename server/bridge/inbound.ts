@@ -49,12 +49,14 @@ type DeliverPayload = z.output<typeof deliverPayload>
 
 /** Putting one stored inbound text into Intercom, once per MessageSid, in the sender's order. */
 export const deliverTask = defineTask('inbound.deliver', deliverPayload, {
+  lane: 'inbound',
   run: deliverInbound,
   keys: { deliver: (messageSid: string) => `inbound:${messageSid}` },
 })
 
 /** Tagging a conversation the bridge opened. */
 export const tagTask = defineTask('conversation.tag', z.object({ conversationId: z.string().min(1) }), {
+  lane: 'inbound',
   run: tagConversation,
   keys: { tag: (conversationId: string) => `tag:${conversationId}` },
 })

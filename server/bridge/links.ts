@@ -28,12 +28,14 @@ const mergePayload = z.object({ from: id, into: id, conversationId: id.nullable(
 
 /** Writing the bridge's mark for a link on its contact, once per link. */
 export const markTask = defineTask('contact.mark', markPayload, {
+  lane: 'automated',
   run: markContact,
   keys: { mark: (phone: string, contactId: string) => `mark:${phone}:${contactId}` },
 })
 
 /** A teammate's merge of the bridge's lead into a user, once per pair. */
 export const mergeTask = defineTask('contact.merge', mergePayload, {
+  lane: 'automated',
   run: mergeContact,
   keys: { merge: (from: string, into: string) => `merge:${from}:${into}` },
 })

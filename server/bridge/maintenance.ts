@@ -44,12 +44,14 @@ export const FIRST_PRUNE_DELAY_MS = 10 * 60_000
 
 /** The daily clean-up: one job, whichever process queues it, kept for its next turn. */
 export const pruneTask = defineTask('maintenance.prune', z.null(), {
+  lane: 'inbound',
   run: (deps: BridgeDeps) => prune(deps, deps.clock.now()),
   keys: { recurring: () => 'maintenance.prune' },
 })
 
 /** The periodic checkpoint of the embedded database: one job, kept for its next turn. */
 export const checkpointTask = defineTask('maintenance.checkpoint', z.null(), {
+  lane: 'inbound',
   run: (deps: BridgeDeps) => checkpoint(deps, deps.clock.now()),
   keys: { recurring: () => 'maintenance.checkpoint' },
 })

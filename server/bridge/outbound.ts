@@ -49,6 +49,7 @@ const replyPayload = z.object({ conversationId: id, part: replyPart })
 
 /** Texting one teammate reply, once per part, in the conversation's order. */
 export const replyTask = defineTask('outbound.reply', replyPayload, {
+  lane: 'reply',
   run: relayReply,
   onDead: replyGaveUp,
   keys: { reply: (partId: string) => `reply:${partId}` },
@@ -56,12 +57,14 @@ export const replyTask = defineTask('outbound.reply', replyPayload, {
 
 /** The note that a text did not reach the customer, once per text. */
 export const notifyFailureTask = defineTask('outbound.notify_failure', z.object({ messageId: z.number().int().positive() }), {
+  lane: 'reply',
   run: notifyFailure,
   keys: { notify: (messageId: number) => `notify:${messageId}` },
 })
 
 /** A note for the team in a conversation: each writer keys its note by the effect it reports. */
 export const noteTask = defineTask('conversation.note', z.object({ conversationId: id, html: z.string().min(1) }), {
+  lane: 'inbound',
   run: postNote,
   keys: {
     /** That a part was not (or not wholly) texted because of its type. */
@@ -84,6 +87,7 @@ export const noteTask = defineTask('conversation.note', z.object({ conversationI
 
 /** Marking a conversation read once a reply went by text, once per part. */
 export const markReadTask = defineTask('conversation.mark_read', z.object({ conversationId: id }), {
+  lane: 'inbound',
   run: markConversationRead,
   keys: { markRead: (partId: string) => `read:${partId}` },
 })

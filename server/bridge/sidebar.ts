@@ -34,6 +34,7 @@ const panelPayload = z.object({ messageId: z.number().int().positive(), adminNam
 
 /** Writing a saved number (and consent) onto the Intercom contact, once per save, in the contact's order. */
 export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, {
+  lane: 'reply',
   run: savePhoneOnContact,
   onDead: savePhoneGaveUp,
   keys: { savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}` },
@@ -41,12 +42,14 @@ export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, 
 
 /** Sending a text written in the sidebar, once per text, in the phone's order. */
 export const panelSendTask = defineTask('canvas.send', panelPayload, {
+  lane: 'reply',
   run: sendPanelMessage,
   keys: { panelSend: (messageId: number) => `panel:${messageId}` },
 })
 
 /** The note of a text sent from the sidebar, once per text. */
 export const panelNoteTask = defineTask('canvas.note', panelPayload, {
+  lane: 'reply',
   run: notePanelMessage,
   keys: { panelNote: (messageId: number) => `panelnote:${messageId}` },
 })

@@ -22,6 +22,7 @@ import { notePacedStatus, senderPaused, type SenderPaused } from './pacing.js'
 
 /** Writing the last text's status on a contact: one job per change, in the contact's order. */
 export const syncAttributesTask = defineTask('contact.sms_attributes', z.object({ contactId: z.string().min(1) }), {
+  lane: 'automated',
   run: syncContactAttributes,
   keys: {
     sync: (messageId: number, status: string) => `sync:${messageId}:${status}`,
@@ -41,12 +42,14 @@ const fallbackPayload = z.object({
 
 /** Linking a status callback of an unknown MessageSid (an SMS fallback of an RCS text) and applying it. */
 export const fallbackTask = defineTask('status.fallback', fallbackPayload, {
+  lane: 'inbound',
   run: linkFallback,
   keys: { link: (sid: string, status: string) => `fallback:${sid}:${status}` },
 })
 
 /** The look, after RCS failed, at whether an SMS fallback came. */
 export const fallbackCheckTask = defineTask('status.fallback_check', z.object({ messageId: z.number().int().positive() }), {
+  lane: 'inbound',
   run: checkFallback,
   keys: { check: (messageId: number) => `fallbackcheck:${messageId}` },
 })

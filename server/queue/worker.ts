@@ -7,6 +7,14 @@ import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
 import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, rescheduleJob } from './queue.js'
+import { inLane, laneOfRank } from './lanes.js'
+
+/**
+ * Every this-many-th claim is fair: it takes the oldest due jobs whatever their lane, so a lane
+ * behind a steady stream of a first one (inbound behind replies, bulk behind inbound) still moves,
+ * at about one job in this many, and a reply is kept waiting at most one claim by it.
+ */
+export const FAIR_EVERY = 8
 
 export interface JobContext {
   job: Job
@@ -120,6 +128,7 @@ export class Worker {
   private dueAt = Infinity
   private heartbeat: ClockTimer | undefined
   private stopListening: (() => void) | undefined
+  private claims = 0
 
   constructor(options: WorkerOptions) {
     this.store = options.store
@@ -185,7 +194,7 @@ export class Worker {
     for (let round = 0; round < maxRounds; round++) {
       await this.settle()
       const now = this.clock.now()
-      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency, leaseMs: this.leaseMs, now })
+      const jobs = await this.claim(this.concurrency, now)
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
       const pending = await pendingJobs(this.store.db, now + withinMs, except)
@@ -219,18 +228,19 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, {
-        workerId: this.id,
-        limit: this.concurrency - this.running.size,
-        leaseMs: this.leaseMs,
-        now: this.clock.now(),
-      })
+      const jobs = await this.claim(this.concurrency - this.running.size, this.clock.now())
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
         return
       }
     }
+  }
+
+  /** Claims up to `limit` due jobs, the first lane first; every FAIR_EVERY-th claim the oldest of any lane. */
+  private claim(limit: number, now: number): Promise<Job[]> {
+    const fair = ++this.claims % FAIR_EVERY === 0
+    return claimJobs(this.store, { workerId: this.id, limit, leaseMs: this.leaseMs, now, fair })
   }
 
   /** Without this a delayed job would wait for the next poll rather than run on time. */
@@ -265,7 +275,9 @@ export class Worker {
     try {
       if (!task || !payload) throw new PermanentError(`no handler for task "${job.task}"`)
       if (!payload.ok) throw new PermanentError(payload.reason)
-      const result = await task.run(payload.value, { job, log, signal: this.abort.signal, complete })
+      // The job's lane goes with its code: the Intercom pacer lets a reply's calls through first.
+      const run = task.run.bind(task, payload.value, { job, log, signal: this.abort.signal, complete })
+      const result = await inLane(laneOfRank(job.lane), run)
       // A task that completed itself (ctx.complete) has nothing left to reschedule or complete.
       if (!completed)
         await this.store.run(

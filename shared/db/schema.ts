@@ -192,6 +192,8 @@ export interface JobTable {
   key: string | null
   /** Jobs sharing an ordering key run one at a time, in the order they were queued. */
   queue_key: string | null
+  /** The job's lane (server/queue/lanes.ts), as its place in LANES: 0 reply, 1 inbound, 2 automated, 3 bulk. */
+  lane: ColumnType<number, number | undefined, number>
   state: ColumnType<JobState, JobState | undefined, JobState>
   attempts: ColumnType<number, number | undefined, number>
   max_attempts: number

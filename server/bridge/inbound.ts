@@ -146,6 +146,7 @@ export async function resolveContact(
             markTask,
             { contactId: link.contactId, phone },
             { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) },
+            deps.clock.now(),
           ),
         ]),
   )
@@ -290,13 +291,14 @@ async function recordStarted(
   await deps.store.run(
     ...setSmsConversation(c),
     updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
+    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }, deps.clock.now()),
     ...(c.others.length
       ? [
           enqueueTask(
             noteTask,
             { conversationId: c.conversationId, html: othersNote(c.others) },
             { key: noteTask.keys.othersNote(c.conversationId) },
+            deps.clock.now(),
           ),
         ]
       : []),

@@ -106,7 +106,7 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   await deps.store.run(pruneSendCounts(utcDay(now)))
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
-  const marking = await markUnmarkedLinks(deps)
+  const marking = await markUnmarkedLinks(deps, now)
   if (marking > 0) deps.log.info({ links: marking }, "queued the bridge's mark for links that lack it")
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

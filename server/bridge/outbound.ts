@@ -131,7 +131,12 @@ async function bodyAsWritten(deps: BridgeDeps, conversationId: string, part: Rep
  * Queues the parts of a webhook that must become texts. A part seen in another notification is
  * queued once (the job key is the part id).
  */
-export async function queueReplies(trx: Tx, config: Config, conversationId: string, parts: ReplyPart[]): Promise<number> {
+export async function queueReplies(
+  trx: Tx,
+  config: Config,
+  reply: { conversationId: string; parts: ReplyPart[]; now: number },
+): Promise<number> {
+  const { conversationId, parts, now } = reply
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
@@ -141,6 +146,7 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
         replyTask,
         { conversationId, part },
         { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) },
+        now,
       ),
     )
     // None added: the part was queued before (its key is taken).
@@ -330,7 +336,8 @@ async function composeReply(
   const { from, recorded } = senderFor(reply.twilioNumber, deps.config)
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
-  if (note) await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
+  if (note)
+    await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }, deps.clock.now()))
   if (partHandling(part.partType) === 'note') return null // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
@@ -353,7 +360,7 @@ async function noteLostFiles(
   const what = files.lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
   const sent = files.textSent ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
   const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }, deps.clock.now()))
 }
 
 /**
@@ -383,7 +390,7 @@ async function recordTexts(deps: BridgeDeps, reply: Reply & { link: SmsConversat
         now,
       )
       if (id !== undefined && refused && index === 0) {
-        await runIn(trx, enqueueTask(notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) }))
+        await runIn(trx, enqueueTask(notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) }, deps.clock.now()))
       }
     }
     // What the customer was asked, so their "1" or "Yes" can be answered as the button.
@@ -412,7 +419,7 @@ async function sendRecordedTexts(deps: BridgeDeps, { conversationId, part }: Rep
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.run(enqueueTask(markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }))
+    await deps.store.run(enqueueTask(markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }, deps.clock.now()))
   }
 }
 
@@ -432,7 +439,7 @@ async function noteSegments(deps: BridgeDeps, conversationId: string, partId: st
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
   const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
-  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }))
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }, deps.clock.now()))
 }
 
 /**
@@ -451,7 +458,7 @@ export async function replyGaveUp(
   const html =
     `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
-  await runIn(trx, enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
+  await runIn(trx, enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }, job.updated_at))
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
@@ -553,7 +560,10 @@ async function recordFailure(
       deps.clock.now(),
     )
     if (notify && row.intercom_conversation_id) {
-      await runIn(trx, enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }))
+      await runIn(
+        trx,
+        enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }, deps.clock.now()),
+      )
     }
   })
 }

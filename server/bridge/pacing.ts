@@ -11,7 +11,7 @@ import {
   type SenderPace,
 } from '../../shared/db/pacing.js'
 import type { PacedTextTable, SenderPacingTable } from '../../shared/db/schema.js'
-import { runIn } from '../../shared/db/statement.js'
+import { runIn, type Statement } from '../../shared/db/statement.js'
 import { maskPhone } from '../../shared/log.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
@@ -146,15 +146,31 @@ export async function takeSendSlot(
   want: { sender: string; lane: 'automated' | 'bulk' },
   now: number,
 ): Promise<SlotAnswer> {
-  const limits = senderLimits(deps.config, want.sender)
   const answer = await deps.store.transaction(async (trx) => {
-    const rows = await readPaces(trx, [want.sender, BRAND])
-    const decided = decideSlot({ pace: rows.get(want.sender) ?? fresh(want.sender), brand: rows.get(BRAND) ?? fresh(BRAND) }, limits, now)
-    for (const row of decided.save) await runIn(trx, savePace(row, now))
-    return decided.answer
+    const slot = await planSendSlot(trx, deps.config, want.sender, now)
+    await runIn(trx, ...slot.save)
+    return slot.answer
   })
-  if (!answer.go) deps.metrics.pacedHolds.inc({ lane: want.lane, why: answer.why })
+  if (!answer.go) slotHeld(deps, want.lane, answer)
   return answer
+}
+
+/** The same decision inside a caller's transaction: the answer, and the writes that record it. */
+export async function planSendSlot(
+  trx: Tx,
+  config: Pick<Config, 'senderLimits' | 'brandDailyCap' | 'twilio'>,
+  sender: string,
+  now: number,
+): Promise<{ answer: SlotAnswer; save: Statement[] }> {
+  const limits = senderLimits(config, sender)
+  const rows = await readPaces(trx, [sender, BRAND])
+  const decided = decideSlot({ pace: rows.get(sender) ?? fresh(sender), brand: rows.get(BRAND) ?? fresh(BRAND) }, limits, now)
+  return { answer: decided.answer, save: decided.save.map((row) => savePace(row, now)) }
+}
+
+/** Counts a text held for its sender's pace (the metric). */
+export function slotHeld(deps: Pick<BridgeDeps, 'metrics'>, lane: 'automated' | 'bulk', answer: SlotAnswer & { go: false }): void {
+  deps.metrics.pacedHolds.inc({ lane, why: answer.why })
 }
 
 /**

@@ -268,7 +268,12 @@ export async function savePhone(
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
       await runIn(
         trx,
-        enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }),
+        enqueueTask(
+          noteTask,
+          { conversationId: ctx.conversationId, html },
+          { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) },
+          now,
+        ),
       )
     }
   })
@@ -317,7 +322,10 @@ export async function savePhoneGaveUp(trx: Tx, payload: SavePhone, job: Job, err
   const html =
     `<p><b>${escapeHtml(formatForReading(payload.phone))} could not be saved on the Intercom contact</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Texts to and from it still thread here: the bridge keeps its own link.</p>`
-  await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
+  await runIn(
+    trx,
+    enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }, job.updated_at),
+  )
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
@@ -327,7 +335,12 @@ export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeo
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
   await deps.store.run(
-    enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }),
+    enqueueTask(
+      panelNoteTask,
+      { messageId: message.id, adminName: payload.adminName },
+      { key: panelNoteTask.keys.panelNote(message.id) },
+      deps.clock.now(),
+    ),
   )
 }
 

@@ -182,6 +182,7 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number, p
         syncAttributesTask,
         { contactId },
         { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) },
+        now,
       ),
     )
   }
@@ -203,7 +204,7 @@ async function textFailed(trx: Tx, message: Message, code: number | null, now: n
     },
     now,
   )
-  await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }))
+  await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }, now))
 }
 
 /**

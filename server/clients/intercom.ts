@@ -6,7 +6,7 @@ import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { downloadWhole } from './download.js'
-import { readRateHeaders, type RatePacer, type RateWindow } from './pacer.js'
+import { readRateHeaders, type RatePacer, type RateNews } from './pacer.js'
 import { currentLane } from '../queue/lanes.js'
 import { apiHost, networkCode } from './reachability.js'
 
@@ -142,7 +142,7 @@ type Raw = { rawResponse?: { headers?: Pick<Headers, 'get'> } }
 type WithRaw<T> = Promise<T> & { withRawResponse?: () => Promise<{ data: T } & Raw> }
 
 /** The answer's data and its X-RateLimit window, from the SDK's raw answer or a page's. */
-async function withRateWindow<T>(answer: WithRaw<T>): Promise<{ data: T; window: RateWindow | null }> {
+async function withRateNews<T>(answer: WithRaw<T>): Promise<{ data: T; window: RateNews | null }> {
   const { data, rawResponse } = answer.withRawResponse ? await answer.withRawResponse() : { data: await answer, rawResponse: undefined }
   return { data, window: readRateHeaders((rawResponse ?? (data as Raw | null)?.rawResponse)?.headers) }
 }
@@ -222,9 +222,9 @@ export class IntercomApi {
     const pacer = this.pacer
     if (!pacer) return fn()
     await pacer.acquire(currentLane() ?? 'reply')
-    let window: RateWindow | null = null
+    let window: RateNews | null = null
     try {
-      const answer = await withRateWindow(fn())
+      const answer = await withRateNews(fn())
       window = answer.window
       return answer.data
     } catch (err) {

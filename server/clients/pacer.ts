@@ -10,8 +10,21 @@ export const INTERCOM_WINDOW_MS = 10_000
  */
 const REPLY_RESERVE = 0.05
 
+/** The share of a window's calls that may start at once; the rest are spread over the window. */
+const BURST = 0.1
+
 /** What an answer said about the window, from its X-RateLimit-* headers. */
-export interface RateWindow {
+export interface RateNews {
+  /** Calls allowed per window. */
+  limit: number
+  /** Calls left in this window. */
+  remaining: number
+  /** How long until the window starts again, ms, as Intercom's own clock counts it. */
+  resetInMs: number
+}
+
+/** The window as the pacer keeps it, on its own clock. */
+interface RateWindow {
   /** Calls allowed per window. */
   limit: number
   /** Calls left in this window. */
@@ -20,14 +33,27 @@ export interface RateWindow {
   resetAt: number
 }
 
-/** The X-RateLimit-* headers of an answer, or null when it has none (or they do not make sense). */
-export function readRateHeaders(headers: Pick<Headers, 'get'> | undefined): RateWindow | null {
+/** The longest wait a reset may ask for: a window is 10 s; a minute covers workspaces that count by the minute. */
+const MAX_RESET_MS = 60_000
+
+/**
+ * The X-RateLimit-* headers of an answer, or null when it has none (or they do not make sense).
+ * X-RateLimit-Reset is a time on Intercom's clock, so it is read against the answer's own Date
+ * header: the wait it means holds whatever our clock says (a skewed host, a test's clock).
+ */
+export function readRateHeaders(headers: Pick<Headers, 'get'> | undefined, fallbackNow = Date.now()): RateNews | null {
   const limit = Number(headers?.get('x-ratelimit-limit'))
   const remaining = Number(headers?.get('x-ratelimit-remaining'))
   const reset = Number(headers?.get('x-ratelimit-reset'))
   if (!(limit > 0) || !Number.isFinite(remaining) || !(reset > 0)) return null
-  return { limit, remaining: Math.max(0, remaining), resetAt: reset * 1000 }
+  const date = Date.parse(headers?.get('date') ?? '')
+  const serverNow = Number.isFinite(date) ? date : fallbackNow
+  const resetInMs = Math.min(Math.max(reset * 1000 - serverNow, 0), MAX_RESET_MS)
+  return { limit, remaining: Math.max(0, remaining), resetInMs }
 }
+
+/** Resets closer than this are the same window (X-RateLimit-Reset and Date count whole seconds). */
+const SAME_WINDOW_MS = 1_500
 
 interface Waiter {
   rank: number
@@ -39,7 +65,7 @@ interface Waiter {
  * Spends Intercom's rate limit evenly instead of running into it. The limit is learned from the
  * answers' X-RateLimit-* headers (until an answer has them, one call at a time); of each window the
  * bridge takes at most `share` of the limit, and never more than the answers say remain (other apps
- * may share the workspace). Calls start spaced across what is left of the window; a caller waits its
+ * may share the workspace). A tenth of the window may start at once, the rest evenly over it; a caller waits its
  * turn, the first lane first (a reply before an inbound delivery before automated and bulk texts),
  * and a reply is not spaced at all, only counted. A 429 becomes rare instead of the way to slow down.
  */
@@ -48,7 +74,6 @@ export class RatePacer {
   /** Calls started in the current window, and calls started whose answer has not come. */
   private used = 0
   private inFlight = 0
-  private nextAt = 0
   private seq = 0
   private readonly waiting: Waiter[] = []
   private timer: ClockTimer | undefined
@@ -70,9 +95,9 @@ export class RatePacer {
   }
 
   /** A call's answer came (its headers, if any) or it failed without one. */
-  settle(window: RateWindow | null): void {
+  settle(news: RateNews | null): void {
     this.inFlight = Math.max(0, this.inFlight - 1)
-    if (window) this.observe(window)
+    if (news) this.observe({ limit: news.limit, remaining: news.remaining, resetAt: this.clock.now() + news.resetInMs })
     this.pump()
   }
 
@@ -83,10 +108,14 @@ export class RatePacer {
 
   private observe(seen: RateWindow): void {
     const current = this.window
-    if (!current || seen.resetAt > current.resetAt) this.window = { ...seen }
-    else {
+    // The reset is counted in whole seconds: answers within a second of each other's reset are one window.
+    if (!current || seen.resetAt >= current.resetAt + SAME_WINDOW_MS) {
+      // A new window: what Intercom says remains counts from here (the first one's calls are ours so far).
+      if (current) this.used = 0
+      this.window = { ...seen }
+    } else {
       // Answers of one window can arrive out of order: the fewest remaining is the latest.
-      if (seen.resetAt === current.resetAt) current.remaining = Math.min(current.remaining, seen.remaining)
+      if (seen.resetAt > current.resetAt - SAME_WINDOW_MS) current.remaining = Math.min(current.remaining, seen.remaining)
       current.limit = seen.limit
     }
   }
@@ -121,7 +150,6 @@ export class RatePacer {
         resetAt: window.resetAt + INTERCOM_WINDOW_MS * Math.ceil((now - window.resetAt + 1) / INTERCOM_WINDOW_MS),
       }
       this.used = 0
-      this.nextAt = now
       return this.waitFor(rank)
     }
     const budget = Math.max(1, Math.floor(window.limit * this.share))
@@ -129,10 +157,14 @@ export class RatePacer {
     const left = Math.min(budget - this.used, window.remaining - this.inFlight) - reserve
     if (left <= 0) return window.resetAt - now
     if (rank === 0) return 0
-    if (now < this.nextAt) return this.nextAt - now
-    // Spaced evenly over what is left of the window.
-    this.nextAt = now + (window.resetAt - now) / (left + reserve)
-    return 0
+    // Spent evenly with a head start: by any moment of the window the calls started may be its share
+    // of the window so far plus a burst. A few calls never wait; a backlog goes at the even pace.
+    const start = window.resetAt - INTERCOM_WINDOW_MS
+    const burst = Math.min(budget, Math.max(1, Math.ceil(budget * BURST)))
+    const paced = budget - burst
+    const allowed = burst + paced * Math.min(1, Math.max(0, (now - start) / INTERCOM_WINDOW_MS))
+    if (this.used < allowed || paced === 0) return 0
+    return Math.max(1, Math.floor(start + ((this.used - burst) / paced) * INTERCOM_WINDOW_MS - now) + 1)
   }
 
   private wakeIn(ms: number): void {

@@ -57,7 +57,7 @@ const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
  * when they do: one row changed, or none when a job with the same key exists. The store wakes the
  * worker when it commits.
  */
-export function enqueue(spec: EnqueueSpec, now = Date.now()): Statement {
+export function enqueue(spec: EnqueueSpec, now: number): Statement {
   return queuesWork(insertJob(jobValues(spec, now)))
 }
 
@@ -74,7 +74,7 @@ const insertJobAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: s
  * (`last_insert_rowid()`), so no statement waits for another's result in code. The key dedupes as in
  * `enqueue`.
  */
-export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): Statement {
+export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now: number): Statement {
   return queuesWork(insertJobAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` }))
 }
 

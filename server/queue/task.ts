@@ -97,9 +97,9 @@ export interface EnqueueOptions {
 /**
  * Queues a task, its payload checked: a statement to run with the writes the job is about, so the job
  * exists exactly when they do (one row changed, or none when the key is taken). The store wakes the
- * worker once it commits.
+ * worker once it commits. `now` is the bridge's clock's: a job's time is never the wall clock's.
  */
-export function enqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Statement {
+export function enqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions, now: number): Statement {
   return enqueue({ task: task.name, payload, lane: task.lane, ...options }, now)
 }
 
@@ -114,7 +114,7 @@ export function enqueueTaskAfterInsert<P extends Record<string, unknown>>(
   task: TaskRef<P>,
   payload: NoInfer<P>,
   options: EnqueueOptions & { idField: IdField<P> },
-  now?: number,
+  now: number,
 ): Statement {
   const { idField, ...rest } = options
   return enqueueAfterInsert({ task: task.name, payload, lane: task.lane, ...rest }, idField, now)

@@ -79,6 +79,11 @@ export interface RunUntilIdleOptions {
   except?: readonly string[]
   /** Rounds (claim and run, or wait for the next due job) before giving up. */
   maxRounds?: number
+  /**
+   * Moves the worker's clock on by this many ms instead of waiting for it: a test clock that stands
+   * still until told (a job held for a second would otherwise wait for ever).
+   */
+  advance?: (ms: number) => void
 }
 
 /** The worker's backoff unless told otherwise: 1 s doubling per attempt, at most 15 min. */
@@ -199,7 +204,7 @@ export class Worker {
       if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
       const pending = await pendingJobs(this.store.db, now + withinMs, except)
       if (pending.length === 0) return
-      await this.untilDue(pending, now)
+      await this.untilDue(pending, now, options.advance)
     }
     const pending = await pendingJobs(this.store.db, this.clock.now() + withinMs, except)
     throw new Error(`jobs still pending after ${maxRounds} rounds: ${JSON.stringify(pending)}`)
@@ -209,10 +214,12 @@ export class Worker {
    * Waits, on the worker's clock, for the first pending job that is not due yet; when every pending
    * job is due but held (by another worker, or behind one of its jobs), for one turn of the loop.
    */
-  private untilDue(pending: ReadonlyArray<Pick<Job, 'state' | 'run_at'>>, now: number): Promise<void> {
+  private untilDue(pending: ReadonlyArray<Pick<Job, 'state' | 'run_at'>>, now: number, advance?: (ms: number) => void): Promise<void> {
     const next = Math.min(...pending.filter((j) => j.state === 'waiting' && j.run_at > now).map((j) => j.run_at))
     if (next === Infinity) return new Promise((resolve) => setImmediate(resolve))
-    return new Promise((resolve) => this.clock.setTimeout(resolve, next - now))
+    const waited = new Promise<void>((resolve) => this.clock.setTimeout(resolve, next - now))
+    advance?.(next - now)
+    return waited
   }
 
   /** Waits for the claim in flight and every job this worker is running. */

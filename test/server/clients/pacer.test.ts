@@ -26,7 +26,7 @@ function fakeIntercom(pacer: RatePacer, clock: TestClock, limit: number) {
       if (remaining <= 0) refused++
       else remaining--
       granted.push(name)
-      pacer.settle({ limit, remaining, resetAt })
+      pacer.settle({ limit, remaining, resetInMs: resetAt - clock.now() })
     })
   return { call, granted, refused: () => refused }
 }
@@ -59,7 +59,10 @@ t.test('a reply waiting with inbound callers goes first, without waiting for its
   for (let i = 0; i < 5; i++) void intercom.call(`inbound ${i}`, 'inbound')
   void intercom.call('reply', 'reply')
   await turns()
-  t.same(intercom.granted, ['first', 'second', 'reply'], 'the reply went as soon as it asked, the others wait for their spacing')
+  t.same(intercom.granted, ['first', 'reply'], 'the reply went as soon as it asked; the second inbound waits for its spacing')
+  clock.advance(INTERCOM_WINDOW_MS / 8)
+  await turns()
+  t.same(intercom.granted.slice(2), ['second'], 'then the inbound caller that waited longest')
   clock.advance(INTERCOM_WINDOW_MS / 8)
   await turns()
   t.equal(intercom.granted[3], 'inbound 0', 'then inbound before bulk')
@@ -84,10 +87,21 @@ t.test('answers without rate headers hold nothing back', async (t) => {
   let granted = 0
   await Promise.all(Array.from({ length: 20 }, () => pacer.acquire('bulk').then(() => (granted++, pacer.settle(null)))))
   t.equal(granted, 20)
-  t.same(readRateHeaders(new Headers({ 'x-ratelimit-limit': '167', 'x-ratelimit-remaining': '3', 'x-ratelimit-reset': '1700000000' })), {
-    limit: 167,
-    remaining: 3,
-    resetAt: 1_700_000_000_000,
-  })
+  const date = new Date(1_699_999_996_000).toUTCString()
+  t.same(
+    readRateHeaders(new Headers({ 'x-ratelimit-limit': '167', 'x-ratelimit-remaining': '3', 'x-ratelimit-reset': '1700000000', date })),
+    {
+      limit: 167,
+      remaining: 3,
+      resetInMs: 4_000,
+    },
+    "the reset counts from the answer's Date, Intercom's clock, not ours",
+  )
+  t.equal(
+    readRateHeaders(new Headers({ 'x-ratelimit-limit': '1', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1700000000' }), 1_000)
+      ?.resetInMs,
+    60_000,
+    'a reset far off waits a minute at most',
+  )
   t.equal(readRateHeaders(new Headers()), null)
 })

@@ -115,7 +115,7 @@ t.test("enqueueTask queues a job in its task's lane", async (t) => {
   const store = await tempStore(t)
   const replyLike = defineTask('test.lanes.reply', z.object({ n: z.number() }), { lane: 'reply', run: async () => {}, keys: {} })
   const plain = defineTask('test.lanes.plain', z.object({ n: z.number() }), { run: async () => {}, keys: {} })
-  await store.run(enqueueTask(replyLike, { n: 1 }), enqueueTask(plain, { n: 2 }))
+  await store.run(enqueueTask(replyLike, { n: 1 }, {}, Date.now()), enqueueTask(plain, { n: 2 }, {}, Date.now()))
   t.same(
     (await listJobs(store.db)).map((j) => [j.task, j.lane]),
     [

@@ -151,7 +151,7 @@ function contactSubscriptions(
 /** The request handler of the stand-in's HTTP server, reading and changing `state`. */
 export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const rateHeaders = () => ({
-    'x-ratelimit-limit': String(RATE_LIMIT),
+    'x-ratelimit-limit': String(state.rateLimit ?? RATE_LIMIT),
     'x-ratelimit-remaining': String(Math.max(0, state.remaining)),
     'x-ratelimit-reset': String(state.resetAt),
   })
@@ -204,7 +204,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return res.end(req.method === 'HEAD' ? undefined : file.data)
     }
     if (seconds() >= state.resetAt) {
-      state.remaining = RATE_LIMIT
+      state.remaining = state.rateLimit ?? RATE_LIMIT
       state.resetAt = seconds() + 10
     }
     let acceptedFault: Fault | undefined
@@ -237,6 +237,9 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     const shapes = shapesOf(version)
     const conversationJson = (c: Conversation) => conversationShape(c, shapes)
     if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
+    // An enforced limit refuses the window's calls past it, as Intercom does (API-NOTES: 429, rate_limit_exceeded).
+    if (state.rateLimit !== null && state.remaining <= 0)
+      return fail(429, 'rate_limit_exceeded', `Exceeded rate limit of ${state.rateLimit} in 10 seconds`)
     state.remaining--
 
     const fault = state.faults.take(req.method!, url.pathname)

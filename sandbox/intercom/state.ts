@@ -401,6 +401,11 @@ export class IntercomState {
   /** The rate limit's window: requests left, and when it starts again (seconds). */
   remaining = RATE_LIMIT
   resetAt = seconds() + 10
+  /**
+   * Calls allowed per 10-second window, enforced (429 rate_limit_exceeded) as Intercom does; null:
+   * the headers say RATE_LIMIT and nothing is refused (the tests that are not about the limit).
+   */
+  rateLimit: number | null = null
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs = 0
   /** Contacts merged away (POST /contacts/merge), and the contact each became. */

@@ -50,12 +50,14 @@ type DeliverPayload = z.output<typeof deliverPayload>
 
 /** Putting one stored inbound text into Intercom, once per MessageSid, in the sender's order. */
 export const deliverTask = defineTask('inbound.deliver', deliverPayload, {
+  lane: 'inbound',
   run: deliverInbound,
   keys: { deliver: (messageSid: string) => `inbound:${messageSid}` },
 })
 
 /** Tagging a conversation the bridge opened. */
 export const tagTask = defineTask('conversation.tag', z.object({ conversationId: z.string().min(1) }), {
+  lane: 'inbound',
   run: tagConversation,
   keys: { tag: (conversationId: string) => `tag:${conversationId}` },
 })
@@ -150,6 +152,7 @@ export async function resolveContact(
             markTask,
             { contactId: link.contactId, phone },
             { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) },
+            deps.clock.now(),
           ),
         ]),
   )
@@ -294,13 +297,14 @@ async function recordStarted(
   await deps.store.run(
     ...setSmsConversation(c),
     updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
+    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }, deps.clock.now()),
     ...(c.others.length
       ? [
           enqueueTask(
             noteTask,
             { conversationId: c.conversationId, html: othersNote(c.others) },
             { key: noteTask.keys.othersNote(c.conversationId) },
+            deps.clock.now(),
           ),
         ]
       : []),

@@ -26,6 +26,7 @@ export const REDACT_MAX_ATTEMPTS = 48
 
 /** Blanking one text's body at Twilio (an erasure), once per MessageSid. */
 export const redactTask = defineTask('privacy.redact', z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/) }), {
+  lane: 'automated',
   run: redactAtTwilio,
   keys: { redact: (sid: string) => `redact:${sid}` },
 })

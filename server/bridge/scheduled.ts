@@ -43,18 +43,23 @@ type NoteEvent = z.output<typeof noteEvent>
 
 /** Sending one scheduled text at its time (run_at = send_at), once per scheduled text. Lane: automated. */
 export const scheduledSendTask = defineTask('scheduled.send', idPayload, {
+  // A teammate's text, but nobody waits for it at its minute: after replies and inbound deliveries.
+  lane: 'automated',
   run: sendScheduled,
   keys: { send: (id: number) => `scheduled:${id}` },
 })
 
 /** The note of what happened to a scheduled text, once per text and event. Lane: automated. */
 export const scheduledNoteTask = defineTask('scheduled.note', z.object({ id: z.number().int().positive(), event: noteEvent }), {
+  lane: 'automated',
   run: noteScheduled,
   keys: { note: (id: number, event: NoteEvent, at: number) => `schednote:${id}:${event}:${at}` },
 })
 
 /** The customer wrote first: a note for each text held by their text (`held_at` = `at`). Lane: inbound. */
 export const scheduledHeldTask = defineTask('scheduled.held', z.object({ phone: z.string().min(1), at: z.number().int() }), {
+  // Part of the customer's text arriving: the teammate should see it with the text.
+  lane: 'inbound',
   run: noteHeld,
   keys: { held: (phone: string, at: number) => `schedheld:${phone}:${at}` },
 })

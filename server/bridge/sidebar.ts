@@ -35,6 +35,7 @@ const panelPayload = z.object({ messageId: z.number().int().positive(), adminNam
 
 /** Writing a saved number (and consent) onto the Intercom contact, once per save, in the contact's order. */
 export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, {
+  lane: 'reply',
   run: savePhoneOnContact,
   onDead: savePhoneGaveUp,
   keys: { savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}` },
@@ -42,12 +43,14 @@ export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, 
 
 /** Sending a text written in the sidebar, once per text, in the phone's order. */
 export const panelSendTask = defineTask('canvas.send', panelPayload, {
+  lane: 'reply',
   run: sendPanelMessage,
   keys: { panelSend: (messageId: number) => `panel:${messageId}` },
 })
 
 /** The note of a text sent from the sidebar, once per text. */
 export const panelNoteTask = defineTask('canvas.note', panelPayload, {
+  lane: 'reply',
   run: notePanelMessage,
   keys: { panelNote: (messageId: number) => `panelnote:${messageId}` },
 })
@@ -274,7 +277,12 @@ export async function savePhone(
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
       await runIn(
         trx,
-        enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }),
+        enqueueTask(
+          noteTask,
+          { conversationId: ctx.conversationId, html },
+          { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) },
+          now,
+        ),
       )
     }
   })
@@ -323,7 +331,10 @@ export async function savePhoneGaveUp(trx: Tx, payload: SavePhone, job: Job, err
   const html =
     `<p><b>${escapeHtml(formatForReading(payload.phone))} could not be saved on the Intercom contact</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Texts to and from it still thread here: the bridge keeps its own link.</p>`
-  await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
+  await runIn(
+    trx,
+    enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }, job.updated_at),
+  )
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
@@ -333,7 +344,12 @@ export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeo
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
   await deps.store.run(
-    enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }),
+    enqueueTask(
+      panelNoteTask,
+      { messageId: message.id, adminName: payload.adminName },
+      { key: panelNoteTask.keys.panelNote(message.id) },
+      deps.clock.now(),
+    ),
   )
 }
 

@@ -6,6 +6,8 @@ import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { downloadWhole } from './download.js'
+import { readRateHeaders, type RatePacer, type RateNews } from './pacer.js'
+import { currentLane } from '../queue/lanes.js'
 import { apiHost, networkCode } from './reachability.js'
 
 /**
@@ -134,6 +136,17 @@ export interface ContactAttribute {
   description: string
 }
 
+/** An SDK call as the adapter makes it: the SDK's promise (most can give the raw answer too; a page carries it). */
+type SdkCall<T> = () => Promise<T>
+type Raw = { rawResponse?: { headers?: Pick<Headers, 'get'> } }
+type WithRaw<T> = Promise<T> & { withRawResponse?: () => Promise<{ data: T } & Raw> }
+
+/** The answer's data and its X-RateLimit window, from the SDK's raw answer or a page's. */
+async function withRateNews<T>(answer: WithRaw<T>): Promise<{ data: T; window: RateNews | null }> {
+  const { data, rawResponse } = answer.withRawResponse ? await answer.withRawResponse() : { data: await answer, rawResponse: undefined }
+  return { data, window: readRateHeaders((rawResponse ?? (data as Raw | null)?.rawResponse)?.headers) }
+}
+
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
 
@@ -188,19 +201,47 @@ export class IntercomApi {
   /** Contact attributes known to exist (created, or found in the cache) since this process started. */
   private readonly attributes = new Set<string>()
 
+  /** Times and counts the downloads as the SDK's calls are (see createIntercomClient). */
+  private readonly metrics: Metrics | undefined
+  /** Spends the rate limit evenly, replies first (none: calls are not held). */
+  private readonly pacer: RatePacer | undefined
+
   constructor(
     readonly sdk: IntercomClient,
     private readonly config: Pick<Config, 'intercom' | 'workspaceId' | 'smsTag'>,
     private readonly store: Store,
-    /** Times and counts the downloads as the SDK's calls are (see createIntercomClient). */
-    private readonly metrics?: Metrics,
-  ) {}
+    extras: { metrics?: Metrics | undefined; pacer?: RatePacer | undefined } = {},
+  ) {
+    this.metrics = extras.metrics
+    this.pacer = extras.pacer
+  }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: SdkCall<T>): Promise<T> {
     try {
-      return await fn()
+      return await this.paced(fn)
     } catch (err) {
       throw intercomFailure(err, what, intercomHost(this.config.intercom))
+    }
+  }
+
+  /**
+   * One SDK call in its turn (the pacer's: a job's calls in its lane, a request's as a reply), its
+   * X-RateLimit headers read from whatever it answered. Every Intercom call goes through here.
+   */
+  private async paced<T>(fn: SdkCall<T>): Promise<T> {
+    const pacer = this.pacer
+    if (!pacer) return fn()
+    await pacer.acquire(currentLane() ?? 'reply')
+    let window: RateNews | null = null
+    try {
+      const answer = await withRateNews(fn())
+      window = answer.window
+      return answer.data
+    } catch (err) {
+      window = err instanceof IntercomError ? readRateHeaders(err.rawResponse?.headers) : null
+      throw err
+    } finally {
+      pacer.settle(window)
     }
   }
 
@@ -232,8 +273,8 @@ export class IntercomApi {
    */
   async createLead(phone: string): Promise<{ id: string; role: string | null; created: boolean }> {
     try {
-      const created = await this.sdk.contacts.create(
-        phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` },
+      const created = await this.paced(() =>
+        this.sdk.contacts.create(phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` }),
       )
       return { id: created.id, role: created.role ?? 'lead', created: true }
     } catch (err) {
@@ -285,7 +326,7 @@ export class IntercomApi {
     try {
       // The SDK's generated type drops the spec's `name`, `model` and `description` (lost in its oneOf).
       const request = { name, model: 'contact', data_type: dataType, description } as Intercom.CreateDataAttributeRequest
-      await this.sdk.dataAttributes.create(request)
+      await this.paced(() => this.sdk.dataAttributes.create(request))
     } catch (err) {
       // 400 when it already exists ("You already have 'x' in your data..."): all we wanted to know.
       if (!(err instanceof IntercomError && err.statusCode === 400 && /already (exists|have)|taken/i.test(describeBody(err.body)))) {

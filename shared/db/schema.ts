@@ -192,6 +192,8 @@ export interface JobTable {
   key: string | null
   /** Jobs sharing an ordering key run one at a time, in the order they were queued. */
   queue_key: string | null
+  /** The job's lane (server/queue/lanes.ts), as its place in LANES: 0 reply, 1 inbound, 2 automated, 3 bulk. */
+  lane: ColumnType<number, number | undefined, number>
   state: ColumnType<JobState, JobState | undefined, JobState>
   attempts: ColumnType<number, number | undefined, number>
   max_attempts: number
@@ -262,6 +264,19 @@ export interface SettingsCacheTable {
   updated_at: Millis
 }
 
+/** Twilio's SMS prices for one destination country, as the Pricing API last gave them. */
+export interface PriceTable {
+  iso_country: string
+  /** Null: Twilio has no prices for this country. */
+  price_unit: string | null
+  /** JSON object: Twilio's number type -> price of one segment (a decimal string). */
+  outbound: string
+  /** When Twilio last answered. */
+  fetched_at: Millis
+  /** When a refresh last failed (Twilio unreachable, a 5xx); null after an answer. */
+  failed_at: Millis | null
+}
+
 /** A quick reply texted with numbered options; the customer's next text settles it. */
 export interface QuickReplyTable {
   /** The Intercom part that asked. */
@@ -315,6 +330,32 @@ export interface ScheduledTextTable {
   updated_at: Millis
 }
 
+/** A sender's pace (server/bridge/pacing.ts); sender '*' is the brand, for its day count only. */
+export interface SenderPacingTable {
+  sender: string
+  /** The earliest time the next text may go. */
+  next_at: Generated<Millis>
+  /** The last slot promised to a text told to wait: the next one waits one interval more. */
+  promised_until: Generated<Millis>
+  /** The carrier day (YYYY-MM-DD, Pacific time) `day_count` counts. */
+  day: Generated<string>
+  day_count: Generated<number>
+  paused_at: Millis | null
+  paused_why: 'carrier_filtering' | 'opt_outs' | null
+  /** JSON: { refused, filtered, optedOut, of } when the pause set itself. */
+  paused_detail: string | null
+  updated_at: Millis
+}
+
+/** An automated or bulk text (messages.id) and what became of it: ok, filtered (30007), opted_out (21610), failed. */
+export interface PacedTextTable {
+  message_id: number
+  sender: string
+  lane: 'automated' | 'bulk'
+  outcome: 'ok' | 'filtered' | 'opted_out' | 'failed' | null
+  created_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -333,6 +374,9 @@ export interface Database {
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
   scheduled_texts: ScheduledTextTable
+  prices: PriceTable
+  sender_pacing: SenderPacingTable
+  paced_texts: PacedTextTable
 }
 
 export type Job = Selectable<JobTable>

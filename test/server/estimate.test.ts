@@ -8,6 +8,7 @@ import { messagingCountry } from '../../sandbox/twilio/pricing.js'
 import { buildTestApp, type TestApp } from '../helper.js'
 import { advanceUntil, TestClock } from '../support/clock.js'
 import { tempDir } from '../support/db.js'
+import { until } from '../support/wait.js'
 
 const TOKEN = 'admin-token-0123456789abcdef'
 const US = '+14155550123'
@@ -183,6 +184,8 @@ t.test('a Pricing API that does not answer: the estimate comes after 3 s on the 
   const start = clock.now()
   let done: Awaited<ReturnType<typeof estimateText>> | undefined
   void estimateText(ctx.app.bridge, { phone: US, body: 'Hello', mediaCount: 0 }).then((e) => (done = e))
+  // The deadline is set when the read starts: the clock moves once Twilio has the request, however slow the machine.
+  await until(() => pricingCalls(ctx).length > 0, 'the price read to reach Twilio')
   await advanceUntil(clock, () => done !== undefined, 'the estimate', { step: 100, limitMs: 60_000 })
   t.equal(done?.price, null)
   t.equal(done?.segments, 1)

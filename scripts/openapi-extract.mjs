@@ -39,6 +39,7 @@ const OPERATIONS = {
     ['get', '/admins/{admin_id}'],
     ['get', '/macros'],
     ['get', '/macros/{id}'],
+    ['get', '/office_hours_schedules'],
   ],
   twilio: [
     ['get', '/2010-04-01/Accounts/{Sid}.json'],

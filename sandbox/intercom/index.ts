@@ -9,6 +9,7 @@ import {
   type AdminReply,
   conversationJson,
   IntercomState,
+  RATE_LIMIT,
   WORKSPACE,
   type Contact,
   type Conversation,
@@ -33,6 +34,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   failNext(fault: Fault): void
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs: number
+  /**
+   * Calls allowed per 10-second window, enforced: past it, 429 rate_limit_exceeded until the window
+   * starts again, with X-RateLimit-Limit/Remaining/Reset on every answer. Null (the default): not enforced.
+   */
+  rateLimit: number | null
   /**
    * The app's version in the Developer Hub (2.14 at first): from 2.15 its webhooks carry part bodies
    * as plain text, inline pictures gone, while the REST API answers HTML.
@@ -171,6 +177,13 @@ export async function startIntercomStandIn(
     },
     set searchLagMs(ms: number) {
       state.searchLagMs = ms
+    },
+    get rateLimit() {
+      return state.rateLimit
+    },
+    set rateLimit(limit: number | null) {
+      state.rateLimit = limit
+      state.remaining = Math.min(state.remaining, limit ?? RATE_LIMIT)
     },
     get appVersion() {
       return state.appVersion

@@ -40,6 +40,7 @@ import {
 //   GET, POST /tags                         list tags, create one (or find it by name)
 //   GET, POST /data_attributes              list data attributes, create one
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
+//   GET  /office_hours_schedules            the workspace's office hours (2.16 only)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
 //   GET  /admins/{id}                       a teammate, with team_ids (2.16)
@@ -183,7 +184,7 @@ function contactSubscriptions(
 /** The request handler of the stand-in's HTTP server, reading and changing `state`. */
 export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const rateHeaders = () => ({
-    'x-ratelimit-limit': String(RATE_LIMIT),
+    'x-ratelimit-limit': String(state.rateLimit ?? RATE_LIMIT),
     'x-ratelimit-remaining': String(Math.max(0, state.remaining)),
     'x-ratelimit-reset': String(state.resetAt),
   })
@@ -236,7 +237,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return res.end(req.method === 'HEAD' ? undefined : file.data)
     }
     if (seconds() >= state.resetAt) {
-      state.remaining = RATE_LIMIT
+      state.remaining = state.rateLimit ?? RATE_LIMIT
       state.resetAt = seconds() + 10
     }
     let acceptedFault: Fault | undefined
@@ -269,6 +270,9 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     const shapes = shapesOf(version)
     const conversationJson = (c: Conversation) => conversationShape(c, shapes)
     if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
+    // An enforced limit refuses the window's calls past it, as Intercom does (API-NOTES: 429, rate_limit_exceeded).
+    if (state.rateLimit !== null && state.remaining <= 0)
+      return fail(429, 'rate_limit_exceeded', `Exceeded rate limit of ${state.rateLimit} in 10 seconds`)
     state.remaining--
 
     const fault = state.faults.take(req.method!, url.pathname)
@@ -372,6 +376,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, contactJson(into))
     }
     if (path === '/subscription_types') return send(200, { type: 'list', data: state.subscriptionTypes })
+    if (path === '/office_hours_schedules') return send(200, { type: 'office_hours_schedule.list', data: state.officeHoursSchedules })
     if ((m = /^\/contacts\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path))) {
       const answer = contactSubscriptions(state, { method: req.method!, contactId: m[1]!, typeId: m[2] }, parsed as AttachBody)
       return 'error' in answer ? fail(answer.status, answer.error, answer.message) : send(200, answer.json)

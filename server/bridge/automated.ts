@@ -10,7 +10,7 @@ import {
   welcomeSentToPhone,
 } from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
-import { createOutboundMessage, getMessage } from '../../shared/db/messages.js'
+import { createOutboundMessage, getMessage, type OutboundText } from '../../shared/db/messages.js'
 import type { AutomatedSend } from '../../shared/db/schema.js'
 import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
@@ -27,6 +27,8 @@ import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
 import { parseTemplateRef, renderSetting, renderTemplateRef, type Rendered } from './templates.js'
 import { queues } from './keys.js'
+import { planSendSlot, slotHeld, type SlotAnswer } from './pacing.js'
+import { markPaced } from '../../shared/db/pacing.js'
 
 /** Automated texts, once per key for ever (the automated_sends row's key, not a job's). */
 export const sendKeys = {
@@ -39,12 +41,14 @@ const automatedPayload = z.object({ key: z.string().min(1) })
 
 /** Sending one automated text, once per send key, in the contact's order. */
 export const automatedSendTask = defineTask('automated.send', automatedPayload, {
+  lane: 'automated',
   run: sendAutomated,
   keys: { send: (sendKey: string) => `auto:${sendKey}` },
 })
 
 /** The note of what an automated text became, once per send key. */
 export const automatedNoteTask = defineTask('automated.note', automatedPayload, {
+  lane: 'automated',
   run: noteAutomated,
   keys: { note: (sendKey: string) => `autonote:${sendKey}` },
 })
@@ -115,7 +119,10 @@ export function requestSeriesText(
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
-  await deps.store.run(settleAutomatedSend(key, update), enqueueTask(automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) }))
+  await deps.store.run(
+    settleAutomatedSend(key, update),
+    enqueueTask(automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) }, deps.clock.now()),
+  )
 }
 
 /**
@@ -194,14 +201,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if ('skip' in target) return settle(deps, send.key, { status: 'skipped', ...target.skip })
   const { phone } = target
 
-  if (deps.config.quietHours) {
-    const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
-    const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
-    if (until) {
-      ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
-      return { runAgainAt: until }
-    }
-  }
+  const quiet = quietHoursHold(deps, c, ctx)
+  if (quiet) return quiet
 
   const words = await wordsOf(deps, send, c)
   if (!words.ok) return settle(deps, send.key, { status: 'skipped', phone, reason: notRendered(words.reason, send) })
@@ -209,24 +210,26 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
+  const paced = send.kind === 'confirmation' ? null : recorded
   // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
   // comes out of the outsider budgets (countries, per number and contact, the welcomes' day budget).
   // Series steps are the team's own campaigns and teammates' texts are never capped.
   const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
   const now = deps.clock.now()
-  const written = await deps.store.transaction(async (trx) => {
-    const taken = outsider
-      ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now)
-      : null
-    if (taken?.refusal) return { taken, id: null }
-    const id = await createOutboundMessage(
-      trx,
-      { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body },
-      now,
-    )
-    await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
-    return { taken, id }
+  const written = await writeAutomated(deps, {
+    key: send.key,
+    outsider,
+    paced,
+    message: {
+      conversationId: conversation?.intercom_conversation_id ?? null,
+      contactId: send.intercom_contact_id,
+      phone,
+      from: recorded,
+      body,
+    },
+    now,
   })
+  if (written.held) return senderHeld(deps, written.held, ctx)
   if (written.taken) budgetTaken(deps, { kind: outsider!, phone, taken: written.taken, now })
   const capped = written.taken?.refusal
   if (capped?.reason === 'daily_cap') {
@@ -258,6 +261,60 @@ function notRendered(reason: Exclude<Rendered, { ok: true }>['reason'], send: Au
   if (reason === 'macro_unavailable')
     return "The Intercom macro it names was deleted, or is not visible to the access token's admin any more."
   return 'The text is empty.'
+}
+
+/**
+ * The text's row, in one transaction with its sender's slot and the outsider budget it spends. A text
+ * held for its slot takes no budget; a text the budget refuses leaves the slot (and the day's count)
+ * to the next text.
+ */
+async function writeAutomated(
+  deps: BridgeDeps,
+  w: {
+    key: string
+    outsider: 'welcome' | 'confirmation' | null
+    paced: string | null
+    message: OutboundText & { contactId: string; part?: undefined }
+    now: number
+  },
+) {
+  const { now, message } = w
+  return deps.store.transaction(async (trx) => {
+    const slot = w.paced ? await planSendSlot(trx, deps.config, w.paced, now) : null
+    if (slot && !slot.answer.go) {
+      await runIn(trx, ...slot.save) // the promise: the next text held waits behind this one
+      return { held: slot.answer, taken: null, id: null }
+    }
+    const taken = w.outsider
+      ? await takeOutsiderBudget(trx, deps.config, { kind: w.outsider, phone: message.phone, contactId: message.contactId }, now)
+      : null
+    if (taken?.refusal) return { held: null, taken, id: null }
+    if (slot) await runIn(trx, ...slot.save)
+    const id = await createOutboundMessage(trx, message, now)
+    await runIn(trx, attachAutomatedMessage(w.key, { messageId: id, phone: message.phone }, now))
+    if (w.paced) await runIn(trx, ...markPaced({ messageId: id, sender: w.paced, lane: 'automated' }, now))
+    return { held: null, taken, id }
+  })
+}
+
+/** Quiet hours in the contact's time zone: when the text may go, or null when it may go now. */
+function quietHoursHold(deps: BridgeDeps, c: Intercom.Contact, ctx: JobContext): TaskResult | null {
+  if (!deps.config.quietHours) return null
+  const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
+  const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
+  if (!until) return null
+  ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
+  return { runAgainAt: until }
+}
+
+/**
+ * The sender's pace (pacing.ts): the job waits for its slot, the next carrier day or a resume, and
+ * runs once then. A confirmation is not paced: the person who asked for it is waiting, as for a code.
+ */
+function senderHeld(deps: BridgeDeps, slot: SlotAnswer & { go: false }, ctx: JobContext): TaskResult {
+  slotHeld(deps, 'automated', slot)
+  ctx.log.info({ until: new Date(slot.at).toISOString(), why: slot.why }, "automated text held for its sender's pace")
+  return { runAgainAt: slot.at }
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

@@ -139,7 +139,7 @@ t.test('a chosen macro is rendered for this contact; their name is used only whe
   t.match(byId(hidden, 'sms_error')?.text, /not visible to your teams/, "another team's macro asked for by id: refused")
 })
 
-t.test('Preview: the counter and the price (unknown), then Edit, Preview again and Send', async (t) => {
+t.test('Preview: the counter and the price from the Pricing API, then Edit, Preview again and Send', async (t) => {
   const { ctx, submit } = await setUp(t)
   const preview = await submit('preview_sms', { input_values: { sms_body: 'Your refund is on its way 🙂' } })
   t.equal(byId(preview, 'preview_text')?.text, 'Your refund is on its way 🙂')
@@ -152,7 +152,7 @@ t.test('Preview: the counter and the price (unknown), then Edit, Preview again a
     'UCS-2 because of': '🙂',
     Segments: '1',
     'Sent as': 'SMS',
-    'Price per text': 'unknown',
+    'Price per text': '0.0083 USD (US)',
   })
   t.ok(byId(preview, 'send_previewed') && byId(preview, 'edit_sms'), 'Send and Edit')
   t.notOk(byId(preview, 'use_plain'), 'no plain-character version to offer')

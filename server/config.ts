@@ -459,7 +459,7 @@ export const SETTINGS: Record<SettingName, string> = {
   WORKER_CONCURRENCY:
     'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
   INTERCOM_RATE_SHARE:
-    "the share of the Intercom app's rate limit (learned from Intercom's answers) the bridge may use, 0.05 to 1 (default 1); lower it when other apps share the workspace's limit. Calls are spread evenly over each 10-second window, a teammate's reply first",
+    "the share of the Intercom app's rate limit (learned from Intercom's answers) the bridge may use, 0.05 to 1 (default 1); lower it when other apps share the workspace's limit. A tenth of each 10-second window may go at once, the rest is spread evenly over it, a teammate's reply first",
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
   LOG_FORMAT:
     'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',

@@ -33,7 +33,8 @@ function compile(api: Api): Compiled[] {
     op,
     pattern: new RegExp(`^${op.path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
     body: op.body ? ajv.compile(op.body) : null,
-    query: op.query ? ajv.compile(op.query) : null,
+    // A query string's values arrive as strings ("50", "true"): coerced as the API reads them.
+    query: op.query ? ajvForm.compile(op.query) : null,
   }))
 }
 

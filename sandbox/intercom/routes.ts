@@ -41,6 +41,8 @@ import {
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
+//   GET, POST /data_connectors; GET, PATCH /data_connectors/{id}; GET .../{id}/execution_results
+//                                           2.16 only: see data-connectors.ts
 
 /** Whether the request's Intercom-Version answers a merged contact with 410 Gone (2.16 on), not 404. */
 function saysGone(version: string): boolean {
@@ -269,6 +271,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     const path = url.pathname
     let m: RegExpExecArray | null
+    const connectors = state.dataConnectors.handle(req.method!, path, parsed as Record<string, unknown> | undefined, record.query)
+    if (connectors) return send(connectors.status, connectors.json)
     if (path === '/me')
       return send(200, {
         type: 'admin',

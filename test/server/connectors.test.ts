@@ -7,7 +7,7 @@ import { createClients } from '../../server/clients/index.js'
 import { runSetup } from '../../server/ops/setup.js'
 import { runDoctor } from '../../server/ops/doctor.js'
 import { CONNECTOR_NAMES, connectorSpec } from '../../server/ops/connectors.js'
-import { CONNECTOR_PATHS } from '../../server/routes/connectors.js'
+import { callConnector } from '../support/connectors.js'
 
 const TEMPLATES = JSON.stringify({
   shipped: 'Hi {{first_name|there}}, order {{order|}} has shipped.',
@@ -19,18 +19,6 @@ let crm = 0
 const teamUser = (ctx: TestApp, phone: string, name = 'Ana Lima') =>
   ctx.intercom.addContact({ role: 'user', external_id: `crm-${++crm}`, name, phone })
 const sent = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
-
-export function callConnector(ctx: TestApp, connector: 'workflows' | 'fin', body: unknown, token?: string) {
-  return ctx.app.inject({
-    method: 'POST',
-    url: CONNECTOR_PATHS[connector],
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${token ?? connectorToken(ctx.config.intercom.clientSecret, connector)}`,
-    },
-    payload: typeof body === 'string' ? body : JSON.stringify(body),
-  })
-}
 
 const connectorsNamed = (ctx: TestApp) =>
   ctx.intercom.dataConnectors.connectors.filter((c) => Object.values(CONNECTOR_NAMES).includes(c.name))

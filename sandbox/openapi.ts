@@ -33,7 +33,7 @@ function compile(api: Api): Compiled[] {
     op,
     pattern: new RegExp(`^${op.path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
     body: op.body ? ajv.compile(op.body) : null,
-    // A query string's values arrive as strings ("50", "true"): coerced as the API reads them.
+    // A query's values are strings on the wire ("per_page=50"): read as the form's are, coerced.
     query: op.query ? ajvForm.compile(op.query) : null,
   }))
 }

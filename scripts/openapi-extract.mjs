@@ -34,8 +34,12 @@ const OPERATIONS = {
     ['post', '/contacts/{contact_id}/subscriptions'],
     ['delete', '/contacts/{contact_id}/subscriptions/{subscription_id}'],
   ],
-  // In the 2.16 description only (the stand-in answers 404 for them on 2.14).
+  // Endpoints 2.16 added (2.14 has none of them): checked against 2.16's description only.
   'intercom-2.16': [
+    ['get', '/admins/{admin_id}'],
+    ['get', '/macros'],
+    ['get', '/macros/{id}'],
+    ['get', '/office_hours_schedules'],
     ['get', '/data_connectors'],
     ['post', '/data_connectors'],
     ['get', '/data_connectors/{id}'],

@@ -10,11 +10,10 @@ import {
   welcomeSentToPhone,
 } from '../../shared/db/automated.js'
 import { findSmsConversation, isContactCreatedByBridge } from '../../shared/db/contacts.js'
-import { createOutboundMessage, getMessage } from '../../shared/db/messages.js'
+import { createOutboundMessage, getMessage, type OutboundText } from '../../shared/db/messages.js'
 import type { AutomatedSend } from '../../shared/db/schema.js'
 import { isTextableNumber, toE164 } from '../../shared/phone.js'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
-import { contactValues, renderTemplate } from '../../shared/template.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
@@ -27,7 +26,10 @@ import { sendMessage, senderFor } from './outbound.js'
 import { escapeHtml } from '../../shared/text.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 import { numberTrust, UNTRUSTED_NUMBER } from './trust.js'
+import { parseTemplateRef, renderSetting, renderTemplateRef, type Rendered } from './templates.js'
 import { queues } from './keys.js'
+import { planSendSlot, slotHeld, type SlotAnswer } from './pacing.js'
+import { markPaced } from '../../shared/db/pacing.js'
 
 /** Automated texts, once per key for ever (the automated_sends row's key, not a job's). */
 export const sendKeys = {
@@ -54,12 +56,14 @@ const automatedPayload = z.object({ key: z.string().min(1) })
 
 /** Sending one automated text, once per send key, in the contact's order. */
 export const automatedSendTask = defineTask('automated.send', automatedPayload, {
+  lane: 'automated',
   run: sendAutomated,
   keys: { send: (sendKey: string) => `auto:${sendKey}` },
 })
 
 /** The note of what an automated text became, once per send key. */
 export const automatedNoteTask = defineTask('automated.note', automatedPayload, {
+  lane: 'automated',
   run: noteAutomated,
   keys: { note: (sendKey: string) => `autonote:${sendKey}` },
 })
@@ -130,7 +134,10 @@ export function requestSeriesText(
 }
 
 async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 'skipped'; reason?: string; phone?: string | null }) {
-  await deps.store.run(settleAutomatedSend(key, update), enqueueTask(automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) }))
+  await deps.store.run(
+    settleAutomatedSend(key, update),
+    enqueueTask(automatedNoteTask, { key }, { key: automatedNoteTask.keys.note(key) }, deps.clock.now()),
+  )
 }
 
 /** Why an automated text may not go to the contact (`skip.reason` words it for the team). */
@@ -222,40 +229,34 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if ('skip' in target) return settle(deps, send.key, { status: 'skipped', reason: target.skip.reason, phone: target.skip.phone })
   const { phone } = target
 
-  const until = quietUntilFor(deps, c, deps.clock.now())
-  if (until) {
-    ctx.log.info({ until: new Date(until).toISOString() }, 'automated text held until quiet hours end')
-    return { runAgainAt: until }
-  }
+  const quiet = quietHoursHold(deps, c, ctx)
+  if (quiet) return quiet
 
-  const template =
-    send.template !== null
-      ? (deps.config.templates.get(send.template) ?? null)
-      : send.kind === 'welcome'
-        ? deps.config.welcome.template
-        : null
-  const body = (send.body ?? renderTemplate(template ?? '', contactValues(c))).slice(0, MAX_SMS_BODY)
-  if (!body) return settle(deps, send.key, { status: 'skipped', phone, reason: 'The text is empty.' })
+  const words = await wordsOf(deps, send, c)
+  if (!words.ok) return settle(deps, send.key, { status: 'skipped', phone, reason: notRendered(words.reason, send) })
+  const body = words.body.slice(0, MAX_SMS_BODY)
 
   // A Workflow's or Fin's text is recorded in the contact's SMS conversation, opened if need be.
   if (send.kind === 'workflow') await ensureSmsConversation(deps, { contactId: send.intercom_contact_id, phone, firstText: body })
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
+  const paced = send.kind === 'confirmation' ? null : recorded
   const outsider = outsiderKind(send)
   const now = deps.clock.now()
-  const written = await deps.store.transaction(async (trx) => {
-    const taken = outsider
-      ? await takeOutsiderBudget(trx, deps.config, { kind: outsider, phone, contactId: send.intercom_contact_id }, now)
-      : null
-    if (taken?.refusal) return { taken, id: null }
-    const id = await createOutboundMessage(
-      trx,
-      { conversationId: conversation?.intercom_conversation_id ?? null, contactId: send.intercom_contact_id, phone, from: recorded, body },
-      now,
-    )
-    await runIn(trx, attachAutomatedMessage(send.key, { messageId: id, phone }, now))
-    return { taken, id }
+  const written = await writeAutomated(deps, {
+    key: send.key,
+    outsider,
+    paced,
+    message: {
+      conversationId: conversation?.intercom_conversation_id ?? null,
+      contactId: send.intercom_contact_id,
+      phone,
+      from: recorded,
+      body,
+    },
+    now,
   })
+  if (written.held) return senderHeld(deps, written.held, ctx)
   if (written.taken) budgetTaken(deps, { kind: outsider!, phone, taken: written.taken, now })
   const capped = written.taken?.refusal
   if (capped?.reason === 'daily_cap') {
@@ -280,6 +281,77 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 function outsiderKind(send: AutomatedSend): 'welcome' | 'confirmation' | null {
   if (send.kind === 'welcome' || send.kind === 'confirmation') return send.kind
   return send.kind === 'workflow' ? 'confirmation' : null
+}
+
+/**
+ * The words of an automated text, rendered now: its own, a Series step's template (a name in
+ * SMS_TEMPLATES or `macro:<id>`), or the welcome's setting (the words or `macro:<id>`).
+ */
+function wordsOf(deps: BridgeDeps, send: AutomatedSend, c: Intercom.Contact): Promise<Rendered> | Rendered {
+  if (send.body !== null) return send.body ? { ok: true, body: send.body } : { ok: false, reason: 'empty' }
+  if (send.template !== null) return renderTemplateRef(deps, parseTemplateRef(send.template), c)
+  if (send.kind === 'welcome') return renderSetting(deps, deps.config.welcome.template, c)
+  return { ok: false, reason: 'empty' }
+}
+
+/** Why an automated text had no words, as the skipped send's reason. */
+function notRendered(reason: Exclude<Rendered, { ok: true }>['reason'], send: AutomatedSend): string {
+  if (reason === 'unknown_template') return `The template "${send.template}" is not in SMS_TEMPLATES any more.`
+  if (reason === 'macro_unavailable')
+    return "The Intercom macro it names was deleted, or is not visible to the access token's admin any more."
+  return 'The text is empty.'
+}
+
+/**
+ * The text's row, in one transaction with its sender's slot and the outsider budget it spends. A text
+ * held for its slot takes no budget; a text the budget refuses leaves the slot (and the day's count)
+ * to the next text.
+ */
+async function writeAutomated(
+  deps: BridgeDeps,
+  w: {
+    key: string
+    outsider: 'welcome' | 'confirmation' | null
+    paced: string | null
+    message: OutboundText & { contactId: string; part?: undefined }
+    now: number
+  },
+) {
+  const { now, message } = w
+  return deps.store.transaction(async (trx) => {
+    const slot = w.paced ? await planSendSlot(trx, deps.config, w.paced, now) : null
+    if (slot && !slot.answer.go) {
+      await runIn(trx, ...slot.save) // the promise: the next text held waits behind this one
+      return { held: slot.answer, taken: null, id: null }
+    }
+    const taken = w.outsider
+      ? await takeOutsiderBudget(trx, deps.config, { kind: w.outsider, phone: message.phone, contactId: message.contactId }, now)
+      : null
+    if (taken?.refusal) return { held: null, taken, id: null }
+    if (slot) await runIn(trx, ...slot.save)
+    const id = await createOutboundMessage(trx, message, now)
+    await runIn(trx, attachAutomatedMessage(w.key, { messageId: id, phone: message.phone }, now))
+    if (w.paced) await runIn(trx, ...markPaced({ messageId: id, sender: w.paced, lane: 'automated' }, now))
+    return { held: null, taken, id }
+  })
+}
+
+/** Quiet hours in the contact's time zone: when the text may go, or null when it may go now. */
+function quietHoursHold(deps: BridgeDeps, c: Intercom.Contact, ctx: JobContext): TaskResult | null {
+  const until = quietUntilFor(deps, c, deps.clock.now())
+  if (!until) return null
+  ctx.log.info({ until: new Date(until).toISOString() }, 'automated text held until quiet hours end')
+  return { runAgainAt: until }
+}
+
+/**
+ * The sender's pace (pacing.ts): the job waits for its slot, the next carrier day or a resume, and
+ * runs once then. A confirmation is not paced: the person who asked for it is waiting, as for a code.
+ */
+function senderHeld(deps: BridgeDeps, slot: SlotAnswer & { go: false }, ctx: JobContext): TaskResult {
+  slotHeld(deps, 'automated', slot)
+  ctx.log.info({ until: new Date(slot.at).toISOString(), why: slot.why }, "automated text held for its sender's pace")
+  return { runAgainAt: slot.at }
 }
 
 async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): Promise<void> {

@@ -1,53 +1,74 @@
-import type { Intercom } from 'intercom-client'
-import { contactValues, renderTemplate } from '../../shared/template.js'
-import { MAX_SMS_BODY } from '../../shared/text.js'
+import { UpstreamError } from '../../shared/errors.js'
+import { renderTemplate, templateValues, type TemplateContact } from '../../shared/template.js'
 import type { BridgeDeps } from './deps.js'
 
-// Contract B (docs: helper-notes contracts6.md). This is the minimal version the connect helper needs:
-// named templates only; the compose helper's version (macros, Intercom's placeholder syntax) replaces it.
-
+/**
+ * Where a text's words come from: an Intercom macro (`macro:<id>`, read when the text is sent, so an
+ * edit in Intercom counts and a deleted macro sends nothing) or a named template (SMS_TEMPLATES).
+ * There is no other template store.
+ */
 export type TemplateRef = { kind: 'macro'; id: string } | { kind: 'named'; name: string }
+
+const MACRO_REF = /^macro:([\w-]{1,64})$/
 
 /** "macro:123" -> macro 123; anything else -> a named template (SMS_TEMPLATES). */
 export function parseTemplateRef(text: string): TemplateRef {
-  const macro = /^macro:(\S+)$/.exec(text.trim())
-  return macro ? { kind: 'macro', id: macro[1]! } : { kind: 'named', name: text.trim() }
+  const id = MACRO_REF.exec(text.trim())?.[1]
+  return id ? { kind: 'macro', id } : { kind: 'named', name: text.trim() }
+}
+
+/** Whether a setting's text (WELCOME_SMS_TEMPLATE, an SMS_TEMPLATES value) names a macro rather than being the words. */
+export function macroIdIn(text: string): string | null {
+  return MACRO_REF.exec(text.trim())?.[1] ?? null
 }
 
 export type Rendered = { ok: true; body: string } | { ok: false; reason: 'unknown_template' | 'macro_unavailable' | 'empty' }
 
-/** The longest a variable from a Workflow, Fin or a broadcast may be in a text. */
-export const MAX_VARIABLE = 40
-
 /**
- * A variable as it may appear in a text, or null (the template's fallback is used): plain words,
- * at most MAX_VARIABLE characters, no link, address, markup or control character. Fin passes what a
- * customer typed: it must never make the team's number text someone a link.
+ * The one renderer: a macro's body_text or a named template, Intercom placeholder syntax, the contact's
+ * values made plain, `variables` (untrusted: Workflows/Fin/broadcast inputs) made plain and capped
+ * (shared/template.ts says how).
  */
-export function plainVariable(value: string): string | null {
-  const v = value.normalize('NFC').replace(/\s+/g, ' ').trim()
-  if (!v || v.length > MAX_VARIABLE) return null
-  // eslint-disable-next-line no-control-regex
-  if (/[<>{}\\`\u0000-\u001f\u007f]/.test(v)) return null
-  // A scheme, "www.", an e-mail address, or anything shaped like a domain (bit.ly/x, example.com).
-  if (/[a-z][a-z0-9+.-]*:\/\/|www\.|@|[\p{L}\p{N}-]\.[\p{L}]{2,}/iu.test(v)) return null
-  return v
+export async function renderTemplateRef(
+  deps: BridgeDeps,
+  ref: TemplateRef,
+  contact: TemplateContact,
+  variables?: Record<string, string>,
+): Promise<Rendered> {
+  if (ref.kind === 'named') {
+    const text = deps.config.templates.get(ref.name)
+    return text === undefined ? { ok: false, reason: 'unknown_template' } : renderSetting(deps, text, contact, variables)
+  }
+  const words = await macroText(deps, ref.id)
+  return words === null ? { ok: false, reason: 'macro_unavailable' } : rendered(words, contact, variables)
+}
+
+/** A setting's template (WELCOME_SMS_TEMPLATE, an SMS_TEMPLATES value): the words, or `macro:<id>`. */
+export async function renderSetting(
+  deps: BridgeDeps,
+  text: string,
+  contact: TemplateContact,
+  variables?: Record<string, string>,
+): Promise<Rendered> {
+  const id = macroIdIn(text)
+  return id ? renderTemplateRef(deps, { kind: 'macro', id }, contact, variables) : rendered(text, contact, variables)
+}
+
+function rendered(template: string, contact: TemplateContact, variables?: Record<string, string>): Rendered {
+  const body = renderTemplate(template, templateValues(contact, variables))
+  return body ? { ok: true, body } : { ok: false, reason: 'empty' }
 }
 
 /**
- * The one renderer: a named template with the contact's values made plain and `variables`
- * (untrusted) made plain and capped. Contact values win over variables of the same name.
+ * A macro's plain text, read now; null when Intercom has no such macro for the token's admin (deleted,
+ * or hidden) or refuses to show it. A passing failure is thrown: the caller's job tries again.
  */
-export async function renderTemplateRef(
-  deps: Pick<BridgeDeps, 'config'>,
-  ref: TemplateRef,
-  contact: Intercom.Contact,
-  variables: Record<string, string> = {},
-): Promise<Rendered> {
-  if (ref.kind === 'macro') return { ok: false, reason: 'macro_unavailable' }
-  const template = deps.config.templates.get(ref.name)
-  if (template === undefined) return { ok: false, reason: 'unknown_template' }
-  const plain = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, plainVariable(v)]))
-  const body = renderTemplate(template, { ...plain, ...contactValues(contact) }).slice(0, MAX_SMS_BODY)
-  return body ? { ok: true, body } : { ok: false, reason: 'empty' }
+async function macroText(deps: BridgeDeps, id: string): Promise<string | null> {
+  try {
+    const macro = await deps.intercom.getMacro(id)
+    return macro ? (macro.bodyText ?? '') : null
+  } catch (err) {
+    if (err instanceof UpstreamError && err.outcome === 'give_up') return null
+    throw err
+  }
 }

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { MAX_VALUE } from '../../shared/template.js'
 import { buildTestApp, drain, type TestApp } from '../helper.js'
 import { connectorToken } from '../../shared/signatures.js'
 import { CONNECTOR_PATHS } from '../../server/routes/connectors.js'
@@ -116,7 +117,7 @@ t.test('a variable with a link, an address or markup is not texted', async (t) =
   const ctx = await buildTestApp(t, { env: { ...env, CAP_TEXTS_PER_NUMBER_DAY: '20', CAP_TEXTS_PER_CONTACT_DAY: '20' } })
   const ana = teamUser(ctx, '+14155550174')
   const conversation = ctx.intercom.addConversation(ana.id, 'hi')
-  const values = ['https://evil.example/x', 'bit.ly/win', 'www.evil', 'win@evil.example', '<b>x</b>', 'evil.com', 'x'.repeat(41)]
+  const values = ['https://evil.example/x', 'bit.ly/win', 'www.evil', 'win@evil.example', '<b>x</b>', 'evil.com', 'x'.repeat(MAX_VALUE + 1)]
   for (const order of values) {
     const res = await callConnector(ctx, 'fin', {
       template: 'shipped',

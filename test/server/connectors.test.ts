@@ -168,7 +168,7 @@ t.test("refusals a Workflow can branch on: opted out, Fin and marketing, unknown
   t.same(fin.json(), { result: 'refused', reason: 'purpose_not_allowed' }, 'Fin may send transactional texts only')
   const unknown = await callConnector(ctx, 'fin', { template: 'nope', contact_id: ana.id, conversation_id: c2.id })
   t.same(unknown.json(), { result: 'refused', reason: 'unknown_template' })
-  const macro = await callConnector(ctx, 'fin', { template: 'macro:123', contact_id: ana.id, conversation_id: c2.id })
+  const macro = await callConnector(ctx, 'fin', { template: 'macro:999999', contact_id: ana.id, conversation_id: c2.id })
   t.same(macro.json(), { result: 'refused', reason: 'macro_unavailable' })
 
   const lead = ctx.intercom.addContact({ role: 'lead', phone: '+14155550165' })
@@ -257,4 +257,35 @@ t.test('doctor reports failing executions of the bridge connectors, without secr
   t.notMatch(lines[0]!.line, new RegExp(connectorToken(ctx.config.intercom.clientSecret, 'workflows')), 'no token')
   t.match(lines[1], { ok: true, line: /for Fin .*no failed execution/ })
   t.ok(connectorSpec(ctx.config, 'workflows').description.includes('key '), 'the description carries only a fingerprint')
+})
+
+t.test("a macro as the connector's template: its words rendered with the contact's name and the run's variables", async (t) => {
+  const ctx = await buildTestApp(t, { env })
+  ctx.intercom.macros.push({
+    type: 'macro',
+    id: '3001',
+    name: 'Order shipped (SMS)',
+    body: null,
+    body_text: 'Hi {{user.first_name|fallback:"there"}}, order {{order|fallback:"yours"}} has shipped.',
+    created_at: '2026-12-01T10:00:00.000Z',
+    updated_at: '2026-12-01T10:00:00.000Z',
+    visible_to: 'everyone',
+    visible_to_team_ids: [],
+    available_on: ['inbox'],
+  })
+  const ana = teamUser(ctx, '+14155550166')
+  const conversation = ctx.intercom.addConversation(ana.id, 'where is my order?')
+  const res = await callConnector(ctx, 'workflows', {
+    template: 'macro:3001',
+    purpose: 'transactional',
+    variables: 'order=A-1042',
+    contact_id: ana.id,
+    conversation_id: conversation.id,
+  })
+  t.same(res.json(), { result: 'sent' })
+  await drain(ctx.app)
+  t.same(
+    sent(ctx).map((m) => m.body),
+    ['Hi Ana, order A-1042 has shipped.'],
+  )
 })

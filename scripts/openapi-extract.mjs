@@ -40,6 +40,11 @@ const OPERATIONS = {
     ['get', '/macros'],
     ['get', '/macros/{id}'],
     ['get', '/office_hours_schedules'],
+    ['get', '/data_connectors'],
+    ['post', '/data_connectors'],
+    ['get', '/data_connectors/{id}'],
+    ['patch', '/data_connectors/{id}'],
+    ['get', '/data_connectors/{data_connector_id}/execution_results'],
   ],
   twilio: [
     ['get', '/2010-04-01/Accounts/{Sid}.json'],

@@ -1,5 +1,6 @@
 import type { Macro } from './macros.js'
 import { createHmac } from 'node:crypto'
+import type { DataConnectors } from './data-connectors.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { postWebhook, through, type Delivery, type Fault, type RecordedRequest } from '../http.js'
@@ -45,6 +46,10 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
    */
   appVersion: string
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
+  /** The contact writes in the Messenger: a conversation of theirs (not through the API). */
+  addConversation(contactId: string, body: string, atMs?: number): Conversation
+  /** The workspace's data connectors (2.16), their executions, and `addExecution` (Intercom ran one). */
+  dataConnectors: DataConnectors
   closeConversation(id: string, atMs?: number): void
   /**
    * A teammate merges a lead into a user in Intercom's inbox (the bridge is not told): the lead's
@@ -195,6 +200,8 @@ export async function startIntercomStandIn(
     failNext: (fault: Fault) => state.faults.add(fault),
     failUpload: (fault) => state.uploadFaults.add({ ...fault, match: { path: /^\/uploads\// } }),
     addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
+    addConversation: (contactId: string, body: string, atMs?: number) => state.addConversation(contactId, body, atMs),
+    dataConnectors: state.dataConnectors,
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),

@@ -43,6 +43,8 @@ import {
 //   GET  /office_hours_schedules            the workspace's office hours (2.16 only)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
+//   GET, POST /data_connectors; GET, PATCH /data_connectors/{id}; GET .../{id}/execution_results
+//                                           2.16 only: see data-connectors.ts
 //   GET  /admins/{id}                       a teammate, with team_ids (2.16)
 //   GET  /macros, /macros/{id}              macros visible to the token's admin, paged by cursor (2.16)
 
@@ -306,6 +308,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     const path = url.pathname
     let m: RegExpExecArray | null
+    const connectors = state.dataConnectors.handle(req.method!, path, parsed as Record<string, unknown> | undefined, record.query)
+    if (connectors) return send(connectors.status, connectors.json)
     if (path === '/me')
       return send(200, {
         type: 'admin',

@@ -1,5 +1,6 @@
 import { exampleMacros, type Macro } from './macros.js'
 import { randomBytes } from 'node:crypto'
+import { DataConnectors } from './data-connectors.js'
 import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
 // The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
@@ -375,6 +376,8 @@ export interface IntercomStateOptions {
 
 /** One Intercom workspace as the stand-in keeps it. */
 export class IntercomState {
+  /** The workspace's data connectors (2.16) and their execution results. */
+  readonly dataConnectors = new DataConnectors()
   readonly token: string
   readonly clientSecret: string
   readonly admin: Admin
@@ -550,6 +553,36 @@ export class IntercomState {
     let at = this.merged.get(id)
     for (let hop = 1; at !== undefined && hop < 3 && this.merged.has(at); hop++) at = this.merged.get(at)
     return at
+  }
+
+  /** A contact writes in the Messenger: a conversation of theirs, as Intercom opens it. */
+  addConversation(contactId: string, body: string, atMs = Date.now()): Conversation {
+    const c = this.findContact(contactId)!
+    const at = seconds(atMs)
+    const conversation: Conversation = {
+      type: 'conversation',
+      id: String(this.nextId++),
+      created_at: at,
+      updated_at: at,
+      state: 'open',
+      open: true,
+      tags: [],
+      source: {
+        type: 'conversation',
+        id: String(this.nextId++),
+        delivered_as: 'customer_initiated',
+        subject: '',
+        body: `<p>${body}</p>`,
+        author: authorOf(c),
+        attachments: [],
+        url: null,
+        redacted: false,
+      },
+      contacts: [{ type: 'contact', id: c.id, external_id: c.external_id }],
+      parts: [],
+    }
+    this.conversations.push(conversation)
+    return conversation
   }
 
   closeConversation(id: string, atMs = Date.now()): void {

@@ -17,7 +17,8 @@ import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
 import { MAX_SMS_BODY } from '../../shared/text.js'
 import { UpstreamError } from '../../shared/errors.js'
 import type { JobContext, TaskResult } from '../queue/worker.js'
-import { textingRefusal } from './consent.js'
+import { textingRefusal, type Purpose, type Refusal } from './consent.js'
+import { ensureSmsConversation } from './conversations.js'
 import { consentEvent, INTERCOM_SUBSCRIPTION_SOURCE, latestConsentEvent } from '../../shared/db/consent.js'
 import { budgetTaken, nextUtcDay, takeOutsiderBudget } from './caps.js'
 import type { BridgeDeps } from './deps.js'
@@ -35,6 +36,20 @@ export const sendKeys = {
   welcome: (contactId: string) => `welcome:${contactId}`,
   series: (stepId: string, contactId: string) => `series:${stepId}:${contactId}`,
   confirmation: (contactId: string, phone: string) => `confirm:${contactId}:${phone}`,
+  /** A Workflow or Fin connector's run (server/bridge/connector-texts.ts `runKey`). */
+  workflow: (runKey: string) => `workflow:${runKey}`,
+}
+
+/**
+ * Who asked for a connector's text, and for which purpose, as `requested_by` keeps it
+ * ("workflows:marketing", "fin:transactional"): the purpose decides which consent rules apply.
+ */
+export const connectorRequester = (connector: 'workflows' | 'fin', purpose: Purpose) => `${connector}:${purpose}`
+
+/** Why an automated text is sent: a confirmation answers the person's own request; a welcome or a Series step markets. */
+function purposeOf(send: Pick<AutomatedSend, 'kind' | 'requested_by'>): Purpose {
+  if (send.kind === 'workflow') return send.requested_by?.endsWith(':transactional') ? 'transactional' : 'marketing'
+  return send.kind === 'confirmation' ? 'transactional' : 'marketing'
 }
 
 const automatedPayload = z.object({ key: z.string().min(1) })
@@ -55,7 +70,7 @@ export const automatedNoteTask = defineTask('automated.note', automatedPayload, 
 
 export interface AutomatedRequest {
   key: string
-  kind: 'welcome' | 'series' | 'confirmation'
+  kind: AutomatedSend['kind']
   contactId: string
   phone?: string | null | undefined
   body?: string | null | undefined
@@ -125,34 +140,47 @@ async function settle(deps: BridgeDeps, key: string, update: { status: 'sent' | 
   )
 }
 
+/** Why an automated text may not go to the contact (`skip.reason` words it for the team). */
+export type TargetRefusal =
+  'no_number' | 'untrusted_number' | 'already_wrote' | 'already_welcomed' | 'subscriptions_unreadable' | Refusal['code']
+
+export type Target = { phone: string } | { skip: { code: TargetRefusal; reason: string; phone?: string } }
+
 /**
  * The number an automated text may go to, or why none: a valid mobile number the bridge trusts for
- * this contact (never a lead's own claim), the welcome's once-only rules, and consent.
+ * this contact (never a lead's own claim), the welcome's once-only rules, and consent. The one check,
+ * for the worker and for a connector's synchronous answer.
  */
-async function whereTo(
+export async function automatedTarget(
   deps: BridgeDeps,
-  send: AutomatedSend,
+  send: Pick<AutomatedSend, 'kind' | 'phone' | 'intercom_contact_id' | 'requested_by'>,
   c: Intercom.Contact,
-): Promise<{ phone: string } | { skip: { reason: string; phone?: string } }> {
+): Promise<Target> {
   const db = deps.store.db
   const phone = toE164(send.phone ?? c.phone ?? '', deps.config.defaultCountry)
-  if (!phone || !(await isTextableNumber(phone))) return { skip: { reason: 'The contact has no valid mobile number.' } }
+  if (!phone || !(await isTextableNumber(phone))) return { skip: { code: 'no_number', reason: 'The contact has no valid mobile number.' } }
   const contact = { id: send.intercom_contact_id, role: c.role, phone: c.phone, custom_attributes: c.custom_attributes }
-  if (!(await numberTrust(deps, contact, phone))) return { skip: { phone, reason: UNTRUSTED_NUMBER } }
+  if (!(await numberTrust(deps, contact, phone))) return { skip: { code: 'untrusted_number', phone, reason: UNTRUSTED_NUMBER } }
   if (send.kind === 'welcome') {
     if (!deps.config.welcome.includeBridgeContacts && (await isContactCreatedByBridge(db, send.intercom_contact_id))) {
-      return { skip: { phone, reason: 'The contact was created from their own text: they already wrote to us.' } }
+      return { skip: { code: 'already_wrote', phone, reason: 'The contact was created from their own text: they already wrote to us.' } }
     }
     // Merged or re-created contacts keep their number: one welcome per number as well as per contact.
-    if (await welcomeSentToPhone(db, phone)) return { skip: { phone, reason: 'This number was already sent the welcome text.' } }
+    if (await welcomeSentToPhone(db, phone))
+      return { skip: { code: 'already_welcomed', phone, reason: 'This number was already sent the welcome text.' } }
   }
   const unsubscribedFrom = await subscriptionRefusal(deps, c.id)
-  if (typeof unsubscribedFrom === 'string') return { skip: { phone, reason: unsubscribedFrom } }
+  if (typeof unsubscribedFrom === 'string') return { skip: { code: 'subscriptions_unreadable', phone, reason: unsubscribedFrom } }
   await ledgerSubscription(deps, { phone, contactId: c.id, unsubscribedFrom })
-  // A confirmation answers the person's own request; a welcome or a Series step markets.
-  const purpose = send.kind === 'confirmation' ? 'transactional' : 'marketing'
-  const refusal = await textingRefusal(deps, { phone, automated: true, purpose, contact: c, unsubscribedFrom })
-  return refusal ? { skip: { phone, reason: refusal.sentence } } : { phone }
+  const refusal = await textingRefusal(deps, { phone, automated: true, purpose: purposeOf(send), contact: c, unsubscribedFrom })
+  return refusal ? { skip: { code: refusal.code, phone, reason: refusal.sentence } } : { phone }
+}
+
+/** When quiet hours (QUIET_HOURS, in the contact's time zone) end, if they hold a text back now; else null. */
+export function quietUntilFor(deps: Pick<BridgeDeps, 'config'>, c: Pick<Intercom.Contact, 'location'>, now: number): number | null {
+  if (!deps.config.quietHours) return null
+  const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
+  return quietUntil(now, deps.config.quietHours.window, zone)
 }
 
 /**
@@ -197,8 +225,8 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
 
   const c = await deps.intercom.findContact(send.intercom_contact_id)
   if (!c) return settle(deps, send.key, { status: 'skipped', reason: 'The contact no longer exists in Intercom.' })
-  const target = await whereTo(deps, send, c)
-  if ('skip' in target) return settle(deps, send.key, { status: 'skipped', ...target.skip })
+  const target = await automatedTarget(deps, send, c)
+  if ('skip' in target) return settle(deps, send.key, { status: 'skipped', reason: target.skip.reason, phone: target.skip.phone })
   const { phone } = target
 
   const quiet = quietHoursHold(deps, c, ctx)
@@ -208,13 +236,12 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   if (!words.ok) return settle(deps, send.key, { status: 'skipped', phone, reason: notRendered(words.reason, send) })
   const body = words.body.slice(0, MAX_SMS_BODY)
 
+  // A Workflow's or Fin's text is recorded in the contact's SMS conversation, opened if need be.
+  if (send.kind === 'workflow') await ensureSmsConversation(deps, { contactId: send.intercom_contact_id, phone, firstText: body })
   const conversation = await findSmsConversation(db, send.intercom_contact_id)
   const { recorded } = senderFor(conversation?.twilio_number ?? null, deps.config)
   const paced = send.kind === 'confirmation' ? null : recorded
-  // Welcomes and confirmations are caused by whoever created the contact or typed the number: each
-  // comes out of the outsider budgets (countries, per number and contact, the welcomes' day budget).
-  // Series steps are the team's own campaigns and teammates' texts are never capped.
-  const outsider = send.kind === 'welcome' || send.kind === 'confirmation' ? send.kind : null
+  const outsider = outsiderKind(send)
   const now = deps.clock.now()
   const written = await writeAutomated(deps, {
     key: send.key,
@@ -242,6 +269,18 @@ export async function sendAutomated(deps: BridgeDeps, payload: { key: string }, 
   // or contact today, so holding would only put off what the cap is there to stop.
   if (capped) return settle(deps, send.key, { status: 'skipped', phone, reason: capped.sentence })
   return finish(deps, { ...send, phone, message_id: written.id! }, ctx)
+}
+
+/**
+ * The outsider budget an automated text comes out of (countries, per number and contact, the
+ * welcomes' day budget), or null. Welcomes and confirmations are caused by whoever created the
+ * contact or typed the number; a Workflow's or Fin's text by whoever started the conversation it runs
+ * in (Fin's by what a customer asked for): each costs the team money. Series steps are the team's
+ * own campaigns and teammates' texts are never capped.
+ */
+function outsiderKind(send: AutomatedSend): 'welcome' | 'confirmation' | null {
+  if (send.kind === 'welcome' || send.kind === 'confirmation') return send.kind
+  return send.kind === 'workflow' ? 'confirmation' : null
 }
 
 /**
@@ -299,11 +338,9 @@ async function writeAutomated(
 
 /** Quiet hours in the contact's time zone: when the text may go, or null when it may go now. */
 function quietHoursHold(deps: BridgeDeps, c: Intercom.Contact, ctx: JobContext): TaskResult | null {
-  if (!deps.config.quietHours) return null
-  const zone = contactTimeZone(c.location?.country ?? null, deps.config.quietHours.timeZone)
-  const until = quietUntil(deps.clock.now(), deps.config.quietHours.window, zone)
+  const until = quietUntilFor(deps, c, deps.clock.now())
   if (!until) return null
-  ctx.log.info({ until: new Date(until).toISOString(), zone }, 'automated text held until quiet hours end')
+  ctx.log.info({ until: new Date(until).toISOString() }, 'automated text held until quiet hours end')
   return { runAgainAt: until }
 }
 
@@ -330,7 +367,10 @@ async function finish(deps: BridgeDeps, send: AutomatedSend, ctx: JobContext): P
   )
 }
 
-const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text' } as const
+const KIND_NAMES = { welcome: 'Welcome text', series: 'Series text', confirmation: 'Confirmation text', workflow: 'Workflow text' } as const
+
+const kindName = (send: AutomatedSend) =>
+  send.kind === 'workflow' && send.requested_by?.startsWith('fin:') ? 'Fin text' : KIND_NAMES[send.kind]
 
 /** Job: shows in the contact's SMS conversation what was sent, or why not. Notes never reach the customer. */
 export async function noteAutomated(deps: BridgeDeps, payload: { key: string }): Promise<void> {
@@ -341,7 +381,7 @@ export async function noteAutomated(deps: BridgeDeps, payload: { key: string }):
   const message = send.message_id ? await getMessage(deps.store.db, send.message_id) : undefined
   const html =
     send.status === 'sent' && message
-      ? `<p><b>${KIND_NAMES[send.kind]} sent by SMS</b> (Twilio MessageSid ${message.twilio_sid}):</p><p>${escapeHtml(message.body)}</p>`
-      : `<p><b>${KIND_NAMES[send.kind]} not sent:</b> ${escapeHtml(send.reason ?? 'unknown reason')}</p>`
+      ? `<p><b>${kindName(send)} sent by SMS</b> (Twilio MessageSid ${message.twilio_sid}):</p><p>${escapeHtml(message.body)}</p>`
+      : `<p><b>${kindName(send)} not sent:</b> ${escapeHtml(send.reason ?? 'unknown reason')}</p>`
   await deps.intercom.addNote(conversation.intercom_conversation_id, html)
 }

@@ -12,6 +12,7 @@ import type { Config } from '../config.js'
 import { DEFAULT_MAX_ATTEMPTS, deadJobsByTask, queueStats } from '../queue/queue.js'
 import { retryBudget } from '../queue/worker.js'
 import type { StepResult } from './setup.js'
+import { reportConnectors } from './connectors.js'
 import { migratedBy } from '../../shared/db/versions.js'
 import { pausedSenders } from '../../shared/db/pacing.js'
 import type { SpikeDetail } from '../bridge/pacing.js'
@@ -82,6 +83,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     say(false, `Twilio: ${failure.status === 401 ? `${twilio} rejects the account SID or auth token (401)` : unreachable(failure)}.`)
   }
 
+  await reportConnectors(config, say, now)
   await reportQueue(store, say, now)
   await reportTraffic(store, results, now)
   await reportPausedSenders(store, say, now)

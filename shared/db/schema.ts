@@ -210,7 +210,7 @@ export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
 export interface AutomatedSendTable {
   /** welcome:<contact> or series:<step>:<contact>: a second request with the same key does nothing. */
   key: string
-  kind: 'welcome' | 'series' | 'confirmation'
+  kind: 'welcome' | 'series' | 'confirmation' | 'workflow'
   intercom_contact_id: string
   phone: string | null
   body: string | null

@@ -34,6 +34,8 @@ Commands:
   broadcast create|preview|confirm|pause|resume|cancel|status|report|list
                             one text to an Intercom segment or tag, or to contacts listed in
                             a file: previewed first, sent by the running service once confirmed
+  senders resume <sender>   resume a sender's automated and bulk texts after they paused
+                            themselves (carrier filtering or opt-outs spiked)
   version                   print the version (also --version)
   help                      show this text
 
@@ -183,10 +185,6 @@ async function run(command: string): Promise<number> {
       const { runPrivacyCommand } = await import('./ops/privacy.js')
       return runPrivacyCommand(command, process.argv.slice(3), loadConfig())
     }
-    case 'broadcast': {
-      const { runBroadcastCommand } = await import('./ops/broadcast.js')
-      return runBroadcastCommand(process.argv.slice(3), loadConfig())
-    }
     case 'consent': {
       const { runConsentCommand } = await import('./ops/consent.js')
       return runConsentCommand(process.argv.slice(3), loadConfig())
@@ -221,9 +219,22 @@ async function run(command: string): Promise<number> {
       console.log(USAGE)
       return 0
     default:
-      console.error(`Unknown command "${command}".\n\n${USAGE}`)
-      return 2
+      return moreCommands(command)
   }
+}
+
+/** Commands beyond `run`'s switch (which is full), and the unknown ones. */
+async function moreCommands(command: string): Promise<number> {
+  if (command === 'broadcast') {
+    const { runBroadcastCommand } = await import('./ops/broadcast.js')
+    return runBroadcastCommand(process.argv.slice(3), loadConfig())
+  }
+  if (command === 'senders') {
+    const { runSendersCommand } = await import('./ops/senders.js')
+    return runSendersCommand(process.argv.slice(3), loadConfig())
+  }
+  console.error(`Unknown command "${command}".\n\n${USAGE}`)
+  return 2
 }
 
 run(process.argv[2] ?? 'start').then(

@@ -12,6 +12,7 @@ import { markTask, mergeTask } from './bridge/links.js'
 import { redactTask } from './bridge/privacy.js'
 import { dispatchTask } from './bridge/broadcast.js'
 import { expandTask } from './bridge/broadcast-audience.js'
+import { scheduledHeldTask, scheduledNoteTask, scheduledSendTask } from './bridge/scheduled.js'
 import { bindTasks, type Task } from './queue/task.js'
 import type { TaskDefinition } from './queue/worker.js'
 
@@ -44,6 +45,9 @@ export const BRIDGE_TASKS: ReadonlyArray<Task<unknown, BridgeDeps>> = [
   redactTask,
   expandTask,
   dispatchTask,
+  scheduledSendTask,
+  scheduledNoteTask,
+  scheduledHeldTask,
 ]
 
 /** The worker's task list: each bridge task's handler bound to the bridge's dependencies. */

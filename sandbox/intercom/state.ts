@@ -1,4 +1,6 @@
+import { exampleMacros, type Macro } from './macros.js'
 import { randomBytes } from 'node:crypto'
+import { DataConnectors } from './data-connectors.js'
 import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
 // The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
@@ -419,6 +421,8 @@ export interface IntercomStateOptions {
 
 /** One Intercom workspace as the stand-in keeps it. */
 export class IntercomState {
+  /** The workspace's data connectors (2.16) and their execution results. */
+  readonly dataConnectors = new DataConnectors()
   readonly token: string
   readonly clientSecret: string
   readonly admin: Admin
@@ -447,14 +451,43 @@ export class IntercomState {
   /** The rate limit's window: requests left, and when it starts again (seconds). */
   remaining = RATE_LIMIT
   resetAt = seconds() + 10
+  /**
+   * Calls allowed per 10-second window, enforced (429 rate_limit_exceeded) as Intercom does; null:
+   * the headers say RATE_LIMIT and nothing is refused (the tests that are not about the limit).
+   */
+  rateLimit: number | null = null
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs = 0
   /** Contacts merged away (POST /contacts/merge), and the contact each became. */
   readonly merged = new Map<string, string>()
   /** The workspace's subscription types (made in Intercom's UI; none at first). */
   readonly subscriptionTypes: SubscriptionType[] = []
+  /**
+   * The workspace's office hours schedules (GET /office_hours_schedules): at first the 2.16
+   * description's example (test/fixtures/real/intercom/api/office-hours-schedules-spec-2.16.json),
+   * Monday and Tuesday 9:00-17:00; a test replaces them.
+   */
+  officeHoursSchedules: Array<Record<string, unknown>> = [
+    {
+      type: 'office_hours_schedule',
+      id: '123',
+      name: 'Standard Support Hours',
+      time_zone_name: 'America/New_York',
+      time_intervals: [
+        { start_minute: 540, end_minute: 1020, day_of_week: 0 },
+        { start_minute: 1980, end_minute: 2460, day_of_week: 1 },
+      ],
+      twenty_four_seven: false,
+      created_at: 1717200000,
+      updated_at: 1717200000,
+    },
+  ]
   /** Each contact's explicit choices: subscription type id -> the consent_type it was attached with. */
   readonly contactSubscriptions = new Map<string, Map<string, SubscriptionType['consent_type']>>()
+  /** The workspace's macros (2.16), seeded with its description's examples. */
+  readonly macros: Macro[] = exampleMacros()
+  /** Teammates other than the token's admin, and every admin's teams (GET /admins/{id}'s team_ids). */
+  readonly teammates = new Map<string, { name: string; team_ids: string[] }>()
 
   constructor(opts: IntercomStateOptions) {
     const saved = opts.saved
@@ -585,6 +618,36 @@ export class IntercomState {
     let at = this.merged.get(id)
     for (let hop = 1; at !== undefined && hop < 3 && this.merged.has(at); hop++) at = this.merged.get(at)
     return at
+  }
+
+  /** A contact writes in the Messenger: a conversation of theirs, as Intercom opens it. */
+  addConversation(contactId: string, body: string, atMs = Date.now()): Conversation {
+    const c = this.findContact(contactId)!
+    const at = seconds(atMs)
+    const conversation: Conversation = {
+      type: 'conversation',
+      id: String(this.nextId++),
+      created_at: at,
+      updated_at: at,
+      state: 'open',
+      open: true,
+      tags: [],
+      source: {
+        type: 'conversation',
+        id: String(this.nextId++),
+        delivered_as: 'customer_initiated',
+        subject: '',
+        body: `<p>${body}</p>`,
+        author: authorOf(c),
+        attachments: [],
+        url: null,
+        redacted: false,
+      },
+      contacts: [{ type: 'contact', id: c.id, external_id: c.external_id }],
+      parts: [],
+    }
+    this.conversations.push(conversation)
+    return conversation
   }
 
   closeConversation(id: string, atMs = Date.now()): void {

@@ -47,6 +47,7 @@ export type Exclusion =
 
 /** Reading the audience a page at a time (Intercom's cursor kept in the broadcast's row), never all at once. */
 export const expandTask = defineTask('broadcast.expand', z.object({ id: z.number().int().positive() }), {
+  lane: 'bulk',
   run: expandPage,
   keys: { expand: (id: number) => `bexpand:${id}` },
 })

@@ -44,6 +44,7 @@ export const DISPATCH_BATCH = 25
 
 /** Handing due recipients, one at a time at the sender's pace, to the once-only automated sends. */
 export const dispatchTask = defineTask('broadcast.dispatch', z.object({ id: z.number().int().positive() }), {
+  lane: 'bulk',
   run: dispatch,
   keys: { dispatch: (id: number) => `bdispatch:${id}` },
 })

@@ -11,6 +11,7 @@ import {
 } from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
 import { eraseRecipients } from '../../shared/db/broadcasts.js'
+import { eraseScheduledTexts } from '../../shared/db/scheduled.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 
@@ -26,6 +27,7 @@ export const REDACT_MAX_ATTEMPTS = 48
 
 /** Blanking one text's body at Twilio (an erasure), once per MessageSid. */
 export const redactTask = defineTask('privacy.redact', z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/) }), {
+  lane: 'automated',
   run: redactAtTwilio,
   keys: { redact: (sid: string) => `redact:${sid}` },
 })
@@ -48,6 +50,8 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
     person.phones.length ? person.phones : [''],
     person.contactIds.length ? person.contactIds : [''],
   )
+  // Texts scheduled to them (send later): their job finds no row and does nothing.
+  const [scheduled] = await runIn(trx, eraseScheduledTexts(person.phones, person.contactIds))
   for (const sid of rows.sids) {
     await runIn(trx, enqueueTask(redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now))
   }
@@ -60,7 +64,8 @@ export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Pro
     counts.verifications +
     counts.jobs +
     counts.consentDeleted +
-    broadcastRecipients
+    broadcastRecipients +
+    Number(scheduled.numAffectedRows ?? 0n)
   if (touched === 0 && !counts.optOutKept) return { kind: 'nothing_held' }
   return {
     kind: 'erased',

@@ -192,6 +192,8 @@ export interface JobTable {
   key: string | null
   /** Jobs sharing an ordering key run one at a time, in the order they were queued. */
   queue_key: string | null
+  /** The job's lane (server/queue/lanes.ts), as its place in LANES: 0 reply, 1 inbound, 2 automated, 3 bulk. */
+  lane: ColumnType<number, number | undefined, number>
   state: ColumnType<JobState, JobState | undefined, JobState>
   attempts: ColumnType<number, number | undefined, number>
   max_attempts: number
@@ -208,7 +210,7 @@ export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
 export interface AutomatedSendTable {
   /** welcome:<contact>, series:<step>:<contact> or broadcast:<id>:<contact>: a second request with the same key does nothing. */
   key: string
-  kind: 'welcome' | 'series' | 'confirmation' | 'broadcast'
+  kind: 'welcome' | 'series' | 'confirmation' | 'workflow' | 'broadcast'
   intercom_contact_id: string
   phone: string | null
   body: string | null
@@ -260,6 +262,19 @@ export interface SettingsCacheTable {
   key: string
   value: string
   updated_at: Millis
+}
+
+/** Twilio's SMS prices for one destination country, as the Pricing API last gave them. */
+export interface PriceTable {
+  iso_country: string
+  /** Null: Twilio has no prices for this country. */
+  price_unit: string | null
+  /** JSON object: Twilio's number type -> price of one segment (a decimal string). */
+  outbound: string
+  /** When Twilio last answered. */
+  fetched_at: Millis
+  /** When a refresh last failed (Twilio unreachable, a 5xx); null after an answer. */
+  failed_at: Millis | null
 }
 
 /** A quick reply texted with numbered options; the customer's next text settles it. */
@@ -318,6 +333,30 @@ export interface BroadcastTable {
   updated_at: Millis
 }
 
+/** A text scheduled from the sidebar for later, in the customer's time (server/bridge/scheduled.ts). */
+export interface ScheduledTextTable {
+  id: Generated<number>
+  intercom_contact_id: string
+  intercom_conversation_id: string | null
+  phone: string
+  body: string
+  send_at: Millis
+  /** The IANA zone `send_at` was computed in, and the choice: `tomorrow`, `business_morning` or `chosen`. */
+  time_zone: string
+  choice: string
+  admin_id: string | null
+  admin_name: string | null
+  /** scheduled -> sent | skipped | cancelled; scheduled -> held (the customer wrote first) -> sent | cancelled. */
+  state: 'scheduled' | 'held' | 'sent' | 'cancelled' | 'skipped'
+  /** Why it was held, skipped or cancelled, as an outcome code (the surfaces word it). */
+  reason: string | null
+  /** The outbound text it became (messages.id), set in the transaction that marks it sent. */
+  message_id: number | null
+  held_at: Millis | null
+  created_at: Millis
+  updated_at: Millis
+}
+
 export type RecipientState = 'listed' | 'excluded' | 'pending' | 'released'
 
 export interface BroadcastRecipientTable {
@@ -340,6 +379,32 @@ export interface BroadcastRecipientTable {
   created_at: Millis
 }
 
+/** A sender's pace (server/bridge/pacing.ts); sender '*' is the brand, for its day count only. */
+export interface SenderPacingTable {
+  sender: string
+  /** The earliest time the next text may go. */
+  next_at: Generated<Millis>
+  /** The last slot promised to a text told to wait: the next one waits one interval more. */
+  promised_until: Generated<Millis>
+  /** The carrier day (YYYY-MM-DD, Pacific time) `day_count` counts. */
+  day: Generated<string>
+  day_count: Generated<number>
+  paused_at: Millis | null
+  paused_why: 'carrier_filtering' | 'opt_outs' | null
+  /** JSON: { refused, filtered, optedOut, of } when the pause set itself. */
+  paused_detail: string | null
+  updated_at: Millis
+}
+
+/** An automated or bulk text (messages.id) and what became of it: ok, filtered (30007), opted_out (21610), failed. */
+export interface PacedTextTable {
+  message_id: number
+  sender: string
+  lane: 'automated' | 'bulk'
+  outcome: 'ok' | 'filtered' | 'opted_out' | 'failed' | null
+  created_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -359,6 +424,10 @@ export interface Database {
   revocation_requests: RevocationRequestTable
   broadcasts: BroadcastTable
   broadcast_recipients: BroadcastRecipientTable
+  scheduled_texts: ScheduledTextTable
+  prices: PriceTable
+  sender_pacing: SenderPacingTable
+  paced_texts: PacedTextTable
 }
 
 export type Job = Selectable<JobTable>
@@ -373,6 +442,7 @@ export type HeldMedia = Selectable<HeldMediaTable>
 export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
 export type RevocationRequest = Selectable<RevocationRequestTable>
+export type ScheduledText = Selectable<ScheduledTextTable>
 export type ConsentEvent = Selectable<ConsentEventTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>
 export type Broadcast = Selectable<BroadcastTable>

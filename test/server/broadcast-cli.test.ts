@@ -31,7 +31,7 @@ t.test('sms-bridge broadcast: create from a file, preview, confirm, report; bad 
   await drain(ctx.app)
   const preview = await run('preview', '1')
   t.match(preview.out, /2 will receive it; 0 excluded/)
-  t.match(preview.out, /to \+1\*+0601: Hi Ana, see you Friday\./)
+  t.match(preview.out, /to \+\*+0601: Hi Ana, see you Friday\./, 'the first rendered texts, each number masked')
   t.match(preview.out, /Nothing is sent until: sms-bridge broadcast confirm 1/)
   t.equal(ctx.twilio.messages.length, 0)
   t.match(await run('confirm', '1'), { code: 0, out: 'Broadcast 1 confirmed' })

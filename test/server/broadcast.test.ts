@@ -60,7 +60,7 @@ t.test('the preview counts only who may get it, masks numbers, and nothing goes 
   t.same(preview.counts.excluded, { opted_out: 1, untrusted: 1, country_not_allowed: 1, no_number: 1, duplicate_number: 1 })
   t.equal(preview.segments, 2)
   t.same(preview.encodings, [{ encoding: 'GSM-7', texts: 2, segments: 2 }])
-  t.same(preview.cost, { amount: null, unit: null, unpriced: 2 }, 'unknown price said, not guessed')
+  t.same(preview.cost, { amount: 0.0166, unit: 'USD', unpriced: 0 }, "two texts at Twilio's US price (0.0083 USD each, the Pricing API)")
   t.same(
     preview.samples.map((s: { body: string }) => s.body),
     ['Hi Ana, 20% off all week. Reply STOP to opt out.', 'Hi Bo, 20% off all week. Reply STOP to opt out.'],

@@ -43,6 +43,24 @@ const ACK_ONLY = args.includes('--ack-only')
 const NO_START_FLAGS = args.includes('--no-start-flags')
 const ENTRY = args.includes('--unbundled') ? 'dist/server/cli.js' : 'dist/bundle/cli.js'
 const CONNECTIONS = 50
+/**
+ * `--limits`: instead of the throughput phases, the platforms' limits. The Intercom stand-in enforces
+ * `--rate-limit` calls per 10-second window (default 167: 1,000 a minute); `--backlog N` first texts
+ * (default 1,500) arrive at once with a teammate's reply in the middle; reported: the reply's latency
+ * to Twilio, refused (429) calls per delivered text, and the drain's calls as a share of the limit.
+ */
+const LIMITS = args.includes('--limits')
+/**
+ * `--broadcast`: instead of the throughput phases, a broadcast to `--recipients N` tagged contacts
+ * (default 300) from a sender set to `--rate M` texts a second (default 10, SENDER_LIMITS); reported:
+ * the achieved rate against M (first to last text at Twilio), the time to expand and to send, and
+ * the peak RSS.
+ */
+const BROADCAST = args.includes('--broadcast')
+const RECIPIENTS = Number(option('--recipients') ?? 300)
+const SENDER_RATE = Number(option('--rate') ?? 10)
+const RATE_LIMIT = Number(option('--rate-limit') ?? 167)
+const BACKLOG = Number(option('--backlog') ?? 1_500)
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const percentile = (values: number[], p: number) => {
@@ -203,6 +221,12 @@ async function main() {
       INTERCOM_ADMIN_ID: intercom.admin.id,
       ...(WORKERS ? { WORKER_CONCURRENCY: WORKERS } : {}),
       ADMIN_TOKEN: 'bench-admin-token-0123456789',
+      ...(BROADCAST
+        ? {
+            SMS_TEMPLATES: JSON.stringify({ bench: 'Hi {{first_name|there}}, our winter sale starts today. Reply STOP to opt out.' }),
+            SENDER_LIMITS: JSON.stringify({ [OUR_NUMBER]: { rate: SENDER_RATE } }),
+          }
+        : {}),
     }
     const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
     // As `npm start` and the Dockerfile run it: with their heap flags.
@@ -217,6 +241,18 @@ async function main() {
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
     const startToReadyMs = round(performance.now() - service.startedAt, 0)
 
+    if (BROADCAST) {
+      const figures = await broadcastScenario({ base, env, twilio, intercom, pid: service.child.pid! })
+      console.log(figures)
+      if (JSON_FILE) writeFileSync(JSON_FILE, `${JSON.stringify(figures, null, 2)}\n`)
+      return
+    }
+    if (LIMITS) {
+      const figures = await limitsScenario({ base, env, twilio, intercom, pid: service.child.pid! })
+      console.log(figures)
+      if (JSON_FILE) writeFileSync(JSON_FILE, `${JSON.stringify(figures, null, 2)}\n`)
+      return
+    }
     const dbCounters = async () => {
       const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).text()
       const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
@@ -382,6 +418,147 @@ async function main() {
     await intercom.close()
     await libsqlServer?.close()
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Whether the service's queue is empty of due and running work (its metrics). */
+async function queueIdle(base: string, token: string): Promise<boolean> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
+  const running = Number(/^bridge_jobs\{state="running"\} (\d+)/m.exec(text)?.[1] ?? NaN)
+  const oldestDue = Number(/^bridge_queue_oldest_due_seconds ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN)
+  return running === 0 && oldestDue === 0
+}
+
+/** `--limits`: a backlog of first texts under Intercom's rate limit, a teammate's reply in the middle. */
+async function limitsScenario(s: {
+  base: string
+  env: { ADMIN_TOKEN: string }
+  twilio: Awaited<ReturnType<typeof startTwilioStandIn>>
+  intercom: Awaited<ReturnType<typeof startIntercomStandIn>>
+  pid: number
+}) {
+  const { base, twilio, intercom } = s
+  wireWebhooks(twilio, intercom)
+  const text = async (from: string, body: string) => {
+    const { delivery } = await twilio.receiveText({ from, to: OUR_NUMBER, body, via: base })
+    if (delivery?.status !== 200) throw new Error(`webhook answered ${delivery?.status}`)
+  }
+  // The customer the teammate answers: a conversation before the backlog.
+  await text('+14155550000', 'hello')
+  while (intercom.conversations.length === 0 || !(await queueIdle(base, s.env.ADMIN_TOKEN))) await sleep(50)
+  const conversation = intercom.conversations[0]!
+  intercom.rateLimit = RATE_LIMIT
+  await sleep(10_500) // a fresh window
+  const callsFrom = intercom.requests.length
+  const started = performance.now()
+  let replyLatency: number | undefined
+  let replyPosted: Promise<void> | undefined
+  for (let i = 0; i < BACKLOG; i++) {
+    await text(`+1415558${String(i).padStart(4, '0')}`, `first ${i}`)
+    if (i === Math.floor(BACKLOG / 2)) {
+      const from = twilio.requests.length
+      const t0 = Date.now()
+      replyPosted = (async () => {
+        await intercom.replyAsAdmin(conversation.id, { body: '<p>the reply</p>' }, base)
+        for (let tries = 0; tries < 60_000 && replyLatency === undefined; tries++) {
+          const hit = twilio.requests.slice(from).find((r) => r.method === 'POST' && (r.body as { Body?: string })?.Body === 'the reply')
+          if (hit) replyLatency = hit.at - t0
+          else await sleep(5)
+        }
+      })()
+    }
+  }
+  let peakRss = 0
+  // Drained: every first text is in Intercom (a refused call's job waits for the window, so an idle
+  // queue alone is not the end) and nothing is due; at most 30 minutes.
+  const opened = () =>
+    intercom.requests.slice(callsFrom).filter((r) => r.path === '/conversations' && r.method === 'POST' && r.status === 200).length
+  for (let idle = 0; idle < 2 && performance.now() - started < 1_800_000;) {
+    idle = opened() >= BACKLOG && (await queueIdle(base, s.env.ADMIN_TOKEN)) ? idle + 1 : 0
+    peakRss = Math.max(peakRss, rssMb(s.pid))
+    await sleep(500)
+  }
+  await replyPosted
+  const drainSeconds = (performance.now() - started) / 1000
+  const calls = intercom.requests.slice(callsFrom).filter((r) => r.status !== 401 && !r.path.startsWith('/uploads/'))
+  const refused = calls.filter((r) => r.status === 429).length
+  const delivered = opened()
+  return {
+    rate_limit_per_10s: RATE_LIMIT,
+    backlog_texts: BACKLOG,
+    delivered_texts: delivered,
+    reply_latency_ms: replyLatency ?? null,
+    refused_calls_per_delivered_text: round(refused / Math.max(1, delivered), 3),
+    refused_calls: refused,
+    intercom_calls: calls.length,
+    drain_s: round(drainSeconds),
+    drain_share_of_limit: round((calls.length - refused) / drainSeconds / (RATE_LIMIT / 10), 3),
+    peak_rss_mb: Math.max(peakRss, peakRssMb(s.pid)),
+    node: process.version,
+  }
+}
+
+/** `--broadcast`: N tagged contacts, one broadcast confirmed, its texts timed at Twilio. */
+async function broadcastScenario(s: {
+  base: string
+  env: { ADMIN_TOKEN: string }
+  twilio: Awaited<ReturnType<typeof startTwilioStandIn>>
+  intercom: Awaited<ReturnType<typeof startIntercomStandIn>>
+  pid: number
+}) {
+  const { base, twilio, intercom } = s
+  wireWebhooks(twilio, intercom)
+  const admin = (path: string, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${s.env.ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }))
+  const contacts = Array.from({ length: RECIPIENTS }, (_, i) =>
+    intercom.addContact({ role: 'user', external_id: `bench-${i}`, name: `Customer ${i}`, phone: `+1415556${String(i).padStart(4, '0')}` }),
+  )
+  const tag = intercom.tagContacts('winter-sale', contacts)
+  const fromTwilio = twilio.requests.length
+  let peakRss = 0
+  const created = await admin('/admin/broadcasts', { audience: { kind: 'tag', id: tag.id }, template: 'bench', purpose: 'marketing' })
+  if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.json)}`)
+  const id = created.json.id as number
+  const t0 = performance.now()
+  for (;;) {
+    const b = await admin(`/admin/broadcasts/${id}`)
+    if ((b.json as { state?: string }).state !== 'expanding') break
+    peakRss = Math.max(peakRss, rssMb(s.pid))
+    await sleep(100)
+  }
+  const expandSeconds = (performance.now() - t0) / 1000
+  const confirmed = await admin(`/admin/broadcasts/${id}/confirm`, {})
+  if (confirmed.status !== 200) throw new Error(`confirm answered ${confirmed.status}: ${JSON.stringify(confirmed.json)}`)
+  const sentAt = () =>
+    twilio.requests
+      .slice(fromTwilio)
+      .filter(
+        (r) =>
+          r.method === 'POST' && r.path.endsWith('/Messages.json') && String((r.body as { Body?: string })?.Body).includes('winter sale'),
+      )
+      .map((r) => r.at)
+  const deadline = performance.now() + ((RECIPIENTS / SENDER_RATE) * 3 + 120) * 1000
+  while (sentAt().length < RECIPIENTS && performance.now() < deadline) {
+    peakRss = Math.max(peakRss, rssMb(s.pid))
+    await sleep(200)
+  }
+  const times = sentAt().sort((a, b) => a - b)
+  const spanSeconds = times.length > 1 ? (times.at(-1)! - times[0]!) / 1000 : NaN
+  const achieved = times.length > 1 ? (times.length - 1) / spanSeconds : NaN
+  return {
+    recipients: RECIPIENTS,
+    texts_sent: times.length,
+    configured_rate_per_s: SENDER_RATE,
+    achieved_rate_per_s: round(achieved, 2),
+    achieved_share_of_configured: round(achieved / SENDER_RATE, 3),
+    expand_s: round(expandSeconds),
+    send_s: round(spanSeconds),
+    peak_rss_mb: Math.max(peakRss, peakRssMb(s.pid)),
+    node: process.version,
   }
 }
 

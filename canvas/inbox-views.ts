@@ -8,6 +8,7 @@ import type { RevocationOutcome } from '../server/bridge/revocations.js'
 import type { PanelConsent, PanelState, SavePhoneOutcome, SendOutcome, WelcomeOutcome } from '../server/bridge/sidebar.js'
 import type { CanvasResponse, Component } from './schema.js'
 import { canvas, plainText } from './views.js'
+import { scheduledSection, sendLaterButton } from './schedule-views.js'
 
 /** What a button's outcome adds to the panel: a sentence in its place, the draft kept, a number to move. */
 export interface PanelFlash {
@@ -76,6 +77,7 @@ export function inboxPanel(state: PanelState, flash: PanelFlash = {}, segments?:
     ...numberSection(state, flash, unconfirmed),
     ...messagesSection(state, flash),
     ...composeSection(state, flash, unconfirmed, segments),
+    ...scheduledSection(state),
     ...welcomeSection(state, unconfirmed),
     { type: 'button', id: 'refresh', label: 'Refresh', action: { type: 'submit' }, style: 'link' },
   ]
@@ -173,7 +175,11 @@ function composeSection(state: PanelState, flash: PanelFlash, unconfirmed: boole
       ...(flash.error ? { error: true } : {}),
     })
     if (flash.error) c.push(smsError(flash.error))
-    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'primary' })
+    // Preview shows the counter and price (canvas/compose-views.ts); Send SMS skips it.
+    c.push({ type: 'button', id: 'preview_sms', label: 'Preview', action: { type: 'submit' }, style: 'primary' })
+    c.push({ type: 'button', id: 'send_sms', label: 'Send SMS', action: { type: 'submit' }, style: 'secondary' })
+    c.push({ type: 'button', id: 'choose_macro', label: 'Use a macro', action: { type: 'submit' }, style: 'link' })
+    c.push(sendLaterButton)
   } else if (flash.error) {
     c.push(smsError(flash.error))
   }

@@ -17,6 +17,8 @@ import {
   type PanelFlash,
 } from './inbox-views.js'
 import type { CanvasResponse } from './schema.js'
+import { COMPOSE_SCREENS } from './compose.js'
+import { SCHEDULE, SCHEDULE_BUTTONS } from './schedule.js'
 import { signedCanvas, typedValue, type CanvasRequest, type Person, type SignedCanvas } from './signed.js'
 
 /**
@@ -72,6 +74,8 @@ async function submit(deps: BridgeDeps, signed: SignedCanvas): Promise<CanvasRes
   const component = signed.request.component_id ?? ''
   if (component === 'send_sms') return send(deps, ctx, signed.request)
   if (component === 'details') return detailsPanel(await loadPanel(deps, ctx.contact))
+  if (Object.hasOwn(COMPOSE_SCREENS, component)) return COMPOSE_SCREENS[component]!(deps, ctx, signed)
+  if (Object.hasOwn(SCHEDULE, component)) return SCHEDULE[component]!(deps, ctx, signed.request)
   const flash = Object.hasOwn(BUTTONS, component) ? await BUTTONS[component]!(deps, ctx, signed.request) : {}
   return inboxPanel(await loadPanel(deps, ctx.contact), flash)
 }
@@ -82,7 +86,7 @@ async function submit(deps: BridgeDeps, signed: SignedCanvas): Promise<CanvasRes
  * database, with the outcome in words.
  */
 const inbox: FastifyPluginAsync = async (app) => {
-  await app.register(signedCanvas, { effectful: ['send_sms', ...Object.keys(BUTTONS)] })
+  await app.register(signedCanvas, { effectful: ['send_sms', 'send_previewed', ...Object.keys(BUTTONS), ...Object.keys(SCHEDULE_BUTTONS)] })
   for (const path of ['/canvas/inbox/initialize', '/canvas/inbox/submit']) answersProbes(app, path, 'Intercom Canvas Kit')
   const deps = app.bridge
 

@@ -65,6 +65,17 @@ const checkbox = z.strictObject({
   disabled: z.boolean().optional(),
 })
 
+// Canvas Kit's dropdown: 2 to 10 options; the chosen option's id is submitted under the dropdown's id.
+const dropdown = z.strictObject({
+  type: z.literal('dropdown'),
+  id,
+  label: z.string().optional(),
+  options: z.array(option).min(2).max(10),
+  value: z.string().optional(),
+  save_state: z.enum(['unsaved', 'saved', 'failed']).optional(),
+  disabled: z.boolean().optional(),
+})
+
 const listItem = z.strictObject({
   type: z.literal('item'),
   id,
@@ -95,7 +106,7 @@ const dataTable = z.strictObject({
 const divider = z.strictObject({ type: z.literal('divider'), id: id.optional(), bottom_margin: margin })
 const spacer = z.strictObject({ type: z.literal('spacer'), id: id.optional(), size: z.enum(['xs', 's', 'm', 'l', 'xl']).optional() })
 
-export const component = z.discriminatedUnion('type', [text, button, input, textarea, checkbox, list, dataTable, divider, spacer])
+export const component = z.discriminatedUnion('type', [text, button, input, textarea, checkbox, dropdown, list, dataTable, divider, spacer])
 export type Component = z.infer<typeof component>
 
 export const canvasResponse = z
@@ -113,12 +124,15 @@ export const canvasResponse = z
         'id' in c ? c.id : undefined,
         ...(c.type === 'list' ? c.items.map((i) => i.id) : []),
         ...(c.type === 'checkbox' ? c.option.map((o) => o.id) : []),
+        ...(c.type === 'dropdown' ? c.options.map((o) => o.id) : []),
       ]
       for (const x of ids) {
         if (!x) continue
         if (seen.has(x)) ctx.addIssue({ code: 'custom', message: `component id "${x}" is used twice` })
         seen.add(x)
       }
+      if (c.type === 'dropdown' && c.value !== undefined && !c.options.some((o) => o.id === c.value))
+        ctx.addIssue({ code: 'custom', message: `dropdown "${c.id}": value "${c.value}" is not one of its options` })
     }
   })
 export type CanvasResponse = z.infer<typeof canvasResponse>

@@ -33,7 +33,8 @@ function compile(api: Api): Compiled[] {
     op,
     pattern: new RegExp(`^${op.path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
     body: op.body ? ajv.compile(op.body) : null,
-    query: op.query ? ajv.compile(op.query) : null,
+    // A query's values are strings on the wire ("per_page=50"): read as the form's are, coerced.
+    query: op.query ? ajvForm.compile(op.query) : null,
   }))
 }
 

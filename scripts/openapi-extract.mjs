@@ -28,6 +28,7 @@ const OPERATIONS = {
     ['post', '/conversations/{conversation_id}/parts'],
     ['get', '/teams'],
     ['get', '/tags'],
+    ['get', '/segments'],
     ['post', '/tags'],
     ['get', '/data_attributes'],
     ['post', '/data_attributes'],
@@ -35,6 +36,18 @@ const OPERATIONS = {
     ['get', '/contacts/{contact_id}/subscriptions'],
     ['post', '/contacts/{contact_id}/subscriptions'],
     ['delete', '/contacts/{contact_id}/subscriptions/{subscription_id}'],
+  ],
+  // Endpoints 2.16 added (2.14 has none of them): checked against 2.16's description only.
+  'intercom-2.16': [
+    ['get', '/admins/{admin_id}'],
+    ['get', '/macros'],
+    ['get', '/macros/{id}'],
+    ['get', '/office_hours_schedules'],
+    ['get', '/data_connectors'],
+    ['post', '/data_connectors'],
+    ['get', '/data_connectors/{id}'],
+    ['patch', '/data_connectors/{id}'],
+    ['get', '/data_connectors/{data_connector_id}/execution_results'],
   ],
   twilio: [
     ['get', '/2010-04-01/Accounts/{Sid}.json'],
@@ -119,7 +132,7 @@ const result = {
     twilio: `${twilio.info.title} ${twilio.info.version}`,
   },
   intercom: OPERATIONS.intercom.map(([m, p]) => extract(intercom, m, p)),
-  'intercom-2.16': OPERATIONS.intercom.map(([m, p]) => extract(intercom216, m, p)),
+  'intercom-2.16': [...OPERATIONS.intercom, ...OPERATIONS['intercom-2.16']].map(([m, p]) => extract(intercom216, m, p)),
   twilio: OPERATIONS.twilio.map(([m, p]) => extract(twilio, m, p)),
 }
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`)

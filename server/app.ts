@@ -10,6 +10,7 @@ import media from './routes/media.js'
 import twilio from './routes/twilio.js'
 import intercom from './routes/intercom.js'
 import series from './routes/series.js'
+import connectors from './routes/connectors.js'
 import canvasInbox from '../canvas/inbox.js'
 import canvasMessenger from '../canvas/messenger.js'
 import { AppError } from '../shared/errors.js'
@@ -95,6 +96,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(twilio)
   await fastify.register(intercom)
   await fastify.register(series)
+  await fastify.register(connectors)
   await fastify.register(canvasInbox)
   await fastify.register(canvasMessenger)
   await fastify.register(admin)

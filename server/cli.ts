@@ -31,6 +31,11 @@ Commands:
                             print every consent change; customers' numbers masked
   catchup --since <age>     take texts sent in the last <age> (90m, 24h, 3d) from Twilio's log
                             that the database does not have; a first start takes none older
+  broadcast create|preview|confirm|pause|resume|cancel|status|report|list
+                            one text to an Intercom segment or tag, or to contacts listed in
+                            a file: previewed first, sent by the running service once confirmed
+  senders resume <sender>   resume a sender's automated and bulk texts after they paused
+                            themselves (carrier filtering or opt-outs spiked)
   version                   print the version (also --version)
   help                      show this text
 
@@ -214,9 +219,22 @@ async function run(command: string): Promise<number> {
       console.log(USAGE)
       return 0
     default:
-      console.error(`Unknown command "${command}".\n\n${USAGE}`)
-      return 2
+      return moreCommands(command)
   }
+}
+
+/** Commands beyond `run`'s switch (which is full), and the unknown ones. */
+async function moreCommands(command: string): Promise<number> {
+  if (command === 'broadcast') {
+    const { runBroadcastCommand } = await import('./ops/broadcast.js')
+    return runBroadcastCommand(process.argv.slice(3), loadConfig())
+  }
+  if (command === 'senders') {
+    const { runSendersCommand } = await import('./ops/senders.js')
+    return runSendersCommand(process.argv.slice(3), loadConfig())
+  }
+  console.error(`Unknown command "${command}".\n\n${USAGE}`)
+  return 2
 }
 
 run(process.argv[2] ?? 'start').then(

@@ -1,3 +1,4 @@
+import { macroIdIn } from './bridge/templates.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
@@ -10,6 +11,10 @@ const INTERCOM_BASE_URLS = {
   eu: 'https://api.eu.intercom.io',
   au: 'https://api.au.intercom.io',
 } as const
+
+/** A template setting that starts with `macro:` must name a macro by its id ("macro:123"). */
+const namesMacroWell = (v: string) => !v.trim().startsWith('macro:') || macroIdIn(v) !== null
+const MACRO_REF_PROBLEM = 'expected macro:<id> (an Intercom macro id, such as macro:123) or the words of the text'
 
 const optionalString = z
   .string()
@@ -24,6 +29,23 @@ const boolean = z
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100')
+
+/**
+ * One sender's limits in SENDER_LIMITS (issue 29 point 3). At merge these fields join the one
+ * per-number setting (SENDERS); until then they are read only through pacing.ts senderLimits.
+ */
+export const senderLimitsEntry = z
+  .object({
+    /** Texts a second Twilio sends from this sender (its MPS): unset, Twilio's default for its type. */
+    rate: z.number().positive().max(10_000).optional(),
+    /** At most this many automated and bulk texts from this sender per carrier day (Pacific time). */
+    dailyCap: z.number().int().min(1).optional(),
+  })
+  .strict()
+
+const senderKey = z
+  .string()
+  .regex(/^(\+[1-9]\d{6,14}|\d{3,8}|MG[0-9a-fA-F]{32})$/, 'expected an E.164 number, a short code or a Messaging Service SID as each key')
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
@@ -91,7 +113,7 @@ const schema = z.object({
   REOPEN_WINDOW_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(5),
   RELAY_BOT_REPLIES: boolean.default(true),
   MARK_READ_AFTER_SMS: boolean.default(true),
-  WELCOME_SMS_TEMPLATE: z.string().default(''),
+  WELCOME_SMS_TEMPLATE: z.string().refine(namesMacroWell, MACRO_REF_PROBLEM).default(''),
   WELCOME_BRIDGE_CONTACTS: boolean.default(false),
   MATCH_USERS_BY_PHONE: boolean.default(true),
   SMS_CONSENT: z.enum(['implied', 'required'], { error: 'expected implied or required' }).default('implied'),
@@ -118,7 +140,11 @@ const schema = z.object({
           return z.NEVER
         }
       })
-      .pipe(z.record(z.string().regex(/^[\w-]+$/), z.string().min(1), { error: 'expected an object of template names to texts' }))
+      .pipe(
+        z.record(z.string().regex(/^[\w-]+$/), z.string().min(1).refine(namesMacroWell, MACRO_REF_PROBLEM), {
+          error: 'expected an object of template names to texts',
+        }),
+      )
       .optional(),
   ),
   SENDERS: optionalString.pipe(sendersSetting.optional()),
@@ -163,6 +189,25 @@ const schema = z.object({
         'replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY (codes and welcomes now have day budgets of their own): set those instead',
     }),
   ),
+  SENDER_LIMITS: optionalString.pipe(
+    z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"+14155550100":{"rate":1,"dailyCap":2000}}' })
+          return z.NEVER
+        }
+      })
+      .pipe(
+        z.record(senderKey, senderLimitsEntry, {
+          error: 'expected an object of senders to {"rate": texts a second, "dailyCap": texts a day}',
+        }),
+      )
+      .optional(),
+  ),
+  BRAND_DAILY_CAP: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(0),
   CLIENT_IP_HEADER: z
     .string()
     .trim()
@@ -172,6 +217,7 @@ const schema = z.object({
   MESSAGE_RETENTION_DAYS: z.coerce.number({ error: 'expected a whole number of days' }).int().min(0).max(36500).default(90),
   JOB_LEASE_SECONDS: z.coerce.number({ error: 'expected a number of seconds' }).min(1).max(3600).default(60),
   WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).optional(),
+  INTERCOM_RATE_SHARE: z.coerce.number({ error: 'expected a number from 0.05 to 1' }).min(0.05).max(1).default(1),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace or silent',
@@ -259,6 +305,7 @@ function toConfig(env: z.output<typeof schema>) {
       region: env.INTERCOM_REGION,
       adminId: env.INTERCOM_ADMIN_ID,
       apiBaseUrl: env.INTERCOM_API_BASE_URL ?? INTERCOM_BASE_URLS[env.INTERCOM_REGION],
+      rateShare: env.INTERCOM_RATE_SHARE,
     },
     defaultCountry: env.DEFAULT_COUNTRY,
     smsTag: env.SMS_TAG,
@@ -289,6 +336,9 @@ function toConfig(env: z.output<typeof schema>) {
       welcomesPerDay: env.CAP_WELCOMES_PER_DAY,
       submitsPerContact: env.CAP_SUBMITS_PER_CONTACT_DAY,
     },
+    // Read through pacing.ts senderLimits, never directly: a Map, so a key such as __proto__ is an entry.
+    senderLimits: new Map(Object.entries(env.SENDER_LIMITS ?? {})),
+    brandDailyCap: env.BRAND_DAILY_CAP > 0 ? env.BRAND_DAILY_CAP : null,
     clientIpHeader: env.CLIENT_IP_HEADER || null,
     // 0 keeps texts' words for ever. The conversation in Intercom is the record; the bridge's copy
     // only needs to outlive the questions a text raises (a failed delivery, a dispute over a STOP).
@@ -372,7 +422,8 @@ export const SETTINGS: Record<SettingName, string> = {
   RELAY_BOT_REPLIES: 'whether bot (Fin) replies are texted too (default true)',
   MARK_READ_AFTER_SMS:
     'whether a conversation is marked read once a reply went out by text, so Intercom does not also email it (default true)',
-  WELCOME_SMS_TEMPLATE: 'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." (empty: off)',
+  WELCOME_SMS_TEMPLATE:
+    'text sent once to every new contact with a mobile number, e.g. "Hi {{first_name|there}}, ..." or an Intercom macro as macro:<id> (empty: off)',
   WELCOME_BRIDGE_CONTACTS: 'whether contacts the bridge created from an inbound text get the welcome text too (default false)',
   MATCH_USERS_BY_PHONE:
     "whether a user's phone counts as the team's data: a text from it threads to that user, and automated texts may go to it (default true; false when your Messenger lets visitors identify themselves without identity verification). A lead's phone never counts",
@@ -383,7 +434,8 @@ export const SETTINGS: Record<SettingName, string> = {
   QUIET_HOURS: 'a window such as 21:00-08:00 when automated texts wait (agent replies never do)',
   QUIET_HOURS_TIMEZONE: "time zone for quiet hours when the contact's is unknown (default UTC)",
   SERIES_WEBHOOK_SECRET: 'shared secret Intercom Series sends in the X-Bridge-Secret header (unset: /intercom/series is off)',
-  SMS_TEMPLATES: 'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}',
+  SMS_TEMPLATES:
+    'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}; a value may name an Intercom macro instead, as macro:<id>',
   SENDERS:
     'per-number settings as JSON, keyed by our number in E.164 or the Messaging Service SID: {"+14155550100":{"tag":"sales","team":"123","teammate":"456","countries":["US"]}}. A text to that number opens a conversation with that tag (besides SMS_TAG), assigned to that team and/or teammate; a customer the bridge has never texted, in one of the countries, is texted first from that number. Every customer keeps the number they last used or were last texted from while it is configured (default unset)',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
@@ -403,6 +455,10 @@ export const SETTINGS: Record<SettingName, string> = {
   CAP_SUBMITS_PER_CONTACT_DAY:
     'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
   CAP_TEXTS_PER_DAY: 'retired: set CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY instead (a start with it set stops and says so)',
+  SENDER_LIMITS:
+    'per sender (a number, a short code or a Messaging Service SID), as JSON: its rate in texts a second and a daily cap for automated and bulk texts, e.g. {"+14155550100":{"rate":1,"dailyCap":2000}} (default: Twilio\'s rate for the sender\'s type, no cap). Teammates\' replies and codes are never paced',
+  BRAND_DAILY_CAP:
+    "at most this many automated and bulk texts from all senders together per carrier day, midnight to midnight Pacific time (T-Mobile caps a brand's texts per day; default 0: off)",
   CLIENT_IP_HEADER:
     "the header the proxy in front sets to the client address, used for rate limits (default empty: the connection address; fly.toml sets fly-client-ip, which fly.io's proxy overwrites). Only behind a proxy that overwrites it: elsewhere a client writes it, and every new value resets its limits",
   MESSAGE_RETENTION_DAYS:
@@ -410,6 +466,8 @@ export const SETTINGS: Record<SettingName, string> = {
   JOB_LEASE_SECONDS: 'how long a job belongs to a process that stops answering, before another takes it over (default 60)',
   WORKER_CONCURRENCY:
     'jobs run at once by this process (default 4 on the embedded file; 16 on a remote database, where a job mostly waits for the network)',
+  INTERCOM_RATE_SHARE:
+    "the share of the Intercom app's rate limit (learned from Intercom's answers) the bridge may use, 0.05 to 1 (default 1); lower it when other apps share the workspace's limit. A tenth of each 10-second window may go at once, the rest is spread evenly over it, a teammate's reply first",
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
   LOG_FORMAT:
     'json (default: one JSON object a line, for fly.io and log collectors) or pretty (coloured and readable, for a terminal: a line for each record, then its fields on the lines below it)',

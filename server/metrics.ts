@@ -1,4 +1,5 @@
 import { countMessages } from '../shared/db/messages.js'
+import { pausedSenders } from '../shared/db/pacing.js'
 import type { Reachability } from './clients/reachability.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../shared/db/database.js'
@@ -77,6 +78,20 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly senderPauses = new Counter({
+    name: 'bridge_sender_pauses_total',
+    help: 'Senders that paused their automated and bulk texts by themselves, by reason (carrier_filtering: 30007; opt_outs: 21610); sms-bridge doctor names them, sms-bridge senders resume <sender> resumes',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly pacedHolds = new Counter({
+    name: 'bridge_paced_texts_held_total',
+    help: "Automated and bulk texts told to wait for their sender, by lane and why (rate: the sender's texts a second; daily_cap; paused)",
+    labelNames: ['lane', 'why'] as const,
+    registers: [this.registry],
+  })
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({
@@ -123,6 +138,7 @@ export class Metrics {
         },
       })
     }
+    this.pacingGauge(store)
     new Gauge({
       name: 'bridge_texts',
       help: 'Texts stored, by direction, status and Twilio error code',
@@ -133,6 +149,22 @@ export class Metrics {
         this.reset()
         for (const r of rows)
           this.set({ direction: r.direction, status: r.status, error_code: r.errorCode === null ? '' : String(r.errorCode) }, r.count)
+      },
+    })
+  }
+
+  /** Paused senders, read from the database when scraped (true for every process sharing it). */
+  private pacingGauge(store: Store): void {
+    new Gauge({
+      name: 'bridge_senders_paused',
+      help: 'Senders whose automated and bulk texts are paused (carrier filtering or opt-outs spiked), by reason',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await pausedSenders(store.db)
+        this.reset()
+        for (const reason of ['carrier_filtering', 'opt_outs'] as const)
+          this.set({ reason }, rows.filter((r) => r.paused_why === reason).length)
       },
     })
   }

@@ -4,13 +4,15 @@ import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
 
 /** The inbound surfaces that check a signature (or, for Series, a shared secret). */
-export type Surface = 'twilio' | 'intercom_webhooks' | 'canvas' | 'series'
+export type Surface = 'twilio' | 'intercom_webhooks' | 'canvas' | 'series' | 'workflows_connector' | 'fin_connector'
 
 export const SURFACE_NAMES: Record<Surface, string> = {
   twilio: 'Twilio webhooks (texts and delivery statuses)',
   intercom_webhooks: 'Intercom webhooks',
   canvas: 'Canvas Kit (sidebar and Messenger apps)',
   series: 'Intercom Series webhook',
+  workflows_connector: 'Send SMS data connector (Workflows)',
+  fin_connector: 'Send SMS data connector (Fin)',
 }
 
 export type RefusalReason = 'missing_header' | 'mismatch' | 'wrong_account' | 'not_configured'
@@ -57,6 +59,9 @@ export function likelyCause(config: Config, r: Refusal): string {
       return 'INTERCOM_CLIENT_SECRET is not the client secret of the app that sends these requests (Developer Hub > your app > Basic information)'
     case 'series':
       return 'the X-Bridge-Secret header in the Series webhook block differs from SERIES_WEBHOOK_SECRET'
+    case 'workflows_connector':
+    case 'fin_connector':
+      return "the data connector's Authorization header is not the one sms-bridge setup wrote (INTERCOM_CLIENT_SECRET changed since, or the header was edited in Intercom): run sms-bridge setup again"
   }
 }
 

@@ -8,6 +8,7 @@ import { loggerOptions, stdoutLog } from '../shared/log.js'
 import app from './app.js'
 import { createClients, type Clients } from './clients/index.js'
 import { IntercomApi } from './clients/intercom.js'
+import { RatePacer } from './clients/pacer.js'
 import { TwilioApi } from './clients/twilio.js'
 import type { Config } from './config.js'
 import { Worker, type TaskDefinition, type WorkerOptions } from './queue/worker.js'
@@ -207,7 +208,7 @@ function bridgeDeps(
   const deps: BridgeDeps = {
     store,
     config,
-    intercom: new IntercomApi(clients.intercom, config, store, metrics),
+    intercom: new IntercomApi(clients.intercom, config, store, { metrics, pacer: new RatePacer(clock, config.intercom.rateShare) }),
     twilio: new TwilioApi(clients.twilio, config.twilio, `${config.publicUrl}/twilio/status`, metrics),
     log: log.child({ component: 'bridge' }),
     metrics,

@@ -10,6 +10,9 @@ import { automatedNoteTask, automatedSendTask } from './bridge/automated.js'
 import { panelNoteTask, panelSendTask, savePhoneTask } from './bridge/sidebar.js'
 import { markTask, mergeTask } from './bridge/links.js'
 import { redactTask } from './bridge/privacy.js'
+import { dispatchTask } from './bridge/broadcast.js'
+import { expandTask } from './bridge/broadcast-audience.js'
+import { scheduledHeldTask, scheduledNoteTask, scheduledSendTask } from './bridge/scheduled.js'
 import { bindTasks, type Task } from './queue/task.js'
 import type { TaskDefinition } from './queue/worker.js'
 
@@ -42,6 +45,11 @@ export const BRIDGE_TASKS: ReadonlyArray<Task<unknown, BridgeDeps>> = [
   panelSendTask,
   panelNoteTask,
   redactTask,
+  expandTask,
+  dispatchTask,
+  scheduledSendTask,
+  scheduledNoteTask,
+  scheduledHeldTask,
 ]
 
 /** The worker's task list: each bridge task's handler bound to the bridge's dependencies. */

@@ -119,3 +119,27 @@ export async function readTypedNumber(
   if (!phone) return { problem: 'unparsable' }
   return (await isTextableNumber(phone)) ? { phone } : { problem: 'not_mobile' }
 }
+
+/** What kind of number a text is sent from, as Twilio prices it; null for a sender SMS prices do not cover (WhatsApp). */
+export type SenderNumberType = 'long_code' | 'toll_free' | 'short_code'
+
+/**
+ * The kind of our sending number: a short code (3 to 6 digits, no +), a toll-free number (by the full
+ * metadata, which knows number types), else a long code (local or mobile, as the country has them).
+ */
+export async function senderNumberType(from: string): Promise<SenderNumberType | null> {
+  if (from.includes(':')) return null
+  if (/^\d{3,6}$/.test(from)) return 'short_code'
+  const { parsePhoneNumberFromString: parseMax } = await import('libphonenumber-js/max')
+  return parseMax(from)?.getType() === 'TOLL_FREE' ? 'toll_free' : 'long_code'
+}
+
+/**
+ * The country a number belongs to, for its price: by the full metadata; a number its calling code
+ * shares between countries and no range pins down (+44 7700 900...) counts as the code's main country.
+ */
+export async function countryOfNumber(phone: string, defaultCountry?: CountryCode): Promise<CountryCode | null> {
+  const { parsePhoneNumberFromString: parseMax } = await import('libphonenumber-js/max')
+  const parsed = parseMax(phone, defaultCountry)
+  return parsed?.country ?? parsed?.getPossibleCountries()[0] ?? null
+}

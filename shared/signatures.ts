@@ -63,3 +63,12 @@ export function verifyCanvasSignature(clientSecret: string, rawBody: string | Bu
   const expected = createHmac('sha256', clientSecret).update(rawBody).digest('hex')
   return safeEqual(header.toLowerCase(), expected)
 }
+
+/**
+ * The bearer token a data connector `sms-bridge setup` made sends (its Authorization header), one per
+ * connector: derived from the client secret, so there is no setting to keep, and a Fin token cannot
+ * call the Workflows endpoint. A new client secret means running `setup` again.
+ */
+export function connectorToken(clientSecret: string, connector: 'workflows' | 'fin'): string {
+  return derivedKey(clientSecret, `data-connector-token-v1:${connector}`).toString('base64url')
+}

@@ -1,5 +1,6 @@
 import { convert } from 'html-to-text'
 import { Parser } from 'htmlparser2'
+import { SMART_ENCODING } from './smart-encoding.js'
 
 /** Twilio refuses bodies longer than this. */
 export const MAX_SMS_BODY = 1600
@@ -132,30 +133,42 @@ const GSM_BASIC = new Set(
 const GSM_EXTENDED = new Set('^{}\\[~]|€\f')
 
 export interface SegmentInfo {
+  /** Code points (what a person counts: an emoji is one). */
+  characters: number
   encoding: 'GSM-7' | 'UCS-2'
-  /** Septets (GSM-7) or UTF-16 code units (UCS-2). */
+  /** Septets (GSM-7: an extension-table character is two) or UTF-16 code units (UCS-2: an emoji is two). */
   units: number
   segments: number
-  /** The first character GSM-7 cannot carry (what made it UCS-2), or null. */
-  nonGsm: string | null
+  /** Every distinct character GSM-7 cannot carry (what made it UCS-2), in order of first appearance. */
+  forcedUcs2: string[]
 }
 
 /** How Twilio bills a body: 160/153 per segment in GSM-7, 70/67 in UCS-2 (one emoji switches it all). */
 export function segmentInfo(text: string): SegmentInfo {
   let septets = 0
-  let nonGsm: string | null = null
+  let characters = 0
+  const forced = new Set<string>()
   for (const ch of text) {
+    characters += 1
     if (GSM_BASIC.has(ch)) septets += 1
     else if (GSM_EXTENDED.has(ch)) septets += 2
-    else {
-      nonGsm = ch
-      break
-    }
+    else forced.add(ch)
   }
-  const gsm = nonGsm === null
+  const gsm = forced.size === 0
   const units = gsm ? septets : text.length
   const [single, multi] = gsm ? [160, 153] : [70, 67]
-  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, segments: units === 0 ? 0 : units <= single ? 1 : Math.ceil(units / multi), nonGsm }
+  const segments = units === 0 ? 0 : units <= single ? 1 : Math.ceil(units / multi)
+  return { characters, encoding: gsm ? 'GSM-7' : 'UCS-2', units, segments, forcedUcs2: [...forced] }
+}
+
+/**
+ * The text as a Messaging Service with Twilio Smart Encoding would send it (see shared/smart-encoding.ts),
+ * when that makes it GSM-7 and changes it; else null (already GSM-7, or an emoji or a script stays).
+ */
+export function smartEncoded(text: string): string | null {
+  let out = ''
+  for (const ch of text) out += SMART_ENCODING.get(ch) ?? ch
+  return out !== text && segmentInfo(out).encoding === 'GSM-7' ? out : null
 }
 
 /**

@@ -5,6 +5,7 @@ import type { BuildOptions } from '../server/server.js'
 import { startService } from '../server/main.js'
 import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
+import { TestClock } from './support/clock.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
 import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom/index.js'
 import { WORKSPACE } from '../sandbox/intercom/state.js'
@@ -73,11 +74,13 @@ export function causedJobs(app: FastifyInstance) {
 /**
  * Runs the app's worker until no job is due or running (`Worker.runUntilIdle`): jobs due within a
  * minute (a retry's backoff, a 429's reset) are waited for on the app's clock and run at their
- * time; dead, long-delayed and recurring jobs stay. Never polls the table; fails naming the pending
+ * time (a test clock is moved on to it); dead, long-delayed and recurring jobs stay. Never polls the table; fails naming the pending
  * jobs when they keep coming back, after a bounded number of rounds.
  */
 export function drain(app: FastifyInstance): Promise<void> {
-  return app.worker.runUntilIdle({ withinMs: 60_000, except: RECURRING_TASKS })
+  const clock = app.bridge.clock
+  const advance = clock instanceof TestClock ? (ms: number) => clock.advance(ms) : undefined
+  return app.worker.runUntilIdle({ withinMs: 60_000, except: RECURRING_TASKS, advance })
 }
 
 let sidCounter = 0

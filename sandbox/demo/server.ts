@@ -11,8 +11,11 @@ import { startService } from '../../server/main.js'
 import { escapeHtml } from '../../shared/text.js'
 import { formatForReading } from '../../shared/phone.js'
 import { runSetup } from '../../server/ops/setup.js'
+import { CONNECTOR_PATHS } from '../../server/routes/connectors.js'
+import { connectorToken } from '../../shared/signatures.js'
 import { OUR_NUMBER, standInEnv } from '../env.js'
 import { startIntercomStandIn, type IntercomSaved, type IntercomStandIn } from '../intercom/index.js'
+import type { Macro } from '../intercom/macros.js'
 import { startTwilioStandIn, type TwilioSaved, type TwilioStandIn } from '../twilio/index.js'
 import { samplePicture } from './picture.js'
 
@@ -51,6 +54,22 @@ export const CUSTOMERS = [
   { number: '+12025550143', label: 'Grace, Washington' },
   { number: '+16465550188', label: 'Linus, New York' },
 ]
+
+export const WORKFLOW_TEMPLATE = 'order_shipped'
+
+/** A macro the team keeps in Intercom, for the sidebar's "Use a macro" (visible to everyone, in the inbox). */
+const DEMO_MACRO: Macro = {
+  type: 'macro',
+  id: '9001',
+  name: 'Delivery window (SMS)',
+  body: null,
+  body_text: 'Hi {{user.first_name|fallback:"there"}}, your delivery comes between 9:00 and 12:00 tomorrow — reply here to change it.',
+  created_at: '2026-12-07T09:00:00.000Z',
+  updated_at: '2026-12-07T09:00:00.000Z',
+  visible_to: 'everyone',
+  visible_to_team_ids: [],
+  available_on: ['inbox'],
+}
 
 export const WELCOME_TEMPLATE = 'Hi {{first_name|there}}, welcome to Acme! Reply STOP to opt out.'
 
@@ -170,6 +189,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         PUBLIC_URL: bridgeUrl,
         DEFAULT_COUNTRY: 'US',
         WELCOME_SMS_TEMPLATE: WELCOME_TEMPLATE,
+        // The template a Workflow's "Send SMS" step names (the page's "Run a Workflow" button).
+        SMS_TEMPLATES: JSON.stringify({
+          [WORKFLOW_TEMPLATE]: 'Hi {{first_name|there}}, your order {{order|fallback:"yours"}} has shipped.',
+        }),
         // Customers in the demo start by texting in; the welcome is theirs to send from the sidebar.
         WELCOME_BRIDGE_CONTACTS: 'true',
         LOG_LEVEL: options.logLevel ?? 'warn',
@@ -195,7 +218,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     if (failed.length) throw new Error(`setup failed: ${failed.map((s) => s.line).join(' ')}`)
     intercom.subscribeWebhooks({ url: `${bridgeUrl}/intercom/webhooks`, topics: TOPICS })
 
-    const web = await startWeb({ twilio, intercom, bridgeUrl, delivery })
+    if (!intercom.macros.some((m) => m.id === DEMO_MACRO.id)) intercom.macros.push(structuredClone(DEMO_MACRO))
+    const workflowToken = connectorToken(config.intercom.clientSecret, 'workflows')
+    const web = await startWeb({ twilio, intercom, bridgeUrl, delivery, workflowToken })
     cleanup.push(() => web.close())
     const url = await listenWeb(web, options.port)
     return { url, bridgeUrl, twilio, intercom, close }
@@ -221,10 +246,12 @@ interface WebContext {
   bridgeUrl: string
   /** What the carrier does with texts to each phone (the page's choice). */
   delivery: Map<string, DeliveryMode>
+  /** The bearer token `setup` gave the Workflows connector: the page's "Run a Workflow" calls it as Intercom would. */
+  workflowToken: string
 }
 
 /** The page and the small JSON API behind it. */
-async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): Promise<FastifyInstance> {
+async function startWeb({ twilio, intercom, bridgeUrl, delivery, workflowToken }: WebContext): Promise<FastifyInstance> {
   const web = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 8 * 1024 * 1024 })
   const picture = samplePicture()
 
@@ -444,6 +471,25 @@ async function startWeb({ twilio, intercom, bridgeUrl, delivery }: WebContext): 
     if (!posted || posted.status !== 200)
       throw problem(502, `The bridge answered Intercom's webhook with ${posted?.status || 'no answer'}.`)
     return { state: conversation.state }
+  })
+
+  // A Workflow's "Send SMS" step: Intercom calls the data connector `setup` made, with its token.
+  web.post<{ Body: { conversationId?: unknown } }>('/api/workflow', async (req) => {
+    const conversation = conversationOf(req.body?.conversationId)
+    const res = await fetch(`${bridgeUrl}${CONNECTOR_PATHS.workflows}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${workflowToken}` },
+      body: JSON.stringify({
+        template: WORKFLOW_TEMPLATE,
+        purpose: 'transactional',
+        variables: 'order=A-1042',
+        contact_id: conversation.contacts[0]!.id,
+        conversation_id: conversation.id,
+        step: `demo-${Date.now()}`,
+      }),
+    })
+    if (!res.ok) throw problem(502, `The bridge answered the connector with ${res.status}: ${await res.text()}`)
+    return { answer: await res.json() }
   })
 
   // The sidebar: Intercom posts the signed Canvas Kit request to the bridge and renders its answer.

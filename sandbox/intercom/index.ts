@@ -1,4 +1,6 @@
+import type { Macro } from './macros.js'
 import { createHmac } from 'node:crypto'
+import type { DataConnectors } from './data-connectors.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { postWebhook, through, type Delivery, type Fault, type RecordedRequest } from '../http.js'
@@ -8,13 +10,16 @@ import {
   type AdminReply,
   conversationJson,
   IntercomState,
+  RATE_LIMIT,
   WORKSPACE,
   type Contact,
   type Conversation,
   type IntercomSaved,
   type Part,
+  type Segment,
   type Subscription,
   type SubscriptionType,
+  type Tag,
 } from './state.js'
 
 // The Intercom stand-in: what a test can do with it, and what Intercom does on its own, posting
@@ -33,6 +38,11 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs: number
   /**
+   * Calls allowed per 10-second window, enforced: past it, 429 rate_limit_exceeded until the window
+   * starts again, with X-RateLimit-Limit/Remaining/Reset on every answer. Null (the default): not enforced.
+   */
+  rateLimit: number | null
+  /**
    * The app's version in the Developer Hub (2.14 at first): from 2.15 its webhooks carry part bodies
    * as plain text, inline pictures gone, while the REST API answers HTML.
    */
@@ -40,6 +50,14 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   addContact(c: Partial<Contact> & { role: 'user' | 'lead' }): Contact
   /** The workspace's teams (GET /teams, and what an assignment may name); none at first. */
   teams: Array<{ id: string; name: string }>
+  /** A team makes a segment in Intercom's UI holding these contacts (GET /segments; search by segment_id). */
+  addSegment(name: string, members?: Contact[]): Segment
+  /** A team tags these contacts in Intercom's UI (search by tag_id). */
+  tagContacts(name: string, members: Contact[]): Tag
+  /** The contact writes in the Messenger: a conversation of theirs (not through the API). */
+  addConversation(contactId: string, body: string, atMs?: number): Conversation
+  /** The workspace's data connectors (2.16), their executions, and `addExecution` (Intercom ran one). */
+  dataConnectors: DataConnectors
   closeConversation(id: string, atMs?: number): void
   /**
    * A teammate merges a lead into a user in Intercom's inbox (the bridge is not told): the lead's
@@ -88,6 +106,10 @@ export interface IntercomStandIn extends Omit<IntercomSaved, 'nextId'> {
   setContactSubscription(contactId: string, typeId: string, consent: SubscriptionType['consent_type'] | null): void
   /** The types a contact made an explicit choice about, as GET /contacts/{id}/subscriptions lists them. */
   subscriptionsOf(contactId: string): SubscriptionType[]
+  /** The workspace's macros (2.16), seeded with its description's examples: tests add, change or delete them. */
+  macros: Macro[]
+  /** Teammates and their teams (GET /admins/{id}); the token's admin's teams decide which macros Intercom shows. */
+  teammates: Map<string, { name: string; team_ids: string[] }>
   /** The app's webhook subscription (Developer Hub -> Webhooks): where, and which topics. None at first. */
   subscribeWebhooks(subscription: Subscription | null): void
   /**
@@ -162,11 +184,20 @@ export async function startIntercomStandIn(
     requests,
     deliveries,
     teams: state.teams,
+    macros: state.macros,
+    teammates: state.teammates,
     get searchLagMs() {
       return state.searchLagMs
     },
     set searchLagMs(ms: number) {
       state.searchLagMs = ms
+    },
+    get rateLimit() {
+      return state.rateLimit
+    },
+    set rateLimit(limit: number | null) {
+      state.rateLimit = limit
+      state.remaining = Math.min(state.remaining, limit ?? RATE_LIMIT)
     },
     get appVersion() {
       return state.appVersion
@@ -178,6 +209,10 @@ export async function startIntercomStandIn(
     failNext: (fault: Fault) => state.faults.add(fault),
     failUpload: (fault) => state.uploadFaults.add({ ...fault, match: { path: /^\/uploads\// } }),
     addContact: (c: Partial<Contact> & { role: 'user' | 'lead' }) => state.addContact(c),
+    addSegment: (name: string, members?: Contact[]) => state.addSegment(name, members),
+    tagContacts: (name: string, members: Contact[]) => state.tagContacts(name, members),
+    addConversation: (contactId: string, body: string, atMs?: number) => state.addConversation(contactId, body, atMs),
+    dataConnectors: state.dataConnectors,
     closeConversation: (id: string, atMs?: number) => state.closeConversation(id, atMs),
     mergeContacts: (fromId: string, intoId: string) => state.mergeContact(fromId, intoId),
     conversation: (id: string) => state.conversation(id),

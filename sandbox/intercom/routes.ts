@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody, type Fault, type RecordedRequest } from '../http.js'
 import { validateApiRequest } from '../openapi.js'
+import { findMacro, listMacros } from './macros.js'
 import {
   API_VERSIONS,
   attachment,
@@ -18,6 +19,7 @@ import {
   type IntercomState,
   type Part,
   type SearchQuery,
+  contactSearchField,
 } from './state.js'
 
 // What the Intercom stand-in answers, for the calls the bridge makes (REST API 2.14, or 2.16 for
@@ -39,10 +41,16 @@ import {
 //   GET  /teams                             the workspace's teams
 //   POST /conversations/{id}/reply          a reply, as the contact or as the admin (a note too)
 //   GET, POST /tags                         list tags, create one (or find it by name)
+//   GET  /segments                          the workspace's segments (the description's example, and addSegment)
 //   GET, POST /data_attributes              list data attributes, create one
 //   GET  /subscription_types                the workspace's subscription types (made in the UI)
+//   GET  /office_hours_schedules            the workspace's office hours (2.16 only)
 //   GET, POST /contacts/{id}/subscriptions  a contact's explicit choices; attach one
 //   DELETE /contacts/{id}/subscriptions/{subscription_id}   detach one
+//   GET, POST /data_connectors; GET, PATCH /data_connectors/{id}; GET .../{id}/execution_results
+//                                           2.16 only: see data-connectors.ts
+//   GET  /admins/{id}                       a teammate, with team_ids (2.16)
+//   GET  /macros, /macros/{id}              macros visible to the token's admin, paged by cursor (2.16)
 
 /** Whether the request's Intercom-Version answers a merged contact with 410 Gone (2.16 on), not 404. */
 function saysGone(version: string): boolean {
@@ -133,6 +141,36 @@ function errorList(res: ServerResponse, status: number, code: string, message: s
 
 type Answer = { json: unknown } | { status: number; error: string; message: string }
 
+/** GET /admins/{id} (a teammate and their teams), GET /macros and /macros/{id}; undefined for any other path. */
+function teamsAndMacros(state: IntercomState, path: string, query: Record<string, string>): Answer | undefined {
+  const tokenTeams = state.teammates.get(state.admin.id)?.team_ids ?? []
+  if (path === '/macros') return { json: listMacros(state.macros, tokenTeams, query) }
+  const macroId = /^\/macros\/([^/]+)$/.exec(path)?.[1]
+  if (macroId !== undefined) {
+    const macro = findMacro(state.macros, tokenTeams, decodeURIComponent(macroId))
+    return macro ? { json: macro } : { status: 404, error: 'not_found', message: 'Macro not found' }
+  }
+  const adminId = /^\/admins\/([^/]+)$/.exec(path)?.[1]
+  if (adminId === undefined) return undefined
+  const known = adminId === state.admin.id ? { name: state.admin.name } : state.teammates.get(adminId)
+  if (!known) return { status: 404, error: 'admin_not_found', message: 'Admin not found' }
+  const email = adminId === state.admin.id ? state.admin.email : `${adminId}@example.com`
+  const teamIds = state.teammates.get(adminId)?.team_ids ?? []
+  return {
+    json: {
+      type: 'admin',
+      id: adminId,
+      name: known.name,
+      email,
+      away_mode_enabled: false,
+      away_mode_reassign: false,
+      has_inbox_seat: true,
+      away_status_reason_id: null,
+      team_ids: teamIds,
+    },
+  }
+}
+
 /**
  * A contact's subscriptions: the list of its explicit choices, attach (the consent_type must be the
  * type's own: an opt-out type is attached as opt_out, an opt-in one as opt_in) and detach.
@@ -160,7 +198,7 @@ function contactSubscriptions(
 /** The request handler of the stand-in's HTTP server, reading and changing `state`. */
 export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const rateHeaders = () => ({
-    'x-ratelimit-limit': String(RATE_LIMIT),
+    'x-ratelimit-limit': String(state.rateLimit ?? RATE_LIMIT),
     'x-ratelimit-remaining': String(Math.max(0, state.remaining)),
     'x-ratelimit-reset': String(state.resetAt),
   })
@@ -213,7 +251,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return res.end(req.method === 'HEAD' ? undefined : file.data)
     }
     if (seconds() >= state.resetAt) {
-      state.remaining = RATE_LIMIT
+      state.remaining = state.rateLimit ?? RATE_LIMIT
       state.resetAt = seconds() + 10
     }
     let acceptedFault: Fault | undefined
@@ -246,6 +284,9 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
     const shapes = shapesOf(version)
     const conversationJson = (c: Conversation) => conversationShape(c, shapes)
     if (typeof parsed === 'symbol') return fail(400, 'parameter_invalid', 'Request body is not valid JSON')
+    // An enforced limit refuses the window's calls past it, as Intercom does (API-NOTES: 429, rate_limit_exceeded).
+    if (state.rateLimit !== null && state.remaining <= 0)
+      return fail(429, 'rate_limit_exceeded', `Exceeded rate limit of ${state.rateLimit} in 10 seconds`)
     state.remaining--
     // An assignment: to the admin or the team named (which must exist), as the admin doing it.
     const assign = (conversation: Conversation, body: AssignBody) => {
@@ -294,6 +335,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
 
     const path = url.pathname
     let m: RegExpExecArray | null
+    const connectors = state.dataConnectors.handle(req.method!, path, parsed as Record<string, unknown> | undefined, record.query)
+    if (connectors) return send(connectors.status, connectors.json)
     if (path === '/me')
       return send(200, {
         type: 'admin',
@@ -306,6 +349,8 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
         type: 'team.list',
         teams: state.teams.map((t) => ({ type: 'team', id: t.id, name: t.name, admin_ids: [], admin_priority_level: null })),
       })
+    const teamAnswer = teamsAndMacros(state, path, record.query)
+    if (teamAnswer) return 'json' in teamAnswer ? send(200, teamAnswer.json) : fail(teamAnswer.status, teamAnswer.error, teamAnswer.message)
     if (path === '/admins')
       return send(200, { type: 'admin.list', admins: [{ type: 'admin', ...state.admin, away_mode_enabled: false, has_inbox_seat: true }] })
 
@@ -332,9 +377,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       const body = parsed as SearchBody
       const perPage = Math.min(body.pagination?.per_page ?? 50, 150)
       const now = Date.now()
-      const found = state.contacts.filter(
-        (c) => c.searchableAt <= now && matches((f) => (c as unknown as Record<string, unknown>)[f] ?? c.custom_attributes[f], body.query),
-      )
+      const found = state.contacts.filter((c) => c.searchableAt <= now && matches((f) => contactSearchField(c, f), body.query))
       const start = body.pagination?.starting_after ? Number(Buffer.from(body.pagination.starting_after, 'base64url').toString()) : 0
       const data = found.slice(start, start + perPage)
       const more = start + perPage < found.length
@@ -367,6 +410,7 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, contactJson(into))
     }
     if (path === '/subscription_types') return send(200, { type: 'list', data: state.subscriptionTypes })
+    if (path === '/office_hours_schedules') return send(200, { type: 'office_hours_schedule.list', data: state.officeHoursSchedules })
     if ((m = /^\/contacts\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path))) {
       const answer = contactSubscriptions(state, { method: req.method!, contactId: m[1]!, typeId: m[2] }, parsed as AttachBody)
       return 'error' in answer ? fail(answer.status, answer.error, answer.message) : send(200, answer.json)
@@ -526,6 +570,13 @@ export function intercomRoutes(state: IntercomState): (req: IncomingMessage, res
       return send(200, conversationJson(conversation))
     }
 
+    if (path === '/segments') {
+      const counted = url.searchParams.get('include_count') === 'true'
+      const segments = state.segments.map((s) =>
+        counted ? { ...s, count: state.contacts.filter((c) => c.segment_ids?.includes(s.id)).length } : s,
+      )
+      return send(200, { type: 'segment.list', segments })
+    }
     if (path === '/tags') {
       if (req.method === 'GET') return send(200, { type: 'list', data: state.tags })
       const body = parsed as TagBody

@@ -1,4 +1,6 @@
+import { exampleMacros, type Macro } from './macros.js'
 import { randomBytes } from 'node:crypto'
+import { DataConnectors } from './data-connectors.js'
 import { FaultPlan, type Delivery, type Fault, type RecordedRequest } from '../http.js'
 
 // The Intercom stand-in's model: the workspace's admin, contacts, conversations, tags and data
@@ -24,7 +26,44 @@ export interface Contact {
   updated_at: number
   /** Not Intercom's: when search starts to see this contact (search is eventually consistent). */
   searchableAt: number
+  /** Not Intercom's fields: the segments the contact is in and the tags on it (search's `segment_id`, `tag_id`). */
+  segment_ids?: string[]
+  tag_ids?: string[]
 }
+
+/** A segment as GET /segments lists it (2.16: `person_type` user or lead). */
+export interface Segment {
+  type: 'segment'
+  id: string
+  name: string
+  created_at: number
+  updated_at: number
+  person_type: 'user' | 'lead'
+}
+
+/**
+ * The segments every workspace starts with here: the 2.16 description's example of GET /segments
+ * (paths./segments.get.responses.200, ../shared/specs/intercom-api-2.16.yaml), as saved in
+ * test/fixtures/real/intercom/api-2.16-lists/segments.json.
+ */
+export const EXAMPLE_SEGMENTS: Segment[] = [
+  {
+    type: 'segment',
+    id: '6762f25c1bb69f9f2193bc22',
+    name: 'John segment',
+    created_at: 1734537820,
+    updated_at: 1734537820,
+    person_type: 'user',
+  },
+  {
+    type: 'segment',
+    id: '6762f25c1bb69f9f2193bc23',
+    name: 'Jane segment',
+    created_at: 1734537820,
+    updated_at: 1734537820,
+    person_type: 'user',
+  },
+]
 
 export interface Part {
   type: 'conversation_part'
@@ -345,8 +384,16 @@ export function conversationJson(c: Conversation, shapes: Shapes = '2.14') {
 
 /** A contact as the API (and a webhook's item) gives it: no owner (2.16 gives an owner's id as a string). */
 export function contactJson(c: Contact) {
-  const { searchableAt: _s, ...rest } = c
-  return { ...rest, owner_id: null, tags: { type: 'list', data: [] } }
+  const { searchableAt: _s, segment_ids: _g, tag_ids: tagIds, ...rest } = c
+  const tags = (tagIds ?? []).map((id) => ({ type: 'tag', id, url: `/tags/${id}` }))
+  return { ...rest, owner_id: null, tags: { type: 'list', data: tags } }
+}
+
+/** What search reads for a field: a segment's or tag's members by their lists, else the contact's own field. */
+export function contactSearchField(c: Contact, field: string): unknown {
+  if (field === 'segment_id') return c.segment_ids ?? []
+  if (field === 'tag_id') return c.tag_ids ?? []
+  return (c as unknown as Record<string, unknown>)[field] ?? c.custom_attributes[field]
 }
 
 /** A webhook notification around `item`, as Intercom wraps it. */
@@ -376,6 +423,8 @@ export interface IntercomStateOptions {
 
 /** One Intercom workspace as the stand-in keeps it. */
 export class IntercomState {
+  /** The workspace's data connectors (2.16) and their execution results. */
+  readonly dataConnectors = new DataConnectors()
   readonly token: string
   readonly clientSecret: string
   readonly admin: Admin
@@ -386,6 +435,7 @@ export class IntercomState {
   readonly contacts: Contact[]
   readonly conversations: Conversation[]
   readonly tags: Tag[]
+  readonly segments: Segment[] = EXAMPLE_SEGMENTS.map((s) => ({ ...s }))
   readonly dataAttributes: DataAttribute[]
   /** The workspace's teams (GET /teams; made in Intercom's UI, none at first). */
   readonly teams: Array<{ id: string; name: string }> = []
@@ -405,14 +455,43 @@ export class IntercomState {
   /** The rate limit's window: requests left, and when it starts again (seconds). */
   remaining = RATE_LIMIT
   resetAt = seconds() + 10
+  /**
+   * Calls allowed per 10-second window, enforced (429 rate_limit_exceeded) as Intercom does; null:
+   * the headers say RATE_LIMIT and nothing is refused (the tests that are not about the limit).
+   */
+  rateLimit: number | null = null
   /** Newly created or updated contacts stay invisible to search this long. */
   searchLagMs = 0
   /** Contacts merged away (POST /contacts/merge), and the contact each became. */
   readonly merged = new Map<string, string>()
   /** The workspace's subscription types (made in Intercom's UI; none at first). */
   readonly subscriptionTypes: SubscriptionType[] = []
+  /**
+   * The workspace's office hours schedules (GET /office_hours_schedules): at first the 2.16
+   * description's example (test/fixtures/real/intercom/api/office-hours-schedules-spec-2.16.json),
+   * Monday and Tuesday 9:00-17:00; a test replaces them.
+   */
+  officeHoursSchedules: Array<Record<string, unknown>> = [
+    {
+      type: 'office_hours_schedule',
+      id: '123',
+      name: 'Standard Support Hours',
+      time_zone_name: 'America/New_York',
+      time_intervals: [
+        { start_minute: 540, end_minute: 1020, day_of_week: 0 },
+        { start_minute: 1980, end_minute: 2460, day_of_week: 1 },
+      ],
+      twenty_four_seven: false,
+      created_at: 1717200000,
+      updated_at: 1717200000,
+    },
+  ]
   /** Each contact's explicit choices: subscription type id -> the consent_type it was attached with. */
   readonly contactSubscriptions = new Map<string, Map<string, SubscriptionType['consent_type']>>()
+  /** The workspace's macros (2.16), seeded with its description's examples. */
+  readonly macros: Macro[] = exampleMacros()
+  /** Teammates other than the token's admin, and every admin's teams (GET /admins/{id}'s team_ids). */
+  readonly teammates = new Map<string, { name: string; team_ids: string[] }>()
 
   constructor(opts: IntercomStateOptions) {
     const saved = opts.saved
@@ -462,6 +541,25 @@ export class IntercomState {
   }
 
   /** A team creates a subscription type in Intercom's UI (Settings -> Subscriptions). */
+  /** A segment (made in Intercom's UI) holding these contacts. */
+  addSegment(name: string, members: Contact[] = []): Segment {
+    const segment: Segment = { type: 'segment', id: hex24(), name, created_at: seconds(), updated_at: seconds(), person_type: 'user' }
+    this.segments.push(segment)
+    for (const c of members) c.segment_ids = [...(c.segment_ids ?? []), segment.id]
+    return segment
+  }
+
+  /** A tag (made in Intercom's UI) on these contacts. */
+  tagContacts(name: string, members: Contact[]): Tag {
+    let tag = this.tags.find((t) => t.name === name)
+    if (!tag) {
+      tag = { type: 'tag', id: String(this.nextId++), name }
+      this.tags.push(tag)
+    }
+    for (const c of members) c.tag_ids = [...(c.tag_ids ?? []), tag.id]
+    return tag
+  }
+
   addSubscriptionType(t: {
     name: string
     consentType: SubscriptionType['consent_type']
@@ -524,6 +622,36 @@ export class IntercomState {
     let at = this.merged.get(id)
     for (let hop = 1; at !== undefined && hop < 3 && this.merged.has(at); hop++) at = this.merged.get(at)
     return at
+  }
+
+  /** A contact writes in the Messenger: a conversation of theirs, as Intercom opens it. */
+  addConversation(contactId: string, body: string, atMs = Date.now()): Conversation {
+    const c = this.findContact(contactId)!
+    const at = seconds(atMs)
+    const conversation: Conversation = {
+      type: 'conversation',
+      id: String(this.nextId++),
+      created_at: at,
+      updated_at: at,
+      state: 'open',
+      open: true,
+      tags: [],
+      source: {
+        type: 'conversation',
+        id: String(this.nextId++),
+        delivered_as: 'customer_initiated',
+        subject: '',
+        body: `<p>${body}</p>`,
+        author: authorOf(c),
+        attachments: [],
+        url: null,
+        redacted: false,
+      },
+      contacts: [{ type: 'contact', id: c.id, external_id: c.external_id }],
+      parts: [],
+    }
+    this.conversations.push(conversation)
+    return conversation
   }
 
   closeConversation(id: string, atMs = Date.now()): void {

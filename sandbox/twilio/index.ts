@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parsePhoneNumberFromString } from 'libphonenumber-js'
 import { postWebhook, through, type Delivery, type Fault, type RecordedRequest } from '../http.js'
+import type { MessagingCountry } from './pricing.js'
 import { twilioRoutes } from './routes.js'
 import {
   ERRORS,
@@ -67,6 +68,8 @@ export interface TwilioStandIn {
   failDelivery(to: string, failure: { code: number; status?: 'undelivered' | 'failed' } | null): void
   /** Webhooks posted (inbound texts, status callbacks), oldest first. */
   deliveries: Delivery[]
+  /** The Pricing API's answer for a country (see pricing.ts messagingCountry); null: Twilio has none (404). */
+  setMessagingPrices(iso: string, country: MessagingCountry | null): void
   /** Everything needed to start again where this one stands (`saved` option): credentials, log, numbers. */
   save(): TwilioSaved
   reset(): void
@@ -269,6 +272,7 @@ export async function startTwilioStandIn(opts: TwilioStandInOptions = {}): Promi
     },
     save: () => state.save(),
     failDelivery: (to, failure) => state.failDelivery(to, failure),
+    setMessagingPrices: (iso, country) => void (country ? state.prices.set(iso, country) : state.prices.delete(iso)),
     reset: () => state.reset(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -17,6 +17,7 @@ import { ERRORS, resource, rfc2822, type TwilioMessage, type TwilioState } from 
 //   GET  /2010-04-01/Accounts/{sid}/Messages/{sid}/Media.json    a message's media list
 //   GET  /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json    the numbers (PhoneNumber filter)
 //   POST /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{sid}.json   set a number's SMS URL and StatusCallback
+//   GET  /v1/Messaging/Countries/{IsoCountry}                    the Pricing API: a country's SMS prices
 
 /** Statuses after which Twilio lets a text be redacted. */
 const FINAL_STATUSES = new Set(['delivered', 'undelivered', 'failed', 'received', 'read', 'canceled'])
@@ -123,6 +124,15 @@ export function twilioRoutes(state: TwilioState, hooks: TwilioRouteHooks): (req:
         if (typeof form.UseInboundWebhookOnNumber === 'string') s.use_inbound_webhook_on_number = form.UseInboundWebhookOnNumber === 'true'
       }
       return send(200, { ...s, account_sid: accountSid })
+    }
+    // The Pricing API lives on pricing.twilio.com (v1), which has no description in specs/.
+    const pricing = /^\/v1\/Messaging\/Countries\/([^/]+)$/.exec(path)
+    if (pricing && req.method === 'GET') {
+      const fault = state.faults.take(req.method, path)
+      if (fault?.hang) return void (record.status = -1) // never answered; the socket closes with the server
+      if (fault?.status) return fail(fault.status, fault.status === 429 ? 20429 : 20500, 'fault injected')
+      const country = state.prices.get(pricing[1]!.toUpperCase())
+      return country ? send(200, country) : fail(404, 20404, 'The requested resource was not found')
     }
     const m = /^\/2010-04-01\/Accounts\/([^/]+?)(?:\.json|\/(.*))?$/.exec(path)
     if (!m || m[1] !== accountSid) return fail(404, 20404)

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { FaultPlan, type Delivery, type RecordedRequest } from '../http.js'
+import { defaultMessagingPrices } from './pricing.js'
 
 // The Twilio stand-in's model: the account, its message log, phone numbers and Messaging Services,
 // what a test set to go wrong, and the shapes Twilio's API gives them. No HTTP here: routes.ts
@@ -159,6 +160,8 @@ export class TwilioState {
   /** Webhooks posted (inbound texts, status callbacks), oldest first. */
   deliveries: Delivery[] = []
   private readonly customKeywords: Record<string, Keyword> | undefined
+  /** The Pricing API's messaging countries, by ISO code (setMessagingPrices). */
+  prices = defaultMessagingPrices()
 
   constructor(opts: TwilioStateOptions) {
     const saved = opts.saved
@@ -340,5 +343,6 @@ export class TwilioState {
     this.optedOut.clear()
     this.clearTimers()
     this.faults.clear()
+    this.prices = defaultMessagingPrices()
   }
 }

@@ -25,6 +25,7 @@ export const MAX_CATCH_UP_MS = 7 * 24 * 3_600_000
 
 /** The recurring catch-up on texts missed while the bridge was down: one job, kept for its next turn. */
 export const catchUpTask = defineTask('inbound.catchup', z.null(), {
+  lane: 'inbound',
   run: catchUp,
   keys: { recurring: () => 'inbound.catchup' },
 })

@@ -27,6 +27,7 @@ import { escapeHtml, textOf } from '../../shared/text.js'
 import { splitAddress } from '../../shared/channel.js'
 import type { JobContext } from '../queue/worker.js'
 import type { Config } from '../config.js'
+import { holdOnInbound } from './scheduled.js'
 import type { BridgeDeps } from './deps.js'
 import type { CustomerPart } from '../clients/intercom.js'
 import { defineTask, enqueueTask, enqueueTaskAfterInsert } from '../queue/task.js'
@@ -50,12 +51,14 @@ type DeliverPayload = z.output<typeof deliverPayload>
 
 /** Putting one stored inbound text into Intercom, once per MessageSid, in the sender's order. */
 export const deliverTask = defineTask('inbound.deliver', deliverPayload, {
+  lane: 'inbound',
   run: deliverInbound,
   keys: { deliver: (messageSid: string) => `inbound:${messageSid}` },
 })
 
 /** Tagging a conversation the bridge opened. */
 export const tagTask = defineTask('conversation.tag', z.object({ conversationId: z.string().min(1) }), {
+  lane: 'inbound',
   run: tagConversation,
   keys: { tag: (conversationId: string) => `tag:${conversationId}` },
 })
@@ -98,6 +101,8 @@ export async function receiveText(
     insertInbound(text, address, now),
     enqueueTaskAfterInsert(deliverTask, payload, options, now),
     ...senderOfNewText(address.phone, address.ours, now),
+    // The customer wrote first: texts scheduled to them wait for a teammate (send later).
+    ...holdOnInbound(address.phone, now),
   )
   return stored.numAffectedRows === 1n
 }
@@ -150,6 +155,7 @@ export async function resolveContact(
             markTask,
             { contactId: link.contactId, phone },
             { key: markTask.keys.mark(phone, link.contactId), queueKey: queues.contact(link.contactId) },
+            deps.clock.now(),
           ),
         ]),
   )
@@ -295,13 +301,14 @@ async function recordStarted(
   await deps.store.run(
     ...setSmsConversation(c),
     updateMessage(messageId, { intercom_conversation_id: c.conversationId, intercom_contact_id: c.contactId }),
-    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }),
+    enqueueTask(tagTask, { conversationId: c.conversationId }, { key: tagTask.keys.tag(c.conversationId) }, deps.clock.now()),
     ...(c.twilioNumber && routesConversations(deps.config, c.twilioNumber)
       ? [
           enqueueTask(
             routeTask,
             { conversationId: c.conversationId, number: c.twilioNumber },
             { key: routeTask.keys.route(c.conversationId) },
+            deps.clock.now(),
           ),
         ]
       : []),
@@ -311,6 +318,7 @@ async function recordStarted(
             noteTask,
             { conversationId: c.conversationId, html: othersNote(c.others) },
             { key: noteTask.keys.othersNote(c.conversationId) },
+            deps.clock.now(),
           ),
         ]
       : []),

@@ -44,6 +44,7 @@ const optOutPayload = z.object({ phone: z.string().min(1), contactId: z.string()
 
 /** Showing an opt-out Twilio reported (21610) on the number's contact, once per change. */
 export const showOptOutTask = defineTask('consent.show_opt_out', optOutPayload, {
+  lane: 'inbound',
   run: showOptOut,
   keys: { show: (phone: string, at: number) => `optout:${phone}:${at}` },
 })

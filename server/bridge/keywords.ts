@@ -48,6 +48,7 @@ export type KeywordEvent = z.output<typeof keywordEvent>
 
 /** Telling the team and Intercom about a keyword, once per text, in the phone's order. */
 export const keywordTask = defineTask('consent.keyword', keywordEvent, {
+  lane: 'inbound',
   run: applyKeyword,
   keys: {
     keyword: (messageId: number) => `keyword:${messageId}`,

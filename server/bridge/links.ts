@@ -28,12 +28,14 @@ const mergePayload = z.object({ from: id, into: id, conversationId: id.nullable(
 
 /** Writing the bridge's mark for a link on its contact, once per link. */
 export const markTask = defineTask('contact.mark', markPayload, {
+  lane: 'automated',
   run: markContact,
   keys: { mark: (phone: string, contactId: string) => `mark:${phone}:${contactId}` },
 })
 
 /** A teammate's merge of the bridge's lead into a user, once per pair. */
 export const mergeTask = defineTask('contact.merge', mergePayload, {
+  lane: 'automated',
   run: mergeContact,
   keys: { merge: (from: string, into: string) => `merge:${from}:${into}` },
 })
@@ -69,7 +71,7 @@ export async function markContact(deps: BridgeDeps, payload: z.output<typeof mar
 }
 
 /** Links made before marks existed (or whose mark never got written) get one, a batch a day. */
-export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit = 500): Promise<number> {
+export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, now: number, limit = 500): Promise<number> {
   const links = await unmarkedLinks(deps.store.db, limit)
   if (links.length === 0) return 0
   await deps.store.run(
@@ -78,6 +80,7 @@ export async function markUnmarkedLinks(deps: Pick<BridgeDeps, 'store'>, limit =
         markTask,
         { contactId: l.intercom_contact_id, phone: l.phone },
         { key: markTask.keys.mark(l.phone, l.intercom_contact_id), queueKey: queues.contact(l.intercom_contact_id) },
+        now,
       ),
     ),
   )
@@ -105,6 +108,7 @@ export async function mergeFromPanel(
       mergeTask,
       { from: ctx.contact.id, into, conversationId: ctx.conversationId, adminName: ctx.adminName },
       { key: mergeTask.keys.merge(ctx.contact.id, into), queueKey: queues.contact(ctx.contact.id) },
+      deps.clock.now(),
     ),
   )
   return { kind: 'queued', into: user }
@@ -125,12 +129,13 @@ export async function mergeCandidates(
  * records, and what trust.ts reads) and the last text's status (the texts moved with the links: a
  * status job still naming the old id finds none). Returns the numbers moved.
  */
-async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate' | 'merged'): Promise<string[]> {
+async function moveLinks(trx: Tx, from: string, into: string, how: { source: 'teammate' | 'merged'; now: number }): Promise<string[]> {
+  const { source, now } = how
   const phones = await moveContactRecords(trx, { from, into, source })
   for (const phone of phones) {
     await runIn(
       trx,
-      enqueueTask(markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) }),
+      enqueueTask(markTask, { contactId: into, phone }, { key: markTask.keys.mark(phone, into), queueKey: queues.contact(into) }, now),
     )
   }
   if (phones.length > 0)
@@ -140,6 +145,7 @@ async function moveLinks(trx: Tx, from: string, into: string, source: 'teammate'
         syncAttributesTask,
         { contactId: into },
         { key: syncAttributesTask.keys.syncMerged(from, into), queueKey: queues.contact(into) },
+        now,
       ),
     )
   return phones
@@ -180,7 +186,7 @@ export async function followMerge(deps: BridgeDeps, contactId: string, said?: st
   if (!into || into === contactId) return null
   const conversation = await findSmsConversation(deps.store.db, contactId)
   const phones = await deps.store.transaction(async (trx) => {
-    const moved = await moveLinks(trx, contactId, into, 'merged')
+    const moved = await moveLinks(trx, contactId, into, { source: 'merged', now: deps.clock.now() })
     if (conversation && moved.length > 0) {
       const html = `<p><b>Intercom merged this conversation's contact into ${escapeHtml(into)}.</b> Texts from this number now thread to them.</p>`
       await runIn(
@@ -189,6 +195,7 @@ export async function followMerge(deps: BridgeDeps, contactId: string, said?: st
           noteTask,
           { conversationId: conversation.intercom_conversation_id, html },
           { key: noteTask.keys.mergeNote(contactId, into) },
+          deps.clock.now(),
         ),
       )
     }
@@ -223,7 +230,7 @@ export async function mergeContact(deps: BridgeDeps, payload: z.output<typeof me
   // A retry after the merge went through finds the lead gone (404, or 410 on 2.16): nothing left to do in Intercom.
   if (await deps.intercom.findContact(payload.from)) await deps.intercom.mergeContacts(payload.from, payload.into)
   await deps.store.transaction(async (trx) => {
-    await moveLinks(trx, payload.from, payload.into, 'teammate')
+    await moveLinks(trx, payload.from, payload.into, { source: 'teammate', now: deps.clock.now() })
     if (payload.conversationId) {
       const who = payload.adminName ? escapeHtml(payload.adminName) : 'A teammate'
       const html = `<p><b>${who} merged the bridge's lead into user ${escapeHtml(payload.into)}.</b> Texts from this number now thread to the user.</p>`
@@ -233,6 +240,7 @@ export async function mergeContact(deps: BridgeDeps, payload: z.output<typeof me
           noteTask,
           { conversationId: payload.conversationId, html },
           { key: noteTask.keys.mergeNote(payload.from, payload.into) },
+          deps.clock.now(),
         ),
       )
     }

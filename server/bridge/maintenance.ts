@@ -44,12 +44,14 @@ export const FIRST_PRUNE_DELAY_MS = 10 * 60_000
 
 /** The daily clean-up: one job, whichever process queues it, kept for its next turn. */
 export const pruneTask = defineTask('maintenance.prune', z.null(), {
+  lane: 'inbound',
   run: (deps: BridgeDeps) => prune(deps, deps.clock.now()),
   keys: { recurring: () => 'maintenance.prune' },
 })
 
 /** The periodic checkpoint of the embedded database: one job, kept for its next turn. */
 export const checkpointTask = defineTask('maintenance.checkpoint', z.null(), {
+  lane: 'inbound',
   run: (deps: BridgeDeps) => checkpoint(deps, deps.clock.now()),
   keys: { recurring: () => 'maintenance.checkpoint' },
 })
@@ -104,7 +106,7 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   await deps.store.run(pruneSendCounts(utcDay(now)))
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.
-  const marking = await markUnmarkedLinks(deps)
+  const marking = await markUnmarkedLinks(deps, now)
   if (marking > 0) deps.log.info({ links: marking }, "queued the bridge's mark for links that lack it")
   return { runAgainAt: now + PRUNE_INTERVAL_MS }
 }

@@ -98,7 +98,7 @@ export async function recordNotification(
     if (!REPLY_TOPICS.has(event.topic)) return
     const state = event.state ?? (event.topic === 'conversation.admin.closed' ? { closed: true } : null)
     if (state) await applyConversationState(trx, itemId, { closed: state.closed, at: event.at })
-    await queueReplies(trx, deps.config, itemId, event.parts)
+    await queueReplies(trx, deps.config, { conversationId: itemId, parts: event.parts, now: deps.clock.now() })
   })
   return { kind: 'recorded' }
 }

@@ -51,6 +51,7 @@ const replyPayload = z.object({ conversationId: id, part: replyPart })
 
 /** Texting one teammate reply, once per part, in the conversation's order. */
 export const replyTask = defineTask('outbound.reply', replyPayload, {
+  lane: 'reply',
   run: relayReply,
   onDead: replyGaveUp,
   keys: { reply: (partId: string) => `reply:${partId}` },
@@ -58,12 +59,14 @@ export const replyTask = defineTask('outbound.reply', replyPayload, {
 
 /** The note that a text did not reach the customer, once per text. */
 export const notifyFailureTask = defineTask('outbound.notify_failure', z.object({ messageId: z.number().int().positive() }), {
+  lane: 'reply',
   run: notifyFailure,
   keys: { notify: (messageId: number) => `notify:${messageId}` },
 })
 
 /** A note for the team in a conversation: each writer keys its note by the effect it reports. */
 export const noteTask = defineTask('conversation.note', z.object({ conversationId: id, html: z.string().min(1) }), {
+  lane: 'inbound',
   run: postNote,
   keys: {
     /** That a part was not (or not wholly) texted because of its type. */
@@ -86,6 +89,7 @@ export const noteTask = defineTask('conversation.note', z.object({ conversationI
 
 /** Marking a conversation read once a reply went by text, once per part. */
 export const markReadTask = defineTask('conversation.mark_read', z.object({ conversationId: id }), {
+  lane: 'inbound',
   run: markConversationRead,
   keys: { markRead: (partId: string) => `read:${partId}` },
 })
@@ -129,7 +133,12 @@ async function bodyAsWritten(deps: BridgeDeps, conversationId: string, part: Rep
  * Queues the parts of a webhook that must become texts. A part seen in another notification is
  * queued once (the job key is the part id).
  */
-export async function queueReplies(trx: Tx, config: Config, conversationId: string, parts: ReplyPart[]): Promise<number> {
+export async function queueReplies(
+  trx: Tx,
+  config: Config,
+  reply: { conversationId: string; parts: ReplyPart[]; now: number },
+): Promise<number> {
+  const { conversationId, parts, now } = reply
   let queued = 0
   for (const part of parts) {
     if (!isCustomerReply(part, config)) continue
@@ -139,6 +148,7 @@ export async function queueReplies(trx: Tx, config: Config, conversationId: stri
         replyTask,
         { conversationId, part },
         { key: replyTask.keys.reply(part.id), queueKey: queues.conversation(conversationId) },
+        now,
       ),
     )
     // None added: the part was queued before (its key is taken).
@@ -314,7 +324,8 @@ async function composeReply(
   const { from, recorded } = await chooseSender(deps, { phone: reply.phone, conversationNumber: reply.twilioNumber })
   const body = await bodyAsWritten(deps, conversationId, part)
   const { text: words, note } = partToSms({ ...part, body })
-  if (note) await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }))
+  if (note)
+    await deps.store.run(enqueueTask(noteTask, { conversationId, html: note }, { key: noteTask.keys.partNote(part.id) }, deps.clock.now()))
   if (partHandling(part.partType) === 'note') return null // neither its words nor its files
   let text = words
   // One picture more than a text carries, so a reply with too many gets its note.
@@ -337,7 +348,7 @@ async function noteLostFiles(
   const what = files.lost.map((l) => `<li>${escapeHtml(l)}</li>`).join('')
   const sent = files.textSent ? 'The rest of the reply was texted.' : 'Nothing else was in the reply, so no text was sent.'
   const html = `<p><b>Not every file of this reply reached the customer by text:</b></p><ul>${what}</ul><p>${sent}</p>`
-  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }))
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.mediaNote(part.id) }, deps.clock.now()))
 }
 
 /**
@@ -367,7 +378,7 @@ async function recordTexts(deps: BridgeDeps, reply: Reply & { link: SmsConversat
         now,
       )
       if (id !== undefined && refused && index === 0) {
-        await runIn(trx, enqueueTask(notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) }))
+        await runIn(trx, enqueueTask(notifyFailureTask, { messageId: id }, { key: notifyFailureTask.keys.notify(id) }, deps.clock.now()))
       }
     }
     // What the customer was asked, so their "1" or "Yes" can be answered as the button.
@@ -396,7 +407,7 @@ async function sendRecordedTexts(deps: BridgeDeps, { conversationId, part }: Rep
   if (sentAny && deps.config.markReadAfterSms) {
     // Intercom emails a contact who has an address about replies they have not "seen": once the
     // reply went by text, it is seen, and the customer does not get it twice.
-    await deps.store.run(enqueueTask(markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }))
+    await deps.store.run(enqueueTask(markReadTask, { conversationId }, { key: markReadTask.keys.markRead(part.id) }, deps.clock.now()))
   }
 }
 
@@ -411,12 +422,12 @@ export const NOTE_ABOVE_SEGMENTS = 3
 async function noteSegments(deps: BridgeDeps, conversationId: string, partId: string): Promise<void> {
   const sent = (await outboundTextsOfPart(deps.store.db, partId)).filter((r) => r.twilio_sid)
   const segments = sent.reduce((sum, r) => sum + (r.num_segments ?? segmentInfo(r.body).segments), 0)
-  const nonGsm = sent.map((r) => segmentInfo(r.body).nonGsm).find((c) => c !== null) ?? null
+  const nonGsm = sent.map((r) => segmentInfo(r.body).forcedUcs2[0]).find((c) => c !== undefined) ?? null
   if (sent.length <= 1 && segments <= NOTE_ABOVE_SEGMENTS && !(nonGsm && segments > 1)) return
   const texts = `${sent.length} text${sent.length === 1 ? '' : 's'}`
   const why = nonGsm ? ` (UCS-2 because of "${escapeHtml(nonGsm)}": 70 characters a segment instead of 160)` : ''
   const html = `<p>Sent as ${texts}, ${segments} segment${segments === 1 ? '' : 's'}${why}.</p>`
-  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }))
+  await deps.store.run(enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.segmentsNote(partId) }, deps.clock.now()))
 }
 
 /**
@@ -435,7 +446,7 @@ export async function replyGaveUp(
   const html =
     `<p><b>This reply was not texted to the customer</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Reply: "${escapeHtml(preview)}". When the cause is fixed, <code>sms-bridge jobs retry ${job.id}</code> sends it.</p>`
-  await runIn(trx, enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
+  await runIn(trx, enqueueTask(noteTask, { conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }, job.updated_at))
 }
 
 /** Job: marks a conversation read in Intercom (PUT /conversations/{id} {"read": true}). */
@@ -542,7 +553,10 @@ async function recordFailure(
       deps.clock.now(),
     )
     if (notify && row.intercom_conversation_id) {
-      await runIn(trx, enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }))
+      await runIn(
+        trx,
+        enqueueTask(notifyFailureTask, { messageId: row.id }, { key: notifyFailureTask.keys.notify(row.id) }, deps.clock.now()),
+      )
     }
   })
 }

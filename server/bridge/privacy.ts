@@ -10,6 +10,8 @@ import {
   type PersonRef,
 } from '../../shared/db/privacy.js'
 import { RetryLaterError } from '../../shared/errors.js'
+import { eraseRecipients } from '../../shared/db/broadcasts.js'
+import { eraseScheduledTexts } from '../../shared/db/scheduled.js'
 import type { BridgeDeps } from './deps.js'
 import { defineTask, enqueueTask } from '../queue/task.js'
 
@@ -25,12 +27,14 @@ export const REDACT_MAX_ATTEMPTS = 48
 
 /** Blanking one text's body at Twilio (an erasure), once per MessageSid. */
 export const redactTask = defineTask('privacy.redact', z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/) }), {
+  lane: 'automated',
   run: redactAtTwilio,
   keys: { redact: (sid: string) => `redact:${sid}` },
 })
 
 export type EraseOutcome =
-  { kind: 'nothing_held' } | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number })
+  | { kind: 'nothing_held' }
+  | ({ kind: 'erased'; phones: number; contacts: number } & Omit<ErasedRows, 'sids'> & { redactions: number; broadcastRecipients: number })
 
 /**
  * Erases what the bridge holds about a person, in the caller's transaction, and queues the
@@ -39,14 +43,38 @@ export type EraseOutcome =
 export async function erasePersonInTx(trx: Tx, ref: PersonRef, now: number): Promise<EraseOutcome> {
   const person = await resolvePerson(trx, ref)
   const rows = await erasePersonRows(trx, person, now)
+  // A broadcast's recipient row: deleted, so a text not yet handed over is never sent (a sent one's
+  // once-only record is automated_sends', stripped above like a Series step's).
+  const broadcastRecipients = await eraseRecipients(
+    trx,
+    person.phones.length ? person.phones : [''],
+    person.contactIds.length ? person.contactIds : [''],
+  )
+  // Texts scheduled to them (send later): their job finds no row and does nothing.
+  const [scheduled] = await runIn(trx, eraseScheduledTexts(person.phones, person.contactIds))
   for (const sid of rows.sids) {
     await runIn(trx, enqueueTask(redactTask, { sid }, { key: redactTask.keys.redact(sid), maxAttempts: REDACT_MAX_ATTEMPTS }, now))
   }
   const { sids, ...counts } = rows
   const touched =
-    counts.messages + counts.links + counts.conversations + counts.automated + counts.verifications + counts.jobs + counts.consentDeleted
+    counts.messages +
+    counts.links +
+    counts.conversations +
+    counts.automated +
+    counts.verifications +
+    counts.jobs +
+    counts.consentDeleted +
+    broadcastRecipients +
+    Number(scheduled.numAffectedRows ?? 0n)
   if (touched === 0 && !counts.optOutKept) return { kind: 'nothing_held' }
-  return { kind: 'erased', phones: person.phones.length, contacts: person.contactIds.length, ...counts, redactions: sids.length }
+  return {
+    kind: 'erased',
+    phones: person.phones.length,
+    contacts: person.contactIds.length,
+    ...counts,
+    redactions: sids.length,
+    broadcastRecipients,
+  }
 }
 
 /** `erasePersonInTx` in a transaction of its own (the CLI). */

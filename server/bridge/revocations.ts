@@ -28,7 +28,7 @@ function revocationNote(phrase: string, deadline: string): string {
  * already opted out is not flagged again. Statements to commit with the text's delivery.
  */
 export async function flagRevocation(
-  deps: Pick<BridgeDeps, 'store'>,
+  deps: Pick<BridgeDeps, 'store' | 'clock'>,
   message: Pick<Message, 'id' | 'phone' | 'body' | 'created_at'>,
   conversationId: string,
 ): Promise<Statement[]> {
@@ -39,7 +39,12 @@ export async function flagRevocation(
   const request = { phone: message.phone, messageId: message.id, conversationId, phrase, honourBy: deadline }
   return [
     recordRevocationRequest(request, message.created_at),
-    enqueueTask(noteTask, { conversationId, html: revocationNote(phrase, deadline) }, { key: noteTask.keys.revocationNote(message.id) }),
+    enqueueTask(
+      noteTask,
+      { conversationId, html: revocationNote(phrase, deadline) },
+      { key: noteTask.keys.revocationNote(message.id) },
+      deps.clock.now(),
+    ),
   ]
 }
 

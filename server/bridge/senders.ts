@@ -56,6 +56,13 @@ export async function chooseSender(
   return pick(service ? null : (config.twilio.phoneNumbers[0] ?? null), 'default')
 }
 
+/** The sender with nothing known of the customer: the Messaging Service, else the first number. */
+export function defaultSender(config: Pick<Config, 'twilio'>): { from: string | null; recorded: string | null } {
+  const service = config.twilio.messagingServiceSid ?? null
+  const from = service ? null : (config.twilio.phoneNumbers[0] ?? null)
+  return { from, recorded: service ?? from }
+}
+
 /** The configured number SENDERS names for the customer's country, if any. */
 function countrySender(config: Pick<Config, 'twilio' | 'senders'>, phone: string): string | null {
   const country = parsePhoneNumberFromString(phone)?.country

@@ -12,7 +12,8 @@ import { getAutomatedSend } from '../../shared/db/automated.js'
 import { pendingRevocation } from '../../shared/db/revocations.js'
 import { createOutboundMessage, getMessage, recentMessagesOfContact } from '../../shared/db/messages.js'
 import type { Tx } from '../../shared/db/database.js'
-import type { ConsentEvent, Job, Message } from '../../shared/db/schema.js'
+import type { ConsentEvent, Job, Message, ScheduledText } from '../../shared/db/schema.js'
+import { openScheduledTexts } from '../../shared/db/scheduled.js'
 import { latestConsentEvent } from '../../shared/db/consent.js'
 import { formatForReading, readTypedNumber, toE164, type TypedNumberProblem } from '../../shared/phone.js'
 import { MAX_SMS_BODY, escapeHtml, segmentInfo, type SegmentInfo } from '../../shared/text.js'
@@ -35,6 +36,7 @@ const panelPayload = z.object({ messageId: z.number().int().positive(), adminNam
 
 /** Writing a saved number (and consent) onto the Intercom contact, once per save, in the contact's order. */
 export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, {
+  lane: 'reply',
   run: savePhoneOnContact,
   onDead: savePhoneGaveUp,
   keys: { savePhone: (contactId: string, phone: string, at: number) => `savephone:${contactId}:${phone}:${at}` },
@@ -42,12 +44,14 @@ export const savePhoneTask = defineTask('contact.save_phone', savePhonePayload, 
 
 /** Sending a text written in the sidebar, once per text, in the phone's order. */
 export const panelSendTask = defineTask('canvas.send', panelPayload, {
+  lane: 'reply',
   run: sendPanelMessage,
   keys: { panelSend: (messageId: number) => `panel:${messageId}` },
 })
 
 /** The note of a text sent from the sidebar, once per text. */
 export const panelNoteTask = defineTask('canvas.note', panelPayload, {
+  lane: 'reply',
   run: notePanelMessage,
   keys: { panelNote: (messageId: number) => `panelnote:${messageId}` },
 })
@@ -96,6 +100,8 @@ export interface PanelState {
   mergeInto: { id: string; name: string | null } | null
   /** A text that read like a request to stop texts, not yet honoured or dismissed (revocations.ts). */
   revocation: { askedAt: number; honourBy: string } | null
+  /** Texts scheduled for later, still waiting or held (scheduled.ts). */
+  scheduled: ScheduledText[]
 }
 
 /** The panel's number may not be texted: there is none, or only the contact's profile says it. */
@@ -132,7 +138,7 @@ export async function numberOf(deps: BridgeDeps, contact: ContactFacts): Promise
 }
 
 /** The panel's number, when it may be texted. */
-async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | NoNumber> {
+export async function textableNumber(deps: BridgeDeps, ctx: PanelContext): Promise<{ phone: string } | NoNumber> {
   const number = await numberOf(deps, ctx.contact)
   if (!number) return { kind: 'refused', reason: 'no_number' }
   if (!number.confirmed) return { kind: 'refused', reason: 'unconfirmed' }
@@ -158,6 +164,7 @@ export async function loadPanel(deps: BridgeDeps, contact: ContactFacts): Promis
     welcomeEnabled: Boolean(deps.config.welcome.template),
     mergeInto: (await mergeCandidates(deps, contact.id))[0] ?? null,
     revocation: pending ? { askedAt: pending.asked_at, honourBy: pending.honour_by } : null,
+    scheduled: await openScheduledTexts(db, contact.id),
   }
 }
 
@@ -174,20 +181,35 @@ async function consentOf(deps: BridgeDeps, phone: string, confirmed: boolean, me
   return failed ? { state: 'last_failed', errorCode: failed } : { state: 'ok', since: since?.state === 'opted_in' ? since : null }
 }
 
+/** What is wrong with a text typed in the sidebar (trimmed), if anything. */
+export function draftProblem(body: string): 'empty' | 'nul' | 'too_long' | null {
+  return !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
+}
+
+/** Why a text written in the sidebar may not go (the same for Preview, Send and Send later), else its number and words. */
+export async function checkPanelText(
+  deps: BridgeDeps,
+  ctx: PanelContext,
+  text: string,
+): Promise<{ phone: string; body: string } | Exclude<SendOutcome, { kind: 'queued' }>> {
+  const body = text.trim()
+  const problem = draftProblem(body)
+  if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
+  const number = await textableNumber(deps, ctx)
+  if (!('phone' in number)) return number
+  const refusal = await textingRefusal(deps, { phone: number.phone, automated: false })
+  if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
+  return { phone: number.phone, body }
+}
+
 /**
  * "Send SMS" in the sidebar: validated, refused when the customer opted out, else stored and queued.
  * The conversation the panel is open in becomes the contact's SMS conversation.
  */
 export async function sendFromPanel(deps: BridgeDeps, ctx: PanelContext, text: string): Promise<SendOutcome> {
-  const body = text.trim()
-  const problem = !body ? 'empty' : body.includes('\u0000') ? 'nul' : body.length > MAX_SMS_BODY ? 'too_long' : null
-  if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
-  const number = await textableNumber(deps, ctx)
-  if (!('phone' in number)) return number
-  const phone = number.phone
-  const refusal = await textingRefusal(deps, { phone, automated: false })
-  if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
-
+  const checked = await checkPanelText(deps, ctx, text)
+  if ('kind' in checked) return checked
+  const { phone, body } = checked
   const existing = await findSmsConversation(deps.store.db, ctx.contact.id)
   const { from, recorded } = await chooseSender(deps, { phone, conversationNumber: existing?.twilio_number ?? null })
   const conversationId = ctx.conversationId ?? existing?.intercom_conversation_id ?? null
@@ -266,7 +288,12 @@ export async function savePhone(
       const html = `<p><b>${who} moved ${escapeHtml(formatForReading(phone))} to this contact</b> from contact ${escapeHtml(link.intercom_contact_id)}: texts from that number now thread here.</p>`
       await runIn(
         trx,
-        enqueueTask(noteTask, { conversationId: ctx.conversationId, html }, { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) }),
+        enqueueTask(
+          noteTask,
+          { conversationId: ctx.conversationId, html },
+          { key: noteTask.keys.relinkNote(phone, ctx.contact.id, now) },
+          now,
+        ),
       )
     }
   })
@@ -315,7 +342,10 @@ export async function savePhoneGaveUp(trx: Tx, payload: SavePhone, job: Job, err
   const html =
     `<p><b>${escapeHtml(formatForReading(payload.phone))} could not be saved on the Intercom contact</b> (${escapeHtml(error.slice(0, 300))}).</p>` +
     `<p>Texts to and from it still thread here: the bridge keeps its own link.</p>`
-  await runIn(trx, enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }))
+  await runIn(
+    trx,
+    enqueueTask(noteTask, { conversationId: payload.conversationId, html }, { key: noteTask.keys.gaveUp(job.id) }, job.updated_at),
+  )
 }
 
 /** Job: sends a text written in the sidebar, and notes it in the conversation for the team. */
@@ -325,7 +355,12 @@ export async function sendPanelMessage(deps: BridgeDeps, payload: z.output<typeo
   const sent = message.twilio_sid ? true : message.status === 'pending' ? await sendMessage(deps, message, ctx) : false
   if (!sent || !message.intercom_conversation_id) return
   await deps.store.run(
-    enqueueTask(panelNoteTask, { messageId: message.id, adminName: payload.adminName }, { key: panelNoteTask.keys.panelNote(message.id) }),
+    enqueueTask(
+      panelNoteTask,
+      { messageId: message.id, adminName: payload.adminName },
+      { key: panelNoteTask.keys.panelNote(message.id) },
+      deps.clock.now(),
+    ),
   )
 }
 

@@ -19,9 +19,11 @@ import { queues } from './keys.js'
 import { onLinkedContact } from './links.js'
 import { notifyFailureTask } from './outbound.js'
 import { senderUsed } from './senders.js'
+import { notePacedStatus, senderPaused, type SenderPaused } from './pacing.js'
 
 /** Writing the last text's status on a contact: one job per change, in the contact's order. */
 export const syncAttributesTask = defineTask('contact.sms_attributes', z.object({ contactId: z.string().min(1) }), {
+  lane: 'automated',
   run: syncContactAttributes,
   keys: {
     sync: (messageId: number, status: string) => `sync:${messageId}:${status}`,
@@ -41,12 +43,14 @@ const fallbackPayload = z.object({
 
 /** Linking a status callback of an unknown MessageSid (an SMS fallback of an RCS text) and applying it. */
 export const fallbackTask = defineTask('status.fallback', fallbackPayload, {
+  lane: 'inbound',
   run: linkFallback,
   keys: { link: (sid: string, status: string) => `fallback:${sid}:${status}` },
 })
 
 /** The look, after RCS failed, at whether an SMS fallback came. */
 export const fallbackCheckTask = defineTask('status.fallback_check', z.object({ messageId: z.number().int().positive() }), {
+  lane: 'inbound',
   run: checkFallback,
   keys: { check: (messageId: number) => `fallbackcheck:${messageId}` },
 })
@@ -103,9 +107,18 @@ export function channelOfSender(from: string | null | undefined): DeliveryChanne
   return channel ?? null
 }
 
-/** A status callback Twilio posted: applied in one transaction; returns whether anything changed. */
-export function receiveStatus(deps: Pick<BridgeDeps, 'store' | 'clock'>, update: StatusUpdate): Promise<boolean> {
-  return deps.store.transaction((trx) => recordStatus(trx, update, deps.clock.now()))
+/**
+ * A status callback Twilio posted: applied in one transaction; returns whether anything changed. A
+ * sender the callback paused (pacing.ts) is told of once the transaction committed.
+ */
+export async function receiveStatus(deps: Pick<BridgeDeps, 'store' | 'clock' | 'log' | 'metrics'>, update: StatusUpdate): Promise<boolean> {
+  const paused: SenderPaused[] = []
+  const changed = await deps.store.transaction((trx) => {
+    paused.length = 0 // the transaction may run twice (a group commit that rolled back)
+    return recordStatus(trx, update, deps.clock.now(), paused)
+  })
+  for (const p of paused) senderPaused(deps, p)
+  return changed
 }
 
 const isFailure = (status: string) => status === 'failed' || status === 'undelivered'
@@ -116,7 +129,7 @@ const isFailure = (status: string) => status === 'failed' || status === 'undeliv
  * waits for it (FALLBACK_WAIT_MS), and the fallback's statuses are the text's from then on. An
  * unknown MessageSid that may be such a fallback is linked by a job (it needs Twilio's log).
  */
-export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): Promise<boolean> {
+export async function recordStatus(trx: Tx, update: StatusUpdate, now: number, paused: SenderPaused[] = []): Promise<boolean> {
   const message = await findMessageBySid(trx, update.sid)
   if (!message) return queueFallbackLink(trx, update, now)
   const channel = channelOfSender(update.from)
@@ -160,6 +173,9 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
       : {}
   await runIn(trx, updateMessage(message.id, { status, channel: carrier, ...error }, now))
   if (failed) await textFailed(trx, message, update.errorCode, now)
+  // An automated or bulk text's outcome feeds its sender's spike detector, in this transaction.
+  const pause = await notePacedStatus(trx, { messageId: message.id, status, errorCode: update.errorCode }, now)
+  if (pause) paused.push(pause)
   if (message.intercom_contact_id) {
     // One job per change, run in order per contact; each writes the newest state when it runs.
     const contactId = message.intercom_contact_id
@@ -169,6 +185,7 @@ export async function recordStatus(trx: Tx, update: StatusUpdate, now: number): 
         syncAttributesTask,
         { contactId },
         { key: syncAttributesTask.keys.sync(message.id, status), queueKey: queues.contact(contactId) },
+        now,
       ),
     )
   }
@@ -190,7 +207,7 @@ async function textFailed(trx: Tx, message: Message, code: number | null, now: n
     },
     now,
   )
-  await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }))
+  await runIn(trx, enqueueTask(notifyFailureTask, { messageId: message.id }, { key: notifyFailureTask.keys.notify(message.id) }, now))
 }
 
 /**

@@ -6,6 +6,8 @@ import { phoneSearchVariants } from '../../shared/phone.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { downloadWhole } from './download.js'
+import { readRateHeaders, type RatePacer, type RateNews } from './pacer.js'
+import { currentLane } from '../queue/lanes.js'
 import { apiHost, networkCode } from './reachability.js'
 
 /**
@@ -128,14 +130,61 @@ export function canonicalContact(link: string | null | undefined): string | unde
 }
 
 /** A custom contact attribute: its name, type and the description Intercom shows the team. */
+/** A segment or tag a broadcast may go to. */
+export interface AudienceChoice {
+  id: string
+  name: string
+}
+
+/** Contacts per audience page: Intercom's search allows 150; a page is one transaction of recipients. */
+export const AUDIENCE_PAGE = 100
+
 export interface ContactAttribute {
   name: string
   dataType: 'string' | 'boolean' | 'date' | 'integer'
   description: string
 }
 
+/** An SDK call as the adapter makes it: the SDK's promise (most can give the raw answer too; a page carries it). */
+type SdkCall<T> = () => Promise<T>
+type Raw = { rawResponse?: { headers?: Pick<Headers, 'get'> } }
+type WithRaw<T> = Promise<T> & { withRawResponse?: () => Promise<{ data: T } & Raw> }
+
+/** The answer's data and its X-RateLimit window, from the SDK's raw answer or a page's. */
+async function withRateNews<T>(answer: WithRaw<T>): Promise<{ data: T; window: RateNews | null }> {
+  const { data, rawResponse } = answer.withRawResponse ? await answer.withRawResponse() : { data: await answer, rawResponse: undefined }
+  return { data, window: readRateHeaders((rawResponse ?? (data as Raw | null)?.rawResponse)?.headers) }
+}
+
 /** Where a contact is: found, merged into another (2.16's 410 names it), or gone (404: deleted, or merged on 2.14). */
 export type ContactWhereabouts = { kind: 'found'; contact: Intercom.Contact } | { kind: 'merged'; into: string } | { kind: 'gone' }
+
+/** A macro as the bridge reads it (2.16's `macro`): plain text with Intercom placeholders, and who may use it. */
+export interface Macro {
+  id: string
+  name: string
+  bodyText: string | null
+  visibleTo: 'everyone' | 'specific_teams'
+  teamIds: string[]
+  /** Where Intercom offers it (inbox, messenger); empty when not said. */
+  availableOn: string[]
+}
+
+/** The most pages of 150 macros read (GET /macros): 3,000 macros. */
+export const MACRO_PAGES = 20
+
+/** 2.16's macro, read leniently: one without an id or name is skipped; an unknown visibility is nobody's. */
+function macroOf(m: Intercom.unstable.Macro): Macro | null {
+  if (!m.id || !m.name) return null
+  return {
+    id: String(m.id),
+    name: m.name,
+    bodyText: typeof m.body_text === 'string' ? m.body_text : null,
+    visibleTo: m.visible_to === 'everyone' ? 'everyone' : 'specific_teams',
+    teamIds: (m.visible_to_team_ids ?? []).map(String),
+    availableOn: (m.available_on ?? []).map(String),
+  }
+}
 
 /** The workspace's SMS subscription type: made in Intercom's UI, opt-out (unsubscribe to stop) or opt-in. */
 export interface SmsSubscriptionType {
@@ -154,6 +203,16 @@ export function pickSmsSubscriptionType(types: readonly Intercom.SubscriptionTyp
 /** How long the answer to "which SMS subscription type?" is kept before Intercom is asked again. */
 export const SUBSCRIPTION_TYPE_TTL_MS = 60 * 60 * 1000
 const SUBSCRIPTION_TYPE_KEY = 'intercom.sms_subscription_type'
+const OFFICE_HOURS_KEY = 'intercom.office_hours'
+
+/** An office hours schedule as 2.16 gives it (`office_hours_schedule`): minutes from Monday 00:00. */
+export interface OfficeHoursSchedule {
+  id: string
+  name?: string
+  time_zone_name?: string
+  time_intervals?: Array<{ start_minute: number; end_minute: number; day_of_week?: number }>
+  twenty_four_seven?: boolean
+}
 
 /** A customer's words and pictures, posted as them. */
 export interface CustomerPart {
@@ -178,19 +237,47 @@ export class IntercomApi {
   /** Contact attributes known to exist (created, or found in the cache) since this process started. */
   private readonly attributes = new Set<string>()
 
+  /** Times and counts the downloads as the SDK's calls are (see createIntercomClient). */
+  private readonly metrics: Metrics | undefined
+  /** Spends the rate limit evenly, replies first (none: calls are not held). */
+  private readonly pacer: RatePacer | undefined
+
   constructor(
     readonly sdk: IntercomClient,
     private readonly config: Pick<Config, 'intercom' | 'workspaceId' | 'smsTag'>,
     private readonly store: Store,
-    /** Times and counts the downloads as the SDK's calls are (see createIntercomClient). */
-    private readonly metrics?: Metrics,
-  ) {}
+    extras: { metrics?: Metrics | undefined; pacer?: RatePacer | undefined } = {},
+  ) {
+    this.metrics = extras.metrics
+    this.pacer = extras.pacer
+  }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: SdkCall<T>): Promise<T> {
     try {
-      return await fn()
+      return await this.paced(fn)
     } catch (err) {
       throw intercomFailure(err, what, intercomHost(this.config.intercom))
+    }
+  }
+
+  /**
+   * One SDK call in its turn (the pacer's: a job's calls in its lane, a request's as a reply), its
+   * X-RateLimit headers read from whatever it answered. Every Intercom call goes through here.
+   */
+  private async paced<T>(fn: SdkCall<T>): Promise<T> {
+    const pacer = this.pacer
+    if (!pacer) return fn()
+    await pacer.acquire(currentLane() ?? 'reply')
+    let window: RateNews | null = null
+    try {
+      const answer = await withRateNews(fn())
+      window = answer.window
+      return answer.data
+    } catch (err) {
+      window = err instanceof IntercomError ? readRateHeaders(err.rawResponse?.headers) : null
+      throw err
+    } finally {
+      pacer.settle(window)
     }
   }
 
@@ -222,8 +309,8 @@ export class IntercomApi {
    */
   async createLead(phone: string): Promise<{ id: string; role: string | null; created: boolean }> {
     try {
-      const created = await this.sdk.contacts.create(
-        phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` },
+      const created = await this.paced(() =>
+        this.sdk.contacts.create(phone.startsWith('+') ? { role: 'lead', phone } : { role: 'lead', name: `SMS sender ${phone}` }),
       )
       return { id: created.id, role: created.role ?? 'lead', created: true }
     } catch (err) {
@@ -233,6 +320,34 @@ export class IntercomApi {
       }
       throw intercomFailure(err, 'create a contact', intercomHost(this.config.intercom))
     }
+  }
+
+  /** The workspace's segments (GET /segments) and tags (GET /tags): what a broadcast may go to. */
+  async audiences(): Promise<{ segments: AudienceChoice[]; tags: AudienceChoice[] }> {
+    const segments = await this.call('list segments', () => this.sdk.segments.list())
+    const tags = await this.call('list tags', () => this.sdk.tags.list())
+    return {
+      segments: (segments.segments ?? []).map((s) => ({ id: s.id ?? '', name: s.name ?? '' })).filter((s) => s.id),
+      tags: (tags.data ?? []).map((t) => ({ id: t.id, name: t.name })),
+    }
+  }
+
+  /**
+   * One page of a segment's or tag's contacts: POST /contacts/search on `segment_id` / `tag_id`
+   * (both take `=`), `starting_after` from the page before; `next` is null on the last page.
+   */
+  async audiencePage(
+    audience: { field: 'segment_id' | 'tag_id'; id: string },
+    cursor: string | null,
+    perPage = AUDIENCE_PAGE,
+  ): Promise<{ contacts: Intercom.Contact[]; next: string | null }> {
+    const page = await this.call(`list the contacts of ${audience.field.replace('_id', '')} ${audience.id}`, () =>
+      this.sdk.contacts.search({
+        query: { field: audience.field, operator: '=', value: audience.id },
+        pagination: { per_page: perPage, ...(cursor ? { starting_after: cursor } : {}) },
+      }),
+    )
+    return { contacts: page.data, next: page.response.pages?.next?.starting_after ?? null }
   }
 
   /** The contact, or null when it no longer exists (deleted, or merged into another). */
@@ -275,7 +390,7 @@ export class IntercomApi {
     try {
       // The SDK's generated type drops the spec's `name`, `model` and `description` (lost in its oneOf).
       const request = { name, model: 'contact', data_type: dataType, description } as Intercom.CreateDataAttributeRequest
-      await this.sdk.dataAttributes.create(request)
+      await this.paced(() => this.sdk.dataAttributes.create(request))
     } catch (err) {
       // 400 when it already exists ("You already have 'x' in your data..."): all we wanted to know.
       if (!(err instanceof IntercomError && err.statusCode === 400 && /already (exists|have)|taken/i.test(describeBody(err.body)))) {
@@ -362,6 +477,43 @@ export class IntercomApi {
     return chosen?.consent_type === 'opt_out' ? type : null
   }
 
+  /**
+   * The workspace's office hours (GET /office_hours_schedules, 2.16): the first schedule, or null when
+   * there is none. Kept in the cache for an hour, like the subscription type: teams change them in the UI.
+   * intercom-client 7 has no Office Hours resource (it types 2.14), so this one call is made directly,
+   * with the SDK's token, base URL, version and fetch, its failures classified like every other.
+   */
+  async officeHours(now = Date.now()): Promise<OfficeHoursSchedule | null> {
+    const cached = JSON.parse((await getCached(this.store.db, OFFICE_HOURS_KEY)) ?? 'null') as {
+      schedule: OfficeHoursSchedule | null
+      checkedAt: number
+    } | null
+    if (cached && now - cached.checkedAt < SUBSCRIPTION_TYPE_TTL_MS) return cached.schedule
+    const list = await this.call('list the office hours schedules', () =>
+      this.getJson<{ data?: OfficeHoursSchedule[] }>('/office_hours_schedules'),
+    )
+    const schedule = list.data?.[0] ?? null
+    await this.store.run(setCached(OFFICE_HOURS_KEY, JSON.stringify({ schedule, checkedAt: now }), now))
+    return schedule
+  }
+
+  /** A GET the SDK has no method for: its failures are the SDK's IntercomError, read as `call` reads them. */
+  private async getJson<T>(path: string): Promise<T> {
+    const base = sayWhyFetchFailed(this.metrics ? this.metrics.instrumentedFetch('intercom', fetch) : fetch)
+    const res = await base(new URL(path, this.config.intercom.apiBaseUrl), {
+      headers: {
+        authorization: `Bearer ${this.config.intercom.accessToken}`,
+        accept: 'application/json',
+        'intercom-version': INTERCOM_API_VERSION,
+      },
+      signal: AbortSignal.timeout(10_000),
+    })
+    const text = await res.text()
+    const body: unknown = text ? JSON.parse(text) : null
+    if (!res.ok) throw new IntercomError({ statusCode: res.status, body, rawResponse: { headers: res.headers } as never })
+    return body as T
+  }
+
   /** The admin that notes and tags are made as: configured, else the token's owner (asked once). */
   async adminId(): Promise<string> {
     if (this.config.intercom.adminId) return this.config.intercom.adminId
@@ -390,6 +542,39 @@ export class IntercomApi {
         )
       return id
     })
+  }
+
+  /**
+   * The workspace's macros Intercom shows the token's admin (GET /macros, 2.16), newest first, every
+   * page up to MACRO_PAGES (each of 150). `body_text` may be null in a long list: `getMacro` has it.
+   */
+  async listMacros(): Promise<Macro[]> {
+    const macros: Macro[] = []
+    let startingAfter: string | undefined
+    for (let page = 0; page < MACRO_PAGES; page++) {
+      const list = await this.call('list macros (GET /macros)', () =>
+        this.sdk.unstable.macros.listMacros({ per_page: 150, ...(startingAfter ? { starting_after: startingAfter } : {}) }),
+      )
+      macros.push(...(list.data ?? []).flatMap((m) => (m && macroOf(m)) || []))
+      startingAfter = list.pages?.next?.starting_after ?? undefined
+      if (!startingAfter) break
+    }
+    return macros
+  }
+
+  /** One macro (GET /macros/{id}), or null when it is gone or hidden from the token's admin (404). */
+  async getMacro(id: string): Promise<Macro | null> {
+    const macro = await this.orNull(`read macro ${id} (GET /macros/{id})`, () => this.sdk.unstable.macros.getMacro({ id }))
+    return macro ? macroOf(macro) : null
+  }
+
+  /** The teams a teammate is in (GET /admins/{id}'s team_ids), or null when there is no such admin. */
+  async teamIdsOf(adminId: string): Promise<string[] | null> {
+    // Admin ids are numbers in the description's path (a Canvas Kit request names them as strings).
+    if (!/^\d{1,18}$/.test(adminId)) return null
+    const admin = await this.orNull(`read admin ${adminId} (GET /admins/{id})`, () => this.sdk.admins.find({ admin_id: Number(adminId) }))
+    if (!admin) return null
+    return ((admin as { team_ids?: unknown }).team_ids as unknown[] | undefined)?.map(String) ?? []
   }
 
   /** The SMS tag's id: created if missing (POST /tags finds or creates by name), then cached. */

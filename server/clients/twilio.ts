@@ -22,6 +22,7 @@ export function createTwilioClient(
   if (config.apiBaseUrl) {
     client.api.baseUrl = config.apiBaseUrl
     client.messaging.baseUrl = config.apiBaseUrl
+    client.pricing.baseUrl = config.apiBaseUrl
   }
   if (metrics) {
     const http = client.httpClient
@@ -103,6 +104,36 @@ export type RedactOutcome = { ok: true; gone: boolean } | { ok: false; code: num
 
 export type SendOutcome = ({ ok: true } & Accepted) | { ok: false; code: number | null; message: string }
 
+/** What sending one SMS to a country costs, from Twilio's Pricing API, per sender number type. */
+export interface MessagingPrices {
+  /** ISO 4217, as Twilio gives it (e.g. USD). */
+  priceUnit: string
+  /**
+   * Number type as Twilio names it ("local", "mobile", "toll free", "shortcode"...) -> price of one
+   * segment as a decimal string: the highest of the country's carriers (we do not know the
+   * recipient's carrier; the estimate should not come in under the bill).
+   */
+  outbound: Record<string, string>
+}
+
+/** Twilio's OutboundSmsPrice list folded per number type: the highest current price of any carrier. */
+function highestPerNumberType(carriers: Array<{ prices?: unknown }>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const carrier of carriers) {
+    for (const p of Array.isArray(carrier.prices) ? (carrier.prices as Array<Record<string, unknown>>) : []) {
+      // The SDK hands the inner rows over as Twilio sent them (snake_case, prices as decimal strings),
+      // whatever its types say; the camelCase names are read too, should a release convert them.
+      const current = p.current_price ?? p.currentPrice
+      const type = p.number_type ?? p.numberType
+      const price = typeof current === 'number' || typeof current === 'string' ? String(current) : ''
+      if (typeof type !== 'string' || !/^\d+(\.\d+)?$/.test(price)) continue
+      const before = out[type]
+      if (before === undefined || Number(price) > Number(before)) out[type] = price
+    }
+  }
+  return out
+}
+
 /** A message in Twilio's log, as the bridge reads it. */
 export interface LoggedText extends Accepted {
   from: string
@@ -147,11 +178,26 @@ export class TwilioApi {
     private readonly metrics?: Metrics,
   ) {}
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: () => Promise<T>, host = twilioHost(this.config)): Promise<T> {
     try {
       return await fn()
     } catch (err) {
-      throw twilioFailure(err, what, twilioHost(this.config))
+      throw twilioFailure(err, what, host)
+    }
+  }
+
+  /**
+   * What an SMS to this country costs (GET pricing.twilio.com/v1/Messaging/Countries/{IsoCountry}),
+   * or null when Twilio has no prices for it (404). Any other failure is thrown, classified.
+   */
+  async messagingPrices(isoCountry: string): Promise<MessagingPrices | null> {
+    const host = apiHost(this.config.apiBaseUrl ?? 'https://pricing.twilio.com')
+    try {
+      const country = await this.call('read messaging prices', () => this.sdk.pricing.v1.messaging.countries(isoCountry).fetch(), host)
+      return { priceUnit: country.priceUnit, outbound: highestPerNumberType(country.outboundSmsPrices ?? []) }
+    } catch (err) {
+      if (err instanceof UpstreamError && err.status === 404) return null
+      throw err
     }
   }
 

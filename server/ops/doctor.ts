@@ -12,9 +12,13 @@ import type { Config } from '../config.js'
 import { DEFAULT_MAX_ATTEMPTS, deadJobsByTask, queueStats } from '../queue/queue.js'
 import { retryBudget } from '../queue/worker.js'
 import type { StepResult } from './setup.js'
+import { reportConnectors } from './connectors.js'
 import { migratedBy } from '../../shared/db/versions.js'
+import { pausedSenders } from '../../shared/db/pacing.js'
+import type { SpikeDetail } from '../bridge/pacing.js'
 import { PRODUCT, VERSION } from '../../shared/version.js'
 import { checkSenders } from './senders-doctor.js'
+import { reportMacros } from './macros-check.js'
 
 const HOUR = 3_600_000
 
@@ -70,6 +74,7 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
     const failure = intercomFailure(err, 'check the token', intercom)
     say(false, `Intercom: ${failure.status === 401 ? `${intercom} rejects the access token (401)` : unreachable(failure)}.`)
   }
+  await reportMacros(config, clients.intercom, say)
   const twilio = twilioHost(config.twilio)
   try {
     await clients.twilio.api.v2010.accounts(config.twilio.accountSid).fetch()
@@ -80,8 +85,10 @@ export async function runDoctor(config: Config, store: Store, clients: Clients, 
   }
 
   for (const finding of await checkSenders(config, store, clients)) say(finding.ok, finding.line)
+  await reportConnectors(config, say, now)
   await reportQueue(store, say, now)
   await reportTraffic(store, results, now)
+  await reportPausedSenders(store, say, now)
   await reportRefusals(config, say, now, options.serviceUrl)
   return results
 }
@@ -165,6 +172,22 @@ async function reportQueue(store: Store, say: Say, now: number): Promise<void> {
     !stuck,
     `Queue: ${stats.waiting} waiting, ${stats.running} running${stats.oldestDueAgeMs ? `; the oldest due job has waited ${ago(stats.oldestDueAgeMs)}` : ''}${stuck ? ' (is the service running?)' : ''}.`,
   )
+}
+
+/** Senders that paused their automated and bulk texts (pacing.ts), why, and how to resume. */
+async function reportPausedSenders(store: Store, say: Say, now: number): Promise<void> {
+  for (const p of await pausedSenders(store.db)) {
+    const d = JSON.parse(p.paused_detail ?? '{}') as Partial<SpikeDetail>
+    const why =
+      p.paused_why === 'carrier_filtering'
+        ? `carriers filtered ${d.filtered} of its last ${d.of} settled automated and bulk texts as spam (30007)`
+        : `${d.optedOut} of its last ${d.of} settled automated and bulk texts went to customers who had opted out (21610)`
+    say(
+      false,
+      `Sender ${p.sender}: automated and bulk texts paused by themselves ${ago(now - p.paused_at!)}: ${why}. Teammates' replies still go. ` +
+        `Find the cause (the texts' wording, the audience's consent; Twilio's Messaging Insights), then resume with sms-bridge senders resume ${p.sender}.`,
+    )
+  }
 }
 
 /** When texts and webhooks last arrived, and the topics Intercom sends that the bridge ignores. */

@@ -54,6 +54,8 @@ function eraseSentence(ref: PersonRef, outcome: EraseOutcome): string {
     `  ${outcome.links} links and ${outcome.conversations} conversations, ${outcome.verifications} verifications, ${outcome.jobs} queued jobs deleted`,
     `  ${outcome.automated} welcome/Series records stripped of number and words, ${outcome.consentDeleted} consent records deleted`,
   ]
+  if (outcome.broadcastRecipients > 0)
+    lines.push(`  ${outcome.broadcastRecipients} broadcast recipient records deleted (a text not yet sent will not be)`)
   if (outcome.optOutKept) lines.push('  The opt-out (STOP) is kept, with the number alone: without it the bridge could text them again.')
   if (outcome.redactions > 0) {
     lines.push(

@@ -7,6 +7,7 @@ import { INTERCOM_API_VERSION, pickSmsSubscriptionType } from '../clients/interc
 import { WEBHOOK_TOPICS } from '../routes/intercom.js'
 import { CONSENT_ATTRIBUTE, LEGACY_CONSENT_ATTRIBUTE } from '../bridge/consent.js'
 import { SETUP_ATTRIBUTES } from '../bridge/contact-attributes.js'
+import { CONNECTOR_NAMES, setUpConnectors } from './connectors.js'
 
 export interface StepResult {
   ok: boolean
@@ -77,6 +78,7 @@ async function setUpIntercom(run: SetupRun): Promise<void> {
   } catch (err) {
     run.say(false, explainIntercom(err, run.config))
   }
+  await setUpConnectors(run.config, run)
 }
 
 async function ensureTag({ config, clients, dryRun, say }: SetupRun): Promise<void> {
@@ -203,5 +205,10 @@ export function developerHubInstructions(config: Config): string {
     `           X-Bridge-Secret: ${config.seriesSecret ? '<your SERIES_WEBHOOK_SECRET>' : '<set SERIES_WEBHOOK_SECRET first>'}`,
     '  Payload: {"contact_id": "<the contact\'s Intercom id>", "step_id": "<a name for the step>", "message": "<text>"}',
     '           (or "template": "<a name from SMS_TEMPLATES>" instead of "message")',
+    '',
+    `Workflows and Fin: setup made the data connectors "${CONNECTOR_NAMES.workflows}" and "${CONNECTOR_NAMES.fin}" (live, with their token).`,
+    '  In a Workflow, add the action and map contact_id and conversation_id to the contact ID and conversation ID attributes.',
+    '  For Fin, open the Fin connector in Settings -> Integrations -> Data connectors and set contact_id and conversation_id',
+    '  to those attributes too, so Fin never asks the customer for them; then let Fin use it.',
   ].join('\n')
 }

@@ -3,6 +3,7 @@ import { prepare, type ArgOf } from '../../shared/db/prepared.js'
 import { compiler, queuesWork, type Statement } from '../../shared/db/statement.js'
 import type { Executor, Store, Tx } from '../../shared/db/database.js'
 import type { Job, JobState } from '../../shared/db/schema.js'
+import { DEFAULT_LANE, LANES, laneRank, type Lane } from './lanes.js'
 
 export const DEFAULT_MAX_ATTEMPTS = 20
 
@@ -16,6 +17,8 @@ export interface EnqueueSpec {
   /** Earliest time to run, in epoch milliseconds (default: now). */
   runAt?: number | undefined
   maxAttempts?: number | undefined
+  /** Which lane the job waits in (lanes.ts); the task's, through `enqueueTask`. */
+  lane?: Lane | undefined
 }
 
 /** A job's row as every enqueue writes it, its defaults filled in. */
@@ -27,6 +30,7 @@ function jobValues(spec: EnqueueSpec, now: number) {
     queueKey: spec.queueKey ?? null,
     maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     runAt: spec.runAt ?? now,
+    lane: laneRank(spec.lane ?? DEFAULT_LANE),
     now,
   }
 }
@@ -41,6 +45,7 @@ const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
       queue_key: arg('queueKey'),
       max_attempts: arg('maxAttempts'),
       run_at: arg('runAt'),
+      lane: arg('lane'),
       created_at: arg('now'),
       updated_at: arg('now'),
     })
@@ -52,13 +57,13 @@ const insertJob = prepare<ReturnType<typeof jobValues>>((db, arg) =>
  * when they do: one row changed, or none when a job with the same key exists. The store wakes the
  * worker when it commits.
  */
-export function enqueue(spec: EnqueueSpec, now = Date.now()): Statement {
+export function enqueue(spec: EnqueueSpec, now: number): Statement {
   return queuesWork(insertJob(jobValues(spec, now)))
 }
 
 const insertJobAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: string }>(
-  (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, created_at, updated_at)
-    SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('now')}, ${arg('now')}
+  (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, lane, created_at, updated_at)
+    SELECT ${arg('task')}, json_set(${arg('payload')}, ${arg('idField')}, last_insert_rowid()), ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('lane')}, ${arg('now')}, ${arg('now')}
     WHERE changes() > 0
     ON CONFLICT (key) DO NOTHING`,
 )
@@ -69,8 +74,24 @@ const insertJobAfterInsert = prepare<ReturnType<typeof jobValues> & { idField: s
  * (`last_insert_rowid()`), so no statement waits for another's result in code. The key dedupes as in
  * `enqueue`.
  */
-export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now = Date.now()): Statement {
+export function enqueueAfterInsert(spec: EnqueueSpec & { payload: Record<string, unknown> }, idField: string, now: number): Statement {
   return queuesWork(insertJobAfterInsert({ ...jobValues(spec, now), idField: `$.${idField}` }))
+}
+
+const insertJobAfterChange = prepare<ReturnType<typeof jobValues>>(
+  (db, arg) => sql`INSERT INTO jobs (task, payload, key, queue_key, max_attempts, run_at, lane, created_at, updated_at)
+    SELECT ${arg('task')}, ${arg('payload')}, ${arg('key')}, ${arg('queueKey')}, ${arg('maxAttempts')}, ${arg('runAt')}, ${arg('lane')}, ${arg('now')}, ${arg('now')}
+    WHERE changes() > 0
+    ON CONFLICT (key) DO NOTHING`,
+)
+
+/**
+ * An enqueue to follow an UPDATE or DELETE in the same `run`: it adds the job only when that
+ * statement changed a row (`changes()`), so a job about "whatever was just changed" exists exactly
+ * when something was. The key dedupes as in `enqueue`.
+ */
+export function enqueueAfterChange(spec: EnqueueSpec, now: number): Statement {
+  return queuesWork(insertJobAfterChange(jobValues(spec, now)))
 }
 
 // A job that keeps killing its process must not be claimed forever.
@@ -89,16 +110,19 @@ const buryExhausted = prepare<{ now: number }>((db, arg) =>
     .whereRef('attempts', '>=', 'max_attempts'),
 )
 
-const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number; now: number; limit: number }>) => {
-  // Two searches, each walking the jobs_due index in run order and stopping at `limit` heads. One
-  // search over both states (an OR) made SQLite collect and sort every due job: a claim slowed
-  // from 1 ms to 15 ms with 20,000 jobs waiting, as after a long outage.
-  const heads = (state: 'waiting' | 'running') =>
-    db
+const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number; now: number; limit: number; fair: number }>) => {
+  // Searches that each walk an index in run order and stop at `limit` heads: one per lane over
+  // jobs_lane_due for the waiting, one over jobs_due for the running whose lease ran out. One search
+  // over both states (an OR) made SQLite collect and sort every due job: a claim slowed from 1 ms to
+  // 15 ms with 20,000 jobs waiting, as after a long outage.
+  const heads = (state: 'waiting' | 'running', lane?: number) => {
+    let q = db
       .selectFrom('jobs as j')
-      .select(['j.id', 'j.run_at'])
+      .select(['j.id', 'j.run_at', 'j.lane'])
       .where('j.state', '=', state)
       .where(state === 'waiting' ? 'j.run_at' : 'j.locked_until', '<=', arg('now'))
+    if (lane !== undefined) q = q.where('j.lane', '=', lane)
+    return q
       .where((eb) =>
         eb.or([
           eb('j.queue_key', 'is', null),
@@ -116,10 +140,11 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
       .orderBy('j.run_at')
       .orderBy('j.id')
       .limit(arg('limit'))
-  const due = db
-    .selectFrom(heads('waiting').as('w'))
-    .selectAll()
-    .unionAll(db.selectFrom(heads('running').as('r')).selectAll())
+  }
+  let due = db.selectFrom(heads('running').as('r')).selectAll()
+  for (const lane of LANES) due = due.unionAll(db.selectFrom(heads('waiting', laneRank(lane)).as(`w_${lane}`)).selectAll())
+  // The first lane first; a fair claim (`fair` = 1) takes the oldest due jobs whatever their lane.
+  const rank = sql`CASE WHEN ${arg('fair')} = 1 THEN 0 ELSE due.lane END`
   return db
     .updateTable('jobs')
     .set({
@@ -129,7 +154,11 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
       attempts: sql`attempts + 1`,
       updated_at: arg('now'),
     })
-    .where('id', 'in', db.selectFrom(due.as('due')).select('due.id').orderBy('due.run_at').orderBy('due.id').limit(arg('limit')))
+    .where(
+      'id',
+      'in',
+      db.selectFrom(due.as('due')).select('due.id').orderBy(rank).orderBy('due.run_at').orderBy('due.id').limit(arg('limit')),
+    )
     .returningAll()
 })
 
@@ -138,14 +167,21 @@ const claimDue = prepare((db, arg: ArgOf<{ workerId: string; lockedUntil: number
  * database gets it in one request), the claim itself one UPDATE that SQLite runs atomically, so two
  * workers, in one process or two, can never claim the same job. A running job whose lease ran out
  * (its process died) is due again. Of the jobs sharing an ordering key only the oldest unfinished
- * one is ever eligible, so they run one at a time and in order, even across retries.
+ * one is ever eligible, so they run one at a time and in order, even across retries, whatever
+ * their lanes. The first lane's due jobs go first, unless the claim is `fair`: then the oldest due
+ * jobs of any lane (the worker makes every FAIR_EVERY-th claim fair, so no lane waits for ever).
+ * Answers the jobs in the order they were chosen.
  */
 export async function claimJobs(
   store: Store,
-  { workerId, limit, leaseMs, now }: { workerId: string; limit: number; leaseMs: number; now: number },
+  { workerId, limit, leaseMs, now, fair = false }: { workerId: string; limit: number; leaseMs: number; now: number; fair?: boolean },
 ): Promise<Job[]> {
-  const [, claimed] = await store.run(buryExhausted({ now }), claimDue({ workerId, lockedUntil: now + leaseMs, now, limit }))
-  return claimed.rows.sort((a, b) => a.id - b.id)
+  const [, claimed] = await store.run(
+    buryExhausted({ now }),
+    claimDue({ workerId, lockedUntil: now + leaseMs, now, limit, fair: fair ? 1 : 0 }),
+  )
+  const rank = (job: Job) => (fair ? 0 : job.lane)
+  return claimed.rows.sort((a, b) => rank(a) - rank(b) || a.run_at - b.run_at || a.id - b.id)
 }
 
 const deleteJob = prepare<{ id: number; workerId: string }>((db, arg) =>

@@ -2,7 +2,8 @@ import type { z } from 'zod'
 import type { Statement } from '../../shared/db/statement.js'
 import type { Tx } from '../../shared/db/database.js'
 import type { Job } from '../../shared/db/schema.js'
-import { enqueue, enqueueAfterInsert } from './queue.js'
+import { enqueue, enqueueAfterChange, enqueueAfterInsert } from './queue.js'
+import { DEFAULT_LANE, type Lane } from './lanes.js'
 import type { JobContext, TaskDefinition, TaskResult } from './worker.js'
 
 /** How a task's key functions look: each spells one key from the facts its writer has. */
@@ -20,17 +21,26 @@ export interface TaskSpec<P, D, K extends KeyFunctions> {
   onDead?(trx: Tx, payload: P, job: Job, error: string): Promise<void>
   /** The job keys of this task (every task's jobs have one), so every writer spells a key alike. */
   keys: K
+  /**
+   * The lane its jobs wait in (lanes.ts): 'reply' when a person waits for it (a teammate's reply, a
+   * sidebar send, a verification code), 'inbound' (the default) for a customer's text on its way in
+   * and what goes with it, 'automated' for texts the bridge starts, 'bulk' for many at once.
+   */
+  lane?: Lane
 }
 
 /** A task as `enqueueTask` needs it: the name, and the payload it carries (which types the payload). */
 export interface TaskRef<P> {
   readonly name: string
   readonly payload: z.ZodType<P>
+  /** Its jobs' lane; none: the default. */
+  readonly lane?: Lane
 }
 
 /** A task declared once: its name, payload schema, handler and keys. `defineTask` makes one. */
 export interface Task<P = unknown, D = never, K extends KeyFunctions = KeyFunctions> extends TaskRef<P> {
   readonly keys: K
+  readonly lane: Lane
   run(deps: D, payload: P, ctx: JobContext): Promise<void | TaskResult>
   onDead?(trx: Tx, payload: P, job: Job, error: string): Promise<void>
 }
@@ -51,7 +61,7 @@ export function defineTask<P, D, K extends KeyFunctions>(
   spec: TaskSpec<NoInfer<P>, D, K>,
 ): Task<P, D, K> {
   if (defined.has(name)) throw new Error(`task "${name}" is defined twice`)
-  const task: Task<P, D, K> = { name, payload, ...spec }
+  const task: Task<P, D, K> = { name, payload, ...spec, lane: spec.lane ?? DEFAULT_LANE }
   defined.set(name, task)
   return task
 }
@@ -87,10 +97,10 @@ export interface EnqueueOptions {
 /**
  * Queues a task, its payload checked: a statement to run with the writes the job is about, so the job
  * exists exactly when they do (one row changed, or none when the key is taken). The store wakes the
- * worker once it commits.
+ * worker once it commits. `now` is the bridge's clock's: a job's time is never the wall clock's.
  */
-export function enqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions = {}, now?: number): Statement {
-  return enqueue({ task: task.name, payload, ...options }, now)
+export function enqueueTask<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions, now: number): Statement {
+  return enqueue({ task: task.name, payload, lane: task.lane, ...options }, now)
 }
 
 /** The payload fields that can hold a row's id. */
@@ -104,8 +114,13 @@ export function enqueueTaskAfterInsert<P extends Record<string, unknown>>(
   task: TaskRef<P>,
   payload: NoInfer<P>,
   options: EnqueueOptions & { idField: IdField<P> },
-  now?: number,
+  now: number,
 ): Statement {
   const { idField, ...rest } = options
-  return enqueueAfterInsert({ task: task.name, payload, ...rest }, idField, now)
+  return enqueueAfterInsert({ task: task.name, payload, lane: task.lane, ...rest }, idField, now)
+}
+
+/** `enqueueTask` to follow an UPDATE (queue.ts enqueueAfterChange): the job is added only when it changed a row. */
+export function enqueueTaskAfterChange<P>(task: TaskRef<P>, payload: NoInfer<P>, options: EnqueueOptions, now: number): Statement {
+  return enqueueAfterChange({ task: task.name, payload, lane: task.lane, ...options }, now)
 }

@@ -7,6 +7,14 @@ import type { Job } from '../../shared/db/schema.js'
 import type { Reachability } from '../clients/reachability.js'
 import { PermanentError, RetryLaterError, UpstreamError, errorMessage } from '../../shared/errors.js'
 import { claimJobs, completeJob, extendLeases, failJob, nextRunAt, pendingJobs, rescheduleJob } from './queue.js'
+import { inLane, laneOfRank } from './lanes.js'
+
+/**
+ * Every this-many-th claim is fair: it takes the oldest due jobs whatever their lane, so a lane
+ * behind a steady stream of a first one (inbound behind replies, bulk behind inbound) still moves,
+ * at about one job in this many, and a reply is kept waiting at most one claim by it.
+ */
+export const FAIR_EVERY = 8
 
 export interface JobContext {
   job: Job
@@ -71,6 +79,11 @@ export interface RunUntilIdleOptions {
   except?: readonly string[]
   /** Rounds (claim and run, or wait for the next due job) before giving up. */
   maxRounds?: number
+  /**
+   * Moves the worker's clock on by this many ms instead of waiting for it: a test clock that stands
+   * still until told (a job held for a second would otherwise wait for ever).
+   */
+  advance?: (ms: number) => void
 }
 
 /** The worker's backoff unless told otherwise: 1 s doubling per attempt, at most 15 min. */
@@ -120,6 +133,7 @@ export class Worker {
   private dueAt = Infinity
   private heartbeat: ClockTimer | undefined
   private stopListening: (() => void) | undefined
+  private claims = 0
 
   constructor(options: WorkerOptions) {
     this.store = options.store
@@ -185,12 +199,12 @@ export class Worker {
     for (let round = 0; round < maxRounds; round++) {
       await this.settle()
       const now = this.clock.now()
-      const jobs = await claimJobs(this.store, { workerId: this.id, limit: this.concurrency, leaseMs: this.leaseMs, now })
+      const jobs = await this.claim(this.concurrency, now)
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length > 0 || this.running.size > 0 || this.pumping) continue
       const pending = await pendingJobs(this.store.db, now + withinMs, except)
       if (pending.length === 0) return
-      await this.untilDue(pending, now)
+      await this.untilDue(pending, now, options.advance)
     }
     const pending = await pendingJobs(this.store.db, this.clock.now() + withinMs, except)
     throw new Error(`jobs still pending after ${maxRounds} rounds: ${JSON.stringify(pending)}`)
@@ -200,10 +214,12 @@ export class Worker {
    * Waits, on the worker's clock, for the first pending job that is not due yet; when every pending
    * job is due but held (by another worker, or behind one of its jobs), for one turn of the loop.
    */
-  private untilDue(pending: ReadonlyArray<Pick<Job, 'state' | 'run_at'>>, now: number): Promise<void> {
+  private untilDue(pending: ReadonlyArray<Pick<Job, 'state' | 'run_at'>>, now: number, advance?: (ms: number) => void): Promise<void> {
     const next = Math.min(...pending.filter((j) => j.state === 'waiting' && j.run_at > now).map((j) => j.run_at))
     if (next === Infinity) return new Promise((resolve) => setImmediate(resolve))
-    return new Promise((resolve) => this.clock.setTimeout(resolve, next - now))
+    const waited = new Promise<void>((resolve) => this.clock.setTimeout(resolve, next - now))
+    advance?.(next - now)
+    return waited
   }
 
   /** Waits for the claim in flight and every job this worker is running. */
@@ -219,18 +235,19 @@ export class Worker {
   private async pump(): Promise<void> {
     while (this.state === 'started' && this.running.size < this.concurrency) {
       this.wakeAgain = false
-      const jobs = await claimJobs(this.store, {
-        workerId: this.id,
-        limit: this.concurrency - this.running.size,
-        leaseMs: this.leaseMs,
-        now: this.clock.now(),
-      })
+      const jobs = await this.claim(this.concurrency - this.running.size, this.clock.now())
       for (const job of jobs) this.running.set(job.id, this.run(job))
       if (jobs.length === 0) {
         await this.scheduleNextDue()
         return
       }
     }
+  }
+
+  /** Claims up to `limit` due jobs, the first lane first; every FAIR_EVERY-th claim the oldest of any lane. */
+  private claim(limit: number, now: number): Promise<Job[]> {
+    const fair = ++this.claims % FAIR_EVERY === 0
+    return claimJobs(this.store, { workerId: this.id, limit, leaseMs: this.leaseMs, now, fair })
   }
 
   /** Without this a delayed job would wait for the next poll rather than run on time. */
@@ -265,7 +282,9 @@ export class Worker {
     try {
       if (!task || !payload) throw new PermanentError(`no handler for task "${job.task}"`)
       if (!payload.ok) throw new PermanentError(payload.reason)
-      const result = await task.run(payload.value, { job, log, signal: this.abort.signal, complete })
+      // The job's lane goes with its code: the Intercom pacer lets a reply's calls through first.
+      const run = task.run.bind(task, payload.value, { job, log, signal: this.abort.signal, complete })
+      const result = await inLane(laneOfRank(job.lane), run)
       // A task that completed itself (ctx.complete) has nothing left to reschedule or complete.
       if (!completed)
         await this.store.run(

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { AppError } from '../../shared/errors.js'
 import { answersProbes, parseBody } from '../../shared/http.js'
 import { requestSeriesText } from '../bridge/automated.js'
+import { macroIdIn } from '../bridge/templates.js'
 import { signedBy } from './signed-by.js'
 
 const body = z
@@ -45,9 +46,10 @@ const series: FastifyPluginAsync = async (app) => {
     ...signedBy(app, 'series'),
     handler: async (req, reply) => {
       const b = parseBody(body, req.body, 'invalid_request', { withField: true })
-      if (b.template && !app.config.templates.has(b.template)) {
+      // A macro is read when the text goes: one deleted by then is skipped with a note.
+      if (b.template && macroIdIn(b.template) === null && !app.config.templates.has(b.template)) {
         const known = [...app.config.templates.keys()]
-        const message = `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')})` : ' (SMS_TEMPLATES is empty)'}`
+        const message = `template: unknown template "${b.template}"${known.length ? ` (known: ${known.join(', ')}; or macro:<id>)` : ' (SMS_TEMPLATES is empty; or macro:<id>)'}`
         throw new AppError('invalid_request', message, 400, { field: 'template' })
       }
       const { created, send } = await requestSeriesText(app.bridge, {

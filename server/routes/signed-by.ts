@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors.js'
 import { signedJson } from '../../shared/http.js'
 import {
   TWILIO_SIGNATURE_SETTINGS_HEADER,
+  connectorToken,
   safeEqual,
   verifyCanvasSignature,
   verifyIntercomWebhook,
@@ -63,6 +64,21 @@ const SCHEMES: Record<Surface, Scheme> = {
     },
     check: { kind: 'secret', secret: (config) => config.seriesSecret },
   },
+  // The Send SMS data connectors: the bearer token `sms-bridge setup` put in each connector's headers.
+  workflows_connector: connectorScheme('workflows'),
+  fin_connector: connectorScheme('fin'),
+}
+
+function connectorScheme(connector: 'workflows' | 'fin'): Scheme {
+  return {
+    header: 'Authorization',
+    error: {
+      code: 'bad_token',
+      message: 'The Authorization header is missing or wrong: run sms-bridge setup to update the data connector.',
+      status: 401,
+    },
+    check: { kind: 'secret', secret: (config) => `Bearer ${connectorToken(config.intercom.clientSecret, connector)}` },
+  }
 }
 
 /**

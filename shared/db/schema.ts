@@ -192,6 +192,8 @@ export interface JobTable {
   key: string | null
   /** Jobs sharing an ordering key run one at a time, in the order they were queued. */
   queue_key: string | null
+  /** The job's lane (server/queue/lanes.ts), as its place in LANES: 0 reply, 1 inbound, 2 automated, 3 bulk. */
+  lane: ColumnType<number, number | undefined, number>
   state: ColumnType<JobState, JobState | undefined, JobState>
   attempts: ColumnType<number, number | undefined, number>
   max_attempts: number
@@ -206,9 +208,9 @@ export interface JobTable {
 export type AutomatedStatus = 'queued' | 'sent' | 'skipped'
 
 export interface AutomatedSendTable {
-  /** welcome:<contact> or series:<step>:<contact>: a second request with the same key does nothing. */
+  /** welcome:<contact>, series:<step>:<contact> or broadcast:<id>:<contact>: a second request with the same key does nothing. */
   key: string
-  kind: 'welcome' | 'series' | 'confirmation'
+  kind: 'welcome' | 'series' | 'confirmation' | 'workflow' | 'broadcast'
   intercom_contact_id: string
   phone: string | null
   body: string | null
@@ -262,6 +264,19 @@ export interface SettingsCacheTable {
   updated_at: Millis
 }
 
+/** Twilio's SMS prices for one destination country, as the Pricing API last gave them. */
+export interface PriceTable {
+  iso_country: string
+  /** Null: Twilio has no prices for this country. */
+  price_unit: string | null
+  /** JSON object: Twilio's number type -> price of one segment (a decimal string). */
+  outbound: string
+  /** When Twilio last answered. */
+  fetched_at: Millis
+  /** When a refresh last failed (Twilio unreachable, a 5xx); null after an answer. */
+  failed_at: Millis | null
+}
+
 /** A quick reply texted with numbered options; the customer's next text settles it. */
 export interface QuickReplyTable {
   /** The Intercom part that asked. */
@@ -302,6 +317,105 @@ export interface CustomerSenderTable {
   at: Millis
 }
 
+export type BroadcastState = 'expanding' | 'ready' | 'sending' | 'paused' | 'cancelled' | 'done' | 'failed'
+export type BroadcastPurpose = 'marketing' | 'transactional'
+
+/** One text to many contacts (`sms-bridge broadcast`, /admin/broadcasts). */
+export interface BroadcastTable {
+  id: Generated<number>
+  /** An Intercom segment or tag (audience_ref: its id), or contacts listed in a file (their rows come first). */
+  audience_kind: 'segment' | 'tag' | 'file'
+  audience_ref: string | null
+  /** A template reference (contract B): "macro:<id>" or a named template. */
+  template: string
+  purpose: BroadcastPurpose
+  /** Not before this time; each recipient also waits for the end of their quiet hours. */
+  send_at: Millis
+  state: BroadcastState
+  /** Intercom's `starting_after` for the audience's next page while expanding; null when done. */
+  cursor: string | null
+  pages: ColumnType<number, number | undefined, number>
+  /** Lines of a file that named a number no contact is linked to (not stored: nobody to keep them for). */
+  unmatched: ColumnType<number, number | undefined, number>
+  failure: string | null
+  created_by: string
+  confirmed_at: Millis | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+/** A text scheduled from the sidebar for later, in the customer's time (server/bridge/scheduled.ts). */
+export interface ScheduledTextTable {
+  id: Generated<number>
+  intercom_contact_id: string
+  intercom_conversation_id: string | null
+  phone: string
+  body: string
+  send_at: Millis
+  /** The IANA zone `send_at` was computed in, and the choice: `tomorrow`, `business_morning` or `chosen`. */
+  time_zone: string
+  choice: string
+  admin_id: string | null
+  admin_name: string | null
+  /** scheduled -> sent | skipped | cancelled; scheduled -> held (the customer wrote first) -> sent | cancelled. */
+  state: 'scheduled' | 'held' | 'sent' | 'cancelled' | 'skipped'
+  /** Why it was held, skipped or cancelled, as an outcome code (the surfaces word it). */
+  reason: string | null
+  /** The outbound text it became (messages.id), set in the transaction that marks it sent. */
+  message_id: number | null
+  held_at: Millis | null
+  created_at: Millis
+  updated_at: Millis
+}
+
+export type RecipientState = 'listed' | 'excluded' | 'pending' | 'released'
+
+export interface BroadcastRecipientTable {
+  broadcast_id: number
+  intercom_contact_id: string
+  phone: string | null
+  /** listed (a file's line, not yet looked at), excluded (reason says why), pending, released (sent once by automated_sends). */
+  state: RecipientState
+  /** Why excluded: a code the surfaces put into words (BROADCAST_EXCLUSIONS). */
+  reason: string | null
+  /** The rendered text until it is released (automated_sends then keeps it). */
+  body: string | null
+  segments: ColumnType<number, number | undefined, number>
+  encoding: string | null
+  cost: number | null
+  cost_unit: string | null
+  time_zone: string | null
+  /** The recipient's quiet hours end then (0: now). */
+  not_before: ColumnType<Millis, Millis | undefined, Millis>
+  created_at: Millis
+}
+
+/** A sender's pace (server/bridge/pacing.ts); sender '*' is the brand, for its day count only. */
+export interface SenderPacingTable {
+  sender: string
+  /** The earliest time the next text may go. */
+  next_at: Generated<Millis>
+  /** The last slot promised to a text told to wait: the next one waits one interval more. */
+  promised_until: Generated<Millis>
+  /** The carrier day (YYYY-MM-DD, Pacific time) `day_count` counts. */
+  day: Generated<string>
+  day_count: Generated<number>
+  paused_at: Millis | null
+  paused_why: 'carrier_filtering' | 'opt_outs' | null
+  /** JSON: { refused, filtered, optedOut, of } when the pause set itself. */
+  paused_detail: string | null
+  updated_at: Millis
+}
+
+/** An automated or bulk text (messages.id) and what became of it: ok, filtered (30007), opted_out (21610), failed. */
+export interface PacedTextTable {
+  message_id: number
+  sender: string
+  lane: 'automated' | 'bulk'
+  outcome: 'ok' | 'filtered' | 'opted_out' | 'failed' | null
+  created_at: Millis
+}
+
 export interface Database {
   phone_contacts: PhoneContactTable
   sms_conversations: SmsConversationTable
@@ -320,6 +434,12 @@ export interface Database {
   quick_replies: QuickReplyTable
   revocation_requests: RevocationRequestTable
   customer_senders: CustomerSenderTable
+  broadcasts: BroadcastTable
+  broadcast_recipients: BroadcastRecipientTable
+  scheduled_texts: ScheduledTextTable
+  prices: PriceTable
+  sender_pacing: SenderPacingTable
+  paced_texts: PacedTextTable
 }
 
 export type Job = Selectable<JobTable>
@@ -334,5 +454,8 @@ export type HeldMedia = Selectable<HeldMediaTable>
 export type PhoneVerification = Selectable<PhoneVerificationTable>
 export type Consent = Selectable<ConsentTable>
 export type RevocationRequest = Selectable<RevocationRequestTable>
+export type ScheduledText = Selectable<ScheduledTextTable>
 export type ConsentEvent = Selectable<ConsentEventTable>
 export type AutomatedSend = Selectable<AutomatedSendTable>
+export type Broadcast = Selectable<BroadcastTable>
+export type BroadcastRecipient = Selectable<BroadcastRecipientTable>

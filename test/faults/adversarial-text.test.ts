@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { escapeHtml, inlineImages, partBodyToSms, segmentInfo, splitForSms, textOf } from '../../shared/text.js'
-import { renderTemplate } from '../../shared/template.js'
+import { renderTemplate, templateValues } from '../../shared/template.js'
 import { normalizeSender, toE164 } from '../../shared/phone.js'
 import { detectKeyword } from '../../server/bridge/keywords.js'
 import { splitAddress } from '../../shared/channel.js'
@@ -27,7 +27,11 @@ const FUNCTIONS: Record<string, (s: string) => unknown> = {
   maskUrl: (s) => maskUrl(`/twilio/sms?x=${s}`),
   normalizeSender: (s) => normalizeSender(s),
   toE164: (s) => toE164(s),
-  'renderTemplate (a contact name)': (s) => renderTemplate('Hi {{first_name|there}} ,  welcome !', { first_name: s, name: s }),
+  'renderTemplate (a contact name)': (s) =>
+    renderTemplate(
+      'Hi {{first_name|there}} ,  welcome {{user.custom_attributes.x|fallback:"!"}}',
+      templateValues({ name: s, custom_attributes: { x: s } }),
+    ),
 }
 
 // Runs of what backtracking patterns choke on: whitespace before no newline, unclosed tags, tags

@@ -276,6 +276,31 @@ if (BROWSER.problem !== undefined) {
     await sidebar.getByRole('button', { name: 'Back' }).click()
     await sidebar.getByRole('button', { name: 'Send SMS' }).waitFor(WAIT)
 
+    // A macro the team keeps in Intercom, rendered for this customer; its counter on the Preview step.
+    await sidebar.getByRole('button', { name: 'Use a macro' }).click()
+    await sidebar.getByLabel('Macro', { exact: true }).selectOption({ label: 'Delivery window (SMS)' })
+    await sidebar.getByRole('button', { name: 'Insert' }).click()
+    await sidebar.getByRole('button', { name: 'Preview' }).waitFor(WAIT)
+    t.match(await sidebar.getByLabel('Text message').inputValue(), /^Hi there, your delivery comes between 9:00 and 12:00 tomorrow/)
+    await sidebar.getByRole('button', { name: 'Preview' }).click()
+    await sidebar.getByRole('button', { name: 'Use plain characters' }).waitFor(WAIT)
+    t.match(await sidebar.locator('.c-table').first().textContent(), /UCS-2/, 'the long dash forces UCS-2, and the preview says so')
+    await shot(page, 'laptop-6-macro-preview.png')
+    await sidebar.getByRole('button', { name: 'Edit' }).click()
+    await sidebar.getByRole('button', { name: 'Send later' }).waitFor(WAIT)
+    t.match(await sidebar.getByLabel('Text message').inputValue(), /your delivery comes/, 'Edit keeps the words')
+
+    // Sent later, tomorrow morning on the customer's clock: listed in the sidebar.
+    await sidebar.getByRole('button', { name: 'Send later' }).click()
+    await sidebar.getByRole('button', { name: /^Tomorrow .* their time$/ }).click()
+    await sidebar.getByText(/^Scheduled for /).waitFor(WAIT)
+    await sidebar.getByText('Scheduled texts').waitFor(WAIT)
+
+    // A Workflow's "Send SMS" step: the connector `setup` made, called as Intercom calls it.
+    await inbox.getByRole('button', { name: 'Run a Workflow: Send SMS' }).click()
+    await inbox.locator('#workflow-result', { hasText: '{"result":"sent"}' }).waitFor(WAIT)
+    await inbox.locator('.part', { hasText: 'your order A-1042 has shipped' }).first().waitFor(WAIT)
+
     await inbox.getByRole('button', { name: 'Close conversation' }).click()
     await inbox.locator('.event', { hasText: 'Closed by Bridge Admin' }).waitFor(WAIT)
     t.match(await inbox.locator('#conversation-meta').textContent(), /Closed/, 'the conversation is closed')

@@ -162,6 +162,7 @@ const panel = async (ctx: TestApp, details = false) => {
     welcomeEnabled: false,
     mergeInto: null,
     revocation: null,
+    scheduled: [],
   }
   return JSON.stringify(details ? detailsPanel(state) : inboxPanel(state))
 }

@@ -44,7 +44,7 @@ async function canvas(ctx: TestApp, path: string, body: unknown) {
     payload: raw,
   })
   if (res.statusCode !== 200) throw new Error(res.body)
-  return res.json() as { canvas: unknown }
+  return res.json()
 }
 
 /** A teammate sends a text from the sidebar of a user's conversation, as Intercom posts it (with the contact's phone). */

@@ -1,21 +1,82 @@
 import t from 'tap'
 import { contactTimeZone, quietUntil } from '../../shared/quiet-hours.js'
-import { contactValues, plainFirstName, renderTemplate } from '../../shared/template.js'
+import { plainFirstName, plainValue, renderTemplate, templateValues } from '../../shared/template.js'
 
-t.test('templates', async (t) => {
+t.test('templates: Intercom placeholder syntax and the short form, one renderer', async (t) => {
+  const lookup = (values: Record<string, string | null>) => (name: string) => values[name] ?? null
   const cases: Array<[string, Record<string, string | null>, string]> = [
     ['Hi {{first_name|there}}, welcome!', { first_name: 'Ana' }, 'Hi Ana, welcome!'],
     ['Hi {{first_name|there}}, welcome!', { first_name: null }, 'Hi there, welcome!'],
-    ['Hi {{first_name|there}}, welcome!', { first_name: '  ' }, 'Hi there, welcome!'],
     ['Hi {{ name }}!', { name: 'Ana Lima' }, 'Hi Ana Lima!'],
     ['Hi {{name}}, welcome!', {}, 'Hi, welcome!'],
     ['{{unknown|x}} and {{missing}}.', {}, 'x and.'],
     ['Hi {{first_name}} <b>', { first_name: '<script>' }, 'Hi <script> <b>'],
+    ['Hi {{user.name|fallback:"there"}}!', {}, 'Hi there!'],
+    ['Hi {{user.name|fallback:"there"}}!', { 'user.name': 'Bo' }, 'Hi Bo!'],
+    ["Hi {{ user.name | fallback: 'there' }}!", {}, 'Hi there!'],
+    ['Hi {{ USER.First_Name | fallback: "you" }}', { 'user.first_name': 'Bo' }, 'Hi Bo'],
+    ['{{a|fallback:"x, y"}} {{b|fallback:""}}.', {}, 'x, y.'],
+    ['Line one\n\nLine {{n|two}}', {}, 'Line one\n\nLine two'],
+    ['Not a placeholder: {{ }} {{a b}}', {}, 'Not a placeholder: {{ }} {{a b}}'],
   ]
-  for (const [template, values, expected] of cases) t.equal(renderTemplate(template, values), expected, template)
-  // A contact's name is their own words: only a plain first name is ever offered to a template.
-  t.same(contactValues({ name: 'Ana Maria Lima' }), { name: 'Ana', first_name: 'Ana' })
-  t.same(contactValues({ name: null }), { name: null, first_name: null })
+  for (const [template, values, expected] of cases) t.equal(renderTemplate(template, lookup(values)), expected, template)
+})
+
+t.test("template values: a contact's and a Workflow's words only when plain, else the fallback", async (t) => {
+  const contact = {
+    name: 'Ana Maria Lima',
+    custom_attributes: { plan: 'Gold', site: 'evil.example/x', count: 3, html: '<b>x</b>', long: 'x'.repeat(61), bidi: 'a\u202Eb' },
+  }
+  const cases: Array<[string, string | null]> = [
+    ['first_name', 'Ana'],
+    ['user.first_name', 'Ana'],
+    ['name', 'Ana'],
+    ['user.name', 'Ana'],
+    ['contact.last_name', null],
+    ['user.custom_attributes.plan', 'Gold'],
+    ['custom_attribute.count', '3'],
+    ['user.custom_attributes.site', null],
+    ['user.custom_attributes.html', null],
+    ['user.custom_attributes.long', null],
+    ['user.custom_attributes.bidi', null],
+    ['user.custom_attributes.constructor', null],
+    ['user.email', null],
+    ['teammate.name', null],
+    ['order.number', '1234'],
+    ['order.link', null],
+    ['order.mail', null],
+    ['toString', null],
+  ]
+  const values = templateValues(contact, {
+    'order.number': '1234',
+    'order.link': 'https://x.example',
+    'order.mail': 'a@b.example',
+    first_name: 'Eve',
+  })
+  for (const [name, expected] of cases) t.equal(values(name), expected, name)
+  t.equal(templateValues({ name: 'www.evil.example Bo' })('user.name'), null, 'a name with a link is no name')
+  t.equal(templateValues({ name: 'Visit evil.example' })('first_name'), 'Visit', 'a plain first word stays a first name')
+  t.equal(templateValues({ name: null })('first_name'), null)
+  t.equal(
+    renderTemplate(
+      'Hi {{user.first_name|fallback:"there"}}, {{plan|fallback:"welcome"}}',
+      templateValues({ name: 'http://x.example' }, { plan: '<a>' }),
+    ),
+    'Hi there, welcome',
+  )
+  const plain: Array<[unknown, string | null]> = [
+    ['  two\n lines ', 'two lines'],
+    [true, 'true'],
+    [null, null],
+    [{ a: 1 }, null],
+    ['St. Louis, 2:30 p.m.', 'St. Louis, 2:30 p.m.'],
+    ['Acme.io', null],
+    ['[x](y)', null],
+  ]
+  for (const [value, expected] of plain) t.equal(plainValue(value), expected, JSON.stringify(value))
+})
+
+t.test('first names', async (t) => {
   const firstNames: Array<[string | null, string | null]> = [
     ['Zoë', 'Zoë'],
     ['  Jean-Luc  Picard', 'Jean-Luc'],

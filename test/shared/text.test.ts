@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_SMS_BODY, partBodyToSms, segmentInfo, splitForSms } from '../../shared/text.js'
+import { MAX_SMS_BODY, partBodyToSms, segmentInfo, smartEncoded, splitForSms } from '../../shared/text.js'
 
 t.test('part bodies become SMS text', async (t) => {
   const cases: Array<[string, string | null | undefined, string]> = [
@@ -20,19 +20,55 @@ t.test('part bodies become SMS text', async (t) => {
 })
 
 t.test('segments as Twilio counts them', async (t) => {
+  const gsm = (characters: number, units: number, segments: number) => ({
+    characters,
+    encoding: 'GSM-7' as const,
+    units,
+    segments,
+    forcedUcs2: [],
+  })
+  const ucs2 = (characters: number, units: number, segments: number, forcedUcs2: string[]) => ({
+    characters,
+    encoding: 'UCS-2' as const,
+    units,
+    segments,
+    forcedUcs2,
+  })
   const cases: Array<[string, string, ReturnType<typeof segmentInfo>]> = [
-    ['empty', '', { encoding: 'GSM-7', units: 0, segments: 0, nonGsm: null }],
-    ['160 GSM chars: one', 'a'.repeat(160), { encoding: 'GSM-7', units: 160, segments: 1, nonGsm: null }],
-    ['161 GSM chars: two', 'a'.repeat(161), { encoding: 'GSM-7', units: 161, segments: 2, nonGsm: null }],
-    ['306 GSM chars: two', 'a'.repeat(306), { encoding: 'GSM-7', units: 306, segments: 2, nonGsm: null }],
-    ['307 GSM chars: three', 'a'.repeat(307), { encoding: 'GSM-7', units: 307, segments: 3, nonGsm: null }],
-    ['extension chars count twice', '€'.repeat(80), { encoding: 'GSM-7', units: 160, segments: 1, nonGsm: null }],
-    ['one emoji switches to UCS-2', `${'a'.repeat(68)}👋`, { encoding: 'UCS-2', units: 70, segments: 1, nonGsm: '👋' }],
-    ['71 UCS-2 units: two', `${'a'.repeat(69)}👋`, { encoding: 'UCS-2', units: 71, segments: 2, nonGsm: '👋' }],
-    ['Cyrillic', 'Привет', { encoding: 'UCS-2', units: 6, segments: 1, nonGsm: 'П' }],
-    ['accents in GSM', 'Café à Zürich', { encoding: 'GSM-7', units: 13, segments: 1, nonGsm: null }],
+    ['empty', '', gsm(0, 0, 0)],
+    ['160 GSM chars: one', 'a'.repeat(160), gsm(160, 160, 1)],
+    ['161 GSM chars: two', 'a'.repeat(161), gsm(161, 161, 2)],
+    ['306 GSM chars: two', 'a'.repeat(306), gsm(306, 306, 2)],
+    ['307 GSM chars: three', 'a'.repeat(307), gsm(307, 307, 3)],
+    ['extension chars count twice', '€'.repeat(80), gsm(80, 160, 1)],
+    ['an extension char past 160 septets: two', `${'a'.repeat(159)}{`, gsm(160, 161, 2)],
+    ['every extension char', '^{}\\[~]|€', gsm(9, 18, 1)],
+    ['70 UCS-2 units: one', `${'a'.repeat(69)}ő`, ucs2(70, 70, 1, ['ő'])],
+    ['one emoji switches to UCS-2 (two units)', `${'a'.repeat(68)}👋`, ucs2(69, 70, 1, ['👋'])],
+    ['71 UCS-2 units: two', `${'a'.repeat(69)}👋`, ucs2(70, 71, 2, ['👋'])],
+    ['134 UCS-2 units: two', `${'a'.repeat(133)}ő`, ucs2(134, 134, 2, ['ő'])],
+    ['135 UCS-2 units: three', `${'a'.repeat(134)}ő`, ucs2(135, 135, 3, ['ő'])],
+    ['Cyrillic: each letter once, in order', 'Привет мир', ucs2(10, 10, 1, ['П', 'р', 'и', 'в', 'е', 'т', 'м'])],
+    ['curly quotes and a dash', '“Hi” — it’s', ucs2(11, 11, 1, ['“', '”', '—', '’'])],
+    ['accents in GSM', 'Café à Zürich', gsm(13, 13, 1)],
   ]
   for (const [name, input, expected] of cases) t.same(segmentInfo(input), expected, name)
+})
+
+t.test('Twilio Smart Encoding: replaced only when that makes the text GSM-7', async (t) => {
+  const cases: Array<[string, string, string | null]> = [
+    ['curly quotes and apostrophes', '“Hello” it’s ‘me’', "\"Hello\" it's 'me'"],
+    ['en and em dashes', 'Mon–Fri — 9am', 'Mon-Fri - 9am'],
+    ['ellipsis', 'Wait…', 'Wait...'],
+    ['no-break and thin spaces', 'a\u00a0b\u2009c', 'a b c'],
+    ['zero-width space dropped', 'a\u200bb', 'ab'],
+    ['guillemets', '«oui»', '"oui"'],
+    ['fullwidth letters and digits', 'ＡＢ１２', 'AB12'],
+    ['already GSM-7: nothing to do', 'Plain "text"', null],
+    ['an emoji stays UCS-2: no replacement offered', '“Hi” 👋', null],
+    ['Cyrillic stays UCS-2', '“Привет”', null],
+  ]
+  for (const [name, input, expected] of cases) t.equal(smartEncoded(input), expected, name)
 })
 
 t.test('long replies split at sentence, then word boundaries, in order', async (t) => {

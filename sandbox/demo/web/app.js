@@ -443,6 +443,17 @@ function wireInbox() {
       button.disabled = false
     }
   })
+  // What a Workflow's "Send SMS" step does: Intercom calls the bridge's data connector for this conversation.
+  $('#run-workflow').addEventListener('click', async () => {
+    showError('#reply-error', null)
+    $('#workflow-result').textContent = ''
+    try {
+      const { answer } = await post('/api/workflow', { conversationId: ui.conversationId })
+      $('#workflow-result').textContent = `The connector answered: ${JSON.stringify(answer)}`
+    } catch (err) {
+      showError('#reply-error', err)
+    }
+  })
   $('#close-conversation').addEventListener('click', async () => {
     showError('#reply-error', null)
     try {
@@ -502,6 +513,15 @@ function renderComponent(c) {
       box.value = c.value ?? ''
       box.defaultValue = c.value ?? ''
       return field(c, box)
+    }
+    case 'dropdown': {
+      const select = el(
+        'select',
+        { disabled: c.disabled },
+        ...(c.options ?? []).map((o) => el('option', { value: o.id, text: o.text, disabled: o.disabled })),
+      )
+      select.value = c.value ?? c.options?.[0]?.id ?? ''
+      return field(c, select)
     }
     case 'checkbox':
       return el(
@@ -568,7 +588,7 @@ function renderCanvas() {
 /** Values of the canvas's inputs, as Intercom sends them in `input_values`. */
 function inputValues() {
   const values = {}
-  for (const control of $('#canvas').querySelectorAll('input, textarea')) {
+  for (const control of $('#canvas').querySelectorAll('input, textarea, select')) {
     if (control.type === 'checkbox') {
       values[control.name] ??= []
       if (control.checked) values[control.name].push(control.value)

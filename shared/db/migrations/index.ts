@@ -13,7 +13,12 @@ import * as channels from './2026-12-07T21-channels.js'
 import * as parts from './2026-12-07T22-parts.js'
 import * as consentLedger from './2026-12-07T30-consent-ledger.js'
 import * as revocations from './2026-12-07T32-revocations.js'
+import * as prices from './2026-12-07T41-prices.js'
+import * as scheduled from './2026-12-07T42-scheduled.js'
 import * as senders from './2026-12-07T44-senders.js'
+import * as broadcasts from './2026-12-07T46-broadcasts.js'
+import * as lanes from './2026-12-07T45-lanes.js'
+import * as pacing from './2026-12-07T47-pacing.js'
 
 // Listed by hand rather than read from the folder, so the same code runs from TypeScript sources,
 // from compiled output and under Deno. Names sort by date: append, never reorder or edit.
@@ -32,7 +37,12 @@ const migrations: Record<string, Migration> = {
   '2026-12-07T22-parts': parts,
   '2026-12-07T30-consent-ledger': consentLedger,
   '2026-12-07T32-revocations': revocations,
+  '2026-12-07T41-prices': prices,
+  '2026-12-07T42-scheduled': scheduled,
   '2026-12-07T44-senders': senders,
+  '2026-12-07T45-lanes': lanes,
+  '2026-12-07T46-broadcasts': broadcasts,
+  '2026-12-07T47-pacing': pacing,
 }
 
 export const migrationProvider: MigrationProvider = {

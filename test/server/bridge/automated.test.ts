@@ -176,7 +176,7 @@ t.test('Series: secret header, clear 400s, once per step and contact', async (t)
     [{ contact_id: contact.id, message: 'hi' }, 'step_id', /step_id: required/],
     [{ contact_id: contact.id, step_id: 's1' }, 'message', /either message or template/],
     [{ contact_id: contact.id, step_id: 's1', message: 'hi', template: 'renewal' }, 'message', /either message or template/],
-    [{ contact_id: contact.id, step_id: 's1', template: 'nope' }, 'template', /unknown template "nope" \(known: renewal\)/],
+    [{ contact_id: contact.id, step_id: 's1', template: 'nope' }, 'template', /unknown template "nope" \(known: renewal; or macro:<id>\)/],
     [{ contact_id: contact.id, step_id: 's1', message: 'x'.repeat(1601) }, 'message', /at most 1600/],
   ]
   for (const [payload, field, message] of cases) {

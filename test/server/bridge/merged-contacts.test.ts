@@ -132,7 +132,7 @@ for (const version of VERSIONS) {
     // The daily pass finds the link's mark missing (as after a restore): its job still names the old id.
     await ctx.app.store.transaction((trx) => trx.updateTable('phone_contacts').set({ marked_at: null }).execute())
     const before = ctx.intercom.requests.length
-    t.equal(await markUnmarkedLinks({ store: ctx.app.store }), 1)
+    t.equal(await markUnmarkedLinks({ store: ctx.app.store }, ctx.app.bridge.clock.now()), 1)
     ctx.app.worker.wake()
     await drain(ctx.app)
     t.ok(answersFor(ctx, lead.id, before).includes(`PUT ${gone}`), `the mark for the old id answered ${gone}`)

@@ -93,6 +93,7 @@ t.test('the sidebar list says how many segments a text took', async (t) => {
     welcomeEnabled: false,
     mergeInto: null,
     revocation: null,
+    scheduled: [],
   })
   const items = JSON.stringify(panel)
   t.match(items, /"subtitle":"Delivered · 5 segments · 1970-01-01 00:00 UTC"/)

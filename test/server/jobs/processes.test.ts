@@ -48,7 +48,7 @@ t.test('two processes on one database file never run the same job', async (t) =>
   // Both are running before any job exists, so both compete for every one of them.
   const [a, b] = await Promise.all([spawnWorker(t, store.path, out, 30_000), spawnWorker(t, store.path, out, 30_000)])
   await store.transaction(async (trx) => {
-    for (let n = 0; n < JOBS; n++) await runIn(trx, enqueue({ task: 'record', payload: { n } }))
+    for (let n = 0; n < JOBS; n++) await runIn(trx, enqueue({ task: 'record', payload: { n } }, Date.now()))
   })
   await until(async () => (await listJobs(store.db)).length === 0, 'the queue to drain', 30_000)
   const starts = lines(out).filter((l) => l[0] === 'start')
@@ -69,7 +69,7 @@ t.test('two processes on one database file never run the same job', async (t) =>
 t.test('a job whose process is killed -9 mid-run is run again by another process after the lease', async (t) => {
   const store = await tempStore(t)
   const out = join(store.path + '.out')
-  await store.run(enqueue({ task: 'hang', payload: { n: 1 } }))
+  await store.run(enqueue({ task: 'hang', payload: { n: 1 } }, Date.now()))
   // A lease of a minute: the first process's heartbeat keeps it however slow the machine is. One job
   // at a time: once it runs its job it looks for no more, so the kill lands while it runs the job,
   // never inside one of its claims (what that does is the crash suite's business).

@@ -60,7 +60,7 @@ t.test('enqueue commits or rolls back with the caller transaction', async (t) =>
   const clock = new TestClock()
   await t.rejects(
     store.transaction(async (trx) => {
-      await runIn(trx, enqueue({ task: 'x', payload: { n: 1 } }))
+      await runIn(trx, enqueue({ task: 'x', payload: { n: 1 } }, Date.now()))
       throw new Error('the webhook could not be stored')
     }),
   )

@@ -429,14 +429,17 @@ async function queueIdle(base: string, token: string): Promise<boolean> {
   return running === 0 && oldestDue === 0
 }
 
-/** `--limits`: a backlog of first texts under Intercom's rate limit, a teammate's reply in the middle. */
-async function limitsScenario(s: {
+/** What a `--limits` or `--broadcast` scenario drives: the running service and the two stand-ins. */
+interface ScenarioContext {
   base: string
   env: { ADMIN_TOKEN: string }
   twilio: Awaited<ReturnType<typeof startTwilioStandIn>>
   intercom: Awaited<ReturnType<typeof startIntercomStandIn>>
   pid: number
-}) {
+}
+
+/** `--limits`: a backlog of first texts under Intercom's rate limit, a teammate's reply in the middle. */
+async function limitsScenario(s: ScenarioContext) {
   const { base, twilio, intercom } = s
   wireWebhooks(twilio, intercom)
   const text = async (from: string, body: string) => {
@@ -499,13 +502,7 @@ async function limitsScenario(s: {
 }
 
 /** `--broadcast`: N tagged contacts, one broadcast confirmed, its texts timed at Twilio. */
-async function broadcastScenario(s: {
-  base: string
-  env: { ADMIN_TOKEN: string }
-  twilio: Awaited<ReturnType<typeof startTwilioStandIn>>
-  intercom: Awaited<ReturnType<typeof startIntercomStandIn>>
-  pid: number
-}) {
+async function broadcastScenario(s: ScenarioContext) {
   const { base, twilio, intercom } = s
   wireWebhooks(twilio, intercom)
   const admin = (path: string, body?: unknown) =>

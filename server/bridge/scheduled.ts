@@ -24,7 +24,7 @@ import { defineTask, enqueueTask, enqueueTaskAfterChange } from '../queue/task.j
 import { textingRefusal, type Refusal } from './consent.js'
 import type { BridgeDeps } from './deps.js'
 import { queues } from './keys.js'
-import { draftProblem, numberOf, panelSendTask, textableNumber, type PanelContext } from './sidebar.js'
+import { checkPanelText, numberOf, panelSendTask, type PanelContext } from './sidebar.js'
 import { chooseSender } from './senders.js'
 
 /**
@@ -133,19 +133,16 @@ export async function scheduleFromPanel(
   text: string,
   choice: ScheduleChoice,
 ): Promise<ScheduleOutcome> {
-  const body = text.trim()
-  const problem = draftProblem(body)
-  if (problem) return { kind: 'invalid', field: 'sms_body', problem, length: body.length }
-  const number = await textableNumber(deps, ctx)
-  if (!('phone' in number)) return number
-  const refusal = await textingRefusal(deps, { phone: number.phone, automated: false })
-  if (refusal) return { kind: 'refused', reason: 'opted_out', refusal }
+  // The same checks as Send and Preview: the words, the number, consent.
+  const checked = await checkPanelText(deps, ctx, text)
+  if ('kind' in checked) return checked
+  const { phone, body } = checked
   const when = await sendTime(deps, ctx.contact.id, choice)
   if ('kind' in when) return when
   const row: NewScheduledText = {
     contactId: ctx.contact.id,
     conversationId: ctx.conversationId ?? (await findSmsConversation(deps.store.db, ctx.contact.id))?.intercom_conversation_id ?? null,
-    phone: number.phone,
+    phone,
     body,
     sendAt: when.at,
     timeZone: when.zone,

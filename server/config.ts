@@ -4,6 +4,7 @@ import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 import { parseMetricsListen } from './metrics-listener.js'
+import { jsonSetting } from './json-setting.js'
 import { senderIssuePlace, sendersProblems, sendersSetting } from './senders-config.js'
 
 const INTERCOM_BASE_URLS = {
@@ -130,16 +131,7 @@ const schema = z.object({
     .default('UTC'),
   SERIES_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'expected at least 16 characters').optional()),
   SMS_TEMPLATES: optionalString.pipe(
-    z
-      .string()
-      .transform((v, ctx) => {
-        try {
-          return JSON.parse(v) as unknown
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"renewal":"Hi {{first_name|there}}, ..."}' })
-          return z.NEVER
-        }
-      })
+    jsonSetting('{"renewal":"Hi {{first_name|there}}, ..."}')
       .pipe(
         z.record(z.string().regex(/^[\w-]+$/), z.string().min(1).refine(namesMacroWell, MACRO_REF_PROBLEM), {
           error: 'expected an object of template names to texts',
@@ -190,16 +182,7 @@ const schema = z.object({
     }),
   ),
   SENDER_LIMITS: optionalString.pipe(
-    z
-      .string()
-      .transform((v, ctx) => {
-        try {
-          return JSON.parse(v) as unknown
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"+14155550100":{"rate":1,"dailyCap":2000}}' })
-          return z.NEVER
-        }
-      })
+    jsonSetting('{"+14155550100":{"rate":1,"dailyCap":2000}}')
       .pipe(
         z.record(senderKey, senderLimitsEntry, {
           error: 'expected an object of senders to {"rate": texts a second, "dailyCap": texts a day}',

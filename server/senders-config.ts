@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { isSupportedCountry } from 'libphonenumber-js'
 import { maskPhone } from '../shared/log.js'
+import { jsonSetting } from './json-setting.js'
 
 // SENDERS: per-number settings, one JSON object keyed by our number (E.164) or the Messaging
 // Service's SID. Entries are strict objects, so a misspelt field is an error, not silently ignored;
@@ -41,24 +42,14 @@ const senderKey = z
   .string()
   .regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'expected keys that are our numbers in E.164 or the Messaging Service SID (MG...)')
 
-export const sendersSetting = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return JSON.parse(v) as unknown
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"+14155550100":{"tag":"sales","team":"123","countries":["US"]}}' })
-      return z.NEVER
-    }
-  })
-  .pipe(
-    z.record(senderKey, senderSettings, {
-      error: (issue) =>
-        issue.code === 'invalid_key'
-          ? 'expected keys that are our numbers in E.164 or the Messaging Service SID (MG...)'
-          : 'expected an object of senders (numbers or MG...) to their settings',
-    }),
-  )
+export const sendersSetting = jsonSetting('{"+14155550100":{"tag":"sales","team":"123","countries":["US"]}}').pipe(
+  z.record(senderKey, senderSettings, {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'expected keys that are our numbers in E.164 or the Messaging Service SID (MG...)'
+        : 'expected an object of senders (numbers or MG...) to their settings',
+  }),
+)
 
 /** Where in SENDERS an issue is, our numbers masked: ` (at +*******0100.team)`, or '' at its top. */
 export function senderIssuePlace(path: PropertyKey[]): string {

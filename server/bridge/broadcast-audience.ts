@@ -5,7 +5,7 @@ import {
   countUnmatched,
   getBroadcast,
   insertRecipients,
-  listedRecipients,
+  recipientsIn,
   moveBroadcast,
   numberTaken,
   pageDone,
@@ -82,7 +82,7 @@ async function intercomPage(deps: BridgeDeps, b: Broadcast) {
 
 /** A file's listed contacts, a page at a time: each looked up in Intercom, then judged. */
 async function filePage(deps: BridgeDeps, b: Broadcast) {
-  const listed = await listedRecipients(deps.store.db, b.id, AUDIENCE_PAGE)
+  const listed = await recipientsIn(deps.store.db, b.id, 'listed', AUDIENCE_PAGE)
   const found: Intercom.Contact[] = []
   const gone: NewRecipient[] = []
   for (const r of listed) {

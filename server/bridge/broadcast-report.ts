@@ -1,4 +1,4 @@
-import { firstPending, getBroadcast, pendingTotals, recipientCounts, releasedOutcomes } from '../../shared/db/broadcasts.js'
+import { getBroadcast, recipientsIn, pendingTotals, recipientCounts, releasedOutcomes } from '../../shared/db/broadcasts.js'
 import type { Broadcast } from '../../shared/db/schema.js'
 import { maskPhone } from '../../shared/log.js'
 import { quietUntil } from '../../shared/quiet-hours.js'
@@ -77,7 +77,10 @@ export async function previewBroadcast(deps: Pick<BridgeDeps, 'store' | 'config'
     texts: Number(e.count),
     segments: Number(e.segments ?? 0),
   }))
-  const samples = (await firstPending(deps.store.db, id, PREVIEW_SAMPLES)).map((r) => ({ phone: maskPhone(r.phone), body: r.body ?? '' }))
+  const samples = (await recipientsIn(deps.store.db, id, 'pending', PREVIEW_SAMPLES)).map((r) => ({
+    phone: maskPhone(r.phone),
+    body: r.body ?? '',
+  }))
   return {
     broadcast,
     counts: await broadcastCounts(deps, id),

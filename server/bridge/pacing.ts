@@ -7,11 +7,11 @@ import {
   resumeSender,
   savePace,
   setPacedOutcome,
-  wakeHeldJobs,
   type SenderPace,
 } from '../../shared/db/pacing.js'
 import type { PacedTextTable, SenderPacingTable } from '../../shared/db/schema.js'
 import { runIn, type Statement } from '../../shared/db/statement.js'
+import { runTasksNow } from '../queue/queue.js'
 import { maskPhone } from '../../shared/log.js'
 import type { Config } from '../config.js'
 import type { BridgeDeps } from './deps.js'
@@ -249,7 +249,7 @@ export function resumeSending(deps: Pick<BridgeDeps, 'store' | 'clock'>, sender:
   return deps.store.transaction(async (trx) => {
     const pace = (await readPaces(trx, [sender])).get(sender)
     if (!pace?.paused_at) return 'not_paused'
-    await runIn(trx, ...resumeSender(sender, now), wakeHeldJobs(PACED_TASKS, now))
+    await runIn(trx, ...resumeSender(sender, now), runTasksNow(PACED_TASKS, now))
     return 'resumed'
   })
 }

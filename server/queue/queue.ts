@@ -284,11 +284,20 @@ export async function listJobs(db: Executor, state?: JobState, limit = 100): Pro
  * should not be waited for. A job already running, or dead, is left to its state.
  */
 export function runKeyedJobNow(key: string, now = Date.now()): Statement {
+  return runWaitingNow('key', [key], now)
+}
+
+/** Brings the waiting jobs of these tasks held for later forward to `now` (a paused sender resumed): each runs and asks again. */
+export function runTasksNow(tasks: string[], now: number): Statement {
+  return runWaitingNow('task', tasks, now)
+}
+
+function runWaitingNow(column: 'key' | 'task', values: string[], now: number): Statement {
   return queuesWork(
     compiler
       .updateTable('jobs')
       .set({ run_at: now, updated_at: now })
-      .where('key', '=', key)
+      .where(column, 'in', values)
       .where('state', '=', 'waiting')
       .where('run_at', '>', now)
       .compile(),

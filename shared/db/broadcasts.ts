@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { compiler, type Statement } from './statement.js'
 import type { Executor, Tx } from './database.js'
-import type { Broadcast, BroadcastRecipient, BroadcastState, BroadcastTable, BroadcastRecipientTable } from './schema.js'
+import type { Broadcast, BroadcastRecipient, BroadcastState, BroadcastTable, BroadcastRecipientTable, RecipientState } from './schema.js'
 import type { Insertable } from 'kysely'
 
 export type NewBroadcast = Pick<BroadcastTable, 'audience_kind' | 'audience_ref' | 'template' | 'purpose' | 'send_at' | 'created_by'>
@@ -81,13 +81,16 @@ export function insertRecipients(rows: NewRecipient[], now: number): Statement {
     .compile()
 }
 
-/** A file's next lines to look at, in order. */
-export function listedRecipients(db: Executor, id: number, limit: number): Promise<BroadcastRecipient[]> {
+/**
+ * A broadcast's first recipients in a state, in the order they were added: `listed`, a file's next
+ * lines to look at; `pending`, the preview's first texts.
+ */
+export function recipientsIn(db: Executor, id: number, state: RecipientState, limit: number): Promise<BroadcastRecipient[]> {
   return db
     .selectFrom('broadcast_recipients')
     .selectAll()
     .where('broadcast_id', '=', id)
-    .where('state', '=', 'listed')
+    .where('state', '=', state)
     .orderBy('created_at')
     .orderBy('intercom_contact_id')
     .limit(limit)
@@ -193,18 +196,6 @@ export async function pendingTotals(db: Executor, id: number) {
     .groupBy('cost_unit')
     .execute()
   return { zones, encodings, cost }
-}
-
-export function firstPending(db: Executor, id: number, limit: number): Promise<BroadcastRecipient[]> {
-  return db
-    .selectFrom('broadcast_recipients')
-    .selectAll()
-    .where('broadcast_id', '=', id)
-    .where('state', '=', 'pending')
-    .orderBy('created_at')
-    .orderBy('intercom_contact_id')
-    .limit(limit)
-    .execute()
 }
 
 /**

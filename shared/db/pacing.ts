@@ -1,4 +1,4 @@
-import { compiler, queuesWork, type Statement } from './statement.js'
+import { compiler, type Statement } from './statement.js'
 import type { Executor, Tx } from './database.js'
 import type { Selectable } from 'kysely'
 import type { PacedTextTable, SenderPacingTable } from './schema.js'
@@ -62,19 +62,6 @@ export function resumeSender(sender: string, now: number): Statement[] {
       .compile(),
     compiler.deleteFrom('paced_texts').where('sender', '=', sender).where('outcome', 'is not', null).compile(),
   ]
-}
-
-/** Wakes the waiting jobs of these tasks held for later (a paused sender resumed): each asks for a slot again. */
-export function wakeHeldJobs(tasks: string[], now: number): Statement {
-  return queuesWork(
-    compiler
-      .updateTable('jobs')
-      .set({ run_at: now, updated_at: now })
-      .where('task', 'in', tasks)
-      .where('state', '=', 'waiting')
-      .where('run_at', '>', now)
-      .compile(),
-  )
 }
 
 /** How many texts of a sender's window the spike detector keeps (more than it reads). */

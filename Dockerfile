@@ -30,4 +30,4 @@ STOPSIGNAL SIGTERM
 # The heap's flags are npm start's (see "Performance" in the README): a young generation of 8 MB
 # semi-spaces and an old generation capped at 128 MB, so V8 collects before it grows instead of
 # after, and the process stays well inside fly.io's smallest machine (256 MB).
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/bundle/cli.js", "start"]
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=4", "--liftoff-only", "--no-concurrent-recompilation", "dist/bundle/cli.js", "start"]

@@ -8,7 +8,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
  * service runs with in production. Throws if the command is not of that shape.
  */
 export function startFlags(command: string): string[] {
-  const m = /^node((?: --[\w-]+=\S+)*) dist\/bundle\/cli\.js start$/.exec(command.trim())
+  const m = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/bundle\/cli\.js start$/.exec(command.trim())
   if (!m) throw new Error(`not "node [flags] dist/bundle/cli.js start": ${command}`)
   return m[1]!.trim().split(' ').filter(Boolean)
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import formbody from '@fastify/formbody'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync } from 'fastify'
@@ -76,6 +77,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // The one place errors become answers: a route throws an AppError (its code and sentence are for
   // the caller) or Fastify's own (bad JSON, too large); anything else is ours and says nothing more.
   fastify.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    // Refused before a large body was read (a missing signature header, a rate limit): the connection
+    // closes with the answer. Kept open, Node would read the rest of the body only to drop it, and a
+    // flood of unsigned 256 KB forms held 60 MB of such buffers (the bench's abuse phase). A body of
+    // up to the service's default body limit (16 KB) is cheap to drain and keeps its connection.
+    if (!req.raw.complete && unreadBodyIsLarge(req.headers, req.server.initialConfig.bodyLimit)) reply.header('connection', 'close')
     if (err instanceof AppError) {
       if (err.statusCode >= 500) req.log.warn({ code: err.code, err: err.message }, 'request failed upstream')
       return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message, ...err.fields } })
@@ -101,6 +107,13 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(canvasMessenger)
   await fastify.register(admin)
   await fastify.register(media)
+}
+
+/** A body of unknown length (chunked), or declared longer than `limit`. */
+function unreadBodyIsLarge(headers: IncomingHttpHeaders, limit = 0): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true
+  const length = Number(headers['content-length'] ?? 0)
+  return !(length <= limit)
 }
 
 export default fp(app, { name: 'sms-bridge' })

@@ -1,5 +1,6 @@
 // package.json says which Node.js versions the bridge runs on; that is only true if every package it
 // installs says so too. The Docker image runs Node 24; the test machines run Node 20.
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import semver from 'semver'
 import t from 'tap'
@@ -35,4 +36,11 @@ t.test('the Docker image starts the service as npm start does, with the same hea
     'the old generation is capped (fly.io machines have 256 MB)',
   )
   t.throws(() => startFlags('node dist/server/cli.js start'), /not "node \[flags\] dist\/bundle\/cli\.js start"/)
+  t.same(startFlags('node --max-old-space-size=128 --liftoff-only dist/bundle/cli.js start'), [
+    '--max-old-space-size=128',
+    '--liftoff-only',
+  ])
+  // A V8 flag a later Node renames or drops stops the process before it starts: this Node takes them all.
+  const run = spawnSync(process.execPath, [...START_FLAGS, '-e', 'process.exit(0)'], { encoding: 'utf8' })
+  t.equal(run.status, 0, `node ${START_FLAGS.join(' ')} runs: ${run.stderr}`)
 })

@@ -211,3 +211,53 @@ t.test('3. connections beyond the cap are closed as they open', async (t) => {
   t.pass('the sixth connection is closed unanswered')
   await within(Promise.all(held.map((c) => c.closed)), 'the five half-sent requests to time out')
 })
+
+/**
+ * A request refused before its body arrived (here: no signature header) is answered with
+ * `Connection: close` and closed, so the server never reads the rest of the body only to drop it. The
+ * request timeout is made long: kept open, this connection would wait for its body well past the
+ * test's bound. A refused request whose small body arrived whole keeps its connection for the next.
+ */
+t.test('3. a request refused before its body arrived closes its connection instead of reading the rest', async (t) => {
+  const LONG = { requestTimeoutMs: 10 * 60_000, idleTimeoutMs: 10 * 60_000, keepAliveTimeoutMs: 10 * 60_000 }
+  const ctx = await buildTestApp(t, { build: { httpLimits: LONG } })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as { port: number }
+  const serverSockets: Socket[] = []
+  ctx.app.server.on('connection', (socket: Socket) => void serverSockets.push(socket))
+  const headersOf = (c: Client) =>
+    new Promise<string>((resolve) => {
+      let text = ''
+      c.socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1')
+        if (text.includes('\r\n\r\n')) resolve(text.split('\r\n\r\n')[0]!.toLowerCase())
+      })
+    })
+  const form = (path: string, length: number) =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`
+
+  // 16 KB sent of a declared 256 KB, then nothing.
+  const partial = stalledClient(port, form('/twilio/sms', 256 * 1024), Buffer.alloc(16 * 1024, 0x61))
+  t.teardown(() => partial.socket.destroy())
+  const head = await within(headersOf(partial), 'the answer to the partial body')
+  t.match(head, /^http\/1\.1 403 forbidden/)
+  t.match(head, /\r\nconnection: close(\r\n|$)/, 'answered with Connection: close')
+  await within(partial.closed, 'the server to close the connection it did not read the body of')
+  t.ok(serverSockets[0]!.bytesRead < 256 * 1024, `the server read ${serverSockets[0]!.bytesRead} bytes of the 256 KB declared`)
+
+  // A whole small body, refused the same way: the connection stays for the next request.
+  const body = 'MessageSid=SM123&Body=hi'
+  const whole = stalledClient(port, form('/twilio/sms', body.length) + body)
+  t.teardown(() => whole.socket.destroy())
+  const wholeHead = await within(headersOf(whole), 'the answer to the whole body')
+  t.match(wholeHead, /^http\/1\.1 403 forbidden/)
+  t.match(wholeHead, /\r\nconnection: keep-alive(\r\n|$)/, 'the connection is kept')
+  whole.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  const second = await within(
+    new Promise<string>((resolve) =>
+      whole.socket.on('data', (c: Buffer) => c.toString('latin1').includes('HTTP/1.1 200') && resolve('200')),
+    ),
+    'the second answer on the kept connection',
+  )
+  t.equal(second, '200')
+})

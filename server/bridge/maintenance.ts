@@ -5,6 +5,7 @@ import { pruneSendCounts } from '../../shared/db/send-counts.js'
 import { utcDay } from './caps.js'
 import { pruneReceipts } from '../../shared/db/receipts.js'
 import { pruneVerifications } from '../../shared/db/verifications.js'
+import { pruneConnectorAnswers } from '../../shared/db/connector-answers.js'
 import { redactOldAutomated, redactOldMessages } from '../../shared/db/privacy.js'
 import { MEDIA_TTL_MS } from './media-links.js'
 import type { TaskResult } from '../queue/worker.js'
@@ -103,6 +104,9 @@ export async function prune(deps: Pick<BridgeDeps, 'store' | 'log' | 'config'>, 
   if (files > 0) deps.log.info({ deleted: files }, 'pruned held media past their links')
   const codes = await inBatches(deps.store, (trx, limit) => pruneVerifications(trx, now - VERIFICATION_RETENTION_MS, limit))
   if (codes > 0) deps.log.info({ deleted: codes }, 'pruned phone verifications a day past their expiry')
+  // A Workflow's run is redelivered within minutes or hours: its answer is kept as long as a receipt.
+  const answers = await inBatches(deps.store, (trx, limit) => pruneConnectorAnswers(trx, now - RECEIPT_RETENTION_MS, limit))
+  if (answers > 0) deps.log.info({ deleted: answers }, "pruned data connectors' answers past any redelivery")
   await deps.store.run(pruneSendCounts(utcDay(now)))
   await applyRetention(deps, now)
   // Not a clean-up, but daily too: links from before the bridge marked its contacts get their mark.

@@ -6,6 +6,8 @@ import type { Executor, Tx } from './database.js'
  * personal). The text itself is once-only through its automated send, whose key is the same.
  */
 const PREFIX = 'connector.answer.'
+/** The first key past every key that starts with PREFIX ('/' follows '.'). */
+const PREFIX_END = 'connector.answer/'
 
 export async function getConnectorAnswer<A>(db: Executor, key: string): Promise<A | undefined> {
   const row = await db.selectFrom('settings_cache').select('value').where('key', '=', `${PREFIX}${key}`).executeTakeFirst()
@@ -22,4 +24,28 @@ export async function connectorAnswerOnce<A>(trx: Tx, key: string, answer: A, no
     .executeTakeFirst()
   if (inserted) return { answer, first: true }
   return { answer: (await getConnectorAnswer<A>(trx, key))!, first: false }
+}
+
+/**
+ * Removes answers kept for longer than any redelivery of their run (`before`), `limit` at a time;
+ * returns how many went. Only this table's answers: the range of their keys, walked on its index.
+ */
+export async function pruneConnectorAnswers(trx: Tx, before: number, limit: number): Promise<number> {
+  const result = await trx
+    .deleteFrom('settings_cache')
+    .where((eb) =>
+      eb(
+        'key',
+        'in',
+        eb
+          .selectFrom('settings_cache')
+          .select('key')
+          .where('key', '>=', PREFIX)
+          .where('key', '<', PREFIX_END)
+          .where('updated_at', '<', before)
+          .limit(limit),
+      ),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
 }

@@ -42,6 +42,36 @@ t.test('receipts past any redelivery are pruned in batches; recent ones stay; it
   t.equal(result && result.runAgainAt, now + DAY)
 })
 
+t.test("data connectors' answers go once past any redelivery; recent answers and other settings stay", async (t) => {
+  const { app } = await buildTestApp(t, { startWorker: false })
+  const now = Date.now()
+  const old = now - RECEIPT_RETENTION_MS - DAY
+  const OLD = 1_200
+  const keys = async () => (await app.store.db.selectFrom('settings_cache').select('key').orderBy('key').execute()).map((r) => r.key)
+  const before = await keys()
+  await app.store.transaction(async (trx) => {
+    for (let i = 0; i < OLD; i += 400)
+      await trx
+        .insertInto('settings_cache')
+        .values(
+          Array.from({ length: 400 }, (_, j) => ({ key: `connector.answer.run-${i + j}`, value: '{"result":"sent"}', updated_at: old })),
+        )
+        .execute()
+    await trx
+      .insertInto('settings_cache')
+      .values([
+        { key: 'connector.answer.recent-run', value: '{"result":"refused"}', updated_at: now - DAY },
+        // Other settings in the same table, as old: not this clean-up's.
+        { key: 'connector.answers', value: '{}', updated_at: old },
+        { key: 'connector.answer', value: '{}', updated_at: old },
+        { key: 'intercom.workspace_id', value: '"abc123xy"', updated_at: old },
+      ])
+      .execute()
+  })
+  await prune({ store: app.store, log: app.log, config: app.bridge.config }, now)
+  t.same(await keys(), [...before, 'connector.answer', 'connector.answer.recent-run', 'connector.answers', 'intercom.workspace_id'].sort())
+})
+
 t.test('scheduled once however often the service starts; the worker runs them and keeps them for their next turn', async (t) => {
   const { app } = await buildTestApp(t)
   await scheduleMaintenance(app.store, app.bridge.clock.now())

@@ -7,7 +7,7 @@ import { tempDir, type Teardown } from './support/db.js'
 import { LogCapture } from './support/logs.js'
 import { TestClock } from './support/clock.js'
 import { OUR_NUMBER, PUBLIC_URL, standInEnv } from '../sandbox/env.js'
-import { signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom/index.js'
+import { signCanvas, signIntercomWebhook, startIntercomStandIn, type IntercomStandIn } from '../sandbox/intercom/index.js'
 import { WORKSPACE } from '../sandbox/intercom/state.js'
 import { signTwilio, startTwilioStandIn, type TwilioStandIn } from '../sandbox/twilio/index.js'
 
@@ -143,6 +143,17 @@ export async function postIntercomWebhook(
     method: 'POST',
     url: '/intercom/webhooks',
     headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature': signature }) },
+    payload: raw,
+  })
+}
+
+/** Posts a Canvas Kit request (initialize or submit) to `path`, signed as Intercom signs it. */
+export async function postCanvas(ctx: Pick<TestApp, 'app' | 'intercom'>, path: string, body: unknown) {
+  const raw = JSON.stringify(body)
+  return ctx.app.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
     payload: raw,
   })
 }

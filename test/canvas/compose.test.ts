@@ -4,9 +4,8 @@ import { previewPanel } from '../../canvas/compose-views.js'
 import { createIntercomClient } from '../../server/clients/intercom.js'
 import { reportMacros } from '../../server/ops/macros-check.js'
 import { loadConfig } from '../../server/config.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 import type { Macro } from '../../sandbox/intercom/macros.js'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 
 // The sidebar's composer through the real app: macros the teammate may use, a macro rendered for
 // the contact, the Preview with its counter, and Send; Welcome and Series naming a macro.
@@ -33,13 +32,11 @@ async function post(
   body: Record<string, unknown>,
   last: { canvas?: unknown },
 ): Promise<CanvasResponse> {
-  const raw = JSON.stringify(body.component_id && !('current_canvas' in body) ? { ...body, current_canvas: last.canvas ?? null } : body)
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-    payload: raw,
-  })
+  const res = await postCanvas(
+    ctx,
+    path,
+    body.component_id && !('current_canvas' in body) ? { ...body, current_canvas: last.canvas ?? null } : body,
+  )
   t.equal(res.statusCode, 200)
   const parsed = canvasResponse.safeParse(res.json())
   t.ok(parsed.success, `a valid canvas${parsed.success ? '' : `: ${JSON.stringify(parsed.error.issues)}`}`)

@@ -3,12 +3,11 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { canvasResponse, type CanvasResponse, type Component } from '../../canvas/schema.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 import { applyStagedRestore, stageRestore } from '../../shared/db/backup.js'
 import { formatLocal } from '../../shared/send-later.js'
 import { tempDir } from '../support/db.js'
 import { TestClock } from '../support/clock.js'
-import { buildTestApp, drain, inboundForm, postSms, RECURRING_TASKS, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postSms, RECURRING_TASKS, type TestApp } from '../helper.js'
 
 const CUSTOMER = '+14155550123'
 const DUBLIN = 'Europe/Dublin'
@@ -31,13 +30,7 @@ const last = new WeakMap<TestApp, unknown>()
 
 /** Posts as Intercom does (with the canvas last shown, so its nonce) and checks the answer is a valid canvas. */
 async function post(t: Test, ctx: TestApp, path: string, body: Record<string, unknown>): Promise<CanvasResponse> {
-  const raw = JSON.stringify(body.component_id ? { ...body, current_canvas: last.get(ctx) ?? null } : body)
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-    payload: raw,
-  })
+  const res = await postCanvas(ctx, path, body.component_id ? { ...body, current_canvas: last.get(ctx) ?? null } : body)
   const parsed = canvasResponse.safeParse(res.json())
   t.ok(parsed.success, `${path} answers a valid canvas${parsed.success ? '' : `: ${JSON.stringify(parsed.error.issues)}`}`)
   last.set(ctx, res.json().canvas)

@@ -5,9 +5,19 @@
 // assignee, and `doctor` checks SENDERS against the account.
 import t from 'tap'
 import { runDoctor } from '../../server/ops/doctor.js'
-import { signCanvas, startIntercomStandIn } from '../../sandbox/intercom/index.js'
+import { startIntercomStandIn } from '../../sandbox/intercom/index.js'
 import { startTwilioStandIn } from '../../sandbox/twilio/index.js'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, postStatus, type TestApp } from '../helper.js'
+import {
+  buildTestApp,
+  drain,
+  inboundForm,
+  OUR_NUMBER,
+  postCanvas,
+  postIntercomWebhook,
+  postSms,
+  postStatus,
+  type TestApp,
+} from '../helper.js'
 
 const CUSTOMER = '+14155550123'
 const SECOND = '+14155550111'
@@ -36,13 +46,7 @@ async function teammateReplies(ctx: TestApp, conversationId: string, body: strin
 }
 
 async function canvas(ctx: TestApp, path: string, body: unknown) {
-  const raw = JSON.stringify(body)
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-    payload: raw,
-  })
+  const res = await postCanvas(ctx, path, body)
   if (res.statusCode !== 200) throw new Error(res.body)
   return res.json()
 }

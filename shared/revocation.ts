@@ -52,7 +52,7 @@ function normalise(body: string): string {
     .normalize('NFD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
-    .replace(/[’‘`´]/g, "'")
+    .replace(/[\u2019\u2018`\u00b4]/g, "'") // ’ ‘ ` ´
     .replace(/[^\p{L}\p{N}']+/gu, ' ')
     .trim()
 }

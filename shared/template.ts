@@ -25,7 +25,7 @@ export const MAX_FIRST_NAME = 20
 /** The longest other value (a custom attribute, a Workflow's variable) a text may carry. */
 export const MAX_VALUE = 60
 
-const NAME_WORD = /^\p{L}[\p{L}\p{M}]*(?:['’-]\p{L}[\p{L}\p{M}]*)*$/u
+const NAME_WORD = /^\p{L}[\p{L}\p{M}]*(?:['\u2019-]\p{L}[\p{L}\p{M}]*)*$/u
 
 /**
  * A contact's name as it may appear in a text: the first word, letters only (an apostrophe or hyphen

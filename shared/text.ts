@@ -181,7 +181,7 @@ export function splitForSms(text: string, max = MAX_SMS_BODY): string[] {
   while (rest.length > max) {
     const window = rest.slice(0, max + 1)
     const cut =
-      lastMatch(window, /[.!?…](?=\s)/g, 1) ??
+      lastMatch(window, /[.!?\u2026](?=\s)/g, 1) ??
       lastMatch(window, /\n/g, 0) ??
       lastMatch(window, /\s/g, 0) ??
       (/[\uD800-\uDBFF]/.test(rest[max - 1]!) ? max - 1 : max)

@@ -5,7 +5,7 @@ import { runIn } from '../shared/db/statement.js'
 // stand-ins, and prints a table (and JSON with --json). Everything runs on 127.0.0.1 and stops by
 // itself. Ratios are only meaningful within one run: the machine is shared and noisy.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +41,15 @@ const ACK_ONLY = args.includes('--ack-only')
 /** Runs the compiled modules (dist/server/cli.js) instead of the bundle, so a profile names each package. */
 /** Starts the service without `npm start`'s heap flags, to see what they cost and save. */
 const NO_START_FLAGS = args.includes('--no-start-flags')
+/** More Node or V8 flags for the service, after npm start's (one string: `--node-flags "--a --b=1"`), for A/B runs. */
+const NODE_FLAGS = (option('--node-flags') ?? '').split(/\s+/).filter(Boolean)
+/**
+ * `--memory-trace`: every 500 ms, a line on stderr with the service's RSS, its own (anonymous)
+ * memory and each V8 heap space's size and use (from its metrics), to see which grows in which phase.
+ */
+const MEMORY_TRACE = args.includes('--memory-trace')
+/** `--heap-snapshots DIR`: V8 heap snapshots of the service into DIR, at idle and after the acks (open them in Chrome DevTools). */
+const HEAP_SNAPSHOTS = option('--heap-snapshots')
 const ENTRY = args.includes('--unbundled') ? 'dist/server/cli.js' : 'dist/bundle/cli.js'
 const CONNECTIONS = 50
 /**
@@ -140,6 +149,65 @@ function watchMemory(pid: number) {
   }
 }
 
+/**
+ * The process's memory by where it is, in MB. Its own (anonymous) memory by the size of the mapping
+ * that holds it: malloc's main heap (`brk`), mappings under 1 MB (V8's heap pages are 256 KB), 1 to
+ * 16 MB, and larger (malloc's per-thread arenas reserve 64 MB each). Files' pages: the Node binary's,
+ * native addons' (`.node`), and the rest.
+ */
+function memoryByMapping(pid: number): string {
+  const totals = { brk: 0, small: 0, mid: 0, large: 0, node: 0, addons: 0, files: 0 }
+  let kind: keyof typeof totals = 'small'
+  let file = false
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line)
+    if (range) {
+      const mb = (parseInt(range[2]!, 16) - parseInt(range[1]!, 16)) / 2 ** 20
+      const name = range[4] ?? ''
+      file = range[3] !== '0'
+      kind = name === '[heap]' ? 'brk' : mb < 1 ? 'small' : mb < 16 ? 'mid' : 'large'
+      if (file) kind = /\/node$/.test(name) ? 'node' : name.endsWith('.node') ? 'addons' : 'files'
+      continue
+    }
+    const figure = /^(Anonymous|Rss):\s+(\d+) kB/.exec(line)
+    if (figure && (figure[1] === 'Rss') === file) totals[kind] += Number(figure[2]) / 1024
+  }
+  return Object.entries(totals)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(' ')
+}
+
+/** `--memory-trace`: see there. Stops by itself when the service has gone. */
+function traceMemory(base: string, token: string, pid: number) {
+  const t0 = performance.now()
+  const sample = async () => {
+    let figures: string
+    try {
+      figures = `rss ${statusMb(pid, 'VmRSS')} anon ${statusMb(pid, 'RssAnon')} (${memoryByMapping(pid)})`
+    } catch {
+      return clearInterval(timer) // the process has exited
+    }
+    // The heap's figures come from the service's metrics, which a busy service may answer late or not at all.
+    const text = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(400) })
+      .then((r) => (r.ok ? r.text() : ''))
+      .catch(() => '')
+    const spaces = new Map<string, { size: number; used: number }>()
+    for (const m of text.matchAll(/^bridge_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} ([\d.e+]+)/gm)) {
+      const entry = spaces.get(m[2]!) ?? { size: 0, used: 0 }
+      entry[m[1] === 'total' ? 'size' : 'used'] = Number(m[3]) / 2 ** 20
+      spaces.set(m[2]!, entry)
+    }
+    const external = /^bridge_nodejs_external_memory_bytes ([\d.e+]+)/m.exec(text)?.[1]
+    const heap = [...spaces]
+      .filter(([, v]) => v.size >= 0.5)
+      .map(([k, v]) => `${k.replace(/_space$/, '')} ${v.used.toFixed(0)}/${v.size.toFixed(0)}`)
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1).padStart(6)
+    console.error(`${seconds}s ${figures}${external ? ` | external ${(Number(external) / 2 ** 20).toFixed(0)} | ${heap.join(' ')}` : ''}`)
+  }
+  const timer = setInterval(() => void sample(), 500)
+  timer.unref()
+}
+
 type Request = autocannon.Request
 
 async function load(url: string, setup: (req: Request) => Request) {
@@ -206,6 +274,20 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
   }
 }
 
+/** `--heap-snapshots`: signals the service to write one and waits until the new file stops growing. */
+async function heapSnapshot(child: ChildProcess, dir: string) {
+  const before = new Set(readdirSync(dir))
+  child.kill('SIGUSR2')
+  for (let size = -1; ;) {
+    await sleep(500)
+    const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'))
+    if (!file) continue
+    const now = statSync(join(dir, file)).size
+    if (now === size && now > 0) return console.error(`heap snapshot: ${join(dir, file)}`)
+    size = now
+  }
+}
+
 /** With --cpu-prof, V8 writes the profile when the process exits normally. */
 async function stopService(child: ChildProcess) {
   if (!CPU_PROF) return
@@ -255,7 +337,11 @@ async function main() {
           }
         : {}),
     }
-    const nodeFlags = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []
+    const nodeFlags = [
+      ...NODE_FLAGS,
+      ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []),
+      ...(HEAP_SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOTS}`] : []),
+    ]
     // As `npm start` and the Dockerfile run it: with their heap flags.
     const service = await startProcess(
       process.execPath,
@@ -268,6 +354,7 @@ async function main() {
     while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
     const startToReadyMs = round(performance.now() - service.startedAt, 0)
     const memory = watchMemory(service.child.pid!)
+    if (MEMORY_TRACE) traceMemory(base, env.ADMIN_TOKEN, service.child.pid!)
 
     if (BROADCAST) {
       const figures = await broadcastScenario({ base, env, twilio, intercom, memory })
@@ -291,11 +378,13 @@ async function main() {
 
     // Ack: the same load, every 200 meaning stored.
     const idleRss = statusMb(service.child.pid!, 'VmRSS')
+    if (HEAP_SNAPSHOTS) await heapSnapshot(service.child, HEAP_SNAPSHOTS)
     const dbBefore = await dbCounters()
     const tripsBefore = libsqlServer?.requests ?? 0
     const ackResult = await textLoad(`${base}/twilio/sms`, twilio.authToken)
     const tripsAcked = libsqlServer?.requests ?? 0
     const ackPeakRss = statusMb(service.child.pid!, 'VmHWM')
+    if (HEAP_SNAPSHOTS) await heapSnapshot(service.child, HEAP_SNAPSHOTS)
     const dbAfter = await dbCounters()
     if (ACK_ONLY) {
       console.log({

@@ -61,7 +61,7 @@ const CONNECTIONS = 50
 const LIMITS = args.includes('--limits')
 /**
  * `--broadcast`: instead of the throughput phases, a broadcast to `--recipients N` tagged contacts
- * (default 300) from a sender set to `--rate M` texts a second (default 10, SENDER_LIMITS); reported:
+ * (default 300) from a sender set to `--rate M` texts a second (default 10, SENDERS "rate"); reported:
  * the achieved rate against M (first to last text at Twilio), the time to expand and to send, and
  * the peak RSS.
  */
@@ -333,7 +333,7 @@ async function main() {
       ...(BROADCAST
         ? {
             SMS_TEMPLATES: JSON.stringify({ bench: 'Hi {{first_name|there}}, our winter sale starts today. Reply STOP to opt out.' }),
-            SENDER_LIMITS: JSON.stringify({ [OUR_NUMBER]: { rate: SENDER_RATE } }),
+            SENDERS: JSON.stringify({ [OUR_NUMBER]: { rate: SENDER_RATE } }),
           }
         : {}),
     }

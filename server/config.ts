@@ -31,23 +31,6 @@ const boolean = z
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100')
 
-/**
- * One sender's limits in SENDER_LIMITS (issue 29 point 3). At merge these fields join the one
- * per-number setting (SENDERS); until then they are read only through pacing.ts senderLimits.
- */
-export const senderLimitsEntry = z
-  .object({
-    /** Texts a second Twilio sends from this sender (its MPS): unset, Twilio's default for its type. */
-    rate: z.number().positive().max(10_000).optional(),
-    /** At most this many automated and bulk texts from this sender per carrier day (Pacific time). */
-    dailyCap: z.number().int().min(1).optional(),
-  })
-  .strict()
-
-const senderKey = z
-  .string()
-  .regex(/^(\+[1-9]\d{6,14}|\d{3,8}|MG[0-9a-fA-F]{32})$/, 'expected an E.164 number, a short code or a Messaging Service SID as each key')
-
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   PORT: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(3000),
@@ -181,14 +164,13 @@ const schema = z.object({
         'replaced by CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY (codes and welcomes now have day budgets of their own): set those instead',
     }),
   ),
+  // Moved into SENDERS before it was released; a start with it set stops and says where, so a
+  // deployment of a main-branch build keeps its carrier limits instead of losing them without a word.
   SENDER_LIMITS: optionalString.pipe(
-    jsonSetting('{"+14155550100":{"rate":1,"dailyCap":2000}}')
-      .pipe(
-        z.record(senderKey, senderLimitsEntry, {
-          error: 'expected an object of senders to {"rate": texts a second, "dailyCap": texts a day}',
-        }),
-      )
-      .optional(),
+    z.undefined({
+      error:
+        'moved into SENDERS: put "rate" and "dailyCap" in the sender\'s entry there, e.g. SENDERS={"+14155550100":{"rate":1,"dailyCap":2000}}',
+    }),
   ),
   BRAND_DAILY_CAP: z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(0),
   CLIENT_IP_HEADER: z
@@ -319,8 +301,6 @@ function toConfig(env: z.output<typeof schema>) {
       welcomesPerDay: env.CAP_WELCOMES_PER_DAY,
       submitsPerContact: env.CAP_SUBMITS_PER_CONTACT_DAY,
     },
-    // Read through pacing.ts senderLimits, never directly: a Map, so a key such as __proto__ is an entry.
-    senderLimits: new Map(Object.entries(env.SENDER_LIMITS ?? {})),
     brandDailyCap: env.BRAND_DAILY_CAP > 0 ? env.BRAND_DAILY_CAP : null,
     clientIpHeader: env.CLIENT_IP_HEADER || null,
     // 0 keeps texts' words for ever. The conversation in Intercom is the record; the bridge's copy
@@ -328,7 +308,9 @@ function toConfig(env: z.output<typeof schema>) {
     messageRetentionMs: env.MESSAGE_RETENTION_DAYS > 0 ? env.MESSAGE_RETENTION_DAYS * 86_400_000 : null,
     // A Map: a template named __proto__ or toString is an own entry, never a property of every object.
     templates: new Map(Object.entries(env.SMS_TEMPLATES ?? {})),
-    // Per-number settings (server/bridge/senders.ts), keyed by our number or the Messaging Service SID.
+    // Per-number settings (server/bridge/senders.ts; a sender's rate and daily cap only through
+    // pacing.ts senderLimits), keyed by our number or the Messaging Service SID. A Map, so a key such
+    // as __proto__ is an entry.
     senders: new Map(Object.entries(env.SENDERS ?? {})),
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
@@ -420,7 +402,7 @@ export const SETTINGS: Record<SettingName, string> = {
   SMS_TEMPLATES:
     'named templates for Series, as JSON: {"renewal":"Hi {{first_name|there}}, ..."}; a value may name an Intercom macro instead, as macro:<id>',
   SENDERS:
-    'per-number settings as JSON, keyed by our number in E.164 or the Messaging Service SID: {"+14155550100":{"tag":"sales","team":"123","teammate":"456","countries":["US"]}}. A text to that number opens a conversation with that tag (besides SMS_TAG), assigned to that team and/or teammate; a customer the bridge has never texted, in one of the countries, is texted first from that number. Every customer keeps the number they last used or were last texted from while it is configured (default unset)',
+    'per-number settings as JSON, keyed by our number in E.164 or the Messaging Service SID: {"+14155550100":{"tag":"sales","team":"123","teammate":"456","countries":["US"],"rate":1,"dailyCap":2000}}. A text to that number opens a conversation with that tag (besides SMS_TAG), assigned to that team and/or teammate; a customer the bridge has never texted, in one of the countries, is texted first from that number. Every customer keeps the number they last used or were last texted from while it is configured. Automated and bulk texts from it go at most `rate` a second (default: Twilio\'s rate for the sender\'s type) and `dailyCap` a carrier day (default: no cap); teammates\' replies and codes are never paced (default unset)',
   ADMIN_TOKEN: 'bearer token for GET /metrics and the /admin API (unset: both are off)',
   METRICS_LISTEN:
     "a second listener serving GET /metrics without a token, on a private or loopback address only, e.g. 127.0.0.1:9091 or fly-local-6pn:9091 for fly.io's scraper (default unset: off); a public or wildcard address is refused",
@@ -438,8 +420,7 @@ export const SETTINGS: Record<SettingName, string> = {
   CAP_SUBMITS_PER_CONTACT_DAY:
     'at most this many "Text me" submits from one Messenger contact per UTC day, whatever number each names (default 10)',
   CAP_TEXTS_PER_DAY: 'retired: set CAP_CODES_PER_DAY and CAP_WELCOMES_PER_DAY instead (a start with it set stops and says so)',
-  SENDER_LIMITS:
-    'per sender (a number, a short code or a Messaging Service SID), as JSON: its rate in texts a second and a daily cap for automated and bulk texts, e.g. {"+14155550100":{"rate":1,"dailyCap":2000}} (default: Twilio\'s rate for the sender\'s type, no cap). Teammates\' replies and codes are never paced',
+  SENDER_LIMITS: 'moved into SENDERS ("rate" and "dailyCap" in a sender\'s entry): a start with it set stops and says so',
   BRAND_DAILY_CAP:
     "at most this many automated and bulk texts from all senders together per carrier day, midnight to midnight Pacific time (T-Mobile caps a brand's texts per day; default 0: off)",
   CLIENT_IP_HEADER:

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-/** A setting written as JSON (SMS_TEMPLATES, SENDERS, SENDER_LIMITS): parsed, or one issue showing the JSON expected. */
+/** A setting written as JSON (SMS_TEMPLATES, SENDERS): parsed, or one issue showing the JSON expected. */
 export function jsonSetting(example: string) {
   return z.string().transform((v, ctx) => {
     try {

@@ -5,7 +5,8 @@ import { jsonSetting } from './json-setting.js'
 
 // SENDERS: per-number settings, one JSON object keyed by our number (E.164) or the Messaging
 // Service's SID. Entries are strict objects, so a misspelt field is an error, not silently ignored;
-// a later field (a sender's throughput, say) is one more line in `senderSettings`.
+// a later field is one more line in `senderSettings`. A sender's throughput and daily cap are read
+// only through server/bridge/pacing.ts senderLimits.
 
 const intercomId = z.string().regex(/^\d{1,20}$/, 'expected an Intercom id (digits), as GET /teams or GET /admins lists it')
 
@@ -27,11 +28,19 @@ const senderSettings = z.strictObject(
       )
       .min(1, 'expected at least one country')
       .optional(),
+    /** Texts a second Twilio sends from this sender (its MPS): unset, Twilio's default for its type. */
+    rate: z
+      .number({ error: 'expected a number of texts a second, such as 1' })
+      .positive('expected more than 0 texts a second')
+      .max(10_000, 'expected at most 10000 texts a second')
+      .optional(),
+    /** At most this many automated and bulk texts from this sender per carrier day (Pacific time). */
+    dailyCap: z.number({ error: 'expected a whole number of texts a day' }).int().min(1).optional(),
   },
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.join(', ')} (known: tag, team, teammate, countries)`
+        ? `unknown field(s) ${issue.keys.join(', ')} (known: tag, team, teammate, countries, rate, dailyCap)`
         : 'expected an object such as {"tag":"sales","team":"123","countries":["CA"]}',
   },
 )

@@ -23,7 +23,7 @@ export type SlotAnswer = { go: true } | { go: false; at: number; why: 'rate' | '
  * counts texts, so a long text can run a little ahead, which Twilio's own queue absorbs):
  * - a US or Canadian long code (10DLC): 1 a second ("a US long code number can send one message
  *   segment per second, and a short code may send over 100", twilio.com/docs/api/errors/30001). A
- *   registered 10DLC campaign may get more from the carriers: set it in SENDER_LIMITS.
+ *   registered 10DLC campaign may get more from the carriers: set it in SENDERS ("rate").
  * - a US toll-free number: 3 a second (help.twilio.com "Toll-Free SMS and MMS messaging throughput
  *   (MPS)"); numbers outside +1 get Twilio's standard 10 a second (same article).
  * - a short code: 100 a second (the 30001 page above).
@@ -53,17 +53,17 @@ export interface SenderLimits {
   brandDailyCap: number | null
 }
 
-/** A sender's limits: SENDER_LIMITS's entry for it, else Twilio's defaults for its type. The one reader of those settings. */
-export function senderLimits(config: Pick<Config, 'senderLimits' | 'brandDailyCap' | 'twilio'>, sender: string): SenderLimits {
-  const set = config.senderLimits.get(sender)
+/** A sender's limits: its entry in SENDERS, else Twilio's defaults for its type. The one reader of its rate and daily cap. */
+export function senderLimits(config: Pick<Config, 'senders' | 'brandDailyCap' | 'twilio'>, sender: string): SenderLimits {
+  const set = config.senders.get(sender)
   const rate = set?.rate ?? defaultRate(config, sender)
   return { rate, rateSet: set?.rate !== undefined, dailyCap: set?.dailyCap ?? null, brandDailyCap: config.brandDailyCap }
 }
 
-function defaultRate(config: Pick<Config, 'senderLimits' | 'twilio'>, sender: string): number {
+function defaultRate(config: Pick<Config, 'senders' | 'twilio'>, sender: string): number {
   if (!sender.startsWith('MG')) return numberRate(sender)
   const numbers = config.twilio.phoneNumbers
-  const sum = numbers.reduce((n, number) => n + (config.senderLimits.get(number)?.rate ?? numberRate(number)), 0)
+  const sum = numbers.reduce((n, number) => n + (config.senders.get(number)?.rate ?? numberRate(number)), 0)
   return sum > 0 ? sum : DEFAULT_RATES.longCodeNanp
 }
 
@@ -158,7 +158,7 @@ export async function takeSendSlot(
 /** The same decision inside a caller's transaction: the answer, and the writes that record it. */
 export async function planSendSlot(
   trx: Tx,
-  config: Pick<Config, 'senderLimits' | 'brandDailyCap' | 'twilio'>,
+  config: Pick<Config, 'senders' | 'brandDailyCap' | 'twilio'>,
   sender: string,
   now: number,
 ): Promise<{ answer: SlotAnswer; save: Statement[] }> {

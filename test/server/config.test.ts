@@ -2,6 +2,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, SETTINGS, loadConfig } from '../../server/config.js'
+import { senderLimits } from '../../server/bridge/pacing.js'
 import { tempDir } from '../support/db.js'
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`
@@ -256,4 +257,34 @@ t.test('SENDERS: per-number settings in one JSON setting, every problem listed a
   ])
   // With a Messaging Service, a number in its pool may be named without TWILIO_PHONE_NUMBER (doctor checks the pool).
   t.same(problemsOf({ ...valid, TWILIO_MESSAGING_SERVICE_SID: `MG${'c'.repeat(32)}`, SENDERS: '{"+14155550199":{"tag":"x"}}' }), [])
+})
+
+t.test("SENDERS: a sender's rate and daily cap are fields of its entry, and SENDER_LIMITS says where they went", async (t) => {
+  const two = { ...valid, TWILIO_PHONE_NUMBER: '+14155550100,+16135550100' }
+  const config = loadConfig({ ...two, SENDERS: '{"+14155550100":{"tag":"sales","rate":4.5,"dailyCap":2000}}' }, null)
+  t.same(config.senders.get('+14155550100'), { tag: 'sales', rate: 4.5, dailyCap: 2000 })
+  t.match(senderLimits(config, '+14155550100'), { rate: 4.5, rateSet: true, dailyCap: 2000 }, 'pacing reads them from SENDERS')
+  t.match(
+    senderLimits(config, '+16135550100'),
+    { rate: 1, rateSet: false, dailyCap: null },
+    "a number without them: Twilio's default, no cap",
+  )
+
+  const problems = problemsOf({
+    ...two,
+    SENDERS: JSON.stringify({ '+14155550100': { rate: 0 }, '+16135550100': { rate: '2', dailyCap: 1.5 } }),
+  })
+  t.match(problems.sort(), [
+    /^SENDERS is invalid: expected a number of texts a second, such as 1 \(at \+\*+0100\.rate\)$/,
+    /^SENDERS is invalid: expected a whole number of texts a day \(at \+\*+0100\.dailyCap\)$/,
+    /^SENDERS is invalid: expected more than 0 texts a second \(at \+\*+0100\.rate\)$/,
+  ])
+  t.equal(problems.length, 3)
+
+  // Set before it moved (a main-branch build): the start stops and says where the limits go now,
+  // instead of sending at Twilio's defaults without a word.
+  t.same(problemsOf({ ...valid, SENDER_LIMITS: '' }), [], 'empty is as unset')
+  t.match(problemsOf({ ...valid, SENDER_LIMITS: '{"+14155550100":{"rate":1}}' }), [
+    /^SENDER_LIMITS is invalid: moved into SENDERS: put "rate" and "dailyCap" in the sender's entry there/,
+  ])
 })

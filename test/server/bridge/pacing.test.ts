@@ -86,7 +86,7 @@ t.test("10 welcomes from a 1-a-second sender go one a second of the clock's time
 
 t.test('a daily cap holds the rest until the next carrier day, across a restart', async (t) => {
   const clock = new TestClock(T0)
-  const env = { WELCOME_SMS_TEMPLATE: WELCOME, SENDER_LIMITS: JSON.stringify({ [OUR_NUMBER]: { rate: 100, dailyCap: 3 } }) }
+  const env = { WELCOME_SMS_TEMPLATE: WELCOME, SENDERS: JSON.stringify({ [OUR_NUMBER]: { rate: 100, dailyCap: 3 } }) }
   const first = await buildTestApp(t, { env, build: { clock }, startWorker: false })
   await welcome(first, 5, 200)
   await runHeldUntil(first.app, clock, T0 + 60_000)
@@ -113,7 +113,7 @@ t.test('a daily cap holds the rest until the next carrier day, across a restart'
 
 t.test("carrier filtering spikes: the sender pauses, the team is told, a teammate's reply still goes, a resume sends", async (t) => {
   const clock = new TestClock(T0)
-  const env = { WELCOME_SMS_TEMPLATE: WELCOME, ADMIN_TOKEN, SENDER_LIMITS: JSON.stringify({ [OUR_NUMBER]: { rate: 100 } }) }
+  const env = { WELCOME_SMS_TEMPLATE: WELCOME, ADMIN_TOKEN, SENDERS: JSON.stringify({ [OUR_NUMBER]: { rate: 100 } }) }
   const ctx = await buildTestApp(t, { env, build: { clock }, startWorker: false })
   await welcome(ctx, 20, 400)
   await runHeldUntil(ctx.app, clock, T0 + 60_000)
@@ -171,15 +171,16 @@ t.test("carrier filtering spikes: the sender pauses, the team is told, a teammat
 
 t.test('the rules, one by one', async (t) => {
   const config = {
-    senderLimits: new Map(),
+    senders: new Map([[OUR_NUMBER, { rate: 2 }]]),
     brandDailyCap: null,
     twilio: { phoneNumbers: [OUR_NUMBER, '+18005550100'] } as Config['twilio'],
   }
-  t.equal(senderLimits(config, '+14155550100').rate, 1, 'a US long code: 1 a second')
+  t.equal(senderLimits(config, '+14155550199').rate, 1, 'a US long code: 1 a second')
+  t.equal(senderLimits(config, OUR_NUMBER).rate, 2, 'as SENDERS sets it')
   t.equal(senderLimits(config, '+18005550100').rate, 3, 'toll-free: 3')
   t.equal(senderLimits(config, '12345').rate, 100, 'a short code: 100')
   t.equal(senderLimits(config, '+447700900123').rate, 10, 'outside +1: 10')
-  t.equal(senderLimits(config, `MG${'a'.repeat(32)}`).rate, 4, "a Messaging Service: its listed numbers' sum")
+  t.equal(senderLimits(config, `MG${'a'.repeat(32)}`).rate, 5, "a Messaging Service: its listed numbers' sum, each as set")
   t.equal(spikeIn(Array(19).fill('filtered')), null, 'fewer than 20 settled: no verdict')
   t.equal(spikeIn([...Array(2).fill('filtered'), ...Array(18).fill('ok')]), null, 'two unlucky texts do not pause')
   t.match(spikeIn([...Array(10).fill('opted_out'), ...Array(190).fill('ok')]), { why: 'opt_outs', of: 200 })

@@ -192,7 +192,7 @@ async function run(command: string): Promise<number> {
     case 'start': {
       const config = loadConfig()
       const { startService } = await import('./main.js')
-      await startService(config, { handleSignals: true })
+      await startService(config, { handleSignals: true, releaseMemory: true })
       return -1
     }
     case 'migrate': {

@@ -6,6 +6,7 @@ import { scheduleMaintenance } from './bridge/maintenance.js'
 import { optOutScope } from './bridge/consent.js'
 import { closeOnSignals } from './shutdown.js'
 import { listenForMetrics } from './metrics-listener.js'
+import { MemoryReleaser, memoryReducingCollection } from './memory.js'
 import type { Server } from 'node:http'
 
 export interface StartOptions extends BuildOptions {
@@ -15,6 +16,8 @@ export interface StartOptions extends BuildOptions {
   handleSignals?: boolean
   /** Start the job worker (default true); a test that checks the queue's state leaves it stopped. */
   startWorker?: boolean
+  /** Give V8's spare heap pages back to the system after bursts (server/memory.ts; the real service). */
+  releaseMemory?: boolean
 }
 
 /**
@@ -24,10 +27,19 @@ export interface StartOptions extends BuildOptions {
  * SIGTERM/SIGINT stops taking requests, lets running jobs finish (bounded) and closes the database.
  */
 export async function startService(config: Config, options: StartOptions = {}): Promise<FastifyInstance> {
-  const { listen = { port: config.port, host: config.host }, handleSignals = false, startWorker = true, ...build } = options
+  const {
+    listen = { port: config.port, host: config.host },
+    handleSignals = false,
+    startWorker = true,
+    releaseMemory = false,
+    ...build
+  } = options
   const server = await buildServer(config, build)
   let metricsListener: Server | undefined
+  const collect = releaseMemory ? memoryReducingCollection() : null
+  const releaser = collect ? new MemoryReleaser({ clock: server.bridge.clock, collect, log: server.log, metrics: server.metrics }) : null
   server.addHook('onClose', async () => {
+    releaser?.stop()
     await new Promise((resolve) => (metricsListener ? metricsListener.close(resolve) : resolve(undefined)))
   })
   try {
@@ -49,6 +61,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       server.log.warn({ err }, `could not ask Intercom for the workspace id yet; ${next}`)
   })
   if (startWorker) server.worker.start()
+  releaser?.start()
   return server
 }
 

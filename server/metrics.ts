@@ -92,6 +92,18 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly memoryReleases = new Counter({
+    name: 'bridge_memory_releases_total',
+    help: "Memory-reducing collections the service ran to give V8's spare heap pages back to the system (server/memory.ts)",
+    registers: [this.registry],
+  })
+
+  readonly memoryReleasedBytes = new Counter({
+    name: 'bridge_memory_released_bytes_total',
+    help: 'Resident memory those collections gave back, in bytes',
+    registers: [this.registry],
+  })
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_' })
     const jobs = new Gauge({

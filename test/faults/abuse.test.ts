@@ -3,8 +3,7 @@
 // it does not prove the visitor owns the number, or that the request is for our workspace.
 import t from 'tap'
 import { until } from '../support/wait.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, PUBLIC_URL, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postIntercomWebhook, postSms, PUBLIC_URL, type TestApp } from '../helper.js'
 
 const OWNER = '+14155550123'
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
@@ -16,13 +15,7 @@ const codeIn = (body: string) => /^(\d{6}) is your verification code/.exec(body)
 function canvasSession(ctx: TestApp, surface: 'inbox' | 'messenger', base: Record<string, unknown>) {
   let current: any = null
   const post = async (body: Record<string, unknown>) => {
-    const raw = JSON.stringify(body)
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: `/canvas/${surface}/${body.component_id ? 'submit' : 'initialize'}`,
-      headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-      payload: raw,
-    })
+    const res = await postCanvas(ctx, `/canvas/${surface}/${body.component_id ? 'submit' : 'initialize'}`, body)
     if (res.statusCode === 200) current = res.json().canvas
     return res
   }

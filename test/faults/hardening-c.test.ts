@@ -11,11 +11,10 @@ import { migrate, openStore } from '../../shared/db/database.js'
 import { loadConfig, ConfigError } from '../../server/config.js'
 import { prune, VERIFICATION_RETENTION_MS } from '../../server/bridge/maintenance.js'
 import { isPublicAddress } from '../../server/clients/download.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 import { WORKSPACE } from '../../sandbox/intercom/state.js'
 import { tempDir } from '../support/db.js'
 import { runCli, SERVICE_ENV } from '../support/process.js'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 
 const OWNER = '+14155550123'
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
@@ -93,15 +92,8 @@ t.test('13b. stored upstream errors show numbers masked in /admin/jobs and `jobs
 t.test('13c. phone verifications are pruned a day past their expiry; a live one stays', async (t) => {
   const ctx = await buildTestApp(t, { startWorker: false })
   const visitor = ctx.intercom.addContact({ role: 'lead', name: 'Visitor' })
-  const post = (path: string, body: Record<string, unknown>) => {
-    const raw = JSON.stringify({ workspace_id: WORKSPACE, user: { type: 'user', id: visitor.id }, context: { location: 'home' }, ...body })
-    return ctx.app.inject({
-      method: 'POST',
-      url: path,
-      headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-      payload: raw,
-    })
-  }
+  const post = (path: string, body: Record<string, unknown>) =>
+    postCanvas(ctx, path, { workspace_id: WORKSPACE, user: { type: 'user', id: visitor.id }, context: { location: 'home' }, ...body })
   const submit = async (phone: string) => {
     // The card as Intercom shows it (its stored data carries the nonce a submit must bring back).
     const card = (await post('/canvas/messenger/initialize', {})).json().canvas

@@ -2,13 +2,12 @@
 // the real app on loopback and failing harmlessly now. Time that matters (UTC days, code expiry, a
 // canvas's age) is a test clock the app reads, moved by the test, never waited for.
 import t from 'tap'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 import { NONCE_MAX_AGE_MS } from '../../canvas/nonce.js'
 import { RECEIPT_RETENTION_MS, prune } from '../../server/bridge/maintenance.js'
 import { TestClock } from '../support/clock.js'
 import type { Teardown } from '../support/db.js'
 import { until } from '../support/wait.js'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp, type TestAppOptions } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postIntercomWebhook, postSms, type TestApp, type TestAppOptions } from '../helper.js'
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
 const DAY = 24 * 3_600_000
@@ -29,13 +28,7 @@ async function appAt(t: Teardown, clock: TestClock, env: Record<string, string> 
 function canvasSession(ctx: TestApp, base: Record<string, unknown>) {
   let current: any = null
   const post = async (body: Record<string, unknown>) => {
-    const raw = JSON.stringify(body)
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: `/canvas/messenger/${body.component_id ? 'submit' : 'initialize'}`,
-      headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-      payload: raw,
-    })
+    const res = await postCanvas(ctx, `/canvas/messenger/${body.component_id ? 'submit' : 'initialize'}`, body)
     if (res.statusCode === 200) current = res.json().canvas
     return res
   }

@@ -3,10 +3,9 @@
 // wrote. Each attack below runs through the real app on loopback, and fails harmlessly now.
 import t from 'tap'
 import { join } from 'node:path'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 import { MARK_ATTRIBUTE, phoneMark } from '../../server/bridge/trust.js'
 import { tempDir } from '../support/db.js'
-import { buildTestApp, drain, inboundForm, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
+import { buildTestApp, drain, inboundForm, postCanvas, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 
 const VICTIM = '+14155550123'
 const sent = (ctx: TestApp) => ctx.twilio.messages.filter((m) => m.direction === 'outbound-api')
@@ -48,13 +47,7 @@ function sidebar(
     contact: { type: 'contact', custom_attributes: {}, ...contact },
   }
   const post = async (path: string, body: Record<string, unknown>) => {
-    const raw = JSON.stringify(body)
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: path,
-      headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) },
-      payload: raw,
-    })
+    const res = await postCanvas(ctx, path, body)
     current = res.json().canvas
     return res
   }

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { erasePerson } from '../../server/bridge/privacy.js'
-import { buildTestApp, drain, inboundForm, OUR_NUMBER, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
+import { buildTestApp, drain, inboundForm, OUR_NUMBER, postCanvas, postIntercomWebhook, postSms, type TestApp } from '../helper.js'
 import { honourBy } from '../../shared/revocation.js'
 
 // Two numbers of the team's: A (the stand-ins' own) and B.
@@ -54,9 +53,7 @@ async function panel(ctx: TestApp, contactId: string, conversationId: string, co
     context: { conversation_id: Number(conversationId), location: 'inbox', locale: 'en' },
   }
   const post = async (url: string, body: unknown) => {
-    const raw = JSON.stringify(body)
-    const headers = { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, raw) }
-    const res = await ctx.app.inject({ method: 'POST', url, headers, payload: raw })
+    const res = await postCanvas(ctx, url, body)
     if (res.statusCode !== 200) throw new Error(res.body)
     return res.json().canvas as { content: { components: { id?: string; type: string; text?: string; label?: string }[] } }
   }

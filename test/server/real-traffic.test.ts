@@ -6,13 +6,13 @@ import {
   drain,
   inboundForm,
   OUR_NUMBER,
+  postCanvas,
   postIntercomWebhook,
   postSms,
   postStatus,
   PUBLIC_URL,
   type TestApp,
 } from '../helper.js'
-import { signCanvas } from '../../sandbox/intercom/index.js'
 
 const CUSTOMER = '+14155550123'
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
@@ -421,7 +421,7 @@ t.test('a channel the bridge cannot serve is refused at the webhook, and nothing
 
 t.test('the Messenger card loads from the initialize Intercom really sends (a teammate and a context, no visitor)', async (t) => {
   const ctx = await buildTestApp(t)
-  const body = JSON.stringify({
+  const res = await postCanvas(ctx, '/canvas/messenger/initialize', {
     workspace_id: 'abc123xy',
     workspace_region: 'us',
     card_creation_options: {},
@@ -433,12 +433,6 @@ t.test('the Messenger card loads from the initialize Intercom really sends (a te
       referrer: 'https://example.com/pricing',
     },
     admin: { type: 'admin', id: ctx.intercom.admin.id, name: ctx.intercom.admin.name, email: ctx.intercom.admin.email },
-  })
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: '/canvas/messenger/initialize',
-    headers: { 'content-type': 'application/json', 'x-body-signature': signCanvas(ctx.intercom.clientSecret, body) },
-    payload: body,
   })
   t.equal(res.statusCode, 200)
   const components = res.json().canvas.content.components as Array<{ id: string }>

@@ -71,10 +71,9 @@ export class MemoryReleaser {
     this.#lastAt = -Infinity
   }
 
+  /** Looks every `checkMs` until stop() (the service stops it when it closes). */
   start(): void {
     this.#timer ??= this.#clock.setInterval(() => this.check(), this.#checkMs)
-    const timer = this.#timer as { interval?: { unref?: () => void } }
-    timer.interval?.unref?.()
   }
 
   stop(): void {

@@ -278,7 +278,8 @@ async function claimWithBacklog(dir: string, backlog = 20_000): Promise<number> 
 async function heapSnapshot(child: ChildProcess, dir: string) {
   const before = new Set(readdirSync(dir))
   child.kill('SIGUSR2')
-  for (let size = -1; ;) {
+  // A snapshot of the service's heap takes seconds; two minutes without one is a failure.
+  for (let size = -1, waited = 0; waited < 120_000; waited += 500) {
     await sleep(500)
     const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'))
     if (!file) continue
@@ -286,6 +287,7 @@ async function heapSnapshot(child: ChildProcess, dir: string) {
     if (now === size && now > 0) return console.error(`heap snapshot: ${join(dir, file)}`)
     size = now
   }
+  throw new Error(`no heap snapshot appeared in ${dir} within 2 minutes`)
 }
 
 /** With --cpu-prof, V8 writes the profile when the process exits normally. */

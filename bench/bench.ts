@@ -353,7 +353,12 @@ async function main() {
     )
     children.push(service.child)
     const base = `http://127.0.0.1:${service.port}`
-    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) await sleep(5)
+    // A service that stops right after it listened (a failing start step) must end the bench, not hang it.
+    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
+      if (service.child.exitCode !== null || service.child.signalCode !== null)
+        throw new Error('the service stopped before it was ready: run it with npm start to see why')
+      await sleep(5)
+    }
     const startToReadyMs = round(performance.now() - service.startedAt, 0)
     const memory = watchMemory(service.child.pid!)
     if (MEMORY_TRACE) traceMemory(base, env.ADMIN_TOKEN, service.child.pid!)

@@ -7,12 +7,12 @@ import type { Metrics } from './metrics.js'
 /**
  * Giving V8's spare heap pages back to the system.
  *
- * From V8 13 (Node 24) a collection keeps the heap pages it empties in a pool for the heap's next
- * growth, resident, and only a memory-reducing collection gives them back; in a busy service none
- * comes by itself (in an idle Node 24 process, 186 MB of pooled pages were still resident 40 s
- * after a burst, with 16 MB of heap in use). Node 20's V8 unmapped them after each collection. So a
- * burst leaves the process at its highest heap for good: on a 256 MB machine, whatever native memory
- * the next burst needs comes on top of it.
+ * From V8 12 (Node 22 and 24) a collection keeps the heap pages it empties in a pool for the
+ * heap's next growth, resident, and only a memory-reducing collection gives them back; in a busy
+ * service none comes by itself (40 s after a burst, an idle Node 24 process still held 186 MB of
+ * pooled pages with 16 MB of heap in use; Node 22, 203 MB beside 75 MB of heap). Node 20's V8
+ * unmapped them after each collection. So a burst leaves the process at its highest heap for good:
+ * on a 256 MB machine, whatever native memory the next burst needs comes on top of it.
  *
  * The releaser watches the process's memory outside V8's heap (RSS less the heap's committed size:
  * the pool, native memory and the binary's pages) and, when it has grown by `thresholdBytes` since
@@ -114,12 +114,12 @@ const round = (n: number) => Math.round(n * 10) / 10
 
 /**
  * V8's memory-reducing collection (what it runs itself under memory pressure), or null where it is
- * not needed (V8 before 13 gives the pages back itself) or not offered (Deno). The `gc` function is
+ * not needed (V8 before 12, Node 20, gives the pages back itself) or not offered. The `gc` function is
  * taken from a context of its own, so nothing else in the process sees a global `gc`; the flag is
  * set back at once.
  */
 export function memoryReducingCollection(v8Version = process.versions.v8): (() => void) | null {
-  if (!(Number(/^\d+/.exec(v8Version ?? '')?.[0] ?? 0) >= 13)) return null
+  if (!(Number(/^\d+/.exec(v8Version ?? '')?.[0] ?? 0) >= 12)) return null
   try {
     setFlagsFromString('--expose-gc')
     const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined')

@@ -122,13 +122,20 @@ export function memoryReducingCollection(v8Version = process.versions.v8): (() =
   if (!(Number(/^\d+/.exec(v8Version ?? '')?.[0] ?? 0) >= 12)) return null
   try {
     setFlagsFromString('--expose-gc')
-    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined')
-    setFlagsFromString('--no-expose-gc')
-    if (typeof gc !== 'function') return null
-    const collect = gc as (options: object) => unknown
-    // 'last-resort' is V8's memory-reducing flavour: it empties the page pool.
-    return () => void collect({ type: 'major', execution: 'sync', flavor: 'last-resort' })
   } catch {
-    return null
+    return null // a runtime without V8 flags
   }
+  let gc: unknown
+  try {
+    gc = runInNewContext('typeof gc === "function" ? gc : undefined')
+  } catch {
+    gc = undefined
+  } finally {
+    // Whatever happened, contexts made later get no gc.
+    setFlagsFromString('--no-expose-gc')
+  }
+  if (typeof gc !== 'function') return null
+  const collect = gc as (options: object) => unknown
+  // 'last-resort' is V8's memory-reducing flavour: it empties the page pool.
+  return () => void collect({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }

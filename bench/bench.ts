@@ -188,9 +188,7 @@ function traceMemory(base: string, token: string, pid: number) {
       return clearInterval(timer) // the process has exited
     }
     // The heap's figures come from the service's metrics, which a busy service may answer late or not at all.
-    const text = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(400) })
-      .then((r) => (r.ok ? r.text() : ''))
-      .catch(() => '')
+    const text = await metricsText(base, token, 400).catch(() => '')
     const spaces = new Map<string, { size: number; used: number }>()
     for (const m of text.matchAll(/^bridge_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} ([\d.e+]+)/gm)) {
       const entry = spaces.get(m[2]!) ?? { size: 0, used: 0 }
@@ -376,7 +374,7 @@ async function main() {
       return
     }
     const dbCounters = async () => {
-      const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).text()
+      const text = await metricsText(base, env.ADMIN_TOKEN)
       const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
       const jobs = (state: string) => Number(new RegExp(`^bridge_jobs\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
       const oldestDue = Number(/^bridge_queue_oldest_due_seconds ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN)
@@ -551,9 +549,19 @@ async function main() {
   }
 }
 
+/** The service's metrics (Prometheus text); with `timeoutMs`, an answer later than that or not 200 is an error. */
+async function metricsText(base: string, token: string, timeoutMs?: number): Promise<string> {
+  const res = await fetch(`${base}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  })
+  if (timeoutMs && !res.ok) throw new Error(`/metrics answered ${res.status}`)
+  return res.text()
+}
+
 /** Whether the service's queue is empty of due and running work (its metrics). */
 async function queueIdle(base: string, token: string): Promise<boolean> {
-  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
+  const text = await metricsText(base, token)
   const running = Number(/^bridge_jobs\{state="running"\} (\d+)/m.exec(text)?.[1] ?? NaN)
   const oldestDue = Number(/^bridge_queue_oldest_due_seconds ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN)
   return running === 0 && oldestDue === 0
